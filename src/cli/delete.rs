@@ -1,0 +1,198 @@
+//! `pod delete`: by name, by file, by label or all; pods are stopped by
+//! their supervisor first.
+
+use anyhow::{Result, bail};
+
+use super::GlobalArgs;
+use super::resources::{self, Selection};
+use crate::api::selector::Selector;
+use crate::api::{Kind, Object};
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::supervisor::{self, Termination};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// TYPE [NAME...] or TYPE/NAME...
+    pub resources: Vec<String>,
+
+    /// Files, directories or `-` naming the objects to delete
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filenames: Vec<String>,
+
+    /// Process the directories given with -f recursively
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+
+    /// Delete every object of the given types in the namespace
+    #[arg(long)]
+    pub all: bool,
+
+    /// Label selector (=, ==, !=, in, notin, key, !key)
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Seconds given to the pod to end gracefully (-1: the pod's own)
+    #[arg(long, default_value_t = -1, allow_negative_numbers = true, value_name = "SECONDS")]
+    pub grace_period: i64,
+
+    /// With --grace-period=0: delete immediately, without waiting
+    #[arg(long)]
+    pub force: bool,
+
+    /// Same as --grace-period=1
+    #[arg(long)]
+    pub now: bool,
+
+    /// Wait for the objects to be gone before returning
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", require_equals = true)]
+    pub wait: bool,
+
+    /// Treat "not found" as success
+    #[arg(long)]
+    pub ignore_not_found: bool,
+
+    /// Output format: name
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<String>,
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
+    let store = global.store()?;
+    if let Some(o) = args.output.as_deref().filter(|o| *o != "name") {
+        bail!(
+            "unable to match a printer suitable for the output format \"{o}\", allowed formats are: name"
+        );
+    }
+    let grace = grace_period(&args)?;
+    let (targets, mut errors) = targets(global, &store, &args)?;
+    if targets.is_empty() && errors.is_empty() {
+        eprintln!("No resources found");
+        return Ok(());
+    }
+    for (kind, namespace, name) in targets {
+        match delete_one(&store, kind, &namespace, &name, grace, args.wait) {
+            Ok(true) => print_deleted(kind, &name, &args, grace),
+            Ok(false) if args.ignore_not_found => {}
+            Ok(false) => errors.push(
+                ApiError::NotFound {
+                    resource: kind.resource().into(),
+                    name: name.clone(),
+                }
+                .into(),
+            ),
+            Err(e) => errors.push(e),
+        }
+    }
+    match errors.len() {
+        0 => Ok(()),
+        _ => {
+            let last = errors.pop();
+            for e in &errors {
+                eprintln!("{}", crate::error::render(e));
+            }
+            Err(last.expect("at least one error"))
+        }
+    }
+}
+
+fn grace_period(args: &Args) -> Result<Termination> {
+    if args.now {
+        return Ok(Termination::Grace(1));
+    }
+    match args.grace_period {
+        0 if !args.force => bail!("--grace-period=0 requires --force for immediate deletion"),
+        0 => {
+            eprintln!(
+                "Warning: Immediate deletion does not wait for confirmation that the running resource has been terminated. The resource may continue to run on the cluster indefinitely."
+            );
+            Ok(Termination::Immediate)
+        }
+        // kubectl turns a negative period into "the object's own".
+        n if n < 0 => Ok(Termination::PodDefault),
+        n => Ok(Termination::Grace(n as u64)),
+    }
+}
+
+type Target = (Kind, String, String);
+
+fn targets(
+    global: &GlobalArgs,
+    store: &Store,
+    args: &Args,
+) -> Result<(Vec<Target>, Vec<anyhow::Error>)> {
+    let mut out = Vec::new();
+    if !args.filenames.is_empty() {
+        for doc in
+            super::create::read_documents(&args.filenames, args.recursive, &global.namespace)?
+        {
+            let o = &doc.object;
+            out.push((o.kind(), o.namespace().to_string(), o.name().to_string()));
+        }
+        return Ok((out, Vec::new()));
+    }
+    let selection = resources::parse(&args.resources)?;
+    match selection {
+        Selection::Named(named) => {
+            if args.all || args.selector.is_some() {
+                bail!("name cannot be provided when a selector or --all is specified");
+            }
+            for (kind, name) in named {
+                out.push((kind, global.namespace.clone(), name));
+            }
+        }
+        Selection::Kinds(kinds) => {
+            let selector = match (&args.selector, args.all) {
+                (Some(s), _) => Selector::parse(s)?,
+                (None, true) => Selector::default(),
+                (None, false) => bail!("resource(s) were provided, but no name was specified"),
+            };
+            for kind in kinds {
+                for object in store.list(kind, global.list_namespace())? {
+                    if selector.matches(object.metadata().labels.as_ref()) {
+                        out.push((
+                            kind,
+                            object.namespace().to_string(),
+                            object.name().to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok((out, Vec::new()))
+}
+
+fn delete_one(
+    store: &Store,
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+    grace: Termination,
+    wait: bool,
+) -> Result<bool> {
+    match kind {
+        Kind::Pod => match store.get(kind, namespace, name)? {
+            Some(Object::Pod(pod)) => {
+                supervisor::delete(store, &pod, grace, wait)?;
+                Ok(true)
+            }
+            _ => Ok(false),
+        },
+        _ => store.remove(kind, namespace, name),
+    }
+}
+
+/// kubectl 1.33's wording (`pod "nginx" deleted`), kept to one version.
+fn print_deleted(kind: Kind, name: &str, args: &Args, grace: Termination) {
+    if args.output.as_deref() == Some("name") {
+        println!("{}/{name}", kind.singular());
+        return;
+    }
+    let verb = if grace == Termination::Immediate {
+        "force deleted"
+    } else {
+        "deleted"
+    };
+    println!("{} \"{name}\" {verb}", kind.singular());
+}

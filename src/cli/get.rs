@@ -1,0 +1,139 @@
+//! `pod get`: list or show objects in kubectl's formats.
+
+use anyhow::Result;
+
+use super::GlobalArgs;
+use super::resources::{self, Selection};
+use crate::api::selector::Selector;
+use crate::api::{Kind, Object};
+use crate::print::{self, OutputFormat, TableOptions};
+use crate::store::Store;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// TYPE[,TYPE...] [NAME...] or TYPE/NAME...
+    pub resources: Vec<String>,
+
+    /// Files, directories or `-` naming the objects to show
+    #[arg(short = 'f', long = "filename", value_name = "FILE")]
+    pub filenames: Vec<String>,
+
+    /// Process the directories given with -f recursively
+    #[arg(short = 'R', long)]
+    pub recursive: bool,
+
+    /// Output format: wide, yaml, json, kyaml, name, jsonpath=..., custom-columns=...
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<String>,
+
+    /// Label selector (=, ==, !=, in, notin, key, !key)
+    #[arg(short = 'l', long, value_name = "SELECTOR")]
+    pub selector: Option<String>,
+
+    /// Do not print the header row
+    #[arg(long)]
+    pub no_headers: bool,
+
+    /// Add a LABELS column
+    #[arg(long)]
+    pub show_labels: bool,
+
+    /// After listing, watch for changes
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
+    let store = global.store()?;
+    let format = match &args.output {
+        Some(o) => OutputFormat::parse(o)?,
+        None => OutputFormat::Table,
+    };
+    let selector = args.selector.as_deref().map(Selector::parse).transpose()?;
+    let (objects, listed_kinds) = fetch(global, &store, &args, selector.as_ref())?;
+    if objects.is_empty() && listed_kinds {
+        match global.list_namespace() {
+            Some(ns) => eprintln!("No resources found in {ns} namespace."),
+            None => eprintln!("No resources found"),
+        }
+        return Ok(());
+    }
+    let options = TableOptions {
+        no_headers: args.no_headers,
+        show_labels: args.show_labels,
+        with_namespace: global.all_namespaces,
+        wide: matches!(format, OutputFormat::Wide),
+    };
+    print!("{}", print::render(&objects, &format, &options)?);
+    if args.watch {
+        print::watch::run(&store, global.list_namespace(), &objects, &format, &options)?;
+    }
+    Ok(())
+}
+
+/// The objects to show, and whether they came from listing whole kinds
+/// (where an empty result is "No resources found", not an error).
+fn fetch(
+    global: &GlobalArgs,
+    store: &Store,
+    args: &Args,
+    selector: Option<&Selector>,
+) -> Result<(Vec<Object>, bool)> {
+    let mut errors = Vec::new();
+    let mut objects = Vec::new();
+    let listed;
+    if !args.filenames.is_empty() {
+        listed = false;
+        let docs =
+            super::create::read_documents(&args.filenames, args.recursive, &global.namespace)?;
+        for doc in docs {
+            let o = &doc.object;
+            match store.get_required(o.kind(), o.namespace(), o.name()) {
+                Ok(found) => objects.push(found),
+                Err(e) => errors.push(e),
+            }
+        }
+    } else {
+        match resources::parse(&args.resources)? {
+            Selection::Kinds(kinds) => {
+                listed = true;
+                for kind in kinds {
+                    objects.extend(list(store, kind, global.list_namespace(), selector)?);
+                }
+            }
+            Selection::Named(named) => {
+                listed = false;
+                for (kind, name) in named {
+                    match store.get_required(kind, &global.namespace, &name) {
+                        Ok(found) => objects.push(found),
+                        Err(e) => errors.push(e),
+                    }
+                }
+            }
+        }
+    }
+    if let Some(first) = errors.into_iter().next() {
+        if !objects.is_empty() {
+            let options = TableOptions::default();
+            print!(
+                "{}",
+                print::render(&objects, &OutputFormat::Table, &options)?
+            );
+        }
+        return Err(first);
+    }
+    Ok((objects, listed))
+}
+
+fn list(
+    store: &Store,
+    kind: Kind,
+    namespace: Option<&str>,
+    selector: Option<&Selector>,
+) -> Result<Vec<Object>> {
+    let mut objects = store.list(kind, namespace)?;
+    if let Some(selector) = selector {
+        objects.retain(|o| selector.matches(o.metadata().labels.as_ref()));
+    }
+    Ok(objects)
+}

@@ -1,0 +1,150 @@
+//! The command line: clap definitions, one file per subcommand. Each file
+//! holds its `Args` and a `run` that glues the library modules together;
+//! the work itself happens in `api`, `store`, `print`, `image`, `runtime`
+//! and `supervisor`.
+
+mod annotate;
+mod apply;
+mod attach;
+mod completion;
+mod create;
+mod delete;
+mod describe;
+mod exec;
+mod get;
+mod image;
+mod label;
+mod logs;
+mod resources;
+mod version;
+mod wait;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::store::Store;
+
+/// Run Kubernetes Pod manifests on this machine: a single-node kubectl and
+/// kubelet in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "pod", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalArgs {
+    /// Directory of persistent state: pods, images, logs
+    #[arg(
+        long,
+        global = true,
+        env = "POD_ROOT",
+        default_value = "/var/lib/pod",
+        value_name = "DIR"
+    )]
+    pub root: PathBuf,
+
+    /// Directory of runtime state: sockets, mount points
+    #[arg(
+        long,
+        global = true,
+        env = "POD_RUN_ROOT",
+        default_value = "/run/pod",
+        value_name = "DIR"
+    )]
+    pub run_root: PathBuf,
+
+    /// The namespace of the objects
+    #[arg(
+        short = 'n',
+        long,
+        global = true,
+        default_value = "default",
+        value_name = "NAMESPACE"
+    )]
+    pub namespace: String,
+
+    /// List objects across all namespaces
+    #[arg(short = 'A', long, global = true)]
+    pub all_namespaces: bool,
+}
+
+impl GlobalArgs {
+    pub fn store(&self) -> Result<Store> {
+        Store::open(&self.root, &self.run_root)
+    }
+
+    /// The namespace to list, or `None` for all namespaces.
+    pub fn list_namespace(&self) -> Option<&str> {
+        (!self.all_namespaces).then_some(self.namespace.as_str())
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create objects from manifests (files, directories or stdin)
+    Create(create::Args),
+    /// Create or update objects from manifests
+    Apply(apply::Args),
+    /// Display one or many objects
+    Get(get::Args),
+    /// Show details of objects, with their events
+    Describe(describe::Args),
+    /// Delete objects by name, by file, by label or all
+    Delete(delete::Args),
+    /// Print the logs of a container
+    Logs(logs::Args),
+    /// Run a command in a running container
+    Exec(exec::Args),
+    /// Attach to the main process of a running container
+    Attach(attach::Args),
+    /// Wait for a condition on objects
+    Wait(wait::Args),
+    /// Update the labels of objects
+    Label(label::Args),
+    /// Update the annotations of objects
+    Annotate(annotate::Args),
+    /// Manage images: list, pull, load, import, inspect, remove, prune
+    #[command(subcommand)]
+    Image(image::Command),
+    /// Print the version of pod
+    Version(version::Args),
+    /// Print a shell completion script (bash, zsh, fish)
+    Completion(completion::Args),
+}
+
+/// Parses the command line and runs the subcommand.
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    let global = &cli.global;
+    match cli.command {
+        Command::Create(args) => create::run(global, args),
+        Command::Apply(args) => apply::run(global, args),
+        Command::Get(args) => get::run(global, args),
+        Command::Describe(args) => describe::run(global, args),
+        Command::Delete(args) => delete::run(global, args),
+        Command::Logs(args) => logs::run(global, args),
+        Command::Exec(args) => exec::run(global, args),
+        Command::Attach(args) => attach::run(global, args),
+        Command::Wait(args) => wait::run(global, args),
+        Command::Label(args) => label::run(global, args),
+        Command::Annotate(args) => annotate::run(global, args),
+        Command::Image(command) => image::run(global, command),
+        Command::Version(args) => version::run(args),
+        Command::Completion(args) => completion::run(args),
+    }
+    .map(|()| ExitCode::SUCCESS)
+}
+
+/// The clap command, for completions and man pages.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
+}

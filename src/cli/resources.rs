@@ -1,0 +1,91 @@
+//! Resource arguments the kubectl way: `pods`, `pod nginx`, `po/nginx`,
+//! `pods,configmaps`, `cm/a cm/b`.
+
+use anyhow::{Result, bail};
+
+use crate::api::Kind;
+
+/// What the positional arguments of get/describe/delete name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every object of these kinds (`get pods,cm`).
+    Kinds(Vec<Kind>),
+    /// These objects by name (`get pod a b`, `get po/a cm/b`).
+    Named(Vec<(Kind, String)>),
+}
+
+/// Parses `TYPE[,TYPE...] [NAME...]` or `TYPE/NAME...`.
+pub fn parse(args: &[String]) -> Result<Selection> {
+    let Some(first) = args.first() else {
+        bail!(
+            "You must specify the type of resource to get. Valid resource types include: pods (po), configmaps (cm), secrets"
+        );
+    };
+    if first.contains('/') {
+        let mut named = Vec::new();
+        for arg in args {
+            let Some((kind, name)) = arg.split_once('/') else {
+                bail!(
+                    "there is no need to specify a resource type as a separate argument when passing arguments in resource/name form (e.g. 'pod get resource/<resource_name>' instead of 'pod get resource resource/<resource_name>')"
+                );
+            };
+            if name.is_empty() {
+                bail!("arguments in resource/name form must have a single resource and name");
+            }
+            named.push((Kind::parse(kind)?, name.to_string()));
+        }
+        return Ok(Selection::Named(named));
+    }
+    let mut kinds = Vec::new();
+    for word in first.split(',').filter(|w| !w.is_empty()) {
+        let kind = Kind::parse(word)?;
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    let names = &args[1..];
+    if names.is_empty() {
+        return Ok(Selection::Kinds(kinds));
+    }
+    if kinds.len() != 1 {
+        bail!("you may only specify a single resource type when naming objects");
+    }
+    Ok(Selection::Named(
+        names.iter().map(|n| (kinds[0], n.clone())).collect(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn kinds_and_short_names() {
+        assert_eq!(
+            parse(&args("po,cm")).unwrap(),
+            Selection::Kinds(vec![Kind::Pod, Kind::ConfigMap])
+        );
+        assert_eq!(
+            parse(&args("pod nginx web")).unwrap(),
+            Selection::Named(vec![(Kind::Pod, "nginx".into()), (Kind::Pod, "web".into())])
+        );
+        assert_eq!(
+            parse(&args("po/nginx cm/conf")).unwrap(),
+            Selection::Named(vec![
+                (Kind::Pod, "nginx".into()),
+                (Kind::ConfigMap, "conf".into())
+            ])
+        );
+    }
+
+    #[test]
+    fn unknown_kind_names_supported_kinds() {
+        let err = parse(&args("deployments")).unwrap_err().to_string();
+        assert!(err.contains("\"deployments\""), "{err}");
+        assert!(err.contains("pods (po)"), "{err}");
+    }
+}

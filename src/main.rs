@@ -1,0 +1,33 @@
+//! `pod`: a single-node kubectl and kubelet in one binary.
+//!
+//! The user-facing subcommands live in `cli/`; hidden re-executions of this
+//! same binary (the per-pod supervisor, the pause process, the container
+//! init) are dispatched before clap sees the arguments, the way `runc init`
+//! is.
+
+// Modules land in parallel; their not-yet-wired parts would otherwise warn.
+// TODO: remove once every module is wired into the CLI.
+#![allow(dead_code)]
+
+mod api;
+mod cli;
+mod error;
+mod image;
+mod print;
+mod runtime;
+mod store;
+mod supervisor;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // The pause process is started with argv[0] = "/pause" so that `ps`
+    // inside a pod shows it as Kubernetes does; recognise it before clap.
+    if let Some(code) = runtime::reexec::dispatch() {
+        return code;
+    }
+    match cli::run() {
+        Ok(code) => code,
+        Err(err) => error::report(&err),
+    }
+}

@@ -1,0 +1,353 @@
+//! The state directory: where objects, pod status, events, logs and images
+//! live, and how they are written (atomically) and locked.
+//!
+//! Persistent root (`--root`, default /var/lib/pod):
+//!
+//! ```text
+//! pods/<ns>/<name>/pod.json        the defaulted manifest (no status)
+//! pods/<ns>/<name>/status.json     status, written by the pod's supervisor
+//! pods/<ns>/<name>/events.jsonl    events, one JSON object a line
+//! pods/<ns>/<name>/volumes/        emptyDir and friends
+//! configmaps/<ns>/<name>.json
+//! secrets/<ns>/<name>.json
+//! logs/<ns>_<name>_<uid>/<container>/<restart>.log
+//! images/                          the image store (see `image`)
+//! tmp/                             staging for atomic creates
+//! ```
+//!
+//! Runtime root (`--run-root`, default /run/pod): `pods/<uid>/` holds the
+//! supervisor's socket, pid file and the containers' mount points.
+
+mod atomic;
+mod lock;
+
+pub use atomic::write_atomic;
+pub use lock::Lock;
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, PodStatus, Secret};
+
+use crate::api::{Kind, Object};
+use crate::error::ApiError;
+
+/// Where the state directory lives; cheap to clone and pass around.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+    run_root: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating when missing) the state directories. Refuses to run
+    /// as non-root before anything is written.
+    pub fn open(root: &Path, run_root: &Path) -> Result<Store> {
+        if !nix::unistd::geteuid().is_root() {
+            bail!(
+                "pod must run as root (it creates namespaces, mounts and cgroups); try: sudo pod ..."
+            );
+        }
+        let store = Store {
+            root: absolute(root)?,
+            run_root: absolute(run_root)?,
+        };
+        for dir in [store.root.join("tmp"), store.run_root.clone()] {
+            fs::create_dir_all(&dir)
+                .with_context(|| format!("creating state directory {}", dir.display()))?;
+        }
+        Ok(store)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn run_root(&self) -> &Path {
+        &self.run_root
+    }
+
+    /// The directory of one pod's persistent state.
+    pub fn pod_dir(&self, namespace: &str, name: &str) -> PathBuf {
+        self.root.join("pods").join(namespace).join(name)
+    }
+
+    /// The directory of one pod's runtime state (sockets, mount points).
+    pub fn pod_run_dir(&self, uid: &str) -> PathBuf {
+        self.run_root.join("pods").join(uid)
+    }
+
+    /// The kubelet-layout log directory of one pod.
+    pub fn pod_log_dir(&self, namespace: &str, name: &str, uid: &str) -> PathBuf {
+        self.root
+            .join("logs")
+            .join(format!("{namespace}_{name}_{uid}"))
+    }
+
+    pub fn images_dir(&self) -> PathBuf {
+        self.root.join("images")
+    }
+
+    fn kind_dir(&self, kind: Kind, namespace: &str) -> PathBuf {
+        self.root.join(kind.resource()).join(namespace)
+    }
+
+    fn object_path(&self, kind: Kind, namespace: &str, name: &str) -> PathBuf {
+        match kind {
+            Kind::Pod => self.pod_dir(namespace, name).join("pod.json"),
+            _ => self.kind_dir(kind, namespace).join(format!("{name}.json")),
+        }
+    }
+
+    /// Stores a new object. Exactly one of several racing creates of the
+    /// same name succeeds; the others get AlreadyExists. A pod is staged in
+    /// `tmp/` and renamed into place with RENAME_NOREPLACE, so a half-written
+    /// pod is never visible.
+    pub fn create(&self, object: &Object) -> Result<()> {
+        let (kind, namespace, name) = identity(object)?;
+        let already = || ApiError::AlreadyExists {
+            resource: kind.resource().to_string(),
+            name: name.to_string(),
+        };
+        let body = object_bytes(object)?;
+        let parent = self.kind_dir(kind, namespace);
+        fs::create_dir_all(&parent)?;
+        match kind {
+            Kind::Pod => {
+                let staging = tempdir_in(&self.root.join("tmp"))?;
+                write_atomic(&staging.join("pod.json"), &body)?;
+                let target = self.pod_dir(namespace, name);
+                match atomic::rename_noreplace(&staging, &target) {
+                    Ok(()) => Ok(()),
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        let _ = fs::remove_dir_all(&staging);
+                        Err(already().into())
+                    }
+                    Err(e) => {
+                        let _ = fs::remove_dir_all(&staging);
+                        Err(e).context("storing pod")
+                    }
+                }
+            }
+            _ => {
+                let _lock = self.lock(kind, namespace, name)?;
+                let path = self.object_path(kind, namespace, name);
+                if path.exists() {
+                    return Err(already().into());
+                }
+                write_atomic(&path, &body)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Replaces a stored object (apply, label, annotate). The caller holds
+    /// the object's lock across read-modify-write.
+    pub fn replace(&self, object: &Object) -> Result<()> {
+        let (kind, namespace, name) = identity(object)?;
+        let path = self.object_path(kind, namespace, name);
+        if !path.exists() {
+            return Err(ApiError::NotFound {
+                resource: kind.resource().to_string(),
+                name: name.to_string(),
+            }
+            .into());
+        }
+        write_atomic(&path, &object_bytes(object)?)?;
+        Ok(())
+    }
+
+    /// Takes the lock of one object (a file lock, released on drop).
+    pub fn lock(&self, kind: Kind, namespace: &str, name: &str) -> Result<Lock> {
+        let dir = self
+            .root
+            .join("locks")
+            .join(kind.resource())
+            .join(namespace);
+        fs::create_dir_all(&dir)?;
+        Lock::exclusive(&dir.join(name))
+    }
+
+    /// Reads one object; a pod comes with its status record merged in.
+    pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Result<Option<Object>> {
+        let path = self.object_path(kind, namespace, name);
+        let bytes = match fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        let object = match kind {
+            Kind::Pod => {
+                let mut pod: Pod = parse(&path, &bytes)?;
+                pod.status = self.read_pod_status(namespace, name)?;
+                Object::Pod(Box::new(pod))
+            }
+            Kind::ConfigMap => Object::ConfigMap(parse::<ConfigMap>(&path, &bytes)?),
+            Kind::Secret => Object::Secret(parse::<Secret>(&path, &bytes)?),
+        };
+        Ok(Some(object))
+    }
+
+    /// Like `get`, but a missing object is kubectl's NotFound error.
+    pub fn get_required(&self, kind: Kind, namespace: &str, name: &str) -> Result<Object> {
+        self.get(kind, namespace, name)?.ok_or_else(|| {
+            ApiError::NotFound {
+                resource: kind.resource().to_string(),
+                name: name.to_string(),
+            }
+            .into()
+        })
+    }
+
+    /// Every stored object of `kind` in `namespace` (all namespaces when
+    /// `None`), sorted by namespace then name as the API server lists them.
+    pub fn list(&self, kind: Kind, namespace: Option<&str>) -> Result<Vec<Object>> {
+        let namespaces = match namespace {
+            Some(ns) => vec![ns.to_string()],
+            None => sorted_entries(&self.root.join(kind.resource()))?,
+        };
+        let mut out = Vec::new();
+        for ns in namespaces {
+            for entry in sorted_entries(&self.kind_dir(kind, &ns))? {
+                let name = match kind {
+                    Kind::Pod => entry,
+                    _ => match entry.strip_suffix(".json") {
+                        Some(n) => n.to_string(),
+                        None => continue,
+                    },
+                };
+                if let Some(object) = self.get(kind, &ns, &name)? {
+                    out.push(object);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Removes a ConfigMap or Secret, or a pod's whole persistent
+    /// directory. Returns whether there was anything to remove.
+    pub fn remove(&self, kind: Kind, namespace: &str, name: &str) -> Result<bool> {
+        let result = match kind {
+            Kind::Pod => {
+                // Rename first so that readers never see a half-removed pod.
+                let dir = self.pod_dir(namespace, name);
+                let grave = tempdir_path(&self.root.join("tmp"));
+                match fs::rename(&dir, &grave) {
+                    Ok(()) => fs::remove_dir_all(&grave),
+                    Err(e) => Err(e),
+                }
+            }
+            _ => fs::remove_file(self.object_path(kind, namespace, name)),
+        };
+        match result {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e).context("removing object"),
+        }
+    }
+
+    /// The status record the supervisor last wrote, if any.
+    pub fn read_pod_status(&self, namespace: &str, name: &str) -> Result<Option<PodStatus>> {
+        let path = self.pod_dir(namespace, name).join("status.json");
+        match fs::read(&path) {
+            Ok(bytes) => Ok(Some(parse(&path, &bytes)?)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Replaces the pod's status record atomically.
+    pub fn write_pod_status(&self, namespace: &str, name: &str, status: &PodStatus) -> Result<()> {
+        let path = self.pod_dir(namespace, name).join("status.json");
+        write_atomic(&path, &serde_json::to_vec(status)?)?;
+        Ok(())
+    }
+
+    /// Events recorded for a pod, oldest first.
+    pub fn read_pod_events(&self, namespace: &str, name: &str) -> Result<Vec<Event>> {
+        let path = self.pod_dir(namespace, name).join("events.jsonl");
+        let text = match fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        // A line cut short by a crash mid-append is skipped, not fatal.
+        Ok(text
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect())
+    }
+}
+
+fn identity(object: &Object) -> Result<(Kind, &str, &str)> {
+    let name = object.name();
+    let namespace = object.namespace();
+    // Names reach paths: only DNS-1123 subdomains (validated upstream) may.
+    for (what, value) in [("name", name), ("namespace", namespace)] {
+        if value.is_empty()
+            || value.starts_with('.')
+            || !value
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        {
+            bail!("invalid object {what} {value:?}");
+        }
+    }
+    Ok((object.kind(), namespace, name))
+}
+
+fn object_bytes(object: &Object) -> Result<Vec<u8>> {
+    let mut value = object.to_json();
+    if let Some(map) = value.as_object_mut() {
+        map.remove("status");
+    }
+    Ok(serde_json::to_vec(&value)?)
+}
+
+fn parse<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).with_context(|| format!("corrupt state file {}", path.display()))
+}
+
+fn sorted_entries(dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(names),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    for entry in entries {
+        if let Some(name) = entry?.file_name().to_str().filter(|n| !n.starts_with('.')) {
+            names.push(name.to_string());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+fn tempdir_path(parent: &Path) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    parent.join(format!(".{}-{nanos}-{n}", std::process::id()))
+}
+
+fn tempdir_in(parent: &Path) -> Result<PathBuf> {
+    fs::create_dir_all(parent)?;
+    let path = tempdir_path(parent);
+    fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(path)
+}
+
+fn absolute(path: &Path) -> Result<PathBuf> {
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()?.join(path))
+    }
+}
