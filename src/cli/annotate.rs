@@ -1,20 +1,12 @@
-//! `pod annotate`: add, change or remove annotates of stored objects.
+//! `pod annotate`: the label command's code, on annotations.
 
 use anyhow::Result;
 
 use super::GlobalArgs;
+use super::label::{self, Field};
 
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    /// TYPE NAME or TYPE/NAME, then KEY=VALUE or KEY- items
-    #[arg(required = true)]
-    pub items: Vec<String>,
+pub use label::Args;
 
-    /// Allow changing an existing value
-    #[arg(long)]
-    pub overwrite: bool,
-}
-
-pub fn run(_global: &GlobalArgs, _args: Args) -> Result<()> {
-    anyhow::bail!("annotate is not implemented yet")
+pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
+    label::edit(global, args, Field::Annotations)
 }

@@ -1,9 +1,14 @@
-//! `pod apply -f`: create objects, update ConfigMaps and Secrets; pod specs
-//! are immutable.
+//! `pod apply -f`: creates what is missing, updates ConfigMaps and Secrets
+//! in place, and refuses changes to a pod's spec as the API server does
+//! (pod specs are immutable but for a few fields).
 
 use anyhow::Result;
 
 use super::GlobalArgs;
+use super::create::{self, DryRun};
+use crate::api::{FieldError, Object, validation};
+use crate::error::ApiError;
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -14,8 +19,95 @@ pub struct Args {
     /// Process the directories given with -f recursively
     #[arg(short = 'R', long)]
     pub recursive: bool,
+
+    /// Only decode, default and validate: none, client or server
+    #[arg(long, value_name = "STRATEGY", default_missing_value = "client", num_args = 0..=1, require_equals = true, default_value = "none")]
+    pub dry_run: DryRun,
+
+    /// Output format: yaml, json, name
+    #[arg(short = 'o', long, value_name = "FORMAT")]
+    pub output: Option<String>,
 }
 
-pub fn run(_global: &GlobalArgs, _args: Args) -> Result<()> {
-    anyhow::bail!("apply is not implemented yet")
+/// The API server's message for a pod update touching immutable fields.
+const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
+
+pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
+    let documents = create::read_documents(&args.filenames, args.recursive, &global.namespace)?;
+    let store = global.store()?;
+    let mut failures = 0;
+    for doc in documents {
+        for warning in validation::warnings(&doc.object) {
+            eprintln!("Warning: {warning}");
+        }
+        match apply_one(&store, doc.object.clone(), args.dry_run) {
+            Ok(operation) => {
+                create::print_outcome(&doc.object, operation, args.dry_run, args.output.as_deref())?
+            }
+            Err(err) => {
+                create::report_source_error("applying patch", &doc.source, err);
+                failures += 1;
+            }
+        }
+    }
+    if failures > 0 {
+        return Err(crate::error::ExitStatus {
+            code: 1,
+            message: None,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// Creates or updates one object; returns kubectl's word for what happened.
+fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'static str> {
+    let (kind, namespace, name) = (
+        desired.kind(),
+        desired.namespace().to_string(),
+        desired.name().to_string(),
+    );
+    let _lock = store.lock(kind, &namespace, &name)?;
+    let Some(current) = store.get(kind, &namespace, &name)? else {
+        if dry_run == DryRun::None {
+            store.create(&desired)?;
+            if let Object::Pod(pod) = &desired {
+                crate::supervisor::launch(store, pod)?;
+            }
+        }
+        return Ok("created");
+    };
+    // The server keeps identity and creation time across updates.
+    let meta = current.metadata();
+    desired.metadata_mut().uid = meta.uid.clone();
+    desired.metadata_mut().creation_timestamp = meta.creation_timestamp.clone();
+    let changed = match (&current, &desired) {
+        (Object::Pod(old), Object::Pod(new)) => {
+            if old.spec != new.spec {
+                return Err(ApiError::Invalid {
+                    kind: "Pod".into(),
+                    name,
+                    causes: vec![FieldError::forbidden("spec", POD_UPDATE_FORBIDDEN)],
+                }
+                .into());
+            }
+            old.metadata != new.metadata
+        }
+        (Object::ConfigMap(old), Object::ConfigMap(new)) => old != new,
+        (Object::Secret(old), Object::Secret(new)) => old != new,
+        _ => unreachable!("objects read by kind have that kind"),
+    };
+    if !changed {
+        return Ok("unchanged");
+    }
+    if dry_run == DryRun::None {
+        if let Object::Pod(pod) = &mut desired {
+            pod.status = None;
+        }
+        store.replace(&desired)?;
+        if !matches!(desired, Object::Pod(_)) {
+            crate::runtime::refresh_volumes(store, &desired)?;
+        }
+    }
+    Ok("configured")
 }

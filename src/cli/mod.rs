@@ -11,6 +11,7 @@ mod create;
 mod delete;
 mod describe;
 mod exec;
+mod generated;
 mod get;
 mod image;
 mod label;
