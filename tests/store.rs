@@ -1,0 +1,97 @@
+//! The state store through the CLI: concurrent creates, non-root refusal,
+//! separate roots.
+
+mod common;
+
+use std::process::Stdio;
+
+use common::Env;
+
+const POD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: race
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: Never
+";
+
+#[test]
+fn ten_concurrent_creates_of_one_name_make_one_pod() {
+    let env = Env::new();
+    let file = env.manifest("race.yaml", POD);
+    let file = file.to_str().unwrap();
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            env.pod()
+                .args(["create", "-f", file])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let created = outputs.iter().filter(|o| o.status.success()).count();
+    let already: Vec<_> = outputs
+        .iter()
+        .filter(|o| !o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+        .collect();
+    assert_eq!(created, 1, "{already:?}");
+    assert_eq!(already.len(), 9);
+    for err in &already {
+        assert_eq!(
+            err.trim_end(),
+            format!(
+                "Error from server (AlreadyExists): error when creating \"{file}\": pods \"race\" already exists"
+            )
+        );
+    }
+    let names = env.ok(&["get", "pods", "-o", "name"]);
+    assert_eq!(names, "pod/race\n");
+}
+
+#[test]
+fn two_roots_do_not_see_each_other() {
+    let (a, b) = (Env::new(), Env::new());
+    let file = a.manifest("race.yaml", POD);
+    a.ok(&["create", "-f", file.to_str().unwrap()]);
+    let out = b.run(&["get", "pods"]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "No resources found in default namespace.\n"
+    );
+    let err = b.fails(&["get", "pod", "race"]);
+    assert_eq!(
+        err,
+        "Error from server (NotFound): pods \"race\" not found\n"
+    );
+}
+
+#[test]
+fn non_root_is_refused_and_writes_nothing() {
+    let env = Env::new();
+    // The state directories must not even be created.
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_pod"))
+        .args(["get", "pods"])
+        .env("POD_ROOT", env.root())
+        .env("POD_RUN_ROOT", env.run_root())
+        .output()
+        .expect("running setpriv");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: pod must run as root"), "{err}");
+    assert!(!env.root().exists());
+    assert!(!env.run_root().exists());
+}
