@@ -4,5 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
-cargo build --release --locked
 cargo test --locked -- --test-threads="${POD_TEST_THREADS:-2}"
