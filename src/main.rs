@@ -26,6 +26,10 @@ fn main() -> ExitCode {
     if let Some(code) = runtime::reexec::dispatch() {
         return code;
     }
+    // Registry pulls use rustls with the ring provider (the brief's choice:
+    // it builds in a fraction of aws-lc's time); reqwest needs it installed
+    // process-wide before any client is built.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli::run() {
         Ok(code) => code,
         Err(err) => error::report(&err),
