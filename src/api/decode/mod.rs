@@ -1,0 +1,249 @@
+//! Reading manifests: files, directories and stdin; YAML (block and flow),
+//! JSON, multi-document streams and `kind: List`.
+//!
+//! Decoding runs in two steps, as in the API server: YAML to JSON
+//! (`yaml.rs`: YAML 1.1 scalars, duplicate keys refused, positions in
+//! syntax errors), then JSON to the typed object (`strict.rs`: unknown
+//! fields and wrong types refused with their field paths).
+
+mod strict;
+pub mod yaml;
+
+use anyhow::{Context, Result};
+use serde_json::Value;
+
+use super::field::go_quote;
+use super::{Kind, Object};
+use crate::error::{ApiError, FromSource};
+
+/// Manifest text together with the name kubectl reports it by (the path as
+/// given, or `STDIN`).
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
+}
+
+/// An object and the source it came from.
+#[derive(Debug, Clone)]
+pub struct Document {
+    pub source: String,
+    pub object: Object,
+}
+
+/// Reads `-f` arguments: files, directories (their `.yaml`, `.yml` and
+/// `.json` files; subdirectories only with `recursive`), and `-` for stdin.
+pub fn read_sources(paths: &[String], recursive: bool) -> Result<Vec<Source>> {
+    let mut out = Vec::new();
+    for path in paths {
+        if path == "-" {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .context("reading manifest from stdin")?;
+            out.push(Source {
+                name: "STDIN".into(),
+                text,
+            });
+            continue;
+        }
+        read_path(std::path::Path::new(path), recursive, true, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn read_path(
+    path: &std::path::Path,
+    recursive: bool,
+    top: bool,
+    out: &mut Vec<Source>,
+) -> Result<()> {
+    let meta = std::fs::metadata(path)
+        .map_err(|_| anyhow::anyhow!("the path \"{}\" does not exist", path.display()))?;
+    if meta.is_dir() {
+        if !top && !recursive {
+            return Ok(());
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(path)
+            .with_context(|| format!("reading directory \"{}\"", path.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for entry in entries {
+            let is_manifest = entry
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"));
+            if entry.is_dir() || is_manifest {
+                read_path(&entry, recursive, false, out)?;
+            }
+        }
+        return Ok(());
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading \"{}\"", path.display()))?;
+    out.push(Source {
+        name: path.display().to_string(),
+        text,
+    });
+    Ok(())
+}
+
+/// Why a manifest could not be decoded, in kubectl's words.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// `error parsing nginx.yaml: error converting YAML to JSON: yaml: line 4, column 7: …`
+    #[error("error parsing {file}: error converting YAML to JSON: {error}")]
+    Syntax {
+        file: String,
+        error: yaml::YamlError,
+    },
+    /// A document that is not a mapping.
+    #[error("unable to decode {}: a manifest must be a mapping with apiVersion and kind, not {found}", go_quote(.file))]
+    NotAnObject { file: String, found: &'static str },
+    /// `error validating "x.yaml": error validating data: kind not set`
+    #[error("error validating {}: error validating data: {}", go_quote(.file), render_missing(.missing))]
+    MissingTypeInfo {
+        file: String,
+        missing: Vec<&'static str>,
+    },
+    /// A kind (or version) `pod` does not store.
+    #[error(
+        "resource mapping not found for name: {} namespace: {} from {}: no matches for kind {} in version {} (pod handles only Pod, ConfigMap and Secret, in version \"v1\")",
+        go_quote(.name), go_quote(.namespace), go_quote(.file), go_quote(.kind), go_quote(.api_version)
+    )]
+    UnsupportedKind {
+        file: String,
+        name: String,
+        namespace: String,
+        kind: String,
+        api_version: String,
+    },
+}
+
+fn render_missing(missing: &[&str]) -> String {
+    match missing {
+        [one] => one.to_string(),
+        many => format!("[{}]", many.join(", ")),
+    }
+}
+
+/// Decodes every object in `source`: YAML (block or flow) or JSON, several
+/// documents, `kind: List`. Unknown fields and wrong types fail the way the
+/// API server's strict decoding does (`Error from server (BadRequest): error
+/// when creating "x.yaml": Pod in version "v1" cannot be handled as a Pod:
+/// strict decoding error: unknown field "spec.foo"`).
+pub fn decode(source: &Source) -> Result<Vec<Document>> {
+    let values = yaml::to_json(&source.text).map_err(|error| DecodeError::Syntax {
+        file: source.name.clone(),
+        error,
+    })?;
+    let mut out = Vec::new();
+    for value in values {
+        if value.is_null() {
+            continue;
+        }
+        decode_value(&source.name, value, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn decode_value(source: &str, value: Value, out: &mut Vec<Document>) -> Result<()> {
+    let Value::Object(map) = &value else {
+        return Err(DecodeError::NotAnObject {
+            file: source.to_string(),
+            found: json_type(&value),
+        }
+        .into());
+    };
+    let text = |key: &str| map.get(key).and_then(Value::as_str).unwrap_or("");
+    let (api_version, kind) = (text("apiVersion").to_string(), text("kind").to_string());
+    let missing: Vec<&'static str> = [
+        (api_version.is_empty(), "apiVersion not set"),
+        (kind.is_empty(), "kind not set"),
+    ]
+    .into_iter()
+    .filter_map(|(absent, message)| absent.then_some(message))
+    .collect();
+    if !missing.is_empty() {
+        return Err(DecodeError::MissingTypeInfo {
+            file: source.to_string(),
+            missing,
+        }
+        .into());
+    }
+    if kind == "List" && api_version == "v1" {
+        let items = match map.get("items") {
+            Some(Value::Array(items)) => items.clone(),
+            None | Some(Value::Null) => Vec::new(),
+            Some(other) => {
+                return Err(bad_request(
+                    source,
+                    "List",
+                    format!(
+                        "json: cannot unmarshal {} into Go struct field items of type array",
+                        json_type(other)
+                    ),
+                ));
+            }
+        };
+        for item in items {
+            decode_value(source, item, out)?;
+        }
+        return Ok(());
+    }
+    let known = Kind::from_manifest(&kind).filter(|_| api_version == "v1");
+    let Some(known) = known else {
+        let metadata = map.get("metadata");
+        let field = |key: &str| {
+            metadata
+                .and_then(|m| m.get(key))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        return Err(DecodeError::UnsupportedKind {
+            file: source.to_string(),
+            name: field("name"),
+            namespace: field("namespace"),
+            kind,
+            api_version,
+        }
+        .into());
+    };
+    let object = match known {
+        Kind::Pod => strict::from_value(value).map(|p| Object::Pod(Box::new(p))),
+        Kind::ConfigMap => strict::from_value(value).map(Object::ConfigMap),
+        Kind::Secret => strict::from_value(value).map(Object::Secret),
+    }
+    .map_err(|e| bad_request(source, &kind, e.to_string()))?;
+    out.push(Document {
+        source: source.to_string(),
+        object,
+    });
+    Ok(())
+}
+
+/// The server's answer to a body it cannot decode:
+/// `Pod in version "v1" cannot be handled as a Pod: <why>`.
+fn bad_request(source: &str, kind: &str, why: String) -> anyhow::Error {
+    FromSource {
+        verb: "creating",
+        source: source.to_string(),
+        error: ApiError::Refused {
+            reason: "BadRequest".into(),
+            message: format!("{kind} in version \"v1\" cannot be handled as a {kind}: {why}"),
+        },
+    }
+    .into()
+}
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a bool",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a mapping",
+    }
+}

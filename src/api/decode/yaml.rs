@@ -1,0 +1,480 @@
+//! YAML to JSON the way the API server's reader does it (sigs.k8s.io/yaml
+//! over go-yaml v2): plain scalars resolve by YAML 1.1 rules (`yes`, `on`,
+//! `y` are booleans, `0777` is octal, `1_000` is a number), mapping keys
+//! become strings, anchors, aliases and merge keys (`<<`) expand. Unlike
+//! that reader, a duplicate key is an error rather than a silent overwrite,
+//! and every error carries a line and a column.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde_json::{Map, Number, Value};
+
+use crate::api::field::go_quote;
+use serde_saphyr::granit_parser::{
+    Event, Marker, Options, Parser, ScalarStyle, Span, StrInput, Tag,
+};
+
+/// A YAML error at a position (1-based line and column).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "yaml: line {}, column {}: {}",
+            self.line, self.column, self.message
+        )
+    }
+}
+
+impl std::error::Error for YamlError {}
+
+fn error_at(mark: &Marker, message: impl Into<String>) -> YamlError {
+    YamlError {
+        line: mark.line(),
+        column: mark.col() + 1,
+        message: message.into(),
+    }
+}
+
+/// Every document of a YAML stream as JSON; empty documents are `Null`.
+pub fn to_json(text: &str) -> Result<Vec<Value>, YamlError> {
+    let mut reader = Reader {
+        parser: Parser::new_from_str_with_options(text, parser_options()),
+        anchors: HashMap::new(),
+        last: Marker::default(),
+    };
+    let mut documents = Vec::new();
+    loop {
+        let (event, span) = reader.next()?;
+        match event {
+            Event::StreamStart => {}
+            Event::StreamEnd => return Ok(documents),
+            Event::DocumentStart(..) => {
+                reader.anchors.clear();
+                let (event, span) = reader.next()?;
+                let value = if matches!(event, Event::DocumentEnd) {
+                    Value::Null
+                } else {
+                    let value = reader.node(event, span)?;
+                    reader.expect_document_end()?;
+                    value
+                };
+                documents.push(value);
+            }
+            other => return Err(error_at(&span.start, format!("unexpected {other:?}"))),
+        }
+    }
+}
+
+fn parser_options() -> Options {
+    let mut options = Options::default();
+    options.set_emit_comments(false);
+    options
+}
+
+struct Reader<'a> {
+    parser: Parser<'a, StrInput<'a>>,
+    anchors: HashMap<usize, Value>,
+    /// Where the last event ended, for errors at the end of input.
+    last: Marker,
+}
+
+impl<'a> Reader<'a> {
+    fn next(&mut self) -> Result<(Event<'a>, Span), YamlError> {
+        loop {
+            match self.parser.next_event() {
+                Some(Ok((event, span))) => {
+                    self.last = span.end;
+                    if matches!(event, Event::Anchor(..)) {
+                        continue;
+                    }
+                    return Ok((event, span));
+                }
+                Some(Err(e)) => {
+                    let message = e.info();
+                    let message = if message.is_empty() {
+                        "syntax error".to_string()
+                    } else {
+                        message
+                    };
+                    return Err(error_at(e.marker(), message));
+                }
+                None => return Err(error_at(&self.last, "unexpected end of input")),
+            }
+        }
+    }
+
+    fn expect_document_end(&mut self) -> Result<(), YamlError> {
+        let (event, span) = self.next()?;
+        match event {
+            Event::DocumentEnd => Ok(()),
+            _ => Err(error_at(&span.start, "expected the end of the document")),
+        }
+    }
+
+    /// Reads the node that starts with `event`.
+    fn node(&mut self, event: Event<'a>, span: Span) -> Result<Value, YamlError> {
+        let anchor = event.anchor_id();
+        let value = match event {
+            Event::Scalar(text, style, _, tag) => scalar(&text, style, tag.as_deref(), &span)?,
+            Event::SequenceStart(..) => {
+                let mut items = Vec::new();
+                loop {
+                    let (event, span) = self.next()?;
+                    if matches!(event, Event::SequenceEnd) {
+                        break;
+                    }
+                    items.push(self.node(event, span)?);
+                }
+                Value::Array(items)
+            }
+            Event::MappingStart(..) => self.mapping()?,
+            Event::Alias(id) => match self.anchors.get(&id) {
+                Some(value) => value.clone(),
+                None => return Err(error_at(&span.start, "unknown anchor referenced")),
+            },
+            other => return Err(error_at(&span.start, format!("unexpected {other:?}"))),
+        };
+        if let Some(id) = anchor {
+            self.anchors.insert(id, value.clone());
+        }
+        Ok(value)
+    }
+
+    /// Reads a mapping's entries up to its end. Keys written in the mapping
+    /// win over merged ones; among merged mappings the first wins.
+    fn mapping(&mut self) -> Result<Value, YamlError> {
+        let mut explicit = Map::new();
+        let mut merged = Map::new();
+        loop {
+            let (event, span) = self.next()?;
+            if matches!(event, Event::MappingEnd) {
+                break;
+            }
+            let is_merge = matches!(&event, Event::Scalar(text, ScalarStyle::Plain, _, None) if text == "<<");
+            let key = self.node(event, span)?;
+            let (value_event, value_span) = self.next()?;
+            let value = self.node(value_event, value_span)?;
+            if is_merge {
+                merge_into(&mut merged, value, &span)?;
+                continue;
+            }
+            let key = key_string(key, &span)?;
+            if explicit.contains_key(&key) {
+                return Err(error_at(
+                    &span.start,
+                    format!("key {} already set in map", go_quote(&key)),
+                ));
+            }
+            explicit.insert(key, value);
+        }
+        for (key, value) in merged {
+            explicit.entry(key).or_insert(value);
+        }
+        Ok(Value::Object(explicit))
+    }
+}
+
+fn merge_into(merged: &mut Map<String, Value>, value: Value, span: &Span) -> Result<(), YamlError> {
+    let sources = match value {
+        Value::Object(map) => vec![map],
+        Value::Array(items) => items
+            .into_iter()
+            .map(|item| match item {
+                Value::Object(map) => Ok(map),
+                _ => Err(error_at(
+                    &span.start,
+                    "map merge requires map or sequence of maps as the value",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        _ => {
+            return Err(error_at(
+                &span.start,
+                "map merge requires map or sequence of maps as the value",
+            ));
+        }
+    };
+    for source in sources {
+        for (key, value) in source {
+            merged.entry(key).or_insert(value);
+        }
+    }
+    Ok(())
+}
+
+/// JSON object keys are strings: scalars print as sigs.k8s.io/yaml prints
+/// them (`on:` becomes `"true"`), collections cannot be keys.
+fn key_string(key: Value, span: &Span) -> Result<String, YamlError> {
+    match key {
+        Value::String(s) => Ok(s),
+        Value::Null => Ok("null".into()),
+        Value::Bool(b) => Ok(b.to_string()),
+        Value::Number(n) => Ok(n.to_string()),
+        Value::Array(_) | Value::Object(_) => Err(error_at(
+            &span.start,
+            "invalid map key: a collection cannot be a key in JSON",
+        )),
+    }
+}
+
+/// Resolves a scalar. Quoted and block scalars are strings; plain scalars
+/// follow go-yaml v2's `resolve`; the core tags `!!str`, `!!int`, ... force
+/// their type.
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Value, YamlError> {
+    let forced = tag.and_then(|t| t.core_suffix());
+    let quoted = style != ScalarStyle::Plain;
+    match forced {
+        Some("str") => return Ok(Value::String(text.to_string())),
+        Some("null") => return Ok(Value::Null),
+        Some(kind @ ("bool" | "int" | "float")) => {
+            let value = resolve_plain(text);
+            let fits = match kind {
+                "bool" => value.is_boolean(),
+                "int" => value.is_i64() || value.is_u64(),
+                _ => value.is_number(),
+            };
+            if !fits {
+                return Err(error_at(
+                    &span.start,
+                    format!("cannot decode !!{kind} `{text}`"),
+                ));
+            }
+            return finite(value, span);
+        }
+        _ => {}
+    }
+    if quoted {
+        return Ok(Value::String(text.to_string()));
+    }
+    finite(resolve_plain(text), span)
+}
+
+/// JSON has no NaN or infinities (Go's encoder refuses them too).
+fn finite(value: Value, span: &Span) -> Result<Value, YamlError> {
+    if let Value::String(s) = &value
+        && is_special_float(s)
+    {
+        return Err(error_at(
+            &span.start,
+            format!("json: unsupported value: {s}"),
+        ));
+    }
+    Ok(value)
+}
+
+fn is_special_float(s: &str) -> bool {
+    matches!(
+        s,
+        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
+            | "-.inf" | "-.Inf" | "-.INF"
+    )
+}
+
+/// go-yaml v2 `resolve` for an untagged plain scalar.
+pub fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
+            return Value::Bool(true);
+        }
+        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
+            return Value::Bool(false);
+        }
+        _ => {}
+    }
+    // Only scalars that start like a number are tried as one.
+    if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) {
+        return Value::String(text.to_string());
+    }
+    let plain = text.replace('_', "");
+    if let Some(n) = parse_go_int(&plain) {
+        return n;
+    }
+    if is_yaml_float(&plain)
+        && let Ok(f) = plain.parse::<f64>()
+    {
+        return json_float(f);
+    }
+    Value::String(text.to_string())
+}
+
+/// `strconv.ParseInt(s, 0, 64)`, then `ParseUint`: an optional sign, then
+/// `0x`, `0o`, `0b` or a leading `0` (octal) prefix, or decimal.
+fn parse_go_int(s: &str) -> Option<Value> {
+    let (negative, body) = match s.as_bytes().first()? {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (radix, digits) = if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        (16, d)
+    } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+        (8, d)
+    } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+        (2, d)
+    } else if body.len() > 1 && body.starts_with('0') {
+        (8, &body[1..])
+    } else {
+        (10, body)
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let magnitude = u128::from_str_radix(digits, radix).ok()?;
+    if negative {
+        let v = i64::try_from(magnitude).ok().map(|m| -m).or({
+            (magnitude == 1u128 << 63).then_some(i64::MIN)
+        })?;
+        Some(Value::Number(v.into()))
+    } else if let Ok(v) = i64::try_from(magnitude) {
+        Some(Value::Number(v.into()))
+    } else {
+        u64::try_from(magnitude).ok().map(|v| Value::Number(v.into()))
+    }
+}
+
+/// go-yaml's `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_yaml_float(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", frac)) => digits(frac),
+        Some((whole, frac)) => digits(whole) && (frac.is_empty() || digits(frac)),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    mantissa_ok && exponent_ok
+}
+
+/// A float as it comes out of Go's JSON encoder and back: integral values
+/// are written without a fraction, so `port: 80.0` decodes into an int.
+pub fn json_float(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        if f >= i64::MIN as f64 && f < i64::MAX as f64 {
+            return Value::Number((f as i64).into());
+        }
+        if f >= 0.0 && f < u64::MAX as f64 {
+            return Value::Number((f as u64).into());
+        }
+    }
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn one(text: &str) -> Value {
+        let mut docs = to_json(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(docs.len(), 1, "{text}");
+        docs.remove(0)
+    }
+
+    #[test]
+    fn resolves_plain_scalars_the_yaml_1_1_way() {
+        let cases = [
+            ("yes", json!(true)),
+            ("Y", json!(true)),
+            ("on", json!(true)),
+            ("Off", json!(false)),
+            ("n", json!(false)),
+            ("yEs", json!("yEs")),
+            ("0777", json!(511)),
+            ("0o17", json!(15)),
+            ("0x1F", json!(31)),
+            ("0b101", json!(5)),
+            ("-0b101", json!(-5)),
+            ("1_000", json!(1000)),
+            ("08", json!(8)),
+            ("1.0", json!(1)),
+            ("1.5", json!(1.5)),
+            (".5", json!(0.5)),
+            ("1e3", json!(1000)),
+            ("+12", json!(12)),
+            ("-x", json!("-x")),
+            ("~", json!(null)),
+            ("2001-12-14", json!("2001-12-14")),
+            ("1.2.3", json!("1.2.3")),
+            ("18446744073709551615", json!(18446744073709551615u64)),
+            ("100m", json!("100m")),
+            ("-9223372036854775808", json!(i64::MIN)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(one(&format!("v: {text}"))["v"], want, "{text}");
+        }
+    }
+
+    #[test]
+    fn quoted_and_tagged_scalars_stay_strings() {
+        assert_eq!(one("v: 'yes'")["v"], json!("yes"));
+        assert_eq!(one("v: \"0777\"")["v"], json!("0777"));
+        assert_eq!(one("v: !!str 0777")["v"], json!("0777"));
+        assert_eq!(one("v: |\n  yes\n")["v"], json!("yes\n"));
+        assert_eq!(one("v: !!int 10")["v"], json!(10));
+    }
+
+    #[test]
+    fn keys_become_strings() {
+        assert_eq!(one("on: 1\n5: x\n~: z"), json!({"true": 1, "5": "x", "null": "z"}));
+    }
+
+    #[test]
+    fn reads_flow_style_and_json() {
+        let v = one("{apiVersion: v1, kind: Pod, metadata: {name: x}, spec: {containers: [{name: a, image: busybox}]}}");
+        assert_eq!(v["spec"]["containers"][0]["image"], json!("busybox"));
+        let v = one(r#"{"a": [1, 2.5, "s", true, null], "b": {"c": "\u00e9\/"}}"#);
+        assert_eq!(v, json!({"a": [1, 2.5, "s", true, null], "b": {"c": "é/"}}));
+    }
+
+    #[test]
+    fn expands_anchors_aliases_and_merge_keys() {
+        let v = one("base: &b {a: 1, b: 2}\nother:\n  <<: *b\n  b: 3\nlist: [*b]\n");
+        assert_eq!(v["other"], json!({"a": 1, "b": 3}));
+        assert_eq!(v["list"], json!([{"a": 1, "b": 2}]));
+        let v = one("x: &x {a: 1}\ny: &y {a: 2, c: 3}\nz:\n  <<: [*x, *y]\n");
+        assert_eq!(v["z"], json!({"a": 1, "c": 3}));
+    }
+
+    #[test]
+    fn splits_documents() {
+        let docs = to_json("a: 1\n---\n---\nb: 2\n...\n").unwrap();
+        assert_eq!(docs, vec![json!({"a": 1}), Value::Null, json!({"b": 2})]);
+        assert_eq!(to_json("").unwrap(), Vec::<Value>::new());
+        assert_eq!(to_json("# only a comment\n").unwrap(), Vec::<Value>::new());
+    }
+
+    #[test]
+    fn refuses_duplicate_keys_with_their_position() {
+        let err = to_json("a: 1\nb:\n  c: 1\n  c: 2\n").unwrap_err();
+        assert_eq!(err.to_string(), "yaml: line 4, column 3: key \"c\" already set in map");
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let err = to_json("a:\n  b: c\n   d: e\n").unwrap_err();
+        assert_eq!((err.line, err.column), (3, 5), "{err}");
+        let err = to_json("a: {b: c\nd: e\n").unwrap_err();
+        assert_eq!(err.line, 2, "{err}");
+        let err = to_json("a: *nope\n").unwrap_err();
+        assert_eq!(err.line, 1, "{err}");
+    }
+
+    #[test]
+    fn refuses_what_json_cannot_hold() {
+        assert!(to_json("v: .inf\n").is_err());
+        assert!(to_json("? [a]\n: b\n").is_err());
+    }
+}
