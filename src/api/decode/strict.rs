@@ -68,16 +68,19 @@ fn render_ignored(path: &serde_ignored::Path) -> String {
                 format!("{parent}.{key}")
             }
         }
-        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
-            render_ignored(parent)
-        }
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => render_ignored(parent),
     }
 }
 
 /// Go's `json: cannot unmarshal bool into Go struct field … of type string`,
 /// with the full field path; other failures keep serde's words after the
 /// path.
-fn describe_type_error(root: &Value, err: &serde_path_to_error::Error<serde_json::Error>) -> String {
+fn describe_type_error(
+    root: &Value,
+    err: &serde_path_to_error::Error<serde_json::Error>,
+) -> String {
     let path = err.path().to_string();
     let inner = err.inner().to_string();
     let expected = inner
@@ -160,12 +163,14 @@ mod tests {
 
     #[test]
     fn names_the_path_of_a_wrong_type() {
-        let value = json!({"spec": {"containers": [{"name": "a", "env": [{"name": "X", "value": true}]}]}});
+        let value =
+            json!({"spec": {"containers": [{"name": "a", "env": [{"name": "X", "value": true}]}]}});
         assert_eq!(
             from_value::<Pod>(value).unwrap_err().to_string(),
             "json: cannot unmarshal bool into Go struct field spec.containers[0].env[0].value of type string"
         );
-        let value = json!({"spec": {"containers": [{"name": "a", "ports": [{"containerPort": 1.5}]}]}});
+        let value =
+            json!({"spec": {"containers": [{"name": "a", "ports": [{"containerPort": 1.5}]}]}});
         assert_eq!(
             from_value::<Pod>(value).unwrap_err().to_string(),
             "json: cannot unmarshal number 1.5 into Go struct field spec.containers[0].ports[0].containerPort of type int32"
@@ -193,7 +198,12 @@ mod tests {
     fn quantities_accept_numbers() {
         let value = json!({"spec": {"containers": [{"name": "a", "resources": {"limits": {"cpu": 1, "memory": "64Mi"}}}]}});
         let pod: Pod = from_value(value).unwrap();
-        let limits = pod.spec.unwrap().containers[0].resources.clone().unwrap().limits.unwrap();
+        let limits = pod.spec.unwrap().containers[0]
+            .resources
+            .clone()
+            .unwrap()
+            .limits
+            .unwrap();
         assert_eq!(limits["cpu"].0, "1");
     }
 

@@ -45,6 +45,64 @@ fn error_at(mark: &Marker, message: impl Into<String>) -> YamlError {
 
 /// Every document of a YAML stream as JSON; empty documents are `Null`.
 pub fn to_json(text: &str) -> Result<Vec<Value>, YamlError> {
+    // go-yaml accepts `\'` in double-quoted scalars (an escape YAML 1.2
+    // lacks; some Kubernetes docs examples use it): unescape and retry.
+    let mut text = std::borrow::Cow::Borrowed(text);
+    loop {
+        match read_stream(&text) {
+            Err(e) if e.message.contains("unknown escape character") => {
+                match unescape_single_quotes(&text, e.line, e.column) {
+                    Some(fixed) => text = std::borrow::Cow::Owned(fixed),
+                    None => return Err(e),
+                }
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Rewrites `\'` as `'` in the double-quoted scalar that starts at
+/// `line`:`column`, or `None` when it holds no such escape.
+fn unescape_single_quotes(text: &str, line: usize, column: usize) -> Option<String> {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line - 1)
+        .map(str::len)
+        .sum();
+    let start = line_start
+        + text[line_start..]
+            .char_indices()
+            .nth(column - 1)
+            .map(|(i, _)| i)?;
+    let rest = text[start..].strip_prefix('"')?;
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..=start]);
+    let mut chars = rest.char_indices();
+    let mut changed = false;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, '\'')) => {
+                    out.push('\'');
+                    changed = true;
+                }
+                Some((_, next)) => {
+                    out.push('\\');
+                    out.push(next);
+                }
+                None => out.push('\\'),
+            },
+            '"' => {
+                out.push_str(&rest[i..]);
+                return changed.then_some(out);
+            }
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+fn read_stream(text: &str) -> Result<Vec<Value>, YamlError> {
     let mut reader = Reader {
         parser: Parser::new_from_str_with_options(text, parser_options()),
         anchors: HashMap::new(),
@@ -158,7 +216,8 @@ impl<'a> Reader<'a> {
             if matches!(event, Event::MappingEnd) {
                 break;
             }
-            let is_merge = matches!(&event, Event::Scalar(text, ScalarStyle::Plain, _, None) if text == "<<");
+            let is_merge =
+                matches!(&event, Event::Scalar(text, ScalarStyle::Plain, _, None) if text == "<<");
             let key = self.node(event, span)?;
             let (value_event, value_span) = self.next()?;
             let value = self.node(value_event, value_span)?;
@@ -228,7 +287,12 @@ fn key_string(key: Value, span: &Span) -> Result<String, YamlError> {
 /// Resolves a scalar. Quoted and block scalars are strings; plain scalars
 /// follow go-yaml v2's `resolve`; the core tags `!!str`, `!!int`, ... force
 /// their type.
-fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>, span: &Span) -> Result<Value, YamlError> {
+fn scalar(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+    span: &Span,
+) -> Result<Value, YamlError> {
     let forced = tag.and_then(|t| t.core_suffix());
     let quoted = style != ScalarStyle::Plain;
     match forced {
@@ -273,8 +337,18 @@ fn finite(value: Value, span: &Span) -> Result<Value, YamlError> {
 fn is_special_float(s: &str) -> bool {
     matches!(
         s,
-        ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF"
-            | "-.inf" | "-.Inf" | "-.INF"
+        ".nan"
+            | ".NaN"
+            | ".NAN"
+            | ".inf"
+            | ".Inf"
+            | ".INF"
+            | "+.inf"
+            | "+.Inf"
+            | "+.INF"
+            | "-.inf"
+            | "-.Inf"
+            | "-.INF"
     )
 }
 
@@ -314,30 +388,34 @@ fn parse_go_int(s: &str) -> Option<Value> {
         b'+' => (false, &s[1..]),
         _ => (false, s),
     };
-    let (radix, digits) = if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-        (16, d)
-    } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-        (8, d)
-    } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-        (2, d)
-    } else if body.len() > 1 && body.starts_with('0') {
-        (8, &body[1..])
-    } else {
-        (10, body)
-    };
+    let (radix, digits) =
+        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+            (16, d)
+        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
+            (8, d)
+        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
+            (2, d)
+        } else if body.len() > 1 && body.starts_with('0') {
+            (8, &body[1..])
+        } else {
+            (10, body)
+        };
     if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
         return None;
     }
     let magnitude = u128::from_str_radix(digits, radix).ok()?;
     if negative {
-        let v = i64::try_from(magnitude).ok().map(|m| -m).or({
-            (magnitude == 1u128 << 63).then_some(i64::MIN)
-        })?;
+        let v = i64::try_from(magnitude)
+            .ok()
+            .map(|m| -m)
+            .or((magnitude == 1u128 << 63).then_some(i64::MIN))?;
         Some(Value::Number(v.into()))
     } else if let Ok(v) = i64::try_from(magnitude) {
         Some(Value::Number(v.into()))
     } else {
-        u64::try_from(magnitude).ok().map(|v| Value::Number(v.into()))
+        u64::try_from(magnitude)
+            .ok()
+            .map(|v| Value::Number(v.into()))
     }
 }
 
@@ -428,12 +506,17 @@ mod tests {
 
     #[test]
     fn keys_become_strings() {
-        assert_eq!(one("on: 1\n5: x\n~: z"), json!({"true": 1, "5": "x", "null": "z"}));
+        assert_eq!(
+            one("on: 1\n5: x\n~: z"),
+            json!({"true": 1, "5": "x", "null": "z"})
+        );
     }
 
     #[test]
     fn reads_flow_style_and_json() {
-        let v = one("{apiVersion: v1, kind: Pod, metadata: {name: x}, spec: {containers: [{name: a, image: busybox}]}}");
+        let v = one(
+            "{apiVersion: v1, kind: Pod, metadata: {name: x}, spec: {containers: [{name: a, image: busybox}]}}",
+        );
         assert_eq!(v["spec"]["containers"][0]["image"], json!("busybox"));
         let v = one(r#"{"a": [1, 2.5, "s", true, null], "b": {"c": "\u00e9\/"}}"#);
         assert_eq!(v, json!({"a": [1, 2.5, "s", true, null], "b": {"c": "é/"}}));
@@ -459,7 +542,10 @@ mod tests {
     #[test]
     fn refuses_duplicate_keys_with_their_position() {
         let err = to_json("a: 1\nb:\n  c: 1\n  c: 2\n").unwrap_err();
-        assert_eq!(err.to_string(), "yaml: line 4, column 3: key \"c\" already set in map");
+        assert_eq!(
+            err.to_string(),
+            "yaml: line 4, column 3: key \"c\" already set in map"
+        );
     }
 
     #[test]
@@ -470,6 +556,13 @@ mod tests {
         assert_eq!(err.line, 2, "{err}");
         let err = to_json("a: *nope\n").unwrap_err();
         assert_eq!(err.line, 1, "{err}");
+    }
+
+    #[test]
+    fn accepts_go_yamls_escaped_single_quote() {
+        let v = one("a: [x, \"say \\'hi\\' \\\"now\\\"\"]\nb: \"\\'\"\n");
+        assert_eq!(v, json!({"a": ["x", "say 'hi' \"now\""], "b": "'"}));
+        assert!(to_json("a: \"\\q\"\n").is_err());
     }
 
     #[test]
