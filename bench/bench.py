@@ -1,0 +1,1100 @@
+#!/usr/bin/env python3
+"""pod against `podman kube play`, side by side (bench/run.sh calls this).
+
+Every case runs the same manifest with both tools, several times, and
+reports the median, minimum and maximum. A case a tool cannot run is
+reported as "n/a: <reason>", never estimated. Everything either tool
+creates lives under one temporary directory (pod's --root/--run-root,
+podman's --root/--runroot/--tmpdir) and is removed at the end, also on
+failure or Ctrl-C. No traffic leaves loopback: images are imported from
+the host's busybox-static and pulls go to a registry on 127.0.0.1.
+
+Standard library only.
+"""
+
+import argparse
+import ctypes
+import datetime
+import gzip
+import hashlib
+import io
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.request
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BUSYBOX_REF = "docker.io/library/busybox:latest"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class NotApplicable(Exception):
+    """A case that cannot run with a tool; the reason is printed as n/a."""
+
+
+class CommandFailed(Exception):
+    def __init__(self, argv, code, stderr):
+        lines = [l.strip() for l in (stderr or "").splitlines() if l.strip()]
+        errors = [l for l in lines if l.lower().startswith("error")]
+        detail = (errors or lines or [f"exit status {code}"])[0]
+        super().__init__(f"`{' '.join(argv[:4])}{' ...' if len(argv) > 4 else ''}` failed: {detail}")
+
+
+# ---------------------------------------------------------------- processes
+
+# Processes started with Popen that outlive one call (the registry,
+# concurrent creates): the orphan reaper must leave their exit status alone.
+OWNED_POPENS = set()
+
+
+def become_subreaper():
+    """podman's conmon double-forks; where PID 1 does not reap (as in this
+    VM), its intermediate processes would stay zombies. As a child
+    subreaper the bench inherits them and reaps them."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except OSError:
+        pass
+
+
+def reap_orphans():
+    me = os.getpid()
+    owned = {p.pid for p in OWNED_POPENS}
+    for pid in pids():
+        stat = read_stat(pid)
+        if stat and stat[1] == me and stat[0] == "Z" and pid not in owned:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+
+
+def pids():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def read_stat(pid):
+    """(state, ppid, utime+stime seconds) of a process, or None if gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            text = f.read()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return fields[0], int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def exe(pid):
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
+def environ_has(pid, entry):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return entry.encode() in f.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def memory_kib(pid):
+    """(RSS, PSS) in KiB from smaps_rollup."""
+    rss = pss = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Rss:"):
+                    rss = int(line.split()[1])
+                elif line.startswith("Pss:"):
+                    pss = int(line.split()[1])
+    except OSError:
+        pass
+    return rss, pss
+
+
+def children_map():
+    kids = {}
+    for pid in pids():
+        stat = read_stat(pid)
+        if stat:
+            kids.setdefault(stat[1], []).append(pid)
+    return kids
+
+
+def descendants(pid, kids):
+    out = []
+    todo = list(kids.get(pid, []))
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def run(argv, env=None, timeout=600, check=True, stdin=None):
+    proc = subprocess.run(
+        argv,
+        env=env,
+        stdin=stdin if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+    )
+    if check and proc.returncode != 0:
+        raise CommandFailed(argv, proc.returncode, proc.stderr)
+    return proc
+
+
+def timed(argv, env=None, timeout=600):
+    t0 = time.perf_counter()
+    run(argv, env=env, timeout=timeout)
+    return time.perf_counter() - t0
+
+
+def poll(what, predicate, timeout, interval=0.0):
+    """Calls predicate until it returns a true value; returns that value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise NotApplicable(f"timed out after {timeout:g} s waiting for {what}")
+        if interval:
+            time.sleep(interval)
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def container(name, command, **extra):
+    c = {"name": name, "image": "busybox", "imagePullPolicy": "IfNotPresent", "command": command}
+    c.update(extra)
+    return c
+
+
+def pod_manifest(name, containers, **spec):
+    # Every bench pod shares its PID namespace: no container is PID 1, so
+    # `sleep` and `httpd` end on SIGTERM as the delete case requires.
+    body = {"shareProcessNamespace": True, "containers": containers}
+    body.update(spec)
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": body}
+
+
+def seed_pod(name):
+    """The seed's shape (samples/nginx-shell.yaml): a server and a shell
+    with stdin and a tty, sharing a PID namespace. The shell runs `sleep`
+    because an interactive sh ignores SIGTERM and would turn the delete
+    case into a grace-period timer."""
+    return pod_manifest(
+        name,
+        [
+            container(
+                "nginx",
+                ["sh", "-c", "mkdir -p /www && echo hello > /www/index.html && exec httpd -f -p 80 -h /www"],
+            ),
+            container("shell", ["sleep", "86400"], stdin=True, tty=True),
+        ],
+    )
+
+
+def sleepers_pod(name, count):
+    return pod_manifest(name, [container(f"c{i}", ["sleep", "86400"]) for i in range(count)])
+
+
+def logger_pod(name, size):
+    line = "0123456789" * 10  # 100 characters and a newline
+    script = f"yes {line} | head -c {size}"
+    return pod_manifest(name, [container("logger", ["sh", "-c", script])], restartPolicy="Never")
+
+
+def write_manifests(path, manifests):
+    # JSON is YAML: both tools read it.
+    with open(path, "w") as f:
+        f.write("\n---\n".join(json.dumps(m) for m in manifests) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------- busybox image
+
+
+def busybox_rootfs_tar(path):
+    """A rootfs tarball from the host's static busybox: the binary, one
+    symlink per applet, /etc/passwd and /etc/group."""
+    busybox = shutil.which("busybox")
+    if not busybox:
+        sys.exit("bench: busybox is missing (apt-get install -y busybox-static)")
+    applets = run([busybox, "--list"]).stdout.split()
+    with tarfile.open(path, "w") as tar:
+
+        def add_dir(name):
+            info = tarfile.TarInfo(name)
+            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            tar.addfile(info)
+
+        def add_file(name, data, mode=0o644):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+
+        for d in ["bin", "dev", "etc", "proc", "root", "sys", "tmp", "var", "www"]:
+            add_dir(d)
+        with open(busybox, "rb") as f:
+            add_file("bin/busybox", f.read(), 0o755)
+        for applet in applets:
+            if applet != "busybox":
+                info = tarfile.TarInfo(f"bin/{applet}")
+                info.type, info.linkname, info.mode = tarfile.SYMTYPE, "busybox", 0o777
+                tar.addfile(info)
+        add_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        add_file("etc/group", b"root:x:0:\nnobody:x:65534:\n")
+    return path
+
+
+# ---------------------------------------------------------------- tools
+
+
+class Pod:
+    label = "pod"
+
+    def __init__(self, binary, work):
+        self.binary = os.path.realpath(binary)
+        self.root = os.path.join(work, "pod-root")
+        self.run_root = os.path.join(work, "pod-run")
+        self.env = dict(os.environ, POD_ROOT=self.root, POD_RUN_ROOT=self.run_root)
+        self.env.pop("POD_REGISTRIES_CONF", None)
+
+    def version(self):
+        return run([self.binary, "version"], env=self.env, check=False).stdout.strip()
+
+    def cmd(self, *args):
+        return [self.binary, *args]
+
+    def import_image(self, tarball):
+        run(self.cmd("image", "import", "--change", 'CMD ["sh"]', "--change", f"ENV {PATH_ENV}", tarball, BUSYBOX_REF), env=self.env)
+
+    def create_argv(self, manifest):
+        return self.cmd("create", "-f", manifest)
+
+    def pods(self):
+        out = run(self.cmd("get", "pods", "-o", "json"), env=self.env).stdout
+        return json.loads(out).get("items", [])
+
+    def pod(self, name):
+        proc = run(self.cmd("get", "pod", name, "-o", "json"), env=self.env, check=False)
+        return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+    @staticmethod
+    def is_running(obj):
+        status = (obj or {}).get("status") or {}
+        statuses = status.get("containerStatuses") or []
+        wanted = len(obj["spec"]["containers"]) if obj else 0
+        return (
+            status.get("phase") == "Running"
+            and len(statuses) == wanted
+            and all("running" in (s.get("state") or {}) for s in statuses)
+        )
+
+    def running(self, name):
+        return self.is_running(self.pod(name))
+
+    def running_count(self, names):
+        return sum(1 for p in self.pods() if p["metadata"]["name"] in names and self.is_running(p))
+
+    def terminated(self, name):
+        obj = self.pod(name) or {}
+        statuses = (obj.get("status") or {}).get("containerStatuses") or []
+        return bool(statuses) and all("terminated" in (s.get("state") or {}) for s in statuses)
+
+    def delete_argv(self, manifest, name):
+        return self.cmd("delete", "pod", name)
+
+    def list_argv(self):
+        return self.cmd("get", "pods")
+
+    def exec_argv(self, name, ctr):
+        return self.cmd("exec", name, "-c", ctr, "--", "true")
+
+    def delete_all(self):
+        run(self.cmd("delete", "pods", "--all", "--force", "--grace-period=0"), env=self.env, check=False, timeout=300)
+
+    def own_processes(self):
+        """pod's host-side processes (supervisors, pause): the bench's pod
+        binary, re-executed, with the bench's state root in its environment."""
+        marker = f"POD_ROOT={self.root}"
+        out = []
+        for pid in pids():
+            if pid == os.getpid():
+                continue
+            argv = cmdline(pid)
+            if (exe(pid) == self.binary or (argv and argv[0] == "/pause")) and environ_has(pid, marker):
+                out.append(pid)
+        return out
+
+    def pod_host_processes(self, name):
+        """(supervisors, pause processes) of the bench's running pods; the
+        memory case runs one pod at a time, so these are that pod's."""
+        procs = self.own_processes()
+        pause = [p for p in procs if cmdline(p)[:1] == ["/pause"]]
+        return [p for p in procs if p not in pause], pause
+
+    def pull_argv(self, ref):
+        return self.cmd("image", "pull", ref)
+
+    def pull_env(self, root, registries_conf):
+        return dict(self.env, POD_ROOT=root, POD_RUN_ROOT=root + "-run", POD_REGISTRIES_CONF=registries_conf)
+
+    def cleanup(self):
+        if os.path.isdir(self.root):
+            self.delete_all()
+        for pid in self.own_processes():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+class Podman:
+    label = "podman"
+
+    def __init__(self, work, network):
+        self.work = work
+        self.network = network
+        self.root = os.path.join(work, "podman-root")
+        self.run_root = os.path.join(work, "podman-run")
+        self.tmpdir = os.path.join(work, "podman-tmp")
+        conf = os.path.join(work, "containers.conf")
+        self.runtime = "runc" if shutil.which("runc") else "crun"
+        with open(conf, "w") as f:
+            f.write(self.containers_conf())
+        self.env = dict(os.environ, CONTAINERS_CONF=conf)
+
+    def containers_conf(self):
+        # podman asks for 1048576 open files and processes, which a root
+        # without CAP_SYS_RESOURCE (a container or VM like this one) cannot
+        # grant, and podman itself caps its own nproc at 32768; ask for
+        # what the bench's limits allow. crun refuses cgroup v1 hybrid
+        # set-ups with controllers enabled in the v2 tree; runc does not.
+        import resource
+
+        nofile = min(resource.getrlimit(resource.RLIMIT_NOFILE)[1], 1048576)
+        nproc = min(resource.getrlimit(resource.RLIMIT_NPROC)[1], 32768)
+        return (
+            "[containers]\n"
+            f'default_ulimits = ["nofile={nofile}:{nofile}", "nproc={nproc}:{nproc}"]\n'
+            "[engine]\n"
+            f'runtime = "{self.runtime}"\n'
+            'events_logger = "file"\n'
+        )
+
+    def version(self):
+        v = run(self.podman("version", "--format", "{{.Client.Version}}"), env=self.env).stdout.strip()
+        rt = run([self.runtime, "--version"], check=False).stdout.splitlines()
+        return f"{v} ({rt[0] if rt else self.runtime}, network {self.network})"
+
+    def podman(self, *args, root=None, run_root=None):
+        return [
+            "podman",
+            "--root",
+            root or self.root,
+            "--runroot",
+            run_root or self.run_root,
+            "--tmpdir",
+            self.tmpdir,
+            "--cgroup-manager",
+            "cgroupfs",
+            *args,
+        ]
+
+    def import_image(self, tarball):
+        run(self.podman("import", "--change", 'CMD ["sh"]', "--change", f"ENV {PATH_ENV}", tarball, BUSYBOX_REF), env=self.env)
+
+    def create_argv(self, manifest):
+        return self.podman("kube", "play", "--network", self.network, manifest)
+
+    def running(self, name):
+        proc = run(self.podman("pod", "inspect", name, "--format", "{{.State}}"), env=self.env, check=False)
+        return proc.returncode == 0 and proc.stdout.strip() == "Running"
+
+    def running_count(self, names):
+        out = run(self.podman("pod", "ps", "--format", "json"), env=self.env).stdout
+        return sum(1 for p in json.loads(out or "[]") if p["Name"] in names and p["Status"] == "Running")
+
+    def terminated(self, name):
+        proc = run(self.podman("pod", "inspect", name, "--format", "{{.State}}"), env=self.env, check=False)
+        return proc.returncode == 0 and proc.stdout.strip() in ("Exited", "Stopped")
+
+    def delete_argv(self, manifest, name):
+        return self.podman("kube", "down", manifest)
+
+    def list_argv(self):
+        return self.podman("pod", "ps")
+
+    def exec_argv(self, name, ctr):
+        return self.podman("exec", f"{name}-{ctr}", "true")
+
+    def delete_all(self):
+        run(self.podman("pod", "rm", "--all", "--force", "--time", "0"), env=self.env, check=False, timeout=600)
+
+    def conmons(self):
+        marker = self.root
+        return [p for p in pids() if os.path.basename(exe(p)) == "conmon" and any(marker in a for a in cmdline(p))]
+
+    def pod_host_processes(self, name):
+        """(conmons, catatonit) of the bench's running pods."""
+        conmons = self.conmons()
+        kids = children_map()
+        catatonit = [k for c in conmons for k in kids.get(c, []) if "catatonit" in os.path.basename(exe(k))]
+        return conmons, catatonit
+
+    def pull_argv(self, ref, root=None):
+        return self.podman("pull", "--tls-verify=false", ref, root=root, run_root=root and root + "-run")
+
+    def cleanup(self):
+        if not os.path.isdir(self.root):
+            return
+        self.delete_all()
+        run(self.podman("rmi", "--all", "--force"), env=self.env, check=False)
+        for pid in self.conmons():
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# ---------------------------------------------------------------- cases
+
+
+def stats(samples):
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "samples": samples,
+    }
+
+
+class Bench:
+    def __init__(self, args, work):
+        self.args = args
+        self.work = work
+        self.manifests = os.path.join(work, "manifests")
+        os.makedirs(self.manifests)
+        self.counter = 0
+
+    def fresh(self, prefix):
+        self.counter += 1
+        return f"{prefix}-{self.counter}"
+
+    def manifest(self, name, obj):
+        return write_manifests(os.path.join(self.manifests, f"{name}.yaml"), [obj])
+
+    def create_and_wait(self, tool, name, manifest, timeout=120):
+        """Seconds from starting the create command to the end of the first
+        status read that shows every container running. podman's `kube play`
+        returns once the containers are started; a following inspect that
+        confirms it does not count. pod's create returns before the
+        containers run, so its clock includes the confirming read (a
+        conservative choice: it can only make pod look slower)."""
+        t0 = time.perf_counter()
+        run(tool.create_argv(manifest), env=tool.env, timeout=timeout)
+        t_returned = time.perf_counter()
+        if tool.running(name):
+            return (t_returned if isinstance(tool, Podman) else time.perf_counter()) - t0
+        poll(f"{name} to run", lambda: tool.running(name), timeout)
+        return time.perf_counter() - t0
+
+    # 1 and 2 run together: each iteration creates the seed pod, then
+    # deletes it.
+    def case_create_delete(self, tool):
+        create, delete = [], []
+        for _ in range(self.args.runs):
+            name = self.fresh("seed")
+            manifest = self.manifest(name, seed_pod(name))
+            create.append(self.create_and_wait(tool, name, manifest))
+            delete.append(timed(tool.delete_argv(manifest, name), env=tool.env, timeout=120))
+            reap_orphans()
+        return {"1": stats(create), "2": stats(delete)}
+
+    def case_four(self, tool):
+        samples = []
+        for _ in range(self.args.runs):
+            name = self.fresh("four")
+            manifest = self.manifest(name, sleepers_pod(name, 4))
+            samples.append(self.create_and_wait(tool, name, manifest))
+            run(tool.delete_argv(manifest, name), env=tool.env, timeout=120)
+            reap_orphans()
+        return {"3": stats(samples)}
+
+    def wait_all(self, tool, names, timeout):
+        poll(f"{len(names)} pods to run", lambda: tool.running_count(names) == len(names), timeout, 0.05)
+
+    def case_many(self, tool):
+        n = self.args.many
+        out = {}
+        # One after another: each create starts when the previous returned.
+        names = {self.fresh("seq") for _ in range(n)}
+        files = [self.manifest(nm, seed_pod(nm)) for nm in sorted(names)]
+        t0 = time.perf_counter()
+        for f in files:
+            run(tool.create_argv(f), env=tool.env, timeout=300)
+        self.wait_all(tool, names, 600)
+        out["4a"] = stats([time.perf_counter() - t0])
+        tool.delete_all()
+        reap_orphans()
+        # At once: every create command started together.
+        names = {self.fresh("par") for _ in range(n)}
+        files = [self.manifest(nm, seed_pod(nm)) for nm in sorted(names)]
+        t0 = time.perf_counter()
+        procs = [
+            subprocess.Popen(tool.create_argv(f), env=tool.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for f in files
+        ]
+        OWNED_POPENS.update(procs)
+        try:
+            for p in procs:
+                _, err = p.communicate(timeout=600)
+                if p.returncode != 0:
+                    raise CommandFailed(p.args, p.returncode, err)
+        finally:
+            OWNED_POPENS.difference_update(procs)
+        self.wait_all(tool, names, 600)
+        out["4b"] = stats([time.perf_counter() - t0])
+        tool.delete_all()
+        reap_orphans()
+        return out
+
+    def case_list(self, tool):
+        """`get pods` with N pods stored. pod stores and starts them (its
+        create always starts the pod); podman creates them with
+        `kube play --start=false`, stored but not running, which is the
+        cheaper case for podman."""
+        n = self.args.stored
+        names = [self.fresh("stored") for _ in range(n)]
+        path = write_manifests(os.path.join(self.manifests, f"stored-{n}.yaml"), [seed_pod(nm) for nm in names])
+        argv = tool.create_argv(path)
+        if isinstance(tool, Podman):
+            argv = argv[:-1] + ["--start=false", path]
+        run(argv, env=tool.env, timeout=1800)
+        out = {}
+        list_argv = tool.list_argv()
+        lines = run(list_argv, env=tool.env).stdout.strip().splitlines()
+        if len(lines) != n + 1:
+            raise NotApplicable(f"expected {n} pods listed, got {len(lines) - 1}")
+        run(list_argv, env=tool.env)  # warm the page cache
+        out["5"] = stats([timed(list_argv, env=tool.env) for _ in range(self.args.list_runs)])
+        tool.delete_all()
+        reap_orphans()
+        return out
+
+    def memory_of(self, tool, name, manifest):
+        self.create_and_wait(tool, name, manifest)
+        time.sleep(1)  # let the pod settle (lazy allocations, first status writes)
+        helpers, infra = tool.pod_host_processes(name)
+        if not helpers:
+            raise NotApplicable("found no supervisor process to measure")
+        rss = pss = 0
+        for pid in helpers + infra:
+            r, p = memory_kib(pid)
+            rss += r
+            pss += p
+        run(tool.delete_argv(manifest, name), env=tool.env, timeout=120)
+        reap_orphans()
+        return rss * 1024, pss * 1024, len(helpers), len(infra)
+
+    def case_memory(self, tool):
+        out = {}
+        for count, key in [(1, "6a"), (4, "6b")]:
+            rss, pss = [], []
+            for _ in range(max(1, self.args.runs // 2)):
+                name = self.fresh(f"mem{count}")
+                r, p, nh, ni = self.memory_of(tool, name, self.manifest(name, sleepers_pod(name, count)))
+                rss.append(r)
+                pss.append(p)
+            out[key + "-rss"] = stats(rss)
+            out[key + "-pss"] = stats(pss)
+            out[key + "-rss"]["processes"] = f"{nh} + {ni}"
+        return out
+
+    def case_logs(self, tool):
+        size = self.args.log_bytes
+        name = self.fresh("logger")
+        manifest = self.manifest(name, logger_pod(name, size))
+        helpers_cpu = {}
+
+        def sample_cpu():
+            helpers, _ = tool.pod_host_processes(name)
+            for pid in helpers:
+                stat = read_stat(pid)
+                if stat:
+                    helpers_cpu[pid] = stat[2]
+
+        t0 = time.perf_counter()
+        run(tool.create_argv(manifest), env=tool.env, timeout=120)
+
+        def done():
+            sample_cpu()
+            return tool.terminated(name)
+
+        poll(f"{name} to finish writing", done, 1200, 0.2)
+        elapsed = time.perf_counter() - t0
+        run(tool.delete_argv(manifest, name), env=tool.env, timeout=120, check=False)
+        reap_orphans()
+        if not helpers_cpu:
+            raise NotApplicable("found no supervisor process to measure")
+        cpu = sum(helpers_cpu.values())
+        return {
+            "7-time": stats([elapsed]),
+            "7-cpu": stats([cpu]),
+            "7-rate": stats([size / elapsed / MIB]),
+        }
+
+    def case_exec(self, tool):
+        name = self.fresh("exec")
+        manifest = self.manifest(name, seed_pod(name))
+        self.create_and_wait(tool, name, manifest)
+        argv = tool.exec_argv(name, "nginx")
+        run(argv, env=tool.env)  # warm-up
+        samples = [timed(argv, env=tool.env) for _ in range(self.args.exec_runs)]
+        run(tool.delete_argv(manifest, name), env=tool.env, timeout=120)
+        reap_orphans()
+        return {"8": stats(samples)}
+
+    def case_pull(self, tool, registry):
+        samples = []
+        for i in range(max(1, self.args.runs // 2 + 1)):
+            root = os.path.join(self.work, f"pull-{tool.label}-{i}")
+            if isinstance(tool, Pod):
+                env = tool.pull_env(root, registry.pod_conf)
+                argv = tool.pull_argv(registry.ref)
+            else:
+                env = tool.env
+                argv = tool.pull_argv(registry.ref, root=root)
+            samples.append(timed(argv, env=env, timeout=600))
+        return {"9": stats(samples)}
+
+
+# ---------------------------------------------------------------- registry
+
+
+class Registry:
+    """Debian's docker-registry on 127.0.0.1 holding a multi-layer image
+    pushed with skopeo from an OCI layout written here."""
+
+    def __init__(self, work, layers, layer_bytes, base_tar):
+        for tool in ("docker-registry", "skopeo"):
+            if not shutil.which(tool):
+                raise NotApplicable(f"{tool} is not installed (apt-get install -y docker-registry skopeo)")
+        self.dir = os.path.join(work, "registry")
+        os.makedirs(self.dir)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        config = os.path.join(self.dir, "config.yml")
+        with open(config, "w") as f:
+            f.write(
+                "version: 0.1\n"
+                "log:\n  level: error\n  accesslog:\n    disabled: true\n"
+                f"storage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
+                f"http:\n  addr: 127.0.0.1:{self.port}\n"
+            )
+        self.proc = subprocess.Popen(
+            ["docker-registry", "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        OWNED_POPENS.add(self.proc)
+        poll("the registry to answer", self.answers, 30, 0.1)
+        self.ref = f"127.0.0.1:{self.port}/bench/layers:v1"
+        layout = os.path.join(self.dir, "oci")
+        self.layer_count = write_oci_layout(layout, base_tar, layers, layer_bytes)
+        run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{self.ref}"])
+        self.pod_conf = os.path.join(self.dir, "registries.conf")
+        with open(self.pod_conf, "w") as f:
+            f.write(f'[[registry]]\nlocation = "127.0.0.1:{self.port}"\ninsecure = true\n')
+
+    def answers(self):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/v2/", timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        OWNED_POPENS.discard(self.proc)
+
+
+def write_oci_layout(path, base_tar, extra_layers, layer_bytes):
+    """An OCI image layout: the busybox rootfs, then `extra_layers` layers of
+    `layer_bytes` random (incompressible) bytes each, gzip-compressed."""
+    blobs = os.path.join(path, "blobs", "sha256")
+    os.makedirs(blobs)
+
+    def put(data):
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(blobs, digest), "wb") as f:
+            f.write(data)
+        return "sha256:" + digest
+
+    layers, diff_ids = [], []
+    with open(base_tar, "rb") as f:
+        tars = [f.read()]
+    for i in range(extra_layers):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            info = tarfile.TarInfo(f"data/layer-{i}.bin")
+            info.size = layer_bytes
+            tar.addfile(info, io.BytesIO(os.urandom(layer_bytes)))
+        tars.append(buf.getvalue())
+    for raw in tars:
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+        gz = gzip.compress(raw, compresslevel=1, mtime=0)
+        layers.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": put(gz), "size": len(gz)})
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Env": [PATH_ENV], "Cmd": ["sh"]},
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": put(config), "size": len(config)},
+            "layers": layers,
+        }
+    ).encode()
+    index = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": put(manifest),
+                "size": len(manifest),
+                "annotations": {"org.opencontainers.image.ref.name": "v1"},
+            }
+        ],
+    }
+    with open(os.path.join(path, "index.json"), "w") as f:
+        json.dump(index, f)
+    with open(os.path.join(path, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion": "1.0.0"}')
+    return len(layers)
+
+
+# ---------------------------------------------------------------- report
+
+CASES = {
+    "1": ("create → all containers Running, 2 containers", "s"),
+    "2": ("delete of that pod (SIGTERM honoured)", "s"),
+    "3": ("create → Running, 4 containers", "s"),
+    "4a": ("{many} pods created one after another → all Running", "s"),
+    "4b": ("{many} pods created at once → all Running", "s"),
+    "5": ("list pods with {stored} stored", "s"),
+    "6a-rss": ("host memory per pod, 1 container, RSS", "B"),
+    "6a-pss": ("host memory per pod, 1 container, PSS", "B"),
+    "6b-rss": ("host memory per pod, 4 containers, RSS", "B"),
+    "6b-pss": ("host memory per pod, 4 containers, PSS", "B"),
+    "7-time": ("log {log} to stdout: wall time", "s"),
+    "7-cpu": ("log {log} to stdout: supervisor CPU", "s"),
+    "7-rate": ("log {log} to stdout: throughput", "MiB/s"),
+    "8": ("exec -- true round trip", "s"),
+    "9": ("pull a {layers}-layer image from 127.0.0.1", "s"),
+}
+
+GROUPS = {
+    "1": ["1", "2"],
+    "2": ["1", "2"],
+    "3": ["3"],
+    "4": ["4a", "4b"],
+    "5": ["5"],
+    "6": ["6a-rss", "6a-pss", "6b-rss", "6b-pss"],
+    "7": ["7-time", "7-cpu", "7-rate"],
+    "8": ["8"],
+    "9": ["9"],
+}
+
+# Targets of issue 8 (for pod), checked on the medians.
+TARGETS = {
+    "1": ("≤ 1/10 of podman", lambda v, podman: podman is not None and v <= podman / 10),
+    "2": ("≤ 100 ms", lambda v, podman: v <= 0.100),
+    "5": ("≤ 20 ms", lambda v, podman: v <= 0.020),
+    "6a-rss": ("≤ 3 MiB", lambda v, podman: v <= 3 * MIB),
+    "6b-rss": ("≤ 3 MiB", lambda v, podman: v <= 3 * MIB),
+}
+
+
+def fmt(value, unit):
+    if unit == "s":
+        return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.1f} s"
+    if unit == "B":
+        return f"{value / MIB:.2f} MiB"
+    return f"{value:.0f} {unit}"
+
+
+def cell(result, unit):
+    if result is None:
+        return "-"
+    if "na" in result:
+        reason = result["na"]
+        return "n/a: " + (reason if len(reason) <= 70 else reason[:67] + "...")
+    text = fmt(result["median"], unit)
+    if len(result["samples"]) > 1:
+        low, high = fmt(result["min"], unit), fmt(result["max"], unit)
+        suffix = " " + text.split()[-1]
+        if low.endswith(suffix) and high.endswith(suffix):
+            low, high = low[: -len(suffix)], high[: -len(suffix)]
+        text += f" ({low}–{high})"
+    return text
+
+
+def print_table(report, labels):
+    rows = [("case", "pod", report["podman"]["column"], "pod/podman", "target")]
+    for key, entry in report["cases"].items():
+        title, unit = entry["title"], entry["unit"]
+        pod, podman = entry.get("pod"), entry.get("podman")
+        ratio = ""
+        if pod and podman and "median" in pod and "median" in podman and podman["median"]:
+            ratio = f"{pod['median'] / podman['median']:.2f}"
+        rows.append((f"{key:7} {title}", cell(pod, unit), cell(podman, unit), ratio, entry.get("target", "")))
+    widths = [min(max(len(r[i]) for r in rows), 80) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+
+
+def machine():
+    cpu = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem = int(f.readline().split()[1]) * 1024
+    cgroup = "v2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "v1 (hybrid)" if os.path.isdir("/sys/fs/cgroup/unified") else "v1"
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_bytes": mem,
+        "kernel": platform.release(),
+        "cgroup": cgroup,
+        "load_average_at_start": list(os.getloadavg()),
+    }
+
+
+def git_revision(repo):
+    rev = run(["git", "-C", repo, "rev-parse", "HEAD"], check=False).stdout.strip()
+    dirty = run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"], check=False).stdout.strip()
+    return rev + ("-dirty" if dirty else "") if rev else "unknown"
+
+
+# ---------------------------------------------------------------- cleanup
+
+
+def unmount_under(path):
+    """Lazily unmounts everything below path, deepest first."""
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].encode().decode("unicode_escape")
+            if point == path or point.startswith(path + "/"):
+                mounts.append(point)
+    for point in sorted(mounts, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], stderr=subprocess.DEVNULL)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="pod against podman kube play, side by side")
+    parser.add_argument("--pod", required=True, help="the pod binary (release build)")
+    parser.add_argument("--out", help="JSON report path (default bench/results/<UTC date>.json)")
+    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9", help="comma-separated case numbers (1 includes 2)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
+    parser.add_argument("--many", type=int, default=100, help="pods in case 4 (default 100)")
+    parser.add_argument("--stored", type=int, default=500, help="pods stored in case 5 (default 500)")
+    parser.add_argument("--list-runs", type=int, default=10, help="list commands timed in case 5")
+    parser.add_argument("--exec-runs", type=int, default=20, help="exec round trips timed in case 8")
+    parser.add_argument("--log-bytes", type=int, default=GIB, help="bytes the case 7 container writes (default 1 GiB)")
+    parser.add_argument("--pull-layers", type=int, default=4, help="random-data layers on top of busybox in case 9")
+    parser.add_argument("--pull-layer-mib", type=int, default=16, help="size of each random-data layer, MiB")
+    parser.add_argument("--no-podman", action="store_true", help="skip the podman column")
+    parser.add_argument(
+        "--podman-network",
+        default="none",
+        help="podman kube play --network (default none: pod's pods have loopback only; "
+        "'bridge' is podman's default with CNI)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (for debugging)")
+    args = parser.parse_args()
+
+    if os.geteuid() != 0:
+        sys.exit("bench: run as root (both tools create namespaces, mounts and cgroups)")
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    wanted = []
+    for c in args.cases.split(","):
+        c = c.strip()
+        if c not in GROUPS:
+            sys.exit(f"bench: unknown case {c!r} (cases are 1-9)")
+        wanted += [k for k in GROUPS[c] if k not in wanted]
+
+    become_subreaper()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
+    work = tempfile.mkdtemp(prefix="pod-bench-", dir="/var/tmp")
+    tools = []
+    registry = None
+    try:
+        pod = Pod(args.pod, work)
+        tools.append(pod)
+        podman = None
+        podman_note = None
+        if args.no_podman:
+            podman_note = "skipped (--no-podman)"
+        elif not shutil.which("podman"):
+            podman_note = "podman is not installed (apt-get install -y podman runc)"
+        else:
+            podman = Podman(work, args.podman_network)
+            tools.append(podman)
+
+        report = {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine(),
+            "pod": {"revision": git_revision(repo), "binary": pod.binary, "version": pod.version()},
+            "podman": {"column": "podman", "note": podman_note},
+            "settings": {k: v for k, v in vars(args).items() if k not in ("pod", "out")},
+            "cases": {},
+        }
+        if podman:
+            report["podman"]["version"] = podman.version()
+            report["podman"]["column"] = "podman " + report["podman"]["version"].split()[0]
+        for key in wanted:
+            title, unit = CASES[key]
+            title = title.format(
+                many=args.many, stored=args.stored, log=fmt(args.log_bytes, "B").replace(".00", ""), layers=args.pull_layers + 1
+            )
+            report["cases"][key] = {"title": title, "unit": unit}
+            if key in TARGETS:
+                report["cases"][key]["target"] = TARGETS[key][0]
+
+        tarball = busybox_rootfs_tar(os.path.join(work, "busybox-rootfs.tar"))
+        image_ready = {}
+        for tool in tools:
+            try:
+                tool.import_image(tarball)
+                image_ready[tool] = None
+            except (CommandFailed, subprocess.TimeoutExpired) as e:
+                image_ready[tool] = f"image import failed: {e}"
+
+        if "9" in wanted:
+            try:
+                registry = Registry(work, args.pull_layers, args.pull_layer_mib * MIB, tarball)
+            except (NotApplicable, CommandFailed) as e:
+                report["cases"]["9"]["note"] = str(e)
+                for tool in tools:
+                    report["cases"]["9"][tool.label] = {"na": str(e)}
+
+        bench = Bench(args, work)
+        plan = [
+            (["1", "2"], bench.case_create_delete),
+            (["3"], bench.case_four),
+            (["4a", "4b"], bench.case_many),
+            (["5"], bench.case_list),
+            (["6a-rss", "6a-pss", "6b-rss", "6b-pss"], bench.case_memory),
+            (["7-time", "7-cpu", "7-rate"], bench.case_logs),
+            (["8"], bench.case_exec),
+        ]
+        if registry:
+            plan.append((["9"], lambda tool: bench.case_pull(tool, registry)))
+        for keys, fn in plan:
+            keys = [k for k in keys if k in wanted]
+            if not keys:
+                continue
+            for tool in tools:
+                print(f"bench: {tool.label}: {', '.join(keys)} ...", file=sys.stderr, flush=True)
+                needs_image = keys[0] != "9"
+                try:
+                    if needs_image and image_ready[tool]:
+                        raise NotApplicable(image_ready[tool])
+                    results = fn(tool)
+                    for k in keys:
+                        report["cases"][k][tool.label] = results[k]
+                except (NotApplicable, CommandFailed, subprocess.TimeoutExpired) as e:
+                    for k in keys:
+                        report["cases"][k][tool.label] = {"na": str(e)}
+                finally:
+                    try:
+                        tool.delete_all()
+                    except Exception:
+                        pass
+                    reap_orphans()
+        if not podman:
+            for entry in report["cases"].values():
+                entry.setdefault("podman", {"na": podman_note})
+        for key, (label, check) in TARGETS.items():
+            entry = report["cases"].get(key)
+            if entry and "median" in (entry.get("pod") or {}):
+                pm = entry.get("podman") or {}
+                entry["target_met"] = bool(check(entry["pod"]["median"], pm.get("median")))
+                entry["target"] = label + (" ✓" if entry["target_met"] else " ✗")
+
+        print()
+        print_table(report, tools)
+        if podman_note:
+            print(f"\npodman column: {podman_note}")
+        m = report["machine"]
+        print(f"\n{m['cores']} cores, {m['cpu']}, kernel {m['kernel']}, cgroup {m['cgroup']}; pod {report['pod']['revision'][:12]}")
+        out = args.out or os.path.join(repo, "bench", "results", datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H%M%SZ") + ".json")
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        with open(out, "w") as f:
+            json.dump(report, f, indent=2, ensure_ascii=False)
+            f.write("\n")
+        print(f"wrote {out}")
+    finally:
+        print("bench: cleaning up", file=sys.stderr, flush=True)
+        if registry:
+            registry.stop()
+        for tool in reversed(tools):
+            try:
+                tool.cleanup()
+            except Exception as e:  # keep cleaning the rest
+                print(f"bench: cleanup of {tool.label}: {e}", file=sys.stderr)
+        reap_orphans()
+        unmount_under(work)
+        if args.keep:
+            print(f"bench: kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("bench: interrupted")
