@@ -2,6 +2,7 @@
 //! own temporary state directories, cleaned up when dropped.
 #![allow(dead_code)]
 
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -99,4 +100,106 @@ impl Drop for Env {
 /// The repository's samples directory.
 pub fn samples() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/samples"))
+}
+
+/// The `pod` binary under test.
+pub fn pod_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pod")
+}
+
+/// The host's static busybox (Debian's busybox-static).
+pub const HOST_BUSYBOX: &str = "/bin/busybox";
+
+/// Writes `<dir>/busybox-rootfs.tar`: /bin/busybox from the host with a
+/// symlink per applet (`busybox --list`), /etc/passwd and /etc/group with
+/// root and nobody, and /tmp. Returns its path.
+pub fn busybox_rootfs_tar(dir: &Path) -> PathBuf {
+    let list = Command::new(HOST_BUSYBOX)
+        .arg("--list")
+        .output()
+        .expect("running /bin/busybox --list (apt-get install busybox-static)");
+    assert!(list.status.success(), "busybox --list failed");
+    let applets = String::from_utf8(list.stdout).unwrap();
+
+    let path = dir.join("busybox-rootfs.tar");
+    let mut tar = tar::Builder::new(File::create(&path).unwrap());
+    let mtime = 1_700_000_000;
+    let header = |kind: tar::EntryType, mode: u32| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_size(0);
+        h.set_mtime(mtime);
+        h
+    };
+    let dir_entry = |tar: &mut tar::Builder<File>, name: &str, mode: u32| {
+        let mut h = header(tar::EntryType::Directory, mode);
+        tar.append_data(&mut h, name, &[][..]).unwrap();
+    };
+    for (name, mode) in [
+        ("bin", 0o755),
+        ("dev", 0o755),
+        ("etc", 0o755),
+        ("home", 0o755),
+        ("proc", 0o555),
+        ("root", 0o700),
+        ("sys", 0o555),
+        ("tmp", 0o1777),
+        ("usr", 0o755),
+        ("var", 0o755),
+    ] {
+        dir_entry(&mut tar, name, mode);
+    }
+    let busybox = fs::read(HOST_BUSYBOX).unwrap();
+    let mut h = header(tar::EntryType::Regular, 0o755);
+    h.set_size(busybox.len() as u64);
+    tar.append_data(&mut h, "bin/busybox", &busybox[..])
+        .unwrap();
+    for applet in applets.lines().map(str::trim) {
+        if applet.is_empty() || applet == "busybox" || applet.contains('/') {
+            continue;
+        }
+        let mut h = header(tar::EntryType::Symlink, 0o777);
+        tar.append_link(&mut h, format!("bin/{applet}"), "busybox")
+            .unwrap();
+    }
+    let files = [
+        (
+            "etc/passwd",
+            "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n",
+        ),
+        ("etc/group", "root:x:0:\nnobody:x:65534:\n"),
+    ];
+    for (name, body) in files {
+        let mut h = header(tar::EntryType::Regular, 0o644);
+        h.set_size(body.len() as u64);
+        tar.append_data(&mut h, name, body.as_bytes()).unwrap();
+    }
+    tar.into_inner().unwrap();
+    path
+}
+
+/// Imports the busybox rootfs into the store at `root` as
+/// `docker.io/library/busybox:latest` (what `image: busybox` resolves to),
+/// with `CMD ["sh"]` as the real image has.
+pub fn import_busybox(root: &Path) {
+    let scratch = tempfile::tempdir().unwrap();
+    let tar = busybox_rootfs_tar(scratch.path());
+    let output = Command::new(pod_bin())
+        .arg("--root")
+        .arg(root)
+        .arg("--run-root")
+        .arg(scratch.path().join("run"))
+        .args(["image", "import", "--quiet", "--change", r#"CMD ["sh"]"#])
+        .arg(&tar)
+        .arg("docker.io/library/busybox:latest")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "pod image import failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

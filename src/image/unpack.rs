@@ -1,0 +1,700 @@
+//! The layer unpacker: a tar stream (gzip, zstd or plain, told apart by
+//! magic) becomes a directory usable as an overlay lower layer.
+//!
+//! Layers come from the network, so every entry is treated as hostile:
+//! - names are cleaned; a `..` component refuses the layer, a leading `/`
+//!   is taken relative to the layer;
+//! - every directory is opened with `openat2(RESOLVE_IN_ROOT)` from the
+//!   layer root, so symlinks unpacked earlier (`etc -> /etc`) resolve
+//!   inside the layer, never on the host;
+//! - the final component is created with `O_EXCL`/`O_NOFOLLOW` semantics
+//!   (an existing entry is unlinked first), so nothing is written through a
+//!   symlink;
+//! - hard links must name an entry already inside the layer;
+//! - device nodes are made only when running as root.
+//!
+//! Whiteouts become what overlayfs understands: `.wh.name` a 0:0
+//! character device, `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timestamps};
+use rustix::io::Errno;
+
+use super::blobs::HashingReader;
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_MARKER: &str = ".wh..wh..opq";
+
+/// What unpacking learnt about the layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unpacked {
+    /// `sha256:` of the uncompressed tar stream, the config's diff_id.
+    pub diff_id: String,
+    /// Bytes of the uncompressed tar stream.
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UnpackError {
+    #[error("layer entry {entry:?} refused: {reason}")]
+    Refused { entry: String, reason: &'static str },
+    #[error("layer entry {entry:?}: {source}")]
+    Entry { entry: String, source: io::Error },
+    #[error("reading layer: {0}")]
+    Read(#[from] io::Error),
+}
+
+/// The compression of a layer stream, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    pub fn detect(head: &[u8]) -> Compression {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Compression::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Compression::Zstd
+        } else {
+            Compression::None
+        }
+    }
+}
+
+/// Decompresses `reader` according to its magic.
+pub fn decompress<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> {
+    let mut reader = BufReader::with_capacity(256 * 1024, reader);
+    let head = reader.fill_buf()?;
+    Ok(match Compression::detect(head) {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(reader)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(reader)?),
+        Compression::None => Box::new(reader),
+    })
+}
+
+/// Unpacks the layer in `reader` into the existing empty directory `dest`.
+pub fn unpack(reader: impl Read, dest: &Path) -> Result<Unpacked, UnpackError> {
+    let stream = HashingReader::new(decompress(reader)?);
+    let root = rustix::fs::open(
+        dest,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(io::Error::from)?;
+    let mut unpacker = Unpacker {
+        root,
+        is_root: rustix::process::geteuid().is_root(),
+        parent_cache: None,
+        directories: Vec::new(),
+    };
+    let mut archive = tar::Archive::new(stream);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        unpacker.entry(&mut entry).map_err(|e| match e {
+            EntryError::Refused(reason) => UnpackError::Refused {
+                entry: name.clone(),
+                reason,
+            },
+            EntryError::Io(source) => UnpackError::Entry {
+                entry: name.clone(),
+                source,
+            },
+        })?;
+    }
+    unpacker.finish_directories()?;
+    let (diff_id, size) = archive.into_inner().finish()?;
+    Ok(Unpacked { diff_id, size })
+}
+
+enum EntryError {
+    Refused(&'static str),
+    Io(io::Error),
+}
+
+impl From<io::Error> for EntryError {
+    fn from(e: io::Error) -> Self {
+        EntryError::Io(e)
+    }
+}
+
+impl From<Errno> for EntryError {
+    fn from(e: Errno) -> Self {
+        EntryError::Io(e.into())
+    }
+}
+
+/// Ownership, mode and times of an entry.
+#[derive(Debug, Clone)]
+struct Meta {
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    mtime: i64,
+    xattrs: Vec<(String, Vec<u8>)>,
+}
+
+impl Meta {
+    fn of<R: Read>(entry: &mut tar::Entry<R>) -> io::Result<Meta> {
+        let header = entry.header();
+        let id = |v: u64| u32::try_from(v).unwrap_or(u32::MAX - 1);
+        // Blank numeric fields read as 0, as Go's archive/tar (and so
+        // Docker) reads them.
+        let mut meta = Meta {
+            uid: id(header.uid().unwrap_or(0)),
+            gid: id(header.gid().unwrap_or(0)),
+            mode: header.mode().unwrap_or(0o644) & 0o7777,
+            mtime: i64::try_from(header.mtime().unwrap_or(0)).unwrap_or(0),
+            xattrs: Vec::new(),
+        };
+        if let Some(extensions) = entry.pax_extensions()? {
+            for ext in extensions {
+                let ext = ext?;
+                let Ok(key) = ext.key() else { continue };
+                if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                    // Layers may carry file capabilities and user xattrs;
+                    // overlay's own trusted.* markers come only from
+                    // whiteouts.
+                    if name == "security.capability" || name.starts_with("user.") {
+                        meta.xattrs
+                            .push((name.to_string(), ext.value_bytes().to_vec()));
+                    }
+                }
+            }
+        }
+        Ok(meta)
+    }
+
+    fn timestamps(&self) -> Timestamps {
+        let t = Timespec {
+            tv_sec: self.mtime,
+            tv_nsec: 0,
+        };
+        Timestamps {
+            last_access: t,
+            last_modification: t,
+        }
+    }
+}
+
+struct Unpacker {
+    root: OwnedFd,
+    is_root: bool,
+    /// The last parent directory opened; tar streams list siblings together.
+    parent_cache: Option<(PathBuf, OwnedFd)>,
+    /// Directory metadata, applied at the end because creating children
+    /// changes a directory's mtime.
+    directories: Vec<(PathBuf, Meta)>,
+}
+
+impl Unpacker {
+    fn entry<R: Read>(&mut self, entry: &mut tar::Entry<R>) -> Result<(), EntryError> {
+        let kind = entry.header().entry_type();
+        if matches!(
+            kind,
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader
+        ) {
+            return Ok(());
+        }
+        let path = clean(&entry.path_bytes())?;
+        let meta = Meta::of(entry)?;
+        let Some(name) = path.file_name().map(|n| n.to_owned()) else {
+            // The layer root itself ("./").
+            if kind.is_dir() {
+                self.directories.push((PathBuf::new(), meta));
+            }
+            return Ok(());
+        };
+        let name_str = name.to_string_lossy();
+        let parent_path = path.parent().unwrap_or(Path::new("")).to_path_buf();
+        let parent = self.parent(&parent_path)?;
+        if name_str == OPAQUE_MARKER {
+            rustix::fs::fsetxattr(
+                &parent,
+                "trusted.overlay.opaque",
+                b"y",
+                rustix::fs::XattrFlags::empty(),
+            )?;
+            return Ok(());
+        }
+        if let Some(hidden) = name_str.strip_prefix(WHITEOUT_PREFIX) {
+            if hidden.is_empty() || hidden == "." || hidden == ".." {
+                return Err(EntryError::Refused("malformed whiteout"));
+            }
+            remove_existing(&parent, hidden)?;
+            rustix::fs::mknodat(&parent, hidden, FileType::CharacterDevice, Mode::empty(), 0)?;
+            return Ok(());
+        }
+        match kind {
+            tar::EntryType::Directory => {
+                match rustix::fs::statat(&parent, &name, AtFlags::SYMLINK_NOFOLLOW) {
+                    Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {}
+                    Ok(_) => {
+                        rustix::fs::unlinkat(&parent, &name, AtFlags::empty())?;
+                        rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(0o700))?;
+                    }
+                    Err(Errno::NOENT) => {
+                        rustix::fs::mkdirat(&parent, &name, Mode::from_raw_mode(0o700))?
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                self.directories.push((path, meta));
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                remove_existing(&parent, &name)?;
+                let fd = rustix::fs::openat(
+                    &parent,
+                    &name,
+                    OFlags::WRONLY
+                        | OFlags::CREATE
+                        | OFlags::EXCL
+                        | OFlags::NOFOLLOW
+                        | OFlags::CLOEXEC,
+                    Mode::from_raw_mode(0o600),
+                )?;
+                let mut file = File::from(fd);
+                io::copy(entry, &mut file)?;
+                apply_fd(&file, &meta)?;
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or(EntryError::Refused("symlink without a target"))?;
+                remove_existing(&parent, &name)?;
+                rustix::fs::symlinkat(target.as_ref(), &parent, &name)?;
+                rustix::fs::chownat(
+                    &parent,
+                    &name,
+                    Some(rustix::fs::Uid::from_raw(meta.uid)),
+                    Some(rustix::fs::Gid::from_raw(meta.gid)),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )?;
+                rustix::fs::utimensat(
+                    &parent,
+                    &name,
+                    &meta.timestamps(),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )?;
+            }
+            tar::EntryType::Link => {
+                let target = entry
+                    .link_name_bytes()
+                    .ok_or(EntryError::Refused("hard link without a target"))?;
+                let target = clean(&target)?;
+                if target.as_os_str().is_empty() {
+                    return Err(EntryError::Refused("hard link to the layer root"));
+                }
+                let source = match rustix::fs::openat2(
+                    &self.root,
+                    &target,
+                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                    ResolveFlags::IN_ROOT,
+                ) {
+                    Ok(fd) => fd,
+                    Err(Errno::NOENT) => {
+                        return Err(EntryError::Refused(
+                            "hard link to a file that is not in the layer",
+                        ));
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                let st = rustix::fs::fstat(&source)?;
+                if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                    return Err(EntryError::Refused("hard link to a directory"));
+                }
+                remove_existing(&parent, &name)?;
+                rustix::fs::linkat(&source, "", &parent, &name, AtFlags::EMPTY_PATH)?;
+            }
+            tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                let file_type = match kind {
+                    tar::EntryType::Char => FileType::CharacterDevice,
+                    tar::EntryType::Block => FileType::BlockDevice,
+                    _ => FileType::Fifo,
+                };
+                if file_type != FileType::Fifo && !self.is_root {
+                    return Ok(());
+                }
+                let dev = rustix::fs::makedev(
+                    entry.header().device_major()?.unwrap_or(0),
+                    entry.header().device_minor()?.unwrap_or(0),
+                );
+                remove_existing(&parent, &name)?;
+                match rustix::fs::mknodat(
+                    &parent,
+                    &name,
+                    file_type,
+                    Mode::from_raw_mode(meta.mode),
+                    dev,
+                ) {
+                    // In a user namespace devices cannot be made; skip them
+                    // as podman does.
+                    Err(Errno::PERM) if file_type != FileType::Fifo => return Ok(()),
+                    other => other?,
+                }
+                let fd = rustix::fs::openat(
+                    &parent,
+                    &name,
+                    OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )?;
+                // fchown/fchmod do not work on O_PATH descriptors; go
+                // through the descriptor's /proc entry, which names this
+                // very inode.
+                let proc = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+                rustix::fs::chown(
+                    proc.as_str(),
+                    Some(rustix::fs::Uid::from_raw(meta.uid)),
+                    Some(rustix::fs::Gid::from_raw(meta.gid)),
+                )?;
+                rustix::fs::chmod(proc.as_str(), Mode::from_raw_mode(meta.mode))?;
+                rustix::fs::utimensat(
+                    &parent,
+                    &name,
+                    &meta.timestamps(),
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Opens (creating when missing) the directory `rel` of the layer,
+    /// resolving every component inside the layer.
+    fn parent(&mut self, rel: &Path) -> Result<OwnedFd, EntryError> {
+        if let Some((cached, fd)) = &self.parent_cache {
+            if cached == rel {
+                return Ok(fd.try_clone()?);
+            }
+        }
+        let fd = match open_in_root(&self.root, rel) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => {
+                let mut prefix = PathBuf::new();
+                let mut dir = open_in_root(&self.root, &prefix)?;
+                for component in rel.components() {
+                    prefix.push(component);
+                    dir = match open_in_root(&self.root, &prefix) {
+                        Ok(fd) => fd,
+                        Err(Errno::NOENT) => {
+                            match rustix::fs::mkdirat(
+                                &dir,
+                                component.as_os_str(),
+                                Mode::from_raw_mode(0o755),
+                            ) {
+                                Ok(()) => {}
+                                Err(Errno::EXIST) => {
+                                    return Err(EntryError::Refused(
+                                        "parent is a link that leads out of the layer",
+                                    ));
+                                }
+                                Err(e) => return Err(e.into()),
+                            }
+                            open_in_root(&self.root, &prefix)?
+                        }
+                        Err(Errno::NOTDIR) => {
+                            return Err(EntryError::Refused("parent is not a directory"));
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
+                }
+                dir
+            }
+            Err(Errno::NOTDIR) => return Err(EntryError::Refused("parent is not a directory")),
+            Err(Errno::LOOP) => return Err(EntryError::Refused("parent is a symlink loop")),
+            Err(e) => return Err(e.into()),
+        };
+        self.parent_cache = Some((rel.to_path_buf(), fd.try_clone()?));
+        Ok(fd)
+    }
+
+    fn finish_directories(&mut self) -> Result<(), UnpackError> {
+        for (path, meta) in std::mem::take(&mut self.directories) {
+            let entry = path.display().to_string();
+            let fd = open_in_root(&self.root, &path).map_err(|e| UnpackError::Entry {
+                entry: entry.clone(),
+                source: e.into(),
+            })?;
+            apply_fd(&File::from(fd), &meta)
+                .map_err(|source| UnpackError::Entry { entry, source })?;
+        }
+        Ok(())
+    }
+}
+
+fn open_in_root(root: &OwnedFd, rel: &Path) -> Result<OwnedFd, Errno> {
+    let rel: &Path = if rel.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        rel
+    };
+    rustix::fs::openat2(
+        root,
+        rel,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    )
+}
+
+/// Unlinks `name` in `dir` unless it is a directory (tar's "replace"
+/// semantics for everything but directories, which a layer may not turn
+/// into something else).
+fn remove_existing(dir: &OwnedFd, name: impl AsRef<std::ffi::OsStr>) -> Result<(), EntryError> {
+    let name = name.as_ref();
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+            Err(EntryError::Refused("entry replaces a directory"))
+        }
+        Ok(_) => Ok(rustix::fs::unlinkat(dir, name, AtFlags::empty())?),
+        Err(Errno::NOENT) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Owner, then mode (chown clears set-id bits), xattrs, then times.
+fn apply_fd(file: &File, meta: &Meta) -> io::Result<()> {
+    rustix::fs::fchown(
+        file.as_fd(),
+        Some(rustix::fs::Uid::from_raw(meta.uid)),
+        Some(rustix::fs::Gid::from_raw(meta.gid)),
+    )?;
+    rustix::fs::fchmod(file.as_fd(), Mode::from_raw_mode(meta.mode))?;
+    for (name, value) in &meta.xattrs {
+        rustix::fs::fsetxattr(
+            file.as_fd(),
+            name.as_str(),
+            value,
+            rustix::fs::XattrFlags::empty(),
+        )?;
+    }
+    rustix::fs::futimens(file.as_fd(), &meta.timestamps())?;
+    Ok(())
+}
+
+/// The entry's path relative to the layer root: `/`, `.` and empty
+/// components dropped, `..` refused.
+fn clean(raw: &[u8]) -> Result<PathBuf, EntryError> {
+    use std::os::unix::ffi::OsStrExt;
+    let raw = Path::new(std::ffi::OsStr::from_bytes(raw));
+    let mut out = PathBuf::new();
+    for component in raw.components() {
+        match component {
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            Component::ParentDir => return Err(EntryError::Refused("path climbs out with \"..\"")),
+            Component::Normal(part) => out.push(part),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+
+    fn header(kind: tar::EntryType, path: &str, size: u64, mode: u32) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(mode);
+        h.set_uid(1000);
+        h.set_gid(100);
+        h.set_mtime(1_600_000_000);
+        // Bypass the tar crate's own path checks: hostile layers do not
+        // use it.
+        let name = &mut h.as_old_mut().name;
+        name[..path.len()].copy_from_slice(path.as_bytes());
+        h.set_cksum();
+        h
+    }
+
+    fn layer(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        b.into_inner().unwrap()
+    }
+
+    fn file(b: &mut tar::Builder<Vec<u8>>, path: &str, body: &[u8]) {
+        let h = header(tar::EntryType::Regular, path, body.len() as u64, 0o644);
+        b.append(&h, body).unwrap();
+    }
+
+    fn link(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, target: &str) {
+        let mut h = header(kind, path, 0, 0o777);
+        h.set_link_name(target).unwrap();
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+
+    #[test]
+    fn unpacks_files_links_and_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = layer(|b| {
+            b.append(
+                &header(tar::EntryType::Directory, "./bin/", 0, 0o755),
+                &[][..],
+            )
+            .unwrap();
+            file(b, "./bin/busybox", b"#!binary");
+            link(b, tar::EntryType::Symlink, "bin/sh", "busybox");
+            link(b, tar::EntryType::Link, "bin/ls", "/bin/busybox");
+            file(b, "deep/er/file", b"x");
+        });
+        let unpacked = unpack(&tar[..], dir.path()).unwrap();
+        assert_eq!(unpacked.diff_id, super::super::blobs::digest_of(&tar));
+        let busybox = dir.path().join("bin/busybox");
+        assert_eq!(fs::read(&busybox).unwrap(), b"#!binary");
+        let meta = fs::metadata(&busybox).unwrap();
+        assert_eq!(
+            (meta.uid(), meta.gid(), meta.mtime()),
+            (1000, 100, 1_600_000_000)
+        );
+        assert_eq!(meta.permissions().mode() & 0o7777, 0o644);
+        assert_eq!(meta.nlink(), 2);
+        assert_eq!(
+            fs::read_link(dir.path().join("bin/sh")).unwrap(),
+            Path::new("busybox")
+        );
+        assert_eq!(
+            fs::metadata(dir.path().join("bin")).unwrap().mtime(),
+            1_600_000_000
+        );
+        assert_eq!(fs::read(dir.path().join("deep/er/file")).unwrap(), b"x");
+    }
+
+    #[test]
+    fn detects_compression() {
+        let tar = layer(|b| file(b, "a", b"hello"));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        io::Write::write_all(&mut gz, &tar).unwrap();
+        let gz = gz.finish().unwrap();
+        let zst = zstd::encode_all(&tar[..], 1).unwrap();
+        for input in [tar.clone(), gz, zst] {
+            let dir = tempfile::tempdir().unwrap();
+            let unpacked = unpack(&input[..], dir.path()).unwrap();
+            assert_eq!(unpacked.diff_id, super::super::blobs::digest_of(&tar));
+            assert_eq!(fs::read(dir.path().join("a")).unwrap(), b"hello");
+        }
+    }
+
+    #[test]
+    fn makes_overlay_whiteouts() {
+        let dir = tempfile::tempdir().unwrap();
+        let tar = layer(|b| {
+            file(b, "etc/.wh.motd", b"");
+            file(b, "var/cache/.wh..wh..opq", b"");
+        });
+        unpack(&tar[..], dir.path()).unwrap();
+        let motd = fs::symlink_metadata(dir.path().join("etc/motd")).unwrap();
+        assert!(motd.file_type().is_char_device());
+        assert_eq!(motd.rdev(), 0);
+        assert!(!dir.path().join("etc/.wh.motd").exists());
+        let mut value = [0u8; 4];
+        let n = rustix::fs::getxattr(
+            dir.path().join("var/cache").as_path(),
+            "trusted.overlay.opaque",
+            &mut value,
+        )
+        .unwrap();
+        assert_eq!(&value[..n], b"y");
+    }
+
+    /// A scratch "host" directory the hostile layers aim at, beside the
+    /// layer directory, so the tests never touch the real /etc.
+    struct Scene {
+        _dir: tempfile::TempDir,
+        layer: PathBuf,
+        outside: PathBuf,
+    }
+
+    fn scene() -> Scene {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = dir.path().join("a/b/layer");
+        let outside = dir.path().join("a/etc");
+        fs::create_dir_all(&layer).unwrap();
+        fs::create_dir_all(&outside).unwrap();
+        fs::write(outside.join("shadow"), "secret").unwrap();
+        Scene {
+            layer,
+            outside,
+            _dir: dir,
+        }
+    }
+
+    fn outside_untouched(s: &Scene) {
+        let mut names: Vec<_> = fs::read_dir(&s.outside)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        names.sort();
+        assert_eq!(names, vec!["shadow"]);
+        assert_eq!(
+            fs::read_to_string(s.outside.join("shadow")).unwrap(),
+            "secret"
+        );
+    }
+
+    #[test]
+    fn refuses_dot_dot() {
+        let s = scene();
+        let tar = layer(|b| file(b, "../../etc/x", b"pwned"));
+        let err = unpack(&tar[..], &s.layer).unwrap_err();
+        assert!(err.to_string().contains("\"..\""), "{err}");
+        outside_untouched(&s);
+    }
+
+    #[test]
+    fn confines_absolute_symlinks() {
+        let s = scene();
+        let outside = s.outside.to_str().unwrap().to_string();
+        let tar = layer(|b| {
+            link(b, tar::EntryType::Symlink, "escape", &outside);
+            file(b, "escape/x", b"pwned");
+        });
+        let err = unpack(&tar[..], &s.layer).unwrap_err();
+        assert!(err.to_string().contains("escape/x"), "{err}");
+        outside_untouched(&s);
+
+        // A relative symlink climbing out, then a file written over it.
+        let s = scene();
+        let tar = layer(|b| {
+            link(b, tar::EntryType::Symlink, "up", "../../etc/shadow");
+            file(b, "up", b"pwned");
+        });
+        unpack(&tar[..], &s.layer).unwrap();
+        assert_eq!(fs::read(s.layer.join("up")).unwrap(), b"pwned");
+        outside_untouched(&s);
+    }
+
+    #[test]
+    fn refuses_hard_links_out_of_the_layer() {
+        for target in ["/etc/shadow", "../../etc/shadow", "../etc/shadow"] {
+            let s = scene();
+            let tar = layer(|b| link(b, tar::EntryType::Link, "shadow", target));
+            let err = unpack(&tar[..], &s.layer).unwrap_err();
+            assert!(err.to_string().contains("refused"), "{target}: {err}");
+            outside_untouched(&s);
+            assert_eq!(fs::metadata(s.outside.join("shadow")).unwrap().nlink(), 1);
+        }
+        // Through a symlink to outside: resolved inside the layer, so not
+        // found.
+        let s = scene();
+        let outside = s.outside.to_str().unwrap().to_string();
+        let tar = layer(|b| {
+            link(b, tar::EntryType::Symlink, "etc", &outside);
+            link(b, tar::EntryType::Link, "shadow", "etc/shadow");
+        });
+        assert!(unpack(&tar[..], &s.layer).is_err());
+        assert_eq!(fs::metadata(s.outside.join("shadow")).unwrap().nlink(), 1);
+    }
+}
