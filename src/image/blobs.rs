@@ -111,10 +111,10 @@ impl Blobs {
         let mut out = Vec::new();
         for entry in entries {
             let entry = entry.map_err(io_err(&dir))?;
-            if let Some(name) = entry.file_name().to_str() {
-                if name.len() == 64 {
-                    out.push(format!("sha256:{name}"));
-                }
+            if let Some(name) = entry.file_name().to_str()
+                && name.len() == 64
+            {
+                out.push(format!("sha256:{name}"));
             }
         }
         Ok(out)
@@ -153,22 +153,22 @@ impl BlobWriter {
         expected_size: Option<u64>,
     ) -> Result<String, BlobError> {
         let actual = format!("sha256:{}", hex::encode(self.hasher.finalize_reset()));
-        if let Some(expected) = expected {
-            if expected != actual {
-                return Err(BlobError::Mismatch {
-                    expected: expected.to_string(),
-                    actual,
-                });
-            }
+        if let Some(expected) = expected
+            && expected != actual
+        {
+            return Err(BlobError::Mismatch {
+                expected: expected.to_string(),
+                actual,
+            });
         }
-        if let Some(expected_size) = expected_size {
-            if expected_size != self.size {
-                return Err(BlobError::Size {
-                    digest: actual,
-                    expected: expected_size,
-                    actual: self.size,
-                });
-            }
+        if let Some(expected_size) = expected_size
+            && expected_size != self.size
+        {
+            return Err(BlobError::Size {
+                digest: actual,
+                expected: expected_size,
+                actual: self.size,
+            });
         }
         let target = self.blobs.path(&actual)?;
         let parent = target.parent().expect("blob path has a parent");

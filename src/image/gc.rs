@@ -148,17 +148,15 @@ impl ImageStore {
             None => image.names.clone(),
         };
         let whole = removed.len() == image.names.len();
-        if !force {
-            if let Some(user) = self.user_of(&image, &removed, whole, pods) {
-                return Err(ApiError::Refused {
-                    reason: "Conflict".into(),
-                    message: format!(
-                        "image \"{}\" is in use by pod {} (use --force to remove it anyway)",
-                        user.image, user.pod
-                    ),
-                }
-                .into());
+        if !force && let Some(user) = self.user_of(&image, &removed, whole, pods) {
+            return Err(ApiError::Refused {
+                reason: "Conflict".into(),
+                message: format!(
+                    "image \"{}\" is in use by pod {} (use --force to remove it anyway)",
+                    user.image, user.pod
+                ),
             }
+            .into());
         }
         self.tags.update(|tags| {
             for name in &removed {

@@ -196,10 +196,10 @@ impl ImageStore {
                 return self.load(digest, &tags).map(Some);
             }
             // `name@digest` of a manifest stored under another name.
-            if let Some(digest) = &reference.digest {
-                if tags.digests().contains(digest) {
-                    return self.load(digest, &tags).map(Some);
-                }
+            if let Some(digest) = &reference.digest
+                && tags.digests().contains(digest)
+            {
+                return self.load(digest, &tags).map(Some);
             }
         }
         let hex = text.strip_prefix("sha256:").unwrap_or(text);
@@ -212,10 +212,10 @@ impl ImageStore {
             let matches = image.id["sha256:".len()..].starts_with(hex)
                 || image.digest["sha256:".len()..].starts_with(hex);
             if matches {
-                if let Some(other) = &found {
-                    if other.id != image.id {
-                        bail!("{text}: image ID prefix is ambiguous");
-                    }
+                if let Some(other) = &found
+                    && other.id != image.id
+                {
+                    bail!("{text}: image ID prefix is ambiguous");
                 }
                 found = Some(image);
             }
@@ -306,7 +306,7 @@ impl ImageStore {
             .iter()
             .zip(diff_ids)
             .map(|(layer, diff_id)| {
-                self.unpack_layer(&layer.digest().to_string(), Some(diff_id))
+                self.unpack_layer(layer.digest().as_ref(), Some(diff_id))
                     .map(|(_, dir)| dir)
             })
             .collect()
@@ -325,9 +325,7 @@ impl ImageStore {
         }
         let staging = tempfile::Builder::new()
             .prefix(".layer-")
-            .permissions(fs::Permissions::from(
-                std::os::unix::fs::PermissionsExt::from_mode(0o755),
-            ))
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .tempdir_in(self.tmp())
             .context("creating a layer staging directory")?;
         let diff = staging.path().join("diff");
@@ -335,13 +333,13 @@ impl ImageStore {
         let file = self.blobs.open(blob)?;
         let unpacked = unpack::unpack(io::BufReader::new(file), &diff)
             .with_context(|| format!("layer {blob}"))?;
-        if let Some(expected) = expected {
-            if *expected != unpacked.diff_id {
-                bail!(
-                    "layer {blob}: content does not match the config (diff_id {expected}, got {})",
-                    unpacked.diff_id
-                );
-            }
+        if let Some(expected) = expected
+            && *expected != unpacked.diff_id
+        {
+            bail!(
+                "layer {blob}: content does not match the config (diff_id {expected}, got {})",
+                unpacked.diff_id
+            );
         }
         fs::write(staging.path().join("size"), format!("{}\n", unpacked.size))?;
         let target = self.layer_dir(&unpacked.diff_id)?;

@@ -51,10 +51,10 @@ impl Reference {
             }
             None => (name, None),
         };
-        if let Some(tag) = &tag {
-            if !valid_tag(tag) {
-                return Err(ReferenceError::Format);
-            }
+        if let Some(tag) = &tag
+            && !valid_tag(tag)
+        {
+            return Err(ReferenceError::Format);
         }
         if name.is_empty() {
             return Err(ReferenceError::Format);

@@ -370,10 +370,10 @@ impl Unpacker {
     /// Opens (creating when missing) the directory `rel` of the layer,
     /// resolving every component inside the layer.
     fn parent(&mut self, rel: &Path) -> Result<OwnedFd, EntryError> {
-        if let Some((cached, fd)) = &self.parent_cache {
-            if cached == rel {
-                return Ok(fd.try_clone()?);
-            }
+        if let Some((cached, fd)) = &self.parent_cache
+            && cached == rel
+        {
+            return Ok(fd.try_clone()?);
         }
         let fd = match open_in_root(&self.root, rel) {
             Ok(fd) => fd,
