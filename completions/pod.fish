@@ -156,19 +156,54 @@ complete -c pod -n "__fish_pod_using_subcommand annotate" -l overwrite -d 'Allow
 complete -c pod -n "__fish_pod_using_subcommand annotate" -l all -d 'Every object of the type in the namespace'
 complete -c pod -n "__fish_pod_using_subcommand annotate" -s A -l all-namespaces -d 'List objects across all namespaces'
 complete -c pod -n "__fish_pod_using_subcommand annotate" -s h -l help -d 'Print help'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls help" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls help" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls help" -s n -l namespace -d 'The namespace of the objects' -r
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls help" -s A -l all-namespaces -d 'List objects across all namespaces'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls help" -s h -l help -d 'Print help'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls help" -f -a "ls" -d 'List images'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -s n -l namespace -d 'The namespace of the objects' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -s A -l all-namespaces -d 'List objects across all namespaces'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -s h -l help -d 'Print help'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "ls" -d 'List images'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "import" -d 'Import a root filesystem tarball as a one-layer image'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "inspect" -d 'Display detailed information on images, as JSON'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "rm" -d 'Remove images'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "prune" -d 'Remove unreferenced blobs and layers, and with --all unused images'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: json' -r
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -s n -l namespace -d 'The namespace of the objects' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -s q -l quiet -d 'Show only image IDs'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -l no-trunc -d 'Do not truncate image IDs'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -s A -l all-namespaces -d 'List objects across all namespaces'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -s c -l change -d 'A Dockerfile instruction for the image config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -s n -l namespace -d 'The namespace of the objects' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -s q -l quiet -d 'Print only the image ID'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -s A -l all-namespaces -d 'List objects across all namespaces'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -s h -l help -d 'Print help'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from inspect" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from inspect" -s n -l namespace -d 'The namespace of the objects' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from inspect" -s A -l all-namespaces -d 'List objects across all namespaces'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from inspect" -s h -l help -d 'Print help'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from rm" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from rm" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from rm" -s n -l namespace -d 'The namespace of the objects' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from rm" -s f -l force -d 'Remove images even when pods use them'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from rm" -s A -l all-namespaces -d 'List objects across all namespaces'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from rm" -s h -l help -d 'Print help'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from prune" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from prune" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from prune" -s n -l namespace -d 'The namespace of the objects' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from prune" -s a -l all -d 'Remove every image no pod uses, not only unreferenced content'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from prune" -s A -l all-namespaces -d 'List objects across all namespaces'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a root filesystem tarball as a one-layer image'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Display detailed information on images, as JSON'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove images'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove unreferenced blobs and layers, and with --all unused images'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pod -n "__fish_pod_using_subcommand version" -s o -l output -d 'Output format: json, yaml' -r
 complete -c pod -n "__fish_pod_using_subcommand version" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
@@ -197,3 +232,7 @@ complete -c pod -n "__fish_pod_using_subcommand help; and not __fish_seen_subcom
 complete -c pod -n "__fish_pod_using_subcommand help; and not __fish_seen_subcommand_from create apply get describe delete logs exec attach wait label annotate image version completion help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
 complete -c pod -n "__fish_pod_using_subcommand help; and not __fish_seen_subcommand_from create apply get describe delete logs exec attach wait label annotate image version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
+complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Import a root filesystem tarball as a one-layer image'
+complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Display detailed information on images, as JSON'
+complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'
+complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "prune" -d 'Remove unreferenced blobs and layers, and with --all unused images'
