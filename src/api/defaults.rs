@@ -1,14 +1,743 @@
-//! Defaulting as the API server does it (pkg/apis/core/v1/defaults.go) plus
-//! what the server fills on create (uid, creationTimestamp, namespace).
-//!
-//! TODO(api): the full defaulting of the Pod spec.
+//! Defaulting as the API server does it (pkg/apis/core/v1/defaults.go)
+//! plus what the server fills on create (namespace, uid, creationTimestamp,
+//! the Pending status with its QoS class), so that `create --dry-run -o
+//! yaml` and `get -o yaml` show what a cluster would show.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerPort, EnvVar, EphemeralContainer, HTTPGetAction, Lifecycle,
+    LifecycleHandler, ObjectFieldSelector, Pod, PodSecurityContext, PodSpec, PodStatus, Probe,
+    ResourceFieldSelector, ResourceRequirements, Secret, Volume,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as WireQuantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::{ByteString, jiff};
 
 use super::Object;
+use super::quantity::Quantity;
 
-/// Defaults `object` for storing in `namespace`.
+/// `SetDefaults_Secret`, `SetDefaults_ConfigMapVolumeSource`, ...: 0644.
+const DEFAULT_MODE: i32 = 0o644;
+
+/// Defaults `object` and fills what the server sets on create, for storing
+/// in `namespace` (used when the manifest names none).
 pub fn apply(object: &mut Object, namespace: &str) {
+    default_fields(object);
+    fill_create_metadata(object, namespace);
+}
+
+/// The server's defaulting of the object's fields, without touching its
+/// identity (for updates as well as creates).
+pub fn default_fields(object: &mut Object) {
+    match object {
+        Object::Pod(pod) => default_pod(pod),
+        Object::ConfigMap(_) => {}
+        Object::Secret(secret) => default_secret(secret),
+    }
+}
+
+/// What the server sets on create: the namespace when the manifest has
+/// none, a fresh uid and creation time (anything the manifest said is
+/// replaced, as the server does), and a Pending status for pods.
+pub fn fill_create_metadata(object: &mut Object, namespace: &str) {
     let meta = object.metadata_mut();
-    if meta.namespace.is_none() {
+    if meta.namespace.as_deref().unwrap_or("").is_empty() {
         meta.namespace = Some(namespace.to_string());
+    }
+    meta.uid = Some(new_uid());
+    meta.creation_timestamp = Some(Time(now_seconds()));
+    meta.resource_version = None;
+    meta.deletion_timestamp = None;
+    meta.deletion_grace_period_seconds = None;
+    meta.managed_fields = None;
+    meta.self_link = None;
+    if let Object::Pod(pod) = object {
+        let qos = pod.spec.as_ref().map(qos_class).unwrap_or("BestEffort");
+        pod.status = Some(PodStatus {
+            phase: Some("Pending".into()),
+            qos_class: Some(qos.into()),
+            ..Default::default()
+        });
+    }
+}
+
+/// The API server keeps creation times to the second.
+fn now_seconds() -> jiff::Timestamp {
+    let seconds = unix_now().as_secs();
+    jiff::Timestamp::from_second(seconds as i64).unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+}
+
+fn unix_now() -> std::time::Duration {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// A random (version 4) UUID, as the server gives every object.
+pub fn new_uid() -> String {
+    let mut bytes = [0u8; 16];
+    let random = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
+    if random.is_err() {
+        // No /dev/urandom (a bare chroot): time and pid still make it unique
+        // on this machine.
+        let nanos = unix_now().as_nanos();
+        let seed = nanos ^ (u128::from(std::process::id()) << 64);
+        bytes = seed.to_le_bytes();
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+fn default_secret(secret: &mut Secret) {
+    if secret.type_.as_deref().unwrap_or("").is_empty() {
+        secret.type_ = Some("Opaque".into());
+    }
+    // stringData is write-only: the server merges it into data, where it
+    // wins over a key of the same name.
+    if let Some(string_data) = secret.string_data.take() {
+        let data = secret.data.get_or_insert_with(BTreeMap::new);
+        for (key, value) in string_data {
+            data.insert(key, ByteString(value.into_bytes()));
+        }
+    }
+}
+
+fn default_pod(pod: &mut Pod) {
+    let Some(spec) = pod.spec.as_mut() else {
+        return;
+    };
+    default_pod_spec(spec);
+    // `priority` comes from the Priority admission plugin: 0 without a
+    // priority class.
+    if spec.priority.is_none() && spec.priority_class_name.is_none() {
+        spec.priority = Some(0);
+    }
+}
+
+fn default_pod_spec(spec: &mut PodSpec) {
+    set_if_empty(&mut spec.dns_policy, "ClusterFirst");
+    set_if_empty(&mut spec.restart_policy, "Always");
+    set_if_empty(&mut spec.scheduler_name, "default-scheduler");
+    spec.security_context
+        .get_or_insert_with(PodSecurityContext::default);
+    spec.termination_grace_period_seconds.get_or_insert(30);
+    spec.enable_service_links.get_or_insert(true);
+
+    let host_network = spec.host_network == Some(true);
+    for container in spec
+        .containers
+        .iter_mut()
+        .chain(spec.init_containers.iter_mut().flatten())
+    {
+        default_container(container, host_network);
+    }
+    for container in spec.ephemeral_containers.iter_mut().flatten() {
+        default_ephemeral_container(container);
+    }
+    for volume in spec.volumes.iter_mut().flatten() {
+        default_volume(volume);
+    }
+    if let Some(resources) = spec.resources.as_mut() {
+        default_requests_to_limits(resources);
+    }
+    if let Some(overhead) = spec.overhead.as_mut() {
+        canonicalize(overhead);
+    }
+}
+
+fn default_container(container: &mut Container, host_network: bool) {
+    if container
+        .image_pull_policy
+        .as_deref()
+        .unwrap_or("")
+        .is_empty()
+    {
+        let policy = pull_policy_for(container.image.as_deref().unwrap_or(""));
+        container.image_pull_policy = Some(policy.into());
+    }
+    set_if_empty(
+        &mut container.termination_message_path,
+        "/dev/termination-log",
+    );
+    set_if_empty(&mut container.termination_message_policy, "File");
+    for port in container.ports.iter_mut().flatten() {
+        default_port(port, host_network);
+    }
+    for probe in [
+        &mut container.liveness_probe,
+        &mut container.readiness_probe,
+        &mut container.startup_probe,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        default_probe(probe);
+    }
+    if let Some(lifecycle) = container.lifecycle.as_mut() {
+        default_lifecycle(lifecycle);
+    }
+    default_env(container.env.iter_mut().flatten());
+    // Resources is a struct, not a pointer, in Go: it always prints.
+    let resources = container
+        .resources
+        .get_or_insert_with(ResourceRequirements::default);
+    default_requests_to_limits(resources);
+}
+
+fn default_ephemeral_container(container: &mut EphemeralContainer) {
+    if container
+        .image_pull_policy
+        .as_deref()
+        .unwrap_or("")
+        .is_empty()
+    {
+        let policy = pull_policy_for(container.image.as_deref().unwrap_or(""));
+        container.image_pull_policy = Some(policy.into());
+    }
+    set_if_empty(
+        &mut container.termination_message_path,
+        "/dev/termination-log",
+    );
+    set_if_empty(&mut container.termination_message_policy, "File");
+    for port in container.ports.iter_mut().flatten() {
+        default_port(port, false);
+    }
+    default_env(container.env.iter_mut().flatten());
+    container
+        .resources
+        .get_or_insert_with(ResourceRequirements::default);
+}
+
+/// `SetDefaults_Container`: `Always` for `:latest` or no tag at all,
+/// `IfNotPresent` for any other tag or a digest.
+pub fn pull_policy_for(image: &str) -> &'static str {
+    if image.contains('@') {
+        return "IfNotPresent";
+    }
+    // The tag follows the last ':' after the last '/' (a ':' before it is a
+    // registry port).
+    let name = image.rsplit('/').next().unwrap_or(image);
+    match name.rsplit_once(':') {
+        Some((_, "latest")) | None => "Always",
+        Some(_) => "IfNotPresent",
+    }
+}
+
+fn default_port(port: &mut ContainerPort, host_network: bool) {
+    set_if_empty(&mut port.protocol, "TCP");
+    // With the host's network, the container port is the host port.
+    if host_network && port.host_port.unwrap_or(0) == 0 {
+        port.host_port = Some(port.container_port);
+    }
+}
+
+fn default_probe(probe: &mut Probe) {
+    // 0 is Go's "unset" for these int32 fields.
+    for (value, default) in [
+        (&mut probe.timeout_seconds, 1),
+        (&mut probe.period_seconds, 10),
+        (&mut probe.success_threshold, 1),
+        (&mut probe.failure_threshold, 3),
+    ] {
+        if value.unwrap_or(0) == 0 {
+            *value = Some(default);
+        }
+    }
+    if let Some(http) = probe.http_get.as_mut() {
+        default_http_get(http);
+    }
+    if let Some(grpc) = probe.grpc.as_mut() {
+        grpc.service.get_or_insert_with(String::new);
+    }
+}
+
+fn default_lifecycle(lifecycle: &mut Lifecycle) {
+    for handler in [&mut lifecycle.post_start, &mut lifecycle.pre_stop]
+        .into_iter()
+        .flatten()
+    {
+        default_handler(handler);
+    }
+}
+
+fn default_handler(handler: &mut LifecycleHandler) {
+    if let Some(http) = handler.http_get.as_mut() {
+        default_http_get(http);
+    }
+}
+
+fn default_http_get(http: &mut HTTPGetAction) {
+    set_if_empty(&mut http.path, "/");
+    set_if_empty(&mut http.scheme, "HTTP");
+}
+
+fn default_env<'a>(env: impl Iterator<Item = &'a mut EnvVar>) {
+    for var in env {
+        let Some(source) = var.value_from.as_mut() else {
+            continue;
+        };
+        if let Some(field_ref) = source.field_ref.as_mut() {
+            default_field_ref(field_ref);
+        }
+        if let Some(resource_ref) = source.resource_field_ref.as_mut() {
+            default_resource_ref(resource_ref);
+        }
+    }
+}
+
+fn default_field_ref(field_ref: &mut ObjectFieldSelector) {
+    set_if_empty(&mut field_ref.api_version, "v1");
+}
+
+/// `divisor` is a Quantity value, not a pointer, in Go: unset prints `"0"`.
+fn default_resource_ref(resource_ref: &mut ResourceFieldSelector) {
+    match resource_ref.divisor.as_mut() {
+        None => resource_ref.divisor = Some(WireQuantity("0".into())),
+        Some(divisor) => canonicalize_one(divisor),
+    }
+}
+
+fn default_volume(volume: &mut Volume) {
+    if !has_source(volume) {
+        volume.empty_dir = Some(Default::default());
+    }
+    if let Some(host_path) = volume.host_path.as_mut() {
+        host_path.type_.get_or_insert_with(String::new);
+    }
+    if let Some(empty_dir) = volume.empty_dir.as_mut()
+        && let Some(limit) = empty_dir.size_limit.as_mut()
+    {
+        canonicalize_one(limit);
+    }
+    if let Some(secret) = volume.secret.as_mut() {
+        secret.default_mode.get_or_insert(DEFAULT_MODE);
+    }
+    if let Some(config_map) = volume.config_map.as_mut() {
+        config_map.default_mode.get_or_insert(DEFAULT_MODE);
+    }
+    if let Some(downward) = volume.downward_api.as_mut() {
+        downward.default_mode.get_or_insert(DEFAULT_MODE);
+        for item in downward.items.iter_mut().flatten() {
+            if let Some(field_ref) = item.field_ref.as_mut() {
+                default_field_ref(field_ref);
+            }
+            if let Some(resource_ref) = item.resource_field_ref.as_mut() {
+                default_resource_ref(resource_ref);
+            }
+        }
+    }
+    if let Some(projected) = volume.projected.as_mut() {
+        projected.default_mode.get_or_insert(DEFAULT_MODE);
+        for source in projected.sources.iter_mut().flatten() {
+            if let Some(token) = source.service_account_token.as_mut() {
+                token.expiration_seconds.get_or_insert(3600);
+            }
+            if let Some(downward) = source.downward_api.as_mut() {
+                for item in downward.items.iter_mut().flatten() {
+                    if let Some(field_ref) = item.field_ref.as_mut() {
+                        default_field_ref(field_ref);
+                    }
+                    if let Some(resource_ref) = item.resource_field_ref.as_mut() {
+                        default_resource_ref(resource_ref);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(ephemeral) = volume.ephemeral.as_mut()
+        && let Some(template) = ephemeral.volume_claim_template.as_mut()
+    {
+        set_if_empty(&mut template.spec.volume_mode, "Filesystem");
+    }
+}
+
+/// The sources a volume names, by their manifest names.
+pub fn volume_sources(volume: &Volume) -> Vec<&'static str> {
+    let present = [
+        (
+            volume.aws_elastic_block_store.is_some(),
+            "awsElasticBlockStore",
+        ),
+        (volume.azure_disk.is_some(), "azureDisk"),
+        (volume.azure_file.is_some(), "azureFile"),
+        (volume.cephfs.is_some(), "cephfs"),
+        (volume.cinder.is_some(), "cinder"),
+        (volume.config_map.is_some(), "configMap"),
+        (volume.csi.is_some(), "csi"),
+        (volume.downward_api.is_some(), "downwardAPI"),
+        (volume.empty_dir.is_some(), "emptyDir"),
+        (volume.ephemeral.is_some(), "ephemeral"),
+        (volume.fc.is_some(), "fc"),
+        (volume.flex_volume.is_some(), "flexVolume"),
+        (volume.flocker.is_some(), "flocker"),
+        (volume.gce_persistent_disk.is_some(), "gcePersistentDisk"),
+        (volume.git_repo.is_some(), "gitRepo"),
+        (volume.glusterfs.is_some(), "glusterfs"),
+        (volume.host_path.is_some(), "hostPath"),
+        (volume.image.is_some(), "image"),
+        (volume.iscsi.is_some(), "iscsi"),
+        (volume.nfs.is_some(), "nfs"),
+        (
+            volume.persistent_volume_claim.is_some(),
+            "persistentVolumeClaim",
+        ),
+        (
+            volume.photon_persistent_disk.is_some(),
+            "photonPersistentDisk",
+        ),
+        (volume.portworx_volume.is_some(), "portworxVolume"),
+        (volume.projected.is_some(), "projected"),
+        (volume.quobyte.is_some(), "quobyte"),
+        (volume.rbd.is_some(), "rbd"),
+        (volume.scale_io.is_some(), "scaleIO"),
+        (volume.secret.is_some(), "secret"),
+        (volume.storageos.is_some(), "storageos"),
+        (volume.vsphere_volume.is_some(), "vsphereVolume"),
+    ];
+    present
+        .into_iter()
+        .filter_map(|(is, name)| is.then_some(name))
+        .collect()
+}
+
+fn has_source(volume: &Volume) -> bool {
+    !volume_sources(volume).is_empty()
+}
+
+/// Limits without a request default the request (SetDefaults_Pod); every
+/// quantity prints in canonical form.
+fn default_requests_to_limits(resources: &mut ResourceRequirements) {
+    if let Some(limits) = resources.limits.as_mut() {
+        canonicalize(limits);
+        let requests = resources.requests.get_or_insert_with(BTreeMap::new);
+        for (name, limit) in limits.iter() {
+            requests
+                .entry(name.clone())
+                .or_insert_with(|| limit.clone());
+        }
+    }
+    if let Some(requests) = resources.requests.as_mut() {
+        canonicalize(requests);
+    }
+}
+
+/// The server stores quantities in canonical form (`0.5` → `500m`); values
+/// that do not parse are left for validation to report.
+fn canonicalize(list: &mut BTreeMap<String, WireQuantity>) {
+    list.values_mut().for_each(canonicalize_one);
+}
+
+fn canonicalize_one(quantity: &mut WireQuantity) {
+    if let Ok(parsed) = Quantity::parse(&quantity.0) {
+        quantity.0 = parsed.canonical();
+    }
+}
+
+/// The pod's QoS class (`GetPodQOS`): BestEffort without cpu or memory
+/// requests or limits; Guaranteed when every container limits both and the
+/// requests equal the limits; Burstable otherwise.
+pub fn qos_class(spec: &PodSpec) -> &'static str {
+    const COMPUTE: [&str; 2] = ["cpu", "memory"];
+    let positive =
+        |list: Option<&BTreeMap<String, WireQuantity>>| -> BTreeMap<&'static str, Quantity> {
+            let mut out = BTreeMap::new();
+            for name in COMPUTE {
+                if let Some(q) = list
+                    .and_then(|l| l.get(name))
+                    .and_then(|q| Quantity::parse(&q.0).ok())
+                    .filter(|q| *q > Quantity::zero())
+                {
+                    out.insert(name, q);
+                }
+            }
+            out
+        };
+    let mut requests: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let mut limits: BTreeMap<&str, Quantity> = BTreeMap::new();
+    let mut guaranteed = true;
+    let add = |into: &mut BTreeMap<&'static str, Quantity>,
+               from: BTreeMap<&'static str, Quantity>| {
+        for (name, q) in from {
+            let sum = match into.get(name) {
+                Some(existing) => existing.checked_add(&q).unwrap_or(q),
+                None => q,
+            };
+            into.insert(name, sum);
+        }
+    };
+
+    if let Some(pod_level) = spec
+        .resources
+        .as_ref()
+        .filter(|r| r.limits.is_some() || r.requests.is_some())
+    {
+        let found_limits = positive(pod_level.limits.as_ref());
+        guaranteed = found_limits.len() == COMPUTE.len();
+        add(&mut requests, positive(pod_level.requests.as_ref()));
+        add(&mut limits, found_limits);
+    } else {
+        for container in spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+        {
+            let resources = container.resources.as_ref();
+            add(
+                &mut requests,
+                positive(resources.and_then(|r| r.requests.as_ref())),
+            );
+            let found_limits = positive(resources.and_then(|r| r.limits.as_ref()));
+            if found_limits.len() < COMPUTE.len() {
+                guaranteed = false;
+            }
+            add(&mut limits, found_limits);
+        }
+    }
+    if requests.is_empty() && limits.is_empty() {
+        return "BestEffort";
+    }
+    if guaranteed
+        && requests.len() == limits.len()
+        && requests.iter().all(|(name, q)| limits.get(name) == Some(q))
+    {
+        return "Guaranteed";
+    }
+    "Burstable"
+}
+
+fn set_if_empty(field: &mut Option<String>, default: &str) {
+    if field.as_deref().unwrap_or("").is_empty() {
+        *field = Some(default.to_string());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::decode::{self, Source};
+
+    fn decoded(yaml: &str) -> Object {
+        let source = Source {
+            name: "test.yaml".into(),
+            text: yaml.into(),
+        };
+        let mut docs = decode::decode(&source).unwrap();
+        let mut object = docs.remove(0).object;
+        apply(&mut object, "default");
+        object
+    }
+
+    fn pod(yaml: &str) -> Pod {
+        match decoded(yaml) {
+            Object::Pod(p) => *p,
+            other => panic!("not a pod: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_a_minimal_pod_as_the_server_does() {
+        let pod = pod(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\nspec:\n  containers:\n  - name: web\n    image: nginx\n    ports: [{containerPort: 80}]\n",
+        );
+        let spec = pod.spec.as_ref().unwrap();
+        assert_eq!(spec.restart_policy.as_deref(), Some("Always"));
+        assert_eq!(spec.dns_policy.as_deref(), Some("ClusterFirst"));
+        assert_eq!(spec.scheduler_name.as_deref(), Some("default-scheduler"));
+        assert_eq!(spec.termination_grace_period_seconds, Some(30));
+        assert_eq!(spec.enable_service_links, Some(true));
+        assert_eq!(spec.priority, Some(0));
+        assert_eq!(spec.security_context, Some(PodSecurityContext::default()));
+        let c = &spec.containers[0];
+        assert_eq!(c.image_pull_policy.as_deref(), Some("Always"));
+        assert_eq!(
+            c.termination_message_path.as_deref(),
+            Some("/dev/termination-log")
+        );
+        assert_eq!(c.termination_message_policy.as_deref(), Some("File"));
+        assert_eq!(
+            c.ports.as_ref().unwrap()[0].protocol.as_deref(),
+            Some("TCP")
+        );
+        assert_eq!(c.resources, Some(ResourceRequirements::default()));
+        assert_eq!(pod.metadata.namespace.as_deref(), Some("default"));
+        let uid = pod.metadata.uid.as_deref().unwrap();
+        assert_eq!(uid.len(), 36);
+        assert_eq!(&uid[14..15], "4");
+        assert!(pod.metadata.creation_timestamp.is_some());
+        let status = pod.status.as_ref().unwrap();
+        assert_eq!(status.phase.as_deref(), Some("Pending"));
+        assert_eq!(status.qos_class.as_deref(), Some("BestEffort"));
+    }
+
+    #[test]
+    fn pull_policy_follows_the_tag() {
+        assert_eq!(pull_policy_for("nginx"), "Always");
+        assert_eq!(pull_policy_for("nginx:latest"), "Always");
+        assert_eq!(pull_policy_for("nginx:1.27"), "IfNotPresent");
+        assert_eq!(pull_policy_for("localhost:5000/nginx"), "Always");
+        assert_eq!(pull_policy_for("localhost:5000/nginx:1"), "IfNotPresent");
+        assert_eq!(pull_policy_for("nginx@sha256:abcd"), "IfNotPresent");
+        assert_eq!(pull_policy_for("nginx:latest@sha256:abcd"), "IfNotPresent");
+    }
+
+    #[test]
+    fn defaults_probes_volumes_and_references() {
+        let pod = pod(r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  containers:
+  - name: c
+    image: busybox:1.36
+    livenessProbe: {httpGet: {port: 80}}
+    readinessProbe: {grpc: {port: 9000}, periodSeconds: 5}
+    env:
+    - {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}
+    - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory}}}
+  volumes:
+  - name: scratch
+  - {name: cm, configMap: {name: cm}}
+  - {name: s, secret: {secretName: s}}
+  - {name: h, hostPath: {path: /tmp}}
+  - name: p
+    projected:
+      sources:
+      - serviceAccountToken: {path: token}
+      - downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}
+"#);
+        let spec = pod.spec.as_ref().unwrap();
+        let c = &spec.containers[0];
+        assert_eq!(c.image_pull_policy.as_deref(), Some("IfNotPresent"));
+        let live = c.liveness_probe.as_ref().unwrap();
+        assert_eq!(
+            (
+                live.timeout_seconds,
+                live.period_seconds,
+                live.success_threshold,
+                live.failure_threshold
+            ),
+            (Some(1), Some(10), Some(1), Some(3))
+        );
+        let http = live.http_get.as_ref().unwrap();
+        assert_eq!(
+            (http.path.as_deref(), http.scheme.as_deref()),
+            (Some("/"), Some("HTTP"))
+        );
+        let ready = c.readiness_probe.as_ref().unwrap();
+        assert_eq!(ready.period_seconds, Some(5));
+        assert_eq!(ready.grpc.as_ref().unwrap().service.as_deref(), Some(""));
+        let env = c.env.as_ref().unwrap();
+        let field_ref = env[0]
+            .value_from
+            .as_ref()
+            .unwrap()
+            .field_ref
+            .as_ref()
+            .unwrap();
+        assert_eq!(field_ref.api_version.as_deref(), Some("v1"));
+        let divisor = &env[1]
+            .value_from
+            .as_ref()
+            .unwrap()
+            .resource_field_ref
+            .as_ref()
+            .unwrap()
+            .divisor;
+        assert_eq!(divisor.as_ref().unwrap().0, "0");
+        let volumes = spec.volumes.as_ref().unwrap();
+        assert!(volumes[0].empty_dir.is_some());
+        assert_eq!(
+            volumes[1].config_map.as_ref().unwrap().default_mode,
+            Some(420)
+        );
+        assert_eq!(volumes[2].secret.as_ref().unwrap().default_mode, Some(420));
+        assert_eq!(
+            volumes[3].host_path.as_ref().unwrap().type_.as_deref(),
+            Some("")
+        );
+        let projected = volumes[4].projected.as_ref().unwrap();
+        assert_eq!(projected.default_mode, Some(420));
+        let sources = projected.sources.as_ref().unwrap();
+        assert_eq!(
+            sources[0]
+                .service_account_token
+                .as_ref()
+                .unwrap()
+                .expiration_seconds,
+            Some(3600)
+        );
+    }
+
+    #[test]
+    fn requests_default_to_limits_in_canonical_form() {
+        let pod = pod(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    resources:\n      limits: {cpu: 0.5, memory: 128Mi}\n      requests: {cpu: 250m}\n",
+        );
+        let spec = pod.spec.as_ref().unwrap();
+        let resources = spec.containers[0].resources.as_ref().unwrap();
+        let requests = resources.requests.as_ref().unwrap();
+        assert_eq!(requests["cpu"].0, "250m");
+        assert_eq!(requests["memory"].0, "128Mi");
+        assert_eq!(resources.limits.as_ref().unwrap()["cpu"].0, "500m");
+        assert_eq!(pod.status.unwrap().qos_class.as_deref(), Some("Burstable"));
+    }
+
+    #[test]
+    fn qos_classes() {
+        let qos = |resources: &str| {
+            let yaml = format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p}}\nspec:\n  containers:\n  - name: c\n    image: busybox\n    resources: {resources}\n"
+            );
+            pod(&yaml).status.unwrap().qos_class.unwrap()
+        };
+        assert_eq!(qos("{}"), "BestEffort");
+        assert_eq!(qos("{limits: {cpu: 1, memory: 1Gi}}"), "Guaranteed");
+        assert_eq!(
+            qos("{limits: {cpu: 1, memory: 1Gi}, requests: {cpu: 1000m}}"),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos("{limits: {cpu: 1, memory: 1Gi}, requests: {cpu: 500m}}"),
+            "Burstable"
+        );
+        assert_eq!(qos("{limits: {cpu: 1}}"), "Burstable");
+        assert_eq!(qos("{requests: {memory: 1Gi}}"), "Burstable");
+        assert_eq!(qos("{requests: {ephemeral-storage: 1Gi}}"), "BestEffort");
+    }
+
+    #[test]
+    fn secrets_merge_string_data() {
+        let Object::Secret(secret) = decoded(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {a: eA==, b: eA==}\nstringData: {b: hello}\n",
+        ) else {
+            panic!("not a secret");
+        };
+        assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+        assert!(secret.string_data.is_none());
+        let data = secret.data.unwrap();
+        assert_eq!(data["a"].0, b"x");
+        assert_eq!(data["b"].0, b"hello");
+    }
+
+    #[test]
+    fn host_network_publishes_container_ports() {
+        let pod = pod(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostNetwork: true\n  containers:\n  - {name: c, image: busybox, ports: [{containerPort: 8080}]}\n",
+        );
+        let spec = pod.spec.unwrap();
+        let port = &spec.containers[0].ports.as_ref().unwrap()[0];
+        assert_eq!(port.host_port, Some(8080));
     }
 }

@@ -117,6 +117,27 @@ impl Quantity {
         self.mantissa < 0
     }
 
+    /// The sum, or `None` when it does not fit.
+    pub fn checked_add(&self, other: &Quantity) -> Option<Quantity> {
+        let exponent = self.exponent.min(other.exponent);
+        let align =
+            |q: &Quantity| pow10(q.exponent - exponent).and_then(|p| q.mantissa.checked_mul(p));
+        let mantissa = align(self)?.checked_add(align(other)?)?;
+        let format = if self.is_zero() {
+            other.format
+        } else {
+            self.format
+        };
+        Some(
+            Quantity {
+                mantissa,
+                exponent,
+                format,
+            }
+            .normalized(),
+        )
+    }
+
     /// The value rounded up to an integer (bytes for memory and storage),
     /// saturating at the bounds of i64 as `Quantity.Value()` does.
     pub fn as_bytes_ceil(&self) -> i64 {
@@ -402,6 +423,13 @@ mod tests {
         assert_eq!(q("5.").as_bytes_ceil(), 5);
         assert_eq!(q("1n").as_millis_ceil(), 1);
         assert_eq!(q("0").as_bytes_ceil(), 0);
+    }
+
+    #[test]
+    fn adds() {
+        assert_eq!(q("100m").checked_add(&q("1")).unwrap(), q("1100m"));
+        assert_eq!(q("1Gi").checked_add(&q("1Gi")).unwrap().canonical(), "2Gi");
+        assert_eq!(q("-1").checked_add(&q("1")).unwrap(), Quantity::zero());
     }
 
     #[test]
