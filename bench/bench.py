@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.request
 
@@ -37,6 +38,21 @@ GIB = 1024 * MIB
 PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 BUSYBOX_REF = "docker.io/library/busybox:latest"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Both tools get this registries.conf: a pull that should never happen
+# (an image thought present but not) fails instead of leaving loopback.
+BLOCK_DOCKER_HUB = """unqualified-search-registries = []
+
+[[registry]]
+prefix = "docker.io"
+location = "docker.io"
+blocked = true
+"""
+
+
+def registries_conf(path, extra=""):
+    with open(path, "w") as f:
+        f.write(BLOCK_DOCKER_HUB + extra)
+    return path
 
 
 class NotApplicable(Exception):
@@ -48,37 +64,70 @@ class CommandFailed(Exception):
         lines = [l.strip() for l in (stderr or "").splitlines() if l.strip()]
         errors = [l for l in lines if l.lower().startswith("error")]
         detail = (errors or lines or [f"exit status {code}"])[0]
-        super().__init__(f"`{' '.join(argv[:4])}{' ...' if len(argv) > 4 else ''}` failed: {detail}")
+        words = [a for a in argv[1:] if not a.startswith("-") and "/" not in a][:2]
+        super().__init__(f"{os.path.basename(argv[0])} {' '.join(words)}: {detail}")
 
 
 # ---------------------------------------------------------------- processes
 
-# Processes started with Popen that outlive one call (the registry,
-# concurrent creates): the orphan reaper must leave their exit status alone.
-OWNED_POPENS = set()
+# The bench is a child subreaper: podman's conmon double-forks and pod's
+# supervisor outlives the `pod create` that started it, and where PID 1
+# does not reap (as in this VM) they would stay zombies once they exit
+# (and a zombie still answers kill(pid, 0)). A reaper thread collects
+# every exited child that is not one of the bench's own commands, which
+# `spawn` registers under REAP_LOCK so the reaper never steals their
+# exit status.
+REAP_LOCK = threading.Lock()
+OWNED = set()
 
 
 def become_subreaper():
-    """podman's conmon double-forks; where PID 1 does not reap (as in this
-    VM), its intermediate processes would stay zombies. As a child
-    subreaper the bench inherits them and reaps them."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
     except OSError:
-        pass
+        return
+    threading.Thread(target=reaper, daemon=True).start()
+
+
+def reaper():
+    while True:
+        with REAP_LOCK:
+            try:
+                info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
+                info = None
+            if info and info.si_pid not in OWNED:
+                try:
+                    os.waitpid(info.si_pid, 0)
+                except ChildProcessError:
+                    pass
+                continue
+        time.sleep(0.005)
+
+
+def spawn(argv, **kwargs):
+    with REAP_LOCK:
+        proc = subprocess.Popen(argv, **kwargs)
+        OWNED.add(proc.pid)
+    return proc
+
+
+def finish(proc, timeout=None, input=None):
+    """communicate() with a spawned process, then forget it."""
+    try:
+        return proc.communicate(input=input, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    finally:
+        OWNED.discard(proc.pid)
 
 
 def reap_orphans():
-    me = os.getpid()
-    owned = {p.pid for p in OWNED_POPENS}
-    for pid in pids():
-        stat = read_stat(pid)
-        if stat and stat[1] == me and stat[0] == "Z" and pid not in owned:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
+    """Kept as a marker of the points where orphans appear; the reaper
+    thread does the work."""
 
 
 def pids():
@@ -153,19 +202,12 @@ def descendants(pid, kids):
     return out
 
 
-def run(argv, env=None, timeout=600, check=True, stdin=None):
-    proc = subprocess.run(
-        argv,
-        env=env,
-        stdin=stdin if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        timeout=timeout,
-    )
+def run(argv, env=None, timeout=600, check=True):
+    proc = spawn(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = finish(proc, timeout=timeout)
     if check and proc.returncode != 0:
-        raise CommandFailed(argv, proc.returncode, proc.stderr)
-    return proc
+        raise CommandFailed(argv, proc.returncode, stderr)
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def timed(argv, env=None, timeout=600):
@@ -284,8 +326,8 @@ class Pod:
         self.binary = os.path.realpath(binary)
         self.root = os.path.join(work, "pod-root")
         self.run_root = os.path.join(work, "pod-run")
-        self.env = dict(os.environ, POD_ROOT=self.root, POD_RUN_ROOT=self.run_root)
-        self.env.pop("POD_REGISTRIES_CONF", None)
+        conf = registries_conf(os.path.join(work, "pod-registries.conf"))
+        self.env = dict(os.environ, POD_ROOT=self.root, POD_RUN_ROOT=self.run_root, POD_REGISTRIES_CONF=conf)
 
     def version(self):
         return run([self.binary, "version"], env=self.env, check=False).stdout.strip()
@@ -341,25 +383,20 @@ class Pod:
     def delete_all(self):
         run(self.cmd("delete", "pods", "--all", "--force", "--grace-period=0"), env=self.env, check=False, timeout=300)
 
-    def own_processes(self):
-        """pod's host-side processes (supervisors, pause): the bench's pod
-        binary, re-executed, with the bench's state root in its environment."""
+    def supervisors(self):
+        """The bench's pod supervisors: the bench's pod binary, re-executed,
+        with the bench's state root in its environment."""
         marker = f"POD_ROOT={self.root}"
-        out = []
-        for pid in pids():
-            if pid == os.getpid():
-                continue
-            argv = cmdline(pid)
-            if (exe(pid) == self.binary or (argv and argv[0] == "/pause")) and environ_has(pid, marker):
-                out.append(pid)
-        return out
+        me = os.getpid()
+        return [p for p in pids() if p != me and exe(p).removesuffix(" (deleted)") == self.binary and cmdline(p)[:1] != ["/pause"] and environ_has(p, marker)]
 
     def pod_host_processes(self, name):
         """(supervisors, pause processes) of the bench's running pods; the
-        memory case runs one pod at a time, so these are that pod's."""
-        procs = self.own_processes()
-        pause = [p for p in procs if cmdline(p)[:1] == ["/pause"]]
-        return [p for p in procs if p not in pause], pause
+        memory cases run one pod at a time, so these are that pod's."""
+        sups = self.supervisors()
+        kids = children_map()
+        pause = [p for s in sups for p in descendants(s, kids) if cmdline(p)[:1] == ["/pause"]]
+        return sups, pause
 
     def pull_argv(self, ref):
         return self.cmd("image", "pull", ref)
@@ -370,7 +407,9 @@ class Pod:
     def cleanup(self):
         if os.path.isdir(self.root):
             self.delete_all()
-        for pid in self.own_processes():
+        sups = self.supervisors()
+        kids = children_map()
+        for pid in sups + [p for s in sups for p in descendants(s, kids)]:
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -390,7 +429,11 @@ class Podman:
         self.runtime = "runc" if shutil.which("runc") else "crun"
         with open(conf, "w") as f:
             f.write(self.containers_conf())
-        self.env = dict(os.environ, CONTAINERS_CONF=conf)
+        self.env = dict(
+            os.environ,
+            CONTAINERS_CONF=conf,
+            CONTAINERS_REGISTRIES_CONF=registries_conf(os.path.join(work, "podman-registries.conf")),
+        )
 
     def containers_conf(self):
         # podman asks for 1048576 open files and processes, which a root
@@ -424,8 +467,7 @@ class Podman:
             run_root or self.run_root,
             "--tmpdir",
             self.tmpdir,
-            "--cgroup-manager",
-            "cgroupfs",
+            "--cgroup-manager=cgroupfs",
             *args,
         ]
 
@@ -570,36 +612,62 @@ class Bench:
         files = [self.manifest(nm, seed_pod(nm)) for nm in sorted(names)]
         t0 = time.perf_counter()
         procs = [
-            subprocess.Popen(tool.create_argv(f), env=tool.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            spawn(tool.create_argv(f), env=tool.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             for f in files
         ]
-        OWNED_POPENS.update(procs)
-        try:
-            for p in procs:
-                _, err = p.communicate(timeout=600)
-                if p.returncode != 0:
-                    raise CommandFailed(p.args, p.returncode, err)
-        finally:
-            OWNED_POPENS.difference_update(procs)
+        failed = None
+        for p in procs:
+            _, err = finish(p, timeout=600)
+            if p.returncode != 0 and not failed:
+                failed = CommandFailed(p.args, p.returncode, err)
+        if failed:
+            raise failed
         self.wait_all(tool, names, 600)
         out["4b"] = stats([time.perf_counter() - t0])
         tool.delete_all()
         reap_orphans()
         return out
 
-    def case_list(self, tool):
-        """`get pods` with N pods stored. pod stores and starts them (its
-        create always starts the pod); podman creates them with
-        `kube play --start=false`, stored but not running, which is the
-        cheaper case for podman."""
+    def case_list(self, tool, image_ok):
+        """`get pods` with N pods stored, and (pod only) N pods running at
+        once. pod's create starts every pod it stores; podman's pods are
+        created with `kube play --start=false`, stored but not running,
+        which is the cheaper listing for podman. Without an image, pod's
+        pods are stored with imagePullPolicy Never and stay waiting."""
         n = self.args.stored
         names = [self.fresh("stored") for _ in range(n)]
-        path = write_manifests(os.path.join(self.manifests, f"stored-{n}.yaml"), [seed_pod(nm) for nm in names])
+        manifests = [seed_pod(nm) for nm in names]
+        if not image_ok:
+            for m in manifests:
+                for c in m["spec"]["containers"]:
+                    c["imagePullPolicy"] = "Never"
+        path = write_manifests(os.path.join(self.manifests, f"stored-{n}.yaml"), manifests)
         argv = tool.create_argv(path)
         if isinstance(tool, Podman):
             argv = argv[:-1] + ["--start=false", path]
+        t0 = time.perf_counter()
         run(argv, env=tool.env, timeout=1800)
         out = {}
+        if isinstance(tool, Pod):
+            if not image_ok:
+                out["5b"] = {"na": "no busybox image to run the pods with"}
+            else:
+                try:
+                    self.wait_all(tool, set(names), 1800)
+                    out["5b"] = stats([time.perf_counter() - t0])
+                    time.sleep(1)
+                    rss = pss = 0
+                    helpers, infra = tool.pod_host_processes(None)
+                    for pid in helpers + infra:
+                        r, p = memory_kib(pid)
+                        rss, pss = rss + r, pss + p
+                    out["5b-pss"] = stats([pss * 1024 / n])
+                    out["5b-pss"]["processes"] = f"{len(helpers)} + {len(infra)}"
+                except NotApplicable as e:
+                    out["5b"] = {"na": f"{e} ({tool.running_count(set(names))} running)"}
+        else:
+            out["5b"] = {"na": f"not measured: the bench stores podman's {n} pods without starting them"}
+        out.setdefault("5b-pss", {"na": out["5b"].get("na", "")})
         list_argv = tool.list_argv()
         lines = run(list_argv, env=tool.env).stdout.strip().splitlines()
         if len(lines) != n + 1:
@@ -721,18 +789,14 @@ class Registry:
                 f"storage:\n  filesystem:\n    rootdirectory: {self.dir}/data\n"
                 f"http:\n  addr: 127.0.0.1:{self.port}\n"
             )
-        self.proc = subprocess.Popen(
-            ["docker-registry", "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        OWNED_POPENS.add(self.proc)
+        self.proc = spawn(["docker-registry", "serve", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         poll("the registry to answer", self.answers, 30, 0.1)
         self.ref = f"127.0.0.1:{self.port}/bench/layers:v1"
         layout = os.path.join(self.dir, "oci")
         self.layer_count = write_oci_layout(layout, base_tar, layers, layer_bytes)
         run(["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{self.ref}"])
         self.pod_conf = os.path.join(self.dir, "registries.conf")
-        with open(self.pod_conf, "w") as f:
-            f.write(f'[[registry]]\nlocation = "127.0.0.1:{self.port}"\ninsecure = true\n')
+        registries_conf(self.pod_conf, f'\n[[registry]]\nlocation = "127.0.0.1:{self.port}"\ninsecure = true\n')
 
     def answers(self):
         try:
@@ -744,11 +808,9 @@ class Registry:
     def stop(self):
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            finish(self.proc, timeout=10)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        OWNED_POPENS.discard(self.proc)
+            pass
 
 
 def write_oci_layout(path, base_tar, extra_layers, layer_bytes):
@@ -820,6 +882,8 @@ CASES = {
     "4a": ("{many} pods created one after another → all Running", "s"),
     "4b": ("{many} pods created at once → all Running", "s"),
     "5": ("list pods with {stored} stored", "s"),
+    "5b": ("{stored} pods in one create → all Running", "s"),
+    "5b-pss": ("host memory per pod with {stored} running, PSS", "B"),
     "6a-rss": ("host memory per pod, 1 container, RSS", "B"),
     "6a-pss": ("host memory per pod, 1 container, PSS", "B"),
     "6b-rss": ("host memory per pod, 4 containers, RSS", "B"),
@@ -836,7 +900,7 @@ GROUPS = {
     "2": ["1", "2"],
     "3": ["3"],
     "4": ["4a", "4b"],
-    "5": ["5"],
+    "5": ["5", "5b", "5b-pss"],
     "6": ["6a-rss", "6a-pss", "6b-rss", "6b-pss"],
     "7": ["7-time", "7-cpu", "7-rate"],
     "8": ["8"],
@@ -929,7 +993,7 @@ def unmount_under(path):
             if point == path or point.startswith(path + "/"):
                 mounts.append(point)
     for point in sorted(mounts, key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], stderr=subprocess.DEVNULL)
+        run(["umount", "-l", point], check=False)
 
 
 def main():
@@ -1010,7 +1074,7 @@ def main():
                 tool.import_image(tarball)
                 image_ready[tool] = None
             except (CommandFailed, subprocess.TimeoutExpired) as e:
-                image_ready[tool] = f"image import failed: {e}"
+                image_ready[tool] = str(e)
 
         if "9" in wanted:
             try:
@@ -1025,7 +1089,7 @@ def main():
             (["1", "2"], bench.case_create_delete),
             (["3"], bench.case_four),
             (["4a", "4b"], bench.case_many),
-            (["5"], bench.case_list),
+            (["5", "5b", "5b-pss"], lambda tool: bench.case_list(tool, not image_ready[tool])),
             (["6a-rss", "6a-pss", "6b-rss", "6b-pss"], bench.case_memory),
             (["7-time", "7-cpu", "7-rate"], bench.case_logs),
             (["8"], bench.case_exec),
@@ -1038,7 +1102,7 @@ def main():
                 continue
             for tool in tools:
                 print(f"bench: {tool.label}: {', '.join(keys)} ...", file=sys.stderr, flush=True)
-                needs_image = keys[0] != "9"
+                needs_image = keys[0] not in ("5", "9")
                 try:
                     if needs_image and image_ready[tool]:
                         raise NotApplicable(image_ready[tool])
