@@ -63,6 +63,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         show_labels: args.show_labels,
         with_namespace: global.all_namespaces,
         wide: matches!(format, OutputFormat::Wide),
+        as_list: listed_kinds || objects.len() > 1,
     };
     print!("{}", print::render(&objects, &format, &options)?);
     if args.watch {

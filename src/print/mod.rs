@@ -1,15 +1,29 @@
 //! Printing objects the way kubectl does: tables (with kubectl's tabwriter
-//! spacing, STATUS algorithm and ages), yaml, json, name, jsonpath and
-//! custom-columns, and describe.
+//! spacing, STATUS algorithm and ages), yaml, json, kyaml, name, jsonpath
+//! and custom-columns, describe, events, and `get -w`.
 //!
-//! TODO(print): first cut; tabwriter, printPod, HumanDuration, jsonpath,
-//! custom-columns and a kubectl-faithful YAML emitter replace it.
+//! Every renderer is a pure function of the objects and `now`, so tests
+//! pin ages; `render` and `render_objects` read the clock for the CLI.
 
+pub mod custom_columns;
 pub mod describe;
+pub mod duration;
+pub mod events;
+pub mod json;
+pub mod jsonpath;
+#[cfg(test)]
+mod kubectl_oracle;
+pub mod kyaml;
+pub mod pod_status;
+pub mod qos;
+pub mod table;
+pub mod tabwriter;
 pub mod watch;
 pub mod yaml;
 
 use anyhow::{Result, bail};
+use jiff::Timestamp;
+use serde_json::Value;
 
 use crate::api::Object;
 
@@ -48,56 +62,92 @@ impl OutputFormat {
             }
         })
     }
+
+    /// Whether the format prints a table (headers once, a row per object).
+    pub fn is_table(&self) -> bool {
+        matches!(
+            self,
+            OutputFormat::Table | OutputFormat::Wide | OutputFormat::CustomColumns(_)
+        )
+    }
 }
 
-/// Switches of the human-readable table.
+/// Switches of the human-readable table, and how machine formats wrap.
 #[derive(Debug, Clone, Default)]
 pub struct TableOptions {
     pub no_headers: bool,
     pub show_labels: bool,
     pub with_namespace: bool,
     pub wide: bool,
+    /// The user listed kinds (`get pods`) rather than naming one object,
+    /// so yaml/json/jsonpath print a `List` even for a single object, as
+    /// kubectl does.
+    pub as_list: bool,
 }
 
-/// Renders `objects` (possibly of several kinds) in `format`.
+/// Renders `objects` (possibly of several kinds) in `format`, at the
+/// current time.
 pub fn render(objects: &[Object], format: &OutputFormat, options: &TableOptions) -> Result<String> {
+    render_at(objects, format, options, Timestamp::now())
+}
+
+/// Renders `objects` in `format` with ages taken at `now`.
+pub fn render_at(
+    objects: &[Object],
+    format: &OutputFormat,
+    options: &TableOptions,
+    now: Timestamp,
+) -> Result<String> {
     match format {
-        OutputFormat::Table | OutputFormat::Wide => Ok(render_table(objects, options)),
-        other => render_objects(objects, other),
+        OutputFormat::Table | OutputFormat::Wide => {
+            let mut options = options.clone();
+            options.wide |= *format == OutputFormat::Wide;
+            Ok(table::render(objects, &options, now))
+        }
+        OutputFormat::CustomColumns(spec) => {
+            let columns = custom_columns::parse(spec)?;
+            let values: Vec<Value> = objects.iter().map(Object::to_json).collect();
+            custom_columns::render(&columns, &values, options.no_headers)
+        }
+        OutputFormat::Name => Ok(objects.iter().map(name).collect()),
+        other => {
+            let value = if objects.len() == 1 && !options.as_list {
+                objects[0].to_json()
+            } else {
+                list(objects)
+            };
+            machine(&value, other)
+        }
     }
 }
 
 /// Renders objects in a machine format; several objects become a `List`.
 pub fn render_objects(objects: &[Object], format: &OutputFormat) -> Result<String> {
-    let value = if objects.len() == 1 {
-        objects[0].to_json()
-    } else {
-        serde_json::json!({
-            "apiVersion": "v1",
-            "items": objects.iter().map(Object::to_json).collect::<Vec<_>>(),
-            "kind": "List",
-            "metadata": { "resourceVersion": "" },
-        })
-    };
-    Ok(match format {
-        OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&value)?),
-        OutputFormat::Yaml => yaml::to_yaml(&value),
-        OutputFormat::Name => objects
-            .iter()
-            .map(|o| format!("{}/{}\n", o.kind().singular(), o.name()))
-            .collect(),
-        other => bail!("output format {other:?} is not implemented yet"),
+    render(objects, format, &TableOptions::default())
+}
+
+/// `-o name`: `pod/nginx`.
+pub fn name(object: &Object) -> String {
+    format!("{}/{}\n", object.kind().singular(), object.name())
+}
+
+/// kubectl's `List` wrapper around several objects.
+pub fn list(objects: &[Object]) -> Value {
+    serde_json::json!({
+        "apiVersion": "v1",
+        "items": objects.iter().map(Object::to_json).collect::<Vec<_>>(),
+        "kind": "List",
+        "metadata": { "resourceVersion": "" },
     })
 }
 
-fn render_table(objects: &[Object], options: &TableOptions) -> String {
-    let mut out = String::new();
-    if !options.no_headers {
-        out.push_str("NAME\n");
-    }
-    for o in objects {
-        out.push_str(o.name());
-        out.push('\n');
-    }
-    out
+/// A value in yaml, json, kyaml or jsonpath.
+pub fn machine(value: &Value, format: &OutputFormat) -> Result<String> {
+    Ok(match format {
+        OutputFormat::Json => json::to_json(value),
+        OutputFormat::Yaml => yaml::to_yaml(value),
+        OutputFormat::Kyaml => kyaml::to_kyaml(value),
+        OutputFormat::JsonPath(template) => jsonpath::render(template, value)?,
+        other => bail!("output format {other:?} cannot print a single value"),
+    })
 }

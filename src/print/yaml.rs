@@ -1,9 +1,973 @@
-//! YAML output as kubectl prints it (sigs.k8s.io/yaml over Go's
-//! encoding/json: sorted keys, two-space indentation, block sequences not
-//! indented under their key).
+//! `-o yaml` as kubectl prints it.
 //!
-//! TODO(print): first cut.
+//! kubectl marshals to JSON, then sigs.k8s.io/yaml re-encodes that with
+//! its copy of go-yaml v2. This module reproduces that emitter's output
+//! for JSON-shaped values:
+//! - map keys in go-yaml's "natural" order (letters after other
+//!   characters, runs of digits compared as numbers: `a9` < `a10`);
+//! - two-space indentation, block sequences not indented under their key
+//!   (`containers:` then `- name: x` at the same column);
+//! - a string is double-quoted when YAML 1.1 would read it as something
+//!   else (`"yes"`, `"0777"`, `"1e3"`, `""`, `"12:30"`, timestamps),
+//!   single-quoted when a plain scalar would be misread (`'- x'`,
+//!   `'key: value'`, `'@x'`), double-quoted with escapes when it holds
+//!   characters YAML cannot print raw (tabs, emoji, NEL), and a `|`
+//!   literal block (with `-`/`+` chomping and an indentation hint when it
+//!   starts with a space) when it spans lines;
+//! - plain and quoted scalars folded at the first space past column 80,
+//!   continuing two columns in from their key, as go-yaml's emitter does.
+//!
+//! Not reproduced: go-yaml's `? key` form for keys longer than 128
+//! characters (no Kubernetes key is that long).
 
-pub fn to_yaml(value: &serde_json::Value) -> String {
-    serde_saphyr::to_string(value).unwrap_or_default()
+use std::cmp::Ordering;
+
+use serde_json::{Map, Value};
+
+/// go-yaml's line width (`best_width`).
+const WIDTH: usize = 80;
+
+/// The value as YAML, ending in a newline.
+pub fn to_yaml(value: &Value) -> String {
+    let mut e = Emitter::default();
+    match value {
+        Value::Object(map) if !map.is_empty() => e.mapping(map, 0, false),
+        Value::Array(items) if !items.is_empty() => e.sequence(items, 0, false),
+        other => {
+            e.scalar_value(other, 0);
+        }
+    }
+    if e.column != 0 {
+        e.out.push('\n');
+    }
+    e.out
+}
+
+#[derive(Default)]
+struct Emitter {
+    out: String,
+    /// Characters written since the last line break.
+    column: usize,
+}
+
+impl Emitter {
+    fn put(&mut self, s: &str) {
+        for c in s.chars() {
+            self.put_char(c);
+        }
+    }
+
+    fn put_char(&mut self, c: char) {
+        self.out.push(c);
+        if c == '\n' {
+            self.column = 0;
+        } else {
+            self.column += 1;
+        }
+    }
+
+    /// Starts a fresh line indented to `indent` (unless already there).
+    fn line(&mut self, indent: usize) {
+        if self.column != 0 {
+            self.put_char('\n');
+        }
+        while self.column < indent {
+            self.put_char(' ');
+        }
+    }
+
+    /// A block mapping whose keys sit at column `indent`; with `inline`
+    /// the first key continues the current line (after `- `).
+    fn mapping(&mut self, map: &Map<String, Value>, indent: usize, inline: bool) {
+        let mut keys: Vec<&String> = map.keys().collect();
+        keys.sort_by(|a, b| natural_cmp(a, b));
+        for (i, key) in keys.into_iter().enumerate() {
+            if i > 0 || !inline {
+                self.line(indent);
+            }
+            self.string(key, indent, true);
+            self.put_char(':');
+            match &map[key] {
+                Value::Object(m) if !m.is_empty() => self.mapping(m, indent + 2, false),
+                // Not indented under its key, as go-yaml does.
+                Value::Array(items) if !items.is_empty() => self.sequence(items, indent, false),
+                other => {
+                    self.put_char(' ');
+                    self.scalar_value(other, indent + 2);
+                }
+            }
+        }
+    }
+
+    /// A block sequence whose dashes sit at column `indent`; with
+    /// `inline` the first dash continues the current line (`- - a`).
+    fn sequence(&mut self, items: &[Value], indent: usize, inline: bool) {
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 || !inline {
+                self.line(indent);
+            }
+            self.put("- ");
+            match item {
+                Value::Object(m) if !m.is_empty() => self.mapping(m, indent + 2, true),
+                Value::Array(inner) if !inner.is_empty() => self.sequence(inner, indent + 2, true),
+                other => self.scalar_value(other, indent + 2),
+            }
+        }
+    }
+
+    /// A scalar (or empty collection) in block context; `indent` is where
+    /// folded continuation lines and literal block lines start.
+    fn scalar_value(&mut self, value: &Value, indent: usize) {
+        match value {
+            Value::Null => self.put("null"),
+            Value::Bool(b) => self.put(if *b { "true" } else { "false" }),
+            Value::Number(n) => {
+                let text = number(n);
+                self.put(&text);
+            }
+            Value::String(s) => self.string(s, indent, false),
+            Value::Array(_) => self.put("[]"),
+            Value::Object(_) => self.put("{}"),
+        }
+    }
+
+    fn string(&mut self, s: &str, indent: usize, key: bool) {
+        match choose_style(s, key) {
+            Style::Plain => self.plain(s, indent, !key),
+            Style::Single => self.single_quoted(s, indent, !key),
+            Style::Double => self.double_quoted(s, indent, !key),
+            Style::Literal => self.literal(s, indent),
+        }
+    }
+
+    /// Folds at a space once past the line width, as go-yaml does.
+    fn fold_here(&self, allow_breaks: bool, spaces: bool) -> bool {
+        allow_breaks && !spaces && self.column > WIDTH
+    }
+
+    fn break_to(&mut self, indent: usize) {
+        self.put_char('\n');
+        while self.column < indent {
+            self.put_char(' ');
+        }
+    }
+
+    fn plain(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        let chars: Vec<char> = s.chars().collect();
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                let next_space = chars.get(i + 1) == Some(&' ');
+                if self.fold_here(allow_breaks, spaces) && !next_space {
+                    self.break_to(indent);
+                } else {
+                    self.put_char(c);
+                }
+                spaces = true;
+            } else {
+                self.put_char(c);
+                spaces = false;
+            }
+        }
+    }
+
+    fn single_quoted(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        let chars: Vec<char> = s.chars().collect();
+        self.put_char('\'');
+        let mut spaces = false;
+        let mut breaks = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if c == ' ' {
+                let next_space = chars.get(i + 1) == Some(&' ');
+                if self.fold_here(allow_breaks, spaces)
+                    && i > 0
+                    && i + 1 < chars.len()
+                    && !next_space
+                {
+                    self.break_to(indent);
+                } else {
+                    self.put_char(c);
+                }
+                spaces = true;
+            } else if is_break(c) {
+                // go-yaml writes a line separator as is and starts the
+                // next line indented.
+                self.out.push(c);
+                self.column = 0;
+                breaks = true;
+            } else {
+                if breaks {
+                    while self.column < indent {
+                        self.put_char(' ');
+                    }
+                }
+                if c == '\'' {
+                    self.put_char('\'');
+                }
+                self.put_char(c);
+                spaces = false;
+                breaks = false;
+            }
+        }
+        self.put_char('\'');
+    }
+
+    fn double_quoted(&mut self, s: &str, indent: usize, allow_breaks: bool) {
+        let chars: Vec<char> = s.chars().collect();
+        self.put_char('"');
+        let mut spaces = false;
+        for (i, &c) in chars.iter().enumerate() {
+            if !is_printable(c) || c == '\u{feff}' || is_break(c) || c == '"' || c == '\\' {
+                self.put_char('\\');
+                let short = match c {
+                    '\0' => Some('0'),
+                    '\u{7}' => Some('a'),
+                    '\u{8}' => Some('b'),
+                    '\t' => Some('t'),
+                    '\n' => Some('n'),
+                    '\u{b}' => Some('v'),
+                    '\u{c}' => Some('f'),
+                    '\r' => Some('r'),
+                    '\u{1b}' => Some('e'),
+                    '"' => Some('"'),
+                    '\\' => Some('\\'),
+                    '\u{85}' => Some('N'),
+                    '\u{a0}' => Some('_'),
+                    '\u{2028}' => Some('L'),
+                    '\u{2029}' => Some('P'),
+                    _ => None,
+                };
+                match short {
+                    Some(e) => self.put_char(e),
+                    None => {
+                        let v = c as u32;
+                        let escaped = if v <= 0xff {
+                            format!("x{v:02X}")
+                        } else if v <= 0xffff {
+                            format!("u{v:04X}")
+                        } else {
+                            format!("U{v:08X}")
+                        };
+                        self.put(&escaped);
+                    }
+                }
+                spaces = false;
+            } else if c == ' ' {
+                if self.fold_here(allow_breaks, spaces) && i != 0 && i + 1 != chars.len() {
+                    self.break_to(indent);
+                    if chars.get(i + 1) == Some(&' ') {
+                        self.put_char('\\');
+                    }
+                } else {
+                    self.put_char(c);
+                }
+                spaces = true;
+            } else {
+                self.put_char(c);
+                spaces = false;
+            }
+        }
+        self.put_char('"');
+    }
+
+    fn literal(&mut self, s: &str, indent: usize) {
+        self.put_char('|');
+        let first = s.chars().next();
+        if first.is_some_and(|c| c == ' ' || is_break(c)) {
+            self.put_char('2');
+        }
+        let mut rev = s.chars().rev();
+        let last = rev.next();
+        let before_last = rev.next();
+        match (last, before_last) {
+            (Some(l), _) if !is_break(l) => self.put_char('-'),
+            (Some(_), None) => self.put_char('+'),
+            (Some(_), Some(b)) if is_break(b) => self.put_char('+'),
+            (None, _) => self.put_char('-'),
+            _ => {}
+        }
+        self.put_char('\n');
+        let mut at_break = true;
+        for c in s.chars() {
+            if is_break(c) {
+                self.put_char('\n');
+                at_break = true;
+            } else {
+                if at_break {
+                    while self.column < indent {
+                        self.put_char(' ');
+                    }
+                    at_break = false;
+                }
+                self.put_char(c);
+            }
+        }
+    }
+}
+
+fn number(n: &serde_json::Number) -> String {
+    if n.is_i64() || n.is_u64() {
+        return n.to_string();
+    }
+    let f = n.as_f64().unwrap_or(0.0);
+    go_float(f)
+}
+
+/// Go's `strconv.FormatFloat(f, 'g', -1, 64)`, which go-yaml uses.
+pub fn go_float(f: f64) -> String {
+    if f == 0.0 {
+        return "0".into();
+    }
+    let exp = f.abs().log10().floor() as i32;
+    if !(-4..6).contains(&exp) {
+        // Exponent form: shortest mantissa, exponent with a sign and at
+        // least two digits.
+        let e = format!("{f:e}");
+        let (mantissa, power) = e.split_once('e').unwrap_or((&e, "0"));
+        let power: i32 = power.parse().unwrap_or(0);
+        let sign = if power < 0 { '-' } else { '+' };
+        return format!("{mantissa}e{sign}{:02}", power.abs());
+    }
+    format!("{f}")
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Single,
+    Double,
+    Literal,
+}
+
+/// go-yaml's choice: the style `encoder.stringv` asks for, then what the
+/// emitter's scalar analysis allows.
+fn choose_style(s: &str, key: bool) -> Style {
+    let requested = if s.contains('\n') {
+        Style::Literal
+    } else if is_base60_float(s) || !resolves_to_string(s) {
+        Style::Double
+    } else {
+        Style::Plain
+    };
+    let a = analyze(s);
+    let mut style = requested;
+    if style == Style::Plain && (!a.block_plain_allowed || s.is_empty()) {
+        style = Style::Single;
+    }
+    if style == Style::Single && !a.single_quoted_allowed {
+        style = Style::Double;
+    }
+    if style == Style::Literal && (!a.block_allowed || key) {
+        style = Style::Double;
+    }
+    style
+}
+
+/// go-yaml's `is_printable` (it prints non-ASCII raw, but not characters
+/// outside the Basic Multilingual Plane).
+fn is_printable(c: char) -> bool {
+    let v = c as u32;
+    v == 0x0a
+        || (0x20..=0x7e).contains(&v)
+        || (0xa0..=0xd7ff).contains(&v)
+        || ((0xe000..=0xfffd).contains(&v) && v != 0xfeff)
+}
+
+fn is_break(c: char) -> bool {
+    matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+fn is_blank(c: char) -> bool {
+    c == ' ' || c == '\t'
+}
+
+struct Analysis {
+    block_plain_allowed: bool,
+    single_quoted_allowed: bool,
+    block_allowed: bool,
+}
+
+/// libyaml's `yaml_emitter_analyze_scalar`, for block context.
+fn analyze(s: &str) -> Analysis {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.is_empty() {
+        return Analysis {
+            block_plain_allowed: true,
+            single_quoted_allowed: true,
+            block_allowed: false,
+        };
+    }
+    let mut block_indicators = s.starts_with("---") || s.starts_with("...");
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break, mut previous_space, mut previous_break) =
+        (false, false, false, false);
+    let (mut line_breaks, mut special) = (false, false);
+    let mut preceded_by_whitespace = true;
+    for (i, &c) in chars.iter().enumerate() {
+        let followed_by_whitespace = chars.get(i + 1).is_none_or(|&n| is_blank(n));
+        if i == 0 {
+            match c {
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => block_indicators = true,
+                '?' | ':' if followed_by_whitespace => block_indicators = true,
+                '-' if followed_by_whitespace => block_indicators = true,
+                _ => {}
+            }
+        } else {
+            match c {
+                ':' if followed_by_whitespace => block_indicators = true,
+                '#' if preceded_by_whitespace => block_indicators = true,
+                _ => {}
+            }
+        }
+        if !is_printable(c) {
+            special = true;
+        }
+        if is_break(c) {
+            line_breaks = true;
+        }
+        if c == ' ' {
+            if i == 0 {
+                leading_space = true;
+            }
+            if i + 1 == chars.len() {
+                trailing_space = true;
+            }
+            if previous_break {
+                break_space = true;
+            }
+            previous_space = true;
+            previous_break = false;
+        } else if is_break(c) {
+            if i == 0 {
+                leading_break = true;
+            }
+            if i + 1 == chars.len() {
+                trailing_break = true;
+            }
+            if previous_space {
+                space_break = true;
+            }
+            previous_space = false;
+            previous_break = true;
+        } else {
+            previous_space = false;
+            previous_break = false;
+        }
+        preceded_by_whitespace = is_blank(c) || is_break(c);
+    }
+    let mut a = Analysis {
+        block_plain_allowed: true,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    };
+    if leading_space || leading_break || trailing_space || trailing_break {
+        a.block_plain_allowed = false;
+    }
+    if trailing_space {
+        a.block_allowed = false;
+    }
+    if break_space {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+    }
+    if space_break || special {
+        a.block_plain_allowed = false;
+        a.single_quoted_allowed = false;
+        a.block_allowed = false;
+    }
+    if line_breaks {
+        a.block_plain_allowed = false;
+    }
+    if block_indicators {
+        a.block_plain_allowed = false;
+    }
+    a
+}
+
+/// Whether go-yaml's resolver reads the plain scalar as a string (and not
+/// a bool, null, number or timestamp, which then needs quotes).
+pub fn resolves_to_string(s: &str) -> bool {
+    let Some(&first) = s.as_bytes().first() else {
+        return false; // null
+    };
+    const MAP: [&str; 35] = [
+        "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "n", "N", "no",
+        "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "~", "null", "Null", "NULL",
+        ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
+    ];
+    const MAP_PLUS: [&str; 3] = ["+.inf", "+.Inf", "+.INF"];
+    let hint = match first {
+        b'+' | b'-' => 'S',
+        b'0'..=b'9' => 'D',
+        b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => 'M',
+        b'.' => '.',
+        _ => return true,
+    };
+    if MAP.contains(&s) || MAP_PLUS.contains(&s) {
+        return false;
+    }
+    match hint {
+        'M' => true,
+        '.' => !go_parse_float(s),
+        _ => {
+            if is_timestamp(s) {
+                return false;
+            }
+            let plain = s.replace('_', "");
+            if go_parse_int(&plain) || is_yaml_style_float(&plain) {
+                return false;
+            }
+            true
+        }
+    }
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeding.
+fn go_parse_int(s: &str) -> bool {
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'+') => (false, &s[1..]),
+        Some(b'-') => (true, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return false;
+    }
+    match u128::from_str_radix(digits, radix) {
+        Ok(v) if negative => v <= 1u128 << 63,
+        Ok(v) => v <= u128::from(u64::MAX),
+        Err(_) => false,
+    }
+}
+
+/// go-yaml's `yamlStyleFloat`:
+/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
+fn is_yaml_style_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < b.len() && b[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i - start
+    };
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    } else {
+        if digits(&mut i) == 0 {
+            return false;
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            digits(&mut i);
+        }
+    }
+    if matches!(b.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(b.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if digits(&mut i) == 0 {
+            return false;
+        }
+    }
+    i == b.len()
+}
+
+/// Go's `strconv.ParseFloat` on a string starting with `.`.
+fn go_parse_float(s: &str) -> bool {
+    is_yaml_style_float(s)
+}
+
+/// go-yaml's timestamp formats: `2006-1-2`, `2006-1-2 15:4:5.999999999`
+/// and RFC 3339 with `T` or `t` and a zone.
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return false;
+    }
+    let mut p = Parser { b, i: 5 };
+    let Some(month) = p.number(1, 2) else {
+        return false;
+    };
+    if !p.eat(b'-') {
+        return false;
+    }
+    let Some(day) = p.number(1, 2) else {
+        return false;
+    };
+    let year: u32 = s[..4].parse().unwrap_or(0);
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return false;
+    }
+    if p.done() {
+        return true;
+    }
+    let zoned = match p.next() {
+        Some(b'T' | b't') => true,
+        Some(b' ') => false,
+        _ => return false,
+    };
+    let (Some(h), true, Some(m), true, Some(sec)) = (
+        p.number(1, 2),
+        p.eat(b':'),
+        p.number(1, 2),
+        p.eat(b':'),
+        p.number(1, 2),
+    ) else {
+        return false;
+    };
+    if h > 23 || m > 59 || sec > 59 {
+        return false;
+    }
+    if p.eat(b'.') && p.number(1, 9).is_none() {
+        return false;
+    }
+    if !zoned {
+        return p.done();
+    }
+    match p.next() {
+        Some(b'Z') => p.done(),
+        Some(b'+' | b'-') => {
+            let (Some(zh), true, Some(zm)) = (p.number(2, 2), p.eat(b':'), p.number(2, 2)) else {
+                return false;
+            };
+            zh <= 23 && zm <= 59 && p.done()
+        }
+        _ => false,
+    }
+}
+
+fn days_in_month(year: u32, month: u32) -> u32 {
+    match month {
+        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
+            29
+        }
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+struct Parser<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn done(&self) -> bool {
+        self.i == self.b.len()
+    }
+    fn next(&mut self) -> Option<u8> {
+        let c = self.b.get(self.i).copied();
+        self.i += 1;
+        c
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn number(&mut self, min: usize, max: usize) -> Option<u32> {
+        let start = self.i;
+        while self.i < self.b.len() && self.i - start < max && self.b[self.i].is_ascii_digit() {
+            self.i += 1;
+        }
+        if self.i - start < min {
+            return None;
+        }
+        std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()
+    }
+}
+
+/// YAML 1.1 sexagesimal floats (`12:30`, `1:20:30`), which go-yaml
+/// quotes: `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.
+fn is_base60_float(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i += 1;
+    }
+    if !b.get(i).is_some_and(u8::is_ascii_digit) {
+        return false;
+    }
+    while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+        i += 1;
+    }
+    let mut groups = 0;
+    while b.get(i) == Some(&b':') {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() && i - start < 2 {
+            i += 1;
+        }
+        let group = &b[start..i];
+        let ok = match group {
+            [d] => d.is_ascii_digit(),
+            [t, _] => (b'0'..=b'5').contains(t),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        groups += 1;
+    }
+    if groups == 0 {
+        return false;
+    }
+    if b.get(i) == Some(&b'.') {
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'_') {
+            i += 1;
+        }
+    }
+    i == b.len()
+}
+
+/// go-yaml v2's map key order (`keyList.Less`) for string keys.
+pub fn natural_cmp(a: &str, b: &str) -> Ordering {
+    let ar: Vec<char> = a.chars().collect();
+    let br: Vec<char> = b.chars().collect();
+    let mut i = 0;
+    while i < ar.len() && i < br.len() {
+        if ar[i] == br[i] {
+            i += 1;
+            continue;
+        }
+        let al = ar[i].is_alphabetic();
+        let bl = br[i].is_alphabetic();
+        if al && bl {
+            return ar[i].cmp(&br[i]);
+        }
+        if al || bl {
+            return if bl {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        let (mut an, mut bn): (i64, i64) = (0, 0);
+        if ar[i] == '0' || br[i] == '0' {
+            let mut j = i;
+            while j > 0 && ar[j - 1].is_ascii_digit() {
+                j -= 1;
+                if ar[j] != '0' {
+                    an = 1;
+                    bn = 1;
+                    break;
+                }
+            }
+        }
+        let mut ai = i;
+        while ai < ar.len() && ar[ai].is_ascii_digit() {
+            an = an
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(ar[ai] as u8 - b'0'));
+            ai += 1;
+        }
+        let mut bi = i;
+        while bi < br.len() && br[bi].is_ascii_digit() {
+            bn = bn
+                .wrapping_mul(10)
+                .wrapping_add(i64::from(br[bi] as u8 - b'0'));
+            bi += 1;
+        }
+        if an != bn {
+            return an.cmp(&bn);
+        }
+        if ai != bi {
+            return ai.cmp(&bi);
+        }
+        return ar[i].cmp(&br[i]);
+    }
+    ar.len().cmp(&br.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn layout_of_a_pod() {
+        let v = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "nginx", "labels": {"x": "y"}, "creationTimestamp": "2024-01-01T10:00:00Z"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sh", "-c", "echo hi"],
+                                     "ports": [{"containerPort": 80}], "resources": {}}],
+                     "volumes": []},
+        });
+        assert_eq!(
+            to_yaml(&v),
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  creationTimestamp: \"2024-01-01T10:00:00Z\"\n  labels:\n    x: \"y\"\n  name: nginx\nspec:\n  containers:\n  - command:\n    - sh\n    - -c\n    - echo hi\n    image: busybox\n    name: c\n    ports:\n    - containerPort: 80\n    resources: {}\n  volumes: []\n"
+        );
+    }
+
+    /// Each case was printed by kubectl 1.32 (`kubectl label --local -f
+    /// FILE x=y -o yaml`) for an annotation with this value.
+    #[test]
+    fn scalar_quoting_matches_kubectl() {
+        let cases = [
+            ("yes", "\"yes\""),
+            ("{x}", "'{x}'"),
+            ("[x]", "'[x]'"),
+            ("a,b", "a,b"),
+            ("1_000", "\"1_000\""),
+            ("12:30", "\"12:30\""),
+            (".5", "\".5\""),
+            ("+1", "\"+1\""),
+            ("y", "\"y\""),
+            ("n", "\"n\""),
+            ("NO", "\"NO\""),
+            ("off", "\"off\""),
+            ("é", "é"),
+            ("tab\there", "\"tab\\there\""),
+            ("ends with colon:", "'ends with colon:'"),
+            ("'quoted'", "'''quoted'''"),
+            ("\"dq\"", "'\"dq\"'"),
+            ("a\"b", "a\"b"),
+            ("2024-01-01", "\"2024-01-01\""),
+            ("=", "="),
+            ("<<", "<<"),
+            ("-", "'-'"),
+            ("?", "'?'"),
+            ("? q", "'? q'"),
+            ("|", "'|'"),
+            (">x", "'>x'"),
+            ("&anchor", "'&anchor'"),
+            ("0777", "\"0777\""),
+            (".inf", "\".inf\""),
+            ("-.inf", "\"-.inf\""),
+            (".nan", "\".nan\""),
+            ("0o17", "\"0o17\""),
+            ("0b101", "\"0b101\""),
+            ("1:20:30", "\"1:20:30\""),
+            ("trailing spaces  \nline", "\"trailing spaces  \\nline\""),
+            ("", "\"\""),
+            ("key: value", "'key: value'"),
+            ("- dash", "'- dash'"),
+            ("123", "\"123\""),
+            ("1.5", "\"1.5\""),
+            ("null", "\"null\""),
+            ("~", "\"~\""),
+            ("@at", "'@at'"),
+            (" lead", "' lead'"),
+            ("trail ", "'trail '"),
+            ("true", "\"true\""),
+            ("on", "\"on\""),
+            ("*star", "'*star'"),
+            ("#hash", "'#hash'"),
+            ("a#b", "a#b"),
+            ("a #b", "'a #b'"),
+            ("0x1F", "\"0x1F\""),
+            ("1e3", "\"1e3\""),
+            ("!bang", "'!bang'"),
+            ("%pct", "'%pct'"),
+            ("😀 x", "\"\\U0001F600 x\""),
+        ];
+        for (value, want) in cases {
+            let got = to_yaml(&json!({ "a": value }));
+            assert_eq!(got, format!("a: {want}\n"), "value {value:?}");
+        }
+    }
+
+    #[test]
+    fn literal_blocks_match_kubectl() {
+        let cases = [
+            ("multi\nline\n", "a: |\n  multi\n  line\n"),
+            ("multi\nline", "a: |-\n  multi\n  line\n"),
+            (
+                "  multi\nline with lead",
+                "a: |2-\n    multi\n  line with lead\n",
+            ),
+            ("x\n\n", "a: |+\n  x\n\n"),
+            ("\n", "a: |2+\n\n"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(to_yaml(&json!({ "a": value })), want, "value {value:?}");
+        }
+        // Nested: content two columns in from the key; the next key on
+        // its own line.
+        assert_eq!(
+            to_yaml(&json!({"m": {"a": "x\ny", "b": 1}})),
+            "m:\n  a: |-\n    x\n    y\n  b: 1\n"
+        );
+    }
+
+    #[test]
+    fn long_strings_fold_like_kubectl() {
+        let words = ["word"; 24].join(" ");
+        let v = json!({"metadata": {"annotations": {"long1": words}}});
+        assert_eq!(
+            to_yaml(&v),
+            "metadata:\n  annotations:\n    long1: word word word word word word word word word word word word word word word\n      word word word word word word word word word\n"
+        );
+        let v = json!({"metadata": {"annotations": {"long2": format!("- {words}")}}});
+        assert_eq!(
+            to_yaml(&v),
+            "metadata:\n  annotations:\n    long2: '- word word word word word word word word word word word word word word\n      word word word word word word word word word word'\n"
+        );
+        let v = json!({"metadata": {"annotations": {"long4": format!("tab\t {words}")}}});
+        assert_eq!(
+            to_yaml(&v),
+            "metadata:\n  annotations:\n    long4: \"tab\\t word word word word word word word word word word word word word\n      word word word word word word word word word word word\"\n"
+        );
+    }
+
+    #[test]
+    fn key_order_matches_go_yaml() {
+        let mut keys = vec![
+            "a10", "a9", "a09", "a009", "A", "_x", "1a", "-x", "b", "false", "f",
+        ];
+        keys.sort_by(|a, b| natural_cmp(a, b));
+        assert_eq!(
+            keys,
+            [
+                "-x", "_x", "1a", "A", "a9", "a09", "a009", "a10", "b", "f", "false"
+            ]
+        );
+    }
+
+    #[test]
+    fn nested_sequences_and_empty_values() {
+        let v = json!({"a": [[1, 2], {"k": null}, [], {}], "b": {}});
+        assert_eq!(
+            to_yaml(&v),
+            "a:\n- - 1\n  - 2\n- k: null\n- []\n- {}\nb: {}\n"
+        );
+    }
+
+    #[test]
+    fn floats_as_go_formats_them() {
+        assert_eq!(go_float(1.5), "1.5");
+        assert_eq!(go_float(1000000.0), "1e+06");
+        assert_eq!(go_float(0.5), "0.5");
+        assert_eq!(go_float(100000.0), "100000");
+    }
 }

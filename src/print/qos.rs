@@ -1,0 +1,1 @@
+//! The pod's QoS class, computed as Kubernetes does.
