@@ -112,6 +112,9 @@ _pod() {
             pod__subcmd__help__subcmd__image,inspect)
                 cmd="pod__subcmd__help__subcmd__image__subcmd__inspect"
                 ;;
+            pod__subcmd__help__subcmd__image,load)
+                cmd="pod__subcmd__help__subcmd__image__subcmd__load"
+                ;;
             pod__subcmd__help__subcmd__image,ls)
                 cmd="pod__subcmd__help__subcmd__image__subcmd__ls"
                 ;;
@@ -130,6 +133,9 @@ _pod() {
             pod__subcmd__image,inspect)
                 cmd="pod__subcmd__image__subcmd__inspect"
                 ;;
+            pod__subcmd__image,load)
+                cmd="pod__subcmd__image__subcmd__load"
+                ;;
             pod__subcmd__image,ls)
                 cmd="pod__subcmd__image__subcmd__ls"
                 ;;
@@ -147,6 +153,9 @@ _pod() {
                 ;;
             pod__subcmd__image__subcmd__help,inspect)
                 cmd="pod__subcmd__image__subcmd__help__subcmd__inspect"
+                ;;
+            pod__subcmd__image__subcmd__help,load)
+                cmd="pod__subcmd__image__subcmd__help__subcmd__load"
                 ;;
             pod__subcmd__image__subcmd__help,ls)
                 cmd="pod__subcmd__image__subcmd__help__subcmd__ls"
@@ -746,7 +755,7 @@ _pod() {
             return 0
             ;;
         pod__subcmd__help__subcmd__image)
-            opts="ls import inspect rm prune"
+            opts="ls load import inspect rm prune"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -774,6 +783,20 @@ _pod() {
             return 0
             ;;
         pod__subcmd__help__subcmd__image__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pod__subcmd__help__subcmd__image__subcmd__load)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -886,7 +909,7 @@ _pod() {
             return 0
             ;;
         pod__subcmd__image)
-            opts="-n -A -h --root --run-root --namespace --all-namespaces --help ls import inspect rm prune help"
+            opts="-n -A -h --root --run-root --namespace --all-namespaces --help ls load import inspect rm prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -916,7 +939,7 @@ _pod() {
             return 0
             ;;
         pod__subcmd__image__subcmd__help)
-            opts="ls import inspect rm prune help"
+            opts="ls load import inspect rm prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -958,6 +981,20 @@ _pod() {
             return 0
             ;;
         pod__subcmd__image__subcmd__help__subcmd__inspect)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pod__subcmd__image__subcmd__help__subcmd__load)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1058,6 +1095,44 @@ _pod() {
                 return 0
             fi
             case "${prev}" in
+                --root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --run-root)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --namespace)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        pod__subcmd__image__subcmd__load)
+            opts="-i -q -n -A -h --input --quiet --root --run-root --namespace --all-namespaces --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --input)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

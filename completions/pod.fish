@@ -156,17 +156,18 @@ complete -c pod -n "__fish_pod_using_subcommand annotate" -l overwrite -d 'Allow
 complete -c pod -n "__fish_pod_using_subcommand annotate" -l all -d 'Every object of the type in the namespace'
 complete -c pod -n "__fish_pod_using_subcommand annotate" -s A -l all-namespaces -d 'List objects across all namespaces'
 complete -c pod -n "__fish_pod_using_subcommand annotate" -s h -l help -d 'Print help'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -s n -l namespace -d 'The namespace of the objects' -r
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -s A -l all-namespaces -d 'List objects across all namespaces'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -s h -l help -d 'Print help'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "ls" -d 'List images'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "import" -d 'Import a root filesystem tarball as a one-layer image'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "inspect" -d 'Display detailed information on images, as JSON'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "rm" -d 'Remove images'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "prune" -d 'Remove unreferenced blobs and layers, and with --all unused images'
-complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls import inspect rm prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -s n -l namespace -d 'The namespace of the objects' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -s A -l all-namespaces -d 'List objects across all namespaces'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -s h -l help -d 'Print help'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -f -a "ls" -d 'List images'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -f -a "load" -d 'Load images from a docker-archive or oci-archive (docker save, podman save)'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -f -a "import" -d 'Import a root filesystem tarball as a one-layer image'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -f -a "inspect" -d 'Display detailed information on images, as JSON'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -f -a "rm" -d 'Remove images'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -f -a "prune" -d 'Remove unreferenced blobs and layers, and with --all unused images'
+complete -c pod -n "__fish_pod_using_subcommand image; and not __fish_seen_subcommand_from ls load import inspect rm prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -s o -l output -d 'Output format: json' -r
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
@@ -175,6 +176,13 @@ complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcomman
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -l no-trunc -d 'Do not truncate image IDs'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -s A -l all-namespaces -d 'List objects across all namespaces'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from ls" -s h -l help -d 'Print help'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from load" -s i -l input -d 'The archive to read (plain, gzip or zstd); stdin when omitted or -' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from load" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from load" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from load" -s n -l namespace -d 'The namespace of the objects' -r
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from load" -s q -l quiet -d 'Print nothing'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from load" -s A -l all-namespaces -d 'List objects across all namespaces'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from load" -s h -l help -d 'Print help'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -s c -l change -d 'A Dockerfile instruction for the image config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, STOPSIGNAL, USER, VOLUME, WORKDIR' -r
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -l root -d 'Directory of persistent state: pods, images, logs' -r -F
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from import" -l run-root -d 'Directory of runtime state: sockets, mount points' -r -F
@@ -200,6 +208,7 @@ complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcomman
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from prune" -s A -l all-namespaces -d 'List objects across all namespaces'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "ls" -d 'List images'
+complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "load" -d 'Load images from a docker-archive or oci-archive (docker save, podman save)'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "import" -d 'Import a root filesystem tarball as a one-layer image'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "inspect" -d 'Display detailed information on images, as JSON'
 complete -c pod -n "__fish_pod_using_subcommand image; and __fish_seen_subcommand_from help" -f -a "rm" -d 'Remove images'
@@ -232,6 +241,7 @@ complete -c pod -n "__fish_pod_using_subcommand help; and not __fish_seen_subcom
 complete -c pod -n "__fish_pod_using_subcommand help; and not __fish_seen_subcommand_from create apply get describe delete logs exec attach wait label annotate image version completion help" -f -a "completion" -d 'Print a shell completion script (bash, zsh, fish)'
 complete -c pod -n "__fish_pod_using_subcommand help; and not __fish_seen_subcommand_from create apply get describe delete logs exec attach wait label annotate image version completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "ls" -d 'List images'
+complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "load" -d 'Load images from a docker-archive or oci-archive (docker save, podman save)'
 complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "import" -d 'Import a root filesystem tarball as a one-layer image'
 complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "inspect" -d 'Display detailed information on images, as JSON'
 complete -c pod -n "__fish_pod_using_subcommand help; and __fish_seen_subcommand_from image" -f -a "rm" -d 'Remove images'

@@ -17,6 +17,9 @@ pub enum Command {
     /// List images
     #[command(alias = "list")]
     Ls(LsArgs),
+    /// Load images from a docker-archive or oci-archive (docker save,
+    /// podman save)
+    Load(LoadArgs),
     /// Import a root filesystem tarball as a one-layer image
     Import(ImportArgs),
     /// Display detailed information on images, as JSON
@@ -39,6 +42,16 @@ pub struct LsArgs {
     /// Do not truncate image IDs
     #[arg(long)]
     no_trunc: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// The archive to read (plain, gzip or zstd); stdin when omitted or -
+    #[arg(short, long, value_name = "FILE")]
+    input: Option<PathBuf>,
+    /// Print nothing
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -89,6 +102,7 @@ pub fn run(global: &GlobalArgs, command: Command) -> Result<()> {
     let mut out = io::stdout().lock();
     match command {
         Command::Ls(args) => ls(&images, &args, &mut out),
+        Command::Load(args) => load(&images, &args, &mut out),
         Command::Import(args) => import(&images, &args, &mut out),
         Command::Inspect(args) => inspect(&images, &args, &mut out),
         Command::Rm(args) => {
@@ -244,16 +258,44 @@ fn ls_json(images: &ImageStore, image: &StoredImage) -> Value {
     })
 }
 
+/// A file, or stdin for `-`; refuses a terminal as stdin.
+fn input(path: Option<&std::path::Path>) -> Result<Box<dyn Read>> {
+    match path {
+        Some(path) if path.as_os_str() != "-" => Ok(Box::new(
+            File::open(path).with_context(|| format!("opening {}", path.display()))?,
+        )),
+        _ => {
+            let stdin = io::stdin();
+            if std::io::IsTerminal::is_terminal(&stdin) {
+                anyhow::bail!(
+                    "stdin is a terminal: give a file with -i FILE or pipe an archive in"
+                );
+            }
+            Ok(Box::new(stdin.lock()))
+        }
+    }
+}
+
+fn load(images: &ImageStore, args: &LoadArgs, out: &mut impl Write) -> Result<()> {
+    let reader = input(args.input.as_deref())?;
+    let source = match &args.input {
+        Some(path) if path.as_os_str() != "-" => path.display().to_string(),
+        _ => "stdin".to_string(),
+    };
+    let names =
+        crate::image::archive::load(images, reader).with_context(|| format!("loading {source}"))?;
+    if !args.quiet {
+        for name in names {
+            writeln!(out, "Loaded image: {name}")?;
+        }
+    }
+    Ok(())
+}
+
 fn import(images: &ImageStore, args: &ImportArgs, out: &mut impl Write) -> Result<()> {
     let name = Reference::parse(&args.name).map_err(|e| anyhow!("{}: {e}", args.name))?;
     let changes = Changes::parse(&args.change)?;
-    let reader: Box<dyn Read> = if args.file.as_os_str() == "-" {
-        Box::new(io::stdin().lock())
-    } else {
-        Box::new(
-            File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?,
-        )
-    };
+    let reader = input(Some(&args.file))?;
     let image = import::import(images, reader, &name, &changes)
         .with_context(|| format!("importing {}", args.file.display()))?;
     if !args.quiet {

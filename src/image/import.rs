@@ -235,11 +235,7 @@ pub fn import(
     });
     let config_bytes = serde_json::to_vec(&config)?;
     let config_digest = store.blobs().put_bytes(&config_bytes)?;
-    let layer_media_type = match compression {
-        Compression::None => "application/vnd.oci.image.layer.v1.tar",
-        Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
-        Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
-    };
+    let layer_media_type = compression.oci_media_type();
     let manifest = json!({
         "schemaVersion": 2,
         "mediaType": "application/vnd.oci.image.manifest.v1+json",

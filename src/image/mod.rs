@@ -18,9 +18,11 @@
 //! tmp/                     staging for blobs and layers
 //! ```
 
+pub mod archive;
 mod blobs;
 pub mod gc;
 pub mod import;
+mod platform;
 pub mod reference;
 mod tags;
 pub mod unpack;
@@ -139,7 +141,7 @@ impl ImageStore {
         &self.blobs
     }
 
-    fn tmp(&self) -> PathBuf {
+    pub(crate) fn tmp(&self) -> PathBuf {
         self.root.join("tmp")
     }
 

@@ -57,6 +57,15 @@ pub enum Compression {
 }
 
 impl Compression {
+    /// The OCI layer media type of a tarball so compressed.
+    pub fn oci_media_type(self) -> &'static str {
+        match self {
+            Compression::None => "application/vnd.oci.image.layer.v1.tar",
+            Compression::Gzip => "application/vnd.oci.image.layer.v1.tar+gzip",
+            Compression::Zstd => "application/vnd.oci.image.layer.v1.tar+zstd",
+        }
+    }
+
     pub fn detect(head: &[u8]) -> Compression {
         if head.starts_with(&[0x1f, 0x8b]) {
             Compression::Gzip
@@ -428,6 +437,25 @@ impl Unpacker {
         }
         Ok(())
     }
+}
+
+/// Opens the regular file `rel` inside `dir` for reading, resolving
+/// symlinks as if `dir` were the root (for archives unpacked to a scratch
+/// directory: their links cannot reach the host).
+pub fn open_beneath(dir: &Path, rel: &str) -> io::Result<File> {
+    let root = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let fd = rustix::fs::openat2(
+        &root,
+        rel,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::IN_ROOT,
+    )?;
+    Ok(File::from(fd))
 }
 
 fn open_in_root(root: &OwnedFd, rel: &Path) -> Result<OwnedFd, Errno> {

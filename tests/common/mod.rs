@@ -203,3 +203,176 @@ pub fn import_busybox(root: &Path) {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A layer tarball: `(path, Some(content))` for a file, `(path, None)` for
+/// a directory. Whiteouts are files named `.wh.<name>`.
+pub fn layer_tar(entries: &[(&str, Option<&[u8]>)]) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    for (path, content) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_700_000_000);
+        match content {
+            Some(body) => {
+                h.set_entry_type(tar::EntryType::Regular);
+                h.set_mode(0o644);
+                h.set_size(body.len() as u64);
+                tar.append_data(&mut h, path, *body).unwrap();
+            }
+            None => {
+                h.set_entry_type(tar::EntryType::Directory);
+                h.set_mode(0o755);
+                h.set_size(0);
+                tar.append_data(&mut h, path, &[][..]).unwrap();
+            }
+        }
+    }
+    tar.into_inner().unwrap()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// Writes `bytes` as a blob of the OCI layout at `dir`; returns a
+/// descriptor for it.
+fn put_layout_blob(dir: &Path, media_type: &str, bytes: &[u8]) -> serde_json::Value {
+    let digest = sha256(bytes);
+    let blobs = dir.join("blobs/sha256");
+    fs::create_dir_all(&blobs).unwrap();
+    fs::write(blobs.join(&digest["sha256:".len()..]), bytes).unwrap();
+    serde_json::json!({ "mediaType": media_type, "digest": digest, "size": bytes.len() })
+}
+
+/// Stores a one-platform image (gzip layers, lowest first) in the OCI
+/// layout at `dir`; returns its manifest descriptor.
+fn layout_image(dir: &Path, arch: &str, layers: &[Vec<u8>], cmd: &[&str]) -> serde_json::Value {
+    let mut descriptors = Vec::new();
+    let mut diff_ids = Vec::new();
+    for layer in layers {
+        diff_ids.push(sha256(layer));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, layer).unwrap();
+        let gz = gz.finish().unwrap();
+        descriptors.push(put_layout_blob(
+            dir,
+            "application/vnd.oci.image.layer.v1.tar+gzip",
+            &gz,
+        ));
+    }
+    let config = serde_json::json!({
+        "created": "2024-01-01T00:00:00Z",
+        "architecture": arch,
+        "os": "linux",
+        "config": { "Cmd": cmd, "Env": ["PATH=/bin"] },
+        "rootfs": { "type": "layers", "diff_ids": diff_ids },
+    });
+    let config = put_layout_blob(
+        dir,
+        "application/vnd.oci.image.config.v1+json",
+        &serde_json::to_vec(&config).unwrap(),
+    );
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config,
+        "layers": descriptors,
+    });
+    let mut descriptor = put_layout_blob(
+        dir,
+        "application/vnd.oci.image.manifest.v1+json",
+        &serde_json::to_vec(&manifest).unwrap(),
+    );
+    descriptor["platform"] = serde_json::json!({ "architecture": arch, "os": "linux" });
+    descriptor
+}
+
+/// This machine's architecture as images name it.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+fn write_index(dir: &Path, descriptor: serde_json::Value, ref_name: &str) {
+    let mut descriptor = descriptor;
+    descriptor["annotations"] =
+        serde_json::json!({ "org.opencontainers.image.ref.name": ref_name });
+    let index = serde_json::json!({ "schemaVersion": 2, "manifests": [descriptor] });
+    fs::write(dir.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+}
+
+/// An OCI image layout at `dir` holding one image for this machine, tagged
+/// `ref_name` (what skopeo's `oci:DIR:REF` names).
+pub fn oci_layout(dir: &Path, ref_name: &str, layers: &[Vec<u8>], cmd: &[&str]) -> PathBuf {
+    let descriptor = layout_image(dir, go_arch(), layers, cmd);
+    write_index(dir, descriptor, ref_name);
+    dir.to_path_buf()
+}
+
+/// An OCI image layout at `dir` whose `ref_name` is an image index with a
+/// linux/s390x image (`CMD ["s390x"]`) and one for this machine.
+pub fn oci_index_layout(dir: &Path, ref_name: &str, layers: &[Vec<u8>], cmd: &[&str]) -> PathBuf {
+    let other = layout_image(
+        dir,
+        "s390x",
+        &[layer_tar(&[("s390x", Some(b"x"))])],
+        &["s390x"],
+    );
+    let ours = layout_image(dir, go_arch(), layers, cmd);
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [other, ours],
+    });
+    let descriptor = put_layout_blob(
+        dir,
+        "application/vnd.oci.image.index.v1+json",
+        &serde_json::to_vec(&index).unwrap(),
+    );
+    write_index(dir, descriptor, ref_name);
+    dir.to_path_buf()
+}
+
+/// Packs a directory into a tarball (for oci-archives made without skopeo).
+pub fn tar_dir(dir: &Path, out: &Path) -> PathBuf {
+    let mut tar = tar::Builder::new(File::create(out).unwrap());
+    tar.follow_symlinks(false);
+    tar.append_dir_all(".", dir).unwrap();
+    tar.into_inner().unwrap();
+    out.to_path_buf()
+}
+
+/// Runs `skopeo copy --insecure-policy ARGS`, panicking with its stderr on
+/// failure.
+pub fn skopeo_copy(args: &[&str]) {
+    let out = Command::new("skopeo")
+        .args(["copy", "--insecure-policy", "-q"])
+        .args(args)
+        .output()
+        .expect("running skopeo (apt-get install skopeo)");
+    assert!(
+        out.status.success(),
+        "skopeo copy {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The three layers of the multi-layer test image: a base, a layer
+/// deleting a file with a whiteout, a layer adding one.
+pub fn multi_layers() -> Vec<Vec<u8>> {
+    vec![
+        layer_tar(&[
+            ("etc", None),
+            ("etc/motd", Some(b"hello")),
+            ("etc/keep", Some(b"keep")),
+        ]),
+        layer_tar(&[("etc", None), ("etc/.wh.motd", Some(b""))]),
+        layer_tar(&[("app", None), ("app/run", Some(b"v2"))]),
+    ]
+}
