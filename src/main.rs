@@ -23,6 +23,9 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // The pause process is started with argv[0] = "/pause" so that `ps`
     // inside a pod shows it as Kubernetes does; recognise it before clap.
+    if let Some(code) = supervisor::dispatch() {
+        return code;
+    }
     if let Some(code) = runtime::reexec::dispatch() {
         return code;
     }

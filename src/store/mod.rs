@@ -181,7 +181,8 @@ impl Store {
         let object = match kind {
             Kind::Pod => {
                 let mut pod: Pod = parse(&path, &bytes)?;
-                pod.status = self.read_pod_status(namespace, name)?;
+                let recorded = self.read_pod_status(namespace, name)?;
+                pod.status = Some(crate::supervisor::observed_status(self, &pod, recorded));
                 Object::Pod(Box::new(pod))
             }
             Kind::ConfigMap => Object::ConfigMap(parse::<ConfigMap>(&path, &bytes)?),
@@ -273,11 +274,13 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
             Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         };
-        // A line cut short by a crash mid-append is skipped, not fatal.
-        Ok(text
-            .lines()
-            .filter_map(|line| serde_json::from_str(line).ok())
-            .collect())
+        // A line cut short by a crash mid-append is skipped, not fatal; a
+        // folded event is appended again, and its last copy counts.
+        Ok(crate::supervisor::events::latest_copies(
+            text.lines()
+                .filter_map(|line| serde_json::from_str(line).ok())
+                .collect(),
+        ))
     }
 }
 

@@ -1,10 +1,37 @@
 //! The per-pod supervisor: the kubelet half of `pod`.
 //!
-//! TODO(supervisor): everything; until then pods are stored and stay
-//! Pending.
+//! `pod create` stores a pod and [`launch`]es its supervisor: this binary
+//! re-executed as `pod-supervisor`, detached from the terminal, one
+//! process per pod. The supervisor starts the sandbox and the containers
+//! through `runtime`, drives them through the kubelet's lifecycle (init
+//! containers, sidecars, restarts with back-off, hooks, probes,
+//! termination), writes the pod's status and events to the store and the
+//! containers' output to CRI log files, and answers `delete` (and later
+//! attach) on a unix socket in the pod's run directory.
+//!
+//! The CLI and the supervisor share nothing but files and that socket; a
+//! pod whose supervisor is gone reads as Unknown ([`observed_status`]) and
+//! is still cleaned up by [`delete`].
 
-use anyhow::Result;
-use k8s_openapi::api::core::v1::Pod;
+pub mod backoff;
+pub mod crilog;
+pub mod duration;
+pub mod events;
+mod handler;
+mod launch;
+mod lifecycle;
+mod netns;
+pub mod record;
+mod reaper;
+pub mod socket;
+pub mod status;
+mod stdio;
+mod terminate;
+
+pub use launch::{Settings, dispatch, launch};
+pub use terminate::delete;
+
+use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 use crate::store::Store;
 
@@ -19,18 +46,44 @@ pub enum Termination {
     Immediate,
 }
 
-/// Starts the supervisor of a freshly stored pod.
-pub fn launch(_store: &Store, _pod: &Pod) -> Result<()> {
-    Ok(())
+/// The pod's uid, which names its run directory and its log directory.
+pub fn pod_uid(pod: &Pod) -> anyhow::Result<&str> {
+    pod.metadata
+        .uid
+        .as_deref()
+        .filter(|u| !u.is_empty() && !u.contains('/') && !u.starts_with('.'))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "pod {:?} has no usable metadata.uid",
+                pod.metadata.name.as_deref().unwrap_or_default()
+            )
+        })
 }
 
-/// Stops a pod and removes everything it left.
-pub fn delete(store: &Store, pod: &Pod, _how: Termination, _wait: bool) -> Result<()> {
-    let meta = &pod.metadata;
-    store.remove(
-        crate::api::Kind::Pod,
-        meta.namespace.as_deref().unwrap_or_default(),
-        meta.name.as_deref().unwrap_or_default(),
-    )?;
-    Ok(())
+/// The status to show for a stored pod: the supervisor's record while it
+/// runs (or once the pod is finished), Pending/ContainerCreating before the
+/// supervisor wrote anything, and Unknown when the supervisor is gone.
+pub fn observed_status(store: &Store, pod: &Pod, recorded: Option<PodStatus>) -> PodStatus {
+    let records = pod_uid(pod)
+        .ok()
+        .map(|uid| record::Records::new(&store.pod_run_dir(uid)));
+    let supervisor = records.as_ref().and_then(|r| r.supervisor());
+    let alive = supervisor.is_some_and(|p| p.is_alive());
+    match recorded {
+        Some(s) if status::is_terminal(s.phase.as_deref()) => s,
+        Some(s) if alive => s,
+        Some(s) => status::unknown(s),
+        None if supervisor.is_some() && !alive => status::unknown(status::initial(pod)),
+        None => status::initial(pod),
+    }
+}
+
+/// The current time in the type the API objects carry (the jiff that
+/// k8s-openapi re-exports is built without a clock).
+pub fn now() -> k8s_openapi::jiff::Timestamp {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    k8s_openapi::jiff::Timestamp::new(since.as_secs() as i64, since.subsec_nanos() as i32)
+        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
 }

@@ -1,0 +1,394 @@
+//! Container logs in the CRI format the kubelet reads
+//! (`<RFC3339Nano> <stdout|stderr> <P|F> <content>`), with size-based
+//! rotation, and the parser `pod logs` uses.
+//!
+//! Lines are cut at 16 KiB like containerd's, the cut pieces tagged `P`
+//! (partial) and the last piece `F`, so a reader glues them back.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use k8s_openapi::jiff::Timestamp;
+
+/// The longest piece written as one log entry.
+pub const MAX_ENTRY: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+}
+
+/// When to rotate: kubelet's containerLogMaxSize (10Mi) and
+/// containerLogMaxFiles (5), overridable for tests with
+/// `POD_LOG_MAX_SIZE` (bytes) and `POD_LOG_MAX_FILES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rotation {
+    pub max_size: u64,
+    pub max_files: usize,
+}
+
+impl Default for Rotation {
+    fn default() -> Rotation {
+        Rotation {
+            max_size: 10 * 1024 * 1024,
+            max_files: 5,
+        }
+    }
+}
+
+impl Rotation {
+    pub fn from_env() -> Rotation {
+        let mut r = Rotation::default();
+        if let Some(n) = std::env::var("POD_LOG_MAX_SIZE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            r.max_size = n;
+        }
+        if let Some(n) = std::env::var("POD_LOG_MAX_FILES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            r.max_files = std::cmp::max(n, 1);
+        }
+        r
+    }
+}
+
+/// The log file of one container instance, rotated by size.
+#[derive(Debug)]
+pub struct LogFile {
+    path: PathBuf,
+    file: File,
+    size: u64,
+    rotation: Rotation,
+}
+
+impl LogFile {
+    pub fn create(path: &Path, rotation: Rotation) -> io::Result<LogFile> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = File::options().create(true).append(true).open(path)?;
+        let size = file.metadata()?.len();
+        Ok(LogFile {
+            path: path.to_path_buf(),
+            file,
+            size,
+            rotation,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one entry; `content` holds no newline.
+    pub fn write_entry(
+        &mut self,
+        time: Timestamp,
+        stream: Stream,
+        partial: bool,
+        content: &[u8],
+    ) -> io::Result<()> {
+        let tag = if partial { "P" } else { "F" };
+        let mut line = format!("{} {} {tag} ", format_time(time), stream.as_str()).into_bytes();
+        line.extend_from_slice(content);
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        self.size += line.len() as u64;
+        if self.size >= self.rotation.max_size {
+            self.rotate()?;
+        }
+        Ok(())
+    }
+
+    /// Moves the current file aside as `<file>.<YYYYMMDD-HHMMSS>` (the
+    /// kubelet's suffix) and keeps at most `max_files` files in all.
+    fn rotate(&mut self) -> io::Result<()> {
+        let stamp = super::now().strftime("%Y%m%d-%H%M%S").to_string();
+        let mut aside = suffixed(&self.path, &stamp);
+        let mut n = 1;
+        while aside.exists() {
+            aside = suffixed(&self.path, &format!("{stamp}.{n}"));
+            n += 1;
+        }
+        fs::rename(&self.path, &aside)?;
+        self.file = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.size = 0;
+        let mut rotated = rotated_files(&self.path)?;
+        while rotated.len() + 1 > self.rotation.max_files {
+            let _ = fs::remove_file(rotated.remove(0));
+        }
+        Ok(())
+    }
+}
+
+fn suffixed(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".");
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+/// The rotated-away files of `path`, oldest first.
+pub fn rotated_files(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let prefix = format!("{}.", path.file_name().unwrap_or_default().to_string_lossy());
+    let mut out: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with(&prefix) {
+            let modified = entry.metadata()?.modified()?;
+            out.push((modified, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Go's RFC3339Nano: UTC, fractional seconds without trailing zeros.
+pub fn format_time(time: Timestamp) -> String {
+    time.to_string()
+}
+
+/// Cuts a byte stream into log entries: whole lines, and 16 KiB pieces of
+/// longer ones.
+#[derive(Debug, Default)]
+pub struct LineSplitter {
+    pending: Vec<u8>,
+}
+
+impl LineSplitter {
+    /// Feeds bytes read from the container; `emit(content, partial)` is
+    /// called for each complete entry.
+    pub fn feed(&mut self, mut data: &[u8], mut emit: impl FnMut(&[u8], bool)) {
+        while let Some(newline) = data.iter().position(|&b| b == b'\n') {
+            let (line, rest) = data.split_at(newline);
+            if self.pending.is_empty() {
+                emit_cut(line, &mut emit);
+            } else {
+                self.pending.extend_from_slice(line);
+                emit_cut(&std::mem::take(&mut self.pending), &mut emit);
+            }
+            data = &rest[1..];
+        }
+        self.pending.extend_from_slice(data);
+        while self.pending.len() >= MAX_ENTRY {
+            let rest = self.pending.split_off(MAX_ENTRY);
+            emit(&self.pending, true);
+            self.pending = rest;
+        }
+    }
+
+    /// The stream ended: what is left is a last, unterminated line.
+    pub fn finish(&mut self, mut emit: impl FnMut(&[u8], bool)) {
+        if !self.pending.is_empty() {
+            emit(&std::mem::take(&mut self.pending), false);
+        }
+    }
+}
+
+fn emit_cut(line: &[u8], emit: &mut impl FnMut(&[u8], bool)) {
+    let mut chunks = line.chunks(MAX_ENTRY).peekable();
+    if chunks.peek().is_none() {
+        emit(b"", false);
+    }
+    while let Some(chunk) = chunks.next() {
+        emit(chunk, chunks.peek().is_some());
+    }
+}
+
+/// One parsed log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub time: Timestamp,
+    pub stream: Stream,
+    pub partial: bool,
+    pub content: &'a [u8],
+}
+
+/// Parses one CRI log line (without its newline), as the kubelet's
+/// `parseCRILog`: tags are `:`-separated and only the first counts.
+pub fn parse_line(line: &[u8]) -> Option<Entry<'_>> {
+    let mut parts = line.splitn(4, |&b| b == b' ');
+    let time = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+    let stream = match parts.next()? {
+        b"stdout" => Stream::Stdout,
+        b"stderr" => Stream::Stderr,
+        _ => return None,
+    };
+    let tags = parts.next()?;
+    let partial = tags.split(|&b| b == b':').next()? == b"P";
+    let content = parts.next().unwrap_or(b"");
+    Some(Entry {
+        time,
+        stream,
+        partial,
+        content,
+    })
+}
+
+/// A whole line as the container wrote it, glued from its pieces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    /// The time of the line's first piece.
+    pub time: Timestamp,
+    pub stream: Stream,
+    /// The content with its newline.
+    pub content: Vec<u8>,
+}
+
+/// Reassembles the lines of a log file's text. A last line cut short (a
+/// partial piece with nothing after it yet) is returned as it stands.
+pub fn lines(text: &[u8]) -> Vec<Line> {
+    let mut out = Vec::new();
+    let mut open: [Option<Line>; 2] = [None, None];
+    for raw in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let Some(entry) = parse_line(raw) else {
+            continue;
+        };
+        let slot = &mut open[entry.stream as usize];
+        let line = slot.get_or_insert_with(|| Line {
+            time: entry.time,
+            stream: entry.stream,
+            content: Vec::new(),
+        });
+        line.content.extend_from_slice(entry.content);
+        if !entry.partial {
+            let mut done = slot.take().expect("just filled");
+            done.content.push(b'\n');
+            out.push(done);
+        }
+    }
+    out.extend(open.into_iter().flatten());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn writes_kubelet_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c/0.log");
+        let mut log = LogFile::create(&path, Rotation::default()).unwrap();
+        let t = ts("2016-10-06T00:17:09.669794202Z");
+        log.write_entry(t, Stream::Stdout, false, b"log content")
+            .unwrap();
+        log.write_entry(ts("2016-10-06T00:17:10Z"), Stream::Stderr, true, b"half")
+            .unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "2016-10-06T00:17:09.669794202Z stdout F log content\n\
+             2016-10-06T00:17:10Z stderr P half\n"
+        );
+    }
+
+    #[test]
+    fn trailing_zeros_of_the_nanoseconds_are_dropped() {
+        assert_eq!(
+            format_time(ts("2024-01-02T03:04:05.120000000Z")),
+            "2024-01-02T03:04:05.12Z"
+        );
+    }
+
+    #[test]
+    fn parses_what_it_writes_and_glues_pieces() {
+        let text = b"2016-10-06T00:17:09.669794202Z stdout P hel\n\
+2016-10-06T00:17:09.7Z stderr F oops\n\
+2016-10-06T00:17:09.8Z stdout F lo\n\
+garbage\n\
+2016-10-06T00:17:09.9Z stdout F\n\
+2016-10-06T00:17:10Z stdout P:x tail";
+        let got = lines(text);
+        let contents: Vec<_> = got
+            .iter()
+            .map(|l| (l.stream, String::from_utf8_lossy(&l.content).into_owned()))
+            .collect();
+        assert_eq!(
+            contents,
+            [
+                (Stream::Stderr, "oops\n".to_string()),
+                (Stream::Stdout, "hello\n".to_string()),
+                (Stream::Stdout, "\n".to_string()),
+                (Stream::Stdout, "tail".to_string()),
+            ]
+        );
+        assert_eq!(got[1].time, ts("2016-10-06T00:17:09.669794202Z"));
+    }
+
+    #[test]
+    fn splitter_cuts_long_lines_and_keeps_unfinished_ones() {
+        let mut s = LineSplitter::default();
+        let mut got: Vec<(usize, bool)> = Vec::new();
+        let long = vec![b'x'; MAX_ENTRY * 2 + 5];
+        s.feed(b"a\nb", |c, p| got.push((c.len(), p)));
+        s.feed(b"c\n\n", |c, p| got.push((c.len(), p)));
+        s.feed(&long, |c, p| got.push((c.len(), p)));
+        s.feed(b"\nend", |c, p| got.push((c.len(), p)));
+        s.finish(|c, p| got.push((c.len(), p)));
+        assert_eq!(
+            got,
+            [
+                (1, false),
+                (2, false),
+                (0, false),
+                (MAX_ENTRY, true),
+                (MAX_ENTRY, true),
+                (5, false),
+                (3, false),
+            ]
+        );
+    }
+
+    #[test]
+    fn rotates_by_size_and_keeps_max_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("0.log");
+        let rotation = Rotation {
+            max_size: 100,
+            max_files: 3,
+        };
+        let mut log = LogFile::create(&path, rotation).unwrap();
+        for i in 0..40 {
+            log.write_entry(crate::supervisor::now(), Stream::Stdout, false, format!("line {i}").as_bytes())
+                .unwrap();
+        }
+        let rotated = rotated_files(&path).unwrap();
+        assert_eq!(rotated.len(), 2);
+        let current = fs::read(&path).unwrap();
+        assert!(current.len() < 100);
+        // Nothing lost between the last rotated file and the current one.
+        let last_rotated = lines(&fs::read(rotated.last().unwrap()).unwrap());
+        let now = lines(&current);
+        let last_number = |l: &Line| {
+            String::from_utf8_lossy(&l.content)
+                .trim()
+                .trim_start_matches("line ")
+                .parse::<u32>()
+                .unwrap()
+        };
+        let next = now.first().map(last_number).unwrap_or(40);
+        assert_eq!(last_number(last_rotated.last().unwrap()) + 1, next);
+    }
+}

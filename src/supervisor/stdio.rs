@@ -1,0 +1,156 @@
+//! A container's standard streams: pipes (or a pty for `tty: true`) whose
+//! far ends go to the runtime, and the pumps that copy what the container
+//! writes into its CRI log file.
+//!
+//! The pumps read in 64 KiB chunks and write straight to the file, so a
+//! container writing as fast as it can waits at most for one page-cache
+//! write; nothing is dropped.
+
+use std::cell::RefCell;
+use std::ffi::OsStr;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::rc::Rc;
+
+use k8s_openapi::api::core::v1::Container;
+use tokio::io::AsyncReadExt;
+use tokio::io::unix::AsyncFd;
+use tokio::task::JoinHandle;
+
+use super::crilog::{LineSplitter, LogFile, Stream};
+use crate::runtime::Stdio;
+
+/// The supervisor's ends kept for attach.
+#[derive(Debug, Default)]
+pub struct Kept {
+    /// The write end of stdin (`stdin: true`).
+    pub stdin: Option<OwnedFd>,
+    /// The pty master (`tty: true`).
+    pub tty: Option<OwnedFd>,
+}
+
+/// What the container writes, to be pumped into its log.
+#[derive(Debug)]
+pub enum Output {
+    Pipes { stdout: OwnedFd, stderr: OwnedFd },
+    Tty(OwnedFd),
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
+}
+
+/// Makes the streams of one container instance: what the runtime gets,
+/// what the supervisor keeps for attach, and what it reads.
+pub fn open(container: &Container) -> io::Result<(Stdio, Kept, Output)> {
+    if container.tty == Some(true) {
+        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+        grantpt(&master)?;
+        unlockpt(&master)?;
+        let name = ptsname(&master, Vec::new())?;
+        let slave: OwnedFd = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(OsStr::from_bytes(name.as_bytes()))?
+            .into();
+        let reader = master.try_clone()?;
+        let kept = Kept {
+            stdin: None,
+            tty: Some(master),
+        };
+        return Ok((Stdio::Tty(slave), kept, Output::Tty(reader)));
+    }
+    let (stdin_r, stdin_w) = match container.stdin {
+        Some(true) => {
+            let (r, w) = pipe()?;
+            (Some(r), Some(w))
+        }
+        _ => (None, None),
+    };
+    let (stdout_r, stdout_w) = pipe()?;
+    let (stderr_r, stderr_w) = pipe()?;
+    let stdio = Stdio::Pipes {
+        stdin: stdin_r,
+        stdout: stdout_w,
+        stderr: stderr_w,
+    };
+    let kept = Kept {
+        stdin: stdin_w,
+        tty: None,
+    };
+    let output = Output::Pipes {
+        stdout: stdout_r,
+        stderr: stderr_r,
+    };
+    Ok((stdio, kept, output))
+}
+
+/// Starts copying the container's output into `log`; the handle ends when
+/// every writer of the streams has closed them.
+pub fn pump(output: Output, log: LogFile) -> io::Result<JoinHandle<()>> {
+    let log = Rc::new(RefCell::new(log));
+    Ok(match output {
+        Output::Pipes { stdout, stderr } => {
+            let out = pump_pipe(stdout, Stream::Stdout, log.clone())?;
+            let err = pump_pipe(stderr, Stream::Stderr, log)?;
+            tokio::task::spawn_local(async move {
+                let _ = out.await;
+                let _ = err.await;
+            })
+        }
+        Output::Tty(master) => pump_tty(master, log)?,
+    })
+}
+
+fn write(log: &Rc<RefCell<LogFile>>, stream: Stream, content: &[u8], partial: bool) {
+    let mut log = log.borrow_mut();
+    if let Err(e) = log.write_entry(super::now(), stream, partial, content) {
+        eprintln!("pod-supervisor: writing {}: {e}", log.path().display());
+    }
+}
+
+fn pump_pipe(
+    fd: OwnedFd,
+    stream: Stream,
+    log: Rc<RefCell<LogFile>>,
+) -> io::Result<JoinHandle<()>> {
+    let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
+    Ok(tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut lines = LineSplitter::default();
+        loop {
+            match pipe.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => lines.feed(&buf[..n], |c, p| write(&log, stream, c, p)),
+            }
+        }
+        lines.finish(|c, p| write(&log, stream, c, p));
+    }))
+}
+
+fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>) -> io::Result<JoinHandle<()>> {
+    rustix::io::ioctl_fionbio(&master, true)?;
+    // SAFETY: the AsyncFd owns the OwnedFd, which stays open and the same
+    // descriptor until the AsyncFd is dropped.
+    let fd = unsafe { AsyncFd::register_with_interest(master, tokio::io::Interest::READABLE) }?;
+    Ok(tokio::task::spawn_local(async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut lines = LineSplitter::default();
+        loop {
+            let Ok(mut guard) = fd.readable().await else {
+                break;
+            };
+            match guard.try_io(|inner| rustix::io::read(inner.get_ref(), &mut buf).map_err(io::Error::from)) {
+                // EIO: every slave is closed (the container is gone).
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, c, p)),
+                Err(_would_block) => continue,
+            }
+        }
+        lines.finish(|c, p| write(&log, Stream::Stdout, c, p));
+    }))
+}

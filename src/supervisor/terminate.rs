@@ -1,0 +1,153 @@
+//! `pod delete` for one pod: mark it Terminating, ask its supervisor to
+//! stop it and wait for the end; when the supervisor is gone, do its work
+//! from the records it left (kill the pod's processes, tear the runtime
+//! state down, remove the files).
+
+use std::fs;
+
+use anyhow::{Context, Result};
+use k8s_openapi::jiff::SignedDuration;
+use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::Termination;
+use super::record::Records;
+use super::socket::{Client, Reply, Request};
+use crate::api::{Kind, Object};
+use crate::store::Store;
+
+/// Stops a pod and removes everything it left.
+pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<()> {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let uid = super::pod_uid(pod)?.to_string();
+    let grace = match how {
+        Termination::PodDefault => pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.termination_grace_period_seconds)
+            .unwrap_or(30)
+            .max(0) as u64,
+        Termination::Grace(n) => n,
+        Termination::Immediate => 0,
+    };
+    let force = how == Termination::Immediate;
+    mark_terminating(store, &namespace, &name, &uid, grace)?;
+    let records = Records::new(&store.pod_run_dir(&uid));
+    if records.live_supervisor().is_some() {
+        if let Some(outcome) = ask_supervisor(&records, grace, force, wait)? {
+            if force {
+                remove_record(store, &namespace, &name, &uid)?;
+                return Ok(());
+            }
+            if outcome == Outcome::Deleted || !wait {
+                return Ok(());
+            }
+        }
+    }
+    // No supervisor (or it died on the way): its work is done here.
+    clean_up(store, pod, &records)?;
+    Ok(())
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Outcome {
+    Accepted,
+    Deleted,
+}
+
+/// Sends the delete request; None when the supervisor does not answer.
+fn ask_supervisor(records: &Records, grace: u64, force: bool, wait: bool) -> Result<Option<Outcome>> {
+    let Ok(mut client) = Client::connect(&records.socket()) else {
+        return Ok(None);
+    };
+    client.send(&Request::Delete {
+        grace_period_seconds: grace,
+        force,
+    })?;
+    match client.reply() {
+        Ok(Some(Reply::Accepted)) => {}
+        Ok(Some(Reply::Error { message })) => anyhow::bail!("{message}"),
+        _ => return Ok(None),
+    }
+    if force || !wait {
+        return Ok(Some(Outcome::Accepted));
+    }
+    loop {
+        match client.reply() {
+            Ok(Some(Reply::Deleted)) => return Ok(Some(Outcome::Deleted)),
+            Ok(Some(_)) => continue,
+            // The supervisor died before finishing.
+            Ok(None) | Err(_) => return Ok(Some(Outcome::Accepted)),
+        }
+    }
+}
+
+/// Sets metadata.deletionTimestamp (now + grace, as the API server does)
+/// and deletionGracePeriodSeconds, so that `get` shows Terminating.
+fn mark_terminating(store: &Store, namespace: &str, name: &str, uid: &str, grace: u64) -> Result<()> {
+    let _lock = store.lock(Kind::Pod, namespace, name)?;
+    let Some(Object::Pod(mut pod)) = store.get(Kind::Pod, namespace, name)? else {
+        return Ok(());
+    };
+    if pod.metadata.uid.as_deref() != Some(uid) {
+        return Ok(());
+    }
+    let grace = grace as i64;
+    // A second delete may shorten the grace period, never lengthen it.
+    if pod
+        .metadata
+        .deletion_grace_period_seconds
+        .is_some_and(|g| g <= grace)
+    {
+        return Ok(());
+    }
+    let at = super::now() + SignedDuration::from_secs(grace);
+    pod.metadata.deletion_timestamp = Some(Time(at));
+    pod.metadata.deletion_grace_period_seconds = Some(grace);
+    store.replace(&Object::Pod(pod))?;
+    Ok(())
+}
+
+/// Removes the pod record if it is still this pod (not a new one of the
+/// same name).
+fn remove_record(store: &Store, namespace: &str, name: &str, uid: &str) -> Result<()> {
+    let _lock = store.lock(Kind::Pod, namespace, name)?;
+    if let Some(Object::Pod(p)) = store.get(Kind::Pod, namespace, name)? {
+        if p.metadata.uid.as_deref() == Some(uid) {
+            store.remove(Kind::Pod, namespace, name)?;
+        }
+    }
+    Ok(())
+}
+
+/// The supervisor's work, done without it: every recorded process killed,
+/// the runtime's state torn down, the files removed.
+fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let uid = super::pod_uid(pod)?.to_string();
+    // A supervisor that is alive but does not answer is stopped first, so
+    // that it cannot restart what is killed next.
+    if let Some(sup) = records.live_supervisor() {
+        // SAFETY: kill(2) on a pid checked against its start time.
+        unsafe { libc::kill(sup.pid, libc::SIGKILL) };
+    }
+    for process in records.processes().values() {
+        if process.is_alive() {
+            // SAFETY: as above.
+            unsafe { libc::kill(process.pid, libc::SIGKILL) };
+        }
+    }
+    let torn_down = crate::runtime::PodRuntime::prepare(store, pod).and_then(|mut rt| rt.teardown());
+    if let Err(e) = torn_down {
+        eprintln!("Warning: tearing down pod {name:?}: {e:#}");
+    }
+    remove_record(store, &namespace, &name, &uid)?;
+    let _ = fs::remove_dir_all(store.pod_log_dir(&namespace, &name, &uid));
+    match fs::remove_dir_all(records.dir()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", records.dir().display())),
+    }
+}
