@@ -51,8 +51,6 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     } else {
         None
     };
-    // Read before anything is stored: a malformed variable stores nothing.
-    let settings = crate::supervisor::Settings::from_env()?;
     let mut failures = 0;
     for doc in documents {
         for warning in validation::warnings(&doc.object) {
@@ -65,7 +63,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
                 continue;
             }
             if let Object::Pod(pod) = &doc.object {
-                crate::supervisor::launch(store, pod, &settings)?;
+                crate::supervisor::launch(store, pod)?;
             }
         }
         print_outcome(&doc.object, "created", args.dry_run, args.output.as_deref())?;

@@ -125,10 +125,7 @@ impl LogFile {
             n += 1;
         }
         fs::rename(&self.path, &aside)?;
-        self.file = File::options()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = File::options().create(true).append(true).open(&self.path)?;
         self.size = 0;
         let mut rotated = rotated_files(&self.path)?;
         while rotated.len() + 1 > self.rotation.max_files {
@@ -148,7 +145,10 @@ fn suffixed(path: &Path, suffix: &str) -> PathBuf {
 /// The rotated-away files of `path`, oldest first.
 pub fn rotated_files(path: &Path) -> io::Result<Vec<PathBuf>> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let prefix = format!("{}.", path.file_name().unwrap_or_default().to_string_lossy());
+    let prefix = format!(
+        "{}.",
+        path.file_name().unwrap_or_default().to_string_lossy()
+    );
     let mut out: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
@@ -371,8 +371,13 @@ garbage\n\
         };
         let mut log = LogFile::create(&path, rotation).unwrap();
         for i in 0..40 {
-            log.write_entry(crate::supervisor::now(), Stream::Stdout, false, format!("line {i}").as_bytes())
-                .unwrap();
+            log.write_entry(
+                crate::supervisor::now(),
+                Stream::Stdout,
+                false,
+                format!("line {i}").as_bytes(),
+            )
+            .unwrap();
         }
         let rotated = rotated_files(&path).unwrap();
         assert_eq!(rotated.len(), 2);

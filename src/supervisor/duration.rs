@@ -35,7 +35,11 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             "s" => 1.0,
             "m" => 60.0,
             "h" => 3600.0,
-            unit => return Err(format!("time: unknown unit \"{unit}\" in duration \"{text}\"")),
+            unit => {
+                return Err(format!(
+                    "time: unknown unit \"{unit}\" in duration \"{text}\""
+                ));
+            }
         };
         total += value * seconds;
         rest = &rest[unit_len..];
@@ -78,7 +82,11 @@ mod tests {
 pub fn go_string(d: Duration) -> String {
     let total_ms = d.as_millis();
     if total_ms < 1000 {
-        return if total_ms == 0 { "0s".into() } else { format!("{total_ms}ms") };
+        return if total_ms == 0 {
+            "0s".into()
+        } else {
+            format!("{total_ms}ms")
+        };
     }
     let secs = d.as_secs_f64() % 60.0;
     let secs = if secs.fract() == 0.0 {

@@ -12,9 +12,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 /// How long a repeat is folded into the previous event.
 const FOLD_WINDOW: SignedDuration = SignedDuration::from_secs(600);
@@ -84,7 +84,12 @@ impl Recorder {
         let mut line = serde_json::to_vec(&event).map_err(io::Error::other)?;
         line.push(b'\n');
         if self.file.is_none() {
-            self.file = Some(OpenOptions::new().create(true).append(true).open(&self.path)?);
+            self.file = Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&self.path)?,
+            );
         }
         // One write per event: a reader never sees two events mixed.
         self.file.as_mut().expect("opened").write_all(&line)
@@ -204,13 +209,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut r = recorder(dir.path());
         let c = Some("spec.containers{app}");
-        r.record(None, Type::Normal, Source::Scheduler, "Scheduled", "Successfully assigned default/web to host")
-            .unwrap();
+        r.record(
+            None,
+            Type::Normal,
+            Source::Scheduler,
+            "Scheduled",
+            "Successfully assigned default/web to host",
+        )
+        .unwrap();
         for _ in 0..3 {
-            r.record(c, Type::Warning, Source::Kubelet, "BackOff", "Back-off restarting failed container app in pod web_default(u-1)")
-                .unwrap();
+            r.record(
+                c,
+                Type::Warning,
+                Source::Kubelet,
+                "BackOff",
+                "Back-off restarting failed container app in pod web_default(u-1)",
+            )
+            .unwrap();
         }
-        r.record(c, Type::Normal, Source::Kubelet, "Pulled", "x").unwrap();
+        r.record(c, Type::Normal, Source::Kubelet, "Pulled", "x")
+            .unwrap();
         let events = read(dir.path());
         let summary: Vec<_> = events
             .iter()
@@ -234,7 +252,10 @@ mod tests {
             backoff.source.as_ref().unwrap().component.as_deref(),
             Some("kubelet")
         );
-        assert!(backoff.last_timestamp.as_ref().unwrap().0 >= backoff.first_timestamp.as_ref().unwrap().0);
+        assert!(
+            backoff.last_timestamp.as_ref().unwrap().0
+                >= backoff.first_timestamp.as_ref().unwrap().0
+        );
         assert_eq!(
             events[0].source.as_ref().unwrap().component.as_deref(),
             Some("default-scheduler")
@@ -246,10 +267,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut r = recorder(dir.path());
         let c = Some("spec.containers{app}");
-        r.record(c, Type::Warning, Source::Kubelet, "Unhealthy", "Liveness probe failed: a")
-            .unwrap();
-        r.record(c, Type::Warning, Source::Kubelet, "Unhealthy", "Liveness probe failed: b")
-            .unwrap();
+        r.record(
+            c,
+            Type::Warning,
+            Source::Kubelet,
+            "Unhealthy",
+            "Liveness probe failed: a",
+        )
+        .unwrap();
+        r.record(
+            c,
+            Type::Warning,
+            Source::Kubelet,
+            "Unhealthy",
+            "Liveness probe failed: b",
+        )
+        .unwrap();
         assert_eq!(read(dir.path()).len(), 2);
     }
 }

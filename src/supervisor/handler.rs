@@ -241,7 +241,9 @@ async fn http_get(target: &Target, http: &HTTPGetAction, timeout: Duration) -> R
     }
     let url = format!("{}://{addr}{path}", scheme.to_ascii_lowercase());
     if scheme.eq_ignore_ascii_case("HTTPS") {
-        return Err(format!("Get {url:?}: HTTPS probes are not supported by pod yet"));
+        return Err(format!(
+            "Get {url:?}: HTTPS probes are not supported by pod yet"
+        ));
     }
     let request = request(http, addr, &path);
     let exchange = async {

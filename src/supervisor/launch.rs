@@ -55,11 +55,12 @@ struct Args {
 }
 
 /// Starts the supervisor of a freshly stored pod and returns once it is
-/// listening. If it cannot start, the pod record is removed again so that
-/// nothing half-created is left.
-pub fn launch(store: &Store, pod: &Pod, settings: &Settings) -> Result<()> {
+/// listening. If it cannot start (or the environment holds a malformed
+/// setting), the pod record is removed again so that nothing half-created
+/// is left.
+pub fn launch(store: &Store, pod: &Pod) -> Result<()> {
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let result = spawn(store, pod, settings);
+    let result = Settings::from_env().and_then(|settings| spawn(store, pod, &settings));
     if result.is_err() {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let _ = store.remove(crate::api::Kind::Pod, &namespace, &name);
@@ -178,9 +179,10 @@ fn supervise(args: Args) -> Result<()> {
         records.write_supervisor(Process::current())?;
         let socket_path = records.socket();
         let _ = fs::remove_file(&socket_path);
-        let listener =
-            super::socket::with_short_path(&socket_path, |p| std::os::unix::net::UnixListener::bind(p))
-                .with_context(|| format!("binding {}", socket_path.display()))?;
+        let listener = super::socket::with_short_path(&socket_path, |p| {
+            std::os::unix::net::UnixListener::bind(p)
+        })
+        .with_context(|| format!("binding {}", socket_path.display()))?;
         fs::set_permissions(&socket_path, fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
         Ok((store, pod, records, listener))

@@ -11,12 +11,12 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
     ContainerStateWaiting, ContainerStatus, HostIP, Pod, PodIP, PodSpec, PodStatus, Probe,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
@@ -146,7 +146,7 @@ impl Slot {
 enum Msg {
     Pulled {
         slot: usize,
-        result: Result<Image, PullError>,
+        result: Box<Result<Image, PullError>>,
         took: Duration,
     },
     Exited {
@@ -183,6 +183,8 @@ enum Msg {
         pid: i32,
     },
     Wake,
+    /// Periodic: is the pod record still there?
+    Check,
     Delete {
         grace: Duration,
         force: bool,
@@ -194,6 +196,9 @@ enum Msg {
 struct Stopping {
     grace: Duration,
     since: Instant,
+    /// --force --grace-period=0, or the pod record vanished: SIGKILL at
+    /// once, no preStop.
+    now: bool,
     clients: Vec<UnixStream>,
 }
 
@@ -241,6 +246,16 @@ pub async fn run(
     let reaper = Reaper::start()?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     accept(listener, tx.clone())?;
+    let check = tx.clone();
+    tokio::task::spawn_local(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            every.tick().await;
+            if check.send(Msg::Check).is_err() {
+                break;
+            }
+        }
+    });
     let mut sup = Supervisor::new(store, pod, records, settings, reaper, tx)?;
     sup.begin();
     sup.sync();
@@ -377,7 +392,10 @@ fn node_name() -> String {
 fn container_id(uid: &str, name: &str, instance: u32) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(format!("{uid}/{name}/{instance}/{}", super::now().as_nanosecond()));
+    h.update(format!(
+        "{uid}/{name}/{instance}/{}",
+        super::now().as_nanosecond()
+    ));
     format!("pod://{}", hex::encode(h.finalize()))
 }
 
@@ -479,32 +497,28 @@ impl Supervisor {
             "Successfully assigned {}/{} to {node}",
             self.namespace, self.name
         );
-        let _ = self.events.record(
-            None,
-            Type::Normal,
-            Source::Scheduler,
-            "Scheduled",
-            &message,
-        );
+        let _ = self
+            .events
+            .record(None, Type::Normal, Source::Scheduler, "Scheduled", &message);
         let now = super::now();
         self.conditions.set("PodScheduled", true, None, None, now);
-        if self.spec.node_name.is_none() {
-            if let Err(e) = self.bind(&node) {
-                eprintln!("pod-supervisor: recording spec.nodeName: {e:#}");
-            }
+        if self.spec.node_name.is_none()
+            && let Err(e) = self.bind(&node)
+        {
+            eprintln!("pod-supervisor: recording spec.nodeName: {e:#}");
         }
     }
 
     fn bind(&mut self, node: &str) -> Result<()> {
         use crate::api::{Kind, Object};
         let _lock = self.store.lock(Kind::Pod, &self.namespace, &self.name)?;
-        if let Some(Object::Pod(mut pod)) = self.store.get(Kind::Pod, &self.namespace, &self.name)?
+        if let Some(Object::Pod(mut pod)) =
+            self.store.get(Kind::Pod, &self.namespace, &self.name)?
+            && pod.metadata.uid.as_deref() == Some(&self.uid)
         {
-            if pod.metadata.uid.as_deref() == Some(&self.uid) {
-                pod.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
-                self.store.replace(&Object::Pod(pod))?;
-                self.spec.node_name = Some(node.to_string());
-            }
+            pod.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
+            self.store.replace(&Object::Pod(pod))?;
+            self.spec.node_name = Some(node.to_string());
         }
         Ok(())
     }
@@ -535,25 +549,15 @@ impl Supervisor {
         }
         match self.start_sandbox() {
             Ok(()) => {
-                self.conditions.set(
-                    "PodReadyToStartContainers",
-                    true,
-                    None,
-                    None,
-                    super::now(),
-                );
+                self.conditions
+                    .set("PodReadyToStartContainers", true, None, None, super::now());
                 true
             }
             Err(e) => {
                 let message = format!("Failed to create pod sandbox: {e:#}");
                 self.event(None, Type::Warning, "FailedCreatePodSandBox", &message);
-                self.conditions.set(
-                    "PodReadyToStartContainers",
-                    false,
-                    None,
-                    None,
-                    super::now(),
-                );
+                self.conditions
+                    .set("PodReadyToStartContainers", false, None, None, super::now());
                 self.sandbox_backoff.restarted(now);
                 let at = now + self.sandbox_backoff.current();
                 self.sandbox_retry = Some(at);
@@ -585,7 +589,11 @@ impl Supervisor {
             None
         } else {
             let path = format!("/proc/{}/ns/net", started.pid);
-            Some(std::fs::File::open(&path).with_context(|| format!("opening {path}"))?.into())
+            Some(
+                std::fs::File::open(&path)
+                    .with_context(|| format!("opening {path}"))?
+                    .into(),
+            )
         };
         self.netns = Some(NetNs::start(ns)?);
         Ok(())
@@ -728,7 +736,12 @@ impl Supervisor {
     }
 
     fn pod_grace(&self) -> Duration {
-        Duration::from_secs(self.spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64)
+        Duration::from_secs(
+            self.spec
+                .termination_grace_period_seconds
+                .unwrap_or(30)
+                .max(0) as u64,
+        )
     }
 
     /// No container will run again: the phase becomes final.
@@ -782,7 +795,7 @@ impl Supervisor {
                 .unwrap_or_else(|e| Err(PullError::Pull(format!("pull task failed: {e}"))));
             let _ = tx.send(Msg::Pulled {
                 slot: i,
-                result,
+                result: Box::new(result),
                 took: begun.elapsed(),
             });
         });
@@ -808,7 +821,12 @@ impl Supervisor {
             Err(err) => {
                 let (reason, message) = match &err {
                     PullError::NeverPull(_) => {
-                        self.event(Some(i), Type::Warning, "ErrImageNeverPull", &err.to_string());
+                        self.event(
+                            Some(i),
+                            Type::Warning,
+                            "ErrImageNeverPull",
+                            &err.to_string(),
+                        );
                         ("ErrImageNeverPull", err.to_string())
                     }
                     PullError::InvalidName(..) => {
@@ -821,7 +839,12 @@ impl Supervisor {
                         ("ErrImagePull", text)
                     }
                 };
-                self.event(Some(i), Type::Warning, "Failed", &format!("Error: {reason}"));
+                self.event(
+                    Some(i),
+                    Type::Warning,
+                    "Failed",
+                    &format!("Error: {reason}"),
+                );
                 let now = Instant::now();
                 let slot = &mut self.slots[i];
                 slot.waiting(reason, Some(message));
@@ -878,7 +901,11 @@ impl Supervisor {
         let (stdio, kept, output) = match stdio::open(&spec) {
             Ok(s) => s,
             Err(e) => {
-                self.start_failed(i, instance, format!("creating the container's streams: {e}"));
+                self.start_failed(
+                    i,
+                    instance,
+                    format!("creating the container's streams: {e}"),
+                );
                 return;
             }
         };
@@ -898,7 +925,8 @@ impl Supervisor {
                 slot.waiting("CreateContainerConfigError", Some(msg));
                 // Not a restart: the container never ran.
                 slot.status.restart_count = (slot.status.restart_count - 1).max(0);
-                slot.started_once = slot.status.restart_count > 0 || slot.status.last_state.is_some();
+                slot.started_once =
+                    slot.status.restart_count > 0 || slot.status.last_state.is_some();
                 slot.pull_backoff.restarted(now);
                 let at = now + slot.pull_backoff.current();
                 slot.phase = Phase::Waiting(at);
@@ -938,8 +966,18 @@ impl Supervisor {
             self.write_processes();
         }
         let name = spec.name.clone();
-        self.event(Some(i), Type::Normal, "Created", &format!("Created container: {name}"));
-        self.event(Some(i), Type::Normal, "Started", &format!("Started container {name}"));
+        self.event(
+            Some(i),
+            Type::Normal,
+            "Created",
+            &format!("Created container: {name}"),
+        );
+        self.event(
+            Some(i),
+            Type::Normal,
+            "Started",
+            &format!("Started container {name}"),
+        );
         let slot = &mut self.slots[i];
         slot.status.container_id = Some(container_id.clone());
         slot.status.image = image.name.clone();
@@ -961,7 +999,11 @@ impl Supervisor {
                 let tx = self.tx.clone();
                 tokio::task::spawn_local(async move {
                     let result = handler::hook(&target, &hook, &pod).await;
-                    let _ = tx.send(Msg::PostStart { slot: i, pid, result });
+                    let _ = tx.send(Msg::PostStart {
+                        slot: i,
+                        pid,
+                        result,
+                    });
                 });
             }
             None => self.became_running(i),
@@ -1041,7 +1083,9 @@ impl Supervisor {
         let target = self.target(i);
         let tx = self.tx.clone();
         let handle = tokio::task::spawn_local(async move {
-            let secs = |v: Option<i32>, default: i32| Duration::from_secs(v.unwrap_or(default).max(0) as u64);
+            let secs = |v: Option<i32>, default: i32| {
+                Duration::from_secs(v.unwrap_or(default).max(0) as u64)
+            };
             tokio::time::sleep(secs(probe.initial_delay_seconds, 0)).await;
             let period = secs(probe.period_seconds, 10).max(Duration::from_secs(1));
             let success_threshold = probe.success_threshold.unwrap_or(1).max(1);
@@ -1057,7 +1101,12 @@ impl Supervisor {
                         fails = 0;
                         if oks >= success_threshold && verdict != Some(true) {
                             verdict = Some(true);
-                            let _ = tx.send(Msg::Verdict { slot: i, pid, kind, ok: true });
+                            let _ = tx.send(Msg::Verdict {
+                                slot: i,
+                                pid,
+                                kind,
+                                ok: true,
+                            });
                             if kind == ProbeKind::Startup {
                                 return;
                             }
@@ -1066,10 +1115,20 @@ impl Supervisor {
                     Err(message) => {
                         oks = 0;
                         fails += 1;
-                        let _ = tx.send(Msg::ProbeFailed { slot: i, pid, kind, message });
+                        let _ = tx.send(Msg::ProbeFailed {
+                            slot: i,
+                            pid,
+                            kind,
+                            message,
+                        });
                         if fails >= failure_threshold && verdict != Some(false) {
                             verdict = Some(false);
-                            let _ = tx.send(Msg::Verdict { slot: i, pid, kind, ok: false });
+                            let _ = tx.send(Msg::Verdict {
+                                slot: i,
+                                pid,
+                                kind,
+                                ok: false,
+                            });
                             if kind != ProbeKind::Readiness {
                                 return;
                             }
@@ -1100,6 +1159,11 @@ impl Supervisor {
             p.abort();
         }
         let pid = live.pid;
+        if self.stopping.as_ref().is_some_and(|s| s.now) {
+            // SAFETY: kill(2) on our unreaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return;
+        }
         self.event(Some(i), Type::Normal, "Killing", message);
         let since = Instant::now();
         let pre_stop = self.slots[i]
@@ -1113,11 +1177,22 @@ impl Supervisor {
                 let pod = self.pod_label();
                 let tx = self.tx.clone();
                 tokio::task::spawn_local(async move {
-                    let result = match tokio::time::timeout(grace, handler::hook(&target, &hook, &pod)).await {
+                    let result = match tokio::time::timeout(
+                        grace,
+                        handler::hook(&target, &hook, &pod),
+                    )
+                    .await
+                    {
                         Ok(r) => r,
                         Err(_) => Ok(()),
                     };
-                    let _ = tx.send(Msg::PreStopDone { slot: i, pid, grace, since, result });
+                    let _ = tx.send(Msg::PreStopDone {
+                        slot: i,
+                        pid,
+                        grace,
+                        since,
+                        result,
+                    });
                 });
             }
             _ => self.signal(i, pid, grace, since),
@@ -1144,14 +1219,16 @@ impl Supervisor {
 
     async fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Pulled { slot, result, took } => self.pulled(slot, result, took),
+            Msg::Pulled { slot, result, took } => self.pulled(slot, *result, took),
             Msg::Exited { slot, pid, exit } => self.exited(slot, pid, exit),
             Msg::PostStart { slot, pid, result } => {
                 if self.slots[slot].live.as_ref().map(|l| l.pid) != Some(pid) {
                     return;
                 }
                 match result {
-                    Ok(()) if self.slots[slot].phase == Phase::Starting => self.became_running(slot),
+                    Ok(()) if self.slots[slot].phase == Phase::Starting => {
+                        self.became_running(slot)
+                    }
                     Ok(()) => {}
                     Err(message) => {
                         self.event(Some(slot), Type::Warning, "FailedPostStartHook", &message);
@@ -1160,20 +1237,36 @@ impl Supervisor {
                     }
                 }
             }
-            Msg::PreStopDone { slot, pid, grace, since, result } => {
+            Msg::PreStopDone {
+                slot,
+                pid,
+                grace,
+                since,
+                result,
+            } => {
                 if let Err(message) = result {
                     self.event(Some(slot), Type::Warning, "FailedPreStopHook", &message);
                 }
                 self.signal(slot, pid, grace, since);
             }
-            Msg::ProbeFailed { slot, pid, kind, message } => {
+            Msg::ProbeFailed {
+                slot,
+                pid,
+                kind,
+                message,
+            } => {
                 let live = self.slots[slot].live.as_ref();
                 if live.is_some_and(|l| l.pid == pid && !l.stopping) {
                     let text = format!("{} probe failed: {message}", kind.title());
                     self.event(Some(slot), Type::Warning, "Unhealthy", &text);
                 }
             }
-            Msg::Verdict { slot, pid, kind, ok } => self.verdict(slot, pid, kind, ok),
+            Msg::Verdict {
+                slot,
+                pid,
+                kind,
+                ok,
+            } => self.verdict(slot, pid, kind, ok),
             Msg::Kill { slot, pid } => {
                 if self.slots[slot].live.as_ref().map(|l| l.pid) == Some(pid) {
                     // SAFETY: as in `signal`.
@@ -1181,20 +1274,34 @@ impl Supervisor {
                 }
             }
             Msg::Wake => self.show_pull_backoff(),
-            Msg::Delete { grace, force, mut client } => {
-                if send_reply(&mut client, &Reply::Accepted).await.is_err() && !force {
-                    // The CLI went away; the deletion goes on regardless.
+            Msg::Check => {
+                if self.stopping.is_none() && !self.still_stored() {
+                    // Deleted behind our back (its state directory removed):
+                    // nothing is left to report to; stop everything now.
+                    eprintln!("pod-supervisor: the pod record is gone; stopping the pod");
+                    self.detached = true;
+                    self.begin_stopping(Duration::ZERO, true, None);
                 }
+            }
+            Msg::Delete {
+                grace,
+                force,
+                mut client,
+            } => {
+                // If the CLI went away, the deletion goes on regardless.
+                let _ = send_reply(&mut client, &Reply::Accepted).await;
                 if force {
                     self.detached = true;
                 }
-                self.begin_stopping(grace, client);
+                self.begin_stopping(grace, force && grace.is_zero(), Some(client));
             }
         }
     }
 
     fn verdict(&mut self, i: usize, pid: i32, kind: ProbeKind, ok: bool) {
-        let Some(live) = &self.slots[i].live else { return };
+        let Some(live) = &self.slots[i].live else {
+            return;
+        };
         if live.pid != pid || live.stopping {
             return;
         }
@@ -1260,10 +1367,10 @@ impl Supervisor {
         let name = slot.spec.name.clone();
         self.processes.remove(&name);
         self.write_processes();
-        if let Some(rt) = &self.runtime {
-            if let Err(e) = rt.borrow_mut().cleanup_container(&name, live.instance) {
-                eprintln!("pod-supervisor: cleaning up {name}: {e:#}");
-            }
+        if let Some(rt) = &self.runtime
+            && let Err(e) = rt.borrow_mut().cleanup_container(&name, live.instance)
+        {
+            eprintln!("pod-supervisor: cleaning up {name}: {e:#}");
         }
     }
 
@@ -1283,7 +1390,10 @@ impl Supervisor {
         let text = std::fs::read(path).ok()?;
         let lines = super::crilog::lines(&text);
         let start = lines.len().saturating_sub(80);
-        let mut out: Vec<u8> = lines[start..].iter().flat_map(|l| l.content.clone()).collect();
+        let mut out: Vec<u8> = lines[start..]
+            .iter()
+            .flat_map(|l| l.content.clone())
+            .collect();
         if out.len() > 2048 {
             out.drain(..out.len() - 2048);
         }
@@ -1292,15 +1402,25 @@ impl Supervisor {
 
     // ----- deletion -----
 
-    fn begin_stopping(&mut self, grace: Duration, client: UnixStream) {
+    fn begin_stopping(&mut self, grace: Duration, now: bool, client: Option<UnixStream>) {
         if let Some(stopping) = &mut self.stopping {
-            stopping.clients.push(client);
+            stopping.clients.extend(client);
+            if now && !stopping.now {
+                stopping.now = true;
+                for slot in &mut self.slots {
+                    if let Some(live) = &slot.live {
+                        // SAFETY: kill(2) on our unreaped child.
+                        unsafe { libc::kill(live.pid, libc::SIGKILL) };
+                    }
+                }
+            }
             return;
         }
         self.stopping = Some(Stopping {
             grace,
             since: Instant::now(),
-            clients: vec![client],
+            now,
+            clients: client.into_iter().collect(),
         });
         for slot in &mut self.slots {
             if slot.live.is_none() {
@@ -1313,7 +1433,9 @@ impl Supervisor {
     /// App containers first, then the sidecars, each inside what is left
     /// of the grace period.
     fn sync_stopping(&mut self) {
-        let Some(stopping) = &self.stopping else { return };
+        let Some(stopping) = &self.stopping else {
+            return;
+        };
         let remaining = stopping.grace.saturating_sub(stopping.since.elapsed());
         let apps_live = self
             .slots
@@ -1342,35 +1464,48 @@ impl Supervisor {
     async fn finish(&mut self) {
         self.finished = true;
         self.terminal = true;
-        if let Some(rt) = &self.runtime {
-            if let Err(e) = rt.borrow_mut().teardown() {
-                eprintln!("pod-supervisor: tearing down: {e:#}");
-            }
+        if let Some(rt) = &self.runtime
+            && let Err(e) = rt.borrow_mut().teardown()
+        {
+            eprintln!("pod-supervisor: tearing down: {e:#}");
         }
         self.processes.clear();
         self.write_processes();
-        self.conditions.set(
-            "PodReadyToStartContainers",
-            false,
-            None,
-            None,
-            super::now(),
-        );
+        self.conditions
+            .set("PodReadyToStartContainers", false, None, None, super::now());
         let Some(stopping) = self.stopping.take() else {
             // A completed pod: its final status stays for get and logs.
             self.write_status();
             let _ = std::fs::remove_file(self.records.socket());
             return;
         };
-        if !self.detached {
-            if let Err(e) = self.remove_record() {
-                eprintln!("pod-supervisor: removing the pod: {e:#}");
-            }
+        if !self.detached
+            && let Err(e) = self.remove_record()
+        {
+            eprintln!("pod-supervisor: removing the pod: {e:#}");
         }
-        let _ = std::fs::remove_dir_all(self.store.pod_log_dir(&self.namespace, &self.name, &self.uid));
+        let _ = std::fs::remove_dir_all(self.store.pod_log_dir(
+            &self.namespace,
+            &self.name,
+            &self.uid,
+        ));
         let _ = std::fs::remove_dir_all(self.records.dir());
         for mut client in stopping.clients {
             let _ = send_reply(&mut client, &Reply::Deleted).await;
+        }
+    }
+
+    /// Whether the store still holds this pod (this uid under its name).
+    fn still_stored(&self) -> bool {
+        let pod_json = self
+            .store
+            .pod_dir(&self.namespace, &self.name)
+            .join("pod.json");
+        match std::fs::read(&pod_json) {
+            Ok(bytes) => serde_json::from_slice::<Pod>(&bytes)
+                .map(|p| p.metadata.uid.as_deref() == Some(self.uid.as_str()))
+                .unwrap_or(true),
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
         }
     }
 
@@ -1378,10 +1513,10 @@ impl Supervisor {
         use crate::api::{Kind, Object};
         let _lock = self.store.lock(Kind::Pod, &self.namespace, &self.name)?;
         // The name may already hold a new pod (after a force deletion).
-        if let Some(Object::Pod(p)) = self.store.get(Kind::Pod, &self.namespace, &self.name)? {
-            if p.metadata.uid.as_deref() == Some(&self.uid) {
-                self.store.remove(Kind::Pod, &self.namespace, &self.name)?;
-            }
+        if let Some(Object::Pod(p)) = self.store.get(Kind::Pod, &self.namespace, &self.name)?
+            && p.metadata.uid.as_deref() == Some(&self.uid)
+        {
+            self.store.remove(Kind::Pod, &self.namespace, &self.name)?;
         }
         Ok(())
     }
@@ -1431,7 +1566,8 @@ impl Supervisor {
             if unready.is_empty() {
                 self.conditions.set(type_, true, None, None, now);
             } else if status::is_terminal(Some(phase)) {
-                self.conditions.set(type_, false, Some("PodCompleted"), None, now);
+                self.conditions
+                    .set(type_, false, Some("PodCompleted"), None, now);
             } else {
                 self.conditions.set(
                     type_,
@@ -1545,8 +1681,14 @@ mod tests {
         assert_eq!(pull_policy(&c("busybox")), PullPolicy::Always);
         assert_eq!(pull_policy(&c("busybox:latest")), PullPolicy::Always);
         assert_eq!(pull_policy(&c("busybox:1.36")), PullPolicy::IfNotPresent);
-        assert_eq!(pull_policy(&c("localhost:5000/busybox")), PullPolicy::Always);
-        assert_eq!(pull_policy(&c("busybox@sha256:abc")), PullPolicy::IfNotPresent);
+        assert_eq!(
+            pull_policy(&c("localhost:5000/busybox")),
+            PullPolicy::Always
+        );
+        assert_eq!(
+            pull_policy(&c("busybox@sha256:abc")),
+            PullPolicy::IfNotPresent
+        );
     }
 
     #[test]

@@ -21,14 +21,14 @@ mod handler;
 mod launch;
 mod lifecycle;
 mod netns;
-pub mod record;
 mod reaper;
+pub mod record;
 pub mod socket;
 pub mod status;
 mod stdio;
 mod terminate;
 
-pub use launch::{Settings, dispatch, launch};
+pub use launch::{dispatch, launch};
 pub use terminate::delete;
 
 use k8s_openapi::api::core::v1::{Pod, PodStatus};

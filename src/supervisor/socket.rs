@@ -113,16 +113,25 @@ mod tests {
         let deep = dir.path().join("a".repeat(60)).join("b".repeat(60));
         std::fs::create_dir_all(&deep).unwrap();
         let path = deep.join("supervisor.sock");
-        let listener = with_short_path(&path, |p| std::os::unix::net::UnixListener::bind(p)).unwrap();
+        let listener =
+            with_short_path(&path, |p| std::os::unix::net::UnixListener::bind(p)).unwrap();
         assert!(path.exists());
         let mut client = Client::connect(&path).unwrap();
         let (server, _) = listener.accept().unwrap();
-        client.send(&Request::Delete { grace_period_seconds: 1, force: true }).unwrap();
+        client
+            .send(&Request::Delete {
+                grace_period_seconds: 1,
+                force: true,
+            })
+            .unwrap();
         let mut line = String::new();
         BufReader::new(server).read_line(&mut line).unwrap();
         assert_eq!(
             serde_json::from_str::<Request>(&line).unwrap(),
-            Request::Delete { grace_period_seconds: 1, force: true }
+            Request::Delete {
+                grace_period_seconds: 1,
+                force: true
+            }
         );
     }
 }

@@ -3,12 +3,12 @@
 //! status shown before the supervisor writes one, and the status of a pod
 //! whose supervisor is gone.
 
-use k8s_openapi::jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodSpec,
     PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 
 pub const PENDING: &str = "Pending";
 pub const RUNNING: &str = "Running";
@@ -131,7 +131,11 @@ pub fn phase(
     }
     if running == 0 && stopped > 0 && unknown == 0 {
         if terminal {
-            return if stopped == succeeded { SUCCEEDED } else { FAILED };
+            return if stopped == succeeded {
+                SUCCEEDED
+            } else {
+                FAILED
+            };
         }
         return match restart_policy(spec) {
             "Always" => RUNNING,
@@ -390,40 +394,142 @@ mod tests {
     #[test]
     fn running_succeeded_failed() {
         let s = spec("Always", &["a", "b"], &[]);
-        assert_eq!(phase(&s, &[], &[running("a", true), running("b", true)], false, true), RUNNING);
-        assert_eq!(phase(&s, &[], &[running("a", true), waiting("b", "", "ContainerCreating")], false, true), PENDING);
+        assert_eq!(
+            phase(
+                &s,
+                &[],
+                &[running("a", true), running("b", true)],
+                false,
+                true
+            ),
+            RUNNING
+        );
+        assert_eq!(
+            phase(
+                &s,
+                &[],
+                &[running("a", true), waiting("b", "", "ContainerCreating")],
+                false,
+                true
+            ),
+            PENDING
+        );
         // Always: everything exited but restarting.
-        assert_eq!(phase(&s, &[], &[exited("a", 0), exited("b", 0)], false, true), RUNNING);
+        assert_eq!(
+            phase(&s, &[], &[exited("a", 0), exited("b", 0)], false, true),
+            RUNNING
+        );
         let never = spec("Never", &["a", "b"], &[]);
-        assert_eq!(phase(&never, &[], &[exited("a", 0), exited("b", 0)], false, true), SUCCEEDED);
-        assert_eq!(phase(&never, &[], &[exited("a", 0), exited("b", 2)], false, true), FAILED);
-        assert_eq!(phase(&never, &[], &[running("a", true), exited("b", 2)], false, true), RUNNING);
+        assert_eq!(
+            phase(&never, &[], &[exited("a", 0), exited("b", 0)], false, true),
+            SUCCEEDED
+        );
+        assert_eq!(
+            phase(&never, &[], &[exited("a", 0), exited("b", 2)], false, true),
+            FAILED
+        );
+        assert_eq!(
+            phase(
+                &never,
+                &[],
+                &[running("a", true), exited("b", 2)],
+                false,
+                true
+            ),
+            RUNNING
+        );
         let on_failure = spec("OnFailure", &["a"], &[]);
-        assert_eq!(phase(&on_failure, &[], &[backing_off("a", 1)], false, true), RUNNING);
-        assert_eq!(phase(&on_failure, &[], &[exited("a", 0)], false, true), SUCCEEDED);
+        assert_eq!(
+            phase(&on_failure, &[], &[backing_off("a", 1)], false, true),
+            RUNNING
+        );
+        assert_eq!(
+            phase(&on_failure, &[], &[exited("a", 0)], false, true),
+            SUCCEEDED
+        );
         // A terminal pod is decided by exit codes alone.
-        assert_eq!(phase(&s, &[], &[exited("a", 0), exited("b", 137)], true, true), FAILED);
+        assert_eq!(
+            phase(&s, &[], &[exited("a", 0), exited("b", 137)], true, true),
+            FAILED
+        );
     }
 
     #[test]
     fn init_containers_keep_the_pod_pending_or_fail_it() {
         let s = spec("Always", &["app"], &[("setup", false)]);
         let app = waiting("app", "", "PodInitializing");
-        assert_eq!(phase(&s, &[running("setup", true)], std::slice::from_ref(&app), false, false), PENDING);
-        assert_eq!(phase(&s, &[backing_off("setup", 1)], std::slice::from_ref(&app), false, false), PENDING);
+        assert_eq!(
+            phase(
+                &s,
+                &[running("setup", true)],
+                std::slice::from_ref(&app),
+                false,
+                false
+            ),
+            PENDING
+        );
+        assert_eq!(
+            phase(
+                &s,
+                &[backing_off("setup", 1)],
+                std::slice::from_ref(&app),
+                false,
+                false
+            ),
+            PENDING
+        );
         let never = spec("Never", &["app"], &[("setup", false)]);
-        assert_eq!(phase(&never, &[exited("setup", 1)], std::slice::from_ref(&app), false, false), FAILED);
-        assert_eq!(phase(&never, &[exited("setup", 0)], &[running("app", true)], false, true), RUNNING);
+        assert_eq!(
+            phase(
+                &never,
+                &[exited("setup", 1)],
+                std::slice::from_ref(&app),
+                false,
+                false
+            ),
+            FAILED
+        );
+        assert_eq!(
+            phase(
+                &never,
+                &[exited("setup", 0)],
+                &[running("app", true)],
+                false,
+                true
+            ),
+            RUNNING
+        );
     }
 
     #[test]
     fn sidecars_must_start_and_then_do_not_decide() {
         let s = spec("Never", &["app"], &[("proxy", true)]);
         let app = waiting("app", "", "PodInitializing");
-        assert_eq!(phase(&s, &[running("proxy", false)], std::slice::from_ref(&app), false, false), PENDING);
-        assert_eq!(phase(&s, &[running("proxy", true)], &[running("app", true)], false, true), RUNNING);
+        assert_eq!(
+            phase(
+                &s,
+                &[running("proxy", false)],
+                std::slice::from_ref(&app),
+                false,
+                false
+            ),
+            PENDING
+        );
+        assert_eq!(
+            phase(
+                &s,
+                &[running("proxy", true)],
+                &[running("app", true)],
+                false,
+                true
+            ),
+            RUNNING
+        );
         // The app finished and the sidecar was stopped: Succeeded.
-        assert_eq!(phase(&s, &[exited("proxy", 137)], &[exited("app", 0)], true, true), SUCCEEDED);
+        assert_eq!(
+            phase(&s, &[exited("proxy", 137)], &[exited("app", 0)], true, true),
+            SUCCEEDED
+        );
     }
 
     #[test]
@@ -433,14 +539,23 @@ mod tests {
         let t2: Timestamp = "2024-01-01T00:01:00Z".parse().unwrap();
         let t3: Timestamp = "2024-01-01T00:02:00Z".parse().unwrap();
         c.set("PodScheduled", true, None, None, t1);
-        c.set("Ready", false, Some("ContainersNotReady"), Some(names_message("unready", &["a".into(), "b".into()])), t1);
+        c.set(
+            "Ready",
+            false,
+            Some("ContainersNotReady"),
+            Some(names_message("unready", &["a".into(), "b".into()])),
+            t1,
+        );
         c.set("Ready", false, Some("ContainersNotReady"), None, t2);
         assert_eq!(c.get("Ready").unwrap().last_transition_time, Some(Time(t1)));
         c.set("Ready", true, None, None, t3);
         assert_eq!(c.get("Ready").unwrap().last_transition_time, Some(Time(t3)));
         let order: Vec<_> = c.to_vec().into_iter().map(|c| c.type_).collect();
         assert_eq!(order, ["Ready", "PodScheduled"]);
-        assert_eq!(names_message("unready", &["a".into(), "b".into()]), "containers with unready status: [a b]");
+        assert_eq!(
+            names_message("unready", &["a".into(), "b".into()]),
+            "containers with unready status: [a b]"
+        );
     }
 
     #[test]
@@ -470,12 +585,24 @@ mod tests {
         };
         assert_eq!(qos_class(&with(&[], &[])), "BestEffort");
         assert_eq!(qos_class(&with(&[("cpu", "100m")], &[])), "Burstable");
-        assert_eq!(qos_class(&with(&[], &[("cpu", "1"), ("memory", "1Gi")])), "Guaranteed");
         assert_eq!(
-            qos_class(&with(&[("cpu", "1"), ("memory", "1Gi")], &[("cpu", "1"), ("memory", "1Gi")])),
+            qos_class(&with(&[], &[("cpu", "1"), ("memory", "1Gi")])),
             "Guaranteed"
         );
-        assert_eq!(qos_class(&with(&[("cpu", "500m")], &[("cpu", "1"), ("memory", "1Gi")])), "Burstable");
+        assert_eq!(
+            qos_class(&with(
+                &[("cpu", "1"), ("memory", "1Gi")],
+                &[("cpu", "1"), ("memory", "1Gi")]
+            )),
+            "Guaranteed"
+        );
+        assert_eq!(
+            qos_class(&with(
+                &[("cpu", "500m")],
+                &[("cpu", "1"), ("memory", "1Gi")]
+            )),
+            "Burstable"
+        );
     }
 
     #[test]
@@ -486,9 +613,13 @@ mod tests {
         };
         let s = initial(&pod);
         assert_eq!(s.phase.as_deref(), Some(PENDING));
-        let reason = |c: &ContainerStatus| c.state.clone().unwrap().waiting.unwrap().reason.unwrap();
+        let reason =
+            |c: &ContainerStatus| c.state.clone().unwrap().waiting.unwrap().reason.unwrap();
         assert_eq!(reason(&s.container_statuses.unwrap()[0]), "PodInitializing");
-        assert_eq!(reason(&s.init_container_statuses.unwrap()[0]), "PodInitializing");
+        assert_eq!(
+            reason(&s.init_container_statuses.unwrap()[0]),
+            "PodInitializing"
+        );
     }
 
     #[test]

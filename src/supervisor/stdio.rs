@@ -113,11 +113,7 @@ fn write(log: &Rc<RefCell<LogFile>>, stream: Stream, content: &[u8], partial: bo
     }
 }
 
-fn pump_pipe(
-    fd: OwnedFd,
-    stream: Stream,
-    log: Rc<RefCell<LogFile>>,
-) -> io::Result<JoinHandle<()>> {
+fn pump_pipe(fd: OwnedFd, stream: Stream, log: Rc<RefCell<LogFile>>) -> io::Result<JoinHandle<()>> {
     let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
     Ok(tokio::task::spawn_local(async move {
         let mut buf = vec![0u8; 64 * 1024];
@@ -144,7 +140,9 @@ fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>) -> io::Result<JoinHandle
             let Ok(mut guard) = fd.readable().await else {
                 break;
             };
-            match guard.try_io(|inner| rustix::io::read(inner.get_ref(), &mut buf).map_err(io::Error::from)) {
+            match guard.try_io(|inner| {
+                rustix::io::read(inner.get_ref(), &mut buf).map_err(io::Error::from)
+            }) {
                 // EIO: every slave is closed (the container is gone).
                 Ok(Ok(0)) | Ok(Err(_)) => break,
                 Ok(Ok(n)) => lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, c, p)),

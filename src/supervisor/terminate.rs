@@ -6,9 +6,9 @@
 use std::fs;
 
 use anyhow::{Context, Result};
-use k8s_openapi::jiff::SignedDuration;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::SignedDuration;
 
 use super::Termination;
 use super::record::Records;
@@ -34,16 +34,18 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
     let force = how == Termination::Immediate;
     mark_terminating(store, &namespace, &name, &uid, grace)?;
     let records = Records::new(&store.pod_run_dir(&uid));
-    if records.live_supervisor().is_some() {
-        if let Some(outcome) = ask_supervisor(&records, grace, force, wait)? {
-            if force {
-                remove_record(store, &namespace, &name, &uid)?;
-                return Ok(());
-            }
-            if outcome == Outcome::Deleted || !wait {
-                return Ok(());
-            }
-        }
+    if records.live_supervisor().is_some()
+        && let Some(outcome) = ask_supervisor(
+            store,
+            (&namespace, &name, &uid),
+            &records,
+            grace,
+            force,
+            wait,
+        )?
+        && (outcome == Outcome::Deleted || !wait)
+    {
+        return Ok(());
     }
     // No supervisor (or it died on the way): its work is done here.
     clean_up(store, pod, &records)?;
@@ -57,7 +59,14 @@ enum Outcome {
 }
 
 /// Sends the delete request; None when the supervisor does not answer.
-fn ask_supervisor(records: &Records, grace: u64, force: bool, wait: bool) -> Result<Option<Outcome>> {
+fn ask_supervisor(
+    store: &Store,
+    (namespace, name, uid): (&str, &str, &str),
+    records: &Records,
+    grace: u64,
+    force: bool,
+    wait: bool,
+) -> Result<Option<Outcome>> {
     let Ok(mut client) = Client::connect(&records.socket()) else {
         return Ok(None);
     };
@@ -66,11 +75,16 @@ fn ask_supervisor(records: &Records, grace: u64, force: bool, wait: bool) -> Res
         force,
     })?;
     match client.reply() {
+        Ok(Some(Reply::Accepted)) if force => {
+            // Force deletion: the pod is gone from the API at once; the
+            // supervisor (which now writes nothing) still kills it.
+            remove_record(store, namespace, name, uid)?;
+        }
         Ok(Some(Reply::Accepted)) => {}
         Ok(Some(Reply::Error { message })) => anyhow::bail!("{message}"),
         _ => return Ok(None),
     }
-    if force || !wait {
+    if !wait {
         return Ok(Some(Outcome::Accepted));
     }
     loop {
@@ -85,7 +99,13 @@ fn ask_supervisor(records: &Records, grace: u64, force: bool, wait: bool) -> Res
 
 /// Sets metadata.deletionTimestamp (now + grace, as the API server does)
 /// and deletionGracePeriodSeconds, so that `get` shows Terminating.
-fn mark_terminating(store: &Store, namespace: &str, name: &str, uid: &str, grace: u64) -> Result<()> {
+fn mark_terminating(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    grace: u64,
+) -> Result<()> {
     let _lock = store.lock(Kind::Pod, namespace, name)?;
     let Some(Object::Pod(mut pod)) = store.get(Kind::Pod, namespace, name)? else {
         return Ok(());
@@ -113,10 +133,10 @@ fn mark_terminating(store: &Store, namespace: &str, name: &str, uid: &str, grace
 /// same name).
 fn remove_record(store: &Store, namespace: &str, name: &str, uid: &str) -> Result<()> {
     let _lock = store.lock(Kind::Pod, namespace, name)?;
-    if let Some(Object::Pod(p)) = store.get(Kind::Pod, namespace, name)? {
-        if p.metadata.uid.as_deref() == Some(uid) {
-            store.remove(Kind::Pod, namespace, name)?;
-        }
+    if let Some(Object::Pod(p)) = store.get(Kind::Pod, namespace, name)?
+        && p.metadata.uid.as_deref() == Some(uid)
+    {
+        store.remove(Kind::Pod, namespace, name)?;
     }
     Ok(())
 }
@@ -139,7 +159,8 @@ fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
             unsafe { libc::kill(process.pid, libc::SIGKILL) };
         }
     }
-    let torn_down = crate::runtime::PodRuntime::prepare(store, pod).and_then(|mut rt| rt.teardown());
+    let torn_down =
+        crate::runtime::PodRuntime::prepare(store, pod).and_then(|mut rt| rt.teardown());
     if let Err(e) = torn_down {
         eprintln!("Warning: tearing down pod {name:?}: {e:#}");
     }
