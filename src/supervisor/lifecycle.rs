@@ -334,18 +334,10 @@ fn pull_policy(c: &Container) -> PullPolicy {
         Some("Never") => PullPolicy::Never,
         Some("IfNotPresent") => PullPolicy::IfNotPresent,
         // Not defaulted: the API server's rule (latest or no tag: Always).
-        _ => {
-            let image = c.image.as_deref().unwrap_or("");
-            let last = image.rsplit('/').next().unwrap_or("");
-            if image.contains('@') {
-                PullPolicy::IfNotPresent
-            } else {
-                match last.split_once(':') {
-                    Some((_, "latest")) | None => PullPolicy::Always,
-                    Some(_) => PullPolicy::IfNotPresent,
-                }
-            }
-        }
+        _ => match crate::api::defaults::pull_policy_for(c.image.as_deref().unwrap_or("")) {
+            "Always" => PullPolicy::Always,
+            _ => PullPolicy::IfNotPresent,
+        },
     }
 }
 
@@ -1597,7 +1589,7 @@ impl Supervisor {
                 }]
             }),
             start_time: Some(Time(self.start_time)),
-            qos_class: Some(status::qos_class(&self.spec).into()),
+            qos_class: Some(crate::api::defaults::qos_class(&self.spec).into()),
             init_container_statuses: (!init.is_empty()).then_some(init),
             container_statuses: Some(apps),
             ..Default::default()

@@ -217,39 +217,6 @@ pub fn names_message(what: &str, names: &[String]) -> String {
     format!("containers with {what} status: [{}]", names.join(" "))
 }
 
-/// Kubernetes' QoS class (pkg/apis/core/helper/qos): Guaranteed when every
-/// container limits cpu and memory and requests nothing else, BestEffort
-/// when none asks for anything, Burstable otherwise.
-pub fn qos_class(spec: &PodSpec) -> &'static str {
-    let all = spec
-        .containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten());
-    let mut any = false;
-    let mut guaranteed = true;
-    for c in all {
-        let res = c.resources.clone().unwrap_or_default();
-        let requests = res.requests.unwrap_or_default();
-        let limits = res.limits.unwrap_or_default();
-        for r in ["cpu", "memory"] {
-            let (req, lim) = (requests.get(r), limits.get(r));
-            if req.is_some_and(|q| q.0 != "0") || lim.is_some_and(|q| q.0 != "0") {
-                any = true;
-            }
-            match (req, lim) {
-                (_, None) => guaranteed = false,
-                (Some(q), Some(l)) if q != l => guaranteed = false,
-                _ => {}
-            }
-        }
-    }
-    match (any, guaranteed) {
-        (false, _) => "BestEffort",
-        (true, true) => "Guaranteed",
-        (true, false) => "Burstable",
-    }
-}
-
 fn waiting(name: &str, image: &str, reason: &str) -> ContainerStatus {
     ContainerStatus {
         name: name.into(),
@@ -280,7 +247,7 @@ pub fn initial(pod: &Pod) -> PodStatus {
     };
     PodStatus {
         phase: Some(PENDING.into()),
-        qos_class: Some(qos_class(&spec).into()),
+        qos_class: Some(crate::api::defaults::qos_class(&spec).into()),
         init_container_statuses: has_init.then(|| {
             spec.init_containers
                 .iter()
@@ -555,53 +522,6 @@ mod tests {
         assert_eq!(
             names_message("unready", &["a".into(), "b".into()]),
             "containers with unready status: [a b]"
-        );
-    }
-
-    #[test]
-    fn qos_classes() {
-        use k8s_openapi::api::core::v1::ResourceRequirements;
-        use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-        let with = |req: &[(&str, &str)], lim: &[(&str, &str)]| {
-            let map = |v: &[(&str, &str)]| {
-                (!v.is_empty()).then(|| {
-                    v.iter()
-                        .map(|(k, q)| (k.to_string(), Quantity(q.to_string())))
-                        .collect()
-                })
-            };
-            PodSpec {
-                containers: vec![Container {
-                    name: "a".into(),
-                    resources: Some(ResourceRequirements {
-                        requests: map(req),
-                        limits: map(lim),
-                        ..Default::default()
-                    }),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }
-        };
-        assert_eq!(qos_class(&with(&[], &[])), "BestEffort");
-        assert_eq!(qos_class(&with(&[("cpu", "100m")], &[])), "Burstable");
-        assert_eq!(
-            qos_class(&with(&[], &[("cpu", "1"), ("memory", "1Gi")])),
-            "Guaranteed"
-        );
-        assert_eq!(
-            qos_class(&with(
-                &[("cpu", "1"), ("memory", "1Gi")],
-                &[("cpu", "1"), ("memory", "1Gi")]
-            )),
-            "Guaranteed"
-        );
-        assert_eq!(
-            qos_class(&with(
-                &[("cpu", "500m")],
-                &[("cpu", "1"), ("memory", "1Gi")]
-            )),
-            "Burstable"
         );
     }
 
