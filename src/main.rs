@@ -14,9 +14,11 @@ mod cli;
 mod error;
 mod image;
 mod print;
+mod repl;
 mod runtime;
 mod store;
 mod supervisor;
+mod terminal;
 
 use std::process::ExitCode;
 

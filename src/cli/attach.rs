@@ -2,16 +2,19 @@
 
 use anyhow::Result;
 
-use super::GlobalArgs;
+use clap_complete::engine::ArgValueCompleter;
+
+use super::{GlobalArgs, candidates};
 
 #[derive(Debug, clap::Args)]
 #[command(override_usage = "pod attach (POD | TYPE/NAME) -c CONTAINER [-i] [-t]")]
 pub struct Args {
     /// The pod (POD or pod/POD)
+    #[arg(add = ArgValueCompleter::new(candidates::pods))]
     pub pod: String,
 
     /// The container
-    #[arg(short = 'c', long)]
+    #[arg(short = 'c', long, add = ArgValueCompleter::new(candidates::containers))]
     pub container: Option<String>,
 
     /// Pass stdin to the container

@@ -14,6 +14,7 @@ use crate::supervisor::{self, Termination};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// TYPE [NAME...] or TYPE/NAME...
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::candidates::Resources))]
     pub resources: Vec<String>,
 
     /// Files, directories or `-` naming the objects to delete

@@ -11,6 +11,7 @@ use crate::print::describe;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// TYPE [NAME...] or TYPE/NAME...
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::candidates::Resources))]
     pub resources: Vec<String>,
 
     /// Files, directories or `-` naming the objects to describe

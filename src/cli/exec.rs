@@ -2,7 +2,9 @@
 
 use anyhow::Result;
 
-use super::GlobalArgs;
+use clap_complete::engine::ArgValueCompleter;
+
+use super::{GlobalArgs, candidates};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -10,6 +12,7 @@ use super::GlobalArgs;
 )]
 pub struct Args {
     /// The pod (POD or pod/POD)
+    #[arg(add = ArgValueCompleter::new(candidates::pods))]
     pub pod: String,
 
     /// The command and its arguments
@@ -17,7 +20,7 @@ pub struct Args {
     pub command: Vec<String>,
 
     /// The container
-    #[arg(short = 'c', long)]
+    #[arg(short = 'c', long, add = ArgValueCompleter::new(candidates::containers))]
     pub container: Option<String>,
 
     /// Pass stdin to the command

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use clap_complete::Shell;
+use super::completion::{Shell, script};
 
 /// Every generated file: its path under the repository and its content.
 pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
@@ -15,9 +15,7 @@ pub fn files() -> Vec<(PathBuf, Vec<u8>)> {
         (Shell::Zsh, "_pod"),
         (Shell::Fish, "pod.fish"),
     ] {
-        let mut buf = Vec::new();
-        clap_complete::generate(shell, &mut super::command(), "pod", &mut buf);
-        out.push((Path::new("completions").join(name), buf));
+        out.push((Path::new("completions").join(name), script(shell)));
     }
     man_pages(&super::command(), "pod", &mut out);
     out

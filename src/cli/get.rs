@@ -12,6 +12,7 @@ use crate::store::Store;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// TYPE[,TYPE...] [NAME...] or TYPE/NAME...
+    #[arg(add = clap_complete::engine::ArgValueCompleter::new(super::candidates::Resources))]
     pub resources: Vec<String>,
 
     /// Files, directories or `-` naming the objects to show

@@ -2,15 +2,18 @@
 
 use anyhow::Result;
 
-use super::GlobalArgs;
+use clap_complete::engine::ArgValueCompleter;
+
+use super::{GlobalArgs, candidates};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The pod (POD or pod/POD)
+    #[arg(add = ArgValueCompleter::new(candidates::pods))]
     pub pod: String,
 
     /// The container
-    #[arg(short = 'c', long)]
+    #[arg(short = 'c', long, add = ArgValueCompleter::new(candidates::containers))]
     pub container: Option<String>,
 
     /// Logs of every container of the pod

@@ -6,6 +6,7 @@
 mod annotate;
 mod apply;
 mod attach;
+pub mod candidates;
 mod completion;
 mod create;
 mod delete;
@@ -17,6 +18,7 @@ mod image;
 mod label;
 mod logs;
 mod resources;
+mod shell;
 mod version;
 mod wait;
 
@@ -36,8 +38,9 @@ pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
 
+    /// Without a subcommand: the interactive shell (`pod shell`).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 /// Options every subcommand takes.
@@ -120,13 +123,23 @@ pub enum Command {
     Version(version::Args),
     /// Print a shell completion script (bash, zsh, fish)
     Completion(completion::Args),
+    /// An interactive prompt for pod's commands (also `pod` alone)
+    Shell,
 }
 
 /// Parses the command line and runs the subcommand.
 pub fn run() -> Result<ExitCode> {
+    // A shell asking for completions (`POD_COMPLETE=bash pod -- pod get …`,
+    // see `completion`) is answered here, before anything else runs.
+    clap_complete::CompleteEnv::with_factory(command)
+        .var(completion::ENV_VAR)
+        .complete();
     let cli = Cli::parse();
     let global = &cli.global;
-    match cli.command {
+    let Some(command) = cli.command else {
+        return shell::run(global).map(|()| ExitCode::SUCCESS);
+    };
+    match command {
         Command::Create(args) => create::run(global, args),
         Command::Apply(args) => apply::run(global, args),
         Command::Get(args) => get::run(global, args),
@@ -141,6 +154,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Image(command) => image::run(global, command),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
+        Command::Shell => shell::run(global),
     }
     .map(|()| ExitCode::SUCCESS)
 }

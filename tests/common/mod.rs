@@ -202,6 +202,140 @@ pub fn import_busybox(root: &Path) {
         "pod image import failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+
+/// A real terminal for interactive tests: a tmux server of its own (its
+/// socket in the test's directory) running one command in a window of a
+/// known size. The server is killed on drop, taking the command with it.
+pub struct Terminal {
+    socket: PathBuf,
+}
+
+impl Terminal {
+    /// Starts `argv` in a `cols`x`rows` window, with `env` set.
+    pub fn start(
+        dir: &Path,
+        env: &[(&str, &Path)],
+        argv: &[&str],
+        cols: u16,
+        rows: u16,
+    ) -> Terminal {
+        let socket = dir.join(format!("tmux-{}", std::process::id()));
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S").arg(&socket).args([
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+        ]);
+        for (key, value) in env {
+            cmd.arg("-e").arg(format!("{key}={}", value.display()));
+        }
+        let status = cmd
+            .args(argv)
+            .status()
+            .expect("running tmux (scripts/install-deps.sh installs it)");
+        assert!(status.success(), "tmux new-session failed");
+        let terminal = Terminal { socket };
+        // The window must outlive the command, so that its last words can
+        // still be read.
+        terminal.tmux(&["set-option", "-g", "remain-on-exit", "on"]);
+        terminal
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("running tmux")
+    }
+
+    /// Types `text` literally (no key names), as bytes.
+    pub fn type_text(&self, text: &str) {
+        let mut args = vec!["send-keys".to_string(), "-H".to_string()];
+        args.extend(text.bytes().map(|b| format!("{b:02x}")));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert!(self.tmux(&args).status.success());
+    }
+
+    /// Presses keys by tmux name: `Enter`, `Tab`, `C-c`, `C-d`.
+    pub fn press(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys"];
+        args.extend(keys);
+        assert!(self.tmux(&args).status.success());
+    }
+
+    /// The visible screen.
+    pub fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    /// Waits (up to `timeout`) until the screen satisfies `ready`; panics
+    /// with the screen otherwise.
+    pub fn wait_for(
+        &self,
+        what: &str,
+        timeout: std::time::Duration,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; the screen:\n{screen}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// Waits until the screen shows `text`.
+    pub fn expect(&self, text: &str) -> String {
+        self.wait_for(text, std::time::Duration::from_secs(20), |s| {
+            s.contains(text)
+        })
+    }
+
+    /// Resizes the window (the program gets SIGWINCH).
+    pub fn resize(&self, cols: u16, rows: u16) {
+        let out = self.tmux(&[
+            "resize-window",
+            "-x",
+            &cols.to_string(),
+            "-y",
+            &rows.to_string(),
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux resize-window: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Whether the command in the window has exited, and its status.
+    pub fn exit_status(&self) -> Option<i32> {
+        let out = self.tmux(&["display-message", "-p", "#{pane_dead} #{pane_dead_status}"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut words = text.split_whitespace();
+        match (words.next(), words.next()) {
+            (Some("1"), Some(code)) => code.parse().ok(),
+            _ => None,
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
+    }
 }
 
 /// A layer tarball: `(path, Some(content))` for a file, `(path, None)` for

@@ -1,0 +1,9 @@
+//! `pod shell`, and `pod` with no subcommand: the interactive prompt.
+
+use anyhow::Result;
+
+use super::GlobalArgs;
+
+pub fn run(global: &GlobalArgs) -> Result<()> {
+    crate::repl::run(global)
+}
