@@ -202,6 +202,7 @@ pub fn import_busybox(root: &Path) {
         "pod image import failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
 
 /// A real terminal for interactive tests: a tmux server of its own (its
 /// socket in the test's directory) running one command in a window of a
