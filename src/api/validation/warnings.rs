@@ -1,0 +1,144 @@
+//! `Warning:` lines for what a single node cannot honour: fields that only
+//! mean something to a scheduler or a cluster's controllers. The manifest
+//! stays valid for a real cluster; `pod` says what it leaves aside.
+
+use k8s_openapi::api::core::v1::PodSpec;
+
+use crate::api::Object;
+
+/// One line per ignored field, naming its path.
+pub fn warnings(object: &Object) -> Vec<String> {
+    match object {
+        Object::Pod(pod) => pod.spec.as_ref().map(spec_warnings).unwrap_or_default(),
+        Object::ConfigMap(_) | Object::Secret(_) => Vec::new(),
+    }
+}
+
+const SINGLE_NODE: &str = "ignored: pod runs on this single node";
+const NO_CLUSTER: &str = "ignored: there is no cluster to provide it";
+
+fn spec_warnings(spec: &PodSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut warn = |path: &str, why: &str| out.push(format!("spec.{path}: {why}"));
+    if spec.node_selector.as_ref().is_some_and(|s| !s.is_empty()) {
+        warn("nodeSelector", SINGLE_NODE);
+    }
+    if spec.affinity.is_some() {
+        warn("affinity", SINGLE_NODE);
+    }
+    if spec.tolerations.as_ref().is_some_and(|t| !t.is_empty()) {
+        warn("tolerations", SINGLE_NODE);
+    }
+    if spec.node_name.as_deref().is_some_and(|n| !n.is_empty()) {
+        warn("nodeName", SINGLE_NODE);
+    }
+    if spec
+        .topology_spread_constraints
+        .as_ref()
+        .is_some_and(|t| !t.is_empty())
+    {
+        warn("topologySpreadConstraints", SINGLE_NODE);
+    }
+    if spec
+        .scheduler_name
+        .as_deref()
+        .is_some_and(|s| !s.is_empty() && s != "default-scheduler")
+    {
+        warn("schedulerName", SINGLE_NODE);
+    }
+    if spec
+        .scheduling_gates
+        .as_ref()
+        .is_some_and(|g| !g.is_empty())
+    {
+        warn("schedulingGates", SINGLE_NODE);
+    }
+    if spec
+        .priority_class_name
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        warn("priorityClassName", NO_CLUSTER);
+    }
+    if spec.preemption_policy.is_some() {
+        warn("preemptionPolicy", SINGLE_NODE);
+    }
+    if spec
+        .runtime_class_name
+        .as_deref()
+        .is_some_and(|r| !r.is_empty())
+    {
+        warn("runtimeClassName", "ignored: pod has a single runtime");
+    }
+    if spec.readiness_gates.as_ref().is_some_and(|g| !g.is_empty()) {
+        warn(
+            "readinessGates",
+            "ignored: no controller sets these conditions",
+        );
+    }
+    if spec
+        .image_pull_secrets
+        .as_ref()
+        .is_some_and(|s| !s.is_empty())
+    {
+        warn(
+            "imagePullSecrets",
+            "ignored: images are pulled with the host's credentials",
+        );
+    }
+    let account = spec
+        .service_account_name
+        .as_deref()
+        .or(spec.service_account.as_deref())
+        .unwrap_or("");
+    if !account.is_empty() && account != "default" {
+        warn(
+            "serviceAccountName",
+            "ignored: there are no service accounts without a cluster",
+        );
+    }
+    if spec.resource_claims.as_ref().is_some_and(|c| !c.is_empty()) {
+        warn("resourceClaims", NO_CLUSTER);
+    }
+    if spec.overhead.as_ref().is_some_and(|o| !o.is_empty()) {
+        warn("overhead", "ignored: set by a RuntimeClass in a cluster");
+    }
+    if spec.os.as_ref().is_some_and(|os| os.name == "windows") {
+        warn("os.name", "ignored: pod runs Linux containers");
+    }
+    for (i, volume) in spec.volumes.iter().flatten().enumerate() {
+        let cluster_source = [
+            (
+                volume.persistent_volume_claim.is_some(),
+                "persistentVolumeClaim",
+            ),
+            (volume.ephemeral.is_some(), "ephemeral"),
+            (volume.csi.is_some(), "csi"),
+            (volume.nfs.is_some(), "nfs"),
+            (volume.iscsi.is_some(), "iscsi"),
+            (volume.rbd.is_some(), "rbd"),
+            (volume.cephfs.is_some(), "cephfs"),
+            (volume.glusterfs.is_some(), "glusterfs"),
+            (volume.fc.is_some(), "fc"),
+            (
+                volume.aws_elastic_block_store.is_some(),
+                "awsElasticBlockStore",
+            ),
+            (volume.gce_persistent_disk.is_some(), "gcePersistentDisk"),
+            (volume.azure_disk.is_some(), "azureDisk"),
+            (volume.azure_file.is_some(), "azureFile"),
+            (volume.cinder.is_some(), "cinder"),
+            (volume.flex_volume.is_some(), "flexVolume"),
+            (volume.git_repo.is_some(), "gitRepo"),
+        ];
+        for (present, name) in cluster_source {
+            if present {
+                warn(
+                    &format!("volumes[{i}].{name}"),
+                    "not supported: needs a cluster's storage, which a single node does not have",
+                );
+            }
+        }
+    }
+    out
+}
