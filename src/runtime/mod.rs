@@ -1,47 +1,101 @@
 //! The container runtime: namespaces, the pause process, overlay root
-//! filesystems, mounts, volumes, cgroups, process spawning, ptys and exec.
+//! filesystems, mounts, volumes, cgroups, process spawning and exec.
 //!
-//! The contract with the supervisor (the runtime issue fills it in; the
-//! supervisor issue builds the lifecycle on it):
+//! # The contract with the supervisor
 //!
-//! 1. `PodRuntime::prepare(store, pod)`: pod-level files (volumes, the
-//!    kubelet-format /etc/hosts, hostname, resolv.conf) and cgroups.
-//! 2. `start_sandbox()`: the pause process holding net/ipc/uts (+pid).
-//! 3. `start_container(container, instance, image, stdio)`: one container
-//!    process, a direct child of the calling supervisor (which is a child
-//!    subreaper), with its own mount namespace and overlay root.
-//! 4. `exec(container, pid, argv, stdio)`: a process inside a running
-//!    container (exec probes, hooks, `pod exec`).
-//! 5. `cleanup_container(name, instance)`: unmounts and removes what the
-//!    instance left; `teardown()`: the whole pod, also from a CLI when the
-//!    supervisor is dead (everything needed is found from the pod's uid).
+//! One [`PodRuntime`] per pod, used from the pod's supervisor process
+//! (which must have set `PR_SET_CHILD_SUBREAPER`):
+//!
+//! 1. [`PodRuntime::prepare`]: pod-level state — the run directory
+//!    (`store.pod_run_dir(uid)`), the kubelet-format /etc/hosts, hostname,
+//!    resolv.conf, the pod's /dev/shm, volumes, the pod cgroup. Errors here
+//!    are the kubelet's FailedMount / sandbox failures.
+//! 2. [`PodRuntime::start_sandbox`]: the pause process, a direct child of
+//!    the caller, holding net/ipc/uts (+pid with shareProcessNamespace).
+//! 3. [`PodRuntime::start_container`]: one container process, a direct
+//!    child of the caller (no helper process in between), so the caller
+//!    `waitpid`s it and reads its exit code or signal. `instance` is the
+//!    container's restart count: each instance gets a fresh overlay upper
+//!    directory and a fresh cgroup. `Err(StartError::Config)` is
+//!    CreateContainerConfigError (nothing was started);
+//!    `Err(StartError::Runtime)` is a failure of the runtime or of the
+//!    final exec (`exec: "foo": executable file not found in $PATH`); the
+//!    failed child has already been reaped.
+//! 4. [`PodRuntime::exec`]: a process inside a running container (exec
+//!    probes, hooks, `pod exec`), a direct child of the caller.
+//! 5. After a container instance exited, read what you need
+//!    ([`PodRuntime::container_oom_killed`],
+//!    [`PodRuntime::termination_message_path`]) *before*
+//!    [`PodRuntime::cleanup_container`], which kills what the instance left
+//!    and removes its cgroup and files.
+//! 6. [`PodRuntime::teardown`]: kills every process of the pod (pause
+//!    included), unmounts, removes cgroups and the run directory. It works
+//!    from any process: [`PodRuntime::open`] rebuilds the runtime of a pod
+//!    from the store and its uid, so `delete` can clean up a pod whose
+//!    supervisor died.
+//!
+//! Blocking: every call is synchronous and returns quickly (a start
+//! returns once the container's program has been `execve`d); from tokio
+//! use `spawn_blocking`. The runtime reaps only children that failed
+//! before their exec; never `waitpid(-1)` concurrently with a start (use
+//! pidfds or waitpid on known pids).
+//!
+//! Deliberate choices:
+//! - no_new_privs is set only when `allowPrivilegeEscalation: false`, as
+//!   the kubelet does (unset means allowed).
+//! - Pod IPs are empty (a loopback-only network namespace per pod), so
+//!   /etc/hosts has no pod-IP line.
+//! - A pod cgroup gets a pids limit (see [`resources::DEFAULT_POD_PIDS_LIMIT`]).
 
+pub mod cgroups;
+mod config;
+mod etc;
+mod identity;
+mod init;
+mod pause;
 pub mod reexec;
+pub mod resources;
+mod rootfs;
+mod sandbox;
+mod spawn;
+pub mod spec;
+mod state;
+pub mod user;
+pub mod volumes;
 
 use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::core::v1::{Container, Pod};
 
 use crate::image::Image;
 use crate::store::Store;
+use cgroups::{Cgroup, Layout};
+use config::{ContainerConfig, ExecConfig, Mount, MountKind, NamespacePath, Process, Propagation};
+use spawn::{Outcome, PidNamespace, Reexec};
 
 /// The standard streams given to a container or exec'd process.
 #[derive(Debug)]
 pub enum Stdio {
     /// Separate pipes (the supervisor reads stdout and stderr into logs).
+    /// `stdin: None` is /dev/null.
     Pipes {
         stdin: Option<OwnedFd>,
         stdout: OwnedFd,
         stderr: OwnedFd,
     },
-    /// The slave side of a pty for `tty: true`.
+    /// The slave side of a pty for `tty: true`; it becomes the process's
+    /// controlling terminal.
     Tty(OwnedFd),
+    /// /dev/null for all three.
+    Null,
 }
 
 /// A process the runtime started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Started {
+    /// Its pid in the caller's PID namespace.
     pub pid: i32,
 }
 
@@ -60,48 +114,667 @@ pub enum StartError {
     Runtime(String),
 }
 
+impl From<anyhow::Error> for StartError {
+    fn from(err: anyhow::Error) -> StartError {
+        StartError::Runtime(format!("{err:#}"))
+    }
+}
+
 /// One pod's runtime state.
 #[derive(Debug)]
 pub struct PodRuntime {
-    _private: (),
+    store: Store,
+    pod: Pod,
+    uid: String,
+    run_dir: PathBuf,
+    cgroup: Cgroup,
+    sandbox: Option<state::Sandbox>,
+    node: spec::NodeFacts,
 }
 
 impl PodRuntime {
-    pub fn prepare(_store: &Store, _pod: &Pod) -> Result<PodRuntime> {
-        bail!("the runtime is not implemented yet")
+    /// Creates the pod's run directory, /etc files, /dev/shm, volumes and
+    /// cgroup. Idempotent: a supervisor restarted on the same pod calls it
+    /// again.
+    pub fn prepare(store: &Store, pod: &Pod) -> Result<PodRuntime> {
+        let mut runtime = PodRuntime::open(store, pod)?;
+        runtime.prepare_files()?;
+        runtime
+            .cgroup
+            .create(&resources::pod_limits(pod))
+            .context("creating the pod cgroup")?;
+        Ok(runtime)
     }
 
+    /// The runtime of an already prepared pod (or of one being torn down),
+    /// without creating anything.
+    pub fn open(store: &Store, pod: &Pod) -> Result<PodRuntime> {
+        let uid = pod
+            .metadata
+            .uid
+            .clone()
+            .filter(|u| is_safe_name(u))
+            .ok_or_else(|| anyhow!("pod has no valid metadata.uid"))?;
+        let run_dir = store.pod_run_dir(&uid);
+        let layout = Layout::detect()?;
+        let cgroup = Cgroup::new(layout, Path::new("pod").join(&uid));
+        let sandbox = state::Sandbox::load(&run_dir);
+        Ok(PodRuntime {
+            store: store.clone(),
+            pod: pod.clone(),
+            uid,
+            run_dir,
+            cgroup,
+            sandbox,
+            node: spec::NodeFacts::of_this_machine(),
+        })
+    }
+
+    fn spec_bool(
+        &self,
+        get: impl Fn(&k8s_openapi::api::core::v1::PodSpec) -> Option<bool>,
+    ) -> bool {
+        self.pod.spec.as_ref().and_then(get).unwrap_or(false)
+    }
+
+    fn host_network(&self) -> bool {
+        self.spec_bool(|s| s.host_network)
+    }
+
+    fn host_pid(&self) -> bool {
+        self.spec_bool(|s| s.host_pid)
+    }
+
+    fn host_ipc(&self) -> bool {
+        self.spec_bool(|s| s.host_ipc)
+    }
+
+    fn shares_pid_namespace(&self) -> bool {
+        self.spec_bool(|s| s.share_process_namespace) && !self.host_pid()
+    }
+
+    fn etc_dir(&self) -> PathBuf {
+        self.run_dir.join("etc")
+    }
+
+    fn shm_dir(&self) -> PathBuf {
+        self.run_dir.join("shm")
+    }
+
+    fn instance_dir(&self, name: &str, instance: u32) -> PathBuf {
+        self.run_dir
+            .join("containers")
+            .join(name)
+            .join(instance.to_string())
+    }
+
+    fn prepare_files(&mut self) -> Result<()> {
+        let etc = self.etc_dir();
+        std::fs::create_dir_all(&etc).with_context(|| format!("creating {}", etc.display()))?;
+        let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let files = [
+            ("hosts", etc::hosts_file(&self.pod, &[], &host_hosts)),
+            ("hostname", format!("{}\n", etc::hostname(&self.pod))),
+            (
+                "resolv.conf",
+                etc::resolv_conf(&etc::pod_dns(&self.pod, &host_resolv)),
+            ),
+        ];
+        for (name, text) in files {
+            crate::store::write_atomic(&etc.join(name), text.as_bytes())?;
+        }
+        if !self.host_ipc() {
+            let shm = self.shm_dir();
+            std::fs::create_dir_all(&shm)?;
+            if !state::is_mount_point(&shm) {
+                nix::mount::mount(
+                    Some("shm"),
+                    &shm,
+                    Some("tmpfs"),
+                    nix::mount::MsFlags::MS_NOSUID
+                        | nix::mount::MsFlags::MS_NODEV
+                        | nix::mount::MsFlags::MS_NOEXEC,
+                    Some("mode=1777,size=65536k"),
+                )
+                .with_context(|| format!("mounting the pod's /dev/shm at {}", shm.display()))?;
+            }
+        }
+        volumes::prepare(&self.volume_context())?;
+        Ok(())
+    }
+
+    fn volume_context(&self) -> volumes::Context<'_> {
+        volumes::Context {
+            store: &self.store,
+            pod: &self.pod,
+            run_dir: &self.run_dir,
+            node: &self.node,
+        }
+    }
+
+    /// Starts the pause process. Returns its pid (a child of the caller).
     pub fn start_sandbox(&mut self) -> Result<Started> {
-        bail!("the runtime is not implemented yet")
+        let spec = sandbox::SandboxSpec {
+            hostname: etc::hostname(&self.pod),
+            network: !self.host_network(),
+            ipc: !self.host_ipc(),
+            uts: !self.host_network(),
+            pid: self.shares_pid_namespace(),
+        };
+        let pid = sandbox::start(&spec)?;
+        let pause_cgroup = self.cgroup.child(state::SANDBOX_CGROUP);
+        let joined = pause_cgroup
+            .create(&cgroups::Limits::default())
+            .and_then(|()| {
+                for file in pause_cgroup.procs_files() {
+                    std::fs::write(&file, pid.to_string())
+                        .with_context(|| format!("writing {}", file.display()))?;
+                }
+                Ok(())
+            });
+        let sandbox = state::Sandbox::new(pid);
+        if let Err(err) = joined.and_then(|()| sandbox.save(&self.run_dir)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+            return Err(err.context("placing the pause process"));
+        }
+        self.sandbox = Some(sandbox);
+        Ok(Started { pid })
     }
 
+    /// The pause process's pid, if it is running.
+    pub fn sandbox_pid(&self) -> Option<i32> {
+        self.sandbox
+            .as_ref()
+            .filter(|s| s.is_alive())
+            .map(|s| s.pid)
+    }
+
+    /// The pod's network namespace (for httpGet/tcpSocket probes: open it
+    /// and setns on a thread), or None for hostNetwork pods.
+    pub fn netns_path(&self) -> Option<PathBuf> {
+        if self.host_network() {
+            return None;
+        }
+        self.sandbox_pid()
+            .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net")))
+    }
+
+    /// The QoS class Kubernetes gives this pod (status.qosClass).
+    pub fn qos_class(&self) -> &'static str {
+        resources::qos_class(&self.pod)
+    }
+
+    /// Starts one container instance; see the module documentation.
     pub fn start_container(
         &mut self,
-        _container: &Container,
-        _instance: u32,
-        _image: &Image,
-        _stdio: Stdio,
+        container: &Container,
+        instance: u32,
+        image: &Image,
+        stdio: Stdio,
     ) -> Result<Started, StartError> {
-        Err(StartError::Runtime(
-            "the runtime is not implemented yet".into(),
-        ))
+        let pause = self
+            .sandbox_pid()
+            .ok_or_else(|| StartError::Runtime("the pod sandbox is not running".into()))?;
+        let tty = matches!(stdio, Stdio::Tty(_));
+        let process = self.process(container, image, tty)?;
+        let mounts = self.container_mounts(container, instance, &process.env)?;
+
+        let dir = self.instance_dir(&container.name, instance);
+        let rootfs = config::Rootfs {
+            layers: image.layers.clone(),
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            mountpoint: dir.join("rootfs"),
+        };
+        for d in [&rootfs.upper, &rootfs.work, &rootfs.mountpoint] {
+            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+        }
+
+        let cgroup = self.cgroup.child(&container.name);
+        // A previous instance's cgroup (and its OOM count) is not reused.
+        cgroup.destroy()?;
+        cgroup
+            .create(&resources::container_limits(container))
+            .context("creating the container cgroup")?;
+
+        let sc = container.security_context.as_ref();
+        let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
+        let unmasked = sc.and_then(|s| s.proc_mount.as_deref()) == Some("Unmasked");
+        let (masked, readonly) = if privileged || unmasked {
+            (Vec::new(), Vec::new())
+        } else {
+            (
+                rootfs::MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
+                rootfs::READONLY_PATHS
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect(),
+            )
+        };
+        let sysctls = self
+            .pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.security_context.as_ref())
+            .and_then(|s| s.sysctls.clone())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|s| (s.name, s.value))
+            .collect();
+        let config = ContainerConfig {
+            join: self.pod_namespaces(pause),
+            cgroup_procs: cgroup.procs_files(),
+            rootfs,
+            mounts,
+            host_dev: privileged,
+            sys_writable: privileged,
+            masked_paths: masked,
+            readonly_paths: readonly,
+            sysctls,
+            readonly_rootfs: sc
+                .and_then(|s| s.read_only_root_filesystem)
+                .unwrap_or(false),
+            process: process.clone(),
+        };
+        let pid_namespace = if self.host_pid() {
+            PidNamespace::Inherit
+        } else if self.shares_pid_namespace() {
+            PidNamespace::Join(format!("/proc/{pause}/ns/pid").into())
+        } else {
+            PidNamespace::New
+        };
+        let outcome = spawn::spawn(Reexec {
+            argv0: "pod-init",
+            args: &[reexec::INIT_ARG],
+            pid_namespace,
+            config: Some(serde_json::to_vec(&config).map_err(anyhow::Error::from)?),
+            stdio,
+            pre_exec: None,
+        })?;
+        match outcome {
+            Outcome::Executed(pid) => {
+                state::ContainerRecord {
+                    pid,
+                    start_time: state::start_time(pid).unwrap_or(0),
+                    instance,
+                    process,
+                }
+                .save(&self.run_dir, &container.name)?;
+                Ok(Started { pid })
+            }
+            Outcome::Failed(message) => Err(StartError::Runtime(format!(
+                "unable to start container process: {message}"
+            ))),
+        }
     }
 
-    pub fn exec(&self, _container: &str, _argv: &[String], _stdio: Stdio) -> Result<Started> {
-        bail!("the runtime is not implemented yet")
+    /// The namespaces a container joins: the pause process's.
+    fn pod_namespaces(&self, pause: i32) -> Vec<NamespacePath> {
+        let mut kinds = Vec::new();
+        if !self.host_network() {
+            kinds.push("net");
+            kinds.push("uts");
+        }
+        if !self.host_ipc() {
+            kinds.push("ipc");
+        }
+        kinds
+            .into_iter()
+            .map(|kind| NamespacePath {
+                kind: kind.to_string(),
+                path: format!("/proc/{pause}/ns/{kind}").into(),
+            })
+            .collect()
     }
 
-    pub fn cleanup_container(&mut self, _name: &str, _instance: u32) -> Result<()> {
-        Ok(())
+    /// The resolved process of a container (command, env, user,
+    /// capabilities).
+    fn process(
+        &self,
+        container: &Container,
+        image: &Image,
+        tty: bool,
+    ) -> Result<Process, StartError> {
+        let hostname = if self.host_network() {
+            self.node.node_name.clone()
+        } else {
+            etc::hostname(&self.pod)
+        };
+        let cx = spec::Context {
+            store: &self.store,
+            pod: &self.pod,
+            hostname: &hostname,
+            node: &self.node,
+        };
+        let resolved = spec::resolve(&cx, container, &image.config)?;
+        let accounts = user::ImageAccounts::read(&image.layers);
+        let user = user::resolve(
+            &self.pod,
+            container,
+            &user::image_user(&image.config),
+            &accounts,
+        )?;
+        let sc = container.security_context.as_ref();
+        let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
+        let capabilities = capabilities(privileged, sc.and_then(|s| s.capabilities.as_ref()));
+        Ok(Process {
+            args: resolved.args,
+            env: resolved.env,
+            cwd: resolved.cwd,
+            uid: user.uid,
+            gid: user.gid,
+            additional_gids: user.additional_gids,
+            capabilities,
+            no_new_privileges: sc.and_then(|s| s.allow_privilege_escalation) == Some(false),
+            tty,
+        })
     }
 
+    /// /etc files, /dev/shm, the termination log and the volume mounts.
+    fn container_mounts(
+        &self,
+        container: &Container,
+        instance: u32,
+        env: &[String],
+    ) -> Result<Vec<Mount>, StartError> {
+        let volume_mounts = container.volume_mounts.as_deref().unwrap_or(&[]);
+        let user_mounted = |path: &str| volume_mounts.iter().any(|m| m.mount_path == path);
+        let bind = |source: PathBuf, destination: &str, readonly: bool| Mount {
+            source,
+            destination: destination.to_string(),
+            kind: MountKind::Bind,
+            readonly,
+            propagation: Propagation::None,
+        };
+        let mut mounts = Vec::new();
+        for name in ["hosts", "hostname", "resolv.conf"] {
+            let destination = format!("/etc/{name}");
+            if !user_mounted(&destination) {
+                mounts.push(bind(self.etc_dir().join(name), &destination, false));
+            }
+        }
+        let shm = if self.host_ipc() {
+            PathBuf::from("/dev/shm")
+        } else {
+            self.shm_dir()
+        };
+        mounts.push(bind(shm, "/dev/shm", false));
+
+        let log = self.termination_message_path(&container.name, instance);
+        if let Some(parent) = log.parent() {
+            std::fs::create_dir_all(parent).map_err(anyhow::Error::from)?;
+        }
+        std::fs::write(&log, b"").map_err(anyhow::Error::from)?;
+        let destination = container
+            .termination_message_path
+            .clone()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "/dev/termination-log".to_string());
+        mounts.push(bind(log, &destination, false));
+
+        mounts.extend(volumes::container_mounts(
+            &self.volume_context(),
+            container,
+            env,
+        )?);
+        Ok(mounts)
+    }
+
+    /// The host file behind the container's terminationMessagePath for one
+    /// instance (valid until `cleanup_container`).
+    pub fn termination_message_path(&self, name: &str, instance: u32) -> PathBuf {
+        self.instance_dir(name, instance).join("termination-log")
+    }
+
+    /// Whether the OOM killer killed a process of the container's current
+    /// instance (call before `cleanup_container`).
+    pub fn container_oom_killed(&self, name: &str) -> bool {
+        self.cgroup.child(name).oom_killed()
+    }
+
+    /// The signal that stops a container: the image's StopSignal, else
+    /// SIGTERM.
+    pub fn stop_signal(image: &Image) -> nix::sys::signal::Signal {
+        let text = image
+            .config
+            .config()
+            .as_ref()
+            .and_then(|c| c.stop_signal().clone())
+            .unwrap_or_default();
+        parse_signal(&text).unwrap_or(nix::sys::signal::Signal::SIGTERM)
+    }
+
+    /// Starts `argv` in the running container `container` with the
+    /// container's environment, working directory and identity. Errors
+    /// before the exec are returned (`exec: "x": executable file not found
+    /// in $PATH`).
+    pub fn exec(&self, container: &str, argv: &[String], stdio: Stdio) -> Result<Started> {
+        let record = state::ContainerRecord::load(&self.run_dir, container)
+            .filter(|r| r.is_alive())
+            .ok_or_else(|| anyhow!("container {container:?} is not running"))?;
+        let mut process = record.process.clone();
+        process.args = argv.to_vec();
+        process.tty = matches!(stdio, Stdio::Tty(_));
+        let target = record.pid;
+        let mut join: Vec<NamespacePath> = Vec::new();
+        for kind in ["ipc", "uts", "net", "cgroup", "mnt"] {
+            let path = PathBuf::from(format!("/proc/{target}/ns/{kind}"));
+            let own = PathBuf::from(format!("/proc/self/ns/{kind}"));
+            // Joining one's own namespace is harmless but pointless.
+            if std::fs::read_link(&path).ok() != std::fs::read_link(&own).ok() {
+                join.push(NamespacePath {
+                    kind: kind.to_string(),
+                    path,
+                });
+            }
+        }
+        let config = ExecConfig {
+            join,
+            cgroup_procs: self.cgroup.child(container).procs_files(),
+            process,
+        };
+        let pid_namespace = if self.host_pid() {
+            PidNamespace::Inherit
+        } else {
+            PidNamespace::Join(format!("/proc/{target}/ns/pid").into())
+        };
+        match spawn::spawn(Reexec {
+            argv0: "pod-exec",
+            args: &[reexec::EXEC_ARG],
+            pid_namespace,
+            config: Some(serde_json::to_vec(&config)?),
+            stdio,
+            pre_exec: None,
+        })? {
+            Outcome::Executed(pid) => Ok(Started { pid }),
+            Outcome::Failed(message) => {
+                bail!(
+                    "OCI runtime exec failed: exec failed: unable to start container process: {message}"
+                )
+            }
+        }
+    }
+
+    /// Kills what a finished instance left behind and removes its cgroup
+    /// and files (its overlay upper directory, its termination log).
+    pub fn cleanup_container(&mut self, name: &str, instance: u32) -> Result<()> {
+        self.cgroup.child(name).destroy()?;
+        state::ContainerRecord::remove(&self.run_dir, name);
+        let dir = self.instance_dir(name, instance);
+        state::unmount_under(&dir)?;
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
+        }
+    }
+
+    /// Stops everything of the pod and removes its mounts, cgroups and run
+    /// directory. Idempotent; works without the supervisor.
     pub fn teardown(&mut self) -> Result<()> {
-        Ok(())
+        if let Some(sandbox) = self.sandbox.take().filter(|s| s.is_alive()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(sandbox.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        self.cgroup.destroy()?;
+        state::unmount_under(&self.run_dir)?;
+        match std::fs::remove_dir_all(&self.run_dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e).with_context(|| format!("removing {}", self.run_dir.display())),
+        }
+    }
+
+    /// Rewrites the configMap, secret, downwardAPI and projected volumes
+    /// from the store (after `apply` of a ConfigMap or Secret, or a label
+    /// change), swapping each atomically as the kubelet does.
+    pub fn refresh_volumes(&self) -> Result<()> {
+        volumes::refresh(&self.volume_context())
     }
 }
 
-/// Rewrites the configMap, secret and projected volumes of running pods
-/// that show `object`, after it was updated (`apply`).
-pub fn refresh_volumes(_store: &Store, _object: &crate::api::Object) -> Result<()> {
+/// Rewrites the configMap, secret and projected volumes of the running
+/// pods that show `object` (a ConfigMap or Secret), after it was updated
+/// (`apply`). Pods that are not running have nothing to refresh.
+pub fn refresh_volumes(store: &Store, object: &crate::api::Object) -> Result<()> {
+    use crate::api::Object;
+    let (is_config_map, name) = match object {
+        Object::ConfigMap(_) => (true, object.name()),
+        Object::Secret(_) => (false, object.name()),
+        Object::Pod(_) => return Ok(()),
+    };
+    for stored in store.list(crate::api::Kind::Pod, Some(object.namespace()))? {
+        let Object::Pod(pod) = stored else { continue };
+        if !volumes::references(&pod, is_config_map, name) {
+            continue;
+        }
+        let Some(uid) = pod.metadata.uid.as_deref().filter(|u| is_safe_name(u)) else {
+            continue;
+        };
+        let run_dir = store.pod_run_dir(uid);
+        if !run_dir.exists() {
+            continue;
+        }
+        let node = spec::NodeFacts::of_this_machine();
+        volumes::refresh(&volumes::Context {
+            store,
+            pod: &pod,
+            run_dir: &run_dir,
+            node: &node,
+        })?;
+    }
     Ok(())
+}
+
+/// The capability set of a container (containerd's setOCICapabilities:
+/// add ALL, drop ALL, then single adds, then single drops).
+fn capabilities(
+    privileged: bool,
+    caps: Option<&k8s_openapi::api::core::v1::Capabilities>,
+) -> Vec<String> {
+    if privileged {
+        return identity::all_capabilities();
+    }
+    let mut set: Vec<String> = identity::DEFAULT_CAPABILITIES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let add = caps.and_then(|c| c.add.clone()).unwrap_or_default();
+    let drop = caps.and_then(|c| c.drop.clone()).unwrap_or_default();
+    let canonical = |name: &str| {
+        let upper = name.to_ascii_uppercase();
+        if upper.starts_with("CAP_") {
+            upper
+        } else {
+            format!("CAP_{upper}")
+        }
+    };
+    if add.iter().any(|c| c.eq_ignore_ascii_case("ALL")) {
+        set = identity::all_capabilities();
+    }
+    if drop.iter().any(|c| c.eq_ignore_ascii_case("ALL")) {
+        set.clear();
+    }
+    let known = identity::all_capabilities();
+    for name in add.iter().filter(|c| !c.eq_ignore_ascii_case("ALL")) {
+        let cap = canonical(name);
+        if known.contains(&cap) && !set.contains(&cap) {
+            set.push(cap);
+        }
+    }
+    for name in drop.iter().filter(|c| !c.eq_ignore_ascii_case("ALL")) {
+        let cap = canonical(name);
+        set.retain(|c| *c != cap);
+    }
+    set
+}
+
+/// `SIGQUIT`, `QUIT` or `3`.
+pub fn parse_signal(text: &str) -> Option<nix::sys::signal::Signal> {
+    use std::str::FromStr;
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if let Ok(n) = text.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n).ok();
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    nix::sys::signal::Signal::from_str(&name).ok()
+}
+
+/// Uids reach paths: only what a uid generator produces may.
+fn is_safe_name(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 128
+        && !value.starts_with('.')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(add: &[&str], drop: &[&str]) -> k8s_openapi::api::core::v1::Capabilities {
+        k8s_openapi::api::core::v1::Capabilities {
+            add: Some(add.iter().map(|s| s.to_string()).collect()),
+            drop: Some(drop.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    #[test]
+    fn capability_rules_follow_containerd() {
+        let default = capabilities(false, None);
+        assert_eq!(default.len(), identity::DEFAULT_CAPABILITIES.len());
+        let set = capabilities(false, Some(&caps(&["NET_ADMIN"], &["CHOWN"])));
+        assert!(set.contains(&"CAP_NET_ADMIN".to_string()));
+        assert!(!set.contains(&"CAP_CHOWN".to_string()));
+        let set = capabilities(false, Some(&caps(&["NET_BIND_SERVICE"], &["ALL"])));
+        assert_eq!(set, vec!["CAP_NET_BIND_SERVICE".to_string()]);
+        assert!(capabilities(true, None).contains(&"CAP_SYS_ADMIN".to_string()));
+    }
+
+    #[test]
+    fn signals_parse_in_every_spelling() {
+        use nix::sys::signal::Signal;
+        assert_eq!(parse_signal("SIGQUIT"), Some(Signal::SIGQUIT));
+        assert_eq!(parse_signal("quit"), Some(Signal::SIGQUIT));
+        assert_eq!(parse_signal("15"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal(""), None);
+        assert_eq!(parse_signal("SIGNOPE"), None);
+    }
 }

@@ -1,9 +1,27 @@
 //! Hidden re-executions of the `pod` binary (the pause process, the
-//! supervisor, the container init), recognised before clap parses argv.
+//! container init, exec into a container), recognised before clap parses
+//! argv.
 
 use std::process::ExitCode;
 
+use super::{init, pause};
+
+/// argv[0] of the pause process, as `ps` shows it in a pod.
+pub const PAUSE_ARGV0: &str = "/pause";
+/// Hidden first argument of the container init (`runc init`-like).
+pub const INIT_ARG: &str = "__pod-container-init";
+/// Hidden first argument of a process exec'd into a running container.
+pub const EXEC_ARG: &str = "__pod-container-exec";
+
 /// Runs a hidden entry point if argv asks for one.
 pub fn dispatch() -> Option<ExitCode> {
-    None
+    let mut args = std::env::args_os();
+    if args.next()? == PAUSE_ARGV0 {
+        return Some(pause::main());
+    }
+    match args.next()?.to_str()? {
+        INIT_ARG => Some(init::main(init::Mode::Container)),
+        EXEC_ARG => Some(init::main(init::Mode::Exec)),
+        _ => None,
+    }
 }

@@ -1,0 +1,392 @@
+//! Control groups: one per pod (`pod/<uid>`) with a child per container,
+//! on cgroup v1 (legacy or hybrid, one hierarchy per controller) or v2
+//! (unified). The layout is detected, never assumed: statfs on
+//! /sys/fs/cgroup tells cgroup2 from a tmpfs of v1 mounts, and the v1
+//! controllers' mount points come from /proc/self/mountinfo.
+
+mod v1;
+mod v2;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Where cgroup filesystems are mounted on this host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Layout {
+    /// One mount per v1 controller we use: (controller, mount point).
+    V1(Vec<(String, PathBuf)>),
+    /// The unified hierarchy's mount point.
+    V2(PathBuf),
+}
+
+/// The v1 controllers the runtime uses.
+const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
+
+impl Layout {
+    /// Detects the host's layout.
+    pub fn detect() -> Result<Layout> {
+        let root = Path::new("/sys/fs/cgroup");
+        let stat = nix::sys::statfs::statfs(root).context("statfs /sys/fs/cgroup")?;
+        if stat.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+            return Ok(Layout::V2(root.to_path_buf()));
+        }
+        let mountinfo =
+            std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+        let layout = Layout::from_mountinfo(&mountinfo);
+        match &layout {
+            Layout::V1(found) if found.is_empty() => {
+                bail!(
+                    "no cgroup v1 controller (memory, cpu, pids) is mounted and /sys/fs/cgroup is not cgroup2"
+                )
+            }
+            _ => Ok(layout),
+        }
+    }
+
+    /// The v1 controllers' mount points from a mountinfo text (a hybrid
+    /// host's cgroup2 mount at /sys/fs/cgroup/unified has no controllers
+    /// to offer and is ignored).
+    pub fn from_mountinfo(text: &str) -> Layout {
+        let mut found: Vec<(String, PathBuf)> = Vec::new();
+        for line in text.lines() {
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            let mut right = right.split_whitespace();
+            if right.next() != Some("cgroup") {
+                continue;
+            }
+            let options = right.nth(1).unwrap_or("");
+            let Some(mount_point) = left.split_whitespace().nth(4) else {
+                continue;
+            };
+            for controller in V1_CONTROLLERS {
+                if options.split(',').any(|o| o == *controller)
+                    && !found.iter().any(|(c, _)| c == controller)
+                {
+                    found.push((controller.to_string(), PathBuf::from(mount_point)));
+                }
+            }
+        }
+        Layout::V1(found)
+    }
+
+    fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        match self {
+            Layout::V1(roots) => roots
+                .iter()
+                .find(|(c, _)| c == controller)
+                .map(|(_, p)| p.as_path()),
+            Layout::V2(_) => None,
+        }
+    }
+
+    /// Every directory of the cgroup `relative` (one per v1 hierarchy).
+    fn dirs(&self, relative: &Path) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = match self {
+            Layout::V1(roots) => roots.iter().map(|(_, root)| root.join(relative)).collect(),
+            Layout::V2(root) => vec![root.join(relative)],
+        };
+        // cpu and cpuacct may share one mount point.
+        dirs.dedup();
+        dirs
+    }
+}
+
+/// Resource settings of one cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes.
+    pub memory: Option<i64>,
+    /// CFS quota and period in microseconds.
+    pub cpu_quota: Option<(i64, u64)>,
+    /// v1 cpu.shares (v2 weight is derived from it).
+    pub cpu_shares: Option<u64>,
+    pub pids: Option<i64>,
+}
+
+/// The CFS period the kubelet uses (100 ms).
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// kubelet's MilliCPUToShares: 1024 per CPU, at least 2.
+pub fn shares_from_millis(millis: i64) -> u64 {
+    ((millis.max(0) as u64) * 1024 / 1000).max(2)
+}
+
+/// kubelet's MilliCPUToQuota: at least 1 ms per period.
+pub fn quota_from_millis(millis: i64, period: u64) -> i64 {
+    ((millis * period as i64) / 1000).max(1000)
+}
+
+/// A cgroup: a path relative to each hierarchy's root.
+#[derive(Debug, Clone)]
+pub struct Cgroup {
+    layout: Layout,
+    relative: PathBuf,
+}
+
+impl Cgroup {
+    pub fn new(layout: Layout, relative: impl Into<PathBuf>) -> Cgroup {
+        Cgroup {
+            layout,
+            relative: relative.into(),
+        }
+    }
+
+    pub fn child(&self, name: &str) -> Cgroup {
+        Cgroup::new(self.layout.clone(), self.relative.join(name))
+    }
+
+    pub fn relative(&self) -> &Path {
+        &self.relative
+    }
+
+    /// Creates the cgroup (and its parents) and applies `limits`.
+    pub fn create(&self, limits: &Limits) -> Result<()> {
+        match &self.layout {
+            Layout::V1(_) => {
+                for dir in self.layout.dirs(&self.relative) {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("creating cgroup {}", dir.display()))?;
+                }
+                v1::apply(&self.layout, &self.relative, limits)
+            }
+            Layout::V2(root) => {
+                v2::create(root, &self.relative)?;
+                v2::apply(&root.join(&self.relative), limits)
+            }
+        }
+    }
+
+    /// The `cgroup.procs` files a process writes itself into to join.
+    pub fn procs_files(&self) -> Vec<PathBuf> {
+        self.layout
+            .dirs(&self.relative)
+            .into_iter()
+            .map(|d| d.join("cgroup.procs"))
+            .collect()
+    }
+
+    /// Pids in the cgroup and its children.
+    pub fn pids(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        for dir in self.layout.dirs(&self.relative).into_iter().take(1) {
+            collect_pids(&dir, &mut pids);
+        }
+        pids
+    }
+
+    /// Whether the OOM killer killed a process of this cgroup.
+    pub fn oom_killed(&self) -> bool {
+        match &self.layout {
+            Layout::V1(_) => self
+                .layout
+                .v1_dir("memory")
+                .is_some_and(|root| v1::oom_kills(&root.join(&self.relative)) > 0),
+            Layout::V2(root) => v2::oom_kills(&root.join(&self.relative)) > 0,
+        }
+    }
+
+    /// SIGKILLs every process left in the cgroup tree and removes it,
+    /// children first. Missing cgroups are fine.
+    pub fn destroy(&self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let pids = self.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "processes of cgroup {} survive SIGKILL",
+                    self.relative.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for dir in self.layout.dirs(&self.relative) {
+            remove_tree(&dir)?;
+        }
+        Ok(())
+    }
+
+    /// Whether any directory of the cgroup still exists.
+    pub fn exists(&self) -> bool {
+        self.layout.dirs(&self.relative).iter().any(|d| d.exists())
+    }
+}
+
+fn collect_pids(dir: &Path, pids: &mut Vec<i32>) {
+    if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+        pids.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                collect_pids(&entry.path(), pids);
+            }
+        }
+    }
+}
+
+/// rmdir a cgroup tree bottom-up (cgroup directories hold only control
+/// files, which rmdir takes with them).
+fn remove_tree(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading cgroup {}", dir.display())),
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            remove_tree(&entry.path())?;
+        }
+    }
+    // A cgroup whose last task just exited can be busy for a moment.
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if tries < 50 && e.raw_os_error() == Some(libc::EBUSY) => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e).with_context(|| format!("removing cgroup {}", dir.display())),
+        }
+    }
+}
+
+/// Writes a control file, naming it in the error as youki does.
+fn write(path: &Path, value: &str) -> Result<()> {
+    std::fs::write(path, value)
+        .with_context(|| format!("failed to write {value} to {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hybrid_mountinfo_gives_v1_controllers() {
+        let text = "\
+35 25 0:30 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
+36 35 0:31 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw,nsdelegate
+38 35 0:33 / /sys/fs/cgroup/cpu,cpuacct rw shared:13 - cgroup cgroup rw,cpu,cpuacct
+39 35 0:34 / /sys/fs/cgroup/memory rw shared:14 - cgroup cgroup rw,memory
+40 35 0:35 / /sys/fs/cgroup/pids rw shared:15 - cgroup cgroup rw,pids
+41 35 0:36 / /sys/fs/cgroup/systemd rw shared:16 - cgroup cgroup rw,xattr,name=systemd
+";
+        assert_eq!(
+            Layout::from_mountinfo(text),
+            Layout::V1(vec![
+                ("cpu".into(), "/sys/fs/cgroup/cpu,cpuacct".into()),
+                ("memory".into(), "/sys/fs/cgroup/memory".into()),
+                ("pids".into(), "/sys/fs/cgroup/pids".into()),
+            ])
+        );
+    }
+
+    #[test]
+    fn kubelet_cpu_conversions() {
+        assert_eq!(shares_from_millis(0), 2);
+        assert_eq!(shares_from_millis(250), 256);
+        assert_eq!(shares_from_millis(1000), 1024);
+        assert_eq!(quota_from_millis(500, CPU_PERIOD_US), 50_000);
+        assert_eq!(quota_from_millis(1, CPU_PERIOD_US), 1000);
+    }
+
+    fn v1_fixture(root: &Path) -> Layout {
+        let layout = Layout::V1(
+            V1_CONTROLLERS
+                .iter()
+                .map(|c| (c.to_string(), root.join(c)))
+                .collect(),
+        );
+        for (_, dir) in match &layout {
+            Layout::V1(r) => r.clone(),
+            _ => unreachable!(),
+        } {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        layout
+    }
+
+    #[test]
+    fn v1_limits_are_written_per_controller() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = v1_fixture(tmp.path());
+        let cgroup = Cgroup::new(layout, "pod/uid-1").child("app");
+        cgroup
+            .create(&Limits {
+                memory: Some(64 << 20),
+                cpu_quota: Some((50_000, CPU_PERIOD_US)),
+                cpu_shares: Some(256),
+                pids: Some(100),
+            })
+            .unwrap();
+        let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
+        assert_eq!(
+            read("memory/pod/uid-1/app/memory.limit_in_bytes"),
+            "67108864"
+        );
+        assert_eq!(read("cpu/pod/uid-1/app/cpu.cfs_quota_us"), "50000");
+        assert_eq!(read("cpu/pod/uid-1/app/cpu.cfs_period_us"), "100000");
+        assert_eq!(read("cpu/pod/uid-1/app/cpu.shares"), "256");
+        assert_eq!(read("pids/pod/uid-1/app/pids.max"), "100");
+        assert_eq!(cgroup.procs_files().len(), 3);
+        std::fs::write(
+            tmp.path().join("memory/pod/uid-1/app/memory.oom_control"),
+            "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
+        )
+        .unwrap();
+        assert!(cgroup.oom_killed());
+    }
+
+    #[test]
+    fn v2_limits_and_controllers() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("cgroup.controllers"), "cpu memory pids io").unwrap();
+        let cgroup = Cgroup::new(Layout::V2(tmp.path().to_path_buf()), "pod/uid-1").child("app");
+        // A plain directory does not grow control files: make them.
+        for dir in ["pod", "pod/uid-1"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+            std::fs::write(
+                tmp.path().join(dir).join("cgroup.controllers"),
+                "cpu memory pids",
+            )
+            .unwrap();
+        }
+        cgroup
+            .create(&Limits {
+                memory: Some(1 << 20),
+                cpu_quota: Some((50_000, CPU_PERIOD_US)),
+                cpu_shares: Some(1024),
+                pids: None,
+            })
+            .unwrap();
+        let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
+        assert_eq!(read("cgroup.subtree_control"), "+cpu +memory +pids");
+        assert_eq!(
+            read("pod/uid-1/cgroup.subtree_control"),
+            "+cpu +memory +pids"
+        );
+        assert_eq!(read("pod/uid-1/app/memory.max"), "1048576");
+        assert_eq!(read("pod/uid-1/app/cpu.max"), "50000 100000");
+        assert_eq!(read("pod/uid-1/app/cpu.weight"), "39");
+        std::fs::write(
+            tmp.path().join("pod/uid-1/app/memory.events"),
+            "low 0\noom 1\noom_kill 2\n",
+        )
+        .unwrap();
+        assert!(cgroup.oom_killed());
+    }
+}

@@ -1,0 +1,101 @@
+//! What the runtime hands to a re-executed container init or exec process
+//! (serialized as JSON on a pipe): everything resolved in the parent, so
+//! the child only makes syscalls.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// A new container: `__pod-container-init`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    /// Namespaces to join (the pause process's net, ipc, uts).
+    pub join: Vec<NamespacePath>,
+    /// `cgroup.procs` files the process writes itself into first.
+    pub cgroup_procs: Vec<PathBuf>,
+    pub rootfs: Rootfs,
+    /// Mounts inside the root, in order.
+    pub mounts: Vec<Mount>,
+    /// `/dev` from the host (privileged) rather than a minimal one.
+    pub host_dev: bool,
+    /// `/sys` read-write (privileged).
+    pub sys_writable: bool,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+    /// Namespaced sysctls (`net.ipv4.ip_forward` = `1`).
+    pub sysctls: Vec<(String, String)>,
+    pub readonly_rootfs: bool,
+    pub process: Process,
+}
+
+/// A process in a running container: `__pod-container-exec`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExecConfig {
+    /// Namespaces to join, the mount namespace last.
+    pub join: Vec<NamespacePath>,
+    pub cgroup_procs: Vec<PathBuf>,
+    pub process: Process,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct NamespacePath {
+    /// `net`, `ipc`, `uts`, `mnt`, `pid`, `cgroup`.
+    pub kind: String,
+    pub path: PathBuf,
+}
+
+/// An overlay root filesystem.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Rootfs {
+    /// Image layers, lowest first.
+    pub layers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    /// Where the overlay is mounted (inside the container's own mount
+    /// namespace only) before pivot_root.
+    pub mountpoint: PathBuf,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Mount {
+    /// A host path (bind) or the filesystem type's source name.
+    pub source: PathBuf,
+    /// An absolute path inside the container.
+    pub destination: String,
+    pub kind: MountKind,
+    pub readonly: bool,
+    pub propagation: Propagation,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub enum MountKind {
+    Bind,
+    Tmpfs { options: String },
+}
+
+/// volumeMounts[].mountPropagation.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub enum Propagation {
+    #[default]
+    None,
+    HostToContainer,
+    Bidirectional,
+}
+
+/// The process to execute and the identity it runs with.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Process {
+    pub args: Vec<String>,
+    /// `NAME=value`, in order.
+    pub env: Vec<String>,
+    pub cwd: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+    /// `CAP_*` names: bounding, permitted and effective sets.
+    pub capabilities: Vec<String>,
+    pub no_new_privileges: bool,
+    /// stdin/stdout/stderr are a pty slave to make the controlling
+    /// terminal.
+    pub tty: bool,
+}

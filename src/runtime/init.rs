@@ -1,0 +1,207 @@
+//! The container init (`runc init`-like) and exec entry points, run in a
+//! re-executed child of the runtime's caller. They read their
+//! configuration from [`spawn::CONFIG_FD`], set the process up and
+//! `execve` the container's program in place, so the program keeps the
+//! child's pid. A failure before `execve` is written to
+//! [`spawn::ERROR_FD`] for the caller, and the child exits.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::sched::CloneFlags;
+
+use super::config::{ContainerConfig, ExecConfig, NamespacePath, Process};
+use super::{rootfs, spawn};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    Container,
+    Exec,
+}
+
+pub fn main(mode: Mode) -> ExitCode {
+    let mut errors = spawn::error_pipe();
+    let result = spawn::read_config()
+        .context("reading the configuration")
+        .and_then(|bytes| match mode {
+            Mode::Container => {
+                let config: ContainerConfig = serde_json::from_slice(&bytes)?;
+                run_container(&config)
+            }
+            Mode::Exec => {
+                let config: ExecConfig = serde_json::from_slice(&bytes)?;
+                run_exec(&config)
+            }
+        });
+    // Only reached on failure: success replaced this program.
+    let err = result.err().unwrap_or_else(|| anyhow!("execve returned"));
+    let _ = errors.write_all(format!("{err:#}").as_bytes());
+    ExitCode::from(127)
+}
+
+fn run_container(config: &ContainerConfig) -> Result<()> {
+    new_session(config.process.tty)?;
+    join_cgroups(&config.cgroup_procs)?;
+    join_namespaces(&config.join)?;
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS).context("creating a mount namespace")?;
+    rootfs::prepare(config)?;
+    set_sysctls(&config.sysctls)?;
+    rootfs::restrict_proc(config)?;
+    if config.readonly_rootfs {
+        rootfs::remount_root_readonly()?;
+    }
+    execute(&config.process)
+}
+
+fn run_exec(config: &ExecConfig) -> Result<()> {
+    new_session(config.process.tty)?;
+    join_cgroups(&config.cgroup_procs)?;
+    join_namespaces(&config.join)?;
+    execute(&config.process)
+}
+
+/// A session of its own, so signals to the process group reach the
+/// container's processes and nothing else; the pty as controlling terminal.
+fn new_session(tty: bool) -> Result<()> {
+    nix::unistd::setsid().context("setsid")?;
+    if tty {
+        // SAFETY: TIOCSCTTY on stdin, which is the pty slave.
+        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .context("setting the controlling terminal");
+        }
+    }
+    Ok(())
+}
+
+fn join_cgroups(procs: &[PathBuf]) -> Result<()> {
+    for path in procs {
+        std::fs::write(path, "0").with_context(|| format!("joining cgroup {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Opens every namespace first (the paths are host paths), then joins them
+/// in order; the mount namespace, if any, is last in the list.
+fn join_namespaces(namespaces: &[NamespacePath]) -> Result<()> {
+    let mut opened = Vec::new();
+    for ns in namespaces {
+        let file = File::open(&ns.path)
+            .with_context(|| format!("opening namespace {}", ns.path.display()))?;
+        opened.push((ns, file));
+    }
+    for (ns, file) in opened {
+        let flag = match ns.kind.as_str() {
+            "net" => CloneFlags::CLONE_NEWNET,
+            "ipc" => CloneFlags::CLONE_NEWIPC,
+            "uts" => CloneFlags::CLONE_NEWUTS,
+            "mnt" => CloneFlags::CLONE_NEWNS,
+            "cgroup" => CloneFlags::CLONE_NEWCGROUP,
+            other => bail!("unknown namespace kind {other}"),
+        };
+        nix::sched::setns(&file, flag)
+            .with_context(|| format!("joining namespace {}", ns.path.display()))?;
+    }
+    Ok(())
+}
+
+fn set_sysctls(sysctls: &[(String, String)]) -> Result<()> {
+    for (name, value) in sysctls {
+        let path = Path::new("/proc/sys").join(name.replace('.', "/"));
+        std::fs::write(&path, value).with_context(|| format!("setting sysctl {name}={value}"))?;
+    }
+    Ok(())
+}
+
+/// Working directory, identity, capabilities, then `execve`.
+fn execute(process: &Process) -> Result<()> {
+    let cwd = Path::new(&process.cwd);
+    // runc creates a missing working directory (as root, before the user
+    // switch), so a workingDir the image lacks is not an error.
+    if std::fs::metadata(cwd).is_err() {
+        let _ = std::fs::create_dir_all(cwd);
+    }
+    nix::unistd::chdir(cwd).map_err(|e| {
+        anyhow!(
+            "chdir to cwd (\"{}\") set in config.json failed: {}",
+            process.cwd,
+            errno_text(e)
+        )
+    })?;
+    super::identity::apply(process)?;
+    let program = find_program(process)?;
+    let args = c_strings(&process.args)?;
+    let env = c_strings(&process.env)?;
+    let err = nix::unistd::execve(&program, &args, &env).unwrap_err();
+    bail!(
+        "exec: {:?}: {}",
+        process.args.first().map(String::as_str).unwrap_or_default(),
+        errno_text(err)
+    )
+}
+
+/// Resolves argv[0] through the container's PATH as Go's exec.LookPath
+/// does, with runc's messages.
+fn find_program(process: &Process) -> Result<CString> {
+    let name = process
+        .args
+        .first()
+        .ok_or_else(|| anyhow!("no command specified"))?;
+    if name.contains('/') {
+        std::fs::metadata(name)
+            .map_err(|e| anyhow!("exec: {name:?}: stat {name}: {}", io_text(&e)))?;
+        return Ok(CString::new(name.as_str())?);
+    }
+    let path = process
+        .env
+        .iter()
+        .find_map(|kv| kv.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(name);
+        if is_executable(&candidate) {
+            return Ok(CString::new(candidate.as_os_str().as_bytes())?);
+        }
+    }
+    bail!("exec: {name:?}: executable file not found in $PATH")
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+fn c_strings(items: &[String]) -> Result<Vec<CString>> {
+    items
+        .iter()
+        .map(|s| CString::new(s.as_str()).with_context(|| format!("{s:?} contains NUL")))
+        .collect()
+}
+
+/// Go's lower-case errno text (`no such file or directory`).
+pub fn errno_text(errno: nix::errno::Errno) -> String {
+    lowercase_first(errno.desc())
+}
+
+pub fn io_text(err: &std::io::Error) -> String {
+    match err.raw_os_error() {
+        Some(code) => errno_text(nix::errno::Errno::from_raw(code)),
+        None => err.to_string(),
+    }
+}
+
+fn lowercase_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

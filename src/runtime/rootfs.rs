@@ -1,0 +1,491 @@
+//! The container's root filesystem, built inside its own mount namespace
+//! (so every mount disappears with the container's last process): the
+//! overlay of the image layers, /proc, /sys, a minimal /dev, the pod's
+//! files and volumes, then pivot_root.
+
+use std::fs;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+
+use super::config::{ContainerConfig, Mount, MountKind, Propagation, Rootfs};
+
+/// containerd's masked paths (oci/spec.go `defaultUnixMaskedPaths`).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// containerd's read-only paths (`defaultUnixReadonlyPaths`).
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// The device nodes of a minimal /dev: (name, major, minor).
+const DEVICES: &[(&str, u64, u64)] = &[
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
+
+/// Mounts everything under the new root and pivots into it.
+pub fn prepare(config: &ContainerConfig) -> Result<()> {
+    // Nothing done here may leak to the host; host mounts still reach us.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .context("making / a slave mount")?;
+    let root = &config.rootfs.mountpoint;
+    mount_overlay(&config.rootfs)?;
+    mount_proc(root)?;
+    mount_sys(root, config.sys_writable)?;
+    if config.host_dev {
+        bind_host_dev(root)?;
+    } else {
+        make_dev(root)?;
+    }
+    mount_dev_extras(root)?;
+    for m in &config.mounts {
+        mount_one(root, m)?;
+    }
+    pivot(root)
+}
+
+fn mount_overlay(rootfs: &Rootfs) -> Result<()> {
+    let lower: Vec<String> = rootfs
+        .layers
+        .iter()
+        .rev()
+        .map(|p| escape_overlay_path(p))
+        .collect();
+    if lower.is_empty() {
+        bail!("the image has no layers");
+    }
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        escape_overlay_path(&rootfs.upper),
+        escape_overlay_path(&rootfs.work)
+    );
+    mount(
+        Some("overlay"),
+        &rootfs.mountpoint,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .map_err(|e| {
+        anyhow!(
+            "mounting the overlay root at {}: {}",
+            rootfs.mountpoint.display(),
+            super::init::errno_text(e)
+        )
+    })
+}
+
+/// Overlay options separate with `,` and `:`; both are escaped with `\`.
+fn escape_overlay_path(path: &Path) -> String {
+    let text = path.to_string_lossy();
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, ',' | ':' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn mount_proc(root: &Path) -> Result<()> {
+    let target = ensure_dir(root, "/proc")?;
+    mount_fs(
+        "proc",
+        &target,
+        "proc",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+}
+
+fn mount_sys(root: &Path, writable: bool) -> Result<()> {
+    let target = ensure_dir(root, "/sys")?;
+    let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if !writable {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    if mount_fs("sysfs", &target, "sysfs", flags, None).is_ok() {
+        return Ok(());
+    }
+    // sysfs cannot be mounted in a network namespace we do not own (host
+    // network with an unprivileged user namespace): bind the host's.
+    bind(Path::new("/sys"), &target, true)?;
+    if !writable {
+        remount_readonly(
+            &target,
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        )?;
+    }
+    Ok(())
+}
+
+fn make_dev(root: &Path) -> Result<()> {
+    let dev = ensure_dir(root, "/dev")?;
+    mount_fs(
+        "tmpfs",
+        &dev,
+        "tmpfs",
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    for (name, major, minor) in DEVICES {
+        let path = dev.join(name);
+        mknod(
+            &path,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(*major, *minor),
+        )
+        .with_context(|| format!("creating /dev/{name}"))?;
+        // mknod is subject to the umask.
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o666))?;
+    }
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+        ("ptmx", "pts/ptmx"),
+        ("core", "/proc/kcore"),
+    ] {
+        std::os::unix::fs::symlink(target, dev.join(link))
+            .with_context(|| format!("creating /dev/{link}"))?;
+    }
+    Ok(())
+}
+
+fn bind_host_dev(root: &Path) -> Result<()> {
+    let dev = ensure_dir(root, "/dev")?;
+    mount(
+        Some("/dev"),
+        &dev,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .context("binding the host's /dev")
+}
+
+/// /dev/pts (a new instance, so the container's ptys are its own) and
+/// /dev/mqueue (the IPC namespace's queues).
+fn mount_dev_extras(root: &Path) -> Result<()> {
+    let pts = ensure_dir(root, "/dev/pts")?;
+    mount_fs(
+        "devpts",
+        &pts,
+        "devpts",
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )?;
+    let mqueue = ensure_dir(root, "/dev/mqueue")?;
+    mount_fs(
+        "mqueue",
+        &mqueue,
+        "mqueue",
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+}
+
+fn mount_one(root: &Path, m: &Mount) -> Result<()> {
+    let fail = |e: anyhow::Error| {
+        e.context(format!(
+            "error mounting {:?} to rootfs at {:?}",
+            m.source.display().to_string(),
+            m.destination
+        ))
+    };
+    match &m.kind {
+        MountKind::Bind => {
+            let is_dir = fs::metadata(&m.source)
+                .map_err(|e| {
+                    fail(anyhow!(
+                        "stat {}: {}",
+                        m.source.display(),
+                        super::init::io_text(&e)
+                    ))
+                })?
+                .is_dir();
+            let target = if is_dir {
+                ensure_dir(root, &m.destination)
+            } else {
+                ensure_file(root, &m.destination)
+            }
+            .map_err(fail)?;
+            bind(&m.source, &target, true).map_err(fail)?;
+            if m.readonly {
+                remount_readonly(&target, MsFlags::empty()).map_err(fail)?;
+            }
+            let propagation = match m.propagation {
+                Propagation::None => MsFlags::MS_PRIVATE,
+                Propagation::HostToContainer => MsFlags::MS_SLAVE,
+                Propagation::Bidirectional => MsFlags::MS_SHARED,
+            };
+            mount(
+                None::<&str>,
+                &target,
+                None::<&str>,
+                propagation | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .context("setting mount propagation")
+            .map_err(fail)?;
+        }
+        MountKind::Tmpfs { options } => {
+            let target = ensure_dir(root, &m.destination).map_err(fail)?;
+            let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            if m.readonly {
+                flags |= MsFlags::MS_RDONLY;
+            }
+            mount_fs("tmpfs", &target, "tmpfs", flags, Some(options)).map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
+fn pivot(root: &Path) -> Result<()> {
+    nix::unistd::chdir(root).context("entering the new root")?;
+    nix::unistd::pivot_root(".", ".").context("pivot_root")?;
+    // The old root is now stacked on top of the new one: detach it.
+    umount2(".", MntFlags::MNT_DETACH).context("detaching the old root")?;
+    nix::unistd::chdir("/").context("chdir /")?;
+    Ok(())
+}
+
+/// Masks and write-protects the kernel's sensitive /proc and /sys files
+/// (after sysctls were written).
+pub fn restrict_proc(config: &ContainerConfig) -> Result<()> {
+    for path in &config.masked_paths {
+        let path = Path::new(path);
+        match fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => {
+                mount_fs("tmpfs", path, "tmpfs", MsFlags::MS_RDONLY, None)?
+            }
+            Ok(_) => bind(Path::new("/dev/null"), path, false)?,
+            Err(_) => continue,
+        }
+    }
+    for path in &config.readonly_paths {
+        let path = Path::new(path);
+        if path.exists() {
+            bind(path, path, true)?;
+            remount_readonly(
+                path,
+                MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub fn remount_root_readonly() -> Result<()> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        None::<&str>,
+    )
+    .context("making the root filesystem read-only")
+}
+
+fn mount_fs(
+    source: &str,
+    target: &Path,
+    fstype: &str,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<()> {
+    mount(Some(source), target, Some(fstype), flags, data).map_err(|e| {
+        anyhow!(
+            "mounting {fstype} at {}: {}",
+            target.display(),
+            super::init::errno_text(e)
+        )
+    })
+}
+
+fn bind(source: &Path, target: &Path, recursive: bool) -> Result<()> {
+    let mut flags = MsFlags::MS_BIND;
+    if recursive {
+        flags |= MsFlags::MS_REC;
+    }
+    mount(Some(source), target, None::<&str>, flags, None::<&str>).map_err(|e| {
+        anyhow!(
+            "bind-mounting {} at {}: {}",
+            source.display(),
+            target.display(),
+            super::init::errno_text(e)
+        )
+    })
+}
+
+fn remount_readonly(target: &Path, extra: MsFlags) -> Result<()> {
+    mount(
+        None::<&str>,
+        target,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        anyhow!(
+            "remounting {} read-only: {}",
+            target.display(),
+            super::init::errno_text(e)
+        )
+    })
+}
+
+/// The directory `path` inside `root`, created if missing.
+fn ensure_dir(root: &Path, path: &str) -> Result<PathBuf> {
+    let target = resolve_in_root(root, path)?;
+    if !target.is_dir() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&target)
+            .with_context(|| format!("creating {path}"))?;
+    }
+    Ok(target)
+}
+
+/// The file `path` inside `root`, created empty if missing.
+fn ensure_file(root: &Path, path: &str) -> Result<PathBuf> {
+    let target = resolve_in_root(root, path)?;
+    if !target.exists() {
+        if let Some(parent) = target.parent() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)
+                .with_context(|| format!("creating the parent of {path}"))?;
+        }
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o644)
+            .open(&target)
+            .with_context(|| format!("creating {path}"))?;
+    }
+    Ok(target)
+}
+
+/// Resolves `path` as if `root` were `/`: symbolic links in the image are
+/// followed but can never lead out of the root (an absolute link restarts
+/// at `root`, `..` stops at it). Missing components are kept as they are.
+pub fn resolve_in_root(root: &Path, path: &str) -> Result<PathBuf> {
+    let mut pending: Vec<String> = components(path);
+    pending.reverse();
+    let mut resolved: Vec<String> = Vec::new();
+    let mut links = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            resolved.pop();
+            continue;
+        }
+        resolved.push(part);
+        let current = join(root, &resolved);
+        let Ok(target) = fs::read_link(&current) else {
+            continue;
+        };
+        links += 1;
+        if links > 40 {
+            bail!("too many levels of symbolic links in {path}");
+        }
+        resolved.pop();
+        let target = target.to_string_lossy().into_owned();
+        if target.starts_with('/') {
+            resolved.clear();
+        }
+        let mut more = components(&target);
+        more.reverse();
+        pending.extend(more);
+    }
+    Ok(join(root, &resolved))
+}
+
+fn components(path: &str) -> Vec<String> {
+    Path::new(path)
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            Component::ParentDir => Some("..".to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn join(root: &Path, parts: &[String]) -> PathBuf {
+    let mut path = root.to_path_buf();
+    path.extend(parts);
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_stays_in_the_root() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        fs::create_dir_all(r.join("usr/lib")).unwrap();
+        std::os::unix::fs::symlink("/usr/lib", r.join("lib")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", r.join("usr/escape")).unwrap();
+        std::os::unix::fs::symlink("lib/x", r.join("usr/rel")).unwrap();
+        assert_eq!(resolve_in_root(r, "/lib/a").unwrap(), r.join("usr/lib/a"));
+        assert_eq!(
+            resolve_in_root(r, "/usr/escape/passwd").unwrap(),
+            r.join("etc/passwd")
+        );
+        assert_eq!(resolve_in_root(r, "/usr/rel").unwrap(), r.join("usr/lib/x"));
+        assert_eq!(resolve_in_root(r, "/../../x").unwrap(), r.join("x"));
+    }
+
+    #[test]
+    fn symlink_loops_are_refused() {
+        let root = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/b", root.path().join("a")).unwrap();
+        std::os::unix::fs::symlink("/a", root.path().join("b")).unwrap();
+        assert!(resolve_in_root(root.path(), "/a/x").is_err());
+    }
+
+    #[test]
+    fn overlay_paths_are_escaped() {
+        assert_eq!(escape_overlay_path(Path::new("/a:b,c")), "/a\\:b\\,c");
+    }
+}

@@ -1,0 +1,231 @@
+//! Starting a hidden re-execution of this binary as a direct child of the
+//! caller, in the right PID namespace, with a JSON configuration on a pipe
+//! and a close-on-exec error pipe that tells the caller whether the final
+//! `execve` happened.
+//!
+//! A process cannot move itself into another PID namespace: `setns` and
+//! `unshare` with `CLONE_NEWPID` only decide where the caller's *next
+//! child* is born. So the caller's PID namespace for children is switched
+//! on a short-lived thread (both calls are per-thread and allowed in a
+//! multi-threaded process), the child is forked from that thread, and the
+//! thread ends. The child is then the caller's own child (no intermediate
+//! process), which is what lets the supervisor `waitpid` a container's main
+//! process and read its exit status.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use nix::sched::CloneFlags;
+
+use super::Stdio;
+
+/// The fd on which a re-executed child reads its JSON configuration.
+pub const CONFIG_FD: i32 = 3;
+/// The fd on which a re-executed child reports a failure before `execve`.
+pub const ERROR_FD: i32 = 4;
+
+/// The PID namespace a new child is born in.
+#[derive(Debug, Clone)]
+pub enum PidNamespace {
+    /// The caller's own.
+    Inherit,
+    /// A new one, whose PID 1 the child becomes.
+    New,
+    /// An existing one, named by a `/proc/<pid>/ns/pid` path.
+    Join(PathBuf),
+}
+
+/// How the child ended its set-up.
+pub enum Outcome {
+    /// It reached `execve` (the error pipe closed without a message).
+    Executed(i32),
+    /// It failed before `execve`, said why, and has been reaped.
+    Failed(String),
+}
+
+/// A re-execution to start.
+pub struct Reexec<'a> {
+    /// argv[0] of the child (what `ps` shows until it executes something
+    /// else).
+    pub argv0: &'a str,
+    /// Hidden arguments after argv[0].
+    pub args: &'a [&'a str],
+    pub pid_namespace: PidNamespace,
+    /// Bytes written to the child's CONFIG_FD, and an ERROR_FD to report
+    /// on; None for a child that neither reads a configuration nor reports
+    /// (the pause process, which must not hold the error pipe open).
+    pub config: Option<Vec<u8>>,
+    pub stdio: Stdio,
+    /// Runs in the child between fork and exec. Must only make
+    /// async-signal-safe calls (raw syscalls, no allocation).
+    pub pre_exec: Option<Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>>,
+}
+
+/// Forks and executes `/proc/self/exe` as described, then waits until the
+/// child has executed its final program or failed.
+pub fn spawn(reexec: Reexec<'_>) -> Result<Outcome> {
+    let Reexec {
+        argv0,
+        args,
+        pid_namespace,
+        config,
+        stdio,
+        pre_exec,
+    } = reexec;
+    let handshake = match &config {
+        Some(_) => Some((pipe()?, pipe()?)),
+        None => None,
+    };
+    let fds = handshake
+        .as_ref()
+        .map(|((config_read, _), (_, error_write))| {
+            (config_read.as_raw_fd(), error_write.as_raw_fd())
+        });
+
+    let mut command = Command::new("/proc/self/exe");
+    command.arg0(argv0).args(args);
+    match stdio {
+        Stdio::Pipes {
+            stdin,
+            stdout,
+            stderr,
+        } => {
+            command.stdin(match stdin {
+                Some(fd) => std::process::Stdio::from(fd),
+                None => std::process::Stdio::null(),
+            });
+            command.stdout(stdout).stderr(stderr);
+        }
+        Stdio::Tty(fd) => {
+            command
+                .stdin(fd.try_clone()?)
+                .stdout(fd.try_clone()?)
+                .stderr(fd);
+        }
+        Stdio::Null => {
+            command
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+        }
+    }
+    let mut pre_exec = pre_exec;
+    // SAFETY: the closure only calls dup2/fcntl (async-signal-safe) and the
+    // caller's hook, which is documented to be async-signal-safe too.
+    unsafe {
+        command.pre_exec(move || {
+            if let Some((config_fd, error_fd)) = fds {
+                place_fds(config_fd, error_fd)?;
+            }
+            if let Some(hook) = pre_exec.as_mut() {
+                hook()?;
+            }
+            Ok(())
+        });
+    }
+
+    let child = std::thread::scope(|scope| {
+        scope
+            .spawn(move || -> Result<std::process::Child> {
+                enter_pid_namespace(&pid_namespace)?;
+                command.spawn().context("starting /proc/self/exe")
+            })
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the spawning thread panicked")))
+    })?;
+    let pid = child.id() as i32;
+    let (Some(config), Some(((config_read, config_write), (error_read, error_write)))) =
+        (config, handshake)
+    else {
+        // Command::spawn itself reported a failed pre_exec or exec.
+        return Ok(Outcome::Executed(pid));
+    };
+    drop(config_read);
+    drop(error_write);
+
+    // The child reads its configuration to the end before doing anything.
+    let mut config_write = File::from(config_write);
+    let written = config_write.write_all(&config);
+    drop(config_write);
+
+    let mut message = String::new();
+    File::from(error_read)
+        .read_to_string(&mut message)
+        .context("reading the child's error pipe")?;
+    if message.is_empty() {
+        if let Err(e) = written {
+            return Err(e).context("sending the configuration to the child");
+        }
+        return Ok(Outcome::Executed(pid));
+    }
+    reap(pid);
+    Ok(Outcome::Failed(message))
+}
+
+fn enter_pid_namespace(ns: &PidNamespace) -> Result<()> {
+    match ns {
+        PidNamespace::Inherit => Ok(()),
+        PidNamespace::New => {
+            nix::sched::unshare(CloneFlags::CLONE_NEWPID).context("creating a PID namespace")
+        }
+        PidNamespace::Join(path) => {
+            let fd = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+            nix::sched::setns(fd, CloneFlags::CLONE_NEWPID)
+                .with_context(|| format!("joining the PID namespace {}", path.display()))
+        }
+    }
+}
+
+/// Waits for a child that failed before `execve`.
+fn reap(pid: i32) {
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd)> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")
+}
+
+/// Puts the configuration and error pipes at CONFIG_FD and ERROR_FD
+/// without close-on-exec (in the forked child). Either may already sit on
+/// the other's target, so both go through high close-on-exec copies first.
+fn place_fds(config_fd: i32, error_fd: i32) -> std::io::Result<()> {
+    // SAFETY: plain syscalls on fds this process owns.
+    unsafe {
+        let config = libc::fcntl(config_fd, libc::F_DUPFD_CLOEXEC, 10);
+        let error = libc::fcntl(error_fd, libc::F_DUPFD_CLOEXEC, 10);
+        if config < 0
+            || error < 0
+            || libc::dup2(config, CONFIG_FD) < 0
+            || libc::dup2(error, ERROR_FD) < 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// In the child: reads the whole configuration from CONFIG_FD.
+pub fn read_config() -> std::io::Result<Vec<u8>> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: CONFIG_FD was placed by `spawn` and is owned by nobody else.
+    let mut file = unsafe { File::from_raw_fd(CONFIG_FD) };
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// In the child: the error pipe, made close-on-exec again so a successful
+/// `execve` closes it.
+pub fn error_pipe() -> File {
+    use std::os::fd::FromRawFd;
+    // SAFETY: ERROR_FD was placed by `spawn` and is owned by nobody else.
+    unsafe {
+        libc::fcntl(ERROR_FD, libc::F_SETFD, libc::FD_CLOEXEC);
+        File::from_raw_fd(ERROR_FD)
+    }
+}
