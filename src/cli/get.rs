@@ -57,7 +57,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
             Some(ns) => eprintln!("No resources found in {ns} namespace."),
             None => eprintln!("No resources found"),
         }
-        return Ok(());
+        if !args.watch {
+            return Ok(());
+        }
     }
     let options = TableOptions {
         no_headers: args.no_headers,
@@ -68,9 +70,50 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     };
     print!("{}", print::render(&objects, &format, &options)?);
     if args.watch {
-        print::watch::run(&store, global.list_namespace(), &objects, &format, &options)?;
+        let target = watch_target(global, &args, &objects, selector)?;
+        print::watch::run(&store, &target, &objects, &format, &options)?;
     }
     Ok(())
+}
+
+/// What `-w` keeps watching: the kinds listed (or of the objects named),
+/// in the namespace, under the selector.
+fn watch_target(
+    global: &GlobalArgs,
+    args: &Args,
+    shown: &[Object],
+    selector: Option<Selector>,
+) -> Result<print::watch::Target> {
+    let mut target = print::watch::Target {
+        namespace: global.list_namespace().map(str::to_string),
+        selector,
+        ..Default::default()
+    };
+    if args.filenames.is_empty() {
+        match resources::parse(&args.resources)? {
+            Selection::Kinds(kinds) => target.kinds = kinds,
+            Selection::Named(named) => {
+                target.namespace = Some(global.namespace.clone());
+                target.kinds = named.iter().map(|(k, _)| *k).collect();
+                target.names = Some(named);
+            }
+        }
+    } else {
+        target.names = Some(
+            shown
+                .iter()
+                .map(|o| (o.kind(), o.name().to_string()))
+                .collect(),
+        );
+        target.kinds = shown.iter().map(Object::kind).collect();
+    }
+    target.kinds.dedup();
+    if target.kinds.len() > 1 {
+        anyhow::bail!(
+            "watch is only supported on individual resources and resource collections - more than 1 resource was found"
+        );
+    }
+    Ok(target)
 }
 
 /// The objects to show, and whether they came from listing whole kinds

@@ -1,19 +1,263 @@
-//! `get -w`: print rows again as objects change.
-//!
-//! TODO(print): first cut.
+//! `get -w`: after the first listing, poll the store and print an object
+//! again each time what would be printed for it changes, or when it
+//! appears or goes away, as kubectl's watch does: table rows without the
+//! headers again, aligned with the first table (the tabwriter remembers
+//! its widths), other formats the whole object again (yaml separated by
+//! `---`). Runs until interrupted (Ctrl-C).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
 
 use anyhow::Result;
+use jiff::Timestamp;
 
-use super::{OutputFormat, TableOptions};
-use crate::api::Object;
+use super::tabwriter::{self, TabWriter};
+use super::{OutputFormat, TableOptions, table};
+use crate::api::selector::Selector;
+use crate::api::{Kind, Object};
 use crate::store::Store;
 
+/// How often the store is read.
+const POLL: Duration = Duration::from_millis(200);
+
+/// What `get -w` watches.
+#[derive(Debug, Clone, Default)]
+pub struct Target {
+    pub kinds: Vec<Kind>,
+    /// `None` for all namespaces.
+    pub namespace: Option<String>,
+    /// Only these objects, when `get` named them.
+    pub names: Option<Vec<(Kind, String)>>,
+    pub selector: Option<Selector>,
+}
+
+/// The text printed for one object: its table row (a line for the
+/// tabwriter) or its whole rendering in a machine format.
+fn printed(
+    object: &Object,
+    format: &OutputFormat,
+    options: &TableOptions,
+    now: Timestamp,
+) -> Result<String> {
+    Ok(match format {
+        OutputFormat::Table | OutputFormat::Wide => {
+            let mut options = options.clone();
+            options.wide |= *format == OutputFormat::Wide;
+            format!("{}\n", table::row(object, &options, false, now).join("\t"))
+        }
+        other => {
+            let options = TableOptions {
+                no_headers: true,
+                ..options.clone()
+            };
+            super::render_at(std::slice::from_ref(object), other, &options, now)?
+        }
+    })
+}
+
+type Key = (Kind, String, String);
+
+fn key(o: &Object) -> Key {
+    (o.kind(), o.namespace().to_string(), o.name().to_string())
+}
+
+/// Tracks what was last printed for each object and yields what must be
+/// printed now.
+pub struct Watcher {
+    format: OutputFormat,
+    options: TableOptions,
+    last: BTreeMap<Key, (String, Object)>,
+    rows: TabWriter,
+    printed_objects: usize,
+}
+
+impl Watcher {
+    /// Starts from the objects the first listing showed; the table widths
+    /// are seeded from that listing so new rows line up with it.
+    pub fn new(
+        shown: &[Object],
+        format: &OutputFormat,
+        options: &TableOptions,
+        now: Timestamp,
+    ) -> Result<Watcher> {
+        let mut rows = TabWriter::new(tabwriter::GET);
+        let mut last = BTreeMap::new();
+        if format.is_table()
+            && !options.no_headers
+            && let Some(first) = shown.first()
+        {
+            let mut o = options.clone();
+            o.wide |= *format == OutputFormat::Wide;
+            rows.write(&table::headers(first.kind(), &o).join("\t"));
+            rows.write("\n");
+        }
+        for o in shown {
+            let text = printed(o, format, options, now)?;
+            if format.is_table() {
+                rows.write(&text);
+            }
+            last.insert(key(o), (text, o.clone()));
+        }
+        rows.flush();
+        Ok(Watcher {
+            format: format.clone(),
+            options: options.clone(),
+            last,
+            rows,
+            printed_objects: shown.len(),
+        })
+    }
+
+    /// What to print for the objects now in the store.
+    pub fn update(&mut self, current: &[Object], now: Timestamp) -> Result<String> {
+        let mut changed: Vec<(String, Object)> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for o in current {
+            let k = key(o);
+            seen.insert(k.clone());
+            let text = printed(o, &self.format, &self.options, now)?;
+            if self.last.get(&k).is_none_or(|(t, _)| *t != text) {
+                changed.push((text.clone(), o.clone()));
+                self.last.insert(k, (text, o.clone()));
+            }
+        }
+        // A deleted object is printed once more, in its last state.
+        let gone: Vec<Key> = self
+            .last
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        for k in gone {
+            if let Some((_, o)) = self.last.remove(&k) {
+                let text = printed(&o, &self.format, &self.options, now)?;
+                changed.push((text, o));
+            }
+        }
+        let mut out = String::new();
+        for (text, _) in changed {
+            match self.format {
+                OutputFormat::Table | OutputFormat::Wide => {
+                    self.rows.write(&text);
+                    out.push_str(&self.rows.flush());
+                }
+                OutputFormat::Yaml | OutputFormat::Kyaml if self.printed_objects > 0 => {
+                    if self.format == OutputFormat::Yaml {
+                        out.push_str("---\n");
+                    }
+                    out.push_str(&text);
+                }
+                _ => out.push_str(&text),
+            }
+            self.printed_objects += 1;
+        }
+        Ok(out)
+    }
+}
+
+/// The objects the target covers now.
+fn current(store: &Store, target: &Target) -> Result<Vec<Object>> {
+    let mut out = Vec::new();
+    for &kind in &target.kinds {
+        for o in store.list(kind, target.namespace.as_deref())? {
+            if let Some(names) = &target.names
+                && !names.iter().any(|(k, n)| *k == kind && n == o.name())
+            {
+                continue;
+            }
+            if let Some(s) = &target.selector
+                && !s.matches(o.metadata().labels.as_ref())
+            {
+                continue;
+            }
+            out.push(o);
+        }
+    }
+    Ok(out)
+}
+
+/// Polls until interrupted, printing changes to stdout.
 pub fn run(
-    _store: &Store,
-    _namespace: Option<&str>,
-    _shown: &[Object],
-    _format: &OutputFormat,
-    _options: &TableOptions,
+    store: &Store,
+    target: &Target,
+    shown: &[Object],
+    format: &OutputFormat,
+    options: &TableOptions,
 ) -> Result<()> {
-    anyhow::bail!("watch is not implemented yet")
+    let mut watcher = Watcher::new(shown, format, options, Timestamp::now())?;
+    let mut stdout = std::io::stdout();
+    loop {
+        std::thread::sleep(POLL);
+        let text = watcher.update(&current(store, target)?, Timestamp::now())?;
+        if !text.is_empty() {
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, phase: &str) -> Object {
+        Object::Pod(Box::new(
+            serde_json::from_value(json!({
+                "metadata": {"name": name, "namespace": "default", "creationTimestamp": "2026-01-01T00:00:00Z"},
+                "spec": {"containers": [{"name": "c"}]},
+                "status": {"phase": phase},
+            }))
+            .unwrap(),
+        ))
+    }
+
+    #[test]
+    fn prints_changed_new_and_deleted_rows_aligned_with_the_first_table() {
+        let now: Timestamp = "2026-01-01T00:00:30Z".parse().unwrap();
+        let shown = [pod("a-long-pod-name", "Pending")];
+        let options = TableOptions::default();
+        let mut w = Watcher::new(&shown, &OutputFormat::Table, &options, now).unwrap();
+        // Nothing changed: nothing printed.
+        assert_eq!(w.update(&shown, now).unwrap(), "");
+        let out = w
+            .update(
+                &[pod("a-long-pod-name", "Running"), pod("b", "Pending")],
+                now,
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "a-long-pod-name   0/1     Running   0          30s\nb                 0/1     Pending   0          30s\n"
+        );
+        // b goes away: printed once more, then forgotten.
+        let out = w.update(&[pod("a-long-pod-name", "Running")], now).unwrap();
+        assert_eq!(out, "b                 0/1     Pending   0          30s\n");
+        assert_eq!(
+            w.update(&[pod("a-long-pod-name", "Running")], now).unwrap(),
+            ""
+        );
+    }
+
+    #[test]
+    fn machine_formats_print_the_object_again() {
+        let now: Timestamp = "2026-01-01T00:00:30Z".parse().unwrap();
+        let mut w = Watcher::new(
+            &[pod("a", "Pending")],
+            &OutputFormat::Name,
+            &TableOptions::default(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(w.update(&[pod("a", "Running")], now).unwrap(), "");
+        let mut w = Watcher::new(
+            &[pod("a", "Pending")],
+            &OutputFormat::JsonPath("{.status.phase}{\"\\n\"}".into()),
+            &TableOptions::default(),
+            now,
+        )
+        .unwrap();
+        assert_eq!(w.update(&[pod("a", "Running")], now).unwrap(), "Running\n");
+    }
 }
