@@ -16,6 +16,7 @@ mod image;
 mod print;
 mod repl;
 mod runtime;
+mod session;
 mod store;
 mod supervisor;
 mod terminal;

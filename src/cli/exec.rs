@@ -1,10 +1,11 @@
 //! `pod exec`: run a command inside a running container.
 
 use anyhow::Result;
-
 use clap_complete::engine::ArgValueCompleter;
 
 use super::{GlobalArgs, candidates};
+use crate::session::exec::{self, Streams};
+use crate::session::target::{Target, Verb};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -32,6 +33,18 @@ pub struct Args {
     pub tty: bool,
 }
 
-pub fn run(_global: &GlobalArgs, _args: Args) -> Result<()> {
-    anyhow::bail!("exec is not implemented yet")
+pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
+    let store = global.store()?;
+    let target = Target::resolve(
+        &store,
+        &global.namespace,
+        &args.pod,
+        args.container.as_deref(),
+        Verb::Exec,
+    )?;
+    let streams = Streams {
+        stdin: args.stdin,
+        tty: crate::session::use_tty(args.stdin, args.tty),
+    };
+    exec::run(&store, &target, &args.command, streams)
 }

@@ -11,7 +11,9 @@ pub mod winch;
 
 use std::os::fd::AsFd;
 
+pub use raw::RawMode;
 pub use rustix::termios::Winsize;
+pub use winch::WindowChanges;
 
 /// Whether `fd` is a terminal.
 pub fn is_terminal(fd: impl AsFd) -> bool {
