@@ -18,9 +18,11 @@ spec:
   containers:
   - name: web
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sleep, '3600']
   - name: shell
     image: busybox
+    imagePullPolicy: IfNotPresent
     command: [sleep, '3600']
 ";
 
@@ -148,4 +150,172 @@ fn shells_get_pod_names_from_the_state_directory() {
     assert!(!complete("bash", "4", &["pod", "-n", "other", "exec", ""]).contains("nginx"));
     let script = env.ok(&["completion", "bash"]);
     assert!(script.contains("POD_COMPLETE=\"bash\""), "{script}");
+}
+
+/// A sample manifest that uses the imported busybox image instead of
+/// pulling `busybox:latest` (pull policy Always) from a registry the tests
+/// cannot reach.
+fn offline(env: &Env, sample: &str) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(common::samples().join(sample)).unwrap();
+    let text = text.replace(
+        "image: busybox\n",
+        "image: busybox\n    imagePullPolicy: IfNotPresent\n",
+    );
+    env.manifest(sample, &text)
+}
+
+/// Creates the pod in `manifest` from the busybox image and waits until
+/// every one of its containers runs.
+fn run_pod(env: &Env, manifest: &std::path::Path) -> String {
+    common::import_busybox(&env.root());
+    let created = env.ok(&["create", "-f", manifest.to_str().unwrap()]);
+    let name = created
+        .trim()
+        .strip_prefix("pod/")
+        .and_then(|s| s.strip_suffix(" created"))
+        .expect("pod/NAME created")
+        .to_string();
+    let start = std::time::Instant::now();
+    loop {
+        let json: serde_json::Value =
+            serde_json::from_str(&env.ok(&["get", "pod", &name, "-o", "json"])).unwrap();
+        let statuses = json["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+        let wanted = json["spec"]["containers"].as_array().map_or(0, Vec::len);
+        let running = statuses.iter().filter(|s| s["state"]["running"].is_object()).count();
+        if wanted > 0 && running == wanted {
+            return name;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "pod {name} did not start: {json:#}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+const SLEEPER: &str = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+spec:
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sleep, '3600']
+";
+
+#[test]
+fn exec_passes_the_exit_code_and_kubectls_message() {
+    let env = Env::new();
+    let pod = run_pod(&env, &env.manifest("p.yaml", SLEEPER));
+    let out = env.run(&["exec", &pod, "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "err\ncommand terminated with exit code 3\n"
+    );
+    let ok = env.run(&["exec", &pod, "--", "true"]);
+    assert!(ok.status.success());
+    assert!(ok.stderr.is_empty());
+}
+
+#[test]
+fn exec_passes_stdin_and_its_end() {
+    let env = Env::new();
+    let pod = run_pod(&env, &env.manifest("p.yaml", SLEEPER));
+    let mut child = env
+        .pod()
+        .args(["exec", "-i", &pod, "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // More than a pipe holds, so that both directions must flow at once.
+    let text: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    let mut input = child.stdin.take().unwrap();
+    let writer = {
+        let text = text.clone();
+        std::thread::spawn(move || input.write_all(text.as_bytes()).unwrap())
+    };
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), text);
+    // Without -i the command's stdin is empty.
+    let out = env.run(&["exec", &pod, "--", "cat"]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn exec_of_a_missing_command_fails_like_kubectl() {
+    let env = Env::new();
+    let pod = run_pod(&env, &env.manifest("p.yaml", SLEEPER));
+    let out = env.run(&["exec", &pod, "--", "nosuch"]);
+    assert_eq!(out.status.code(), Some(126));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuch": executable file not found in $PATH"#),
+        "{stderr}"
+    );
+    assert!(stderr.ends_with("command terminated with exit code 126\n"), "{stderr}");
+    let out = env.run(&["exec", &pod, "-c", "other", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: container other not found in pod p\n");
+    let out = env.run(&["exec", "-t", &pod, "--", "true"]);
+    assert!(out.status.success(), "-t without -i quietly has no tty");
+    let out = env.run(&["exec", "-it", &pod, "--", "true"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Unable to use a TTY - input is not a terminal or the right kind of file\n"
+    );
+}
+
+#[test]
+fn exec_it_in_the_shared_pid_namespace_sees_pause_as_pid_1() {
+    let env = Env::new();
+    let pod = run_pod(&env, &offline(&env, "nginx-shell.yaml"));
+    let root = env.root();
+    let run_root = env.run_root();
+    let term = Terminal::start(
+        env.dir.path(),
+        &[("POD_ROOT", &root), ("POD_RUN_ROOT", &run_root)],
+        &[env!("CARGO_BIN_EXE_pod"), "exec", "-it", &pod, "--", "sh"],
+        90,
+        25,
+    );
+    term.expect("#");
+    term.type_text("ps -o pid,args; stty size\r");
+    let screen = term.expect("25 90");
+    let pid1 = screen
+        .lines()
+        .find(|l| l.trim_start().starts_with("1 "))
+        .unwrap_or_else(|| panic!("no PID 1 in:\n{screen}"));
+    assert_eq!(pid1.split_whitespace().nth(1), Some("/pause"), "{screen}");
+    assert!(screen.contains("httpd -f -p 80"), "{screen}");
+    // Window changes reach the process's terminal.
+    term.resize(70, 20);
+    term.type_text("clear; stty size\r");
+    term.expect("20 70");
+    term.type_text("exit 4\r");
+    term.wait_for("exec to end", std::time::Duration::from_secs(10), |_| {
+        term.exit_status().is_some()
+    });
+    assert_eq!(term.exit_status(), Some(4));
+}
+
+#[test]
+fn exec_without_c_says_which_container_it_chose() {
+    let env = Env::new();
+    let pod = run_pod(&env, &env.manifest("nginx.yaml", TWO_CONTAINERS));
+    let out = env.run(&["exec", &pod, "--", "true"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Defaulted container \"web\" out of: web, shell\n"
+    );
 }

@@ -41,19 +41,20 @@ pub fn run(store: &Store, target: &Target, argv: &[String], streams: Streams) ->
     target.require_running()?;
     let runtime = PodRuntime::open(store, &target.pod)?;
     let name = &target.container.name;
+    let (input, output, errors) = (stdin(), stdout(), stderr());
     let pid = if streams.tty {
-        let pty = Pty::open(terminal::window_size(stdin())).context("opening a pty")?;
+        let pty = Pty::open(terminal::window_size(&input)).context("opening a pty")?;
         let started = start(&runtime, name, argv, Stdio::Tty(pty.slave))?;
         // Raw from here on: every key goes to the process's own terminal,
         // Ctrl-C included. Restored when `_raw` drops, before any message.
-        let _raw = RawMode::enable(stdin().as_fd()).context("putting the terminal in raw mode")?;
+        let _raw = RawMode::enable(input.as_fd()).context("putting the terminal in raw mode")?;
         let winch = WindowChanges::install()?;
         let master = pty.master.as_fd();
         Relay::new()
-            .input(stdin().as_fd(), To::Shared(master))
-            .output(master, To::Caller(stdout().as_fd()))
+            .input(input.as_fd(), To::Shared(master))
+            .output(master, To::Caller(output.as_fd()))
             .on_resize(winch.as_fd(), || {
-                if let Some(size) = terminal::window_size(stdin()) {
+                if let Some(size) = terminal::window_size(&input) {
                     let _ = terminal::set_window_size(master, size);
                 }
             })
@@ -76,10 +77,10 @@ pub fn run(store: &Store, target: &Target, argv: &[String], streams: Streams) ->
         };
         let started = start(&runtime, name, argv, stdio)?;
         let mut relay = Relay::new()
-            .output(out_r.as_fd(), To::Caller(stdout().as_fd()))
-            .output(err_r.as_fd(), To::Caller(stderr().as_fd()));
+            .output(out_r.as_fd(), To::Caller(output.as_fd()))
+            .output(err_r.as_fd(), To::Caller(errors.as_fd()));
         if let Some(w) = stdin_w {
-            relay = relay.input(stdin().as_fd(), To::Owned(w));
+            relay = relay.input(input.as_fd(), To::Owned(w));
         }
         relay.run()?;
         started

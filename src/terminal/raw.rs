@@ -1,7 +1,7 @@
 //! Raw mode on the caller's terminal for the length of a session.
 
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use rustix::termios::{OptionalActions, Termios, tcgetattr, tcsetattr};
 
@@ -11,17 +11,20 @@ use rustix::termios::{OptionalActions, Termios, tcgetattr, tcsetattr};
 /// ends with an error or a panic unwinds.
 #[derive(Debug)]
 pub struct RawMode {
-    fd: BorrowedFd<'static>,
+    /// A duplicate of the terminal's descriptor, valid however the
+    /// caller's handle lives.
+    fd: OwnedFd,
     saved: Termios,
 }
 
 impl RawMode {
     /// Puts the terminal on `fd` (usually stdin) in raw mode.
-    pub fn enable(fd: BorrowedFd<'static>) -> io::Result<RawMode> {
-        let saved = tcgetattr(fd)?;
+    pub fn enable(fd: BorrowedFd<'_>) -> io::Result<RawMode> {
+        let fd = fd.try_clone_to_owned()?;
+        let saved = tcgetattr(&fd)?;
         let mut raw = saved.clone();
         raw.make_raw();
-        tcsetattr(fd, OptionalActions::Now, &raw)?;
+        tcsetattr(&fd, OptionalActions::Now, &raw)?;
         Ok(RawMode { fd, saved })
     }
 }
@@ -30,6 +33,6 @@ impl Drop for RawMode {
     fn drop(&mut self) {
         // TCSADRAIN: let what the session wrote reach the screen before
         // the modes change back.
-        let _ = tcsetattr(self.fd, OptionalActions::Drain, &self.saved);
+        let _ = tcsetattr(&self.fd, OptionalActions::Drain, &self.saved);
     }
 }
