@@ -65,6 +65,10 @@ fn the_shell_completes_pod_and_container_names_and_keeps_history() {
     );
     // Ctrl-C drops the line, not the shell.
     term.press(&["C-c"]);
+    // rustyline flushes type-ahead when it starts a line: wait for it.
+    term.wait_for("a fresh prompt", std::time::Duration::from_secs(10), |s| {
+        s.lines().filter(|l| l.starts_with("pod>")).count() == 3
+    });
     term.type_text("get pods -o name");
     term.press(&["Enter"]);
     term.expect("pod/nginx");
@@ -179,9 +183,15 @@ fn run_pod(env: &Env, manifest: &std::path::Path) -> String {
     loop {
         let json: serde_json::Value =
             serde_json::from_str(&env.ok(&["get", "pod", &name, "-o", "json"])).unwrap();
-        let statuses = json["status"]["containerStatuses"].as_array().cloned().unwrap_or_default();
+        let statuses = json["status"]["containerStatuses"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         let wanted = json["spec"]["containers"].as_array().map_or(0, Vec::len);
-        let running = statuses.iter().filter(|s| s["state"]["running"].is_object()).count();
+        let running = statuses
+            .iter()
+            .filter(|s| s["state"]["running"].is_object())
+            .count();
         if wanted > 0 && running == wanted {
             return name;
         }
@@ -210,7 +220,14 @@ spec:
 fn exec_passes_the_exit_code_and_kubectls_message() {
     let env = Env::new();
     let pod = run_pod(&env, &env.manifest("p.yaml", SLEEPER));
-    let out = env.run(&["exec", &pod, "--", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    let out = env.run(&[
+        "exec",
+        &pod,
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "out\n");
     assert_eq!(
@@ -261,10 +278,16 @@ fn exec_of_a_missing_command_fails_like_kubectl() {
         stderr.contains(r#"OCI runtime exec failed: exec failed: unable to start container process: exec: "nosuch": executable file not found in $PATH"#),
         "{stderr}"
     );
-    assert!(stderr.ends_with("command terminated with exit code 126\n"), "{stderr}");
+    assert!(
+        stderr.ends_with("command terminated with exit code 126\n"),
+        "{stderr}"
+    );
     let out = env.run(&["exec", &pod, "-c", "other", "--", "true"]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "error: container other not found in pod p\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "error: container other not found in pod p\n"
+    );
     let out = env.run(&["exec", "-t", &pod, "--", "true"]);
     assert!(out.status.success(), "-t without -i quietly has no tty");
     let out = env.run(&["exec", "-it", &pod, "--", "true"]);
@@ -318,4 +341,133 @@ fn exec_without_c_says_which_container_it_chose() {
         String::from_utf8_lossy(&out.stderr),
         "Defaulted container \"web\" out of: web, shell\n"
     );
+}
+
+const SHELL: &str = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: box
+spec:
+  containers:
+  - name: shell
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    stdin: true
+    tty: true
+";
+
+fn attach_terminal(env: &Env, pod: &str, cols: u16, rows: u16) -> Terminal {
+    let root = env.root();
+    let run_root = env.run_root();
+    let dir = env.dir.path().join(format!("term-{cols}x{rows}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    Terminal::start(
+        &dir,
+        &[("POD_ROOT", &root), ("POD_RUN_ROOT", &run_root)],
+        &[
+            env!("CARGO_BIN_EXE_pod"),
+            "attach",
+            "-it",
+            pod,
+            "-c",
+            "shell",
+        ],
+        cols,
+        rows,
+    )
+}
+
+#[test]
+fn attach_to_a_shell_types_resizes_shares_and_detaches() {
+    let env = Env::new();
+    let pod = run_pod(&env, &env.manifest("box.yaml", SHELL));
+    let first = attach_terminal(&env, &pod, 100, 30);
+    first.expect("If you don't see a command prompt, try pressing enter.");
+    first.press(&["Enter"]);
+    first.expect("#");
+    first.type_text("echo h''i\r");
+    first.wait_for(
+        "hi on a line of its own",
+        std::time::Duration::from_secs(10),
+        |s| s.lines().any(|l| l.trim_end() == "hi"),
+    );
+    // The window size reaches the container's pty, now and on change.
+    first.type_text("stty size\r");
+    first.expect("30 100");
+    first.resize(80, 24);
+    first.type_text("stty size\r");
+    first.expect("24 80");
+
+    // A second client sees what the first one makes the shell print.
+    let second = attach_terminal(&env, &pod, 90, 20);
+    second.expect("If you don't see a command prompt");
+    first.type_text("echo sha''red\r");
+    second.wait_for(
+        "the shared output",
+        std::time::Duration::from_secs(10),
+        |s| s.lines().any(|l| l.trim_end() == "shared"),
+    );
+    // Detaching (the client goes away) leaves the container running.
+    drop(second);
+    first.type_text("echo sti''ll here\r");
+    first.expect("still here");
+    let out = env.run(&["exec", &pod, "--", "true"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Ctrl-D ends the shell, and with it the session.
+    first.press(&["C-d"]);
+    first.expect(&format!(
+        "Session ended, resume using 'pod attach {pod} -c shell -i -t' command when the pod is running"
+    ));
+    first.wait_for("attach to end", std::time::Duration::from_secs(20), |_| {
+        first.exit_status().is_some()
+    });
+    assert_eq!(first.exit_status(), Some(0));
+}
+
+#[test]
+fn attach_without_a_tty_relays_stdin_and_output() {
+    let env = Env::new();
+    let manifest = env.manifest(
+        "echo.yaml",
+        "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: echo
+spec:
+  restartPolicy: Never
+  containers:
+  - name: echo
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'while read l; do echo got $l; echo err $l >&2; done']
+    stdin: true
+    stdinOnce: true
+",
+    );
+    let pod = run_pod(&env, &manifest);
+    let mut child = env
+        .pod()
+        .args(["attach", "-i", "-t", &pod])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"a\nb\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got a\ngot b\n");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: Unable to use a TTY - container echo did not allocate one\n"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("err a\nerr b\n"), "{stderr}");
 }

@@ -103,7 +103,9 @@ fn start(runtime: &PodRuntime, container: &str, argv: &[String], stdio: Stdio) -
         Ok(started) => Ok(started.pid),
         Err(e) if format!("{e:#}").starts_with("OCI runtime exec failed") => Err(ExitStatus {
             code: 126,
-            message: Some(format!("{e:#}: unknown\ncommand terminated with exit code 126")),
+            message: Some(format!(
+                "{e:#}: unknown\ncommand terminated with exit code 126"
+            )),
         }
         .into()),
         Err(e) => Err(e),

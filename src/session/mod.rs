@@ -4,6 +4,7 @@
 //! `terminal`; the container's side is `runtime` (exec) and `supervisor`
 //! (attach).
 
+pub mod attach;
 pub mod exec;
 pub mod target;
 

@@ -107,7 +107,11 @@ fn pod_name(arg: &str) -> Result<&str> {
 }
 
 /// kubectl's `podcmd.FindOrDefaultContainerByName`.
-fn pick_container(pod: &Pod, name: Option<&str>, warn: &mut dyn std::io::Write) -> Result<Container> {
+fn pick_container(
+    pod: &Pod,
+    name: Option<&str>,
+    warn: &mut dyn std::io::Write,
+) -> Result<Container> {
     let pod_name = pod.metadata.name.as_deref().unwrap_or_default();
     let Some(spec) = &pod.spec else {
         bail!("pod {pod_name} has no containers");
@@ -135,7 +139,8 @@ fn pick_container(pod: &Pod, name: Option<&str>, warn: &mut dyn std::io::Write) 
             })
     };
     if let Some(name) = name {
-        return find(name).ok_or_else(|| anyhow::anyhow!("container {name} not found in pod {pod_name}"));
+        return find(name)
+            .ok_or_else(|| anyhow::anyhow!("container {name} not found in pod {pod_name}"));
     }
     let annotation = pod
         .metadata
@@ -156,7 +161,10 @@ fn pick_container(pod: &Pod, name: Option<&str>, warn: &mut dyn std::io::Write) 
     };
     let others = spec.containers.len() > 1
         || spec.init_containers.as_ref().is_some_and(|i| !i.is_empty())
-        || spec.ephemeral_containers.as_ref().is_some_and(|e| !e.is_empty());
+        || spec
+            .ephemeral_containers
+            .as_ref()
+            .is_some_and(|e| !e.is_empty());
     if others {
         let _ = writeln!(
             warn,
@@ -230,10 +238,15 @@ mod tests {
 
     #[test]
     fn the_annotation_chooses_quietly() {
-        assert_eq!(pick(&pod(Some("shell")), None), ("shell".to_string(), String::new()));
+        assert_eq!(
+            pick(&pod(Some("shell")), None),
+            ("shell".to_string(), String::new())
+        );
         let (name, warn) = pick(&pod(Some("gone")), None);
         assert_eq!(name, "web");
-        assert!(warn.starts_with("Warning: default container name \"gone\" not found in pod nginx\n"));
+        assert!(
+            warn.starts_with("Warning: default container name \"gone\" not found in pod nginx\n")
+        );
     }
 
     #[test]

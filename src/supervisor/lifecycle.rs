@@ -22,6 +22,7 @@ use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
 
+use super::attach;
 use super::backoff::BackOff;
 use super::crilog::LogFile;
 use super::duration::go_string;
@@ -33,7 +34,7 @@ use super::reaper::{Exit, Reaper};
 use super::record::{Process, Records};
 use super::socket::{Reply, Request};
 use super::status::{self, Conditions};
-use super::stdio::{self, Kept};
+use super::stdio;
 use crate::image::{Image, ImageStore, PullError, PullPolicy};
 use crate::runtime::{PodRuntime, StartError};
 use crate::store::Store;
@@ -90,8 +91,8 @@ struct Live {
     started_at: Timestamp,
     container_id: String,
     probes: Vec<AbortHandle>,
-    /// Kept for attach.
-    _kept: Kept,
+    /// The streams attach clients connect to.
+    attach: Option<attach::Streams>,
     stopping: bool,
 }
 
@@ -144,6 +145,11 @@ impl Slot {
 }
 
 enum Msg {
+    /// A client wants to attach to a container's main process.
+    Attach {
+        container: String,
+        client: UnixStream,
+    },
     Pulled {
         slot: usize,
         result: Box<Result<Image, PullError>>,
@@ -296,6 +302,12 @@ fn accept(listener: StdUnixListener, tx: mpsc::UnboundedSender<Msg>) -> Result<(
                         let _ = tx.send(Msg::Delete {
                             grace: Duration::from_secs(grace_period_seconds),
                             force,
+                            client: stream,
+                        });
+                    }
+                    Ok(Request::Attach { container }) => {
+                        let _ = tx.send(Msg::Attach {
+                            container,
                             client: stream,
                         });
                     }
@@ -932,8 +944,9 @@ impl Supervisor {
         };
         let container_id = container_id(&self.uid, &spec.name, instance);
         let exited = self.reaper.wait(started.pid);
+        let tap = attach::tap();
         let logs = LogFile::create(&log_path, self.settings.rotation)
-            .and_then(|log| stdio::pump(output, log));
+            .and_then(|log| stdio::pump(output, log, tap.clone()));
         let logs = match logs {
             Ok(handle) => Some(handle),
             Err(e) => {
@@ -980,7 +993,9 @@ impl Supervisor {
             started_at: super::now(),
             container_id,
             probes: Vec::new(),
-            _kept: kept,
+            attach: attach::Streams::new(kept, tap, spec.stdin_once == Some(true))
+                .inspect_err(|e| eprintln!("pod-supervisor: streams for attach: {e}"))
+                .ok(),
             stopping: false,
         });
         match spec.lifecycle.as_ref().and_then(|l| l.post_start.clone()) {
@@ -1273,6 +1288,31 @@ impl Supervisor {
                     eprintln!("pod-supervisor: the pod record is gone; stopping the pod");
                     self.detached = true;
                     self.begin_stopping(Duration::ZERO, true, None);
+                }
+            }
+            Msg::Attach {
+                container,
+                mut client,
+            } => {
+                let live = self
+                    .slots
+                    .iter()
+                    .filter(|s| s.spec.name == container)
+                    .find_map(|s| s.live.as_ref().filter(|l| !l.stopping));
+                match live.and_then(|l| l.attach.as_ref()) {
+                    Some(streams) => {
+                        if send_reply(&mut client, &Reply::Accepted).await.is_ok() {
+                            streams.serve(client);
+                        }
+                    }
+                    None => {
+                        let reply = Reply::Error {
+                            message: format!(
+                                "unable to upgrade connection: container not found ({container:?})"
+                            ),
+                        };
+                        let _ = send_reply(&mut client, &reply).await;
+                    }
                 }
             }
             Msg::Delete {

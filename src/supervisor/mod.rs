@@ -13,6 +13,7 @@
 //! pod whose supervisor is gone reads as Unknown ([`observed_status`]) and
 //! is still cleaned up by [`delete`].
 
+pub mod attach;
 pub mod backoff;
 pub mod crilog;
 pub mod duration;

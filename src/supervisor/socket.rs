@@ -26,6 +26,9 @@ pub enum Request {
         /// supervisor must not write to it any more.
         force: bool,
     },
+    /// Connect to a container's main process (`pod attach`); after the
+    /// `accepted` reply the connection carries `attach` frames.
+    Attach { container: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,6 +19,7 @@ use tokio::io::AsyncReadExt;
 use tokio::io::unix::AsyncFd;
 use tokio::task::JoinHandle;
 
+use super::attach::{Chunk, Tap};
 use super::crilog::{LineSplitter, LogFile, Stream};
 use crate::runtime::Stdio;
 
@@ -91,18 +92,19 @@ pub fn open(container: &Container) -> io::Result<(Stdio, Kept, Output)> {
 
 /// Starts copying the container's output into `log`; the handle ends when
 /// every writer of the streams has closed them.
-pub fn pump(output: Output, log: LogFile) -> io::Result<JoinHandle<()>> {
+/// Every chunk also goes to `tap`, for attached clients.
+pub fn pump(output: Output, log: LogFile, tap: Tap) -> io::Result<JoinHandle<()>> {
     let log = Rc::new(RefCell::new(log));
     Ok(match output {
         Output::Pipes { stdout, stderr } => {
-            let out = pump_pipe(stdout, Stream::Stdout, log.clone())?;
-            let err = pump_pipe(stderr, Stream::Stderr, log)?;
+            let out = pump_pipe(stdout, Stream::Stdout, log.clone(), tap.clone())?;
+            let err = pump_pipe(stderr, Stream::Stderr, log, tap)?;
             tokio::task::spawn_local(async move {
                 let _ = out.await;
                 let _ = err.await;
             })
         }
-        Output::Tty(master) => pump_tty(master, log)?,
+        Output::Tty(master) => pump_tty(master, log, tap)?,
     })
 }
 
@@ -113,7 +115,22 @@ fn write(log: &Rc<RefCell<LogFile>>, stream: Stream, content: &[u8], partial: bo
     }
 }
 
-fn pump_pipe(fd: OwnedFd, stream: Stream, log: Rc<RefCell<LogFile>>) -> io::Result<JoinHandle<()>> {
+/// Hands a chunk to the attached clients, if any.
+fn share(tap: &Tap, stream: Stream, data: &[u8]) {
+    if tap.receiver_count() > 0 {
+        let _ = tap.send(Chunk {
+            stream,
+            data: Rc::from(data),
+        });
+    }
+}
+
+fn pump_pipe(
+    fd: OwnedFd,
+    stream: Stream,
+    log: Rc<RefCell<LogFile>>,
+    tap: Tap,
+) -> io::Result<JoinHandle<()>> {
     let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
     Ok(tokio::task::spawn_local(async move {
         let mut buf = vec![0u8; 64 * 1024];
@@ -121,14 +138,17 @@ fn pump_pipe(fd: OwnedFd, stream: Stream, log: Rc<RefCell<LogFile>>) -> io::Resu
         loop {
             match pipe.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
-                Ok(n) => lines.feed(&buf[..n], |c, p| write(&log, stream, c, p)),
+                Ok(n) => {
+                    share(&tap, stream, &buf[..n]);
+                    lines.feed(&buf[..n], |c, p| write(&log, stream, c, p))
+                }
             }
         }
         lines.finish(|c, p| write(&log, stream, c, p));
     }))
 }
 
-fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>) -> io::Result<JoinHandle<()>> {
+fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>, tap: Tap) -> io::Result<JoinHandle<()>> {
     rustix::io::ioctl_fionbio(&master, true)?;
     // SAFETY: the AsyncFd owns the OwnedFd, which stays open and the same
     // descriptor until the AsyncFd is dropped.
@@ -145,7 +165,10 @@ fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>) -> io::Result<JoinHandle
             }) {
                 // EIO: every slave is closed (the container is gone).
                 Ok(Ok(0)) | Ok(Err(_)) => break,
-                Ok(Ok(n)) => lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, c, p)),
+                Ok(Ok(n)) => {
+                    share(&tap, Stream::Stdout, &buf[..n]);
+                    lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, c, p))
+                }
                 Err(_would_block) => continue,
             }
         }

@@ -273,7 +273,7 @@ impl Terminal {
 
     /// The visible screen.
     pub fn screen(&self) -> String {
-        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned()
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J"]).stdout).into_owned()
     }
 
     /// Waits (up to `timeout`) until the screen satisfies `ready`; panics

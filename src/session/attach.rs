@@ -1,0 +1,135 @@
+//! `pod attach`: the caller's terminal or streams joined to a container's
+//! main process through the pod supervisor's socket (`supervisor::attach`
+//! has the other end and the frame format).
+
+use std::io::{self, Write, stdin};
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+
+use anyhow::{Context, Result, bail};
+use nix::errno::Errno;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use super::target::Target;
+use crate::store::Store;
+use crate::supervisor::attach::{
+    self as frames, CLOSE_STDIN, MAX_FRAME, RESIZE, STDERR, STDIN, STDOUT,
+};
+use crate::supervisor::record::Records;
+use crate::supervisor::socket::{Client, Reply, Request};
+use crate::terminal::{self, RawMode, WindowChanges};
+
+/// How the caller joins the process.
+#[derive(Debug, Clone, Copy)]
+pub struct Streams {
+    /// Send the caller's stdin (`-i`).
+    pub stdin: bool,
+    /// Raw mode on the caller's terminal, window sizes passed on.
+    pub raw: bool,
+}
+
+/// Relays until the container's process ends (or the caller leaves:
+/// the container keeps running).
+pub fn run(store: &Store, target: &Target, streams: Streams) -> Result<()> {
+    target.require_running()?;
+    let uid = crate::supervisor::pod_uid(&target.pod)?;
+    let socket = Records::new(&store.pod_run_dir(uid)).socket();
+    let mut client = Client::connect(&socket)
+        .with_context(|| format!("connecting to the supervisor of pod {}", target.pod_name()))?;
+    client.send(&Request::Attach {
+        container: target.container.name.clone(),
+    })?;
+    match client.reply()? {
+        Some(Reply::Accepted) => {}
+        Some(Reply::Error { message }) => bail!("{message}"),
+        other => bail!("unexpected reply from the supervisor: {other:?}"),
+    }
+    let mut socket = client.into_stream();
+    let input = stdin();
+    let _raw = match streams.raw {
+        true => Some(RawMode::enable(input.as_fd()).context("putting the terminal in raw mode")?),
+        false => None,
+    };
+    let winch = match streams.raw {
+        true => Some(WindowChanges::install()?),
+        false => None,
+    };
+    if streams.raw {
+        send_size(&mut socket, &input)?;
+    }
+    let mut input_open = streams.stdin;
+    let mut received = Vec::new();
+    let mut chunk = vec![0u8; MAX_FRAME];
+    loop {
+        let mut fds = vec![PollFd::new(socket.as_fd(), PollFlags::POLLIN)];
+        if input_open {
+            fds.push(PollFd::new(input.as_fd(), PollFlags::POLLIN));
+        }
+        if let Some(w) = &winch {
+            fds.push(PollFd::new(w.as_fd(), PollFlags::POLLIN));
+        }
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) => {}
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        }
+        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+        drop(fds);
+        if ready[0] {
+            match io::Read::read(&mut socket, &mut chunk) {
+                // The process ended (or the supervisor went away).
+                Ok(0) => break,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => return Err(e).context("reading from the supervisor"),
+            }
+            while let Some((kind, payload)) = frames::next_frame(&mut received)? {
+                match kind {
+                    STDOUT => write_all(io::stdout().lock(), &payload)?,
+                    STDERR => write_all(io::stderr().lock(), &payload)?,
+                    _ => {}
+                }
+            }
+        }
+        let mut next = 1;
+        if input_open {
+            if ready[next] {
+                match nix::unistd::read(input.as_fd(), &mut chunk) {
+                    Ok(0) => {
+                        input_open = false;
+                        socket.write_all(&frames::frame(CLOSE_STDIN, &[]))?;
+                    }
+                    Ok(n) => socket.write_all(&frames::frame(STDIN, &chunk[..n]))?,
+                    Err(Errno::EINTR | Errno::EAGAIN) => {}
+                    Err(e) => return Err(e).context("reading stdin"),
+                }
+            }
+            next += 1;
+        }
+        if let Some(w) = &winch
+            && ready[next]
+            && w.take()
+        {
+            send_size(&mut socket, &input)?;
+        }
+    }
+    Ok(())
+}
+
+fn send_size(socket: &mut UnixStream, terminal: &impl AsFd) -> Result<()> {
+    if let Some(size) = terminal::window_size(terminal) {
+        let mut payload = size.ws_row.to_be_bytes().to_vec();
+        payload.extend_from_slice(&size.ws_col.to_be_bytes());
+        socket.write_all(&frames::frame(RESIZE, &payload))?;
+    }
+    Ok(())
+}
+
+fn write_all(mut out: impl Write, data: &[u8]) -> Result<()> {
+    match out.write_all(data).and_then(|()| out.flush()) {
+        // Our reader went away (`pod attach p | head`): stop quietly.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
