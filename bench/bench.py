@@ -216,6 +216,25 @@ def timed(argv, env=None, timeout=600):
     return time.perf_counter() - t0
 
 
+def timed_cpu(argv, env=None):
+    """Wall seconds and CPU seconds (user + system, from wait4's rusage) of
+    one command whose output is discarded. CPU time hardly moves when other
+    work shares the machine; wall time does."""
+    t0 = time.perf_counter()
+    proc = spawn(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+    finally:
+        OWNED.discard(proc.pid)
+    if proc.returncode != 0:
+        raise CommandFailed(argv, proc.returncode, err)
+    return wall, usage.ru_utime + usage.ru_stime
+
+
 def poll(what, predicate, timeout, interval=0.0):
     """Calls predicate until it returns a true value; returns that value."""
     deadline = time.monotonic() + timeout
@@ -292,9 +311,9 @@ def busybox_rootfs_tar(path):
     applets = run([busybox, "--list"]).stdout.split()
     with tarfile.open(path, "w") as tar:
 
-        def add_dir(name):
+        def add_dir(name, mode=0o755):
             info = tarfile.TarInfo(name)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
+            info.type, info.mode = tarfile.DIRTYPE, mode
             tar.addfile(info)
 
         def add_file(name, data, mode=0o644):
@@ -302,8 +321,11 @@ def busybox_rootfs_tar(path):
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
 
-        for d in ["bin", "dev", "etc", "proc", "root", "sys", "tmp", "var", "www"]:
+        # The layout of scripts/make-busybox-image.sh.
+        for d in ["bin", "dev", "etc", "home", "proc", "sys", "usr", "var"]:
             add_dir(d)
+        add_dir("root", 0o700)
+        add_dir("tmp", 0o1777)
         with open(busybox, "rb") as f:
             add_file("bin/busybox", f.read(), 0o755)
         for applet in applets:
@@ -311,7 +333,7 @@ def busybox_rootfs_tar(path):
                 info = tarfile.TarInfo(f"bin/{applet}")
                 info.type, info.linkname, info.mode = tarfile.SYMTYPE, "busybox", 0o777
                 tar.addfile(info)
-        add_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
+        add_file("etc/passwd", b"root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/home:/bin/false\n")
         add_file("etc/group", b"root:x:0:\nnobody:x:65534:\n")
     return path
 
@@ -349,10 +371,32 @@ class Pod:
         proc = run(self.cmd("get", "pod", name, "-o", "json"), env=self.env, check=False)
         return json.loads(proc.stdout) if proc.returncode == 0 else None
 
-    @staticmethod
-    def is_running(obj):
+    # Waiting reasons after which waiting longer is pointless.
+    STUCK = {
+        "ErrImagePull",
+        "ImagePullBackOff",
+        "ErrImageNeverPull",
+        "InvalidImageName",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "StartError",
+        "CrashLoopBackOff",
+    }
+
+    @classmethod
+    def is_running(cls, obj):
         status = (obj or {}).get("status") or {}
         statuses = status.get("containerStatuses") or []
+        for s in statuses:
+            waiting = (s.get("state") or {}).get("waiting") or {}
+            terminated = (s.get("state") or {}).get("terminated") or {}
+            if waiting.get("reason") in cls.STUCK or terminated:
+                why = waiting or terminated
+                raise NotApplicable(
+                    f"pod {obj['metadata']['name']} container {s.get('name')}: "
+                    f"{why.get('reason', 'terminated')} {why.get('message', '')}".strip()
+                )
         wanted = len(obj["spec"]["containers"]) if obj else 0
         return (
             status.get("phase") == "Running"
@@ -365,6 +409,15 @@ class Pod:
 
     def running_count(self, names):
         return sum(1 for p in self.pods() if p["metadata"]["name"] in names and self.is_running(p))
+
+    def started(self, name):
+        obj = self.pod(name) or {}
+        statuses = (obj.get("status") or {}).get("containerStatuses") or []
+        for st in statuses:
+            reason = ((st.get("state") or {}).get("waiting") or {}).get("reason")
+            if reason in self.STUCK:
+                raise NotApplicable(f"pod {name} container {st.get('name')}: {reason}")
+        return any({"running", "terminated"} & set(st.get("state") or {}) for st in statuses)
 
     def terminated(self, name):
         obj = self.pod(name) or {}
@@ -485,6 +538,10 @@ class Podman:
         out = run(self.podman("pod", "ps", "--format", "json"), env=self.env).stdout
         return sum(1 for p in json.loads(out or "[]") if p["Name"] in names and p["Status"] == "Running")
 
+    def started(self, name):
+        proc = run(self.podman("pod", "inspect", name, "--format", "{{.State}}"), env=self.env, check=False)
+        return proc.returncode == 0 and proc.stdout.strip() in ("Running", "Degraded", "Exited", "Stopped")
+
     def terminated(self, name):
         proc = run(self.podman("pod", "inspect", name, "--format", "{{.State}}"), env=self.env, check=False)
         return proc.returncode == 0 and proc.stdout.strip() in ("Exited", "Stopped")
@@ -554,13 +611,14 @@ class Bench:
     def manifest(self, name, obj):
         return write_manifests(os.path.join(self.manifests, f"{name}.yaml"), [obj])
 
-    def create_and_wait(self, tool, name, manifest, timeout=120):
+    def create_and_wait(self, tool, name, manifest, timeout=None):
         """Seconds from starting the create command to the end of the first
         status read that shows every container running. podman's `kube play`
         returns once the containers are started; a following inspect that
         confirms it does not count. pod's create returns before the
         containers run, so its clock includes the confirming read (a
         conservative choice: it can only make pod look slower)."""
+        timeout = timeout or self.args.timeout
         t0 = time.perf_counter()
         run(tool.create_argv(manifest), env=tool.env, timeout=timeout)
         t_returned = time.perf_counter()
@@ -603,7 +661,7 @@ class Bench:
         t0 = time.perf_counter()
         for f in files:
             run(tool.create_argv(f), env=tool.env, timeout=300)
-        self.wait_all(tool, names, 600)
+        self.wait_all(tool, names, self.args.timeout + n)
         out["4a"] = stats([time.perf_counter() - t0])
         tool.delete_all()
         reap_orphans()
@@ -622,7 +680,7 @@ class Bench:
                 failed = CommandFailed(p.args, p.returncode, err)
         if failed:
             raise failed
-        self.wait_all(tool, names, 600)
+        self.wait_all(tool, names, self.args.timeout + n)
         out["4b"] = stats([time.perf_counter() - t0])
         tool.delete_all()
         reap_orphans()
@@ -653,7 +711,7 @@ class Bench:
                 out["5b"] = {"na": "no busybox image to run the pods with"}
             else:
                 try:
-                    self.wait_all(tool, set(names), 1800)
+                    self.wait_all(tool, set(names), self.args.timeout + n)
                     out["5b"] = stats([time.perf_counter() - t0])
                     time.sleep(1)
                     rss = pss = 0
@@ -673,7 +731,13 @@ class Bench:
         if len(lines) != n + 1:
             raise NotApplicable(f"expected {n} pods listed, got {len(lines) - 1}")
         run(list_argv, env=tool.env)  # warm the page cache
-        out["5"] = stats([timed(list_argv, env=tool.env) for _ in range(self.args.list_runs)])
+        walls, cpus = [], []
+        for _ in range(self.args.list_runs):
+            wall, cpu = timed_cpu(list_argv, env=tool.env)
+            walls.append(wall)
+            cpus.append(cpu)
+        out["5"] = stats(walls)
+        out["5-cpu"] = stats(cpus)
         tool.delete_all()
         reap_orphans()
         return out
@@ -723,10 +787,15 @@ class Bench:
         t0 = time.perf_counter()
         run(tool.create_argv(manifest), env=tool.env, timeout=120)
 
+        def begun():
+            sample_cpu()
+            return tool.started(name)
+
         def done():
             sample_cpu()
             return tool.terminated(name)
 
+        poll(f"{name} to start", begun, self.args.timeout, 0.05)
         poll(f"{name} to finish writing", done, 1200, 0.2)
         elapsed = time.perf_counter() - t0
         run(tool.delete_argv(manifest, name), env=tool.env, timeout=120, check=False)
@@ -882,6 +951,7 @@ CASES = {
     "4a": ("{many} pods created one after another → all Running", "s"),
     "4b": ("{many} pods created at once → all Running", "s"),
     "5": ("list pods with {stored} stored", "s"),
+    "5-cpu": ("list pods with {stored} stored: CPU time", "s"),
     "5b": ("{stored} pods in one create → all Running", "s"),
     "5b-pss": ("host memory per pod with {stored} running, PSS", "B"),
     "6a-rss": ("host memory per pod, 1 container, RSS", "B"),
@@ -900,7 +970,7 @@ GROUPS = {
     "2": ["1", "2"],
     "3": ["3"],
     "4": ["4a", "4b"],
-    "5": ["5", "5b", "5b-pss"],
+    "5": ["5", "5-cpu", "5b", "5b-pss"],
     "6": ["6a-rss", "6a-pss", "6b-rss", "6b-pss"],
     "7": ["7-time", "7-cpu", "7-rate"],
     "8": ["8"],
@@ -919,6 +989,8 @@ TARGETS = {
 
 def fmt(value, unit):
     if unit == "s":
+        if value < 0.1:
+            return f"{value * 1000:.1f} ms"
         return f"{value * 1000:.0f} ms" if value < 10 else f"{value:.1f} s"
     if unit == "B":
         return f"{value / MIB:.2f} MiB"
@@ -1016,6 +1088,9 @@ def main():
         help="podman kube play --network (default none: pod's pods have loopback only; "
         "'bridge' is podman's default with CNI)",
     )
+    parser.add_argument(
+        "--timeout", type=float, default=30, help="seconds a pod may take to run (plus 1 s per pod in cases 4 and 5)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory (for debugging)")
     args = parser.parse_args()
 
@@ -1089,7 +1164,7 @@ def main():
             (["1", "2"], bench.case_create_delete),
             (["3"], bench.case_four),
             (["4a", "4b"], bench.case_many),
-            (["5", "5b", "5b-pss"], lambda tool: bench.case_list(tool, not image_ready[tool])),
+            (["5", "5-cpu", "5b", "5b-pss"], lambda tool: bench.case_list(tool, not image_ready[tool])),
             (["6a-rss", "6a-pss", "6b-rss", "6b-pss"], bench.case_memory),
             (["7-time", "7-cpu", "7-rate"], bench.case_logs),
             (["8"], bench.case_exec),
