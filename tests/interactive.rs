@@ -471,3 +471,49 @@ spec:
     );
     assert!(stderr.contains("err a\nerr b\n"), "{stderr}");
 }
+
+#[test]
+fn exec_it_works_from_the_shell_and_ctrl_c_ends_only_the_command() {
+    let env = Env::new();
+    let pod = run_pod(&env, &env.manifest("p.yaml", SLEEPER));
+    let term = shell_terminal(&env);
+    term.expect("pod>");
+    term.type_text(&format!("exec -it {pod} -- sh\r"));
+    term.expect("#");
+    term.type_text("echo in''side\r");
+    term.wait_for(
+        "the command's output",
+        std::time::Duration::from_secs(10),
+        |s| s.lines().any(|l| l.trim_end() == "inside"),
+    );
+    term.type_text("exit 5\r");
+    term.wait_for(
+        "the prompt again",
+        std::time::Duration::from_secs(10),
+        |s| s.lines().filter(|l| l.starts_with("pod>")).count() == 2,
+    );
+    // A command that would run for long ends with Ctrl-C; the shell stays.
+    term.type_text(&format!("exec {pod} -- sleep 600\r"));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    term.press(&["C-c"]);
+    term.wait_for(
+        "the prompt after Ctrl-C",
+        std::time::Duration::from_secs(10),
+        |s| s.lines().filter(|l| l.starts_with("pod>")).count() == 3,
+    );
+    term.type_text("version\r");
+    term.expect("Client Version");
+    term.wait_for(
+        "the prompt after version",
+        std::time::Duration::from_secs(10),
+        |s| s.lines().filter(|l| l.starts_with("pod>")).count() == 4,
+    );
+    term.press(&["C-d"]);
+    term.wait_for(
+        "the shell to end",
+        std::time::Duration::from_secs(10),
+        |_| term.exit_status().is_some(),
+    );
+    // The status of the last command.
+    assert_eq!(term.exit_status(), Some(0));
+}

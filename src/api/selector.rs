@@ -70,7 +70,10 @@ impl Requirement {
             Operator::GreaterThan | Operator::LessThan => {
                 let (Some(actual), Some(bound)) = (
                     value.and_then(|v| v.parse::<i64>().ok()),
-                    self.values.iter().next().and_then(|v| v.parse::<i64>().ok()),
+                    self.values
+                        .iter()
+                        .next()
+                        .and_then(|v| v.parse::<i64>().ok()),
                 ) else {
                     return false;
                 };
@@ -163,9 +166,9 @@ impl Parser {
             let (token, literal) = self.lookahead(Context::Values);
             match token {
                 Token::Identifier | Token::DoesNotExist => {
-                    let requirement = self.requirement().map_err(|e| {
-                        SelectorError(format!("unable to parse requirement: {e}"))
-                    })?;
+                    let requirement = self
+                        .requirement()
+                        .map_err(|e| SelectorError(format!("unable to parse requirement: {e}")))?;
                     requirements.push(requirement);
                     let (token, literal) = self.consume(Context::Values);
                     match token {
@@ -347,10 +350,16 @@ fn new_requirement(
 ) -> Result<Requirement, String> {
     match operator {
         Operator::In | Operator::NotIn if values.is_empty() => {
-            return Err("values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty".into());
+            return Err(
+                "values: Invalid value: []: for 'in', 'notin' operators, values set can't be empty"
+                    .into(),
+            );
         }
         Operator::Equals | Operator::DoubleEquals | Operator::NotEquals if values.len() != 1 => {
-            return Err("values: Invalid value: []: exact-match compatibility requires one single value".into());
+            return Err(
+                "values: Invalid value: []: exact-match compatibility requires one single value"
+                    .into(),
+            );
         }
         Operator::GreaterThan | Operator::LessThan => {
             if values.len() != 1 {
@@ -472,7 +481,10 @@ mod tests {
         assert!(!selects("app in (web),tier=back", &web));
         assert!(selects("in in (in)", &[("in", "in")]));
         assert!(selects("", &web));
-        assert!(selects("app.kubernetes.io/name=web", &[("app.kubernetes.io/name", "web")]));
+        assert!(selects(
+            "app.kubernetes.io/name=web",
+            &[("app.kubernetes.io/name", "web")]
+        ));
     }
 
     #[test]
@@ -487,12 +499,30 @@ mod tests {
     fn parse_errors_read_like_kubectls() {
         let err = |s: &str| Selector::parse(s).unwrap_err().to_string();
         assert_eq!(err("app=web,"), "found '', expected: identifier after ','");
-        assert_eq!(err("app in web"), "unable to parse requirement: found 'web' expected: '('");
-        assert_eq!(err("app in (web"), "unable to parse requirement: found '', expected: ',' or ')'");
-        assert_eq!(err("app web"), "unable to parse requirement: found 'web', expected: in, notin, =, ==, !=, gt, lt");
-        assert_eq!(err("=web"), "found '=', expected: !, identifier, or 'end of string'");
-        assert_eq!(err("app=web db"), "found 'db', expected: ',' or 'end of string'");
-        assert_eq!(err("a>x"), "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value must be an integer");
+        assert_eq!(
+            err("app in web"),
+            "unable to parse requirement: found 'web' expected: '('"
+        );
+        assert_eq!(
+            err("app in (web"),
+            "unable to parse requirement: found '', expected: ',' or ')'"
+        );
+        assert_eq!(
+            err("app web"),
+            "unable to parse requirement: found 'web', expected: in, notin, =, ==, !=, gt, lt"
+        );
+        assert_eq!(
+            err("=web"),
+            "found '=', expected: !, identifier, or 'end of string'"
+        );
+        assert_eq!(
+            err("app=web db"),
+            "found 'db', expected: ',' or 'end of string'"
+        );
+        assert_eq!(
+            err("a>x"),
+            "unable to parse requirement: values[0]: Invalid value: \"x\": for 'Gt', 'Lt' operators, the value must be an integer"
+        );
         assert!(err("a b/c/d").starts_with("unable to parse requirement: found 'b/c/d'"));
         assert!(err("a=b c").starts_with("found 'c'"));
         assert!(err("a=-x").contains("values[0][a]: Invalid value: \"-x\": a valid label must be"));
