@@ -517,3 +517,46 @@ fn exec_it_works_from_the_shell_and_ctrl_c_ends_only_the_command() {
     // The status of the last command.
     assert_eq!(term.exit_status(), Some(0));
 }
+
+#[test]
+fn exec_and_attach_refuse_a_completed_pod() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    let manifest = env.manifest(
+        "done.yaml",
+        "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: done
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: ['true']
+",
+    );
+    env.ok(&["create", "-f", manifest.to_str().unwrap()]);
+    let start = std::time::Instant::now();
+    while env.ok(&["get", "pod", "done", "-o", "jsonpath={.status.phase}"]) != "Succeeded" {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "the pod did not complete"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(
+        env.fails(&["exec", "done", "--", "true"]),
+        "error: cannot exec into a container in a completed pod; current phase is Succeeded\n"
+    );
+    assert_eq!(
+        env.fails(&["attach", "done"]),
+        "error: cannot attach a container in a completed pod; current phase is Succeeded\n"
+    );
+    assert_eq!(
+        env.fails(&["exec", "nosuch", "--", "true"]),
+        "Error from server (NotFound): pods \"nosuch\" not found\n"
+    );
+}
