@@ -42,6 +42,11 @@ pub fn default_fields(object: &mut Object) {
 /// replaced, as the server does), and a Pending status for pods.
 pub fn fill_create_metadata(object: &mut Object, namespace: &str) {
     let meta = object.metadata_mut();
+    if meta.name.as_deref().unwrap_or("").is_empty()
+        && let Some(prefix) = meta.generate_name.as_deref().filter(|p| !p.is_empty())
+    {
+        meta.name = Some(generated_name(prefix));
+    }
     if meta.namespace.as_deref().unwrap_or("").is_empty() {
         meta.namespace = Some(namespace.to_string());
     }
@@ -74,8 +79,24 @@ fn unix_now() -> std::time::Duration {
         .unwrap_or_default()
 }
 
-/// A random (version 4) UUID, as the server gives every object.
-pub fn new_uid() -> String {
+/// `generateName` plus five random characters from the server's alphabet
+/// (no vowels, no look-alikes), cut so the name stays within 63.
+fn generated_name(prefix: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let random = random_bytes();
+    let suffix: String = random[..5]
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    let keep = prefix.len().min(58);
+    let cut = (0..=keep)
+        .rev()
+        .find(|i| prefix.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}{suffix}", &prefix[..cut])
+}
+
+fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     let random = std::fs::File::open("/dev/urandom")
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut bytes));
@@ -86,6 +107,12 @@ pub fn new_uid() -> String {
         let seed = nanos ^ (u128::from(std::process::id()) << 64);
         bytes = seed.to_le_bytes();
     }
+    bytes
+}
+
+/// A random (version 4) UUID, as the server gives every object.
+pub fn new_uid() -> String {
+    let mut bytes = random_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let hex = hex::encode(bytes);
@@ -423,10 +450,14 @@ fn default_requests_to_limits(resources: &mut ResourceRequirements) {
     if let Some(limits) = resources.limits.as_mut() {
         canonicalize(limits);
         let requests = resources.requests.get_or_insert_with(BTreeMap::new);
+        // A limit that does not parse is not copied: validation reports it
+        // once, where it was written.
         for (name, limit) in limits.iter() {
-            requests
-                .entry(name.clone())
-                .or_insert_with(|| limit.clone());
+            if Quantity::parse(&limit.0).is_ok() {
+                requests
+                    .entry(name.clone())
+                    .or_insert_with(|| limit.clone());
+            }
         }
     }
     if let Some(requests) = resources.requests.as_mut() {
@@ -580,6 +611,21 @@ mod tests {
         let status = pod.status.as_ref().unwrap();
         assert_eq!(status.phase.as_deref(), Some("Pending"));
         assert_eq!(status.qos_class.as_deref(), Some("BestEffort"));
+    }
+
+    #[test]
+    fn generate_name_gets_a_random_suffix() {
+        let pod = pod(
+            "apiVersion: v1\nkind: Pod\nmetadata: {generateName: web-}\nspec: {containers: [{name: a, image: b}]}\n",
+        );
+        let name = pod.metadata.name.unwrap();
+        assert_eq!(name.len(), 9, "{name}");
+        assert!(name.starts_with("web-"));
+        assert!(
+            name[4..]
+                .bytes()
+                .all(|b| b"bcdfghjklmnpqrstvwxz2456789".contains(&b))
+        );
     }
 
     #[test]

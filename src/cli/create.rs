@@ -94,6 +94,10 @@ pub fn read_documents(
         bail!("no objects passed to create");
     }
     for doc in &mut documents {
+        // Fields left out while decoding: said once, for create and apply.
+        for warning in &doc.warnings {
+            eprintln!("Warning: {warning}");
+        }
         defaults::apply(&mut doc.object, namespace);
         let causes = validation::validate(&doc.object);
         if !causes.is_empty() {

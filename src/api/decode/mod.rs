@@ -29,6 +29,9 @@ pub struct Source {
 pub struct Document {
     pub source: String,
     pub object: Object,
+    /// `Warning:` lines from decoding: fields of newer Kubernetes releases
+    /// that were left out.
+    pub warnings: Vec<String>,
 }
 
 /// Reads `-f` arguments: files, directories (their `.yaml`, `.yml` and
@@ -210,15 +213,24 @@ fn decode_value(source: &str, value: Value, out: &mut Vec<Document>) -> Result<(
         }
         .into());
     };
-    let object = match known {
-        Kind::Pod => strict::from_value(value).map(|p| Object::Pod(Box::new(p))),
-        Kind::ConfigMap => strict::from_value(value).map(Object::ConfigMap),
-        Kind::Secret => strict::from_value(value).map(Object::Secret),
+    let (object, left_out) = match known {
+        Kind::Pod => {
+            strict::from_value_lenient(value).map(|d| (Object::Pod(Box::new(d.value)), d.left_out))
+        }
+        Kind::ConfigMap => strict::from_value(value).map(|c| (Object::ConfigMap(c), Vec::new())),
+        Kind::Secret => strict::from_value(value).map(|s| (Object::Secret(s), Vec::new())),
     }
     .map_err(|e| bad_request(source, &kind, e.to_string()))?;
+    let warnings = left_out
+        .into_iter()
+        .map(|path| {
+            format!("{path}: ignored: a field of a Kubernetes release newer than pod's API (v1.37)")
+        })
+        .collect();
     out.push(Document {
         source: source.to_string(),
         object,
+        warnings,
     });
     Ok(())
 }

@@ -26,8 +26,74 @@ fn render_unknown(fields: &[String]) -> String {
         .join(", ")
 }
 
+/// Fields that Kubernetes releases newer than the built-in API types
+/// (k8s-openapi v1_37) accept, with `[]` for any index. A manifest using
+/// them is accepted; the field is left out with a warning instead of
+/// failing as unknown.
+const NEWER_FIELDS: &[&str] = &[
+    "spec.containers[].securityContext.cgroupOptions",
+    "spec.initContainers[].securityContext.cgroupOptions",
+    "spec.ephemeralContainers[].securityContext.cgroupOptions",
+];
+
+/// A decoded value and the newer fields it left out.
+#[derive(Debug)]
+pub struct Decoded<T> {
+    pub value: T,
+    pub left_out: Vec<String>,
+}
+
 /// Decodes `value` into `T`, refusing unknown fields and wrong types.
-pub fn from_value<T: DeserializeOwned>(mut value: Value) -> Result<T, StrictError> {
+pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, StrictError> {
+    let decoded = from_value_lenient(value)?;
+    if decoded.left_out.is_empty() {
+        Ok(decoded.value)
+    } else {
+        Err(StrictError::UnknownFields(decoded.left_out))
+    }
+}
+
+/// Like [`from_value`], but fields of newer Kubernetes releases are left
+/// out and named rather than refused.
+pub fn from_value_lenient<T: DeserializeOwned>(value: Value) -> Result<Decoded<T>, StrictError> {
+    let (value, unknown) = decode_collecting(value)?;
+    let (newer, unknown): (Vec<String>, Vec<String>) = unknown
+        .into_iter()
+        .partition(|path| NEWER_FIELDS.contains(&without_indices(path).as_str()));
+    if unknown.is_empty() {
+        Ok(Decoded {
+            value,
+            left_out: newer,
+        })
+    } else {
+        Err(StrictError::UnknownFields(unknown))
+    }
+}
+
+/// `spec.containers[1].x` → `spec.containers[].x`
+fn without_indices(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => {
+                in_index = true;
+                out.push('[');
+            }
+            ']' => {
+                in_index = false;
+                out.push(']');
+            }
+            _ if in_index => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn decode_collecting<T: DeserializeOwned>(
+    mut value: Value,
+) -> Result<(T, Vec<String>), StrictError> {
     // Go's decoder leaves a field at its zero value when given `null`.
     drop_nulls(&mut value);
     let mut unknown = Vec::new();
@@ -38,8 +104,7 @@ pub fn from_value<T: DeserializeOwned>(mut value: Value) -> Result<T, StrictErro
     };
     match decoded {
         Err(err) => Err(StrictError::WrongType(describe_type_error(&value, &err))),
-        Ok(_) if !unknown.is_empty() => Err(StrictError::UnknownFields(unknown)),
-        Ok(decoded) => Ok(decoded),
+        Ok(decoded) => Ok((decoded, unknown)),
     }
 }
 
@@ -89,7 +154,7 @@ fn describe_type_error(
         .and_then(|rest| rest.rsplit_once(", expected "))
         .map(|(_, expected)| expected);
     let Some(expected) = expected else {
-        return format!("{path}: {inner}");
+        return format!("{path}: {}", go_base64_message(&inner).unwrap_or(inner));
     };
     let found = match lookup(root, err.path()) {
         Some(Value::String(_)) => "string".to_string(),
@@ -103,6 +168,20 @@ fn describe_type_error(
         "json: cannot unmarshal {found} into Go struct field {path} of type {}",
         go_type(expected)
     )
+}
+
+/// The base64 crate's `Invalid symbol 32, offset 3.` in the words of Go's
+/// decoder: `illegal base64 data at input byte 3`.
+fn go_base64_message(message: &str) -> Option<String> {
+    if message.starts_with("Invalid input length") || message.starts_with("Invalid padding") {
+        return Some("illegal base64 data at input byte 0".into());
+    }
+    let offset = message
+        .strip_prefix("Invalid ")?
+        .split("offset ")
+        .nth(1)?
+        .trim_end_matches('.');
+    Some(format!("illegal base64 data at input byte {offset}"))
 }
 
 /// serde's "expected …" phrase as the Go type name of the field.
@@ -188,6 +267,17 @@ mod tests {
     }
 
     #[test]
+    fn leaves_out_fields_of_newer_releases_by_name() {
+        let value = json!({"spec": {"containers": [{"name": "a", "securityContext": {"privileged": false, "cgroupOptions": {"mountMode": "ReadWrite"}}}]}});
+        let decoded = from_value_lenient::<Pod>(value.clone()).unwrap();
+        assert_eq!(
+            decoded.left_out,
+            vec!["spec.containers[0].securityContext.cgroupOptions"]
+        );
+        assert!(from_value::<Pod>(value).is_err());
+    }
+
+    #[test]
     fn null_means_unset() {
         let value = json!({"metadata": {"name": "x", "creationTimestamp": null}, "spec": {"containers": [{"name": null}]}});
         let pod: Pod = from_value(value).unwrap();
@@ -211,6 +301,6 @@ mod tests {
     fn secret_data_must_be_base64() {
         let value = json!({"data": {"k": "not base64!"}});
         let err = from_value::<Secret>(value).unwrap_err().to_string();
-        assert!(err.starts_with("data.k: "), "{err}");
+        assert_eq!(err, "data.k: illegal base64 data at input byte 3");
     }
 }
