@@ -17,6 +17,8 @@ pub enum Command {
     /// List images
     #[command(alias = "list")]
     Ls(LsArgs),
+    /// Pull an image from a registry
+    Pull(PullArgs),
     /// Load images from a docker-archive or oci-archive (docker save,
     /// podman save)
     Load(LoadArgs),
@@ -42,6 +44,16 @@ pub struct LsArgs {
     /// Do not truncate image IDs
     #[arg(long)]
     no_trunc: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PullArgs {
+    /// The image: NAME[:TAG|@DIGEST]
+    #[arg(value_name = "IMAGE")]
+    image: String,
+    /// Print no progress, only the image ID
+    #[arg(short, long)]
+    quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -102,6 +114,12 @@ pub fn run(global: &GlobalArgs, command: Command) -> Result<()> {
     let mut out = io::stdout().lock();
     match command {
         Command::Ls(args) => ls(&images, &args, &mut out),
+        Command::Pull(args) => {
+            let progress = crate::image::Progress::stderr(args.quiet);
+            let image = images.pull(&args.image, &progress)?;
+            writeln!(out, "{}", image.id.trim_start_matches("sha256:"))?;
+            Ok(())
+        }
         Command::Load(args) => load(&images, &args, &mut out),
         Command::Import(args) => import(&images, &args, &mut out),
         Command::Inspect(args) => inspect(&images, &args, &mut out),

@@ -19,11 +19,15 @@
 //! ```
 
 pub mod archive;
+mod auth;
 mod blobs;
 pub mod gc;
 pub mod import;
 mod platform;
+pub mod progress;
 pub mod reference;
+pub mod registries_conf;
+mod registry;
 mod tags;
 pub mod unpack;
 
@@ -36,7 +40,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use oci_spec::image::{ImageConfiguration, ImageManifest};
 
 use blobs::{BlobError, Blobs};
+pub use progress::Progress;
 pub use reference::Reference;
+use registries_conf::RegistriesConf;
 use tags::{TagFile, Tags};
 
 /// Kubernetes' imagePullPolicy.
@@ -174,18 +180,48 @@ impl ImageStore {
     /// Makes `reference` available according to `policy`, pulling when
     /// needed. Blocks; call it from a blocking thread in async code.
     pub fn ensure(&self, reference: &str, policy: PullPolicy) -> Result<Image, PullError> {
-        let parsed = Reference::parse(reference)
-            .map_err(|e| PullError::InvalidName(reference.to_string(), e.to_string()))?;
-        let present = self
-            .resolve(&parsed.to_string())
-            .map_err(|e| PullError::Pull(format!("{e:#}")))?;
-        match (policy, present) {
-            (PullPolicy::Never, None) => Err(PullError::NeverPull(reference.to_string())),
-            (PullPolicy::Never | PullPolicy::IfNotPresent, Some(image)) => Ok(image),
-            (PullPolicy::Always | PullPolicy::IfNotPresent, _) => Err(PullError::Pull(format!(
-                "pulling {parsed} from a registry is not supported yet"
-            ))),
+        self.ensure_with(reference, policy, &Progress::quiet())
+    }
+
+    /// `ensure`, reporting the pull's progress.
+    pub fn ensure_with(
+        &self,
+        reference: &str,
+        policy: PullPolicy,
+        progress: &Progress,
+    ) -> Result<Image, PullError> {
+        let invalid = |e: &dyn std::fmt::Display| {
+            PullError::InvalidName(reference.to_string(), e.to_string())
+        };
+        Reference::parse(reference).map_err(|e| invalid(&e))?;
+        let pull_error = |e: anyhow::Error| PullError::Pull(format!("{e:#}"));
+        let conf = RegistriesConf::load().map_err(pull_error)?;
+        let candidates = registry::candidates(reference, &conf).map_err(|e| invalid(&e))?;
+        if policy != PullPolicy::Always {
+            for candidate in &candidates {
+                let name = candidate.to_string();
+                if let Some(image) = self.resolve(&name).map_err(pull_error)? {
+                    return Ok(image);
+                }
+            }
         }
+        if policy == PullPolicy::Never {
+            return Err(PullError::NeverPull(reference.to_string()));
+        }
+        let stored = registry::pull(self, &candidates, &conf, progress).map_err(pull_error)?;
+        let name = candidates
+            .iter()
+            .map(Reference::to_string)
+            .find(|n| stored.names.contains(n))
+            .unwrap_or_else(|| stored.names.first().cloned().unwrap_or_default());
+        self.image(&stored, name).map_err(pull_error)
+    }
+
+    /// `pod image pull`: always asks the registry, fetching only the blobs
+    /// not stored yet.
+    pub fn pull(&self, reference: &str, progress: &Progress) -> Result<Image> {
+        self.ensure_with(reference, PullPolicy::Always, progress)
+            .map_err(|e| anyhow!("{e}"))
     }
 
     /// The stored image `text` names: a name, `name@digest`, a manifest
