@@ -50,6 +50,11 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         Some(o) => OutputFormat::parse(o)?,
         None => OutputFormat::Table,
     };
+    if let [word] = args.resources.as_slice()
+        && matches!(word.as_str(), "events" | "event" | "ev")
+    {
+        return get_events(global, &store, &args);
+    }
     let selector = args.selector.as_deref().map(Selector::parse).transpose()?;
     let (objects, listed_kinds) = fetch(global, &store, &args, selector.as_ref())?;
     if objects.is_empty() && listed_kinds {
@@ -73,6 +78,27 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         let target = watch_target(global, &args, &objects, selector)?;
         print::watch::run(&store, &target, &objects, &format, &options)?;
     }
+    Ok(())
+}
+
+/// `get events`: the events of every pod in the namespace (or all).
+fn get_events(global: &GlobalArgs, store: &Store, args: &Args) -> Result<()> {
+    let mut events = Vec::new();
+    for pod in store.list(Kind::Pod, global.list_namespace())? {
+        events.extend(store.read_pod_events(pod.namespace(), pod.name())?);
+    }
+    if events.is_empty() {
+        match global.list_namespace() {
+            Some(ns) => eprintln!("No resources found in {ns} namespace."),
+            None => eprintln!("No resources found"),
+        }
+        return Ok(());
+    }
+    let now = jiff::Timestamp::now();
+    print!(
+        "{}",
+        print::events::table(&events, global.all_namespaces, args.no_headers, now)
+    );
     Ok(())
 }
 

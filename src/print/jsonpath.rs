@@ -833,12 +833,14 @@ fn go_quote(s: &str) -> String {
 }
 
 /// kubectl's `-o jsonpath=TEMPLATE` over `data`, with its error wording.
+/// kubectl's messages end in a newline of their own; these leave the
+/// last one to the error funnel, which prints each error on its line.
 pub fn render(template: &str, data: &Value) -> anyhow::Result<String> {
     let path = JsonPath::parse(template)
-        .map_err(|e| anyhow::anyhow!("error parsing jsonpath {template}, {e}\n"))?;
+        .map_err(|e| anyhow::anyhow!("error parsing jsonpath {template}, {e}"))?;
     path.execute(data).map_err(|e| {
         anyhow::anyhow!(
-            "error executing jsonpath {template:?}: Error executing template: {e}. Printing more information for debugging the template:\n\ttemplate was:\n\t\t{template}\n\tobject given to jsonpath engine was:\n\t\t{}\n\n\n",
+            "error executing jsonpath {template:?}: Error executing template: {e}. Printing more information for debugging the template:\n\ttemplate was:\n\t\t{template}\n\tobject given to jsonpath engine was:\n\t\t{}\n\n",
             go_syntax(data)
         )
     })
@@ -923,7 +925,7 @@ mod tests {
         let err = render("{.metadata.name", &pod()).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "error parsing jsonpath {.metadata.name, unclosed action\n"
+            "error parsing jsonpath {.metadata.name, unclosed action"
         );
     }
 
@@ -932,7 +934,7 @@ mod tests {
         let err = render("{.a[3]}", &json!({"a": [1, "x\ty"], "b": {}})).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "error executing jsonpath \"{.a[3]}\": Error executing template: array index out of bounds: index 3, length 2. Printing more information for debugging the template:\n\ttemplate was:\n\t\t{.a[3]}\n\tobject given to jsonpath engine was:\n\t\tmap[string]interface {}{\"a\":[]interface {}{1, \"x\\ty\"}, \"b\":map[string]interface {}{}}\n\n\n"
+            "error executing jsonpath \"{.a[3]}\": Error executing template: array index out of bounds: index 3, length 2. Printing more information for debugging the template:\n\ttemplate was:\n\t\t{.a[3]}\n\tobject given to jsonpath engine was:\n\t\tmap[string]interface {}{\"a\":[]interface {}{1, \"x\\ty\"}, \"b\":map[string]interface {}{}}\n\n"
         );
     }
 }
