@@ -139,6 +139,25 @@ fn candidates(
     values.into_iter().map(CompletionCandidate::new).collect()
 }
 
+/// The namespaces that hold objects.
+pub fn namespaces(current: &OsStr) -> Vec<CompletionCandidate> {
+    let Some(store) = Line::parse().store() else {
+        return Vec::new();
+    };
+    let mut found = vec!["default".to_string()];
+    for kind in crate::api::kind::ALL {
+        if let Ok(entries) = std::fs::read_dir(store.root().join(kind.resource())) {
+            found.extend(
+                entries
+                    .flatten()
+                    .filter_map(|e| e.file_name().to_str().map(String::from))
+                    .filter(|n| !n.starts_with('.')),
+            );
+        }
+    }
+    candidates(found, current)
+}
+
 /// The names of the pods in the line's namespace.
 pub fn pods(current: &OsStr) -> Vec<CompletionCandidate> {
     candidates(names(&Line::parse(), Kind::Pod), current)

@@ -71,6 +71,7 @@ pub struct GlobalArgs {
         short = 'n',
         long,
         global = true,
+        add = clap_complete::engine::ArgValueCompleter::new(candidates::namespaces),
         default_value = "default",
         value_name = "NAMESPACE"
     )]
