@@ -1,10 +1,22 @@
 //! `pod logs`: read a container's CRI log files.
 
-use anyhow::Result;
+use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 use clap_complete::engine::ArgValueCompleter;
 
 use super::{GlobalArgs, candidates};
+use crate::api::{Kind, Object};
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::supervisor::crilog::{self, Line, Reassembler};
+use crate::supervisor::{self, duration};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -53,6 +65,358 @@ pub struct Args {
     pub limit_bytes: Option<u64>,
 }
 
-pub fn run(_global: &GlobalArgs, _args: Args) -> Result<()> {
-    anyhow::bail!("logs is not implemented yet")
+pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
+    let store = global.store()?;
+    let name = match args.pod.split_once('/') {
+        Some((kind, name)) => {
+            if Kind::parse(kind)? != Kind::Pod {
+                bail!("cannot get logs from {kind}/{name}: only pods have logs");
+            }
+            name.to_string()
+        }
+        None => args.pod.clone(),
+    };
+    let pod = match store.get_required(Kind::Pod, &global.namespace, &name)? {
+        Object::Pod(p) => *p,
+        _ => unreachable!("asked for a pod"),
+    };
+    let filter = Filter::from_args(&args)?;
+    let containers = containers(&pod, &args)?;
+    let mut streams = Vec::new();
+    for container in &containers {
+        streams.push(Source::open(&store, &pod, container, args.previous)?);
+    }
+    let prefix = |c: &str| {
+        if args.prefix {
+            format!("[pod/{name}/{c}] ")
+        } else {
+            String::new()
+        }
+    };
+    let mut budget = filter.limit_bytes;
+    if !args.follow {
+        let mut out = std::io::stdout().lock();
+        for source in streams {
+            let prefix = prefix(&source.container);
+            let lines: Vec<Line> = source
+                .read_all()?
+                .into_iter()
+                .filter(|l| filter.keeps(l))
+                .collect();
+            for line in lines.iter().skip_tail(filter.tail) {
+                if !emit(&mut out, &prefix, line, filter.timestamps, &mut budget)? {
+                    return Ok(());
+                }
+            }
+        }
+        return Ok(());
+    }
+    // Following: one thread per container, lines printed whole.
+    let out = std::sync::Arc::new(std::sync::Mutex::new((std::io::stdout(), budget)));
+    let handles: Vec<_> = streams
+        .into_iter()
+        .map(|source| {
+            let out = out.clone();
+            let store = store.clone();
+            let prefix = prefix(&source.container);
+            let filter = filter.clone();
+            std::thread::spawn(move || -> Result<()> {
+                source.follow(&store, &filter, |line| {
+                    let mut guard = out.lock().expect("stdout lock");
+                    let (stdout, budget) = &mut *guard;
+                    let mut lock = stdout.lock();
+                    emit(&mut lock, &prefix, line, filter.timestamps, budget)
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().map_err(|_| anyhow!("a log reader panicked"))??;
+    }
+    Ok(())
+}
+
+/// Prints one line; false once --limit-bytes is spent.
+fn emit(
+    out: &mut impl Write,
+    prefix: &str,
+    line: &Line,
+    timestamps: bool,
+    budget: &mut Option<u64>,
+) -> Result<bool> {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if timestamps {
+        bytes.extend_from_slice(crilog::format_time(line.time).as_bytes());
+        bytes.push(b' ');
+    }
+    bytes.extend_from_slice(&line.content);
+    if let Some(left) = budget {
+        let take = bytes.len().min(*left as usize);
+        bytes.truncate(take);
+        *left -= take as u64;
+    }
+    match out.write_all(&bytes).and_then(|()| out.flush()) {
+        Ok(()) => {}
+        // `pod logs | head`: the reader is gone, which is no error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    Ok(budget.is_none_or(|left| left > 0))
+}
+
+trait SkipTail<'a, T> {
+    fn skip_tail(self, tail: Option<usize>) -> std::slice::Iter<'a, T>;
+}
+
+impl<'a, T> SkipTail<'a, T> for std::slice::Iter<'a, T> {
+    /// Keeps only the last `tail` items.
+    fn skip_tail(self, tail: Option<usize>) -> std::slice::Iter<'a, T> {
+        let all = self.as_slice();
+        let start = tail.map_or(0, |n| all.len().saturating_sub(n));
+        all[start..].iter()
+    }
+}
+
+/// --since, --since-time, --tail, --timestamps, --limit-bytes.
+#[derive(Debug, Clone)]
+struct Filter {
+    since: Option<Timestamp>,
+    tail: Option<usize>,
+    timestamps: bool,
+    limit_bytes: Option<u64>,
+}
+
+impl Filter {
+    fn from_args(args: &Args) -> Result<Filter> {
+        if args.since.is_some() && args.since_time.is_some() {
+            bail!("at most one of `sinceTime` or `sinceSeconds` may be specified");
+        }
+        let since = match (&args.since, &args.since_time) {
+            (Some(d), _) => {
+                let d = duration::parse(d)
+                    .map_err(|e| anyhow!("invalid argument {d:?} for \"--since\" flag: {e}"))?;
+                let back = SignedDuration::try_from(d).map_err(|e| anyhow!("--since: {e}"))?;
+                Some(supervisor::now() - back)
+            }
+            (None, Some(t)) => Some(
+                t.parse::<Timestamp>()
+                    .map_err(|e| anyhow!("--since-time: {t:?} is not an RFC3339 time: {e}"))?,
+            ),
+            (None, None) => None,
+        };
+        if args.limit_bytes == Some(0) {
+            bail!("--limit-bytes must be greater than 0");
+        }
+        Ok(Filter {
+            since,
+            tail: usize::try_from(args.tail).ok(),
+            timestamps: args.timestamps,
+            limit_bytes: args.limit_bytes,
+        })
+    }
+
+    fn keeps(&self, line: &Line) -> bool {
+        self.since.is_none_or(|t| line.time >= t)
+    }
+}
+
+/// The containers whose logs are asked for, in kubectl's order.
+fn containers(pod: &Pod, args: &Args) -> Result<Vec<String>> {
+    let spec = pod.spec.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let init: Vec<String> = spec
+        .init_containers
+        .iter()
+        .flatten()
+        .map(|c| c.name.clone())
+        .collect();
+    let apps: Vec<String> = spec.containers.iter().map(|c| c.name.clone()).collect();
+    if args.all_containers {
+        if args.container.is_some() {
+            bail!(
+                "--all-containers=true should not be specified with container name {}",
+                args.container.as_deref().unwrap_or("")
+            );
+        }
+        return Ok(init.into_iter().chain(apps).collect());
+    }
+    if let Some(c) = &args.container {
+        if !init.contains(c) && !apps.contains(c) {
+            return Err(ApiError::Refused {
+                reason: "BadRequest".into(),
+                message: format!("container {c} is not valid for pod {name}"),
+            }
+            .into());
+        }
+        return Ok(vec![c.clone()]);
+    }
+    let annotated = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("kubectl.kubernetes.io/default-container"))
+        .filter(|c| apps.contains(c) || init.contains(c));
+    if let Some(c) = annotated {
+        return Ok(vec![c.clone()]);
+    }
+    let first = apps.first().cloned().unwrap_or_default();
+    if apps.len() + init.len() > 1 {
+        let mut all: Vec<String> = apps.clone();
+        all.extend(init.iter().map(|i| format!("{i} (init)")));
+        eprintln!("Defaulted container {first:?} out of: {}", all.join(", "));
+    }
+    Ok(vec![first])
+}
+
+/// One container instance's log file.
+struct Source {
+    container: String,
+    path: PathBuf,
+    /// The pod and restart count, to tell when following may stop.
+    pod: (String, String),
+    instance: i32,
+}
+
+impl Source {
+    fn open(store: &Store, pod: &Pod, container: &str, previous: bool) -> Result<Source> {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let uid = supervisor::pod_uid(pod)?;
+        let status = container_status(pod, container);
+        let bad = |message: String| -> anyhow::Error {
+            ApiError::Refused {
+                reason: "BadRequest".into(),
+                message,
+            }
+            .into()
+        };
+        let restarts = status.as_ref().map_or(0, |s| s.restart_count);
+        let instance = if previous {
+            if restarts == 0 {
+                return Err(bad(format!(
+                    "previous terminated container {container:?} in pod {name:?} not found"
+                )));
+            }
+            restarts - 1
+        } else {
+            restarts
+        };
+        let path = store
+            .pod_log_dir(&namespace, &name, uid)
+            .join(container)
+            .join(format!("{instance}.log"));
+        if !path.exists() {
+            let waiting = status
+                .and_then(|s| s.state)
+                .and_then(|s| s.waiting)
+                .and_then(|w| w.reason)
+                .unwrap_or_else(|| "ContainerCreating".into());
+            return Err(bad(format!(
+                "container {container:?} in pod {name:?} is waiting to start: {waiting}"
+            )));
+        }
+        Ok(Source {
+            container: container.to_string(),
+            path,
+            pod: (namespace, name),
+            instance,
+        })
+    }
+
+    fn read_all(&self) -> Result<Vec<Line>> {
+        let text = std::fs::read(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        Ok(crilog::lines(&text))
+    }
+
+    /// Whether the instance still runs (more may be written).
+    fn running(&self, store: &Store) -> bool {
+        let Ok(Some(Object::Pod(pod))) = store.get(Kind::Pod, &self.pod.0, &self.pod.1) else {
+            return false;
+        };
+        container_status(&pod, &self.container).is_some_and(|s| {
+            s.restart_count == self.instance
+                && s.state
+                    .is_some_and(|st| st.running.is_some() || st.waiting.is_some())
+        })
+    }
+
+    /// Prints the lines kept by `filter` and what is written after, until
+    /// the instance has ended (or `emit` says stop). --tail applies to what
+    /// is there at the start.
+    fn follow(
+        &self,
+        store: &Store,
+        filter: &Filter,
+        mut emit: impl FnMut(&Line) -> Result<bool>,
+    ) -> Result<()> {
+        let mut file = std::fs::File::open(&self.path)?;
+        let mut pending = Vec::new();
+        file.read_to_end(&mut pending)?;
+        let complete = pending
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let head: Vec<u8> = pending.drain(..complete).collect();
+        let mut glue = Reassembler::default();
+        let existing: Vec<Line> = head
+            .split(|&b| b == b'\n')
+            .filter(|raw| !raw.is_empty())
+            .filter_map(|raw| glue.push(raw))
+            .filter(|l| filter.keeps(l))
+            .collect();
+        for line in existing.iter().skip_tail(filter.tail) {
+            if !emit(line)? {
+                return Ok(());
+            }
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n > 0 {
+                pending.extend_from_slice(&buf[..n]);
+            }
+            if pending.contains(&b'\n') {
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let raw: Vec<u8> = pending.drain(..=end).collect();
+                    if let Some(line) = glue.push(&raw[..raw.len() - 1])
+                        && filter.keeps(&line)
+                        && !emit(&line)?
+                    {
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
+            // At the end: rotated away, finished, or just quiet.
+            let rotated = std::fs::metadata(&self.path)
+                .map(|m| m.ino() != file.metadata().map(|f| f.ino()).unwrap_or(0))
+                .unwrap_or(false);
+            if rotated {
+                file = std::fs::File::open(&self.path)?;
+                continue;
+            }
+            if !self.running(store) {
+                // One last read: the pump may have written after our EOF.
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                pending.extend_from_slice(&buf[..n]);
+                continue;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+fn container_status(pod: &Pod, container: &str) -> Option<ContainerStatus> {
+    let status = pod.status.as_ref()?;
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .find(|s| s.name == container)
+        .cloned()
 }

@@ -253,29 +253,49 @@ pub struct Line {
     pub content: Vec<u8>,
 }
 
-/// Reassembles the lines of a log file's text. A last line cut short (a
-/// partial piece with nothing after it yet) is returned as it stands.
-pub fn lines(text: &[u8]) -> Vec<Line> {
-    let mut out = Vec::new();
-    let mut open: [Option<Line>; 2] = [None, None];
-    for raw in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-        let Some(entry) = parse_line(raw) else {
-            continue;
-        };
-        let slot = &mut open[entry.stream as usize];
+/// Glues pieces back into lines as raw log lines come in (a file read
+/// whole, or followed as it grows).
+#[derive(Debug, Default)]
+pub struct Reassembler {
+    open: [Option<Line>; 2],
+}
+
+impl Reassembler {
+    /// Takes one raw log line (without its newline); returns the line it
+    /// completes, if any. Lines that do not parse are skipped.
+    pub fn push(&mut self, raw: &[u8]) -> Option<Line> {
+        let entry = parse_line(raw)?;
+        let slot = &mut self.open[entry.stream as usize];
         let line = slot.get_or_insert_with(|| Line {
             time: entry.time,
             stream: entry.stream,
             content: Vec::new(),
         });
         line.content.extend_from_slice(entry.content);
-        if !entry.partial {
-            let mut done = slot.take().expect("just filled");
-            done.content.push(b'\n');
-            out.push(done);
+        if entry.partial {
+            return None;
         }
+        let mut done = slot.take().expect("just filled");
+        done.content.push(b'\n');
+        Some(done)
     }
-    out.extend(open.into_iter().flatten());
+
+    /// Lines still waiting for their last piece, as they stand.
+    pub fn unfinished(self) -> impl Iterator<Item = Line> {
+        self.open.into_iter().flatten()
+    }
+}
+
+/// Reassembles the lines of a log file's text. A last line cut short (a
+/// partial piece with nothing after it yet) is returned as it stands.
+pub fn lines(text: &[u8]) -> Vec<Line> {
+    let mut glue = Reassembler::default();
+    let mut out: Vec<Line> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|raw| glue.push(raw))
+        .collect();
+    out.extend(glue.unfinished());
     out
 }
 
