@@ -354,23 +354,7 @@ fn pull_policy(c: &Container) -> PullPolicy {
 }
 
 fn stop_signal(image: Option<&Image>) -> i32 {
-    let name = image
-        .and_then(|i| i.config.config().as_ref())
-        .and_then(|c| c.stop_signal().clone());
-    let Some(name) = name else {
-        return libc::SIGTERM;
-    };
-    if let Ok(n) = name.parse::<i32>() {
-        return n;
-    }
-    let full = if name.starts_with("SIG") {
-        name.clone()
-    } else {
-        format!("SIG{name}")
-    };
-    full.parse::<nix::sys::signal::Signal>()
-        .map(|s| s as i32)
-        .unwrap_or(libc::SIGTERM)
+    image.map_or(libc::SIGTERM, |i| PodRuntime::stop_signal(i) as i32)
 }
 
 /// The host's primary address as the kernel would pick it for an outgoing
@@ -770,11 +754,11 @@ impl Supervisor {
         let reference = slot.spec.image.clone().unwrap_or_default();
         let policy = pull_policy(&slot.spec);
         if policy != PullPolicy::Always {
-            if let Some(image) = slot.image.clone() {
-                self.create(i, image);
-                return;
-            }
-            if let Ok(Some(image)) = self.images.resolve(&reference) {
+            let known = match slot.image.clone() {
+                Some(image) => Some(image),
+                None => self.images.resolve(&reference).ok().flatten(),
+            };
+            if let Some(image) = known {
                 let message = format!("Container image {reference:?} already present on machine");
                 self.event(Some(i), Type::Normal, "Pulled", &message);
                 self.create(i, image);
@@ -1369,8 +1353,17 @@ impl Supervisor {
         for p in &live.probes {
             p.abort();
         }
-        let code = exit.code();
-        let reason = if code == 0 { "Completed" } else { "Error" };
+        let name = slot.spec.name.clone();
+        let oom = self
+            .runtime
+            .as_ref()
+            .is_some_and(|rt| rt.borrow().container_oom_killed(&name));
+        let code = if oom { 137 } else { exit.code() };
+        let reason = match code {
+            _ if oom => "OOMKilled",
+            0 => "Completed",
+            _ => "Error",
+        };
         let message = self.termination_message(i, live.instance, code);
         let slot = &mut self.slots[i];
         slot.status.state = Some(ContainerState {
@@ -1396,7 +1389,6 @@ impl Supervisor {
         } else {
             Phase::Exited
         };
-        let name = slot.spec.name.clone();
         self.processes.remove(&name);
         self.write_processes();
         if let Some(rt) = &self.runtime
@@ -1406,10 +1398,20 @@ impl Supervisor {
         }
     }
 
-    /// terminated.message: the termination message file's content, or with
-    /// FallbackToLogsOnError and a failure, the end of the log.
+    /// terminated.message: the termination message file's content (at
+    /// most 4096 bytes), or with FallbackToLogsOnError and a failure, the
+    /// end of the log (80 lines, 2048 bytes).
     fn termination_message(&self, i: usize, instance: u32, code: i32) -> Option<String> {
         let spec = &self.slots[i].spec;
+        if let Some(rt) = &self.runtime {
+            let path = rt.borrow().termination_message_path(&spec.name, instance);
+            if let Ok(mut bytes) = std::fs::read(path)
+                && !bytes.is_empty()
+            {
+                bytes.truncate(4096);
+                return Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
         let fallback = spec.termination_message_policy.as_deref() == Some("FallbackToLogsOnError");
         if !fallback || code == 0 {
             return None;

@@ -159,8 +159,7 @@ fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
             unsafe { libc::kill(process.pid, libc::SIGKILL) };
         }
     }
-    let torn_down =
-        crate::runtime::PodRuntime::prepare(store, pod).and_then(|mut rt| rt.teardown());
+    let torn_down = crate::runtime::PodRuntime::open(store, pod).and_then(|mut rt| rt.teardown());
     if let Err(e) = torn_down {
         eprintln!("Warning: tearing down pod {name:?}: {e:#}");
     }

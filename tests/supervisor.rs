@@ -1,0 +1,489 @@
+//! The supervisor's lifecycle with real pods (root, busybox image made
+//! from the host's busybox-static): restarts and back-off, restart
+//! policies, init containers and sidecars, probes, hooks, termination,
+//! a lost supervisor, logs across restarts, wait.
+//!
+//! Back-off is shortened with POD_BACKOFF_INITIAL / POD_BACKOFF_MAX. Every
+//! test has its own state directories; `Env`'s drop force-deletes what is
+//! left, so processes and mounts go even when a test fails.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Env, import_busybox};
+use serde_json::Value;
+
+fn env() -> Env {
+    let env = Env::new();
+    import_busybox(&env.root());
+    env
+}
+
+/// `pod create -f` of `yaml` with a short back-off (1 s, at most 2 s).
+fn create(env: &Env, name: &str, yaml: &str) {
+    let file = env.manifest(&format!("{name}.yaml"), yaml);
+    let out = backoff(env.pod())
+        .args(["create", "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "create failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn backoff(mut cmd: Command) -> Command {
+    cmd.env("POD_BACKOFF_INITIAL", "1s")
+        .env("POD_BACKOFF_MAX", "2s");
+    cmd
+}
+
+fn pod_json(env: &Env, name: &str) -> Value {
+    serde_json::from_str(&env.ok(&["get", "pod", name, "-o", "json"])).unwrap()
+}
+
+/// Polls the pod until `check` holds; panics with the last status after
+/// `secs` seconds.
+fn until(env: &Env, name: &str, secs: u64, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let pod = pod_json(env, name);
+        if check(&pod) {
+            return pod;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "condition not reached in {secs}s; pod:\n{}\nevents:\n{}",
+                serde_json::to_string_pretty(&pod["status"]).unwrap(),
+                env.run(&["describe", "pod", name]).stdout.escape_ascii()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .chain(pod["status"]["initContainerStatuses"].as_array())
+        .flatten()
+        .find(|c| c["name"] == name)
+        .unwrap_or(&Value::Null)
+}
+
+fn phase(pod: &Value) -> &str {
+    pod["status"]["phase"].as_str().unwrap_or("")
+}
+
+fn events(env: &Env, name: &str) -> Vec<Value> {
+    let path = env
+        .root()
+        .join("pods/default")
+        .join(name)
+        .join("events.jsonl");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut latest: Vec<Value> = Vec::new();
+    for e in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+    {
+        match latest
+            .iter_mut()
+            .find(|x| x["metadata"]["name"] == e["metadata"]["name"])
+        {
+            Some(x) => *x = e,
+            None => latest.push(e),
+        }
+    }
+    latest
+}
+
+fn has_event(env: &Env, name: &str, reason: &str, message: &str) -> bool {
+    events(env, name)
+        .iter()
+        .any(|e| e["reason"] == reason && e["message"].as_str().unwrap_or("").contains(message))
+}
+
+fn first_log_time(env: &Env, pod: &Value, container: &str, instance: u32) -> f64 {
+    let uid = pod["metadata"]["uid"].as_str().unwrap();
+    let name = pod["metadata"]["name"].as_str().unwrap();
+    let path = env
+        .root()
+        .join("logs")
+        .join(format!("default_{name}_{uid}"))
+        .join(container)
+        .join(format!("{instance}.log"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let stamp = text.split(' ').next().unwrap();
+    let ts: jiff::Timestamp = stamp.parse().unwrap();
+    ts.as_millisecond() as f64 / 1000.0
+}
+
+fn pod_yaml(name: &str, spec: &str) -> String {
+    format!("apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n{spec}")
+}
+
+#[test]
+fn crash_loop_backs_off_with_growing_delays() {
+    let env = env();
+    create(
+        &env,
+        "crash",
+        &pod_yaml(
+            "crash",
+            "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'echo started; exit 1']\n",
+        ),
+    );
+    let pod = until(&env, "crash", 20, |p| {
+        container(p, "app")["restartCount"].as_i64() >= Some(3)
+    });
+    let starts: Vec<f64> = (0..4)
+        .map(|i| first_log_time(&env, &pod, "app", i))
+        .collect();
+    let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+    assert!(gaps[0] < 0.9, "first restart is immediate: {gaps:?}");
+    assert!(gaps[1] >= 0.9 && gaps[1] < 1.9, "then 1 s: {gaps:?}");
+    assert!(gaps[2] >= 1.9, "then 2 s (the maximum): {gaps:?}");
+    let pod = until(&env, "crash", 5, |p| {
+        container(p, "app")["state"]["waiting"]["reason"] == "CrashLoopBackOff"
+    });
+    let app = container(&pod, "app");
+    assert_eq!(app["lastState"]["terminated"]["exitCode"], 1);
+    assert_eq!(app["lastState"]["terminated"]["reason"], "Error");
+    assert_eq!(phase(&pod), "Running");
+    assert!(has_event(
+        &env,
+        "crash",
+        "BackOff",
+        "Back-off restarting failed container app in pod crash_default("
+    ));
+    let table = env.ok(&["get", "pods"]);
+    assert!(table.contains("CrashLoopBackOff"), "{table}");
+}
+
+#[test]
+fn on_failure_and_never_end_the_pod() {
+    let env = env();
+    let spec = |policy: &str, script: &str| {
+        format!(
+            "  restartPolicy: {policy}\n  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, '{script}']\n"
+        )
+    };
+    create(&env, "ok", &pod_yaml("ok", &spec("OnFailure", "exit 0")));
+    create(&env, "bad", &pod_yaml("bad", &spec("Never", "exit 2")));
+    // OnFailure restarts a failure until it succeeds; the counter file is
+    // in an emptyDir, which outlives container restarts.
+    create(
+        &env,
+        "retry",
+        &pod_yaml(
+            "retry",
+            "  restartPolicy: OnFailure\n  volumes:\n  - name: work\n    emptyDir: {}\n  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    volumeMounts:\n    - {name: work, mountPath: /work}\n    command: [sh, -c, 'if [ -f /work/once ]; then exit 0; fi; touch /work/once; exit 1']\n",
+        ),
+    );
+    let ok = until(&env, "ok", 10, |p| phase(p) == "Succeeded");
+    assert_eq!(
+        container(&ok, "app")["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert_eq!(container(&ok, "app")["restartCount"], 0);
+    let bad = until(&env, "bad", 10, |p| phase(p) == "Failed");
+    let t = &container(&bad, "app")["state"]["terminated"];
+    assert_eq!(t["exitCode"], 2);
+    assert_eq!(t["reason"], "Error");
+    assert_eq!(container(&bad, "app")["restartCount"], 0);
+    let retry = until(&env, "retry", 10, |p| phase(p) == "Succeeded");
+    assert_eq!(container(&retry, "app")["restartCount"], 1);
+    assert_eq!(
+        container(&retry, "app")["lastState"]["terminated"]["exitCode"],
+        1
+    );
+}
+
+#[test]
+fn init_container_fails_then_succeeds_and_sidecar_stays_up() {
+    let env = env();
+    create(
+        &env,
+        "init",
+        &pod_yaml(
+            "init",
+            "  volumes:\n  - name: work\n    emptyDir: {}\n  initContainers:\n  - name: setup\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    volumeMounts:\n    - {name: work, mountPath: /work}\n    command: [sh, -c, 'if [ -f /work/tried ]; then echo ready > /work/state; exit 0; fi; touch /work/tried; exit 1']\n  - name: proxy\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    restartPolicy: Always\n    command: [sleep, '3600']\n  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    volumeMounts:\n    - {name: work, mountPath: /work}\n    command: [sh, -c, 'cat /work/state; sleep 3600']\n",
+        ),
+    );
+    let pod = until(&env, "init", 15, |p| {
+        phase(p) == "Running" && container(p, "app")["ready"] == true
+    });
+    let setup = container(&pod, "setup");
+    assert_eq!(setup["restartCount"], 1);
+    assert_eq!(setup["state"]["terminated"]["exitCode"], 0);
+    assert_eq!(setup["lastState"]["terminated"]["exitCode"], 1);
+    let proxy = container(&pod, "proxy");
+    assert!(proxy["state"]["running"].is_object(), "{proxy}");
+    assert_eq!(proxy["started"], true);
+    assert_eq!(proxy["ready"], true);
+    let table = env.ok(&["get", "pod", "init"]);
+    assert!(table.contains("2/2"), "sidecar counts in READY: {table}");
+    assert!(env.ok(&["logs", "init", "-c", "app"]).contains("ready"));
+    let conditions = pod["status"]["conditions"].as_array().unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c["type"] == "Initialized" && c["status"] == "True")
+    );
+}
+
+#[test]
+fn init_failure_with_never_fails_the_pod() {
+    let env = env();
+    create(
+        &env,
+        "never",
+        &pod_yaml(
+            "never",
+            "  restartPolicy: Never\n  initContainers:\n  - name: setup\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'exit 7']\n  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n",
+        ),
+    );
+    let pod = until(&env, "never", 10, |p| phase(p) == "Failed");
+    assert_eq!(
+        container(&pod, "setup")["state"]["terminated"]["exitCode"],
+        7
+    );
+    assert!(container(&pod, "app")["state"]["waiting"].is_object());
+    let table = env.ok(&["get", "pod", "never"]);
+    assert!(table.contains("Init:Error"), "{table}");
+}
+
+#[test]
+fn liveness_failure_restarts_and_readiness_flips() {
+    let env = env();
+    create(
+        &env,
+        "probed",
+        &pod_yaml(
+            "probed",
+            "  terminationGracePeriodSeconds: 2\n  containers:\n  - name: live\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'touch /tmp/healthy; sleep 2; rm /tmp/healthy; sleep 600']\n    livenessProbe:\n      exec:\n        command: [cat, /tmp/healthy]\n      periodSeconds: 1\n      failureThreshold: 1\n  - name: ready\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'touch /tmp/ready; sleep 3; rm /tmp/ready; sleep 600']\n    readinessProbe:\n      exec:\n        command: [cat, /tmp/ready]\n      periodSeconds: 1\n",
+        ),
+    );
+    until(&env, "probed", 10, |p| {
+        container(p, "ready")["ready"] == true
+    });
+    let pod = until(&env, "probed", 15, |p| {
+        container(p, "ready")["ready"] == false
+            && container(p, "ready")["state"]["running"].is_object()
+    });
+    let ready = pod["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .unwrap()
+        .clone();
+    assert_eq!(ready["status"], "False");
+    until(&env, "probed", 15, |p| {
+        container(p, "live")["restartCount"].as_i64() >= Some(1)
+    });
+    assert!(has_event(
+        &env,
+        "probed",
+        "Killing",
+        "Container live failed liveness probe, will be restarted"
+    ));
+    assert!(has_event(
+        &env,
+        "probed",
+        "Unhealthy",
+        "Liveness probe failed: cat: can't open '/tmp/healthy'"
+    ));
+    assert!(has_event(
+        &env,
+        "probed",
+        "Unhealthy",
+        "Readiness probe failed:"
+    ));
+}
+
+#[test]
+fn http_and_tcp_probes_reach_the_pod_network() {
+    let env = env();
+    create(
+        &env,
+        "web",
+        &pod_yaml(
+            "web",
+            "  containers:\n  - name: httpd\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    ports:\n    - {name: http, containerPort: 8080}\n    command: [sh, -c, 'mkdir -p /www; echo ok > /www/index.html; exec httpd -f -p 8080 -h /www']\n    readinessProbe:\n      httpGet: {path: /index.html, port: http}\n      periodSeconds: 1\n    livenessProbe:\n      tcpSocket: {port: 8080}\n      periodSeconds: 1\n  - name: missing\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n    readinessProbe:\n      httpGet: {path: /nothing-here, port: 8080}\n      periodSeconds: 1\n",
+        ),
+    );
+    let pod = until(&env, "web", 10, |p| container(p, "httpd")["ready"] == true);
+    assert_eq!(container(&pod, "httpd")["restartCount"], 0);
+    until(&env, "web", 10, |_| {
+        has_event(
+            &env,
+            "web",
+            "Unhealthy",
+            "Readiness probe failed: HTTP probe failed with statuscode: 404",
+        )
+    });
+    assert_eq!(container(&pod_json(&env, "web"), "missing")["ready"], false);
+}
+
+#[test]
+fn post_start_runs_before_the_container_counts_as_running() {
+    let env = env();
+    create(
+        &env,
+        "hooked",
+        &pod_yaml(
+            "hooked",
+            "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'sleep 1; cat /tmp/hooked; sleep 3600']\n    lifecycle:\n      postStart:\n        exec:\n          command: [sh, -c, 'echo from-post-start > /tmp/hooked']\n",
+        ),
+    );
+    until(&env, "hooked", 10, |p| {
+        container(p, "app")["state"]["running"].is_object()
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !env.ok(&["logs", "hooked"]).contains("from-post-start") {
+        assert!(Instant::now() < deadline, "postStart's file never appeared");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn delete_runs_pre_stop_then_sigterm_and_kills_at_the_grace_period() {
+    let env = env();
+    let out = env.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let spec = format!(
+        "  terminationGracePeriodSeconds: 2\n  volumes:\n  - name: out\n    hostPath: {{path: {}, type: Directory}}\n  containers:\n  - name: polite\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    volumeMounts:\n    - {{name: out, mountPath: /out}}\n    command: [sh, -c, 'trap \"echo term >> /out/order; exit 0\" TERM; while true; do sleep 0.1; done']\n    lifecycle:\n      preStop:\n        exec:\n          command: [sh, -c, 'echo pre-stop >> /out/order']\n  - name: stubborn\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n",
+        out.display()
+    );
+    create(&env, "stop", &pod_yaml("stop", &spec));
+    until(&env, "stop", 10, |p| {
+        container(p, "polite")["ready"] == true && container(p, "stubborn")["ready"] == true
+    });
+    let begun = Instant::now();
+    let deleted = env.ok(&["delete", "pod", "stop"]);
+    let took = begun.elapsed();
+    assert_eq!(deleted, "pod \"stop\" deleted\n");
+    // sleep is PID 1 of its PID namespace and ignores SIGTERM: SIGKILL
+    // comes when the 2 s grace period is spent.
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    let order = std::fs::read_to_string(out.join("order")).unwrap();
+    assert_eq!(order, "pre-stop\nterm\n");
+    env.fails(&["get", "pod", "stop"]);
+}
+
+fn mounts_under(dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let dir = dir.display().to_string();
+    text.lines()
+        .filter(|l| l.contains(&dir))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn a_killed_supervisor_shows_unknown_and_delete_cleans_up() {
+    let env = env();
+    create(
+        &env,
+        "orphan",
+        &pod_yaml(
+            "orphan",
+            "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n",
+        ),
+    );
+    let pod = until(&env, "orphan", 10, |p| phase(p) == "Running");
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
+    let run_dir = env.run_root().join("pods").join(&uid);
+    let pid_text = std::fs::read_to_string(run_dir.join("supervisor.pid")).unwrap();
+    let pid: i32 = pid_text.split_whitespace().next().unwrap().parse().unwrap();
+    let processes: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap()).unwrap();
+    let pids: Vec<i64> = processes
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|p| p["pid"].as_i64().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "pause and app: {processes}");
+    // SAFETY: kill(2) on the supervisor this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let begun = Instant::now();
+    until(&env, "orphan", 2, |p| phase(p) == "Unknown");
+    assert!(begun.elapsed() < Duration::from_secs(1));
+    assert!(env.ok(&["get", "pods"]).contains("Unknown"));
+    env.ok(&["delete", "pod", "orphan"]);
+    for pid in pids {
+        let alive = Path::new(&format!("/proc/{pid}")).exists()
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z ");
+        assert!(!alive, "process {pid} survived the delete");
+    }
+    assert!(!run_dir.exists());
+    assert!(
+        mounts_under(env.dir.path()).is_empty(),
+        "{:?}",
+        mounts_under(env.dir.path())
+    );
+    env.fails(&["get", "pod", "orphan"]);
+}
+
+#[test]
+fn logs_survive_a_restart_and_wait_reports_conditions() {
+    let env = env();
+    create(
+        &env,
+        "twice",
+        &pod_yaml(
+            "twice",
+            "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'echo run; echo err >&2; sleep 1; exit 1']\n",
+        ),
+    );
+    until(&env, "twice", 15, |p| {
+        container(p, "app")["restartCount"].as_i64() >= Some(1)
+    });
+    let previous = env.ok(&["logs", "twice", "--previous"]);
+    assert_eq!(previous, "run\nerr\n");
+    let prefixed = env.ok(&["logs", "twice", "-p", "--prefix", "--tail=1"]);
+    assert_eq!(prefixed, "[pod/twice/app] err\n");
+    create(
+        &env,
+        "ready",
+        &pod_yaml(
+            "ready",
+            "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n",
+        ),
+    );
+    let met = env.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/ready",
+        "--timeout=20s",
+    ]);
+    assert_eq!(met, "pod/ready condition met\n");
+    let met = env.ok(&[
+        "wait",
+        "--for=jsonpath={.status.phase}=Running",
+        "pod/ready",
+    ]);
+    assert_eq!(met, "pod/ready condition met\n");
+    let err = env.fails(&[
+        "wait",
+        "--for=condition=Ready=false",
+        "pod/ready",
+        "--timeout=1s",
+    ]);
+    assert_eq!(
+        err,
+        "error: timed out waiting for the condition on pods/ready\n"
+    );
+}
