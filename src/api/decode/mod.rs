@@ -259,3 +259,58 @@ fn json_type(value: &Value) -> &'static str {
         Value::Object(_) => "a mapping",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode_text(text: &str) -> Result<Vec<Document>> {
+        decode(&Source {
+            name: "x.yaml".into(),
+            text: text.into(),
+        })
+    }
+
+    fn names(docs: &[Document]) -> Vec<String> {
+        docs.iter()
+            .map(|d| format!("{}/{}", d.object.kind().singular(), d.object.name()))
+            .collect()
+    }
+
+    #[test]
+    fn reads_several_documents_lists_and_json() {
+        let docs = decode_text(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\n# nothing\n---\n\
+             apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: b}}\n\
+             - {apiVersion: v1, kind: Pod, metadata: {name: c}, spec: {containers: [{name: c, image: i}]}}\n",
+        )
+        .unwrap();
+        assert_eq!(names(&docs), ["configmap/a", "secret/b", "pod/c"]);
+        let docs = decode_text(r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, "data": {"k": "v"}}"#).unwrap();
+        assert_eq!(names(&docs), ["configmap/j"]);
+        assert!(decode_text("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn refuses_what_is_not_an_object_of_a_stored_kind() {
+        let err = |text: &str| crate::error::render(&decode_text(text).unwrap_err());
+        assert_eq!(
+            err("kind: Pod\n"),
+            "error: error validating \"x.yaml\": error validating data: apiVersion not set"
+        );
+        assert_eq!(
+            err("apiVersion: v2\nkind: Pod\nmetadata: {name: p}\n"),
+            "error: resource mapping not found for name: \"p\" namespace: \"\" from \"x.yaml\": no matches for kind \"Pod\" in version \"v2\" (pod handles only Pod, ConfigMap and Secret, in version \"v1\")"
+        );
+        assert_eq!(
+            err("- a\n"),
+            "error: unable to decode \"x.yaml\": a manifest must be a mapping with apiVersion and kind, not a list"
+        );
+        assert_eq!(
+            err(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {on: x}\nimmutable: yes\nbogus: 1\n"
+            ),
+            "Error from server (BadRequest): error when creating \"x.yaml\": ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\""
+        );
+    }
+}

@@ -728,15 +728,13 @@ fn validate_security_context(security: &SecurityContext, path: &Path) -> Errors 
         ("runAsUser", security.run_as_user),
         ("runAsGroup", security.run_as_group),
     ] {
-        if let Some(id) = value
-            && !(0..=i64::from(i32::MAX)).contains(&id)
-        {
-            errs.invalid(
-                &path.child(field),
-                id,
-                names::inclusive_range_error(0, i64::from(i32::MAX)),
-            );
-        }
+        super::security::validate_id(&mut errs, &path.child(field), value);
+    }
+    if let Some(profile) = security.seccomp_profile.as_ref() {
+        super::security::validate_seccomp(&mut errs, profile, &path.child("seccompProfile"));
+    }
+    if let Some(profile) = security.app_armor_profile.as_ref() {
+        super::security::validate_app_armor(&mut errs, profile, &path.child("appArmorProfile"));
     }
     if security.allow_privilege_escalation == Some(false) {
         if security.privileged == Some(true) {

@@ -7,6 +7,7 @@ mod data;
 mod meta;
 pub mod names;
 mod pod;
+mod security;
 mod warnings;
 
 use std::fmt;
@@ -319,6 +320,22 @@ mod tests {
                 "spec.containers[0].env[1].valueFrom: Invalid value: \"\": may not be specified when `value` is not empty",
                 "spec.containers[0].resources.requests: Invalid value: \"2\": must be less than or equal to cpu limit of 1",
                 "spec.containers[0].resources.requests[memory]: Invalid value: \"abc\": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+            ]
+        );
+    }
+
+    #[test]
+    fn security_contexts() {
+        assert_eq!(
+            pod(
+                "  securityContext:\n    runAsUser: -1\n    seccompProfile: {type: Localhost}\n    sysctls: [{name: net.core.somaxconn, value: '1'}, {name: 'Bad Name', value: '1'}, {name: net/core/somaxconn, value: '2'}]\n  containers: [{name: a, image: x, securityContext: {appArmorProfile: {type: Sometimes}}}]\n"
+            ),
+            vec![
+                "spec.containers[0].securityContext.appArmorProfile.type: Unsupported value: \"Sometimes\": supported values: \"Localhost\", \"RuntimeDefault\", \"Unconfined\"",
+                "spec.securityContext.runAsUser: Invalid value: -1: must be between 0 and 2147483647, inclusive",
+                "spec.securityContext.sysctls[1].name: Invalid value: \"Bad Name\": must have at most 253 characters and match regex ^([a-z0-9]([-_a-z0-9]*[a-z0-9])?[\\./])*[a-z0-9]([-_a-z0-9]*[a-z0-9])?$",
+                "spec.securityContext.sysctls[2].name: Duplicate value: \"net/core/somaxconn\"",
+                "spec.securityContext.seccompProfile.localhostProfile: Required value: must be set when seccomp type is Localhost",
             ]
         );
     }

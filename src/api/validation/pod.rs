@@ -78,21 +78,9 @@ fn validate_spec(spec: &PodSpec, path: &Path) -> Errors {
     ));
     if let Some(security) = spec.security_context.as_ref() {
         let sc_path = path.child("securityContext");
-        for (field, value) in [
-            ("runAsUser", security.run_as_user),
-            ("runAsGroup", security.run_as_group),
-            ("fsGroup", security.fs_group),
-        ] {
-            if let Some(id) = value
-                && !(0..=i64::from(i32::MAX)).contains(&id)
-            {
-                errs.invalid(
-                    &sc_path.child(field),
-                    id,
-                    names::inclusive_range_error(0, i64::from(i32::MAX)),
-                );
-            }
-        }
+        errs.extend(super::security::validate_pod_security_context(
+            security, &sc_path,
+        ));
         if spec.host_pid == Some(true) && spec.share_process_namespace == Some(true) {
             errs.invalid(
                 &sc_path.child("shareProcessNamespace"),
