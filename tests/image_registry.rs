@@ -19,10 +19,34 @@ struct Registry {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    /// Files the configuration points at (htpasswd).
+    keep: Option<tempfile::TempDir>,
 }
 
 impl Registry {
     fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// A registry asking for basic auth: user `tester`, password `s3cret`
+    /// (a bcrypt hash of cost 4, to keep each request cheap).
+    fn start_with_auth() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let htpasswd = dir.path().join("htpasswd");
+        fs::write(
+            &htpasswd,
+            "tester:$2b$04$E6R7jBE8lUqpBEVi.38VxuGbjX/jlr6gr304YOaSPG643iIeYBnQq\n",
+        )
+        .unwrap();
+        let mut registry = Registry::start_with(&format!(
+            "auth:\n  htpasswd:\n    realm: pod-test\n    path: {}\n",
+            htpasswd.display()
+        ));
+        registry.keep = Some(dir);
+        registry
+    }
+
+    fn start_with(extra_config: &str) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -33,7 +57,7 @@ impl Registry {
         fs::write(
             &config,
             format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra_config}",
                 dir.path().join("storage").display()
             ),
         )
@@ -47,7 +71,12 @@ impl Registry {
             .stderr(log)
             .spawn()
             .expect("starting /usr/bin/docker-registry (apt-get install docker-registry)");
-        let registry = Registry { child, port, dir };
+        let registry = Registry {
+            child,
+            port,
+            dir,
+            keep: None,
+        };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
@@ -93,7 +122,9 @@ fn env_with_conf(conf: &str) -> (Env, PathBuf) {
 fn pull(env: &Env, conf: &PathBuf, image: &str) -> std::process::Output {
     env.pod()
         .env("POD_REGISTRIES_CONF", conf)
-        .env("REGISTRY_AUTH_FILE", env.dir.path().join("no-auth.json"))
+        .env("REGISTRY_AUTH_FILE", env.dir.path().join("auth.json"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env("HOME", env.dir.path())
         .args(["image", "pull", image])
         .output()
         .unwrap()
@@ -171,6 +202,17 @@ fn pulls_oci_and_docker_manifests_over_plain_http() {
         "application/vnd.docker.distribution.manifest.v2+json"
     );
 
+    // Quiet: the ID only.
+    let out = env
+        .pod()
+        .env("POD_REGISTRIES_CONF", &conf)
+        .args(["image", "pull", "-q", &format!("{host}/team/multi:v1")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), id);
+
     // A missing tag: a clear one-line error, nothing stored.
     let out = pull(&env, &conf, &format!("{host}/team/multi:nope"));
     assert_eq!(out.status.code(), Some(1));
@@ -232,4 +274,48 @@ insecure = true
         String::from_utf8_lossy(&out.stderr).trim(),
         format!("error: registry {host} is blocked in registries.conf")
     );
+}
+
+#[test]
+fn pulls_with_basic_auth_from_auth_json() {
+    let registry = Registry::start_with_auth();
+    let scratch = tempfile::tempdir().unwrap();
+    let layout = common::oci_layout(
+        &scratch.path().join("layout"),
+        "v1",
+        &common::multi_layers(),
+        &["/app/run"],
+    );
+    registry.push(
+        &format!("oci:{}:v1", layout.display()),
+        "private/multi:v1",
+        &["--dest-creds", "tester:s3cret"],
+    );
+    let host = registry.host();
+    let (env, conf) = env_with_conf(&format!(
+        "[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+    ));
+    let image = format!("{host}/private/multi:v1");
+    let out = pull(&env, &conf, &image);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.lines().last().unwrap().contains("unauthorized"),
+        "{stderr}"
+    );
+
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode("tester:s3cret");
+    fs::write(
+        env.dir.path().join("auth.json"),
+        format!(r#"{{"auths": {{"{host}": {{"auth": "{token}"}}}}}}"#),
+    )
+    .unwrap();
+    let out = pull(&env, &conf, &image);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_multi_layer(&env, &image);
 }

@@ -115,6 +115,7 @@ pub fn run(global: &GlobalArgs, command: Command) -> Result<()> {
     match command {
         Command::Ls(args) => ls(&images, &args, &mut out),
         Command::Pull(args) => {
+            Reference::parse(&args.image).map_err(|e| anyhow!("{}: {e}", args.image))?;
             let progress = crate::image::Progress::stderr(args.quiet);
             let image = images.pull(&args.image, &progress)?;
             writeln!(out, "{}", image.id.trim_start_matches("sha256:"))?;

@@ -92,8 +92,8 @@ impl RegistriesConf {
     }
 
     pub fn from_file(path: &Path) -> Result<RegistriesConf> {
-        let text =
-            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = fs::read_to_string(path)
+            .with_context(|| format!("reading registries configuration {}", path.display()))?;
         RegistriesConf::parse(&text).with_context(|| format!("in {}", path.display()))
     }
 
