@@ -487,3 +487,63 @@ fn logs_survive_a_restart_and_wait_reports_conditions() {
         "error: timed out waiting for the condition on pods/ready\n"
     );
 }
+
+#[test]
+fn image_errors_wait_and_termination_messages_are_kept() {
+    let env = env();
+    create(
+        &env,
+        "images",
+        &pod_yaml(
+            "images",
+            "  containers:\n  - name: never\n    image: example.invalid/absent:1\n    imagePullPolicy: Never\n  - name: unreachable\n    image: 127.0.0.1:1/absent:1\n",
+        ),
+    );
+    let pod = until(&env, "images", 15, |p| {
+        container(p, "never")["state"]["waiting"]["reason"] == "ErrImageNeverPull"
+            && container(p, "unreachable")["state"]["waiting"]["reason"] == "ImagePullBackOff"
+    });
+    assert_eq!(phase(&pod), "Pending");
+    assert!(has_event(
+        &env,
+        "images",
+        "ErrImageNeverPull",
+        "is not present with pull policy of Never"
+    ));
+    assert!(has_event(
+        &env,
+        "images",
+        "Pulling",
+        "Pulling image \"127.0.0.1:1/absent:1\""
+    ));
+    assert!(has_event(
+        &env,
+        "images",
+        "Failed",
+        "Failed to pull image \"127.0.0.1:1/absent:1\""
+    ));
+    assert!(has_event(
+        &env,
+        "images",
+        "BackOff",
+        "Back-off pulling image \"127.0.0.1:1/absent:1\""
+    ));
+
+    create(
+        &env,
+        "messages",
+        &pod_yaml(
+            "messages",
+            "  restartPolicy: Never\n  containers:\n  - name: file\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'echo -n disk full > /dev/termination-log; exit 1']\n  - name: logs\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    terminationMessagePolicy: FallbackToLogsOnError\n    command: [sh, -c, 'echo first; echo last words; exit 3']\n",
+        ),
+    );
+    let pod = until(&env, "messages", 10, |p| phase(p) == "Failed");
+    assert_eq!(
+        container(&pod, "file")["state"]["terminated"]["message"],
+        "disk full"
+    );
+    assert_eq!(
+        container(&pod, "logs")["state"]["terminated"]["message"],
+        "first\nlast words\n"
+    );
+}
