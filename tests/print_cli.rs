@@ -107,3 +107,53 @@ fn describe() {
     snapshot!(env, &["describe", "cm", "settings"]);
     snapshot!(env, &["describe", "secret", "creds"]);
 }
+
+#[test]
+fn watch_prints_new_and_changed_rows() {
+    use std::io::Read;
+    use std::time::{Duration, Instant};
+
+    let env = env_with_objects();
+    let mut child = env
+        .pod()
+        .args(["get", "cm", "-w"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting pod get -w");
+    // Let the first listing print, then add an object and change one.
+    std::thread::sleep(Duration::from_millis(600));
+    let other = env.manifest(
+        "other.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a-much-longer-name\ndata: {}\n",
+    );
+    env.ok(&["create", "-f", other.to_str().unwrap()]);
+    env.ok(&["delete", "cm", "settings"]);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stdout.read_to_string(&mut text);
+        text
+    });
+    while Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().expect("stopping pod get -w");
+    child.wait().unwrap();
+    let text = reader.join().unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Headers once; the new object and the deleted one follow, aligned
+    // with the first table's columns (kubectl's remembered widths).
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("NAME       DATA   AGE"), "{text}");
+    assert!(lines[1].starts_with("settings   2      "), "{text}");
+    // A wider name widens the column from then on, as kubectl's does.
+    assert!(
+        lines[2].starts_with("a-much-longer-name   0      "),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("settings             2      "),
+        "{text}"
+    );
+}

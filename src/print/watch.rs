@@ -1,6 +1,6 @@
 //! `get -w`: after the first listing, poll the store and print an object
-//! again each time what would be printed for it changes, or when it
-//! appears or goes away, as kubectl's watch does: table rows without the
+//! again each time it changes (not merely its age: kubectl prints on watch
+//! events), or when it appears or goes away, as kubectl's watch does: table rows without the
 //! headers again, aligned with the first table (the tabwriter remembers
 //! its widths), other formats the whole object again (yaml separated by
 //! `---`). Runs until interrupted (Ctrl-C).
@@ -62,11 +62,12 @@ fn key(o: &Object) -> Key {
     (o.kind(), o.namespace().to_string(), o.name().to_string())
 }
 
-/// Tracks what was last printed for each object and yields what must be
-/// printed now.
+/// Tracks each object as last printed and yields what must be printed
+/// now.
 pub struct Watcher {
     format: OutputFormat,
     options: TableOptions,
+    /// The object's JSON (what a watch event would carry) and the object.
     last: BTreeMap<Key, (String, Object)>,
     rows: TabWriter,
     printed_objects: usize,
@@ -97,7 +98,7 @@ impl Watcher {
             if format.is_table() {
                 rows.write(&text);
             }
-            last.insert(key(o), (text, o.clone()));
+            last.insert(key(o), (o.to_json().to_string(), o.clone()));
         }
         rows.flush();
         Ok(Watcher {
@@ -116,10 +117,11 @@ impl Watcher {
         for o in current {
             let k = key(o);
             seen.insert(k.clone());
-            let text = printed(o, &self.format, &self.options, now)?;
-            if self.last.get(&k).is_none_or(|(t, _)| *t != text) {
-                changed.push((text.clone(), o.clone()));
-                self.last.insert(k, (text, o.clone()));
+            let json = o.to_json().to_string();
+            if self.last.get(&k).is_none_or(|(j, _)| *j != json) {
+                let text = printed(o, &self.format, &self.options, now)?;
+                changed.push((text, o.clone()));
+                self.last.insert(k, (json, o.clone()));
             }
         }
         // A deleted object is printed once more, in its last state.
@@ -219,8 +221,9 @@ mod tests {
         let shown = [pod("a-long-pod-name", "Pending")];
         let options = TableOptions::default();
         let mut w = Watcher::new(&shown, &OutputFormat::Table, &options, now).unwrap();
-        // Nothing changed: nothing printed.
-        assert_eq!(w.update(&shown, now).unwrap(), "");
+        // Nothing changed but the age: nothing printed.
+        let later: Timestamp = "2026-01-01T00:05:00Z".parse().unwrap();
+        assert_eq!(w.update(&shown, later).unwrap(), "");
         let out = w
             .update(
                 &[pod("a-long-pod-name", "Running"), pod("b", "Pending")],
@@ -250,7 +253,8 @@ mod tests {
             now,
         )
         .unwrap();
-        assert_eq!(w.update(&[pod("a", "Running")], now).unwrap(), "");
+        // kubectl prints the name again on every modification.
+        assert_eq!(w.update(&[pod("a", "Running")], now).unwrap(), "pod/a\n");
         let mut w = Watcher::new(
             &[pod("a", "Pending")],
             &OutputFormat::JsonPath("{.status.phase}{\"\\n\"}".into()),
