@@ -119,9 +119,14 @@ pub fn spawn(reexec: Reexec<'_>) -> Result<Outcome> {
     // caller's hook, which is documented to be async-signal-safe too.
     unsafe {
         command.pre_exec(move || {
-            if let Some((config_fd, error_fd)) = fds {
-                place_fds(config_fd, error_fd)?;
-            }
+            let first_free = match fds {
+                Some((config_fd, error_fd)) => {
+                    place_fds(config_fd, error_fd)?;
+                    ERROR_FD + 1
+                }
+                None => 3,
+            };
+            close_on_exec_from(first_free)?;
             if let Some(hook) = pre_exec.as_mut() {
                 hook()?;
             }
@@ -205,6 +210,25 @@ fn place_fds(config_fd: i32, error_fd: i32) -> std::io::Result<()> {
         {
             return Err(std::io::Error::last_os_error());
         }
+    }
+    Ok(())
+}
+
+/// Marks every fd from `first` up close-on-exec, so nothing the caller
+/// left inheritable (its own pipes, sockets) leaks into the pod: a pause
+/// process holding a pipe's write end open would keep the reader waiting.
+fn close_on_exec_from(first: i32) -> std::io::Result<()> {
+    // SAFETY: close_range(2) with CLOSE_RANGE_CLOEXEC only changes flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC as libc::c_uint,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }

@@ -1,0 +1,607 @@
+//! The runtime through the binary: real pods (`pod create`) from a busybox
+//! image built from the host's static busybox, checked from inside their
+//! containers (through the containers' logs) and, after deletion, for
+//! leftovers on the host: no mounts, no processes, no cgroups.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Env, import_busybox};
+
+/// An environment with the busybox image imported.
+fn env() -> Env {
+    let env = Env::new();
+    import_busybox(&env.root());
+    env
+}
+
+/// Creates the objects of `yaml`; returns the uid of the pod `name`.
+fn create(env: &Env, name: &str, yaml: &str) -> String {
+    let file = env.manifest(&format!("{name}.yaml"), yaml);
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    env.ok(&["get", "pod", name, "-o", "jsonpath={.metadata.uid}"])
+}
+
+fn jsonpath(env: &Env, name: &str, path: &str) -> String {
+    let out = env.run(&["get", "pod", name, "-o", &format!("jsonpath={path}")]);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Polls `check` until it returns Some, or panics with `what` and the
+/// pod's state.
+fn wait_until<T>(env: &Env, name: &str, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "timed out waiting for {what}; pod status: {}",
+                jsonpath(env, name, "{.status}")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The content of a container's first log file without the CRI prefix
+/// (`<time> <stream> <tag> `).
+fn log(env: &Env, name: &str, uid: &str, container: &str) -> String {
+    let path = env
+        .root()
+        .join("logs")
+        .join(format!("default_{name}_{uid}"))
+        .join(container)
+        .join("0.log");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let mut out = String::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(4, ' ');
+        let (_, _, tag, content) = (parts.next(), parts.next(), parts.next(), parts.next());
+        out.push_str(content.unwrap_or(""));
+        if tag != Some("P") {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Waits until the container's log holds `text`; returns the log.
+fn wait_log(env: &Env, name: &str, uid: &str, container: &str, text: &str) -> String {
+    wait_until(
+        env,
+        name,
+        &format!("{text:?} in the log of {container}"),
+        || {
+            let log = log(env, name, uid, container);
+            log.contains(text).then_some(log)
+        },
+    )
+}
+
+/// Deletes the pod and asserts the host holds nothing of it any more.
+fn delete_and_check_clean(env: &Env, name: &str, uid: &str) {
+    env.ok(&["delete", "pod", name, "--grace-period=2"]);
+    assert_no_leftovers(env, uid);
+}
+
+fn assert_no_leftovers(env: &Env, uid: &str) {
+    let dir = env.dir.path().to_string_lossy().into_owned();
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mounts: Vec<&str> = mountinfo
+        .lines()
+        .filter(|l| l.contains(&dir) || l.contains(uid))
+        .collect();
+    assert!(mounts.is_empty(), "mounts left: {mounts:#?}");
+
+    let mut cgroups = Vec::new();
+    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        for candidate in [
+            hierarchy.path().join("pod").join(uid),
+            hierarchy.path().join(uid),
+        ] {
+            if candidate.exists() {
+                cgroups.push(candidate);
+            }
+        }
+    }
+    assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+
+    let mut processes = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let cgroup = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cgroup.contains(uid) || cmdline.contains(uid) {
+            processes.push(format!("{name}: {cmdline}"));
+        }
+    }
+    assert!(processes.is_empty(), "processes left: {processes:#?}");
+    assert!(
+        !env.run_root().join("pods").join(uid).exists(),
+        "the pod's run directory is left"
+    );
+}
+
+#[test]
+fn shared_pid_namespace_shows_pause_as_pid_1() {
+    let env = env();
+    let uid = create(
+        &env,
+        "shared",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: shared
+spec:
+  shareProcessNamespace: true
+  containers:
+  - name: shell
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sh", "-c", "until ps -o pid,user,args | grep -q 'sleep 3600'; do sleep 0.1; done; ps -o pid,user,args; echo done; sleep 3600"]
+  - name: sleeper
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+"#,
+    );
+    let log = wait_log(&env, "shared", &uid, "shell", "done");
+    let first = log.lines().nth(1).unwrap_or_default();
+    let fields: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(fields, ["1", "65535", "/pause"], "ps output:\n{log}");
+    assert!(
+        log.contains("sleep 3600"),
+        "the other container's process is visible:\n{log}"
+    );
+    delete_and_check_clean(&env, "shared", &uid);
+}
+
+#[test]
+fn containers_have_their_own_pid_namespace_by_default() {
+    let env = env();
+    let uid = create(
+        &env,
+        "separate",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: separate
+spec:
+  containers:
+  - name: one
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sh", "-c", "ps -o pid,args; echo done; sleep 3600"]
+  - name: two
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+"#,
+    );
+    let log = wait_log(&env, "separate", &uid, "one", "done");
+    assert!(!log.contains("/pause"), "{log}");
+    let processes: Vec<Vec<&str>> = log
+        .lines()
+        .map(|l| l.split_whitespace().skip(1).collect())
+        .collect();
+    assert!(
+        !processes.contains(&vec!["sleep", "3600"]),
+        "the other container's process is not visible:\n{log}"
+    );
+    let first = log.lines().nth(1).unwrap_or_default();
+    assert!(first.trim_start().starts_with("1 sh -c"), "{log}");
+    delete_and_check_clean(&env, "separate", &uid);
+}
+
+#[test]
+fn containers_talk_over_localhost_and_share_an_empty_dir_prepared_by_init() {
+    let env = env();
+    let uid = create(
+        &env,
+        "web",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  volumes:
+  - name: www
+    emptyDir: {}
+  initContainers:
+  - name: prepare
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo hello from init > /www/index.html"]
+    volumeMounts:
+    - {name: www, mountPath: /www}
+  containers:
+  - name: server
+    image: busybox
+    imagePullPolicy: Never
+    command: ["httpd", "-f", "-p", "8080", "-h", "/www"]
+    volumeMounts:
+    - {name: www, mountPath: /www}
+  - name: client
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sh", "-c", "until wget -qO- http://127.0.0.1:8080/; do sleep 0.1; done; cat /shared/index.html; sleep 3600"]
+    volumeMounts:
+    - {name: www, mountPath: /shared}
+"#,
+    );
+    let log = wait_log(
+        &env,
+        "web",
+        &uid,
+        "client",
+        "hello from init\nhello from init",
+    );
+    assert_eq!(log, "hello from init\nhello from init\n");
+    delete_and_check_clean(&env, "web", &uid);
+}
+
+#[test]
+fn etc_hosts_has_the_host_aliases_in_kubelet_layout() {
+    let env = env();
+    let uid = create(
+        &env,
+        "aliases",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: aliases
+spec:
+  restartPolicy: Never
+  hostAliases:
+  - ip: "127.0.0.1"
+    hostnames: ["foo.local", "bar.local"]
+  - ip: "10.1.2.3"
+    hostnames: ["foo.remote", "bar.remote"]
+  containers:
+  - name: cat
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sh", "-c", "cat /etc/hosts; echo host=$(hostname) env=$HOSTNAME; echo end"]
+"#,
+    );
+    let log = wait_log(&env, "aliases", &uid, "cat", "end");
+    assert_eq!(
+        log,
+        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n\n# Entries added by HostAliases.\n127.0.0.1\tfoo.local\tbar.local\n10.1.2.3\tfoo.remote\tbar.remote\nhost=aliases env=aliases\nend\n"
+    );
+    delete_and_check_clean(&env, "aliases", &uid);
+}
+
+#[test]
+fn env_from_a_config_map_and_the_downward_api() {
+    let env = env();
+    let uid = create(
+        &env,
+        "envs",
+        r#"
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  color: blue
+  size: large
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: envs
+  labels:
+    app: demo
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: info
+    downwardAPI:
+      items:
+      - path: labels
+        fieldRef: {fieldPath: metadata.labels}
+  - name: config
+    configMap:
+      name: settings
+  containers:
+  - name: show
+    image: busybox
+    imagePullPolicy: Never
+    resources:
+      limits: {memory: 64Mi}
+    envFrom:
+    - prefix: CFG_
+      configMapRef: {name: settings}
+    env:
+    - name: COLOR
+      valueFrom:
+        configMapKeyRef: {name: settings, key: color}
+    - name: POD_NAME
+      valueFrom:
+        fieldRef: {fieldPath: metadata.name}
+    - name: POD_NAMESPACE
+      valueFrom:
+        fieldRef: {fieldPath: metadata.namespace}
+    - name: MEMORY_MIB
+      valueFrom:
+        resourceFieldRef: {resource: limits.memory, divisor: 1Mi}
+    - name: GREETING
+      value: "$(POD_NAME) is $(COLOR), $$(COLOR) is literal"
+    volumeMounts:
+    - {name: info, mountPath: /etc/podinfo}
+    - {name: config, mountPath: /etc/config}
+    command: ["sh", "-c", "echo color=$COLOR cfg=$CFG_size pod=$POD_NAME ns=$POD_NAMESPACE mem=$MEMORY_MIB; echo \"$GREETING\"; cat /etc/podinfo/labels; echo; cat /etc/config/size; echo; echo end"]
+"#,
+    );
+    let log = wait_log(&env, "envs", &uid, "show", "end");
+    assert_eq!(
+        log,
+        "color=blue cfg=large pod=envs ns=default mem=64\nenvs is blue, $(COLOR) is literal\napp=\"demo\"\nlarge\nend\n"
+    );
+    delete_and_check_clean(&env, "envs", &uid);
+}
+
+#[test]
+fn security_context_user_read_only_root_and_dropped_capability() {
+    let env = env();
+    let uid = create(
+        &env,
+        "secure",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: secure
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: scratch
+    emptyDir: {}
+  containers:
+  - name: user
+    image: busybox
+    imagePullPolicy: Never
+    securityContext:
+      runAsUser: 1000
+      runAsGroup: 3000
+      readOnlyRootFilesystem: true
+    volumeMounts:
+    - {name: scratch, mountPath: /scratch}
+    command: ["sh", "-c", "id; touch /x 2>&1; touch /scratch/ok && echo scratch-ok; echo end"]
+  - name: nochown
+    image: busybox
+    imagePullPolicy: Never
+    securityContext:
+      capabilities:
+        drop: ["CHOWN"]
+    command: ["sh", "-c", "touch /tmp/f; chown 1:1 /tmp/f 2>&1; grep CapEff /proc/self/status; echo end"]
+"#,
+    );
+    let log_user = wait_log(&env, "secure", &uid, "user", "end");
+    assert_eq!(
+        log_user,
+        "uid=1000 gid=3000 groups=3000\ntouch: /x: Read-only file system\nscratch-ok\nend\n"
+    );
+    let log_chown = wait_log(&env, "secure", &uid, "nochown", "end");
+    assert!(
+        log_chown.contains("chown: /tmp/f: Operation not permitted"),
+        "{log_chown}"
+    );
+    // containerd's default set (0xa80425fb) without CAP_CHOWN (bit 0).
+    assert!(
+        log_chown.contains("CapEff:\t00000000a80425fa"),
+        "{log_chown}"
+    );
+    delete_and_check_clean(&env, "secure", &uid);
+}
+
+#[test]
+fn a_memory_limit_ends_in_oom_killed() {
+    let env = env();
+    let uid = create(
+        &env,
+        "hog",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hog
+spec:
+  restartPolicy: Never
+  containers:
+  - name: hog
+    image: busybox
+    imagePullPolicy: Never
+    resources:
+      limits: {memory: 16Mi}
+    command: ["sh", "-c", "tail /dev/zero"]
+"#,
+    );
+    let terminated = wait_until(&env, "hog", "the container to terminate", || {
+        let reason = jsonpath(
+            &env,
+            "hog",
+            "{.status.containerStatuses[0].state.terminated.reason}",
+        );
+        (!reason.is_empty()).then_some(reason)
+    });
+    let code = jsonpath(
+        &env,
+        "hog",
+        "{.status.containerStatuses[0].state.terminated.exitCode}",
+    );
+    assert_eq!((terminated.as_str(), code.as_str()), ("OOMKilled", "137"));
+    delete_and_check_clean(&env, "hog", &uid);
+}
+
+#[test]
+fn start_failures_are_reported_with_runtime_and_kubelet_messages() {
+    let env = env();
+    let uid = create(
+        &env,
+        "broken",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: broken
+spec:
+  restartPolicy: Never
+  containers:
+  - name: missing
+    image: busybox
+    imagePullPolicy: Never
+    command: ["no-such-program"]
+  - name: nonroot
+    image: busybox
+    imagePullPolicy: Never
+    securityContext:
+      runAsNonRoot: true
+    command: ["true"]
+"#,
+    );
+    let missing = wait_until(&env, "broken", "the start failure", || {
+        let status = jsonpath(&env, "broken", "{.status.containerStatuses[0].state}");
+        status
+            .contains("executable file not found")
+            .then_some(status)
+    });
+    assert!(
+        missing.contains(r#"exec: \"no-such-program\": executable file not found in $PATH"#),
+        "{missing}"
+    );
+    let nonroot = wait_until(&env, "broken", "the config error", || {
+        let status = jsonpath(&env, "broken", "{.status.containerStatuses[1].state}");
+        status
+            .contains("CreateContainerConfigError")
+            .then_some(status)
+    });
+    assert!(
+        nonroot.contains(&format!(
+            r#"container has runAsNonRoot and image will run as root (pod: \"broken_default({uid})\", container: nonroot)"#
+        )),
+        "{nonroot}"
+    );
+    delete_and_check_clean(&env, "broken", &uid);
+}
+
+#[test]
+fn config_map_volumes_follow_apply() {
+    let env = env();
+    let config = |value: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: live\ndata:\n  key: {value}\n")
+    };
+    let file = env.manifest("live.yaml", &config("first"));
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    let uid = create(
+        &env,
+        "reader",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: reader
+spec:
+  volumes:
+  - name: config
+    configMap:
+      name: live
+  containers:
+  - name: reader
+    image: busybox
+    imagePullPolicy: Never
+    volumeMounts:
+    - {name: config, mountPath: /config}
+    command: ["sh", "-c", "while true; do cat /config/key; echo; sleep 0.1; done"]
+"#,
+    );
+    wait_log(&env, "reader", &uid, "reader", "first");
+    std::fs::write(&file, config("second")).unwrap();
+    env.ok(&["apply", "-f", file.to_str().unwrap()]);
+    wait_log(&env, "reader", &uid, "reader", "second");
+    delete_and_check_clean(&env, "reader", &uid);
+}
+
+#[test]
+fn the_termination_message_file_reaches_the_status() {
+    let env = env();
+    let uid = create(
+        &env,
+        "farewell",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: farewell
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo -n goodbye > /dev/termination-log; exit 3"]
+  - name: custom
+    image: busybox
+    imagePullPolicy: Never
+    terminationMessagePath: /tmp/why
+    command: ["sh", "-c", "echo -n custom path > /tmp/why"]
+"#,
+    );
+    let message = |i: usize| {
+        let path = format!("{{.status.containerStatuses[{i}].state.terminated.message}}");
+        wait_until(&env, "farewell", "the termination message", || {
+            let text = jsonpath(&env, "farewell", &path);
+            (!text.is_empty()).then_some(text)
+        })
+    };
+    assert_eq!(message(0), "goodbye");
+    assert_eq!(message(1), "custom path");
+    let code = jsonpath(
+        &env,
+        "farewell",
+        "{.status.containerStatuses[0].state.terminated.exitCode}",
+    );
+    assert_eq!(code, "3");
+    delete_and_check_clean(&env, "farewell", &uid);
+}
+
+/// The pod's files on the host are gone with it, and nothing of it ran
+/// outside: a sanity check of the leftover check itself.
+#[test]
+fn leftover_check_sees_a_running_pod() {
+    let env = env();
+    let uid = create(
+        &env,
+        "alive",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: alive
+spec:
+  containers:
+  - name: sleeper
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sh", "-c", "echo up; sleep 3600"]
+"#,
+    );
+    wait_log(&env, "alive", &uid, "sleeper", "up");
+    let check = std::panic::catch_unwind(|| assert_no_leftovers(&env, &uid));
+    assert!(check.is_err(), "a running pod must count as leftovers");
+    assert!(Path::new(&env.run_root().join("pods").join(&uid)).exists());
+    delete_and_check_clean(&env, "alive", &uid);
+}
