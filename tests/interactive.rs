@@ -560,3 +560,69 @@ spec:
         "Error from server (NotFound): pods \"nosuch\" not found\n"
     );
 }
+
+#[test]
+fn logs_f_follows_a_container_across_restarts_until_the_pod_is_deleted() {
+    use std::io::BufRead;
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    let manifest = env.manifest(
+        "crash.yaml",
+        "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: crash
+spec:
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'echo run; sleep 1; exit 1']
+",
+    );
+    let out = env
+        .pod()
+        .args(["create", "-f", manifest.to_str().unwrap()])
+        .env("POD_BACKOFF_INITIAL", "1s")
+        .env("POD_BACKOFF_MAX", "1s")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let start = std::time::Instant::now();
+    while env.run(&["logs", "crash"]).stdout.is_empty() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60), "no log");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let mut follow = env
+        .pod()
+        .args(["logs", "-f", "crash"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = std::io::BufReader::new(follow.stdout.take().unwrap()).lines();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    // The first instance's line, then one per restart.
+    for n in 0..3 {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("logs -f stopped after {n} instances"));
+        assert_eq!(line, "run");
+    }
+    env.ok(&["delete", "pod", "crash", "--grace-period=1"]);
+    let start = std::time::Instant::now();
+    while follow.try_wait().unwrap().is_none() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = follow.kill();
+            panic!("logs -f went on after the pod was deleted");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
