@@ -588,10 +588,17 @@ spec:
         .env("POD_BACKOFF_MAX", "1s")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let start = std::time::Instant::now();
     while env.run(&["logs", "crash"]).stdout.is_empty() {
-        assert!(start.elapsed() < std::time::Duration::from_secs(60), "no log");
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no log"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     let mut follow = env

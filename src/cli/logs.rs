@@ -121,12 +121,30 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
             let prefix = prefix(&source.container);
             let filter = filter.clone();
             std::thread::spawn(move || -> Result<()> {
-                source.follow(&store, &filter, |line| {
-                    let mut guard = out.lock().expect("stdout lock");
-                    let (stdout, budget) = &mut *guard;
-                    let mut lock = stdout.lock();
-                    emit(&mut lock, &prefix, line, filter.timestamps, budget)
-                })
+                let (mut source, mut filter) = (source, filter);
+                // One instance after the other: a restarted container is
+                // followed into its next log file, until there will be no
+                // next one (the pod deleted or done).
+                loop {
+                    let mut stopped = false;
+                    source.follow(&store, &filter, |line| {
+                        let mut guard = out.lock().expect("stdout lock");
+                        let (stdout, budget) = &mut *guard;
+                        let mut lock = stdout.lock();
+                        let more = emit(&mut lock, &prefix, line, filter.timestamps, budget)?;
+                        stopped = !more;
+                        Ok(more)
+                    })?;
+                    if stopped {
+                        return Ok(());
+                    }
+                    match source.next_instance(&store) {
+                        Some(next) => source = next,
+                        None => return Ok(()),
+                    }
+                    // --tail is about what was there when following began.
+                    filter.tail = None;
+                }
             })
         })
         .collect();
@@ -339,6 +357,47 @@ impl Source {
                 && s.state
                     .is_some_and(|st| st.running.is_some() || st.waiting.is_some())
         })
+    }
+
+    /// The container's next instance, once its log file exists; `None`
+    /// when there will be none: the pod is gone or being deleted, has
+    /// completed, or its restart policy does not restart this exit.
+    fn next_instance(&self, store: &Store) -> Option<Source> {
+        let next = self.instance + 1;
+        let path = self.path.with_file_name(format!("{next}.log"));
+        loop {
+            if path.exists() {
+                return Some(Source {
+                    container: self.container.clone(),
+                    path,
+                    pod: self.pod.clone(),
+                    instance: next,
+                });
+            }
+            let Ok(Some(Object::Pod(pod))) = store.get(Kind::Pod, &self.pod.0, &self.pod.1) else {
+                return None;
+            };
+            if pod.metadata.deletion_timestamp.is_some() {
+                return None;
+            }
+            let status = pod.status.as_ref();
+            if matches!(
+                status.and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            ) {
+                return None;
+            }
+            let exit = container_status(&pod, &self.container)
+                .and_then(|s| s.state)
+                .and_then(|s| s.terminated)
+                .map(|t| t.exit_code);
+            let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref());
+            match (policy, exit) {
+                (Some("Never"), Some(_)) | (Some("OnFailure"), Some(0)) => return None,
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Prints the lines kept by `filter` and what is written after, until
