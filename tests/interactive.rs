@@ -156,18 +156,6 @@ fn shells_get_pod_names_from_the_state_directory() {
     assert!(script.contains("POD_COMPLETE=\"bash\""), "{script}");
 }
 
-/// A sample manifest that uses the imported busybox image instead of
-/// pulling `busybox:latest` (pull policy Always) from a registry the tests
-/// cannot reach.
-fn offline(env: &Env, sample: &str) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(common::samples().join(sample)).unwrap();
-    let text = text.replace(
-        "image: busybox\n",
-        "image: busybox\n    imagePullPolicy: IfNotPresent\n",
-    );
-    env.manifest(sample, &text)
-}
-
 /// Creates the pod in `manifest` from the busybox image and waits until
 /// every one of its containers runs.
 fn run_pod(env: &Env, manifest: &std::path::Path) -> String {
@@ -301,7 +289,7 @@ fn exec_of_a_missing_command_fails_like_kubectl() {
 #[test]
 fn exec_it_in_the_shared_pid_namespace_sees_pause_as_pid_1() {
     let env = Env::new();
-    let pod = run_pod(&env, &offline(&env, "nginx-shell.yaml"));
+    let pod = run_pod(&env, &common::samples().join("nginx-shell.yaml"));
     let root = env.root();
     let run_root = env.run_root();
     let term = Terminal::start(
