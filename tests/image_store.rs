@@ -228,6 +228,7 @@ fn bad_imports_fail_cleanly() {
     state.fails(&["image", "import", garbage.to_str().unwrap(), "x"]);
     assert_eq!(state.tags()["names"], serde_json::json!({}));
     assert_eq!(state.count("layers"), 0);
+    assert_eq!(state.count("blobs/sha256"), 0);
 }
 
 #[test]

@@ -223,7 +223,24 @@ pub fn import(
     let compression = Compression::detect(&head);
     let layer = store.put_blob(reader, None)?;
     let layer_size = store.blobs().size(&layer);
-    let (diff_id, _) = store.unpack_layer(&layer, None)?;
+    let (diff_id, _) = match store.unpack_layer(&layer, None) {
+        Ok(unpacked) => unpacked,
+        Err(e) => {
+            // Leave nothing behind, unless a stored image shares the blob.
+            let referenced = store.list().is_ok_and(|images| {
+                images.iter().any(|i| {
+                    i.manifest
+                        .layers()
+                        .iter()
+                        .any(|l| l.digest().to_string() == layer)
+                })
+            });
+            if !referenced {
+                let _ = store.blobs().remove(&layer);
+            }
+            return Err(e);
+        }
+    };
     let created = jiff::Timestamp::now().to_string();
     let config = json!({
         "created": created,

@@ -328,3 +328,33 @@ fn describe(error: &OciDistributionError) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(text: &str, conf: &str) -> Vec<String> {
+        let conf = RegistriesConf::parse(conf).unwrap();
+        candidates(text, &conf)
+            .unwrap()
+            .iter()
+            .map(Reference::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn unqualified_names_follow_the_search_list() {
+        assert_eq!(names("busybox", ""), ["docker.io/library/busybox:latest"]);
+        assert_eq!(
+            names(
+                "busybox:1.36",
+                "unqualified-search-registries = [\"quay.io\", \"docker.io\"]"
+            ),
+            ["quay.io/busybox:1.36", "docker.io/library/busybox:1.36"]
+        );
+        assert_eq!(
+            names("quay.io/x/y", "unqualified-search-registries = [\"a.io\"]"),
+            ["quay.io/x/y:latest"]
+        );
+    }
+}
