@@ -89,6 +89,16 @@ fn validate_spec(spec: &PodSpec, path: &Path) -> Errors {
             );
         }
     }
+    if let Some(affinity) = spec.affinity.as_ref() {
+        errs.extend(super::affinity::validate_affinity(
+            affinity,
+            &path.child("affinity"),
+        ));
+    }
+    errs.extend(super::affinity::validate_topology_spread(
+        spec.topology_spread_constraints.as_deref().unwrap_or(&[]),
+        &path.child("topologySpreadConstraints"),
+    ));
     for (i, secret) in spec.image_pull_secrets.iter().flatten().enumerate() {
         if secret.name.is_empty() {
             errs.required(&path.child("imagePullSecrets").index(i).child("name"));
