@@ -166,6 +166,21 @@ spec:
         log.contains("sleep 3600"),
         "the other container's process is visible:\n{log}"
     );
+    // exec joins the same namespaces, with the container's identity.
+    let ps = env.ok(&[
+        "exec", "shared", "-c", "sleeper", "--", "ps", "-o", "pid,args",
+    ]);
+    assert!(
+        ps.lines()
+            .nth(1)
+            .is_some_and(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "/pause"]),
+        "{ps}"
+    );
+    let err = env.fails(&["exec", "shared", "-c", "sleeper", "--", "no-such-tool"]);
+    assert!(
+        err.contains(r#"exec: "no-such-tool": executable file not found in $PATH"#),
+        "{err}"
+    );
     delete_and_check_clean(&env, "shared", &uid);
 }
 
@@ -580,6 +595,118 @@ spec:
     );
     assert_eq!(code, "3");
     delete_and_check_clean(&env, "farewell", &uid);
+}
+
+#[test]
+fn host_namespaces_are_the_hosts() {
+    let env = env();
+    let uid = create(
+        &env,
+        "hostly",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: hostly
+spec:
+  restartPolicy: Never
+  hostNetwork: true
+  hostPID: true
+  containers:
+  - name: look
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sh", "-c", "hostname; head -1 /etc/hosts; cat /proc/1/comm; echo end"]
+"#,
+    );
+    let log = wait_log(&env, "hostly", &uid, "look", "end");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let init = std::fs::read_to_string("/proc/1/comm").unwrap();
+    assert_eq!(
+        log,
+        format!(
+            "{}\n# Kubernetes-managed hosts file (host network).\n{}\nend\n",
+            host.trim(),
+            init.trim()
+        )
+    );
+    delete_and_check_clean(&env, "hostly", &uid);
+}
+
+#[test]
+fn secret_projected_and_sub_path_volumes() {
+    let env = env();
+    let uid = create(
+        &env,
+        "vols",
+        r#"
+apiVersion: v1
+kind: Secret
+metadata:
+  name: creds
+stringData:
+  user: admin
+  pass: s3cret
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: vols
+  labels: {tier: back}
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: secret
+    secret:
+      secretName: creds
+      defaultMode: 0400
+      items:
+      - {key: pass, path: nested/password}
+  - name: all-in-one
+    projected:
+      sources:
+      - secret:
+          name: creds
+          items: [{key: user, path: username}]
+      - downwardAPI:
+          items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]
+      - serviceAccountToken: {path: token, audience: vault, expirationSeconds: 3600}
+  - name: work
+    emptyDir: {}
+  containers:
+  - name: show
+    image: busybox
+    imagePullPolicy: Never
+    env:
+    - name: POD
+      valueFrom: {fieldRef: {fieldPath: metadata.name}}
+    volumeMounts:
+    - {name: secret, mountPath: /etc/creds}
+    - {name: all-in-one, mountPath: /projected}
+    - {name: work, mountPath: /only-sub, subPath: deep/dir}
+    - {name: work, mountPath: /whole}
+    - {name: work, mountPath: /expr, subPathExpr: $(POD)}
+    command:
+    - sh
+    - -c
+    - |
+      cat /etc/creds/nested/password; echo
+      stat -L -c %a /etc/creds/nested/password
+      cat /projected/username; echo
+      cat /projected/labels; echo
+      grep -c . /projected/token
+      touch /only-sub/a /expr/b
+      ls /whole /whole/deep/dir /whole/vols
+      grep -c ' /etc/creds tmpfs ro' /proc/mounts
+      echo end
+"#,
+    );
+    let log = wait_log(&env, "vols", &uid, "show", "end");
+    assert_eq!(
+        log,
+        "s3cret\n400\nadmin\ntier=\"back\"\n1\n/whole:\ndeep\nvols\n\n/whole/deep/dir:\na\n\n/whole/vols:\nb\n1\nend\n"
+    );
+    delete_and_check_clean(&env, "vols", &uid);
 }
 
 /// The pod's files on the host are gone with it, and nothing of it ran
