@@ -6,7 +6,7 @@
 //! (partial) and the last piece `F`, so a reader glues them back.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::jiff::Timestamp;
@@ -70,7 +70,9 @@ impl Rotation {
 #[derive(Debug)]
 pub struct LogFile {
     path: PathBuf,
-    file: File,
+    /// Buffered: a pump writes the entries of one read and then flushes,
+    /// one write(2) per read instead of one per line.
+    file: BufWriter<File>,
     size: u64,
     rotation: Rotation,
 }
@@ -84,7 +86,7 @@ impl LogFile {
         let size = file.metadata()?.len();
         Ok(LogFile {
             path: path.to_path_buf(),
-            file,
+            file: BufWriter::with_capacity(64 * 1024, file),
             size,
             rotation,
         })
@@ -92,6 +94,11 @@ impl LogFile {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Writes out what is buffered; readers see whole entries only.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 
     /// Appends one entry; `content` holds no newline.
@@ -103,11 +110,11 @@ impl LogFile {
         content: &[u8],
     ) -> io::Result<()> {
         let tag = if partial { "P" } else { "F" };
-        let mut line = format!("{} {} {tag} ", format_time(time), stream.as_str()).into_bytes();
-        line.extend_from_slice(content);
-        line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.size += line.len() as u64;
+        let head = format!("{} {} {tag} ", format_time(time), stream.as_str());
+        self.file.write_all(head.as_bytes())?;
+        self.file.write_all(content)?;
+        self.file.write_all(b"\n")?;
+        self.size += (head.len() + content.len() + 1) as u64;
         if self.size >= self.rotation.max_size {
             self.rotate()?;
         }
@@ -124,8 +131,10 @@ impl LogFile {
             aside = suffixed(&self.path, &format!("{stamp}.{n}"));
             n += 1;
         }
+        self.file.flush()?;
         fs::rename(&self.path, &aside)?;
-        self.file = File::options().create(true).append(true).open(&self.path)?;
+        let file = File::options().create(true).append(true).open(&self.path)?;
+        self.file = BufWriter::with_capacity(64 * 1024, file);
         self.size = 0;
         let mut rotated = rotated_files(&self.path)?;
         while rotated.len() + 1 > self.rotation.max_files {
@@ -317,6 +326,7 @@ mod tests {
             .unwrap();
         log.write_entry(ts("2016-10-06T00:17:10Z"), Stream::Stderr, true, b"half")
             .unwrap();
+        log.flush().unwrap();
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             "2016-10-06T00:17:09.669794202Z stdout F log content\n\
@@ -399,6 +409,7 @@ garbage\n\
             )
             .unwrap();
         }
+        log.flush().unwrap();
         let rotated = rotated_files(&path).unwrap();
         assert_eq!(rotated.len(), 2);
         let current = fs::read(&path).unwrap();

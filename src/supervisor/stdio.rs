@@ -125,6 +125,13 @@ fn share(tap: &Tap, stream: Stream, data: &[u8]) {
     }
 }
 
+fn flush(log: &Rc<RefCell<LogFile>>) {
+    let mut log = log.borrow_mut();
+    if let Err(e) = log.flush() {
+        eprintln!("pod-supervisor: writing {}: {e}", log.path().display());
+    }
+}
+
 fn pump_pipe(
     fd: OwnedFd,
     stream: Stream,
@@ -140,11 +147,13 @@ fn pump_pipe(
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     share(&tap, stream, &buf[..n]);
-                    lines.feed(&buf[..n], |c, p| write(&log, stream, c, p))
+                    lines.feed(&buf[..n], |c, p| write(&log, stream, c, p));
+                    flush(&log);
                 }
             }
         }
         lines.finish(|c, p| write(&log, stream, c, p));
+        flush(&log);
     }))
 }
 
@@ -167,11 +176,13 @@ fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>, tap: Tap) -> io::Result<
                 Ok(Ok(0)) | Ok(Err(_)) => break,
                 Ok(Ok(n)) => {
                     share(&tap, Stream::Stdout, &buf[..n]);
-                    lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, c, p))
+                    lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, c, p));
+                    flush(&log);
                 }
                 Err(_would_block) => continue,
             }
         }
         lines.finish(|c, p| write(&log, Stream::Stdout, c, p));
+        flush(&log);
     }))
 }
