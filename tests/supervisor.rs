@@ -140,14 +140,20 @@ fn crash_loop_backs_off_with_growing_delays() {
             "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'echo started; exit 1']\n",
         ),
     );
-    let pod = until(&env, "crash", 20, |p| {
-        container(p, "app")["restartCount"].as_i64() >= Some(3)
+    // Instance 3 has logged once instance 4 was started.
+    let pod = until(&env, "crash", 25, |p| {
+        container(p, "app")["restartCount"].as_i64() >= Some(4)
     });
     let starts: Vec<f64> = (0..4)
         .map(|i| first_log_time(&env, &pod, "app", i))
         .collect();
     let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
-    assert!(gaps[0] < 0.9, "first restart is immediate: {gaps:?}");
+    // The first restart waits for no back-off (only for the runtime,
+    // which a loaded machine slows down): well under the 2 s one.
+    assert!(
+        gaps[0] < gaps[2] - 0.5,
+        "first restart is immediate: {gaps:?}"
+    );
     assert!(gaps[1] >= 0.9 && gaps[1] < 1.9, "then 1 s: {gaps:?}");
     assert!(gaps[2] >= 1.9, "then 2 s (the maximum): {gaps:?}");
     let pod = until(&env, "crash", 5, |p| {
