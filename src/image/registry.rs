@@ -198,6 +198,7 @@ async fn pull_from(
         ImageManifest::from_reader(&manifest_bytes[..]).context("parsing the manifest")?;
 
     let mut tasks = tokio::task::JoinSet::new();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL_DOWNLOADS));
     let blobs = std::iter::once(("config", manifest.config()))
         .chain(manifest.layers().iter().map(|l| ("blob", l)));
     for (kind, descriptor) in blobs {
@@ -207,14 +208,19 @@ async fn pull_from(
             bar.skipped();
             continue;
         }
-        tasks.spawn(download(
+        let job = download(
             client.clone(),
             reference.clone(),
             store.blobs().clone(),
             digest,
             descriptor.size(),
             bar,
-        ));
+        );
+        let slots = slots.clone();
+        tasks.spawn(async move {
+            let _slot = slots.acquire_owned().await?;
+            job.await
+        });
     }
     while let Some(result) = tasks.join_next().await {
         result
