@@ -407,9 +407,14 @@ impl PodRuntime {
                 .save(&self.run_dir, &container.name)?;
                 Ok(Started { pid })
             }
-            Outcome::Failed(message) => Err(StartError::Runtime(format!(
-                "unable to start container process: {message}"
-            ))),
+            Outcome::Failed(message) => {
+                // Nothing of a failed start outlives it: the next attempt
+                // is a new instance.
+                let _ = self.cleanup_container(&container.name, instance);
+                Err(StartError::Runtime(format!(
+                    "unable to start container process: {message}"
+                )))
+            }
         }
     }
 
