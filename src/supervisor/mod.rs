@@ -12,6 +12,18 @@
 //! The CLI and the supervisor share nothing but files and that socket; a
 //! pod whose supervisor is gone reads as Unknown ([`observed_status`]) and
 //! is still cleaned up by [`delete`].
+//!
+//! Where this differs from the kubelet, on purpose:
+//! - `--force --grace-period=0` sends SIGKILL at once (the kubelet still
+//!   grants 2 s), and `delete` waits for the teardown unless
+//!   `--wait=false`, so that a test's temporary directory is never removed
+//!   under live mounts.
+//! - A completed pod's supervisor tears the sandbox down and exits; its
+//!   final status stays in the store, and `delete` cleans up from the
+//!   records (as for a supervisor that died).
+//! - Rotated log files are kept as they are, not gzipped.
+//! - httpGet probes use a minimal HTTP/1.1 client (see `handler`); HTTPS
+//!   and gRPC probes fail with a message saying they are not supported.
 
 pub mod attach;
 pub mod backoff;
