@@ -214,7 +214,7 @@ fn historical_invalid_examples_fail_naming_what_is_wrong() {
     let expected = [
         (
             "pods/inject/pod-multiple-secret-env-variable.yaml",
-            "error converting YAML to JSON: yaml: line 14, column 16:",
+            "error converting YAML to JSON: yaml: line 15, column 1: found a tab character that violates indentation",
         ),
         (
             "pods/inject/pod-single-secret-env-variable.yaml",

@@ -56,9 +56,38 @@ pub fn to_json(text: &str) -> Result<Vec<Value>, YamlError> {
                     None => return Err(e),
                 }
             }
+            Err(e) if e.message.contains("found a tab") => return Err(at_the_tab(&text, e)),
             other => return other,
         }
     }
+}
+
+/// The parser reports a stray tab where the scalar it interrupts begins;
+/// point at the tab itself, as go-yaml does ("found a tab character that
+/// violates indentation").
+fn at_the_tab(text: &str, mut error: YamlError) -> YamlError {
+    let tab = text
+        .lines()
+        .enumerate()
+        .skip(error.line.saturating_sub(1))
+        .find_map(|(i, line)| {
+            let from = if i + 1 == error.line {
+                error.column - 1
+            } else {
+                0
+            };
+            line.chars()
+                .enumerate()
+                .skip(from)
+                .find(|(_, c)| *c == '\t')
+                .map(|(col, _)| (i + 1, col + 1))
+        });
+    if let Some((line, column)) = tab {
+        error.line = line;
+        error.column = column;
+        error.message = "found a tab character that violates indentation".into();
+    }
+    error
 }
 
 /// Rewrites `\'` as `'` in the double-quoted scalar that starts at
@@ -554,6 +583,11 @@ mod tests {
         assert_eq!((err.line, err.column), (3, 5), "{err}");
         let err = to_json("a: {b: c\nd: e\n").unwrap_err();
         assert_eq!(err.line, 2, "{err}");
+        let err = to_json("metadata:\n  name: x\n\tfoo: bar\n").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "yaml: line 3, column 1: found a tab character that violates indentation"
+        );
         let err = to_json("a: *nope\n").unwrap_err();
         assert_eq!(err.line, 1, "{err}");
     }
