@@ -26,6 +26,13 @@ spec:
     command: [sleep, '3600']
 ";
 
+/// Lets a program that just printed its prompt get to reading its input
+/// (a loaded machine may take a moment), so that keys are not typed into
+/// the previous line's terminal modes.
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(300));
+}
+
 fn shell_terminal(env: &Env) -> Terminal {
     let root = env.root();
     let run_root = env.run_root();
@@ -51,12 +58,14 @@ fn the_shell_completes_pod_and_container_names_and_keeps_history() {
 
     let term = shell_terminal(&env);
     term.expect("pod>");
+    settle();
     term.type_text("exec ng");
     term.press(&["Tab"]);
     term.expect("pod> exec nginx");
     term.type_text("-c ");
     // The first <TAB> finds no common prefix, the second lists.
     term.press(&["Tab"]);
+    settle();
     term.press(&["Tab"]);
     term.wait_for(
         "both containers listed",
@@ -65,13 +74,22 @@ fn the_shell_completes_pod_and_container_names_and_keeps_history() {
     );
     // Ctrl-C drops the line, not the shell.
     term.press(&["C-c"]);
-    // rustyline flushes type-ahead when it starts a line: wait for it.
+    // Keys typed before rustyline starts the next line are lost.
     term.wait_for("a fresh prompt", std::time::Duration::from_secs(10), |s| {
         s.lines().filter(|l| l.starts_with("pod>")).count() == 3
     });
+    settle();
     term.type_text("get pods -o name");
     term.press(&["Enter"]);
     term.expect("pod/nginx");
+    // rustyline reads the terminal's answers when it starts a line, and
+    // keys typed before are lost: type only at a settled prompt.
+    term.wait_for(
+        "the prompt after get",
+        std::time::Duration::from_secs(10),
+        |s| s.lines().filter(|l| l.starts_with("pod>")).count() == 4,
+    );
+    settle();
     term.type_text("exit");
     term.press(&["Enter"]);
     term.wait_for(
@@ -466,6 +484,7 @@ fn exec_it_works_from_the_shell_and_ctrl_c_ends_only_the_command() {
     let pod = run_pod(&env, &env.manifest("p.yaml", SLEEPER));
     let term = shell_terminal(&env);
     term.expect("pod>");
+    settle();
     term.type_text(&format!("exec -it {pod} -- sh\r"));
     term.expect("#");
     term.type_text("echo in''side\r");
