@@ -18,7 +18,7 @@ pub fn run(args: Args) -> Result<()> {
         }
     });
     match args.output.as_deref() {
-        None => println!("Client Version: v{version}\nKubernetes API: v1.34 (k8s-openapi)"),
+        None => println!("Client Version: v{version}\nKubernetes API: v1.37 (k8s-openapi)"),
         Some("json") => println!("{}", serde_json::to_string_pretty(&info)?),
         Some("yaml") => print!("{}", crate::print::yaml::to_yaml(&info)),
         Some(other) => anyhow::bail!("--output must be 'yaml' or 'json', not {other:?}"),
