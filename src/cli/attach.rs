@@ -50,12 +50,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         tty = true;
     }
     let raw = crate::session::use_tty(args.stdin, tty);
-    if args.stdin && raw {
-        eprintln!("If you don't see a command prompt, try pressing enter.");
-    }
     let streams = Streams {
         stdin: args.stdin && container.stdin == Some(true),
         raw,
+        prompt_hint: args.stdin && raw,
     };
     attach::run(&store, &target, streams)?;
     let always = target

@@ -26,6 +26,9 @@ pub struct Streams {
     pub stdin: bool,
     /// Raw mode on the caller's terminal, window sizes passed on.
     pub raw: bool,
+    /// Say kubectl's `If you don't see a command prompt, try pressing
+    /// enter.` once connected.
+    pub prompt_hint: bool,
 }
 
 /// Relays until the container's process ends (or the caller leaves:
@@ -39,12 +42,18 @@ pub fn run(store: &Store, target: &Target, streams: Streams) -> Result<()> {
     client.send(&Request::Attach {
         container: target.container.name.clone(),
     })?;
-    match client.reply()? {
-        Some(Reply::Accepted) => {}
-        Some(Reply::Error { message }) => bail!("{message}"),
+    // The reply line is read byte by byte: frames may follow it at once,
+    // and a buffered reader would swallow them.
+    let mut socket = client.into_stream();
+    match read_reply(&mut socket)? {
+        Reply::Accepted => {
+            if streams.prompt_hint {
+                eprintln!("If you don't see a command prompt, try pressing enter.");
+            }
+        }
+        Reply::Error { message } => bail!("{message}"),
         other => bail!("unexpected reply from the supervisor: {other:?}"),
     }
-    let mut socket = client.into_stream();
     let input = stdin();
     let _raw = match streams.raw {
         true => Some(RawMode::enable(input.as_fd()).context("putting the terminal in raw mode")?),
@@ -115,6 +124,24 @@ pub fn run(store: &Store, target: &Target, streams: Streams) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn read_reply(socket: &mut UnixStream) -> Result<Reply> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match io::Read::read(socket, &mut byte) {
+            Ok(0) => bail!("the supervisor closed the connection"),
+            Ok(_) if byte[0] == b'\n' => break,
+            Ok(_) => line.push(byte[0]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("reading the supervisor's reply"),
+        }
+        if line.len() > 64 * 1024 {
+            bail!("the supervisor's reply is too long");
+        }
+    }
+    serde_json::from_slice(&line).context("the supervisor's reply")
 }
 
 fn send_size(socket: &mut UnixStream, terminal: &impl AsFd) -> Result<()> {

@@ -26,6 +26,7 @@ use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc};
 
 use super::crilog::Stream;
+use super::socket::Reply;
 use super::stdio::Kept;
 
 pub const STDIN: u8 = 0;
@@ -134,7 +135,8 @@ impl Streams {
         })
     }
 
-    /// Serves one client until the process ends or the client leaves.
+    /// Serves one client until the process ends or the client leaves. The
+    /// client is subscribed to the output before it hears `accepted`.
     pub fn serve(&self, stream: UnixStream) {
         let output = self.output.subscribe();
         let input = self.input.clone();
@@ -142,6 +144,11 @@ impl Streams {
         let stdin_once = self.stdin_once;
         tokio::task::spawn_local(async move {
             let (mut reader, mut writer) = stream.into_split();
+            let mut accepted = serde_json::to_vec(&Reply::Accepted).expect("a reply serializes");
+            accepted.push(b'\n');
+            if writer.write_all(&accepted).await.is_err() {
+                return;
+            }
             let from_client = async {
                 let mut buf = Vec::new();
                 let mut chunk = vec![0u8; MAX_FRAME];

@@ -1284,11 +1284,9 @@ impl Supervisor {
                     .filter(|s| s.spec.name == container)
                     .find_map(|s| s.live.as_ref().filter(|l| !l.stopping));
                 match live.and_then(|l| l.attach.as_ref()) {
-                    Some(streams) => {
-                        if send_reply(&mut client, &Reply::Accepted).await.is_ok() {
-                            streams.serve(client);
-                        }
-                    }
+                    // `serve` replies once the client is subscribed to the
+                    // output, so that it misses nothing written after.
+                    Some(streams) => streams.serve(client),
                     None => {
                         let reply = Reply::Error {
                             message: format!(

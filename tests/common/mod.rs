@@ -235,7 +235,18 @@ impl Terminal {
         for (key, value) in env {
             cmd.arg("-e").arg(format!("{key}={}", value.display()));
         }
+        // The command runs under a shell that reports its exit status on
+        // the screen and keeps the window open: more reliable than tmux's
+        // dead-pane flag, which can lag behind the process's exit.
         let status = cmd
+            .args([
+                "sh",
+                "-c",
+                // A trap, not an ignore, so that Ctrl-C still reaches
+                // the command (ignored signals are inherited).
+                "trap : INT; \"$@\"; echo \"[exited $?]\"; exec sleep 3600",
+                "sh",
+            ])
             .args(argv)
             .status()
             .expect("running tmux (scripts/install-deps.sh installs it)");
@@ -320,15 +331,15 @@ impl Terminal {
         );
     }
 
-    /// Whether the command in the window has exited, and its status.
+    /// The command's exit status, once it has exited.
     pub fn exit_status(&self) -> Option<i32> {
-        let out = self.tmux(&["display-message", "-p", "#{pane_dead} #{pane_dead_status}"]);
-        let text = String::from_utf8_lossy(&out.stdout);
-        let mut words = text.split_whitespace();
-        match (words.next(), words.next()) {
-            (Some("1"), Some(code)) => code.parse().ok(),
-            _ => None,
-        }
+        let screen = self.screen();
+        let line = screen.lines().rev().find(|l| l.starts_with("[exited "))?;
+        line.trim_start_matches("[exited ")
+            .trim_end()
+            .trim_end_matches(']')
+            .parse()
+            .ok()
     }
 }
 
