@@ -5,10 +5,6 @@
 //! init) are dispatched before clap sees the arguments, the way `runc init`
 //! is.
 
-// Modules land in parallel; their not-yet-wired parts would otherwise warn.
-// TODO: remove once every module is wired into the CLI.
-#![allow(dead_code)]
-
 mod api;
 mod cli;
 mod error;

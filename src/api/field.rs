@@ -13,9 +13,6 @@ pub enum ErrorType {
     NotSupported,
     Forbidden,
     TooLong,
-    TooMany,
-    Internal,
-    TooShort,
 }
 
 impl ErrorType {
@@ -28,9 +25,6 @@ impl ErrorType {
             ErrorType::NotSupported => "Unsupported value",
             ErrorType::Forbidden => "Forbidden",
             ErrorType::TooLong => "Too long",
-            ErrorType::TooMany => "Too many",
-            ErrorType::Internal => "Internal error",
-            ErrorType::TooShort => "Too short",
         }
     }
 
@@ -42,7 +36,6 @@ impl ErrorType {
                 | ErrorType::NotSupported
                 | ErrorType::NotFound
                 | ErrorType::Duplicate
-                | ErrorType::TooMany
         )
     }
 }

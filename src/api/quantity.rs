@@ -49,11 +49,6 @@ pub enum QuantityError {
 /// times 10^20 still fits in an i128.
 const MAX_DIGITS: usize = 20;
 
-/// Parses a quantity the way `resource.ParseQuantity` does.
-pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
-    Quantity::parse(text)
-}
-
 impl Quantity {
     pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
         let (negative, whole, fraction, suffix) = split(text)?;
@@ -103,10 +98,6 @@ impl Quantity {
             exponent: 0,
             format: Format::DecimalSi,
         }
-    }
-
-    pub fn format(&self) -> Format {
-        self.format
     }
 
     pub fn is_zero(&self) -> bool {
@@ -401,7 +392,7 @@ mod tests {
     use super::*;
 
     fn q(s: &str) -> Quantity {
-        parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+        Quantity::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
     }
 
     #[test]
@@ -454,13 +445,17 @@ mod tests {
             "", "abc", ".", "1.2.3", "1 Gi", " 1", "1Gi ", "--1", "1e2.5", "0x10", "1/2",
         ] {
             assert_eq!(
-                parse(bad).unwrap_err(),
+                Quantity::parse(bad).unwrap_err(),
                 QuantityError::FormatWrong,
                 "{bad:?}"
             );
         }
         for bad in ["1e", "1Kii", "1mi", "1GG", "1ki", "1Ge3", "1iE"] {
-            assert_eq!(parse(bad).unwrap_err(), QuantityError::Suffix, "{bad:?}");
+            assert_eq!(
+                Quantity::parse(bad).unwrap_err(),
+                QuantityError::Suffix,
+                "{bad:?}"
+            );
         }
         assert_eq!(
             QuantityError::FormatWrong.to_string(),

@@ -51,10 +51,6 @@ impl Selector {
         let labels = labels.unwrap_or(&empty);
         self.requirements.iter().all(|r| r.matches(labels))
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.requirements.is_empty()
-    }
 }
 
 impl Requirement {

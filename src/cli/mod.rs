@@ -12,6 +12,7 @@ mod create;
 mod delete;
 mod describe;
 mod exec;
+#[cfg(test)]
 mod generated;
 mod get;
 mod image;

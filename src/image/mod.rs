@@ -34,7 +34,6 @@ pub mod unpack;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use anyhow::{Context, Result, anyhow, bail};
 use oci_spec::image::{ImageConfiguration, ImageManifest};
@@ -427,18 +426,6 @@ impl ImageStore {
     ) -> Result<String, BlobError> {
         self.blobs.put(reader, expected)
     }
-
-    /// Points `name` at the image `target` names.
-    pub fn tag(&self, target: &str, name: &str) -> Result<()> {
-        let image = self
-            .find(target)?
-            .ok_or_else(|| anyhow!("{target}: image not known"))?;
-        let name = Reference::parse(name).map_err(|e| anyhow!("{name}: {e}"))?;
-        self.tags.update(|tags| {
-            tags.names.insert(name.to_string(), image.digest.clone());
-            Ok(())
-        })
-    }
 }
 
 /// This machine's architecture in the Go names images use.
@@ -450,9 +437,4 @@ pub fn go_arch() -> &'static str {
         "powerpc64" => "ppc64le",
         other => other,
     }
-}
-
-/// Parses an OCI digest string into oci-spec's type.
-pub(crate) fn oci_digest(digest: &str) -> Result<oci_spec::image::Digest> {
-    oci_spec::image::Digest::from_str(digest).map_err(|e| anyhow!("digest {digest}: {e}"))
 }

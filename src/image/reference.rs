@@ -95,14 +95,6 @@ impl Reference {
         format!("{}/{}", self.domain, self.path)
     }
 
-    /// The same repository with a different registry host (for
-    /// unqualified-search registries).
-    pub fn with_domain(&self, domain: &str) -> Reference {
-        let mut other = self.clone();
-        other.domain = domain.to_string();
-        other
-    }
-
     /// What to ask the registry for: the digest if known, else the tag.
     pub fn tag_or_digest(&self) -> &str {
         self.digest

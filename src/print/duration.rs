@@ -69,32 +69,6 @@ pub fn human(nanos: i128) -> String {
     format!("{}y", hours / 24 / 365)
 }
 
-/// apimachinery `duration.ShortHumanDuration`: one unit only.
-pub fn short_human(nanos: i128) -> String {
-    let seconds = nanos / SECOND;
-    if seconds < -1 {
-        return "<invalid>".into();
-    }
-    if seconds < 0 {
-        return "0s".into();
-    }
-    if seconds < 60 {
-        return format!("{seconds}s");
-    }
-    let minutes = nanos / MINUTE;
-    if minutes < 60 {
-        return format!("{minutes}m");
-    }
-    let hours = nanos / HOUR;
-    if hours < 24 {
-        return format!("{hours}h");
-    }
-    if hours < 24 * 365 {
-        return format!("{}d", hours / 24);
-    }
-    format!("{}y", hours / 24 / 365)
-}
-
 /// The time of an API timestamp in this crate's `jiff` (k8s-openapi uses
 /// its own copy of the crate).
 pub fn timestamp(time: &Time) -> Timestamp {
@@ -161,25 +135,6 @@ mod tests {
         ];
         for (nanos, want) in cases {
             assert_eq!(human(nanos), want, "{nanos}ns");
-        }
-    }
-
-    #[test]
-    fn short_human_duration_table() {
-        let cases = [
-            (s(-2), "<invalid>"),
-            (s(-1), "0s"),
-            (s(59), "59s"),
-            (s(60), "1m"),
-            (s(3599), "59m"),
-            (s(3600), "1h"),
-            (s(86399), "23h"),
-            (s(86400), "1d"),
-            (s(364 * 86400), "364d"),
-            (s(365 * 86400), "1y"),
-        ];
-        for (nanos, want) in cases {
-            assert_eq!(short_human(nanos), want, "{nanos}ns");
         }
     }
 

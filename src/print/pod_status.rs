@@ -68,11 +68,6 @@ fn last_termination(status: &ContainerStatus) -> Option<Timestamp> {
         .map(duration::timestamp)
 }
 
-/// The STATUS column alone.
-pub fn status(pod: &Pod) -> String {
-    compute(pod).status
-}
-
 /// READY, STATUS, RESTARTS and AGE of a pod at `now`.
 pub fn row(pod: &Pod, now: Timestamp) -> PodRow {
     let computed = compute(pod);
@@ -273,6 +268,11 @@ fn compute(pod: &Pod) -> Computed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The STATUS column alone.
+    fn status(pod: &Pod) -> String {
+        compute(pod).status
+    }
     use serde_json::json;
 
     const NOW: &str = "2026-01-01T00:10:00Z";

@@ -134,7 +134,6 @@ impl From<anyhow::Error> for StartError {
 pub struct PodRuntime {
     store: Store,
     pod: Pod,
-    uid: String,
     run_dir: PathBuf,
     cgroup: Cgroup,
     sandbox: Option<state::Sandbox>,
@@ -171,7 +170,6 @@ impl PodRuntime {
         Ok(PodRuntime {
             store: store.clone(),
             pod: pod.clone(),
-            uid,
             run_dir,
             cgroup,
             sandbox,
@@ -301,21 +299,6 @@ impl PodRuntime {
             .as_ref()
             .filter(|s| s.is_alive())
             .map(|s| s.pid)
-    }
-
-    /// The pod's network namespace (for httpGet/tcpSocket probes: open it
-    /// and setns on a thread), or None for hostNetwork pods.
-    pub fn netns_path(&self) -> Option<PathBuf> {
-        if self.host_network() {
-            return None;
-        }
-        self.sandbox_pid()
-            .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net")))
-    }
-
-    /// The QoS class Kubernetes gives this pod (status.qosClass).
-    pub fn qos_class(&self) -> &'static str {
-        resources::qos_class(&self.pod)
     }
 
     /// Starts one container instance; see the module documentation.
@@ -644,13 +627,6 @@ impl PodRuntime {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).with_context(|| format!("removing {}", self.run_dir.display())),
         }
-    }
-
-    /// Rewrites the configMap, secret, downwardAPI and projected volumes
-    /// from the store (after `apply` of a ConfigMap or Secret, or a label
-    /// change), swapping each atomically as the kubelet does.
-    pub fn refresh_volumes(&self) -> Result<()> {
-        volumes::refresh(&self.volume_context())
     }
 }
 

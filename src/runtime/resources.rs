@@ -94,82 +94,9 @@ fn pids_limit() -> Option<i64> {
     }
 }
 
-/// Guaranteed, Burstable or BestEffort (pkg/apis/core/helper/qos
-/// GetPodQOS): init and app containers, cpu and memory only.
-pub fn qos_class(pod: &Pod) -> &'static str {
-    let Some(spec) = pod.spec.as_ref() else {
-        return "BestEffort";
-    };
-    let mut requests: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut limits: BTreeMap<&str, i64> = BTreeMap::new();
-    let mut guaranteed = true;
-    let measure = |name: &str, q: &Quantity| {
-        if name == "cpu" {
-            q.as_millis_ceil()
-        } else {
-            q.as_bytes_ceil()
-        }
-    };
-    for container in spec
-        .containers
-        .iter()
-        .chain(spec.init_containers.iter().flatten())
-    {
-        let r = container.resources.as_ref();
-        let mut container_limits = 0;
-        for name in ["cpu", "memory"] {
-            if let Some(q) = quantity(requests_map(r), name).filter(|q| !q.is_zero()) {
-                *requests.entry(name).or_default() += measure(name, &q);
-            }
-            if let Some(q) = quantity(limits_map(r), name).filter(|q| !q.is_zero()) {
-                container_limits += 1;
-                *limits.entry(name).or_default() += measure(name, &q);
-            }
-        }
-        if container_limits != 2 {
-            guaranteed = false;
-        }
-    }
-    if requests.is_empty() && limits.is_empty() {
-        return "BestEffort";
-    }
-    if guaranteed && requests.iter().all(|(k, v)| limits.get(k) == Some(v)) {
-        return "Guaranteed";
-    }
-    "Burstable"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn pod(containers: serde_json::Value) -> Pod {
-        serde_json::from_value(
-            serde_json::json!({"metadata": {"name": "p"}, "spec": {"containers": containers}}),
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn qos_classes() {
-        assert_eq!(
-            qos_class(&pod(serde_json::json!([{"name": "a"}]))),
-            "BestEffort"
-        );
-        let g = pod(
-            serde_json::json!([{"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]),
-        );
-        assert_eq!(qos_class(&g), "Guaranteed");
-        let b = pod(
-            serde_json::json!([{"name": "a", "resources": {"requests": {"cpu": "100m"}, "limits": {"cpu": "1", "memory": "1Gi"}}}]),
-        );
-        assert_eq!(qos_class(&b), "Burstable");
-        let mixed = pod(serde_json::json!([
-            {"name": "a", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}},
-            {"name": "b"}
-        ]));
-        assert_eq!(qos_class(&mixed), "Burstable");
-    }
 
     #[test]
     fn container_limits_follow_the_kubelet() {

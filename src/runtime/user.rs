@@ -91,13 +91,6 @@ impl ImageAccounts {
             group: parse_group(&image_file(layers, "/etc/group").unwrap_or_default()),
         }
     }
-
-    pub fn empty() -> ImageAccounts {
-        ImageAccounts {
-            passwd: Vec::new(),
-            group: Vec::new(),
-        }
-    }
 }
 
 /// Resolves the container's user (kubelet `verifyRunAsNonRoot` + containerd

@@ -15,11 +15,6 @@ pub use raw::RawMode;
 pub use rustix::termios::Winsize;
 pub use winch::WindowChanges;
 
-/// Whether `fd` is a terminal.
-pub fn is_terminal(fd: impl AsFd) -> bool {
-    rustix::termios::isatty(fd)
-}
-
 /// The window size of the terminal on `fd`, or `None` when it is not a
 /// terminal (or reports no size, as a fresh pty does).
 pub fn window_size(fd: impl AsFd) -> Option<Winsize> {

@@ -54,6 +54,6 @@ mod tests {
         let pty = Pty::open(Some(size)).unwrap();
         let seen = crate::terminal::window_size(&pty.slave).unwrap();
         assert_eq!((seen.ws_row, seen.ws_col), (33, 101));
-        assert!(crate::terminal::is_terminal(&pty.slave));
+        assert!(rustix::termios::isatty(&pty.slave));
     }
 }

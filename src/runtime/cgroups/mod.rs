@@ -139,10 +139,6 @@ impl Cgroup {
         Cgroup::new(self.layout.clone(), self.relative.join(name))
     }
 
-    pub fn relative(&self) -> &Path {
-        &self.relative
-    }
-
     /// Creates the cgroup (and its parents) and applies `limits`.
     pub fn create(&self, limits: &Limits) -> Result<()> {
         match &self.layout {
@@ -216,11 +212,6 @@ impl Cgroup {
             remove_tree(&dir)?;
         }
         Ok(())
-    }
-
-    /// Whether any directory of the cgroup still exists.
-    pub fn exists(&self) -> bool {
-        self.layout.dirs(&self.relative).iter().any(|d| d.exists())
     }
 }
 
