@@ -2,14 +2,22 @@
 //! mean something to a scheduler or a cluster's controllers. The manifest
 //! stays valid for a real cluster; `pod` says what it leaves aside.
 
-use k8s_openapi::api::core::v1::PodSpec;
+use k8s_openapi::api::core::v1::{Container, PodSpec, Probe, SecurityContext};
 
 use crate::api::Object;
 
 /// One line per ignored field, naming its path.
 pub fn warnings(object: &Object) -> Vec<String> {
     match object {
-        Object::Pod(pod) => pod.spec.as_ref().map(spec_warnings).unwrap_or_default(),
+        Object::Pod(pod) => pod
+            .spec
+            .as_ref()
+            .map(|spec| {
+                let mut out = spec_warnings(spec);
+                out.extend(not_built_warnings(spec));
+                out
+            })
+            .unwrap_or_default(),
         Object::ConfigMap(_) | Object::Secret(_) => Vec::new(),
     }
 }
@@ -141,4 +149,176 @@ fn spec_warnings(spec: &PodSpec) -> Vec<String> {
         }
     }
     out
+}
+
+const NOT_BUILT: &str = "ignored: not supported by pod yet";
+const PROBE_FAILS: &str = "not supported by pod yet: this probe always fails";
+
+/// Fields that mean something on one node too, but that `pod` does not
+/// carry out (yet): said out loud rather than dropped.
+fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut out_probes = Vec::new();
+    let mut warn = |path: String| out.push(format!("spec.{path}: {NOT_BUILT}"));
+    if spec.active_deadline_seconds.is_some() {
+        warn("activeDeadlineSeconds".into());
+    }
+    if spec.host_users == Some(false) {
+        warn("hostUsers".into());
+    }
+    if spec.resources.is_some() {
+        warn("resources".into());
+    }
+    if let Some(sc) = &spec.security_context {
+        let fields = [
+            (sc.se_linux_options.is_some(), "seLinuxOptions"),
+            (
+                confined(sc.seccomp_profile.as_ref().map(|p| p.type_.as_str())),
+                "seccompProfile",
+            ),
+            (
+                confined(sc.app_armor_profile.as_ref().map(|p| p.type_.as_str())),
+                "appArmorProfile",
+            ),
+            (sc.windows_options.is_some(), "windowsOptions"),
+            (sc.fs_group_change_policy.is_some(), "fsGroupChangePolicy"),
+            (
+                sc.supplemental_groups_policy.is_some(),
+                "supplementalGroupsPolicy",
+            ),
+            (sc.se_linux_change_policy.is_some(), "seLinuxChangePolicy"),
+        ];
+        for (present, name) in fields {
+            if present {
+                warn(format!("securityContext.{name}"));
+            }
+        }
+    }
+    let containers = [
+        ("containers", spec.containers.as_slice()),
+        (
+            "initContainers",
+            spec.init_containers.as_deref().unwrap_or_default(),
+        ),
+    ];
+    for (list, containers) in containers {
+        for (i, container) in containers.iter().enumerate() {
+            for field in container_fields(container) {
+                warn(format!("{list}[{i}].{field}"));
+            }
+            for field in failing_probes(container) {
+                out_probes.push(format!("spec.{list}[{i}].{field}: {PROBE_FAILS}"));
+            }
+        }
+    }
+    out.extend(out_probes);
+    out
+}
+
+/// Whether a seccomp or AppArmor profile asks for confinement (anything
+/// but Unconfined), which `pod` does not apply.
+fn confined(profile_type: Option<&str>) -> bool {
+    profile_type.is_some_and(|t| t != "Unconfined")
+}
+
+fn container_fields(container: &Container) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(sc) = &container.security_context {
+        out.extend(security_context_fields(sc));
+    }
+    if container
+        .volume_devices
+        .as_ref()
+        .is_some_and(|d| !d.is_empty())
+    {
+        out.push("volumeDevices".into());
+    }
+    if container.resize_policy.is_some() {
+        out.push("resizePolicy".into());
+    }
+    if container.restart_policy_rules.is_some() {
+        out.push("restartPolicyRules".into());
+    }
+    out
+}
+
+fn failing_probes(container: &Container) -> Vec<String> {
+    let probes = [
+        ("livenessProbe", &container.liveness_probe),
+        ("readinessProbe", &container.readiness_probe),
+        ("startupProbe", &container.startup_probe),
+    ];
+    probes
+        .into_iter()
+        .filter_map(|(name, probe)| {
+            let field = probe.as_ref().and_then(probe_field)?;
+            Some(format!("{name}.{field}"))
+        })
+        .collect()
+}
+
+fn security_context_fields(sc: &SecurityContext) -> Vec<String> {
+    let fields = [
+        (sc.se_linux_options.is_some(), "seLinuxOptions"),
+        (
+            confined(sc.seccomp_profile.as_ref().map(|p| p.type_.as_str())),
+            "seccompProfile",
+        ),
+        (
+            confined(sc.app_armor_profile.as_ref().map(|p| p.type_.as_str())),
+            "appArmorProfile",
+        ),
+        (sc.windows_options.is_some(), "windowsOptions"),
+        (
+            sc.proc_mount.as_deref().is_some_and(|m| m != "Default"),
+            "procMount",
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter(|(present, _)| *present)
+        .map(|(_, name)| format!("securityContext.{name}"))
+        .collect()
+}
+
+/// The probe handlers the supervisor cannot run: gRPC and HTTPS.
+fn probe_field(probe: &Probe) -> Option<&'static str> {
+    if probe.grpc.is_some() {
+        return Some("grpc");
+    }
+    probe
+        .http_get
+        .as_ref()
+        .filter(|h| h.scheme.as_deref() == Some("HTTPS"))
+        .map(|_| "httpGet.scheme")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_pod_does_not_carry_out_are_named() {
+        let spec: PodSpec = serde_json::from_value(serde_json::json!({
+            "activeDeadlineSeconds": 5,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [{
+                "name": "a",
+                "livenessProbe": {"grpc": {"port": 9000}},
+                "readinessProbe": {"httpGet": {"port": 80, "scheme": "HTTPS"}},
+                "securityContext": {"appArmorProfile": {"type": "Unconfined"}, "procMount": "Unmasked"},
+            }],
+        }))
+        .unwrap();
+        assert_eq!(
+            not_built_warnings(&spec),
+            [
+                "spec.activeDeadlineSeconds: ignored: not supported by pod yet",
+                "spec.securityContext.seccompProfile: ignored: not supported by pod yet",
+                "spec.containers[0].securityContext.procMount: ignored: not supported by pod yet",
+                "spec.containers[0].livenessProbe.grpc: not supported by pod yet: this probe always fails",
+                "spec.containers[0].readinessProbe.httpGet.scheme: not supported by pod yet: this probe always fails",
+            ]
+        );
+    }
 }
