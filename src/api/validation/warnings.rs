@@ -206,6 +206,14 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
             for field in container_fields(container) {
                 warn(format!("{list}[{i}].{field}"));
             }
+            let host_ports = container.ports.iter().flatten().enumerate();
+            for (p, _) in host_ports.filter(|(_, port)| port.host_port.is_some_and(|h| h > 0)) {
+                if spec.host_network != Some(true) {
+                    out_probes.push(format!(
+                        "spec.{list}[{i}].ports[{p}].hostPort: ignored: pods have a loopback-only network, ports are not published"
+                    ));
+                }
+            }
             for field in failing_probes(container) {
                 out_probes.push(format!("spec.{list}[{i}].{field}: {PROBE_FAILS}"));
             }
