@@ -71,8 +71,26 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         eprintln!("No resources found");
         return Ok(());
     }
-    for (kind, namespace, name) in targets {
-        match delete_one(&store, kind, &namespace, &name, grace, args.wait) {
+    // Like kubectl, every object is asked to go before any is waited for:
+    // pods end their grace periods side by side, not one after another.
+    let outcomes = std::thread::scope(|scope| {
+        let handles: Vec<_> = targets
+            .iter()
+            .map(|(kind, namespace, name)| {
+                let store = &store;
+                scope.spawn(move || delete_one(store, *kind, namespace, name, grace, args.wait))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("deleting failed unexpectedly")))
+            })
+            .collect::<Vec<_>>()
+    });
+    for ((kind, _, name), outcome) in targets.into_iter().zip(outcomes) {
+        match outcome {
             Ok(true) => print_deleted(kind, &name, &args, grace),
             Ok(false) if args.ignore_not_found => {}
             Ok(false) => errors.push(

@@ -1,0 +1,56 @@
+//! `pod delete` of several pods: every pod is asked to stop before any is
+//! waited for, so grace periods run side by side.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+/// A pod whose only process ignores SIGTERM (a shell as PID 1 without a
+/// handler), so it always takes its whole grace period.
+fn stubborn(name: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  terminationGracePeriodSeconds: 2
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'while true; do sleep 1; done']
+"
+    )
+}
+
+#[test]
+fn deleting_three_pods_takes_one_grace_period() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    for name in ["a", "b", "c"] {
+        let file = env.manifest(&format!("{name}.yaml"), &stubborn(name));
+        env.ok(&["create", "-f", file.to_str().unwrap()]);
+    }
+    env.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/a",
+        "pod/b",
+        "pod/c",
+        "--timeout=60s",
+    ]);
+    let start = Instant::now();
+    let out = env.ok(&["delete", "pods", "--all"]);
+    let took = start.elapsed();
+    assert_eq!(
+        out,
+        "pod \"a\" deleted\npod \"b\" deleted\npod \"c\" deleted\n"
+    );
+    // Three 2 s grace periods one after another would take 6 s.
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(env.ok(&["get", "pods", "-o", "name"]), "");
+}
