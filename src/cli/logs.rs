@@ -95,20 +95,44 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     };
     let mut budget = filter.limit_bytes;
     if !args.follow {
-        let mut out = std::io::stdout().lock();
+        // Streamed: a log file is never held in memory whole; --tail keeps
+        // only its last N lines.
+        let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for source in streams {
             let prefix = prefix(&source.container);
-            let lines: Vec<Line> = source
-                .read_all()?
-                .into_iter()
-                .filter(|l| filter.keeps(l))
-                .collect();
-            for line in lines.iter().skip_tail(filter.tail) {
-                if !emit(&mut out, &prefix, line, filter.timestamps, &mut budget)? {
-                    return Ok(());
+            let mut tail = filter.tail.map(std::collections::VecDeque::with_capacity);
+            let mut more = true;
+            source.each_line(|line| {
+                if !filter.keeps(&line) {
+                    return Ok(true);
                 }
+                match &mut tail {
+                    Some(kept) => {
+                        if kept.len() == filter.tail.unwrap_or(0) {
+                            kept.pop_front();
+                        }
+                        if filter.tail != Some(0) {
+                            kept.push_back(line);
+                        }
+                        Ok(true)
+                    }
+                    None => {
+                        more = emit(&mut out, &prefix, &line, filter.timestamps, &mut budget)?;
+                        Ok(more)
+                    }
+                }
+            })?;
+            for line in tail.into_iter().flatten() {
+                if !more {
+                    break;
+                }
+                more = emit(&mut out, &prefix, &line, filter.timestamps, &mut budget)?;
+            }
+            if !more {
+                break;
             }
         }
+        finish(out.flush())?;
         return Ok(());
     }
     // Following: one thread per container, lines printed whole.
@@ -131,7 +155,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
                         let mut guard = out.lock().expect("stdout lock");
                         let (stdout, budget) = &mut *guard;
                         let mut lock = stdout.lock();
-                        let more = emit(&mut lock, &prefix, line, filter.timestamps, budget)?;
+                        let more = emit(&mut lock, &prefix, line, filter.timestamps, budget)?
+                            && finish(lock.flush())?;
                         stopped = !more;
                         Ok(more)
                     })?;
@@ -173,13 +198,20 @@ fn emit(
         bytes.truncate(take);
         *left -= take as u64;
     }
-    match out.write_all(&bytes).and_then(|()| out.flush()) {
-        Ok(()) => {}
-        // `pod logs | head`: the reader is gone, which is no error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(false),
-        Err(e) => return Err(e.into()),
+    if !finish(out.write_all(&bytes))? {
+        return Ok(false);
     }
     Ok(budget.is_none_or(|left| left > 0))
+}
+
+/// Whether output can go on: `pod logs | head` closing the pipe is no
+/// error, just the end.
+fn finish(result: std::io::Result<()>) -> Result<bool> {
+    match result {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 trait SkipTail<'a, T> {
@@ -341,10 +373,36 @@ impl Source {
         })
     }
 
-    fn read_all(&self) -> Result<Vec<Line>> {
-        let text = std::fs::read(&self.path)
+    /// Calls `f` with every line of the instance's log file, read as a
+    /// stream, until `f` says stop.
+    fn each_line(&self, mut f: impl FnMut(Line) -> Result<bool>) -> Result<()> {
+        use std::io::BufRead;
+        let file = std::fs::File::open(&self.path)
             .with_context(|| format!("reading {}", self.path.display()))?;
-        Ok(crilog::lines(&text))
+        let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+        let mut glue = Reassembler::default();
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            if reader.read_until(b'\n', &mut raw)? == 0 {
+                break;
+            }
+            let text = raw.strip_suffix(b"\n").unwrap_or(&raw);
+            if text.is_empty() {
+                continue;
+            }
+            if let Some(line) = glue.push(text)
+                && !f(line)?
+            {
+                return Ok(());
+            }
+        }
+        for line in glue.unfinished() {
+            if !f(line)? {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Whether the instance still runs (more may be written).
