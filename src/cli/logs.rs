@@ -510,6 +510,14 @@ impl Source {
                 .map(|m| m.ino() != file.metadata().map(|f| f.ino()).unwrap_or(0))
                 .unwrap_or(false);
             if rotated {
+                // Several rotations may have happened since the last look:
+                // the files rotated after ours come first, in order. Files
+                // already removed by rotation are lost, as with the kubelet.
+                for path in rotated_after(&self.path, &file)? {
+                    if let Ok(mut aside) = std::fs::File::open(&path) {
+                        aside.read_to_end(&mut pending)?;
+                    }
+                }
                 file = std::fs::File::open(&self.path)?;
                 continue;
             }
@@ -525,6 +533,33 @@ impl Source {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// The rotated copies of `current` made after `file` (which was `current`
+/// until it was rotated), oldest first. Order comes from the names the
+/// supervisor gives (`N.log.<stamp>[.<n>]`): file times are too coarse
+/// when rotations come fast.
+fn rotated_after(current: &std::path::Path, file: &std::fs::File) -> Result<Vec<PathBuf>> {
+    let ours = file.metadata()?.ino();
+    let mut rotated: Vec<(String, u64, PathBuf)> = crilog::rotated_files(current)?
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?.to_string();
+            let suffix = name.rsplit_once(".log.")?.1.to_string();
+            let (stamp, n) = match suffix.split_once('.') {
+                Some((stamp, n)) => (stamp.to_string(), n.parse().ok()?),
+                None => (suffix, 0),
+            };
+            Some((stamp, n, path))
+        })
+        .collect();
+    rotated.sort();
+    let position = rotated
+        .iter()
+        .position(|(_, _, path)| std::fs::metadata(path).is_ok_and(|m| m.ino() == ours));
+    // Our file already removed: everything still there is newer than it.
+    let start = position.map_or(0, |i| i + 1);
+    Ok(rotated.drain(start..).map(|(_, _, path)| path).collect())
 }
 
 fn container_status(pod: &Pod, container: &str) -> Option<ContainerStatus> {
