@@ -170,17 +170,13 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
         warn("resources".into());
     }
     if let Some(sc) = &spec.security_context {
-        let fields = [
-            (sc.se_linux_options.is_some(), "seLinuxOptions"),
-            (
-                confined(sc.seccomp_profile.as_ref().map(|p| p.type_.as_str())),
-                "seccompProfile",
-            ),
-            (
-                confined(sc.app_armor_profile.as_ref().map(|p| p.type_.as_str())),
-                "appArmorProfile",
-            ),
-            (sc.windows_options.is_some(), "windowsOptions"),
+        let shared = confinement(
+            sc.se_linux_options.is_some(),
+            sc.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+            sc.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
+            sc.windows_options.is_some(),
+        );
+        let pod_only = [
             (sc.fs_group_change_policy.is_some(), "fsGroupChangePolicy"),
             (
                 sc.supplemental_groups_policy.is_some(),
@@ -188,10 +184,8 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
             ),
             (sc.se_linux_change_policy.is_some(), "seLinuxChangePolicy"),
         ];
-        for (present, name) in fields {
-            if present {
-                warn(format!("securityContext.{name}"));
-            }
+        for field in present(shared.into_iter().chain(pod_only)) {
+            warn(field);
         }
     }
     let containers = [
@@ -266,27 +260,40 @@ fn failing_probes(container: &Container) -> Vec<String> {
 }
 
 fn security_context_fields(sc: &SecurityContext) -> Vec<String> {
-    let fields = [
-        (sc.se_linux_options.is_some(), "seLinuxOptions"),
-        (
-            confined(sc.seccomp_profile.as_ref().map(|p| p.type_.as_str())),
-            "seccompProfile",
-        ),
-        (
-            confined(sc.app_armor_profile.as_ref().map(|p| p.type_.as_str())),
-            "appArmorProfile",
-        ),
-        (sc.windows_options.is_some(), "windowsOptions"),
-        (
-            sc.proc_mount.as_deref().is_some_and(|m| m != "Default"),
-            "procMount",
-        ),
-    ];
+    let shared = confinement(
+        sc.se_linux_options.is_some(),
+        sc.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
+        sc.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
+        sc.windows_options.is_some(),
+    );
+    let proc_mount = (
+        sc.proc_mount.as_deref().is_some_and(|m| m != "Default"),
+        "procMount",
+    );
+    present(shared.into_iter().chain([proc_mount])).collect()
+}
+
+/// The security-context fields pods and containers share, each with
+/// whether it asks for something `pod` does not carry out.
+fn confinement(
+    se_linux: bool,
+    seccomp: Option<&str>,
+    app_armor: Option<&str>,
+    windows: bool,
+) -> [(bool, &'static str); 4] {
+    [
+        (se_linux, "seLinuxOptions"),
+        (confined(seccomp), "seccompProfile"),
+        (confined(app_armor), "appArmorProfile"),
+        (windows, "windowsOptions"),
+    ]
+}
+
+/// `securityContext.<name>` for every field that is set.
+fn present(fields: impl Iterator<Item = (bool, &'static str)>) -> impl Iterator<Item = String> {
     fields
-        .into_iter()
-        .filter(|(present, _)| *present)
+        .filter(|(set, _)| *set)
         .map(|(_, name)| format!("securityContext.{name}"))
-        .collect()
 }
 
 /// The probe handlers the supervisor cannot run: gRPC and HTTPS.
