@@ -54,12 +54,14 @@ fn shell_terminal(env: &Env) -> Terminal {
     let root = env.root();
     let run_root = env.run_root();
     let home = env.dir.path().to_path_buf();
+    let registries = env.offline_registries_conf();
     Terminal::start(
         env.dir.path(),
         &[
             ("POD_ROOT", &root),
             ("POD_RUN_ROOT", &run_root),
             ("HOME", &home),
+            ("POD_REGISTRIES_CONF", &registries),
         ],
         &[env!("CARGO_BIN_EXE_pod")],
         100,
@@ -646,5 +648,87 @@ spec:
             panic!("logs -f went on after the pod was deleted");
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// The checked-in completion scripts, loaded into real bash, zsh and fish
+/// in a terminal: <TAB> completes a subcommand, a pod name and a container
+/// name (the last two read from the state directory).
+#[test]
+fn completion_scripts_work_in_bash_zsh_and_fish() {
+    let env = Env::new();
+    let manifest = env.manifest("nginx.yaml", TWO_CONTAINERS);
+    env.ok(&["create", "-f", manifest.to_str().unwrap()]);
+    // The scripts call `pod` from PATH, as an installed copy would.
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_pod"), bin.join("pod")).unwrap();
+    // Through env(1): tmux gives a new session the server's PATH whatever
+    // `-e` says.
+    let path = format!("PATH={}:/usr/sbin:/usr/bin:/sbin:/bin", bin.display());
+    let completions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+    let setups = [
+        (
+            "bash",
+            vec!["env", &path, "bash", "--norc", "--noprofile", "-i"],
+            format!("source {}/pod.bash; PS1='ready> '", completions.display()),
+        ),
+        (
+            "zsh",
+            vec!["env", &path, "zsh", "-f", "-i"],
+            format!(
+                "fpath=({} $fpath); autoload -U compinit; compinit -u; PS1='ready> '",
+                completions.display()
+            ),
+        ),
+        (
+            "fish",
+            vec!["env", &path, "fish", "--no-config", "-i"],
+            format!(
+                "source {}/pod.fish; function fish_prompt; echo 'ready> '; end",
+                completions.display()
+            ),
+        ),
+    ];
+    for (shell, argv, setup) in setups {
+        let home = env.dir.path().join(format!("home-{shell}"));
+        std::fs::create_dir(&home).unwrap();
+        let (root, run_root, registries) =
+            (env.root(), env.run_root(), env.offline_registries_conf());
+        let term = Terminal::start(
+            env.dir.path(),
+            &[
+                ("POD_ROOT", &root),
+                ("POD_RUN_ROOT", &run_root),
+                ("POD_REGISTRIES_CONF", &registries),
+                ("HOME", &home),
+            ],
+            &argv,
+            100,
+            30,
+        );
+        settle();
+        term.type_text(&setup);
+        term.press(&["Enter"]);
+        term.wait_for(
+            &format!("{shell}'s prompt"),
+            std::time::Duration::from_secs(20),
+            |screen| screen.lines().any(|l| l.starts_with("ready> ")),
+        );
+        settle();
+        let completes = |typed: &str, wanted: &str| {
+            term.press(&["C-u"]);
+            term.type_text(typed);
+            term.press(&["Tab"]);
+            term.wait_for(
+                &format!("{shell} to complete {typed:?} to {wanted:?}"),
+                std::time::Duration::from_secs(20),
+                |screen| screen.lines().any(|l| l.contains(wanted)),
+            );
+        };
+        completes("pod ge", "ready> pod get");
+        completes("pod attach n", "ready> pod attach nginx");
+        completes("pod logs nginx -c s", "ready> pod logs nginx -c shell");
+        drop(term);
     }
 }

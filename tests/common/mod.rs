@@ -19,6 +19,13 @@ impl Env {
             .prefix("pod-test-")
             .tempdir_in(std::env::var_os("POD_TEST_TMP").unwrap_or_else(|| "/tmp".into()))
             .expect("creating a temporary directory");
+        // Tests never reach the internet: an image a test did not make
+        // must fail at once, not be pulled from Docker Hub.
+        fs::write(
+            dir.path().join("offline-registries.conf"),
+            "[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\nblocked = true\n",
+        )
+        .expect("writing registries.conf");
         Env { dir }
     }
 
@@ -30,12 +37,18 @@ impl Env {
         self.dir.path().join("run")
     }
 
+    /// The registries.conf every command of this environment uses unless a
+    /// test sets its own: Docker Hub blocked.
+    pub fn offline_registries_conf(&self) -> PathBuf {
+        self.dir.path().join("offline-registries.conf")
+    }
+
     /// A `pod` command with this environment's state directories.
     pub fn pod(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_pod"));
         cmd.env("POD_ROOT", self.root())
             .env("POD_RUN_ROOT", self.run_root())
-            .env_remove("POD_REGISTRIES_CONF")
+            .env("POD_REGISTRIES_CONF", self.offline_registries_conf())
             .stdin(Stdio::null());
         cmd
     }
