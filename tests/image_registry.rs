@@ -5,10 +5,13 @@
 mod common;
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Env;
@@ -318,4 +321,325 @@ fn pulls_with_basic_auth_from_auth_json() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_multi_layer(&env, &image);
+}
+
+/// One blob request as the proxy passed it on.
+#[derive(Debug, Clone)]
+struct BlobRequest {
+    path: String,
+    range: Option<String>,
+    /// Response body bytes sent to the client.
+    body_bytes: u64,
+}
+
+/// A TCP proxy on 127.0.0.1 in front of a registry. It records every blob
+/// request, and while `cuts` is above 0 it closes the connection of a GET
+/// for `blob` after `cut_after` bytes of the response body (one cut less
+/// each time). Each request gets its own upstream connection
+/// (`Connection: close`), so one connection carries one response.
+struct CuttingProxy {
+    port: u16,
+    requests: Arc<Mutex<Vec<BlobRequest>>>,
+    cuts: Arc<AtomicUsize>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CuttingProxy {
+    fn start(upstream: u16, blob: &str, cut_after: u64, cuts: usize) -> CuttingProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let cuts = Arc::new(AtomicUsize::new(cuts));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (requests, cuts, stop) = (requests.clone(), cuts.clone(), stop.clone());
+            let blob = blob.to_string();
+            std::thread::spawn(move || {
+                for client in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(client) = client else { continue };
+                    let (requests, cuts, blob) = (requests.clone(), cuts.clone(), blob.clone());
+                    std::thread::spawn(move || {
+                        let _ = relay(client, upstream, &blob, cut_after, &cuts, &requests);
+                    });
+                }
+            })
+        };
+        CuttingProxy {
+            port,
+            requests,
+            cuts,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn set_cuts(&self, cuts: usize) {
+        self.cuts.store(cuts, Ordering::SeqCst);
+    }
+
+    /// The requests for `blob` so far, oldest first, forgetting them.
+    fn take_requests(&self, blob: &str) -> Vec<BlobRequest> {
+        std::mem::take(&mut *self.requests.lock().unwrap())
+            .into_iter()
+            .filter(|r| r.path.ends_with(&format!("/blobs/{blob}")))
+            .collect()
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// An HTTP head (request or response) up to and including its blank line.
+fn read_head(reader: &mut impl BufRead) -> std::io::Result<String> {
+    let mut head = String::new();
+    loop {
+        let n = reader.read_line(&mut head)?;
+        if n == 0 || head.ends_with("\r\n\r\n") {
+            return Ok(head);
+        }
+    }
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// Passes one request and its response between `client` and the registry.
+fn relay(
+    client: TcpStream,
+    upstream: u16,
+    blob: &str,
+    cut_after: u64,
+    cuts: &AtomicUsize,
+    requests: &Mutex<Vec<BlobRequest>>,
+) -> std::io::Result<()> {
+    let mut from_client = BufReader::new(client.try_clone()?);
+    let request = read_head(&mut from_client)?;
+    let mut words = request.split(' ');
+    let method = words.next().unwrap_or_default().to_string();
+    let path = words.next().unwrap_or_default().to_string();
+    let mut server = TcpStream::connect(("127.0.0.1", upstream))?;
+    let kept: String = request
+        .trim_end()
+        .split("\r\n")
+        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .map(|line| format!("{line}\r\n"))
+        .collect();
+    server.write_all(format!("{kept}Connection: close\r\n\r\n").as_bytes())?;
+    let mut from_server = BufReader::new(server);
+    let response = read_head(&mut from_server)?;
+    let length: u64 = header(&response, "content-length").map_or(0, |v| v.parse().unwrap());
+    let cut = method == "GET"
+        && path.ends_with(&format!("/blobs/{blob}"))
+        && cuts
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+    let body_bytes = if cut { cut_after.min(length) } else { length };
+    // Recorded before the body goes out, so the pull cannot finish first.
+    if path.contains("/blobs/") {
+        requests.lock().unwrap().push(BlobRequest {
+            path,
+            range: header(&request, "range").map(str::to_string),
+            body_bytes,
+        });
+    }
+    let mut to_client = client;
+    to_client.write_all(response.as_bytes())?;
+    std::io::copy(&mut (&mut from_server).take(body_bytes), &mut to_client)?;
+    to_client.shutdown(std::net::Shutdown::Both)
+}
+
+/// An image whose second layer is 4 MiB of random bytes; returns the
+/// layout and that layer's (digest, size).
+fn big_layer_image(dir: &std::path::Path) -> (PathBuf, String, u64) {
+    let mut big = vec![0; 4 << 20];
+    fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(&mut big)
+        .unwrap();
+    let layers = vec![
+        common::layer_tar(&[("etc", None), ("etc/motd", Some(b"hello"))]),
+        common::layer_tar(&[("big.bin", Some(&big))]),
+    ];
+    let layout = common::oci_layout(dir, "v1", &layers, &["/bin/sh"]);
+    let read_json =
+        |path: PathBuf| -> Value { serde_json::from_slice(&fs::read(path).unwrap()).unwrap() };
+    let index = read_json(layout.join("index.json"));
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest = read_json(layout.join("blobs/sha256").join(&manifest_digest[7..]));
+    let layer = &manifest["layers"][1];
+    (
+        layout,
+        layer["digest"].as_str().unwrap().to_string(),
+        layer["size"].as_u64().unwrap(),
+    )
+}
+
+fn sha256_file(path: &std::path::Path) -> String {
+    use sha2::Digest;
+    format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(fs::read(path).unwrap()))
+    )
+}
+
+fn range_start(request: &BlobRequest) -> u64 {
+    let range = request.range.as_deref().expect("a Range header");
+    let start = range
+        .strip_prefix("bytes=")
+        .unwrap()
+        .strip_suffix('-')
+        .unwrap();
+    start.parse().unwrap()
+}
+
+const CUT_AFTER: u64 = 256 << 10;
+
+#[test]
+fn a_layer_cut_off_half_way_is_resumed_with_a_range_request() {
+    let registry = Registry::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let (layout, digest, size) = big_layer_image(&scratch.path().join("layout"));
+    registry.push(&format!("oci:{}:v1", layout.display()), "team/big:v1", &[]);
+    let proxy = CuttingProxy::start(registry.port, &digest, CUT_AFTER, 1);
+    let host = proxy.host();
+    let (env, conf) = env_with_conf(&format!(
+        "[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+    ));
+
+    let out = pull(&env, &conf, &format!("{host}/team/big:v1"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let short = format!("sha256:{}…", &digest[7..19]);
+    assert!(
+        stderr.contains(&format!("resuming {short} at 256.00 KiB\n")),
+        "{stderr}"
+    );
+    let requests = proxy.take_requests(&digest);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(requests[0].range, None);
+    assert_eq!(requests[0].body_bytes, CUT_AFTER);
+    // The second request asks for the rest only, and gets only the rest.
+    assert_eq!(range_start(&requests[1]), CUT_AFTER);
+    assert_eq!(requests[1].body_bytes, size - CUT_AFTER);
+    let stored = env.root().join("images/blobs/sha256").join(&digest[7..]);
+    assert_eq!(sha256_file(&stored), digest);
+    assert!(
+        !env.root()
+            .join("images/tmp/partial")
+            .join(&digest[7..])
+            .exists()
+    );
+    let image = inspect(&env, &format!("{host}/team/big:v1"));
+    assert_eq!(image["RootFS"]["Layers"].as_array().unwrap().len(), 2);
+
+    // Quiet: a resumed pull says nothing.
+    proxy.set_cuts(1);
+    let env = Env::new();
+    let out = env
+        .pod()
+        .env("POD_REGISTRIES_CONF", &conf)
+        .args(["image", "pull", "-q", &format!("{host}/team/big:v1")])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    assert_eq!(proxy.take_requests(&digest).len(), 2);
+}
+
+#[test]
+fn a_failed_pull_is_continued_by_the_next_and_a_corrupt_partial_is_fetched_again() {
+    let registry = Registry::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let (layout, digest, size) = big_layer_image(&scratch.path().join("layout"));
+    registry.push(&format!("oci:{}:v1", layout.display()), "team/big:v1", &[]);
+    let proxy = CuttingProxy::start(registry.port, &digest, CUT_AFTER, usize::MAX);
+    let host = proxy.host();
+    let (env, conf) = env_with_conf(&format!(
+        "[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+    ));
+    let image = format!("{host}/team/big:v1");
+    let partial = env.root().join("images/tmp/partial").join(&digest[7..]);
+    let stored = env.root().join("images/blobs/sha256").join(&digest[7..]);
+
+    // Every connection breaks: five tries, each continuing the last, then
+    // an error; what arrived stays on disk.
+    let out = pull(&env, &conf, &image);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .contains("gave up after 5 attempts, keeping 1.25 MiB for the next pull"),
+        "{stderr}"
+    );
+    let requests = proxy.take_requests(&digest);
+    assert_eq!(requests.len(), 5, "{requests:?}");
+    for (i, request) in requests.iter().enumerate().skip(1) {
+        assert_eq!(range_start(request), i as u64 * CUT_AFTER);
+    }
+    assert_eq!(fs::metadata(&partial).unwrap().len(), 5 * CUT_AFTER);
+    assert!(!stored.exists());
+    let mut corrupt = fs::read(&partial).unwrap();
+    corrupt[1000] ^= 0xff;
+
+    // The next pull asks only for the rest.
+    proxy.set_cuts(0);
+    let out = pull(&env, &conf, &image);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let requests = proxy.take_requests(&digest);
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(range_start(&requests[0]), 5 * CUT_AFTER);
+    assert_eq!(requests[0].body_bytes, size - 5 * CUT_AFTER);
+    assert_eq!(sha256_file(&stored), digest);
+
+    // A partial file with a wrong byte: continued, found wrong when
+    // verified, thrown away and the whole blob fetched again.
+    let (env, conf) = env_with_conf(&format!(
+        "[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+    ));
+    let partial = env.root().join("images/tmp/partial").join(&digest[7..]);
+    fs::create_dir_all(partial.parent().unwrap()).unwrap();
+    fs::write(&partial, &corrupt).unwrap();
+    let out = pull(&env, &conf, &image);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let short = format!("sha256:{}…", &digest[7..19]);
+    assert!(
+        stderr.contains(&format!(
+            "verification failed: downloading {short} from the start\n"
+        )),
+        "{stderr}"
+    );
+    let requests = proxy.take_requests(&digest);
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(range_start(&requests[0]), 5 * CUT_AFTER);
+    assert_eq!(requests[1].range, None);
+    assert_eq!(requests[1].body_bytes, size);
+    let stored = env.root().join("images/blobs/sha256").join(&digest[7..]);
+    assert_eq!(sha256_file(&stored), digest);
 }

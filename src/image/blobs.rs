@@ -100,6 +100,39 @@ impl Blobs {
         })
     }
 
+    /// Where a download of `digest` keeps what it has so far
+    /// (`tmp/partial/<hex>`), so that a later attempt can continue it.
+    pub fn partial_path(&self, digest: &str) -> Result<PathBuf, BlobError> {
+        let stored = self.path(digest)?;
+        let hex = stored.file_name().expect("a blob path has a file name");
+        Ok(self.tmp.join("partial").join(hex))
+    }
+
+    /// Moves a file written elsewhere (a finished download) into the store
+    /// once its content hashes to `digest` and is `size` bytes long.
+    pub fn adopt(&self, file: &Path, digest: &str, size: u64) -> Result<(), BlobError> {
+        let target = self.path(digest)?;
+        let opened = File::open(file).map_err(io_err(file))?;
+        let (actual, len) = HashingReader::new(&opened).finish().map_err(io_err(file))?;
+        if actual != digest {
+            return Err(BlobError::Mismatch {
+                expected: digest.to_string(),
+                actual,
+            });
+        }
+        if len != size {
+            return Err(BlobError::Size {
+                digest: actual,
+                expected: size,
+                actual: len,
+            });
+        }
+        opened.sync_all().map_err(io_err(file))?;
+        let parent = target.parent().expect("blob path has a parent");
+        fs::create_dir_all(parent).map_err(io_err(parent))?;
+        fs::rename(file, &target).map_err(io_err(&target))
+    }
+
     /// Every stored blob's digest.
     pub fn list(&self) -> Result<Vec<String>, BlobError> {
         let dir = self.dir.join("sha256");
@@ -252,5 +285,28 @@ mod tests {
         assert!(!blobs.contains(&wrong));
         assert_eq!(blobs.list().unwrap(), vec![digest]);
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn adopts_a_downloaded_file_only_when_digest_and_size_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = Blobs::new(dir.path().join("blobs"), dir.path().join("tmp"));
+        let digest = digest_of(b"layer");
+        let file = dir.path().join("download");
+        fs::write(&file, b"layer").unwrap();
+        let err = blobs.adopt(&file, &digest, 4).unwrap_err();
+        assert!(matches!(err, BlobError::Size { .. }), "{err}");
+        fs::write(&file, b"LAYER").unwrap();
+        let err = blobs.adopt(&file, &digest, 5).unwrap_err();
+        assert!(matches!(err, BlobError::Mismatch { .. }), "{err}");
+        assert!(!blobs.contains(&digest));
+        fs::write(&file, b"layer").unwrap();
+        blobs.adopt(&file, &digest, 5).unwrap();
+        assert_eq!(blobs.read(&digest).unwrap(), b"layer");
+        assert!(!file.exists());
+        assert_eq!(
+            blobs.partial_path(&digest).unwrap(),
+            dir.path().join("tmp/partial").join(&digest[7..])
+        );
     }
 }

@@ -16,11 +16,13 @@
 //! repositories.json        names → manifest digests
 //! lock                     taken to change names and to collect garbage
 //! tmp/                     staging for blobs and layers
+//! tmp/partial/<hex>        a blob download cut off, continued by the next
 //! ```
 
 pub mod archive;
 mod auth;
 mod blobs;
+mod download;
 pub mod gc;
 pub mod import;
 mod platform;

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Where progress goes; cheap to clone into download tasks.
 #[derive(Debug, Clone)]
@@ -64,6 +64,7 @@ impl Progress {
         };
         BlobProgress {
             label,
+            digest: format!("sha256:{}…", &hex[..12.min(hex.len())]),
             bar,
             lines: matches!(self, Progress::Lines),
         }
@@ -74,6 +75,8 @@ impl Progress {
 #[derive(Debug)]
 pub struct BlobProgress {
     label: String,
+    /// `sha256:` and the first 12 hex digits, for lines about this blob.
+    digest: String,
     bar: Option<ProgressBar>,
     lines: bool,
 }
@@ -82,6 +85,38 @@ impl BlobProgress {
     pub fn advance(&self, bytes: usize) {
         if let Some(bar) = &self.bar {
             bar.inc(bytes as u64);
+        }
+    }
+
+    /// A download continues from `offset` bytes already on disk.
+    pub fn resuming(&self, offset: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(offset);
+        }
+        self.note(&format!(
+            "resuming {} at {}",
+            self.digest,
+            HumanBytes(offset)
+        ));
+    }
+
+    /// What was on disk is thrown away; the download starts over.
+    pub fn restarting(&self, why: &str) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(0);
+        }
+        self.note(&format!(
+            "{why}: downloading {} from the start",
+            self.digest
+        ));
+    }
+
+    /// A line about this blob, above the bars on a terminal.
+    fn note(&self, text: &str) {
+        if let Some(bar) = &self.bar {
+            bar.println(text);
+        } else if self.lines {
+            eprintln!("{text}");
         }
     }
 

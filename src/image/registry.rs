@@ -3,11 +3,9 @@
 //! architecture, Docker schema 2 and OCI manifests, anonymous bearer
 //! tokens or basic auth from auth.json, layers fetched in parallel and
 //! verified against their digests. Blobs already stored are not fetched
-//! again, so an interrupted pull resumes where it stopped.
+//! again, and a blob cut off half-way continues where it stopped
+//! (download.rs).
 
-use std::io::{self, Write};
-use std::pin::Pin;
-use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -16,7 +14,7 @@ use oci_client::errors::OciDistributionError;
 use oci_client::secrets::RegistryAuth;
 use oci_spec::image::{ImageIndex, ImageManifest};
 
-use super::blobs::{BlobWriter, Blobs, digest_of};
+use super::blobs::{Blobs, digest_of};
 use super::gc::CollectionLock;
 use super::progress::{BlobProgress, Progress};
 use super::registries_conf::{Endpoint, RegistriesConf};
@@ -247,56 +245,16 @@ async fn download(
     size: u64,
     bar: BlobProgress,
 ) -> Result<()> {
-    let mut sink = BlobSink {
-        writer: blobs.writer()?,
-        bar,
-    };
-    if let Err(e) = client
-        .pull_blob(&reference, digest.as_str(), &mut sink)
-        .await
-    {
-        sink.bar.failed();
-        bail!("blob {digest}: {}", describe(&e));
+    let result = super::download::fetch(&client, &reference, &blobs, &digest, size, &bar).await;
+    if result.is_err() {
+        bar.failed();
     }
-    let BlobSink { writer, bar } = sink;
-    writer
-        .commit(Some(&digest), Some(size))
-        .with_context(|| format!("blob {digest}"))?;
-    bar.done();
-    Ok(())
-}
-
-/// A blob being downloaded: bytes go to the store's temporary file and
-/// advance the bar.
-struct BlobSink {
-    writer: BlobWriter,
-    bar: BlobProgress,
-}
-
-impl tokio::io::AsyncWrite for BlobSink {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _cx: &mut TaskContext<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let this = self.get_mut();
-        let n = this.writer.write(buf)?;
-        this.bar.advance(n);
-        Poll::Ready(Ok(n))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.get_mut().writer.flush())
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
+    result.with_context(|| format!("blob {digest}"))
 }
 
 /// A registry error in a few words (`manifest unknown`, `unauthorized`),
 /// not oci-client's debug-like text.
-fn describe(error: &OciDistributionError) -> String {
+pub(super) fn describe(error: &OciDistributionError) -> String {
     match error {
         OciDistributionError::RegistryError { envelope, .. } => envelope
             .errors
