@@ -339,39 +339,54 @@ struct BlobRequest {
 /// (`Connection: close`), so one connection carries one response.
 struct CuttingProxy {
     port: u16,
-    requests: Arc<Mutex<Vec<BlobRequest>>>,
-    cuts: Arc<AtomicUsize>,
+    rules: Arc<ProxyRules>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the proxy does, shared with its connection threads.
+struct ProxyRules {
+    upstream: u16,
+    blob: String,
+    cut_after: u64,
+    cuts: AtomicUsize,
+    /// Forward requests without their Range header, as a registry that
+    /// does not serve ranges would treat them.
+    drop_ranges: AtomicBool,
+    requests: Mutex<Vec<BlobRequest>>,
 }
 
 impl CuttingProxy {
     fn start(upstream: u16, blob: &str, cut_after: u64, cuts: usize) -> CuttingProxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let requests = Arc::new(Mutex::new(Vec::new()));
-        let cuts = Arc::new(AtomicUsize::new(cuts));
+        let rules = Arc::new(ProxyRules {
+            upstream,
+            blob: blob.to_string(),
+            cut_after,
+            cuts: AtomicUsize::new(cuts),
+            drop_ranges: AtomicBool::new(false),
+            requests: Mutex::new(Vec::new()),
+        });
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (requests, cuts, stop) = (requests.clone(), cuts.clone(), stop.clone());
-            let blob = blob.to_string();
+            let (rules, stop) = (rules.clone(), stop.clone());
             std::thread::spawn(move || {
                 for client in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(client) = client else { continue };
-                    let (requests, cuts, blob) = (requests.clone(), cuts.clone(), blob.clone());
+                    let rules = rules.clone();
                     std::thread::spawn(move || {
-                        let _ = relay(client, upstream, &blob, cut_after, &cuts, &requests);
+                        let _ = relay(client, &rules);
                     });
                 }
             })
         };
         CuttingProxy {
             port,
-            requests,
-            cuts,
+            rules,
             stop,
             thread: Some(thread),
         }
@@ -382,14 +397,19 @@ impl CuttingProxy {
     }
 
     fn set_cuts(&self, cuts: usize) {
-        self.cuts.store(cuts, Ordering::SeqCst);
+        self.rules.cuts.store(cuts, Ordering::SeqCst);
     }
 
-    /// The requests for `blob` so far, oldest first, forgetting them.
-    fn take_requests(&self, blob: &str) -> Vec<BlobRequest> {
-        std::mem::take(&mut *self.requests.lock().unwrap())
+    fn drop_ranges(&self, drop: bool) {
+        self.rules.drop_ranges.store(drop, Ordering::SeqCst);
+    }
+
+    /// The requests for the blob so far, oldest first, forgetting them.
+    fn take_requests(&self) -> Vec<BlobRequest> {
+        let blob = format!("/blobs/{}", self.rules.blob);
+        std::mem::take(&mut *self.rules.requests.lock().unwrap())
             .into_iter()
-            .filter(|r| r.path.ends_with(&format!("/blobs/{blob}")))
+            .filter(|r| r.path.ends_with(&blob))
             .collect()
     }
 }
@@ -423,39 +443,41 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
 }
 
 /// Passes one request and its response between `client` and the registry.
-fn relay(
-    client: TcpStream,
-    upstream: u16,
-    blob: &str,
-    cut_after: u64,
-    cuts: &AtomicUsize,
-    requests: &Mutex<Vec<BlobRequest>>,
-) -> std::io::Result<()> {
+fn relay(client: TcpStream, rules: &ProxyRules) -> std::io::Result<()> {
     let mut from_client = BufReader::new(client.try_clone()?);
     let request = read_head(&mut from_client)?;
     let mut words = request.split(' ');
     let method = words.next().unwrap_or_default().to_string();
     let path = words.next().unwrap_or_default().to_string();
-    let mut server = TcpStream::connect(("127.0.0.1", upstream))?;
+    let drop_ranges = rules.drop_ranges.load(Ordering::SeqCst);
     let kept: String = request
         .trim_end()
         .split("\r\n")
-        .filter(|line| !line.to_ascii_lowercase().starts_with("connection:"))
+        .filter(|line| {
+            let line = line.to_ascii_lowercase();
+            !line.starts_with("connection:") && !(drop_ranges && line.starts_with("range:"))
+        })
         .map(|line| format!("{line}\r\n"))
         .collect();
+    let mut server = TcpStream::connect(("127.0.0.1", rules.upstream))?;
     server.write_all(format!("{kept}Connection: close\r\n\r\n").as_bytes())?;
     let mut from_server = BufReader::new(server);
     let response = read_head(&mut from_server)?;
     let length: u64 = header(&response, "content-length").map_or(0, |v| v.parse().unwrap());
     let cut = method == "GET"
-        && path.ends_with(&format!("/blobs/{blob}"))
-        && cuts
+        && path.ends_with(&format!("/blobs/{}", rules.blob))
+        && rules
+            .cuts
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
-    let body_bytes = if cut { cut_after.min(length) } else { length };
+    let body_bytes = if cut {
+        rules.cut_after.min(length)
+    } else {
+        length
+    };
     // Recorded before the body goes out, so the pull cannot finish first.
     if path.contains("/blobs/") {
-        requests.lock().unwrap().push(BlobRequest {
+        rules.requests.lock().unwrap().push(BlobRequest {
             path,
             range: header(&request, "range").map(str::to_string),
             body_bytes,
@@ -533,7 +555,7 @@ fn a_layer_cut_off_half_way_is_resumed_with_a_range_request() {
         stderr.contains(&format!("resuming {short} at 256.00 KiB\n")),
         "{stderr}"
     );
-    let requests = proxy.take_requests(&digest);
+    let requests = proxy.take_requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert_eq!(requests[0].range, None);
     assert_eq!(requests[0].body_bytes, CUT_AFTER);
@@ -562,7 +584,28 @@ fn a_layer_cut_off_half_way_is_resumed_with_a_range_request() {
         .unwrap();
     assert!(out.status.success());
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
-    assert_eq!(proxy.take_requests(&digest).len(), 2);
+    assert_eq!(proxy.take_requests().len(), 2);
+
+    // A registry that answers a Range request with the whole blob (200):
+    // what was kept is thrown away and the answer taken from its start.
+    proxy.set_cuts(1);
+    proxy.drop_ranges(true);
+    let env = Env::new();
+    let out = pull(&env, &conf, &format!("{host}/team/big:v1"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the registry sent the whole blob: downloading {short} from the start\n"
+        )),
+        "{stderr}"
+    );
+    let requests = proxy.take_requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    assert_eq!(range_start(&requests[1]), CUT_AFTER);
+    assert_eq!(requests[1].body_bytes, size);
+    let stored = env.root().join("images/blobs/sha256").join(&digest[7..]);
+    assert_eq!(sha256_file(&stored), digest);
 }
 
 #[test]
@@ -593,7 +636,7 @@ fn a_failed_pull_is_continued_by_the_next_and_a_corrupt_partial_is_fetched_again
             .contains("gave up after 5 attempts, keeping 1.25 MiB for the next pull"),
         "{stderr}"
     );
-    let requests = proxy.take_requests(&digest);
+    let requests = proxy.take_requests();
     assert_eq!(requests.len(), 5, "{requests:?}");
     for (i, request) in requests.iter().enumerate().skip(1) {
         assert_eq!(range_start(request), i as u64 * CUT_AFTER);
@@ -611,7 +654,7 @@ fn a_failed_pull_is_continued_by_the_next_and_a_corrupt_partial_is_fetched_again
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let requests = proxy.take_requests(&digest);
+    let requests = proxy.take_requests();
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(range_start(&requests[0]), 5 * CUT_AFTER);
     assert_eq!(requests[0].body_bytes, size - 5 * CUT_AFTER);
@@ -635,7 +678,7 @@ fn a_failed_pull_is_continued_by_the_next_and_a_corrupt_partial_is_fetched_again
         )),
         "{stderr}"
     );
-    let requests = proxy.take_requests(&digest);
+    let requests = proxy.take_requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
     assert_eq!(range_start(&requests[0]), 5 * CUT_AFTER);
     assert_eq!(requests[1].range, None);
