@@ -455,7 +455,9 @@ fn relay(client: TcpStream, rules: &ProxyRules) -> std::io::Result<()> {
         .split("\r\n")
         .filter(|line| {
             let line = line.to_ascii_lowercase();
-            !line.starts_with("connection:") && !(drop_ranges && line.starts_with("range:"))
+            let dropped =
+                line.starts_with("connection:") || (drop_ranges && line.starts_with("range:"));
+            !dropped
         })
         .map(|line| format!("{line}\r\n"))
         .collect();
