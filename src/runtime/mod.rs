@@ -459,9 +459,13 @@ impl PodRuntime {
         let sc = container.security_context.as_ref();
         let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
         let capabilities = capabilities(privileged, sc.and_then(|s| s.capabilities.as_ref()));
+        let mut env = resolved.env;
+        if !env.iter().any(|e| e.starts_with("HOME=")) {
+            env.push(format!("HOME={}", user.home));
+        }
         Ok(Process {
             args: resolved.args,
-            env: resolved.env,
+            env,
             cwd: resolved.cwd,
             uid: user.uid,
             gid: user.gid,

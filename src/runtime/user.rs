@@ -14,6 +14,9 @@ pub struct User {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+    /// HOME unless the image or the pod sets it (runc sets it so from
+    /// /etc/passwd; shells and tools run as a non-root user need it).
+    pub home: String,
 }
 
 /// One line of /etc/passwd.
@@ -155,29 +158,16 @@ pub fn resolve(
         }
     }
 
-    let (uid, name, mut gid) = match run_as_user {
+    // The passwd entry of the user, when the image has one: its name finds
+    // the supplementary groups, its group and home are the defaults.
+    let (uid, entry) = match run_as_user {
         Some(uid) => {
             let uid = id(uid, "runAsUser")?;
-            let entry = accounts.passwd.iter().find(|e| e.uid == uid);
-            (
-                uid,
-                entry.map(|e| e.name.clone()),
-                entry.map_or(0, |e| e.gid),
-            )
+            (uid, accounts.passwd.iter().find(|e| e.uid == uid))
         }
-        None if user_part.is_empty() => {
-            let entry = accounts.passwd.iter().find(|e| e.uid == 0);
-            (0, entry.map(|e| e.name.clone()), entry.map_or(0, |e| e.gid))
-        }
+        None if user_part.is_empty() => (0, accounts.passwd.iter().find(|e| e.uid == 0)),
         None => match user_part.parse::<u32>() {
-            Ok(uid) => {
-                let entry = accounts.passwd.iter().find(|e| e.uid == uid);
-                (
-                    uid,
-                    entry.map(|e| e.name.clone()),
-                    entry.map_or(0, |e| e.gid),
-                )
-            }
+            Ok(uid) => (uid, accounts.passwd.iter().find(|e| e.uid == uid)),
             Err(_) => {
                 let entry = accounts
                     .passwd
@@ -188,10 +178,12 @@ pub fn resolve(
                             "unable to find user {user_part}: no matching entries in passwd file"
                         ))
                     })?;
-                (entry.uid, Some(entry.name.clone()), entry.gid)
+                (entry.uid, Some(entry))
             }
         },
     };
+    let name = entry.map(|e| e.name.clone());
+    let mut gid = entry.map_or(0, |e| e.gid);
     if let Some(group) = group_part.filter(|g| !g.is_empty() && run_as_user.is_none()) {
         gid = match group.parse::<u32>() {
             Ok(g) => g,
@@ -236,6 +228,8 @@ pub fn resolve(
         uid,
         gid,
         additional_gids: additional,
+        // runc's default for a user without an entry.
+        home: entry.map_or_else(|| "/".to_string(), |e| e.home.clone()),
     })
 }
 
@@ -295,7 +289,8 @@ mod tests {
             User {
                 uid: 0,
                 gid: 0,
-                additional_gids: vec![0, 10]
+                additional_gids: vec![0, 10],
+                home: "/root".into(),
             }
         );
     }
@@ -309,7 +304,8 @@ mod tests {
             User {
                 uid: 101,
                 gid: 101,
-                additional_gids: vec![101, 33]
+                additional_gids: vec![101, 33],
+                home: "/var/cache/nginx".into(),
             }
         );
         let user = resolve(&pod, &c, "nginx:wheel", &accounts()).unwrap();
@@ -333,7 +329,8 @@ mod tests {
             User {
                 uid: 1001,
                 gid: 3000,
-                additional_gids: vec![3000, 4000, 2000]
+                additional_gids: vec![3000, 4000, 2000],
+                home: "/".into(),
             }
         );
     }
