@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
+use common::pods::{create, delete_and_check_clean, jsonpath, leftovers, wait_log, wait_until};
 use common::{Env, import_busybox};
 
 /// An environment with the busybox image imported.
@@ -14,124 +13,6 @@ fn env() -> Env {
     let env = Env::new();
     import_busybox(&env.root());
     env
-}
-
-/// Creates the objects of `yaml`; returns the uid of the pod `name`.
-fn create(env: &Env, name: &str, yaml: &str) -> String {
-    let file = env.manifest(&format!("{name}.yaml"), yaml);
-    env.ok(&["create", "-f", file.to_str().unwrap()]);
-    env.ok(&["get", "pod", name, "-o", "jsonpath={.metadata.uid}"])
-}
-
-fn jsonpath(env: &Env, name: &str, path: &str) -> String {
-    let out = env.run(&["get", "pod", name, "-o", &format!("jsonpath={path}")]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Polls `check` until it returns Some, or panics with `what` and the
-/// pod's state.
-fn wait_until<T>(env: &Env, name: &str, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        if Instant::now() > deadline {
-            panic!(
-                "timed out waiting for {what}; pod status: {}",
-                jsonpath(env, name, "{.status}")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// The content of a container's first log file without the CRI prefix
-/// (`<time> <stream> <tag> `).
-fn log(env: &Env, name: &str, uid: &str, container: &str) -> String {
-    let path = env
-        .root()
-        .join("logs")
-        .join(format!("default_{name}_{uid}"))
-        .join(container)
-        .join("0.log");
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let mut out = String::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(4, ' ');
-        let (_, _, tag, content) = (parts.next(), parts.next(), parts.next(), parts.next());
-        out.push_str(content.unwrap_or(""));
-        if tag != Some("P") {
-            out.push('\n');
-        }
-    }
-    out
-}
-
-/// Waits until the container's log holds `text`; returns the log.
-fn wait_log(env: &Env, name: &str, uid: &str, container: &str, text: &str) -> String {
-    wait_until(
-        env,
-        name,
-        &format!("{text:?} in the log of {container}"),
-        || {
-            let log = log(env, name, uid, container);
-            log.contains(text).then_some(log)
-        },
-    )
-}
-
-/// Deletes the pod and asserts the host holds nothing of it any more (the
-/// supervisor may take a moment to exit after answering the delete).
-fn delete_and_check_clean(env: &Env, name: &str, uid: &str) {
-    env.ok(&["delete", "pod", name, "--grace-period=2"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut left = leftovers(env, uid);
-    while !left.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        left = leftovers(env, uid);
-    }
-    assert!(left.is_empty(), "left behind by pod {name}: {left:#?}");
-}
-
-/// Mounts, cgroups, processes and directories of the pod still on the host.
-fn leftovers(env: &Env, uid: &str) -> Vec<String> {
-    let mut left = Vec::new();
-    let dir = env.dir.path().to_string_lossy().into_owned();
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    left.extend(
-        mountinfo
-            .lines()
-            .filter(|l| l.contains(&dir) || l.contains(uid))
-            .map(|l| format!("mount: {l}")),
-    );
-    for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        for candidate in [
-            hierarchy.path().join("pod").join(uid),
-            hierarchy.path().join(uid),
-        ] {
-            if candidate.exists() {
-                left.push(format!("cgroup: {}", candidate.display()));
-            }
-        }
-    }
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let pid = entry.file_name().to_string_lossy().into_owned();
-        if !pid.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
-        }
-        let cgroup = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
-        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        if cgroup.contains(uid) || cmdline.contains(uid) {
-            left.push(format!("process {pid}: {cmdline}"));
-        }
-    }
-    let run_dir = env.run_root().join("pods").join(uid);
-    if run_dir.exists() {
-        left.push(format!("directory: {}", run_dir.display()));
-    }
-    left
 }
 
 #[test]

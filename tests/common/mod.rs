@@ -2,6 +2,8 @@
 //! own temporary state directories, cleaned up when dropped.
 #![allow(dead_code)]
 
+pub mod pods;
+
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
