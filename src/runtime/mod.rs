@@ -61,6 +61,7 @@ mod config;
 mod etc;
 mod identity;
 mod init;
+mod layers;
 mod pause;
 pub mod reexec;
 pub mod resources;

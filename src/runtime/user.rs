@@ -73,14 +73,6 @@ pub fn parse_group(text: &str) -> Vec<GroupEntry> {
         .collect()
 }
 
-/// The image's view of a file: the topmost layer holding it.
-fn image_file(layers: &[PathBuf], path: &str) -> Option<String> {
-    layers.iter().rev().find_map(|layer| {
-        let full = super::rootfs::resolve_in_root(layer, path).ok()?;
-        std::fs::read_to_string(full).ok()
-    })
-}
-
 /// The image database, read once per container start.
 pub struct ImageAccounts {
     pub passwd: Vec<PasswdEntry>,
@@ -90,8 +82,10 @@ pub struct ImageAccounts {
 impl ImageAccounts {
     pub fn read(layers: &[PathBuf]) -> ImageAccounts {
         ImageAccounts {
-            passwd: parse_passwd(&image_file(layers, "/etc/passwd").unwrap_or_default()),
-            group: parse_group(&image_file(layers, "/etc/group").unwrap_or_default()),
+            passwd: parse_passwd(
+                &super::layers::read_file(layers, "/etc/passwd").unwrap_or_default(),
+            ),
+            group: parse_group(&super::layers::read_file(layers, "/etc/group").unwrap_or_default()),
         }
     }
 }
