@@ -621,3 +621,153 @@ spec:
     }
     delete_and_check_clean(&env, "alive", &uid);
 }
+
+/// A tmpfs on the host made a shared mount, for Bidirectional volumes;
+/// unmounted (with whatever a container mounted beneath it) when dropped.
+struct SharedHostMount {
+    dir: tempfile::TempDir,
+}
+
+impl SharedHostMount {
+    fn new() -> SharedHostMount {
+        let dir = tempfile::Builder::new()
+            .prefix("pod-test-shared-")
+            .tempdir()
+            .unwrap();
+        for args in [&["-t", "tmpfs", "tmpfs"][..], &["--make-shared"][..]] {
+            let status = std::process::Command::new("mount")
+                .args(args)
+                .arg(dir.path())
+                .status()
+                .unwrap();
+            assert!(status.success(), "mount {args:?}");
+        }
+        SharedHostMount { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for SharedHostMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-R", "-l"])
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+fn is_mount_point(path: &std::path::Path) -> bool {
+    let wanted = path.to_string_lossy().into_owned();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(wanted.as_str()))
+}
+
+#[test]
+fn bidirectional_mount_propagation_reaches_the_host_and_back() {
+    let env = env();
+    let shared = SharedHostMount::new();
+    let uid = create(
+        &env,
+        "propagate",
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: propagate
+spec:
+  volumes:
+  - name: shared
+    hostPath: {{path: {}, type: Directory}}
+  containers:
+  - name: mounter
+    image: busybox
+    imagePullPolicy: Never
+    securityContext: {{privileged: true}}
+    volumeMounts:
+    - {{name: shared, mountPath: /shared, mountPropagation: Bidirectional}}
+    command: [sh, -c, 'mkdir /shared/from-pod && mount -t tmpfs tmpfs /shared/from-pod && echo made-in-pod > /shared/from-pod/file && echo mounted; sleep 3600']
+  - name: watcher
+    image: busybox
+    imagePullPolicy: Never
+    volumeMounts:
+    - {{name: shared, mountPath: /shared, mountPropagation: HostToContainer}}
+    command: [sh, -c, 'until [ -f /shared/from-host/file ]; do sleep 0.1; done; cat /shared/from-host/file; sleep 3600']
+"#,
+            shared.path().display()
+        ),
+    );
+    wait_log(&env, "propagate", &uid, "mounter", "mounted");
+    // The container's mount reached the host.
+    let from_pod = shared.path().join("from-pod");
+    assert!(
+        is_mount_point(&from_pod),
+        "{} is not a mount on the host",
+        from_pod.display()
+    );
+    assert_eq!(
+        std::fs::read_to_string(from_pod.join("file")).unwrap(),
+        "made-in-pod\n"
+    );
+    // A mount made on the host reaches the containers.
+    let from_host = shared.path().join("from-host");
+    std::fs::create_dir(&from_host).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(&from_host)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::write(from_host.join("file"), "made-on-host\n").unwrap();
+    wait_log(&env, "propagate", &uid, "watcher", "made-on-host");
+    delete_and_check_clean(&env, "propagate", &uid);
+}
+
+#[test]
+fn bidirectional_propagation_needs_a_shared_host_mount() {
+    let env = env();
+    let private = tempfile::tempdir().unwrap();
+    let uid = create(
+        &env,
+        "unshared",
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: unshared
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: private
+    hostPath: {{path: {}, type: Directory}}
+  containers:
+  - name: mounter
+    image: busybox
+    imagePullPolicy: Never
+    securityContext: {{privileged: true}}
+    volumeMounts:
+    - {{name: private, mountPath: /private, mountPropagation: Bidirectional}}
+    command: ["true"]
+"#,
+            private.path().display()
+        ),
+    );
+    let state = wait_until(&env, "unshared", "the start failure", || {
+        let state = jsonpath(&env, "unshared", "{.status.containerStatuses[0].state}");
+        state.contains("shared mount").then_some(state)
+    });
+    assert!(
+        state.contains(&format!(
+            r#"path \"{}\" is mounted on "#,
+            private.path().display()
+        )) && state.contains("but it is not a shared mount"),
+        "{state}"
+    );
+    delete_and_check_clean(&env, "unshared", &uid);
+}

@@ -29,10 +29,16 @@ pub const DEFAULT_CAPABILITIES: &[&str] = &[
     "CAP_AUDIT_WRITE",
 ];
 
-/// Every capability this kernel knows, by name.
+/// Every capability this kernel knows and `pod` itself may grant (its own
+/// bounding set), by name: what `privileged` and `add: [ALL]` give. As in
+/// podman, a capability the runtime was started without (a root in a
+/// restricted sandbox) is left out rather than failing every privileged
+/// container.
 pub fn all_capabilities() -> Vec<String> {
+    let bounding = caps::read(None, CapSet::Bounding).unwrap_or_default();
     let mut names: Vec<String> = caps::runtime::thread_all_supported()
         .into_iter()
+        .filter(|c| bounding.is_empty() || bounding.contains(c))
         .map(|c| c.to_string())
         .collect();
     names.sort();

@@ -16,7 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use nix::sched::CloneFlags;
 
 use super::config::{ContainerConfig, ExecConfig, NamespacePath, Process};
-use super::{rootfs, spawn};
+use super::{propagation, rootfs, spawn};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Mode {
@@ -48,8 +48,10 @@ fn run_container(config: &ContainerConfig) -> Result<()> {
     new_session(config.process.tty)?;
     join_cgroups(&config.cgroup_procs)?;
     join_namespaces(&config.join)?;
+    // Taken while still in the host's mount namespace.
+    let shared_sources = propagation::clone_bidirectional_sources(&config.mounts)?;
     nix::sched::unshare(CloneFlags::CLONE_NEWNS).context("creating a mount namespace")?;
-    rootfs::prepare(config)?;
+    rootfs::prepare(config, &shared_sources)?;
     set_sysctls(&config.sysctls)?;
     rootfs::restrict_proc(config)?;
     if config.readonly_rootfs {

@@ -48,9 +48,6 @@
 //! - A pod cgroup gets a pids limit (see [`resources::DEFAULT_POD_PIDS_LIMIT`]).
 //!
 //! Not (yet) done, so nobody relies on it:
-//! - `mountPropagation: Bidirectional` makes the container's bind mount
-//!   shared inside the container, but the container's root is a slave of
-//!   the host, so mounts made in the container do not reach the host.
 //! - No seccomp or AppArmor profile is applied; /sys/fs/cgroup is not
 //!   mounted in containers; there is no cgroup namespace.
 //! - serviceAccountToken files are signed with a node-local HS256 key
@@ -63,6 +60,7 @@ mod identity;
 mod init;
 mod layers;
 mod pause;
+mod propagation;
 pub mod reexec;
 pub mod resources;
 mod rootfs;

@@ -4,6 +4,7 @@
 //! files and volumes, then pivot_root.
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -48,7 +49,9 @@ const DEVICES: &[(&str, u64, u64)] = &[
 ];
 
 /// Mounts everything under the new root and pivots into it.
-pub fn prepare(config: &ContainerConfig) -> Result<()> {
+/// `shared_sources` holds, for each of `config.mounts`, the clone of a
+/// Bidirectional volume's host mount (see [`super::propagation`]).
+pub fn prepare(config: &ContainerConfig, shared_sources: &[Option<OwnedFd>]) -> Result<()> {
     // Nothing done here may leak to the host; host mounts still reach us.
     mount(
         None::<&str>,
@@ -68,8 +71,8 @@ pub fn prepare(config: &ContainerConfig) -> Result<()> {
         make_dev(root)?;
     }
     mount_dev_extras(root)?;
-    for m in &config.mounts {
-        mount_one(root, m)?;
+    for (i, m) in config.mounts.iter().enumerate() {
+        mount_one(root, m, shared_sources.get(i).and_then(Option::as_ref))?;
     }
     pivot(root)
 }
@@ -219,7 +222,7 @@ fn mount_dev_extras(root: &Path) -> Result<()> {
     )
 }
 
-fn mount_one(root: &Path, m: &Mount) -> Result<()> {
+fn mount_one(root: &Path, m: &Mount, shared_source: Option<&OwnedFd>) -> Result<()> {
     let fail = |e: anyhow::Error| {
         e.context(format!(
             "error mounting {:?} to rootfs at {:?}",
@@ -244,7 +247,11 @@ fn mount_one(root: &Path, m: &Mount) -> Result<()> {
                 ensure_file(root, &m.destination)
             }
             .map_err(fail)?;
-            bind(&m.source, &target, true).map_err(fail)?;
+            match shared_source {
+                Some(clone) => super::propagation::attach(clone, &target),
+                None => bind(&m.source, &target, true),
+            }
+            .map_err(fail)?;
             if m.readonly {
                 remount_readonly(&target, MsFlags::empty()).map_err(fail)?;
             }
