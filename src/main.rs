@@ -20,6 +20,11 @@ mod terminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // Registry pulls use rustls with the ring provider (the brief's choice:
+    // it builds in a fraction of aws-lc's time); reqwest needs it installed
+    // process-wide before any client is built, in the CLI and in the
+    // supervisor, which pulls a pod's images.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     // The pause process is started with argv[0] = "/pause" so that `ps`
     // inside a pod shows it as Kubernetes does; recognise it before clap.
     if let Some(code) = supervisor::dispatch() {
@@ -28,10 +33,6 @@ fn main() -> ExitCode {
     if let Some(code) = runtime::reexec::dispatch() {
         return code;
     }
-    // Registry pulls use rustls with the ring provider (the brief's choice:
-    // it builds in a fraction of aws-lc's time); reqwest needs it installed
-    // process-wide before any client is built.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli::run() {
         Ok(code) => code,
         Err(err) => error::report(&err),

@@ -688,3 +688,119 @@ fn a_failed_pull_is_continued_by_the_next_and_a_corrupt_partial_is_fetched_again
     let stored = env.root().join("images/blobs/sha256").join(&digest[7..]);
     assert_eq!(sha256_file(&stored), digest);
 }
+
+/// The events of pod `name`, latest version of each, in order.
+fn pod_events(env: &Env, name: &str) -> Vec<Value> {
+    let path = env
+        .root()
+        .join("pods/default")
+        .join(name)
+        .join("events.jsonl");
+    let text = fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .collect()
+}
+
+/// Waits until pod `name` has an event with `reason`; returns its message.
+fn event_message(env: &Env, name: &str, reason: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(e) = pod_events(env, name).iter().find(|e| e["reason"] == reason) {
+            return e["message"].as_str().unwrap().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no {reason} event for {name}: {:?}",
+            pod_events(env, name)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_pod_pulling_its_image_reports_the_kubelets_pulled_events() {
+    let registry = Registry::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let layout = common::oci_layout(
+        &scratch.path().join("layout"),
+        "v1",
+        &common::multi_layers(),
+        &["/app/run"],
+    );
+    registry.push(
+        &format!("oci:{}:v1", layout.display()),
+        "team/multi:v1",
+        &[],
+    );
+    let host = registry.host();
+    let (env, conf) = env_with_conf(&format!(
+        "[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"
+    ));
+    let image = format!("{host}/team/multi:v1");
+    let create = |name: &str| {
+        let manifest = env.manifest(
+            &format!("{name}.yaml"),
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: Never\n  containers:\n  - name: app\n    image: {image}\n    imagePullPolicy: IfNotPresent\n"
+            ),
+        );
+        let out = env
+            .pod()
+            .env("POD_REGISTRIES_CONF", &conf)
+            .args(["create", "-f"])
+            .arg(&manifest)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    create("first");
+    let pulled = event_message(&env, "first", "Pulled");
+    // The size a runtime reports: config and layers as the manifest
+    // records them.
+    let digest = inspect(&env, &image)["Digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let manifest: Value = serde_json::from_slice(
+        &fs::read(
+            env.root()
+                .join("images/blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let size = manifest["config"]["size"].as_u64().unwrap()
+        + manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["size"].as_u64().unwrap())
+            .sum::<u64>();
+    let prefix = format!("Successfully pulled image \"{image}\" in ");
+    let rest = pulled
+        .strip_prefix(&prefix)
+        .unwrap_or_else(|| panic!("{pulled}"));
+    let (took, rest) = rest.split_once(' ').unwrap();
+    assert!(
+        took.ends_with("ms") || took.ends_with('s'),
+        "a Go duration: {pulled}"
+    );
+    assert_eq!(
+        rest,
+        format!("({took} including waiting). Image size: {size} bytes."),
+        "{pulled}"
+    );
+
+    create("second");
+    assert_eq!(
+        event_message(&env, "second", "Pulled"),
+        format!("Container image \"{image}\" already present on machine")
+    );
+}

@@ -67,6 +67,10 @@ pub struct Image {
     pub layers: Vec<PathBuf>,
     /// The OCI image configuration.
     pub config: ImageConfiguration,
+    /// Bytes of the image as stored: its config and its layers as the
+    /// manifest gives them (compressed). The kubelet's Pulled event
+    /// reports this size, which it takes from the runtime.
+    pub size: u64,
 }
 
 /// Why an image could not be made available: the kubelet's waiting
@@ -114,6 +118,14 @@ impl StoredImage {
             .collect();
         out.dedup();
         out
+    }
+
+    /// The config's and the layers' sizes as the manifest records them:
+    /// what a runtime reports as the image's size (containerd's CRI
+    /// counts the manifest descriptors' sizes too, not the unpacked bytes).
+    pub fn content_size(&self) -> u64 {
+        let layers: u64 = self.manifest.layers().iter().map(|l| l.size()).sum();
+        self.manifest.config().size() + layers
     }
 }
 
@@ -321,6 +333,7 @@ impl ImageStore {
             digest: stored.digest.clone(),
             layers,
             config: stored.config.clone(),
+            size: stored.content_size(),
         })
     }
 

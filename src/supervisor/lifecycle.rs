@@ -797,10 +797,7 @@ impl Supervisor {
         match result {
             Ok(image) => {
                 if pull_policy(&self.slots[i].spec) != PullPolicy::Never {
-                    let secs = took.as_secs_f64();
-                    let message = format!(
-                        "Successfully pulled image {reference:?} in {secs:.3}s ({secs:.3}s including waiting)"
-                    );
+                    let message = pulled_message(&reference, took, image.size);
                     self.event(Some(i), Type::Normal, "Pulled", &message);
                 }
                 self.slots[i].image = Some(image.clone());
@@ -1655,6 +1652,16 @@ impl Supervisor {
 }
 
 /// imageID as the kubelet shows it: `<repository>@<manifest digest>`.
+/// The kubelet's Pulled event after a pull: Go durations truncated to
+/// milliseconds. Pulls are not queued behind each other here, so the
+/// time including waiting is the pull's own.
+fn pulled_message(reference: &str, took: Duration, size: u64) -> String {
+    let took = go_string(Duration::from_millis(took.as_millis() as u64));
+    format!(
+        "Successfully pulled image {reference:?} in {took} ({took} including waiting). Image size: {size} bytes."
+    )
+}
+
 fn image_id(image: &Image) -> String {
     let name = image.name.split('@').next().unwrap_or(&image.name);
     let repo = match name.rfind(':') {
@@ -1702,6 +1709,18 @@ impl Slot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pulled_messages_are_the_kubelets() {
+        assert_eq!(
+            pulled_message("nginx", Duration::from_micros(1_387_900), 59774010),
+            "Successfully pulled image \"nginx\" in 1.387s (1.387s including waiting). Image size: 59774010 bytes."
+        );
+        assert_eq!(
+            pulled_message("busybox", Duration::from_micros(313_999), 2222260),
+            "Successfully pulled image \"busybox\" in 313ms (313ms including waiting). Image size: 2222260 bytes."
+        );
+    }
 
     #[test]
     fn pull_policy_defaults_by_tag() {
