@@ -1,11 +1,12 @@
 //! Running probe and lifecycle-hook actions from outside the container:
 //! exec through the runtime, httpGet and tcpSocket over sockets made in
-//! the pod's network namespace. Messages are the kubelet's.
+//! the pod's network namespace. Messages are the kubelet's. gRPC actions
+//! are not supported yet and fail with a message saying so.
 //!
 //! httpGet uses a small HTTP/1.1 client of its own: a probe needs one GET
 //! and the status line, which is less code than wiring hyper's client
-//! (hyper, http, http-body, hyper-util) for it. HTTPS and gRPC actions are
-//! not supported yet and fail with a message saying so.
+//! (hyper, http, http-body, hyper-util) for it; HTTPS wraps the same
+//! exchange in TLS that accepts any certificate, as the kubelet's does.
 
 use std::cell::RefCell;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -17,11 +18,15 @@ use k8s_openapi::api::core::v1::{
     Container, HTTPGetAction, LifecycleHandler, Probe, TCPSocketAction,
 };
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::netns::NetNs;
 use super::reaper::{Exit, Reaper};
+use super::tls;
 use crate::runtime::{PodRuntime, Stdio};
+
+/// The kubelet's User-Agent for HTTP probes.
+pub const USER_AGENT: &str = "kube-probe/1.34";
 
 /// Output kept from an exec action, like the kubelet's 10 KiB limit.
 const MAX_OUTPUT: usize = 10 * 1024;
@@ -239,36 +244,24 @@ async fn http_get(target: &Target, http: &HTTPGetAction, timeout: Duration) -> R
     if !path.starts_with('/') {
         path.insert(0, '/');
     }
-    let url = format!("{}://{addr}{path}", scheme.to_ascii_lowercase());
-    if scheme.eq_ignore_ascii_case("HTTPS") {
-        return Err(format!(
-            "Get {url:?}: HTTPS probes are not supported by pod yet"
-        ));
-    }
+    let https = scheme.eq_ignore_ascii_case("HTTPS");
+    let url = format!("{}://{addr}{path}", if https { "https" } else { "http" });
     let request = request(http, addr, &path);
     let exchange = async {
-        let mut stream = target
+        let stream = target
             .netns
             .connect(addr)
             .await
             .map_err(|e| format!("Get {url:?}: {}", dial_error(addr, &e)))?;
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| format!("Get {url:?}: {e}"))?;
-        let mut head = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 8192 {
-            let n = stream
-                .read(&mut buf)
+        let code = if https {
+            let stream = tls::connect(stream, addr.ip())
                 .await
                 .map_err(|e| format!("Get {url:?}: {e}"))?;
-            if n == 0 {
-                break;
-            }
-            head.extend_from_slice(&buf[..n]);
-        }
-        status_code(&head).ok_or_else(|| format!("Get {url:?}: malformed HTTP response"))
+            status_of(stream, &request).await
+        } else {
+            status_of(stream, &request).await
+        };
+        code.map_err(|e| format!("Get {url:?}: {e}"))
     };
     match tokio::time::timeout(timeout, exchange).await {
         Ok(result) => result,
@@ -276,6 +269,27 @@ async fn http_get(target: &Target, http: &HTTPGetAction, timeout: Duration) -> R
             "Get {url:?}: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
         )),
     }
+}
+
+/// Sends `request` and reads the response's status line.
+async fn status_of<S>(mut stream: S, request: &str) -> Result<u16, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(2).any(|w| w == b"\r\n") && head.len() < 8192 {
+        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&buf[..n]);
+    }
+    status_code(&head).ok_or_else(|| "malformed HTTP response".to_string())
 }
 
 fn request(http: &HTTPGetAction, addr: SocketAddr, path: &str) -> String {
@@ -286,7 +300,7 @@ fn request(http: &HTTPGetAction, addr: SocketAddr, path: &str) -> String {
         out.push_str(&format!("Host: {addr}\r\n"));
     }
     if !has("User-Agent") {
-        out.push_str("User-Agent: kube-probe/1.34\r\n");
+        out.push_str(&format!("User-Agent: {USER_AGENT}\r\n"));
     }
     if !has("Accept") {
         out.push_str("Accept: */*\r\n");

@@ -22,8 +22,8 @@
 //!   final status stays in the store, and `delete` cleans up from the
 //!   records (as for a supervisor that died).
 //! - Rotated log files are kept as they are, not gzipped.
-//! - httpGet probes use a minimal HTTP/1.1 client (see `handler`); HTTPS
-//!   and gRPC probes fail with a message saying they are not supported.
+//! - httpGet probes use a minimal HTTP/1.1 client (see `handler`); gRPC
+//!   probes fail with a message saying they are not supported.
 
 pub mod attach;
 pub mod backoff;
@@ -40,6 +40,7 @@ pub mod socket;
 pub mod status;
 mod stdio;
 mod terminate;
+mod tls;
 
 pub use launch::{dispatch, launch};
 pub use terminate::delete;

@@ -296,16 +296,9 @@ fn present(fields: impl Iterator<Item = (bool, &'static str)>) -> impl Iterator<
         .map(|(_, name)| format!("securityContext.{name}"))
 }
 
-/// The probe handlers the supervisor cannot run: gRPC and HTTPS.
+/// The probe handlers the supervisor cannot run: gRPC.
 fn probe_field(probe: &Probe) -> Option<&'static str> {
-    if probe.grpc.is_some() {
-        return Some("grpc");
-    }
-    probe
-        .http_get
-        .as_ref()
-        .filter(|h| h.scheme.as_deref() == Some("HTTPS"))
-        .map(|_| "httpGet.scheme")
+    probe.grpc.as_ref().map(|_| "grpc")
 }
 
 #[cfg(test)]
@@ -332,7 +325,6 @@ mod tests {
                 "spec.securityContext.seccompProfile: ignored: not supported by pod yet",
                 "spec.containers[0].securityContext.procMount: ignored: not supported by pod yet",
                 "spec.containers[0].livenessProbe.grpc: not supported by pod yet: this probe always fails",
-                "spec.containers[0].readinessProbe.httpGet.scheme: not supported by pod yet: this probe always fails",
             ]
         );
     }
