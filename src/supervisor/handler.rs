@@ -1,7 +1,6 @@
 //! Running probe and lifecycle-hook actions from outside the container:
-//! exec through the runtime, httpGet and tcpSocket over sockets made in
-//! the pod's network namespace. Messages are the kubelet's. gRPC actions
-//! are not supported yet and fail with a message saying so.
+//! exec through the runtime, httpGet, tcpSocket and grpc over sockets made
+//! in the pod's network namespace. Messages are the kubelet's.
 //!
 //! httpGet uses a small HTTP/1.1 client of its own: a probe needs one GET
 //! and the status line, which is less code than wiring hyper's client
@@ -20,12 +19,13 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::grpc;
 use super::netns::NetNs;
 use super::reaper::{Exit, Reaper};
 use super::tls;
 use crate::runtime::{PodRuntime, Stdio};
 
-/// The kubelet's User-Agent for HTTP probes.
+/// The kubelet's User-Agent for HTTP and gRPC probes.
 pub const USER_AGENT: &str = "kube-probe/1.34";
 
 /// Output kept from an exec action, like the kubelet's 10 KiB limit.
@@ -84,8 +84,11 @@ pub async fn probe(target: &Target, probe: &Probe) -> Outcome {
     if let Some(tcp) = &probe.tcp_socket {
         return tcp_connect(target, tcp, timeout).await;
     }
-    if probe.grpc.is_some() {
-        return Err("gRPC probes are not supported by pod yet".into());
+    if let Some(grpc) = &probe.grpc {
+        let port = u16::try_from(grpc.port).map_err(|_| format!("invalid port {}", grpc.port))?;
+        let addr = SocketAddr::new(target.pod_ip, port);
+        let service = grpc.service.as_deref().unwrap_or("");
+        return grpc::check(|| target.netns.connect(addr), addr, service, timeout).await;
     }
     Err("probe has no action".into())
 }

@@ -22,14 +22,18 @@
 //!   final status stays in the store, and `delete` cleans up from the
 //!   records (as for a supervisor that died).
 //! - Rotated log files are kept as they are, not gzipped.
-//! - httpGet probes use a minimal HTTP/1.1 client (see `handler`); gRPC
-//!   probes fail with a message saying they are not supported.
+//! - httpGet probes use a minimal HTTP/1.1 client (see `handler`).
+//! - A gRPC probe that cannot connect retries until its timeout and is
+//!   reported as the kubelet's connect timeout; a server that accepts the
+//!   connection but does not speak HTTP/2 fails the call instead (grpc-go
+//!   would keep redialing until the timeout).
 
 pub mod attach;
 pub mod backoff;
 pub mod crilog;
 pub mod duration;
 pub mod events;
+mod grpc;
 mod handler;
 mod launch;
 mod lifecycle;

@@ -2,7 +2,7 @@
 //! mean something to a scheduler or a cluster's controllers. The manifest
 //! stays valid for a real cluster; `pod` says what it leaves aside.
 
-use k8s_openapi::api::core::v1::{Container, PodSpec, Probe, SecurityContext};
+use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
 
 use crate::api::Object;
 
@@ -152,13 +152,12 @@ fn spec_warnings(spec: &PodSpec) -> Vec<String> {
 }
 
 const NOT_BUILT: &str = "ignored: not supported by pod yet";
-const PROBE_FAILS: &str = "not supported by pod yet: this probe always fails";
 
 /// Fields that mean something on one node too, but that `pod` does not
 /// carry out (yet): said out loud rather than dropped.
 fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
     let mut out = Vec::new();
-    let mut out_probes = Vec::new();
+    let mut out_ports = Vec::new();
     let mut warn = |path: String| out.push(format!("spec.{path}: {NOT_BUILT}"));
     if spec.active_deadline_seconds.is_some() {
         warn("activeDeadlineSeconds".into());
@@ -203,17 +202,14 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
             let host_ports = container.ports.iter().flatten().enumerate();
             for (p, _) in host_ports.filter(|(_, port)| port.host_port.is_some_and(|h| h > 0)) {
                 if spec.host_network != Some(true) {
-                    out_probes.push(format!(
+                    out_ports.push(format!(
                         "spec.{list}[{i}].ports[{p}].hostPort: ignored: pods have a loopback-only network, ports are not published"
                     ));
                 }
             }
-            for field in failing_probes(container) {
-                out_probes.push(format!("spec.{list}[{i}].{field}: {PROBE_FAILS}"));
-            }
         }
     }
-    out.extend(out_probes);
+    out.extend(out_ports);
     out
 }
 
@@ -242,21 +238,6 @@ fn container_fields(container: &Container) -> Vec<String> {
         out.push("restartPolicyRules".into());
     }
     out
-}
-
-fn failing_probes(container: &Container) -> Vec<String> {
-    let probes = [
-        ("livenessProbe", &container.liveness_probe),
-        ("readinessProbe", &container.readiness_probe),
-        ("startupProbe", &container.startup_probe),
-    ];
-    probes
-        .into_iter()
-        .filter_map(|(name, probe)| {
-            let field = probe.as_ref().and_then(probe_field)?;
-            Some(format!("{name}.{field}"))
-        })
-        .collect()
 }
 
 fn security_context_fields(sc: &SecurityContext) -> Vec<String> {
@@ -296,11 +277,6 @@ fn present(fields: impl Iterator<Item = (bool, &'static str)>) -> impl Iterator<
         .map(|(_, name)| format!("securityContext.{name}"))
 }
 
-/// The probe handlers the supervisor cannot run: gRPC.
-fn probe_field(probe: &Probe) -> Option<&'static str> {
-    probe.grpc.as_ref().map(|_| "grpc")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,7 +300,6 @@ mod tests {
                 "spec.activeDeadlineSeconds: ignored: not supported by pod yet",
                 "spec.securityContext.seccompProfile: ignored: not supported by pod yet",
                 "spec.containers[0].securityContext.procMount: ignored: not supported by pod yet",
-                "spec.containers[0].livenessProbe.grpc: not supported by pod yet: this probe always fails",
             ]
         );
     }
