@@ -54,32 +54,7 @@ pub fn validate_containers(
         if !names_seen.insert(container.name.as_str()) {
             errs.duplicate(&idx.child("name"), &container.name);
         }
-        if let Some(lifecycle) = container.lifecycle.as_ref() {
-            let lp = idx.child("lifecycle");
-            for (name, handler) in [
-                ("postStart", &lifecycle.post_start),
-                ("preStop", &lifecycle.pre_stop),
-            ] {
-                if let Some(handler) = handler {
-                    errs.extend(validate_lifecycle_handler(handler, grace, &lp.child(name)));
-                }
-            }
-        }
-        errs.extend(validate_probe(
-            container.liveness_probe.as_ref(),
-            &idx.child("livenessProbe"),
-            ProbeKind::Liveness,
-        ));
-        errs.extend(validate_probe(
-            container.readiness_probe.as_ref(),
-            &idx.child("readinessProbe"),
-            ProbeKind::Readiness,
-        ));
-        errs.extend(validate_probe(
-            container.startup_probe.as_ref(),
-            &idx.child("startupProbe"),
-            ProbeKind::Startup,
-        ));
+        errs.extend(validate_hooks_and_probes(container, grace, &idx));
         // Per-container restart policies (ContainerRestartRules): the
         // values a current server takes.
         if let Some(policy) = container.restart_policy.as_deref()
@@ -96,6 +71,38 @@ pub fn validate_containers(
         spec.containers.iter().enumerate(),
         path,
     ));
+    errs
+}
+
+/// The lifecycle hooks and probes of an app container or a sidecar.
+fn validate_hooks_and_probes(container: &Container, grace: Option<i64>, idx: &Path) -> Errors {
+    let mut errs = Errors::default();
+    if let Some(lifecycle) = container.lifecycle.as_ref() {
+        let lp = idx.child("lifecycle");
+        for (name, handler) in [
+            ("postStart", &lifecycle.post_start),
+            ("preStop", &lifecycle.pre_stop),
+        ] {
+            if let Some(handler) = handler {
+                errs.extend(validate_lifecycle_handler(handler, grace, &lp.child(name)));
+            }
+        }
+    }
+    for (name, probe, kind) in [
+        (
+            "livenessProbe",
+            &container.liveness_probe,
+            ProbeKind::Liveness,
+        ),
+        (
+            "readinessProbe",
+            &container.readiness_probe,
+            ProbeKind::Readiness,
+        ),
+        ("startupProbe", &container.startup_probe, ProbeKind::Startup),
+    ] {
+        errs.extend(validate_probe(probe.as_ref(), &idx.child(name), kind));
+    }
     errs
 }
 
@@ -125,32 +132,7 @@ pub fn validate_init_containers(
         // Init containers run one by one: conflicts only within each.
         errs.extend(host_port_conflicts(std::iter::once((i, container)), path));
         if sidecar {
-            if let Some(lifecycle) = container.lifecycle.as_ref() {
-                let lp = idx.child("lifecycle");
-                for (name, handler) in [
-                    ("postStart", &lifecycle.post_start),
-                    ("preStop", &lifecycle.pre_stop),
-                ] {
-                    if let Some(handler) = handler {
-                        errs.extend(validate_lifecycle_handler(handler, grace, &lp.child(name)));
-                    }
-                }
-            }
-            errs.extend(validate_probe(
-                container.liveness_probe.as_ref(),
-                &idx.child("livenessProbe"),
-                ProbeKind::Liveness,
-            ));
-            errs.extend(validate_probe(
-                container.readiness_probe.as_ref(),
-                &idx.child("readinessProbe"),
-                ProbeKind::Readiness,
-            ));
-            errs.extend(validate_probe(
-                container.startup_probe.as_ref(),
-                &idx.child("startupProbe"),
-                ProbeKind::Startup,
-            ));
+            errs.extend(validate_hooks_and_probes(container, grace, &idx));
         } else {
             let forbidden = "may not be set for init containers without restartPolicy=Always";
             if container.lifecycle.is_some() {
