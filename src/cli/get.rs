@@ -7,7 +7,7 @@ use super::resources::{self, Selection};
 use crate::api::selector::Selector;
 use crate::api::{Kind, Object};
 use crate::print::{self, OutputFormat, TableOptions};
-use crate::store::Store;
+use crate::store::{Detail, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -56,7 +56,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         return get_events(global, &store, &args);
     }
     let selector = args.selector.as_deref().map(Selector::parse).transpose()?;
-    let (objects, listed_kinds) = fetch(global, &store, &args, selector.as_ref())?;
+    // Tables read a few fields of each pod; decoding only those makes
+    // listing many pods several times faster. `-w` compares whole objects.
+    let detail = if matches!(format, OutputFormat::Table | OutputFormat::Wide) && !args.watch {
+        Detail::Table
+    } else {
+        Detail::Full
+    };
+    let (objects, listed_kinds) = fetch(global, &store, &args, selector.as_ref(), detail)?;
     if objects.is_empty() && listed_kinds {
         match global.list_namespace() {
             Some(ns) => eprintln!("No resources found in {ns} namespace."),
@@ -149,6 +156,7 @@ fn fetch(
     store: &Store,
     args: &Args,
     selector: Option<&Selector>,
+    detail: Detail,
 ) -> Result<(Vec<Object>, bool)> {
     let mut errors = Vec::new();
     let mut objects = Vec::new();
@@ -169,7 +177,13 @@ fn fetch(
             Selection::Kinds(kinds) => {
                 listed = true;
                 for kind in kinds {
-                    objects.extend(list(store, kind, global.list_namespace(), selector)?);
+                    objects.extend(list(
+                        store,
+                        kind,
+                        global.list_namespace(),
+                        selector,
+                        detail,
+                    )?);
                 }
             }
             Selection::Named(named) => {
@@ -201,8 +215,9 @@ fn list(
     kind: Kind,
     namespace: Option<&str>,
     selector: Option<&Selector>,
+    detail: Detail,
 ) -> Result<Vec<Object>> {
-    let mut objects = store.list(kind, namespace)?;
+    let mut objects = store.list_as(kind, namespace, detail)?;
     if let Some(selector) = selector {
         objects.retain(|o| selector.matches(o.metadata().labels.as_ref()));
     }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::write_atomic;
+use crate::store::{read_small_file, write_atomic};
 
 pub const PID_FILE: &str = "supervisor.pid";
 pub const PROCESSES_FILE: &str = "processes.json";
@@ -43,16 +43,17 @@ impl Process {
 }
 
 /// Field 22 of /proc/<pid>/stat, or None when the process is gone or a
-/// zombie.
+/// zombie. `get pods` asks this of every pod: bytes, not a String.
 fn start_time(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let stat = read_small_file(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     // The command name may hold spaces and parentheses: fields start after
     // the last ')'.
-    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
-    if fields.first() == Some(&"Z") || fields.first() == Some(&"X") {
+    let after = stat.iter().rposition(|&b| b == b')')? + 2;
+    let mut fields = stat.get(after..)?.split(|&b| b == b' ');
+    if matches!(fields.next()?, b"Z" | b"X") {
         return None;
     }
-    fields.get(19)?.parse().ok()
+    std::str::from_utf8(fields.nth(18)?).ok()?.parse().ok()
 }
 
 /// The records of one pod's supervisor, in `<run root>/pods/<uid>/`.
@@ -84,8 +85,8 @@ impl Records {
     }
 
     pub fn supervisor(&self) -> Option<Process> {
-        let text = fs::read_to_string(self.dir.join(PID_FILE)).ok()?;
-        let mut words = text.split_whitespace();
+        let bytes = read_small_file(&self.dir.join(PID_FILE)).ok()?;
+        let mut words = std::str::from_utf8(&bytes).ok()?.split_ascii_whitespace();
         Some(Process {
             pid: words.next()?.parse().ok()?,
             start: words.next()?.parse().ok()?,
