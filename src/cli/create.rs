@@ -1,5 +1,7 @@
 //! `pod create -f FILE`: decode, default, validate, store, start.
 
+use std::collections::VecDeque;
+
 use anyhow::{Result, bail};
 
 use super::GlobalArgs;
@@ -7,6 +9,8 @@ use crate::api::decode::{self, Document};
 use crate::api::{Object, defaults, validation};
 use crate::error::{ApiError, FromSource};
 use crate::print;
+use crate::store::Store;
+use crate::supervisor;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -44,7 +48,16 @@ impl DryRun {
     }
 }
 
+/// How many supervisors `create` starts before it waits for the first of
+/// them to be ready: their start-ups (exec, reading the pod, binding the
+/// socket) overlap, while the output stays in the order of the documents.
+const STARTING_AT_ONCE: usize = 32;
+
 pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
+    // A bad -o is an error before anything is created, as in kubectl.
+    if let Some(format) = &args.output {
+        print::OutputFormat::parse(format)?;
+    }
     let documents = read_documents(&args.filenames, args.recursive, &global.namespace)?;
     let store = if args.dry_run == DryRun::None {
         Some(global.store()?)
@@ -52,21 +65,21 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         None
     };
     let mut failures = 0;
+    let mut pending = VecDeque::new();
     for doc in documents {
-        for warning in validation::warnings(&doc.object) {
-            eprintln!("Warning: {warning}");
+        let outcome = match &store {
+            Some(store) => store_and_start(store, &doc.object),
+            None => Ok(None),
+        };
+        pending.push_back((doc, outcome));
+        if pending.len() > STARTING_AT_ONCE
+            && let Some((doc, outcome)) = pending.pop_front()
+        {
+            failures += report(store.as_ref(), &doc, outcome, &args)?;
         }
-        if let Some(store) = &store {
-            if let Err(err) = store.create(&doc.object) {
-                report_source_error("creating", &doc.source, err);
-                failures += 1;
-                continue;
-            }
-            if let Object::Pod(pod) = &doc.object {
-                crate::supervisor::launch(store, pod)?;
-            }
-        }
-        print_outcome(&doc.object, "created", args.dry_run, args.output.as_deref())?;
+    }
+    while let Some((doc, outcome)) = pending.pop_front() {
+        failures += report(store.as_ref(), &doc, outcome, &args)?;
     }
     if failures > 0 {
         return Err(crate::error::ExitStatus {
@@ -76,6 +89,39 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// Stores one object and, for a pod, starts its supervisor.
+fn store_and_start(store: &Store, object: &Object) -> Result<Option<supervisor::Starting>> {
+    store.create(object)?;
+    match object {
+        Object::Pod(pod) => supervisor::start(store, pod).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// Prints what became of one document (its warnings, then `created` or
+/// its error, as kubectl does object by object) once its supervisor is
+/// ready; returns 1 for a failure.
+fn report(
+    store: Option<&Store>,
+    doc: &Document,
+    outcome: Result<Option<supervisor::Starting>>,
+    args: &Args,
+) -> Result<usize> {
+    for warning in validation::warnings(&doc.object) {
+        eprintln!("Warning: {warning}");
+    }
+    let started = outcome.and_then(|starting| match (starting, store) {
+        (Some(starting), Some(store)) => starting.wait(store),
+        _ => Ok(()),
+    });
+    if let Err(err) = started {
+        report_source_error("creating", &doc.source, err);
+        return Ok(1);
+    }
+    print_outcome(&doc.object, "created", args.dry_run, args.output.as_deref())?;
+    Ok(0)
 }
 
 /// Reads, decodes, defaults and validates every object named by `-f`.

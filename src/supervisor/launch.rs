@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{Child, Command, ExitCode, Stdio};
 
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Pod;
@@ -59,19 +59,79 @@ struct Args {
 /// setting), the pod record is removed again so that nothing half-created
 /// is left.
 pub fn launch(store: &Store, pod: &Pod) -> Result<()> {
-    let name = pod.metadata.name.clone().unwrap_or_default();
-    let result = Settings::from_env().and_then(|settings| spawn(store, pod, &settings));
-    if result.is_err() {
-        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-        let _ = store.remove(crate::api::Kind::Pod, &namespace, &name);
-        if let Ok(uid) = super::pod_uid(pod) {
-            let _ = fs::remove_dir_all(store.pod_run_dir(uid));
-        }
-    }
-    result.with_context(|| format!("starting the supervisor of pod {name:?}"))
+    start(store, pod)?.wait(store)
 }
 
-fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<()> {
+/// A supervisor started but not yet known to be listening: `create` starts
+/// many before it waits for the first, so their start-ups overlap.
+#[must_use = "wait() says whether the supervisor started"]
+pub struct Starting {
+    namespace: String,
+    name: String,
+    uid: String,
+    child: Child,
+    ready: File,
+    log_path: PathBuf,
+}
+
+/// Starts the supervisor of a freshly stored pod without waiting for it
+/// (see [`Starting::wait`]). A failure removes the pod record, as in
+/// [`launch`].
+pub fn start(store: &Store, pod: &Pod) -> Result<Starting> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let uid = super::pod_uid(pod).unwrap_or_default().to_string();
+    let result = Settings::from_env().and_then(|settings| spawn(store, pod, &settings));
+    match result {
+        Ok((child, ready, log_path)) => Ok(Starting {
+            namespace,
+            name,
+            uid,
+            child,
+            ready,
+            log_path,
+        }),
+        Err(e) => Err(forget(store, &namespace, &name, &uid, e)),
+    }
+}
+
+impl Starting {
+    /// Waits until the supervisor says it is listening, or why it is not.
+    pub fn wait(mut self, store: &Store) -> Result<()> {
+        let result = (|| -> Result<()> {
+            let mut answer = String::new();
+            self.ready.read_to_string(&mut answer)?;
+            if answer.trim() == "ready" {
+                return Ok(());
+            }
+            let _ = self.child.wait();
+            let log = fs::read_to_string(&self.log_path).unwrap_or_default();
+            let last = log.lines().last().unwrap_or("it exited without a word");
+            bail!("{last}")
+        })();
+        result.map_err(|e| forget(store, &self.namespace, &self.name, &self.uid, e))
+    }
+}
+
+/// Removes what a failed start left (the pod record, its run directory)
+/// and says which pod's supervisor did not start.
+fn forget(
+    store: &Store,
+    namespace: &str,
+    name: &str,
+    uid: &str,
+    e: anyhow::Error,
+) -> anyhow::Error {
+    let _ = store.remove(crate::api::Kind::Pod, namespace, name);
+    if !uid.is_empty() {
+        let _ = fs::remove_dir_all(store.pod_run_dir(uid));
+    }
+    e.context(format!("starting the supervisor of pod {name:?}"))
+}
+
+/// Forks the supervisor; returns it, the read end of its ready pipe and
+/// its log file.
+fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<(Child, File, PathBuf)> {
     let uid = super::pod_uid(pod)?.to_string();
     let run_dir = store.pod_run_dir(&uid);
     fs::DirBuilder::new()
@@ -116,17 +176,11 @@ fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<()> {
             Ok(())
         });
     }
-    let mut child = command.spawn().context("re-executing pod")?;
+    let child = command.spawn().context("re-executing pod")?;
+    // Only the supervisor may hold the write end: its exit (or its
+    // closing the descriptor) is the end of the answer.
     drop(ready_w);
-    let mut answer = String::new();
-    File::from(ready_r).read_to_string(&mut answer)?;
-    if answer.trim() == "ready" {
-        return Ok(());
-    }
-    let _ = child.wait();
-    let log = fs::read_to_string(&log_path).unwrap_or_default();
-    let last = log.lines().last().unwrap_or("it exited without a word");
-    bail!("{last}")
+    Ok((child, File::from(ready_r), log_path))
 }
 
 /// Runs the supervisor if argv asks for it (before clap sees argv).

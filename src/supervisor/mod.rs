@@ -46,7 +46,7 @@ mod stdio;
 mod terminate;
 mod tls;
 
-pub use launch::{dispatch, launch};
+pub use launch::{Starting, dispatch, launch, start};
 pub use terminate::delete;
 
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
