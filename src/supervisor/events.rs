@@ -7,7 +7,15 @@
 //! count; readers keep the last copy of each name
 //! (`Store::read_pod_events`). Appending keeps every write one small
 //! `write(2)` instead of a rewrite of the whole file.
+//!
+//! Like the kubelet's EventAggregator, once 10 different messages with the
+//! same source, type and reason came within 10 minutes (a probe whose
+//! output changes every time), further ones fold into one event
+//! `(combined from similar events): <latest message>`. Only events of the
+//! last 10 minutes are remembered for folding, so a supervisor that runs
+//! for weeks keeps a bounded memory and a bounded events file.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -18,6 +26,16 @@ use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
 /// How long a repeat is folded into the previous event.
 const FOLD_WINDOW: SignedDuration = SignedDuration::from_secs(600);
+
+/// Different messages of one kind within the window before they are
+/// combined (client-go's defaultAggregateMaxEvents).
+const AGGREGATE_AFTER: usize = 10;
+
+/// Events remembered for folding at most (client-go's LRU cache size).
+const MAX_REMEMBERED: usize = 4096;
+
+/// The prefix of a combined event's message.
+const COMBINED: &str = "(combined from similar events): ";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Type {
@@ -55,8 +73,11 @@ pub struct Recorder {
     pod: PodRef,
     path: PathBuf,
     file: Option<File>,
-    /// Events recorded so far, for folding repeats.
-    seen: Vec<Event>,
+    /// Events of the fold window, by the key repeats share, oldest first.
+    seen: Vec<(String, Event)>,
+    /// Per source, type and reason: the distinct messages of the window
+    /// and when the last one came.
+    similar: HashMap<String, (HashSet<String>, Timestamp)>,
 }
 
 impl Recorder {
@@ -66,6 +87,7 @@ impl Recorder {
             path: path.to_path_buf(),
             file: None,
             seen: Vec::new(),
+            similar: HashMap::new(),
         }
     }
 
@@ -110,20 +132,33 @@ impl Recorder {
             Type::Normal => "Normal",
             Type::Warning => "Warning",
         };
-        let repeat = self.seen.iter_mut().find(|e| {
-            e.involved_object.field_path.as_deref() == field_path
-                && e.type_.as_deref() == Some(type_name)
-                && e.reason.as_deref() == Some(reason)
-                && e.message.as_deref() == Some(message)
-                && e.source.as_ref().and_then(|s| s.component.as_deref())
-                    == Some(source.component())
-                && e.last_timestamp
-                    .as_ref()
-                    .is_some_and(|t| now.duration_since(t.0) <= FOLD_WINDOW)
-        });
-        if let Some(event) = repeat {
+        let source_name = source.component();
+        // What the aggregator compares: everything but the container and
+        // the message.
+        let kind = format!("{source_name}\0{type_name}\0{reason}");
+        let key = format!("{kind}\0{}\0{message}", field_path.unwrap_or(""));
+        self.forget_before(now);
+        let (messages, last) = self
+            .similar
+            .entry(kind.clone())
+            .or_insert_with(|| (HashSet::new(), now));
+        messages.insert(key.clone());
+        *last = now;
+        let combined = messages.len() >= AGGREGATE_AFTER;
+        let (key, message) = if combined {
+            // Keep the set at its limit, as client-go does.
+            if let Some(any) = messages.iter().next().cloned() {
+                messages.remove(&any);
+            }
+            (kind, format!("{COMBINED}{message}"))
+        } else {
+            (key, message.to_string())
+        };
+        if let Some((_, event)) = self.seen.iter_mut().find(|(k, _)| *k == key) {
             event.count = Some(event.count.unwrap_or(1) + 1);
             event.last_timestamp = Some(Time(now));
+            event.message = Some(message);
+            event.involved_object.field_path = field_path.map(str::to_string);
             return event.clone();
         }
         let pod = &self.pod;
@@ -145,7 +180,7 @@ impl Recorder {
                 ..Default::default()
             },
             reason: Some(reason.into()),
-            message: Some(message.into()),
+            message: Some(message),
             type_: Some(type_name.into()),
             source: Some(EventSource {
                 component: Some(source.component().into()),
@@ -158,8 +193,20 @@ impl Recorder {
             last_timestamp: Some(Time(now)),
             ..Default::default()
         };
-        self.seen.push(event.clone());
+        if self.seen.len() >= MAX_REMEMBERED {
+            self.seen.remove(0);
+        }
+        self.seen.push((key, event.clone()));
         event
+    }
+
+    /// Drops what is older than the fold window: such events are not
+    /// folded into any more.
+    fn forget_before(&mut self, now: Timestamp) {
+        let recent = |t: Timestamp| now.duration_since(t) <= FOLD_WINDOW;
+        self.seen
+            .retain(|(_, e)| e.last_timestamp.as_ref().is_some_and(|t| recent(t.0)));
+        self.similar.retain(|_, (_, last)| recent(*last));
     }
 }
 
@@ -284,5 +331,56 @@ mod tests {
         )
         .unwrap();
         assert_eq!(read(dir.path()).len(), 2);
+    }
+
+    #[test]
+    fn many_different_messages_are_combined_like_the_kubelets() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = recorder(dir.path());
+        let c = Some("spec.containers{app}");
+        for i in 1..=12 {
+            let message = format!("Readiness probe failed: {i}");
+            r.record(c, Type::Warning, Source::Kubelet, "Unhealthy", &message)
+                .unwrap();
+        }
+        let events = read(dir.path());
+        assert_eq!(events.len(), 10);
+        assert_eq!(
+            events[8].message.as_deref(),
+            Some("Readiness probe failed: 9")
+        );
+        let combined = &events[9];
+        assert_eq!(
+            combined.message.as_deref(),
+            Some("(combined from similar events): Readiness probe failed: 12")
+        );
+        assert_eq!(combined.count, Some(3));
+        // A message seen before is still its own event.
+        r.record(
+            c,
+            Type::Warning,
+            Source::Kubelet,
+            "Unhealthy",
+            "Readiness probe failed: 1",
+        )
+        .unwrap();
+        assert_eq!(read(dir.path())[0].count, Some(2));
+    }
+
+    #[test]
+    fn only_the_fold_window_is_remembered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = recorder(dir.path());
+        let start = Timestamp::UNIX_EPOCH + SignedDuration::from_secs(1_000_000);
+        for i in 0..1000 {
+            let at = start + SignedDuration::from_millis(i * 100);
+            let reason = format!("Reason{i}");
+            r.fold(None, Type::Normal, Source::Kubelet, &reason, "m", at);
+        }
+        assert_eq!(r.seen.len(), 1000);
+        let later = start + SignedDuration::from_secs(100 + 601);
+        r.fold(None, Type::Normal, Source::Kubelet, "Last", "m", later);
+        assert_eq!(r.seen.len(), 1);
+        assert_eq!(r.similar.len(), 1);
     }
 }
