@@ -6,7 +6,8 @@
 //! A folded event is appended again under the same name with its new
 //! count; readers keep the last copy of each name
 //! (`Store::read_pod_events`). Appending keeps every write one small
-//! `write(2)` instead of a rewrite of the whole file.
+//! `write(2)` instead of a rewrite of the whole file; every 1000 lines the
+//! file is rewritten with the last copies only, if copies are most of it.
 //!
 //! Like the kubelet's EventAggregator, once 10 different messages with the
 //! same source, type and reason came within 10 minutes (a probe whose
@@ -33,6 +34,9 @@ const AGGREGATE_AFTER: usize = 10;
 
 /// Events remembered for folding at most (client-go's LRU cache size).
 const MAX_REMEMBERED: usize = 4096;
+
+/// Lines appended between two looks at compacting the file.
+const COMPACT_EVERY: usize = 1000;
 
 /// The prefix of a combined event's message.
 const COMBINED: &str = "(combined from similar events): ";
@@ -78,6 +82,8 @@ pub struct Recorder {
     /// Per source, type and reason: the distinct messages of the window
     /// and when the last one came.
     similar: HashMap<String, (HashSet<String>, Timestamp)>,
+    /// Lines written since the file was last compacted.
+    appended: usize,
 }
 
 impl Recorder {
@@ -88,6 +94,7 @@ impl Recorder {
             file: None,
             seen: Vec::new(),
             similar: HashMap::new(),
+            appended: 0,
         }
     }
 
@@ -114,7 +121,42 @@ impl Recorder {
             );
         }
         // One write per event: a reader never sees two events mixed.
-        self.file.as_mut().expect("opened").write_all(&line)
+        self.file.as_mut().expect("opened").write_all(&line)?;
+        self.appended += 1;
+        if self.appended >= COMPACT_EVERY {
+            self.appended = 0;
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Rewrites the file with the last copy of each event when copies of
+    /// folded events make up most of it: a probe failing every second
+    /// would otherwise add a line a second for as long as the pod runs.
+    /// The new file replaces the old one by rename, so a reader sees one
+    /// or the other whole.
+    fn compact(&mut self) -> io::Result<()> {
+        let text = std::fs::read_to_string(&self.path)?;
+        let copies: Vec<Event> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect();
+        let total = copies.len();
+        let latest = latest_copies(copies);
+        if latest.len() * 2 > total {
+            return Ok(());
+        }
+        let mut out = Vec::with_capacity(text.len() / 2);
+        for event in &latest {
+            serde_json::to_writer(&mut out, event).map_err(io::Error::other)?;
+            out.push(b'\n');
+        }
+        let staging = self.path.with_extension("jsonl.tmp");
+        std::fs::write(&staging, &out)?;
+        std::fs::rename(&staging, &self.path)?;
+        // The next event goes to the new file.
+        self.file = None;
+        Ok(())
     }
 
     /// The event to write: a repeat of a recent one with its count raised,
@@ -382,5 +424,25 @@ mod tests {
         r.fold(None, Type::Normal, Source::Kubelet, "Last", "m", later);
         assert_eq!(r.seen.len(), 1);
         assert_eq!(r.similar.len(), 1);
+    }
+
+    #[test]
+    fn the_file_keeps_the_last_copy_of_each_event_once_copies_pile_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut r = recorder(dir.path());
+        let c = Some("spec.containers{app}");
+        r.record(None, Type::Normal, Source::Scheduler, "Scheduled", "x")
+            .unwrap();
+        for _ in 0..COMPACT_EVERY + 10 {
+            r.record(c, Type::Warning, Source::Kubelet, "BackOff", "again")
+                .unwrap();
+        }
+        let text = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+        // Compacted at the 1000th line to two events; 11 copies since.
+        assert_eq!(text.lines().count(), 2 + 11);
+        let events = read(dir.path());
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[1].count, Some(COMPACT_EVERY as i32 + 10));
+        assert!(!dir.path().join("events.jsonl.tmp").exists());
     }
 }
