@@ -57,6 +57,32 @@ spec:
             .is_some_and(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "/pause"]),
         "{ps}"
     );
+    // No signal stays ignored across execve (the runtime's own process
+    // ignores SIGPIPE and SIGHUP): `yes | head` ends, as under runc.
+    let ignored = env.ok(&[
+        "exec",
+        "shared",
+        "-c",
+        "sleeper",
+        "--",
+        "grep",
+        "SigIgn",
+        "/proc/self/status",
+    ]);
+    assert_eq!(ignored, "SigIgn:\t0000000000000000\n");
+    let yes = env.ok(&[
+        "exec",
+        "shared",
+        "-c",
+        "sleeper",
+        "--",
+        "timeout",
+        "5",
+        "sh",
+        "-c",
+        "yes | head -c 3",
+    ]);
+    assert_eq!(yes, "y\ny");
     let err = env.fails(&["exec", "shared", "-c", "sleeper", "--", "no-such-tool"]);
     assert!(
         err.contains(r#"exec: "no-such-tool": executable file not found in $PATH"#),

@@ -139,12 +139,61 @@ fn execute(process: &Process) -> Result<()> {
     let program = find_program(process)?;
     let args = c_strings(&process.args)?;
     let env = c_strings(&process.env)?;
+    default_signals()?;
     let err = nix::unistd::execve(&program, &args, &env).unwrap_err();
     bail!(
         "exec: {:?}: {}",
         process.args.first().map(String::as_str).unwrap_or_default(),
         errno_text(err)
     )
+}
+
+/// Every signal back to its default action and unblocked, as a container
+/// process starts under runc. An ignored signal survives `execve`: this
+/// process ignores SIGPIPE (Rust's runtime does) and SIGHUP (inherited
+/// from the supervisor), and a program that counts on SIGPIPE to end it,
+/// such as `yes | head`, would otherwise spin on EPIPE for ever.
+fn default_signals() -> Result<()> {
+    // The kernel's `struct sigaction` (handler, flags, restorer, mask on
+    // x86_64 and arm64), all zeros: SIG_DFL. The raw system call, because
+    // glibc refuses its two internal real-time signals (32 and 33), which
+    // an ignoring parent passes on all the same.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let default = KernelSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for signal in 1..=64 {
+        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid struct and no old action.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                signal,
+                &default as *const KernelSigaction,
+                std::ptr::null_mut::<KernelSigaction>(),
+                std::mem::size_of::<u64>(),
+            )
+        };
+        if ret != 0 {
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("resetting the action of signal {signal}"));
+        }
+    }
+    let none = nix::sys::signal::SigSet::empty();
+    nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&none), None)
+        .context("unblocking signals")?;
+    Ok(())
 }
 
 /// Resolves argv[0] through the container's PATH as Go's exec.LookPath
