@@ -16,7 +16,7 @@
 //! last 10 minutes are remembered for folding, so a supervisor that runs
 //! for weeks keeps a bounded memory and a bounded events file.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -79,9 +79,10 @@ pub struct Recorder {
     file: Option<File>,
     /// Events of the fold window, by the key repeats share, oldest first.
     seen: Vec<(String, Event)>,
-    /// Per source, type and reason: the distinct messages of the window
+    /// Per source, type and reason: the distinct messages of the window,
+    /// oldest first,
     /// and when the last one came.
-    similar: HashMap<String, (HashSet<String>, Timestamp)>,
+    similar: HashMap<String, (Vec<String>, Timestamp)>,
     /// Lines written since the file was last compacted.
     appended: usize,
 }
@@ -183,15 +184,17 @@ impl Recorder {
         let (messages, last) = self
             .similar
             .entry(kind.clone())
-            .or_insert_with(|| (HashSet::new(), now));
-        messages.insert(key.clone());
+            .or_insert_with(|| (Vec::new(), now));
+        if !messages.contains(&key) {
+            messages.push(key.clone());
+        }
         *last = now;
         let combined = messages.len() >= AGGREGATE_AFTER;
         let (key, message) = if combined {
-            // Keep the set at its limit, as client-go does.
-            if let Some(any) = messages.iter().next().cloned() {
-                messages.remove(&any);
-            }
+            // Keep the set at its limit, as client-go does. It lets any one
+            // go (PopAny); the oldest here, so that what folds where does
+            // not depend on hashing.
+            messages.remove(0);
             (kind, format!("{COMBINED}{message}"))
         } else {
             (key, message.to_string())
@@ -397,16 +400,21 @@ mod tests {
             Some("(combined from similar events): Readiness probe failed: 12")
         );
         assert_eq!(combined.count, Some(3));
-        // A message seen before is still its own event.
-        r.record(
-            c,
-            Type::Warning,
-            Source::Kubelet,
-            "Unhealthy",
-            "Readiness probe failed: 1",
-        )
-        .unwrap();
-        assert_eq!(read(dir.path())[0].count, Some(2));
+        // A recent message is still its own event; the oldest ones were
+        // let go to make room, and now fold into the combined event.
+        for message in ["Readiness probe failed: 9", "Readiness probe failed: 1"] {
+            r.record(c, Type::Warning, Source::Kubelet, "Unhealthy", message)
+                .unwrap();
+        }
+        let events = read(dir.path());
+        assert_eq!(events.len(), 10);
+        assert_eq!(events[8].count, Some(2));
+        assert_eq!(events[0].count, Some(1));
+        assert_eq!(
+            events[9].message.as_deref(),
+            Some("(combined from similar events): Readiness probe failed: 1")
+        );
+        assert_eq!(events[9].count, Some(4));
     }
 
     #[test]
