@@ -80,8 +80,7 @@ pub struct Recorder {
     /// Events of the fold window, by the key repeats share, oldest first.
     seen: Vec<(String, Event)>,
     /// Per source, type and reason: the distinct messages of the window,
-    /// oldest first,
-    /// and when the last one came.
+    /// oldest first, and when the last one came.
     similar: HashMap<String, (Vec<String>, Timestamp)>,
     /// Lines written since the file was last compacted.
     appended: usize,
