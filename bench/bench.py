@@ -1117,7 +1117,11 @@ def main():
         if args.no_podman:
             podman_note = "skipped (--no-podman)"
         elif not shutil.which("podman"):
-            podman_note = "podman is not installed (apt-get install -y podman runc)"
+            podman_note = "podman is not installed (apt-get install -y podman runc catatonit)"
+        elif not any(shutil.which(p) or os.path.exists(p) for p in ("catatonit", "/usr/libexec/podman/catatonit")):
+            # kube play builds its pause image around catatonit and fails
+            # every pod without it.
+            podman_note = "podman has no catatonit for its pause image (apt-get install -y catatonit)"
         else:
             podman = Podman(work, args.podman_network)
             tools.append(podman)

@@ -7,8 +7,8 @@
 #   bench/run.sh --runs 10 --out /tmp/r.json --no-podman
 #   bench/run.sh --no-build       # use target/release/pod as it is
 #
-# Needs root, python3 and busybox-static. The podman column needs podman
-# and runc (apt-get install -y podman runc); the pull case needs
+# Needs root, python3 and busybox-static. The podman column needs podman,
+# runc and catatonit (apt-get install -y podman runc catatonit); the pull case needs
 # docker-registry and skopeo (scripts/install-deps.sh installs them).
 # Nothing here installs anything. See bench/bench.py --help for every option.
 set -euo pipefail
