@@ -4,8 +4,7 @@
 use anyhow::{Result, bail};
 
 use super::GlobalArgs;
-use super::resources::{self, Selection};
-use crate::api::selector::Selector;
+use super::resources::{self, Target};
 use crate::api::{Kind, Object};
 use crate::error::ApiError;
 use crate::store::Store;
@@ -66,8 +65,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         );
     }
     let grace = grace_period(&args)?;
-    let (targets, mut errors) = targets(global, &store, &args)?;
-    if targets.is_empty() && errors.is_empty() {
+    let targets = targets(global, &store, &args)?;
+    let mut errors = Vec::new();
+    if targets.is_empty() {
         eprintln!("No resources found");
         return Ok(());
     }
@@ -133,53 +133,26 @@ fn grace_period(args: &Args) -> Result<Termination> {
     }
 }
 
-type Target = (Kind, String, String);
-
-fn targets(
-    global: &GlobalArgs,
-    store: &Store,
-    args: &Args,
-) -> Result<(Vec<Target>, Vec<anyhow::Error>)> {
-    let mut out = Vec::new();
-    if !args.filenames.is_empty() {
-        for doc in
-            super::create::read_documents(&args.filenames, args.recursive, &global.namespace)?
-        {
+/// The objects of `-f FILE`, or those the resource arguments select.
+fn targets(global: &GlobalArgs, store: &Store, args: &Args) -> Result<Vec<Target>> {
+    if args.filenames.is_empty() {
+        return resources::targets(
+            global,
+            store,
+            &args.resources,
+            args.all,
+            args.selector.as_deref(),
+        );
+    }
+    let documents =
+        super::create::read_documents(&args.filenames, args.recursive, &global.namespace)?;
+    Ok(documents
+        .iter()
+        .map(|doc| {
             let o = &doc.object;
-            out.push((o.kind(), o.namespace().to_string(), o.name().to_string()));
-        }
-        return Ok((out, Vec::new()));
-    }
-    let selection = resources::parse(&args.resources)?;
-    match selection {
-        Selection::Named(named) => {
-            if args.all || args.selector.is_some() {
-                bail!("name cannot be provided when a selector or --all is specified");
-            }
-            for (kind, name) in named {
-                out.push((kind, global.namespace.clone(), name));
-            }
-        }
-        Selection::Kinds(kinds) => {
-            let selector = match (&args.selector, args.all) {
-                (Some(s), _) => Selector::parse(s)?,
-                (None, true) => Selector::default(),
-                (None, false) => bail!("resource(s) were provided, but no name was specified"),
-            };
-            for kind in kinds {
-                for object in store.list(kind, global.list_namespace())? {
-                    if selector.matches(object.metadata().labels.as_ref()) {
-                        out.push((
-                            kind,
-                            object.namespace().to_string(),
-                            object.name().to_string(),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-    Ok((out, Vec::new()))
+            (o.kind(), o.namespace().to_string(), o.name().to_string())
+        })
+        .collect())
 }
 
 fn delete_one(

@@ -3,7 +3,10 @@
 
 use anyhow::{Result, bail};
 
+use super::GlobalArgs;
 use crate::api::Kind;
+use crate::api::selector::Selector;
+use crate::store::Store;
 
 /// What the positional arguments of get/describe/delete name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +56,48 @@ pub fn parse(args: &[String]) -> Result<Selection> {
     Ok(Selection::Named(
         names.iter().map(|n| (kinds[0], n.clone())).collect(),
     ))
+}
+
+/// An object a command acts on: kind, namespace, name.
+pub type Target = (Kind, String, String);
+
+/// The objects `delete` and `wait` act on: the named ones, or every object
+/// of the given kinds matching `-l` (or all of them with `--all`), with
+/// kubectl's errors for the combinations it refuses.
+pub fn targets(
+    global: &GlobalArgs,
+    store: &Store,
+    resources: &[String],
+    all: bool,
+    selector: Option<&str>,
+) -> Result<Vec<Target>> {
+    let mut out = Vec::new();
+    match parse(resources)? {
+        Selection::Named(named) => {
+            if all || selector.is_some() {
+                bail!("name cannot be provided when a selector or --all is specified");
+            }
+            for (kind, name) in named {
+                out.push((kind, global.namespace.clone(), name));
+            }
+        }
+        Selection::Kinds(kinds) => {
+            let selector = match (selector, all) {
+                (Some(s), _) => Selector::parse(s)?,
+                (None, true) => Selector::default(),
+                (None, false) => bail!("resource(s) were provided, but no name was specified"),
+            };
+            for kind in kinds {
+                for object in store.list(kind, global.list_namespace())? {
+                    if selector.matches(object.metadata().labels.as_ref()) {
+                        let (ns, name) = (object.namespace(), object.name());
+                        out.push((kind, ns.to_string(), name.to_string()));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -5,12 +5,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Result, anyhow, bail};
 
 use super::GlobalArgs;
-use super::resources::{self, Selection};
-use crate::api::selector::Selector;
+use super::resources;
 use crate::api::{Kind, Object};
 use crate::error::ApiError;
 use crate::print::jsonpath::{self, JsonPath};
-use crate::store::Store;
 use crate::supervisor::duration;
 
 #[derive(Debug, clap::Args)]
@@ -39,7 +37,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     let condition = Condition::parse(&args.condition)?;
     let timeout = duration::parse(&args.timeout).map_err(|e| anyhow!("invalid --timeout: {e}"))?;
     let store = global.store()?;
-    let targets = targets(global, &store, &args)?;
+    let targets = resources::targets(
+        global,
+        &store,
+        &args.resources,
+        args.all,
+        args.selector.as_deref(),
+    )?;
     if targets.is_empty() {
         bail!("no matching resources found");
     }
@@ -166,38 +170,6 @@ impl Condition {
             Condition::Delete | Condition::Create => unreachable!("answered above"),
         })
     }
-}
-
-type Target = (Kind, String, String);
-
-fn targets(global: &GlobalArgs, store: &Store, args: &Args) -> Result<Vec<Target>> {
-    let mut out = Vec::new();
-    match resources::parse(&args.resources)? {
-        Selection::Named(named) => {
-            if args.all || args.selector.is_some() {
-                bail!("name cannot be provided when a selector or --all is specified");
-            }
-            for (kind, name) in named {
-                out.push((kind, global.namespace.clone(), name));
-            }
-        }
-        Selection::Kinds(kinds) => {
-            let selector = match (&args.selector, args.all) {
-                (Some(s), _) => Selector::parse(s)?,
-                (None, true) => Selector::default(),
-                (None, false) => bail!("resource(s) were provided, but no name was specified"),
-            };
-            for kind in kinds {
-                for object in store.list(kind, global.list_namespace())? {
-                    if selector.matches(object.metadata().labels.as_ref()) {
-                        let (ns, name) = (object.namespace(), object.name());
-                        out.push((kind, ns.to_string(), name.to_string()));
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
