@@ -71,20 +71,12 @@ pub fn validate_id(errs: &mut Errors, path: &Path, id: Option<i64>) {
 
 /// `validateSeccompProfileField`
 pub fn validate_seccomp(errs: &mut Errors, profile: &SeccompProfile, path: &Path) {
-    match profile.type_.as_str() {
-        "" => errs.required_because(
-            &path.child("type"),
-            "type is required when seccompProfile is set",
-        ),
-        kind if !PROFILE_TYPES.contains(&kind) => {
-            errs.not_supported(&path.child("type"), kind, &PROFILE_TYPES)
-        }
-        _ => {}
-    }
-    validate_localhost_profile(
+    let localhost = profile.localhost_profile.as_deref();
+    validate_profile(
         errs,
         &profile.type_,
-        profile.localhost_profile.as_deref(),
+        localhost,
+        "seccompProfile",
         "seccomp type",
         path,
     );
@@ -92,23 +84,39 @@ pub fn validate_seccomp(errs: &mut Errors, profile: &SeccompProfile, path: &Path
 
 /// `validateAppArmorProfileField`
 pub fn validate_app_armor(errs: &mut Errors, profile: &AppArmorProfile, path: &Path) {
-    match profile.type_.as_str() {
+    let localhost = profile.localhost_profile.as_deref();
+    validate_profile(
+        errs,
+        &profile.type_,
+        localhost,
+        "appArmorProfile",
+        "AppArmor type",
+        path,
+    );
+}
+
+/// What the two profile fields share: a known type, and a localhost
+/// profile exactly when the type is Localhost. `field` and `type_name`
+/// are the names the server's messages use.
+fn validate_profile(
+    errs: &mut Errors,
+    type_: &str,
+    localhost: Option<&str>,
+    field: &str,
+    type_name: &str,
+    path: &Path,
+) {
+    match type_ {
         "" => errs.required_because(
             &path.child("type"),
-            "type is required when appArmorProfile is set",
+            &format!("type is required when {field} is set"),
         ),
         kind if !PROFILE_TYPES.contains(&kind) => {
             errs.not_supported(&path.child("type"), kind, &PROFILE_TYPES)
         }
         _ => {}
     }
-    validate_localhost_profile(
-        errs,
-        &profile.type_,
-        profile.localhost_profile.as_deref(),
-        "AppArmor type",
-        path,
-    );
+    validate_localhost_profile(errs, type_, localhost, type_name, path);
 }
 
 fn validate_localhost_profile(
