@@ -95,3 +95,38 @@ fn non_root_is_refused_and_writes_nothing() {
     assert!(!env.root().exists());
     assert!(!env.run_root().exists());
 }
+
+#[test]
+fn a_long_list_comes_back_sorted_by_namespace_then_name() {
+    // Enough objects that `list` reads them on several threads.
+    let env = Env::new();
+    let mut names: Vec<(String, String)> = Vec::new();
+    for i in (0..130).rev() {
+        let namespace = if i % 3 == 0 { "alpha" } else { "default" };
+        names.push((namespace.to_string(), format!("cm-{i:03}")));
+    }
+    let docs: Vec<String> = names
+        .iter()
+        .map(|(ns, name)| {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\n"
+            )
+        })
+        .collect();
+    let file = env.manifest("many.yaml", &docs.join("---\n"));
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    names.sort();
+    let expected: Vec<String> = names
+        .iter()
+        .map(|(ns, name)| format!("{ns:<9} {name}"))
+        .collect();
+    let listed = env.ok(&[
+        "get",
+        "configmaps",
+        "-A",
+        "-o",
+        "custom-columns=NS:.metadata.namespace,NAME:.metadata.name",
+        "--no-headers",
+    ]);
+    assert_eq!(listed.lines().collect::<Vec<_>>(), expected);
+}

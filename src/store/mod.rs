@@ -35,6 +35,9 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, PodStatus, Secret};
 use crate::api::{Kind, Object};
 use crate::error::ApiError;
 
+/// From how many objects on, `list` reads them on every core.
+const PARALLEL_LIST_MIN: usize = 64;
+
 /// How much of a stored object to decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
@@ -246,7 +249,7 @@ impl Store {
             Some(ns) => vec![ns.to_string()],
             None => sorted_entries(&self.root.join(kind.resource()))?,
         };
-        let mut out = Vec::new();
+        let mut names = Vec::new();
         for ns in namespaces {
             for entry in sorted_entries(&self.kind_dir(kind, &ns))? {
                 let name = match kind {
@@ -256,12 +259,39 @@ impl Store {
                         None => continue,
                     },
                 };
-                if let Some(object) = self.get_as(kind, &ns, &name, detail)? {
-                    out.push(object);
-                }
+                names.push((ns.clone(), name));
             }
         }
-        Ok(out)
+        let read = |chunk: &[(String, String)]| -> Result<Vec<Object>> {
+            let mut objects = Vec::with_capacity(chunk.len());
+            for (ns, name) in chunk {
+                if let Some(object) = self.get_as(kind, ns, name, detail)? {
+                    objects.push(object);
+                }
+            }
+            Ok(objects)
+        };
+        // Reading a pod is a few small files and a JSON decode: with
+        // hundreds stored, the cores share them (in order, so the result
+        // stays sorted).
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        if threads < 2 || names.len() < PARALLEL_LIST_MIN {
+            return read(&names);
+        }
+        let chunks: Vec<_> = names.chunks(names.len().div_ceil(threads)).collect();
+        std::thread::scope(|scope| {
+            let (first, rest) = chunks.split_first().expect("at least one chunk");
+            let others: Vec<_> = rest.iter().map(|c| scope.spawn(|| read(c))).collect();
+            let mut out = read(first)?;
+            for handle in others {
+                out.extend(
+                    handle
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+                );
+            }
+            Ok(out)
+        })
     }
 
     /// Removes a ConfigMap or Secret, or a pod's whole persistent

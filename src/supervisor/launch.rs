@@ -230,7 +230,7 @@ fn supervise(args: Args) -> Result<()> {
             _ => bail!("pod {}/{} is not stored", args.namespace, args.name),
         };
         let records = Records::new(&store.pod_run_dir(&args.uid));
-        records.write_supervisor(Process::current())?;
+        let claim = records.claim_supervisor(Process::current())?;
         let socket_path = records.socket();
         let _ = fs::remove_file(&socket_path);
         let listener = super::socket::with_short_path(&socket_path, |p| {
@@ -239,9 +239,11 @@ fn supervise(args: Args) -> Result<()> {
         .with_context(|| format!("binding {}", socket_path.display()))?;
         fs::set_permissions(&socket_path, fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
-        Ok((store, pod, records, listener))
+        Ok((store, pod, records, listener, claim))
     })();
-    let (store, pod, records, listener) = match prepared {
+    // `_claim` lives until the pod is done: its lock is how others tell
+    // that this supervisor runs (see `record`).
+    let (store, pod, records, listener, _claim) = match prepared {
         Ok(p) => p,
         Err(e) => {
             say(&ready, &format!("{e:#}\n"));

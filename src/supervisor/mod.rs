@@ -52,6 +52,7 @@ pub use terminate::delete;
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 use crate::store::Store;
+use record::SupervisorState;
 
 /// How `delete` ends a pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,13 +86,12 @@ pub fn observed_status(store: &Store, pod: &Pod, recorded: Option<PodStatus>) ->
     let records = pod_uid(pod)
         .ok()
         .map(|uid| record::Records::new(&store.pod_run_dir(uid)));
-    let supervisor = records.as_ref().and_then(|r| r.supervisor());
-    let alive = supervisor.is_some_and(|p| p.is_alive());
+    let supervisor = records.map_or(SupervisorState::Never, |r| r.supervisor_state());
     match recorded {
         Some(s) if status::is_terminal(s.phase.as_deref()) => s,
-        Some(s) if alive => s,
+        Some(s) if supervisor == SupervisorState::Running => s,
         Some(s) => status::unknown(s),
-        None if supervisor.is_some() && !alive => status::unknown(status::initial(pod)),
+        None if supervisor == SupervisorState::Gone => status::unknown(status::initial(pod)),
         None => status::initial(pod),
     }
 }

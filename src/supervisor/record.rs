@@ -2,12 +2,19 @@
 //! find it and, when it is gone, clean up after it: its own pid and start
 //! time (`supervisor.pid`), and the pids of the processes it started
 //! (`processes.json`). A start time next to each pid defeats pid reuse.
+//!
+//! The supervisor also holds an exclusive `flock` on its pid file for as
+//! long as it runs. The kernel drops the lock when the process dies, however
+//! it dies, so "is the lock held?" answers "is the supervisor running?" in
+//! three system calls, without reading /proc: `get pods` asks it of every
+//! pod.
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use rustix::fs::FlockOperation;
 use serde::{Deserialize, Serialize};
 
 use crate::store::{read_small_file, write_atomic};
@@ -56,6 +63,22 @@ fn start_time(pid: i32) -> Option<u64> {
     std::str::from_utf8(fields.nth(18)?).ok()?.parse().ok()
 }
 
+/// The supervisor's lock on its pid file; see [`Records::claim_supervisor`].
+#[derive(Debug)]
+pub struct Claim {
+    _file: fs::File,
+}
+
+/// What the run directory says about a pod's supervisor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SupervisorState {
+    /// No supervisor ever wrote its pid file.
+    Never,
+    Running,
+    /// It ran and is gone (killed, crashed, or the machine rebooted).
+    Gone,
+}
+
 /// The records of one pod's supervisor, in `<run root>/pods/<uid>/`.
 #[derive(Debug, Clone)]
 pub struct Records {
@@ -77,11 +100,41 @@ impl Records {
         self.dir.join(SOCKET_FILE)
     }
 
-    pub fn write_supervisor(&self, process: Process) -> io::Result<()> {
-        write_atomic(
-            &self.dir.join(PID_FILE),
-            format!("{} {}\n", process.pid, process.start).as_bytes(),
-        )
+    /// Writes the supervisor's pid file, already locked: the lock is taken
+    /// on a temporary file that is then renamed into place, so no reader
+    /// ever sees the file unlocked while this process runs. The lock lasts
+    /// as long as the returned claim, which the supervisor keeps until it
+    /// exits.
+    pub fn claim_supervisor(&self, process: Process) -> io::Result<Claim> {
+        fs::create_dir_all(&self.dir)?;
+        let tmp = self.dir.join(format!(".{PID_FILE}.{}.tmp", process.pid));
+        let claimed = (|| {
+            let mut file = fs::File::create(&tmp)?;
+            file.write_all(format!("{} {}\n", process.pid, process.start).as_bytes())?;
+            rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive)?;
+            fs::rename(&tmp, self.dir.join(PID_FILE))?;
+            Ok(Claim { _file: file })
+        })();
+        if claimed.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        claimed
+    }
+
+    /// Whether the pod ever had a supervisor and whether it still runs.
+    pub fn supervisor_state(&self) -> SupervisorState {
+        let Ok(file) = fs::File::open(self.dir.join(PID_FILE)) else {
+            return SupervisorState::Never;
+        };
+        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared) {
+            Err(rustix::io::Errno::WOULDBLOCK) => SupervisorState::Running,
+            // Unlocked: the supervisor is gone, or it is one that predates
+            // the lock; the pid and start time tell.
+            _ => match self.supervisor() {
+                Some(p) if p.is_alive() => SupervisorState::Running,
+                _ => SupervisorState::Gone,
+            },
+        }
     }
 
     pub fn supervisor(&self) -> Option<Process> {
@@ -131,12 +184,45 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let records = Records::new(dir.path());
         assert_eq!(records.supervisor(), None);
-        records.write_supervisor(Process::current()).unwrap();
+        let _claim = records.claim_supervisor(Process::current()).unwrap();
         assert_eq!(records.live_supervisor(), Some(Process::current()));
         let mut procs = BTreeMap::new();
         procs.insert("pause".to_string(), Process { pid: 7, start: 9 });
         records.write_processes(&procs).unwrap();
         assert_eq!(records.processes(), procs);
+    }
+
+    #[test]
+    fn the_supervisor_runs_while_its_claim_is_held() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Records::new(dir.path());
+        assert_eq!(records.supervisor_state(), SupervisorState::Never);
+        // A pid that is not running: only the lock can say Running.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let gone = Process::of(child.id() as i32).unwrap();
+        child.wait().unwrap();
+        let claim = records.claim_supervisor(gone).unwrap();
+        assert_eq!(records.supervisor_state(), SupervisorState::Running);
+        assert_eq!(
+            records.supervisor_state(),
+            SupervisorState::Running,
+            "readers leave the lock as it was"
+        );
+        drop(claim);
+        assert_eq!(records.supervisor_state(), SupervisorState::Gone);
+        // A pid file without a lock (an older supervisor) is judged by its
+        // pid and start time.
+        write_atomic(
+            &dir.path().join(PID_FILE),
+            format!("{} {}\n", Process::current().pid, Process::current().start).as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(records.supervisor_state(), SupervisorState::Running);
+        let leftovers: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, [PID_FILE]);
     }
 
     #[test]
