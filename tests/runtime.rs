@@ -91,6 +91,78 @@ spec:
     delete_and_check_clean(&env, "shared", &uid);
 }
 
+/// The cgroup paths of the hierarchies the runtime uses, from a
+/// /proc/<pid>/cgroup text: v1's memory, cpu and pids lines, or v2's one.
+fn runtime_cgroups(text: &str) -> Vec<String> {
+    let lines: Vec<(&str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            Some((controllers, path))
+        })
+        .collect();
+    let v1: Vec<String> = lines
+        .iter()
+        .filter(|(c, _)| c.split(',').any(|c| ["memory", "cpu", "pids"].contains(&c)))
+        .map(|(_, p)| p.to_string())
+        .collect();
+    if !v1.is_empty() {
+        return v1;
+    }
+    lines
+        .iter()
+        .filter(|(c, _)| c.is_empty())
+        .map(|(_, p)| p.to_string())
+        .collect()
+}
+
+#[test]
+fn every_process_of_a_pod_is_born_in_its_cgroups() {
+    let env = env();
+    let uid = create(
+        &env,
+        "grouped",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: grouped
+spec:
+  shareProcessNamespace: true
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+"#,
+    );
+    wait_until(&env, "grouped", "the container to run", || {
+        (jsonpath(&env, "grouped", "{.status.phase}") == "Running").then_some(())
+    });
+    let show = |script: &str| {
+        let text = env.ok(&["exec", "grouped", "-c", "main", "--", "sh", "-c", script]);
+        let paths = runtime_cgroups(&text);
+        assert!(!paths.is_empty(), "{text}");
+        paths
+    };
+    let expect = |paths: Vec<String>, leaf: &str, who: &str| {
+        let suffix = format!("/{uid}/{leaf}");
+        assert!(
+            paths.iter().all(|p| p.ends_with(&suffix)),
+            "{who} is in {paths:?}, not in .../{uid}/{leaf}"
+        );
+    };
+    expect(show("cat /proc/1/cgroup"), ".sandbox", "the pause process");
+    expect(
+        show("cat /proc/$(pidof sleep)/cgroup"),
+        "main",
+        "the container's process",
+    );
+    expect(show("cat /proc/self/cgroup"), "main", "an exec'd process");
+    delete_and_check_clean(&env, "grouped", &uid);
+}
+
 #[test]
 fn containers_have_their_own_pid_namespace_by_default() {
     let env = env();

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 pub struct ContainerConfig {
     /// Namespaces to join (the pause process's net, ipc, uts).
     pub join: Vec<NamespacePath>,
-    /// `cgroup.procs` files the process writes itself into first.
+    /// `cgroup.procs` files the process writes itself into first (v2; on
+    /// v1 it is born in its cgroups, see `Cgroup::entry`).
     pub cgroup_procs: Vec<PathBuf>,
     pub rootfs: Rootfs,
     /// Mounts inside the root, in order.
@@ -33,6 +34,7 @@ pub struct ContainerConfig {
 pub struct ExecConfig {
     /// Namespaces to join, the mount namespace last.
     pub join: Vec<NamespacePath>,
+    /// As in [`ContainerConfig::cgroup_procs`].
     pub cgroup_procs: Vec<PathBuf>,
     pub process: Process,
 }

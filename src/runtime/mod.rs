@@ -268,17 +268,16 @@ impl PodRuntime {
             uts: !self.host_network(),
             pid: self.shares_pid_namespace(),
         };
-        let pid = sandbox::start(&spec)?;
         let pause_cgroup = self.cgroup.child(state::SANDBOX_CGROUP);
-        let joined = pause_cgroup
+        pause_cgroup
             .create(&cgroups::Limits::default())
-            .and_then(|()| {
-                for file in pause_cgroup.procs_files() {
-                    std::fs::write(&file, pid.to_string())
-                        .with_context(|| format!("writing {}", file.display()))?;
-                }
-                Ok(())
-            });
+            .context("creating the pause process's cgroup")?;
+        let entry = pause_cgroup.entry();
+        let pid = sandbox::start(&spec, entry.thread_files)?;
+        let joined = entry.procs_files.iter().try_for_each(|file| {
+            std::fs::write(file, pid.to_string())
+                .with_context(|| format!("writing {}", file.display()))
+        });
         let sandbox = state::Sandbox::new(pid);
         if let Err(err) = joined.and_then(|()| sandbox.save(&self.run_dir)) {
             let _ = nix::sys::signal::kill(
@@ -332,6 +331,7 @@ impl PodRuntime {
         cgroup
             .create(&resources::container_limits(container))
             .context("creating the container cgroup")?;
+        let entry = cgroup.entry();
 
         let sc = container.security_context.as_ref();
         let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
@@ -359,7 +359,7 @@ impl PodRuntime {
             .collect();
         let config = ContainerConfig {
             join: self.pod_namespaces(pause),
-            cgroup_procs: cgroup.procs_files(),
+            cgroup_procs: entry.procs_files,
             rootfs,
             mounts,
             host_dev: privileged,
@@ -383,6 +383,7 @@ impl PodRuntime {
             argv0: "pod-init",
             args: &[reexec::INIT_ARG],
             pid_namespace,
+            born_in: entry.thread_files,
             config: Some(serde_json::to_vec(&config).map_err(anyhow::Error::from)?),
             stdio,
             pre_exec: None,
@@ -573,9 +574,10 @@ impl PodRuntime {
                 });
             }
         }
+        let entry = self.cgroup.child(container).entry();
         let config = ExecConfig {
             join,
-            cgroup_procs: self.cgroup.child(container).procs_files(),
+            cgroup_procs: entry.procs_files,
             process,
         };
         let pid_namespace = if self.host_pid() {
@@ -587,6 +589,7 @@ impl PodRuntime {
             argv0: "pod-exec",
             args: &[reexec::EXEC_ARG],
             pid_namespace,
+            born_in: entry.thread_files,
             config: Some(serde_json::to_vec(&config)?),
             stdio,
             pre_exec: None,

@@ -4,6 +4,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
@@ -24,8 +25,9 @@ pub struct SandboxSpec {
     pub pid: bool,
 }
 
-/// Starts the pause process, a child of the caller; returns its host pid.
-pub fn start(spec: &SandboxSpec) -> Result<i32> {
+/// Starts the pause process, a child of the caller, born in the cgroups
+/// whose v1 `tasks` files are `born_in`; returns its host pid.
+pub fn start(spec: &SandboxSpec, born_in: Vec<PathBuf>) -> Result<i32> {
     let hostname = CString::new(spec.hostname.as_str()).context("hostname contains NUL")?;
     let mut flags = 0;
     if spec.network {
@@ -67,6 +69,7 @@ pub fn start(spec: &SandboxSpec) -> Result<i32> {
         } else {
             PidNamespace::Inherit
         },
+        born_in,
         config: None,
         stdio: Stdio::Null,
         pre_exec: Some(Box::new(pre_exec)),

@@ -8,7 +8,9 @@
 //! child* is born. So the caller's PID namespace for children is switched
 //! on a short-lived thread (both calls are per-thread and allowed in a
 //! multi-threaded process), the child is forked from that thread, and the
-//! thread ends. The child is then the caller's own child (no intermediate
+//! thread ends. The same thread first moves itself into the child's
+//! cgroups, so the child is born there (see [`Reexec::born_in`]). The child
+//! is then the caller's own child (no intermediate
 //! process), which is what lets the supervisor `waitpid` a container's main
 //! process and read its exit status.
 
@@ -56,6 +58,10 @@ pub struct Reexec<'a> {
     /// Hidden arguments after argv[0].
     pub args: &'a [&'a str],
     pub pid_namespace: PidNamespace,
+    /// cgroup v1 `tasks` files the forking thread moves itself into before
+    /// it forks, so that the child is born in those cgroups (see
+    /// [`super::cgroups::Cgroup::entry`]).
+    pub born_in: Vec<PathBuf>,
     /// Bytes written to the child's CONFIG_FD, and an ERROR_FD to report
     /// on; None for a child that neither reads a configuration nor reports
     /// (the pause process, which must not hold the error pipe open).
@@ -73,6 +79,7 @@ pub fn spawn(reexec: Reexec<'_>) -> Result<Outcome> {
         argv0,
         args,
         pid_namespace,
+        born_in,
         config,
         stdio,
         pre_exec,
@@ -137,6 +144,12 @@ pub fn spawn(reexec: Reexec<'_>) -> Result<Outcome> {
     let child = std::thread::scope(|scope| {
         scope
             .spawn(move || -> Result<std::process::Child> {
+                // This thread ends right after the fork: what it joins
+                // only decides where the child is born.
+                for file in &born_in {
+                    std::fs::write(file, "0")
+                        .with_context(|| format!("joining cgroup {}", file.display()))?;
+                }
                 enter_pid_namespace(&pid_namespace)?;
                 command.spawn().context("starting /proc/self/exe")
             })
