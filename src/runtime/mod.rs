@@ -12,15 +12,19 @@
 //!    are the kubelet's FailedMount / sandbox failures.
 //! 2. [`PodRuntime::start_sandbox`]: the pause process, a direct child of
 //!    the caller, holding net/ipc/uts (+pid with shareProcessNamespace).
-//! 3. [`PodRuntime::start_container`]: one container process, a direct
-//!    child of the caller (no helper process in between), so the caller
-//!    `waitpid`s it and reads its exit code or signal. `instance` is the
-//!    container's restart count: each instance gets a fresh overlay upper
-//!    directory and a fresh cgroup. `Err(StartError::Config)` is
+//! 3. [`PodRuntime::begin_container`], then [`Creating::finish`]: one
+//!    container process, a direct child of the caller (no helper process
+//!    in between), so the caller `waitpid`s it and reads its exit code or
+//!    signal. `begin_container` returns once the child runs; `finish`
+//!    (blocking, from any thread) once it has executed the container's
+//!    program, so the set-up of several containers overlaps. `instance` is
+//!    the container's restart count: each instance gets a fresh overlay
+//!    upper directory and a fresh cgroup. `Err(StartError::Config)` is
 //!    CreateContainerConfigError (nothing was started);
 //!    `Err(StartError::Runtime)` is a failure of the runtime or of the
-//!    final exec (`exec: "foo": executable file not found in $PATH`); the
-//!    failed child has already been reaped.
+//!    final exec (`exec: "foo": executable file not found in $PATH`); a
+//!    child that failed in `finish` is the caller's to reap, and its
+//!    instance's to clean up with [`PodRuntime::cleanup_container`].
 //! 4. [`PodRuntime::exec`]: a process inside a running container (exec
 //!    probes, hooks, `pod exec`), a direct child of the caller.
 //! 5. After a container instance exited, read what you need
@@ -34,11 +38,10 @@
 //!    from the store and its uid, so `delete` can clean up a pod whose
 //!    supervisor died.
 //!
-//! Blocking: every call is synchronous and returns quickly (a start
-//! returns once the container's program has been `execve`d); from tokio
-//! use `spawn_blocking`. The runtime reaps only children that failed
-//! before their exec; never `waitpid(-1)` concurrently with a start (use
-//! pidfds or waitpid on known pids).
+//! Blocking: every call is synchronous and returns quickly; from tokio
+//! use `spawn_blocking` for `Creating::finish`. `start_sandbox` and `exec`
+//! reap children that failed before their exec; never `waitpid(-1)`
+//! concurrently with those (use pidfds or waitpid on known pids).
 //!
 //! Deliberate choices:
 //! - no_new_privs is set only when `allowPrivilegeEscalation: false`, as
@@ -98,6 +101,50 @@ pub enum Stdio {
     Tty(OwnedFd),
     /// /dev/null for all three.
     Null,
+}
+
+/// A container instance whose init runs but has not executed the
+/// container's program yet.
+#[must_use = "finish() says whether the container started"]
+pub struct Creating {
+    launched: spawn::Launched,
+    run_dir: PathBuf,
+    name: String,
+    instance: u32,
+    process: Process,
+}
+
+impl Creating {
+    /// The container's pid in the caller's PID namespace: its init now, its
+    /// program once `finish` says so.
+    pub fn pid(&self) -> i32 {
+        self.launched.pid()
+    }
+
+    /// Waits until the container's program has been executed, then records
+    /// the running instance. Blocking, and callable from any thread. On
+    /// `Err` the failed init is left for the caller to reap (the
+    /// supervisor's reaper waits for every pid it starts), and the caller
+    /// removes what the instance left with
+    /// [`PodRuntime::cleanup_container`].
+    pub fn finish(self) -> Result<Started, StartError> {
+        let pid = self.launched.pid();
+        match self.launched.finish()? {
+            Ok(()) => {
+                state::ContainerRecord {
+                    pid,
+                    start_time: state::start_time(pid).unwrap_or(0),
+                    instance: self.instance,
+                    process: self.process,
+                }
+                .save(&self.run_dir, &self.name)?;
+                Ok(Started { pid })
+            }
+            Err(message) => Err(StartError::Runtime(format!(
+                "unable to start container process: {message}"
+            ))),
+        }
+    }
 }
 
 /// A process the runtime started.
@@ -228,7 +275,7 @@ impl PodRuntime {
             ),
         ];
         for (name, text) in files {
-            crate::store::write_atomic(&etc.join(name), text.as_bytes())?;
+            crate::store::write_volatile(&etc.join(name), text.as_bytes())?;
         }
         if !self.host_ipc() {
             let shm = self.shm_dir();
@@ -299,14 +346,17 @@ impl PodRuntime {
             .map(|s| s.pid)
     }
 
-    /// Starts one container instance; see the module documentation.
-    pub fn start_container(
+    /// Starts one container instance; see the module documentation. It
+    /// returns once the container's init runs; [`Creating::finish`] waits
+    /// for the container's program, so several containers can be set up at
+    /// once.
+    pub fn begin_container(
         &mut self,
         container: &Container,
         instance: u32,
         image: &Image,
         stdio: Stdio,
-    ) -> Result<Started, StartError> {
+    ) -> Result<Creating, StartError> {
         let pause = self
             .sandbox_pid()
             .ok_or_else(|| StartError::Runtime("the pod sandbox is not running".into()))?;
@@ -379,7 +429,7 @@ impl PodRuntime {
         } else {
             PidNamespace::New
         };
-        let outcome = spawn::spawn(Reexec {
+        let launched = spawn::launch(Reexec {
             argv0: "pod-init",
             args: &[reexec::INIT_ARG],
             pid_namespace,
@@ -388,26 +438,13 @@ impl PodRuntime {
             stdio,
             pre_exec: None,
         })?;
-        match outcome {
-            Outcome::Executed(pid) => {
-                state::ContainerRecord {
-                    pid,
-                    start_time: state::start_time(pid).unwrap_or(0),
-                    instance,
-                    process,
-                }
-                .save(&self.run_dir, &container.name)?;
-                Ok(Started { pid })
-            }
-            Outcome::Failed(message) => {
-                // Nothing of a failed start outlives it: the next attempt
-                // is a new instance.
-                let _ = self.cleanup_container(&container.name, instance);
-                Err(StartError::Runtime(format!(
-                    "unable to start container process: {message}"
-                )))
-            }
-        }
+        Ok(Creating {
+            launched,
+            run_dir: self.run_dir.clone(),
+            name: container.name.clone(),
+            instance,
+            process,
+        })
     }
 
     /// The namespaces a container joins: the pause process's.

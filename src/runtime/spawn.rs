@@ -75,6 +75,61 @@ pub struct Reexec<'a> {
 /// Forks and executes `/proc/self/exe` as described, then waits until the
 /// child has executed its final program or failed.
 pub fn spawn(reexec: Reexec<'_>) -> Result<Outcome> {
+    let launched = launch(reexec)?;
+    let pid = launched.pid();
+    match launched.finish()? {
+        Ok(()) => Ok(Outcome::Executed(pid)),
+        Err(message) => {
+            reap(pid);
+            Ok(Outcome::Failed(message))
+        }
+    }
+}
+
+/// A child forked and executing this binary that may not have reached its
+/// final `execve` yet (see [`Launched::finish`]).
+#[must_use = "finish() says whether the child executed its program"]
+pub struct Launched {
+    pid: i32,
+    /// The configuration still to send, and the pipes of the handshake;
+    /// None for a child without one.
+    handshake: Option<(Vec<u8>, File, File)>,
+}
+
+impl Launched {
+    /// The child's pid in the caller's PID namespace.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Sends the configuration and waits until the child has executed its
+    /// final program (`Ok(())`) or says why it could not (`Err(message)`).
+    /// Blocking, and callable from any thread. A child that failed is not
+    /// reaped here: it is the caller's child, reaped the caller's way.
+    pub fn finish(self) -> Result<std::result::Result<(), String>> {
+        let Some((config, mut config_write, mut error_read)) = self.handshake else {
+            // Command::spawn itself reported a failed pre_exec or exec.
+            return Ok(Ok(()));
+        };
+        // The child reads its configuration to the end before doing
+        // anything.
+        let written = config_write.write_all(&config);
+        drop(config_write);
+        let mut message = String::new();
+        error_read
+            .read_to_string(&mut message)
+            .context("reading the child's error pipe")?;
+        if message.is_empty() {
+            written.context("sending the configuration to the child")?;
+            return Ok(Ok(()));
+        }
+        Ok(Err(message))
+    }
+}
+
+/// Forks and executes `/proc/self/exe` as described; returns once the
+/// child runs this binary (see [`Launched::finish`] for the rest).
+pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
     let Reexec {
         argv0,
         args,
@@ -157,32 +212,15 @@ pub fn spawn(reexec: Reexec<'_>) -> Result<Outcome> {
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the spawning thread panicked")))
     })?;
     let pid = child.id() as i32;
-    let (Some(config), Some(((config_read, config_write), (error_read, error_write)))) =
-        (config, handshake)
-    else {
-        // Command::spawn itself reported a failed pre_exec or exec.
-        return Ok(Outcome::Executed(pid));
-    };
-    drop(config_read);
-    drop(error_write);
-
-    // The child reads its configuration to the end before doing anything.
-    let mut config_write = File::from(config_write);
-    let written = config_write.write_all(&config);
-    drop(config_write);
-
-    let mut message = String::new();
-    File::from(error_read)
-        .read_to_string(&mut message)
-        .context("reading the child's error pipe")?;
-    if message.is_empty() {
-        if let Err(e) = written {
-            return Err(e).context("sending the configuration to the child");
+    let handshake = match (config, handshake) {
+        (Some(config), Some(((config_read, config_write), (error_read, error_write)))) => {
+            drop(config_read);
+            drop(error_write);
+            Some((config, File::from(config_write), File::from(error_read)))
         }
-        return Ok(Outcome::Executed(pid));
-    }
-    reap(pid);
-    Ok(Outcome::Failed(message))
+        _ => None,
+    };
+    Ok(Launched { pid, handshake })
 }
 
 fn enter_pid_namespace(ns: &PidNamespace) -> Result<()> {

@@ -40,7 +40,7 @@ impl Sandbox {
     }
 
     pub fn save(&self, run_dir: &Path) -> Result<()> {
-        crate::store::write_atomic(&Sandbox::path(run_dir), &serde_json::to_vec(self)?)?;
+        crate::store::write_volatile(&Sandbox::path(run_dir), &serde_json::to_vec(self)?)?;
         Ok(())
     }
 
@@ -70,7 +70,7 @@ impl ContainerRecord {
     }
 
     pub fn save(&self, run_dir: &Path, name: &str) -> Result<()> {
-        crate::store::write_atomic(
+        crate::store::write_volatile(
             &ContainerRecord::path(run_dir, name),
             &serde_json::to_vec(self)?,
         )?;

@@ -1,5 +1,6 @@
 //! Atomic file replacement: write a sibling temporary file, fsync it,
-//! rename it over the target, fsync the directory.
+//! rename it over the target, fsync the directory (the fsyncs left out for
+//! run-time state).
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -8,6 +9,19 @@ use std::path::Path;
 /// Replaces `path` with `bytes` so that readers see either the old or the
 /// new content, never a mix, even across a crash.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, true)
+}
+
+/// Replaces `path` with `bytes` so that readers see either the old or the
+/// new content, never a mix, without waiting for the disk: for run-time
+/// state (pids, a pod's /etc files) that means nothing after a reboot.
+/// Two fsyncs cost about a millisecond on this machine's disk, several
+/// times on the path of every container start.
+pub fn write_volatile(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, false)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
@@ -15,9 +29,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut file = File::create(&tmp)?;
         file.write_all(bytes)?;
-        file.sync_all()?;
+        if durable {
+            file.sync_all()?;
+        }
         fs::rename(&tmp, path)?;
-        File::open(dir)?.sync_all()
+        if durable {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

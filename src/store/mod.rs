@@ -22,7 +22,7 @@ mod atomic;
 mod brief;
 mod lock;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_volatile};
 pub use lock::Lock;
 
 use std::fs;

@@ -73,6 +73,9 @@ enum Phase {
     Idle,
     /// Its image is being pulled.
     Pulling,
+    /// Its process is being set up (see `Creation`) and has not executed
+    /// the container's program yet.
+    Creating,
     /// Waiting (crash-loop or image back-off) until then.
     Waiting(Instant),
     /// The process runs; postStart has not finished.
@@ -96,6 +99,18 @@ struct Live {
     stopping: bool,
 }
 
+/// A container instance whose process is being set up: what `created`
+/// needs once it has executed the container's program, or failed to.
+struct Creation {
+    pid: i32,
+    instance: u32,
+    image: Image,
+    kept: stdio::Kept,
+    output: stdio::Output,
+    log_path: std::path::PathBuf,
+    exited: tokio::sync::oneshot::Receiver<Exit>,
+}
+
 struct Slot {
     spec: Container,
     role: Role,
@@ -106,11 +121,19 @@ struct Slot {
     pull_backoff: BackOff,
     image: Option<Image>,
     live: Option<Live>,
+    /// Set while the phase is `Creating`.
+    creation: Option<Creation>,
     started_once: bool,
     finished_at: Option<Instant>,
 }
 
 impl Slot {
+    /// Whether a process of this container exists: running, or still being
+    /// set up.
+    fn has_process(&self) -> bool {
+        self.live.is_some() || self.creation.is_some()
+    }
+
     fn waiting(&mut self, reason: &str, message: Option<String>) {
         self.status.state = Some(ContainerState {
             waiting: Some(ContainerStateWaiting {
@@ -159,6 +182,12 @@ enum Msg {
         slot: usize,
         pid: i32,
         exit: Exit,
+    },
+    /// A container's process executed its program, or failed to.
+    Created {
+        slot: usize,
+        pid: i32,
+        result: Result<crate::runtime::Started, StartError>,
     },
     PostStart {
         slot: usize,
@@ -712,13 +741,13 @@ impl Supervisor {
                 if self.slots[i].role == Role::Sidecar {
                     let name = self.slots[i].spec.name.clone();
                     self.stop_container(i, grace, &format!("Stopping container {name}"));
-                    if self.slots[i].live.is_none() {
+                    if !self.slots[i].has_process() {
                         self.slots[i].phase = Phase::Done;
                     }
                 }
             }
         }
-        if self.slots.iter().all(|s| s.live.is_none()) {
+        if self.slots.iter().all(|s| !s.has_process()) {
             self.end_pod();
         }
     }
@@ -735,11 +764,11 @@ impl Supervisor {
     /// No container will run again: the phase becomes final.
     fn end_pod(&mut self) {
         for slot in &mut self.slots {
-            if slot.live.is_none() && slot.phase != Phase::Done {
+            if !slot.has_process() && slot.phase != Phase::Done {
                 slot.phase = Phase::Done;
             }
         }
-        if self.slots.iter().all(|s| s.live.is_none()) {
+        if self.slots.iter().all(|s| !s.has_process()) {
             self.terminal = true;
         }
     }
@@ -899,11 +928,11 @@ impl Supervisor {
             .pod_log_dir(&self.namespace, &self.name, &self.uid)
             .join(&spec.name)
             .join(format!("{instance}.log"));
-        let started = rt
+        let begun = rt
             .borrow_mut()
-            .start_container(&spec, instance, &image, stdio);
-        let started = match started {
-            Ok(s) => s,
+            .begin_container(&spec, instance, &image, stdio);
+        let creating = match begun {
+            Ok(c) => c,
             Err(StartError::Config(msg)) => {
                 self.event(Some(i), Type::Warning, "Failed", &format!("Error: {msg}"));
                 let slot = &mut self.slots[i];
@@ -923,8 +952,69 @@ impl Supervisor {
                 return;
             }
         };
+        // Waited for in the same synchronous stretch as the fork, so the
+        // reaper cannot collect its exit unseen.
+        let pid = creating.pid();
+        let exited = self.reaper.wait(pid);
+        let slot = &mut self.slots[i];
+        slot.phase = Phase::Creating;
+        slot.creation = Some(Creation {
+            pid,
+            instance,
+            image,
+            kept,
+            output,
+            log_path,
+            exited,
+        });
+        // The container's set-up (overlay, mounts, pivot_root) runs in its
+        // own process: the loop goes on, so the next container's set-up
+        // overlaps it.
+        let tx = self.tx.clone();
+        tokio::task::spawn_local(async move {
+            let result = tokio::task::spawn_blocking(move || creating.finish())
+                .await
+                .unwrap_or_else(|e| Err(StartError::Runtime(format!("start task failed: {e}"))));
+            let _ = tx.send(Msg::Created {
+                slot: i,
+                pid,
+                result,
+            });
+        });
+    }
+
+    /// The end of a container's start (see `create`).
+    fn created(&mut self, i: usize, pid: i32, result: Result<crate::runtime::Started, StartError>) {
+        let slot = &mut self.slots[i];
+        if slot.creation.as_ref().map(|c| c.pid) != Some(pid) {
+            return;
+        }
+        let Some(Creation {
+            instance,
+            image,
+            kept,
+            output,
+            log_path,
+            exited,
+            ..
+        }) = slot.creation.take()
+        else {
+            return;
+        };
+        let spec = slot.spec.clone();
+        let started = match result {
+            Ok(started) => started,
+            Err(e) => {
+                if let Some(rt) = &self.runtime
+                    && let Err(e) = rt.borrow_mut().cleanup_container(&spec.name, instance)
+                {
+                    eprintln!("pod-supervisor: cleaning up {}: {e:#}", spec.name);
+                }
+                self.start_failed(i, instance, e.to_string());
+                return;
+            }
+        };
         let container_id = container_id(&self.uid, &spec.name, instance);
-        let exited = self.reaper.wait(started.pid);
         let tap = attach::tap();
         let logs = LogFile::create(&log_path, self.settings.rotation)
             .and_then(|log| stdio::pump(output, log, tap.clone()));
@@ -995,6 +1085,12 @@ impl Supervisor {
                 });
             }
             None => self.became_running(i),
+        }
+        // A sidecar that came up while the pod was completing is stopped
+        // like the others were (sync_stopping covers a deletion).
+        if self.completing && self.slots[i].role == Role::Sidecar {
+            let grace = self.pod_grace();
+            self.stop_container(i, grace, &format!("Stopping container {name}"));
         }
     }
 
@@ -1209,6 +1305,7 @@ impl Supervisor {
         match msg {
             Msg::Pulled { slot, result, took } => self.pulled(slot, *result, took),
             Msg::Exited { slot, pid, exit } => self.exited(slot, pid, exit),
+            Msg::Created { slot, pid, result } => self.created(slot, pid, result),
             Msg::PostStart { slot, pid, result } => {
                 if self.slots[slot].live.as_ref().map(|l| l.pid) != Some(pid) {
                     return;
@@ -1452,7 +1549,7 @@ impl Supervisor {
             clients: client.into_iter().collect(),
         });
         for slot in &mut self.slots {
-            if slot.live.is_none() {
+            if !slot.has_process() {
                 slot.phase = Phase::Done;
             }
         }
@@ -1469,7 +1566,7 @@ impl Supervisor {
         let apps_live = self
             .slots
             .iter()
-            .any(|s| s.role != Role::Sidecar && s.live.is_some());
+            .any(|s| s.role != Role::Sidecar && s.has_process());
         for i in 0..self.slots.len() {
             let sidecar = self.slots[i].role == Role::Sidecar;
             if sidecar && apps_live {
@@ -1484,7 +1581,7 @@ impl Supervisor {
         if self.finished {
             return false;
         }
-        let none_live = self.slots.iter().all(|s| s.live.is_none());
+        let none_live = self.slots.iter().all(|s| !s.has_process());
         (self.stopping.is_some() && none_live) || self.terminal
     }
 
@@ -1700,6 +1797,7 @@ impl Slot {
             pull_backoff: BackOff::new(settings.backoff),
             image: None,
             live: None,
+            creation: None,
             started_once: false,
             finished_at: None,
         }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::FlockOperation;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{read_small_file, write_atomic};
+use crate::store::{read_small_file, write_volatile};
 
 pub const PID_FILE: &str = "supervisor.pid";
 pub const PROCESSES_FILE: &str = "processes.json";
@@ -153,7 +153,7 @@ impl Records {
 
     pub fn write_processes(&self, processes: &BTreeMap<String, Process>) -> io::Result<()> {
         let bytes = serde_json::to_vec(processes).map_err(io::Error::other)?;
-        write_atomic(&self.dir.join(PROCESSES_FILE), &bytes)
+        write_volatile(&self.dir.join(PROCESSES_FILE), &bytes)
     }
 
     pub fn processes(&self) -> BTreeMap<String, Process> {
@@ -212,7 +212,7 @@ mod tests {
         assert_eq!(records.supervisor_state(), SupervisorState::Gone);
         // A pid file without a lock (an older supervisor) is judged by its
         // pid and start time.
-        write_atomic(
+        write_volatile(
             &dir.path().join(PID_FILE),
             format!("{} {}\n", Process::current().pid, Process::current().start).as_bytes(),
         )
