@@ -1,8 +1,9 @@
 //! The pod's life as the kubelet drives it, in one single-threaded event
-//! loop: every outside happening (a process exit, a pull finished, a probe
-//! verdict, a hook done, a timer, a delete request) is a message; after
-//! each batch of messages `sync` decides what to start, restart or stop,
-//! and the status is written when it changed.
+//! loop: every outside happening (a process exit, a pull finished, a
+//! container's set-up done, a probe verdict, a hook done, a timer, a
+//! delete request) is a message; after each batch of messages `sync`
+//! decides what to start, restart or stop, and the status is written when
+//! it changed.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -986,10 +987,10 @@ impl Supervisor {
     /// The end of a container's start (see `create`).
     fn created(&mut self, i: usize, pid: i32, result: Result<crate::runtime::Started, StartError>) {
         let slot = &mut self.slots[i];
-        if slot.creation.as_ref().map(|c| c.pid) != Some(pid) {
+        let Some(creation) = slot.creation.take_if(|c| c.pid == pid) else {
             return;
-        }
-        let Some(Creation {
+        };
+        let Creation {
             instance,
             image,
             kept,
@@ -997,10 +998,7 @@ impl Supervisor {
             log_path,
             exited,
             ..
-        }) = slot.creation.take()
-        else {
-            return;
-        };
+        } = creation;
         let spec = slot.spec.clone();
         let started = match result {
             Ok(started) => started,
