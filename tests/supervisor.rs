@@ -364,6 +364,29 @@ fn post_start_runs_before_the_container_counts_as_running() {
 }
 
 #[test]
+fn a_post_start_hook_holds_back_the_containers_after_it() {
+    let env = env();
+    let mount = "    volumeMounts:\n    - {name: shared, mountPath: /shared}\n";
+    let spec = format!(
+        "  volumes:\n  - name: shared\n    emptyDir: {{}}\n  containers:\n  - name: proxy\n    image: busybox\n    imagePullPolicy: IfNotPresent\n{mount}    command: [sleep, '3600']\n    lifecycle:\n      postStart:\n        exec:\n          command: [sh, -c, 'sleep 1; touch /shared/proxy-up']\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n{mount}    command: [sh, -c, 'if test -e /shared/proxy-up; then echo after-hook; else echo before-hook; fi; sleep 3600']\n"
+    );
+    create(&env, "ordered", &pod_yaml("ordered", &spec));
+    until(&env, "ordered", 15, |p| {
+        container(p, "app")["state"]["running"].is_object()
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = env.ok(&["logs", "ordered", "-c", "app"]);
+        if !log.is_empty() {
+            break log;
+        }
+        assert!(Instant::now() < deadline, "app never wrote its line");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(log, "after-hook\n");
+}
+
+#[test]
 fn delete_runs_pre_stop_then_sigterm_and_kills_at_the_grace_period() {
     let env = env();
     let out = env.dir.path().join("out");

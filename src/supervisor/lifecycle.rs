@@ -135,6 +135,21 @@ impl Slot {
         self.live.is_some() || self.creation.is_some()
     }
 
+    /// Whether this container is on its way to running its postStart
+    /// hook, or running it: no other container starts meanwhile.
+    fn holds_back_starts(&self) -> bool {
+        let hooked = self
+            .spec
+            .lifecycle
+            .as_ref()
+            .is_some_and(|l| l.post_start.is_some());
+        hooked
+            && matches!(
+                self.phase,
+                Phase::Pulling | Phase::Creating | Phase::Starting
+            )
+    }
+
     fn waiting(&mut self, reason: &str, message: Option<String>) {
         self.status.state = Some(ContainerState {
             waiting: Some(ContainerStateWaiting {
@@ -642,6 +657,13 @@ impl Supervisor {
         }
         if self.initialized {
             for i in 0..self.slots.len() {
+                // The kubelet starts containers one after another and runs
+                // a postStart hook before the next start, so a hook can
+                // hold the containers after it back (a proxy that must be
+                // up first). Without a hook their set-ups overlap.
+                if self.slots.iter().any(Slot::holds_back_starts) {
+                    break;
+                }
                 let slot = &self.slots[i];
                 let due = match slot.phase {
                     Phase::Idle => slot.role == Role::App || slot.role == Role::Sidecar,
