@@ -198,8 +198,12 @@ mod tests {
         let records = Records::new(dir.path());
         assert_eq!(records.supervisor_state(), SupervisorState::Never);
         // A pid that is not running: only the lock can say Running.
-        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
         let gone = Process::of(child.id() as i32).unwrap();
+        child.kill().unwrap();
         child.wait().unwrap();
         let claim = records.claim_supervisor(gone).unwrap();
         assert_eq!(records.supervisor_state(), SupervisorState::Running);
