@@ -75,6 +75,9 @@ pub struct LogFile {
     file: BufWriter<File>,
     size: u64,
     rotation: Rotation,
+    /// The last entry's time, formatted: the entries of one read share
+    /// it, and formatting it for each line was most of a pump's CPU time.
+    stamp: Option<(Timestamp, String)>,
 }
 
 impl LogFile {
@@ -89,6 +92,7 @@ impl LogFile {
             file: BufWriter::with_capacity(64 * 1024, file),
             size,
             rotation,
+            stamp: None,
         })
     }
 
@@ -109,12 +113,23 @@ impl LogFile {
         partial: bool,
         content: &[u8],
     ) -> io::Result<()> {
-        let tag = if partial { "P" } else { "F" };
-        let head = format!("{} {} {tag} ", format_time(time), stream.as_str());
-        self.file.write_all(head.as_bytes())?;
-        self.file.write_all(content)?;
-        self.file.write_all(b"\n")?;
-        self.size += (head.len() + content.len() + 1) as u64;
+        if self.stamp.as_ref().is_none_or(|(t, _)| *t != time) {
+            self.stamp = Some((time, format_time(time)));
+        }
+        let stamp = self.stamp.as_ref().map_or("", |(_, s)| s.as_str());
+        let tag: &[u8] = if partial { b" P " } else { b" F " };
+        let stream = stream.as_str();
+        for part in [
+            stamp.as_bytes(),
+            b" ",
+            stream.as_bytes(),
+            tag,
+            content,
+            b"\n",
+        ] {
+            self.file.write_all(part)?;
+        }
+        self.size += (stamp.len() + stream.len() + content.len() + 5) as u64;
         if self.size >= self.rotation.max_size {
             self.rotate()?;
         }
@@ -186,7 +201,7 @@ impl LineSplitter {
     /// Feeds bytes read from the container; `emit(content, partial)` is
     /// called for each complete entry.
     pub fn feed(&mut self, mut data: &[u8], mut emit: impl FnMut(&[u8], bool)) {
-        while let Some(newline) = data.iter().position(|&b| b == b'\n') {
+        while let Some(newline) = memchr::memchr(b'\n', data) {
             let (line, rest) = data.split_at(newline);
             if self.pending.is_empty() {
                 emit_cut(line, &mut emit);

@@ -15,6 +15,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::Container;
+use k8s_openapi::jiff::Timestamp;
 use tokio::io::AsyncReadExt;
 use tokio::io::unix::AsyncFd;
 use tokio::task::JoinHandle;
@@ -108,9 +109,17 @@ pub fn pump(output: Output, log: LogFile, tap: Tap) -> io::Result<JoinHandle<()>
     })
 }
 
-fn write(log: &Rc<RefCell<LogFile>>, stream: Stream, content: &[u8], partial: bool) {
+/// Writes one entry stamped `time`: the time of the read it came from, as
+/// conmon stamps the lines of one read.
+fn write(
+    log: &Rc<RefCell<LogFile>>,
+    stream: Stream,
+    time: Timestamp,
+    content: &[u8],
+    partial: bool,
+) {
     let mut log = log.borrow_mut();
-    if let Err(e) = log.write_entry(super::now(), stream, partial, content) {
+    if let Err(e) = log.write_entry(time, stream, partial, content) {
         eprintln!("pod-supervisor: writing {}: {e}", log.path().display());
     }
 }
@@ -147,12 +156,14 @@ fn pump_pipe(
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     share(&tap, stream, &buf[..n]);
-                    lines.feed(&buf[..n], |c, p| write(&log, stream, c, p));
+                    let now = super::now();
+                    lines.feed(&buf[..n], |c, p| write(&log, stream, now, c, p));
                     flush(&log);
                 }
             }
         }
-        lines.finish(|c, p| write(&log, stream, c, p));
+        let now = super::now();
+        lines.finish(|c, p| write(&log, stream, now, c, p));
         flush(&log);
     }))
 }
@@ -176,13 +187,15 @@ fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>, tap: Tap) -> io::Result<
                 Ok(Ok(0)) | Ok(Err(_)) => break,
                 Ok(Ok(n)) => {
                     share(&tap, Stream::Stdout, &buf[..n]);
-                    lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, c, p));
+                    let now = super::now();
+                    lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, now, c, p));
                     flush(&log);
                 }
                 Err(_would_block) => continue,
             }
         }
-        lines.finish(|c, p| write(&log, Stream::Stdout, c, p));
+        let now = super::now();
+        lines.finish(|c, p| write(&log, Stream::Stdout, now, c, p));
         flush(&log);
     }))
 }
