@@ -1,6 +1,9 @@
 //! Link settings for the `pod` binary.
 
 fn main() {
+    // Without this, any file of the package changing (README, bench
+    // results) would rerun the script and relink the binary.
+    println!("cargo:rerun-if-changed=build.rs");
     // Every pod runs this binary twice (the supervisor and the pause
     // process) and every container start once more: packed relative
     // relocations (DT_RELR, glibc 2.36) shrink the table the dynamic
