@@ -9,10 +9,10 @@
 //! on a short-lived thread (both calls are per-thread and allowed in a
 //! multi-threaded process), the child is forked from that thread, and the
 //! thread ends. The same thread first moves itself into the child's
-//! cgroups, so the child is born there (see [`Reexec::born_in`]). The child
-//! is then the caller's own child (no intermediate
-//! process), which is what lets the supervisor `waitpid` a container's main
-//! process and read its exit status.
+//! cgroups, so the child is born there (see [`Reexec::born_in`]). The
+//! child is then the caller's own child (no intermediate process), which
+//! is what lets the supervisor `waitpid` a container's main process and
+//! read its exit status.
 
 use std::fs::File;
 use std::io::{Read, Write};
