@@ -16,6 +16,7 @@ use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::jiff::Timestamp;
+use rustix::buffer::spare_capacity;
 use tokio::io::AsyncReadExt;
 use tokio::io::unix::AsyncFd;
 use tokio::task::JoinHandle;
@@ -141,6 +142,13 @@ fn flush(log: &Rc<RefCell<LogFile>>) {
     }
 }
 
+/// A pump's read buffer: 64 KiB of capacity, left uninitialised so that
+/// only what the container writes becomes resident (a zeroed buffer cost
+/// 64 KiB per stream of every container, written to or not).
+fn read_buffer() -> Vec<u8> {
+    Vec::with_capacity(64 * 1024)
+}
+
 fn pump_pipe(
     fd: OwnedFd,
     stream: Stream,
@@ -149,10 +157,11 @@ fn pump_pipe(
 ) -> io::Result<JoinHandle<()>> {
     let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
     Ok(tokio::task::spawn_local(async move {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = read_buffer();
         let mut lines = LineSplitter::default();
         loop {
-            match pipe.read(&mut buf).await {
+            buf.clear();
+            match pipe.read_buf(&mut buf).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     share(&tap, stream, &buf[..n]);
@@ -174,14 +183,15 @@ fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>, tap: Tap) -> io::Result<
     // descriptor until the AsyncFd is dropped.
     let fd = unsafe { AsyncFd::register_with_interest(master, tokio::io::Interest::READABLE) }?;
     Ok(tokio::task::spawn_local(async move {
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = read_buffer();
         let mut lines = LineSplitter::default();
         loop {
             let Ok(mut guard) = fd.readable().await else {
                 break;
             };
+            buf.clear();
             match guard.try_io(|inner| {
-                rustix::io::read(inner.get_ref(), &mut buf).map_err(io::Error::from)
+                rustix::io::read(inner.get_ref(), spare_capacity(&mut buf)).map_err(io::Error::from)
             }) {
                 // EIO: every slave is closed (the container is gone).
                 Ok(Ok(0)) | Ok(Err(_)) => break,
