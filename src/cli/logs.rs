@@ -513,12 +513,27 @@ impl Source {
                 // Several rotations may have happened since the last look:
                 // the files rotated after ours come first, in order. Files
                 // already removed by rotation are lost, as with the kubelet.
+                // Rotations go on while we read, so the newest file read
+                // becomes ours: the next look starts after it, and the
+                // current file is opened only when nothing rotated is left.
+                let mut newest = None;
                 for path in rotated_after(&self.path, &file)? {
                     if let Ok(mut aside) = std::fs::File::open(&path) {
                         aside.read_to_end(&mut pending)?;
+                        newest = Some(aside);
                     }
                 }
-                file = std::fs::File::open(&self.path)?;
+                match newest {
+                    Some(aside) => file = aside,
+                    None => match std::fs::File::open(&self.path) {
+                        Ok(current) => file = current,
+                        // Between the rotation's rename and the new file.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                }
                 continue;
             }
             if !self.running(store) {
