@@ -108,7 +108,8 @@ impl Launched {
     /// reaped here: it is the caller's child, reaped the caller's way.
     pub fn finish(self) -> Result<std::result::Result<(), String>> {
         let Some((config, mut config_write, mut error_read)) = self.handshake else {
-            // Command::spawn itself reported a failed pre_exec or exec.
+            // No configuration and no error pipe (the pause process):
+            // Command::spawn already reported a failed pre_exec or exec.
             return Ok(Ok(()));
         };
         // The child reads its configuration to the end before doing
