@@ -1,0 +1,429 @@
+//! The pod's life as the kubelet drives it, in one single-threaded event
+//! loop: every outside happening (a process exit, a pull finished, a
+//! container's set-up done, a probe verdict, a hook done, a timer, a
+//! delete request) is a message; after each batch of messages `sync`
+//! decides what to start, restart or stop, and the status is written when
+//! it changed.
+
+mod probes;
+mod report;
+mod sandbox;
+mod slot;
+mod start;
+mod stop;
+mod sync;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::os::unix::net::UnixListener as StdUnixListener;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus};
+use k8s_openapi::jiff::Timestamp;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::sync::mpsc;
+
+use super::backoff::BackOff;
+use super::events::{PodRef, Recorder, Type};
+use super::handler::Outcome;
+use super::launch::Settings;
+use super::netns::NetNs;
+use super::reaper::{Exit, Reaper};
+use super::record::{Process, Records};
+use super::socket::{Reply, Request};
+use super::status::{self, Conditions};
+use crate::image::{Image, ImageStore, PullError};
+use crate::runtime::{PodRuntime, StartError};
+use crate::store::Store;
+
+use sandbox::{host_ip, node_name};
+use slot::{Phase, ProbeKind, Role, Slot};
+
+enum Msg {
+    /// A client wants to attach to a container's main process.
+    Attach {
+        container: String,
+        client: UnixStream,
+    },
+    Pulled {
+        slot: usize,
+        result: Box<Result<Image, PullError>>,
+        took: Duration,
+    },
+    Exited {
+        slot: usize,
+        pid: i32,
+        exit: Exit,
+    },
+    /// A container's process executed its program, or failed to.
+    Created {
+        slot: usize,
+        pid: i32,
+        result: Result<crate::runtime::Started, StartError>,
+    },
+    PostStart {
+        slot: usize,
+        pid: i32,
+        result: Outcome,
+    },
+    PreStopDone {
+        slot: usize,
+        pid: i32,
+        grace: Duration,
+        since: Instant,
+        result: Outcome,
+    },
+    ProbeFailed {
+        slot: usize,
+        pid: i32,
+        kind: ProbeKind,
+        message: String,
+    },
+    Verdict {
+        slot: usize,
+        pid: i32,
+        kind: ProbeKind,
+        ok: bool,
+    },
+    Kill {
+        slot: usize,
+        pid: i32,
+    },
+    Wake,
+    /// Periodic: is the pod record still there?
+    Check,
+    Delete {
+        grace: Duration,
+        force: bool,
+        client: UnixStream,
+    },
+}
+
+/// A deletion under way.
+struct Stopping {
+    grace: Duration,
+    since: Instant,
+    /// --force --grace-period=0, or the pod record vanished: SIGKILL at
+    /// once, no preStop.
+    now: bool,
+    clients: Vec<UnixStream>,
+}
+
+struct Supervisor {
+    store: Store,
+    pod: Pod,
+    spec: PodSpec,
+    namespace: String,
+    name: String,
+    uid: String,
+    settings: Settings,
+    images: ImageStore,
+    events: Recorder,
+    records: Records,
+    reaper: Rc<Reaper>,
+    tx: mpsc::UnboundedSender<Msg>,
+    runtime: Option<Rc<RefCell<PodRuntime>>>,
+    netns: Option<NetNs>,
+    sandbox_backoff: BackOff,
+    sandbox_retry: Option<Instant>,
+    slots: Vec<Slot>,
+    conditions: Conditions,
+    start_time: Timestamp,
+    host_ip: String,
+    initialized: bool,
+    /// Every app container is done: the sidecars are being stopped.
+    completing: bool,
+    /// No container will run again; the phase is final.
+    terminal: bool,
+    stopping: Option<Stopping>,
+    /// The CLI removed the pod record (force deletion): write nothing more.
+    detached: bool,
+    finished: bool,
+    last_status: Option<PodStatus>,
+    processes: BTreeMap<String, Process>,
+}
+
+pub async fn run(
+    store: Store,
+    pod: Pod,
+    records: Records,
+    listener: StdUnixListener,
+    settings: Settings,
+) -> Result<()> {
+    let reaper = Reaper::start()?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    accept(listener, tx.clone())?;
+    let check = tx.clone();
+    tokio::task::spawn_local(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(2));
+        loop {
+            every.tick().await;
+            if check.send(Msg::Check).is_err() {
+                break;
+            }
+        }
+    });
+    let mut sup = Supervisor::new(store, pod, records, settings, reaper, tx)?;
+    sup.begin();
+    sup.sync();
+    sup.write_status();
+    while !sup.finished {
+        let Some(msg) = rx.recv().await else { break };
+        sup.handle(msg).await;
+        while let Ok(msg) = rx.try_recv() {
+            sup.handle(msg).await;
+        }
+        sup.sync();
+        sup.write_status();
+        if sup.ready_to_finish() {
+            sup.finish().await;
+        }
+    }
+    Ok(())
+}
+
+/// Accepts connections on the socket and turns requests into messages.
+fn accept(listener: StdUnixListener, tx: mpsc::UnboundedSender<Msg>) -> Result<()> {
+    let listener = tokio::net::UnixListener::from_std(listener)?;
+    tokio::task::spawn_local(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::task::spawn_local(async move {
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                if reader.read_line(&mut line).await.is_err() {
+                    return;
+                }
+                let mut stream = reader.into_inner();
+                match serde_json::from_str::<Request>(&line) {
+                    Ok(Request::Delete {
+                        grace_period_seconds,
+                        force,
+                    }) => {
+                        let _ = tx.send(Msg::Delete {
+                            grace: Duration::from_secs(grace_period_seconds),
+                            force,
+                            client: stream,
+                        });
+                    }
+                    Ok(Request::Attach { container }) => {
+                        let _ = tx.send(Msg::Attach {
+                            container,
+                            client: stream,
+                        });
+                    }
+                    Err(e) => {
+                        let reply = Reply::Error {
+                            message: format!("malformed request: {e}"),
+                        };
+                        let _ = send_reply(&mut stream, &reply).await;
+                    }
+                }
+            });
+        }
+    });
+    Ok(())
+}
+
+async fn send_reply(stream: &mut UnixStream, reply: &Reply) -> std::io::Result<()> {
+    let mut line = serde_json::to_vec(reply).map_err(std::io::Error::other)?;
+    line.push(b'\n');
+    stream.write_all(&line).await
+}
+
+impl Supervisor {
+    fn new(
+        store: Store,
+        pod: Pod,
+        records: Records,
+        settings: Settings,
+        reaper: Rc<Reaper>,
+        tx: mpsc::UnboundedSender<Msg>,
+    ) -> Result<Supervisor> {
+        let spec = pod.spec.clone().unwrap_or_default();
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let uid = pod.metadata.uid.clone().unwrap_or_default();
+        let node = spec.node_name.clone().unwrap_or_else(node_name);
+        let events = Recorder::new(
+            PodRef {
+                namespace: namespace.clone(),
+                name: name.clone(),
+                uid: uid.clone(),
+                node,
+            },
+            &store.pod_dir(&namespace, &name).join("events.jsonl"),
+        );
+        let images = ImageStore::open(&store.images_dir())?;
+        let has_init = spec.init_containers.as_ref().is_some_and(|i| !i.is_empty());
+        let mut slots = Vec::new();
+        for c in spec.init_containers.iter().flatten() {
+            let role = if status::is_sidecar(c) {
+                Role::Sidecar
+            } else {
+                Role::Init
+            };
+            slots.push(Slot::new(c, role, "PodInitializing", settings));
+        }
+        let app_reason = if has_init {
+            "PodInitializing"
+        } else {
+            "ContainerCreating"
+        };
+        for c in &spec.containers {
+            slots.push(Slot::new(c, Role::App, app_reason, settings));
+        }
+        Ok(Supervisor {
+            store,
+            spec,
+            namespace,
+            name,
+            uid,
+            settings,
+            images,
+            events,
+            records,
+            reaper,
+            tx,
+            runtime: None,
+            netns: None,
+            sandbox_backoff: BackOff::new(settings.backoff),
+            sandbox_retry: None,
+            slots,
+            conditions: Conditions::default(),
+            start_time: super::now(),
+            host_ip: host_ip(),
+            initialized: !has_init,
+            completing: false,
+            terminal: false,
+            stopping: None,
+            detached: false,
+            finished: false,
+            last_status: None,
+            processes: BTreeMap::new(),
+            pod,
+        })
+    }
+
+    fn pod_label(&self) -> String {
+        format!("{}_{}({})", self.name, self.namespace, self.uid)
+    }
+
+    fn wake_at(&self, at: Instant) {
+        let tx = self.tx.clone();
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep_until(at.into()).await;
+            let _ = tx.send(Msg::Wake);
+        });
+    }
+
+    // ----- messages -----
+
+    async fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Pulled { slot, result, took } => self.pulled(slot, *result, took),
+            Msg::Exited { slot, pid, exit } => self.exited(slot, pid, exit),
+            Msg::Created { slot, pid, result } => self.created(slot, pid, result),
+            Msg::PostStart { slot, pid, result } => {
+                if self.slots[slot].live.as_ref().map(|l| l.pid) != Some(pid) {
+                    return;
+                }
+                match result {
+                    Ok(()) if self.slots[slot].phase == Phase::Starting => {
+                        self.became_running(slot)
+                    }
+                    Ok(()) => {}
+                    Err(message) => {
+                        self.event(Some(slot), Type::Warning, "FailedPostStartHook", &message);
+                        let grace = self.pod_grace();
+                        self.stop_container(slot, grace, "FailedPostStartHook");
+                    }
+                }
+            }
+            Msg::PreStopDone {
+                slot,
+                pid,
+                grace,
+                since,
+                result,
+            } => {
+                if let Err(message) = result {
+                    self.event(Some(slot), Type::Warning, "FailedPreStopHook", &message);
+                }
+                self.signal(slot, pid, grace, since);
+            }
+            Msg::ProbeFailed {
+                slot,
+                pid,
+                kind,
+                message,
+            } => {
+                let live = self.slots[slot].live.as_ref();
+                if live.is_some_and(|l| l.pid == pid && !l.stopping) {
+                    let text = format!("{} probe failed: {message}", kind.title());
+                    self.event(Some(slot), Type::Warning, "Unhealthy", &text);
+                }
+            }
+            Msg::Verdict {
+                slot,
+                pid,
+                kind,
+                ok,
+            } => self.verdict(slot, pid, kind, ok),
+            Msg::Kill { slot, pid } => {
+                if self.slots[slot].live.as_ref().map(|l| l.pid) == Some(pid) {
+                    // SAFETY: as in `signal`.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            Msg::Wake => self.show_pull_backoff(),
+            Msg::Check => {
+                if self.stopping.is_none() && !self.still_stored() {
+                    // Deleted behind our back (its state directory removed):
+                    // nothing is left to report to; stop everything now.
+                    eprintln!("pod-supervisor: the pod record is gone; stopping the pod");
+                    self.detached = true;
+                    self.begin_stopping(Duration::ZERO, true, None);
+                }
+            }
+            Msg::Attach {
+                container,
+                mut client,
+            } => {
+                let live = self
+                    .slots
+                    .iter()
+                    .filter(|s| s.spec.name == container)
+                    .find_map(|s| s.live.as_ref().filter(|l| !l.stopping));
+                match live.and_then(|l| l.attach.as_ref()) {
+                    // `serve` replies once the client is subscribed to the
+                    // output, so that it misses nothing written after.
+                    Some(streams) => streams.serve(client),
+                    None => {
+                        let reply = Reply::Error {
+                            message: format!(
+                                "unable to upgrade connection: container not found ({container:?})"
+                            ),
+                        };
+                        let _ = send_reply(&mut client, &reply).await;
+                    }
+                }
+            }
+            Msg::Delete {
+                grace,
+                force,
+                mut client,
+            } => {
+                // If the CLI went away, the deletion goes on regardless.
+                let _ = send_reply(&mut client, &Reply::Accepted).await;
+                if force {
+                    self.detached = true;
+                }
+                self.begin_stopping(grace, force && grace.is_zero(), Some(client));
+            }
+        }
+    }
+}

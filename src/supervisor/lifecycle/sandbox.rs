@@ -1,0 +1,141 @@
+//! The sandbox: the pod bound to this node, the pause process and the
+//! network namespace the containers join.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+
+use crate::runtime::PodRuntime;
+use crate::supervisor::events::{Source, Type};
+use crate::supervisor::netns::NetNs;
+use crate::supervisor::record::Process;
+
+use super::Supervisor;
+
+/// The host's primary address as the kernel would pick it for an outgoing
+/// packet (a UDP connect sends nothing), or loopback.
+pub(super) fn host_ip() -> String {
+    std::net::UdpSocket::bind("0.0.0.0:0")
+        .and_then(|s| {
+            s.connect("192.0.2.1:9")?;
+            s.local_addr()
+        })
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|_| "127.0.0.1".into())
+}
+
+pub(super) fn node_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+impl Supervisor {
+    /// The scheduler's part: the pod is bound to this node at once.
+    pub(super) fn begin(&mut self) {
+        let node = node_name();
+        let message = format!(
+            "Successfully assigned {}/{} to {node}",
+            self.namespace, self.name
+        );
+        let _ = self
+            .events
+            .record(None, Type::Normal, Source::Scheduler, "Scheduled", &message);
+        let now = crate::supervisor::now();
+        self.conditions.set("PodScheduled", true, None, None, now);
+        if self.spec.node_name.is_none()
+            && let Err(e) = self.bind(&node)
+        {
+            eprintln!("pod-supervisor: recording spec.nodeName: {e:#}");
+        }
+    }
+
+    pub(super) fn bind(&mut self, node: &str) -> Result<()> {
+        use crate::api::{Kind, Object};
+        let _lock = self.store.lock(Kind::Pod, &self.namespace, &self.name)?;
+        if let Some(Object::Pod(mut pod)) =
+            self.store.get(Kind::Pod, &self.namespace, &self.name)?
+            && pod.metadata.uid.as_deref() == Some(&self.uid)
+        {
+            pod.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
+            self.store.replace(&Object::Pod(pod))?;
+            self.spec.node_name = Some(node.to_string());
+        }
+        Ok(())
+    }
+
+    // ----- the sandbox -----
+
+    pub(super) fn ensure_sandbox(&mut self) -> bool {
+        if self.netns.is_some() {
+            return true;
+        }
+        let now = Instant::now();
+        if self.sandbox_retry.is_some_and(|t| now < t) {
+            return false;
+        }
+        match self.start_sandbox() {
+            Ok(()) => {
+                self.conditions.set(
+                    "PodReadyToStartContainers",
+                    true,
+                    None,
+                    None,
+                    crate::supervisor::now(),
+                );
+                true
+            }
+            Err(e) => {
+                let message = format!("Failed to create pod sandbox: {e:#}");
+                self.event(None, Type::Warning, "FailedCreatePodSandBox", &message);
+                self.conditions.set(
+                    "PodReadyToStartContainers",
+                    false,
+                    None,
+                    None,
+                    crate::supervisor::now(),
+                );
+                self.sandbox_backoff.restarted(now);
+                let at = now + self.sandbox_backoff.current();
+                self.sandbox_retry = Some(at);
+                self.wake_at(at);
+                false
+            }
+        }
+    }
+
+    pub(super) fn start_sandbox(&mut self) -> Result<()> {
+        if self.runtime.is_none() {
+            let rt = PodRuntime::prepare(&self.store, &self.pod)?;
+            self.runtime = Some(Rc::new(RefCell::new(rt)));
+        }
+        let rt = self.runtime.clone().expect("prepared");
+        let started = rt.borrow_mut().start_sandbox()?;
+        if let Some(p) = Process::of(started.pid) {
+            self.processes.insert("pause".into(), p);
+            self.write_processes();
+        }
+        // The pause process lives as long as the pod; its exit is reaped
+        // here so it never lingers as a zombie.
+        let exited = self.reaper.wait(started.pid);
+        tokio::task::spawn_local(async move {
+            let _ = exited.await;
+        });
+        let host_network = self.spec.host_network == Some(true);
+        let ns = if host_network {
+            None
+        } else {
+            let path = format!("/proc/{}/ns/net", started.pid);
+            Some(
+                std::fs::File::open(&path)
+                    .with_context(|| format!("opening {path}"))?
+                    .into(),
+            )
+        };
+        self.netns = Some(NetNs::start(ns)?);
+        Ok(())
+    }
+}

@@ -1,0 +1,506 @@
+//! Starting a container: its image (present or pulled, with the pull
+//! back-off), its process set up by the runtime, its logs and attach
+//! streams, the postStart hook, and the startup probe before it counts as
+//! started.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::image::{Image, PullError, PullPolicy};
+use crate::runtime::StartError;
+use crate::supervisor::attach;
+use crate::supervisor::crilog::LogFile;
+use crate::supervisor::duration::go_string;
+use crate::supervisor::events::Type;
+use crate::supervisor::handler::{self, Target};
+use crate::supervisor::reaper::Exit;
+use crate::supervisor::record::Process;
+use crate::supervisor::stdio;
+
+use super::slot::{Creation, Live, Phase, ProbeKind, Role};
+use super::{Msg, Supervisor};
+
+fn pull_policy(c: &Container) -> PullPolicy {
+    match c.image_pull_policy.as_deref() {
+        Some("Always") => PullPolicy::Always,
+        Some("Never") => PullPolicy::Never,
+        Some("IfNotPresent") => PullPolicy::IfNotPresent,
+        // Not defaulted: the API server's rule (latest or no tag: Always).
+        _ => match crate::api::defaults::pull_policy_for(c.image.as_deref().unwrap_or("")) {
+            "Always" => PullPolicy::Always,
+            _ => PullPolicy::IfNotPresent,
+        },
+    }
+}
+
+/// A fresh container id in the `<runtime>://<64 hex>` shape.
+fn container_id(uid: &str, name: &str, instance: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(format!(
+        "{uid}/{name}/{instance}/{}",
+        crate::supervisor::now().as_nanosecond()
+    ));
+    format!("pod://{}", hex::encode(h.finalize()))
+}
+
+/// The kubelet's Pulled event after a pull: Go durations truncated to
+/// milliseconds. Pulls are not queued behind each other here, so the
+/// time including waiting is the pull's own.
+fn pulled_message(reference: &str, took: Duration, size: u64) -> String {
+    let took = go_string(Duration::from_millis(took.as_millis() as u64));
+    format!(
+        "Successfully pulled image {reference:?} in {took} ({took} including waiting). Image size: {size} bytes."
+    )
+}
+
+/// imageID as the kubelet shows it: `<repository>@<manifest digest>`.
+fn image_id(image: &Image) -> String {
+    let name = image.name.split('@').next().unwrap_or(&image.name);
+    let repo = match name.rfind(':') {
+        Some(i) if !name[i..].contains('/') => &name[..i],
+        _ => name,
+    };
+    if image.digest.is_empty() {
+        image.id.clone()
+    } else {
+        format!("{repo}@{}", image.digest)
+    }
+}
+
+impl Supervisor {
+    // ----- starting a container -----
+
+    pub(super) fn begin_start(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        if !slot.started_once {
+            slot.waiting("ContainerCreating", None);
+        }
+        let reference = slot.spec.image.clone().unwrap_or_default();
+        let policy = pull_policy(&slot.spec);
+        if policy != PullPolicy::Always {
+            let known = match slot.image.clone() {
+                Some(image) => Some(image),
+                None => self.images.resolve(&reference).ok().flatten(),
+            };
+            if let Some(image) = known {
+                let message = format!("Container image {reference:?} already present on machine");
+                self.event(Some(i), Type::Normal, "Pulled", &message);
+                self.create(i, image);
+                return;
+            }
+        }
+        if policy != PullPolicy::Never {
+            self.event(
+                Some(i),
+                Type::Normal,
+                "Pulling",
+                &format!("Pulling image {reference:?}"),
+            );
+        }
+        self.slots[i].phase = Phase::Pulling;
+        let images = self.images.clone();
+        let tx = self.tx.clone();
+        tokio::task::spawn_local(async move {
+            let begun = Instant::now();
+            let result = tokio::task::spawn_blocking(move || images.ensure(&reference, policy))
+                .await
+                .unwrap_or_else(|e| Err(PullError::Pull(format!("pull task failed: {e}"))));
+            let _ = tx.send(Msg::Pulled {
+                slot: i,
+                result: Box::new(result),
+                took: begun.elapsed(),
+            });
+        });
+    }
+
+    pub(super) fn pulled(&mut self, i: usize, result: Result<Image, PullError>, took: Duration) {
+        if self.slots[i].phase != Phase::Pulling || self.stopping.is_some() {
+            return;
+        }
+        let reference = self.slots[i].spec.image.clone().unwrap_or_default();
+        match result {
+            Ok(image) => {
+                if pull_policy(&self.slots[i].spec) != PullPolicy::Never {
+                    let message = pulled_message(&reference, took, image.size);
+                    self.event(Some(i), Type::Normal, "Pulled", &message);
+                }
+                self.slots[i].image = Some(image.clone());
+                self.create(i, image);
+            }
+            Err(err) => {
+                let (reason, message) = match &err {
+                    PullError::NeverPull(_) => {
+                        self.event(
+                            Some(i),
+                            Type::Warning,
+                            "ErrImageNeverPull",
+                            &err.to_string(),
+                        );
+                        ("ErrImageNeverPull", err.to_string())
+                    }
+                    PullError::InvalidName(..) => {
+                        self.event(Some(i), Type::Warning, "InspectFailed", &err.to_string());
+                        ("InvalidImageName", err.to_string())
+                    }
+                    PullError::Pull(msg) => {
+                        let text = format!("Failed to pull image {reference:?}: {msg}");
+                        self.event(Some(i), Type::Warning, "Failed", &text);
+                        ("ErrImagePull", text)
+                    }
+                };
+                self.event(
+                    Some(i),
+                    Type::Warning,
+                    "Failed",
+                    &format!("Error: {reason}"),
+                );
+                let now = Instant::now();
+                let slot = &mut self.slots[i];
+                slot.waiting(reason, Some(message));
+                slot.pull_backoff.restarted(now);
+                let at = now + slot.pull_backoff.current();
+                slot.phase = Phase::Waiting(at);
+                self.wake_at(at);
+                if reason == "ErrImagePull" {
+                    // After a moment the kubelet shows the back-off itself.
+                    let tx = self.tx.clone();
+                    let show = now + Duration::from_secs(1).min(at - now);
+                    tokio::task::spawn_local(async move {
+                        tokio::time::sleep_until(show.into()).await;
+                        let _ = tx.send(Msg::Wake);
+                    });
+                }
+            }
+        }
+    }
+
+    /// ErrImagePull turns into ImagePullBackOff while the pull waits.
+    pub(super) fn show_pull_backoff(&mut self) {
+        for i in 0..self.slots.len() {
+            let slot = &self.slots[i];
+            let reason = slot
+                .status
+                .state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.clone());
+            if matches!(slot.phase, Phase::Waiting(_)) && reason.as_deref() == Some("ErrImagePull")
+            {
+                let reference = slot.spec.image.clone().unwrap_or_default();
+                let message = format!("Back-off pulling image {reference:?}");
+                self.slots[i].waiting("ImagePullBackOff", Some(message.clone()));
+                self.event(Some(i), Type::Normal, "BackOff", &message);
+                self.event(Some(i), Type::Warning, "Failed", "Error: ImagePullBackOff");
+            }
+        }
+    }
+
+    pub(super) fn create(&mut self, i: usize, image: Image) {
+        let now = Instant::now();
+        let rt = self.runtime.clone().expect("sandbox started first");
+        let slot = &mut self.slots[i];
+        slot.image = Some(image.clone());
+        if slot.started_once {
+            slot.status.restart_count += 1;
+            slot.backoff.restarted(now);
+        }
+        slot.started_once = true;
+        let instance = slot.status.restart_count.max(0) as u32;
+        let spec = slot.spec.clone();
+        let (stdio, kept, output) = match stdio::open(&spec) {
+            Ok(s) => s,
+            Err(e) => {
+                self.start_failed(
+                    i,
+                    instance,
+                    format!("creating the container's streams: {e}"),
+                );
+                return;
+            }
+        };
+        let log_path = self
+            .store
+            .pod_log_dir(&self.namespace, &self.name, &self.uid)
+            .join(&spec.name)
+            .join(format!("{instance}.log"));
+        let begun = rt
+            .borrow_mut()
+            .begin_container(&spec, instance, &image, stdio);
+        let creating = match begun {
+            Ok(c) => c,
+            Err(StartError::Config(msg)) => {
+                self.event(Some(i), Type::Warning, "Failed", &format!("Error: {msg}"));
+                let slot = &mut self.slots[i];
+                slot.waiting("CreateContainerConfigError", Some(msg));
+                // Not a restart: the container never ran.
+                slot.status.restart_count = (slot.status.restart_count - 1).max(0);
+                slot.started_once =
+                    slot.status.restart_count > 0 || slot.status.last_state.is_some();
+                slot.pull_backoff.restarted(now);
+                let at = now + slot.pull_backoff.current();
+                slot.phase = Phase::Waiting(at);
+                self.wake_at(at);
+                return;
+            }
+            Err(StartError::Runtime(msg)) => {
+                self.start_failed(i, instance, msg);
+                return;
+            }
+        };
+        // Waited for in the same synchronous stretch as the fork, so the
+        // reaper cannot collect its exit unseen.
+        let pid = creating.pid();
+        let exited = self.reaper.wait(pid);
+        let slot = &mut self.slots[i];
+        slot.phase = Phase::Creating;
+        slot.creation = Some(Creation {
+            pid,
+            instance,
+            image,
+            kept,
+            output,
+            log_path,
+            exited,
+        });
+        // The container's set-up (overlay, mounts, pivot_root) runs in its
+        // own process: the loop goes on, so the next container's set-up
+        // overlaps it.
+        let tx = self.tx.clone();
+        tokio::task::spawn_local(async move {
+            let result = tokio::task::spawn_blocking(move || creating.finish())
+                .await
+                .unwrap_or_else(|e| Err(StartError::Runtime(format!("start task failed: {e}"))));
+            let _ = tx.send(Msg::Created {
+                slot: i,
+                pid,
+                result,
+            });
+        });
+    }
+
+    /// The end of a container's start (see `create`).
+    pub(super) fn created(
+        &mut self,
+        i: usize,
+        pid: i32,
+        result: Result<crate::runtime::Started, StartError>,
+    ) {
+        let slot = &mut self.slots[i];
+        let Some(creation) = slot.creation.take_if(|c| c.pid == pid) else {
+            return;
+        };
+        let Creation {
+            instance,
+            image,
+            kept,
+            output,
+            log_path,
+            exited,
+            ..
+        } = creation;
+        let spec = slot.spec.clone();
+        let started = match result {
+            Ok(started) => started,
+            Err(e) => {
+                if let Some(rt) = &self.runtime
+                    && let Err(e) = rt.borrow_mut().cleanup_container(&spec.name, instance)
+                {
+                    eprintln!("pod-supervisor: cleaning up {}: {e:#}", spec.name);
+                }
+                self.start_failed(i, instance, e.to_string());
+                return;
+            }
+        };
+        let container_id = container_id(&self.uid, &spec.name, instance);
+        let tap = attach::tap();
+        let logs = LogFile::create(&log_path, self.settings.rotation)
+            .and_then(|log| stdio::pump(output, log, tap.clone()));
+        let logs = match logs {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                eprintln!("pod-supervisor: logging {}: {e}", log_path.display());
+                None
+            }
+        };
+        let tx = self.tx.clone();
+        let pid = started.pid;
+        tokio::task::spawn_local(async move {
+            let exit = exited.await.unwrap_or(Exit::Signal(libc::SIGKILL));
+            // Let the pumps drain what the container wrote last, for the
+            // termination message and `logs`; a daemonised grandchild that
+            // keeps the pipe open must not hold the exit back.
+            if let Some(logs) = logs {
+                let _ = tokio::time::timeout(Duration::from_millis(500), logs).await;
+            }
+            let _ = tx.send(Msg::Exited { slot: i, pid, exit });
+        });
+        if let Some(p) = Process::of(pid) {
+            self.processes.insert(spec.name.clone(), p);
+            self.write_processes();
+        }
+        let name = spec.name.clone();
+        self.event(
+            Some(i),
+            Type::Normal,
+            "Created",
+            &format!("Created container: {name}"),
+        );
+        self.event(
+            Some(i),
+            Type::Normal,
+            "Started",
+            &format!("Started container {name}"),
+        );
+        let slot = &mut self.slots[i];
+        slot.status.container_id = Some(container_id.clone());
+        slot.status.image = image.name.clone();
+        slot.status.image_id = image_id(&image);
+        slot.live = Some(Live {
+            pid,
+            instance,
+            started_at: crate::supervisor::now(),
+            container_id,
+            probes: Vec::new(),
+            attach: attach::Streams::new(kept, tap, spec.stdin_once == Some(true))
+                .inspect_err(|e| eprintln!("pod-supervisor: streams for attach: {e}"))
+                .ok(),
+            stopping: false,
+        });
+        match spec.lifecycle.as_ref().and_then(|l| l.post_start.clone()) {
+            Some(hook) => {
+                slot.phase = Phase::Starting;
+                let target = self.target(i);
+                let pod = self.pod_label();
+                let tx = self.tx.clone();
+                tokio::task::spawn_local(async move {
+                    let result = handler::hook(&target, &hook, &pod).await;
+                    let _ = tx.send(Msg::PostStart {
+                        slot: i,
+                        pid,
+                        result,
+                    });
+                });
+            }
+            None => self.became_running(i),
+        }
+        // A sidecar that came up while the pod was completing is stopped
+        // like the others were (sync_stopping covers a deletion).
+        if self.completing && self.slots[i].role == Role::Sidecar {
+            let grace = self.pod_grace();
+            self.stop_container(i, grace, &format!("Stopping container {name}"));
+        }
+    }
+
+    /// The runtime could not start the process: StartError, exit code 128.
+    pub(super) fn start_failed(&mut self, i: usize, _instance: u32, msg: String) {
+        self.event(Some(i), Type::Warning, "Failed", &format!("Error: {msg}"));
+        let now = crate::supervisor::now();
+        let slot = &mut self.slots[i];
+        slot.status.state = Some(ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: 128,
+                reason: Some("StartError".into()),
+                message: Some(msg),
+                started_at: Some(Time(now)),
+                finished_at: Some(Time(now)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        slot.status.ready = false;
+        slot.status.started = Some(false);
+        slot.finished_at = Some(Instant::now());
+        slot.phase = Phase::Exited;
+    }
+
+    pub(super) fn target(&self, i: usize) -> Target {
+        Target::new(
+            self.runtime.clone().expect("sandbox started"),
+            self.reaper.clone(),
+            self.netns.clone().expect("sandbox started"),
+            self.slots[i].spec.clone(),
+        )
+    }
+
+    pub(super) fn became_running(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        let Some(live) = &slot.live else { return };
+        slot.phase = Phase::Running;
+        slot.status.state = Some(ContainerState {
+            running: Some(ContainerStateRunning {
+                started_at: Some(Time(live.started_at)),
+            }),
+            ..Default::default()
+        });
+        if slot.spec.startup_probe.is_some() {
+            slot.status.started = Some(false);
+            slot.status.ready = false;
+            self.spawn_probe(i, ProbeKind::Startup);
+        } else {
+            self.started(i);
+        }
+    }
+
+    /// The startup probe passed (or there is none).
+    pub(super) fn started(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        slot.status.started = Some(true);
+        slot.status.ready = slot.spec.readiness_probe.is_none();
+        if slot.spec.liveness_probe.is_some() {
+            self.spawn_probe(i, ProbeKind::Liveness);
+        }
+        if self.slots[i].spec.readiness_probe.is_some() {
+            self.spawn_probe(i, ProbeKind::Readiness);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pulled_messages_are_the_kubelets() {
+        assert_eq!(
+            pulled_message("nginx", Duration::from_micros(1_387_900), 59774010),
+            "Successfully pulled image \"nginx\" in 1.387s (1.387s including waiting). Image size: 59774010 bytes."
+        );
+        assert_eq!(
+            pulled_message("busybox", Duration::from_micros(313_999), 2222260),
+            "Successfully pulled image \"busybox\" in 313ms (313ms including waiting). Image size: 2222260 bytes."
+        );
+    }
+
+    #[test]
+    fn pull_policy_defaults_by_tag() {
+        let c = |image: &str| Container {
+            name: "c".into(),
+            image: Some(image.into()),
+            ..Default::default()
+        };
+        assert_eq!(pull_policy(&c("busybox")), PullPolicy::Always);
+        assert_eq!(pull_policy(&c("busybox:latest")), PullPolicy::Always);
+        assert_eq!(pull_policy(&c("busybox:1.36")), PullPolicy::IfNotPresent);
+        assert_eq!(
+            pull_policy(&c("localhost:5000/busybox")),
+            PullPolicy::Always
+        );
+        assert_eq!(
+            pull_policy(&c("busybox@sha256:abc")),
+            PullPolicy::IfNotPresent
+        );
+    }
+
+    #[test]
+    fn container_ids_look_like_the_cri_ones() {
+        let id = container_id("uid", "c", 0);
+        assert!(id.starts_with("pod://"));
+        assert_eq!(id.len(), "pod://".len() + 64);
+    }
+}

@@ -1,0 +1,322 @@
+//! Stopping: a container (preStop, the stop signal, SIGKILL at the
+//! grace), its exit and termination message, and the pod's deletion and
+//! teardown.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use tokio::net::UnixStream;
+
+use crate::image::Image;
+use crate::runtime::PodRuntime;
+use crate::supervisor::events::Type;
+use crate::supervisor::handler;
+use crate::supervisor::reaper::Exit;
+use crate::supervisor::socket::Reply;
+
+use super::slot::{Phase, Role};
+use super::{Msg, Stopping, Supervisor, send_reply};
+
+/// The kubelet's minimum time between the stop signal and SIGKILL.
+const MIN_GRACE: Duration = Duration::from_secs(2);
+
+fn stop_signal(image: Option<&Image>) -> i32 {
+    image.map_or(libc::SIGTERM, |i| PodRuntime::stop_signal(i) as i32)
+}
+
+impl Supervisor {
+    // ----- stopping a container -----
+
+    /// preStop, then the stop signal, then SIGKILL once `grace` is spent
+    /// (never sooner than 2 s after the signal).
+    pub(super) fn stop_container(&mut self, i: usize, grace: Duration, message: &str) {
+        let Some(live) = &mut self.slots[i].live else {
+            return;
+        };
+        if live.stopping {
+            return;
+        }
+        live.stopping = true;
+        for p in live.probes.drain(..) {
+            p.abort();
+        }
+        let pid = live.pid;
+        if self.stopping.as_ref().is_some_and(|s| s.now) {
+            // SAFETY: kill(2) on our unreaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return;
+        }
+        self.event(Some(i), Type::Normal, "Killing", message);
+        let since = Instant::now();
+        let pre_stop = self.slots[i]
+            .spec
+            .lifecycle
+            .as_ref()
+            .and_then(|l| l.pre_stop.clone());
+        match pre_stop {
+            Some(hook) if self.netns.is_some() => {
+                let target = self.target(i);
+                let pod = self.pod_label();
+                let tx = self.tx.clone();
+                tokio::task::spawn_local(async move {
+                    let result = match tokio::time::timeout(
+                        grace,
+                        handler::hook(&target, &hook, &pod),
+                    )
+                    .await
+                    {
+                        Ok(r) => r,
+                        Err(_) => Ok(()),
+                    };
+                    let _ = tx.send(Msg::PreStopDone {
+                        slot: i,
+                        pid,
+                        grace,
+                        since,
+                        result,
+                    });
+                });
+            }
+            _ => self.signal(i, pid, grace, since),
+        }
+    }
+
+    pub(super) fn signal(&mut self, i: usize, pid: i32, grace: Duration, since: Instant) {
+        if self.slots[i].live.as_ref().map(|l| l.pid) != Some(pid) {
+            return;
+        }
+        let sig = stop_signal(self.slots[i].image.as_ref());
+        // SAFETY: kill(2) on our own child, which is not reaped yet (its
+        // exit is only collected through the reaper on this thread).
+        unsafe { libc::kill(pid, sig) };
+        let remaining = grace.saturating_sub(since.elapsed()).max(MIN_GRACE);
+        let tx = self.tx.clone();
+        tokio::task::spawn_local(async move {
+            tokio::time::sleep(remaining).await;
+            let _ = tx.send(Msg::Kill { slot: i, pid });
+        });
+    }
+
+    pub(super) fn exited(&mut self, i: usize, pid: i32, exit: Exit) {
+        let slot = &mut self.slots[i];
+        if slot.live.as_ref().map(|l| l.pid) != Some(pid) {
+            return;
+        }
+        let live = slot.live.take().expect("checked");
+        for p in &live.probes {
+            p.abort();
+        }
+        let name = slot.spec.name.clone();
+        let oom = self
+            .runtime
+            .as_ref()
+            .is_some_and(|rt| rt.borrow().container_oom_killed(&name));
+        let code = if oom { 137 } else { exit.code() };
+        let reason = match code {
+            _ if oom => "OOMKilled",
+            0 => "Completed",
+            _ => "Error",
+        };
+        let message = self.termination_message(i, live.instance, code);
+        let slot = &mut self.slots[i];
+        slot.status.state = Some(ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: code,
+                signal: match exit {
+                    Exit::Signal(s) => Some(s),
+                    Exit::Code(_) => None,
+                },
+                reason: Some(reason.into()),
+                message,
+                started_at: Some(Time(live.started_at)),
+                finished_at: Some(Time(crate::supervisor::now())),
+                container_id: Some(live.container_id.clone()),
+            }),
+            ..Default::default()
+        });
+        slot.status.ready = false;
+        slot.status.started = Some(false);
+        slot.finished_at = Some(Instant::now());
+        slot.phase = if self.stopping.is_some() || self.completing && slot.role == Role::Sidecar {
+            Phase::Done
+        } else {
+            Phase::Exited
+        };
+        self.processes.remove(&name);
+        self.write_processes();
+        if let Some(rt) = &self.runtime
+            && let Err(e) = rt.borrow_mut().cleanup_container(&name, live.instance)
+        {
+            eprintln!("pod-supervisor: cleaning up {name}: {e:#}");
+        }
+    }
+
+    /// terminated.message: the termination message file's content (at
+    /// most 4096 bytes), or with FallbackToLogsOnError and a failure, the
+    /// end of the log (80 lines, 2048 bytes).
+    pub(super) fn termination_message(&self, i: usize, instance: u32, code: i32) -> Option<String> {
+        let spec = &self.slots[i].spec;
+        if let Some(rt) = &self.runtime {
+            let path = rt.borrow().termination_message_path(&spec.name, instance);
+            if let Ok(mut bytes) = std::fs::read(path)
+                && !bytes.is_empty()
+            {
+                bytes.truncate(4096);
+                return Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+        let fallback = spec.termination_message_policy.as_deref() == Some("FallbackToLogsOnError");
+        if !fallback || code == 0 {
+            return None;
+        }
+        let path = self
+            .store
+            .pod_log_dir(&self.namespace, &self.name, &self.uid)
+            .join(&spec.name)
+            .join(format!("{instance}.log"));
+        let text = std::fs::read(path).ok()?;
+        let lines = crate::supervisor::crilog::lines(&text);
+        let start = lines.len().saturating_sub(80);
+        let mut out: Vec<u8> = lines[start..]
+            .iter()
+            .flat_map(|l| l.content.clone())
+            .collect();
+        if out.len() > 2048 {
+            out.drain(..out.len() - 2048);
+        }
+        (!out.is_empty()).then(|| String::from_utf8_lossy(&out).into_owned())
+    }
+
+    // ----- deletion -----
+
+    pub(super) fn begin_stopping(
+        &mut self,
+        grace: Duration,
+        now: bool,
+        client: Option<UnixStream>,
+    ) {
+        if let Some(stopping) = &mut self.stopping {
+            stopping.clients.extend(client);
+            if now && !stopping.now {
+                stopping.now = true;
+                for slot in &mut self.slots {
+                    if let Some(live) = &slot.live {
+                        // SAFETY: kill(2) on our unreaped child.
+                        unsafe { libc::kill(live.pid, libc::SIGKILL) };
+                    }
+                }
+            }
+            return;
+        }
+        self.stopping = Some(Stopping {
+            grace,
+            since: Instant::now(),
+            now,
+            clients: client.into_iter().collect(),
+        });
+        for slot in &mut self.slots {
+            if !slot.has_process() {
+                slot.phase = Phase::Done;
+            }
+        }
+        self.sync_stopping();
+    }
+
+    /// App containers first, then the sidecars, each inside what is left
+    /// of the grace period.
+    pub(super) fn sync_stopping(&mut self) {
+        let Some(stopping) = &self.stopping else {
+            return;
+        };
+        let remaining = stopping.grace.saturating_sub(stopping.since.elapsed());
+        let apps_live = self
+            .slots
+            .iter()
+            .any(|s| s.role != Role::Sidecar && s.has_process());
+        for i in 0..self.slots.len() {
+            let sidecar = self.slots[i].role == Role::Sidecar;
+            if sidecar && apps_live {
+                continue;
+            }
+            let name = self.slots[i].spec.name.clone();
+            self.stop_container(i, remaining, &format!("Stopping container {name}"));
+        }
+    }
+
+    pub(super) fn ready_to_finish(&self) -> bool {
+        if self.finished {
+            return false;
+        }
+        let none_live = self.slots.iter().all(|s| !s.has_process());
+        (self.stopping.is_some() && none_live) || self.terminal
+    }
+
+    /// Every container is gone: tear the sandbox down and, for a deletion,
+    /// remove the pod.
+    pub(super) async fn finish(&mut self) {
+        self.finished = true;
+        self.terminal = true;
+        if let Some(rt) = &self.runtime
+            && let Err(e) = rt.borrow_mut().teardown()
+        {
+            eprintln!("pod-supervisor: tearing down: {e:#}");
+        }
+        self.processes.clear();
+        self.write_processes();
+        self.conditions.set(
+            "PodReadyToStartContainers",
+            false,
+            None,
+            None,
+            crate::supervisor::now(),
+        );
+        let Some(stopping) = self.stopping.take() else {
+            // A completed pod: its final status stays for get and logs.
+            self.write_status();
+            let _ = std::fs::remove_file(self.records.socket());
+            return;
+        };
+        if !self.detached
+            && let Err(e) = self.remove_record()
+        {
+            eprintln!("pod-supervisor: removing the pod: {e:#}");
+        }
+        let _ = std::fs::remove_dir_all(self.store.pod_log_dir(
+            &self.namespace,
+            &self.name,
+            &self.uid,
+        ));
+        let _ = std::fs::remove_dir_all(self.records.dir());
+        for mut client in stopping.clients {
+            let _ = send_reply(&mut client, &Reply::Deleted).await;
+        }
+    }
+
+    /// Whether the store still holds this pod (this uid under its name).
+    pub(super) fn still_stored(&self) -> bool {
+        let pod_json = self
+            .store
+            .pod_dir(&self.namespace, &self.name)
+            .join("pod.json");
+        match std::fs::read(&pod_json) {
+            Ok(bytes) => serde_json::from_slice::<Pod>(&bytes)
+                .map(|p| p.metadata.uid.as_deref() == Some(self.uid.as_str()))
+                .unwrap_or(true),
+            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+        }
+    }
+
+    pub(super) fn remove_record(&self) -> Result<()> {
+        use crate::api::{Kind, Object};
+        let _lock = self.store.lock(Kind::Pod, &self.namespace, &self.name)?;
+        // The name may already hold a new pod (after a force deletion).
+        if let Some(Object::Pod(p)) = self.store.get(Kind::Pod, &self.namespace, &self.name)?
+            && p.metadata.uid.as_deref() == Some(&self.uid)
+        {
+            self.store.remove(Kind::Pod, &self.namespace, &self.name)?;
+        }
+        Ok(())
+    }
+}
