@@ -72,7 +72,7 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
         if dry_run == DryRun::None {
             store.create(&desired)?;
             if let Object::Pod(pod) = &desired {
-                crate::supervisor::launch(store, pod)?;
+                crate::pods::launch(store, pod)?;
             }
         }
         return Ok("created");

@@ -4,8 +4,8 @@ use anyhow::Result;
 use clap_complete::engine::ArgValueCompleter;
 
 use super::{GlobalArgs, candidates};
-use crate::session::attach::{self, Streams};
-use crate::session::target::{Target, Verb};
+use crate::pods::session::attach::{self, Streams};
+use crate::pods::session::target::{Target, Verb};
 
 #[derive(Debug, clap::Args)]
 #[command(override_usage = "pod attach (POD | TYPE/NAME) -c CONTAINER [-i] [-t]")]
@@ -49,7 +49,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     } else if !tty && has_tty {
         tty = true;
     }
-    let raw = crate::session::use_tty(args.stdin, tty);
+    let raw = crate::pods::session::use_tty(args.stdin, tty);
     let streams = Streams {
         stdin: args.stdin && container.stdin == Some(true),
         raw,

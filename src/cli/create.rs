@@ -8,9 +8,9 @@ use super::GlobalArgs;
 use crate::api::decode::{self, Document};
 use crate::api::{Object, defaults, validation};
 use crate::error::{ApiError, FromSource};
+use crate::pods;
 use crate::print;
 use crate::store::Store;
-use crate::supervisor;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -92,10 +92,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
 }
 
 /// Stores one object and, for a pod, starts its supervisor.
-fn store_and_start(store: &Store, object: &Object) -> Result<Option<supervisor::Starting>> {
+fn store_and_start(store: &Store, object: &Object) -> Result<Option<pods::Starting>> {
     store.create(object)?;
     match object {
-        Object::Pod(pod) => supervisor::start(store, pod).map(Some),
+        Object::Pod(pod) => pods::start(store, pod).map(Some),
         _ => Ok(None),
     }
 }
@@ -106,7 +106,7 @@ fn store_and_start(store: &Store, object: &Object) -> Result<Option<supervisor::
 fn report(
     store: Option<&Store>,
     doc: &Document,
-    outcome: Result<Option<supervisor::Starting>>,
+    outcome: Result<Option<pods::Starting>>,
     args: &Args,
 ) -> Result<usize> {
     for warning in validation::warnings(&doc.object) {

@@ -7,8 +7,8 @@ use super::GlobalArgs;
 use super::resources::{self, Target};
 use crate::api::{Kind, Object};
 use crate::error::ApiError;
+use crate::pods::{self, Termination};
 use crate::store::Store;
-use crate::supervisor::{self, Termination};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -166,7 +166,7 @@ fn delete_one(
     match kind {
         Kind::Pod => match store.get(kind, namespace, name)? {
             Some(Object::Pod(pod)) => {
-                supervisor::delete(store, &pod, grace, wait)?;
+                pods::delete(store, &pod, grace, wait)?;
                 Ok(true)
             }
             _ => Ok(false),

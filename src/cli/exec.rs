@@ -4,8 +4,8 @@ use anyhow::Result;
 use clap_complete::engine::ArgValueCompleter;
 
 use super::{GlobalArgs, candidates};
-use crate::session::exec::{self, Streams};
-use crate::session::target::{Target, Verb};
+use crate::pods::session::exec::{self, Streams};
+use crate::pods::session::target::{Target, Verb};
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -44,7 +44,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     )?;
     let streams = Streams {
         stdin: args.stdin,
-        tty: crate::session::use_tty(args.stdin, args.tty),
+        tty: crate::pods::session::use_tty(args.stdin, args.tty),
     };
     exec::run(&store, &target, &args.command, streams)
 }

@@ -331,7 +331,7 @@ impl Source {
     fn open(store: &Store, pod: &Pod, container: &str, previous: bool) -> Result<Source> {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-        let uid = supervisor::pod_uid(pod)?;
+        let uid = crate::store::pod_uid(pod)?;
         let status = container_status(pod, container);
         let bad = |message: String| -> anyhow::Error {
             ApiError::Refused {

@@ -360,6 +360,20 @@ impl Store {
     }
 }
 
+/// The pod's uid, which names its run directory and its log directory.
+pub fn pod_uid(pod: &Pod) -> Result<&str> {
+    pod.metadata
+        .uid
+        .as_deref()
+        .filter(|u| !u.is_empty() && !u.contains('/') && !u.starts_with('.'))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "pod {:?} has no usable metadata.uid",
+                pod.metadata.name.as_deref().unwrap_or_default()
+            )
+        })
+}
+
 /// Reads a whole small file (a state file, a pid file, /proc/<pid>/stat)
 /// in three system calls: open, read, close. `fs::read` adds a `statx` for
 /// the size and a read that confirms the end, which made up 40% of the

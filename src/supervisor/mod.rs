@@ -1,8 +1,8 @@
 //! The per-pod supervisor: the kubelet half of `pod`.
 //!
-//! `pod create` stores a pod and [`launch`]es its supervisor: this binary
-//! re-executed as `pod-supervisor`, detached from the terminal, one
-//! process per pod. The supervisor starts the sandbox and the containers
+//! `pod create` stores a pod and starts its supervisor (`pods::start`):
+//! this binary re-executed as `pod-supervisor`, detached from the
+//! terminal, one process per pod; [`dispatch`] is its entry point. The supervisor starts the sandbox and the containers
 //! through `runtime`, drives them through the kubelet's lifecycle (init
 //! containers, sidecars, restarts with back-off, hooks, probes,
 //! termination), writes the pod's status and events to the store and the
@@ -11,7 +11,9 @@
 //!
 //! The CLI and the supervisor share nothing but files and that socket; a
 //! pod whose supervisor is gone reads as Unknown ([`observed_status`]) and
-//! is still cleaned up by [`delete`].
+//! is still cleaned up by `pods::delete`. Everything in this module runs
+//! inside the supervisor process, except the protocol definitions of
+//! `socket` and `attach`, which the CLI's side (`pods`) uses too.
 //!
 //! Where this differs from the kubelet, on purpose:
 //! - `--force --grace-period=0` sends SIGKILL at once (the kubelet still
@@ -35,7 +37,7 @@ pub mod duration;
 pub mod events;
 mod grpc;
 mod handler;
-mod launch;
+pub mod launch;
 mod lifecycle;
 mod netns;
 mod reaper;
@@ -43,41 +45,15 @@ pub mod record;
 pub mod socket;
 pub mod status;
 mod stdio;
-mod terminate;
 mod tls;
 
-pub use launch::{Starting, dispatch, launch, start};
-pub use terminate::delete;
+use crate::store::pod_uid;
+pub use launch::dispatch;
 
 use k8s_openapi::api::core::v1::{Pod, PodStatus};
 
 use crate::store::Store;
 use record::SupervisorState;
-
-/// How `delete` ends a pod.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Termination {
-    /// terminationGracePeriodSeconds of the pod.
-    PodDefault,
-    /// This many seconds (kubectl's --grace-period).
-    Grace(u64),
-    /// --force --grace-period=0: kill at once, do not wait.
-    Immediate,
-}
-
-/// The pod's uid, which names its run directory and its log directory.
-pub fn pod_uid(pod: &Pod) -> anyhow::Result<&str> {
-    pod.metadata
-        .uid
-        .as_deref()
-        .filter(|u| !u.is_empty() && !u.contains('/') && !u.starts_with('.'))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "pod {:?} has no usable metadata.uid",
-                pod.metadata.name.as_deref().unwrap_or_default()
-            )
-        })
-}
 
 /// The status to show for a stored pod: the supervisor's record while it
 /// runs (or once the pod is finished), Pending/ContainerCreating before the

@@ -11,12 +11,13 @@ use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 use super::target::Target;
+use crate::pods::client::Client;
 use crate::store::Store;
 use crate::supervisor::attach::{
     self as frames, CLOSE_STDIN, MAX_FRAME, RESIZE, STDERR, STDIN, STDOUT,
 };
 use crate::supervisor::record::Records;
-use crate::supervisor::socket::{Client, Reply, Request};
+use crate::supervisor::socket::{Reply, Request};
 use crate::terminal::{self, RawMode, WindowChanges};
 
 /// How the caller joins the process.
@@ -35,7 +36,7 @@ pub struct Streams {
 /// the container keeps running).
 pub fn run(store: &Store, target: &Target, streams: Streams) -> Result<()> {
     target.require_running()?;
-    let uid = crate::supervisor::pod_uid(&target.pod)?;
+    let uid = crate::store::pod_uid(&target.pod)?;
     let socket = Records::new(&store.pod_run_dir(uid)).socket();
     let mut client = Client::connect(&socket)
         .with_context(|| format!("connecting to the supervisor of pod {}", target.pod_name()))?;

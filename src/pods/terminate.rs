@@ -11,16 +11,17 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::SignedDuration;
 
 use super::Termination;
-use super::record::Records;
-use super::socket::{Client, Reply, Request};
+use super::client::Client;
 use crate::api::{Kind, Object};
-use crate::store::Store;
+use crate::store::{Store, pod_uid};
+use crate::supervisor::record::Records;
+use crate::supervisor::socket::{Reply, Request};
 
 /// Stops a pod and removes everything it left.
 pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<()> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let uid = super::pod_uid(pod)?.to_string();
+    let uid = pod_uid(pod)?.to_string();
     let grace = match how {
         Termination::PodDefault => pod
             .spec
@@ -122,7 +123,7 @@ fn mark_terminating(
     {
         return Ok(());
     }
-    let at = super::now() + SignedDuration::from_secs(grace);
+    let at = crate::supervisor::now() + SignedDuration::from_secs(grace);
     pod.metadata.deletion_timestamp = Some(Time(at));
     pod.metadata.deletion_grace_period_seconds = Some(grace);
     store.replace(&Object::Pod(pod))?;
@@ -146,7 +147,7 @@ fn remove_record(store: &Store, namespace: &str, name: &str, uid: &str) -> Resul
 fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
-    let uid = super::pod_uid(pod)?.to_string();
+    let uid = pod_uid(pod)?.to_string();
     // A supervisor that is alive but does not answer is stopped first, so
     // that it cannot restart what is killed next.
     if let Some(sup) = records.live_supervisor() {

@@ -1,0 +1,28 @@
+//! What the CLI process does to a pod: start its supervisor ([`start`]),
+//! stop and remove it ([`delete`]), open exec and attach sessions with its
+//! containers ([`session`]), talk to its supervisor's socket ([`client`]).
+//!
+//! This is one side of the process boundary: everything here runs in the
+//! short-lived `pod` command. The other side, `supervisor`, runs in the
+//! per-pod `pod-supervisor` process; the two share nothing but the files
+//! of the state directory (`store`) and the supervisor's socket, whose
+//! protocol `supervisor::socket` and `supervisor::attach` define.
+
+pub mod client;
+pub mod session;
+mod start;
+mod terminate;
+
+pub use start::{Starting, launch, start};
+pub use terminate::delete;
+
+/// How `delete` ends a pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Termination {
+    /// terminationGracePeriodSeconds of the pod.
+    PodDefault,
+    /// This many seconds (kubectl's --grace-period).
+    Grace(u64),
+    /// --force --grace-period=0: kill at once, do not wait.
+    Immediate,
+}
