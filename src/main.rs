@@ -7,6 +7,7 @@
 
 mod api;
 mod cli;
+mod duration;
 mod error;
 mod image;
 mod pods;

@@ -227,7 +227,7 @@ fn created_ago(image: &StoredImage, now: jiff::Timestamp) -> String {
         .map(|t| {
             format!(
                 "{} ago",
-                human_duration(now.duration_since(t).as_secs_f64())
+                crate::duration::docker_human(now.duration_since(t).as_secs_f64())
             )
         })
         .unwrap_or_else(|| "N/A".into())
@@ -379,36 +379,6 @@ fn rm(images: &ImageStore, args: &RmArgs, pods: &[PodImage], out: &mut impl Writ
     Ok(())
 }
 
-/// Docker's HumanDuration (go-units), as podman's CREATED column shows it.
-pub fn human_duration(seconds: f64) -> String {
-    let s = seconds.max(0.0);
-    let minutes = (s / 60.0) as i64;
-    let hours = (s / 3600.0 + 0.5) as i64;
-    if s < 1.0 {
-        "Less than a second".into()
-    } else if s < 2.0 {
-        "1 second".into()
-    } else if s < 60.0 {
-        format!("{} seconds", s as i64)
-    } else if minutes == 1 {
-        "About a minute".into()
-    } else if minutes < 60 {
-        format!("{minutes} minutes")
-    } else if hours == 1 {
-        "About an hour".into()
-    } else if hours < 48 {
-        format!("{hours} hours")
-    } else if hours < 24 * 7 * 2 {
-        format!("{} days", hours / 24)
-    } else if hours < 24 * 30 * 2 {
-        format!("{} weeks", hours / 24 / 7)
-    } else if hours < 24 * 365 * 2 {
-        format!("{} months", hours / 24 / 30)
-    } else {
-        format!("{} years", hours / 24 / 365)
-    }
-}
-
 /// Sizes in SI units with three significant digits, as podman prints them
 /// (`4.27 MB`).
 pub fn human_size(bytes: u64) -> String {
@@ -446,19 +416,5 @@ mod tests {
         assert_eq!(human_size(12_000_000), "12 MB");
         assert_eq!(human_size(123_456_789), "123 MB");
         assert_eq!(human_size(1_500), "1.5 kB");
-    }
-
-    #[test]
-    fn durations_like_docker() {
-        assert_eq!(human_duration(0.5), "Less than a second");
-        assert_eq!(human_duration(30.0), "30 seconds");
-        assert_eq!(human_duration(90.0), "About a minute");
-        assert_eq!(human_duration(600.0), "10 minutes");
-        assert_eq!(human_duration(3600.0), "About an hour");
-        assert_eq!(human_duration(5.0 * 3600.0), "5 hours");
-        assert_eq!(human_duration(3.0 * 86400.0), "3 days");
-        assert_eq!(human_duration(20.0 * 86400.0), "2 weeks");
-        assert_eq!(human_duration(100.0 * 86400.0), "3 months");
-        assert_eq!(human_duration(800.0 * 86400.0), "2 years");
     }
 }

@@ -13,10 +13,10 @@ use clap_complete::engine::ArgValueCompleter;
 
 use super::{GlobalArgs, candidates};
 use crate::api::{Kind, Object};
+use crate::duration;
 use crate::error::ApiError;
 use crate::store::Store;
 use crate::supervisor::crilog::{self, Line, Reassembler};
-use crate::supervisor::{self, duration};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -246,7 +246,7 @@ impl Filter {
                 let d = duration::parse(d)
                     .map_err(|e| anyhow!("invalid argument {d:?} for \"--since\" flag: {e}"))?;
                 let back = SignedDuration::try_from(d).map_err(|e| anyhow!("--since: {e}"))?;
-                Some(supervisor::now() - back)
+                Some(duration::now() - back)
             }
             (None, Some(t)) => Some(
                 t.parse::<Timestamp>()

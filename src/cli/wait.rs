@@ -7,9 +7,9 @@ use anyhow::{Result, anyhow, bail};
 use super::GlobalArgs;
 use super::resources;
 use crate::api::{Kind, Object};
+use crate::duration;
 use crate::error::ApiError;
 use crate::print::jsonpath::{self, JsonPath};
-use crate::supervisor::duration;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

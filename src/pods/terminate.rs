@@ -123,7 +123,7 @@ fn mark_terminating(
     {
         return Ok(());
     }
-    let at = crate::supervisor::now() + SignedDuration::from_secs(grace);
+    let at = crate::duration::now() + SignedDuration::from_secs(grace);
     pod.metadata.deletion_timestamp = Some(Time(at));
     pod.metadata.deletion_grace_period_seconds = Some(grace);
     store.replace(&Object::Pod(pod))?;

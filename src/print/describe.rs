@@ -17,9 +17,10 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::tabwriter;
-use super::{duration, events, qos};
+use super::{events, qos};
 use crate::api::Object;
 use crate::api::quantity::Quantity;
+use crate::duration;
 
 /// Annotations kubectl leaves out of describe.
 const SKIP_ANNOTATIONS: [&str; 1] = ["kubectl.kubernetes.io/last-applied-configuration"];

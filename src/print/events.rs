@@ -5,8 +5,8 @@
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Event;
 
-use super::duration;
 use super::tabwriter::{self, TabWriter};
+use crate::duration;
 
 /// When the event was last seen: the series' last observation, the last
 /// timestamp, or the event time.

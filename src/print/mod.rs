@@ -7,7 +7,6 @@
 
 pub mod custom_columns;
 pub mod describe;
-pub mod duration;
 pub mod events;
 pub mod json;
 pub mod jsonpath;

@@ -13,7 +13,7 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerStateTerminated, ContainerStatus, Pod, PodCondition, PodStatus,
 };
 
-use super::duration;
+use crate::duration;
 
 /// The cells kubectl prints for one pod.
 #[derive(Debug, Clone, PartialEq, Eq)]

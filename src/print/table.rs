@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::TableOptions;
-use super::duration;
 use super::pod_status;
 use super::tabwriter::{self, TabWriter};
 use crate::api::{Kind, Object};
+use crate::duration;
 
 /// The column headers of `kind`'s table.
 pub fn headers(kind: Kind, options: &TableOptions) -> Vec<String> {

@@ -31,7 +31,7 @@ impl Limits {
             ("POD_BACKOFF_MAX", &mut limits.max),
         ] {
             if let Ok(text) = std::env::var(var) {
-                *slot = super::duration::parse(&text).map_err(|e| anyhow::anyhow!("{var}: {e}"))?;
+                *slot = crate::duration::parse(&text).map_err(|e| anyhow::anyhow!("{var}: {e}"))?;
             }
         }
         if limits.max < limits.initial {

@@ -139,7 +139,7 @@ impl LogFile {
     /// Moves the current file aside as `<file>.<YYYYMMDD-HHMMSS>` (the
     /// kubelet's suffix) and keeps at most `max_files` files in all.
     fn rotate(&mut self) -> io::Result<()> {
-        let stamp = super::now().strftime("%Y%m%d-%H%M%S").to_string();
+        let stamp = crate::duration::now().strftime("%Y%m%d-%H%M%S").to_string();
         let mut aside = suffixed(&self.path, &stamp);
         let mut n = 1;
         while aside.exists() {
@@ -417,7 +417,7 @@ garbage\n\
         let mut log = LogFile::create(&path, rotation).unwrap();
         for i in 0..40 {
             log.write_entry(
-                crate::supervisor::now(),
+                crate::duration::now(),
                 Stream::Stdout,
                 false,
                 format!("line {i}").as_bytes(),

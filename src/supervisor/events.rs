@@ -108,7 +108,7 @@ impl Recorder {
         reason: &str,
         message: &str,
     ) -> io::Result<()> {
-        let now = super::now();
+        let now = crate::duration::now();
         let event = self.fold(field_path, type_, source, reason, message, now);
         let mut line = serde_json::to_vec(&event).map_err(io::Error::other)?;
         line.push(b'\n');

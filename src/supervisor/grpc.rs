@@ -13,7 +13,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::duration::go_string;
+use crate::duration::go_string;
 
 /// The health service's Check method.
 const CHECK_PATH: &str = "/grpc.health.v1.Health/Check";

@@ -33,7 +33,6 @@
 pub mod attach;
 pub mod backoff;
 pub mod crilog;
-pub mod duration;
 pub mod events;
 mod grpc;
 mod handler;
@@ -70,14 +69,4 @@ pub fn observed_status(store: &Store, pod: &Pod, recorded: Option<PodStatus>) ->
         None if supervisor == SupervisorState::Gone => status::unknown(status::initial(pod)),
         None => status::initial(pod),
     }
-}
-
-/// The current time in the type the API objects carry (the jiff that
-/// k8s-openapi re-exports is built without a clock).
-pub fn now() -> k8s_openapi::jiff::Timestamp {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    k8s_openapi::jiff::Timestamp::new(since.as_secs() as i64, since.subsec_nanos() as i32)
-        .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
 }

@@ -288,7 +288,7 @@ pub fn unknown(mut status: PodStatus) -> PodStatus {
     for c in status.conditions.iter_mut().flatten() {
         if c.type_ == "Ready" || c.type_ == "ContainersReady" {
             if c.status != "False" {
-                c.last_transition_time = Some(Time(super::now()));
+                c.last_transition_time = Some(Time(crate::duration::now()));
             }
             c.status = "False".into();
             c.reason = Some("SupervisorNotRunning".into());

@@ -165,13 +165,13 @@ fn pump_pipe(
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     share(&tap, stream, &buf[..n]);
-                    let now = super::now();
+                    let now = crate::duration::now();
                     lines.feed(&buf[..n], |c, p| write(&log, stream, now, c, p));
                     flush(&log);
                 }
             }
         }
-        let now = super::now();
+        let now = crate::duration::now();
         lines.finish(|c, p| write(&log, stream, now, c, p));
         flush(&log);
     }))
@@ -197,14 +197,14 @@ fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>, tap: Tap) -> io::Result<
                 Ok(Ok(0)) | Ok(Err(_)) => break,
                 Ok(Ok(n)) => {
                     share(&tap, Stream::Stdout, &buf[..n]);
-                    let now = super::now();
+                    let now = crate::duration::now();
                     lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, now, c, p));
                     flush(&log);
                 }
                 Err(_would_block) => continue,
             }
         }
-        let now = super::now();
+        let now = crate::duration::now();
         lines.finish(|c, p| write(&log, Stream::Stdout, now, c, p));
         flush(&log);
     }))

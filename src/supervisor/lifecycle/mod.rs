@@ -294,7 +294,7 @@ impl Supervisor {
             sandbox_retry: None,
             slots,
             conditions: Conditions::default(),
-            start_time: super::now(),
+            start_time: crate::duration::now(),
             host_ip: host_ip(),
             initialized: !has_init,
             completing: false,

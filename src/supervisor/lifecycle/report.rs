@@ -33,7 +33,7 @@ impl Supervisor {
     // ----- status -----
 
     pub(super) fn status(&mut self) -> PodStatus {
-        let now = crate::supervisor::now();
+        let now = crate::duration::now();
         let collect = |roles: &[Role]| -> Vec<ContainerStatus> {
             self.slots
                 .iter()

@@ -44,7 +44,7 @@ impl Supervisor {
         let _ = self
             .events
             .record(None, Type::Normal, Source::Scheduler, "Scheduled", &message);
-        let now = crate::supervisor::now();
+        let now = crate::duration::now();
         self.conditions.set("PodScheduled", true, None, None, now);
         if self.spec.node_name.is_none()
             && let Err(e) = self.bind(&node)
@@ -84,7 +84,7 @@ impl Supervisor {
                     true,
                     None,
                     None,
-                    crate::supervisor::now(),
+                    crate::duration::now(),
                 );
                 true
             }
@@ -96,7 +96,7 @@ impl Supervisor {
                     false,
                     None,
                     None,
-                    crate::supervisor::now(),
+                    crate::duration::now(),
                 );
                 self.sandbox_backoff.restarted(now);
                 let at = now + self.sandbox_backoff.current();

@@ -11,11 +11,11 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use crate::duration::go_string;
 use crate::image::{Image, PullError, PullPolicy};
 use crate::runtime::StartError;
 use crate::supervisor::attach;
 use crate::supervisor::crilog::LogFile;
-use crate::supervisor::duration::go_string;
 use crate::supervisor::events::Type;
 use crate::supervisor::handler::{self, Target};
 use crate::supervisor::reaper::Exit;
@@ -44,7 +44,7 @@ fn container_id(uid: &str, name: &str, instance: u32) -> String {
     let mut h = Sha256::new();
     h.update(format!(
         "{uid}/{name}/{instance}/{}",
-        crate::supervisor::now().as_nanosecond()
+        crate::duration::now().as_nanosecond()
     ));
     format!("pod://{}", hex::encode(h.finalize()))
 }
@@ -364,7 +364,7 @@ impl Supervisor {
         slot.live = Some(Live {
             pid,
             instance,
-            started_at: crate::supervisor::now(),
+            started_at: crate::duration::now(),
             container_id,
             probes: Vec::new(),
             attach: attach::Streams::new(kept, tap, spec.stdin_once == Some(true))
@@ -400,7 +400,7 @@ impl Supervisor {
     /// The runtime could not start the process: StartError, exit code 128.
     pub(super) fn start_failed(&mut self, i: usize, _instance: u32, msg: String) {
         self.event(Some(i), Type::Warning, "Failed", &format!("Error: {msg}"));
-        let now = crate::supervisor::now();
+        let now = crate::duration::now();
         let slot = &mut self.slots[i];
         slot.status.state = Some(ContainerState {
             terminated: Some(ContainerStateTerminated {

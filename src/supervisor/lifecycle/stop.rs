@@ -131,7 +131,7 @@ impl Supervisor {
                 reason: Some(reason.into()),
                 message,
                 started_at: Some(Time(live.started_at)),
-                finished_at: Some(Time(crate::supervisor::now())),
+                finished_at: Some(Time(crate::duration::now())),
                 container_id: Some(live.container_id.clone()),
             }),
             ..Default::default()
@@ -270,7 +270,7 @@ impl Supervisor {
             false,
             None,
             None,
-            crate::supervisor::now(),
+            crate::duration::now(),
         );
         let Some(stopping) = self.stopping.take() else {
             // A completed pod: its final status stays for get and logs.

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::supervisor::duration::go_string;
+use crate::duration::go_string;
 use crate::supervisor::events::Type;
 use crate::supervisor::status;
 
