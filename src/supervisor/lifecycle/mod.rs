@@ -9,6 +9,7 @@ mod probes;
 mod report;
 mod sandbox;
 mod slot;
+mod stage;
 mod start;
 mod stop;
 mod sync;
@@ -41,6 +42,7 @@ use crate::store::Store;
 
 use sandbox::{host_ip, node_name};
 use slot::{Phase, ProbeKind, Role, Slot};
+use stage::Stage;
 
 enum Msg {
     /// A client wants to attach to a container's main process.
@@ -102,16 +104,6 @@ enum Msg {
     },
 }
 
-/// A deletion under way.
-struct Stopping {
-    grace: Duration,
-    since: Instant,
-    /// --force --grace-period=0, or the pod record vanished: SIGKILL at
-    /// once, no preStop.
-    now: bool,
-    clients: Vec<UnixStream>,
-}
-
 struct Supervisor {
     store: Store,
     pod: Pod,
@@ -133,15 +125,7 @@ struct Supervisor {
     conditions: Conditions,
     start_time: Timestamp,
     host_ip: String,
-    initialized: bool,
-    /// Every app container is done: the sidecars are being stopped.
-    completing: bool,
-    /// No container will run again; the phase is final.
-    terminal: bool,
-    stopping: Option<Stopping>,
-    /// The CLI removed the pod record (force deletion): write nothing more.
-    detached: bool,
-    finished: bool,
+    stage: Stage,
     last_status: Option<PodStatus>,
     processes: BTreeMap<String, Process>,
 }
@@ -170,7 +154,7 @@ pub async fn run(
     sup.begin();
     sup.sync();
     sup.write_status();
-    while !sup.finished {
+    loop {
         let Some(msg) = rx.recv().await else { break };
         sup.handle(msg).await;
         while let Ok(msg) = rx.try_recv() {
@@ -180,6 +164,7 @@ pub async fn run(
         sup.write_status();
         if sup.ready_to_finish() {
             sup.finish().await;
+            break;
         }
     }
     Ok(())
@@ -296,12 +281,7 @@ impl Supervisor {
             conditions: Conditions::default(),
             start_time: crate::duration::now(),
             host_ip: host_ip(),
-            initialized: !has_init,
-            completing: false,
-            terminal: false,
-            stopping: None,
-            detached: false,
-            finished: false,
+            stage: Stage::new(has_init),
             last_status: None,
             processes: BTreeMap::new(),
             pod,
@@ -328,11 +308,11 @@ impl Supervisor {
             Msg::Exited { slot, pid, exit } => self.exited(slot, pid, exit),
             Msg::Created { slot, pid, result } => self.created(slot, pid, result),
             Msg::PostStart { slot, pid, result } => {
-                if self.slots[slot].live.as_ref().map(|l| l.pid) != Some(pid) {
+                if self.slots[slot].live_pid(pid).is_none() {
                     return;
                 }
                 match result {
-                    Ok(()) if self.slots[slot].phase == Phase::Starting => {
+                    Ok(()) if matches!(self.slots[slot].phase(), Phase::Starting(_)) => {
                         self.became_running(slot)
                     }
                     Ok(()) => {}
@@ -361,8 +341,8 @@ impl Supervisor {
                 kind,
                 message,
             } => {
-                let live = self.slots[slot].live.as_ref();
-                if live.is_some_and(|l| l.pid == pid && !l.stopping) {
+                let live = self.slots[slot].live_pid(pid);
+                if live.is_some_and(|l| !l.stopping) {
                     let text = format!("{} probe failed: {message}", kind.title());
                     self.event(Some(slot), Type::Warning, "Unhealthy", &text);
                 }
@@ -374,19 +354,18 @@ impl Supervisor {
                 ok,
             } => self.verdict(slot, pid, kind, ok),
             Msg::Kill { slot, pid } => {
-                if self.slots[slot].live.as_ref().map(|l| l.pid) == Some(pid) {
+                if self.slots[slot].live_pid(pid).is_some() {
                     // SAFETY: as in `signal`.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
             Msg::Wake => self.show_pull_backoff(),
             Msg::Check => {
-                if self.stopping.is_none() && !self.still_stored() {
+                if self.stage.stopping().is_none() && !self.still_stored() {
                     // Deleted behind our back (its state directory removed):
                     // nothing is left to report to; stop everything now.
                     eprintln!("pod-supervisor: the pod record is gone; stopping the pod");
-                    self.detached = true;
-                    self.begin_stopping(Duration::ZERO, true, None);
+                    self.begin_stopping(Duration::ZERO, true, true, None);
                 }
             }
             Msg::Attach {
@@ -397,7 +376,7 @@ impl Supervisor {
                     .slots
                     .iter()
                     .filter(|s| s.spec.name == container)
-                    .find_map(|s| s.live.as_ref().filter(|l| !l.stopping));
+                    .find_map(|s| s.live().filter(|l| !l.stopping));
                 match live.and_then(|l| l.attach.as_ref()) {
                     // `serve` replies once the client is subscribed to the
                     // output, so that it misses nothing written after.
@@ -419,10 +398,7 @@ impl Supervisor {
             } => {
                 // If the CLI went away, the deletion goes on regardless.
                 let _ = send_reply(&mut client, &Reply::Accepted).await;
-                if force {
-                    self.detached = true;
-                }
-                self.begin_stopping(grace, force && grace.is_zero(), Some(client));
+                self.begin_stopping(grace, force && grace.is_zero(), force, Some(client));
             }
         }
     }

@@ -14,7 +14,7 @@ impl Supervisor {
         let Some(probe) = self.slots[i].probe(kind).cloned() else {
             return;
         };
-        let Some(pid) = self.slots[i].live.as_ref().map(|l| l.pid) else {
+        let Some(pid) = self.slots[i].live().map(|l| l.pid) else {
             return;
         };
         let target = self.target(i);
@@ -75,16 +75,16 @@ impl Supervisor {
                 tokio::time::sleep_until(next.max(tokio::time::Instant::now())).await;
             }
         });
-        if let Some(live) = &mut self.slots[i].live {
+        if let Some(live) = self.slots[i].live_mut() {
             live.probes.push(handle.abort_handle());
         }
     }
 
     pub(super) fn verdict(&mut self, i: usize, pid: i32, kind: ProbeKind, ok: bool) {
-        let Some(live) = &self.slots[i].live else {
+        let Some(live) = self.slots[i].live_pid(pid) else {
             return;
         };
-        if live.pid != pid || live.stopping {
+        if live.stopping {
             return;
         }
         let name = self.slots[i].spec.name.clone();

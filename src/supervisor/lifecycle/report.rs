@@ -12,7 +12,7 @@ use super::slot::Role;
 
 impl Supervisor {
     pub(super) fn event(&mut self, slot: Option<usize>, type_: Type, reason: &str, message: &str) {
-        if self.detached {
+        if self.stage.detached() {
             return;
         }
         let path = slot.map(|i| self.slots[i].field_path.clone());
@@ -43,7 +43,13 @@ impl Supervisor {
         };
         let init = collect(&[Role::Init, Role::Sidecar]);
         let apps = collect(&[Role::App]);
-        let phase = status::phase(&self.spec, &init, &apps, self.terminal, self.initialized);
+        let phase = status::phase(
+            &self.spec,
+            &init,
+            &apps,
+            self.stage.terminal(),
+            self.stage.initialized(),
+        );
         let incomplete: Vec<String> = self
             .slots
             .iter()
@@ -54,7 +60,7 @@ impl Supervisor {
             })
             .map(|s| s.spec.name.clone())
             .collect();
-        if self.initialized {
+        if self.stage.initialized() {
             self.conditions.set("Initialized", true, None, None, now);
         } else {
             self.conditions.set(
@@ -114,7 +120,7 @@ impl Supervisor {
     }
 
     pub(super) fn write_status(&mut self) {
-        if self.detached {
+        if self.stage.detached() {
             return;
         }
         let status = self.status();

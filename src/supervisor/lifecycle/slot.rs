@@ -40,25 +40,63 @@ impl ProbeKind {
     }
 }
 
-/// Where a container is in its cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a container is in its cycle. Each phase holds what is valid in
+/// it (the process only while there is one, the deadline only while
+/// waiting), and it changes only through `Slot`'s transitions, which
+/// refuse the impossible ones.
 pub(super) enum Phase {
     /// Not started yet.
     Idle,
     /// Its image is being pulled.
     Pulling,
-    /// Its process is being set up (see `Creation`) and has not executed
-    /// the container's program yet.
-    Creating,
-    /// Waiting (crash-loop or image back-off) until then.
+    /// Its process is being set up and has not executed the container's
+    /// program yet.
+    Creating(Creation),
+    /// Waiting (crash-loop, image or configuration back-off) until then.
     Waiting(Instant),
     /// The process runs; postStart has not finished.
-    Starting,
-    Running,
-    /// Exited; whether it restarts is decided by the next sync.
-    Exited,
+    Starting(Live),
+    /// The process runs.
+    Running(Live),
+    /// Exited then; whether it restarts is decided by the next sync.
+    Exited(Instant),
     /// Will not run again.
     Done,
+}
+
+impl Phase {
+    fn name(&self) -> &'static str {
+        match self {
+            Phase::Idle => "Idle",
+            Phase::Pulling => "Pulling",
+            Phase::Creating(_) => "Creating",
+            Phase::Waiting(_) => "Waiting",
+            Phase::Starting(_) => "Starting",
+            Phase::Running(_) => "Running",
+            Phase::Exited(_) => "Exited",
+            Phase::Done => "Done",
+        }
+    }
+}
+
+/// A transition the container's phase does not allow (a message that
+/// arrived late, or a bug): the phase is left as it was.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Refused {
+    /// `container "name"` or `the pod`.
+    pub(super) what: String,
+    pub(super) from: &'static str,
+    pub(super) to: &'static str,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: no transition from {} to {}",
+            self.what, self.from, self.to
+        )
+    }
 }
 
 /// A running instance of a container.
@@ -73,11 +111,16 @@ pub(super) struct Live {
     pub(super) stopping: bool,
 }
 
-/// A container instance whose process is being set up: what `created`
-/// needs once it has executed the container's program, or failed to.
+/// A container instance whose process is being set up.
 pub(super) struct Creation {
     pub(super) pid: i32,
     pub(super) instance: u32,
+    /// What `created` needs once the process has executed the container's
+    /// program, or failed to; taken out then.
+    pub(super) io: Option<Box<CreationIo>>,
+}
+
+pub(super) struct CreationIo {
     pub(super) image: Image,
     pub(super) kept: stdio::Kept,
     pub(super) output: stdio::Output,
@@ -90,37 +133,164 @@ pub(super) struct Slot {
     pub(super) role: Role,
     pub(super) field_path: String,
     pub(super) status: ContainerStatus,
-    pub(super) phase: Phase,
+    phase: Phase,
     pub(super) backoff: BackOff,
     pub(super) pull_backoff: BackOff,
     pub(super) image: Option<Image>,
-    pub(super) live: Option<Live>,
-    /// Set while the phase is `Creating`.
-    pub(super) creation: Option<Creation>,
     pub(super) started_once: bool,
-    pub(super) finished_at: Option<Instant>,
 }
 
 impl Slot {
+    pub(super) fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
     /// Whether a process of this container exists: running, or still being
     /// set up.
     pub(super) fn has_process(&self) -> bool {
-        self.live.is_some() || self.creation.is_some()
+        matches!(
+            self.phase,
+            Phase::Creating(_) | Phase::Starting(_) | Phase::Running(_)
+        )
+    }
+
+    /// The running process, while there is one.
+    pub(super) fn live(&self) -> Option<&Live> {
+        match &self.phase {
+            Phase::Starting(live) | Phase::Running(live) => Some(live),
+            _ => None,
+        }
+    }
+
+    pub(super) fn live_mut(&mut self) -> Option<&mut Live> {
+        match &mut self.phase {
+            Phase::Starting(live) | Phase::Running(live) => Some(live),
+            _ => None,
+        }
+    }
+
+    /// The running process if it is `pid` (messages about an earlier
+    /// instance are stale).
+    pub(super) fn live_pid(&self, pid: i32) -> Option<&Live> {
+        self.live().filter(|l| l.pid == pid)
+    }
+
+    pub(super) fn has_post_start(&self) -> bool {
+        self.spec
+            .lifecycle
+            .as_ref()
+            .is_some_and(|l| l.post_start.is_some())
     }
 
     /// Whether this container is on its way to running its postStart
     /// hook, or running it: no other container starts meanwhile.
     pub(super) fn holds_back_starts(&self) -> bool {
-        let hooked = self
-            .spec
-            .lifecycle
-            .as_ref()
-            .is_some_and(|l| l.post_start.is_some());
-        hooked
+        self.has_post_start()
             && matches!(
                 self.phase,
-                Phase::Pulling | Phase::Creating | Phase::Starting
+                Phase::Pulling | Phase::Creating(_) | Phase::Starting(_)
             )
+    }
+
+    fn refuse(&self, to: &'static str) -> Refused {
+        Refused {
+            what: format!("container {:?}", self.spec.name),
+            from: self.phase.name(),
+            to,
+        }
+    }
+
+    /// Idle or waiting, and due: it may be pulled or created.
+    fn can_start(&self) -> bool {
+        matches!(self.phase, Phase::Idle | Phase::Waiting(_))
+    }
+
+    pub(super) fn pulling(&mut self) -> Result<(), Refused> {
+        if !self.can_start() {
+            return Err(self.refuse("Pulling"));
+        }
+        self.phase = Phase::Pulling;
+        Ok(())
+    }
+
+    pub(super) fn creating(&mut self, creation: Creation) -> Result<(), Refused> {
+        if !(self.can_start() || matches!(self.phase, Phase::Pulling)) {
+            return Err(self.refuse("Creating"));
+        }
+        self.phase = Phase::Creating(creation);
+        Ok(())
+    }
+
+    /// Takes what `created` needs from the creation of process `pid`; the
+    /// phase stays Creating until `launched` or `exited`.
+    pub(super) fn take_creation(&mut self, pid: i32) -> Option<(u32, CreationIo)> {
+        match &mut self.phase {
+            Phase::Creating(c) if c.pid == pid => c.io.take().map(|io| (c.instance, *io)),
+            _ => None,
+        }
+    }
+
+    /// The process executed the container's program: Starting while a
+    /// postStart hook runs, else Running.
+    pub(super) fn launched(&mut self, live: Live, hooked: bool) -> Result<(), Refused> {
+        let to = if hooked { "Starting" } else { "Running" };
+        if !matches!(self.phase, Phase::Creating(_)) {
+            return Err(self.refuse(to));
+        }
+        self.phase = if hooked {
+            Phase::Starting(live)
+        } else {
+            Phase::Running(live)
+        };
+        Ok(())
+    }
+
+    /// postStart finished.
+    pub(super) fn post_started(&mut self) -> Result<(), Refused> {
+        match std::mem::replace(&mut self.phase, Phase::Done) {
+            Phase::Starting(live) | Phase::Running(live) => {
+                self.phase = Phase::Running(live);
+                Ok(())
+            }
+            other => {
+                self.phase = other;
+                Err(self.refuse("Running"))
+            }
+        }
+    }
+
+    /// A (re)start is due at `at`: after an exit, or a failed pull or
+    /// configuration.
+    pub(super) fn wait_until(&mut self, at: Instant) -> Result<(), Refused> {
+        match self.phase {
+            Phase::Idle | Phase::Waiting(_) | Phase::Pulling | Phase::Exited(_) => {
+                self.phase = Phase::Waiting(at);
+                Ok(())
+            }
+            _ => Err(self.refuse("Waiting")),
+        }
+    }
+
+    /// The process ended (or never got to run): returns the running
+    /// instance, if there was one.
+    pub(super) fn exited(&mut self, at: Instant) -> Result<Option<Live>, Refused> {
+        match std::mem::replace(&mut self.phase, Phase::Exited(at)) {
+            Phase::Starting(live) | Phase::Running(live) => Ok(Some(live)),
+            Phase::Creating(_) | Phase::Idle | Phase::Waiting(_) | Phase::Pulling => Ok(None),
+            other => {
+                self.phase = other;
+                Err(self.refuse("Exited"))
+            }
+        }
+    }
+
+    /// Will not run again; refused while its process exists.
+    pub(super) fn retire(&mut self) -> Result<(), Refused> {
+        if self.has_process() {
+            return Err(self.refuse("Done"));
+        }
+        self.phase = Phase::Done;
+        Ok(())
     }
 
     pub(super) fn waiting(&mut self, reason: &str, message: Option<String>) {
@@ -144,7 +314,7 @@ impl Slot {
     }
 
     pub(super) fn succeeded(&self) -> bool {
-        self.phase == Phase::Done && self.exit_code() == Some(0)
+        matches!(self.phase, Phase::Done) && self.exit_code() == Some(0)
     }
 
     pub(super) fn probe(&self, kind: ProbeKind) -> Option<&Probe> {
@@ -190,10 +360,106 @@ impl Slot {
             backoff: BackOff::new(settings.backoff),
             pull_backoff: BackOff::new(settings.backoff),
             image: None,
-            live: None,
-            creation: None,
             started_once: false,
-            finished_at: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slot(post_start: bool) -> Slot {
+        let mut c = Container {
+            name: "c".into(),
+            image: Some("busybox".into()),
+            ..Default::default()
+        };
+        if post_start {
+            c.lifecycle = Some(k8s_openapi::api::core::v1::Lifecycle {
+                post_start: Some(Default::default()),
+                ..Default::default()
+            });
+        }
+        Slot::new(&c, Role::App, "ContainerCreating", Settings::default())
+    }
+
+    fn creation(pid: i32) -> Creation {
+        Creation {
+            pid,
+            instance: 0,
+            io: None,
+        }
+    }
+
+    fn live(pid: i32) -> Live {
+        Live {
+            pid,
+            instance: 0,
+            started_at: Timestamp::UNIX_EPOCH,
+            container_id: String::new(),
+            probes: Vec::new(),
+            attach: None,
+            stopping: false,
+        }
+    }
+
+    #[test]
+    fn a_container_goes_through_its_cycle() {
+        let t = Instant::now();
+        let mut s = slot(true);
+        assert!(!s.has_process() && !s.holds_back_starts());
+        s.pulling().unwrap();
+        assert!(s.holds_back_starts(), "a hooked container on its way");
+        s.creating(creation(7)).unwrap();
+        assert!(s.has_process() && s.live().is_none());
+        assert!(s.take_creation(8).is_none(), "another process's message");
+        s.launched(live(7), true).unwrap();
+        assert!(matches!(s.phase(), Phase::Starting(_)));
+        assert!(s.holds_back_starts() && s.live_pid(7).is_some());
+        s.post_started().unwrap();
+        assert!(matches!(s.phase(), Phase::Running(_)) && !s.holds_back_starts());
+        let gone = s.exited(t).unwrap();
+        assert_eq!(gone.map(|l| l.pid), Some(7));
+        assert!(matches!(s.phase(), Phase::Exited(at) if *at == t) && !s.has_process());
+        s.wait_until(t).unwrap();
+        s.creating(creation(9)).unwrap();
+        assert_eq!(s.exited(t).unwrap().map(|l| l.pid), None, "never ran");
+        s.retire().unwrap();
+        assert!(matches!(s.phase(), Phase::Done));
+    }
+
+    #[test]
+    fn impossible_transitions_are_refused_and_change_nothing() {
+        let t = Instant::now();
+        let mut s = slot(false);
+        let refused = s.launched(live(1), false).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "container \"c\": no transition from Idle to Running"
+        );
+        assert!(s.post_started().is_err());
+        assert!(matches!(s.phase(), Phase::Idle));
+        s.creating(creation(1)).unwrap();
+        assert!(s.pulling().is_err());
+        assert!(s.wait_until(t).is_err());
+        assert!(s.retire().is_err(), "its process exists");
+        assert!(s.creating(creation(2)).is_err());
+        s.launched(live(1), false).unwrap();
+        assert!(s.retire().is_err() && s.wait_until(t).is_err() && s.pulling().is_err());
+        assert!(s.launched(live(2), false).is_err());
+        assert_eq!(s.live().map(|l| l.pid), Some(1));
+        s.exited(t).unwrap();
+        assert!(s.exited(t).is_err(), "an exit is seen once");
+        assert!(s.pulling().is_err(), "an exit is decided first");
+        s.retire().unwrap();
+        for refused in [
+            s.pulling(),
+            s.creating(creation(3)),
+            s.wait_until(t),
+            s.exited(t).map(|_| ()),
+        ] {
+            assert_eq!(refused.unwrap_err().from, "Done");
         }
     }
 }

@@ -22,7 +22,7 @@ use crate::supervisor::reaper::Exit;
 use crate::supervisor::record::Process;
 use crate::supervisor::stdio;
 
-use super::slot::{Creation, Live, Phase, ProbeKind, Role};
+use super::slot::{Creation, CreationIo, Live, Phase, ProbeKind};
 use super::{Msg, Supervisor};
 
 fn pull_policy(c: &Container) -> PullPolicy {
@@ -103,7 +103,10 @@ impl Supervisor {
                 &format!("Pulling image {reference:?}"),
             );
         }
-        self.slots[i].phase = Phase::Pulling;
+        if let Err(e) = self.slots[i].pulling() {
+            eprintln!("pod-supervisor: {e}");
+            return;
+        }
         let images = self.images.clone();
         let tx = self.tx.clone();
         tokio::task::spawn_local(async move {
@@ -120,7 +123,7 @@ impl Supervisor {
     }
 
     pub(super) fn pulled(&mut self, i: usize, result: Result<Image, PullError>, took: Duration) {
-        if self.slots[i].phase != Phase::Pulling || self.stopping.is_some() {
+        if !matches!(self.slots[i].phase(), Phase::Pulling) || self.stage.stopping().is_some() {
             return;
         }
         let reference = self.slots[i].spec.image.clone().unwrap_or_default();
@@ -165,7 +168,9 @@ impl Supervisor {
                 slot.waiting(reason, Some(message));
                 slot.pull_backoff.restarted(now);
                 let at = now + slot.pull_backoff.current();
-                slot.phase = Phase::Waiting(at);
+                if let Err(e) = slot.wait_until(at) {
+                    eprintln!("pod-supervisor: {e}");
+                }
                 self.wake_at(at);
                 if reason == "ErrImagePull" {
                     // After a moment the kubelet shows the back-off itself.
@@ -190,7 +195,8 @@ impl Supervisor {
                 .as_ref()
                 .and_then(|s| s.waiting.as_ref())
                 .and_then(|w| w.reason.clone());
-            if matches!(slot.phase, Phase::Waiting(_)) && reason.as_deref() == Some("ErrImagePull")
+            if matches!(slot.phase(), Phase::Waiting(_))
+                && reason.as_deref() == Some("ErrImagePull")
             {
                 let reference = slot.spec.image.clone().unwrap_or_default();
                 let message = format!("Back-off pulling image {reference:?}");
@@ -244,7 +250,9 @@ impl Supervisor {
                     slot.status.restart_count > 0 || slot.status.last_state.is_some();
                 slot.pull_backoff.restarted(now);
                 let at = now + slot.pull_backoff.current();
-                slot.phase = Phase::Waiting(at);
+                if let Err(e) = slot.wait_until(at) {
+                    eprintln!("pod-supervisor: {e}");
+                }
                 self.wake_at(at);
                 return;
             }
@@ -257,17 +265,24 @@ impl Supervisor {
         // reaper cannot collect its exit unseen.
         let pid = creating.pid();
         let exited = self.reaper.wait(pid);
-        let slot = &mut self.slots[i];
-        slot.phase = Phase::Creating;
-        slot.creation = Some(Creation {
+        let creation = Creation {
             pid,
             instance,
-            image,
-            kept,
-            output,
-            log_path,
-            exited,
-        });
+            io: Some(Box::new(CreationIo {
+                image,
+                kept,
+                output,
+                log_path,
+                exited,
+            })),
+        };
+        if let Err(e) = self.slots[i].creating(creation) {
+            // Not reachable (starts are only begun from Idle, Waiting or
+            // Pulling); the process is not left behind if it were.
+            eprintln!("pod-supervisor: {e}");
+            // SAFETY: kill(2) on our own child, not reaped yet.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
         // The container's set-up (overlay, mounts, pivot_root) runs in its
         // own process: the loop goes on, so the next container's set-up
         // overlaps it.
@@ -292,18 +307,16 @@ impl Supervisor {
         result: Result<crate::runtime::Started, StartError>,
     ) {
         let slot = &mut self.slots[i];
-        let Some(creation) = slot.creation.take_if(|c| c.pid == pid) else {
+        let Some((instance, io)) = slot.take_creation(pid) else {
             return;
         };
-        let Creation {
-            instance,
+        let CreationIo {
             image,
             kept,
             output,
             log_path,
             exited,
-            ..
-        } = creation;
+        } = io;
         let spec = slot.spec.clone();
         let started = match result {
             Ok(started) => started,
@@ -361,7 +374,7 @@ impl Supervisor {
         slot.status.container_id = Some(container_id.clone());
         slot.status.image = image.name.clone();
         slot.status.image_id = image_id(&image);
-        slot.live = Some(Live {
+        let live = Live {
             pid,
             instance,
             started_at: crate::duration::now(),
@@ -371,10 +384,14 @@ impl Supervisor {
                 .inspect_err(|e| eprintln!("pod-supervisor: streams for attach: {e}"))
                 .ok(),
             stopping: false,
-        });
-        match spec.lifecycle.as_ref().and_then(|l| l.post_start.clone()) {
+        };
+        let post_start = spec.lifecycle.as_ref().and_then(|l| l.post_start.clone());
+        if let Err(e) = slot.launched(live, post_start.is_some()) {
+            eprintln!("pod-supervisor: {e}");
+            return;
+        }
+        match post_start {
             Some(hook) => {
-                slot.phase = Phase::Starting;
                 let target = self.target(i);
                 let pod = self.pod_label();
                 let tx = self.tx.clone();
@@ -391,7 +408,7 @@ impl Supervisor {
         }
         // A sidecar that came up while the pod was completing is stopped
         // like the others were (sync_stopping covers a deletion).
-        if self.completing && self.slots[i].role == Role::Sidecar {
+        if self.stage.completing() && self.slots[i].role == super::slot::Role::Sidecar {
             let grace = self.pod_grace();
             self.stop_container(i, grace, &format!("Stopping container {name}"));
         }
@@ -415,8 +432,9 @@ impl Supervisor {
         });
         slot.status.ready = false;
         slot.status.started = Some(false);
-        slot.finished_at = Some(Instant::now());
-        slot.phase = Phase::Exited;
+        if let Err(e) = slot.exited(Instant::now()) {
+            eprintln!("pod-supervisor: {e}");
+        }
     }
 
     pub(super) fn target(&self, i: usize) -> Target {
@@ -430,8 +448,11 @@ impl Supervisor {
 
     pub(super) fn became_running(&mut self, i: usize) {
         let slot = &mut self.slots[i];
-        let Some(live) = &slot.live else { return };
-        slot.phase = Phase::Running;
+        if let Err(e) = slot.post_started() {
+            eprintln!("pod-supervisor: {e}");
+            return;
+        }
+        let Some(live) = slot.live() else { return };
         slot.status.state = Some(ContainerState {
             running: Some(ContainerStateRunning {
                 started_at: Some(Time(live.started_at)),

@@ -16,8 +16,9 @@ use crate::supervisor::handler;
 use crate::supervisor::reaper::Exit;
 use crate::supervisor::socket::Reply;
 
-use super::slot::{Phase, Role};
-use super::{Msg, Stopping, Supervisor, send_reply};
+use super::slot::Role;
+use super::stage::{Delete, Stopping};
+use super::{Msg, Supervisor, send_reply};
 
 /// The kubelet's minimum time between the stop signal and SIGKILL.
 const MIN_GRACE: Duration = Duration::from_secs(2);
@@ -32,7 +33,7 @@ impl Supervisor {
     /// preStop, then the stop signal, then SIGKILL once `grace` is spent
     /// (never sooner than 2 s after the signal).
     pub(super) fn stop_container(&mut self, i: usize, grace: Duration, message: &str) {
-        let Some(live) = &mut self.slots[i].live else {
+        let Some(live) = self.slots[i].live_mut() else {
             return;
         };
         if live.stopping {
@@ -43,7 +44,7 @@ impl Supervisor {
             p.abort();
         }
         let pid = live.pid;
-        if self.stopping.as_ref().is_some_and(|s| s.now) {
+        if self.stage.stopping().is_some_and(|s| s.now) {
             // SAFETY: kill(2) on our unreaped child.
             unsafe { libc::kill(pid, libc::SIGKILL) };
             return;
@@ -84,7 +85,7 @@ impl Supervisor {
     }
 
     pub(super) fn signal(&mut self, i: usize, pid: i32, grace: Duration, since: Instant) {
-        if self.slots[i].live.as_ref().map(|l| l.pid) != Some(pid) {
+        if self.slots[i].live_pid(pid).is_none() {
             return;
         }
         let sig = stop_signal(self.slots[i].image.as_ref());
@@ -101,10 +102,17 @@ impl Supervisor {
 
     pub(super) fn exited(&mut self, i: usize, pid: i32, exit: Exit) {
         let slot = &mut self.slots[i];
-        if slot.live.as_ref().map(|l| l.pid) != Some(pid) {
+        if slot.live_pid(pid).is_none() {
             return;
         }
-        let live = slot.live.take().expect("checked");
+        let live = match slot.exited(Instant::now()) {
+            Ok(Some(live)) => live,
+            Ok(None) => unreachable!("checked: it has a live process"),
+            Err(e) => {
+                eprintln!("pod-supervisor: {e}");
+                return;
+            }
+        };
         for p in &live.probes {
             p.abort();
         }
@@ -138,12 +146,11 @@ impl Supervisor {
         });
         slot.status.ready = false;
         slot.status.started = Some(false);
-        slot.finished_at = Some(Instant::now());
-        slot.phase = if self.stopping.is_some() || self.completing && slot.role == Role::Sidecar {
-            Phase::Done
-        } else {
-            Phase::Exited
-        };
+        let stopped = self.stage.stopping().is_some()
+            || self.stage.completing() && slot.role == Role::Sidecar;
+        if stopped && let Err(e) = slot.retire() {
+            eprintln!("pod-supervisor: {e}");
+        }
         self.processes.remove(&name);
         self.write_processes();
         if let Some(rt) = &self.runtime
@@ -191,34 +198,42 @@ impl Supervisor {
 
     // ----- deletion -----
 
+    /// A deletion: `now` kills at once without preStop; `detached`
+    /// writes nothing more for the pod (its record is gone).
     pub(super) fn begin_stopping(
         &mut self,
         grace: Duration,
         now: bool,
+        detached: bool,
         client: Option<UnixStream>,
     ) {
-        if let Some(stopping) = &mut self.stopping {
-            stopping.clients.extend(client);
-            if now && !stopping.now {
-                stopping.now = true;
-                for slot in &mut self.slots {
-                    if let Some(live) = &slot.live {
+        let stopping = Stopping {
+            grace,
+            since: Instant::now(),
+            now,
+            detached,
+            clients: client.into_iter().collect(),
+        };
+        match self.stage.delete(stopping) {
+            Ok(Delete::Began) => {}
+            Ok(Delete::Joined) => return,
+            Ok(Delete::AtOnce) => {
+                for slot in &self.slots {
+                    if let Some(live) = slot.live() {
                         // SAFETY: kill(2) on our unreaped child.
                         unsafe { libc::kill(live.pid, libc::SIGKILL) };
                     }
                 }
+                return;
             }
-            return;
+            Err(e) => {
+                eprintln!("pod-supervisor: {e}");
+                return;
+            }
         }
-        self.stopping = Some(Stopping {
-            grace,
-            since: Instant::now(),
-            now,
-            clients: client.into_iter().collect(),
-        });
         for slot in &mut self.slots {
             if !slot.has_process() {
-                slot.phase = Phase::Done;
+                let _ = slot.retire();
             }
         }
         self.sync_stopping();
@@ -227,7 +242,7 @@ impl Supervisor {
     /// App containers first, then the sidecars, each inside what is left
     /// of the grace period.
     pub(super) fn sync_stopping(&mut self) {
-        let Some(stopping) = &self.stopping else {
+        let Some(stopping) = self.stage.stopping() else {
             return;
         };
         let remaining = stopping.grace.saturating_sub(stopping.since.elapsed());
@@ -246,18 +261,13 @@ impl Supervisor {
     }
 
     pub(super) fn ready_to_finish(&self) -> bool {
-        if self.finished {
-            return false;
-        }
         let none_live = self.slots.iter().all(|s| !s.has_process());
-        (self.stopping.is_some() && none_live) || self.terminal
+        (self.stage.stopping().is_some() && none_live) || self.stage.terminal()
     }
 
     /// Every container is gone: tear the sandbox down and, for a deletion,
-    /// remove the pod.
+    /// remove the pod. The loop ends after it.
     pub(super) async fn finish(&mut self) {
-        self.finished = true;
-        self.terminal = true;
         if let Some(rt) = &self.runtime
             && let Err(e) = rt.borrow_mut().teardown()
         {
@@ -272,13 +282,13 @@ impl Supervisor {
             None,
             crate::duration::now(),
         );
-        let Some(stopping) = self.stopping.take() else {
+        if self.stage.stopping().is_none() {
             // A completed pod: its final status stays for get and logs.
             self.write_status();
             let _ = std::fs::remove_file(self.records.socket());
             return;
-        };
-        if !self.detached
+        }
+        if !self.stage.detached()
             && let Err(e) = self.remove_record()
         {
             eprintln!("pod-supervisor: removing the pod: {e:#}");
@@ -289,7 +299,7 @@ impl Supervisor {
             &self.uid,
         ));
         let _ = std::fs::remove_dir_all(self.records.dir());
-        for mut client in stopping.clients {
+        for mut client in self.stage.take_clients() {
             let _ = send_reply(&mut client, &Reply::Deleted).await;
         }
     }

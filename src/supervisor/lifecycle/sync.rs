@@ -14,10 +14,10 @@ impl Supervisor {
     // ----- deciding what to do -----
 
     pub(super) fn sync(&mut self) {
-        if self.finished || self.terminal {
+        if self.stage.terminal() {
             return;
         }
-        if self.stopping.is_some() {
+        if self.stage.stopping().is_some() {
             self.sync_stopping();
             return;
         }
@@ -27,14 +27,14 @@ impl Supervisor {
         let now = Instant::now();
         // Exits decided first: restart, back off, or done.
         for i in 0..self.slots.len() {
-            if self.slots[i].phase == Phase::Exited {
-                self.after_exit(i, now);
+            if let Phase::Exited(at) = *self.slots[i].phase() {
+                self.after_exit(i, at, now);
             }
         }
-        if !self.initialized {
+        if !self.stage.initialized() {
             self.sync_init(now);
         }
-        if self.initialized {
+        if self.stage.initialized() {
             for i in 0..self.slots.len() {
                 // The kubelet starts containers one after another and runs
                 // a postStart hook before the next start, so a hook can
@@ -44,12 +44,12 @@ impl Supervisor {
                     break;
                 }
                 let slot = &self.slots[i];
-                let due = match slot.phase {
+                let due = match *slot.phase() {
                     Phase::Idle => slot.role == Role::App || slot.role == Role::Sidecar,
                     Phase::Waiting(t) => t <= now && slot.role != Role::Init,
                     _ => false,
                 };
-                if due && !self.completing {
+                if due && !self.stage.completing() {
                     self.begin_start(i);
                 }
             }
@@ -65,48 +65,49 @@ impl Supervisor {
                 break;
             }
             let slot = &self.slots[i];
-            match (role, slot.phase) {
+            match (role, slot.phase()) {
                 (Role::Init, Phase::Done) if slot.succeeded() => continue,
                 (Role::Init, Phase::Done) => {
                     // Failed with restartPolicy Never: the pod failed.
                     self.end_pod();
                     return;
                 }
-                (Role::Sidecar, Phase::Running) if slot.status.started == Some(true) => continue,
+                (Role::Sidecar, Phase::Running(_)) if slot.status.started == Some(true) => continue,
                 (_, Phase::Idle) => {
                     self.begin_start(i);
                     return;
                 }
-                (_, Phase::Waiting(t)) if t <= now => {
+                (_, Phase::Waiting(t)) if *t <= now => {
                     self.begin_start(i);
                     return;
                 }
                 _ => return,
             }
         }
-        self.initialized = true;
+        if let Err(e) = self.stage.initialize() {
+            eprintln!("pod-supervisor: {e}");
+        }
     }
 
     /// A container exited: restart it now, after a back-off, or never.
-    pub(super) fn after_exit(&mut self, i: usize, now: Instant) {
+    pub(super) fn after_exit(&mut self, i: usize, finished: Instant, now: Instant) {
         let policy = status::restart_policy(&self.spec).to_string();
         let slot = &mut self.slots[i];
         let code = slot.exit_code().unwrap_or(0);
         let restart = match slot.role {
-            Role::Sidecar => !self.completing,
+            Role::Sidecar => !self.stage.completing(),
             Role::Init => code != 0 && policy != "Never",
             Role::App => policy == "Always" || (policy == "OnFailure" && code != 0),
         };
         if !restart {
-            slot.phase = Phase::Done;
+            let _ = slot.retire();
             return;
         }
-        let finished = slot.finished_at.unwrap_or(now);
         let wait = slot.backoff.remaining(finished, now);
         slot.status.last_state = slot.status.state.clone();
         if wait.is_zero() {
             // Restarted by this very sync (init order permitting).
-            slot.phase = Phase::Waiting(now);
+            let _ = slot.wait_until(now);
             return;
         }
         let name = slot.spec.name.clone();
@@ -117,7 +118,7 @@ impl Supervisor {
         );
         let slot = &mut self.slots[i];
         slot.waiting("CrashLoopBackOff", Some(message));
-        slot.phase = Phase::Waiting(now + wait);
+        let _ = slot.wait_until(now + wait);
         self.wake_at(now + wait);
         let event = format!(
             "Back-off restarting failed container {name} in pod {}",
@@ -132,19 +133,21 @@ impl Supervisor {
             .slots
             .iter()
             .filter(|s| s.role == Role::App)
-            .all(|s| s.phase == Phase::Done);
+            .all(|s| matches!(s.phase(), Phase::Done));
         if !apps_done {
             return;
         }
-        if !self.completing {
-            self.completing = true;
+        if !self.stage.completing() {
+            if let Err(e) = self.stage.complete() {
+                eprintln!("pod-supervisor: {e}");
+            }
             let grace = self.pod_grace();
             for i in (0..self.slots.len()).rev() {
                 if self.slots[i].role == Role::Sidecar {
                     let name = self.slots[i].spec.name.clone();
                     self.stop_container(i, grace, &format!("Stopping container {name}"));
                     if !self.slots[i].has_process() {
-                        self.slots[i].phase = Phase::Done;
+                        let _ = self.slots[i].retire();
                     }
                 }
             }
@@ -166,12 +169,14 @@ impl Supervisor {
     /// No container will run again: the phase becomes final.
     pub(super) fn end_pod(&mut self) {
         for slot in &mut self.slots {
-            if !slot.has_process() && slot.phase != Phase::Done {
-                slot.phase = Phase::Done;
+            if !slot.has_process() {
+                let _ = slot.retire();
             }
         }
-        if self.slots.iter().all(|s| !s.has_process()) {
-            self.terminal = true;
+        if self.slots.iter().all(|s| !s.has_process())
+            && let Err(e) = self.stage.end()
+        {
+            eprintln!("pod-supervisor: {e}");
         }
     }
 }
