@@ -7,6 +7,7 @@ pub mod decode;
 pub mod defaults;
 pub mod field;
 pub mod kind;
+pub mod phase;
 pub mod quantity;
 pub mod selector;
 pub mod validation;

@@ -16,7 +16,7 @@ use crate::api::{Kind, Object};
 use crate::duration;
 use crate::error::ApiError;
 use crate::store::Store;
-use crate::supervisor::crilog::{self, Line, Reassembler};
+use crate::store::crilog::{self, Line, Reassembler};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

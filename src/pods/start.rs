@@ -14,9 +14,9 @@ use std::process::{Child, Command, Stdio};
 use anyhow::{Context, Result, bail};
 use k8s_openapi::api::core::v1::Pod;
 
+use crate::store::record;
 use crate::store::{Store, pod_uid};
 use crate::supervisor::launch::{ARGV0, Args, MARKER, READY_FD, Settings};
-use crate::supervisor::record;
 
 /// Starts the supervisor of a freshly stored pod and returns once it is
 /// listening. If it cannot start (or the environment holds a malformed

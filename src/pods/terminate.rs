@@ -13,8 +13,8 @@ use k8s_openapi::jiff::SignedDuration;
 use super::Termination;
 use super::client::Client;
 use crate::api::{Kind, Object};
+use crate::store::record::Records;
 use crate::store::{Store, pod_uid};
-use crate::supervisor::record::Records;
 use crate::supervisor::socket::{Reply, Request};
 
 /// Stops a pod and removes everything it left.

@@ -1,5 +1,11 @@
 //! The state directory: where objects, pod status, events, logs and images
-//! live, and how they are written (atomically) and locked.
+//! live, and how they are written (atomically) and locked. Every file
+//! format of the directory is defined here, for the CLI and the
+//! supervisor alike: objects and status records (this module), how a
+//! stored status reads ([`observed`]), the supervisor's pid file and
+//! process list ([`record`]), CRI container logs ([`crilog`]), and the
+//! reading of events (the supervisor's `events` appends them). The store
+//! uses nothing from the layers above it (`supervisor`, `pods`, `cli`).
 //!
 //! Persistent root (`--root`, default /var/lib/pod):
 //!
@@ -16,11 +22,15 @@
 //! ```
 //!
 //! Runtime root (`--run-root`, default /run/pod): `pods/<uid>/` holds the
-//! supervisor's socket, pid file and the containers' mount points.
+//! supervisor's socket, pid file and process list ([`record`]) and the
+//! containers' mount points.
 
 mod atomic;
 mod brief;
+pub mod crilog;
 mod lock;
+pub mod observed;
+pub mod record;
 
 pub use atomic::{write_atomic, write_volatile};
 pub use lock::Lock;
@@ -206,13 +216,13 @@ impl Store {
             Kind::Pod if detail == Detail::Table => {
                 let mut pod = brief::pod(&bytes).with_context(|| corrupt(&path))?;
                 let recorded = self.read_status_file(namespace, name, brief::status)?;
-                pod.status = Some(crate::supervisor::observed_status(self, &pod, recorded));
+                pod.status = Some(observed::status(self, &pod, recorded));
                 Object::Pod(Box::new(pod))
             }
             Kind::Pod => {
                 let mut pod: Pod = parse(&path, &bytes)?;
                 let recorded = self.read_pod_status(namespace, name)?;
-                pod.status = Some(crate::supervisor::observed_status(self, &pod, recorded));
+                pod.status = Some(observed::status(self, &pod, recorded));
                 Object::Pod(Box::new(pod))
             }
             Kind::ConfigMap => Object::ConfigMap(parse::<ConfigMap>(&path, &bytes)?),
@@ -352,12 +362,30 @@ impl Store {
         };
         // A line cut short by a crash mid-append is skipped, not fatal; a
         // folded event is appended again, and its last copy counts.
-        Ok(crate::supervisor::events::latest_copies(
+        Ok(latest_copies(
             text.lines()
                 .filter_map(|line| serde_json::from_str(line).ok())
                 .collect(),
         ))
     }
+}
+
+/// Keeps the last copy of each event name, in the order the names first
+/// appeared (what `Store::read_pod_events` returns).
+pub fn latest_copies(events: Vec<Event>) -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::with_capacity(events.len());
+    let mut index = std::collections::HashMap::new();
+    for event in events {
+        let name = event.metadata.name.clone().unwrap_or_default();
+        match index.get(&name) {
+            Some(&i) => out[i] = event,
+            None => {
+                index.insert(name, out.len());
+                out.push(event);
+            }
+        }
+    }
+    out
 }
 
 /// The pod's uid, which names its run directory and its log directory.

@@ -25,9 +25,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UnixStream;
 use tokio::sync::{broadcast, mpsc};
 
-use super::crilog::Stream;
 use super::socket::Reply;
 use super::stdio::Kept;
+use crate::store::crilog::Stream;
 
 pub const STDIN: u8 = 0;
 pub const RESIZE: u8 = 1;

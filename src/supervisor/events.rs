@@ -25,6 +25,8 @@ use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
+use crate::store::latest_copies;
+
 /// How long a repeat is folded into the previous event.
 const FOLD_WINDOW: SignedDuration = SignedDuration::from_secs(600);
 
@@ -252,24 +254,6 @@ impl Recorder {
             .retain(|(_, e)| e.last_timestamp.as_ref().is_some_and(|t| recent(t.0)));
         self.similar.retain(|_, (_, last)| recent(*last));
     }
-}
-
-/// Keeps the last copy of each event name, in the order the names first
-/// appeared (what `Store::read_pod_events` returns).
-pub fn latest_copies(events: Vec<Event>) -> Vec<Event> {
-    let mut out: Vec<Event> = Vec::with_capacity(events.len());
-    let mut index = std::collections::HashMap::new();
-    for event in events {
-        let name = event.metadata.name.clone().unwrap_or_default();
-        match index.get(&name) {
-            Some(&i) => out[i] = event,
-            None => {
-                index.insert(name, out.len());
-                out.push(event);
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -13,9 +13,9 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 use super::backoff::Limits;
-use super::crilog::Rotation;
-use super::record::{Process, Records};
 use crate::store::Store;
+use crate::store::crilog::Rotation;
+use crate::store::record::{Process, Records};
 
 pub const ARGV0: &str = "pod-supervisor";
 pub const MARKER: &str = "--supervise";

@@ -10,7 +10,7 @@
 //! attach) on a unix socket in the pod's run directory.
 //!
 //! The CLI and the supervisor share nothing but files and that socket; a
-//! pod whose supervisor is gone reads as Unknown ([`observed_status`]) and
+//! pod whose supervisor is gone reads as Unknown (`store::observed`) and
 //! is still cleaned up by `pods::delete`. Everything in this module runs
 //! inside the supervisor process, except the protocol definitions of
 //! `socket` and `attach`, which the CLI's side (`pods`) uses too.
@@ -32,7 +32,6 @@
 
 pub mod attach;
 pub mod backoff;
-pub mod crilog;
 pub mod events;
 mod grpc;
 mod handler;
@@ -40,33 +39,9 @@ pub mod launch;
 mod lifecycle;
 mod netns;
 mod reaper;
-pub mod record;
 pub mod socket;
 pub mod status;
 mod stdio;
 mod tls;
 
-use crate::store::pod_uid;
 pub use launch::dispatch;
-
-use k8s_openapi::api::core::v1::{Pod, PodStatus};
-
-use crate::store::Store;
-use record::SupervisorState;
-
-/// The status to show for a stored pod: the supervisor's record while it
-/// runs (or once the pod is finished), Pending/ContainerCreating before the
-/// supervisor wrote anything, and Unknown when the supervisor is gone.
-pub fn observed_status(store: &Store, pod: &Pod, recorded: Option<PodStatus>) -> PodStatus {
-    let records = pod_uid(pod)
-        .ok()
-        .map(|uid| record::Records::new(&store.pod_run_dir(uid)));
-    let supervisor = records.map_or(SupervisorState::Never, |r| r.supervisor_state());
-    match recorded {
-        Some(s) if status::is_terminal(s.phase.as_deref()) => s,
-        Some(s) if supervisor == SupervisorState::Running => s,
-        Some(s) => status::unknown(s),
-        None if supervisor == SupervisorState::Gone => status::unknown(status::initial(pod)),
-        None => status::initial(pod),
-    }
-}

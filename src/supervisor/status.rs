@@ -1,20 +1,13 @@
 //! The pod status in the Kubernetes shape: phase (the kubelet's
-//! `getPhase`), conditions with their transition times, QoS class, the
-//! status shown before the supervisor writes one, and the status of a pod
-//! whose supervisor is gone.
+//! `getPhase`), conditions with their transition times and QoS class. The
+//! status shown before the supervisor writes one, and that of a pod whose
+//! supervisor is gone, are the store's (`store::observed`).
 
-use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodCondition, PodSpec,
-    PodStatus,
-};
+use k8s_openapi::api::core::v1::{Container, ContainerStatus, PodCondition, PodSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 
-pub const PENDING: &str = "Pending";
-pub const RUNNING: &str = "Running";
-pub const SUCCEEDED: &str = "Succeeded";
-pub const FAILED: &str = "Failed";
-pub const UNKNOWN: &str = "Unknown";
+pub use crate::api::phase::{FAILED, PENDING, RUNNING, SUCCEEDED, is_terminal};
 
 /// Whether an init container is a native sidecar (restartPolicy Always).
 pub fn is_sidecar(c: &Container) -> bool {
@@ -24,10 +17,6 @@ pub fn is_sidecar(c: &Container) -> bool {
 /// The pod's restartPolicy, defaulted.
 pub fn restart_policy(spec: &PodSpec) -> &str {
     spec.restart_policy.as_deref().unwrap_or("Always")
-}
-
-pub fn is_terminal(phase: Option<&str>) -> bool {
-    matches!(phase, Some(SUCCEEDED) | Some(FAILED))
 }
 
 fn find<'a>(statuses: &'a [ContainerStatus], name: &str) -> Option<&'a ContainerStatus> {
@@ -217,91 +206,13 @@ pub fn names_message(what: &str, names: &[String]) -> String {
     format!("containers with {what} status: [{}]", names.join(" "))
 }
 
-fn waiting(name: &str, image: &str, reason: &str) -> ContainerStatus {
-    ContainerStatus {
-        name: name.into(),
-        image: image.into(),
-        state: Some(ContainerState {
-            waiting: Some(ContainerStateWaiting {
-                reason: Some(reason.into()),
-                message: None,
-            }),
-            ..Default::default()
-        }),
-        ready: false,
-        started: Some(false),
-        ..Default::default()
-    }
-}
-
-/// The status of a pod whose supervisor has not written one yet: every
-/// container still to be created.
-pub fn initial(pod: &Pod) -> PodStatus {
-    let spec = pod.spec.clone().unwrap_or_default();
-    let has_init = spec.init_containers.as_ref().is_some_and(|i| !i.is_empty());
-    let image = |c: &Container| c.image.clone().unwrap_or_default();
-    let app_reason = if has_init {
-        "PodInitializing"
-    } else {
-        "ContainerCreating"
-    };
-    PodStatus {
-        phase: Some(PENDING.into()),
-        qos_class: Some(crate::api::defaults::qos_class(&spec).into()),
-        init_container_statuses: has_init.then(|| {
-            spec.init_containers
-                .iter()
-                .flatten()
-                .map(|c| waiting(&c.name, &image(c), "PodInitializing"))
-                .collect()
-        }),
-        container_statuses: Some(
-            spec.containers
-                .iter()
-                .map(|c| waiting(&c.name, &image(c), app_reason))
-                .collect(),
-        ),
-        ..Default::default()
-    }
-}
-
-/// What is known of a pod whose supervisor is gone: its last status with
-/// phase Unknown, nothing ready, and no state for containers that were
-/// not finished (they may run on, or not: nobody watches them).
-pub fn unknown(mut status: PodStatus) -> PodStatus {
-    status.phase = Some(UNKNOWN.into());
-    status.message = Some("The pod's supervisor is not running; its state is unknown".into());
-    for list in [
-        status.container_statuses.as_mut(),
-        status.init_container_statuses.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        for c in list.iter_mut() {
-            c.ready = false;
-            if c.state.as_ref().is_none_or(|s| s.terminated.is_none()) {
-                c.state = None;
-            }
-        }
-    }
-    for c in status.conditions.iter_mut().flatten() {
-        if c.type_ == "Ready" || c.type_ == "ContainersReady" {
-            if c.status != "False" {
-                c.last_transition_time = Some(Time(crate::duration::now()));
-            }
-            c.status = "False".into();
-            c.reason = Some("SupervisorNotRunning".into());
-            c.message = None;
-        }
-    }
-    status
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use k8s_openapi::api::core::v1::{ContainerStateRunning, ContainerStateTerminated};
+    use crate::store::observed::waiting;
+    use k8s_openapi::api::core::v1::{
+        ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    };
 
     fn spec(policy: &str, apps: &[&str], init: &[(&str, bool)]) -> PodSpec {
         PodSpec {
@@ -523,37 +434,5 @@ mod tests {
             names_message("unready", &["a".into(), "b".into()]),
             "containers with unready status: [a b]"
         );
-    }
-
-    #[test]
-    fn before_the_supervisor_writes_the_pod_is_creating() {
-        let pod = Pod {
-            spec: Some(spec("Always", &["a"], &[("i", false)])),
-            ..Default::default()
-        };
-        let s = initial(&pod);
-        assert_eq!(s.phase.as_deref(), Some(PENDING));
-        let reason =
-            |c: &ContainerStatus| c.state.clone().unwrap().waiting.unwrap().reason.unwrap();
-        assert_eq!(reason(&s.container_statuses.unwrap()[0]), "PodInitializing");
-        assert_eq!(
-            reason(&s.init_container_statuses.unwrap()[0]),
-            "PodInitializing"
-        );
-    }
-
-    #[test]
-    fn a_lost_supervisor_makes_the_pod_unknown() {
-        let mut status = PodStatus {
-            phase: Some(RUNNING.into()),
-            container_statuses: Some(vec![running("a", true), exited("b", 0)]),
-            ..Default::default()
-        };
-        status.container_statuses.as_mut().unwrap()[0].ready = true;
-        let s = unknown(status);
-        assert_eq!(s.phase.as_deref(), Some(UNKNOWN));
-        let cs = s.container_statuses.unwrap();
-        assert!(!cs[0].ready && cs[0].state.is_none());
-        assert!(cs[1].state.as_ref().unwrap().terminated.is_some());
     }
 }

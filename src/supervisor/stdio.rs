@@ -22,8 +22,8 @@ use tokio::io::unix::AsyncFd;
 use tokio::task::JoinHandle;
 
 use super::attach::{Chunk, Tap};
-use super::crilog::{LineSplitter, LogFile, Stream};
 use crate::runtime::Stdio;
+use crate::store::crilog::{LineSplitter, LogFile, Stream};
 
 /// The supervisor's ends kept for attach.
 #[derive(Debug, Default)]

@@ -13,10 +13,10 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use super::target::Target;
 use crate::pods::client::Client;
 use crate::store::Store;
+use crate::store::record::Records;
 use crate::supervisor::attach::{
     self as frames, CLOSE_STDIN, MAX_FRAME, RESIZE, STDERR, STDIN, STDOUT,
 };
-use crate::supervisor::record::Records;
 use crate::supervisor::socket::{Reply, Request};
 use crate::terminal::{self, RawMode, WindowChanges};
 

@@ -33,12 +33,12 @@ use super::handler::Outcome;
 use super::launch::Settings;
 use super::netns::NetNs;
 use super::reaper::{Exit, Reaper};
-use super::record::{Process, Records};
 use super::socket::{Reply, Request};
 use super::status::{self, Conditions};
 use crate::image::{Image, ImageStore, PullError};
 use crate::runtime::{PodRuntime, StartError};
 use crate::store::Store;
+use crate::store::record::{Process, Records};
 
 use sandbox::{host_ip, node_name};
 use slot::{Phase, ProbeKind, Role, Slot};

@@ -14,12 +14,12 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use crate::duration::go_string;
 use crate::image::{Image, PullError, PullPolicy};
 use crate::runtime::StartError;
+use crate::store::crilog::LogFile;
+use crate::store::record::Process;
 use crate::supervisor::attach;
-use crate::supervisor::crilog::LogFile;
 use crate::supervisor::events::Type;
 use crate::supervisor::handler::{self, Target};
 use crate::supervisor::reaper::Exit;
-use crate::supervisor::record::Process;
 use crate::supervisor::stdio;
 
 use super::slot::{Creation, CreationIo, Live, Phase, ProbeKind};

@@ -184,7 +184,7 @@ impl Supervisor {
             .join(&spec.name)
             .join(format!("{instance}.log"));
         let text = std::fs::read(path).ok()?;
-        let lines = crate::supervisor::crilog::lines(&text);
+        let lines = crate::store::crilog::lines(&text);
         let start = lines.len().saturating_sub(80);
         let mut out: Vec<u8> = lines[start..]
             .iter()
