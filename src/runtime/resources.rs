@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, Pod, ResourceRequirements};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
 
-use super::cgroups::{CPU_PERIOD_US, Limits, quota_from_millis, shares_from_millis};
+use super::cgroups::{CPU_PERIOD_US, Limits, devices, quota_from_millis, shares_from_millis};
 use crate::api::quantity::Quantity;
 
 /// Default pids limit of a pod (the kubelet's podPidsLimit is unlimited by
@@ -27,8 +27,15 @@ fn requests_map(r: Option<&ResourceRequirements>) -> Option<&BTreeMap<String, Ap
     r.and_then(|r| r.requests.as_ref())
 }
 
-/// A container's cgroup limits (kubelet's generateLinuxContainerResources).
+/// A container's cgroup limits (kubelet's generateLinuxContainerResources),
+/// with runc's default device allow list unless the container is
+/// privileged.
 pub fn container_limits(container: &Container) -> Limits {
+    let privileged = container
+        .security_context
+        .as_ref()
+        .and_then(|s| s.privileged)
+        .unwrap_or(false);
     let r = container.resources.as_ref();
     let memory = quantity(limits_map(r), "memory")
         .map(|q| q.as_bytes_ceil())
@@ -45,6 +52,7 @@ pub fn container_limits(container: &Container) -> Limits {
             .map(|m| (quota_from_millis(m, CPU_PERIOD_US), CPU_PERIOD_US)),
         cpu_shares: Some(shares_from_millis(cpu_request.unwrap_or(0))),
         pids: None,
+        devices: (!privileged).then_some(devices::DEFAULT_RULES),
     }
 }
 
@@ -83,6 +91,7 @@ pub fn pod_limits(pod: &Pod) -> Limits {
         cpu_quota: None,
         cpu_shares: None,
         pids: pids_limit(),
+        devices: None,
     }
 }
 
@@ -110,10 +119,16 @@ mod tests {
                 memory: Some(64 << 20),
                 cpu_quota: Some((50_000, CPU_PERIOD_US)),
                 cpu_shares: Some(512),
-                pids: None
+                pids: None,
+                devices: Some(devices::DEFAULT_RULES),
             }
         );
         let bare: Container = serde_json::from_value(serde_json::json!({"name": "a"})).unwrap();
         assert_eq!(container_limits(&bare).cpu_shares, Some(2));
+        let privileged: Container = serde_json::from_value(serde_json::json!({
+            "name": "a", "securityContext": {"privileged": true}
+        }))
+        .unwrap();
+        assert_eq!(container_limits(&privileged).devices, None);
     }
 }

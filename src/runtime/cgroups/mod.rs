@@ -4,6 +4,8 @@
 //! /sys/fs/cgroup tells cgroup2 from a tmpfs of v1 mounts, and the v1
 //! controllers' mount points come from /proc/self/mountinfo.
 
+mod bpf;
+pub mod devices;
 mod v1;
 mod v2;
 
@@ -22,7 +24,7 @@ pub enum Layout {
 }
 
 /// The v1 controllers the runtime uses.
-const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "pids"];
+const V1_CONTROLLERS: &[&str] = &["memory", "cpu", "pids", "devices"];
 
 impl Layout {
     /// Detects the host's layout.
@@ -38,7 +40,7 @@ impl Layout {
         match &layout {
             Layout::V1(found) if found.is_empty() => {
                 bail!(
-                    "no cgroup v1 controller (memory, cpu, pids) is mounted and /sys/fs/cgroup is not cgroup2"
+                    "no cgroup v1 controller (memory, cpu, pids, devices) is mounted and /sys/fs/cgroup is not cgroup2"
                 )
             }
             _ => Ok(layout),
@@ -105,6 +107,10 @@ pub struct Limits {
     /// v1 cpu.shares (v2 weight is derived from it).
     pub cpu_shares: Option<u64>,
     pub pids: Option<i64>,
+    /// The devices the cgroup's processes may use, every other one denied;
+    /// None leaves the parent's (the pod cgroup allows all, so that a
+    /// privileged container can reach the host's devices).
+    pub devices: Option<&'static [devices::Rule]>,
 }
 
 /// The CFS period the kubelet uses (100 ms).
@@ -162,7 +168,12 @@ impl Cgroup {
             }
             Layout::V2(root) => {
                 v2::create(root, &self.relative)?;
-                v2::apply(&root.join(&self.relative), limits)
+                let dir = root.join(&self.relative);
+                v2::apply(&dir, limits)?;
+                match limits.devices {
+                    Some(rules) => bpf::attach(&dir, rules),
+                    None => Ok(()),
+                }
             }
         }
     }
@@ -313,6 +324,7 @@ mod tests {
 38 35 0:33 / /sys/fs/cgroup/cpu,cpuacct rw shared:13 - cgroup cgroup rw,cpu,cpuacct
 39 35 0:34 / /sys/fs/cgroup/memory rw shared:14 - cgroup cgroup rw,memory
 40 35 0:35 / /sys/fs/cgroup/pids rw shared:15 - cgroup cgroup rw,pids
+42 35 0:37 / /sys/fs/cgroup/devices rw shared:17 - cgroup cgroup rw,devices
 41 35 0:36 / /sys/fs/cgroup/systemd rw shared:16 - cgroup cgroup rw,xattr,name=systemd
 ";
         assert_eq!(
@@ -321,6 +333,7 @@ mod tests {
                 ("cpu".into(), "/sys/fs/cgroup/cpu,cpuacct".into()),
                 ("memory".into(), "/sys/fs/cgroup/memory".into()),
                 ("pids".into(), "/sys/fs/cgroup/pids".into()),
+                ("devices".into(), "/sys/fs/cgroup/devices".into()),
             ])
         );
     }
@@ -361,6 +374,7 @@ mod tests {
                 cpu_quota: Some((50_000, CPU_PERIOD_US)),
                 cpu_shares: Some(256),
                 pids: Some(100),
+                devices: Some(devices::DEFAULT_RULES),
             })
             .unwrap();
         let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();
@@ -372,7 +386,10 @@ mod tests {
         assert_eq!(read("cpu/pod/uid-1/app/cpu.cfs_period_us"), "100000");
         assert_eq!(read("cpu/pod/uid-1/app/cpu.shares"), "256");
         assert_eq!(read("pids/pod/uid-1/app/pids.max"), "100");
-        assert_eq!(cgroup.procs_files().len(), 3);
+        // Control files in a plain directory keep only the last write.
+        assert_eq!(read("devices/pod/uid-1/app/devices.deny"), "a");
+        assert_eq!(read("devices/pod/uid-1/app/devices.allow"), "c 10:200 rwm");
+        assert_eq!(cgroup.procs_files().len(), 4);
         std::fs::write(
             tmp.path().join("memory/pod/uid-1/app/memory.oom_control"),
             "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
@@ -401,6 +418,7 @@ mod tests {
                 cpu_quota: Some((50_000, CPU_PERIOD_US)),
                 cpu_shares: Some(1024),
                 pids: None,
+                devices: None,
             })
             .unwrap();
         let read = |p: &str| std::fs::read_to_string(tmp.path().join(p)).unwrap();

@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 
-use super::{Layout, Limits, write};
+use super::{Layout, Limits, devices, write};
 
 pub fn apply(layout: &Layout, relative: &Path, limits: &Limits) -> Result<()> {
     if let (Some(bytes), Some(root)) = (limits.memory, layout.v1_dir("memory")) {
@@ -25,6 +25,16 @@ pub fn apply(layout: &Layout, relative: &Path, limits: &Limits) -> Result<()> {
     }
     if let (Some(max), Some(root)) = (limits.pids, layout.v1_dir("pids")) {
         write(&root.join(relative).join("pids.max"), &max.to_string())?;
+    }
+    if let Some(rules) = limits.devices {
+        let Some(root) = layout.v1_dir("devices") else {
+            // Running the container with every host device open is not
+            // an option: refuse.
+            bail!(
+                "the devices cgroup controller is not mounted, so containers cannot be kept from the host's devices"
+            )
+        };
+        devices::apply_v1(&root.join(relative), rules)?;
     }
     Ok(())
 }

@@ -1,0 +1,164 @@
+//! Attacks on the host's devices from a pod, run for real (root): making a
+//! device node and using it, opening a host block device handed in as a
+//! hostPath volume, an image that carries device nodes. Each attack is
+//! first run in a privileged container, which may reach the host's
+//! devices, to show it works there; then it must fail in a default one.
+
+mod common;
+
+use common::pods::{create, delete_and_check_clean, wait_log};
+use common::{Env, import_busybox};
+
+fn env() -> Env {
+    let env = Env::new();
+    import_busybox(&env.root());
+    env
+}
+
+/// A block device of the host that root can open (an unbound loop device
+/// will do): (path, major, minor).
+fn host_block_device() -> (String, u32, u32) {
+    use std::os::unix::fs::FileTypeExt;
+    use std::os::unix::fs::MetadataExt;
+    for entry in std::fs::read_dir("/sys/class/block").unwrap().flatten() {
+        let path = format!("/dev/{}", entry.file_name().to_string_lossy());
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if meta.file_type().is_block_device() && std::fs::File::open(&path).is_ok() {
+            let rdev = meta.rdev();
+            return (path, libc::major(rdev), libc::minor(rdev));
+        }
+    }
+    panic!("this host has no block device root can open");
+}
+
+/// Runs `script` in a one-shot pod (`privileged` or not, with an emptyDir
+/// at /scratch and `extra` added to the container) and returns the log once
+/// the script printed "end".
+fn run(
+    env: &Env,
+    name: &str,
+    privileged: bool,
+    extra: &str,
+    volumes: &str,
+    script: &str,
+) -> String {
+    let uid = create(
+        env,
+        name,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  restartPolicy: Never
+  volumes:
+  - name: scratch
+    emptyDir: {{}}
+{volumes}
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: Never
+    securityContext: {{privileged: {privileged}}}
+    volumeMounts:
+    - {{name: scratch, mountPath: /scratch}}
+{extra}
+    command: [sh, -c, '{script}; echo end']
+"#
+        ),
+    );
+
+    let log = wait_log(env, name, &uid, "main", "end");
+    delete_and_check_clean(env, name, &uid);
+    log
+}
+
+/// `mknod` of the kernel log (c 1:11) then a write to it, in the
+/// container's root, its /dev and an emptyDir.
+/// (A privileged container's /dev is the host's: the nodes are removed.)
+const KMSG: &str = "for d in /tmp /dev /scratch; do if mknod $d/podtest-kmsg c 1 11 && echo pod-isolation-test > $d/podtest-kmsg; then echo wrote $d; else echo refused $d; fi; rm -f $d/podtest-kmsg; done";
+
+#[test]
+fn a_container_cannot_make_and_write_the_kernel_log() {
+    let env = env();
+    let log = run(&env, "privileged-kmsg", true, "", "", KMSG);
+    for dir in ["/tmp", "/dev", "/scratch"] {
+        assert!(
+            log.contains(&format!("wrote {dir}\n")),
+            "a privileged container writes the kernel log through {dir}/kmsg:\n{log}"
+        );
+    }
+    let log = run(&env, "default-kmsg", false, "", "", KMSG);
+    for dir in ["/tmp", "/dev", "/scratch"] {
+        assert!(
+            log.contains(&format!("refused {dir}\n")),
+            "a default container wrote the kernel log through {dir}/kmsg:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn a_container_cannot_open_a_block_device_it_made() {
+    let env = env();
+    let (_, major, minor) = host_block_device();
+    let script = format!(
+        "for d in /tmp /dev /scratch; do if mknod $d/podtest-disk b {major} {minor} && true < $d/podtest-disk; then echo opened $d; else echo refused $d; fi; rm -f $d/podtest-disk; done"
+    );
+    let log = run(&env, "privileged-block", true, "", "", &script);
+    for dir in ["/tmp", "/dev", "/scratch"] {
+        assert!(
+            log.contains(&format!("opened {dir}\n")),
+            "a privileged container opens the block device it made in {dir}:\n{log}"
+        );
+    }
+    let log = run(&env, "default-block", false, "", "", &script);
+    for dir in ["/tmp", "/dev", "/scratch"] {
+        assert!(
+            log.contains(&format!("refused {dir}\n")),
+            "a default container opened a block device it made in {dir}:\n{log}"
+        );
+    }
+}
+
+#[test]
+fn a_host_block_device_volume_opens_only_when_privileged() {
+    let env = env();
+    let (path, _, _) = host_block_device();
+    let volumes = format!("  - name: disk\n    hostPath: {{path: {path}, type: BlockDevice}}");
+    let extra = "    - {name: disk, mountPath: /disk}";
+    let script = "if true < /disk; then echo opened; else echo refused; fi";
+    let log = run(&env, "privileged-disk", true, extra, &volumes, script);
+    assert!(log.contains("opened\n"), "{log}");
+    let log = run(&env, "default-disk", false, extra, &volumes, script);
+    assert!(log.contains("refused\n"), "{log}");
+}
+
+#[test]
+fn the_device_nodes_a_container_needs_still_work() {
+    let env = env();
+    let log = run(
+        &env,
+        "needs",
+        false,
+        "",
+        "",
+        "head -c 4 /dev/zero | od -An -tx1; head -c 8 /dev/urandom | wc -c; head -c 8 /dev/random | wc -c; echo x > /dev/null && echo null-ok; \
+         echo x > /dev/full 2>/dev/null || echo full-ok; echo x > /dev/shm/f && cat /dev/shm/f; echo gone > /dev/termination-log && echo log-ok; \
+         ls /dev/pts/ptmx >/dev/null && echo pts-ok",
+    );
+    for want in [
+        " 00 00 00 00\n",
+        "8\n8\n",
+        "null-ok\n",
+        "full-ok\n",
+        "x\n",
+        "log-ok\n",
+        "pts-ok\n",
+    ] {
+        assert!(log.contains(want), "{want:?} missing:\n{log}");
+    }
+}
