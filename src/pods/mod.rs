@@ -9,6 +9,7 @@
 //! protocol `supervisor::socket` and `supervisor::attach` define.
 
 pub mod client;
+pub mod logs;
 pub mod session;
 mod start;
 mod terminate;

@@ -109,6 +109,20 @@ impl Store {
             .join(format!("{namespace}_{name}_{uid}"))
     }
 
+    /// The CRI log file of one instance of a container (`instance` is its
+    /// restart count), as the kubelet lays it out:
+    /// `<pod log dir>/<container>/<restart>.log`.
+    pub fn container_log(
+        &self,
+        (namespace, name, uid): (&str, &str, &str),
+        container: &str,
+        instance: u32,
+    ) -> PathBuf {
+        self.pod_log_dir(namespace, name, uid)
+            .join(container)
+            .join(format!("{instance}.log"))
+    }
+
     pub fn images_dir(&self) -> PathBuf {
         self.root.join("images")
     }

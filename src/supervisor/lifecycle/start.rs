@@ -230,11 +230,11 @@ impl Supervisor {
                 return;
             }
         };
-        let log_path = self
-            .store
-            .pod_log_dir(&self.namespace, &self.name, &self.uid)
-            .join(&spec.name)
-            .join(format!("{instance}.log"));
+        let log_path = self.store.container_log(
+            (&self.namespace, &self.name, &self.uid),
+            &spec.name,
+            instance,
+        );
         let begun = rt
             .borrow_mut()
             .begin_container(&spec, instance, &image, stdio);

@@ -178,11 +178,11 @@ impl Supervisor {
         if !fallback || code == 0 {
             return None;
         }
-        let path = self
-            .store
-            .pod_log_dir(&self.namespace, &self.name, &self.uid)
-            .join(&spec.name)
-            .join(format!("{instance}.log"));
+        let path = self.store.container_log(
+            (&self.namespace, &self.name, &self.uid),
+            &spec.name,
+            instance,
+        );
         let text = std::fs::read(path).ok()?;
         let lines = crate::store::crilog::lines(&text);
         let start = lines.len().saturating_sub(80);

@@ -1,0 +1,314 @@
+//! Following a container's logs (`pod logs`): its CRI log files read as
+//! the supervisor writes and rotates them, from one instance of the
+//! container into the next after a restart, until there will be no next.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
+use k8s_openapi::jiff::Timestamp;
+
+use crate::api::{Kind, Object};
+use crate::error::ApiError;
+use crate::store::Store;
+use crate::store::crilog::{self, Line, Reassembler};
+
+/// --since, --since-time, --tail, --timestamps, --limit-bytes.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    pub since: Option<Timestamp>,
+    pub tail: Option<usize>,
+    pub timestamps: bool,
+    pub limit_bytes: Option<u64>,
+}
+
+impl Filter {
+    pub fn keeps(&self, line: &Line) -> bool {
+        self.since.is_none_or(|t| line.time >= t)
+    }
+}
+
+trait SkipTail<'a, T> {
+    fn skip_tail(self, tail: Option<usize>) -> std::slice::Iter<'a, T>;
+}
+
+impl<'a, T> SkipTail<'a, T> for std::slice::Iter<'a, T> {
+    /// Keeps only the last `tail` items.
+    fn skip_tail(self, tail: Option<usize>) -> std::slice::Iter<'a, T> {
+        let all = self.as_slice();
+        let start = tail.map_or(0, |n| all.len().saturating_sub(n));
+        all[start..].iter()
+    }
+}
+
+/// One container instance's log file.
+pub struct Source {
+    pub container: String,
+    path: PathBuf,
+    /// The pod (namespace, name, uid) and restart count, to tell when
+    /// following may stop and where the next instance's log is.
+    pod: (String, String, String),
+    instance: i32,
+}
+
+impl Source {
+    pub fn open(store: &Store, pod: &Pod, container: &str, previous: bool) -> Result<Source> {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let uid = crate::store::pod_uid(pod)?;
+        let status = container_status(pod, container);
+        let bad = |message: String| -> anyhow::Error {
+            ApiError::Refused {
+                reason: "BadRequest".into(),
+                message,
+            }
+            .into()
+        };
+        let restarts = status.as_ref().map_or(0, |s| s.restart_count);
+        let instance = if previous {
+            if restarts == 0 {
+                return Err(bad(format!(
+                    "previous terminated container {container:?} in pod {name:?} not found"
+                )));
+            }
+            restarts - 1
+        } else {
+            restarts
+        };
+        let path = store.container_log((&namespace, &name, uid), container, instance as u32);
+        if !path.exists() {
+            let waiting = status
+                .and_then(|s| s.state)
+                .and_then(|s| s.waiting)
+                .and_then(|w| w.reason)
+                .unwrap_or_else(|| "ContainerCreating".into());
+            return Err(bad(format!(
+                "container {container:?} in pod {name:?} is waiting to start: {waiting}"
+            )));
+        }
+        Ok(Source {
+            container: container.to_string(),
+            path,
+            pod: (namespace, name, uid.to_string()),
+            instance,
+        })
+    }
+
+    /// Calls `f` with every line of the instance's log file, read as a
+    /// stream, until `f` says stop.
+    pub fn each_line(&self, mut f: impl FnMut(Line) -> Result<bool>) -> Result<()> {
+        use std::io::BufRead;
+        let file = std::fs::File::open(&self.path)
+            .with_context(|| format!("reading {}", self.path.display()))?;
+        let mut reader = std::io::BufReader::with_capacity(64 * 1024, file);
+        let mut glue = Reassembler::default();
+        let mut raw = Vec::new();
+        loop {
+            raw.clear();
+            if reader.read_until(b'\n', &mut raw)? == 0 {
+                break;
+            }
+            let text = raw.strip_suffix(b"\n").unwrap_or(&raw);
+            if text.is_empty() {
+                continue;
+            }
+            if let Some(line) = glue.push(text)
+                && !f(line)?
+            {
+                return Ok(());
+            }
+        }
+        for line in glue.unfinished() {
+            if !f(line)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the instance still runs (more may be written).
+    fn running(&self, store: &Store) -> bool {
+        let Ok(Some(Object::Pod(pod))) = store.get(Kind::Pod, &self.pod.0, &self.pod.1) else {
+            return false;
+        };
+        container_status(&pod, &self.container).is_some_and(|s| {
+            s.restart_count == self.instance
+                && s.state
+                    .is_some_and(|st| st.running.is_some() || st.waiting.is_some())
+        })
+    }
+
+    /// The container's next instance, once its log file exists; `None`
+    /// when there will be none: the pod is gone or being deleted, has
+    /// completed, or its restart policy does not restart this exit.
+    pub fn next_instance(&self, store: &Store) -> Option<Source> {
+        let next = self.instance + 1;
+        let (namespace, name, uid) = &self.pod;
+        let path = store.container_log((namespace, name, uid), &self.container, next as u32);
+        loop {
+            if path.exists() {
+                return Some(Source {
+                    container: self.container.clone(),
+                    path,
+                    pod: self.pod.clone(),
+                    instance: next,
+                });
+            }
+            let Ok(Some(Object::Pod(pod))) = store.get(Kind::Pod, &self.pod.0, &self.pod.1) else {
+                return None;
+            };
+            if pod.metadata.deletion_timestamp.is_some() {
+                return None;
+            }
+            let status = pod.status.as_ref();
+            if matches!(
+                status.and_then(|s| s.phase.as_deref()),
+                Some("Succeeded" | "Failed")
+            ) {
+                return None;
+            }
+            let exit = container_status(&pod, &self.container)
+                .and_then(|s| s.state)
+                .and_then(|s| s.terminated)
+                .map(|t| t.exit_code);
+            let policy = pod.spec.as_ref().and_then(|s| s.restart_policy.as_deref());
+            match (policy, exit) {
+                (Some("Never"), Some(_)) | (Some("OnFailure"), Some(0)) => return None,
+                _ => {}
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Prints the lines kept by `filter` and what is written after, until
+    /// the instance has ended (or `emit` says stop). --tail applies to what
+    /// is there at the start.
+    pub fn follow(
+        &self,
+        store: &Store,
+        filter: &Filter,
+        mut emit: impl FnMut(&Line) -> Result<bool>,
+    ) -> Result<()> {
+        let mut file = std::fs::File::open(&self.path)?;
+        let mut pending = Vec::new();
+        file.read_to_end(&mut pending)?;
+        let complete = pending
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let head: Vec<u8> = pending.drain(..complete).collect();
+        let mut glue = Reassembler::default();
+        let existing: Vec<Line> = head
+            .split(|&b| b == b'\n')
+            .filter(|raw| !raw.is_empty())
+            .filter_map(|raw| glue.push(raw))
+            .filter(|l| filter.keeps(l))
+            .collect();
+        for line in existing.iter().skip_tail(filter.tail) {
+            if !emit(line)? {
+                return Ok(());
+            }
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n > 0 {
+                pending.extend_from_slice(&buf[..n]);
+            }
+            if pending.contains(&b'\n') {
+                while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+                    let raw: Vec<u8> = pending.drain(..=end).collect();
+                    if let Some(line) = glue.push(&raw[..raw.len() - 1])
+                        && filter.keeps(&line)
+                        && !emit(&line)?
+                    {
+                        return Ok(());
+                    }
+                }
+                continue;
+            }
+            // At the end: rotated away, finished, or just quiet.
+            let rotated = std::fs::metadata(&self.path)
+                .map(|m| m.ino() != file.metadata().map(|f| f.ino()).unwrap_or(0))
+                .unwrap_or(false);
+            if rotated {
+                // Several rotations may have happened since the last look:
+                // the files rotated after ours come first, in order. Files
+                // already removed by rotation are lost, as with the kubelet.
+                // Rotations go on while we read, so the newest file read
+                // becomes ours: the next look starts after it, and the
+                // current file is opened only when nothing rotated is left.
+                let mut newest = None;
+                for path in rotated_after(&self.path, &file)? {
+                    if let Ok(mut aside) = std::fs::File::open(&path) {
+                        aside.read_to_end(&mut pending)?;
+                        newest = Some(aside);
+                    }
+                }
+                match newest {
+                    Some(aside) => file = aside,
+                    None => match std::fs::File::open(&self.path) {
+                        Ok(current) => file = current,
+                        // Between the rotation's rename and the new file.
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                }
+                continue;
+            }
+            if !self.running(store) {
+                // One last read: the pump may have written after our EOF.
+                let n = file.read(&mut buf)?;
+                if n == 0 {
+                    return Ok(());
+                }
+                pending.extend_from_slice(&buf[..n]);
+                continue;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The rotated copies of `current` made after `file` (which was `current`
+/// until it was rotated), oldest first. Order comes from the names the
+/// supervisor gives (`N.log.<stamp>[.<n>]`): file times are too coarse
+/// when rotations come fast.
+fn rotated_after(current: &std::path::Path, file: &std::fs::File) -> Result<Vec<PathBuf>> {
+    let ours = file.metadata()?.ino();
+    let mut rotated: Vec<(String, u64, PathBuf)> = crilog::rotated_files(current)?
+        .into_iter()
+        .filter_map(|path| {
+            let name = path.file_name()?.to_str()?.to_string();
+            let suffix = name.rsplit_once(".log.")?.1.to_string();
+            let (stamp, n) = match suffix.split_once('.') {
+                Some((stamp, n)) => (stamp.to_string(), n.parse().ok()?),
+                None => (suffix, 0),
+            };
+            Some((stamp, n, path))
+        })
+        .collect();
+    rotated.sort();
+    let position = rotated
+        .iter()
+        .position(|(_, _, path)| std::fs::metadata(path).is_ok_and(|m| m.ino() == ours));
+    // Our file already removed: everything still there is newer than it.
+    let start = position.map_or(0, |i| i + 1);
+    Ok(rotated.drain(start..).map(|(_, _, path)| path).collect())
+}
+
+fn container_status(pod: &Pod, container: &str) -> Option<ContainerStatus> {
+    let status = pod.status.as_ref()?;
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .find(|s| s.name == container)
+        .cloned()
+}
