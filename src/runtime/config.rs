@@ -37,6 +37,11 @@ pub struct ExecConfig {
     /// As in [`ContainerConfig::cgroup_procs`].
     pub cgroup_procs: Vec<PathBuf>,
     pub process: Process,
+    /// The first window size (rows, columns) of the pty that
+    /// `process.tty` asks for, so a full-screen program's first screen
+    /// already fits.
+    #[serde(default)]
+    pub console_size: Option<[u16; 2]>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

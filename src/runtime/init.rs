@@ -16,7 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use nix::sched::CloneFlags;
 
 use super::config::{ContainerConfig, ExecConfig, NamespacePath, Process};
-use super::{propagation, rootfs, spawn};
+use super::{console, propagation, rootfs, spawn};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Mode {
@@ -45,7 +45,7 @@ pub fn main(mode: Mode) -> ExitCode {
 }
 
 fn run_container(config: &ContainerConfig) -> Result<()> {
-    new_session(config.process.tty)?;
+    new_session()?;
     join_cgroups(&config.cgroup_procs)?;
     join_namespaces(&config.join)?;
     // Taken while still in the host's mount namespace.
@@ -57,27 +57,27 @@ fn run_container(config: &ContainerConfig) -> Result<()> {
     if config.readonly_rootfs {
         rootfs::remount_root_readonly()?;
     }
+    if config.process.tty {
+        console::take_terminal(None, config.process.uid)?;
+    }
     execute(&config.process)
 }
 
 fn run_exec(config: &ExecConfig) -> Result<()> {
-    new_session(config.process.tty)?;
+    new_session()?;
     join_cgroups(&config.cgroup_procs)?;
     join_namespaces(&config.join)?;
+    if config.process.tty {
+        console::take_terminal(config.console_size, config.process.uid)?;
+    }
     execute(&config.process)
 }
 
 /// A session of its own, so signals to the process group reach the
-/// container's processes and nothing else; the pty as controlling terminal.
-fn new_session(tty: bool) -> Result<()> {
+/// container's processes and nothing else (and a pty made later can
+/// become its controlling terminal).
+fn new_session() -> Result<()> {
     nix::unistd::setsid().context("setsid")?;
-    if tty {
-        // SAFETY: TIOCSCTTY on stdin, which is the pty slave.
-        if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .context("setting the controlling terminal");
-        }
-    }
     Ok(())
 }
 

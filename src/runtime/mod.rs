@@ -58,6 +58,7 @@
 
 pub mod cgroups;
 mod config;
+mod console;
 mod etc;
 mod identity;
 mod init;
@@ -96,9 +97,13 @@ pub enum Stdio {
         stdout: OwnedFd,
         stderr: OwnedFd,
     },
-    /// The slave side of a pty for `tty: true`; it becomes the process's
-    /// controlling terminal.
-    Tty(OwnedFd),
+    /// A pty made inside the container, in its own devpts instance (see
+    /// [`console`]): stdin, stdout, stderr and controlling terminal of the
+    /// process. Its master comes back in [`Started::console`]. `size`:
+    /// its first window size.
+    Tty {
+        size: Option<rustix::termios::Winsize>,
+    },
     /// /dev/null for all three.
     Null,
 }
@@ -112,6 +117,8 @@ pub struct Creating {
     name: String,
     instance: u32,
     process: Process,
+    /// Where the pty master arrives (`Stdio::Tty`).
+    console: Option<console::Receiver>,
 }
 
 impl Creating {
@@ -131,6 +138,7 @@ impl Creating {
         let pid = self.launched.pid();
         match self.launched.finish()? {
             Ok(()) => {
+                let console = self.console.map(console::Receiver::receive).transpose()?;
                 state::ContainerRecord {
                     pid,
                     start_time: state::start_time(pid).unwrap_or(0),
@@ -138,7 +146,7 @@ impl Creating {
                     process: self.process,
                 }
                 .save(&self.run_dir, &self.name)?;
-                Ok(Started { pid })
+                Ok(Started { pid, console })
             }
             Err(message) => Err(StartError::Runtime(format!(
                 "unable to start container process: {message}"
@@ -148,10 +156,12 @@ impl Creating {
 }
 
 /// A process the runtime started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Started {
     /// Its pid in the caller's PID namespace.
     pub pid: i32,
+    /// The master of its pty (`Stdio::Tty`).
+    pub console: Option<OwnedFd>,
 }
 
 /// Why a container could not be started, split the way the kubelet
@@ -335,7 +345,7 @@ impl PodRuntime {
             return Err(err.context("placing the pause process"));
         }
         self.sandbox = Some(sandbox);
-        Ok(Started { pid })
+        Ok(Started { pid, console: None })
     }
 
     /// The pause process's pid, if it is running.
@@ -360,7 +370,7 @@ impl PodRuntime {
         let pause = self
             .sandbox_pid()
             .ok_or_else(|| StartError::Runtime("the pod sandbox is not running".into()))?;
-        let tty = matches!(stdio, Stdio::Tty(_));
+        let tty = matches!(stdio, Stdio::Tty { .. });
         let process = self.process(container, image, tty)?;
         let mounts = self.container_mounts(container, instance, &process.env)?;
 
@@ -429,21 +439,24 @@ impl PodRuntime {
         } else {
             PidNamespace::New
         };
+        let terminal = Terminal::new(stdio)?;
         let launched = spawn::launch(Reexec {
             argv0: "pod-init",
             args: &[reexec::INIT_ARG],
             pid_namespace,
             born_in: entry.thread_files,
             config: Some(serde_json::to_vec(&config).map_err(anyhow::Error::from)?),
-            stdio,
-            pre_exec: None,
+            stdio: terminal.stdio,
+            pre_exec: terminal.pre_exec,
         })?;
+        drop(terminal.child_end);
         Ok(Creating {
             launched,
             run_dir: self.run_dir.clone(),
             name: container.name.clone(),
             instance,
             process,
+            console: terminal.receiver,
         })
     }
 
@@ -597,7 +610,11 @@ impl PodRuntime {
             .ok_or_else(|| anyhow!("container {container:?} is not running"))?;
         let mut process = record.process.clone();
         process.args = argv.to_vec();
-        process.tty = matches!(stdio, Stdio::Tty(_));
+        process.tty = matches!(stdio, Stdio::Tty { .. });
+        let console_size = match &stdio {
+            Stdio::Tty { size: Some(size) } => Some([size.ws_row, size.ws_col]),
+            _ => None,
+        };
         let target = record.pid;
         let mut join: Vec<NamespacePath> = Vec::new();
         for kind in ["ipc", "uts", "net", "cgroup", "mnt"] {
@@ -616,22 +633,39 @@ impl PodRuntime {
             join,
             cgroup_procs: entry.procs_files,
             process,
+            console_size,
         };
         let pid_namespace = if self.host_pid() {
             PidNamespace::Inherit
         } else {
             PidNamespace::Join(format!("/proc/{target}/ns/pid").into())
         };
-        match spawn::spawn(Reexec {
+        let terminal = Terminal::new(stdio)?;
+        let outcome = spawn::spawn(Reexec {
             argv0: "pod-exec",
             args: &[reexec::EXEC_ARG],
             pid_namespace,
             born_in: entry.thread_files,
             config: Some(serde_json::to_vec(&config)?),
-            stdio,
-            pre_exec: None,
-        })? {
-            Outcome::Executed(pid) => Ok(Started { pid }),
+            stdio: terminal.stdio,
+            pre_exec: terminal.pre_exec,
+        })?;
+        drop(terminal.child_end);
+        match outcome {
+            Outcome::Executed(pid) => match terminal.receiver.map(console::Receiver::receive) {
+                Some(Err(e)) => {
+                    // Not left running without the terminal it was meant
+                    // to have.
+                    let pid = nix::unistd::Pid::from_raw(pid);
+                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(pid, None);
+                    Err(e)
+                }
+                received => Ok(Started {
+                    pid,
+                    console: received.transpose()?,
+                }),
+            },
             Outcome::Failed(message) => {
                 bail!(
                     "OCI runtime exec failed: exec failed: unable to start container process: {message}"
@@ -670,6 +704,36 @@ impl PodRuntime {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(e).with_context(|| format!("removing {}", self.run_dir.display())),
         }
+    }
+}
+
+/// How a child's streams are set up: a `Stdio::Tty` child starts with
+/// /dev/null and the console socket on stdin, and makes its pty itself.
+struct Terminal {
+    stdio: Stdio,
+    pre_exec: Option<Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>>,
+    /// Kept open until the child is forked.
+    child_end: Option<OwnedFd>,
+    receiver: Option<console::Receiver>,
+}
+
+impl Terminal {
+    fn new(stdio: Stdio) -> Result<Terminal> {
+        if !matches!(stdio, Stdio::Tty { .. }) {
+            return Ok(Terminal {
+                stdio,
+                pre_exec: None,
+                child_end: None,
+                receiver: None,
+            });
+        }
+        let (receiver, child_end) = console::socket()?;
+        Ok(Terminal {
+            stdio: Stdio::Null,
+            pre_exec: Some(Box::new(console::child_hook(&child_end))),
+            child_end: Some(child_end),
+            receiver: Some(receiver),
+        })
     }
 }
 

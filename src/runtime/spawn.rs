@@ -164,13 +164,9 @@ pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
             });
             command.stdout(stdout).stderr(stderr);
         }
-        Stdio::Tty(fd) => {
-            command
-                .stdin(fd.try_clone()?)
-                .stdout(fd.try_clone()?)
-                .stderr(fd);
-        }
-        Stdio::Null => {
+        // A child with a terminal makes its pty itself (see `console`);
+        // its streams are /dev/null until then.
+        Stdio::Tty { .. } | Stdio::Null => {
             command
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())

@@ -1,5 +1,6 @@
-//! A container's standard streams: pipes (or a pty for `tty: true`) whose
-//! far ends go to the runtime, and the pumps that copy what the container
+//! A container's standard streams: pipes whose far ends go to the runtime
+//! (or, for `tty: true`, the master of the pty the container's init makes
+//! in the container's own devpts), and the pumps that copy what the container
 //! writes into its CRI log file.
 //!
 //! The pumps read in 64 KiB chunks and write straight to the file, so a
@@ -7,11 +8,8 @@
 //! write; nothing is dropped.
 
 use std::cell::RefCell;
-use std::ffi::OsStr;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::Container;
@@ -45,27 +43,41 @@ fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
 }
 
+/// The supervisor's ends of a container instance's streams while it is
+/// being created: its pipes, or, for `tty: true`, the pty its init makes
+/// inside the container and hands over once it runs.
+#[derive(Debug)]
+pub enum Ends {
+    Pipes(Kept, Output),
+    Tty,
+}
+
+impl Ends {
+    /// What the supervisor keeps and reads once the instance runs;
+    /// `console` is the pty master the runtime received
+    /// (`Started::console`).
+    pub fn running(self, console: Option<OwnedFd>) -> io::Result<(Kept, Output)> {
+        match (self, console) {
+            (Ends::Pipes(kept, output), _) => Ok((kept, output)),
+            (Ends::Tty, Some(master)) => {
+                let reader = master.try_clone()?;
+                let kept = Kept {
+                    stdin: None,
+                    tty: Some(master),
+                };
+                Ok((kept, Output::Tty(reader)))
+            }
+            (Ends::Tty, None) => Err(io::Error::other("the runtime returned no pty")),
+        }
+    }
+}
+
 /// Makes the streams of one container instance: what the runtime gets,
-/// what the supervisor keeps for attach, and what it reads.
-pub fn open(container: &Container) -> io::Result<(Stdio, Kept, Output)> {
+/// and the supervisor's ends.
+pub fn open(container: &Container) -> io::Result<(Stdio, Ends)> {
     if container.tty == Some(true) {
-        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
-        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
-        grantpt(&master)?;
-        unlockpt(&master)?;
-        let name = ptsname(&master, Vec::new())?;
-        let slave: OwnedFd = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(OsStr::from_bytes(name.as_bytes()))?
-            .into();
-        let reader = master.try_clone()?;
-        let kept = Kept {
-            stdin: None,
-            tty: Some(master),
-        };
-        return Ok((Stdio::Tty(slave), kept, Output::Tty(reader)));
+        // Kubernetes sizes a container's terminal when a client attaches.
+        return Ok((Stdio::Tty { size: None }, Ends::Tty));
     }
     let (stdin_r, stdin_w) = match container.stdin {
         Some(true) => {
@@ -89,7 +101,7 @@ pub fn open(container: &Container) -> io::Result<(Stdio, Kept, Output)> {
         stdout: stdout_r,
         stderr: stderr_r,
     };
-    Ok((stdio, kept, output))
+    Ok((stdio, Ends::Pipes(kept, output)))
 }
 
 /// Starts copying the container's output into `log`; the handle ends when

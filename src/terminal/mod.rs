@@ -1,10 +1,9 @@
 //! The caller's terminal and streams during an interactive session (`pod
-//! exec`, `pod attach`): raw mode, window sizes, SIGWINCH, ptys, and the
+//! exec`, `pod attach`): raw mode, window sizes, SIGWINCH, and the
 //! copy loop that relays bytes between the caller and a process.
 //!
 //! Nothing here knows about pods; `session` builds exec and attach on it.
 
-pub mod pty;
 pub mod raw;
 pub mod relay;
 pub mod winch;

@@ -107,20 +107,23 @@ impl Drop for RawMode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::terminal::pty::Pty;
+    use rustix::pty::{OpenptFlags, ioctl_tiocgptpeer, openpt, unlockpt};
 
     #[test]
     fn raw_mode_comes_and_goes() {
-        let pty = Pty::open(None).unwrap();
-        let before = tcgetattr(&pty.slave).unwrap();
+        let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+        let master = openpt(flags).unwrap();
+        unlockpt(&master).unwrap();
+        let slave = ioctl_tiocgptpeer(&master, flags).unwrap();
+        let before = tcgetattr(&slave).unwrap();
         assert!(
             before
                 .local_modes
                 .contains(rustix::termios::LocalModes::ECHO)
         );
         {
-            let _raw = RawMode::enable(std::os::fd::AsFd::as_fd(&pty.slave)).unwrap();
-            let during = tcgetattr(&pty.slave).unwrap();
+            let _raw = RawMode::enable(std::os::fd::AsFd::as_fd(&slave)).unwrap();
+            let during = tcgetattr(&slave).unwrap();
             assert!(
                 !during
                     .local_modes
@@ -132,7 +135,7 @@ mod tests {
                     .contains(rustix::termios::LocalModes::ICANON)
             );
         }
-        let after = tcgetattr(&pty.slave).unwrap();
+        let after = tcgetattr(&slave).unwrap();
         assert_eq!(after.local_modes, before.local_modes);
     }
 }

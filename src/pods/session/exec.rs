@@ -22,7 +22,7 @@ use crate::error::ExitStatus;
 use crate::runtime::{PodRuntime, Stdio};
 use crate::store::Store;
 use crate::terminal::relay::{Relay, Target as To};
-use crate::terminal::{self, RawMode, WindowChanges, pty::Pty};
+use crate::terminal::{self, RawMode, WindowChanges};
 
 /// How the caller's streams are wired to the process.
 #[derive(Debug, Clone, Copy)]
@@ -43,13 +43,16 @@ pub fn run(store: &Store, target: &Target, argv: &[String], streams: Streams) ->
     let name = &target.container.name;
     let (input, output, errors) = (stdin(), stdout(), stderr());
     let pid = if streams.tty {
-        let pty = Pty::open(terminal::window_size(&input)).context("opening a pty")?;
-        let started = start(&runtime, name, argv, Stdio::Tty(pty.slave))?;
+        // The pty is made inside the container (its own devpts), sized
+        // like the caller's terminal; its master comes back here.
+        let size = terminal::window_size(&input);
+        let (pid, console) = start(&runtime, name, argv, Stdio::Tty { size })?;
+        let master = console.context("the container's pty")?;
         // Raw from here on: every key goes to the process's own terminal,
         // Ctrl-C included. Restored when `_raw` drops, before any message.
         let _raw = RawMode::enable(input.as_fd()).context("putting the terminal in raw mode")?;
         let winch = WindowChanges::install()?;
-        let master = pty.master.as_fd();
+        let master = master.as_fd();
         Relay::new()
             .input(input.as_fd(), To::Shared(master))
             .output(master, To::Caller(output.as_fd()))
@@ -59,7 +62,7 @@ pub fn run(store: &Store, target: &Target, argv: &[String], streams: Streams) ->
                 }
             })
             .run()?;
-        started
+        pid
     } else {
         let (stdin_r, stdin_w) = match streams.stdin {
             true => {
@@ -75,7 +78,7 @@ pub fn run(store: &Store, target: &Target, argv: &[String], streams: Streams) ->
             stdout: out_w,
             stderr: err_w,
         };
-        let started = start(&runtime, name, argv, stdio)?;
+        let (started, _) = start(&runtime, name, argv, stdio)?;
         let mut relay = Relay::new()
             .output(out_r.as_fd(), To::Caller(output.as_fd()))
             .output(err_r.as_fd(), To::Caller(errors.as_fd()));
@@ -98,9 +101,15 @@ pub fn run(store: &Store, target: &Target, argv: &[String], streams: Streams) ->
 /// Starts the process. A failure before the program runs (no such
 /// executable, permission denied) is reported as the container runtimes
 /// report it through kubectl, with their exit code 126.
-fn start(runtime: &PodRuntime, container: &str, argv: &[String], stdio: Stdio) -> Result<i32> {
+/// Returns the pid and the pty master (`Stdio::Tty`).
+fn start(
+    runtime: &PodRuntime,
+    container: &str,
+    argv: &[String],
+    stdio: Stdio,
+) -> Result<(i32, Option<OwnedFd>)> {
     match runtime.exec(container, argv, stdio) {
-        Ok(started) => Ok(started.pid),
+        Ok(started) => Ok((started.pid, started.console)),
         Err(e) if format!("{e:#}").starts_with("OCI runtime exec failed") => Err(ExitStatus {
             code: 126,
             message: Some(format!(

@@ -122,8 +122,7 @@ pub(super) struct Creation {
 
 pub(super) struct CreationIo {
     pub(super) image: Image,
-    pub(super) kept: stdio::Kept,
-    pub(super) output: stdio::Output,
+    pub(super) ends: stdio::Ends,
     pub(super) log_path: std::path::PathBuf,
     pub(super) exited: tokio::sync::oneshot::Receiver<Exit>,
 }

@@ -219,7 +219,7 @@ impl Supervisor {
         slot.started_once = true;
         let instance = slot.status.restart_count.max(0) as u32;
         let spec = slot.spec.clone();
-        let (stdio, kept, output) = match stdio::open(&spec) {
+        let (stdio, ends) = match stdio::open(&spec) {
             Ok(s) => s,
             Err(e) => {
                 self.start_failed(
@@ -270,8 +270,7 @@ impl Supervisor {
             instance,
             io: Some(Box::new(CreationIo {
                 image,
-                kept,
-                output,
+                ends,
                 log_path,
                 exited,
             })),
@@ -312,14 +311,20 @@ impl Supervisor {
         };
         let CreationIo {
             image,
-            kept,
-            output,
+            ends,
             log_path,
             exited,
         } = io;
         let spec = slot.spec.clone();
-        let started = match result {
-            Ok(started) => started,
+        // A tty container's pty ends come with its start (`Started::console`).
+        let running = result.and_then(|started| {
+            let ends = ends.running(started.console);
+            let ends =
+                ends.map_err(|e| StartError::Runtime(format!("the container's streams: {e}")))?;
+            Ok((started.pid, ends))
+        });
+        let (pid, (kept, output)) = match running {
+            Ok(running) => running,
             Err(e) => {
                 if let Some(rt) = &self.runtime
                     && let Err(e) = rt.borrow_mut().cleanup_container(&spec.name, instance)
@@ -342,7 +347,6 @@ impl Supervisor {
             }
         };
         let tx = self.tx.clone();
-        let pid = started.pid;
         tokio::task::spawn_local(async move {
             let exit = exited.await.unwrap_or(Exit::Signal(libc::SIGKILL));
             // Let the pumps drain what the container wrote last, for the
