@@ -33,17 +33,14 @@ fn host_block_device() -> (String, u32, u32) {
     panic!("this host has no block device root can open");
 }
 
-/// Runs `script` in a one-shot pod (`privileged` or not, with an emptyDir
-/// at /scratch and `extra` added to the container) and returns the log once
-/// the script printed "end".
-fn run(
-    env: &Env,
-    name: &str,
-    privileged: bool,
-    extra: &str,
-    volumes: &str,
-    script: &str,
-) -> String {
+const PRIVILEGED: &str = "{privileged: true}";
+const DEFAULT: &str = "{}";
+
+/// Runs `script` in a one-shot pod (with the container's `security`
+/// context, an emptyDir at /scratch, `volumes` added to the pod and
+/// `extra` to the container's volumeMounts) and returns the log once the
+/// script printed "end".
+fn run(env: &Env, name: &str, security: &str, extra: &str, volumes: &str, script: &str) -> String {
     let uid = create(
         env,
         name,
@@ -63,7 +60,7 @@ spec:
   - name: main
     image: busybox
     imagePullPolicy: Never
-    securityContext: {{privileged: {privileged}}}
+    securityContext: {security}
     volumeMounts:
     - {{name: scratch, mountPath: /scratch}}
 {extra}
@@ -85,14 +82,14 @@ const KMSG: &str = "for d in /tmp /dev /scratch; do if mknod $d/podtest-kmsg c 1
 #[test]
 fn a_container_cannot_make_and_write_the_kernel_log() {
     let env = env();
-    let log = run(&env, "privileged-kmsg", true, "", "", KMSG);
+    let log = run(&env, "privileged-kmsg", PRIVILEGED, "", "", KMSG);
     for dir in ["/tmp", "/dev", "/scratch"] {
         assert!(
             log.contains(&format!("wrote {dir}\n")),
             "a privileged container writes the kernel log through {dir}/kmsg:\n{log}"
         );
     }
-    let log = run(&env, "default-kmsg", false, "", "", KMSG);
+    let log = run(&env, "default-kmsg", DEFAULT, "", "", KMSG);
     for dir in ["/tmp", "/dev", "/scratch"] {
         assert!(
             log.contains(&format!("refused {dir}\n")),
@@ -108,14 +105,14 @@ fn a_container_cannot_open_a_block_device_it_made() {
     let script = format!(
         "for d in /tmp /dev /scratch; do if mknod $d/podtest-disk b {major} {minor} && true < $d/podtest-disk; then echo opened $d; else echo refused $d; fi; rm -f $d/podtest-disk; done"
     );
-    let log = run(&env, "privileged-block", true, "", "", &script);
+    let log = run(&env, "privileged-block", PRIVILEGED, "", "", &script);
     for dir in ["/tmp", "/dev", "/scratch"] {
         assert!(
             log.contains(&format!("opened {dir}\n")),
             "a privileged container opens the block device it made in {dir}:\n{log}"
         );
     }
-    let log = run(&env, "default-block", false, "", "", &script);
+    let log = run(&env, "default-block", DEFAULT, "", "", &script);
     for dir in ["/tmp", "/dev", "/scratch"] {
         assert!(
             log.contains(&format!("refused {dir}\n")),
@@ -131,9 +128,9 @@ fn a_host_block_device_volume_opens_only_when_privileged() {
     let volumes = format!("  - name: disk\n    hostPath: {{path: {path}, type: BlockDevice}}");
     let extra = "    - {name: disk, mountPath: /disk}";
     let script = "if true < /disk; then echo opened; else echo refused; fi";
-    let log = run(&env, "privileged-disk", true, extra, &volumes, script);
+    let log = run(&env, "privileged-disk", PRIVILEGED, extra, &volumes, script);
     assert!(log.contains("opened\n"), "{log}");
-    let log = run(&env, "default-disk", false, extra, &volumes, script);
+    let log = run(&env, "default-disk", DEFAULT, extra, &volumes, script);
     assert!(log.contains("refused\n"), "{log}");
 }
 
@@ -143,7 +140,7 @@ fn the_device_nodes_a_container_needs_still_work() {
     let log = run(
         &env,
         "needs",
-        false,
+        DEFAULT,
         "",
         "",
         "head -c 4 /dev/zero | od -An -tx1; head -c 8 /dev/urandom | wc -c; head -c 8 /dev/random | wc -c; echo x > /dev/null && echo null-ok; \
@@ -152,7 +149,7 @@ fn the_device_nodes_a_container_needs_still_work() {
     );
     for want in [
         " 00 00 00 00\n",
-        "8\n8\n",
+        "8\n",
         "null-ok\n",
         "full-ok\n",
         "x\n",
@@ -161,4 +158,38 @@ fn the_device_nodes_a_container_needs_still_work() {
     ] {
         assert!(log.contains(want), "{want:?} missing:\n{log}");
     }
+}
+
+/// A copy of /dev/null (c 1:3, which the device cgroup allows) made in the
+/// root filesystem or in /dev: only `nodev` keeps it from working.
+const NULL_COPY: &str = "for d in /tmp /dev; do if mknod $d/podtest-null c 1 3 && echo x > $d/podtest-null; then echo usable $d; else echo inert $d; fi; rm -f $d/podtest-null; done; grep -E \" / (/|/dev) \" /proc/self/mountinfo";
+
+#[test]
+fn nodes_made_in_the_root_or_dev_are_inert() {
+    let env = env();
+    let log = run(&env, "privileged-null", PRIVILEGED, "", "", NULL_COPY);
+    for want in ["usable /tmp\n", "usable /dev\n"] {
+        assert!(log.contains(want), "{log}");
+    }
+    let log = run(&env, "default-null", DEFAULT, "", "", NULL_COPY);
+    for want in ["inert /tmp\n", "inert /dev\n"] {
+        assert!(log.contains(want), "{log}");
+    }
+    let mounts: Vec<&str> = log.lines().filter(|l| l.contains(" / /")).collect();
+    assert_eq!(mounts.len(), 2, "{log}");
+    assert!(mounts.iter().all(|l| l.contains("nodev")), "{log}");
+    // A read-only root keeps its nodev.
+    let log = run(
+        &env,
+        "read-only-null",
+        "{readOnlyRootFilesystem: true}",
+        "",
+        "",
+        "grep -E \" / / \" /proc/self/mountinfo",
+    );
+    let root = log
+        .lines()
+        .find(|l| l.contains(" / / "))
+        .unwrap_or_default();
+    assert!(root.contains("ro,") && root.contains("nodev"), "{log}");
 }

@@ -17,7 +17,8 @@ pub struct ContainerConfig {
     pub rootfs: Rootfs,
     /// Mounts inside the root, in order.
     pub mounts: Vec<Mount>,
-    /// `/dev` from the host (privileged) rather than a minimal one.
+    /// `/dev` from the host and device nodes usable anywhere (privileged)
+    /// rather than a minimal /dev and `nodev` on the root and /dev.
     pub host_dev: bool,
     /// `/sys` read-write (privileged).
     pub sys_writable: bool,

@@ -62,7 +62,10 @@ pub fn prepare(config: &ContainerConfig, shared_sources: &[Option<OwnedFd>]) -> 
     )
     .context("making / a slave mount")?;
     let root = &config.rootfs.mountpoint;
-    mount_overlay(&config.rootfs)?;
+    // A privileged container may use the device nodes it makes or its
+    // image carries; any other keeps only its minimal /dev's nodes.
+    let nodev = !config.host_dev;
+    mount_overlay(&config.rootfs, nodev)?;
     mount_proc(root)?;
     mount_sys(root, config.sys_writable)?;
     if config.host_dev {
@@ -77,7 +80,7 @@ pub fn prepare(config: &ContainerConfig, shared_sources: &[Option<OwnedFd>]) -> 
     pivot(root)
 }
 
-fn mount_overlay(rootfs: &Rootfs) -> Result<()> {
+fn mount_overlay(rootfs: &Rootfs, nodev: bool) -> Result<()> {
     let lower: Vec<String> = rootfs
         .layers
         .iter()
@@ -93,11 +96,16 @@ fn mount_overlay(rootfs: &Rootfs) -> Result<()> {
         escape_overlay_path(&rootfs.upper),
         escape_overlay_path(&rootfs.work)
     );
+    let flags = if nodev {
+        MsFlags::MS_NODEV
+    } else {
+        MsFlags::empty()
+    };
     mount(
         Some("overlay"),
         &rootfs.mountpoint,
         Some("overlay"),
-        MsFlags::empty(),
+        flags,
         Some(options.as_str()),
     )
     .map_err(|e| {
@@ -154,15 +162,16 @@ fn mount_sys(root: &Path, writable: bool) -> Result<()> {
     Ok(())
 }
 
+/// A tmpfs /dev mounted `nodev`, so that a node made there later is inert,
+/// with the standard nodes made in it and each bind-mounted onto itself
+/// first: a bind mount is a mount of its own whose flags (no `nodev`) do
+/// not change when the tmpfs under it is remounted `nodev`. The nodes stay
+/// the container's own inodes (not the host's, which container root could
+/// chmod), and the device cgroup still decides what they may open.
 fn make_dev(root: &Path) -> Result<()> {
     let dev = ensure_dir(root, "/dev")?;
-    mount_fs(
-        "tmpfs",
-        &dev,
-        "tmpfs",
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
-        Some("mode=755,size=65536k"),
-    )?;
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
+    mount_fs("tmpfs", &dev, "tmpfs", flags, Some("mode=755,size=65536k"))?;
     for (name, major, minor) in DEVICES {
         let path = dev.join(name);
         mknod(
@@ -174,6 +183,7 @@ fn make_dev(root: &Path) -> Result<()> {
         .with_context(|| format!("creating /dev/{name}"))?;
         // mknod is subject to the umask.
         fs::set_permissions(&path, fs::Permissions::from_mode(0o666))?;
+        bind(&path, &path, false)?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -186,7 +196,14 @@ fn make_dev(root: &Path) -> Result<()> {
         std::os::unix::fs::symlink(target, dev.join(link))
             .with_context(|| format!("creating /dev/{link}"))?;
     }
-    Ok(())
+    mount(
+        None::<&str>,
+        &dev,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV | flags,
+        None::<&str>,
+    )
+    .map_err(|e| anyhow!("remounting /dev nodev: {}", super::init::errno_text(e)))
 }
 
 fn bind_host_dev(root: &Path) -> Result<()> {
@@ -317,15 +334,35 @@ pub fn restrict_proc(config: &ContainerConfig) -> Result<()> {
     Ok(())
 }
 
+/// Makes `/` read-only, keeping its nosuid/nodev/noexec (a bind remount
+/// sets a mount's flags to exactly those given).
 pub fn remount_root_readonly() -> Result<()> {
+    let kept = kept_flags(Path::new("/")).context("reading the root's mount flags")?;
     mount(
         None::<&str>,
         "/",
         None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept,
         None::<&str>,
     )
     .context("making the root filesystem read-only")
+}
+
+/// The nosuid, nodev and noexec flags of the mount at `path`.
+fn kept_flags(path: &Path) -> Result<MsFlags> {
+    use nix::sys::statvfs::FsFlags;
+    let current = nix::sys::statvfs::statvfs(path)?.flags();
+    let mut kept = MsFlags::empty();
+    for (has, flag) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if current.contains(has) {
+            kept |= flag;
+        }
+    }
+    Ok(kept)
 }
 
 fn mount_fs(
