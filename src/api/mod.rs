@@ -11,6 +11,7 @@ pub mod phase;
 pub mod quantity;
 pub mod selector;
 pub mod validation;
+pub mod yaml11;
 
 pub use field::FieldError;
 pub use kind::Kind;

@@ -8,7 +8,7 @@
 
 use serde_json::{Map, Value};
 
-use super::yaml::resolves_to_string;
+use crate::api::yaml11::resolves_to_string;
 
 /// The value as a KYAML document, ending in a newline.
 pub fn to_kyaml(value: &Value) -> String {

@@ -24,6 +24,8 @@ use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
 
+use crate::api::yaml11::resolves_to_string;
+
 /// go-yaml's line width (`best_width`).
 const WIDTH: usize = 80;
 
@@ -486,226 +488,6 @@ fn analyze(s: &str) -> Analysis {
     a
 }
 
-/// Whether go-yaml's resolver reads the plain scalar as a string (and not
-/// a bool, null, number or timestamp, which then needs quotes).
-pub fn resolves_to_string(s: &str) -> bool {
-    let Some(&first) = s.as_bytes().first() else {
-        return false; // null
-    };
-    const MAP: [&str; 35] = [
-        "y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON", "n", "N", "no",
-        "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF", "~", "null", "Null", "NULL",
-        ".nan", ".NaN", ".NAN", ".inf", ".Inf", ".INF", "-.inf", "-.Inf", "-.INF",
-    ];
-    const MAP_PLUS: [&str; 3] = ["+.inf", "+.Inf", "+.INF"];
-    let hint = match first {
-        b'+' | b'-' => 'S',
-        b'0'..=b'9' => 'D',
-        b'y' | b'Y' | b'n' | b'N' | b't' | b'T' | b'f' | b'F' | b'o' | b'O' | b'~' => 'M',
-        b'.' => '.',
-        _ => return true,
-    };
-    if MAP.contains(&s) || MAP_PLUS.contains(&s) {
-        return false;
-    }
-    match hint {
-        'M' => true,
-        '.' => !go_parse_float(s),
-        _ => {
-            if is_timestamp(s) {
-                return false;
-            }
-            let plain = s.replace('_', "");
-            if go_parse_int(&plain) || is_yaml_style_float(&plain) {
-                return false;
-            }
-            true
-        }
-    }
-}
-
-/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` succeeding.
-fn go_parse_int(s: &str) -> bool {
-    let (negative, body) = match s.as_bytes().first() {
-        Some(b'+') => (false, &s[1..]),
-        Some(b'-') => (true, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return false;
-    }
-    match u128::from_str_radix(digits, radix) {
-        Ok(v) if negative => v <= 1u128 << 63,
-        Ok(v) => v <= u128::from(u64::MAX),
-        Err(_) => false,
-    }
-}
-
-/// go-yaml's `yamlStyleFloat`:
-/// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
-fn is_yaml_style_float(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if matches!(b.first(), Some(b'+' | b'-')) {
-        i += 1;
-    }
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i - start
-    };
-    if b.get(i) == Some(&b'.') {
-        i += 1;
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    } else {
-        if digits(&mut i) == 0 {
-            return false;
-        }
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            digits(&mut i);
-        }
-    }
-    if matches!(b.get(i), Some(b'e' | b'E')) {
-        i += 1;
-        if matches!(b.get(i), Some(b'+' | b'-')) {
-            i += 1;
-        }
-        if digits(&mut i) == 0 {
-            return false;
-        }
-    }
-    i == b.len()
-}
-
-/// Go's `strconv.ParseFloat` on a string starting with `.`.
-fn go_parse_float(s: &str) -> bool {
-    is_yaml_style_float(s)
-}
-
-/// go-yaml's timestamp formats: `2006-1-2`, `2006-1-2 15:4:5.999999999`
-/// and RFC 3339 with `T` or `t` and a zone.
-fn is_timestamp(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
-        return false;
-    }
-    let mut p = Parser { b, i: 5 };
-    let Some(month) = p.number(1, 2) else {
-        return false;
-    };
-    if !p.eat(b'-') {
-        return false;
-    }
-    let Some(day) = p.number(1, 2) else {
-        return false;
-    };
-    let year: u32 = s[..4].parse().unwrap_or(0);
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return false;
-    }
-    if p.done() {
-        return true;
-    }
-    let zoned = match p.next() {
-        Some(b'T' | b't') => true,
-        Some(b' ') => false,
-        _ => return false,
-    };
-    let (Some(h), true, Some(m), true, Some(sec)) = (
-        p.number(1, 2),
-        p.eat(b':'),
-        p.number(1, 2),
-        p.eat(b':'),
-        p.number(1, 2),
-    ) else {
-        return false;
-    };
-    if h > 23 || m > 59 || sec > 59 {
-        return false;
-    }
-    if p.eat(b'.') && p.number(1, 9).is_none() {
-        return false;
-    }
-    if !zoned {
-        return p.done();
-    }
-    match p.next() {
-        Some(b'Z') => p.done(),
-        Some(b'+' | b'-') => {
-            let (Some(zh), true, Some(zm)) = (p.number(2, 2), p.eat(b':'), p.number(2, 2)) else {
-                return false;
-            };
-            zh <= 23 && zm <= 59 && p.done()
-        }
-        _ => false,
-    }
-}
-
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400) => {
-            29
-        }
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-struct Parser<'a> {
-    b: &'a [u8],
-    i: usize,
-}
-
-impl Parser<'_> {
-    fn done(&self) -> bool {
-        self.i == self.b.len()
-    }
-    fn next(&mut self) -> Option<u8> {
-        let c = self.b.get(self.i).copied();
-        self.i += 1;
-        c
-    }
-    fn eat(&mut self, c: u8) -> bool {
-        if self.b.get(self.i) == Some(&c) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn number(&mut self, min: usize, max: usize) -> Option<u32> {
-        let start = self.i;
-        while self.i < self.b.len() && self.i - start < max && self.b[self.i].is_ascii_digit() {
-            self.i += 1;
-        }
-        if self.i - start < min {
-            return None;
-        }
-        std::str::from_utf8(&self.b[start..self.i])
-            .ok()?
-            .parse()
-            .ok()
-    }
-}
-
 /// YAML 1.1 sexagesimal floats (`12:30`, `1:20:30`), which go-yaml
 /// quotes: `^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$`.
 fn is_base60_float(s: &str) -> bool {
@@ -895,6 +677,16 @@ mod tests {
             let got = to_yaml(&json!({ "a": value }));
             assert_eq!(got, format!("a: {want}\n"), "value {value:?}");
         }
+    }
+
+    /// The printer once had a resolver of its own, which disagreed with
+    /// go-yaml (and so with kubectl) here: `.1_0` reads as a float (Go's
+    /// ParseFloat takes underscores between digits), `1e400` as a string
+    /// (out of ParseFloat's range).
+    #[test]
+    fn quoting_follows_the_one_resolver() {
+        assert_eq!(to_yaml(&json!({"a": ".1_0"})), "a: \".1_0\"\n");
+        assert_eq!(to_yaml(&json!({"a": "1e400"})), "a: 1e400\n");
     }
 
     #[test]

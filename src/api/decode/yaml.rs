@@ -11,6 +11,7 @@ use std::fmt;
 use serde_json::{Map, Number, Value};
 
 use crate::api::field::go_quote;
+use crate::api::yaml11::{self, Plain};
 use serde_saphyr::granit_parser::{
     Event, Marker, Options, Parser, ScalarStyle, Span, StrInput, Tag,
 };
@@ -381,88 +382,16 @@ fn is_special_float(s: &str) -> bool {
     )
 }
 
-/// go-yaml v2 `resolve` for an untagged plain scalar.
-pub fn resolve_plain(text: &str) -> Value {
-    match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "true" | "True" | "TRUE" | "on" | "On" | "ON" => {
-            return Value::Bool(true);
-        }
-        "n" | "N" | "no" | "No" | "NO" | "false" | "False" | "FALSE" | "off" | "Off" | "OFF" => {
-            return Value::Bool(false);
-        }
-        _ => {}
+/// go-yaml v2 `resolve` for an untagged plain scalar, as JSON. NaN and
+/// the infinities stay the text they were, for `finite` to refuse by name.
+fn resolve_plain(text: &str) -> Value {
+    match yaml11::resolve(text) {
+        Plain::Null => Value::Null,
+        Plain::Bool(b) => Value::Bool(b),
+        Plain::Int(n) => Value::Number(n),
+        Plain::Float(f) if f.is_finite() => json_float(f),
+        Plain::Float(_) | Plain::Timestamp | Plain::Str => Value::String(text.to_string()),
     }
-    // Only scalars that start like a number are tried as one.
-    if !text.starts_with(|c: char| c.is_ascii_digit() || matches!(c, '+' | '-' | '.')) {
-        return Value::String(text.to_string());
-    }
-    let plain = text.replace('_', "");
-    if let Some(n) = parse_go_int(&plain) {
-        return n;
-    }
-    if is_yaml_float(&plain)
-        && let Ok(f) = plain.parse::<f64>()
-    {
-        return json_float(f);
-    }
-    Value::String(text.to_string())
-}
-
-/// `strconv.ParseInt(s, 0, 64)`, then `ParseUint`: an optional sign, then
-/// `0x`, `0o`, `0b` or a leading `0` (octal) prefix, or decimal.
-fn parse_go_int(s: &str) -> Option<Value> {
-    let (negative, body) = match s.as_bytes().first()? {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let (radix, digits) =
-        if let Some(d) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
-            (16, d)
-        } else if let Some(d) = body.strip_prefix("0o").or_else(|| body.strip_prefix("0O")) {
-            (8, d)
-        } else if let Some(d) = body.strip_prefix("0b").or_else(|| body.strip_prefix("0B")) {
-            (2, d)
-        } else if body.len() > 1 && body.starts_with('0') {
-            (8, &body[1..])
-        } else {
-            (10, body)
-        };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return None;
-    }
-    let magnitude = u128::from_str_radix(digits, radix).ok()?;
-    if negative {
-        let v = i64::try_from(magnitude)
-            .ok()
-            .map(|m| -m)
-            .or((magnitude == 1u128 << 63).then_some(i64::MIN))?;
-        Some(Value::Number(v.into()))
-    } else if let Ok(v) = i64::try_from(magnitude) {
-        Some(Value::Number(v.into()))
-    } else {
-        u64::try_from(magnitude)
-            .ok()
-            .map(|v| Value::Number(v.into()))
-    }
-}
-
-/// go-yaml's `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`.
-fn is_yaml_float(s: &str) -> bool {
-    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (mantissa, exponent) = match s.find(['e', 'E']) {
-        Some(i) => (&s[..i], Some(&s[i + 1..])),
-        None => (s, None),
-    };
-    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = match mantissa.split_once('.') {
-        Some(("", frac)) => digits(frac),
-        Some((whole, frac)) => digits(whole) && (frac.is_empty() || digits(frac)),
-        None => digits(mantissa),
-    };
-    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
-    mantissa_ok && exponent_ok
 }
 
 /// A float as it comes out of Go's JSON encoder and back: integral values
@@ -522,6 +451,20 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(one(&format!("v: {text}"))["v"], want, "{text}");
         }
+    }
+
+    /// The decoder once had a resolver of its own, which disagreed with
+    /// go-yaml here: `1e400` is out of ParseFloat's range, so a string (it
+    /// decoded to null); ParseUint takes no sign, so `+18446744073709551615`
+    /// is a float (it decoded to an integer).
+    #[test]
+    fn out_of_range_numbers_resolve_as_go_yaml_does() {
+        assert_eq!(one("v: 1e400")["v"], json!("1e400"));
+        assert_eq!(one("v: .1_0")["v"], json!(0.1));
+        assert_eq!(
+            one("v: +18446744073709551615")["v"],
+            json!(18446744073709551615.0)
+        );
     }
 
     #[test]
