@@ -5,6 +5,7 @@
 //! decides what to start, restart or stop, and the status is written when
 //! it changed.
 
+mod decide;
 mod probes;
 mod report;
 mod sandbox;

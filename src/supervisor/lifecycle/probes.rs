@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Container;
+
 use crate::supervisor::handler;
 
 use super::slot::ProbeKind;
@@ -93,20 +95,166 @@ impl Supervisor {
             .and_then(|p| p.termination_grace_period_seconds)
             .map(|s| Duration::from_secs(s.max(0) as u64));
         let grace = probe_grace.unwrap_or_else(|| self.pod_grace());
-        match (kind, ok) {
-            (ProbeKind::Startup, true) => self.started(i),
-            (ProbeKind::Startup, false) => self.stop_container(
+        match consequence(kind, ok) {
+            Consequence::Started => self.started(i),
+            Consequence::Restart(probe) => self.stop_container(
                 i,
                 grace,
-                &format!("Container {name} failed startup probe, will be restarted"),
+                &format!("Container {name} failed {probe} probe, will be restarted"),
             ),
-            (ProbeKind::Liveness, false) => self.stop_container(
-                i,
-                grace,
-                &format!("Container {name} failed liveness probe, will be restarted"),
+            Consequence::Ready(ready) => self.slots[i].status.ready = ready,
+            Consequence::Nothing => {}
+        }
+    }
+}
+
+/// Which probes a container has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Probes {
+    pub(super) startup: bool,
+    pub(super) liveness: bool,
+    pub(super) readiness: bool,
+}
+
+impl Probes {
+    pub(super) fn of(c: &Container) -> Probes {
+        Probes {
+            startup: c.startup_probe.is_some(),
+            liveness: c.liveness_probe.is_some(),
+            readiness: c.readiness_probe.is_some(),
+        }
+    }
+}
+
+/// The probes to begin at a step of a container's start, and its
+/// started and ready flags from then on.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Gate {
+    pub(super) start: Vec<ProbeKind>,
+    pub(super) started: bool,
+    pub(super) ready: bool,
+}
+
+/// The container runs (its postStart hook done): a startup probe, when
+/// there is one, runs alone and holds liveness and readiness back.
+pub(super) fn on_running(p: Probes) -> Gate {
+    if p.startup {
+        return Gate {
+            start: vec![ProbeKind::Startup],
+            started: false,
+            ready: false,
+        };
+    }
+    on_started(p)
+}
+
+/// The startup probe passed (or there is none): liveness and readiness
+/// begin; without a readiness probe the container is ready at once.
+pub(super) fn on_started(p: Probes) -> Gate {
+    let mut start = Vec::new();
+    if p.liveness {
+        start.push(ProbeKind::Liveness);
+    }
+    if p.readiness {
+        start.push(ProbeKind::Readiness);
+    }
+    Gate {
+        start,
+        started: true,
+        ready: !p.readiness,
+    }
+}
+
+/// What a probe's verdict does to its container.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Consequence {
+    Started,
+    /// Stopped (and restarted per the restart policy); names the probe.
+    Restart(&'static str),
+    Ready(bool),
+    Nothing,
+}
+
+pub(super) fn consequence(kind: ProbeKind, ok: bool) -> Consequence {
+    match (kind, ok) {
+        (ProbeKind::Startup, true) => Consequence::Started,
+        (ProbeKind::Startup, false) => Consequence::Restart("startup"),
+        (ProbeKind::Liveness, false) => Consequence::Restart("liveness"),
+        (ProbeKind::Liveness, true) => Consequence::Nothing,
+        (ProbeKind::Readiness, ready) => Consequence::Ready(ready),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Probes = Probes {
+        startup: true,
+        liveness: true,
+        readiness: true,
+    };
+
+    #[test]
+    fn the_startup_probe_gates_liveness_and_readiness() {
+        use ProbeKind::*;
+        let none = Probes {
+            startup: false,
+            liveness: false,
+            readiness: false,
+        };
+        let no_startup = Probes {
+            startup: false,
+            ..ALL
+        };
+        let only_liveness = Probes {
+            liveness: true,
+            ..none
+        };
+        let gate = |start: Vec<ProbeKind>, started, ready| Gate {
+            start,
+            started,
+            ready,
+        };
+        let table = [
+            // (probes, on running, once the startup probe passed)
+            (
+                ALL,
+                gate(vec![Startup], false, false),
+                gate(vec![Liveness, Readiness], true, false),
             ),
-            (ProbeKind::Liveness, true) => {}
-            (ProbeKind::Readiness, ready) => self.slots[i].status.ready = ready,
+            (
+                no_startup,
+                gate(vec![Liveness, Readiness], true, false),
+                gate(vec![Liveness, Readiness], true, false),
+            ),
+            (
+                only_liveness,
+                gate(vec![Liveness], true, true),
+                gate(vec![Liveness], true, true),
+            ),
+            (none, gate(vec![], true, true), gate(vec![], true, true)),
+        ];
+        for (probes, running, started) in table {
+            assert_eq!(on_running(probes), running, "{probes:?} running");
+            assert_eq!(on_started(probes), started, "{probes:?} started");
+        }
+    }
+
+    #[test]
+    fn verdicts_start_restart_or_unready_the_container() {
+        use Consequence::*;
+        use ProbeKind::*;
+        let table = [
+            (Startup, true, Started),
+            (Startup, false, Restart("startup")),
+            (Liveness, true, Nothing),
+            (Liveness, false, Restart("liveness")),
+            (Readiness, true, Ready(true)),
+            (Readiness, false, Ready(false)),
+        ];
+        for (kind, ok, want) in table {
+            assert_eq!(consequence(kind, ok), want, "{kind:?} {ok}");
         }
     }
 }

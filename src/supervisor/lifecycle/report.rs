@@ -50,48 +50,19 @@ impl Supervisor {
             self.stage.terminal(),
             self.stage.initialized(),
         );
-        let incomplete: Vec<String> = self
+        let seen: Vec<Readiness> = self
             .slots
             .iter()
-            .filter(|s| match s.role {
-                Role::Init => !s.succeeded(),
-                Role::Sidecar => s.status.started != Some(true),
-                Role::App => false,
+            .map(|s| Readiness {
+                role: s.role,
+                name: &s.spec.name,
+                succeeded: s.succeeded(),
+                started: s.status.started == Some(true),
+                ready: s.status.ready,
             })
-            .map(|s| s.spec.name.clone())
             .collect();
-        if self.stage.initialized() {
-            self.conditions.set("Initialized", true, None, None, now);
-        } else {
-            self.conditions.set(
-                "Initialized",
-                false,
-                Some("ContainersNotInitialized"),
-                Some(status::names_message("incomplete", &incomplete)),
-                now,
-            );
-        }
-        let unready: Vec<String> = self
-            .slots
-            .iter()
-            .filter(|s| s.role != Role::Init && !s.status.ready)
-            .map(|s| s.spec.name.clone())
-            .collect();
-        for type_ in ["ContainersReady", "Ready"] {
-            if unready.is_empty() {
-                self.conditions.set(type_, true, None, None, now);
-            } else if status::is_terminal(Some(phase)) {
-                self.conditions
-                    .set(type_, false, Some("PodCompleted"), None, now);
-            } else {
-                self.conditions.set(
-                    type_,
-                    false,
-                    Some("ContainersNotReady"),
-                    Some(status::names_message("unready", &unready)),
-                    now,
-                );
-            }
+        for (type_, ok, reason, message) in conditions(self.stage.initialized(), phase, &seen) {
+            self.conditions.set(type_, ok, reason, message, now);
         }
         if self.conditions.get("PodReadyToStartContainers").is_none() {
             self.conditions
@@ -135,4 +106,60 @@ impl Supervisor {
         }
         self.last_status = Some(status);
     }
+}
+
+/// A container as the pod's conditions read it.
+pub(super) struct Readiness<'a> {
+    pub(super) role: Role,
+    pub(super) name: &'a str,
+    /// Exited 0 and will not run again.
+    pub(super) succeeded: bool,
+    pub(super) started: bool,
+    pub(super) ready: bool,
+}
+
+/// A condition: its type, status, reason and message.
+pub(super) type Condition = (&'static str, bool, Option<&'static str>, Option<String>);
+
+/// Initialized, ContainersReady and Ready as the kubelet sets them, from
+/// whether the pod is initialized, its phase and its containers.
+pub(super) fn conditions(initialized: bool, phase: &str, seen: &[Readiness]) -> Vec<Condition> {
+    let names = |keep: &dyn Fn(&Readiness) -> bool| -> Vec<String> {
+        seen.iter()
+            .filter(|c| keep(c))
+            .map(|c| c.name.to_string())
+            .collect()
+    };
+    let mut out = Vec::new();
+    if initialized {
+        out.push(("Initialized", true, None, None));
+    } else {
+        let incomplete = names(&|c| match c.role {
+            Role::Init => !c.succeeded,
+            Role::Sidecar => !c.started,
+            Role::App => false,
+        });
+        out.push((
+            "Initialized",
+            false,
+            Some("ContainersNotInitialized"),
+            Some(status::names_message("incomplete", &incomplete)),
+        ));
+    }
+    let unready = names(&|c| c.role != Role::Init && !c.ready);
+    for type_ in ["ContainersReady", "Ready"] {
+        if unready.is_empty() {
+            out.push((type_, true, None, None));
+        } else if status::is_terminal(Some(phase)) {
+            out.push((type_, false, Some("PodCompleted"), None));
+        } else {
+            out.push((
+                type_,
+                false,
+                Some("ContainersNotReady"),
+                Some(status::names_message("unready", &unready)),
+            ));
+        }
+    }
+    out
 }

@@ -181,16 +181,6 @@ impl Slot {
             .is_some_and(|l| l.post_start.is_some())
     }
 
-    /// Whether this container is on its way to running its postStart
-    /// hook, or running it: no other container starts meanwhile.
-    pub(super) fn holds_back_starts(&self) -> bool {
-        self.has_post_start()
-            && matches!(
-                self.phase,
-                Phase::Pulling | Phase::Creating(_) | Phase::Starting(_)
-            )
-    }
-
     fn refuse(&self, to: &'static str) -> Refused {
         Refused {
             what: format!("container {:?}", self.spec.name),
@@ -407,17 +397,16 @@ mod tests {
     fn a_container_goes_through_its_cycle() {
         let t = Instant::now();
         let mut s = slot(true);
-        assert!(!s.has_process() && !s.holds_back_starts());
+        assert!(!s.has_process() && s.has_post_start());
         s.pulling().unwrap();
-        assert!(s.holds_back_starts(), "a hooked container on its way");
         s.creating(creation(7)).unwrap();
         assert!(s.has_process() && s.live().is_none());
         assert!(s.take_creation(8).is_none(), "another process's message");
         s.launched(live(7), true).unwrap();
         assert!(matches!(s.phase(), Phase::Starting(_)));
-        assert!(s.holds_back_starts() && s.live_pid(7).is_some());
+        assert!(s.live_pid(7).is_some());
         s.post_started().unwrap();
-        assert!(matches!(s.phase(), Phase::Running(_)) && !s.holds_back_starts());
+        assert!(matches!(s.phase(), Phase::Running(_)));
         let gone = s.exited(t).unwrap();
         assert_eq!(gone.map(|l| l.pid), Some(7));
         assert!(matches!(s.phase(), Phase::Exited(at) if *at == t) && !s.has_process());

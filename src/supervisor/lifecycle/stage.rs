@@ -73,10 +73,6 @@ impl Stage {
         }
     }
 
-    pub(super) fn completing(&self) -> bool {
-        matches!(self, Stage::Completing)
-    }
-
     pub(super) fn terminal(&self) -> bool {
         matches!(self, Stage::Ended { .. })
     }
@@ -192,10 +188,10 @@ mod tests {
         assert!(!s.initialized());
         assert_eq!(s.complete().unwrap_err().from, "Initializing");
         s.initialize().unwrap();
-        assert!(s.initialized() && !s.completing());
+        assert!(s.initialized() && matches!(s, Stage::Running));
         assert!(s.initialize().is_err());
         s.complete().unwrap();
-        assert!(s.completing());
+        assert!(matches!(s, Stage::Completing));
         s.end().unwrap();
         assert!(s.terminal() && s.initialized());
         assert!(s.end().is_err());

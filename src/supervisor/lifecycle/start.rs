@@ -22,7 +22,8 @@ use crate::supervisor::handler::{self, Target};
 use crate::supervisor::reaper::Exit;
 use crate::supervisor::stdio;
 
-use super::slot::{Creation, CreationIo, Live, Phase, ProbeKind};
+use super::probes;
+use super::slot::{Creation, CreationIo, Live, Phase};
 use super::{Msg, Supervisor};
 
 fn pull_policy(c: &Container) -> PullPolicy {
@@ -410,12 +411,6 @@ impl Supervisor {
             }
             None => self.became_running(i),
         }
-        // A sidecar that came up while the pod was completing is stopped
-        // like the others were (sync_stopping covers a deletion).
-        if self.stage.completing() && self.slots[i].role == super::slot::Role::Sidecar {
-            let grace = self.pod_grace();
-            self.stop_container(i, grace, &format!("Stopping container {name}"));
-        }
     }
 
     /// The runtime could not start the process: StartError, exit code 128.
@@ -463,25 +458,22 @@ impl Supervisor {
             }),
             ..Default::default()
         });
-        if slot.spec.startup_probe.is_some() {
-            slot.status.started = Some(false);
-            slot.status.ready = false;
-            self.spawn_probe(i, ProbeKind::Startup);
-        } else {
-            self.started(i);
-        }
+        let gate = probes::on_running(probes::Probes::of(&slot.spec));
+        self.gate(i, gate);
     }
 
-    /// The startup probe passed (or there is none).
+    /// The startup probe passed.
     pub(super) fn started(&mut self, i: usize) {
+        let gate = probes::on_started(probes::Probes::of(&self.slots[i].spec));
+        self.gate(i, gate);
+    }
+
+    fn gate(&mut self, i: usize, gate: probes::Gate) {
         let slot = &mut self.slots[i];
-        slot.status.started = Some(true);
-        slot.status.ready = slot.spec.readiness_probe.is_none();
-        if slot.spec.liveness_probe.is_some() {
-            self.spawn_probe(i, ProbeKind::Liveness);
-        }
-        if self.slots[i].spec.readiness_probe.is_some() {
-            self.spawn_probe(i, ProbeKind::Readiness);
+        slot.status.started = Some(gate.started);
+        slot.status.ready = gate.ready;
+        for kind in gate.start {
+            self.spawn_probe(i, kind);
         }
     }
 }

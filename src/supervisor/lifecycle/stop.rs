@@ -16,12 +16,17 @@ use crate::supervisor::handler;
 use crate::supervisor::reaper::Exit;
 use crate::supervisor::socket::Reply;
 
-use super::slot::Role;
 use super::stage::{Delete, Stopping};
 use super::{Msg, Supervisor, send_reply};
 
 /// The kubelet's minimum time between the stop signal and SIGKILL.
 const MIN_GRACE: Duration = Duration::from_secs(2);
+
+/// How long after the stop signal SIGKILL follows: what is left of the
+/// grace period once `spent` has gone (on preStop), never less than 2 s.
+fn kill_after(grace: Duration, spent: Duration) -> Duration {
+    grace.saturating_sub(spent).max(MIN_GRACE)
+}
 
 fn stop_signal(image: Option<&Image>) -> i32 {
     image.map_or(libc::SIGTERM, |i| PodRuntime::stop_signal(i) as i32)
@@ -92,7 +97,7 @@ impl Supervisor {
         // SAFETY: kill(2) on our own child, which is not reaped yet (its
         // exit is only collected through the reaper on this thread).
         unsafe { libc::kill(pid, sig) };
-        let remaining = grace.saturating_sub(since.elapsed()).max(MIN_GRACE);
+        let remaining = kill_after(grace, since.elapsed());
         let tx = self.tx.clone();
         tokio::task::spawn_local(async move {
             tokio::time::sleep(remaining).await;
@@ -146,11 +151,6 @@ impl Supervisor {
         });
         slot.status.ready = false;
         slot.status.started = Some(false);
-        let stopped = self.stage.stopping().is_some()
-            || self.stage.completing() && slot.role == Role::Sidecar;
-        if stopped && let Err(e) = slot.retire() {
-            eprintln!("pod-supervisor: {e}");
-        }
         self.processes.remove(&name);
         self.write_processes();
         if let Some(rt) = &self.runtime
@@ -231,35 +231,10 @@ impl Supervisor {
                 return;
             }
         }
-        for slot in &mut self.slots {
-            if !slot.has_process() {
-                let _ = slot.retire();
-            }
-        }
-        self.sync_stopping();
+        self.sync();
     }
 
-    /// App containers first, then the sidecars, each inside what is left
-    /// of the grace period.
-    pub(super) fn sync_stopping(&mut self) {
-        let Some(stopping) = self.stage.stopping() else {
-            return;
-        };
-        let remaining = stopping.grace.saturating_sub(stopping.since.elapsed());
-        let apps_live = self
-            .slots
-            .iter()
-            .any(|s| s.role != Role::Sidecar && s.has_process());
-        for i in 0..self.slots.len() {
-            let sidecar = self.slots[i].role == Role::Sidecar;
-            if sidecar && apps_live {
-                continue;
-            }
-            let name = self.slots[i].spec.name.clone();
-            self.stop_container(i, remaining, &format!("Stopping container {name}"));
-        }
-    }
-
+    /// The pod ended, or its deletion has no process left to wait for.
     pub(super) fn ready_to_finish(&self) -> bool {
         let none_live = self.slots.iter().all(|s| !s.has_process());
         (self.stage.stopping().is_some() && none_live) || self.stage.terminal()
@@ -328,5 +303,31 @@ impl Supervisor {
             self.store.remove(Kind::Pod, &self.namespace, &self.name)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sigkill_follows_at_the_end_of_the_grace_period_never_sooner_than_2s() {
+        let s = Duration::from_secs;
+        let table = [
+            // (grace, spent on preStop, SIGKILL after the stop signal)
+            (s(30), s(0), s(30)),
+            (s(30), s(10), s(20)),
+            (s(30), s(29), s(2)),
+            (s(30), s(45), s(2)),
+            (s(0), s(0), s(2)),
+            (
+                s(5),
+                Duration::from_millis(500),
+                Duration::from_millis(4500),
+            ),
+        ];
+        for (grace, spent, want) in table {
+            assert_eq!(kill_after(grace, spent), want, "{grace:?} {spent:?}");
+        }
     }
 }

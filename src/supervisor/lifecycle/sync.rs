@@ -1,5 +1,6 @@
-//! Deciding what to do after each batch of messages: which container
-//! starts, restarts after its back-off, or is done, and when the pod ends.
+//! The event loop's side of the decision: what it sees of the pod is
+//! handed to `decide`, and the actions that come back are performed here,
+//! in order, with their I/O (starts, stop signals, events, timers).
 
 use std::time::{Duration, Instant};
 
@@ -8,152 +9,112 @@ use crate::supervisor::events::Type;
 use crate::supervisor::status;
 
 use super::Supervisor;
-use super::slot::{Phase, Role, Slot};
+use super::decide::{self, Action, PodStage, Policy, Sandbox, Seen, SeenPod, State};
+use super::slot::{Phase, Slot};
+use super::stage::Stage;
+
+/// Decision rounds per sync: a second one once the sandbox is up.
+const ROUNDS: usize = 2;
 
 impl Supervisor {
-    // ----- deciding what to do -----
-
+    /// Decides what to do now and does it.
     pub(super) fn sync(&mut self) {
-        if self.stage.terminal() {
-            return;
-        }
-        if self.stage.stopping().is_some() {
-            self.sync_stopping();
-            return;
-        }
-        if !self.ensure_sandbox() {
-            return;
-        }
-        let now = Instant::now();
-        // Exits decided first: restart, back off, or done.
-        for i in 0..self.slots.len() {
-            if let Phase::Exited(at) = *self.slots[i].phase() {
-                self.after_exit(i, at, now);
+        for _ in 0..ROUNDS {
+            let now = Instant::now();
+            let actions = decide::decide(&self.seen(), now);
+            let mut again = false;
+            for action in actions {
+                again |= self.perform(action);
             }
-        }
-        if !self.stage.initialized() {
-            self.sync_init(now);
-        }
-        if self.stage.initialized() {
-            for i in 0..self.slots.len() {
-                // The kubelet starts containers one after another and runs
-                // a postStart hook before the next start, so a hook can
-                // hold the containers after it back (a proxy that must be
-                // up first). Without a hook their set-ups overlap.
-                if self.slots.iter().any(Slot::holds_back_starts) {
-                    break;
-                }
-                let slot = &self.slots[i];
-                let due = match *slot.phase() {
-                    Phase::Idle => slot.role == Role::App || slot.role == Role::Sidecar,
-                    Phase::Waiting(t) => t <= now && slot.role != Role::Init,
-                    _ => false,
-                };
-                if due && !self.stage.completing() {
-                    self.begin_start(i);
-                }
-            }
-            self.check_completion();
-        }
-    }
-
-    /// Init containers one by one; sidecars started in their turn.
-    pub(super) fn sync_init(&mut self, now: Instant) {
-        for i in 0..self.slots.len() {
-            let role = self.slots[i].role;
-            if role == Role::App {
+            if !again {
                 break;
             }
-            let slot = &self.slots[i];
-            match (role, slot.phase()) {
-                (Role::Init, Phase::Done) if slot.succeeded() => continue,
-                (Role::Init, Phase::Done) => {
-                    // Failed with restartPolicy Never: the pod failed.
-                    self.end_pod();
-                    return;
-                }
-                (Role::Sidecar, Phase::Running(_)) if slot.status.started == Some(true) => continue,
-                (_, Phase::Idle) => {
-                    self.begin_start(i);
-                    return;
-                }
-                (_, Phase::Waiting(t)) if *t <= now => {
-                    self.begin_start(i);
-                    return;
-                }
-                _ => return,
-            }
         }
-        if let Err(e) = self.stage.initialize() {
+    }
+
+    /// What the decision reads of the pod.
+    fn seen(&self) -> SeenPod {
+        let stage = match &self.stage {
+            Stage::Initializing => PodStage::Initializing,
+            Stage::Running => PodStage::Running,
+            Stage::Completing => PodStage::Completing,
+            Stage::Deleting { stopping, .. } => PodStage::Deleting {
+                grace: stopping.grace,
+                since: stopping.since,
+            },
+            Stage::Ended { .. } => PodStage::Ended,
+        };
+        let sandbox = if self.netns.is_some() {
+            Sandbox::Ready
+        } else {
+            Sandbox::Missing {
+                retry_at: self.sandbox_retry,
+            }
+        };
+        SeenPod {
+            policy: Policy::parse(status::restart_policy(&self.spec)),
+            grace: self.pod_grace(),
+            stage,
+            sandbox,
+            containers: self.slots.iter().map(seen).collect(),
+        }
+    }
+
+    /// Performs one action; whether to decide again at once.
+    fn perform(&mut self, action: Action) -> bool {
+        let refused = match action {
+            Action::CreateSandbox => return self.ensure_sandbox(),
+            Action::Start(i) => {
+                self.begin_start(i);
+                Ok(())
+            }
+            Action::Restart { slot, at, back_off } => {
+                self.restart(slot, at, back_off);
+                Ok(())
+            }
+            Action::WakeAt(at) => {
+                self.wake_at(at);
+                Ok(())
+            }
+            Action::Retire(i) => self.slots[i].retire(),
+            Action::Stop { slot, grace } => {
+                let name = self.slots[slot].spec.name.clone();
+                self.stop_container(slot, grace, &format!("Stopping container {name}"));
+                Ok(())
+            }
+            Action::Initialized => self.stage.initialize(),
+            Action::Complete => self.stage.complete(),
+            // The decision saw no process left; should its view ever be
+            // behind, the pod still never ends under a live one.
+            Action::EndPod if self.slots.iter().any(Slot::has_process) => Ok(()),
+            Action::EndPod => self.stage.end(),
+        };
+        if let Err(e) = refused {
             eprintln!("pod-supervisor: {e}");
         }
+        false
     }
 
-    /// A container exited: restart it now, after a back-off, or never.
-    pub(super) fn after_exit(&mut self, i: usize, finished: Instant, now: Instant) {
-        let policy = status::restart_policy(&self.spec).to_string();
+    /// A container exited and starts again at `at`, after a crash-loop
+    /// back-off when `back_off` says so.
+    fn restart(&mut self, i: usize, at: Instant, back_off: Option<Duration>) {
+        let label = self.pod_label();
         let slot = &mut self.slots[i];
-        let code = slot.exit_code().unwrap_or(0);
-        let restart = match slot.role {
-            Role::Sidecar => !self.stage.completing(),
-            Role::Init => code != 0 && policy != "Never",
-            Role::App => policy == "Always" || (policy == "OnFailure" && code != 0),
-        };
-        if !restart {
-            let _ = slot.retire();
-            return;
-        }
-        let wait = slot.backoff.remaining(finished, now);
         slot.status.last_state = slot.status.state.clone();
-        if wait.is_zero() {
-            // Restarted by this very sync (init order permitting).
-            let _ = slot.wait_until(now);
-            return;
-        }
-        let name = slot.spec.name.clone();
-        let delay = go_string(slot.backoff.current());
-        let message = format!(
-            "back-off {delay} restarting failed container={name} pod={}",
-            self.pod_label()
-        );
-        let slot = &mut self.slots[i];
-        slot.waiting("CrashLoopBackOff", Some(message));
-        let _ = slot.wait_until(now + wait);
-        self.wake_at(now + wait);
-        let event = format!(
-            "Back-off restarting failed container {name} in pod {}",
-            self.pod_label()
-        );
-        self.event(Some(i), Type::Warning, "BackOff", &event);
-    }
-
-    /// All app containers done: stop the sidecars, then end the pod.
-    pub(super) fn check_completion(&mut self) {
-        let apps_done = self
-            .slots
-            .iter()
-            .filter(|s| s.role == Role::App)
-            .all(|s| matches!(s.phase(), Phase::Done));
-        if !apps_done {
-            return;
-        }
-        if !self.stage.completing() {
-            if let Err(e) = self.stage.complete() {
+        if let Some(delay) = back_off {
+            let name = slot.spec.name.clone();
+            let message = format!(
+                "back-off {} restarting failed container={name} pod={label}",
+                go_string(delay)
+            );
+            slot.waiting("CrashLoopBackOff", Some(message));
+            if let Err(e) = slot.wait_until(at) {
                 eprintln!("pod-supervisor: {e}");
             }
-            let grace = self.pod_grace();
-            for i in (0..self.slots.len()).rev() {
-                if self.slots[i].role == Role::Sidecar {
-                    let name = self.slots[i].spec.name.clone();
-                    self.stop_container(i, grace, &format!("Stopping container {name}"));
-                    if !self.slots[i].has_process() {
-                        let _ = self.slots[i].retire();
-                    }
-                }
-            }
-        }
-        if self.slots.iter().all(|s| !s.has_process()) {
-            self.end_pod();
+            let event = format!("Back-off restarting failed container {name} in pod {label}");
+            self.event(Some(i), Type::Warning, "BackOff", &event);
+        } else if let Err(e) = slot.wait_until(at) {
+            eprintln!("pod-supervisor: {e}");
         }
     }
 
@@ -165,18 +126,34 @@ impl Supervisor {
                 .max(0) as u64,
         )
     }
+}
 
-    /// No container will run again: the phase becomes final.
-    pub(super) fn end_pod(&mut self) {
-        for slot in &mut self.slots {
-            if !slot.has_process() {
-                let _ = slot.retire();
-            }
-        }
-        if self.slots.iter().all(|s| !s.has_process())
-            && let Err(e) = self.stage.end()
-        {
-            eprintln!("pod-supervisor: {e}");
-        }
+/// What the decision reads of a container.
+fn seen(slot: &Slot) -> Seen {
+    let state = match slot.phase() {
+        Phase::Idle => State::Idle,
+        Phase::Pulling => State::Pulling,
+        Phase::Creating(_) => State::Creating,
+        Phase::Waiting(at) => State::Waiting(*at),
+        Phase::Starting(live) => State::Starting {
+            stopping: live.stopping,
+        },
+        Phase::Running(live) => State::Running {
+            started: slot.status.started == Some(true),
+            stopping: live.stopping,
+        },
+        Phase::Exited(at) => State::Exited {
+            code: slot.exit_code().unwrap_or(0),
+            at: *at,
+        },
+        Phase::Done => State::Done {
+            succeeded: slot.succeeded(),
+        },
+    };
+    Seen {
+        role: slot.role,
+        post_start: slot.has_post_start(),
+        state,
+        backoff: slot.backoff.clone(),
     }
 }

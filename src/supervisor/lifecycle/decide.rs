@@ -1,0 +1,418 @@
+//! The pod's lifecycle as one pure decision, in the manner of the
+//! kubelet's computePodActions: from what is seen of the pod (its restart
+//! policy, its stage, the sandbox, each container's phase, exit, back-off
+//! and probe state) and the time, to the actions to take. No I/O, no
+//! clock, no processes in here: the event loop observes, calls `decide`,
+//! and performs the actions in order (see `sync.rs`).
+//!
+//! The rules, as the kubelet applies them:
+//! - Exits first: a container restarts per the pod's restartPolicy (an
+//!   init container only after a failure and never under Never; a sidecar
+//!   always, unless the pod is completing), at once the first time, then
+//!   after its crash-loop back-off; else it is done.
+//! - Init containers and sidecars start one by one, each after the one
+//!   before it succeeded (init) or started (sidecar: running, and its
+//!   startup probe passed); a failed init container that will not restart
+//!   ends the pod.
+//! - Then the app containers and sidecars start, in order, but none while
+//!   a container with a postStart hook is on its way to running it.
+//! - Every app container done: the sidecars are stopped, in reverse
+//!   order, and once no process is left the pod ends.
+//! - A deletion stops the app and init containers first, then the
+//!   sidecars, each inside what is left of the grace period.
+
+use std::time::{Duration, Instant};
+
+use crate::supervisor::backoff::BackOff;
+
+use super::slot::Role;
+
+/// The pod's restartPolicy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Policy {
+    Always,
+    OnFailure,
+    Never,
+}
+
+impl Policy {
+    pub(super) fn parse(policy: &str) -> Policy {
+        match policy {
+            "OnFailure" => Policy::OnFailure,
+            "Never" => Policy::Never,
+            _ => Policy::Always,
+        }
+    }
+}
+
+/// Where a container is, as the decision sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum State {
+    Idle,
+    Pulling,
+    /// Its process is being set up.
+    Creating,
+    /// A (re)start is due then.
+    Waiting(Instant),
+    /// Its process runs its postStart hook.
+    Starting {
+        stopping: bool,
+    },
+    /// Its process runs; `started` once its startup probe passed (or it
+    /// has none).
+    Running {
+        started: bool,
+        stopping: bool,
+    },
+    Exited {
+        code: i32,
+        at: Instant,
+    },
+    Done {
+        succeeded: bool,
+    },
+}
+
+impl State {
+    fn has_process(self) -> bool {
+        matches!(
+            self,
+            State::Creating | State::Starting { .. } | State::Running { .. }
+        )
+    }
+
+    /// A process that can be told to stop (one being set up is stopped
+    /// once it runs).
+    fn stoppable(self) -> bool {
+        matches!(
+            self,
+            State::Starting { stopping: false }
+                | State::Running {
+                    stopping: false,
+                    ..
+                }
+        )
+    }
+
+    fn due(self, now: Instant) -> bool {
+        match self {
+            State::Idle => true,
+            State::Waiting(at) => at <= now,
+            _ => false,
+        }
+    }
+}
+
+/// One container as the decision sees it.
+#[derive(Debug, Clone)]
+pub(super) struct Seen {
+    pub(super) role: Role,
+    pub(super) post_start: bool,
+    pub(super) state: State,
+    pub(super) backoff: BackOff,
+}
+
+impl Seen {
+    /// On its way to running its postStart hook, or running it.
+    fn holds_back_starts(&self) -> bool {
+        self.post_start
+            && matches!(
+                self.state,
+                State::Pulling | State::Creating | State::Starting { .. }
+            )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sandbox {
+    Ready,
+    /// Not created yet, or its last creation failed and may be retried
+    /// from then on.
+    Missing {
+        retry_at: Option<Instant>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PodStage {
+    Initializing,
+    Running,
+    Completing,
+    /// A deletion with this grace period began then.
+    Deleting {
+        grace: Duration,
+        since: Instant,
+    },
+    Ended,
+}
+
+/// Everything the decision reads.
+#[derive(Debug, Clone)]
+pub(super) struct SeenPod {
+    pub(super) policy: Policy,
+    /// terminationGracePeriodSeconds.
+    pub(super) grace: Duration,
+    pub(super) stage: PodStage,
+    pub(super) sandbox: Sandbox,
+    pub(super) containers: Vec<Seen>,
+}
+
+/// What to do, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Action {
+    /// Start the pause process and the pod's network namespace; decide
+    /// again once it is up.
+    CreateSandbox,
+    /// Pull the image if need be, create and start the container; its
+    /// postStart hook runs once it has started, its startup probe after.
+    Start(usize),
+    /// The container exited and starts again at `at`: at once, or after a
+    /// crash-loop back-off of `back_off` (CrashLoopBackOff and a BackOff
+    /// event).
+    Restart {
+        slot: usize,
+        at: Instant,
+        back_off: Option<Duration>,
+    },
+    /// Wake the loop then (a back-off ends).
+    WakeAt(Instant),
+    /// The container will not run again.
+    Retire(usize),
+    /// preStop, the stop signal, SIGKILL once `grace` is spent.
+    Stop { slot: usize, grace: Duration },
+    /// Every init container succeeded and every sidecar started.
+    Initialized,
+    /// Every app container is done: the sidecars are stopped.
+    Complete,
+    /// No container will run again: the pod's phase is final.
+    EndPod,
+}
+
+/// The actions to take now. The decision works on its own copy of what
+/// it sees, applying each action to it as it goes, so that a later rule
+/// sees what an earlier one did (a container restarted at once starts in
+/// the same round, a container started with a postStart hook holds the
+/// next ones back).
+pub(super) fn decide(seen: &SeenPod, now: Instant) -> Vec<Action> {
+    let mut d = Decision {
+        pod: seen.clone(),
+        now,
+        actions: Vec::new(),
+    };
+    d.run();
+    d.actions
+}
+
+/// What an action does to what the decision sees, as far as the next
+/// rule needs to know (its real outcome is seen in the next round).
+pub(super) fn apply(pod: &mut SeenPod, action: Action) {
+    match action {
+        Action::CreateSandbox => pod.sandbox = Sandbox::Ready,
+        // Assumed to have a process from now on (its image may be present):
+        // nothing may end the pod on the strength of its absence.
+        Action::Start(i) => pod.containers[i].state = State::Creating,
+        Action::Restart { slot, at, .. } => pod.containers[slot].state = State::Waiting(at),
+        Action::WakeAt(_) => {}
+        Action::Retire(i) => {
+            let succeeded = matches!(pod.containers[i].state, State::Exited { code: 0, .. });
+            pod.containers[i].state = State::Done { succeeded };
+        }
+        Action::Stop { slot, .. } => match &mut pod.containers[slot].state {
+            State::Starting { stopping } | State::Running { stopping, .. } => *stopping = true,
+            _ => {}
+        },
+        Action::Initialized => pod.stage = PodStage::Running,
+        Action::Complete => pod.stage = PodStage::Completing,
+        Action::EndPod => pod.stage = PodStage::Ended,
+    }
+}
+
+struct Decision {
+    pod: SeenPod,
+    now: Instant,
+    actions: Vec<Action>,
+}
+
+impl Decision {
+    fn act(&mut self, action: Action) {
+        apply(&mut self.pod, action);
+        self.actions.push(action);
+    }
+
+    fn containers(&self) -> impl Iterator<Item = (usize, &Seen)> {
+        self.pod.containers.iter().enumerate()
+    }
+
+    fn run(&mut self) {
+        match self.pod.stage {
+            PodStage::Ended => return,
+            PodStage::Deleting { grace, since } => {
+                let spent = self.now.saturating_duration_since(since);
+                return self.deleting(grace.saturating_sub(spent));
+            }
+            _ => {}
+        }
+        match self.pod.sandbox {
+            Sandbox::Ready => {}
+            Sandbox::Missing { retry_at: Some(at) } if self.now < at => return,
+            Sandbox::Missing { .. } => return self.actions.push(Action::CreateSandbox),
+        }
+        for i in 0..self.pod.containers.len() {
+            if let State::Exited { code, at } = self.pod.containers[i].state {
+                self.after_exit(i, code, at);
+            }
+        }
+        if self.pod.stage == PodStage::Initializing && !self.initialize() {
+            return;
+        }
+        self.start_containers();
+        self.check_completion();
+    }
+
+    /// Restart now, after the back-off, or never.
+    fn after_exit(&mut self, i: usize, code: i32, at: Instant) {
+        let c = &self.pod.containers[i];
+        let policy = self.pod.policy;
+        let restart = match c.role {
+            Role::Sidecar => self.pod.stage != PodStage::Completing,
+            Role::Init => code != 0 && policy != Policy::Never,
+            Role::App => policy == Policy::Always || (policy == Policy::OnFailure && code != 0),
+        };
+        if !restart {
+            return self.act(Action::Retire(i));
+        }
+        let wait = c.backoff.remaining(at, self.now);
+        if wait.is_zero() {
+            return self.act(Action::Restart {
+                slot: i,
+                at: self.now,
+                back_off: None,
+            });
+        }
+        let back_off = Some(c.backoff.current());
+        let at = self.now + wait;
+        self.act(Action::Restart {
+            slot: i,
+            at,
+            back_off,
+        });
+        self.act(Action::WakeAt(at));
+    }
+
+    /// Init containers and sidecars one by one; whether all are through.
+    fn initialize(&mut self) -> bool {
+        for i in 0..self.pod.containers.len() {
+            let c = &self.pod.containers[i];
+            match (c.role, c.state) {
+                (Role::App, _) => break,
+                (Role::Init, State::Done { succeeded: true }) => continue,
+                (Role::Init, State::Done { succeeded: false }) => {
+                    // Failed, and will not restart: the pod failed.
+                    self.end_pod();
+                    return false;
+                }
+                (Role::Sidecar, State::Running { started: true, .. }) => continue,
+                (_, state) if state.due(self.now) => {
+                    self.act(Action::Start(i));
+                    return false;
+                }
+                _ => return false,
+            }
+        }
+        self.act(Action::Initialized);
+        true
+    }
+
+    /// The app containers and sidecars that are due start in order; the
+    /// kubelet runs a postStart hook before the next start, so a hooked
+    /// container holds the ones after it back (a proxy that must be up
+    /// first). Without a hook their set-ups overlap.
+    fn start_containers(&mut self) {
+        if self.pod.stage == PodStage::Completing {
+            return;
+        }
+        for i in 0..self.pod.containers.len() {
+            if self.pod.containers.iter().any(Seen::holds_back_starts) {
+                break;
+            }
+            let c = &self.pod.containers[i];
+            if c.role != Role::Init && c.state.due(self.now) {
+                self.act(Action::Start(i));
+            }
+        }
+    }
+
+    /// Every app container done: stop the sidecars (last first), then end
+    /// the pod once no process is left.
+    fn check_completion(&mut self) {
+        let apps_done = self
+            .containers()
+            .filter(|(_, c)| c.role == Role::App)
+            .all(|(_, c)| matches!(c.state, State::Done { .. }));
+        if !apps_done {
+            return;
+        }
+        if self.pod.stage != PodStage::Completing {
+            self.act(Action::Complete);
+        }
+        let grace = self.pod.grace;
+        for i in (0..self.pod.containers.len()).rev() {
+            let c = &self.pod.containers[i];
+            if c.role != Role::Sidecar {
+                continue;
+            }
+            if c.state.stoppable() {
+                // Also a sidecar that came up while the pod completed.
+                self.act(Action::Stop { slot: i, grace });
+            } else if !c.state.has_process() && !matches!(c.state, State::Done { .. }) {
+                self.act(Action::Retire(i));
+            }
+        }
+        if self.containers().all(|(_, c)| !c.state.has_process()) {
+            self.end_pod();
+        }
+    }
+
+    /// No container will run again.
+    fn end_pod(&mut self) {
+        for i in 0..self.pod.containers.len() {
+            let state = self.pod.containers[i].state;
+            if !state.has_process() && !matches!(state, State::Done { .. }) {
+                self.act(Action::Retire(i));
+            }
+        }
+        if self.containers().all(|(_, c)| !c.state.has_process()) {
+            self.act(Action::EndPod);
+        }
+    }
+
+    /// A deletion: what has no process will not run again; the app and
+    /// init containers stop first, then the sidecars, each inside what
+    /// is left of the grace period.
+    fn deleting(&mut self, remaining: Duration) {
+        for i in 0..self.pod.containers.len() {
+            let state = self.pod.containers[i].state;
+            if !state.has_process() && !matches!(state, State::Done { .. }) {
+                self.act(Action::Retire(i));
+            }
+        }
+        let apps_live = self
+            .containers()
+            .any(|(_, c)| c.role != Role::Sidecar && c.state.has_process());
+        for i in 0..self.pod.containers.len() {
+            let c = &self.pod.containers[i];
+            if c.role == Role::Sidecar && apps_live {
+                continue;
+            }
+            if c.state.stoppable() {
+                self.act(Action::Stop {
+                    slot: i,
+                    grace: remaining,
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,919 @@
+//! The decision in tables, the way kuberuntime_manager_test.go tests
+//! computePodActions: a pod as seen, the time, the actions wanted. The
+//! scenarios at the end walk a pod through its life and check its phase
+//! and conditions at every step. Nothing here needs root or a process.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    ContainerStateWaiting, ContainerStatus, PodSpec,
+};
+
+use super::*;
+use crate::supervisor::backoff::Limits;
+use crate::supervisor::lifecycle::report::{Readiness, conditions};
+use crate::supervisor::status;
+use Action::*;
+use Role::{App, Init, Sidecar};
+
+/// `n` seconds after a base instant shared by every test.
+fn at(n: u64) -> Instant {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    *BASE.get_or_init(Instant::now) + Duration::from_secs(n)
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+const IDLE: State = State::Idle;
+const PULLING: State = State::Pulling;
+const CREATING: State = State::Creating;
+const UP: State = State::Running {
+    started: true,
+    stopping: false,
+};
+/// Running, its startup probe not passed yet.
+const UNSTARTED: State = State::Running {
+    started: false,
+    stopping: false,
+};
+const STOPPING: State = State::Running {
+    started: true,
+    stopping: true,
+};
+const HOOK: State = State::Starting { stopping: false };
+const OK: State = State::Done { succeeded: true };
+
+fn exited(code: i32) -> State {
+    State::Exited { code, at: at(0) }
+}
+
+fn waiting(n: u64) -> State {
+    State::Waiting(at(n))
+}
+
+fn c(role: Role, state: State) -> Seen {
+    Seen {
+        role,
+        post_start: false,
+        state,
+        backoff: BackOff::new(Limits::default()),
+    }
+}
+
+/// A container with a postStart hook.
+fn hooked(role: Role, state: State) -> Seen {
+    Seen {
+        post_start: true,
+        ..c(role, state)
+    }
+}
+
+fn pod(policy: Policy, stage: PodStage, containers: Vec<Seen>) -> SeenPod {
+    SeenPod {
+        policy,
+        grace: secs(30),
+        stage,
+        sandbox: Sandbox::Ready,
+        containers,
+    }
+}
+
+/// Decides as `sync` does (again once the sandbox is created), applying
+/// the actions to `pod`.
+fn rounds(pod: &mut SeenPod, now: Instant) -> Vec<Action> {
+    let mut all = Vec::new();
+    for _ in 0..2 {
+        let actions = decide(pod, now);
+        let again = actions.contains(&CreateSandbox);
+        for a in &actions {
+            apply(pod, *a);
+        }
+        all.extend(actions);
+        if !again {
+            break;
+        }
+    }
+    all
+}
+
+struct Case {
+    name: &'static str,
+    pod: SeenPod,
+    now: Instant,
+    want: Vec<Action>,
+}
+
+fn case(name: &'static str, pod: SeenPod, now: Instant, want: Vec<Action>) -> Case {
+    Case {
+        name,
+        pod,
+        now,
+        want,
+    }
+}
+
+fn check(cases: Vec<Case>) {
+    for mut case in cases {
+        let got = rounds(&mut case.pod, case.now);
+        assert_eq!(got, case.want, "{}", case.name);
+    }
+}
+
+fn restart(slot: usize, now: Instant) -> Action {
+    Restart {
+        slot,
+        at: now,
+        back_off: None,
+    }
+}
+
+fn stop(slot: usize, grace: u64) -> Action {
+    Stop {
+        slot,
+        grace: secs(grace),
+    }
+}
+
+use PodStage::{Completing, Ended, Initializing};
+use Policy::{Always, Never, OnFailure};
+
+#[test]
+fn app_containers_as_compute_pod_actions() {
+    let three = |s: [State; 3]| s.into_iter().map(|s| c(App, s)).collect::<Vec<_>>();
+    let mut new = pod(Always, PodStage::Running, three([IDLE; 3]));
+    new.sandbox = Sandbox::Missing { retry_at: None };
+    let mut backing_off = new.clone();
+    backing_off.sandbox = Sandbox::Missing {
+        retry_at: Some(at(10)),
+    };
+    check(vec![
+        case(
+            "everything is good; do nothing",
+            pod(Always, PodStage::Running, three([UP; 3])),
+            at(0),
+            vec![],
+        ),
+        case(
+            "a new pod: the sandbox, then every container",
+            new,
+            at(0),
+            vec![CreateSandbox, Start(0), Start(1), Start(2)],
+        ),
+        case(
+            "a failed sandbox waits for its back-off",
+            backing_off.clone(),
+            at(9),
+            vec![],
+        ),
+        case(
+            "a failed sandbox is retried once its back-off ends",
+            backing_off,
+            at(10),
+            vec![CreateSandbox, Start(0), Start(1), Start(2)],
+        ),
+        case(
+            "Always restarts the completed and the failed container",
+            pod(
+                Always,
+                PodStage::Running,
+                three([exited(0), exited(111), UP]),
+            ),
+            at(0),
+            vec![restart(0, at(0)), restart(1, at(0)), Start(0), Start(1)],
+        ),
+        case(
+            "OnFailure restarts only the failed container",
+            pod(
+                OnFailure,
+                PodStage::Running,
+                three([exited(0), exited(111), UP]),
+            ),
+            at(0),
+            vec![Retire(0), restart(1, at(0)), Start(1)],
+        ),
+        case(
+            "Never restarts no container",
+            pod(
+                Never,
+                PodStage::Running,
+                three([exited(0), exited(111), UP]),
+            ),
+            at(0),
+            vec![Retire(0), Retire(1)],
+        ),
+        case(
+            "Never: every container exited; the pod ends",
+            pod(Never, PodStage::Running, three([exited(0), exited(1), OK])),
+            at(0),
+            vec![Retire(0), Retire(1), Complete, EndPod],
+        ),
+        case(
+            "OnFailure: every container succeeded; the pod ends",
+            pod(
+                OnFailure,
+                PodStage::Running,
+                three([exited(0), exited(0), OK]),
+            ),
+            at(0),
+            vec![Retire(0), Retire(1), Complete, EndPod],
+        ),
+        case(
+            "a restart that is due starts",
+            pod(Always, PodStage::Running, three([waiting(5), UP, UP])),
+            at(5),
+            vec![Start(0)],
+        ),
+        case(
+            "a restart that is not due waits",
+            pod(Always, PodStage::Running, three([waiting(6), UP, UP])),
+            at(5),
+            vec![],
+        ),
+        case(
+            "containers being pulled, set up or killed are waited for",
+            pod(
+                Always,
+                PodStage::Running,
+                three([PULLING, CREATING, STOPPING]),
+            ),
+            at(0),
+            vec![],
+        ),
+        case(
+            "an ended pod does nothing",
+            pod(Always, Ended, three([exited(1), IDLE, UP])),
+            at(0),
+            vec![],
+        ),
+    ]);
+}
+
+#[test]
+fn init_containers_run_in_order_and_are_retried_per_policy() {
+    // Two init containers, then two app containers.
+    let p = |policy, stage, s: [State; 2]| {
+        let mut cs = vec![c(Init, s[0]), c(Init, s[1])];
+        cs.extend([c(App, IDLE), c(App, IDLE)]);
+        pod(policy, stage, cs)
+    };
+    check(vec![
+        case(
+            "no init container has run; the first starts",
+            p(Always, Initializing, [IDLE, IDLE]),
+            at(0),
+            vec![Start(0)],
+        ),
+        case(
+            "the first runs; nothing else starts",
+            p(Always, Initializing, [UP, IDLE]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "the first succeeded; the second starts",
+            p(Never, Initializing, [exited(0), IDLE]),
+            at(0),
+            vec![Retire(0), Start(1)],
+        ),
+        case(
+            "initialization completed; every app container starts",
+            p(Always, Initializing, [OK, OK]),
+            at(0),
+            vec![Initialized, Start(2), Start(3)],
+        ),
+        case(
+            "a failed init container restarts under Always",
+            p(Always, Initializing, [OK, exited(137)]),
+            at(0),
+            vec![restart(1, at(0)), Start(1)],
+        ),
+        case(
+            "a failed init container restarts under OnFailure",
+            p(OnFailure, Initializing, [OK, exited(137)]),
+            at(0),
+            vec![restart(1, at(0)), Start(1)],
+        ),
+        case(
+            "a succeeded init container is not restarted under Always",
+            p(Always, Initializing, [exited(0), IDLE]),
+            at(0),
+            vec![Retire(0), Start(1)],
+        ),
+        case(
+            "a failed init container under Never fails the pod",
+            p(Never, Initializing, [OK, exited(137)]),
+            at(0),
+            vec![Retire(1), Retire(2), Retire(3), EndPod],
+        ),
+        case(
+            "an init container being set up is waited for",
+            p(Always, Initializing, [CREATING, IDLE]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "an init container backing off is waited for",
+            p(Always, Initializing, [waiting(10), IDLE]),
+            at(5),
+            vec![],
+        ),
+        case(
+            "init containers do not run again once the pod is initialized",
+            {
+                let mut q = p(Always, PodStage::Running, [OK, OK]);
+                q.containers[2].state = UP;
+                q.containers[3].state = UP;
+                q
+            },
+            at(0),
+            vec![],
+        ),
+    ]);
+}
+
+#[test]
+fn native_sidecars_start_in_order_restart_and_stop_after_the_apps() {
+    let p = |policy, stage, s: Vec<(Role, State)>| {
+        pod(policy, stage, s.into_iter().map(|(r, s)| c(r, s)).collect())
+    };
+    check(vec![
+        case(
+            "a sidecar before an init container starts first",
+            p(
+                Always,
+                Initializing,
+                vec![(Sidecar, IDLE), (Init, IDLE), (App, IDLE)],
+            ),
+            at(0),
+            vec![Start(0)],
+        ),
+        case(
+            "the next init container waits for the sidecar's startup probe",
+            p(
+                Always,
+                Initializing,
+                vec![(Sidecar, UNSTARTED), (Init, IDLE), (App, IDLE)],
+            ),
+            at(0),
+            vec![],
+        ),
+        case(
+            "a started sidecar lets the next init container start",
+            p(
+                Always,
+                Initializing,
+                vec![(Sidecar, UP), (Init, IDLE), (App, IDLE)],
+            ),
+            at(0),
+            vec![Start(1)],
+        ),
+        case(
+            "sidecar up and init done: the app starts",
+            p(
+                Always,
+                Initializing,
+                vec![(Sidecar, UP), (Init, OK), (App, IDLE)],
+            ),
+            at(0),
+            vec![Initialized, Start(2)],
+        ),
+        case(
+            "a sidecar restarts while init runs, even under Never",
+            p(
+                Never,
+                Initializing,
+                vec![(Sidecar, exited(1)), (Init, UP), (App, IDLE)],
+            ),
+            at(0),
+            vec![restart(0, at(0)), Start(0)],
+        ),
+        case(
+            "a sidecar that exited 0 restarts beside the apps",
+            p(
+                Never,
+                PodStage::Running,
+                vec![(Sidecar, exited(0)), (Init, OK), (App, UP)],
+            ),
+            at(0),
+            vec![restart(0, at(0)), Start(0)],
+        ),
+        case(
+            "the apps are done: the sidecars stop, the last first",
+            p(
+                Never,
+                PodStage::Running,
+                vec![(Sidecar, UP), (Sidecar, UP), (Init, OK), (App, exited(0))],
+            ),
+            at(0),
+            vec![Retire(3), Complete, stop(1, 30), stop(0, 30)],
+        ),
+        case(
+            "completing: stopping sidecars are waited for",
+            p(Never, Completing, vec![(Sidecar, STOPPING), (App, OK)]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "completing: a sidecar that came up meanwhile is stopped too",
+            p(Never, Completing, vec![(Sidecar, UP), (App, OK)]),
+            at(0),
+            vec![stop(0, 30)],
+        ),
+        case(
+            "completing: an exited sidecar is not restarted; the pod ends",
+            p(
+                Always,
+                Completing,
+                vec![(Sidecar, exited(143)), (Init, OK), (App, OK)],
+            ),
+            at(0),
+            vec![Retire(0), EndPod],
+        ),
+        case(
+            "completing: a sidecar that had not started will not",
+            p(
+                Never,
+                PodStage::Running,
+                vec![(Sidecar, waiting(9)), (App, exited(0))],
+            ),
+            at(5),
+            vec![Retire(1), Complete, Retire(0), EndPod],
+        ),
+    ]);
+}
+
+#[test]
+fn restart_policy_by_exit_code_and_role() {
+    // (policy, role, exit code, restarted)
+    let table = [
+        (Always, App, 0, true),
+        (Always, App, 1, true),
+        (Always, App, 137, true),
+        (OnFailure, App, 0, false),
+        (OnFailure, App, 1, true),
+        (OnFailure, App, 137, true),
+        (Never, App, 0, false),
+        (Never, App, 1, false),
+        (Never, App, 137, false),
+        (Always, Init, 0, false),
+        (Always, Init, 1, true),
+        (Always, Init, 137, true),
+        (OnFailure, Init, 0, false),
+        (OnFailure, Init, 1, true),
+        (OnFailure, Init, 137, true),
+        (Never, Init, 0, false),
+        (Never, Init, 1, false),
+        (Never, Init, 137, false),
+        (Always, Sidecar, 0, true),
+        (Always, Sidecar, 1, true),
+        (OnFailure, Sidecar, 0, true),
+        (OnFailure, Sidecar, 137, true),
+        (Never, Sidecar, 0, true),
+        (Never, Sidecar, 1, true),
+    ];
+    for (policy, role, code, restarted) in table {
+        // Another app container runs, so the pod is not complete.
+        let stage = if role == App {
+            PodStage::Running
+        } else {
+            Initializing
+        };
+        let mut p = pod(policy, stage, vec![c(role, exited(code)), c(App, UP)]);
+        let first = rounds(&mut p, at(0))[0];
+        let want = if restarted {
+            restart(0, at(0))
+        } else {
+            Retire(0)
+        };
+        assert_eq!(first, want, "{policy:?} {role:?} exit {code}");
+    }
+}
+
+/// The container started as the loop starts it: a start after the first
+/// counts as a restart for the back-off.
+fn began(p: &mut SeenPod, now: Instant, runs: &mut u32) {
+    if *runs > 0 {
+        p.containers[0].backoff.restarted(now);
+    }
+    *runs += 1;
+    p.containers[0].state = UP;
+}
+
+#[test]
+fn crash_loop_back_off_doubles_to_the_cap_and_resets_after_ten_quiet_minutes() {
+    let mut p = pod(Always, PodStage::Running, vec![c(App, IDLE)]);
+    let mut now = at(0);
+    let mut runs = 0;
+    let mut waits = Vec::new();
+    assert_eq!(rounds(&mut p, now), vec![Start(0)]);
+    began(&mut p, now, &mut runs);
+    for _ in 0..8 {
+        // It crashes at once.
+        p.containers[0].state = State::Exited { code: 1, at: now };
+        let actions = rounds(&mut p, now);
+        match actions[..] {
+            [
+                Restart {
+                    at, back_off: None, ..
+                },
+                Start(0),
+            ] => {
+                assert_eq!(at, now);
+                waits.push(0);
+            }
+            [
+                Restart {
+                    at: due,
+                    back_off: Some(delay),
+                    ..
+                },
+                WakeAt(wake),
+            ] => {
+                assert_eq!(wake, due);
+                assert_eq!(due - now, delay, "the whole delay is waited out");
+                waits.push((due - now).as_secs());
+                assert_eq!(rounds(&mut p, due - Duration::from_millis(1)), vec![]);
+                now = due;
+                assert_eq!(rounds(&mut p, now), vec![Start(0)]);
+            }
+            _ => panic!("unexpected {actions:?}"),
+        }
+        began(&mut p, now, &mut runs);
+    }
+    assert_eq!(waits, [0, 10, 20, 40, 80, 160, 300, 300]);
+    // Ten quiet minutes (twice the cap) later it crashes: at once again,
+    // and the next delay starts over at 10 s.
+    now += secs(601);
+    p.containers[0].state = State::Exited { code: 1, at: now };
+    assert_eq!(rounds(&mut p, now), vec![restart(0, now), Start(0)]);
+    p.containers[0].backoff.restarted(now);
+    p.containers[0].state = State::Exited { code: 1, at: now };
+    assert_eq!(
+        rounds(&mut p, now),
+        vec![
+            Restart {
+                slot: 0,
+                at: now + secs(10),
+                back_off: Some(secs(10))
+            },
+            WakeAt(now + secs(10))
+        ]
+    );
+}
+
+#[test]
+fn a_post_start_hook_holds_back_later_starts() {
+    let p = |cs: Vec<Seen>| pod(Always, PodStage::Running, cs);
+    check(vec![
+        case(
+            "a hooked container starts alone",
+            p(vec![hooked(App, IDLE), c(App, IDLE), c(App, IDLE)]),
+            at(0),
+            vec![Start(0)],
+        ),
+        case(
+            "while its image is pulled",
+            p(vec![hooked(App, PULLING), c(App, IDLE), c(App, IDLE)]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "while it is set up",
+            p(vec![hooked(App, CREATING), c(App, IDLE), c(App, IDLE)]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "while its hook runs",
+            p(vec![hooked(App, HOOK), c(App, IDLE), c(App, IDLE)]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "once it runs the others start together",
+            p(vec![hooked(App, UP), c(App, IDLE), c(App, IDLE)]),
+            at(0),
+            vec![Start(1), Start(2)],
+        ),
+        case(
+            "without a hook the set-ups overlap",
+            p(vec![c(App, CREATING), c(App, IDLE), c(App, IDLE)]),
+            at(0),
+            vec![Start(1), Start(2)],
+        ),
+        case(
+            "a hook holds back only the containers after it",
+            p(vec![c(App, IDLE), hooked(App, IDLE), c(App, IDLE)]),
+            at(0),
+            vec![Start(0), Start(1)],
+        ),
+        case(
+            "a hooked sidecar holds back the apps",
+            p(vec![hooked(Sidecar, HOOK), c(App, IDLE)]),
+            at(0),
+            vec![],
+        ),
+    ]);
+}
+
+#[test]
+fn deletion_stops_apps_then_sidecars_within_the_grace() {
+    let deleting = PodStage::Deleting {
+        grace: secs(30),
+        since: at(0),
+    };
+    let p = |cs: Vec<(Role, State)>| {
+        pod(
+            Always,
+            deleting,
+            cs.into_iter().map(|(r, s)| c(r, s)).collect(),
+        )
+    };
+    check(vec![
+        case(
+            "the app containers stop first, in what is left of the grace",
+            p(vec![(Sidecar, UP), (App, UP), (App, HOOK)]),
+            at(10),
+            vec![stop(1, 20), stop(2, 20)],
+        ),
+        case(
+            "the sidecars wait while an app container is being set up",
+            p(vec![(Sidecar, UP), (App, CREATING)]),
+            at(10),
+            vec![],
+        ),
+        case(
+            "the sidecars stop once the apps are gone; no restart",
+            p(vec![(Sidecar, UP), (App, exited(143))]),
+            at(12),
+            vec![Retire(1), stop(0, 18)],
+        ),
+        case(
+            "what never ran, or waits to run again, will not run",
+            p(vec![(Init, IDLE), (App, waiting(50)), (App, PULLING)]),
+            at(1),
+            vec![Retire(0), Retire(1), Retire(2)],
+        ),
+        case(
+            "stopping containers are waited for",
+            p(vec![(App, STOPPING), (Sidecar, STOPPING)]),
+            at(1),
+            vec![],
+        ),
+        case(
+            "a spent grace period stops with none left (SIGKILL after 2 s)",
+            p(vec![(App, UP)]),
+            at(45),
+            vec![stop(0, 0)],
+        ),
+        case(
+            "no sandbox is created for a pod being deleted",
+            {
+                let mut q = p(vec![(App, IDLE)]);
+                q.sandbox = Sandbox::Missing { retry_at: None };
+                q
+            },
+            at(0),
+            vec![Retire(0)],
+        ),
+    ]);
+}
+
+/// A pod walked through its life: the decision's actions applied, the
+/// containers' runs and exits told, its phase and conditions read at
+/// every step from the container statuses the loop would write.
+struct Walk {
+    pod: SeenPod,
+    spec: PodSpec,
+    names: Vec<String>,
+    exit: Vec<Option<i32>>,
+    initialized: bool,
+    now: Instant,
+}
+
+impl Walk {
+    fn new(policy: &str, containers: &[(&str, Role)]) -> Walk {
+        let mut spec = PodSpec {
+            restart_policy: Some(policy.into()),
+            ..Default::default()
+        };
+        for (name, role) in containers {
+            let container = Container {
+                name: name.to_string(),
+                restart_policy: (*role == Sidecar).then(|| "Always".into()),
+                ..Default::default()
+            };
+            match role {
+                App => spec.containers.push(container),
+                _ => spec.init_containers.get_or_insert_default().push(container),
+            }
+        }
+        let has_init = containers.iter().any(|(_, r)| *r != App);
+        let mut pod = pod(
+            Policy::parse(policy),
+            if has_init {
+                Initializing
+            } else {
+                PodStage::Running
+            },
+            containers.iter().map(|(_, r)| c(*r, IDLE)).collect(),
+        );
+        pod.sandbox = Sandbox::Missing { retry_at: None };
+        Walk {
+            pod,
+            spec,
+            names: containers.iter().map(|(n, _)| n.to_string()).collect(),
+            exit: vec![None; containers.len()],
+            initialized: !has_init,
+            now: at(0),
+        }
+    }
+
+    fn slot(&self, name: &str) -> usize {
+        self.names.iter().position(|n| n == name).unwrap()
+    }
+
+    fn decide(&mut self) -> Vec<Action> {
+        let actions = rounds(&mut self.pod, self.now);
+        self.initialized |= actions.contains(&Initialized);
+        actions
+    }
+
+    fn runs(&mut self, name: &str) {
+        let i = self.slot(name);
+        self.pod.containers[i].state = UP;
+    }
+
+    fn exits(&mut self, name: &str, code: i32) {
+        let i = self.slot(name);
+        self.exit[i] = Some(code);
+        self.pod.containers[i].state = State::Exited { code, at: self.now };
+    }
+
+    fn status(&self, i: usize) -> ContainerStatus {
+        let terminated = |code| ContainerStateTerminated {
+            exit_code: code,
+            ..Default::default()
+        };
+        let waiting = ContainerState {
+            waiting: Some(ContainerStateWaiting::default()),
+            ..Default::default()
+        };
+        let mut s = ContainerStatus {
+            name: self.names[i].clone(),
+            ..Default::default()
+        };
+        match (self.pod.containers[i].state, self.exit[i]) {
+            (State::Running { started, .. }, _) => {
+                s.state = Some(ContainerState {
+                    running: Some(ContainerStateRunning::default()),
+                    ..Default::default()
+                });
+                s.started = Some(started);
+                s.ready = started;
+            }
+            (State::Exited { .. } | State::Done { .. }, Some(code)) => {
+                s.state = Some(ContainerState {
+                    terminated: Some(terminated(code)),
+                    ..Default::default()
+                });
+            }
+            (_, last) => {
+                s.state = Some(waiting);
+                s.last_state = last.map(|code| ContainerState {
+                    terminated: Some(terminated(code)),
+                    ..Default::default()
+                });
+            }
+        }
+        s
+    }
+
+    /// The pod's phase and its Initialized and Ready conditions (with
+    /// their reasons when false).
+    fn shows(&self) -> (&'static str, String, String) {
+        let statuses: Vec<_> = (0..self.names.len()).map(|i| self.status(i)).collect();
+        let (mut init, mut apps) = (Vec::new(), Vec::new());
+        for (i, s) in statuses.iter().enumerate() {
+            match self.pod.containers[i].role {
+                App => apps.push(s.clone()),
+                _ => init.push(s.clone()),
+            }
+        }
+        let initialized = self.initialized;
+        let terminal = self.pod.stage == Ended;
+        let phase = status::phase(&self.spec, &init, &apps, terminal, initialized);
+        let seen: Vec<Readiness> = (0..self.names.len())
+            .map(|i| Readiness {
+                role: self.pod.containers[i].role,
+                name: &self.names[i],
+                succeeded: self.pod.containers[i].state == OK,
+                started: statuses[i].started == Some(true),
+                ready: statuses[i].ready,
+            })
+            .collect();
+        let conds = conditions(initialized, phase, &seen);
+        let show = |type_: &str| {
+            let (_, ok, reason, message) = conds.iter().find(|c| c.0 == type_).unwrap();
+            match (ok, reason, message) {
+                (true, ..) => "True".to_string(),
+                (false, Some(r), Some(m)) => format!("False {r}: {m}"),
+                (false, Some(r), None) => format!("False {r}"),
+                (false, None, _) => "False".to_string(),
+            }
+        };
+        (phase, show("Initialized"), show("Ready"))
+    }
+}
+
+fn shows(phase: &'static str, init: &str, ready: &str) -> (&'static str, String, String) {
+    (phase, init.to_string(), ready.to_string())
+}
+
+#[test]
+fn an_init_container_retried_a_sidecar_and_an_app_that_completes() {
+    let mut w = Walk::new(
+        "OnFailure",
+        &[("proxy", Sidecar), ("setup", Init), ("main", App)],
+    );
+    let unready_all = "False ContainersNotReady: containers with unready status: [proxy main]";
+    assert_eq!(w.decide(), vec![CreateSandbox, Start(0)]);
+    assert_eq!(
+        w.shows(),
+        shows(
+            "Pending",
+            "False ContainersNotInitialized: containers with incomplete status: [proxy setup]",
+            unready_all
+        )
+    );
+    w.runs("proxy");
+    assert_eq!(w.decide(), vec![Start(1)]);
+    let setup_incomplete =
+        "False ContainersNotInitialized: containers with incomplete status: [setup]";
+    let main_unready = "False ContainersNotReady: containers with unready status: [main]";
+    assert_eq!(w.shows(), shows("Pending", setup_incomplete, main_unready));
+    w.runs("setup");
+    w.exits("setup", 1);
+    assert_eq!(w.decide(), vec![restart(1, w.now), Start(1)]);
+    assert_eq!(w.shows(), shows("Pending", setup_incomplete, main_unready));
+    w.runs("setup");
+    w.exits("setup", 0);
+    assert_eq!(w.decide(), vec![Retire(1), Initialized, Start(2)]);
+    assert_eq!(w.shows(), shows("Pending", "True", main_unready));
+    w.runs("main");
+    assert_eq!(w.decide(), vec![]);
+    assert_eq!(w.shows(), shows("Running", "True", "True"));
+    w.exits("main", 0);
+    assert_eq!(w.decide(), vec![Retire(2), Complete, stop(0, 30)]);
+    assert_eq!(w.shows(), shows("Running", "True", main_unready));
+    w.exits("proxy", 143);
+    assert_eq!(w.decide(), vec![Retire(0), EndPod]);
+    assert_eq!(w.shows(), shows("Succeeded", "True", "False PodCompleted"));
+    assert_eq!(w.decide(), vec![], "an ended pod stays ended");
+}
+
+#[test]
+fn a_failed_init_container_under_never_fails_the_pod() {
+    let mut w = Walk::new("Never", &[("setup", Init), ("main", App)]);
+    assert_eq!(w.decide(), vec![CreateSandbox, Start(0)]);
+    let incomplete = "False ContainersNotInitialized: containers with incomplete status: [setup]";
+    let unready = "False ContainersNotReady: containers with unready status: [main]";
+    assert_eq!(w.shows(), shows("Pending", incomplete, unready));
+    w.runs("setup");
+    w.exits("setup", 2);
+    assert_eq!(w.decide(), vec![Retire(0), Retire(1), EndPod]);
+    assert_eq!(w.shows(), shows("Failed", incomplete, "False PodCompleted"));
+}
+
+#[test]
+fn restart_policies_end_or_keep_a_pod_whose_container_exits() {
+    // (policy, exit code, actions, phase after)
+    let table = [
+        ("Always", 0, vec![restart(0, at(0)), Start(0)], "Running"),
+        ("Always", 1, vec![restart(0, at(0)), Start(0)], "Running"),
+        (
+            "OnFailure",
+            0,
+            vec![Retire(0), Complete, EndPod],
+            "Succeeded",
+        ),
+        ("OnFailure", 1, vec![restart(0, at(0)), Start(0)], "Running"),
+        ("Never", 0, vec![Retire(0), Complete, EndPod], "Succeeded"),
+        ("Never", 3, vec![Retire(0), Complete, EndPod], "Failed"),
+    ];
+    for (policy, code, actions, phase) in table {
+        let mut w = Walk::new(policy, &[("main", App)]);
+        assert_eq!(w.decide(), vec![CreateSandbox, Start(0)]);
+        assert_eq!(w.shows().0, "Pending", "{policy}");
+        w.runs("main");
+        assert_eq!(w.decide(), vec![]);
+        assert_eq!(w.shows(), shows("Running", "True", "True"), "{policy}");
+        w.exits("main", code);
+        assert_eq!(w.decide(), actions, "{policy} exit {code}");
+        assert_eq!(w.shows().0, phase, "{policy} exit {code}");
+    }
+}
