@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::json::to_compact_json;
 use super::yaml::go_float;
+use crate::api::field::go_quote;
 
 /// A parse or execution error, worded as client-go words it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -806,30 +807,6 @@ pub fn go_syntax(v: &Value) -> String {
                 .join(", ")
         ),
     }
-}
-
-/// Go's `strconv.Quote`.
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{7}' => out.push_str("\\a"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{b}' => out.push_str("\\v"),
-            c if c == ' ' || (!c.is_control() && !c.is_whitespace()) => out.push(c),
-            c if (c as u32) < 0x80 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push_str(&format!("\\U{:08x}", c as u32)),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// kubectl's `-o jsonpath=TEMPLATE` over `data`, with its error wording.
