@@ -200,3 +200,44 @@ fn attach_it_to_a_tty_container_gets_a_pty_of_its_devpts() {
     let uid = pods::jsonpath(&env, "p", "{.metadata.uid}");
     pods::wait_log(&env, "p", &uid, "shell", &format!("SEEN1 {}", seen.tty));
 }
+
+#[test]
+fn exec_it_refuses_a_ptmx_the_container_replaced() {
+    let env = Env::new();
+    start_pod(&env);
+    // Root in the container may replace the name the exec opens.
+    env.ok(&[
+        "exec",
+        "p",
+        "-c",
+        "main",
+        "--",
+        "sh",
+        "-c",
+        "rm /dev/ptmx && mkfifo /dev/ptmx",
+    ]);
+    let term = terminal(
+        &env,
+        "fifo",
+        &["exec", "-it", "p", "-c", "main", "--", "true"],
+        200,
+        20,
+    );
+    term.wait_for("exec to fail", Duration::from_secs(20), |_| {
+        term.exit_status().is_some()
+    });
+    assert_eq!(term.exit_status(), Some(126), "{}", term.screen());
+    assert!(
+        term.screen().contains(
+            "OCI runtime exec failed: exec failed: unable to start container process: \
+             /dev/ptmx in the container is not a pty multiplexer: unknown"
+        ),
+        "{}",
+        term.screen()
+    );
+    // Nothing is left in the way of the next exec.
+    assert_eq!(
+        env.ok(&["exec", "p", "-c", "main", "--", "echo", "ok"]),
+        "ok\n"
+    );
+}

@@ -26,6 +26,8 @@ use nix::sys::socket::{
 };
 use rustix::pty::OpenptFlags;
 
+use super::init::errno_text;
+
 /// The descriptor on which the child finds its end of the socket.
 const CHILD_FD: RawFd = 0;
 
@@ -106,7 +108,7 @@ impl Receiver {
 /// this process, which leads a session of its own already.
 pub fn take_terminal(size: Option<[u16; 2]>, owner: u32) -> Result<()> {
     let master = open_ptmx()?;
-    rustix::pty::unlockpt(&master).context("unlocking the pty")?;
+    rustix::pty::unlockpt(&master).map_err(failed("unlocking the pty"))?;
     // The slave by the master rather than by name: the kernel finds it in
     // the master's own devpts instance, whatever the container did to
     // the names under /dev/pts.
@@ -114,7 +116,7 @@ pub fn take_terminal(size: Option<[u16; 2]>, owner: u32) -> Result<()> {
         &master,
         OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC,
     )
-    .context("opening the pty slave")?;
+    .map_err(failed("opening the pty slave"))?;
     if let Some([rows, cols]) = size {
         let size = rustix::termios::Winsize {
             ws_row: rows,
@@ -122,11 +124,12 @@ pub fn take_terminal(size: Option<[u16; 2]>, owner: u32) -> Result<()> {
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
-        rustix::termios::tcsetwinsize(&master, size).context("setting the pty's window size")?;
+        rustix::termios::tcsetwinsize(&master, size)
+            .map_err(failed("setting the pty's window size"))?;
     }
     if owner != 0 {
         rustix::fs::fchown(&slave, Some(rustix::fs::Uid::from_raw(owner)), None)
-            .context("giving the pty slave to the container's user")?;
+            .map_err(failed("giving the pty slave to the container's user"))?;
     }
     send(&master)?;
     drop(master);
@@ -134,12 +137,12 @@ pub fn take_terminal(size: Option<[u16; 2]>, owner: u32) -> Result<()> {
         // SAFETY: dup2 onto the standard streams, which this process owns;
         // the socket on stdin closes with it.
         if unsafe { libc::dup2(slave.as_raw_fd(), fd) } < 0 {
-            return Err(std::io::Error::last_os_error()).context("putting the pty on stdio");
+            return Err(last_error("putting the pty on stdio"));
         }
     }
     // SAFETY: TIOCSCTTY on stdin, now the slave, from a session leader.
     if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("setting the controlling terminal");
+        return Err(last_error("setting the controlling terminal"));
     }
     Ok(())
 }
@@ -154,14 +157,14 @@ fn open_ptmx() -> Result<OwnedFd> {
         OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC | OFlags::NONBLOCK,
         Mode::empty(),
     )
-    .context("opening the container's /dev/ptmx")?;
-    let stat = fstat(&master).context("checking the container's /dev/ptmx")?;
+    .map_err(failed("open /dev/ptmx"))?;
+    let stat = fstat(&master).map_err(failed("stat /dev/ptmx"))?;
     let is_char =
         rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::CharacterDevice;
     if !is_char || (major(stat.st_rdev), minor(stat.st_rdev)) != PTMX {
-        bail!("the container's /dev/ptmx is not a pty multiplexer");
+        bail!("/dev/ptmx in the container is not a pty multiplexer");
     }
-    fcntl_setfl(&master, OFlags::empty()).context("making the pty master blocking")?;
+    fcntl_setfl(&master, OFlags::empty()).map_err(failed("making the pty master blocking"))?;
     Ok(master)
 }
 
@@ -174,6 +177,19 @@ fn send(master: &OwnedFd) -> Result<()> {
         MsgFlags::empty(),
         None,
     );
-    sent.map_err(|e| anyhow!("sending the pty master to the runtime: {e}"))?;
+    sent.map_err(|e| anyhow!("sending the pty master to the runtime: {}", errno_text(e)))?;
     Ok(())
+}
+
+/// Errors in the child read as runc's: `open /dev/ptmx: no such file or
+/// directory`.
+fn failed(what: &str) -> impl FnOnce(rustix::io::Errno) -> anyhow::Error + '_ {
+    move |e| {
+        let errno = nix::errno::Errno::from_raw(e.raw_os_error());
+        anyhow!("{what}: {}", errno_text(errno))
+    }
+}
+
+fn last_error(what: &str) -> anyhow::Error {
+    anyhow!("{what}: {}", errno_text(nix::errno::Errno::last()))
 }
