@@ -1,9 +1,9 @@
 //! `pod`: a single-node kubectl and kubelet in one binary.
 //!
 //! The user-facing subcommands live in `cli/`; hidden re-executions of this
-//! same binary (the per-pod supervisor, the pause process, the container
-//! init) are dispatched before clap sees the arguments, the way `runc init`
-//! is.
+//! same binary (the per-pod supervisor, the container init) are dispatched
+//! before clap sees the arguments, the way `runc init` is. The pause process
+//! runs a tiny program of its own (`runtime/pause.rs`).
 
 mod api;
 mod cli;
@@ -21,10 +21,9 @@ mod terminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // The pause process (argv[0] "/pause", so that `ps` inside a pod shows
-    // it as Kubernetes does) and a container's init are recognised before
-    // anything else: they run for every container of every pod, so they
-    // set up nothing they do not use.
+    // A container's init (and exec) is recognised before anything else: it
+    // runs for every container of every pod, so it sets up nothing it does
+    // not use. (The pause process runs a program of its own.)
     if let Some(code) = runtime::reexec::dispatch() {
         return code;
     }

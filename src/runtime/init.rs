@@ -25,6 +25,15 @@ pub enum Mode {
 }
 
 pub fn main(mode: Mode) -> ExitCode {
+    // Not dumpable until the final execve (which makes the container's
+    // program dumpable again, as under runc): until then this process runs
+    // the host's binary, holds host paths and, once it has taken the
+    // container's identity, could otherwise be opened through /proc by a
+    // container process with the same uid (its exe, root, cwd, fds, mem).
+    // SAFETY: PR_SET_DUMPABLE takes integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } != 0 {
+        return ExitCode::from(127);
+    }
     let mut errors = spawn::error_pipe();
     let result = spawn::read_config()
         .context("reading the configuration")

@@ -60,6 +60,7 @@ pub mod cgroups;
 mod config;
 mod console;
 mod etc;
+mod exe;
 mod identity;
 mod init;
 mod layers;
@@ -85,7 +86,7 @@ use crate::image::Image;
 use crate::store::Store;
 use cgroups::{Cgroup, Layout};
 use config::{ContainerConfig, ExecConfig, Mount, MountKind, NamespacePath, Process, Propagation};
-use spawn::{Outcome, PidNamespace, Reexec};
+use spawn::{Outcome, PidNamespace, Program, Reexec};
 
 /// The standard streams given to a container or exec'd process.
 #[derive(Debug)]
@@ -441,6 +442,7 @@ impl PodRuntime {
         };
         let terminal = Terminal::new(stdio)?;
         let launched = spawn::launch(Reexec {
+            program: Program::Pod,
             argv0: "pod-init",
             args: &[reexec::INIT_ARG],
             pid_namespace,
@@ -642,6 +644,7 @@ impl PodRuntime {
         };
         let terminal = Terminal::new(stdio)?;
         let outcome = spawn::spawn(Reexec {
+            program: Program::Pod,
             argv0: "pod-exec",
             args: &[reexec::EXEC_ARG],
             pid_namespace,

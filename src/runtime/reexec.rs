@@ -1,10 +1,10 @@
-//! Hidden re-executions of the `pod` binary (the pause process, the
-//! container init, exec into a container), recognised before clap parses
-//! argv.
+//! Hidden re-executions of the `pod` binary (the container init, exec
+//! into a container), recognised before clap parses argv. The pause
+//! process is not one: it runs a program of its own (see [`super::pause`]).
 
 use std::process::ExitCode;
 
-use super::{init, pause};
+use super::init;
 
 /// argv[0] of the pause process, as `ps` shows it in a pod.
 pub const PAUSE_ARGV0: &str = "/pause";
@@ -15,10 +15,7 @@ pub const EXEC_ARG: &str = "__pod-container-exec";
 
 /// Runs a hidden entry point if argv asks for one.
 pub fn dispatch() -> Option<ExitCode> {
-    let mut args = std::env::args_os();
-    if args.next()? == PAUSE_ARGV0 {
-        return Some(pause::main());
-    }
+    let mut args = std::env::args_os().skip(1);
     match args.next()?.to_str()? {
         INIT_ARG => Some(init::main(init::Mode::Container)),
         EXEC_ARG => Some(init::main(init::Mode::Exec)),

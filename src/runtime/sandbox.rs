@@ -1,6 +1,17 @@
 //! Starting the pause process with the pod's namespaces: a new network
 //! namespace with loopback up, IPC and UTS namespaces with the pod's
 //! hostname, and a new PID namespace when the pod shares one.
+//!
+//! The pause process holds nothing of the host (a container that shares
+//! its PID namespace reaches it through `/proc/1`): its own mount
+//! namespace whose root is an empty read-only tmpfs, so `/proc/1/root` and
+//! `/proc/1/cwd` lead nowhere; the kubelet's pause identity 65535:65535 with
+//! every capability set empty (the bounding set included) and no_new_privs;
+//! no file descriptors at all; not dumpable, so only a process with
+//! CAP_SYS_PTRACE (the supervisor, root on the host) opens its
+//! `/proc/<pid>/` entries, such as the `ns/` files containers join; and its
+//! program is not the host's binary but the tiny static one of
+//! [`super::pause`], executed from a sealed memfd.
 
 use std::ffi::CString;
 use std::io;
@@ -10,10 +21,16 @@ use anyhow::{Context, Result, bail};
 
 use super::Stdio;
 use super::reexec::PAUSE_ARGV0;
-use super::spawn::{self, Outcome, PidNamespace, Reexec};
+use super::spawn::{self, Outcome, PidNamespace, Program, Reexec};
 
 /// The kubelet's pause image runs as this user (65535:65535).
 const PAUSE_ID: libc::uid_t = 65535;
+
+/// Where the empty root is mounted before the pause pivots into it. Any
+/// directory does (the mount is made in the pause's private copy of the
+/// host's mounts, and the pivot detaches everything else): /proc is one
+/// every host has.
+const EMPTY_ROOT_AT: &std::ffi::CStr = c"/proc";
 
 /// Which namespaces the pod gets of its own (the rest are the host's).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +46,7 @@ pub struct SandboxSpec {
 /// whose v1 `tasks` files are `born_in`; returns its host pid.
 pub fn start(spec: &SandboxSpec, born_in: Vec<PathBuf>) -> Result<i32> {
     let hostname = CString::new(spec.hostname.as_str()).context("hostname contains NUL")?;
-    let mut flags = 0;
+    let mut flags = libc::CLONE_NEWNS;
     if spec.network {
         flags |= libc::CLONE_NEWNET;
     }
@@ -43,25 +60,47 @@ pub fn start(spec: &SandboxSpec, born_in: Vec<PathBuf>) -> Result<i32> {
     let pre_exec = move || -> io::Result<()> {
         // SAFETY: raw syscalls only, on memory prepared before the fork.
         unsafe {
-            if flags != 0 && libc::unshare(flags) != 0 {
-                return Err(io::Error::last_os_error());
+            check(libc::unshare(flags))?;
+            if uts {
+                check(libc::sethostname(
+                    hostname.as_ptr(),
+                    hostname.as_bytes().len(),
+                ))?;
             }
-            if uts && libc::sethostname(hostname.as_ptr(), hostname.as_bytes().len()) != 0 {
-                return Err(io::Error::last_os_error());
+        }
+        if network {
+            loopback_up()?;
+        }
+        enter_empty_root()?;
+        drop_privileges()?;
+        // SAFETY: raw syscalls on no memory but a local sigset.
+        unsafe {
+            // The program blocks these too; blocking them before execve
+            // (the mask survives it) loses none in between.
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGCHLD] {
+                libc::sigaddset(&mut set, signal);
             }
-            if network {
-                loopback_up()?;
-            }
-            if libc::setgroups(0, std::ptr::null()) != 0
-                || libc::setresgid(PAUSE_ID, PAUSE_ID, PAUSE_ID) != 0
-                || libc::setresuid(PAUSE_ID, PAUSE_ID, PAUSE_ID) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
+            check(libc::sigprocmask(
+                libc::SIG_BLOCK,
+                &set,
+                std::ptr::null_mut(),
+            ))?;
+            // Every descriptor, stdio included, ends at execve: the pause
+            // holds nothing open. (Closing them now would also close the
+            // pipe on which a failed execve is reported.)
+            check(libc::syscall(
+                libc::SYS_close_range,
+                0,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            ) as i32)?;
         }
         Ok(())
     };
     let outcome = spawn::spawn(Reexec {
+        program: Program::Fd(super::pause::image()?),
         argv0: PAUSE_ARGV0,
         args: &[],
         pid_namespace: if spec.pid {
@@ -78,6 +117,96 @@ pub fn start(spec: &SandboxSpec, born_in: Vec<PathBuf>) -> Result<i32> {
         Outcome::Executed(pid) => Ok(pid),
         Outcome::Failed(message) => bail!("starting the pause process: {message}"),
     }
+}
+
+fn check(rc: libc::c_int) -> io::Result<()> {
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// In the new mount namespace: makes every mount private (nothing below
+/// propagates to the host), mounts an empty read-only tmpfs, pivots into it
+/// and detaches the host's mounts, runc's `pivot_root(".", ".")` way.
+/// Async-signal-safe.
+fn enter_empty_root() -> io::Result<()> {
+    // SAFETY: raw syscalls with static NUL-terminated strings.
+    unsafe {
+        check(libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        ))?;
+        check(libc::mount(
+            c"pause".as_ptr(),
+            EMPTY_ROOT_AT.as_ptr(),
+            c"tmpfs".as_ptr(),
+            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            c"mode=555,size=4k,nr_inodes=2".as_ptr().cast(),
+        ))?;
+        check(libc::chdir(EMPTY_ROOT_AT.as_ptr()))?;
+        check(libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) as i32)?;
+        check(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))?;
+        check(libc::chdir(c"/".as_ptr()))?;
+    }
+    Ok(())
+}
+
+/// The pause identity with no capability in any set and no_new_privs.
+/// Async-signal-safe.
+fn drop_privileges() -> io::Result<()> {
+    // SAFETY: raw syscalls on local, correctly sized structures.
+    unsafe {
+        // The bounding set needs CAP_SETPCAP, so it goes while still root;
+        // EINVAL marks the first capability this kernel does not know.
+        for cap in 0..64 {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 {
+                let err = io::Error::last_os_error();
+                if err.raw_os_error() == Some(libc::EINVAL) {
+                    break;
+                }
+                return Err(err);
+            }
+        }
+        check(libc::setgroups(0, std::ptr::null()))?;
+        check(libc::setresgid(PAUSE_ID, PAUSE_ID, PAUSE_ID))?;
+        // Leaving uid 0 clears the permitted, effective and ambient sets.
+        check(libc::setresuid(PAUSE_ID, PAUSE_ID, PAUSE_ID))?;
+        // The inheritable set survives a uid change: cleared explicitly.
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        let header = Header {
+            version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+            pid: 0,
+        };
+        let data = [
+            Data {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            },
+            Data {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            },
+        ];
+        check(libc::syscall(libc::SYS_capset, &header, data.as_ptr()) as i32)?;
+        check(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))?;
+    }
+    Ok(())
 }
 
 /// Brings `lo` up in the current network namespace (SIOCSIFFLAGS, so no

@@ -1,7 +1,7 @@
-//! Starting a hidden re-execution of this binary as a direct child of the
-//! caller, in the right PID namespace, with a JSON configuration on a pipe
-//! and a close-on-exec error pipe that tells the caller whether the final
-//! `execve` happened.
+//! Starting a hidden re-execution of this binary (or the pause program) as
+//! a direct child of the caller, in the right PID namespace, with a JSON
+//! configuration on a pipe and a close-on-exec error pipe that tells the
+//! caller whether the final `execve` happened.
 //!
 //! A process cannot move itself into another PID namespace: `setns` and
 //! `unshare` with `CLONE_NEWPID` only decide where the caller's *next
@@ -14,9 +14,10 @@
 //! is what lets the supervisor `waitpid` a container's main process and
 //! read its exit status.
 
+use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -50,8 +51,21 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// What the child executes.
+#[derive(Clone, Copy)]
+pub enum Program {
+    /// This binary, through its sealed copy (see [`super::exe`]): the
+    /// container init and exec entry points.
+    Pod,
+    /// An executable open at this descriptor, executed with `execveat` at
+    /// the end of the `pre_exec` hook, where no path may resolve any more
+    /// (the pause process, whose root is empty by then). No environment.
+    Fd(BorrowedFd<'static>),
+}
+
 /// A re-execution to start.
 pub struct Reexec<'a> {
+    pub program: Program,
     /// argv[0] of the child (what `ps` shows until it executes something
     /// else).
     pub argv0: &'a str,
@@ -72,7 +86,7 @@ pub struct Reexec<'a> {
     pub pre_exec: Option<Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>>,
 }
 
-/// Forks and executes `/proc/self/exe` as described, then waits until the
+/// Forks and executes the program as described, then waits until the
 /// child has executed its final program or failed.
 pub fn spawn(reexec: Reexec<'_>) -> Result<Outcome> {
     let launched = launch(reexec)?;
@@ -128,10 +142,11 @@ impl Launched {
     }
 }
 
-/// Forks and executes `/proc/self/exe` as described; returns once the
-/// child runs this binary (see [`Launched::finish`] for the rest).
+/// Forks and executes the program as described; returns once the child
+/// runs it (see [`Launched::finish`] for the rest).
 pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
     let Reexec {
+        program,
         argv0,
         args,
         pid_namespace,
@@ -150,7 +165,19 @@ pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
             (config_read.as_raw_fd(), error_write.as_raw_fd())
         });
 
-    let mut command = Command::new("/proc/self/exe");
+    let (mut command, exec_fd) = match program {
+        Program::Pod => (Command::new(super::exe::path()?), None),
+        Program::Fd(fd) => {
+            // Command wants a program name; it is never executed, the hook
+            // below executes the descriptor.
+            let argv = std::iter::once(argv0)
+                .chain(args.iter().copied())
+                .map(CString::new)
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .context("NUL in an argument")?;
+            (Command::new(argv0), Some((fd.as_raw_fd(), argv)))
+        }
+    };
     command.arg0(argv0).args(args);
     match stdio {
         Stdio::Pipes {
@@ -189,6 +216,9 @@ pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
             if let Some(hook) = pre_exec.as_mut() {
                 hook()?;
             }
+            if let Some((fd, argv)) = &exec_fd {
+                execute_fd(*fd, argv)?;
+            }
             Ok(())
         });
     }
@@ -203,7 +233,7 @@ pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
                         .with_context(|| format!("joining cgroup {}", file.display()))?;
                 }
                 enter_pid_namespace(&pid_namespace)?;
-                command.spawn().context("starting /proc/self/exe")
+                command.spawn().with_context(|| format!("starting {argv0}"))
             })
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the spawning thread panicked")))
@@ -218,6 +248,33 @@ pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
         _ => None,
     };
     Ok(Launched { pid, handshake })
+}
+
+/// `execveat(fd, "", argv, {}, AT_EMPTY_PATH)`; returns only on failure.
+/// Allocation-free: the pointer array lives on the stack.
+fn execute_fd(fd: i32, argv: &[CString]) -> std::io::Result<()> {
+    const MAX_ARGS: usize = 8;
+    let mut pointers = [std::ptr::null::<libc::c_char>(); MAX_ARGS + 1];
+    if argv.len() > MAX_ARGS {
+        return Err(std::io::Error::from_raw_os_error(libc::E2BIG));
+    }
+    for (slot, arg) in pointers.iter_mut().zip(argv) {
+        *slot = arg.as_ptr();
+    }
+    let env = [std::ptr::null::<libc::c_char>()];
+    // SAFETY: NUL-terminated strings and NULL-terminated arrays that
+    // outlive the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            c"".as_ptr(),
+            pointers.as_ptr(),
+            env.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        );
+    }
+    Err(std::io::Error::last_os_error())
 }
 
 fn enter_pid_namespace(ns: &PidNamespace) -> Result<()> {
