@@ -193,3 +193,154 @@ fn nodes_made_in_the_root_or_dev_are_inert() {
         .unwrap_or_default();
     assert!(root.contains("ro,") && root.contains("nodev"), "{log}");
 }
+
+/// Imports the busybox image with a layer that also carries device nodes
+/// (the kernel log and a host block device, mode 0666) and a set-uid-root
+/// copy of busybox, as `localhost/devices:v1`.
+fn import_image_with_devices(env: &Env) {
+    let scratch = tempfile::tempdir().unwrap();
+    let base = common::busybox_rootfs_tar(scratch.path());
+    let mut out = tar::Builder::new(Vec::new());
+    let mut archive = tar::Archive::new(std::fs::File::open(&base).unwrap());
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let header = entry.header().clone();
+        out.append(&header, &mut entry).unwrap();
+    }
+    let (_, major, minor) = host_block_device();
+    let node = |out: &mut tar::Builder<Vec<u8>>, kind, path: &str, dev: (u32, u32)| {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(0o666);
+        h.set_size(0);
+        h.set_device_major(dev.0).unwrap();
+        h.set_device_minor(dev.1).unwrap();
+        out.append_data(&mut h, path, &[][..]).unwrap();
+    };
+    node(&mut out, tar::EntryType::Char, "podtest/kmsg", (1, 11));
+    node(
+        &mut out,
+        tar::EntryType::Block,
+        "podtest/disk",
+        (major, minor),
+    );
+    let busybox = std::fs::read(common::HOST_BUSYBOX).unwrap();
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(tar::EntryType::Regular);
+    h.set_mode(0o4755);
+    h.set_size(busybox.len() as u64);
+    out.append_data(&mut h, "podtest/suid", &busybox[..])
+        .unwrap();
+    let path = scratch.path().join("devices.tar");
+    std::fs::write(&path, out.into_inner().unwrap()).unwrap();
+    env.ok(&[
+        "image",
+        "import",
+        "--quiet",
+        path.to_str().unwrap(),
+        "localhost/devices:v1",
+    ]);
+}
+
+/// The unpacked layer directories of the store.
+fn layer_dirs(env: &Env) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(env.root().join("images/layers"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("diff"))
+        .collect()
+}
+
+#[test]
+fn device_nodes_in_an_image_are_not_made() {
+    let env = Env::new();
+    import_image_with_devices(&env);
+    // Not even a privileged container, which may use any node it makes,
+    // finds the image's.
+    let uid = create(
+        &env,
+        "image-nodes",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: image-nodes
+spec:
+  restartPolicy: Never
+  containers:
+  - name: main
+    image: localhost/devices:v1
+    imagePullPolicy: Never
+    securityContext: {privileged: true}
+    command: [sh, -c, 'ls /podtest; for n in kmsg disk; do if [ -e /podtest/$n ]; then echo has $n; else echo no $n; fi; done; if mknod /podtest/kmsg c 1 11 && echo pod-isolation-test > /podtest/kmsg; then echo made kmsg; fi; echo end']
+"#,
+    );
+    let log = wait_log(&env, "image-nodes", &uid, "main", "end");
+    delete_and_check_clean(&env, "image-nodes", &uid);
+    for want in ["no kmsg\n", "no disk\n", "made kmsg\n"] {
+        assert!(log.contains(want), "{want:?} missing:\n{log}");
+    }
+    // Nor is there any device in the store on the host side (0:0 nodes
+    // are overlay whiteouts).
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    for dir in layer_dirs(&env) {
+        for name in ["kmsg", "disk"] {
+            let path = dir.join("podtest").join(name);
+            if let Ok(meta) = std::fs::symlink_metadata(&path) {
+                let kind = meta.file_type();
+                assert!(
+                    !(kind.is_char_device() || kind.is_block_device()) || meta.rdev() == 0,
+                    "{} is a device in the layer store",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Whether the host user nobody can reach `path` as a set-uid file.
+fn nobody_reaches_setuid(path: &std::path::Path) -> bool {
+    std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "test",
+            "-u",
+        ])
+        .arg(path)
+        .status()
+        .expect("running setpriv (util-linux)")
+        .success()
+}
+
+#[test]
+fn set_uid_files_of_a_layer_are_out_of_host_users_reach() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    import_image_with_devices(&env);
+    let diff = layer_dirs(&env)
+        .into_iter()
+        .find(|d| d.join("podtest/suid").exists())
+        .expect("the layer with the set-uid file");
+    let suid = diff.join("podtest/suid");
+    // Whatever the store's own modes, let a host user walk down to the
+    // layer (as the 0755 store did).
+    let mut dir = diff.parent().unwrap().to_path_buf();
+    while dir.starts_with(env.dir.path()) {
+        let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode | 0o011)).unwrap();
+        dir.pop();
+    }
+    assert!(
+        !nobody_reaches_setuid(&suid),
+        "the host user nobody reaches {}",
+        suid.display()
+    );
+    // With the layer's root opened as the archive said (0755), it could.
+    std::fs::set_permissions(&diff, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(
+        nobody_reaches_setuid(&suid),
+        "the weakened set-up is no test"
+    );
+}

@@ -11,10 +11,26 @@
 //!   (an existing entry is unlinked first), so nothing is written through a
 //!   symlink;
 //! - hard links must name an entry already inside the layer;
-//! - device nodes are made only when running as root.
+//! - character and block devices are not made (see below).
 //!
 //! Whiteouts become what overlayfs understands: `.wh.name` a 0:0
 //! character device, `.wh..wh..opq` the `trusted.overlay.opaque=y` xattr.
+//!
+//! Device nodes are skipped, as podman does where it cannot make them,
+//! rather than refused: real images carry a few (old base images ship
+//! /dev/null and friends), Docker and containerd accept them, and refusing
+//! would turn away images a cluster runs. Nothing is lost: a container's
+//! /dev is its own tmpfs, its root is mounted `nodev` and its device
+//! cgroup refuses such nodes anyway; and a node that exists in the layer
+//! store would be a door to the host's devices (with the layer's mode,
+//! and no device cgroup on the host side) for whoever reaches the store.
+//! A 0:0 character device is kept: it is no device, overlay's own
+//! whiteout, as some tools export them.
+//!
+//! The layer's root directory is left 0700 (whatever the archive says of
+//! `./`; the container's `/` takes its mode from its own upper
+//! directory): set-uid files and file capabilities the layer carries are
+//! for containers, never reachable by a host user through the store.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
@@ -97,9 +113,9 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<Unpacked, UnpackError> {
         Mode::empty(),
     )
     .map_err(io::Error::from)?;
+    rustix::fs::fchmod(&root, Mode::from_raw_mode(0o700)).map_err(io::Error::from)?;
     let mut unpacker = Unpacker {
         root,
-        is_root: rustix::process::geteuid().is_root(),
         parent_cache: None,
         directories: Vec::new(),
     };
@@ -195,7 +211,6 @@ impl Meta {
 
 struct Unpacker {
     root: OwnedFd,
-    is_root: bool,
     /// The last parent directory opened; tar streams list siblings together.
     parent_cache: Option<(PathBuf, OwnedFd)>,
     /// Directory metadata, applied at the end because creating children
@@ -215,10 +230,7 @@ impl Unpacker {
         let path = clean(&entry.path_bytes())?;
         let meta = Meta::of(entry)?;
         let Some(name) = path.file_name().map(|n| n.to_owned()) else {
-            // The layer root itself ("./").
-            if kind.is_dir() {
-                self.directories.push((PathBuf::new(), meta));
-            }
+            // The layer root itself ("./"): it stays 0700 (see above).
             return Ok(());
         };
         let name_str = name.to_string_lossy();
@@ -323,31 +335,31 @@ impl Unpacker {
                 rustix::fs::linkat(&source, "", &parent, &name, AtFlags::EMPTY_PATH)?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
+                let major = entry.header().device_major()?.unwrap_or(0);
+                let minor = entry.header().device_minor()?.unwrap_or(0);
                 let file_type = match kind {
-                    tar::EntryType::Char => FileType::CharacterDevice,
-                    tar::EntryType::Block => FileType::BlockDevice,
-                    _ => FileType::Fifo,
+                    tar::EntryType::Char if (major, minor) == (0, 0) => {
+                        // overlay's whiteout, not a device.
+                        remove_existing(&parent, &name)?;
+                        rustix::fs::mknodat(
+                            &parent,
+                            &name,
+                            FileType::CharacterDevice,
+                            Mode::empty(),
+                            0,
+                        )?;
+                        return Ok(());
+                    }
+                    tar::EntryType::Fifo => FileType::Fifo,
+                    // Devices are skipped (see the module documentation);
+                    // what an earlier entry put there is still replaced.
+                    _ => {
+                        remove_existing(&parent, &name)?;
+                        return Ok(());
+                    }
                 };
-                if file_type != FileType::Fifo && !self.is_root {
-                    return Ok(());
-                }
-                let dev = rustix::fs::makedev(
-                    entry.header().device_major()?.unwrap_or(0),
-                    entry.header().device_minor()?.unwrap_or(0),
-                );
                 remove_existing(&parent, &name)?;
-                match rustix::fs::mknodat(
-                    &parent,
-                    &name,
-                    file_type,
-                    Mode::from_raw_mode(meta.mode),
-                    dev,
-                ) {
-                    // In a user namespace devices cannot be made; skip them
-                    // as podman does.
-                    Err(Errno::PERM) if file_type != FileType::Fifo => return Ok(()),
-                    other => other?,
-                }
+                rustix::fs::mknodat(&parent, &name, file_type, Mode::from_raw_mode(meta.mode), 0)?;
                 let fd = rustix::fs::openat(
                     &parent,
                     &name,
@@ -635,6 +647,49 @@ mod tests {
         )
         .unwrap();
         assert_eq!(&value[..n], b"y");
+    }
+
+    fn node(b: &mut tar::Builder<Vec<u8>>, kind: tar::EntryType, path: &str, dev: (u32, u32)) {
+        let mut h = header(kind, path, 0, 0o666);
+        h.set_device_major(dev.0).unwrap();
+        h.set_device_minor(dev.1).unwrap();
+        h.set_cksum();
+        b.append(&h, &[][..]).unwrap();
+    }
+
+    #[test]
+    fn devices_are_skipped_and_the_root_stays_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let diff = dir.path().join("diff");
+        fs::create_dir(&diff).unwrap();
+        fs::set_permissions(&diff, fs::Permissions::from_mode(0o755)).unwrap();
+        let tar = layer(|b| {
+            b.append(&header(tar::EntryType::Directory, "./", 0, 0o755), &[][..])
+                .unwrap();
+            file(b, "dev/kmsg", b"replaced by the node below");
+            node(b, tar::EntryType::Char, "dev/kmsg", (1, 11));
+            node(b, tar::EntryType::Block, "dev/sda", (8, 0));
+            node(b, tar::EntryType::Char, "etc/gone", (0, 0));
+            node(b, tar::EntryType::Fifo, "run/fifo", (0, 0));
+            let mut h = header(tar::EntryType::Regular, "bin/su", 1, 0o4755);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_cksum();
+            b.append(&h, &b"x"[..]).unwrap();
+        });
+        unpack(&tar[..], &diff).unwrap();
+        assert!(fs::symlink_metadata(diff.join("dev/kmsg")).is_err());
+        assert!(fs::symlink_metadata(diff.join("dev/sda")).is_err());
+        let whiteout = fs::symlink_metadata(diff.join("etc/gone")).unwrap();
+        assert!(whiteout.file_type().is_char_device() && whiteout.rdev() == 0);
+        let fifo = fs::symlink_metadata(diff.join("run/fifo")).unwrap();
+        assert!(fifo.file_type().is_fifo());
+        // The set-uid file is there for containers; the layer's root, not
+        // the archive's "./" mode, keeps host users out.
+        let su = fs::metadata(diff.join("bin/su")).unwrap();
+        assert_eq!(su.permissions().mode() & 0o7777, 0o4755);
+        let root = fs::metadata(&diff).unwrap();
+        assert_eq!(root.permissions().mode() & 0o7777, 0o700);
     }
 
     /// A scratch "host" directory the hostile layers aim at, beside the
