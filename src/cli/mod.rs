@@ -136,7 +136,11 @@ pub fn run() -> Result<ExitCode> {
     clap_complete::CompleteEnv::with_factory(command)
         .var(completion::ENV_VAR)
         .complete();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // kubectl's `-n ""` is the default namespace.
+    if cli.global.namespace.is_empty() {
+        cli.global.namespace = "default".to_string();
+    }
     let global = &cli.global;
     let Some(command) = cli.command else {
         return shell::run(global).map(|()| ExitCode::SUCCESS);

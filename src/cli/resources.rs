@@ -24,7 +24,9 @@ pub fn parse(args: &[String]) -> Result<Selection> {
             "You must specify the type of resource to get. Valid resource types include: pods (po), configmaps (cm), secrets"
         );
     };
-    if first.contains('/') {
+    // kubectl's hasCombinedTypeArgs: once one argument is TYPE/NAME, all
+    // are (a slash in a bare name never reaches a path).
+    if args.iter().any(|a| a.contains('/')) {
         let mut named = Vec::new();
         for arg in args {
             let Some((kind, name)) = arg.split_once('/') else {
@@ -124,6 +126,20 @@ mod tests {
                 (Kind::Pod, "nginx".into()),
                 (Kind::ConfigMap, "conf".into())
             ])
+        );
+    }
+
+    #[test]
+    fn a_slash_in_a_bare_name_is_kubectls_error() {
+        let err = parse(&args("pod ../x")).unwrap_err().to_string();
+        assert!(
+            err.starts_with("there is no need to specify a resource type"),
+            "{err}"
+        );
+        assert_eq!(
+            parse(&args("pod/../x")).unwrap(),
+            Selection::Named(vec![(Kind::Pod, "../x".into())]),
+            "the name is refused by the store, as client-go refuses it"
         );
     }
 

@@ -2,12 +2,14 @@
 //! rename it over the target, fsync the directory (the fsyncs left out for
 //! run-time state).
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Replaces `path` with `bytes` so that readers see either the old or the
-/// new content, never a mix, even across a crash.
+/// new content, never a mix, even across a crash. The file is 0600 from
+/// its creation on: state (secrets among it) is root's alone.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace(path, bytes, true)
 }
@@ -16,7 +18,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// new content, never a mix, without waiting for the disk: for run-time
 /// state (pids, a pod's /etc files) that means nothing after a reboot.
 /// Two fsyncs cost about a millisecond on this machine's disk, several
-/// times on the path of every container start.
+/// times on the path of every container start. The file is 0644: a pod's
+/// /etc files are bind-mounted into containers whose users read them.
 pub fn write_volatile(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace(path, bytes, false)
 }
@@ -27,7 +30,13 @@ fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mut file = File::create(&tmp)?;
+        let mode = if durable { 0o600 } else { 0o644 };
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         if durable {
             file.sync_all()?;
@@ -73,6 +82,9 @@ mod tests {
         write_atomic(&path, b"two").unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"two");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "state files are root's alone");
     }
 
     #[test]

@@ -29,7 +29,9 @@ mod atomic;
 mod brief;
 pub mod crilog;
 mod lock;
+mod names;
 pub mod observed;
+mod private;
 pub mod record;
 
 pub use atomic::{write_atomic, write_volatile};
@@ -77,10 +79,13 @@ impl Store {
             root: absolute(root)?,
             run_root: absolute(run_root)?,
         };
-        for dir in [store.root.join("tmp"), store.run_root.clone()] {
-            fs::create_dir_all(&dir)
+        for dir in [&store.root, &store.run_root] {
+            private::ensure(dir)
                 .with_context(|| format!("creating state directory {}", dir.display()))?;
         }
+        let tmp = store.root.join("tmp");
+        fs::create_dir_all(&tmp)
+            .with_context(|| format!("creating state directory {}", tmp.display()))?;
         Ok(store)
     }
 
@@ -196,8 +201,16 @@ impl Store {
         Ok(())
     }
 
-    /// Takes the lock of one object (a file lock, released on drop).
+    /// Takes the lock of one object (a file lock, released on drop). A name
+    /// no object can have is NotFound at once (no lock file is made).
     pub fn lock(&self, kind: Kind, namespace: &str, name: &str) -> Result<Lock> {
+        if !addressable(namespace, name)? {
+            return Err(ApiError::NotFound {
+                resource: kind.resource().to_string(),
+                name: name.to_string(),
+            }
+            .into());
+        }
         let dir = self
             .root
             .join("locks")
@@ -220,6 +233,9 @@ impl Store {
         name: &str,
         detail: Detail,
     ) -> Result<Option<Object>> {
+        if !addressable(namespace, name)? {
+            return Ok(None);
+        }
         let path = self.object_path(kind, namespace, name);
         let bytes = match read_small_file(&path) {
             Ok(b) => b,
@@ -270,7 +286,13 @@ impl Store {
         detail: Detail,
     ) -> Result<Vec<Object>> {
         let namespaces = match namespace {
-            Some(ns) => vec![ns.to_string()],
+            Some(ns) => {
+                names::check_namespace(ns)?;
+                if !names::storable(ns) {
+                    return Ok(Vec::new());
+                }
+                vec![ns.to_string()]
+            }
             None => sorted_entries(&self.root.join(kind.resource()))?,
         };
         let mut names = Vec::new();
@@ -321,6 +343,9 @@ impl Store {
     /// Removes a ConfigMap or Secret, or a pod's whole persistent
     /// directory. Returns whether there was anything to remove.
     pub fn remove(&self, kind: Kind, namespace: &str, name: &str) -> Result<bool> {
+        if !addressable(namespace, name)? {
+            return Ok(false);
+        }
         let result = match kind {
             Kind::Pod => {
                 // Rename first so that readers never see a half-removed pod.
@@ -351,6 +376,9 @@ impl Store {
         name: &str,
         decode: fn(&[u8]) -> serde_json::Result<PodStatus>,
     ) -> Result<Option<PodStatus>> {
+        if !addressable(namespace, name)? {
+            return Ok(None);
+        }
         let path = self.pod_dir(namespace, name).join("status.json");
         match read_small_file(&path) {
             Ok(bytes) => Ok(Some(decode(&bytes).with_context(|| corrupt(&path))?)),
@@ -361,6 +389,9 @@ impl Store {
 
     /// Replaces the pod's status record atomically.
     pub fn write_pod_status(&self, namespace: &str, name: &str, status: &PodStatus) -> Result<()> {
+        if !addressable(namespace, name)? {
+            bail!("invalid pod name {namespace}/{name}");
+        }
         let path = self.pod_dir(namespace, name).join("status.json");
         write_atomic(&path, &serde_json::to_vec(status)?)?;
         Ok(())
@@ -368,6 +399,9 @@ impl Store {
 
     /// Events recorded for a pod, oldest first.
     pub fn read_pod_events(&self, namespace: &str, name: &str) -> Result<Vec<Event>> {
+        if !addressable(namespace, name)? {
+            return Ok(Vec::new());
+        }
         let path = self.pod_dir(namespace, name).join("events.jsonl");
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
@@ -434,6 +468,15 @@ pub fn read_small_file(path: &Path) -> io::Result<Vec<u8>> {
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// Checks a namespace and name (from the command line, say) before a path
+/// is built from them: an error for what kubectl refuses client-side,
+/// `false` for names no object can have.
+fn addressable(namespace: &str, name: &str) -> Result<bool> {
+    names::check_namespace(namespace)?;
+    names::check_path_segment(name)?;
+    Ok(names::storable(namespace) && names::storable(name))
 }
 
 fn identity(object: &Object) -> Result<(Kind, &str, &str)> {
