@@ -163,6 +163,18 @@ fn load_oci(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
             }
             let file = unpack::open_beneath(dir, &blob_path(&blob_digest)?)
                 .with_context(|| format!("reading blob {blob_digest} in the archive"))?;
+            // Checked before a byte is copied: a blob bigger than the
+            // manifest says is refused, not stored and then found wrong.
+            let len = file
+                .metadata()
+                .with_context(|| format!("reading blob {blob_digest} in the archive"))?
+                .len();
+            if len != blob.size() {
+                bail!(
+                    "blob {blob_digest} in the archive is {len} bytes, the manifest declares {}",
+                    blob.size()
+                );
+            }
             store
                 .put_blob(file, Some(&blob_digest))
                 .with_context(|| format!("blob {blob_digest} in the archive"))?;

@@ -87,7 +87,7 @@ async fn download_rest(
             // Complete (or too long): verification decides.
             return Ok(resumed);
         }
-        match transfer(client, reference, partial, digest, bar, &mut resumed).await {
+        match transfer(client, reference, partial, digest, size, bar, &mut resumed).await {
             Ok(()) => return Ok(resumed),
             Err(Failure::Fatal(e)) => return Err(e),
             Err(Failure::Broken(_)) if attempt < ATTEMPTS && partial.len < size => {
@@ -114,12 +114,15 @@ enum Failure {
     Fatal(anyhow::Error),
 }
 
-/// One request: the blob from `partial.len` on, appended to it.
+/// One request: the blob from `partial.len` on, appended to it. Never
+/// more than `size` bytes in all: a registry that sends more (by mistake,
+/// or to fill the disk) fails the pull at the first byte too many.
 async fn transfer(
     client: &Client,
     reference: &Reference,
     partial: &mut Partial,
     digest: &str,
+    size: u64,
     bar: &BlobProgress,
     resumed: &mut bool,
 ) -> Result<(), Failure> {
@@ -154,6 +157,12 @@ async fn transfer(
     })?;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Failure::Broken(e.into()))?;
+        if partial.len + chunk.len() as u64 > size {
+            partial.discard().map_err(Failure::Fatal)?;
+            return Err(Failure::Fatal(anyhow!(
+                "blob {digest}: the registry sent more than the {size} bytes the manifest declares"
+            )));
+        }
         partial.append(&chunk).map_err(Failure::Fatal)?;
         bar.advance(chunk.len());
     }

@@ -11,12 +11,44 @@ use std::path::{Component, Path, PathBuf};
 /// Symlinks followed before giving up, as the kernel's limit.
 const MAX_LINKS: u32 = 40;
 
+/// The largest file read: an /etc/passwd of 100 000 accounts is 6 MiB.
+pub const MAX_FILE: u64 = 16 << 20;
+
 /// The content of `path` in the image whose layers are `layers` (lowest
-/// first), or None when the image has no such file.
-pub fn read_file(layers: &[PathBuf], path: &str) -> Option<String> {
+/// first), or None when the image has no such file. The image is not
+/// trusted: the file is opened without following a symlink (those were
+/// resolved in the merged view above) and without blocking on a FIFO, and
+/// anything but a regular file of at most [`MAX_FILE`] bytes is an error
+/// saying so, rather than a hang or a silently empty database.
+pub fn read_file(layers: &[PathBuf], path: &str) -> Result<Option<String>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut links = 0;
-    let found = locate(layers, path, &mut links)?;
-    std::fs::read_to_string(found).ok()
+    let Some(found) = locate(layers, path, &mut links) else {
+        return Ok(None);
+    };
+    let failed = |e: std::io::Error| format!("reading {path} of the image: {e}");
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(&found)
+        .map_err(failed)?;
+    let meta = file.metadata().map_err(failed)?;
+    if !meta.is_file() {
+        return Err(format!("{path} of the image is not a regular file"));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(format!(
+            "{path} of the image is larger than {} MiB",
+            MAX_FILE >> 20
+        ));
+    }
+    let mut bytes = Vec::new();
+    // The size was checked; `take` holds even if the file grows meanwhile.
+    file.take(MAX_FILE)
+        .read_to_end(&mut bytes)
+        .map_err(failed)?;
+    Ok(Some(String::from_utf8_lossy(&bytes).into_owned()))
 }
 
 /// The path, in one layer, of the image's `path`.
@@ -100,6 +132,28 @@ mod tests {
     use super::*;
     use std::fs;
 
+    fn read(layers: &[PathBuf], path: &str) -> Option<String> {
+        read_file(layers, path).unwrap()
+    }
+
+    #[test]
+    fn a_fifo_or_a_huge_file_is_an_error_not_a_hang() {
+        let (dir, layers) = image(&[&[("etc/group", "g")]]);
+        let passwd = layers[0].join("etc/passwd");
+        nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        assert_eq!(
+            read_file(&layers, "/etc/passwd").unwrap_err(),
+            "/etc/passwd of the image is not a regular file"
+        );
+        let big = fs::File::create(layers[0].join("etc/group")).unwrap();
+        big.set_len(MAX_FILE + 1).unwrap();
+        assert_eq!(
+            read_file(&layers, "/etc/group").unwrap_err(),
+            "/etc/group of the image is larger than 16 MiB"
+        );
+        drop(dir);
+    }
+
     /// Layers, lowest first, from (path, what) entries: `"-"` a whiteout,
     /// `"@X"` a symlink to X, `"opaque"` an opaque directory, anything else
     /// a file with that content. Whiteouts and opaque markers need root,
@@ -149,13 +203,10 @@ mod tests {
             &[("etc/passwd", "base"), ("etc/group", "base group")],
             &[("etc/passwd", "top")],
         ]);
-        assert_eq!(read_file(&layers, "/etc/passwd").as_deref(), Some("top"));
-        assert_eq!(
-            read_file(&layers, "/etc/group").as_deref(),
-            Some("base group")
-        );
-        assert_eq!(read_file(&layers, "/etc/shadow"), None);
-        assert_eq!(read_file(&layers, "/etc"), None);
+        assert_eq!(read(&layers, "/etc/passwd").as_deref(), Some("top"));
+        assert_eq!(read(&layers, "/etc/group").as_deref(), Some("base group"));
+        assert_eq!(read(&layers, "/etc/shadow"), None);
+        assert_eq!(read(&layers, "/etc"), None);
     }
 
     #[test]
@@ -168,12 +219,9 @@ mod tests {
             ],
             &[("etc/passwd", "-"), ("opt", "opaque")],
         ]);
-        assert_eq!(read_file(&layers, "/etc/passwd"), None);
-        assert_eq!(read_file(&layers, "/opt/app/users"), None);
-        assert_eq!(
-            read_file(&layers, "/etc/group").as_deref(),
-            Some("base group")
-        );
+        assert_eq!(read(&layers, "/etc/passwd"), None);
+        assert_eq!(read(&layers, "/opt/app/users"), None);
+        assert_eq!(read(&layers, "/etc/group").as_deref(), Some("base group"));
     }
 
     #[test]
@@ -190,19 +238,10 @@ mod tests {
                 ("etc/loop", "@loop"),
             ],
         ]);
-        assert_eq!(
-            read_file(&layers, "/lib/os-release").as_deref(),
-            Some("top")
-        );
-        assert_eq!(
-            read_file(&layers, "/etc/os-release").as_deref(),
-            Some("top")
-        );
-        assert_eq!(read_file(&layers, "/etc/abs").as_deref(), Some("base"));
-        assert_eq!(read_file(&layers, "/etc/loop"), None);
-        assert_eq!(
-            read_file(&layers, "/etc/../lib/./base").as_deref(),
-            Some("base")
-        );
+        assert_eq!(read(&layers, "/lib/os-release").as_deref(), Some("top"));
+        assert_eq!(read(&layers, "/etc/os-release").as_deref(), Some("top"));
+        assert_eq!(read(&layers, "/etc/abs").as_deref(), Some("base"));
+        assert_eq!(read(&layers, "/etc/loop"), None);
+        assert_eq!(read(&layers, "/etc/../lib/./base").as_deref(), Some("base"));
     }
 }

@@ -192,6 +192,8 @@ pub struct PodRuntime {
     store: Store,
     pod: Pod,
     run_dir: PathBuf,
+    /// Under the persistent root: what containers write (see `store`).
+    writable_dir: PathBuf,
     cgroup: Cgroup,
     sandbox: Option<state::Sandbox>,
     node: spec::NodeFacts,
@@ -221,6 +223,7 @@ impl PodRuntime {
             .filter(|u| is_safe_name(u))
             .ok_or_else(|| anyhow!("pod has no valid metadata.uid"))?;
         let run_dir = store.pod_run_dir(&uid);
+        let writable_dir = store.pod_writable_dir(&uid);
         let layout = Layout::detect()?;
         let cgroup = Cgroup::new(layout, Path::new("pod").join(&uid));
         let sandbox = state::Sandbox::load(&run_dir);
@@ -228,6 +231,7 @@ impl PodRuntime {
             store: store.clone(),
             pod: pod.clone(),
             run_dir,
+            writable_dir,
             cgroup,
             sandbox,
             node: spec::NodeFacts::of_this_machine(),
@@ -257,14 +261,16 @@ impl PodRuntime {
         self.spec_bool(|s| s.share_process_namespace) && !self.host_pid()
     }
 
+    /// Bound read-write into every container: on the state disk.
     fn etc_dir(&self) -> PathBuf {
-        self.run_dir.join("etc")
+        self.writable_dir.join("etc")
     }
 
     fn shm_dir(&self) -> PathBuf {
         self.run_dir.join("shm")
     }
 
+    /// One instance's mount point (in the run directory).
     fn instance_dir(&self, name: &str, instance: u32) -> PathBuf {
         self.run_dir
             .join("containers")
@@ -272,7 +278,19 @@ impl PodRuntime {
             .join(instance.to_string())
     }
 
+    /// One instance's writable layer and termination log (on the state
+    /// disk).
+    fn instance_writable_dir(&self, name: &str, instance: u32) -> PathBuf {
+        self.writable_dir
+            .join("containers")
+            .join(name)
+            .join(instance.to_string())
+    }
+
     fn prepare_files(&mut self) -> Result<()> {
+        for dir in [&self.run_dir, &self.writable_dir] {
+            private_dir(dir)?;
+        }
         let etc = self.etc_dir();
         std::fs::create_dir_all(&etc).with_context(|| format!("creating {}", etc.display()))?;
         let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
@@ -375,12 +393,12 @@ impl PodRuntime {
         let process = self.process(container, image, tty)?;
         let mounts = self.container_mounts(container, instance, &process.env)?;
 
-        let dir = self.instance_dir(&container.name, instance);
+        let writable = self.instance_writable_dir(&container.name, instance);
         let rootfs = config::Rootfs {
             layers: image.layers.clone(),
-            upper: dir.join("upper"),
-            work: dir.join("work"),
-            mountpoint: dir.join("rootfs"),
+            upper: writable.join("upper"),
+            work: writable.join("work"),
+            mountpoint: self.instance_dir(&container.name, instance).join("rootfs"),
         };
         for d in [&rootfs.upper, &rootfs.work, &rootfs.mountpoint] {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
@@ -501,7 +519,7 @@ impl PodRuntime {
             node: &self.node,
         };
         let resolved = spec::resolve(&cx, container, &image.config)?;
-        let accounts = user::ImageAccounts::read(&image.layers);
+        let accounts = user::ImageAccounts::read(&image.layers)?;
         let user = user::resolve(
             &self.pod,
             container,
@@ -581,7 +599,8 @@ impl PodRuntime {
     /// The host file behind the container's terminationMessagePath for one
     /// instance (valid until `cleanup_container`).
     pub fn termination_message_path(&self, name: &str, instance: u32) -> PathBuf {
-        self.instance_dir(name, instance).join("termination-log")
+        self.instance_writable_dir(name, instance)
+            .join("termination-log")
     }
 
     /// Whether the OOM killer killed a process of the container's current
@@ -684,11 +703,8 @@ impl PodRuntime {
         state::ContainerRecord::remove(&self.run_dir, name);
         let dir = self.instance_dir(name, instance);
         state::unmount_under(&dir)?;
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
-        }
+        remove_dir(&dir)?;
+        remove_dir(&self.instance_writable_dir(name, instance))
     }
 
     /// Stops everything of the pod and removes its mounts, cgroups and run
@@ -702,11 +718,8 @@ impl PodRuntime {
         }
         self.cgroup.destroy()?;
         state::unmount_under(&self.run_dir)?;
-        match std::fs::remove_dir_all(&self.run_dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(e).with_context(|| format!("removing {}", self.run_dir.display())),
-        }
+        remove_dir(&self.run_dir)?;
+        remove_dir(&self.writable_dir)
     }
 }
 
@@ -738,6 +751,29 @@ impl Terminal {
             receiver: Some(receiver),
         })
     }
+}
+
+/// Removes a directory tree; a missing one is fine.
+fn remove_dir(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
+    }
+}
+
+/// A pod's directory under either root: 0700, so that what is below
+/// (0777 emptyDirs, 0644 secret files, setuid files a container made)
+/// stays out of host users' reach even if a root is opened up.
+fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("setting the mode of {}", dir.display()))
 }
 
 /// Rewrites the configMap, secret and projected volumes of the running

@@ -80,13 +80,19 @@ pub struct ImageAccounts {
 }
 
 impl ImageAccounts {
-    pub fn read(layers: &[PathBuf]) -> ImageAccounts {
-        ImageAccounts {
-            passwd: parse_passwd(
-                &super::layers::read_file(layers, "/etc/passwd").unwrap_or_default(),
-            ),
-            group: parse_group(&super::layers::read_file(layers, "/etc/group").unwrap_or_default()),
-        }
+    /// Reads the image's /etc/passwd and /etc/group; one that cannot be
+    /// read safely (a FIFO, a device, too big) fails the container's
+    /// configuration.
+    pub fn read(layers: &[PathBuf]) -> Result<ImageAccounts, StartError> {
+        let read = |path| {
+            super::layers::read_file(layers, path)
+                .map(Option::unwrap_or_default)
+                .map_err(StartError::Config)
+        };
+        Ok(ImageAccounts {
+            passwd: parse_passwd(&read("/etc/passwd")?),
+            group: parse_group(&read("/etc/group")?),
+        })
     }
 }
 

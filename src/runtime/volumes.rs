@@ -3,7 +3,9 @@
 //!
 //! - emptyDir: a directory in the pod's persistent directory
 //!   (`<pod dir>/volumes/empty-dir/<name>`, mode 0777 as the kubelet's), or
-//!   with `medium: Memory` a tmpfs in the run directory sized by sizeLimit.
+//!   with `medium: Memory` a tmpfs in the run directory sized as the
+//!   kubelet sizes it (see [`memory_medium_size`]), never the kernel's
+//!   default of half the RAM.
 //! - hostPath: the host path itself, after the kubelet's type check.
 //! - configMap, secret, downwardAPI, projected: files written in the run
 //!   directory (secrets and projected volumes on a tmpfs) with the
@@ -115,11 +117,16 @@ fn prepare_one(cx: &Context<'_>, volume: &Volume) -> Result<()> {
     if let Some(empty) = &volume.empty_dir {
         make_dir(&path, 0o777)?;
         if empty.medium.as_deref() == Some("Memory") && !super::state::is_mount_point(&path) {
+            let size_limit = match &empty.size_limit {
+                Some(limit) => Some(
+                    crate::api::quantity::Quantity::parse(&limit.0)
+                        .map_err(|e| anyhow!("sizeLimit {:?}: {e}", limit.0))?
+                        .as_bytes_ceil(),
+                ),
+                None => None,
+            };
             let mut options = "mode=1777".to_string();
-            if let Some(limit) = &empty.size_limit {
-                let bytes = crate::api::quantity::Quantity::parse(&limit.0)
-                    .map_err(|e| anyhow!("sizeLimit {:?}: {e}", limit.0))?
-                    .as_bytes_ceil();
+            if let Some(bytes) = memory_medium_size(cx.pod, cx.node, size_limit) {
                 options.push_str(&format!(",size={bytes}"));
             }
             mount_tmpfs(&path, &options)?;
@@ -145,6 +152,20 @@ fn prepare_one(cx: &Context<'_>, volume: &Volume) -> Result<()> {
         mount_tmpfs(&path, "mode=755")?;
     }
     write_payload(cx, volume, &path)
+}
+
+/// The size of a `medium: Memory` emptyDir, as the kubelet's
+/// calculateEmptyDirMemorySize: the node's memory, or the pod's memory
+/// limit if it has one and it is smaller, or the volume's sizeLimit if it
+/// is smaller still. `None` (the kernel's default) only when the node's
+/// memory is unknown and neither limit is set.
+pub fn memory_medium_size(pod: &Pod, node: &NodeFacts, size_limit: Option<i64>) -> Option<i64> {
+    let pod_limit = super::resources::pod_limits(pod).memory;
+    [Some(node.memory_bytes), pod_limit, size_limit]
+        .into_iter()
+        .flatten()
+        .filter(|bytes| *bytes > 0)
+        .min()
 }
 
 /// Whether the pod has a volume showing the ConfigMap (or Secret) `name`.
@@ -520,7 +541,8 @@ pub fn write_atomic_dir(dir: &Path, payload: &Payload, fs_group: Option<u32>) ->
         if let Some(parent) = file.parent() {
             make_dir(parent, 0o755)?;
         }
-        std::fs::write(&file, data).with_context(|| format!("writing {}", file.display()))?;
+        // 0600 until the payload is whole and the mode is the pod's.
+        write_new_private(&file, data).with_context(|| format!("writing {}", file.display()))?;
         std::fs::set_permissions(
             &file,
             std::fs::Permissions::from_mode(*mode as u32 & 0o7777),
@@ -554,6 +576,17 @@ pub fn write_atomic_dir(dir: &Path, payload: &Payload, fs_group: Option<u32>) ->
         let _ = std::fs::remove_dir_all(dir.join(old));
     }
     Ok(())
+}
+
+fn write_new_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?
+        .write_all(data)
 }
 
 fn make_dir(path: &Path, mode: u32) -> Result<()> {
@@ -751,6 +784,39 @@ mod tests {
         assert_eq!(std::fs::read_to_string(dir.join("a")).unwrap(), "changed");
         assert!(std::fs::symlink_metadata(dir.join("sub")).is_err());
         assert!(!dir.join(&first).exists(), "the old generation is removed");
+    }
+
+    #[test]
+    fn memory_emptydir_is_sized_as_the_kubelet_does() {
+        let node = NodeFacts {
+            node_name: String::new(),
+            host_ip: String::new(),
+            pod_ip: String::new(),
+            cpus: 2,
+            memory_bytes: 8 << 30,
+        };
+        let pod = |limits: &[Option<&str>]| -> Pod {
+            let containers: Vec<_> = limits
+                .iter()
+                .enumerate()
+                .map(|(i, l)| match l {
+                    Some(m) => serde_json::json!({"name": format!("c{i}"),
+                        "resources": {"limits": {"memory": m}}}),
+                    None => serde_json::json!({"name": format!("c{i}")}),
+                })
+                .collect();
+            serde_json::from_value(serde_json::json!({"spec": {"containers": containers}})).unwrap()
+        };
+        let size = |p: &Pod, limit| memory_medium_size(p, &node, limit);
+        // No limit anywhere: the node's memory, not half of it.
+        assert_eq!(size(&pod(&[None]), None), Some(8 << 30));
+        // The pod's limit is the sum of its containers' when all have one.
+        let limited = pod(&[Some("64Mi"), Some("32Mi")]);
+        assert_eq!(size(&limited, None), Some(96 << 20));
+        assert_eq!(size(&pod(&[Some("64Mi"), None]), None), Some(8 << 30));
+        // sizeLimit wins when smaller, never when larger.
+        assert_eq!(size(&limited, Some(1 << 20)), Some(1 << 20));
+        assert_eq!(size(&limited, Some(1 << 30)), Some(96 << 20));
     }
 
     #[test]

@@ -17,6 +17,9 @@
 //! configmaps/<ns>/<name>.json
 //! secrets/<ns>/<name>.json
 //! logs/<ns>_<name>_<uid>/<container>/<restart>.log
+//! writable/<uid>/etc/             the pod's /etc/hosts, hostname, resolv.conf
+//! writable/<uid>/containers/<container>/<restart>/
+//!                                  overlay upper and work, termination log
 //! images/                          the image store (see `image`)
 //! tmp/                             staging for atomic creates
 //! ```
@@ -24,6 +27,13 @@
 //! Runtime root (`--run-root`, default /run/pod): `pods/<uid>/` holds the
 //! supervisor's socket, pid file and process list ([`record`]) and the
 //! containers' mount points.
+//!
+//! What a container can write to (its writable layer, the files bound into
+//! it read-write) lives under the persistent root, on the state disk: the
+//! run root is usually a tmpfs in RAM that the whole host needs, and a
+//! container filling it would take /run down with it.
+//!
+//! Both roots are mode 0700 (see `private`).
 
 mod atomic;
 mod brief;
@@ -105,6 +115,12 @@ impl Store {
     /// The directory of one pod's runtime state (sockets, mount points).
     pub fn pod_run_dir(&self, uid: &str) -> PathBuf {
         self.run_root.join("pods").join(uid)
+    }
+
+    /// What one pod's containers write: writable layers, termination
+    /// logs, the pod's /etc files (see the module documentation).
+    pub fn pod_writable_dir(&self, uid: &str) -> PathBuf {
+        self.root.join("writable").join(uid)
     }
 
     /// The kubelet-layout log directory of one pod.
@@ -479,6 +495,47 @@ fn addressable(namespace: &str, name: &str) -> Result<bool> {
     Ok(names::storable(namespace) && names::storable(name))
 }
 
+/// At most the first `max` bytes of a regular file that something else
+/// (a container) may have written: never more read into memory, and a
+/// FIFO, device or symlink in its place is an error, not a hang.
+pub fn read_prefix(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = open_regular(path)?;
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// At most the last `max` bytes of a regular file (as `read_prefix`),
+/// and whether they start at the file's start.
+pub fn read_suffix(path: &Path, max: u64) -> io::Result<(Vec<u8>, bool)> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = open_regular(path)?;
+    let len = file.metadata()?.len();
+    let start = len.saturating_sub(max);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(max).read_to_end(&mut bytes)?;
+    Ok((bytes, start == 0))
+}
+
+/// Opens without following a final symlink and without blocking on a
+/// FIFO, and refuses anything but a regular file.
+fn open_regular(path: &Path) -> io::Result<fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a regular file", path.display()),
+        ));
+    }
+    Ok(file)
+}
+
 fn identity(object: &Object) -> Result<(Kind, &str, &str)> {
     let name = object.name();
     let namespace = object.namespace();
@@ -540,9 +597,15 @@ fn tempdir_path(parent: &Path) -> PathBuf {
 }
 
 fn tempdir_in(parent: &Path) -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
     fs::create_dir_all(parent)?;
     let path = tempdir_path(parent);
-    fs::create_dir(&path).with_context(|| format!("creating {}", path.display()))?;
+    // A pod's directory (renamed from here) holds its emptyDirs: 0700, so
+    // host users cannot reach them however the root's mode is changed.
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
     Ok(path)
 }
 
@@ -556,7 +619,29 @@ fn absolute(path: &Path) -> Result<PathBuf> {
 
 #[cfg(test)]
 mod tests {
-    use super::read_small_file;
+    use super::{read_prefix, read_small_file, read_suffix};
+
+    #[test]
+    fn bounded_reads_stop_at_their_limit_and_refuse_fifos() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big");
+        std::fs::write(&path, b"0123456789").unwrap();
+        assert_eq!(read_prefix(&path, 4).unwrap(), b"0123");
+        assert_eq!(read_suffix(&path, 4).unwrap(), (b"6789".to_vec(), false));
+        assert_eq!(
+            read_suffix(&path, 40).unwrap(),
+            (b"0123456789".to_vec(), true)
+        );
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        assert!(
+            read_prefix(&fifo, 4).is_err(),
+            "a FIFO is refused, not waited on"
+        );
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&path, &link).unwrap();
+        assert!(read_prefix(&link, 4).is_err(), "a symlink is not followed");
+    }
 
     #[test]
     fn small_files_are_read_whole_whatever_their_size() {

@@ -167,10 +167,11 @@ impl Supervisor {
         let spec = &self.slots[i].spec;
         if let Some(rt) = &self.runtime {
             let path = rt.borrow().termination_message_path(&spec.name, instance);
-            if let Ok(mut bytes) = std::fs::read(path)
+            // Only what is shown is read: a container may have written
+            // gigabytes there.
+            if let Ok(bytes) = crate::store::read_prefix(&path, 4096)
                 && !bytes.is_empty()
             {
-                bytes.truncate(4096);
                 return Some(String::from_utf8_lossy(&bytes).into_owned());
             }
         }
@@ -183,7 +184,16 @@ impl Supervisor {
             &spec.name,
             instance,
         );
-        let text = std::fs::read(path).ok()?;
+        // 80 entries of at most 16 KiB each are in the file's last 2 MiB;
+        // a first line cut by the window is dropped.
+        let (mut text, whole) = crate::store::read_suffix(&path, 2 << 20).ok()?;
+        if !whole {
+            let cut = text
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(text.len(), |i| i + 1);
+            text.drain(..cut);
+        }
         let lines = crate::store::crilog::lines(&text);
         let start = lines.len().saturating_sub(80);
         let mut out: Vec<u8> = lines[start..]
