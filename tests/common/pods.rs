@@ -116,9 +116,13 @@ pub fn leftovers(env: &Env, uid: &str) -> Vec<String> {
             left.push(format!("process {pid}: {cmdline}"));
         }
     }
-    let run_dir = env.run_root().join("pods").join(uid);
-    if run_dir.exists() {
-        left.push(format!("directory: {}", run_dir.display()));
+    for dir in [
+        env.run_root().join("pods").join(uid),
+        env.root().join("writable").join(uid),
+    ] {
+        if dir.exists() {
+            left.push(format!("directory: {}", dir.display()));
+        }
     }
     left
 }
