@@ -695,3 +695,42 @@ fn a_blob_bigger_than_declared_is_refused_at_the_declared_size() {
         .unwrap_or(0);
     assert!(partial < 1 << 20, "a file of {partial} bytes was kept");
 }
+
+#[test]
+fn an_archive_blob_bigger_than_declared_is_refused_before_it_is_copied() {
+    let env = Env::new();
+    let scratch = tempfile::tempdir().unwrap();
+    let layout = common::oci_layout(
+        &scratch.path().join("layout"),
+        "localhost/big:v1",
+        &common::multi_layers(),
+        &["/app/run"],
+    );
+    let blobs = layout.join("blobs/sha256");
+    let index: serde_json::Value =
+        serde_json::from_slice(&fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let manifest_digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&fs::read(blobs.join(&manifest_digest[7..])).unwrap()).unwrap();
+    let layer = &manifest["layers"][0];
+    let (digest, size) = (
+        layer["digest"].as_str().unwrap(),
+        layer["size"].as_u64().unwrap(),
+    );
+    // 8 MiB more than declared.
+    let file = fs::OpenOptions::new()
+        .append(true)
+        .open(blobs.join(&digest[7..]))
+        .unwrap();
+    file.set_len(size + (8 << 20)).unwrap();
+    let archive = common::tar_dir(&layout, &scratch.path().join("big.tar"));
+    let err = env.fails(&["image", "load", "-i", archive.to_str().unwrap()]);
+    assert!(
+        err.contains(&format!(
+            "blob {digest} in the archive is {} bytes, more than the {size} the manifest declares",
+            size + (8 << 20)
+        )),
+        "{err}"
+    );
+    assert_eq!(env.ok(&["image", "ls", "-q"]), "");
+}
