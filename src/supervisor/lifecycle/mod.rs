@@ -2,8 +2,16 @@
 //! loop: every outside happening (a process exit, a pull finished, a
 //! container's set-up done, a probe verdict, a hook done, a timer, a
 //! delete request) is a message; after each batch of messages `sync`
-//! decides what to start, restart or stop, and the status is written when
-//! it changed.
+//! hands what it sees to the pure decision (`decide`) and performs the
+//! actions it returns, and the status is written when it changed.
+//!
+//! - `mod.rs`: the loop, its messages and the socket's requests.
+//! - `decide`: the decision, no I/O; its tables in `decide/tests.rs`.
+//! - `sync`: from the supervisor's state to the decision and back.
+//! - `slot` / `stage`: a container's phase and the pod's stage, each
+//!   holding what is valid in it and changed by guarded transitions.
+//! - `sandbox`, `start`, `probes`, `stop`: the work the actions stand
+//!   for; `report`: events, process records, the pod status.
 
 mod decide;
 mod probes;
