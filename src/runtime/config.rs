@@ -103,7 +103,8 @@ pub struct Process {
     /// `CAP_*` names: bounding, permitted and effective sets.
     pub capabilities: Vec<String>,
     pub no_new_privileges: bool,
-    /// stdin/stdout/stderr are a pty slave to make the controlling
-    /// terminal.
+    /// The process makes a pty in the container's devpts and runs on its
+    /// slave as stdin, stdout, stderr and controlling terminal (see
+    /// `console`).
     pub tty: bool,
 }

@@ -26,7 +26,10 @@
 //!    child that failed in `finish` is the caller's to reap, and its
 //!    instance's to clean up with [`PodRuntime::cleanup_container`].
 //! 4. [`PodRuntime::exec`]: a process inside a running container (exec
-//!    probes, hooks, `pod exec`), a direct child of the caller.
+//!    probes, hooks, `pod exec`), a direct child of the caller. With
+//!    [`Stdio::Tty`] (here or in step 3) the process makes its pty inside
+//!    the container's own devpts instance and the caller gets the master
+//!    in [`Started::console`] (see [`console`]).
 //! 5. After a container instance exited, read what you need
 //!    ([`PodRuntime::container_oom_killed`],
 //!    [`PodRuntime::termination_message_path`]) *before*
