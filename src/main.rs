@@ -10,6 +10,7 @@ mod cli;
 mod duration;
 mod error;
 mod image;
+mod node;
 mod pods;
 mod print;
 mod repl;

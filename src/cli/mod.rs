@@ -67,6 +67,10 @@ pub struct GlobalArgs {
     )]
     pub run_root: PathBuf,
 
+    /// The node configuration file [default: <root>/config.yaml]
+    #[arg(long, global = true, env = "POD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// The namespace of the objects
     #[arg(
         short = 'n',
@@ -85,7 +89,7 @@ pub struct GlobalArgs {
 
 impl GlobalArgs {
     pub fn store(&self) -> Result<Store> {
-        Store::open(&self.root, &self.run_root)
+        Store::open(&self.root, &self.run_root)?.with_node_config(self.config.as_deref())
     }
 
     /// The namespace to list, or `None` for all namespaces.

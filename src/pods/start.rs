@@ -109,6 +109,7 @@ fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<(Child, File, 
     let args = Args {
         root: store.root().to_path_buf(),
         run_root: store.run_root().to_path_buf(),
+        config: Some(store.node_config_path()),
         namespace: pod.metadata.namespace.clone().unwrap_or_default(),
         name: pod.metadata.name.clone().unwrap_or_default(),
         uid,

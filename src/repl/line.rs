@@ -78,6 +78,7 @@ mod tests {
         GlobalArgs {
             root: PathBuf::from("/r"),
             run_root: PathBuf::from("/run/r"),
+            config: None,
             namespace: namespace.into(),
             all_namespaces: false,
         }

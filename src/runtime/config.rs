@@ -107,4 +107,11 @@ pub struct Process {
     /// slave as stdin, stdout, stderr and controlling terminal (see
     /// `console`).
     pub tty: bool,
+    /// Seccomp BPF programs (packed, see `seccomp::profile::pack`),
+    /// installed in order just before `execve`; none: unconfined.
+    #[serde(default)]
+    pub seccomp: Vec<Vec<u64>>,
+    /// The AppArmor profile to execute under, where the host has AppArmor.
+    #[serde(default)]
+    pub apparmor_profile: Option<String>,
 }

@@ -121,9 +121,25 @@ fn join_namespaces(namespaces: &[NamespacePath]) -> Result<()> {
     Ok(())
 }
 
+/// Writes the pod's sysctls in the container's own namespaces. The
+/// kubelet's admission let only namespaced ones through; one that is not
+/// would reach the host, so it is refused here too.
 fn set_sysctls(sysctls: &[(String, String)]) -> Result<()> {
+    use crate::node::admission::{namespaced_by, to_dots};
     for (name, value) in sysctls {
-        let path = Path::new("/proc/sys").join(name.replace('.', "/"));
+        let dotted = to_dots(name);
+        if namespaced_by(&dotted).is_none() {
+            bail!("sysctl {dotted:?} is not namespaced and cannot be set in a container");
+        }
+        // `net.ipv4.conf.eth0/100.forwarding`: dots separate, a slash is
+        // a dot of the name (a VLAN interface).
+        let mut path = PathBuf::from("/proc/sys");
+        for part in dotted.split('.') {
+            if part.is_empty() || part == ".." {
+                bail!("invalid sysctl name {name:?}");
+            }
+            path.push(part.replace('/', "."));
+        }
         std::fs::write(&path, value).with_context(|| format!("setting sysctl {name}={value}"))?;
     }
     Ok(())
@@ -144,17 +160,34 @@ fn execute(process: &Process) -> Result<()> {
             errno_text(e)
         )
     })?;
+    if let Some(profile) = &process.apparmor_profile {
+        super::apparmor::exec_under(profile)
+            .with_context(|| format!("applying AppArmor profile {profile:?}"))?;
+    }
+    // Without no_new_privs, installing a filter takes CAP_SYS_ADMIN: done
+    // while this process still has it, before the user switch (as runc);
+    // with it, as late as possible.
+    if !process.no_new_privileges {
+        install_seccomp(process)?;
+    }
     super::identity::apply(process)?;
     let program = find_program(process)?;
     let args = c_strings(&process.args)?;
     let env = c_strings(&process.env)?;
     default_signals()?;
+    if process.no_new_privileges {
+        install_seccomp(process)?;
+    }
     let err = nix::unistd::execve(&program, &args, &env).unwrap_err();
     bail!(
         "exec: {:?}: {}",
         process.args.first().map(String::as_str).unwrap_or_default(),
         errno_text(err)
     )
+}
+
+fn install_seccomp(process: &Process) -> Result<()> {
+    super::seccomp::profile::install(&process.seccomp).context("installing the seccomp filter")
 }
 
 /// Every signal back to its default action and unblocked, as a container

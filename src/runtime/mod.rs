@@ -52,13 +52,18 @@
 //! - Pod IPs are empty (a loopback-only network namespace per pod), so
 //!   /etc/hosts has no pod-IP line.
 //! - A pod cgroup gets a pids limit (see [`resources::DEFAULT_POD_PIDS_LIMIT`]).
+//! - Containers run under a seccomp filter ([`seccomp`]: RuntimeDefault
+//!   unless the node's `seccompDefault` is off) and, where the host has
+//!   AppArmor, the profile they ask for (`apparmor`); `prepare` reads the
+//!   node configuration these depend on.
 //!
 //! Not (yet) done, so nobody relies on it:
-//! - No seccomp or AppArmor profile is applied; /sys/fs/cgroup is not
-//!   mounted in containers; there is no cgroup namespace.
+//! - /sys/fs/cgroup is not mounted in containers; there is no cgroup
+//!   namespace; procMount Unmasked is not applied (no user namespaces).
 //! - serviceAccountToken files are signed with a node-local HS256 key
 //!   (see [`volumes`]); no API server would accept them.
 
+mod apparmor;
 pub mod cgroups;
 mod config;
 mod console;
@@ -73,6 +78,7 @@ pub mod reexec;
 pub mod resources;
 mod rootfs;
 mod sandbox;
+pub mod seccomp;
 mod spawn;
 pub mod spec;
 mod state;
@@ -86,6 +92,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::core::v1::{Container, Pod};
 
 use crate::image::Image;
+use crate::node::config::NodeConfig;
 use crate::store::Store;
 use cgroups::{Cgroup, Layout};
 use config::{ContainerConfig, ExecConfig, Mount, MountKind, NamespacePath, Process, Propagation};
@@ -200,6 +207,8 @@ pub struct PodRuntime {
     cgroup: Cgroup,
     sandbox: Option<state::Sandbox>,
     node: spec::NodeFacts,
+    /// The node configuration, read by `prepare` (the defaults until then).
+    node_config: NodeConfig,
 }
 
 impl PodRuntime {
@@ -208,6 +217,7 @@ impl PodRuntime {
     /// again.
     pub fn prepare(store: &Store, pod: &Pod) -> Result<PodRuntime> {
         let mut runtime = PodRuntime::open(store, pod)?;
+        runtime.node_config = store.node_config()?;
         runtime.prepare_files()?;
         runtime
             .cgroup
@@ -238,6 +248,7 @@ impl PodRuntime {
             cgroup,
             sandbox,
             node: spec::NodeFacts::of_this_machine(),
+            node_config: NodeConfig::defaults(store.root()),
         })
     }
 
@@ -258,6 +269,15 @@ impl PodRuntime {
 
     fn host_ipc(&self) -> bool {
         self.spec_bool(|s| s.host_ipc)
+    }
+
+    /// Whether the pod's containers run in a user namespace of their own
+    /// (`hostUsers: false`): not yet. Until they do, procMount Unmasked
+    /// (which validation allows only with `hostUsers: false`) leaves /proc
+    /// masked, as the create warning says: an unmasked /proc as the host's
+    /// root would let a container write the host's kernel settings.
+    fn in_own_user_namespace(&self) -> bool {
+        false
     }
 
     fn shares_pid_namespace(&self) -> bool {
@@ -417,7 +437,8 @@ impl PodRuntime {
 
         let sc = container.security_context.as_ref();
         let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
-        let unmasked = sc.and_then(|s| s.proc_mount.as_deref()) == Some("Unmasked");
+        let unmasked = sc.and_then(|s| s.proc_mount.as_deref()) == Some("Unmasked")
+            && self.in_own_user_namespace();
         let (masked, readonly) = if privileged || unmasked {
             (Vec::new(), Vec::new())
         } else {
@@ -536,6 +557,12 @@ impl PodRuntime {
         if !env.iter().any(|e| e.starts_with("HOME=")) {
             env.push(format!("HOME={}", user.home));
         }
+        let seccomp_choice = seccomp::choose(&self.pod, container, &self.node_config);
+        let seccomp = seccomp::programs(&seccomp_choice, &capabilities, &self.node_config)
+            .map_err(StartError::Config)?;
+        let apparmor_profile =
+            apparmor::profile(&apparmor::choose(&self.pod, container), privileged)
+                .map_err(StartError::Config)?;
         Ok(Process {
             args: resolved.args,
             env,
@@ -546,6 +573,8 @@ impl PodRuntime {
             capabilities,
             no_new_privileges: sc.and_then(|s| s.allow_privilege_escalation) == Some(false),
             tty,
+            seccomp,
+            apparmor_profile,
         })
     }
 

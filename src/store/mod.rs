@@ -74,6 +74,8 @@ pub enum Detail {
 pub struct Store {
     root: PathBuf,
     run_root: PathBuf,
+    /// `--config`: the node configuration file, when not `<root>/config.yaml`.
+    node_config: Option<PathBuf>,
 }
 
 impl Store {
@@ -88,6 +90,7 @@ impl Store {
         let store = Store {
             root: absolute(root)?,
             run_root: absolute(run_root)?,
+            node_config: None,
         };
         for dir in [&store.root, &store.run_root] {
             private::ensure(dir)
@@ -105,6 +108,25 @@ impl Store {
 
     pub fn run_root(&self) -> &Path {
         &self.run_root
+    }
+
+    /// Reads the node configuration from `path` rather than
+    /// `<root>/config.yaml`.
+    pub fn with_node_config(mut self, path: Option<&Path>) -> Result<Store> {
+        self.node_config = path.map(absolute).transpose()?;
+        Ok(self)
+    }
+
+    /// The node configuration file (it may not exist).
+    pub fn node_config_path(&self) -> PathBuf {
+        self.node_config
+            .clone()
+            .unwrap_or_else(|| self.root.join(crate::node::config::FILE_NAME))
+    }
+
+    /// The node configuration (the defaults when there is no file).
+    pub fn node_config(&self) -> Result<crate::node::config::NodeConfig> {
+        crate::node::config::NodeConfig::load(&self.node_config_path(), &self.root)
     }
 
     /// The directory of one pod's persistent state.

@@ -45,6 +45,9 @@ impl Settings {
 pub struct Args {
     pub root: PathBuf,
     pub run_root: PathBuf,
+    /// The node configuration file (`--config`, else `<root>/config.yaml`).
+    #[serde(default)]
+    pub config: Option<PathBuf>,
     pub namespace: String,
     pub name: String,
     pub uid: String,
@@ -92,7 +95,11 @@ fn supervise(args: Args) -> Result<()> {
         if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } < 0 {
             return Err(std::io::Error::last_os_error()).context("PR_SET_CHILD_SUBREAPER");
         }
-        let store = Store::open(&args.root, &args.run_root)?;
+        let store =
+            Store::open(&args.root, &args.run_root)?.with_node_config(args.config.as_deref())?;
+        // A node configuration the kubelet would not start with fails the
+        // pod's creation here, before anything of it exists.
+        store.node_config()?;
         let pod = match store.get(crate::api::Kind::Pod, &args.namespace, &args.name)? {
             Some(crate::api::Object::Pod(p)) if p.metadata.uid.as_deref() == Some(&args.uid) => *p,
             _ => bail!("pod {}/{} is not stored", args.namespace, args.name),

@@ -6,7 +6,7 @@
 //! syntax errors), then JSON to the typed object (`strict.rs`: unknown
 //! fields and wrong types refused with their field paths).
 
-mod strict;
+pub mod strict;
 pub mod yaml;
 
 use anyhow::{Context, Result};

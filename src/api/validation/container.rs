@@ -50,7 +50,12 @@ pub fn validate_containers(
     let mut names_seen = BTreeSet::new();
     for (i, container) in spec.containers.iter().enumerate() {
         let idx = path.index(i);
-        errs.extend(validate_common(container, volumes, &idx));
+        errs.extend(validate_common(
+            container,
+            volumes,
+            spec.host_users != Some(false),
+            &idx,
+        ));
         if !names_seen.insert(container.name.as_str()) {
             errs.duplicate(&idx.child("name"), &container.name);
         }
@@ -116,7 +121,12 @@ pub fn validate_init_containers(
     let mut names_seen: BTreeSet<&str> = spec.containers.iter().map(|c| c.name.as_str()).collect();
     for (i, container) in spec.init_containers.iter().flatten().enumerate() {
         let idx = path.index(i);
-        errs.extend(validate_common(container, volumes, &idx));
+        errs.extend(validate_common(
+            container,
+            volumes,
+            spec.host_users != Some(false),
+            &idx,
+        ));
         let mut sidecar = false;
         if let Some(policy) = container.restart_policy.as_deref() {
             match policy {
@@ -153,7 +163,12 @@ pub fn validate_init_containers(
 }
 
 /// `validateContainerCommon`
-fn validate_common(container: &Container, volumes: &Volumes, path: &Path) -> Errors {
+fn validate_common(
+    container: &Container,
+    volumes: &Volumes,
+    host_users: bool,
+    path: &Path,
+) -> Errors {
     let mut errs = Errors::default();
     let name_path = path.child("name");
     if container.name.is_empty() {
@@ -214,6 +229,7 @@ fn validate_common(container: &Container, volumes: &Volumes, path: &Path) -> Err
     if let Some(security) = container.security_context.as_ref() {
         errs.extend(validate_security_context(
             security,
+            host_users,
             &path.child("securityContext"),
         ));
     }
@@ -704,7 +720,7 @@ fn validate_resource_value(
     Some(q)
 }
 
-fn validate_security_context(security: &SecurityContext, path: &Path) -> Errors {
+fn validate_security_context(security: &SecurityContext, host_users: bool, path: &Path) -> Errors {
     let mut errs = Errors::default();
     for (field, value) in [
         ("runAsUser", security.run_as_user),
@@ -742,6 +758,14 @@ fn validate_security_context(security: &SecurityContext, path: &Path) -> Errors 
             &path.child("procMount"),
             proc_mount,
             &["Default", "Unmasked"],
+        );
+    }
+    // An unmasked /proc only inside the pod's own user namespace.
+    if host_users && security.proc_mount.as_deref() == Some("Unmasked") {
+        errs.invalid(
+            &path.child("procMount"),
+            "Unmasked",
+            "`hostUsers` must be false to use `Unmasked`",
         );
     }
     errs

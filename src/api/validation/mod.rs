@@ -342,6 +342,25 @@ mod tests {
     }
 
     #[test]
+    fn an_unmasked_proc_needs_the_pods_own_user_namespace() {
+        assert_eq!(
+            pod(
+                "  containers: [{name: a, image: x, securityContext: {procMount: Unmasked}}]\n  initContainers: [{name: i, image: x, securityContext: {procMount: Unmasked}}]\n"
+            ),
+            vec![
+                "spec.containers[0].securityContext.procMount: Invalid value: \"Unmasked\": `hostUsers` must be false to use `Unmasked`",
+                "spec.initContainers[0].securityContext.procMount: Invalid value: \"Unmasked\": `hostUsers` must be false to use `Unmasked`",
+            ]
+        );
+        assert_eq!(
+            pod(
+                "  hostUsers: false\n  containers: [{name: a, image: x, securityContext: {procMount: Unmasked}}]\n"
+            ),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
     fn scheduling_fields_are_checked_though_ignored() {
         assert_eq!(
             pod(

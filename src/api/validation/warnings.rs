@@ -158,6 +158,7 @@ const NOT_BUILT: &str = "ignored: not supported by pod yet";
 fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
     let mut out = Vec::new();
     let mut out_ports = Vec::new();
+    let mut out_proc = Vec::new();
     let mut warn = |path: String| out.push(format!("spec.{path}: {NOT_BUILT}"));
     if spec.active_deadline_seconds.is_some() {
         warn("activeDeadlineSeconds".into());
@@ -169,12 +170,7 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
         warn("resources".into());
     }
     if let Some(sc) = &spec.security_context {
-        let shared = confinement(
-            sc.se_linux_options.is_some(),
-            sc.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
-            sc.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
-            sc.windows_options.is_some(),
-        );
+        let shared = confinement(sc.se_linux_options.is_some(), sc.windows_options.is_some());
         let pod_only = [
             (sc.fs_group_change_policy.is_some(), "fsGroupChangePolicy"),
             (
@@ -199,6 +195,16 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
             for field in container_fields(container) {
                 warn(format!("{list}[{i}].{field}"));
             }
+            let unmasked = container
+                .security_context
+                .as_ref()
+                .and_then(|sc| sc.proc_mount.as_deref())
+                .is_some_and(|m| m != "Default");
+            if unmasked {
+                out_proc.push(format!(
+                    "spec.{list}[{i}].securityContext.procMount: {PROC_MOUNT_IGNORED}"
+                ));
+            }
             let host_ports = container.ports.iter().flatten().enumerate();
             for (p, _) in host_ports.filter(|(_, port)| port.host_port.is_some_and(|h| h > 0)) {
                 if spec.host_network != Some(true) {
@@ -209,15 +215,16 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
             }
         }
     }
+    out.extend(out_proc);
     out.extend(out_ports);
     out
 }
 
-/// Whether a seccomp or AppArmor profile asks for confinement (anything
-/// but Unconfined), which `pod` does not apply.
-fn confined(profile_type: Option<&str>) -> bool {
-    profile_type.is_some_and(|t| t != "Unconfined")
-}
+/// procMount Unmasked is valid only with `hostUsers: false` (validation
+/// says so); it is applied only inside the pod's own user namespace,
+/// which pod does not make yet.
+const PROC_MOUNT_IGNORED: &str =
+    "ignored: /proc stays masked until pod runs pods in their own user namespace";
 
 fn container_fields(container: &Container) -> Vec<String> {
     let mut out = Vec::new();
@@ -241,33 +248,16 @@ fn container_fields(container: &Container) -> Vec<String> {
 }
 
 fn security_context_fields(sc: &SecurityContext) -> Vec<String> {
-    let shared = confinement(
-        sc.se_linux_options.is_some(),
-        sc.seccomp_profile.as_ref().map(|p| p.type_.as_str()),
-        sc.app_armor_profile.as_ref().map(|p| p.type_.as_str()),
-        sc.windows_options.is_some(),
-    );
-    let proc_mount = (
-        sc.proc_mount.as_deref().is_some_and(|m| m != "Default"),
-        "procMount",
-    );
-    present(shared.into_iter().chain([proc_mount])).collect()
+    let shared = confinement(sc.se_linux_options.is_some(), sc.windows_options.is_some());
+    present(shared.into_iter()).collect()
 }
 
 /// The security-context fields pods and containers share, each with
-/// whether it asks for something `pod` does not carry out.
-fn confinement(
-    se_linux: bool,
-    seccomp: Option<&str>,
-    app_armor: Option<&str>,
-    windows: bool,
-) -> [(bool, &'static str); 4] {
-    [
-        (se_linux, "seLinuxOptions"),
-        (confined(seccomp), "seccompProfile"),
-        (confined(app_armor), "appArmorProfile"),
-        (windows, "windowsOptions"),
-    ]
+/// whether it asks for something `pod` does not carry out. (seccomp and
+/// AppArmor profiles are carried out: see `runtime::seccomp`,
+/// `runtime::apparmor` and `node::admission`.)
+fn confinement(se_linux: bool, windows: bool) -> [(bool, &'static str); 2] {
+    [(se_linux, "seLinuxOptions"), (windows, "windowsOptions")]
 }
 
 /// `securityContext.<name>` for every field that is set.
@@ -290,7 +280,7 @@ mod tests {
                 "name": "a",
                 "livenessProbe": {"grpc": {"port": 9000}},
                 "readinessProbe": {"httpGet": {"port": 80, "scheme": "HTTPS"}},
-                "securityContext": {"appArmorProfile": {"type": "Unconfined"}, "procMount": "Unmasked"},
+                "securityContext": {"appArmorProfile": {"type": "RuntimeDefault"}, "procMount": "Unmasked"},
             }],
         }))
         .unwrap();
@@ -298,8 +288,7 @@ mod tests {
             not_built_warnings(&spec),
             [
                 "spec.activeDeadlineSeconds: ignored: not supported by pod yet",
-                "spec.securityContext.seccompProfile: ignored: not supported by pod yet",
-                "spec.containers[0].securityContext.procMount: ignored: not supported by pod yet",
+                "spec.containers[0].securityContext.procMount: ignored: /proc stays masked until pod runs pods in their own user namespace",
             ]
         );
     }

@@ -13,6 +13,7 @@
 //! - `sandbox`, `start`, `probes`, `stop`: the work the actions stand
 //!   for; `report`: events, process records, the pod status.
 
+mod admit;
 mod decide;
 mod probes;
 mod report;
@@ -137,6 +138,8 @@ struct Supervisor {
     stage: Stage,
     last_status: Option<PodStatus>,
     processes: BTreeMap<String, Process>,
+    /// The kubelet's admission refused the pod: nothing of it runs.
+    rejected: Option<crate::node::admission::Rejection>,
 }
 
 pub async fn run(
@@ -293,6 +296,7 @@ impl Supervisor {
             stage: Stage::new(has_init),
             last_status: None,
             processes: BTreeMap::new(),
+            rejected: None,
             pod,
         })
     }

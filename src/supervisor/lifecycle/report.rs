@@ -33,6 +33,9 @@ impl Supervisor {
     // ----- status -----
 
     pub(super) fn status(&mut self) -> PodStatus {
+        if let Some(rejected) = self.rejected_status() {
+            return rejected;
+        }
         let now = crate::duration::now();
         let collect = |roles: &[Role]| -> Vec<ContainerStatus> {
             self.slots

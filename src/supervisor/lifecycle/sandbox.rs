@@ -51,6 +51,7 @@ impl Supervisor {
         {
             eprintln!("pod-supervisor: recording spec.nodeName: {e:#}");
         }
+        self.admit();
     }
 
     pub(super) fn bind(&mut self, node: &str) -> Result<()> {

@@ -1,0 +1,200 @@
+//! The node configuration file: a subset of the kubelet's
+//! `KubeletConfiguration` (`kubelet.config.k8s.io/v1beta1`), with the
+//! kubelet's field names, read from `<root>/config.yaml` (the kubelet's is
+//! `/var/lib/kubelet/config.yaml`) or from `--config FILE` / `POD_CONFIG`.
+//!
+//! Decoding is strict, as for manifests: a field `pod` does not know is an
+//! error naming the file and the field, never silently dropped. A missing
+//! file is the defaults.
+//!
+//! Unlike the kubelet, `seccompDefault` is on unless set to false: pod
+//! confines by default, as podman does.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, bail};
+use serde::Deserialize;
+
+use crate::api::decode::strict::{self, StrictError};
+use crate::api::decode::yaml;
+
+pub const API_VERSION: &str = "kubelet.config.k8s.io/v1beta1";
+pub const KIND: &str = "KubeletConfiguration";
+
+/// The node configuration file's name under the state root.
+pub const FILE_NAME: &str = "config.yaml";
+
+/// What the file says, with its defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeConfig {
+    /// Containers without a seccomp profile get RuntimeDefault.
+    pub seccomp_default: bool,
+    /// Sysctls (or `prefix*` patterns) beyond the kubelet's safe set that
+    /// pods may set; each must be namespaced.
+    pub allowed_unsafe_sysctls: Vec<String>,
+    /// Where `Localhost` seccomp profiles live (`<root>/seccomp`, as the
+    /// kubelet's `<root-dir>/seccomp`).
+    pub seccomp_profile_root: PathBuf,
+}
+
+/// The wire form: the kubelet's field names, everything optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire {
+    api_version: Option<String>,
+    kind: Option<String>,
+    seccomp_default: Option<bool>,
+    allowed_unsafe_sysctls: Option<Vec<String>>,
+}
+
+impl NodeConfig {
+    /// The defaults for a node whose state root is `root`.
+    pub fn defaults(root: &Path) -> NodeConfig {
+        NodeConfig {
+            seccomp_default: true,
+            allowed_unsafe_sysctls: Vec::new(),
+            seccomp_profile_root: root.join("seccomp"),
+        }
+    }
+
+    /// Reads `path` (absent: the defaults) for the node rooted at `root`.
+    pub fn load(path: &Path, root: &Path) -> Result<NodeConfig> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(NodeConfig::defaults(root));
+            }
+            Err(e) => bail!(
+                "failed to load node config file, path: {}, error: {e}",
+                path.display()
+            ),
+        };
+        NodeConfig::parse(&text, root).map_err(|e| {
+            anyhow::anyhow!(
+                "failed to load node config file, path: {}, error: {e}",
+                path.display()
+            )
+        })
+    }
+
+    /// Decodes the file's text.
+    pub fn parse(text: &str, root: &Path) -> Result<NodeConfig, String> {
+        let mut documents = yaml::to_json(text).map_err(|e| e.to_string())?;
+        let value = match documents.len() {
+            0 => serde_json::Value::Null,
+            1 => documents.remove(0),
+            n => return Err(format!("expected one document, found {n}")),
+        };
+        if value.is_null() {
+            return Ok(NodeConfig::defaults(root));
+        }
+        if !value.is_object() {
+            return Err("expected a KubeletConfiguration object".into());
+        }
+        let wire: Wire = strict::from_value(value).map_err(|e| match e {
+            StrictError::UnknownFields(_) | StrictError::WrongType(_) => e.to_string(),
+        })?;
+        match (wire.api_version.as_deref(), wire.kind.as_deref()) {
+            (Some(API_VERSION), Some(KIND)) => {}
+            (version, kind) => {
+                return Err(format!(
+                    "apiVersion {:?} kind {:?}: expected apiVersion {API_VERSION:?} kind {KIND:?}",
+                    version.unwrap_or_default(),
+                    kind.unwrap_or_default()
+                ));
+            }
+        }
+        let allowed = wire.allowed_unsafe_sysctls.unwrap_or_default();
+        for (i, pattern) in allowed.iter().enumerate() {
+            super::admission::check_allowlist_entry(pattern)
+                .map_err(|e| format!("allowedUnsafeSysctls[{i}]: {e}"))?;
+        }
+        Ok(NodeConfig {
+            seccomp_default: wire.seccomp_default.unwrap_or(true),
+            allowed_unsafe_sysctls: allowed,
+            seccomp_profile_root: root.join("seccomp"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<NodeConfig, String> {
+        NodeConfig::parse(text, Path::new("/var/lib/pod"))
+    }
+
+    const HEAD: &str = "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n";
+
+    #[test]
+    fn defaults_confine() {
+        let config = parse("").unwrap();
+        assert!(config.seccomp_default);
+        assert!(config.allowed_unsafe_sysctls.is_empty());
+        assert_eq!(
+            config.seccomp_profile_root,
+            Path::new("/var/lib/pod/seccomp")
+        );
+        assert_eq!(parse(HEAD).unwrap(), config);
+    }
+
+    #[test]
+    fn fields_use_the_kubelets_names() {
+        let config = parse(&format!(
+            "{HEAD}seccompDefault: false\nallowedUnsafeSysctls: [kernel.msgmax, 'net.core.*']\n"
+        ))
+        .unwrap();
+        assert!(!config.seccomp_default);
+        assert_eq!(
+            config.allowed_unsafe_sysctls,
+            ["kernel.msgmax", "net.core.*"]
+        );
+    }
+
+    #[test]
+    fn unknown_fields_and_wrong_types_are_named() {
+        assert_eq!(
+            parse(&format!("{HEAD}seccompDefaults: true\n")).unwrap_err(),
+            "strict decoding error: unknown field \"seccompDefaults\""
+        );
+        let err = parse(&format!("{HEAD}seccompDefault: [1]\n")).unwrap_err();
+        assert!(err.contains("seccompDefault"), "{err}");
+        let err = parse("apiVersion: v1\nkind: Pod\n").unwrap_err();
+        assert!(err.contains("KubeletConfiguration"), "{err}");
+        assert!(parse("- a\n").is_err());
+    }
+
+    #[test]
+    fn node_global_sysctls_cannot_be_allowed() {
+        let err = parse(&format!(
+            "{HEAD}allowedUnsafeSysctls: [kernel.core_pattern]\n"
+        ))
+        .unwrap_err();
+        assert_eq!(
+            err,
+            "allowedUnsafeSysctls[0]: the sysctl \"kernel.core_pattern\" are not known to be namespaced"
+        );
+        let err = parse(&format!("{HEAD}allowedUnsafeSysctls: ['kernel.*']\n")).unwrap_err();
+        assert!(err.contains("not known to be namespaced"), "{err}");
+    }
+
+    #[test]
+    fn a_missing_file_is_the_defaults_and_a_bad_one_names_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.yaml");
+        assert_eq!(
+            NodeConfig::load(&path, dir.path()).unwrap(),
+            NodeConfig::defaults(dir.path())
+        );
+        std::fs::write(&path, format!("{HEAD}bogus: 1\n")).unwrap();
+        let err = NodeConfig::load(&path, dir.path()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "failed to load node config file, path: {}, error: strict decoding error: unknown field \"bogus\"",
+                path.display()
+            )
+        );
+    }
+}

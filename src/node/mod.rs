@@ -1,0 +1,5 @@
+//! The node: what the kubelet is told about the machine it runs on, and
+//! the kubelet's admission of a pod onto it.
+
+pub mod admission;
+pub mod config;

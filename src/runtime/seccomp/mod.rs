@@ -1,0 +1,133 @@
+//! Seccomp for containers, as the kubelet and containerd choose it: the
+//! container's `seccompProfile`, else the pod's, else RuntimeDefault when
+//! the node's `seccompDefault` is on (pod's default) or Unconfined;
+//! privileged containers are unconfined, as containerd leaves them.
+//!
+//! - RuntimeDefault: containerd's default profile ([`default`]).
+//! - Localhost: an OCI-format JSON profile under the node's profile
+//!   directory (`<root>/seccomp`), opened beneath it (openat2
+//!   RESOLVE_BENEATH), so a path that climbs out is refused.
+//! - Unconfined: no filter.
+//!
+//! The profile is compiled here, in the runtime's caller, so a broken one
+//! is a CreateContainerConfigError before anything starts; the container's
+//! init (and every `pod exec` into it) only installs the programs, just
+//! before `execve`.
+
+pub mod default;
+pub mod profile;
+pub mod syscalls;
+
+use std::io::Read;
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::{Container, Pod, SeccompProfile};
+
+use crate::node::config::NodeConfig;
+
+/// What a container runs under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Choice {
+    Unconfined,
+    RuntimeDefault,
+    /// The path below the profile directory.
+    Localhost(String),
+}
+
+/// The profile the kubelet picks for a container.
+pub fn choose(pod: &Pod, container: &Container, node: &NodeConfig) -> Choice {
+    let sc = container.security_context.as_ref();
+    if sc.and_then(|s| s.privileged) == Some(true) {
+        return Choice::Unconfined;
+    }
+    let field = sc.and_then(|s| s.seccomp_profile.as_ref()).or_else(|| {
+        pod.spec
+            .as_ref()
+            .and_then(|s| s.security_context.as_ref())
+            .and_then(|s| s.seccomp_profile.as_ref())
+    });
+    match field {
+        Some(SeccompProfile {
+            type_,
+            localhost_profile,
+        }) => match type_.as_str() {
+            "Unconfined" => Choice::Unconfined,
+            "Localhost" => Choice::Localhost(localhost_profile.clone().unwrap_or_default()),
+            _ => Choice::RuntimeDefault,
+        },
+        None if node.seccomp_default => Choice::RuntimeDefault,
+        None => Choice::Unconfined,
+    }
+}
+
+/// The packed BPF programs for a container with these capabilities (none
+/// for Unconfined), or the reason it cannot start.
+pub fn programs(
+    choice: &Choice,
+    capabilities: &[String],
+    node: &NodeConfig,
+) -> Result<Vec<Vec<u64>>, String> {
+    let profile = match choice {
+        Choice::Unconfined => return Ok(Vec::new()),
+        Choice::RuntimeDefault => default::profile(capabilities),
+        Choice::Localhost(relative) => load_localhost(&node.seccomp_profile_root, relative)?,
+    };
+    let compiled = profile::compile(&profile).map_err(|e| match choice {
+        Choice::Localhost(relative) => format!(
+            "failed to generate seccomp spec opts: seccomp profile {:?}: {e}",
+            node.seccomp_profile_root
+                .join(relative)
+                .display()
+                .to_string()
+        ),
+        _ => format!("failed to generate seccomp spec opts: {e}"),
+    })?;
+    Ok(compiled.iter().map(profile::pack).collect())
+}
+
+/// Reads a Localhost profile, refusing any path that leaves `root`.
+fn load_localhost(root: &Path, relative: &str) -> Result<profile::Profile, String> {
+    let shown = root.join(relative).display().to_string();
+    let cannot = |why: String| {
+        format!(
+            "failed to generate seccomp spec opts: cannot load seccomp profile {shown:?}: {why}"
+        )
+    };
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let open = || -> std::io::Result<std::fs::File> {
+        let dir = rustix::fs::open(
+            root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        let fd = rustix::fs::openat2(
+            &dir,
+            relative,
+            OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+        )?;
+        Ok(std::fs::File::from(fd))
+    };
+    let mut file = open().map_err(|e| match e.raw_os_error() {
+        Some(libc::EXDEV) => cannot("the path leaves the seccomp profile directory".into()),
+        _ => cannot(format!("open {shown}: {}", super::init::io_text(&e))),
+    })?;
+    if !file
+        .metadata()
+        .map_err(|e| cannot(e.to_string()))?
+        .is_file()
+    {
+        return Err(cannot("not a regular file".into()));
+    }
+    let mut text = String::new();
+    // A profile is small; a huge file is refused rather than read.
+    (&mut file)
+        .take(4 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| cannot(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| cannot(format!("decoding: {e}")))
+}
+
+#[cfg(test)]
+mod tests;
