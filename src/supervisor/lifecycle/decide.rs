@@ -203,6 +203,17 @@ pub(super) fn decide(seen: &SeenPod, now: Instant) -> Vec<Action> {
     d.actions
 }
 
+/// Whether the pod is over: it ended, or its deletion has no process
+/// left to wait for. The loop then tears the sandbox down and stops.
+pub(super) fn finished(seen: &SeenPod) -> bool {
+    let none_left = seen.containers.iter().all(|c| !c.state.has_process());
+    match seen.stage {
+        PodStage::Ended => true,
+        PodStage::Deleting { .. } => none_left,
+        _ => false,
+    }
+}
+
 /// What an action does to what the decision sees, as far as the next
 /// rule needs to know (its real outcome is seen in the next round).
 pub(super) fn apply(pod: &mut SeenPod, action: Action) {

@@ -244,12 +244,6 @@ impl Supervisor {
         self.sync();
     }
 
-    /// The pod ended, or its deletion has no process left to wait for.
-    pub(super) fn ready_to_finish(&self) -> bool {
-        let none_live = self.slots.iter().all(|s| !s.has_process());
-        (self.stage.stopping().is_some() && none_live) || self.stage.terminal()
-    }
-
     /// Every container is gone: tear the sandbox down and, for a deletion,
     /// remove the pod. The loop ends after it.
     pub(super) async fn finish(&mut self) {

@@ -32,6 +32,11 @@ impl Supervisor {
         }
     }
 
+    /// The pod is over (see `decide::finished`).
+    pub(super) fn ready_to_finish(&self) -> bool {
+        decide::finished(&self.seen())
+    }
+
     /// What the decision reads of the pod.
     fn seen(&self) -> SeenPod {
         let stage = match &self.stage {

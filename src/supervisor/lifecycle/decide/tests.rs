@@ -679,4 +679,27 @@ fn deletion_stops_apps_then_sidecars_within_the_grace() {
     ]);
 }
 
+#[test]
+fn the_pod_is_over_once_ended_or_deleted_with_no_process_left() {
+    let deleting = PodStage::Deleting {
+        grace: secs(30),
+        since: at(0),
+    };
+    // (stage, containers, over)
+    let table = [
+        (PodStage::Running, vec![OK, OK], false),
+        (Completing, vec![STOPPING, OK], false),
+        (Ended, vec![OK, State::Done { succeeded: false }], true),
+        (deleting, vec![STOPPING, OK], false),
+        (deleting, vec![CREATING, OK], false),
+        (deleting, vec![HOOK, OK], false),
+        (deleting, vec![exited(143), IDLE], true),
+        (deleting, vec![OK, PULLING], true),
+    ];
+    for (stage, states, over) in table {
+        let p = pod(Always, stage, states.iter().map(|s| c(App, *s)).collect());
+        assert_eq!(finished(&p), over, "{stage:?} {states:?}");
+    }
+}
+
 mod walks;
