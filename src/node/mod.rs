@@ -3,3 +3,6 @@
 
 pub mod admission;
 pub mod config;
+mod facts;
+
+pub use facts::{cpus, host_ip, memory_bytes, name};

@@ -40,25 +40,14 @@ pub struct NodeFacts {
 
 impl NodeFacts {
     pub fn of_this_machine() -> NodeFacts {
-        let node_name = nix::unistd::gethostname()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_default();
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get() as i64);
-        let memory_bytes = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|text| {
-                let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
-                let kib: i64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kib * 1024)
-            })
-            .unwrap_or(0);
+        // The addresses come from the pod's status, which the supervisor
+        // fills in (with `node::host_ip`).
         NodeFacts {
-            node_name,
+            node_name: crate::node::name(),
             host_ip: String::new(),
             pod_ip: String::new(),
-            cpus,
-            memory_bytes,
+            cpus: crate::node::cpus(),
+            memory_bytes: crate::node::memory_bytes(),
         }
     }
 }

@@ -50,7 +50,7 @@ use crate::runtime::{PodRuntime, StartError};
 use crate::store::Store;
 use crate::store::record::{Process, Records};
 
-use sandbox::{host_ip, node_name};
+use crate::node::{host_ip, name as node_name};
 use slot::{Phase, ProbeKind, Role, Slot};
 use stage::Stage;
 

@@ -14,29 +14,10 @@ use crate::supervisor::netns::NetNs;
 
 use super::Supervisor;
 
-/// The host's primary address as the kernel would pick it for an outgoing
-/// packet (a UDP connect sends nothing), or loopback.
-pub(super) fn host_ip() -> String {
-    std::net::UdpSocket::bind("0.0.0.0:0")
-        .and_then(|s| {
-            s.connect("192.0.2.1:9")?;
-            s.local_addr()
-        })
-        .map(|a| a.ip().to_string())
-        .unwrap_or_else(|_| "127.0.0.1".into())
-}
-
-pub(super) fn node_name() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "localhost".into())
-}
-
 impl Supervisor {
     /// The scheduler's part: the pod is bound to this node at once.
     pub(super) fn begin(&mut self) {
-        let node = node_name();
+        let node = crate::node::name();
         let message = format!(
             "Successfully assigned {}/{} to {node}",
             self.namespace, self.name
