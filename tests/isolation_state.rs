@@ -339,13 +339,20 @@ spec:
     resources:
       limits:
         memory: 64Mi
-    command: ["sh", "-c", "grep -E ' /(cache|small) ' /proc/mounts; echo listed; sleep 3600"]
+    command: ["sh", "-c", "grep -E ' /(cache|small|token) ' /proc/mounts; echo listed; sleep 3600"]
     volumeMounts:
     - name: cache
       mountPath: /cache
     - name: small
       mountPath: /small
+    - name: token
+      mountPath: /token
   volumes:
+  - name: token
+    projected:
+      sources:
+      - serviceAccountToken:
+          path: token
   - name: cache
     emptyDir:
       medium: Memory
@@ -366,6 +373,8 @@ spec:
     };
     assert_eq!(size("/cache"), "size=65536k", "{log}");
     assert_eq!(size("/small"), "size=8192k", "{log}");
+    // A projected (or secret) volume's tmpfs too is the pod's limit.
+    assert_eq!(size("/token"), "size=65536k", "{log}");
     delete_and_check_clean(&env, "ram", &uid);
 }
 

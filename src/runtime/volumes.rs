@@ -149,7 +149,13 @@ fn prepare_one(cx: &Context<'_>, volume: &Volume) -> Result<()> {
     if (volume.secret.is_some() || volume.projected.is_some())
         && !super::state::is_mount_point(&path)
     {
-        mount_tmpfs(&path, "mode=755")?;
+        // Sized as a Memory emptyDir, as the kubelet's wrapped emptyDir is:
+        // only pod writes there, but never half the RAM either.
+        let mut options = "mode=755".to_string();
+        if let Some(bytes) = memory_medium_size(cx.pod, cx.node, None) {
+            options.push_str(&format!(",size={bytes}"));
+        }
+        mount_tmpfs(&path, &options)?;
     }
     write_payload(cx, volume, &path)
 }
