@@ -344,3 +344,71 @@ fn set_uid_files_of_a_layer_are_out_of_host_users_reach() {
         "the weakened set-up is no test"
     );
 }
+
+/// The memory limit file of the container's own cgroup, v1 or v2, as read
+/// inside it.
+const MEMORY_LIMIT: &str = "if [ -f /sys/fs/cgroup/cgroup.controllers ]; then cat /sys/fs/cgroup/memory.max; else cat /sys/fs/cgroup/memory/memory.limit_in_bytes; fi";
+
+#[test]
+fn the_container_sees_its_own_cgroup_read_only() {
+    let env = env();
+    let uid = create(
+        &env,
+        "limits",
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: limits
+spec:
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: Never
+    resources: {{limits: {{memory: 64Mi, cpu: 500m}}}}
+    command: [sh, -c, '{MEMORY_LIMIT}; cat /proc/self/cgroup; if mkdir /sys/fs/cgroup/escape 2>/dev/null || touch /sys/fs/cgroup/*/cgroup.procs 2>/dev/null; then echo writable; else echo read-only; fi; echo end; sleep 3600']
+"#
+        ),
+    );
+    let log = wait_log(&env, "limits", &uid, "main", "end");
+    assert!(log.starts_with("67108864\n"), "{log}");
+    assert!(log.contains("read-only\n"), "{log}");
+    // Its own cgroup namespace: every hierarchy's path is its root.
+    let paths: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(":/") || l.starts_with("0::"))
+        .map(|l| l.rsplit(':').next().unwrap())
+        .collect();
+    assert!(
+        !paths.is_empty() && paths.iter().all(|p| *p == "/"),
+        "{log}"
+    );
+    // exec joins the namespace and sees the same files.
+    let exec = env.ok(&[
+        "exec",
+        "limits",
+        "--",
+        "sh",
+        "-c",
+        &format!("{MEMORY_LIMIT}; grep memory /proc/self/cgroup || grep 0:: /proc/self/cgroup"),
+    ]);
+    let mut lines = exec.lines();
+    assert_eq!(lines.next(), Some("67108864"), "{exec}");
+    assert!(lines.next().is_some_and(|l| l.ends_with(":/")), "{exec}");
+    delete_and_check_clean(&env, "limits", &uid);
+}
+
+#[test]
+fn a_privileged_container_may_write_its_cgroups() {
+    let env = env();
+    let log = run(
+        &env,
+        "cgroup-writer",
+        PRIVILEGED,
+        "",
+        "",
+        "if mkdir /sys/fs/cgroup/pids/child 2>/dev/null || mkdir /sys/fs/cgroup/child; then echo writable; fi; rmdir /sys/fs/cgroup/pids/child /sys/fs/cgroup/child 2>/dev/null",
+    );
+    assert!(log.contains("writable\n"), "{log}");
+}

@@ -146,20 +146,43 @@ spec:
         assert!(!paths.is_empty(), "{text}");
         paths
     };
-    let expect = |paths: Vec<String>, leaf: &str, who: &str| {
-        let suffix = format!("/{uid}/{leaf}");
+    // Paths read inside the container are relative to its cgroup
+    // namespace, whose root is the container's cgroup (pod/<uid>/main):
+    // `/` is that cgroup, `/../.sandbox` the pause process's beside it.
+    let expect = |paths: Vec<String>, want: &str, who: &str| {
         assert!(
-            paths.iter().all(|p| p.ends_with(&suffix)),
-            "{who} is in {paths:?}, not in .../{uid}/{leaf}"
+            paths.iter().all(|p| p == want),
+            "{who} is in {paths:?}, not in {want} of the container's cgroup namespace"
         );
     };
-    expect(show("cat /proc/1/cgroup"), ".sandbox", "the pause process");
+    expect(
+        show("cat /proc/1/cgroup"),
+        "/../.sandbox",
+        "the pause process",
+    );
     expect(
         show("cat /proc/$(pidof sleep)/cgroup"),
-        "main",
+        "/",
         "the container's process",
     );
-    expect(show("cat /proc/self/cgroup"), "main", "an exec'd process");
+    expect(show("cat /proc/self/cgroup"), "/", "an exec'd process");
+    // And from the host, the container's process is in pod/<uid>/main.
+    let host = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            let cgroup = std::fs::read_to_string(e.path().join("cgroup")).ok()?;
+            (cmdline == b"sleep\x003600\x00" && cgroup.contains(&uid)).then_some(cgroup)
+        })
+        .next()
+        .expect("the container's sleep seen from the host");
+    let suffix = format!("/{uid}/main");
+    let paths = runtime_cgroups(&host);
+    assert!(
+        !paths.is_empty() && paths.iter().all(|p| p.ends_with(&suffix)),
+        "{host}"
+    );
     delete_and_check_clean(&env, "grouped", &uid);
 }
 

@@ -59,7 +59,11 @@ fn run_container(config: &ContainerConfig) -> Result<()> {
     join_namespaces(&config.join)?;
     // Taken while still in the host's mount namespace.
     let shared_sources = propagation::clone_bidirectional_sources(&config.mounts)?;
-    nix::sched::unshare(CloneFlags::CLONE_NEWNS).context("creating a mount namespace")?;
+    // A cgroup namespace made now, once in the container's cgroups, has
+    // them as its root: /proc/self/cgroup reads `/` and /sys/fs/cgroup
+    // shows the container's own cgroup (see rootfs::mount_cgroups).
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)
+        .context("creating mount and cgroup namespaces")?;
     rootfs::prepare(config, &shared_sources)?;
     set_sysctls(&config.sysctls)?;
     rootfs::restrict_proc(config)?;

@@ -56,10 +56,15 @@
 //!   unless the node's `seccompDefault` is off) and, where the host has
 //!   AppArmor, the profile they ask for (`apparmor`); `prepare` reads the
 //!   node configuration these depend on.
+//! - Every container has a cgroup namespace of its own, rooted at its
+//!   cgroup, and sees that cgroup at /sys/fs/cgroup (read-only unless
+//!   privileged); exec joins the namespace.
+//! - Devices: runc's default allow list in the device cgroup, `nodev` on
+//!   the root and /dev, no device nodes from image layers; privileged
+//!   containers alone reach the host's devices.
 //!
 //! Not (yet) done, so nobody relies on it:
-//! - /sys/fs/cgroup is not mounted in containers; there is no cgroup
-//!   namespace; procMount Unmasked is not applied (no user namespaces).
+//! - procMount Unmasked is not applied (no user namespaces).
 //! - serviceAccountToken files are signed with a node-local HS256 key
 //!   (see [`volumes`]); no API server would accept them.
 

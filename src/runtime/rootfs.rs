@@ -68,6 +68,7 @@ pub fn prepare(config: &ContainerConfig, shared_sources: &[Option<OwnedFd>]) -> 
     mount_overlay(&config.rootfs, nodev)?;
     mount_proc(root)?;
     mount_sys(root, config.sys_writable)?;
+    mount_cgroups(root, config.sys_writable)?;
     if config.host_dev {
         bind_host_dev(root)?;
     } else {
@@ -158,6 +159,58 @@ fn mount_sys(root: &Path, writable: bool) -> Result<()> {
             &target,
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         )?;
+    }
+    Ok(())
+}
+
+/// /sys/fs/cgroup as the container's cgroup namespace (made by the init
+/// once in its cgroups) shows it: each hierarchy mounted afresh, so its
+/// root is the container's own cgroup and the container reads its own
+/// limits (memory.limit_in_bytes, cpu.max, ...) where the JVM, Go runtimes
+/// and nproc-style tools look; read-only unless privileged. On v2 that is
+/// one cgroup2 mount; on v1 a tmpfs with a mount per hierarchy and the
+/// host's links (`cpu -> cpu,cpuacct`). A hybrid host's cgroup2 mount at
+/// unified/ is left out: the runtime makes no cgroups there, so it would
+/// show the supervisor's.
+fn mount_cgroups(root: &Path, writable: bool) -> Result<()> {
+    let host = Path::new("/sys/fs/cgroup");
+    let target = root.join("sys/fs/cgroup");
+    if !target.is_dir() {
+        // A kernel without cgroups in sysfs: nothing to show.
+        return Ok(());
+    }
+    let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let unified = nix::sys::statfs::statfs(host).context("statfs /sys/fs/cgroup")?;
+    if unified.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+        mount_fs("cgroup2", &target, "cgroup2", flags, None)?;
+    } else {
+        mount_fs("tmpfs", &target, "tmpfs", flags, Some("mode=755"))?;
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+        let controllers = fs::read_to_string("/proc/cgroups").context("reading /proc/cgroups")?;
+        let hierarchies = super::cgroups::v1_hierarchies(&mountinfo, &controllers);
+        for hierarchy in &hierarchies {
+            let dir = target.join(&hierarchy.dir);
+            fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            mount_fs("cgroup", &dir, "cgroup", flags, Some(&hierarchy.options))?;
+            if !writable {
+                remount_readonly(&dir, flags)?;
+            }
+        }
+        for entry in fs::read_dir(host)
+            .context("reading /sys/fs/cgroup")?
+            .flatten()
+        {
+            let Ok(link) = fs::read_link(entry.path()) else {
+                continue;
+            };
+            if hierarchies.iter().any(|h| link == Path::new(&h.dir)) {
+                std::os::unix::fs::symlink(&link, target.join(entry.file_name()))
+                    .with_context(|| format!("linking {}", link.display()))?;
+            }
+        }
+    }
+    if !writable {
+        remount_readonly(&target, flags)?;
     }
     Ok(())
 }

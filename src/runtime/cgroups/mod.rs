@@ -97,6 +97,62 @@ impl Layout {
     }
 }
 
+/// A v1 hierarchy as a container's /sys/fs/cgroup shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hierarchy {
+    /// Its directory under /sys/fs/cgroup (`cpu,cpuacct`, `systemd`).
+    pub dir: String,
+    /// The mount options that name it: its controllers, or `none` and
+    /// its `name=` (a hierarchy is mounted again by naming exactly those).
+    pub options: String,
+}
+
+/// The v1 hierarchies mounted under /sys/fs/cgroup, from a mountinfo
+/// text and the kernel's controller names (the first column of
+/// /proc/cgroups). Options like `release_agent=` are left out: they
+/// cannot be given in a cgroup namespace, and the kernel takes a
+/// hierarchy's own.
+pub fn v1_hierarchies(mountinfo: &str, proc_cgroups: &str) -> Vec<Hierarchy> {
+    let controllers: Vec<&str> = proc_cgroups
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut found = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut right = right.split_whitespace();
+        if right.next() != Some("cgroup") {
+            continue;
+        }
+        let super_options = right.nth(1).unwrap_or("");
+        let Some(dir) = left
+            .split_whitespace()
+            .nth(4)
+            .and_then(|p| p.strip_prefix("/sys/fs/cgroup/"))
+            .filter(|d| !d.is_empty() && !d.contains('/'))
+        else {
+            continue;
+        };
+        let mut options: Vec<&str> = super_options
+            .split(',')
+            .filter(|o| controllers.contains(o) || o.starts_with("name="))
+            .collect();
+        if !options.iter().any(|o| controllers.contains(o)) {
+            options.insert(0, "none");
+        }
+        if !found.iter().any(|h: &Hierarchy| h.dir == dir) {
+            found.push(Hierarchy {
+                dir: dir.to_string(),
+                options: options.join(","),
+            });
+        }
+    }
+    found
+}
+
 /// Resource settings of one cgroup.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Limits {
@@ -335,6 +391,32 @@ mod tests {
                 ("pids".into(), "/sys/fs/cgroup/pids".into()),
                 ("devices".into(), "/sys/fs/cgroup/devices".into()),
             ])
+        );
+    }
+
+    #[test]
+    fn hierarchies_are_named_by_their_controllers() {
+        let text = "\
+35 25 0:30 / /sys/fs/cgroup ro,nosuid shared:9 - tmpfs tmpfs ro,mode=755
+36 35 0:31 / /sys/fs/cgroup/unified rw shared:10 - cgroup2 cgroup2 rw,nsdelegate
+38 35 0:33 / /sys/fs/cgroup/cpu,cpuacct rw shared:13 - cgroup cgroup rw,cpu,cpuacct
+39 35 0:34 / /sys/fs/cgroup/memory rw shared:14 - cgroup cgroup rw,memory,release_agent=/x
+41 35 0:36 / /sys/fs/cgroup/systemd rw shared:16 - cgroup cgroup rw,xattr,name=systemd
+50 20 0:36 / /elsewhere/systemd rw shared:16 - cgroup cgroup rw,xattr,name=systemd
+";
+        let proc_cgroups = "#subsys_name\thierarchy\tnum_cgroups\tenabled\ncpu\t1\t1\t1\ncpuacct\t2\t1\t1\nmemory\t3\t1\t1\n";
+        let found = v1_hierarchies(text, proc_cgroups);
+        let pairs: Vec<(&str, &str)> = found
+            .iter()
+            .map(|h| (h.dir.as_str(), h.options.as_str()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("cpu,cpuacct", "cpu,cpuacct"),
+                ("memory", "memory"),
+                ("systemd", "none,name=systemd"),
+            ]
         );
     }
 
