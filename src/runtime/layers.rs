@@ -137,6 +137,18 @@ mod tests {
     }
 
     #[test]
+    fn a_symlink_out_of_the_root_stays_in_the_image() {
+        // Links that climb above the root, absolute or relative, land in
+        // the image's own root, never the host's.
+        let (_d, layers) = image(&[&[
+            ("etc/passwd", "@../../../../../../etc/hostname"),
+            ("etc/group", "@/proc/self/root/etc/group"),
+        ]]);
+        assert_eq!(read(&layers, "/etc/passwd"), None);
+        assert_eq!(read(&layers, "/etc/group"), None);
+    }
+
+    #[test]
     fn a_fifo_or_a_huge_file_is_an_error_not_a_hang() {
         let (dir, layers) = image(&[&[("etc/group", "g")]]);
         let passwd = layers[0].join("etc/passwd");
