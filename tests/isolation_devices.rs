@@ -362,10 +362,15 @@ kind: Pod
 metadata:
   name: limits
 spec:
+  volumes:
+  - name: scratch
+    emptyDir: {{}}
   containers:
   - name: main
     image: busybox
     imagePullPolicy: Never
+    volumeMounts:
+    - {{name: scratch, mountPath: /scratch}}
     resources: {{limits: {{memory: 64Mi, cpu: 500m}}}}
     command: [sh, -c, '{MEMORY_LIMIT}; cat /proc/self/cgroup; if mkdir /sys/fs/cgroup/escape 2>/dev/null || touch /sys/fs/cgroup/*/cgroup.procs 2>/dev/null; then echo writable; else echo read-only; fi; echo end; sleep 3600']
 "#
@@ -396,6 +401,21 @@ spec:
     let mut lines = exec.lines();
     assert_eq!(lines.next(), Some("67108864"), "{exec}");
     assert!(lines.next().is_some_and(|l| l.ends_with(":/")), "{exec}");
+    // An exec'd process is in the container's device cgroup too (an
+    // emptyDir is not nodev: only the cgroup stands in the way).
+    let out = env.run(&[
+        "exec",
+        "limits",
+        "--",
+        "sh",
+        "-c",
+        "mknod /scratch/kmsg c 1 11 && echo pod-isolation-test > /scratch/kmsg",
+    ]);
+    assert!(
+        !out.status.success()
+            && String::from_utf8_lossy(&out.stderr).contains("Operation not permitted"),
+        "{out:?}"
+    );
     delete_and_check_clean(&env, "limits", &uid);
 }
 

@@ -373,8 +373,12 @@ impl PodRuntime {
             pid: self.shares_pid_namespace(),
         };
         let pause_cgroup = self.cgroup.child(state::SANDBOX_CGROUP);
+        // The pause process needs no device; it gets a container's list.
         pause_cgroup
-            .create(&cgroups::Limits::default())
+            .create(&cgroups::Limits {
+                devices: Some(cgroups::devices::DEFAULT_RULES),
+                ..cgroups::Limits::default()
+            })
             .context("creating the pause process's cgroup")?;
         let entry = pause_cgroup.entry();
         let pid = sandbox::start(&spec, entry.thread_files)?;
