@@ -100,6 +100,39 @@ impl fmt::Display for ExitStatus {
 
 impl std::error::Error for ExitStatus {}
 
+/// Several errors reported at once, as kubectl's `checkErr` prints an
+/// aggregate: each message on its line, without the `error: ` prefix.
+#[derive(Debug)]
+pub struct Aggregate(pub Vec<anyhow::Error>);
+
+impl fmt::Display for Aggregate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(message).collect();
+        f.write_str(&lines.join("\n"))
+    }
+}
+
+impl std::error::Error for Aggregate {}
+
+/// The errors as one: none, the only one (kubectl unwraps an aggregate of
+/// one), or an [`Aggregate`].
+pub fn aggregate(mut errors: Vec<anyhow::Error>) -> Option<anyhow::Error> {
+    match errors.len() {
+        0 => None,
+        1 => errors.pop(),
+        _ => Some(Aggregate(errors).into()),
+    }
+}
+
+/// kubectl's `messageForError`: the standard message of an API error, the
+/// text of any other.
+fn message(err: &anyhow::Error) -> String {
+    match render(err).strip_prefix("error: ") {
+        Some(plain) => plain.to_string(),
+        None => render(err),
+    }
+}
+
 /// Prints `err` the way kubectl's `checkErr` does and returns the exit code.
 pub fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(exit) = err.downcast_ref::<ExitStatus>() {
@@ -122,6 +155,9 @@ pub fn render(err: &anyhow::Error) -> String {
     }
     if let Some(e) = err.downcast_ref::<ApiError>() {
         return render_api(e);
+    }
+    if let Some(e) = err.downcast_ref::<Aggregate>() {
+        return e.to_string();
     }
     format!("error: {err:#}")
 }

@@ -130,3 +130,59 @@ fn a_long_list_comes_back_sorted_by_namespace_then_name() {
     ]);
     assert_eq!(listed.lines().collect::<Vec<_>>(), expected);
 }
+
+/// kubectl prints the items it could get and reports each one it could
+/// not on stderr (exit 1): one error as `error: …`, several one a line
+/// without the prefix (its `checkErr` of an aggregate).
+#[test]
+fn a_corrupt_record_is_reported_and_the_other_pods_listed() {
+    let env = Env::new();
+    for name in ["a", "b", "c"] {
+        let file = env.manifest(&format!("{name}.yaml"), &POD.replace("race", name));
+        env.ok(&["create", "-f", file.to_str().unwrap()]);
+    }
+    let record = |name: &str| env.root().join(format!("pods/default/{name}/pod.json"));
+    let saved: Vec<_> = ["b", "c"]
+        .iter()
+        .map(|n| std::fs::read(record(n)).unwrap())
+        .collect();
+    let corrupt = |name: &str| {
+        format!(
+            "corrupt state file {}: key must be a string at line 1 column 2",
+            record(name).display()
+        )
+    };
+    std::fs::write(record("b"), "{not json").unwrap();
+
+    let out = env.run(&["get", "pods", "-o", "name"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pod/a\npod/c\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("error: {}\n", corrupt("b"))
+    );
+    let out = env.run(&["get", "pods"]);
+    assert_eq!(out.status.code(), Some(1));
+    let names: Vec<_> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(names, ["NAME", "a", "c"]);
+
+    std::fs::write(record("c"), "{not json").unwrap();
+    let out = env.run(&["get", "pods", "-o", "name"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pod/a\n");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("{}\n{}\n", corrupt("b"), corrupt("c"))
+    );
+
+    for (name, bytes) in ["b", "c"].iter().zip(saved) {
+        std::fs::write(record(name), bytes).unwrap();
+    }
+    assert_eq!(
+        env.ok(&["get", "pods", "-o", "name"]),
+        "pod/a\npod/b\npod/c\n"
+    );
+}

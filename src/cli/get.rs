@@ -6,6 +6,7 @@ use super::GlobalArgs;
 use super::resources::{self, Selection};
 use crate::api::selector::Selector;
 use crate::api::{Kind, Object};
+use crate::error;
 use crate::print::{self, OutputFormat, TableOptions};
 use crate::store::{Detail, Store};
 
@@ -63,8 +64,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     } else {
         Detail::Full
     };
-    let (objects, listed_kinds) = fetch(global, &store, &args, selector.as_ref(), detail)?;
-    if objects.is_empty() && listed_kinds {
+    let (objects, listed_kinds, unreadable) =
+        fetch(global, &store, &args, selector.as_ref(), detail)?;
+    if objects.is_empty() && listed_kinds && unreadable.is_empty() {
         match global.list_namespace() {
             Some(ns) => eprintln!("No resources found in {ns} namespace."),
             None => eprintln!("No resources found"),
@@ -80,7 +82,14 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         wide: matches!(format, OutputFormat::Wide),
         as_list: listed_kinds || objects.len() > 1,
     };
-    print!("{}", print::render(&objects, &format, &options)?);
+    if !objects.is_empty() || unreadable.is_empty() {
+        print!("{}", print::render(&objects, &format, &options)?);
+    }
+    // As kubectl reports the items it failed to get: after the others, on
+    // stderr, exit 1.
+    if let Some(err) = error::aggregate(unreadable) {
+        return Err(err);
+    }
     if args.watch {
         let target = watch_target(global, &args, &objects, selector)?;
         print::watch::run(&store, &target, &objects, &format, &options)?;
@@ -149,15 +158,17 @@ fn watch_target(
     Ok(target)
 }
 
-/// The objects to show, and whether they came from listing whole kinds
-/// (where an empty result is "No resources found", not an error).
+/// The objects to show, whether they came from listing whole kinds (where
+/// an empty result is "No resources found", not an error), and the errors
+/// of the listed objects that could not be read.
 fn fetch(
     global: &GlobalArgs,
     store: &Store,
     args: &Args,
     selector: Option<&Selector>,
     detail: Detail,
-) -> Result<(Vec<Object>, bool)> {
+) -> Result<(Vec<Object>, bool, Vec<anyhow::Error>)> {
+    let mut unreadable = Vec::new();
     let mut errors = Vec::new();
     let mut objects = Vec::new();
     let listed;
@@ -177,13 +188,18 @@ fn fetch(
             Selection::Kinds(kinds) => {
                 listed = true;
                 for kind in kinds {
-                    objects.extend(list(
-                        store,
-                        kind,
-                        global.list_namespace(),
-                        selector,
-                        detail,
-                    )?);
+                    for read in store.list_each(kind, global.list_namespace(), detail)? {
+                        match read {
+                            Ok(o)
+                                if selector
+                                    .is_none_or(|s| s.matches(o.metadata().labels.as_ref())) =>
+                            {
+                                objects.push(o)
+                            }
+                            Ok(_) => {}
+                            Err(e) => unreadable.push(e),
+                        }
+                    }
                 }
             }
             Selection::Named(named) => {
@@ -207,19 +223,5 @@ fn fetch(
         }
         return Err(first);
     }
-    Ok((objects, listed))
-}
-
-fn list(
-    store: &Store,
-    kind: Kind,
-    namespace: Option<&str>,
-    selector: Option<&Selector>,
-    detail: Detail,
-) -> Result<Vec<Object>> {
-    let mut objects = store.list_as(kind, namespace, detail)?;
-    if let Some(selector) = selector {
-        objects.retain(|o| selector.matches(o.metadata().labels.as_ref()));
-    }
-    Ok(objects)
+    Ok((objects, listed, unreadable))
 }

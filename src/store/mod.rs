@@ -323,6 +323,19 @@ impl Store {
         namespace: Option<&str>,
         detail: Detail,
     ) -> Result<Vec<Object>> {
+        self.list_each(kind, namespace, detail)?
+            .into_iter()
+            .collect()
+    }
+
+    /// Like `list_as`, with one result per stored object: an unreadable
+    /// one (a corrupt record) does not keep the others from being read.
+    pub fn list_each(
+        &self,
+        kind: Kind,
+        namespace: Option<&str>,
+        detail: Detail,
+    ) -> Result<Vec<Result<Object>>> {
         let namespaces = match namespace {
             Some(ns) => {
                 names::check_namespace(ns)?;
@@ -346,32 +359,29 @@ impl Store {
                 names.push((ns.clone(), name));
             }
         }
-        let read = |chunk: &[(String, String)]| -> Result<Vec<Object>> {
-            let mut objects = Vec::with_capacity(chunk.len());
-            for (ns, name) in chunk {
-                if let Some(object) = self.get_as(kind, ns, name, detail)? {
-                    objects.push(object);
-                }
-            }
-            Ok(objects)
+        let read = |chunk: &[(String, String)]| -> Vec<Result<Object>> {
+            chunk
+                .iter()
+                .filter_map(|(ns, name)| self.get_as(kind, ns, name, detail).transpose())
+                .collect()
         };
         // Reading a pod is a few small files and a JSON decode: with
         // hundreds stored, the cores share them (in order, so the result
         // stays sorted).
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         if threads < 2 || names.len() < PARALLEL_LIST_MIN {
-            return read(&names);
+            return Ok(read(&names));
         }
         let chunks: Vec<_> = names.chunks(names.len().div_ceil(threads)).collect();
         std::thread::scope(|scope| {
             let (first, rest) = chunks.split_first().expect("at least one chunk");
             let others: Vec<_> = rest.iter().map(|c| scope.spawn(|| read(c))).collect();
-            let mut out = read(first)?;
+            let mut out = read(first);
             for handle in others {
                 out.extend(
                     handle
                         .join()
-                        .unwrap_or_else(|p| std::panic::resume_unwind(p))?,
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p)),
                 );
             }
             Ok(out)
