@@ -270,6 +270,40 @@ fn init_failure_with_never_fails_the_pod() {
 }
 
 #[test]
+fn init_failure_with_never_stops_the_sidecars_and_ends_the_pod() {
+    let env = env();
+    create(
+        &env,
+        "fails",
+        &pod_yaml(
+            "fails",
+            "  restartPolicy: Never\n  terminationGracePeriodSeconds: 1\n  initContainers:\n  - name: proxy\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    restartPolicy: Always\n    command: [sleep, '3600']\n  - name: setup\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'exit 7']\n  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n",
+        ),
+    );
+    // The kubelet kills the pod: the sidecar is stopped (SIGKILL after
+    // the 2 s minimum, as sleep ignores SIGTERM as PID 1) and not
+    // restarted.
+    let pod = until(&env, "fails", 15, |p| {
+        phase(p) == "Failed" && container(p, "proxy")["state"]["terminated"].is_object()
+    });
+    assert_eq!(container(&pod, "proxy")["restartCount"], 0);
+    assert_eq!(
+        container(&pod, "setup")["state"]["terminated"]["exitCode"],
+        7
+    );
+    assert!(has_event(
+        &env,
+        "fails",
+        "Killing",
+        "Stopping container proxy"
+    ));
+    std::thread::sleep(Duration::from_secs(3));
+    let pod = pod_json(&env, "fails");
+    assert_eq!(container(&pod, "proxy")["restartCount"], 0, "not restarted");
+    assert_eq!(phase(&pod), "Failed");
+}
+
+#[test]
 fn liveness_failure_restarts_and_readiness_flips() {
     let env = env();
     create(

@@ -13,7 +13,7 @@
 //! - Init containers and sidecars start one by one, each after the one
 //!   before it succeeded (init) or started (sidecar: running, and its
 //!   startup probe passed); a failed init container that will not restart
-//!   ends the pod.
+//!   fails the pod: the sidecars stop and the pod ends.
 //! - Then the app containers and sidecars start, in order, but none while
 //!   a container with a postStart hook is on its way to running it.
 //! - Every app container done: the sidecars are stopped, in reverse
@@ -285,7 +285,7 @@ impl Decision {
         let c = &self.pod.containers[i];
         let policy = self.pod.policy;
         let restart = match c.role {
-            Role::Sidecar => self.pod.stage != PodStage::Completing,
+            Role::Sidecar => self.pod.stage != PodStage::Completing && !self.init_failed(),
             Role::Init => code != 0 && policy != Policy::Never,
             Role::App => policy == Policy::Always || (policy == Policy::OnFailure && code != 0),
         };
@@ -310,18 +310,32 @@ impl Decision {
         self.act(Action::WakeAt(at));
     }
 
+    /// An init container failed and will not run again (restartPolicy
+    /// Never): the pod failed.
+    fn init_failed(&self) -> bool {
+        self.containers()
+            .any(|(_, c)| c.role == Role::Init && c.state == State::Done { succeeded: false })
+    }
+
     /// Init containers and sidecars one by one; whether all are through.
     fn initialize(&mut self) -> bool {
+        if self.init_failed() {
+            // The kubelet kills the pod: the sidecars that run stop (the
+            // last first), and the pod ends once they are gone.
+            let grace = self.pod.grace;
+            for i in (0..self.pod.containers.len()).rev() {
+                if self.pod.containers[i].state.stoppable() {
+                    self.act(Action::Stop { slot: i, grace });
+                }
+            }
+            self.end_pod();
+            return false;
+        }
         for i in 0..self.pod.containers.len() {
             let c = &self.pod.containers[i];
             match (c.role, c.state) {
                 (Role::App, _) => break,
                 (Role::Init, State::Done { succeeded: true }) => continue,
-                (Role::Init, State::Done { succeeded: false }) => {
-                    // Failed, and will not restart: the pod failed.
-                    self.end_pod();
-                    return false;
-                }
                 (Role::Sidecar, State::Running { started: true, .. }) => continue,
                 (_, state) if state.due(self.now) => {
                     self.act(Action::Start(i));

@@ -42,6 +42,7 @@ const STOPPING: State = State::Running {
 };
 const HOOK: State = State::Starting { stopping: false };
 const OK: State = State::Done { succeeded: true };
+const FAILED: State = State::Done { succeeded: false };
 
 fn exited(code: i32) -> State {
     State::Exited { code, at: at(0) }
@@ -406,6 +407,26 @@ fn native_sidecars_start_in_order_restart_and_stop_after_the_apps() {
             ),
             at(0),
             vec![Retire(3), Complete, stop(1, 30), stop(0, 30)],
+        ),
+        case(
+            "a failed init container under Never stops the running sidecar",
+            p(
+                Never,
+                Initializing,
+                vec![(Sidecar, UP), (Init, exited(1)), (App, IDLE)],
+            ),
+            at(0),
+            vec![Retire(1), stop(0, 30), Retire(2)],
+        ),
+        case(
+            "the pod whose init failed ends once its sidecar is gone; no restart",
+            p(
+                Never,
+                Initializing,
+                vec![(Sidecar, exited(143)), (Init, FAILED), (App, FAILED)],
+            ),
+            at(0),
+            vec![Retire(0), EndPod],
         ),
         case(
             "completing: stopping sidecars are waited for",
