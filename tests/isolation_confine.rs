@@ -90,10 +90,15 @@ fn write_config(env: &Env, text: &str) {
     .unwrap();
 }
 
-/// A container that runs `script` with the probe at /probe/probe.
+/// A container that runs `script` with the probe at /probe/probe, with
+/// `seccompProfile: <seccomp>` (and more of a securityContext in `more`).
 fn container(name: &str, seccomp: Option<&str>, script: &str) -> String {
+    container_with(name, seccomp, "", script)
+}
+
+fn container_with(name: &str, seccomp: Option<&str>, more: &str, script: &str) -> String {
     let profile = match seccomp {
-        Some(p) => format!("\n    securityContext: {{seccompProfile: {p}}}"),
+        Some(p) => format!("\n    securityContext: {{seccompProfile: {p}{more}}}"),
         None => String::new(),
     };
     format!(
@@ -129,6 +134,14 @@ fn runtime_default_denies_keyctl_user_namespaces_and_mount() {
             container("runtime-default", Some("{type: RuntimeDefault}"), ATTACKS),
             // No profile: the node's seccompDefault (on by default).
             container("by-default", None, ATTACKS),
+            // no_new_privs and a user: the filter goes on after the user
+            // switch, without CAP_SYS_ADMIN.
+            container_with(
+                "no-new-privs",
+                Some("{type: RuntimeDefault}"),
+                ", runAsUser: 1000, allowPrivilegeEscalation: false",
+                ATTACKS,
+            ),
         ],
     );
     let uid = create(&env, "attacks", &yaml);
@@ -142,7 +155,7 @@ fn runtime_default_denies_keyctl_user_namespaces_and_mount() {
     // (Without CAP_SYS_ADMIN a direct mount fails even unconfined.)
     assert_eq!(line(&open, "mount"), "denied", "{open}");
 
-    for name in ["runtime-default", "by-default"] {
+    for name in ["runtime-default", "by-default", "no-new-privs"] {
         let log = wait_log(&env, "attacks", &uid, name, "done");
         assert_eq!(line(&log, "seccomp"), "2", "{name}: {log}");
         assert_eq!(line(&log, "keyctl"), "errno 1", "{name}: {log}");
@@ -169,6 +182,7 @@ fn runtime_default_denies_keyctl_user_namespaces_and_mount() {
     };
     assert_eq!(keyctl("unconfined"), "ok\n");
     assert_eq!(keyctl("runtime-default"), "errno 1\n");
+    assert_eq!(keyctl("no-new-privs"), "errno 1\n");
     let out = env.run(&[
         "exec",
         "attacks",
