@@ -13,6 +13,7 @@ mod image;
 mod node;
 mod pods;
 mod print;
+mod process;
 mod repl;
 mod runtime;
 mod store;

@@ -151,13 +151,13 @@ fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     // A supervisor that is alive but does not answer is stopped first, so
     // that it cannot restart what is killed next.
     if let Some(sup) = records.live_supervisor() {
-        // SAFETY: kill(2) on a pid checked against its start time.
-        unsafe { libc::kill(sup.pid, libc::SIGKILL) };
+        // kill(2) on a pid checked against its start time.
+        let _ = crate::process::kill(sup.pid, libc::SIGKILL);
     }
     for process in records.processes().values() {
         if process.is_alive() {
-            // SAFETY: as above.
-            unsafe { libc::kill(process.pid, libc::SIGKILL) };
+            // Checked as above.
+            let _ = crate::process::kill(process.pid, libc::SIGKILL);
         }
     }
     let torn_down = crate::runtime::PodRuntime::open(store, pod).and_then(|mut rt| rt.teardown());

@@ -178,9 +178,9 @@ async fn exec_in(
         Some(limit) => match tokio::time::timeout(limit, run).await {
             Ok(done) => Ok(done),
             Err(_) => {
-                // SAFETY: kill(2) on the pid we started; not reaped yet
+                // kill(2) on the pid we started; not reaped yet
                 // because nobody else waits for it.
-                unsafe { libc::kill(started.pid, libc::SIGKILL) };
+                let _ = crate::process::kill(started.pid, libc::SIGKILL);
                 Err(format!("command {:?} timed out", argv.join(" ")))
             }
         },

@@ -368,8 +368,8 @@ impl Supervisor {
             } => self.verdict(slot, pid, kind, ok),
             Msg::Kill { slot, pid } => {
                 if self.slots[slot].live_pid(pid).is_some() {
-                    // SAFETY: as in `signal`.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                    // Still our unreaped child, as in `signal`.
+                    let _ = crate::process::kill(pid, libc::SIGKILL);
                 }
             }
             Msg::Wake => self.show_pull_backoff(),

@@ -280,8 +280,8 @@ impl Supervisor {
             // Not reachable (starts are only begun from Idle, Waiting or
             // Pulling); the process is not left behind if it were.
             eprintln!("pod-supervisor: {e}");
-            // SAFETY: kill(2) on our own child, not reaped yet.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // kill(2) on our own child, not reaped yet.
+            let _ = crate::process::kill(pid, libc::SIGKILL);
         }
         // The container's set-up (overlay, mounts, pivot_root) runs in its
         // own process: the loop goes on, so the next container's set-up

@@ -50,8 +50,8 @@ impl Supervisor {
         }
         let pid = live.pid;
         if self.stage.stopping().is_some_and(|s| s.now) {
-            // SAFETY: kill(2) on our unreaped child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            // kill(2) on our unreaped child.
+            let _ = crate::process::kill(pid, libc::SIGKILL);
             return;
         }
         self.event(Some(i), Type::Normal, "Killing", message);
@@ -94,9 +94,9 @@ impl Supervisor {
             return;
         }
         let sig = stop_signal(self.slots[i].image.as_ref());
-        // SAFETY: kill(2) on our own child, which is not reaped yet (its
+        // kill(2) on our own child, which is not reaped yet (its
         // exit is only collected through the reaper on this thread).
-        unsafe { libc::kill(pid, sig) };
+        let _ = crate::process::kill(pid, sig);
         let remaining = kill_after(grace, since.elapsed());
         let tx = self.tx.clone();
         tokio::task::spawn_local(async move {
@@ -230,8 +230,8 @@ impl Supervisor {
             Ok(Delete::AtOnce) => {
                 for slot in &self.slots {
                     if let Some(live) = slot.live() {
-                        // SAFETY: kill(2) on our unreaped child.
-                        unsafe { libc::kill(live.pid, libc::SIGKILL) };
+                        // kill(2) on our unreaped child.
+                        let _ = crate::process::kill(live.pid, libc::SIGKILL);
                     }
                 }
                 return;
