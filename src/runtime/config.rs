@@ -66,12 +66,19 @@ pub struct Rootfs {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Mount {
-    /// A host path (bind) or the filesystem type's source name.
+    /// A host path (bind; for messages only, the source is `source_fd`) or
+    /// the filesystem type's source name.
     pub source: PathBuf,
+    /// A bind's source: an O_PATH fd the runtime resolved and passed down,
+    /// its number in the init (see [`super::bind`]).
+    pub source_fd: Option<i32>,
     /// An absolute path inside the container.
     pub destination: String,
     pub kind: MountKind,
     pub readonly: bool,
+    /// `recursiveReadOnly: Enabled` or `IfPossible`: every mount under the
+    /// source read-only too, not just the top one.
+    pub recursive_readonly: bool,
     pub propagation: Propagation,
 }
 

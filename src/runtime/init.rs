@@ -16,7 +16,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use nix::sched::CloneFlags;
 
 use super::config::{ContainerConfig, ExecConfig, NamespacePath, Process};
-use super::{console, propagation, rootfs, spawn};
+use super::{bind, console, rootfs, spawn};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Mode {
@@ -57,14 +57,14 @@ fn run_container(config: &ContainerConfig) -> Result<()> {
     new_session()?;
     join_cgroups(&config.cgroup_procs)?;
     join_namespaces(&config.join)?;
-    // Taken while still in the host's mount namespace.
-    let shared_sources = propagation::clone_bidirectional_sources(&config.mounts)?;
+    // Cloned while still in the host's mount namespace.
+    let sources = bind::clone_sources(&config.mounts)?;
     // A cgroup namespace made now, once in the container's cgroups, has
     // them as its root: /proc/self/cgroup reads `/` and /sys/fs/cgroup
     // shows the container's own cgroup (see rootfs::mount_cgroups).
     nix::sched::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)
         .context("creating mount and cgroup namespaces")?;
-    rootfs::prepare(config, &shared_sources)?;
+    rootfs::prepare(config, sources)?;
     set_sysctls(&config.sysctls)?;
     rootfs::restrict_proc(config)?;
     if config.readonly_rootfs {

@@ -69,6 +69,7 @@
 //!   (see [`volumes`]); no API server would accept them.
 
 mod apparmor;
+mod bind;
 pub mod cgroups;
 mod config;
 mod console;
@@ -82,6 +83,7 @@ mod propagation;
 pub mod reexec;
 pub mod resources;
 mod rootfs;
+mod safepath;
 mod sandbox;
 pub mod seccomp;
 mod spawn;
@@ -423,7 +425,17 @@ impl PodRuntime {
             .ok_or_else(|| StartError::Runtime("the pod sandbox is not running".into()))?;
         let tty = matches!(stdio, Stdio::Tty { .. });
         let process = self.process(container, image, tty)?;
-        let mounts = self.container_mounts(container, instance, &process.env)?;
+        // Each bind's source fd goes to the init, numbered in order.
+        let mut source_fds = Vec::new();
+        let mounts: Vec<Mount> = self
+            .container_mounts(container, instance, &process.env)?
+            .into_iter()
+            .map(|(mut mount, fd)| {
+                mount.source_fd = Some(spawn::INHERITED_FD + source_fds.len() as i32);
+                source_fds.push(fd);
+                mount
+            })
+            .collect();
 
         let writable = self.instance_writable_dir(&container.name, instance);
         let rootfs = config::Rootfs {
@@ -492,16 +504,19 @@ impl PodRuntime {
             PidNamespace::New
         };
         let terminal = Terminal::new(stdio)?;
-        let launched = spawn::launch(Reexec {
-            program: Program::Pod,
-            argv0: "pod-init",
-            args: &[reexec::INIT_ARG],
-            pid_namespace,
-            born_in: entry.thread_files,
-            config: Some(serde_json::to_vec(&config).map_err(anyhow::Error::from)?),
-            stdio: terminal.stdio,
-            pre_exec: terminal.pre_exec,
-        })?;
+        let launched = spawn::launch_with_fds(
+            Reexec {
+                program: Program::Pod,
+                argv0: "pod-init",
+                args: &[reexec::INIT_ARG],
+                pid_namespace,
+                born_in: entry.thread_files,
+                config: Some(serde_json::to_vec(&config).map_err(anyhow::Error::from)?),
+                stdio: terminal.stdio,
+                pre_exec: terminal.pre_exec,
+            },
+            source_fds,
+        )?;
         drop(terminal.child_end);
         Ok(Creating {
             launched,
@@ -587,27 +602,34 @@ impl PodRuntime {
         })
     }
 
-    /// /etc files, /dev/shm, the termination log and the volume mounts.
+    /// /etc files, /dev/shm, the termination log and the volume mounts,
+    /// each bind with its source opened (see [`bind`]).
     fn container_mounts(
         &self,
         container: &Container,
         instance: u32,
         env: &[String],
-    ) -> Result<Vec<Mount>, StartError> {
+    ) -> Result<Vec<(Mount, OwnedFd)>, StartError> {
         let volume_mounts = container.volume_mounts.as_deref().unwrap_or(&[]);
         let user_mounted = |path: &str| volume_mounts.iter().any(|m| m.mount_path == path);
-        let bind = |source: PathBuf, destination: &str, readonly: bool| Mount {
-            source,
-            destination: destination.to_string(),
-            kind: MountKind::Bind,
-            readonly,
-            propagation: Propagation::None,
+        let bind = |source: PathBuf, destination: &str| -> Result<(Mount, OwnedFd), StartError> {
+            let fd = volumes::open_source(&source, destination)?;
+            let mount = Mount {
+                source,
+                source_fd: None,
+                destination: destination.to_string(),
+                kind: MountKind::Bind,
+                readonly: false,
+                recursive_readonly: false,
+                propagation: Propagation::None,
+            };
+            Ok((mount, fd))
         };
         let mut mounts = Vec::new();
         for name in ["hosts", "hostname", "resolv.conf"] {
             let destination = format!("/etc/{name}");
             if !user_mounted(&destination) {
-                mounts.push(bind(self.etc_dir().join(name), &destination, false));
+                mounts.push(bind(self.etc_dir().join(name), &destination)?);
             }
         }
         let shm = if self.host_ipc() {
@@ -615,7 +637,7 @@ impl PodRuntime {
         } else {
             self.shm_dir()
         };
-        mounts.push(bind(shm, "/dev/shm", false));
+        mounts.push(bind(shm, "/dev/shm")?);
 
         let log = self.termination_message_path(&container.name, instance);
         if let Some(parent) = log.parent() {
@@ -627,7 +649,7 @@ impl PodRuntime {
             .clone()
             .filter(|p| !p.is_empty())
             .unwrap_or_else(|| "/dev/termination-log".to_string());
-        mounts.push(bind(log, &destination, false));
+        mounts.push(bind(log, &destination)?);
 
         mounts.extend(volumes::container_mounts(
             &self.volume_context(),

@@ -5,58 +5,21 @@
 //! is a slave of the host's (so nothing the runtime mounts leaks out), and a
 //! bind mount made there can only be a slave as well. So the volume's mount
 //! is cloned with `open_tree(OPEN_TREE_CLONE)` while the container's init is
-//! still in the host's mount namespace: the clone is a peer of the host's
-//! mount, and stays one when `move_mount` attaches it inside the new root.
-//! As containerd does, the host path must be on a shared mount.
+//! still in the host's mount namespace (see [`super::bind`]): the clone is a
+//! peer of the host's mount, and stays one when `move_mount` attaches it
+//! inside the new root. As containerd does, the host path must be on a
+//! shared mount.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use rustix::fs::{AtFlags, CWD, StatxFlags, statx};
-use rustix::mount::{MoveMountFlags, OpenTreeFlags, move_mount, open_tree};
+use rustix::fs::{AtFlags, StatxFlags, statx};
 
-use super::config::{Mount, MountKind, Propagation};
-
-/// For each of `mounts`, in order: a detached clone of the host mount of a
-/// Bidirectional bind's source, None for every other mount. Must run in
-/// the host's mount namespace.
-pub fn clone_bidirectional_sources(mounts: &[Mount]) -> Result<Vec<Option<OwnedFd>>> {
-    mounts
-        .iter()
-        .map(|m| {
-            if m.kind != MountKind::Bind || m.propagation != Propagation::Bidirectional {
-                return Ok(None);
-            }
-            ensure_shared(&m.source)?;
-            open_tree(
-                CWD,
-                &m.source,
-                OpenTreeFlags::OPEN_TREE_CLONE
-                    | OpenTreeFlags::AT_RECURSIVE
-                    | OpenTreeFlags::OPEN_TREE_CLOEXEC,
-            )
-            .map(Some)
-            .map_err(|e| anyhow!("cloning the mount of {}: {e}", m.source.display()))
-        })
-        .collect()
-}
-
-/// Attaches a clone made by [`clone_bidirectional_sources`] at `target`.
-pub fn attach(clone: &OwnedFd, target: &Path) -> Result<()> {
-    move_mount(
-        clone,
-        "",
-        CWD,
-        target,
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-    )
-    .map_err(|e| anyhow!("attaching the shared mount at {}: {e}", target.display()))
-}
-
-/// Fails, in containerd's words, unless `path` is on a shared mount.
-fn ensure_shared(path: &Path) -> Result<()> {
-    let stat = statx(CWD, path, AtFlags::empty(), StatxFlags::MNT_ID)
+/// Fails, in containerd's words, unless `fd` (the source `path`) is on a
+/// shared mount.
+pub fn ensure_shared(fd: BorrowedFd<'_>, path: &Path) -> Result<()> {
+    let stat = statx(fd, "", AtFlags::EMPTY_PATH, StatxFlags::MNT_ID)
         .map_err(|e| anyhow!("stat {}: {e}", path.display()))?;
     let mountinfo =
         std::fs::read_to_string("/proc/self/mountinfo").context("reading /proc/self/mountinfo")?;

@@ -4,15 +4,16 @@
 //! files and volumes, then pivot_root.
 
 use std::fs;
-use std::os::fd::OwnedFd;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 
-use super::config::{ContainerConfig, Mount, MountKind, Propagation, Rootfs};
+use super::bind;
+use super::config::{ContainerConfig, Mount, MountKind, Rootfs};
 
 /// containerd's masked paths (oci/spec.go `defaultUnixMaskedPaths`).
 pub const MASKED_PATHS: &[&str] = &[
@@ -48,10 +49,10 @@ const DEVICES: &[(&str, u64, u64)] = &[
     ("tty", 5, 0),
 ];
 
-/// Mounts everything under the new root and pivots into it.
-/// `shared_sources` holds, for each of `config.mounts`, the clone of a
-/// Bidirectional volume's host mount (see [`super::propagation`]).
-pub fn prepare(config: &ContainerConfig, shared_sources: &[Option<OwnedFd>]) -> Result<()> {
+/// Mounts everything under the new root and pivots into it. `sources`
+/// holds, for each of `config.mounts`, the bind's source cloned in the
+/// host's mount namespace (see [`super::bind`]).
+pub fn prepare(config: &ContainerConfig, sources: Vec<Option<bind::Source>>) -> Result<()> {
     // Nothing done here may leak to the host; host mounts still reach us.
     mount(
         None::<&str>,
@@ -75,9 +76,11 @@ pub fn prepare(config: &ContainerConfig, shared_sources: &[Option<OwnedFd>]) -> 
         make_dev(root)?;
     }
     mount_dev_extras(root)?;
-    for (i, m) in config.mounts.iter().enumerate() {
-        mount_one(root, m, shared_sources.get(i).and_then(Option::as_ref))?;
+    let root_fd = bind::Root::open(root)?;
+    for (m, source) in config.mounts.iter().zip(sources) {
+        mount_one(&root_fd, m, source)?;
     }
+    drop(root_fd);
     pivot(root)
 }
 
@@ -292,7 +295,7 @@ fn mount_dev_extras(root: &Path) -> Result<()> {
     )
 }
 
-fn mount_one(root: &Path, m: &Mount, shared_source: Option<&OwnedFd>) -> Result<()> {
+fn mount_one(root: &bind::Root<'_>, m: &Mount, source: Option<bind::Source>) -> Result<()> {
     let fail = |e: anyhow::Error| {
         e.context(format!(
             "error mounting {:?} to rootfs at {:?}",
@@ -302,54 +305,20 @@ fn mount_one(root: &Path, m: &Mount, shared_source: Option<&OwnedFd>) -> Result<
     };
     match &m.kind {
         MountKind::Bind => {
-            let is_dir = fs::metadata(&m.source)
-                .map_err(|e| {
-                    fail(anyhow!(
-                        "stat {}: {}",
-                        m.source.display(),
-                        super::init::io_text(&e)
-                    ))
-                })?
-                .is_dir();
-            let target = if is_dir {
-                ensure_dir(root, &m.destination)
-            } else {
-                ensure_file(root, &m.destination)
-            }
-            .map_err(fail)?;
-            match shared_source {
-                Some(clone) => super::propagation::attach(clone, &target),
-                None => bind(&m.source, &target, true),
-            }
-            .map_err(fail)?;
-            if m.readonly {
-                remount_readonly(&target, MsFlags::empty()).map_err(fail)?;
-            }
-            let propagation = match m.propagation {
-                Propagation::None => MsFlags::MS_PRIVATE,
-                Propagation::HostToContainer => MsFlags::MS_SLAVE,
-                Propagation::Bidirectional => MsFlags::MS_SHARED,
-            };
-            mount(
-                None::<&str>,
-                &target,
-                None::<&str>,
-                propagation | MsFlags::MS_REC,
-                None::<&str>,
-            )
-            .context("setting mount propagation")
-            .map_err(fail)?;
+            let source = source.ok_or_else(|| anyhow!("no source")).map_err(fail)?;
+            bind::attach(root, m, source).map_err(fail)
         }
         MountKind::Tmpfs { options } => {
-            let target = ensure_dir(root, &m.destination).map_err(fail)?;
+            let target = bind::target(root, &m.destination, true).map_err(fail)?;
             let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             if m.readonly {
                 flags |= MsFlags::MS_RDONLY;
             }
-            mount_fs("tmpfs", &target, "tmpfs", flags, Some(options)).map_err(fail)?;
+            // The magic link reaches exactly the resolved directory.
+            let path = PathBuf::from(format!("/proc/self/fd/{}", target.as_raw_fd()));
+            mount_fs("tmpfs", &path, "tmpfs", flags, Some(options)).map_err(fail)
         }
     }
-    Ok(())
 }
 
 fn pivot(root: &Path) -> Result<()> {
@@ -474,28 +443,6 @@ fn ensure_dir(root: &Path, path: &str) -> Result<PathBuf> {
             .recursive(true)
             .mode(0o755)
             .create(&target)
-            .with_context(|| format!("creating {path}"))?;
-    }
-    Ok(target)
-}
-
-/// The file `path` inside `root`, created empty if missing.
-fn ensure_file(root: &Path, path: &str) -> Result<PathBuf> {
-    let target = resolve_in_root(root, path)?;
-    if !target.exists() {
-        if let Some(parent) = target.parent() {
-            fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(parent)
-                .with_context(|| format!("creating the parent of {path}"))?;
-        }
-        fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            .open(&target)
             .with_context(|| format!("creating {path}"))?;
     }
     Ok(target)

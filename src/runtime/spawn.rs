@@ -31,6 +31,8 @@ use super::Stdio;
 pub const CONFIG_FD: i32 = 3;
 /// The fd on which a re-executed child reports a failure before `execve`.
 pub const ERROR_FD: i32 = 4;
+/// The first of the fds passed with [`launch_with_fds`], in the child.
+pub const INHERITED_FD: i32 = ERROR_FD + 1;
 
 /// The PID namespace a new child is born in.
 #[derive(Debug, Clone)]
@@ -81,8 +83,10 @@ pub struct Reexec<'a> {
     /// (the pause process, which must not hold the error pipe open).
     pub config: Option<Vec<u8>>,
     pub stdio: Stdio,
-    /// Runs in the child between fork and exec. Must only make
-    /// async-signal-safe calls (raw syscalls, no allocation).
+    /// Runs in the child between fork and exec, before the configuration,
+    /// error and inherited fds are put at their numbers (it sees the
+    /// caller's). Must only make async-signal-safe calls (raw syscalls, no
+    /// allocation).
     pub pre_exec: Option<Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>>,
 }
 
@@ -145,6 +149,13 @@ impl Launched {
 /// Forks and executes the program as described; returns once the child
 /// runs it (see [`Launched::finish`] for the rest).
 pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
+    launch_with_fds(reexec, Vec::new())
+}
+
+/// As [`launch`], and the child inherits `fds` as [`INHERITED_FD`],
+/// `INHERITED_FD + 1`, ... (in order, without close-on-exec: the child
+/// takes them over). Needs a configuration (`reexec.config`).
+pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched> {
     let Reexec {
         program,
         argv0,
@@ -159,11 +170,19 @@ pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
         Some(_) => Some((pipe()?, pipe()?)),
         None => None,
     };
-    let fds = handshake
-        .as_ref()
-        .map(|((config_read, _), (_, error_write))| {
-            (config_read.as_raw_fd(), error_write.as_raw_fd())
-        });
+    if handshake.is_none() && !fds.is_empty() {
+        anyhow::bail!("fds are passed only to a child with a configuration");
+    }
+    // (fd here, fd in the child), computed before the fork: the child may
+    // not allocate.
+    let mut placement: Vec<(i32, i32)> = Vec::with_capacity(2 + fds.len());
+    if let Some(((config_read, _), (_, error_write))) = &handshake {
+        placement.push((config_read.as_raw_fd(), CONFIG_FD));
+        placement.push((error_write.as_raw_fd(), ERROR_FD));
+    }
+    for (i, fd) in fds.iter().enumerate() {
+        placement.push((fd.as_raw_fd(), INHERITED_FD + i as i32));
+    }
 
     let (mut command, exec_fd) = match program {
         Program::Pod => (Command::new(super::exe::path()?), None),
@@ -205,19 +224,24 @@ pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
     // caller's hook, which is documented to be async-signal-safe too.
     unsafe {
         command.pre_exec(move || {
-            let first_free = match fds {
-                Some((config_fd, error_fd)) => {
-                    place_fds(config_fd, error_fd)?;
-                    ERROR_FD + 1
-                }
-                None => 3,
-            };
-            close_on_exec_from(first_free)?;
+            // First, while every fd still has the caller's number (placing
+            // ours could land on one the hook uses).
             if let Some(hook) = pre_exec.as_mut() {
                 hook()?;
             }
-            if let Some((fd, argv)) = &exec_fd {
-                execute_fd(*fd, argv)?;
+            let first_free = 3 + placement.len() as i32;
+            // The program's fd out of the way of the numbers placed below.
+            let exec = match &exec_fd {
+                Some((fd, argv)) => match libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free) {
+                    -1 => return Err(std::io::Error::last_os_error()),
+                    copy => Some((copy, argv)),
+                },
+                None => None,
+            };
+            place_fds(&mut placement, first_free)?;
+            close_on_exec_from(first_free)?;
+            if let Some((fd, argv)) = exec {
+                execute_fd(fd, argv)?;
             }
             Ok(())
         });
@@ -300,20 +324,23 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating a pipe")
 }
 
-/// Puts the configuration and error pipes at CONFIG_FD and ERROR_FD
-/// without close-on-exec (in the forked child). Either may already sit on
-/// the other's target, so both go through high close-on-exec copies first.
-fn place_fds(config_fd: i32, error_fd: i32) -> std::io::Result<()> {
+/// Puts each `(fd, target)` at its target without close-on-exec (in the
+/// forked child). An fd may already sit on another's target, so all go
+/// through close-on-exec copies at `first_free` or above first (written
+/// back in place of the sources: no allocation after fork).
+fn place_fds(placement: &mut [(i32, i32)], first_free: i32) -> std::io::Result<()> {
     // SAFETY: plain syscalls on fds this process owns.
     unsafe {
-        let config = libc::fcntl(config_fd, libc::F_DUPFD_CLOEXEC, 10);
-        let error = libc::fcntl(error_fd, libc::F_DUPFD_CLOEXEC, 10);
-        if config < 0
-            || error < 0
-            || libc::dup2(config, CONFIG_FD) < 0
-            || libc::dup2(error, ERROR_FD) < 0
-        {
-            return Err(std::io::Error::last_os_error());
+        for (fd, _) in placement.iter_mut() {
+            *fd = libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free);
+            if *fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        for (copy, target) in placement.iter() {
+            if libc::dup2(*copy, *target) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
         }
     }
     Ok(())

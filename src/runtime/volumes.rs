@@ -19,7 +19,8 @@
 //!   software that reads its own token finds what it expects.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -595,15 +596,10 @@ fn write_new_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .write_all(data)
 }
 
+/// `mkdir -p` with an exact mode, never through a symlink (see
+/// [`super::safepath::make_dir`]).
 fn make_dir(path: &Path, mode: u32) -> Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(mode)
-        .create(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    // The umask applied to mkdir; the kubelet's modes are exact.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))?;
-    Ok(())
+    super::safepath::make_dir(path, mode).with_context(|| format!("creating {}", path.display()))
 }
 
 fn mount_tmpfs(path: &Path, options: &str) -> Result<()> {
@@ -665,13 +661,14 @@ pub fn check_host_path(path: &Path, kind: &str) -> Result<()> {
     }
 }
 
-/// The bind mounts of a container's volumeMounts. `env` is the container's
-/// environment, for subPathExpr.
+/// The bind mounts of a container's volumeMounts, each with its source
+/// opened (see [`super::bind`]). `env` is the container's environment, for
+/// subPathExpr.
 pub fn container_mounts(
     cx: &Context<'_>,
     container: &Container,
     env: &[String],
-) -> Result<Vec<Mount>, StartError> {
+) -> Result<Vec<(Mount, OwnedFd)>, StartError> {
     let vars: BTreeMap<&str, &str> = env.iter().filter_map(|kv| kv.split_once('=')).collect();
     let mut mounts = Vec::new();
     for vm in container.volume_mounts.iter().flatten() {
@@ -685,41 +682,115 @@ pub fn container_mounts(
                     vm.name, container.name
                 ))
             })?;
-        let mut source = host_path(cx, volume);
+        let root = host_path(cx, volume);
         let sub_path = match (&vm.sub_path, &vm.sub_path_expr) {
             (Some(p), _) if !p.is_empty() => Some(p.clone()),
             (_, Some(expr)) if !expr.is_empty() => Some(spec::expand(expr, &vars)),
             _ => None,
         };
-        if let Some(sub) = sub_path {
-            validate_relative(&sub).map_err(|e| StartError::Config(format!("subPath: {e}")))?;
-            // The sub path must resolve inside the volume (a symlink in it
-            // may not lead out).
-            let resolved = super::rootfs::resolve_in_root(&source, &sub)
-                .map_err(|e| StartError::Config(format!("subPath {sub:?}: {e:#}")))?;
-            if !resolved.exists() {
-                make_dir(&resolved, 0o755).map_err(|e| StartError::Runtime(format!("{e:#}")))?;
+        let root_fd = open_source(&root, &vm.mount_path)?;
+        let (source, fd) = match sub_path {
+            None => (root, root_fd),
+            Some(sub) => {
+                let fd = open_sub_path(root_fd, &sub, &vm.name, &container.name)?;
+                (root.join(&sub), fd)
             }
-            source = resolved;
-        }
+        };
         let always_readonly = volume.config_map.is_some()
             || volume.secret.is_some()
             || volume.downward_api.is_some()
             || volume.projected.is_some();
+        let readonly = vm.read_only.unwrap_or(false) || always_readonly;
         let propagation = match vm.mount_propagation.as_deref() {
             Some("HostToContainer") => Propagation::HostToContainer,
             Some("Bidirectional") => Propagation::Bidirectional,
             _ => Propagation::None,
         };
-        mounts.push(Mount {
-            source,
-            destination: vm.mount_path.clone(),
-            kind: MountKind::Bind,
-            readonly: vm.read_only.unwrap_or(false) || always_readonly,
-            propagation,
-        });
+        // The kubelet's: Enabled fails where the runtime cannot, IfPossible
+        // falls back; this kernel has mount_setattr, so both are honoured.
+        let recursive_readonly = readonly
+            && matches!(
+                vm.recursive_read_only.as_deref(),
+                Some("Enabled" | "IfPossible")
+            );
+        mounts.push((
+            Mount {
+                source,
+                source_fd: None,
+                destination: vm.mount_path.clone(),
+                kind: MountKind::Bind,
+                readonly,
+                recursive_readonly,
+                propagation,
+            },
+            fd,
+        ));
     }
     Ok(mounts)
+}
+
+/// An O_PATH fd of a bind mount's source, a path the runtime chose (a pod
+/// file, a volume's directory, a hostPath): runc's error if it is missing.
+pub fn open_source(source: &Path, destination: &str) -> Result<OwnedFd, StartError> {
+    super::safepath::open_trusted(source).map_err(|e| {
+        StartError::Runtime(format!(
+            "unable to start container process: error mounting {:?} to rootfs at {:?}: stat {}: {}",
+            source.display().to_string(),
+            destination,
+            source.display(),
+            super::init::io_text(&e)
+        ))
+    })
+}
+
+/// The subPath `sub` inside the volume `root`, resolved beneath it (a
+/// symlink may not lead out, not even for a moment) and made if missing
+/// with the volume's mode, as the kubelet's makeMounts does. The details
+/// stay in the supervisor's log: the kubelet keeps host paths out of the
+/// message.
+fn open_sub_path(
+    root: OwnedFd,
+    sub: &str,
+    volume: &str,
+    container: &str,
+) -> Result<OwnedFd, StartError> {
+    use super::safepath::{self, Scope};
+    use std::os::fd::AsFd;
+    if Path::new(sub).is_absolute() {
+        return Err(StartError::Config(format!(
+            "error SubPath `{sub}` must not be an absolute path"
+        )));
+    }
+    if Path::new(sub)
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        return Err(StartError::Config(format!(
+            "unable to provision SubPath `{sub}`: must not contain '..'"
+        )));
+    }
+    let prepare_failed = |e: std::io::Error| {
+        eprintln!("pod-supervisor: subPath {sub:?} of volume {volume:?}: {e}");
+        StartError::Config(format!(
+            "failed to prepare subPath for volumeMount {volume:?} of container {container:?}"
+        ))
+    };
+    match safepath::open(root.as_fd(), sub, Scope::Beneath) {
+        Ok(fd) => Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            let mode = rustix::fs::fstat(&root)
+                .map_err(|e| prepare_failed(e.into()))?
+                .st_mode
+                & 0o7777;
+            safepath::mkdir_all(root.as_fd(), sub, Scope::Beneath, mode).map_err(|e| {
+                eprintln!("pod-supervisor: creating subPath {sub:?} of volume {volume:?}: {e}");
+                StartError::Config(format!(
+                    "failed to create subPath directory for volumeMount {volume:?} of container {container:?}"
+                ))
+            })
+        }
+        Err(e) => Err(prepare_failed(e)),
+    }
 }
 
 #[cfg(test)]
