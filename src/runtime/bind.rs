@@ -292,4 +292,123 @@ mod tests {
         assert!(check_proc("/procfs", "/procfs").is_ok());
         assert!(check_proc("/sys/fs/cgroup", "/sys/fs/cgroup").is_ok());
     }
+
+    /// The subPath race (CVE-2017-1002101 class), in one process: a thread
+    /// keeps exchanging the volume's directory `d` with a symlink out of
+    /// the volume (renameat2 RENAME_EXCHANGE) while the other binds `d`.
+    /// Resolved as a string and bound by name later, as this runtime did
+    /// (the supervisor resolved, the init mounted milliseconds after), the
+    /// bind lands outside; resolved to an fd and cloned from it, never.
+    #[test]
+    fn a_swapped_sub_path_is_won_by_strings_and_lost_by_fds() {
+        use nix::mount::{MntFlags, MsFlags, mount, umount2};
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: binding needs root");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let vol = tmp.path().join("vol");
+        let outside = tmp.path().join("outside");
+        let target = tmp.path().join("target");
+        for dir in [&vol.join("d"), &outside, &target] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(outside.join("OUTSIDE"), b"").unwrap();
+        std::os::unix::fs::symlink(&outside, vol.join("swap")).unwrap();
+
+        let stop = Arc::new(AtomicBool::new(false));
+        let racer = {
+            let stop = stop.clone();
+            let vol = safepath::open_trusted(&vol).unwrap();
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = rustix::fs::renameat_with(
+                        &vol,
+                        "d",
+                        &vol,
+                        "swap",
+                        rustix::fs::RenameFlags::EXCHANGE,
+                    );
+                }
+            })
+        };
+        const TRIES: usize = 300;
+        // The gap between resolving and mounting (for the string way, the
+        // init's start-up; here the same for both).
+        let gap = std::time::Duration::from_micros(500);
+        let (by_string, by_fd, fd_mounts) = std::thread::spawn(move || {
+            // This thread's own mount namespace: nothing reaches the host.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).unwrap();
+            mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                None::<&str>,
+            )
+            .unwrap();
+            let escaped = || target.join("OUTSIDE").exists();
+            let unmount = || umount2(&target, MntFlags::MNT_DETACH).unwrap();
+            let mut by_string = 0;
+            for _ in 0..TRIES {
+                let resolved = super::super::rootfs::resolve_in_root(&vol, "d").unwrap();
+                std::thread::sleep(gap);
+                if mount(
+                    Some(&resolved),
+                    &target,
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .is_ok()
+                {
+                    by_string += usize::from(escaped());
+                    unmount();
+                }
+            }
+            let root = safepath::open_trusted(&vol).unwrap();
+            let (mut by_fd, mut fd_mounts) = (0, 0);
+            for _ in 0..TRIES {
+                // EXDEV while `d` is the symlink: refused, as it should be.
+                let source = safepath::open(root.as_fd(), "d", Scope::Beneath);
+                std::thread::sleep(gap);
+                let Ok(source) = source else {
+                    continue;
+                };
+                let tree = open_tree(
+                    &source,
+                    "",
+                    OpenTreeFlags::OPEN_TREE_CLONE
+                        | OpenTreeFlags::AT_EMPTY_PATH
+                        | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+                )
+                .unwrap();
+                move_mount(
+                    &tree,
+                    "",
+                    rustix::fs::CWD,
+                    &target,
+                    MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+                )
+                .unwrap();
+                fd_mounts += 1;
+                by_fd += usize::from(escaped());
+                unmount();
+            }
+            (by_string, by_fd, fd_mounts)
+        })
+        .join()
+        .unwrap();
+        stop.store(true, Ordering::Relaxed);
+        racer.join().unwrap();
+        assert!(
+            by_string > 0,
+            "the race was never won against string paths in {TRIES} tries: this test shows nothing"
+        );
+        assert_eq!(by_fd, 0, "a bind made from an fd left the volume");
+        assert!(fd_mounts > 0, "no bind was ever made from an fd");
+        eprintln!("string binds outside: {by_string}/{TRIES}; fd binds: {fd_mounts}, outside: 0");
+    }
 }
