@@ -56,6 +56,27 @@ impl Scope {
     }
 }
 
+/// `openat2`, tried again while it fails with EAGAIN: a scoped lookup
+/// (`RESOLVE_BENEATH`, `RESOLVE_IN_ROOT`) that crosses `..` gives up when
+/// any rename or mount happens on the system meanwhile (the kernel cannot
+/// then prove the walk stayed inside), which a container renaming files in
+/// a loop can cause at will. libpathrs retries the same way.
+pub fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &str,
+    oflags: OFlags,
+    mode: Mode,
+    resolve: ResolveFlags,
+) -> io::Result<OwnedFd> {
+    let mut tries = 0;
+    loop {
+        match rustix::fs::openat2(dir, path, oflags, mode, resolve) {
+            Err(Errno::AGAIN) if tries < 128 => tries += 1,
+            result => return Ok(result?),
+        }
+    }
+}
+
 /// An O_PATH fd of a path the runtime itself chose (a pod directory, a
 /// hostPath named in the manifest), symlinks followed as the kubelet does.
 pub fn open_trusted(path: &Path) -> io::Result<OwnedFd> {
@@ -95,13 +116,13 @@ fn open_parts(base: BorrowedFd<'_>, parts: &[&str], scope: Scope) -> io::Result<
     } else {
         parts.join("/")
     };
-    Ok(rustix::fs::openat2(
+    openat2(
         base,
         joined.as_str(),
         OFlags::PATH | OFlags::CLOEXEC,
         Mode::empty(),
         scope.flags(),
-    )?)
+    )
 }
 
 /// The directory `path` under `base`, made (with `mode`, exactly: not
@@ -152,13 +173,13 @@ fn make_child(parent: BorrowedFd<'_>, name: &str, mode: u32) -> io::Result<Owned
 /// A read-only fd of the directory `name` in `parent`, never through a
 /// symlink.
 fn open_dir_nofollow(parent: BorrowedFd<'_>, name: &str) -> io::Result<OwnedFd> {
-    Ok(rustix::fs::openat2(
+    openat2(
         parent,
         name,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
         ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH,
-    )?)
+    )
 }
 
 /// Creates the empty file `path` under `base` (parents made with 0755),
@@ -205,6 +226,25 @@ pub fn make_dir(path: &Path, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Creates the empty file `path` with `mode` unless something already has
+/// its name (then it is left alone, as the kubelet's FileOrCreate does):
+/// `O_CREAT | O_EXCL | O_NOFOLLOW` in the parent's fd, so a symlink
+/// planted at the name is neither followed to create nor chmodded.
+pub fn make_file(path: &Path, mode: u32) -> io::Result<()> {
+    let (parent, name) = split(path)?;
+    let parent = open_or_make_ancestors(parent, 0o755)?;
+    match rustix::fs::openat(
+        &parent,
+        name,
+        OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::WRONLY | OFlags::CLOEXEC,
+        Mode::from_raw_mode(mode),
+    ) {
+        Ok(file) => Ok(rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?),
+        Err(Errno::EXIST) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn split(path: &Path) -> io::Result<(&Path, &str)> {
     match (path.parent(), path.file_name().and_then(|n| n.to_str())) {
         (Some(parent), Some(name)) if path.is_absolute() => Ok((parent, name)),
@@ -232,13 +272,13 @@ fn open_or_make_ancestors(dir: &Path, mode: u32) -> io::Result<OwnedFd> {
                 Ok(()) | Err(Errno::EXIST) => {}
                 Err(e) => return Err(e.into()),
             }
-            Ok(rustix::fs::openat2(
-                &parent,
+            openat2(
+                parent.as_fd(),
                 name,
                 OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
                 Mode::empty(),
                 ResolveFlags::NO_SYMLINKS | ResolveFlags::BENEATH,
-            )?)
+            )
         }
         Err(e) => Err(e.into()),
     }
@@ -293,6 +333,19 @@ mod tests {
         assert_eq!(mode_of(&deep), 0o777);
         make_dir(&deep, 0o750).unwrap();
         assert_eq!(mode_of(&deep), 0o750, "an existing directory gets the mode");
+
+        // Nor does make_file create or chmod through one.
+        std::fs::write(victim.join("file"), b"").unwrap();
+        std::fs::set_permissions(victim.join("file"), std::fs::Permissions::from_mode(0o600))
+            .unwrap();
+        symlink(victim.join("file"), tmp.path().join("planted")).unwrap();
+        make_file(&tmp.path().join("planted"), 0o644).unwrap();
+        assert_eq!(mode_of(&victim.join("file")), 0o600);
+        symlink(victim.join("new"), tmp.path().join("dangling-file")).unwrap();
+        make_file(&tmp.path().join("dangling-file"), 0o644).unwrap();
+        assert!(!victim.join("new").exists());
+        make_file(&tmp.path().join("a/fresh"), 0o640).unwrap();
+        assert_eq!(mode_of(&tmp.path().join("a/fresh")), 0o640);
     }
 
     #[test]

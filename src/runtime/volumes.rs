@@ -636,14 +636,8 @@ pub fn check_host_path(path: &Path, kind: &str) -> Result<()> {
                 if let Some(parent) = path.parent() {
                     make_dir(parent, 0o755)?;
                 }
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(path)
-                    .with_context(|| format!("creating {display}"))?;
-                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))?;
-                return Ok(());
+                return super::safepath::make_file(path, 0o644)
+                    .with_context(|| format!("creating {display}"));
             }
             if is(&|m| m.is_file()) {
                 Ok(())

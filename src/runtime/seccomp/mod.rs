@@ -100,8 +100,10 @@ fn load_localhost(root: &Path, relative: &str) -> Result<profile::Profile, Strin
             OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
             Mode::empty(),
         )?;
-        let fd = rustix::fs::openat2(
-            &dir,
+        // Retried on EAGAIN: renames anywhere on the system can fail a
+        // scoped lookup through `..`.
+        let fd = super::safepath::openat2(
+            std::os::fd::AsFd::as_fd(&dir),
             relative,
             OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
             Mode::empty(),
