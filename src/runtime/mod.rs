@@ -95,7 +95,7 @@ pub mod volumes;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use k8s_openapi::api::core::v1::{Container, Pod};
 
 use crate::image::Image;
@@ -196,6 +196,12 @@ pub enum StartError {
     #[error("{0}")]
     Runtime(String),
 }
+
+/// The process of `exec` did not start (no such executable, permission
+/// denied), in the words of runc, which kubectl passes on.
+#[derive(Debug, thiserror::Error)]
+#[error("OCI runtime exec failed: exec failed: unable to start container process: {0}")]
+pub struct ExecFailed(pub String);
 
 impl From<anyhow::Error> for StartError {
     fn from(err: anyhow::Error) -> StartError {
@@ -751,11 +757,7 @@ impl PodRuntime {
                     console: received.transpose()?,
                 }),
             },
-            Outcome::Failed(message) => {
-                bail!(
-                    "OCI runtime exec failed: exec failed: unable to start container process: {message}"
-                )
-            }
+            Outcome::Failed(message) => Err(ExecFailed(message).into()),
         }
     }
 

@@ -19,7 +19,7 @@ use nix::unistd::Pid;
 
 use super::target::Target;
 use crate::error::ExitStatus;
-use crate::runtime::{PodRuntime, Stdio};
+use crate::runtime::{ExecFailed, PodRuntime, Stdio};
 use crate::store::Store;
 use crate::terminal::relay::{Relay, Target as To};
 use crate::terminal::{self, RawMode, WindowChanges};
@@ -110,7 +110,7 @@ fn start(
 ) -> Result<(i32, Option<OwnedFd>)> {
     match runtime.exec(container, argv, stdio) {
         Ok(started) => Ok((started.pid, started.console)),
-        Err(e) if format!("{e:#}").starts_with("OCI runtime exec failed") => Err(ExitStatus {
+        Err(e) if e.downcast_ref::<ExecFailed>().is_some() => Err(ExitStatus {
             code: 126,
             message: Some(format!(
                 "{e:#}: unknown\ncommand terminated with exit code 126"
