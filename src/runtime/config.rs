@@ -28,6 +28,13 @@ pub struct ContainerConfig {
     pub sysctls: Vec<(String, String)>,
     pub readonly_rootfs: bool,
     pub process: Process,
+    /// A `hostUsers: false` pod's user namespace (the pause process's
+    /// `/proc/<pid>/ns/user`), joined once the mounts are made.
+    #[serde(default)]
+    pub user_namespace: Option<PathBuf>,
+    /// The first host id of that namespace's range (its root).
+    #[serde(default)]
+    pub id_base: Option<u32>,
 }
 
 /// A process in a running container: `__pod-container-exec`.
@@ -47,7 +54,7 @@ pub struct ExecConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct NamespacePath {
-    /// `net`, `ipc`, `uts`, `mnt`, `pid`, `cgroup`.
+    /// `net`, `ipc`, `uts`, `mnt`, `pid`, `cgroup`, `user`.
     pub kind: String,
     pub path: PathBuf,
 }

@@ -8,6 +8,7 @@
 use std::ffi::CString;
 use std::fs::File;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -57,6 +58,13 @@ fn run_container(config: &ContainerConfig) -> Result<()> {
     new_session()?;
     join_cgroups(&config.cgroup_procs)?;
     join_namespaces(&config.join)?;
+    let user = config
+        .user_namespace
+        .as_ref()
+        .map(|path| {
+            File::open(path).with_context(|| format!("opening namespace {}", path.display()))
+        })
+        .transpose()?;
     // Cloned while still in the host's mount namespace.
     let sources = bind::clone_sources(&config.mounts)?;
     // A cgroup namespace made now, once in the container's cgroups, has
@@ -64,11 +72,20 @@ fn run_container(config: &ContainerConfig) -> Result<()> {
     // shows the container's own cgroup (see rootfs::mount_cgroups).
     nix::sched::unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP)
         .context("creating mount and cgroup namespaces")?;
-    rootfs::prepare(config, sources)?;
+    rootfs::prepare(config, sources, user.as_ref().map(|f| f.as_fd()))?;
     set_sysctls(&config.sysctls)?;
     rootfs::restrict_proc(config)?;
     if config.readonly_rootfs {
         rootfs::remount_root_readonly()?;
+    }
+    // The user namespace last: every mount above was made by host root
+    // (with the pod's mapping where ownership shows), so the container's
+    // mount namespace stays owned by the host's user namespace and root in
+    // the pod has no capability over it. From here on the process's ids
+    // and capabilities are those of the pod's namespace.
+    if let Some(user) = &user {
+        nix::sched::setns(user, CloneFlags::CLONE_NEWUSER)
+            .context("joining the pod's user namespace")?;
     }
     if config.process.tty {
         console::take_terminal(None, config.process.uid)?;
@@ -102,7 +119,10 @@ fn join_cgroups(procs: &[PathBuf]) -> Result<()> {
 }
 
 /// Opens every namespace first (the paths are host paths), then joins them
-/// in order; the mount namespace, if any, is last in the list.
+/// in order; the mount namespace, if any, is last in the list but for the
+/// user namespace, joined after it (joined first, it would take host root's
+/// capabilities over the namespaces owned by the host, the mount namespace
+/// of a container among them).
 fn join_namespaces(namespaces: &[NamespacePath]) -> Result<()> {
     let mut opened = Vec::new();
     for ns in namespaces {
@@ -117,6 +137,7 @@ fn join_namespaces(namespaces: &[NamespacePath]) -> Result<()> {
             "uts" => CloneFlags::CLONE_NEWUTS,
             "mnt" => CloneFlags::CLONE_NEWNS,
             "cgroup" => CloneFlags::CLONE_NEWCGROUP,
+            "user" => CloneFlags::CLONE_NEWUSER,
             other => bail!("unknown namespace kind {other}"),
         };
         nix::sched::setns(&file, flag)

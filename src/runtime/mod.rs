@@ -90,9 +90,10 @@ mod spawn;
 pub mod spec;
 mod state;
 pub mod user;
+pub mod userns;
 pub mod volumes;
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -293,6 +294,16 @@ impl PodRuntime {
         false
     }
 
+    /// `hostUsers: false`: the pod gets a user namespace of its own.
+    fn own_users(&self) -> bool {
+        self.pod.spec.as_ref().and_then(|s| s.host_users) == Some(false)
+    }
+
+    /// The pod's uid (checked by `open`).
+    fn uid(&self) -> &str {
+        self.pod.metadata.uid.as_deref().unwrap_or_default()
+    }
+
     fn shares_pid_namespace(&self) -> bool {
         self.spec_bool(|s| s.share_process_namespace) && !self.host_pid()
     }
@@ -389,7 +400,19 @@ impl PodRuntime {
             })
             .context("creating the pause process's cgroup")?;
         let entry = pause_cgroup.entry();
-        let pid = sandbox::start(&spec, entry.thread_files)?;
+        let user = if self.own_users() {
+            let range = userns::allocate(self.store.root(), self.uid())?;
+            Some(userns::create(range).context("creating the pod's user namespace")?)
+        } else {
+            None
+        };
+        let pid = sandbox::start(
+            &spec,
+            entry.thread_files,
+            user.as_ref().map(|fd| fd.as_fd()),
+        )?;
+        // The pause process holds the namespace from now on.
+        drop(user);
         let joined = entry.procs_files.iter().try_for_each(|file| {
             std::fs::write(file, pid.to_string())
                 .with_context(|| format!("writing {}", file.display()))
@@ -453,6 +476,18 @@ impl PodRuntime {
         for d in [&rootfs.upper, &rootfs.work, &rootfs.mountpoint] {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
+        let range = if self.own_users() {
+            let range = userns::find(self.store.root(), self.uid())
+                .ok_or_else(|| StartError::Runtime("the pod has no user namespace range".into()))?;
+            // The root of the writable layer is the root directory the
+            // container sees: its root's, as an image's / is.
+            let root = range.host_id(0);
+            std::os::unix::fs::chown(&rootfs.upper, Some(root), Some(root))
+                .with_context(|| format!("chown {}", rootfs.upper.display()))?;
+            Some(range)
+        } else {
+            None
+        };
 
         let cgroup = self.cgroup.child(&container.name);
         // A previous instance's cgroup (and its OOM count) is not reused.
@@ -501,6 +536,8 @@ impl PodRuntime {
                 .and_then(|s| s.read_only_root_filesystem)
                 .unwrap_or(false),
             process: process.clone(),
+            user_namespace: range.map(|_| format!("/proc/{pause}/ns/user").into()),
+            id_base: range.map(|r| r.first),
         };
         let pid_namespace = if self.host_pid() {
             PidNamespace::Inherit
@@ -707,7 +744,8 @@ impl PodRuntime {
         };
         let target = record.pid;
         let mut join: Vec<NamespacePath> = Vec::new();
-        for kind in ["ipc", "uts", "net", "cgroup", "mnt"] {
+        // The user namespace after the others (see `init::join_namespaces`).
+        for kind in ["ipc", "uts", "net", "cgroup", "mnt", "user"] {
             let path = PathBuf::from(format!("/proc/{target}/ns/{kind}"));
             let own = PathBuf::from(format!("/proc/self/ns/{kind}"));
             // Joining one's own namespace is harmless but pointless.
@@ -784,7 +822,9 @@ impl PodRuntime {
         self.cgroup.destroy()?;
         state::unmount_under(&self.run_dir)?;
         remove_dir(&self.run_dir)?;
-        remove_dir(&self.writable_dir)
+        remove_dir(&self.writable_dir)?;
+        // Last: the range is free once nothing of the pod is left.
+        userns::release(self.store.root(), self.uid())
     }
 }
 

@@ -4,7 +4,7 @@
 //! files and volumes, then pivot_root.
 
 use std::fs;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -51,8 +51,14 @@ const DEVICES: &[(&str, u64, u64)] = &[
 
 /// Mounts everything under the new root and pivots into it. `sources`
 /// holds, for each of `config.mounts`, the bind's source cloned in the
-/// host's mount namespace (see [`super::bind`]).
-pub fn prepare(config: &ContainerConfig, sources: Vec<Option<bind::Source>>) -> Result<()> {
+/// host's mount namespace (see [`super::bind`]). `user`: the pod's user
+/// namespace (`hostUsers: false`), whose mapping the image layers are seen
+/// through (see [`idmapped_layer`]).
+pub fn prepare(
+    config: &ContainerConfig,
+    sources: Vec<Option<bind::Source>>,
+    user: Option<BorrowedFd<'_>>,
+) -> Result<()> {
     // Nothing done here may leak to the host; host mounts still reach us.
     mount(
         None::<&str>,
@@ -66,7 +72,10 @@ pub fn prepare(config: &ContainerConfig, sources: Vec<Option<bind::Source>>) -> 
     // A privileged container may use the device nodes it makes or its
     // image carries; any other keeps only its minimal /dev's nodes.
     let nodev = !config.host_dev;
-    mount_overlay(&config.rootfs, nodev)?;
+    match user {
+        Some(user) => mount_idmapped_overlay(&config.rootfs, nodev, user)?,
+        None => mount_overlay(&config.rootfs, nodev)?,
+    }
     mount_proc(root)?;
     mount_sys(root, config.sys_writable)?;
     mount_cgroups(root, config.sys_writable)?;
@@ -75,7 +84,9 @@ pub fn prepare(config: &ContainerConfig, sources: Vec<Option<bind::Source>>) -> 
     } else {
         make_dev(root)?;
     }
-    mount_dev_extras(root)?;
+    // The ptys' group, tty (5) in the container, is a host gid in the
+    // mount options (the mount is made from the host's user namespace).
+    mount_dev_extras(root, config.id_base.unwrap_or(0) + TTY_GID)?;
     let root_fd = bind::Root::open(root)?;
     for (m, source) in config.mounts.iter().zip(sources) {
         mount_one(&root_fd, m, source)?;
@@ -120,6 +131,122 @@ fn mount_overlay(rootfs: &Rootfs, nodev: bool) -> Result<()> {
         )
     })
 }
+
+/// The overlay root of a pod in its own user namespace: every image layer
+/// is an idmapped mount (through the pod's mapping, so a layer file owned
+/// by host uid 0 is owned by the pod's first id, root in the pod) given to
+/// overlayfs by descriptor (Linux 6.13's `lowerdir+` with FSCONFIG_SET_FD),
+/// so no path is resolved again between the idmapping and the overlay.
+/// The layers stay
+/// shared between pods, unchanged on disk. The upper directory is not
+/// idmapped: it belongs to this pod alone, its root was given to the pod's
+/// root by the runtime, and what the container writes (copies up included,
+/// which keep the idmapped owner) is stored with the host ids of its
+/// range. The overlay itself is made by host root in the container's mount
+/// namespace, which stays owned by the host's user namespace: root in the
+/// pod cannot unmount or remount anything in it.
+fn mount_idmapped_overlay(rootfs: &Rootfs, nodev: bool, user: BorrowedFd<'_>) -> Result<()> {
+    use rustix::mount::{
+        FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, fsconfig_create,
+        fsconfig_set_fd, fsconfig_set_string, fsmount, fsopen, move_mount,
+    };
+    if rootfs.layers.is_empty() {
+        bail!("the image has no layers");
+    }
+    let fail = |what: &str, e: rustix::io::Errno| {
+        anyhow!(
+            "mounting the overlay root at {}: {what}: {}",
+            rootfs.mountpoint.display(),
+            super::init::errno_text(nix::errno::Errno::from_raw(e.raw_os_error()))
+        )
+    };
+    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| fail("fsopen", e))?;
+    // overlayfs clones its layers' mounts, which it does only for mounts
+    // of the caller's mount namespace: each idmapped clone is attached in
+    // this one (the container's, private) first, beside the root's mount
+    // point; the pivot detaches them.
+    let attach_under = rootfs.mountpoint.with_file_name("layers");
+    for (i, layer) in rootfs.layers.iter().rev().enumerate() {
+        let tree = idmapped_layer(layer, user)?;
+        let at = attach_under.join(i.to_string());
+        fs::create_dir_all(&at).with_context(|| format!("creating {}", at.display()))?;
+        move_mount(
+            &tree,
+            "",
+            rustix::fs::CWD,
+            &at,
+            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+        )
+        .map_err(|e| fail(&format!("attaching layer {}", layer.display()), e))?;
+        fsconfig_set_fd(&fs, "lowerdir+", &tree)
+            .map_err(|e| fail(&format!("layer {}", layer.display()), e))?;
+    }
+    fsconfig_set_string(&fs, "upperdir", &rootfs.upper).map_err(|e| fail("upperdir", e))?;
+    fsconfig_set_string(&fs, "workdir", &rootfs.work).map_err(|e| fail("workdir", e))?;
+    fsconfig_create(&fs).map_err(|e| fail("creating", e))?;
+    let attributes = if nodev {
+        MountAttrFlags::MOUNT_ATTR_NODEV
+    } else {
+        MountAttrFlags::empty()
+    };
+    let mount =
+        fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attributes).map_err(|e| fail("fsmount", e))?;
+    move_mount(
+        &mount,
+        "",
+        rustix::fs::CWD,
+        &rootfs.mountpoint,
+        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
+    )
+    .map_err(|e| fail("move_mount", e))
+}
+
+/// A detached clone of `layer` seen through the user namespace `user`'s
+/// mapping (mount_setattr with MOUNT_ATTR_IDMAP).
+fn idmapped_layer(layer: &Path, user: BorrowedFd<'_>) -> Result<OwnedFd> {
+    use rustix::mount::{OpenTreeFlags, open_tree};
+    let tree = open_tree(
+        rustix::fs::CWD,
+        layer,
+        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
+    )
+    .with_context(|| format!("open_tree {}", layer.display()))?;
+    // struct mount_attr (linux/mount.h), MOUNT_ATTR_SIZE_VER0.
+    #[repr(C)]
+    struct MountAttr {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+    let attr = MountAttr {
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: user.as_raw_fd() as u64,
+    };
+    // SAFETY: mount_setattr on a descriptor we own, with a correctly
+    // sized structure that outlives the call.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("idmapping layer {}", layer.display()));
+    }
+    Ok(tree)
+}
+
+/// The group of ttys (and of the devpts mount's ptys) in an image.
+const TTY_GID: u32 = 5;
 
 /// Overlay options separate with `,` and `:`; both are escaped with `\`.
 fn escape_overlay_path(path: &Path) -> String {
@@ -276,14 +403,15 @@ fn bind_host_dev(root: &Path) -> Result<()> {
 
 /// /dev/pts (a new instance, so the container's ptys are its own) and
 /// /dev/mqueue (the IPC namespace's queues).
-fn mount_dev_extras(root: &Path) -> Result<()> {
+fn mount_dev_extras(root: &Path, tty_gid: u32) -> Result<()> {
     let pts = ensure_dir(root, "/dev/pts")?;
+    let options = format!("newinstance,ptmxmode=0666,mode=0620,gid={tty_gid}");
     mount_fs(
         "devpts",
         &pts,
         "devpts",
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        Some(options.as_str()),
     )?;
     let mqueue = ensure_dir(root, "/dev/mqueue")?;
     mount_fs(

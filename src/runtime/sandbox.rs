@@ -15,6 +15,7 @@
 
 use std::ffi::CString;
 use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -43,8 +44,18 @@ pub struct SandboxSpec {
 }
 
 /// Starts the pause process, a child of the caller, born in the cgroups
-/// whose v1 `tasks` files are `born_in`; returns its host pid.
-pub fn start(spec: &SandboxSpec, born_in: Vec<PathBuf>) -> Result<i32> {
+/// whose v1 `tasks` files are `born_in`; returns its host pid. With
+/// `user` (a `hostUsers: false` pod's user namespace, see
+/// [`super::userns`]) it joins that namespace before it makes the others,
+/// so they are owned by it: root in the pod then has its capabilities
+/// over the pod's network (and sysfs can be mounted for it), and none over
+/// the host's.
+pub fn start(
+    spec: &SandboxSpec,
+    born_in: Vec<PathBuf>,
+    user: Option<BorrowedFd<'_>>,
+) -> Result<i32> {
+    let user = user.map(|fd| fd.as_raw_fd());
     let hostname = CString::new(spec.hostname.as_str()).context("hostname contains NUL")?;
     let mut flags = libc::CLONE_NEWNS;
     if spec.network {
@@ -60,6 +71,9 @@ pub fn start(spec: &SandboxSpec, born_in: Vec<PathBuf>) -> Result<i32> {
     let pre_exec = move || -> io::Result<()> {
         // SAFETY: raw syscalls only, on memory prepared before the fork.
         unsafe {
+            if let Some(fd) = user {
+                check(libc::setns(fd, libc::CLONE_NEWUSER))?;
+            }
             check(libc::unshare(flags))?;
             if uts {
                 check(libc::sethostname(

@@ -89,6 +89,20 @@ fn validate_spec(spec: &PodSpec, path: &Path) -> Errors {
             );
         }
     }
+    // validateHostUsers: a pod's own user namespace does not mix with the
+    // host's other namespaces (the odd capitals are the API server's).
+    if spec.host_users == Some(false) {
+        let forbidden = "when `pod.Spec.HostUsers` is false";
+        for (set, name) in [
+            (spec.host_network, "hostNetwork"),
+            (spec.host_pid, "HostPID"),
+            (spec.host_ipc, "HostIPC"),
+        ] {
+            if set == Some(true) {
+                errs.forbidden(&path.child(name), forbidden);
+            }
+        }
+    }
     if let Some(affinity) = spec.affinity.as_ref() {
         errs.extend(super::affinity::validate_affinity(
             affinity,

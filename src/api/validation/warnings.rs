@@ -163,9 +163,6 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
     if spec.active_deadline_seconds.is_some() {
         warn("activeDeadlineSeconds".into());
     }
-    if spec.host_users == Some(false) {
-        warn("hostUsers".into());
-    }
     if spec.resources.is_some() {
         warn("resources".into());
     }

@@ -1,0 +1,259 @@
+//! `hostUsers: false`, run for real (root): the pod in a user namespace of
+//! its own, whose root is an unprivileged id of the host. Each attack is
+//! first run in a `hostUsers: true` pod, where root in the container is
+//! root on the host, to show it works there; then it must fail.
+
+mod common;
+
+use std::os::unix::fs::MetadataExt;
+
+use common::pods::{create, delete_and_check_clean, wait_log};
+use common::{Env, import_busybox};
+
+fn env() -> Env {
+    let env = Env::new();
+    import_busybox(&env.root());
+    env
+}
+
+/// The first host id and size of a pod's user namespace, from a
+/// `/proc/self/uid_map` line printed by the container.
+fn mapping(log: &str, label: &str) -> Option<(u64, u64)> {
+    let line = log.lines().find_map(|l| l.strip_prefix(label))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .map(|f| f.parse().unwrap())
+        .collect();
+    (fields.len() == 3 && fields[0] == 0).then(|| (fields[1], fields[2]))
+}
+
+/// The host's view of a process's real uid and gid (`/proc/<pid>/status`).
+fn host_ids(pid: i32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| -> u64 {
+        let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    (field("Uid:"), field("Gid:"))
+}
+
+/// The host pid of container `main` of pod `uid` (the runtime's record).
+fn container_pid(env: &Env, uid: &str) -> i32 {
+    let record = env
+        .run_root()
+        .join("pods")
+        .join(uid)
+        .join("containers/main/state.json");
+    let text = std::fs::read_to_string(&record).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["pid"].as_i64().unwrap() as i32
+}
+
+/// A pod whose container runs `script`, then prints "end" and sleeps (so
+/// the host can look at its process). `host_users` is the pod's
+/// `hostUsers`; /scratch is an emptyDir, /hostfile a hostPath file.
+fn start(env: &Env, name: &str, host_users: bool, hostfile: &str, script: &str) -> String {
+    create(
+        env,
+        name,
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  hostUsers: {host_users}
+  restartPolicy: Never
+  volumes:
+  - name: scratch
+    emptyDir: {{}}
+  - name: hostfile
+    hostPath: {{path: {hostfile}, type: File}}
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: Never
+    volumeMounts:
+    - {{name: scratch, mountPath: /scratch}}
+    - {{name: hostfile, mountPath: /hostfile}}
+    command: [sh, -c, '{script}; echo end; exec sleep 1000']
+"#
+        ),
+    )
+}
+
+/// What the container reports about itself and tries against the host: a
+/// file in its emptyDir, a write to a root-owned host file, a device node.
+const PROBE: &str = "echo id=$(id -u):$(id -g); echo map=$(cat /proc/self/uid_map); echo gmap=$(cat /proc/self/gid_map); \
+    touch /scratch/made && echo made; \
+    if echo pwned >> /hostfile; then echo hostfile-written; else echo hostfile-refused; fi; \
+    if mknod /tmp/null c 1 3; then echo mknod-done; else echo mknod-refused; fi; \
+    ls -ln / | grep \" etc$\"; touch /etc/new && echo root-writable";
+
+struct Probe {
+    log: String,
+    uid: String,
+    host_ids: (u64, u64),
+    made_owner: (u32, u32),
+}
+
+fn probe(env: &Env, name: &str, host_users: bool, hostfile: &str) -> Probe {
+    let uid = start(env, name, host_users, hostfile, PROBE);
+    let log = wait_log(env, name, &uid, "main", "end");
+    let pid = container_pid(env, &uid);
+    let made = std::fs::metadata(
+        env.root()
+            .join("pods/default")
+            .join(name)
+            .join("volumes/empty-dir/scratch/made"),
+    )
+    .unwrap_or_else(|e| panic!("the file the container made: {e}\n{log}"));
+    Probe {
+        host_ids: host_ids(pid),
+        made_owner: (made.uid(), made.gid()),
+        log,
+        uid,
+    }
+}
+
+/// A file only host root may write, for the hostPath attack.
+fn root_file(env: &Env) -> String {
+    let path = env.dir.path().join("root-only");
+    std::fs::write(&path, "host\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // The test directory itself is only root's; the file must be reachable
+    // by path for the hostPath check, which runs as root anyway.
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn root_in_a_host_users_false_pod_is_nobody_on_the_host() {
+    let env = env();
+    let hostfile = root_file(&env);
+
+    // Weakened: hostUsers true. Root in the container is root on the host.
+    let host = probe(&env, "host-users", true, &hostfile);
+    assert!(host.log.contains("id=0:0\n"), "{}", host.log);
+    assert_eq!(
+        mapping(&host.log, "map="),
+        Some((0, 4294967295)),
+        "{}",
+        host.log
+    );
+    assert_eq!(host.host_ids, (0, 0));
+    assert_eq!(host.made_owner, (0, 0));
+    assert!(host.log.contains("hostfile-written\n"), "{}", host.log);
+    assert!(host.log.contains("mknod-done\n"), "{}", host.log);
+    assert!(host.log.contains("root-writable\n"), "{}", host.log);
+    assert_eq!(std::fs::read_to_string(&hostfile).unwrap(), "host\npwned\n");
+    std::fs::write(&hostfile, "host\n").unwrap();
+    delete_and_check_clean(&env, "host-users", &host.uid);
+
+    // hostUsers false: root in the container, an unprivileged range on
+    // the host.
+    let own = probe(&env, "own-users", false, &hostfile);
+    let log = &own.log;
+    assert!(log.contains("id=0:0\n"), "{log}");
+    let (first, size) = mapping(log, "map=").unwrap_or_else(|| panic!("{log}"));
+    assert_eq!(mapping(log, "gmap="), Some((first, size)), "{log}");
+    assert_eq!(size, 65536, "{log}");
+    assert!(first >= 65536 && first % 65536 == 0, "{log}");
+    // The host sees the container's process and its file as the range's
+    // first id.
+    assert_eq!(own.host_ids, (first, first), "{log}");
+    assert_eq!(own.made_owner, (first as u32, first as u32), "{log}");
+    // Host root's things stay host root's.
+    assert!(log.contains("hostfile-refused\n"), "{log}");
+    assert_eq!(std::fs::read_to_string(&hostfile).unwrap(), "host\n");
+    assert!(log.contains("mknod-refused\n"), "{log}");
+    // The image is the container's root's (idmapped layers): / and /etc
+    // are its own, and it writes there.
+    assert!(
+        log.lines()
+            .any(|l| l.ends_with(" etc") && l.contains(" 0 ")),
+        "{log}"
+    );
+    assert!(log.contains("root-writable\n"), "{log}");
+    delete_and_check_clean(&env, "own-users", &own.uid);
+}
+
+#[test]
+fn two_pods_get_different_ranges_and_give_them_back() {
+    let env = env();
+    let hostfile = root_file(&env);
+    let script = "echo map=$(cat /proc/self/uid_map)";
+    let a = start(&env, "a", false, &hostfile, script);
+    let b = start(&env, "b", false, &hostfile, script);
+    let log_a = wait_log(&env, "a", &a, "main", "end");
+    let log_b = wait_log(&env, "b", &b, "main", "end");
+    let (first_a, _) = mapping(&log_a, "map=").unwrap_or_else(|| panic!("{log_a}"));
+    let (first_b, _) = mapping(&log_b, "map=").unwrap_or_else(|| panic!("{log_b}"));
+    assert!(first_a.abs_diff(first_b) >= 65536, "{log_a}{log_b}");
+    let ranges = env.root().join("userns");
+    let held = || {
+        std::fs::read_dir(&ranges)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name() != "lock")
+            .count()
+    };
+    assert_eq!(held(), 2);
+    // (The check of what is left counts every mount of the test, so the
+    // first pod is checked once the second is gone too.)
+    env.ok(&["delete", "pod", "a", "--grace-period=2"]);
+    delete_and_check_clean(&env, "b", &b);
+    assert!(common::pods::leftovers(&env, &a).is_empty());
+    assert_eq!(held(), 0, "a deleted pod's range is given back");
+}
+
+#[test]
+fn exec_joins_the_pods_user_namespace() {
+    let env = env();
+    let hostfile = root_file(&env);
+    let uid = start(
+        &env,
+        "exec",
+        false,
+        &hostfile,
+        "echo map=$(cat /proc/self/uid_map)",
+    );
+    let log = wait_log(&env, "exec", &uid, "main", "end");
+    let (first, _) = mapping(&log, "map=").unwrap();
+    let out = env.ok(&[
+        "exec",
+        "exec",
+        "--",
+        "sh",
+        "-c",
+        "id -u; cat /proc/self/uid_map",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("0"), "{out}");
+    assert_eq!(
+        mapping(&format!("map={}", lines.next().unwrap()), "map="),
+        Some((first, 65536)),
+        "{out}"
+    );
+    delete_and_check_clean(&env, "exec", &uid);
+}
+
+#[test]
+fn host_namespaces_do_not_mix_with_host_users_false() {
+    let env = Env::new();
+    let file = env.manifest(
+        "mixed.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: mixed}\nspec:\n  hostUsers: false\n  hostNetwork: true\n  hostIPC: true\n  containers:\n  - {name: main, image: busybox}\n",
+    );
+    let err = env.fails(&["create", "-f", file.to_str().unwrap()]);
+    assert!(
+        err.contains("spec.hostNetwork: Forbidden: when `pod.Spec.HostUsers` is false"),
+        "{err}"
+    );
+    assert!(
+        err.contains("spec.HostIPC: Forbidden: when `pod.Spec.HostUsers` is false"),
+        "{err}"
+    );
+    assert!(env.run(&["get", "pods", "-o", "name"]).stdout.is_empty());
+}
