@@ -7,7 +7,7 @@
 //! skipping what the table never reads (commands, env, resources, security
 //! contexts, images, container ids, messages...) is several times faster.
 //! The result is still a `Pod`, with the unread fields left empty, so the
-//! table code, `observed_status` and the selector run unchanged. It must
+//! table code, `observed::status` and the selector run unchanged. It must
 //! not reach a machine format (yaml, json, custom-columns) or `-w`, which
 //! compare or print whole objects.
 

@@ -117,7 +117,7 @@ fn supervise(args: Args) -> Result<()> {
         Ok((store, pod, records, listener, claim))
     })();
     // `_claim` lives until the pod is done: its lock is how others tell
-    // that this supervisor runs (see `record`).
+    // that this supervisor runs (see `store::record`).
     let (store, pod, records, listener, _claim) = match prepared {
         Ok(p) => p,
         Err(e) => {
