@@ -1,6 +1,7 @@
 //! What the CLI process does to a pod: start its supervisor ([`start`]),
 //! stop and remove it ([`delete`]), open exec and attach sessions with its
-//! containers ([`session`]), talk to its supervisor's socket ([`client`]).
+//! containers ([`session`]), follow its containers' logs ([`logs`]), talk
+//! to its supervisor's socket ([`client`]).
 //!
 //! This is one side of the process boundary: everything here runs in the
 //! short-lived `pod` command. The other side, `supervisor`, runs in the
