@@ -256,7 +256,7 @@ spec:
   - name: client
     image: busybox
     imagePullPolicy: Never
-    command: ["sh", "-c", "until wget -qO- http://127.0.0.1:8080/; do sleep 0.1; done; cat /shared/index.html; sleep 3600"]
+    command: ["sh", "-c", "until wget -qO- http://127.0.0.1:8080/ 2>/dev/null; do sleep 0.1; done; cat /shared/index.html; sleep 3600"]
     volumeMounts:
     - {name: www, mountPath: /shared}
 "#,
