@@ -141,6 +141,18 @@ fn a_corrupt_record_is_reported_and_the_other_pods_listed() {
         let file = env.manifest(&format!("{name}.yaml"), &POD.replace("race", name));
         env.ok(&["create", "-f", file.to_str().unwrap()]);
     }
+    // Each supervisor writes its pod's record once, to bind it to the node:
+    // the records are corrupted after that, not overwritten by it.
+    for name in ["a", "b", "c"] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while env
+            .ok(&["get", "pod", name, "-o", "jsonpath={.spec.nodeName}"])
+            .is_empty()
+        {
+            assert!(std::time::Instant::now() < deadline, "{name} never bound");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
     let record = |name: &str| env.root().join(format!("pods/default/{name}/pod.json"));
     let saved: Vec<_> = ["b", "c"]
         .iter()
