@@ -257,3 +257,51 @@ fn host_namespaces_do_not_mix_with_host_users_false() {
     );
     assert!(env.run(&["get", "pods", "-o", "name"]).stdout.is_empty());
 }
+
+/// The runtime's files (a secret volume, /etc/hosts, the termination log)
+/// are shown to the pod's root as its own (idmapped binds): a secret of
+/// mode 0400 reads, the termination message is written.
+#[test]
+fn the_pods_own_files_are_its_roots() {
+    let env = env();
+    let uid = create(
+        &env,
+        "files",
+        r#"
+apiVersion: v1
+kind: Secret
+metadata: {name: token}
+stringData: {key: secret-value}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: files}
+spec:
+  hostUsers: false
+  restartPolicy: Never
+  volumes:
+  - {name: token, secret: {secretName: token, defaultMode: 0400}}
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: Never
+    volumeMounts: [{name: token, mountPath: /token}]
+    command: [sh, -c, 'ls -lnL /token/key /etc/hosts | while read mode links owner group rest; do echo $owner:$group $mode; done; cat /token/key; echo; echo written > /dev/termination-log; echo end']
+"#,
+    );
+    let log = wait_log(&env, "files", &uid, "main", "end");
+    assert_eq!(
+        log, "0:0 -rw-r--r--\n0:0 -r--------\nsecret-value\nend\n",
+        "{log}"
+    );
+    let message = common::pods::wait_until(&env, "files", "the termination message", || {
+        let message = common::pods::jsonpath(
+            &env,
+            "files",
+            "{.status.containerStatuses[0].state.terminated.message}",
+        );
+        (!message.is_empty()).then_some(message)
+    });
+    assert_eq!(message, "written\n");
+    delete_and_check_clean(&env, "files", &uid);
+}

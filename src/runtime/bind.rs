@@ -118,8 +118,17 @@ impl Root<'_> {
 }
 
 /// Attaches `source` at `m.destination` inside `root`, with `m`'s
-/// read-only flag and propagation.
-pub fn attach(root: &Root<'_>, m: &Mount, source: Source) -> Result<()> {
+/// read-only flag and propagation, and idmapped through the user namespace
+/// `user` if `m.idmap` says so.
+pub fn attach(
+    root: &Root<'_>,
+    m: &Mount,
+    source: Source,
+    user: Option<BorrowedFd<'_>>,
+) -> Result<()> {
+    if let Some(user) = user.filter(|_| m.idmap) {
+        idmap(source.tree.as_fd(), user).context("idmapping the mount")?;
+    }
     let propagation = match m.propagation {
         Propagation::None => Some(libc::MS_PRIVATE),
         Propagation::HostToContainer => Some(libc::MS_SLAVE),
@@ -231,17 +240,40 @@ struct MountAttr {
     userns_fd: u64,
 }
 
+/// Makes the detached mount `fd` (its top mount only) show its files
+/// through the mapping of the user namespace `user`: what host uid 0 owns
+/// is owned by the namespace's root.
+pub fn idmap(fd: BorrowedFd<'_>, user: BorrowedFd<'_>) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    mount_setattr(
+        fd,
+        MountAttr {
+            attr_set: MOUNT_ATTR_IDMAP,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: user.as_raw_fd() as u64,
+        },
+        false,
+    )
+}
+
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
 /// `mount_setattr(fd, "", AT_EMPTY_PATH [| AT_RECURSIVE])`: adds `set`
 /// (MOUNT_ATTR_*) and a propagation type (MS_PRIVATE, ...; 0 to keep it),
 /// clearing nothing. Not in rustix; a raw system call.
 fn set_attributes(fd: BorrowedFd<'_>, set: u64, propagation: u64, recursive: bool) -> Result<()> {
-    use std::os::fd::AsRawFd;
     let attr = MountAttr {
         attr_set: set,
         attr_clr: 0,
         propagation,
         userns_fd: 0,
     };
+    mount_setattr(fd, attr, recursive)
+}
+
+fn mount_setattr(fd: BorrowedFd<'_>, attr: MountAttr, recursive: bool) -> Result<()> {
+    use std::os::fd::AsRawFd;
     let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
     if recursive {
         flags |= libc::AT_RECURSIVE as libc::c_uint;

@@ -87,6 +87,12 @@ pub struct Mount {
     /// source read-only too, not just the top one.
     pub recursive_readonly: bool,
     pub propagation: Propagation,
+    /// The source is the runtime's own files (owned by host root: the
+    /// pod's /etc files, its termination log, configMap, secret,
+    /// downwardAPI and projected volumes): in a `hostUsers: false` pod the
+    /// bind is idmapped through the pod's mapping, so they are its root's.
+    #[serde(default)]
+    pub idmap: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

@@ -665,6 +665,9 @@ impl PodRuntime {
                 readonly: false,
                 recursive_readonly: false,
                 propagation: Propagation::None,
+                // The pod's files are the runtime's; /dev/shm (a tmpfs of
+                // mode 1777) is everyone's already.
+                idmap: destination != "/dev/shm",
             };
             Ok((mount, fd))
         };

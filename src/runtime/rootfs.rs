@@ -4,7 +4,7 @@
 //! files and volumes, then pivot_root.
 
 use std::fs;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
@@ -89,7 +89,7 @@ pub fn prepare(
     mount_dev_extras(root, config.id_base.unwrap_or(0) + TTY_GID)?;
     let root_fd = bind::Root::open(root)?;
     for (m, source) in config.mounts.iter().zip(sources) {
-        mount_one(&root_fd, m, source)?;
+        mount_one(&root_fd, m, source, user)?;
     }
     drop(root_fd);
     pivot(root)
@@ -211,37 +211,8 @@ fn idmapped_layer(layer: &Path, user: BorrowedFd<'_>) -> Result<OwnedFd> {
         OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
     )
     .with_context(|| format!("open_tree {}", layer.display()))?;
-    // struct mount_attr (linux/mount.h), MOUNT_ATTR_SIZE_VER0.
-    #[repr(C)]
-    struct MountAttr {
-        attr_set: u64,
-        attr_clr: u64,
-        propagation: u64,
-        userns_fd: u64,
-    }
-    const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: user.as_raw_fd() as u64,
-    };
-    // SAFETY: mount_setattr on a descriptor we own, with a correctly
-    // sized structure that outlives the call.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("idmapping layer {}", layer.display()));
-    }
+    bind::idmap(tree.as_fd(), user)
+        .with_context(|| format!("idmapping layer {}", layer.display()))?;
     Ok(tree)
 }
 
@@ -423,7 +394,12 @@ fn mount_dev_extras(root: &Path, tty_gid: u32) -> Result<()> {
     )
 }
 
-fn mount_one(root: &bind::Root<'_>, m: &Mount, source: Option<bind::Source>) -> Result<()> {
+fn mount_one(
+    root: &bind::Root<'_>,
+    m: &Mount,
+    source: Option<bind::Source>,
+    user: Option<BorrowedFd<'_>>,
+) -> Result<()> {
     let fail = |e: anyhow::Error| {
         e.context(format!(
             "error mounting {:?} to rootfs at {:?}",
@@ -434,7 +410,7 @@ fn mount_one(root: &bind::Root<'_>, m: &Mount, source: Option<bind::Source>) -> 
     match &m.kind {
         MountKind::Bind => {
             let source = source.ok_or_else(|| anyhow!("no source")).map_err(fail)?;
-            bind::attach(root, m, source).map_err(fail)
+            bind::attach(root, m, source, user).map_err(fail)
         }
         MountKind::Tmpfs { options } => {
             let target = bind::target(root, &m.destination, true).map_err(fail)?;

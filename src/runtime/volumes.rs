@@ -716,6 +716,7 @@ pub fn container_mounts(
                 readonly,
                 recursive_readonly,
                 propagation,
+                idmap: always_readonly,
             },
             fd,
         ));
