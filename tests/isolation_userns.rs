@@ -305,3 +305,40 @@ spec:
     assert_eq!(message, "written\n");
     delete_and_check_clean(&env, "files", &uid);
 }
+
+/// `procMount: Unmasked` (allowed only with `hostUsers: false`) leaves
+/// /proc unmasked, yet the host's kernel settings stay out of reach: the
+/// check opens `kernel.core_pattern` for appending (an open that writes
+/// nothing, so the host's value never changes). A privileged `hostUsers:
+/// true` container, whose /proc is unmasked too, opens it.
+#[test]
+fn an_unmasked_proc_in_a_user_namespace_cannot_reach_the_hosts_settings() {
+    let env = env();
+    let script = "grep -c \" /proc/sys \" /proc/self/mountinfo; if true 2>/dev/null >> /proc/sys/kernel/core_pattern; then echo core-open; else echo core-refused; fi; echo end";
+    let pod = |name: &str, host_users: bool, security: &str| {
+        let uid = create(
+            &env,
+            name,
+            &format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}}}\nspec:\n  hostUsers: {host_users}\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: busybox\n    imagePullPolicy: Never\n    securityContext: {security}\n    command: [sh, -c, '{script}']\n"
+            ),
+        );
+        let log = wait_log(&env, name, &uid, "main", "end");
+        delete_and_check_clean(&env, name, &uid);
+        log
+    };
+    let before = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let privileged = pod("privileged", true, "{privileged: true}");
+    assert_eq!(privileged, "0\ncore-open\nend\n");
+    let unmasked = pod("unmasked", false, "{procMount: Unmasked}");
+    // Nothing is mounted over /proc/sys (read-only when masked).
+    assert!(unmasked.starts_with("0\n"), "{unmasked}");
+    assert!(unmasked.contains("core-refused\n"), "{unmasked}");
+    let masked = pod("masked", false, "{}");
+    assert!(masked.starts_with("1\n"), "{masked}");
+    assert!(masked.contains("core-refused\n"), "{masked}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        before
+    );
+}

@@ -64,7 +64,6 @@
 //!   containers alone reach the host's devices.
 //!
 //! Not (yet) done, so nobody relies on it:
-//! - procMount Unmasked is not applied (no user namespaces).
 //! - serviceAccountToken files are signed with a node-local HS256 key
 //!   (see [`volumes`]); no API server would accept them.
 
@@ -285,15 +284,6 @@ impl PodRuntime {
         self.spec_bool(|s| s.host_ipc)
     }
 
-    /// Whether the pod's containers run in a user namespace of their own
-    /// (`hostUsers: false`): not yet. Until they do, procMount Unmasked
-    /// (which validation allows only with `hostUsers: false`) leaves /proc
-    /// masked, as the create warning says: an unmasked /proc as the host's
-    /// root would let a container write the host's kernel settings.
-    fn in_own_user_namespace(&self) -> bool {
-        false
-    }
-
     /// `hostUsers: false`: the pod gets a user namespace of its own.
     fn own_users(&self) -> bool {
         self.pod.spec.as_ref().and_then(|s| s.host_users) == Some(false)
@@ -499,8 +489,8 @@ impl PodRuntime {
 
         let sc = container.security_context.as_ref();
         let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
-        let unmasked = sc.and_then(|s| s.proc_mount.as_deref()) == Some("Unmasked")
-            && self.in_own_user_namespace();
+        let unmasked =
+            sc.and_then(|s| s.proc_mount.as_deref()) == Some("Unmasked") && self.own_users();
         let (masked, readonly) = if privileged || unmasked {
             (Vec::new(), Vec::new())
         } else {

@@ -158,7 +158,6 @@ const NOT_BUILT: &str = "ignored: not supported by pod yet";
 fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
     let mut out = Vec::new();
     let mut out_ports = Vec::new();
-    let mut out_proc = Vec::new();
     let mut warn = |path: String| out.push(format!("spec.{path}: {NOT_BUILT}"));
     if spec.active_deadline_seconds.is_some() {
         warn("activeDeadlineSeconds".into());
@@ -192,16 +191,6 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
             for field in container_fields(container) {
                 warn(format!("{list}[{i}].{field}"));
             }
-            let unmasked = container
-                .security_context
-                .as_ref()
-                .and_then(|sc| sc.proc_mount.as_deref())
-                .is_some_and(|m| m != "Default");
-            if unmasked {
-                out_proc.push(format!(
-                    "spec.{list}[{i}].securityContext.procMount: {PROC_MOUNT_IGNORED}"
-                ));
-            }
             let host_ports = container.ports.iter().flatten().enumerate();
             for (p, _) in host_ports.filter(|(_, port)| port.host_port.is_some_and(|h| h > 0)) {
                 if spec.host_network != Some(true) {
@@ -212,16 +201,9 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
             }
         }
     }
-    out.extend(out_proc);
     out.extend(out_ports);
     out
 }
-
-/// procMount Unmasked is valid only with `hostUsers: false` (validation
-/// says so); it is applied only inside the pod's own user namespace,
-/// which pod does not make yet.
-const PROC_MOUNT_IGNORED: &str =
-    "ignored: /proc stays masked until pod runs pods in their own user namespace";
 
 fn container_fields(container: &Container) -> Vec<String> {
     let mut out = Vec::new();
@@ -277,16 +259,13 @@ mod tests {
                 "name": "a",
                 "livenessProbe": {"grpc": {"port": 9000}},
                 "readinessProbe": {"httpGet": {"port": 80, "scheme": "HTTPS"}},
-                "securityContext": {"appArmorProfile": {"type": "RuntimeDefault"}, "procMount": "Unmasked"},
+                "securityContext": {"appArmorProfile": {"type": "RuntimeDefault"}},
             }],
         }))
         .unwrap();
         assert_eq!(
             not_built_warnings(&spec),
-            [
-                "spec.activeDeadlineSeconds: ignored: not supported by pod yet",
-                "spec.containers[0].securityContext.procMount: ignored: /proc stays masked until pod runs pods in their own user namespace",
-            ]
+            ["spec.activeDeadlineSeconds: ignored: not supported by pod yet",]
         );
     }
 }
