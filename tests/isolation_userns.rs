@@ -236,6 +236,29 @@ fn exec_joins_the_pods_user_namespace() {
         Some((first, 65536)),
         "{out}"
     );
+    // A pty made by `pod exec -t` is the pod root's, its group tty (5),
+    // seen from inside.
+    let dir = env.dir.path().join("tty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let term = common::Terminal::start(
+        &dir,
+        &[("POD_ROOT", &env.root()), ("POD_RUN_ROOT", &env.run_root())],
+        &[
+            env!("CARGO_BIN_EXE_pod"),
+            "exec",
+            "-it",
+            "exec",
+            "--",
+            "sh",
+            "-c",
+            "ls -lnL $(tty) | while read mode links owner group rest; do echo pty=$owner:$group; done; sleep 5",
+        ],
+        80,
+        24,
+    );
+    let screen = term.expect("pty=");
+    assert!(screen.contains("pty=0:5"), "{screen}");
+    drop(term);
     delete_and_check_clean(&env, "exec", &uid);
 }
 

@@ -86,6 +86,7 @@ fn run_container(config: &ContainerConfig) -> Result<()> {
     if let Some(user) = &user {
         nix::sched::setns(user, CloneFlags::CLONE_NEWUSER)
             .context("joining the pod's user namespace")?;
+        become_namespace_root()?;
     }
     if config.process.tty {
         console::take_terminal(None, config.process.uid)?;
@@ -142,7 +143,23 @@ fn join_namespaces(namespaces: &[NamespacePath]) -> Result<()> {
         };
         nix::sched::setns(&file, flag)
             .with_context(|| format!("joining namespace {}", ns.path.display()))?;
+        if flag == CloneFlags::CLONE_NEWUSER {
+            become_namespace_root()?;
+        }
     }
+    Ok(())
+}
+
+/// Right after joining a user namespace: its root, as runc's init makes
+/// itself. `setns` keeps the ids, and host uid 0 is not mapped there, so
+/// what the process makes until its identity is applied (its pty, above
+/// all) would otherwise belong to nobody. The capabilities the join gave
+/// stay (a change to uid 0 keeps them).
+fn become_namespace_root() -> Result<()> {
+    let root = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root, root, root).context("setresgid to the namespace's root")?;
+    let root = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresuid(root, root, root).context("setresuid to the namespace's root")?;
     Ok(())
 }
 
