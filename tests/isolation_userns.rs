@@ -302,21 +302,33 @@ metadata: {name: files}
 spec:
   hostUsers: false
   restartPolicy: Never
+  securityContext: {fsGroup: 2000}
   volumes:
   - {name: token, secret: {secretName: token, defaultMode: 0400}}
+  - {name: scratch, emptyDir: {}}
   containers:
   - name: main
     image: busybox
     imagePullPolicy: Never
-    volumeMounts: [{name: token, mountPath: /token}]
-    command: [sh, -c, 'ls -lnL /token/key /etc/hosts | while read mode links owner group rest; do echo $owner:$group $mode; done; cat /token/key; echo; echo written > /dev/termination-log; echo end']
+    volumeMounts: [{name: token, mountPath: /token}, {name: scratch, mountPath: /scratch}]
+    command: [sh, -c, 'ls -lnLd /token/key /etc/hosts /scratch | while read mode links owner group rest; do echo $owner:$group $mode; done; cat /token/key; echo; echo map=$(cat /proc/self/uid_map); echo written > /dev/termination-log; echo end']
 "#,
     );
     let log = wait_log(&env, "files", &uid, "main", "end");
-    assert_eq!(
-        log, "0:0 -rw-r--r--\n0:0 -r--------\nsecret-value\nend\n",
+    let (first, _) = mapping(&log, "map=").unwrap_or_else(|| panic!("{log}"));
+    // /etc/hosts, the emptyDir (its group the fsGroup), the secret (with
+    // the fsGroup): all the pod root's.
+    assert!(
+        log.starts_with("0:0 -rw-r--r--\n0:2000 drwxrwxrwx\n0:2000 -r--------\nsecret-value\n"),
         "{log}"
     );
+    let scratch = std::fs::metadata(
+        env.root()
+            .join("pods/default/files/volumes/empty-dir/scratch"),
+    )
+    .unwrap();
+    assert_eq!(u64::from(scratch.uid()), first);
+    assert_eq!(u64::from(scratch.gid()), first + 2000);
     let message = common::pods::wait_until(&env, "files", "the termination message", || {
         let message = common::pods::jsonpath(
             &env,

@@ -219,6 +219,8 @@ pub struct PodRuntime {
     writable_dir: PathBuf,
     cgroup: Cgroup,
     sandbox: Option<state::Sandbox>,
+    /// The pod's ids on the host (`hostUsers: false`).
+    range: Option<userns::Range>,
     node: spec::NodeFacts,
     /// The node configuration, read by `prepare` (the defaults until then).
     node_config: NodeConfig,
@@ -230,6 +232,10 @@ impl PodRuntime {
     /// again.
     pub fn prepare(store: &Store, pod: &Pod) -> Result<PodRuntime> {
         let mut runtime = PodRuntime::open(store, pod)?;
+        if runtime.own_users() && runtime.range.is_none() {
+            // Before the volumes: an emptyDir's fsGroup is a host gid.
+            runtime.range = Some(userns::allocate(store.root(), runtime.uid())?);
+        }
         runtime.node_config = store.node_config()?;
         runtime.prepare_files()?;
         runtime
@@ -260,6 +266,7 @@ impl PodRuntime {
             writable_dir,
             cgroup,
             sandbox,
+            range: userns::find(store.root(), &uid),
             node: spec::NodeFacts::of_this_machine(),
             node_config: NodeConfig::defaults(store.root()),
         })
@@ -369,6 +376,7 @@ impl PodRuntime {
             pod: &self.pod,
             run_dir: &self.run_dir,
             node: &self.node,
+            id_base: self.range.map(|r| r.first),
         }
     }
 
@@ -391,7 +399,11 @@ impl PodRuntime {
             .context("creating the pause process's cgroup")?;
         let entry = pause_cgroup.entry();
         let user = if self.own_users() {
-            let range = userns::allocate(self.store.root(), self.uid())?;
+            let range = match self.range {
+                Some(range) => range,
+                None => userns::allocate(self.store.root(), self.uid())?,
+            };
+            self.range = Some(range);
             Some(userns::create(range).context("creating the pod's user namespace")?)
         } else {
             None
@@ -467,7 +479,8 @@ impl PodRuntime {
             std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
         }
         let range = if self.own_users() {
-            let range = userns::find(self.store.root(), self.uid())
+            let range = self
+                .range
                 .ok_or_else(|| StartError::Runtime("the pod has no user namespace range".into()))?;
             // The root of the writable layer is the root directory the
             // container sees: its root's, as an image's / is.
@@ -902,6 +915,8 @@ pub fn refresh_volumes(store: &Store, object: &crate::api::Object) -> Result<()>
             pod: &pod,
             run_dir: &run_dir,
             node: &node,
+            // Refreshed volumes are idmapped ones: ids as on disk.
+            id_base: None,
         })?;
     }
     Ok(())

@@ -40,6 +40,10 @@ pub struct Context<'a> {
     pub pod: &'a Pod,
     pub run_dir: &'a Path,
     pub node: &'a NodeFacts,
+    /// The host id of the pod's id 0 (`hostUsers: false`, see
+    /// [`super::userns`]): an emptyDir, which is not idmapped, gets the
+    /// fsGroup's host gid.
+    pub id_base: Option<u32>,
 }
 
 impl Context<'_> {
@@ -132,8 +136,15 @@ fn prepare_one(cx: &Context<'_>, volume: &Volume) -> Result<()> {
             }
             mount_tmpfs(&path, &options)?;
         }
-        if let Some(gid) = cx.fs_group() {
-            let _ = nix::unistd::chown(&path, None, Some(nix::unistd::Gid::from_raw(gid)));
+        // In a pod of its own user namespace the directory is its root's,
+        // as it would be through an idmapped mount.
+        let owner = cx.id_base.map(nix::unistd::Uid::from_raw);
+        let group = match cx.fs_group() {
+            Some(gid) => Some(gid.saturating_add(cx.id_base.unwrap_or(0))),
+            None => cx.id_base,
+        };
+        if owner.is_some() || group.is_some() {
+            let _ = nix::unistd::chown(&path, owner, group.map(nix::unistd::Gid::from_raw));
         }
         return Ok(());
     }
