@@ -47,6 +47,12 @@
 //! concurrently with those (use pidfds or waitpid on known pids).
 //!
 //! Deliberate choices:
+//! - `hostUsers: false` (see [`userns`]): the pod's network, IPC and UTS
+//!   namespaces are owned by its user namespace (the pause makes them
+//!   inside it), but a container joins it only after its mounts, so its
+//!   mount, PID and cgroup namespaces are owned by the host's: root in the
+//!   pod cannot mount, unmount or remount anything (runc would make them
+//!   inside, and let a CAP_SYS_ADMIN container mount a tmpfs).
 //! - no_new_privs is set only when `allowPrivilegeEscalation: false`, as
 //!   the kubelet does (unset means allowed).
 //! - Pod IPs are empty (a loopback-only network namespace per pod), so

@@ -20,6 +20,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -91,7 +92,12 @@ struct Lock(#[allow(dead_code)] File);
 
 fn lock(state_root: &Path) -> Result<Lock> {
     let dir = dir(state_root);
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    // Root's alone, as every directory of the state root.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let path = dir.join("lock");
     let file = OpenOptions::new()
         .create(true)
@@ -269,6 +275,9 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
         let a = allocate(&root, "a").unwrap();
         let b = allocate(&root, "b").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir(&root)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
         assert_ne!(a, b);
         assert_eq!(a.first % SIZE, 0);
         assert_eq!(b.first.abs_diff(a.first), SIZE);
