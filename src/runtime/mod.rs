@@ -427,10 +427,7 @@ impl PodRuntime {
         });
         let sandbox = state::Sandbox::new(pid);
         if let Err(err) = joined.and_then(|()| sandbox.save(&self.run_dir)) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            let _ = crate::process::kill(pid, libc::SIGKILL);
             let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
             return Err(err.context("placing the pause process"));
         }
@@ -797,9 +794,8 @@ impl PodRuntime {
                 Some(Err(e)) => {
                     // Not left running without the terminal it was meant
                     // to have.
-                    let pid = nix::unistd::Pid::from_raw(pid);
-                    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-                    let _ = nix::sys::wait::waitpid(pid, None);
+                    let _ = crate::process::kill(pid, libc::SIGKILL);
+                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
                     Err(e)
                 }
                 received => Ok(Started {
@@ -826,10 +822,9 @@ impl PodRuntime {
     /// directory. Idempotent; works without the supervisor.
     pub fn teardown(&mut self) -> Result<()> {
         if let Some(sandbox) = self.sandbox.take().filter(|s| s.is_alive()) {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(sandbox.pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+            // The pid comes from the sandbox's record on disk: a damaged
+            // one must not turn this into a kill of a process group.
+            let _ = crate::process::kill(sandbox.pid, libc::SIGKILL);
         }
         self.cgroup.destroy()?;
         state::unmount_under(&self.run_dir)?;

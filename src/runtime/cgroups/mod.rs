@@ -300,11 +300,11 @@ impl Cgroup {
             if pids.is_empty() {
                 break;
             }
+            // cgroup.procs lists a process outside the reader's pid
+            // namespace as 0, which kill(2) would take as our own process
+            // group: the wrapper refuses it.
             for pid in pids {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+                let _ = crate::process::kill(pid, libc::SIGKILL);
             }
             if Instant::now() > deadline {
                 bail!(
