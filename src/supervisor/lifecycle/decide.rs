@@ -14,6 +14,8 @@
 //!   before it succeeded (init) or started (sidecar: running, and its
 //!   startup probe passed); a failed init container that will not restart
 //!   fails the pod: the sidecars stop and the pod ends.
+//! - A container that started with a postStart hook runs it, whatever
+//!   the pod's stage; it counts as running once the hook is done.
 //! - Then the app containers and sidecars start, in order, but none while
 //!   a container with a postStart hook is on its way to running it.
 //! - Every app container done: the sidecars are stopped, in reverse
@@ -54,8 +56,10 @@ pub(super) enum State {
     Creating,
     /// A (re)start is due then.
     Waiting(Instant),
-    /// Its process runs its postStart hook.
+    /// Its process runs; its postStart hook is to run (`hook_begun`
+    /// once it was begun) before it counts as running.
     Starting {
+        hook_begun: bool,
         stopping: bool,
     },
     /// Its process runs; `started` once its startup probe passed (or it
@@ -86,11 +90,13 @@ impl State {
     fn stoppable(self) -> bool {
         matches!(
             self,
-            State::Starting { stopping: false }
-                | State::Running {
-                    stopping: false,
-                    ..
-                }
+            State::Starting {
+                stopping: false,
+                ..
+            } | State::Running {
+                stopping: false,
+                ..
+            }
         )
     }
 
@@ -163,9 +169,14 @@ pub(super) enum Action {
     /// Start the pause process and the pod's network namespace; decide
     /// again once it is up.
     CreateSandbox,
-    /// Pull the image if need be, create and start the container; its
-    /// postStart hook runs once it has started, its startup probe after.
+    /// Pull the image if need be, create and start the container; a
+    /// container with a postStart hook waits in Starting for `PostStart`,
+    /// else its startup probe begins.
     Start(usize),
+    /// Run the started container's postStart hook; it is running (and its
+    /// startup probe begins) once the hook succeeded, and is stopped if
+    /// the hook failed.
+    PostStart(usize),
     /// The container exited and starts again at `at`: at once, or after a
     /// crash-loop back-off of `back_off` (CrashLoopBackOff and a BackOff
     /// event).
@@ -223,13 +234,18 @@ pub(super) fn apply(pod: &mut SeenPod, action: Action) {
         // nothing may end the pod on the strength of its absence.
         Action::Start(i) => pod.containers[i].state = State::Creating,
         Action::Restart { slot, at, .. } => pod.containers[slot].state = State::Waiting(at),
+        Action::PostStart(i) => {
+            if let State::Starting { hook_begun, .. } = &mut pod.containers[i].state {
+                *hook_begun = true;
+            }
+        }
         Action::WakeAt(_) => {}
         Action::Retire(i) => {
             let succeeded = matches!(pod.containers[i].state, State::Exited { code: 0, .. });
             pod.containers[i].state = State::Done { succeeded };
         }
         Action::Stop { slot, .. } => match &mut pod.containers[slot].state {
-            State::Starting { stopping } | State::Running { stopping, .. } => *stopping = true,
+            State::Starting { stopping, .. } | State::Running { stopping, .. } => *stopping = true,
             _ => {}
         },
         Action::Initialized => pod.stage = PodStage::Running,
@@ -255,6 +271,9 @@ impl Decision {
     }
 
     fn run(&mut self) {
+        if self.pod.stage != PodStage::Ended {
+            self.post_start_hooks();
+        }
         match self.pod.stage {
             PodStage::Ended => return,
             PodStage::Deleting { grace, since } => {
@@ -278,6 +297,22 @@ impl Decision {
         }
         self.start_containers();
         self.check_completion();
+    }
+
+    /// The hooks of the containers that started with one and have not
+    /// begun it; before any stop, so that a container stopped in the same
+    /// round still runs its hook (the kubelet runs postStart right after
+    /// the start, whatever happens next).
+    fn post_start_hooks(&mut self) {
+        for i in 0..self.pod.containers.len() {
+            let state = self.pod.containers[i].state;
+            if let State::Starting {
+                hook_begun: false, ..
+            } = state
+            {
+                self.act(Action::PostStart(i));
+            }
+        }
     }
 
     /// Restart now, after the back-off, or never.

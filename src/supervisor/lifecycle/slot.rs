@@ -109,6 +109,8 @@ pub(super) struct Live {
     /// The streams attach clients connect to.
     pub(super) attach: Option<attach::Streams>,
     pub(super) stopping: bool,
+    /// Its postStart hook was begun (while Starting).
+    pub(super) hook_begun: bool,
 }
 
 /// A container instance whose process is being set up.
@@ -232,6 +234,17 @@ impl Slot {
             Phase::Running(live)
         };
         Ok(())
+    }
+
+    /// Its postStart hook begins: the process it runs in.
+    pub(super) fn post_start_begun(&mut self) -> Result<i32, Refused> {
+        match &mut self.phase {
+            Phase::Starting(live) if !live.hook_begun => {
+                live.hook_begun = true;
+                Ok(live.pid)
+            }
+            _ => Err(self.refuse("postStart")),
+        }
     }
 
     /// postStart finished.
@@ -390,6 +403,7 @@ mod tests {
             probes: Vec::new(),
             attach: None,
             stopping: false,
+            hook_begun: false,
         }
     }
 
@@ -405,6 +419,8 @@ mod tests {
         s.launched(live(7), true).unwrap();
         assert!(matches!(s.phase(), Phase::Starting(_)));
         assert!(s.live_pid(7).is_some());
+        assert_eq!(s.post_start_begun(), Ok(7));
+        assert!(s.post_start_begun().is_err(), "a hook runs once");
         s.post_started().unwrap();
         assert!(matches!(s.phase(), Phase::Running(_)));
         let gone = s.exited(t).unwrap();

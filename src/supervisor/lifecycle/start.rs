@@ -389,28 +389,40 @@ impl Supervisor {
                 .inspect_err(|e| eprintln!("pod-supervisor: streams for attach: {e}"))
                 .ok(),
             stopping: false,
+            hook_begun: false,
         };
-        let post_start = spec.lifecycle.as_ref().and_then(|l| l.post_start.clone());
-        if let Err(e) = slot.launched(live, post_start.is_some()) {
+        let hooked = slot.has_post_start();
+        if let Err(e) = slot.launched(live, hooked) {
             eprintln!("pod-supervisor: {e}");
             return;
         }
-        match post_start {
-            Some(hook) => {
-                let target = self.target(i);
-                let pod = self.pod_label();
-                let tx = self.tx.clone();
-                tokio::task::spawn_local(async move {
-                    let result = handler::hook(&target, &hook, &pod).await;
-                    let _ = tx.send(Msg::PostStart {
-                        slot: i,
-                        pid,
-                        result,
-                    });
-                });
-            }
-            None => self.became_running(i),
+        // A hooked container waits in Starting for the decision's PostStart.
+        if !hooked {
+            self.became_running(i);
         }
+    }
+
+    /// Runs the started container's postStart hook; its end is a message.
+    pub(super) fn post_start(&mut self, i: usize) {
+        let pid = match self.slots[i].post_start_begun() {
+            Ok(pid) => pid,
+            Err(e) => return eprintln!("pod-supervisor: {e}"),
+        };
+        let spec = &self.slots[i].spec;
+        let Some(hook) = spec.lifecycle.as_ref().and_then(|l| l.post_start.clone()) else {
+            return;
+        };
+        let target = self.target(i);
+        let pod = self.pod_label();
+        let tx = self.tx.clone();
+        tokio::task::spawn_local(async move {
+            let result = handler::hook(&target, &hook, &pod).await;
+            let _ = tx.send(Msg::PostStart {
+                slot: i,
+                pid,
+                result,
+            });
+        });
     }
 
     /// The runtime could not start the process: StartError, exit code 128.

@@ -73,6 +73,10 @@ impl Supervisor {
                 self.begin_start(i);
                 Ok(())
             }
+            Action::PostStart(i) => {
+                self.post_start(i);
+                Ok(())
+            }
             Action::Restart { slot, at, back_off } => {
                 self.restart(slot, at, back_off);
                 Ok(())
@@ -141,6 +145,7 @@ fn seen(slot: &Slot) -> Seen {
         Phase::Creating(_) => State::Creating,
         Phase::Waiting(at) => State::Waiting(*at),
         Phase::Starting(live) => State::Starting {
+            hook_begun: live.hook_begun,
             stopping: live.stopping,
         },
         Phase::Running(live) => State::Running {

@@ -40,7 +40,16 @@ const STOPPING: State = State::Running {
     started: true,
     stopping: true,
 };
-const HOOK: State = State::Starting { stopping: false };
+/// Started; its postStart hook runs.
+const HOOK: State = State::Starting {
+    hook_begun: true,
+    stopping: false,
+};
+/// Started; its postStart hook is to run.
+const STARTED: State = State::Starting {
+    hook_begun: false,
+    stopping: false,
+};
 const OK: State = State::Done { succeeded: true };
 const FAILED: State = State::Done { succeeded: false };
 
@@ -605,6 +614,12 @@ fn a_post_start_hook_holds_back_later_starts() {
             vec![],
         ),
         case(
+            "once started it runs its hook, the others still held back",
+            p(vec![hooked(App, STARTED), c(App, IDLE), c(App, IDLE)]),
+            at(0),
+            vec![PostStart(0)],
+        ),
+        case(
             "while its hook runs",
             p(vec![hooked(App, HOOK), c(App, IDLE), c(App, IDLE)]),
             at(0),
@@ -634,6 +649,22 @@ fn a_post_start_hook_holds_back_later_starts() {
             at(0),
             vec![],
         ),
+        case(
+            "a sidecar's hook runs while the pod initializes",
+            pod(
+                Always,
+                Initializing,
+                vec![hooked(Sidecar, STARTED), c(App, IDLE)],
+            ),
+            at(0),
+            vec![PostStart(0)],
+        ),
+        case(
+            "the hooks of two started containers both run",
+            p(vec![hooked(App, STARTED), hooked(App, STARTED)]),
+            at(0),
+            vec![PostStart(0), PostStart(1)],
+        ),
     ]);
 }
 
@@ -656,6 +687,12 @@ fn deletion_stops_apps_then_sidecars_within_the_grace() {
             p(vec![(Sidecar, UP), (App, UP), (App, HOOK)]),
             at(10),
             vec![stop(1, 20), stop(2, 20)],
+        ),
+        case(
+            "a container that started as the deletion began runs its hook, then stops",
+            p(vec![(App, STARTED)]),
+            at(10),
+            vec![PostStart(0), stop(0, 20)],
         ),
         case(
             "the sidecars wait while an app container is being set up",
