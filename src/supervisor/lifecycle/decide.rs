@@ -22,6 +22,8 @@
 //!   order, and once no process is left the pod ends.
 //! - A deletion stops the app and init containers first, then the
 //!   sidecars, each inside what is left of the grace period.
+//! - A stop runs the container's preStop hook first (once the sandbox is
+//!   up), then kills it inside what the hook left of the grace period.
 
 use std::time::{Duration, Instant};
 
@@ -114,6 +116,11 @@ impl State {
 pub(super) struct Seen {
     pub(super) role: Role,
     pub(super) post_start: bool,
+    /// It has a preStop hook.
+    pub(super) pre_stop: bool,
+    /// A stopping container whose preStop hook is done (or timed out):
+    /// the kill is due, inside the grace period counted from then.
+    pub(super) pre_stop_done: Option<(Duration, Instant)>,
     pub(super) state: State,
     pub(super) backoff: BackOff,
 }
@@ -189,7 +196,11 @@ pub(super) enum Action {
     WakeAt(Instant),
     /// The container will not run again.
     Retire(usize),
-    /// preStop, the stop signal, SIGKILL once `grace` is spent.
+    /// Run the container's preStop hook, inside `grace`; the container
+    /// is stopping from now on, and `Stop` follows once the hook is done.
+    PreStop { slot: usize, grace: Duration },
+    /// The stop signal, SIGKILL once `grace` is spent (never sooner than
+    /// 2 s after the signal).
     Stop { slot: usize, grace: Duration },
     /// Every init container succeeded and every sidecar started.
     Initialized,
@@ -244,10 +255,16 @@ pub(super) fn apply(pod: &mut SeenPod, action: Action) {
             let succeeded = matches!(pod.containers[i].state, State::Exited { code: 0, .. });
             pod.containers[i].state = State::Done { succeeded };
         }
-        Action::Stop { slot, .. } => match &mut pod.containers[slot].state {
-            State::Starting { stopping, .. } | State::Running { stopping, .. } => *stopping = true,
-            _ => {}
-        },
+        Action::PreStop { slot, .. } | Action::Stop { slot, .. } => {
+            let c = &mut pod.containers[slot];
+            c.pre_stop_done = None;
+            match &mut c.state {
+                State::Starting { stopping, .. } | State::Running { stopping, .. } => {
+                    *stopping = true
+                }
+                _ => {}
+            }
+        }
         Action::Initialized => pod.stage = PodStage::Running,
         Action::Complete => pod.stage = PodStage::Completing,
         Action::EndPod => pod.stage = PodStage::Ended,
@@ -273,6 +290,7 @@ impl Decision {
     fn run(&mut self) {
         if self.pod.stage != PodStage::Ended {
             self.post_start_hooks();
+            self.after_pre_stop();
         }
         match self.pod.stage {
             PodStage::Ended => return,
@@ -311,6 +329,31 @@ impl Decision {
             } = state
             {
                 self.act(Action::PostStart(i));
+            }
+        }
+    }
+
+    /// A stop: the preStop hook first when there is one to run, else the
+    /// kill at once.
+    fn stop(&mut self, slot: usize, grace: Duration) {
+        let c = &self.pod.containers[slot];
+        if c.pre_stop && self.pod.sandbox == Sandbox::Ready {
+            self.act(Action::PreStop { slot, grace });
+        } else {
+            self.act(Action::Stop { slot, grace });
+        }
+    }
+
+    /// The containers whose preStop hook is done are killed inside what
+    /// the hook left of their grace period.
+    fn after_pre_stop(&mut self) {
+        for slot in 0..self.pod.containers.len() {
+            if let Some((grace, since)) = self.pod.containers[slot].pre_stop_done {
+                let spent = self.now.saturating_duration_since(since);
+                self.act(Action::Stop {
+                    slot,
+                    grace: grace.saturating_sub(spent),
+                });
             }
         }
     }
@@ -360,7 +403,7 @@ impl Decision {
             let grace = self.pod.grace;
             for i in (0..self.pod.containers.len()).rev() {
                 if self.pod.containers[i].state.stoppable() {
-                    self.act(Action::Stop { slot: i, grace });
+                    self.stop(i, grace);
                 }
             }
             self.end_pod();
@@ -423,7 +466,7 @@ impl Decision {
             }
             if c.state.stoppable() {
                 // Also a sidecar that came up while the pod completed.
-                self.act(Action::Stop { slot: i, grace });
+                self.stop(i, grace);
             } else if !c.state.has_process() && !matches!(c.state, State::Done { .. }) {
                 self.act(Action::Retire(i));
             }
@@ -465,10 +508,7 @@ impl Decision {
                 continue;
             }
             if c.state.stoppable() {
-                self.act(Action::Stop {
-                    slot: i,
-                    grace: remaining,
-                });
+                self.stop(i, remaining);
             }
         }
     }

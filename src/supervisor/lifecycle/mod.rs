@@ -346,7 +346,10 @@ impl Supervisor {
                 if let Err(message) = result {
                     self.event(Some(slot), Type::Warning, "FailedPreStopHook", &message);
                 }
-                self.signal(slot, pid, grace, since);
+                // The decision kills it next (`decide::Action::Stop`).
+                if let Some(live) = self.slots[slot].live_mut().filter(|l| l.pid == pid) {
+                    live.pre_stop_done = Some((grace, since));
+                }
             }
             Msg::ProbeFailed {
                 slot,

@@ -1,7 +1,7 @@
 //! A container as the supervisor tracks it: its role in the pod, where
 //! it is in its cycle, and the process it has while it runs.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateWaiting, ContainerStatus, Probe,
@@ -111,6 +111,9 @@ pub(super) struct Live {
     pub(super) stopping: bool,
     /// Its postStart hook was begun (while Starting).
     pub(super) hook_begun: bool,
+    /// Its preStop hook is done, and it is to be killed inside this grace
+    /// period counted from this instant.
+    pub(super) pre_stop_done: Option<(Duration, Instant)>,
 }
 
 /// A container instance whose process is being set up.
@@ -181,6 +184,13 @@ impl Slot {
             .lifecycle
             .as_ref()
             .is_some_and(|l| l.post_start.is_some())
+    }
+
+    pub(super) fn has_pre_stop(&self) -> bool {
+        self.spec
+            .lifecycle
+            .as_ref()
+            .is_some_and(|l| l.pre_stop.is_some())
     }
 
     fn refuse(&self, to: &'static str) -> Refused {
@@ -404,6 +414,7 @@ mod tests {
             attach: None,
             stopping: false,
             hook_begun: false,
+            pre_stop_done: None,
         }
     }
 

@@ -390,6 +390,7 @@ impl Supervisor {
                 .ok(),
             stopping: false,
             hook_begun: false,
+            pre_stop_done: None,
         };
         let hooked = slot.has_post_start();
         if let Err(e) = slot.launched(live, hooked) {

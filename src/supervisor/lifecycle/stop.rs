@@ -35,14 +35,24 @@ fn stop_signal(image: Option<&Image>) -> i32 {
 impl Supervisor {
     // ----- stopping a container -----
 
-    /// preStop, then the stop signal, then SIGKILL once `grace` is spent
-    /// (never sooner than 2 s after the signal).
+    /// A stop the loop begins itself (a failed postStart hook): preStop
+    /// first when the decision would run it, else the kill.
     pub(super) fn stop_container(&mut self, i: usize, grace: Duration, message: &str) {
-        let Some(live) = self.slots[i].live_mut() else {
-            return;
-        };
+        if self.slots[i].has_pre_stop() && self.netns.is_some() {
+            self.pre_stop(i, grace, message);
+        } else {
+            self.kill_container(i, grace, message);
+        }
+    }
+
+    /// The container is stopping from now on: the Killing event, its
+    /// probes ended. Its pid, or None if it has no process or is
+    /// already stopping; under a deletion at once it is SIGKILLed here
+    /// (no preStop, no stop signal) and None is returned too.
+    fn begin_stop(&mut self, i: usize, message: &str) -> Option<i32> {
+        let live = self.slots[i].live_mut()?;
         if live.stopping {
-            return;
+            return None;
         }
         live.stopping = true;
         for p in live.probes.drain(..) {
@@ -52,41 +62,60 @@ impl Supervisor {
         if self.stage.stopping().is_some_and(|s| s.now) {
             // kill(2) on our unreaped child.
             let _ = crate::process::kill(pid, libc::SIGKILL);
-            return;
+            return None;
         }
         self.event(Some(i), Type::Normal, "Killing", message);
+        Some(pid)
+    }
+
+    /// Runs the preStop hook inside `grace`; its end is a message, after
+    /// which the decision kills the container.
+    pub(super) fn pre_stop(&mut self, i: usize, grace: Duration, message: &str) {
+        let Some(pid) = self.begin_stop(i, message) else {
+            return;
+        };
         let since = Instant::now();
-        let pre_stop = self.slots[i]
-            .spec
-            .lifecycle
-            .as_ref()
-            .and_then(|l| l.pre_stop.clone());
-        match pre_stop {
-            Some(hook) if self.netns.is_some() => {
-                let target = self.target(i);
-                let pod = self.pod_label();
-                let tx = self.tx.clone();
-                tokio::task::spawn_local(async move {
-                    let result = match tokio::time::timeout(
-                        grace,
-                        handler::hook(&target, &hook, &pod),
-                    )
-                    .await
-                    {
-                        Ok(r) => r,
-                        Err(_) => Ok(()),
-                    };
-                    let _ = tx.send(Msg::PreStopDone {
-                        slot: i,
-                        pid,
-                        grace,
-                        since,
-                        result,
-                    });
-                });
-            }
-            _ => self.signal(i, pid, grace, since),
-        }
+        let spec = &self.slots[i].spec;
+        let hook = spec.lifecycle.as_ref().and_then(|l| l.pre_stop.clone());
+        let (Some(hook), Some(_)) = (hook, &self.netns) else {
+            // Not reachable (the decision checked both); the container
+            // is not left stopping without a signal if it were.
+            return self.signal(i, pid, grace, since);
+        };
+        let target = self.target(i);
+        let pod = self.pod_label();
+        let tx = self.tx.clone();
+        tokio::task::spawn_local(async move {
+            let result =
+                match tokio::time::timeout(grace, handler::hook(&target, &hook, &pod)).await {
+                    Ok(r) => r,
+                    Err(_) => Ok(()),
+                };
+            let _ = tx.send(Msg::PreStopDone {
+                slot: i,
+                pid,
+                grace,
+                since,
+                result,
+            });
+        });
+    }
+
+    /// The stop signal, then SIGKILL once `grace` is spent (never sooner
+    /// than 2 s after the signal); after preStop, `grace` is what the
+    /// hook left.
+    pub(super) fn kill_container(&mut self, i: usize, grace: Duration, message: &str) {
+        let after_hook = self.slots[i]
+            .live_mut()
+            .and_then(|l| l.pre_stop_done.take().map(|_| l.pid));
+        let pid = match after_hook {
+            Some(pid) => pid,
+            None => match self.begin_stop(i, message) {
+                Some(pid) => pid,
+                None => return,
+            },
+        };
+        self.signal(i, pid, grace, Instant::now());
     }
 
     pub(super) fn signal(&mut self, i: usize, pid: i32, grace: Duration, since: Instant) {

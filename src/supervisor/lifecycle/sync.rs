@@ -86,9 +86,14 @@ impl Supervisor {
                 Ok(())
             }
             Action::Retire(i) => self.slots[i].retire(),
+            Action::PreStop { slot, grace } => {
+                let name = self.slots[slot].spec.name.clone();
+                self.pre_stop(slot, grace, &format!("Stopping container {name}"));
+                Ok(())
+            }
             Action::Stop { slot, grace } => {
                 let name = self.slots[slot].spec.name.clone();
-                self.stop_container(slot, grace, &format!("Stopping container {name}"));
+                self.kill_container(slot, grace, &format!("Stopping container {name}"));
                 Ok(())
             }
             Action::Initialized => self.stage.initialize(),
@@ -163,6 +168,8 @@ fn seen(slot: &Slot) -> Seen {
     Seen {
         role: slot.role,
         post_start: slot.has_post_start(),
+        pre_stop: slot.has_pre_stop(),
+        pre_stop_done: slot.live().and_then(|l| l.pre_stop_done),
         state,
         backoff: slot.backoff.clone(),
     }

@@ -65,6 +65,8 @@ fn c(role: Role, state: State) -> Seen {
     Seen {
         role,
         post_start: false,
+        pre_stop: false,
+        pre_stop_done: None,
         state,
         backoff: BackOff::new(Limits::default()),
     }
@@ -761,3 +763,110 @@ fn the_pod_is_over_once_ended_or_deleted_with_no_process_left() {
 }
 
 mod walks;
+
+/// A container with a preStop hook.
+fn pre_stopped(role: Role, state: State) -> Seen {
+    Seen {
+        pre_stop: true,
+        ..c(role, state)
+    }
+}
+
+/// A stopping container whose preStop hook (begun at `since`, inside
+/// `grace`) is done.
+fn pre_stop_done(role: Role, grace: u64, since: u64) -> Seen {
+    Seen {
+        pre_stop_done: Some((secs(grace), at(since))),
+        ..pre_stopped(role, STOPPING)
+    }
+}
+
+fn pre_stop(slot: usize, grace: u64) -> Action {
+    PreStop {
+        slot,
+        grace: secs(grace),
+    }
+}
+
+#[test]
+fn pre_stop_hooks_run_before_the_kill() {
+    let deleting = PodStage::Deleting {
+        grace: secs(30),
+        since: at(0),
+    };
+    check(vec![
+        case(
+            "a deletion runs the hook in what is left of the grace",
+            pod(
+                Always,
+                deleting,
+                vec![pre_stopped(Sidecar, UP), pre_stopped(App, UP), c(App, UP)],
+            ),
+            at(10),
+            vec![pre_stop(1, 20), stop(2, 20)],
+        ),
+        case(
+            "while the hook runs nothing is done",
+            pod(Always, deleting, vec![pre_stopped(App, STOPPING)]),
+            at(11),
+            vec![],
+        ),
+        case(
+            "once it is done the kill follows in what the hook left",
+            pod(Always, deleting, vec![pre_stop_done(App, 20, 10)]),
+            at(15),
+            vec![stop(0, 15)],
+        ),
+        case(
+            "a hook that spent the grace leaves none (SIGKILL after 2 s)",
+            pod(Always, deleting, vec![pre_stop_done(App, 20, 10)]),
+            at(40),
+            vec![stop(0, 0)],
+        ),
+        case(
+            "then the sidecars, each with its hook",
+            pod(
+                Always,
+                deleting,
+                vec![pre_stopped(Sidecar, UP), c(App, exited(143))],
+            ),
+            at(16),
+            vec![Retire(1), pre_stop(0, 14)],
+        ),
+        case(
+            "completion: a sidecar's hook runs in the pod's grace",
+            pod(
+                Never,
+                Completing,
+                vec![pre_stopped(Sidecar, UP), c(App, OK)],
+            ),
+            at(0),
+            vec![pre_stop(0, 30)],
+        ),
+        case(
+            "a failed init container: the sidecars' hooks run",
+            pod(
+                Never,
+                Initializing,
+                vec![pre_stopped(Sidecar, UP), c(Init, FAILED), c(App, IDLE)],
+            ),
+            at(0),
+            vec![pre_stop(0, 30), Retire(2)],
+        ),
+        case(
+            "no hook without the sandbox: the kill at once",
+            SeenPod {
+                sandbox: Sandbox::Missing { retry_at: None },
+                ..pod(Always, deleting, vec![pre_stopped(App, UP)])
+            },
+            at(0),
+            vec![stop(0, 30)],
+        ),
+        case(
+            "a hook done in an ended pod changes nothing",
+            pod(Always, Ended, vec![pre_stop_done(App, 20, 10)]),
+            at(15),
+            vec![],
+        ),
+    ]);
+}
