@@ -83,6 +83,7 @@ mod exe;
 mod identity;
 mod init;
 mod layers;
+pub mod netns;
 mod pause;
 mod propagation;
 pub mod reexec;

@@ -20,9 +20,9 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::grpc;
-use super::netns::NetNs;
 use super::reaper::{Exit, Reaper};
 use super::tls;
+use crate::runtime::netns::NetNs;
 use crate::runtime::{PodRuntime, Stdio};
 
 /// The kubelet's User-Agent for HTTP and gRPC probes.

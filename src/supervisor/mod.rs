@@ -37,7 +37,6 @@ mod grpc;
 mod handler;
 pub mod launch;
 mod lifecycle;
-mod netns;
 mod reaper;
 pub mod socket;
 pub mod status;

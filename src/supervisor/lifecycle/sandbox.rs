@@ -8,9 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 
 use crate::runtime::PodRuntime;
+use crate::runtime::netns::NetNs;
 use crate::store::record::Process;
 use crate::supervisor::events::{Source, Type};
-use crate::supervisor::netns::NetNs;
 
 use super::Supervisor;
 

@@ -1,8 +1,9 @@
-//! Sockets in the pod's network namespace, for httpGet and tcpSocket
-//! probes and hooks: a socket belongs to the namespace it was created in,
-//! so one thread that entered the pod's namespace creates them and the
-//! supervisor's loop connects them asynchronously. No tool is needed in
-//! the container's image.
+//! Sockets in the pod's network namespace, for the supervisor's httpGet
+//! and tcpSocket probes and hooks and for `pod port-forward`: a socket
+//! belongs to the namespace it was created in, so one thread that entered
+//! the pod's namespace creates them and the caller's async loop connects
+//! them (the rest of the process stays in its own namespace). No tool is
+//! needed in the container's image.
 
 use std::io;
 use std::net::SocketAddr;
@@ -61,15 +62,21 @@ impl NetNs {
 
     /// Connects to `addr` from inside the pod's network namespace.
     pub async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        self.socket(addr.is_ipv6()).await?.connect(addr).await
+    }
+
+    /// A TCP socket (IPv6 or IPv4) of the pod's network namespace, not
+    /// connected yet: for callers that word a failure of `socket` apart
+    /// from one of `connect`, as Go's dialer does.
+    pub async fn socket(&self, v6: bool) -> io::Result<TcpSocket> {
         let (tx, rx) = oneshot::channel();
         self.jobs
-            .send((addr.is_ipv6(), tx))
+            .send((v6, tx))
             .map_err(|_| io::Error::other("the network namespace thread is gone"))?;
         let fd = rx
             .await
             .map_err(|_| io::Error::other("the network namespace thread is gone"))??;
-        let socket = TcpSocket::from_std_stream(std::net::TcpStream::from(fd));
-        socket.connect(addr).await
+        Ok(TcpSocket::from_std_stream(std::net::TcpStream::from(fd)))
     }
 }
 
