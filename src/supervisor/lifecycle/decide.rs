@@ -24,6 +24,13 @@
 //!   sidecars, each inside what is left of the grace period.
 //! - A stop runs the container's preStop hook first (once the sandbox is
 //!   up), then kills it inside what the hook left of the grace period.
+//! - A failed sandbox, image pull or container configuration is retried
+//!   after its back-off (10 s, doubling to 300 s, as the kubelet's image
+//!   puller and its pod workers retry): the loop counts the failure in
+//!   the back-off as it sees it, the decision says when the retry is and
+//!   wakes the loop then. A failed pull shows ErrImagePull, then
+//!   ImagePullBackOff from the next sync on (a second after the failure
+//!   here), as the kubelet's puller answers while the back-off runs.
 
 use std::time::{Duration, Instant};
 
@@ -74,6 +81,13 @@ pub(super) enum State {
         code: i32,
         at: Instant,
     },
+    /// Its image or configuration failed then, before any process ran
+    /// (counted in its start back-off); `pull`: pulling the image failed
+    /// (ErrImagePull), which turns into ImagePullBackOff while it waits.
+    StartFailed {
+        at: Instant,
+        pull: bool,
+    },
     Done {
         succeeded: bool,
     },
@@ -122,7 +136,12 @@ pub(super) struct Seen {
     /// the kill is due, inside the grace period counted from then.
     pub(super) pre_stop_done: Option<(Duration, Instant)>,
     pub(super) state: State,
+    /// The crash-loop back-off.
     pub(super) backoff: BackOff,
+    /// The back-off of failed pulls and configurations.
+    pub(super) start_backoff: BackOff,
+    /// While it waits after a failed pull: ImagePullBackOff is due then.
+    pub(super) pull_back_off_at: Option<Instant>,
 }
 
 impl Seen {
@@ -143,6 +162,10 @@ pub(super) enum Sandbox {
     /// from then on.
     Missing {
         retry_at: Option<Instant>,
+    },
+    /// Its creation failed then (counted in the sandbox's back-off).
+    Failed {
+        at: Instant,
     },
 }
 
@@ -167,15 +190,24 @@ pub(super) struct SeenPod {
     pub(super) grace: Duration,
     pub(super) stage: PodStage,
     pub(super) sandbox: Sandbox,
+    /// The back-off of failed sandbox creations.
+    pub(super) sandbox_backoff: BackOff,
     pub(super) containers: Vec<Seen>,
 }
+
+/// How long after a failed pull the status shows ImagePullBackOff: the
+/// kubelet shows it at its next sync of the pod, which finds the image
+/// in back-off.
+pub(super) const PULL_BACK_OFF_SHOWN: Duration = Duration::from_secs(1);
 
 /// What to do, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Action {
     /// Start the pause process and the pod's network namespace; decide
-    /// again once it is up.
+    /// again once it is up (or failed).
     CreateSandbox,
+    /// The sandbox's creation failed: it is created again at `at`.
+    RetrySandbox { at: Instant },
     /// Pull the image if need be, create and start the container; a
     /// container with a postStart hook waits in Starting for `PostStart`,
     /// else its startup probe begins.
@@ -192,6 +224,16 @@ pub(super) enum Action {
         at: Instant,
         back_off: Option<Duration>,
     },
+    /// The container's image or configuration failed: it is started
+    /// again at `at`, after its start back-off; a failed pull shows
+    /// ImagePullBackOff at `show_back_off`.
+    RetryStart {
+        slot: usize,
+        at: Instant,
+        show_back_off: Option<Instant>,
+    },
+    /// A failed pull waits: ImagePullBackOff and a BackOff event.
+    ShowPullBackOff(usize),
     /// Wake the loop then (a back-off ends).
     WakeAt(Instant),
     /// The container will not run again.
@@ -241,10 +283,25 @@ pub(super) fn finished(seen: &SeenPod) -> bool {
 pub(super) fn apply(pod: &mut SeenPod, action: Action) {
     match action {
         Action::CreateSandbox => pod.sandbox = Sandbox::Ready,
+        Action::RetrySandbox { at } => pod.sandbox = Sandbox::Missing { retry_at: Some(at) },
         // Assumed to have a process from now on (its image may be present):
         // nothing may end the pod on the strength of its absence.
-        Action::Start(i) => pod.containers[i].state = State::Creating,
+        Action::Start(i) => {
+            let c = &mut pod.containers[i];
+            c.state = State::Creating;
+            c.pull_back_off_at = None;
+        }
         Action::Restart { slot, at, .. } => pod.containers[slot].state = State::Waiting(at),
+        Action::RetryStart {
+            slot,
+            at,
+            show_back_off,
+        } => {
+            let c = &mut pod.containers[slot];
+            c.state = State::Waiting(at);
+            c.pull_back_off_at = show_back_off;
+        }
+        Action::ShowPullBackOff(i) => pod.containers[i].pull_back_off_at = None,
         Action::PostStart(i) => {
             if let State::Starting { hook_begun, .. } = &mut pod.containers[i].state {
                 *hook_begun = true;
@@ -300,16 +357,26 @@ impl Decision {
             }
             _ => {}
         }
+        if let Sandbox::Failed { at } = self.pod.sandbox {
+            let retry = at + self.pod.sandbox_backoff.current();
+            self.act(Action::RetrySandbox { at: retry });
+            self.act(Action::WakeAt(retry));
+        }
         match self.pod.sandbox {
             Sandbox::Ready => {}
             Sandbox::Missing { retry_at: Some(at) } if self.now < at => return,
-            Sandbox::Missing { .. } => return self.actions.push(Action::CreateSandbox),
-        }
-        for i in 0..self.pod.containers.len() {
-            if let State::Exited { code, at } = self.pod.containers[i].state {
-                self.after_exit(i, code, at);
+            Sandbox::Missing { .. } | Sandbox::Failed { .. } => {
+                return self.actions.push(Action::CreateSandbox);
             }
         }
+        for i in 0..self.pod.containers.len() {
+            match self.pod.containers[i].state {
+                State::Exited { code, at } => self.after_exit(i, code, at),
+                State::StartFailed { at, pull } => self.after_start_failure(i, at, pull),
+                _ => {}
+            }
+        }
+        self.show_pull_back_offs();
         if self.pod.stage == PodStage::Initializing && !self.initialize() {
             return;
         }
@@ -386,6 +453,34 @@ impl Decision {
             back_off,
         });
         self.act(Action::WakeAt(at));
+    }
+
+    /// A failed pull or configuration is retried once its start back-off
+    /// (raised by this failure) ends; a failed pull shows ImagePullBackOff
+    /// in the meantime. Not a restart: no process ran.
+    fn after_start_failure(&mut self, slot: usize, failed: Instant, pull: bool) {
+        let at = failed + self.pod.containers[slot].start_backoff.current();
+        let show_back_off = pull.then(|| (failed + PULL_BACK_OFF_SHOWN).min(at));
+        self.act(Action::RetryStart {
+            slot,
+            at,
+            show_back_off,
+        });
+        if let Some(show) = show_back_off.filter(|show| *show < at) {
+            self.act(Action::WakeAt(show));
+        }
+        self.act(Action::WakeAt(at));
+    }
+
+    /// The failed pulls whose ImagePullBackOff is due and still waiting.
+    fn show_pull_back_offs(&mut self) {
+        for i in 0..self.pod.containers.len() {
+            let c = &self.pod.containers[i];
+            let due = c.pull_back_off_at.is_some_and(|at| at <= self.now);
+            if due && matches!(c.state, State::Waiting(_)) {
+                self.act(Action::ShowPullBackOff(i));
+            }
+        }
     }
 
     /// An init container failed and will not run again (restartPolicy

@@ -130,6 +130,9 @@ struct Supervisor {
     runtime: Option<Rc<RefCell<PodRuntime>>>,
     netns: Option<NetNs>,
     sandbox_backoff: BackOff,
+    /// The last creation of the sandbox failed then (not decided yet).
+    sandbox_failed: Option<Instant>,
+    /// The sandbox is created again from then on.
     sandbox_retry: Option<Instant>,
     slots: Vec<Slot>,
     conditions: Conditions,
@@ -288,6 +291,7 @@ impl Supervisor {
             runtime: None,
             netns: None,
             sandbox_backoff: BackOff::new(settings.backoff),
+            sandbox_failed: None,
             sandbox_retry: None,
             slots,
             conditions: Conditions::default(),
@@ -375,7 +379,8 @@ impl Supervisor {
                     let _ = crate::process::kill(pid, libc::SIGKILL);
                 }
             }
-            Msg::Wake => self.show_pull_backoff(),
+            // A back-off ended: the sync after this batch decides.
+            Msg::Wake => {}
             Msg::Check => {
                 if self.stage.stopping().is_none() && !self.still_stored() {
                     // Deleted behind our back (its state directory removed):

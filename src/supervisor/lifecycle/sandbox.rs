@@ -51,13 +51,12 @@ impl Supervisor {
 
     // ----- the sandbox -----
 
+    /// Creates the sandbox (`decide::Action::CreateSandbox`); a failure is
+    /// counted in its back-off, and the decision says when to retry.
+    /// Always decided again at once.
     pub(super) fn ensure_sandbox(&mut self) -> bool {
         if self.netns.is_some() {
             return true;
-        }
-        let now = Instant::now();
-        if self.sandbox_retry.is_some_and(|t| now < t) {
-            return false;
         }
         match self.start_sandbox() {
             Ok(()) => {
@@ -80,11 +79,10 @@ impl Supervisor {
                     None,
                     crate::duration::now(),
                 );
+                let now = Instant::now();
                 self.sandbox_backoff.restarted(now);
-                let at = now + self.sandbox_backoff.current();
-                self.sandbox_retry = Some(at);
-                self.wake_at(at);
-                false
+                self.sandbox_failed = Some(now);
+                true
             }
         }
     }

@@ -60,6 +60,10 @@ pub(super) enum Phase {
     Running(Live),
     /// Exited then; whether it restarts is decided by the next sync.
     Exited(Instant),
+    /// Its image or configuration failed then, before any process ran
+    /// (`pull`: the pull itself); when it is retried is decided by the
+    /// next sync.
+    StartFailed { at: Instant, pull: bool },
     /// Will not run again.
     Done,
 }
@@ -74,6 +78,7 @@ impl Phase {
             Phase::Starting(_) => "Starting",
             Phase::Running(_) => "Running",
             Phase::Exited(_) => "Exited",
+            Phase::StartFailed { .. } => "StartFailed",
             Phase::Done => "Done",
         }
     }
@@ -139,7 +144,10 @@ pub(super) struct Slot {
     pub(super) status: ContainerStatus,
     phase: Phase,
     pub(super) backoff: BackOff,
-    pub(super) pull_backoff: BackOff,
+    /// The back-off of failed pulls and configurations.
+    pub(super) start_backoff: BackOff,
+    /// After a failed pull: ImagePullBackOff is shown then.
+    pub(super) pull_back_off_at: Option<Instant>,
     pub(super) image: Option<Image>,
     pub(super) started_once: bool,
 }
@@ -271,11 +279,25 @@ impl Slot {
         }
     }
 
+    /// Its image or configuration failed at `at` (from Pulling, or from
+    /// Idle or Waiting when its image was present).
+    pub(super) fn start_failed(&mut self, at: Instant, pull: bool) -> Result<(), Refused> {
+        if !(self.can_start() || matches!(self.phase, Phase::Pulling)) {
+            return Err(self.refuse("StartFailed"));
+        }
+        self.phase = Phase::StartFailed { at, pull };
+        Ok(())
+    }
+
     /// A (re)start is due at `at`: after an exit, or a failed pull or
     /// configuration.
     pub(super) fn wait_until(&mut self, at: Instant) -> Result<(), Refused> {
         match self.phase {
-            Phase::Idle | Phase::Waiting(_) | Phase::Pulling | Phase::Exited(_) => {
+            Phase::Idle
+            | Phase::Waiting(_)
+            | Phase::Pulling
+            | Phase::Exited(_)
+            | Phase::StartFailed { .. } => {
                 self.phase = Phase::Waiting(at);
                 Ok(())
             }
@@ -370,7 +392,8 @@ impl Slot {
             role,
             phase: Phase::Idle,
             backoff: BackOff::new(settings.backoff),
-            pull_backoff: BackOff::new(settings.backoff),
+            start_backoff: BackOff::new(settings.backoff),
+            pull_back_off_at: None,
             image: None,
             started_once: false,
         }
@@ -442,6 +465,17 @@ mod tests {
         assert_eq!(s.exited(t).unwrap().map(|l| l.pid), None, "never ran");
         s.retire().unwrap();
         assert!(matches!(s.phase(), Phase::Done));
+        let mut f = slot(false);
+        f.start_failed(t, true).unwrap();
+        assert!(
+            f.pulling().is_err() && f.exited(t).is_err(),
+            "decided first"
+        );
+        f.wait_until(t).unwrap();
+        f.pulling().unwrap();
+        f.start_failed(t, true).unwrap();
+        assert!(f.start_failed(t, true).is_err(), "a failure is seen once");
+        f.retire().unwrap();
     }
 
     #[test]

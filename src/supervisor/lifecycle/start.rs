@@ -79,6 +79,7 @@ impl Supervisor {
 
     pub(super) fn begin_start(&mut self, i: usize) {
         let slot = &mut self.slots[i];
+        slot.pull_back_off_at = None;
         if !slot.started_once {
             slot.waiting("ContainerCreating", None);
         }
@@ -164,48 +165,29 @@ impl Supervisor {
                     "Failed",
                     &format!("Error: {reason}"),
                 );
+                // Counted in the back-off as the kubelet's puller does; the
+                // decision retries it once the back-off ends.
                 let now = Instant::now();
                 let slot = &mut self.slots[i];
                 slot.waiting(reason, Some(message));
-                slot.pull_backoff.restarted(now);
-                let at = now + slot.pull_backoff.current();
-                if let Err(e) = slot.wait_until(at) {
+                slot.start_backoff.restarted(now);
+                if let Err(e) = slot.start_failed(now, reason == "ErrImagePull") {
                     eprintln!("pod-supervisor: {e}");
-                }
-                self.wake_at(at);
-                if reason == "ErrImagePull" {
-                    // After a moment the kubelet shows the back-off itself.
-                    let tx = self.tx.clone();
-                    let show = now + Duration::from_secs(1).min(at - now);
-                    tokio::task::spawn_local(async move {
-                        tokio::time::sleep_until(show.into()).await;
-                        let _ = tx.send(Msg::Wake);
-                    });
                 }
             }
         }
     }
 
-    /// ErrImagePull turns into ImagePullBackOff while the pull waits.
-    pub(super) fn show_pull_backoff(&mut self) {
-        for i in 0..self.slots.len() {
-            let slot = &self.slots[i];
-            let reason = slot
-                .status
-                .state
-                .as_ref()
-                .and_then(|s| s.waiting.as_ref())
-                .and_then(|w| w.reason.clone());
-            if matches!(slot.phase(), Phase::Waiting(_))
-                && reason.as_deref() == Some("ErrImagePull")
-            {
-                let reference = slot.spec.image.clone().unwrap_or_default();
-                let message = format!("Back-off pulling image {reference:?}");
-                self.slots[i].waiting("ImagePullBackOff", Some(message.clone()));
-                self.event(Some(i), Type::Normal, "BackOff", &message);
-                self.event(Some(i), Type::Warning, "Failed", "Error: ImagePullBackOff");
-            }
-        }
+    /// ErrImagePull turns into ImagePullBackOff while the pull waits
+    /// (`decide::Action::ShowPullBackOff`).
+    pub(super) fn show_pull_back_off(&mut self, i: usize) {
+        let slot = &mut self.slots[i];
+        slot.pull_back_off_at = None;
+        let reference = slot.spec.image.clone().unwrap_or_default();
+        let message = format!("Back-off pulling image {reference:?}");
+        slot.waiting("ImagePullBackOff", Some(message.clone()));
+        self.event(Some(i), Type::Normal, "BackOff", &message);
+        self.event(Some(i), Type::Warning, "Failed", "Error: ImagePullBackOff");
     }
 
     pub(super) fn create(&mut self, i: usize, image: Image) {
@@ -249,12 +231,10 @@ impl Supervisor {
                 slot.status.restart_count = (slot.status.restart_count - 1).max(0);
                 slot.started_once =
                     slot.status.restart_count > 0 || slot.status.last_state.is_some();
-                slot.pull_backoff.restarted(now);
-                let at = now + slot.pull_backoff.current();
-                if let Err(e) = slot.wait_until(at) {
+                slot.start_backoff.restarted(now);
+                if let Err(e) = slot.start_failed(now, false) {
                     eprintln!("pod-supervisor: {e}");
                 }
-                self.wake_at(at);
                 return;
             }
             Err(StartError::Runtime(msg)) => {

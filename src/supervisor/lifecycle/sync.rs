@@ -13,8 +13,10 @@ use super::decide::{self, Action, PodStage, Policy, Sandbox, Seen, SeenPod, Stat
 use super::slot::{Phase, Slot};
 use super::stage::Stage;
 
-/// Decision rounds per sync: a second one once the sandbox is up.
-const ROUNDS: usize = 2;
+/// At most this many decision rounds per sync: again once the sandbox is
+/// up or failed, and once more when a start failed at once (a missing
+/// configuration). A bound, should an action keep asking for another.
+const ROUNDS: usize = 4;
 
 impl Supervisor {
     /// Decides what to do now and does it.
@@ -49,18 +51,19 @@ impl Supervisor {
             },
             Stage::Ended { .. } => PodStage::Ended,
         };
-        let sandbox = if self.netns.is_some() {
-            Sandbox::Ready
-        } else {
-            Sandbox::Missing {
+        let sandbox = match (&self.netns, self.sandbox_failed) {
+            (Some(_), _) => Sandbox::Ready,
+            (None, Some(at)) => Sandbox::Failed { at },
+            (None, None) => Sandbox::Missing {
                 retry_at: self.sandbox_retry,
-            }
+            },
         };
         SeenPod {
             policy: Policy::parse(status::restart_policy(&self.spec)),
             grace: self.pod_grace(),
             stage,
             sandbox,
+            sandbox_backoff: self.sandbox_backoff.clone(),
             containers: self.slots.iter().map(seen).collect(),
         }
     }
@@ -69,8 +72,30 @@ impl Supervisor {
     fn perform(&mut self, action: Action) -> bool {
         let refused = match action {
             Action::CreateSandbox => return self.ensure_sandbox(),
+            Action::RetrySandbox { at } => {
+                self.sandbox_failed = None;
+                self.sandbox_retry = Some(at);
+                Ok(())
+            }
             Action::Start(i) => {
                 self.begin_start(i);
+                // A configuration that failed at once is decided at once.
+                return matches!(
+                    self.slots[i].phase(),
+                    Phase::StartFailed { .. } | Phase::Exited(_)
+                );
+            }
+            Action::RetryStart {
+                slot,
+                at,
+                show_back_off,
+            } => {
+                let slot = &mut self.slots[slot];
+                slot.pull_back_off_at = show_back_off;
+                slot.wait_until(at)
+            }
+            Action::ShowPullBackOff(i) => {
+                self.show_pull_back_off(i);
                 Ok(())
             }
             Action::PostStart(i) => {
@@ -161,6 +186,10 @@ fn seen(slot: &Slot) -> Seen {
             code: slot.exit_code().unwrap_or(0),
             at: *at,
         },
+        Phase::StartFailed { at, pull } => State::StartFailed {
+            at: *at,
+            pull: *pull,
+        },
         Phase::Done => State::Done {
             succeeded: slot.succeeded(),
         },
@@ -172,5 +201,7 @@ fn seen(slot: &Slot) -> Seen {
         pre_stop_done: slot.live().and_then(|l| l.pre_stop_done),
         state,
         backoff: slot.backoff.clone(),
+        start_backoff: slot.start_backoff.clone(),
+        pull_back_off_at: slot.pull_back_off_at,
     }
 }

@@ -69,6 +69,8 @@ fn c(role: Role, state: State) -> Seen {
         pre_stop_done: None,
         state,
         backoff: BackOff::new(Limits::default()),
+        start_backoff: BackOff::new(Limits::default()),
+        pull_back_off_at: None,
     }
 }
 
@@ -86,6 +88,7 @@ fn pod(policy: Policy, stage: PodStage, containers: Vec<Seen>) -> SeenPod {
         grace: secs(30),
         stage,
         sandbox: Sandbox::Ready,
+        sandbox_backoff: BackOff::new(Limits::default()),
         containers,
     }
 }
@@ -869,4 +872,190 @@ fn pre_stop_hooks_run_before_the_kill() {
             vec![],
         ),
     ]);
+}
+
+/// A container whose pull (`pull`) or configuration failed at `n`, the
+/// `failures`-th failure in a row as the loop counts them.
+fn start_failed(role: Role, pull: bool, n: u64, failures: u32) -> Seen {
+    let mut seen = c(role, State::StartFailed { at: at(n), pull });
+    for _ in 0..failures {
+        seen.start_backoff.restarted(at(n));
+    }
+    seen
+}
+
+fn retry(slot: usize, n: u64, show: Option<u64>) -> Action {
+    RetryStart {
+        slot,
+        at: at(n),
+        show_back_off: show.map(at),
+    }
+}
+
+#[test]
+fn failed_pulls_configurations_and_sandboxes_back_off() {
+    let mut sandbox_failed = pod(Always, PodStage::Running, vec![c(App, IDLE)]);
+    sandbox_failed.sandbox = Sandbox::Failed { at: at(0) };
+    sandbox_failed.sandbox_backoff.restarted(at(0));
+    let mut sandbox_failed_again = sandbox_failed.clone();
+    sandbox_failed_again.sandbox = Sandbox::Failed { at: at(10) };
+    sandbox_failed_again.sandbox_backoff.restarted(at(10));
+    let mut pull_waits = pod(Always, PodStage::Running, vec![c(App, waiting(10))]);
+    pull_waits.containers[0].pull_back_off_at = Some(at(1));
+    check(vec![
+        case(
+            "a failed pull: ErrImagePull, retried after 10 s, ImagePullBackOff after 1 s",
+            pod(
+                Always,
+                PodStage::Running,
+                vec![start_failed(App, true, 0, 1)],
+            ),
+            at(0),
+            vec![retry(0, 10, Some(1)), WakeAt(at(1)), WakeAt(at(10))],
+        ),
+        case(
+            "the pull waits: ErrImagePull until the next sync",
+            pull_waits.clone(),
+            at(0),
+            vec![],
+        ),
+        case(
+            "the pull waits: ImagePullBackOff once",
+            pull_waits.clone(),
+            at(1),
+            vec![ShowPullBackOff(0)],
+        ),
+        case(
+            "the pull's back-off ended: ImagePullBackOff shown late, then the retry",
+            pull_waits,
+            at(10),
+            vec![ShowPullBackOff(0), Start(0)],
+        ),
+        case(
+            "a second failed pull waits 20 s",
+            pod(
+                Always,
+                PodStage::Running,
+                vec![start_failed(App, true, 10, 2)],
+            ),
+            at(10),
+            vec![retry(0, 30, Some(11)), WakeAt(at(11)), WakeAt(at(30))],
+        ),
+        case(
+            "a failed configuration: CreateContainerConfigError, retried after 10 s",
+            pod(
+                Always,
+                PodStage::Running,
+                vec![start_failed(App, false, 0, 1)],
+            ),
+            at(0),
+            vec![retry(0, 10, None), WakeAt(at(10))],
+        ),
+        case(
+            "the fourth failed configuration waits 80 s",
+            pod(
+                Always,
+                PodStage::Running,
+                vec![start_failed(App, false, 0, 4)],
+            ),
+            at(0),
+            vec![retry(0, 80, None), WakeAt(at(80))],
+        ),
+        case(
+            "not a restart: whatever the policy, it is retried",
+            pod(
+                Never,
+                PodStage::Running,
+                vec![start_failed(App, false, 0, 1), c(App, UP)],
+            ),
+            at(0),
+            vec![retry(0, 10, None), WakeAt(at(10))],
+        ),
+        case(
+            "an init container's failed pull holds the next one back",
+            pod(
+                Always,
+                Initializing,
+                vec![start_failed(Init, true, 0, 1), c(Init, IDLE), c(App, IDLE)],
+            ),
+            at(0),
+            vec![retry(0, 10, Some(1)), WakeAt(at(1)), WakeAt(at(10))],
+        ),
+        case(
+            "a deletion retires a failed start",
+            pod(
+                Always,
+                PodStage::Deleting {
+                    grace: secs(30),
+                    since: at(0),
+                },
+                vec![start_failed(App, true, 0, 1)],
+            ),
+            at(0),
+            vec![Retire(0)],
+        ),
+        case(
+            "a failed sandbox is retried after 10 s",
+            sandbox_failed.clone(),
+            at(0),
+            vec![RetrySandbox { at: at(10) }, WakeAt(at(10))],
+        ),
+        case(
+            "then 20 s",
+            sandbox_failed_again,
+            at(10),
+            vec![RetrySandbox { at: at(30) }, WakeAt(at(30))],
+        ),
+    ]);
+}
+
+#[test]
+fn the_pull_back_off_doubles_to_the_cap_and_resets_after_ten_quiet_minutes() {
+    let mut p = pod(Always, PodStage::Running, vec![c(App, IDLE)]);
+    let mut now = at(0);
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        assert_eq!(rounds(&mut p, now), vec![Start(0)]);
+        // The pull fails at once, and the loop counts it.
+        p.containers[0].start_backoff.restarted(now);
+        p.containers[0].state = State::StartFailed {
+            at: now,
+            pull: true,
+        };
+        let actions = rounds(&mut p, now);
+        let [
+            RetryStart {
+                at: due,
+                show_back_off: Some(show),
+                ..
+            },
+            WakeAt(first),
+            WakeAt(second),
+        ] = actions[..]
+        else {
+            panic!("unexpected {actions:?}");
+        };
+        assert_eq!((first, second), (show, due));
+        assert_eq!(show, now + secs(1));
+        assert_eq!(rounds(&mut p, show), vec![ShowPullBackOff(0)]);
+        assert_eq!(rounds(&mut p, due - Duration::from_millis(1)), vec![]);
+        waits.push((due - now).as_secs());
+        now = due;
+    }
+    assert_eq!(waits, [10, 20, 40, 80, 160, 300, 300, 300]);
+    // Ten quiet minutes after the last failure the next one waits 10 s.
+    now += secs(601);
+    p.containers[0].start_backoff.restarted(now);
+    p.containers[0].state = State::StartFailed {
+        at: now,
+        pull: true,
+    };
+    assert_eq!(
+        rounds(&mut p, now)[0],
+        RetryStart {
+            slot: 0,
+            at: now + secs(10),
+            show_back_off: Some(now + secs(1)),
+        }
+    );
 }
