@@ -92,6 +92,29 @@ impl Quantity {
         .normalized())
     }
 
+    /// A whole number of bytes as the kubelet makes one
+    /// (`resource.NewQuantity(n, BinarySI)`): it prints with the largest
+    /// binary suffix that divides it (`16318520Ki`), else as a plain number.
+    pub fn binary(bytes: i64) -> Quantity {
+        Quantity {
+            mantissa: i128::from(bytes),
+            exponent: 0,
+            format: Format::BinarySi,
+        }
+        .normalized()
+    }
+
+    /// A whole number in decimal SI (`resource.NewQuantity(n, DecimalSI)`):
+    /// cpu cores, pod counts.
+    pub fn decimal(n: i64) -> Quantity {
+        Quantity {
+            mantissa: i128::from(n),
+            exponent: 0,
+            format: Format::DecimalSi,
+        }
+        .normalized()
+    }
+
     pub fn zero() -> Quantity {
         Quantity {
             mantissa: 0,
@@ -508,6 +531,17 @@ mod tests {
         for (input, canonical) in cases {
             assert_eq!(q(input).canonical(), canonical, "{input}");
         }
+    }
+
+    #[test]
+    fn the_kubelets_constructors_print_as_its_quantities() {
+        assert_eq!(Quantity::binary(16_710_164_480).canonical(), "16318520Ki");
+        assert_eq!(Quantity::binary(94_579_926_221).canonical(), "94579926221");
+        assert_eq!(Quantity::binary(94_579_926_000).canonical(), "94579926000");
+        assert_eq!(Quantity::binary(2 << 20).canonical(), "2Mi");
+        assert_eq!(Quantity::binary(0).canonical(), "0");
+        assert_eq!(Quantity::decimal(110).canonical(), "110");
+        assert_eq!(Quantity::decimal(4000).canonical(), "4k");
     }
 
     proptest::proptest! {

@@ -9,6 +9,11 @@
 //!
 //! Unlike the kubelet, `seccompDefault` is on unless set to false: pod
 //! confines by default, as podman does.
+//!
+//! `hostnameOverride` is the kubelet's `--hostname-override` flag, which
+//! its configuration file lacks, under the name kops and KubeEdge give it
+//! in theirs: the node's name (and its `kubernetes.io/hostname` label)
+//! instead of the machine's hostname, lower-cased as the kubelet does.
 
 use std::path::{Path, PathBuf};
 
@@ -35,6 +40,9 @@ pub struct NodeConfig {
     /// Where `Localhost` seccomp profiles live (`<root>/seccomp`, as the
     /// kubelet's `<root-dir>/seccomp`).
     pub seccomp_profile_root: PathBuf,
+    /// The node's name instead of the hostname (lower-cased, a DNS-1123
+    /// subdomain).
+    pub hostname_override: Option<String>,
 }
 
 /// The wire form: the kubelet's field names, everything optional.
@@ -45,6 +53,7 @@ struct Wire {
     kind: Option<String>,
     seccomp_default: Option<bool>,
     allowed_unsafe_sysctls: Option<Vec<String>>,
+    hostname_override: Option<String>,
 }
 
 impl NodeConfig {
@@ -54,6 +63,7 @@ impl NodeConfig {
             seccomp_default: true,
             allowed_unsafe_sysctls: Vec::new(),
             seccomp_profile_root: root.join("seccomp"),
+            hostname_override: None,
         }
     }
 
@@ -109,10 +119,17 @@ impl NodeConfig {
             super::admission::check_allowlist_entry(pattern)
                 .map_err(|e| format!("allowedUnsafeSysctls[{i}]: {e}"))?;
         }
+        let hostname_override = match wire.hostname_override {
+            None => None,
+            Some(name) => Some(
+                super::facts::check_name(&name).map_err(|e| format!("hostnameOverride: {e}"))?,
+            ),
+        };
         Ok(NodeConfig {
             seccomp_default: wire.seccomp_default.unwrap_or(true),
             allowed_unsafe_sysctls: allowed,
             seccomp_profile_root: root.join("seccomp"),
+            hostname_override,
         })
     }
 }
@@ -163,6 +180,19 @@ mod tests {
         let err = parse("apiVersion: v1\nkind: Pod\n").unwrap_err();
         assert!(err.contains("KubeletConfiguration"), "{err}");
         assert!(parse("- a\n").is_err());
+    }
+
+    #[test]
+    fn the_hostname_override_is_lower_cased_and_must_be_a_node_name() {
+        let config = parse(&format!("{HEAD}hostnameOverride: ' Box-1.Lan '\n")).unwrap();
+        assert_eq!(config.hostname_override.as_deref(), Some("box-1.lan"));
+        let err = parse(&format!("{HEAD}hostnameOverride: 'a_b'\n")).unwrap_err();
+        assert!(
+            err.starts_with("hostnameOverride: node name \"a_b\": a lowercase RFC 1123 subdomain"),
+            "{err}"
+        );
+        let err = parse(&format!("{HEAD}hostnameOverride: ''\n")).unwrap_err();
+        assert_eq!(err, "hostnameOverride: empty hostname is invalid");
     }
 
     #[test]

@@ -3,13 +3,36 @@
 //! reports its address in their status; the runtime resolves fieldRef and
 //! resourceFieldRef (`spec.nodeName`, unset limits) from the same facts.
 
-/// The node's name: the machine's hostname, as the kubelet's default
-/// (`--hostname-override` unset) has it.
+/// The machine's hostname as the kubelet takes it for the node's name
+/// when `--hostname-override` is unset (`nodeutil.GetHostname`): trimmed
+/// and lower-cased.
 pub fn name() -> String {
     nix::unistd::gethostname()
         .ok()
         .and_then(|h| h.into_string().ok())
+        .map(|h| h.trim().to_lowercase())
+        .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into())
+}
+
+/// The node's name: the configuration's `hostnameOverride`, else the
+/// hostname.
+pub fn name_in(config: &super::config::NodeConfig) -> String {
+    config.hostname_override.clone().unwrap_or_else(name)
+}
+
+/// A hostname (override) as the kubelet takes it, trimmed and lower-cased,
+/// checked to be a name a Node can have.
+pub fn check_name(hostname: &str) -> Result<String, String> {
+    let name = hostname.trim().to_lowercase();
+    if name.is_empty() {
+        return Err("empty hostname is invalid".into());
+    }
+    let errs = crate::api::validation::names::dns1123_subdomain(&name);
+    if !errs.is_empty() {
+        return Err(format!("node name {name:?}: {}", errs.join("; ")));
+    }
+    Ok(name)
 }
 
 /// The host's primary address as the kernel would pick it for an outgoing

@@ -1,0 +1,595 @@
+//! The Node object of this machine, as the kubelet registers and updates
+//! it: built afresh from measurements on every read, with what users set
+//! on it (labels, annotations, taints) and what must outlive one read
+//! (uid, creation time, when each condition last changed) kept in
+//! `<root>/nodes/<name>.json`, a Node of those fields only, 0600, written
+//! atomically under `<root>/locks/node`.
+//!
+//! The kubelet's own labels (`kubernetes.io/hostname`, `kubernetes.io/os`,
+//! `kubernetes.io/arch` and their `beta.` forms) are set again on every
+//! read, as the kubelet reconciles them when it registers: a user may not
+//! take them away. `node.kubernetes.io/instance-type` is a cloud
+//! provider's and is absent.
+//!
+//! Capacity: cpu (the CPUs pod may use), memory (MemTotal), pods 110,
+//! ephemeral-storage (the filesystem of the state root) and one
+//! `hugepages-<size>` per size the kernel has. Allocatable is capacity
+//! less the kubelet's defaults: nothing reserved for the system or
+//! kube, less the hard eviction thresholds (memory 100Mi, 10% of the
+//! filesystem); see `pressure`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use k8s_openapi::api::core::v1::{
+    Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity as Wire;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+use k8s_openapi::jiff::Timestamp;
+
+use super::measure::{self, HugePages, System};
+use super::pressure::{self, Observed};
+use crate::api::quantity::Quantity;
+use crate::store::{Lock, Store, write_atomic};
+
+/// The kubelet's default `maxPods`.
+pub const MAX_PODS: i64 = 110;
+
+/// `kubernetes.io/hostname` and the other labels the kubelet sets.
+pub const LABEL_HOSTNAME: &str = "kubernetes.io/hostname";
+pub const LABEL_OS: &str = "kubernetes.io/os";
+pub const LABEL_ARCH: &str = "kubernetes.io/arch";
+pub const LABEL_OS_BETA: &str = "beta.kubernetes.io/os";
+pub const LABEL_ARCH_BETA: &str = "beta.kubernetes.io/arch";
+
+/// The node as it is now. Registers it (uid, creation time) on first use.
+pub fn current(store: &Store) -> Result<Node> {
+    let config = store.node_config()?;
+    current_in(store.root(), &super::facts::name_in(&config))
+}
+
+/// The node named `name` whose state lives under `root`.
+fn current_in(root: &Path, name: &str) -> Result<Node> {
+    let machine = Machine::measure(root)?;
+    let now = second(crate::duration::now());
+    let _lock = lock(root)?;
+    let path = record_path(root, name);
+    let mut record = match read_record(&path)? {
+        Some(record) => record,
+        None => {
+            let record = register(name, now);
+            write_record(&path, &record)?;
+            record
+        }
+    };
+    let node = build(name, &record, &machine, now);
+    // A condition that changed status is recorded with its transition
+    // time, so the next read keeps it.
+    if transitions_differ(&record, &node) {
+        record.status = Some(NodeStatus {
+            conditions: node
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.clone())
+                .map(|cs| {
+                    cs.into_iter()
+                        .map(|c| NodeCondition {
+                            last_heartbeat_time: None,
+                            ..c
+                        })
+                        .collect()
+                }),
+            ..Default::default()
+        });
+        write_record(&path, &record)?;
+    }
+    Ok(node)
+}
+
+/// Writes what a user may change of the node (labels, annotations,
+/// taints) from `node`, for label, annotate and taint. Anything else in
+/// `node` is the kubelet's and is not kept.
+pub fn save(store: &Store, node: &Node) -> Result<()> {
+    save_in(store.root(), node)
+}
+
+fn save_in(root: &Path, node: &Node) -> Result<()> {
+    let name = node.metadata.name.clone().unwrap_or_default();
+    let _lock = lock(root)?;
+    let path = record_path(root, &name);
+    let mut record = read_record(&path)?.ok_or_else(|| crate::error::ApiError::NotFound {
+        resource: "nodes".into(),
+        name: name.clone(),
+    })?;
+    record.metadata.labels = node.metadata.labels.clone().filter(|m| !m.is_empty());
+    record.metadata.annotations = node.metadata.annotations.clone().filter(|m| !m.is_empty());
+    let taints = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .filter(|t| !t.is_empty());
+    record.spec = taints.map(|taints| NodeSpec {
+        taints: Some(taints),
+        ..Default::default()
+    });
+    write_record(&path, &record)
+}
+
+/// What was measured of the machine for one read.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub cpus: i64,
+    pub observed: Observed,
+    pub huge_pages: Vec<HugePages>,
+    pub system: System,
+    pub host_ip: String,
+}
+
+impl Machine {
+    /// Measures this machine; the filesystem is the one holding `root`.
+    pub fn measure(root: &Path) -> Result<Machine> {
+        Ok(Machine {
+            cpus: super::facts::cpus(),
+            observed: Observed {
+                memory: measure::memory().context("reading /proc/meminfo")?,
+                fs: measure::filesystem(root)
+                    .with_context(|| format!("statfs {}", root.display()))?,
+                pids: measure::pids().context("counting process ids")?,
+            },
+            huge_pages: measure::huge_pages(),
+            system: measure::system(),
+            host_ip: super::facts::host_ip(),
+        })
+    }
+}
+
+/// The Node from its record and the measurements, at `now`.
+pub fn build(name: &str, record: &Node, machine: &Machine, now: Timestamp) -> Node {
+    let mut labels = record.metadata.labels.clone().unwrap_or_default();
+    let arch = go_arch();
+    for (key, value) in [
+        (LABEL_ARCH_BETA, arch),
+        (LABEL_OS_BETA, "linux"),
+        (LABEL_ARCH, arch),
+        (LABEL_HOSTNAME, name),
+        (LABEL_OS, "linux"),
+    ] {
+        labels.insert(key.to_string(), value.to_string());
+    }
+    let (capacity, allocatable) = resources(machine);
+    let version = env!("CARGO_PKG_VERSION");
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            uid: record.metadata.uid.clone(),
+            creation_timestamp: record.metadata.creation_timestamp.clone(),
+            labels: Some(labels),
+            annotations: record.metadata.annotations.clone(),
+            ..Default::default()
+        },
+        spec: Some(NodeSpec {
+            taints: record.spec.as_ref().and_then(|s| s.taints.clone()),
+            ..Default::default()
+        }),
+        status: Some(NodeStatus {
+            capacity: Some(capacity),
+            allocatable: Some(allocatable),
+            conditions: Some(conditions(record, &machine.observed, now)),
+            addresses: Some(vec![
+                NodeAddress {
+                    type_: "InternalIP".into(),
+                    address: machine.host_ip.clone(),
+                },
+                NodeAddress {
+                    type_: "Hostname".into(),
+                    address: name.to_string(),
+                },
+            ]),
+            node_info: Some(NodeSystemInfo {
+                machine_id: machine.system.machine_id.clone(),
+                system_uuid: machine.system.system_uuid.clone(),
+                boot_id: machine.system.boot_id.clone(),
+                kernel_version: machine.system.kernel_version.clone(),
+                os_image: machine.system.os_image.clone(),
+                container_runtime_version: format!("pod://{version}"),
+                kubelet_version: format!("v{version}"),
+                kube_proxy_version: String::new(),
+                operating_system: "linux".into(),
+                architecture: arch.into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+/// Capacity and allocatable, by resource name.
+fn resources(machine: &Machine) -> (BTreeMap<String, Wire>, BTreeMap<String, Wire>) {
+    let wire = |q: Quantity| Wire(q.canonical());
+    let memory = machine.observed.memory.total as i64;
+    let storage = machine.observed.fs.capacity as i64;
+    let mut capacity = BTreeMap::new();
+    let mut allocatable = BTreeMap::new();
+    for (key, cap, alloc) in [
+        (
+            "cpu",
+            Quantity::decimal(machine.cpus),
+            Quantity::decimal(machine.cpus),
+        ),
+        (
+            "memory",
+            Quantity::binary(memory),
+            Quantity::binary((memory - pressure::reserved_memory() as i64).max(0)),
+        ),
+        (
+            "ephemeral-storage",
+            Quantity::binary(storage),
+            Quantity::binary(
+                (storage - pressure::reserved_ephemeral_storage(storage as u64) as i64).max(0),
+            ),
+        ),
+        (
+            "pods",
+            Quantity::decimal(MAX_PODS),
+            Quantity::decimal(MAX_PODS),
+        ),
+    ] {
+        capacity.insert(key.to_string(), wire(cap));
+        allocatable.insert(key.to_string(), wire(alloc));
+    }
+    for h in &machine.huge_pages {
+        let key = measure::huge_page_resource(h.page_size);
+        capacity.insert(key.clone(), wire(Quantity::binary(h.total as i64)));
+        allocatable.insert(key, wire(Quantity::binary(h.total as i64)));
+    }
+    (capacity, allocatable)
+}
+
+/// The conditions now, each keeping its recorded transition time while
+/// its status is unchanged (the creation time before any was recorded).
+fn conditions(record: &Node, observed: &Observed, now: Timestamp) -> Vec<NodeCondition> {
+    let recorded = recorded_conditions(record).unwrap_or_default();
+    let created = record
+        .metadata
+        .creation_timestamp
+        .clone()
+        .unwrap_or(Time(now));
+    pressure::conditions(observed)
+        .into_iter()
+        .map(|c| {
+            let status = if c.status { "True" } else { "False" };
+            let transition = match recorded.iter().find(|r| r.type_ == c.type_) {
+                Some(r) if r.status == status => r.last_transition_time.clone(),
+                Some(_) => Some(Time(now)),
+                None => Some(created.clone()),
+            };
+            NodeCondition {
+                type_: c.type_.into(),
+                status: status.into(),
+                last_heartbeat_time: Some(Time(now)),
+                last_transition_time: transition,
+                reason: Some(c.reason.into()),
+                message: Some(c.message.into()),
+            }
+        })
+        .collect()
+}
+
+fn recorded_conditions(record: &Node) -> Option<Vec<NodeCondition>> {
+    record.status.as_ref().and_then(|s| s.conditions.clone())
+}
+
+/// Whether the conditions' statuses or transition times differ from the
+/// record's.
+fn transitions_differ(record: &Node, node: &Node) -> bool {
+    let key = |cs: &[NodeCondition]| -> Vec<(String, String, Option<Time>)> {
+        cs.iter()
+            .map(|c| {
+                (
+                    c.type_.clone(),
+                    c.status.clone(),
+                    c.last_transition_time.clone(),
+                )
+            })
+            .collect()
+    };
+    let now = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    key(&recorded_conditions(record).unwrap_or_default()) != key(now)
+}
+
+/// A first record: a new uid, created now.
+fn register(name: &str, now: Timestamp) -> Node {
+    Node {
+        metadata: ObjectMeta {
+            name: Some(name.to_string()),
+            uid: Some(crate::api::defaults::new_uid()),
+            creation_timestamp: Some(Time(now)),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn record_path(root: &Path, name: &str) -> PathBuf {
+    root.join("nodes").join(format!("{name}.json"))
+}
+
+fn lock(root: &Path) -> Result<Lock> {
+    let dir = root.join("locks");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Lock::exclusive(&dir.join("node"))
+}
+
+fn read_record(path: &Path) -> Result<Option<Node>> {
+    match crate::store::read_small_file(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("corrupt state file {}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_record(path: &Path, record: &Node) -> Result<()> {
+    write_atomic(path, &serde_json::to_vec(record)?)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Times in the API have whole seconds.
+fn second(t: Timestamp) -> Timestamp {
+    Timestamp::from_second(t.as_second()).unwrap_or(t)
+}
+
+/// The architecture in Go's words, as `kubernetes.io/arch` has it.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::measure::{Filesystem, Memory, Pids};
+
+    const GI: u64 = 1 << 30;
+
+    fn machine() -> Machine {
+        Machine {
+            cpus: 4,
+            observed: Observed {
+                memory: Memory {
+                    total: 16_318_520 * 1024,
+                    available: 8 * GI,
+                },
+                fs: Filesystem {
+                    capacity: 105_088_806_912,
+                    available: 60 * GI,
+                    inodes: 6_000_000,
+                    inodes_free: 5_000_000,
+                },
+                pids: Pids {
+                    max: 32768,
+                    running: 400,
+                },
+            },
+            huge_pages: vec![
+                HugePages {
+                    page_size: 2 << 20,
+                    total: 0,
+                },
+                HugePages {
+                    page_size: 1 << 30,
+                    total: 0,
+                },
+            ],
+            system: System {
+                machine_id: "m".into(),
+                system_uuid: String::new(),
+                boot_id: "b".into(),
+                kernel_version: "6.1.0-13-amd64".into(),
+                os_image: "Debian GNU/Linux 12 (bookworm)".into(),
+            },
+            host_ip: "10.0.0.5".into(),
+        }
+    }
+
+    fn at(second: i64) -> Timestamp {
+        Timestamp::from_second(second).unwrap()
+    }
+
+    fn resources(node: &Node, which: &str) -> Vec<(String, String)> {
+        let status = node.status.as_ref().unwrap();
+        let map = if which == "capacity" {
+            status.capacity.as_ref()
+        } else {
+            status.allocatable.as_ref()
+        };
+        map.unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.0.clone()))
+            .collect()
+    }
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn capacity_and_allocatable_have_the_kubelets_defaults() {
+        let node = build("box", &register("box", at(1000)), &machine(), at(2000));
+        assert_eq!(
+            resources(&node, "capacity"),
+            pairs(&[
+                ("cpu", "4"),
+                ("ephemeral-storage", "102625788Ki"),
+                ("hugepages-1Gi", "0"),
+                ("hugepages-2Mi", "0"),
+                ("memory", "16318520Ki"),
+                ("pods", "110"),
+            ])
+        );
+        // memory less 100Mi; storage less 10%, not a multiple of 1024.
+        assert_eq!(
+            resources(&node, "allocatable"),
+            pairs(&[
+                ("cpu", "4"),
+                ("ephemeral-storage", "94579926221"),
+                ("hugepages-1Gi", "0"),
+                ("hugepages-2Mi", "0"),
+                ("memory", "16216120Ki"),
+                ("pods", "110"),
+            ])
+        );
+    }
+
+    #[test]
+    fn the_kubelets_labels_win_over_the_users_and_user_labels_stay() {
+        let mut record = register("box", at(1000));
+        record.metadata.labels = Some(BTreeMap::from([
+            ("disktype".to_string(), "ssd".to_string()),
+            (LABEL_OS.to_string(), "windows".to_string()),
+        ]));
+        let node = build("box", &record, &machine(), at(2000));
+        let labels = node.metadata.labels.unwrap();
+        let arch = go_arch();
+        assert_eq!(
+            labels,
+            BTreeMap::from(
+                [
+                    ("beta.kubernetes.io/arch", arch),
+                    ("beta.kubernetes.io/os", "linux"),
+                    ("disktype", "ssd"),
+                    ("kubernetes.io/arch", arch),
+                    ("kubernetes.io/hostname", "box"),
+                    ("kubernetes.io/os", "linux"),
+                ]
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+            )
+        );
+        let status = node.status.unwrap();
+        let addresses: Vec<_> = status
+            .addresses
+            .unwrap()
+            .into_iter()
+            .map(|a| (a.type_, a.address))
+            .collect();
+        assert_eq!(
+            addresses,
+            pairs(&[("InternalIP", "10.0.0.5"), ("Hostname", "box")])
+        );
+        let info = status.node_info.unwrap();
+        assert_eq!(
+            info.container_runtime_version,
+            format!("pod://{}", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(info.os_image, "Debian GNU/Linux 12 (bookworm)");
+    }
+
+    #[test]
+    fn a_condition_keeps_its_transition_time_until_its_status_changes() {
+        let record = register("box", at(1000));
+        let mut m = machine();
+        let node = build("box", &record, &m, at(2000));
+        let conditions = node.status.as_ref().unwrap().conditions.clone().unwrap();
+        let types: Vec<_> = conditions.iter().map(|c| c.type_.as_str()).collect();
+        assert_eq!(
+            types,
+            ["MemoryPressure", "DiskPressure", "PIDPressure", "Ready"]
+        );
+        for c in &conditions {
+            assert_eq!(
+                c.last_transition_time,
+                Some(Time(at(1000))),
+                "since registration"
+            );
+            assert_eq!(c.last_heartbeat_time, Some(Time(at(2000))));
+        }
+        let mut recorded = record.clone();
+        recorded.status = Some(NodeStatus {
+            conditions: Some(conditions),
+            ..Default::default()
+        });
+        m.observed.memory.available = 1 << 20;
+        let node = build("box", &recorded, &m, at(3000));
+        assert!(transitions_differ(&recorded, &node));
+        let memory = &node.status.unwrap().conditions.unwrap()[0];
+        assert_eq!(
+            (
+                memory.status.as_str(),
+                memory.reason.as_deref(),
+                memory.last_transition_time.clone()
+            ),
+            (
+                "True",
+                Some("KubeletHasInsufficientMemory"),
+                Some(Time(at(3000)))
+            )
+        );
+    }
+
+    #[test]
+    fn the_record_keeps_identity_and_user_fields_and_is_roots_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let first = current_in(root.path(), "box").unwrap();
+        let uid = first.metadata.uid.clone().unwrap();
+        let path = record_path(root.path(), "box");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+
+        let mut edited = first.clone();
+        edited
+            .metadata
+            .labels
+            .as_mut()
+            .unwrap()
+            .insert("disktype".into(), "ssd".into());
+        edited.metadata.annotations = Some(BTreeMap::from([("note".into(), "x".into())]));
+        edited.spec = Some(NodeSpec {
+            taints: Some(vec![k8s_openapi::api::core::v1::Taint {
+                key: "dedicated".into(),
+                value: Some("gpu".into()),
+                effect: "NoSchedule".into(),
+                time_added: None,
+            }]),
+            ..Default::default()
+        });
+        save_in(root.path(), &edited).unwrap();
+        let again = current_in(root.path(), "box").unwrap();
+        assert_eq!(again.metadata.uid.as_deref(), Some(uid.as_str()));
+        assert_eq!(
+            again.metadata.creation_timestamp,
+            first.metadata.creation_timestamp
+        );
+        assert_eq!(again.metadata.labels.as_ref().unwrap()["disktype"], "ssd");
+        assert_eq!(again.metadata.annotations, edited.metadata.annotations);
+        assert_eq!(
+            again.spec.as_ref().unwrap().taints.as_ref().unwrap().len(),
+            1
+        );
+
+        // Another name is another node.
+        let other = current_in(root.path(), "other").unwrap();
+        assert_ne!(other.metadata.uid.as_deref(), Some(uid.as_str()));
+        let missing = Node {
+            metadata: ObjectMeta {
+                name: Some("gone".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let err = save_in(root.path(), &missing).unwrap_err().to_string();
+        assert_eq!(err, "nodes \"gone\" not found");
+    }
+}
