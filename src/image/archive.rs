@@ -47,11 +47,17 @@ pub fn load(store: &ImageStore, reader: impl Read) -> Result<Vec<String>> {
     }
 }
 
+/// Reads a JSON file of the archive (an index, a manifest, a config), no
+/// larger than a registry may send one.
 fn read(dir: &Path, rel: &str) -> Result<Vec<u8>> {
+    let limit = super::manifest_fetch::MAX_MANIFEST_SIZE;
     let mut bytes = Vec::new();
     unpack::open_beneath(dir, rel)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
         .with_context(|| format!("reading {rel} in the archive"))?;
+    if bytes.len() as u64 > limit {
+        bail!("{rel} in the archive is more than {limit} bytes (the limit)");
+    }
     Ok(bytes)
 }
 
@@ -102,9 +108,8 @@ fn load_docker(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
             },
             "layers": layers,
         });
-        store
-            .commit(&serde_json::to_vec(&manifest)?, &names)
-            .with_context(|| format!("loading {}", names[0]))?;
+        // commit's errors name the image.
+        store.commit(&serde_json::to_vec(&manifest)?, &names)?;
         loaded.extend(names.iter().map(Reference::to_string));
     }
     Ok(loaded)
@@ -180,9 +185,7 @@ fn load_oci(store: &ImageStore, dir: &Path) -> Result<Vec<String>> {
                 .put_blob(file, Some(&blob_digest))
                 .with_context(|| format!("blob {blob_digest} in the archive"))?;
         }
-        store
-            .commit(&bytes, std::slice::from_ref(&name))
-            .with_context(|| format!("loading {name}"))?;
+        store.commit(&bytes, std::slice::from_ref(&name))?;
         loaded.push(name.to_string());
     }
     if loaded.is_empty() {

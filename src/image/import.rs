@@ -238,7 +238,7 @@ pub fn import(
             if !referenced {
                 let _ = store.blobs().remove(&layer);
             }
-            return Err(e);
+            return Err(e.context(format!("image {name}")));
         }
     };
     let created = jiff::Timestamp::now().to_string();

@@ -25,6 +25,7 @@ mod blobs;
 mod download;
 pub mod gc;
 pub mod import;
+mod manifest_fetch;
 mod platform;
 pub mod progress;
 pub mod reference;
@@ -326,7 +327,9 @@ impl ImageStore {
 
     /// The runnable form of a stored image; unpacks layers missing on disk.
     fn image(&self, stored: &StoredImage, name: String) -> Result<Image> {
-        let layers = self.unpack_layers(&stored.manifest, &stored.config)?;
+        let layers = self
+            .unpack_layers(&stored.manifest, &stored.config)
+            .with_context(|| format!("image {name}"))?;
         Ok(Image {
             name,
             id: stored.id.clone(),
@@ -418,9 +421,20 @@ impl ImageStore {
     pub(crate) fn commit(&self, manifest_bytes: &[u8], names: &[Reference]) -> Result<StoredImage> {
         let manifest = ImageManifest::from_reader(manifest_bytes).context("parsing manifest")?;
         let config_digest = manifest.config().digest().to_string();
+        let limit = manifest_fetch::MAX_MANIFEST_SIZE;
+        if manifest.config().size() > limit {
+            bail!(
+                "rejecting {} byte image config {config_digest} (the limit is {limit} bytes)",
+                manifest.config().size()
+            );
+        }
         let config = ImageConfiguration::from_reader(&self.blobs.read(&config_digest)?[..])
             .context("parsing image config")?;
-        self.unpack_layers(&manifest, &config)?;
+        self.unpack_layers(&manifest, &config)
+            .with_context(|| match names.first() {
+                Some(name) => format!("image {name}"),
+                None => "image".to_string(),
+            })?;
         let digest = self.blobs.put_bytes(manifest_bytes)?;
         self.tags.update(|tags| {
             for name in names {

@@ -16,6 +16,7 @@ use oci_spec::image::{ImageIndex, ImageManifest};
 
 use super::blobs::{Blobs, digest_of};
 use super::gc::CollectionLock;
+use super::manifest_fetch::{self, MAX_MANIFEST_SIZE};
 use super::progress::{BlobProgress, Progress};
 use super::registries_conf::{Endpoint, RegistriesConf};
 use super::{ImageStore, Reference, StoredImage, auth, platform};
@@ -121,6 +122,16 @@ async fn pull_any(
     }
 }
 
+/// The HTTP client for manifests (manifest_fetch.rs), with oci-client's
+/// timeouts.
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .read_timeout(Duration::from_secs(60))
+        .build()
+        .context("building the HTTP client")
+}
+
 fn client_for(endpoint: &Endpoint) -> oci_client::Client {
     let protocol = if endpoint.insecure {
         ClientProtocol::HttpsExcept(vec![endpoint.host.clone()])
@@ -166,22 +177,24 @@ async fn pull_from(
     let source = format!("{}/{}", endpoint.host, endpoint.repository);
     let wanted = candidate.tag_or_digest();
     let reference = oci_reference(endpoint, wanted);
-    let (bytes, _) = client
-        .pull_manifest_raw(&reference, &auth, ACCEPTED)
+    let http = http_client()?;
+    let scheme = if endpoint.insecure { "http" } else { "https" };
+    let manifest = |reference: oci_client::Reference| {
+        let (client, http, auth) = (&client, &http, &auth);
+        async move { manifest_fetch::fetch(client, http, scheme, &reference, auth, ACCEPTED).await }
+    };
+    let bytes = manifest(reference.clone())
         .await
-        .map_err(|e| anyhow!("reading manifest {wanted} in {source}: {}", describe(&e)))?;
-    let bytes = bytes.to_vec();
+        .map_err(|e| anyhow!("reading manifest {wanted} in {source}: {e:#}"))?;
     if let Some(digest) = &candidate.digest {
         verify(&bytes, digest, "manifest")?;
     }
     let manifest_bytes = if platform::is_index(&bytes) {
         let index = ImageIndex::from_reader(&bytes[..]).context("parsing the manifest list")?;
         let chosen = platform::select(&index)?.digest().to_string();
-        let (bytes, _) = client
-            .pull_manifest_raw(&oci_reference(endpoint, &chosen), &auth, ACCEPTED)
+        let bytes = manifest(oci_reference(endpoint, &chosen))
             .await
-            .map_err(|e| anyhow!("reading manifest {chosen} in {source}: {}", describe(&e)))?;
-        let bytes = bytes.to_vec();
+            .map_err(|e| anyhow!("reading manifest {chosen} in {source}: {e:#}"))?;
         verify(&bytes, &chosen, "manifest")?;
         bytes
     } else {
@@ -194,6 +207,14 @@ async fn pull_from(
     }
     let manifest =
         ImageManifest::from_reader(&manifest_bytes[..]).context("parsing the manifest")?;
+    // The config is read whole into memory, as a manifest is: the same cap.
+    let config_size = manifest.config().size();
+    if config_size > MAX_MANIFEST_SIZE {
+        bail!(
+            "{source}:{wanted}: rejecting {config_size} byte image config {} (the limit is {MAX_MANIFEST_SIZE} bytes)",
+            manifest.config().digest()
+        );
+    }
 
     let mut tasks = tokio::task::JoinSet::new();
     let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(PARALLEL_DOWNLOADS));

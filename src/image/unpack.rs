@@ -27,6 +27,12 @@
 //! A 0:0 character device is kept: it is no device, overlay's own
 //! whiteout, as some tools export them.
 //!
+//! A layer is bounded: its uncompressed stream and the file data it
+//! writes (sparse files count whole) may not pass [`Limits::bytes`], nor
+//! the entries it creates [`Limits::entries`], so a small compressed blob
+//! cannot fill the disk or its inodes (a decompression bomb). The caller
+//! unpacks into a staging directory and throws it away on any error.
+//!
 //! The layer's root directory is left 0700 (whatever the archive says of
 //! `./`; the container's `/` takes its mode from its own upper
 //! directory): set-uid files and file capabilities the layer carries are
@@ -54,8 +60,48 @@ pub struct Unpacked {
     pub size: u64,
 }
 
+/// How much one layer (or one archive) may unpack to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes of the uncompressed tar stream, and of file data written.
+    pub bytes: u64,
+    /// Files, directories and links created.
+    pub entries: u64,
+}
+
+impl Limits {
+    /// 64 GiB and 4 Mi entries: several times the largest layers of
+    /// public images (CUDA and ML framework layers reach 10-20 GB and a
+    /// few hundred thousand files), far below what fills a node.
+    /// Neither containerd nor Docker caps an unpacked layer; both stream
+    /// it to disk, as we do, and fail only when the disk is full.
+    pub const DEFAULT: Limits = Limits {
+        bytes: 64 << 30,
+        entries: 4 << 20,
+    };
+
+    /// The defaults, or `POD_LAYER_MAX_BYTES` / `POD_LAYER_MAX_ENTRIES`
+    /// when set to a number.
+    pub fn from_env() -> Limits {
+        let read = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        Limits {
+            bytes: read("POD_LAYER_MAX_BYTES", Limits::DEFAULT.bytes),
+            entries: read("POD_LAYER_MAX_ENTRIES", Limits::DEFAULT.entries),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
+    #[error("unpacks to more than {0} bytes, the limit for a layer (POD_LAYER_MAX_BYTES)")]
+    TooManyBytes(u64),
+    #[error("has more than {0} entries, the limit for a layer (POD_LAYER_MAX_ENTRIES)")]
+    TooManyEntries(u64),
     #[error("layer entry {entry:?} refused: {reason}")]
     Refused { entry: String, reason: &'static str },
     #[error("layer entry {entry:?}: {source}")]
@@ -104,9 +150,39 @@ pub fn decompress<'a>(reader: impl Read + 'a) -> io::Result<Box<dyn Read + 'a>> 
     })
 }
 
-/// Unpacks the layer in `reader` into the existing empty directory `dest`.
+/// Unpacks the layer in `reader` into the existing empty directory
+/// `dest`, within the limits the environment sets.
 pub fn unpack(reader: impl Read, dest: &Path) -> Result<Unpacked, UnpackError> {
-    let stream = HashingReader::new(decompress(reader)?);
+    unpack_within(reader, dest, Limits::from_env())
+}
+
+/// Unpacks the layer in `reader` into the existing empty directory `dest`;
+/// past `limits` it stops with an error, leaving `dest` to the caller to
+/// remove.
+pub fn unpack_within(
+    reader: impl Read,
+    dest: &Path,
+    limits: Limits,
+) -> Result<Unpacked, UnpackError> {
+    let over = std::rc::Rc::new(std::cell::Cell::new(false));
+    let capped = Capped {
+        inner: decompress(reader)?,
+        left: limits.bytes,
+        over: over.clone(),
+    };
+    // Whatever error the tar reader makes of the cut, the cut is the news.
+    let too_big = |e: UnpackError| {
+        if over.get() {
+            UnpackError::TooManyBytes(limits.bytes)
+        } else {
+            e
+        }
+    };
+    unpack_stream(capped, dest, limits).map_err(too_big)
+}
+
+fn unpack_stream(stream: impl Read, dest: &Path, limits: Limits) -> Result<Unpacked, UnpackError> {
+    let stream = HashingReader::new(stream);
     let root = rustix::fs::open(
         dest,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -118,6 +194,9 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<Unpacked, UnpackError> {
         root,
         parent_cache: None,
         directories: Vec::new(),
+        limits,
+        written: 0,
+        created: 0,
     };
     let mut archive = tar::Archive::new(stream);
     for entry in archive.entries()? {
@@ -128,6 +207,7 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<Unpacked, UnpackError> {
                 entry: name.clone(),
                 reason,
             },
+            EntryError::Limit(e) => e,
             EntryError::Io(source) => UnpackError::Entry {
                 entry: name.clone(),
                 source,
@@ -141,7 +221,33 @@ pub fn unpack(reader: impl Read, dest: &Path) -> Result<Unpacked, UnpackError> {
 
 enum EntryError {
     Refused(&'static str),
+    Limit(UnpackError),
     Io(io::Error),
+}
+
+/// The uncompressed stream, cut after `left` bytes: reading past it is an
+/// error, and `over` says the cut was the cause.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    over: std::rc::Rc<std::cell::Cell<bool>>,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // One byte more than allowed tells a stream at the limit from one
+        // past it.
+        let want = buf
+            .len()
+            .min(usize::try_from(self.left.saturating_add(1)).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..want])?;
+        if n as u64 > self.left {
+            self.over.set(true);
+            return Err(io::Error::other("layer over its size limit"));
+        }
+        self.left -= n as u64;
+        Ok(n)
+    }
 }
 
 impl From<io::Error> for EntryError {
@@ -216,6 +322,11 @@ struct Unpacker {
     /// Directory metadata, applied at the end because creating children
     /// changes a directory's mtime.
     directories: Vec<(PathBuf, Meta)>,
+    limits: Limits,
+    /// File data written so far.
+    written: u64,
+    /// Entries created so far (parents made on the way count).
+    created: u64,
 }
 
 impl Unpacker {
@@ -228,6 +339,7 @@ impl Unpacker {
             return Ok(());
         }
         let path = clean(&entry.path_bytes())?;
+        self.count()?;
         let meta = Meta::of(entry)?;
         let Some(name) = path.file_name().map(|n| n.to_owned()) else {
             // The layer root itself ("./"): it stays 0700 (see above).
@@ -281,7 +393,15 @@ impl Unpacker {
                     Mode::from_raw_mode(0o600),
                 )?;
                 let mut file = File::from(fd);
-                io::copy(entry, &mut file)?;
+                // A sparse entry is small in the stream but written whole.
+                let left = self.limits.bytes - self.written;
+                let n = io::copy(&mut entry.take(left.saturating_add(1)), &mut file)?;
+                if n > left {
+                    return Err(EntryError::Limit(UnpackError::TooManyBytes(
+                        self.limits.bytes,
+                    )));
+                }
+                self.written += n;
                 apply_fd(&file, &meta)?;
             }
             tar::EntryType::Symlink => {
@@ -388,6 +508,17 @@ impl Unpacker {
         Ok(())
     }
 
+    /// Counts one more entry created, refusing one past the limit.
+    fn count(&mut self) -> Result<(), EntryError> {
+        self.created += 1;
+        if self.created > self.limits.entries {
+            return Err(EntryError::Limit(UnpackError::TooManyEntries(
+                self.limits.entries,
+            )));
+        }
+        Ok(())
+    }
+
     /// Opens (creating when missing) the directory `rel` of the layer,
     /// resolving every component inside the layer.
     fn parent(&mut self, rel: &Path) -> Result<OwnedFd, EntryError> {
@@ -406,6 +537,7 @@ impl Unpacker {
                     dir = match open_in_root(&self.root, &prefix) {
                         Ok(fd) => fd,
                         Err(Errno::NOENT) => {
+                            self.count()?;
                             match rustix::fs::mkdirat(
                                 &dir,
                                 component.as_os_str(),
