@@ -14,6 +14,11 @@
 //! its configuration file lacks, under the name kops and KubeEdge give it
 //! in theirs: the node's name (and its `kubernetes.io/hostname` label)
 //! instead of the machine's hostname, lower-cased as the kubelet does.
+//!
+//! DNS is the kubelet's: no `clusterDNS` unless set (ClusterFirst pods
+//! then fall back to Default, with the kubelet's MissingClusterDNS
+//! event), no `clusterDomain`, and `resolvConf` `/etc/resolv.conf` (the
+//! empty string: no base file).
 
 use std::path::{Path, PathBuf};
 
@@ -43,7 +48,16 @@ pub struct NodeConfig {
     /// The node's name instead of the hostname (lower-cased, a DNS-1123
     /// subdomain).
     pub hostname_override: Option<String>,
+    /// The cluster DNS servers ClusterFirst pods use.
+    pub cluster_dns: Vec<std::net::IpAddr>,
+    /// The cluster's domain: ClusterFirst search paths, pod hostnames.
+    pub cluster_domain: String,
+    /// The resolver file pods' DNS starts from; empty: none.
+    pub resolv_conf: String,
 }
+
+/// The kubelet's default `resolvConf`.
+pub const DEFAULT_RESOLV_CONF: &str = "/etc/resolv.conf";
 
 /// The wire form: the kubelet's field names, everything optional.
 #[derive(Debug, Default, Deserialize)]
@@ -54,6 +68,10 @@ struct Wire {
     seccomp_default: Option<bool>,
     allowed_unsafe_sysctls: Option<Vec<String>>,
     hostname_override: Option<String>,
+    #[serde(rename = "clusterDNS")]
+    cluster_dns: Option<Vec<String>>,
+    cluster_domain: Option<String>,
+    resolv_conf: Option<String>,
 }
 
 impl NodeConfig {
@@ -64,6 +82,9 @@ impl NodeConfig {
             allowed_unsafe_sysctls: Vec::new(),
             seccomp_profile_root: root.join("seccomp"),
             hostname_override: None,
+            cluster_dns: Vec::new(),
+            cluster_domain: String::new(),
+            resolv_conf: DEFAULT_RESOLV_CONF.into(),
         }
     }
 
@@ -125,11 +146,31 @@ impl NodeConfig {
                 super::facts::check_name(&name).map_err(|e| format!("hostnameOverride: {e}"))?,
             ),
         };
+        let mut cluster_dns = Vec::new();
+        for (i, server) in wire.cluster_dns.unwrap_or_default().iter().enumerate() {
+            let ip = server
+                .parse()
+                .map_err(|_| format!("clusterDNS[{i}]: {server:?} is not a valid IP address"))?;
+            cluster_dns.push(ip);
+        }
+        let cluster_domain = wire.cluster_domain.unwrap_or_default();
+        // It ends up in every ClusterFirst pod's search line.
+        let domain = cluster_domain.strip_suffix('.').unwrap_or(&cluster_domain);
+        if !domain.is_empty()
+            && let Some(message) = crate::api::validation::names::dns1123_subdomain(domain).first()
+        {
+            return Err(format!("clusterDomain: {cluster_domain:?}: {message}"));
+        }
         Ok(NodeConfig {
             seccomp_default: wire.seccomp_default.unwrap_or(true),
             allowed_unsafe_sysctls: allowed,
             seccomp_profile_root: root.join("seccomp"),
             hostname_override,
+            cluster_dns,
+            cluster_domain,
+            resolv_conf: wire
+                .resolv_conf
+                .unwrap_or_else(|| DEFAULT_RESOLV_CONF.into()),
         })
     }
 }
@@ -167,6 +208,37 @@ mod tests {
             config.allowed_unsafe_sysctls,
             ["kernel.msgmax", "net.core.*"]
         );
+    }
+
+    #[test]
+    fn dns_fields_use_the_kubelets_names_and_defaults() {
+        let config = parse(HEAD).unwrap();
+        assert!(config.cluster_dns.is_empty());
+        assert_eq!(config.cluster_domain, "");
+        assert_eq!(config.resolv_conf, "/etc/resolv.conf");
+        let config = parse(&format!(
+            "{HEAD}clusterDNS: [10.96.0.10, 'fd00::a']\nclusterDomain: cluster.local\nresolvConf: ''\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            config.cluster_dns,
+            [
+                "10.96.0.10".parse::<std::net::IpAddr>().unwrap(),
+                "fd00::a".parse().unwrap()
+            ]
+        );
+        assert_eq!(config.cluster_domain, "cluster.local");
+        assert_eq!(config.resolv_conf, "");
+        assert_eq!(
+            parse(&format!("{HEAD}clusterDNS: [10.96.0.10, kube-dns]\n")).unwrap_err(),
+            "clusterDNS[1]: \"kube-dns\" is not a valid IP address"
+        );
+        let err = parse(&format!("{HEAD}clusterDomain: 'Cluster Local'\n")).unwrap_err();
+        assert!(
+            err.starts_with("clusterDomain: \"Cluster Local\": a lowercase RFC 1123 subdomain"),
+            "{err}"
+        );
+        assert!(parse(&format!("{HEAD}clusterDomain: cluster.local.\n")).is_ok());
     }
 
     #[test]

@@ -78,6 +78,7 @@ mod bind;
 pub mod cgroups;
 mod config;
 mod console;
+pub mod dns;
 mod etc;
 mod exe;
 mod identity;
@@ -231,6 +232,9 @@ pub struct PodRuntime {
     node: spec::NodeFacts,
     /// The node configuration, read by `prepare` (the defaults until then).
     node_config: NodeConfig,
+    /// The kubelet's warnings from forming the pod's DNS, for the
+    /// supervisor to record (see [`PodRuntime::take_dns_warnings`]).
+    dns_warnings: Vec<dns::Warning>,
 }
 
 impl PodRuntime {
@@ -276,6 +280,7 @@ impl PodRuntime {
             range: userns::find(store.root(), &uid),
             node: spec::NodeFacts::of_this_machine(),
             node_config: NodeConfig::defaults(store.root()),
+            dns_warnings: Vec::new(),
         })
     }
 
@@ -344,15 +349,15 @@ impl PodRuntime {
         }
         let etc = self.etc_dir();
         std::fs::create_dir_all(&etc).with_context(|| format!("creating {}", etc.display()))?;
-        let host_hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-        let host_resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        let hostname = if self.host_network() {
+            self.node.node_name.clone()
+        } else {
+            etc::hostname(&self.pod)
+        };
         let files = [
-            ("hosts", etc::hosts_file(&self.pod, &[], &host_hosts)),
-            ("hostname", format!("{}\n", etc::hostname(&self.pod))),
-            (
-                "resolv.conf",
-                etc::resolv_conf(&etc::pod_dns(&self.pod, &host_resolv)),
-            ),
+            ("hosts", self.hosts_file(&[])?),
+            ("hostname", format!("{hostname}\n")),
+            ("resolv.conf", self.resolv_conf()?),
         ];
         for (name, text) in files {
             crate::store::write_volatile(&etc.join(name), text.as_bytes())?;
@@ -375,6 +380,48 @@ impl PodRuntime {
         }
         volumes::prepare(&self.volume_context())?;
         Ok(())
+    }
+
+    /// The kubelet's /etc/hosts for the pod's IPs (none yet when the pod
+    /// is prepared: the network that gives them rewrites the file before
+    /// the containers start, as the kubelet writes it when it makes a
+    /// container). A host-network pod's is the node's own file, which
+    /// must be readable, as for the kubelet.
+    fn hosts_file(&self, pod_ips: &[String]) -> Result<String> {
+        let host_hosts = if self.host_network() {
+            std::fs::read_to_string("/etc/hosts").context("reading the node's /etc/hosts")?
+        } else {
+            String::new()
+        };
+        let domain = &self.node_config.cluster_domain;
+        Ok(etc::hosts_file(&self.pod, pod_ips, domain, &host_hosts))
+    }
+
+    /// The kubelet's DNS for the pod, in containerd's resolv.conf; keeps
+    /// the warnings for the supervisor. An unreadable `resolvConf` fails
+    /// the sandbox, as for the kubelet.
+    fn resolv_conf(&mut self) -> Result<String> {
+        let config = &self.node_config;
+        let base = dns::read_resolv_conf(&config.resolv_conf).map_err(anyhow::Error::msg)?;
+        let node = dns::NodeDns {
+            cluster_dns: &config.cluster_dns,
+            cluster_domain: &config.cluster_domain,
+            resolv_conf: base.as_deref(),
+            ipv6_node: crate::node::host_ip().contains(':'),
+        };
+        let (pod_dns, warnings) = dns::pod_dns(&self.pod, &node).map_err(anyhow::Error::msg)?;
+        self.dns_warnings = warnings;
+        Ok(match dns::resolv_conf(&pod_dns) {
+            Some(text) => text,
+            // Nothing to say: containerd copies the host's file.
+            None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
+        })
+    }
+
+    /// The warning events (reason, message) the kubelet records while
+    /// forming the pod's DNS in `prepare`; each is handed out once.
+    pub fn take_dns_warnings(&mut self) -> Vec<dns::Warning> {
+        std::mem::take(&mut self.dns_warnings)
     }
 
     fn volume_context(&self) -> volumes::Context<'_> {

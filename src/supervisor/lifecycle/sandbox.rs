@@ -89,7 +89,10 @@ impl Supervisor {
 
     pub(super) fn start_sandbox(&mut self) -> Result<()> {
         if self.runtime.is_none() {
-            let rt = PodRuntime::prepare(&self.store, &self.pod)?;
+            let mut rt = PodRuntime::prepare(&self.store, &self.pod)?;
+            for warning in rt.take_dns_warnings() {
+                self.event(None, Type::Warning, warning.reason, &warning.message);
+            }
             self.runtime = Some(Rc::new(RefCell::new(rt)));
         }
         let rt = self.runtime.clone().expect("prepared");
