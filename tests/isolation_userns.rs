@@ -377,3 +377,121 @@ fn an_unmasked_proc_in_a_user_namespace_cannot_reach_the_hosts_settings() {
         before
     );
 }
+
+/// A container in a `hostUsers: false` pod whose user or group lies
+/// outside the 65536 ids its user namespace maps cannot become it (setuid
+/// would fail with EINVAL in its init): the kubelet's
+/// CreateContainerConfigError says so, in runc's words, and nothing runs.
+/// The same ids in a `hostUsers: true` pod, and the last mapped id in a
+/// `hostUsers: false` one, run.
+#[test]
+fn ids_outside_the_user_namespace_are_a_configuration_error() {
+    let env = env();
+    // An image whose USER is outside the range.
+    let scratch = tempfile::tempdir().unwrap();
+    let tar = common::busybox_rootfs_tar(scratch.path());
+    env.ok(&[
+        "image",
+        "import",
+        "--quiet",
+        "--change",
+        "USER 70000",
+        tar.to_str().unwrap(),
+        "highuser:1",
+    ]);
+    let pod = |name: &str, host_users: bool, image: &str, pod_sc: &str, sc: &str| {
+        create(
+            &env,
+            name,
+            &format!(
+                r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  hostUsers: {host_users}
+  restartPolicy: Never
+  securityContext: {pod_sc}
+  containers:
+  - name: main
+    image: {image}
+    imagePullPolicy: Never
+    securityContext: {sc}
+    command: [sh, -c, 'echo "ids $(id -u) $(id -g) $(id -G)"; exec sleep 1000']
+"#
+            ),
+        )
+    };
+    let refused = |name: &str, uid: &str, what: &str| {
+        let message = common::pods::wait_until(&env, name, "CreateContainerConfigError", || {
+            let reason = common::pods::jsonpath(
+                &env,
+                name,
+                "{.status.containerStatuses[0].state.waiting.reason}",
+            );
+            (reason == "CreateContainerConfigError").then(|| {
+                common::pods::jsonpath(
+                    &env,
+                    name,
+                    "{.status.containerStatuses[0].state.waiting.message}",
+                )
+            })
+        });
+        assert_eq!(
+            message,
+            format!(
+                "cannot set {what} is outside the ids 0-65535 of the pod's user namespace (hostUsers: false)"
+            ),
+            "{name}"
+        );
+        assert!(common::pods::log(&env, name, uid, "main").is_empty());
+        delete_and_check_clean(&env, name, uid);
+    };
+
+    let uid = pod("run-as-user", false, "busybox", "{}", "{runAsUser: 70000}");
+    refused(
+        "run-as-user",
+        &uid,
+        "uid to unmapped user in user namespace: uid 70000",
+    );
+    let uid = pod(
+        "run-as-group",
+        false,
+        "busybox",
+        "{runAsGroup: 70000}",
+        "{}",
+    );
+    refused(
+        "run-as-group",
+        &uid,
+        "gid to unmapped user in user namespace: gid 70000",
+    );
+    let uid = pod("fs-group", false, "busybox", "{fsGroup: 65536}", "{}");
+    refused(
+        "fs-group",
+        &uid,
+        "gid to unmapped user in user namespace: supplementary gid 65536",
+    );
+    let uid = pod("image-user", false, "highuser:1", "{}", "{}");
+    refused(
+        "image-user",
+        &uid,
+        "uid to unmapped user in user namespace: uid 70000",
+    );
+
+    // With the host's users, the same ids are fine; in the pod's own
+    // namespace, its last id is.
+    let uid = pod("host-users", true, "highuser:1", "{fsGroup: 65536}", "{}");
+    wait_log(&env, "host-users", &uid, "main", "ids 70000 0 0 65536");
+    delete_and_check_clean(&env, "host-users", &uid);
+    let uid = pod(
+        "last-id",
+        false,
+        "busybox",
+        "{runAsUser: 65535, runAsGroup: 65535}",
+        "{}",
+    );
+    wait_log(&env, "last-id", &uid, "main", "ids 65535 65535 65535");
+    delete_and_check_clean(&env, "last-id", &uid);
+}

@@ -671,6 +671,9 @@ impl PodRuntime {
             &user::image_user(&image.config),
             &accounts,
         )?;
+        if self.own_users() {
+            user.check_mapped(userns::SIZE)?;
+        }
         let sc = container.security_context.as_ref();
         let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
         let capabilities = capabilities(privileged, sc.and_then(|s| s.capabilities.as_ref()));

@@ -233,6 +233,34 @@ pub fn resolve(
     })
 }
 
+impl User {
+    /// In a `hostUsers: false` pod only ids `0..size` exist: a user or
+    /// group outside them (from the securityContext or the image) cannot
+    /// be taken, and setuid/setgroups would fail with EINVAL in the
+    /// container's init. Refused before anything starts, as a
+    /// configuration error (CreateContainerConfigError: the API server
+    /// does not check the range, and runc refuses it in its own words,
+    /// which this message keeps).
+    pub fn check_mapped(&self, size: u32) -> Result<(), StartError> {
+        let outside = |kind: &str, id: u32, what: &str| {
+            StartError::Config(format!(
+                "cannot set {kind} to unmapped user in user namespace: {what} {id} is outside the ids 0-{} of the pod's user namespace (hostUsers: false)",
+                size - 1
+            ))
+        };
+        if self.uid >= size {
+            return Err(outside("uid", self.uid, "uid"));
+        }
+        if self.gid >= size {
+            return Err(outside("gid", self.gid, "gid"));
+        }
+        if let Some(&gid) = self.additional_gids.iter().find(|&&g| g >= size) {
+            return Err(outside("gid", gid, "supplementary gid"));
+        }
+        Ok(())
+    }
+}
+
 fn id(value: i64, field: &str) -> Result<u32, StartError> {
     u32::try_from(value).map_err(|_| StartError::Config(format!("invalid {field} {value}")))
 }
