@@ -187,3 +187,35 @@ fn an_unreadable_resolv_conf_fails_the_sandbox_with_the_kubelets_error() {
     let status = env.ok(&["get", "pod", "broken", "--no-headers"]);
     assert!(status.contains("ContainerCreating"), "{status}");
 }
+
+#[test]
+fn the_api_servers_dns_and_host_network_messages() {
+    let env = Env::new();
+    let cases = [
+        (
+            "  dnsPolicy: None\n  dnsConfig: {searches: [a.example]}\n",
+            "The Pod \"bad\" is invalid: spec.dnsConfig.nameservers: Required value: must provide at least one DNS nameserver when `dnsPolicy` is None\n",
+        ),
+        (
+            "  dnsConfig: {nameservers: [192.0.2.1, 192.0.2.2, 192.0.2.3, 192.0.2.4]}\n",
+            "The Pod \"bad\" is invalid: spec.dnsConfig.nameservers: Invalid value: []string{\"192.0.2.1\", \"192.0.2.2\", \"192.0.2.3\", \"192.0.2.4\"}: must not have more than 3 nameservers\n",
+        ),
+        (
+            "  hostNetwork: true\n",
+            "The Pod \"bad\" is invalid: spec.containers[0].ports[0].hostPort: Invalid value: 8080: must match `containerPort` when `hostNetwork` is true\n",
+        ),
+    ];
+    for (spec, wanted) in cases {
+        let yaml = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n{spec}  containers:\n  - name: c\n    image: busybox\n    ports: [{{containerPort: 80, hostPort: {}}}]\n",
+            if spec.contains("hostNetwork") {
+                8080
+            } else {
+                80
+            }
+        );
+        let file = env.manifest("bad.yaml", &yaml);
+        assert_eq!(env.fails(&["create", "-f", file.to_str().unwrap()]), wanted);
+        env.fails(&["get", "pod", "bad"]);
+    }
+}

@@ -41,13 +41,15 @@ impl ErrorType {
 }
 
 /// A value as apimachinery prints it in an error: strings quoted with Go's
-/// `%q`, numbers and booleans bare.
+/// `%q`, numbers and booleans bare, a list of strings with Go's `%#v`
+/// (`[]string{"a", "b"}`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum BadValue {
     None,
     Str(String),
     Int(i64),
     Bool(bool),
+    StrList(Vec<String>),
 }
 
 /// One cause of an Invalid error.
@@ -116,6 +118,10 @@ impl fmt::Display for FieldError {
                 BadValue::Str(s) => write!(f, ": {}", go_quote(s))?,
                 BadValue::Int(i) => write!(f, ": {i}")?,
                 BadValue::Bool(b) => write!(f, ": {b}")?,
+                BadValue::StrList(list) => {
+                    let items: Vec<String> = list.iter().map(|s| go_quote(s)).collect();
+                    write!(f, ": []string{{{}}}", items.join(", "))?
+                }
             }
         }
         if !self.detail.is_empty() {

@@ -12,12 +12,13 @@ use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::Pod;
 
-/// The kubelet's limits (pkg/apis/core/validation: MaxDNSNameservers,
-/// MaxDNSSearchPaths, MaxDNSSearchListChars) and the longest search path
-/// it keeps (DNS1123SubdomainMaxLength: glibc 2.28 aborts on longer).
-pub const MAX_NAMESERVERS: usize = 3;
-pub const MAX_SEARCH_PATHS: usize = 32;
-pub const MAX_SEARCH_LIST_CHARS: usize = 2048;
+use crate::api::validation::{
+    MAX_DNS_NAMESERVERS as MAX_NAMESERVERS, MAX_DNS_SEARCH_LIST_CHARS as MAX_SEARCH_LIST_CHARS,
+    MAX_DNS_SEARCH_PATHS as MAX_SEARCH_PATHS,
+};
+
+/// The longest search path the kubelet keeps (DNS1123SubdomainMaxLength:
+/// glibc 2.28 aborts on longer ones).
 const MAX_SEARCH_PATH_CHARS: usize = 253;
 
 /// The kubelet reads at most this much of the resolv.conf (ReadAtMost).

@@ -18,6 +18,13 @@ use super::{FieldError, Object};
 
 pub use warnings::warnings;
 
+/// The resolver's limits the API server enforces on dnsConfig and the
+/// kubelet on the pod's whole DNS (validation.go MaxDNSNameservers,
+/// MaxDNSSearchPaths, MaxDNSSearchListChars).
+pub const MAX_DNS_NAMESERVERS: usize = 3;
+pub const MAX_DNS_SEARCH_PATHS: usize = 32;
+pub const MAX_DNS_SEARCH_LIST_CHARS: usize = 2048;
+
 /// Every cause for which the API server would reject `object` on create.
 pub fn validate(object: &Object) -> Vec<FieldError> {
     match object {
@@ -169,6 +176,12 @@ impl From<i32> for Value {
     }
 }
 
+impl From<&[String]> for Value {
+    fn from(list: &[String]) -> Value {
+        Value(BadValue::StrList(list.to_vec()))
+    }
+}
+
 impl From<bool> for Value {
     fn from(b: bool) -> Value {
         Value(BadValue::Bool(b))
@@ -277,6 +290,73 @@ mod tests {
                 "spec.containers[0].ports[0].name: Invalid value: \"HTTP\": must contain at least one letter (a-z)",
                 "spec.containers[0].ports[0].containerPort: Invalid value: 70000: must be between 1 and 65535, inclusive",
                 "spec.containers[1].ports[0].hostPort: Duplicate value: \"/TCP/80\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn dns_config() {
+        let c = "  containers: [{name: a, image: x}]\n";
+        #[rustfmt::skip]
+        let rows: Vec<(String, Vec<&str>)> = vec![
+            (format!("  dnsPolicy: None\n{c}"),
+             vec!["spec.dnsConfig: Required value: must provide `dnsConfig` when `dnsPolicy` is None"]),
+            // Without a nameserver None stops there: the bad search is not reported.
+            (format!("  dnsPolicy: None\n  dnsConfig: {{searches: [Bad]}}\n{c}"),
+             vec!["spec.dnsConfig.nameservers: Required value: must provide at least one DNS nameserver when `dnsPolicy` is None"]),
+            (format!("  dnsConfig: {{nameservers: [1.1.1.1, 1.1.1.2, 1.1.1.3, dns.example]}}\n{c}"),
+             vec![
+                "spec.dnsConfig.nameservers: Invalid value: []string{\"1.1.1.1\", \"1.1.1.2\", \"1.1.1.3\", \"dns.example\"}: must not have more than 3 nameservers",
+                "spec.dnsConfig.nameservers[3]: Invalid value: \"dns.example\": must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+             ]),
+            (format!("  dnsConfig: {{searches: [a.example., Bad.example.], options: [{{name: ndots, value: '2'}}, {{value: '1'}}]}}\n{c}"),
+             vec![
+                "spec.dnsConfig.searches[1]: Invalid value: \"Bad.example\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+                "spec.dnsConfig.options[1]: Required value: must not be empty",
+             ]),
+            (format!("  dnsPolicy: Default\n  dnsConfig: {{options: [{{name: edns0}}]}}\n{c}"), vec![]),
+        ];
+        for (spec, want) in rows {
+            assert_eq!(pod(&spec), want, "{spec}");
+        }
+
+        let many: Vec<String> = (0..33).map(|i| format!("s{i}.example")).collect();
+        let causes = pod(&format!(
+            "  dnsConfig: {{searches: [{}]}}\n{c}",
+            many.join(", ")
+        ));
+        let list: Vec<String> = many.iter().map(|s| format!("\"{s}\"")).collect();
+        assert_eq!(
+            causes,
+            [format!(
+                "spec.dnsConfig.searches: Invalid value: []string{{{}}}: must not have more than 32 search paths",
+                list.join(", ")
+            )]
+        );
+        // Nine 243-character domains are 2195 characters with their spaces.
+        let long: Vec<String> = (0..9)
+            .map(|i| vec![format!("{i}{}", "a".repeat(59)); 4].join("."))
+            .collect();
+        let causes = pod(&format!(
+            "  dnsConfig: {{searches: [{}]}}\n{c}",
+            long.join(", ")
+        ));
+        assert_eq!(causes.len(), 1, "{causes:?}");
+        assert!(
+            causes[0].starts_with("spec.dnsConfig.searches: Invalid value: []string{")
+                && causes[0].ends_with("}: must not have more than 2048 characters (including spaces) in the search list"),
+            "{causes:?}"
+        );
+    }
+
+    #[test]
+    fn host_network_ports() {
+        assert_eq!(
+            pod(
+                "  hostNetwork: true\n  containers: [{name: a, image: x, ports: [{containerPort: 80}, {containerPort: 81, hostPort: 81}, {containerPort: 82, hostPort: 8082}]}]\n"
+            ),
+            vec![
+                "spec.containers[0].ports[2].hostPort: Invalid value: 8082: must match `containerPort` when `hostNetwork` is true"
             ]
         );
     }

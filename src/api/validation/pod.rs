@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use k8s_openapi::api::core::v1::{DownwardAPIVolumeFile, KeyToPath, Pod, PodSpec, Volume};
+use k8s_openapi::api::core::v1::{
+    DownwardAPIVolumeFile, KeyToPath, Pod, PodDNSConfig, PodSpec, Volume,
+};
 
 use super::container::{self, validate_quantity};
 use super::meta::{validate_labels, validate_object_meta};
@@ -118,52 +120,11 @@ fn validate_spec(spec: &PodSpec, path: &Path) -> Errors {
             errs.required(&path.child("imagePullSecrets").index(i).child("name"));
         }
     }
-    if dns_policy == "None" && spec.dns_config.is_none() {
-        errs.required_because(
-            &path.child("dnsConfig"),
-            "must provide `dnsConfig` when `dnsPolicy` is None",
-        );
-    }
-    if let Some(dns_config) = spec.dns_config.as_ref() {
-        let dns_path = path.child("dnsConfig");
-        let servers = dns_config.nameservers.as_deref().unwrap_or(&[]);
-        if servers.len() > 3 {
-            errs.invalid(
-                &dns_path.child("nameservers"),
-                servers.join(","),
-                "must not have more than 3 nameservers",
-            );
-        }
-        for (i, server) in servers.iter().enumerate() {
-            errs.check(
-                &dns_path.child("nameservers").index(i),
-                server,
-                names::ip_address(server),
-            );
-        }
-        if dns_policy == "None" && servers.is_empty() {
-            errs.required_because(
-                &dns_path.child("nameservers"),
-                "must provide at least one DNS nameserver when `dnsPolicy` is None",
-            );
-        }
-        let searches = dns_config.searches.as_deref().unwrap_or(&[]);
-        if searches.len() > 32 {
-            errs.invalid(
-                &dns_path.child("searches"),
-                searches.join(","),
-                "must not have more than 32 search paths",
-            );
-        }
-        for (i, search) in searches.iter().enumerate() {
-            let domain = search.strip_suffix('.').unwrap_or(search);
-            errs.check(
-                &dns_path.child("searches").index(i),
-                search,
-                names::dns1123_subdomain(domain),
-            );
-        }
-    }
+    errs.extend(validate_dns_config(
+        spec.dns_config.as_ref(),
+        dns_policy,
+        &path.child("dnsConfig"),
+    ));
     if let Some(name) = spec
         .service_account_name
         .as_deref()
@@ -259,6 +220,76 @@ fn validate_spec(spec: &PodSpec, path: &Path) -> Errors {
 }
 
 /// With the host's network a container port must be its host port.
+/// `validatePodDNSConfig`: None needs a dnsConfig with a nameserver (and
+/// stops there without one), then the kubelet's limits.
+fn validate_dns_config(config: Option<&PodDNSConfig>, policy: &str, path: &Path) -> Errors {
+    use super::{
+        MAX_DNS_NAMESERVERS as MAX_NAMESERVERS, MAX_DNS_SEARCH_LIST_CHARS as MAX_SEARCH_LIST_CHARS,
+        MAX_DNS_SEARCH_PATHS as MAX_SEARCH_PATHS,
+    };
+    let mut errs = Errors::default();
+    let Some(config) = config else {
+        if policy == "None" {
+            errs.required_because(path, "must provide `dnsConfig` when `dnsPolicy` is None");
+        }
+        return errs;
+    };
+    let servers = config.nameservers.as_deref().unwrap_or(&[]);
+    if policy == "None" && servers.is_empty() {
+        errs.required_because(
+            &path.child("nameservers"),
+            "must provide at least one DNS nameserver when `dnsPolicy` is None",
+        );
+        return errs;
+    }
+    if servers.len() > MAX_NAMESERVERS {
+        errs.invalid(
+            &path.child("nameservers"),
+            servers,
+            format!("must not have more than {MAX_NAMESERVERS} nameservers"),
+        );
+    }
+    for (i, server) in servers.iter().enumerate() {
+        errs.check(
+            &path.child("nameservers").index(i),
+            server,
+            names::ip_address(server),
+        );
+    }
+    let searches = config.searches.as_deref().unwrap_or(&[]);
+    if searches.len() > MAX_SEARCH_PATHS {
+        errs.invalid(
+            &path.child("searches"),
+            searches,
+            format!("must not have more than {MAX_SEARCH_PATHS} search paths"),
+        );
+    }
+    if searches.join(" ").len() > MAX_SEARCH_LIST_CHARS {
+        errs.invalid(
+            &path.child("searches"),
+            searches,
+            format!(
+                "must not have more than {MAX_SEARCH_LIST_CHARS} characters (including spaces) in the search list"
+            ),
+        );
+    }
+    for (i, search) in searches.iter().enumerate() {
+        // A trailing dot is fine.
+        let domain = search.strip_suffix('.').unwrap_or(search);
+        errs.check(
+            &path.child("searches").index(i),
+            domain,
+            names::dns1123_subdomain(domain),
+        );
+    }
+    for (i, option) in config.options.iter().flatten().enumerate() {
+        if option.name.as_deref().unwrap_or("").is_empty() {
+            errs.required_because(&path.child("options").index(i), "must not be empty");
+        }
+    }
+    errs
+}
+
 fn validate_host_network(spec: &PodSpec, path: &Path) -> Errors {
     let mut errs = Errors::default();
     if spec.host_network != Some(true) {
