@@ -421,6 +421,23 @@ fn a_post_start_hook_holds_back_the_containers_after_it() {
 }
 
 #[test]
+fn a_failed_post_start_hook_stops_the_container_and_it_restarts() {
+    let env = env();
+    let spec = "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'trap \"exit 0\" TERM; while true; do sleep 0.1; done']\n    lifecycle:\n      postStart:\n        exec:\n          command: [sh, -c, 'exit 3']\n";
+    create(&env, "failing", &pod_yaml("failing", spec));
+    until(&env, "failing", 20, |p| {
+        container(p, "app")["restartCount"].as_i64().unwrap_or(0) >= 1
+    });
+    assert!(has_event(&env, "failing", "FailedPostStartHook", ""));
+    // Stopped by its stop signal (the shell's trap exits 0), with the
+    // kubelet's message.
+    assert!(has_event(&env, "failing", "Killing", "FailedPostStartHook"));
+    let pod = pod_json(&env, "failing");
+    let last = &container(&pod, "app")["lastState"]["terminated"];
+    assert_eq!(last["exitCode"], 0, "{last}");
+}
+
+#[test]
 fn delete_runs_pre_stop_then_sigterm_and_kills_at_the_grace_period() {
     let env = env();
     let out = env.dir.path().join("out");

@@ -15,7 +15,11 @@
 //!   startup probe passed); a failed init container that will not restart
 //!   fails the pod: the sidecars stop and the pod ends.
 //! - A container that started with a postStart hook runs it, whatever
-//!   the pod's stage; it counts as running once the hook is done.
+//!   the pod's stage; it counts as running once the hook is done, and is
+//!   stopped (FailedPostStartHook, preStop first) if the hook failed.
+//! - A container whose liveness or startup probe failed is stopped
+//!   inside the probe's grace period (else the pod's), then restarts per
+//!   the restart policy.
 //! - Then the app containers and sidecars start, in order, but none while
 //!   a container with a postStart hook is on its way to running it.
 //! - Every app container done: the sidecars are stopped, in reverse
@@ -24,6 +28,9 @@
 //!   sidecars, each inside what is left of the grace period.
 //! - A stop runs the container's preStop hook first (once the sandbox is
 //!   up), then kills it inside what the hook left of the grace period.
+//! - A deletion at once (`--force --grace-period=0`, or the pod record
+//!   vanished) SIGKILLs every process at once: no hook, no stop signal,
+//!   no order.
 //! - A failed sandbox, image pull or container configuration is retried
 //!   after its back-off (10 s, doubling to 300 s, as the kubelet's image
 //!   puller and its pod workers retry): the loop counts the failure in
@@ -65,10 +72,10 @@ pub(super) enum State {
     Creating,
     /// A (re)start is due then.
     Waiting(Instant),
-    /// Its process runs; its postStart hook is to run (`hook_begun`
-    /// once it was begun) before it counts as running.
+    /// Its process runs; its postStart hook is to run (or runs, or
+    /// failed) before it counts as running.
     Starting {
-        hook_begun: bool,
+        hook: Hook,
         stopping: bool,
     },
     /// Its process runs; `started` once its startup probe passed (or it
@@ -91,6 +98,14 @@ pub(super) enum State {
     Done {
         succeeded: bool,
     },
+}
+
+/// A started container's postStart hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Hook {
+    Due,
+    Running,
+    Failed,
 }
 
 impl State {
@@ -136,6 +151,12 @@ pub(super) struct Seen {
     /// the kill is due, inside the grace period counted from then.
     pub(super) pre_stop_done: Option<(Duration, Instant)>,
     pub(super) state: State,
+    /// SIGKILLed by a deletion at once (waits for its exit).
+    pub(super) killed: bool,
+    /// Its liveness or startup probe failed: it is stopped inside this
+    /// grace period (the probe's, else the pod's), and restarted per the
+    /// restart policy once it exited.
+    pub(super) unhealthy: Option<Duration>,
     /// The crash-loop back-off.
     pub(super) backoff: BackOff,
     /// The back-off of failed pulls and configurations.
@@ -174,10 +195,12 @@ pub(super) enum PodStage {
     Initializing,
     Running,
     Completing,
-    /// A deletion with this grace period began then.
+    /// A deletion with this grace period began then; `at_once`: every
+    /// process is SIGKILLed, no hook runs.
     Deleting {
         grace: Duration,
         since: Instant,
+        at_once: bool,
     },
     Ended,
 }
@@ -199,6 +222,19 @@ pub(super) struct SeenPod {
 /// kubelet shows it at its next sync of the pod, which finds the image
 /// in back-off.
 pub(super) const PULL_BACK_OFF_SHOWN: Duration = Duration::from_secs(1);
+
+/// Why a container is stopped (the Killing event's message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Why {
+    /// The pod's deletion or completion, or a failed init container:
+    /// "Stopping container <name>".
+    Stop,
+    /// Its postStart hook failed: "FailedPostStartHook".
+    FailedPostStartHook,
+    /// A liveness or startup probe failed: "Container <name> failed
+    /// <probe> probe, will be restarted".
+    Unhealthy,
+}
 
 /// What to do, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,10 +276,21 @@ pub(super) enum Action {
     Retire(usize),
     /// Run the container's preStop hook, inside `grace`; the container
     /// is stopping from now on, and `Stop` follows once the hook is done.
-    PreStop { slot: usize, grace: Duration },
+    PreStop {
+        slot: usize,
+        grace: Duration,
+        why: Why,
+    },
     /// The stop signal, SIGKILL once `grace` is spent (never sooner than
     /// 2 s after the signal).
-    Stop { slot: usize, grace: Duration },
+    Stop {
+        slot: usize,
+        grace: Duration,
+        why: Why,
+    },
+    /// SIGKILL now, without a hook or a Killing event (a deletion at
+    /// once); the container is stopping from now on.
+    Kill(usize),
     /// Every init container succeeded and every sidecar started.
     Initialized,
     /// Every app container is done: the sidecars are stopped.
@@ -303,8 +350,8 @@ pub(super) fn apply(pod: &mut SeenPod, action: Action) {
         }
         Action::ShowPullBackOff(i) => pod.containers[i].pull_back_off_at = None,
         Action::PostStart(i) => {
-            if let State::Starting { hook_begun, .. } = &mut pod.containers[i].state {
-                *hook_begun = true;
+            if let State::Starting { hook, .. } = &mut pod.containers[i].state {
+                *hook = Hook::Running;
             }
         }
         Action::WakeAt(_) => {}
@@ -312,9 +359,10 @@ pub(super) fn apply(pod: &mut SeenPod, action: Action) {
             let succeeded = matches!(pod.containers[i].state, State::Exited { code: 0, .. });
             pod.containers[i].state = State::Done { succeeded };
         }
-        Action::PreStop { slot, .. } | Action::Stop { slot, .. } => {
+        Action::PreStop { slot, .. } | Action::Stop { slot, .. } | Action::Kill(slot) => {
             let c = &mut pod.containers[slot];
             c.pre_stop_done = None;
+            c.killed |= action == Action::Kill(slot);
             match &mut c.state {
                 State::Starting { stopping, .. } | State::Running { stopping, .. } => {
                     *stopping = true
@@ -345,17 +393,16 @@ impl Decision {
     }
 
     fn run(&mut self) {
-        if self.pod.stage != PodStage::Ended {
-            self.post_start_hooks();
-            self.after_pre_stop();
-        }
         match self.pod.stage {
             PodStage::Ended => return,
-            PodStage::Deleting { grace, since } => {
-                let spent = self.now.saturating_duration_since(since);
-                return self.deleting(grace.saturating_sub(spent));
-            }
+            PodStage::Deleting { at_once: true, .. } => return self.kill_all(),
             _ => {}
+        }
+        self.post_start_hooks();
+        self.unhealthy();
+        self.after_pre_stop();
+        if let Some(remaining) = self.deletion_grace_left() {
+            return self.deleting(remaining);
         }
         if let Sandbox::Failed { at } = self.pod.sandbox {
             let retry = at + self.pod.sandbox_backoff.current();
@@ -387,27 +434,78 @@ impl Decision {
     /// The hooks of the containers that started with one and have not
     /// begun it; before any stop, so that a container stopped in the same
     /// round still runs its hook (the kubelet runs postStart right after
-    /// the start, whatever happens next).
+    /// the start, whatever happens next). A container whose hook failed
+    /// is stopped, as the kubelet kills it, inside the pod's grace period
+    /// (what is left of it in a deletion).
     fn post_start_hooks(&mut self) {
         for i in 0..self.pod.containers.len() {
-            let state = self.pod.containers[i].state;
-            if let State::Starting {
-                hook_begun: false, ..
-            } = state
-            {
-                self.act(Action::PostStart(i));
+            match self.pod.containers[i].state {
+                State::Starting {
+                    hook: Hook::Due, ..
+                } => self.act(Action::PostStart(i)),
+                State::Starting {
+                    hook: Hook::Failed,
+                    stopping: false,
+                } => {
+                    let grace = self.deletion_grace_left().unwrap_or(self.pod.grace);
+                    self.stop(i, grace, Why::FailedPostStartHook);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The containers whose liveness or startup probe failed stop (in a
+    /// deletion, inside what is left of its grace, if that is less).
+    fn unhealthy(&mut self) {
+        for i in 0..self.pod.containers.len() {
+            let c = &self.pod.containers[i];
+            let running = matches!(
+                c.state,
+                State::Running {
+                    stopping: false,
+                    ..
+                }
+            );
+            if let (true, Some(grace)) = (running, c.unhealthy) {
+                let grace = grace.min(self.deletion_grace_left().unwrap_or(grace));
+                self.stop(i, grace, Why::Unhealthy);
+            }
+        }
+    }
+
+    /// In a deletion: what is left of its grace period.
+    fn deletion_grace_left(&self) -> Option<Duration> {
+        match self.pod.stage {
+            PodStage::Deleting { grace, since, .. } => {
+                Some(grace.saturating_sub(self.now.saturating_duration_since(since)))
+            }
+            _ => None,
+        }
+    }
+
+    /// A deletion at once: every process is SIGKILLed (once), and what
+    /// has none will not run again.
+    fn kill_all(&mut self) {
+        for i in 0..self.pod.containers.len() {
+            let c = &self.pod.containers[i];
+            let live = matches!(c.state, State::Starting { .. } | State::Running { .. });
+            if live && !c.killed {
+                self.act(Action::Kill(i));
+            } else if !c.state.has_process() && !matches!(c.state, State::Done { .. }) {
+                self.act(Action::Retire(i));
             }
         }
     }
 
     /// A stop: the preStop hook first when there is one to run, else the
     /// kill at once.
-    fn stop(&mut self, slot: usize, grace: Duration) {
+    fn stop(&mut self, slot: usize, grace: Duration, why: Why) {
         let c = &self.pod.containers[slot];
         if c.pre_stop && self.pod.sandbox == Sandbox::Ready {
-            self.act(Action::PreStop { slot, grace });
+            self.act(Action::PreStop { slot, grace, why });
         } else {
-            self.act(Action::Stop { slot, grace });
+            self.act(Action::Stop { slot, grace, why });
         }
     }
 
@@ -420,6 +518,7 @@ impl Decision {
                 self.act(Action::Stop {
                     slot,
                     grace: grace.saturating_sub(spent),
+                    why: Why::Stop,
                 });
             }
         }
@@ -498,7 +597,7 @@ impl Decision {
             let grace = self.pod.grace;
             for i in (0..self.pod.containers.len()).rev() {
                 if self.pod.containers[i].state.stoppable() {
-                    self.stop(i, grace);
+                    self.stop(i, grace, Why::Stop);
                 }
             }
             self.end_pod();
@@ -561,7 +660,7 @@ impl Decision {
             }
             if c.state.stoppable() {
                 // Also a sidecar that came up while the pod completed.
-                self.stop(i, grace);
+                self.stop(i, grace, Why::Stop);
             } else if !c.state.has_process() && !matches!(c.state, State::Done { .. }) {
                 self.act(Action::Retire(i));
             }
@@ -603,7 +702,7 @@ impl Decision {
                 continue;
             }
             if c.state.stoppable() {
-                self.stop(i, remaining);
+                self.stop(i, remaining, Why::Stop);
             }
         }
     }

@@ -335,8 +335,10 @@ impl Supervisor {
                     Ok(()) => {}
                     Err(message) => {
                         self.event(Some(slot), Type::Warning, "FailedPostStartHook", &message);
-                        let grace = self.pod_grace();
-                        self.stop_container(slot, grace, "FailedPostStartHook");
+                        // The decision stops it (`decide::Why::FailedPostStartHook`).
+                        if let Some(live) = self.slots[slot].live_mut() {
+                            live.hook_failed = true;
+                        }
                     }
                 }
             }

@@ -89,7 +89,6 @@ impl Supervisor {
         if live.stopping {
             return;
         }
-        let name = self.slots[i].spec.name.clone();
         let probe_grace = self.slots[i]
             .probe(kind)
             .and_then(|p| p.termination_grace_period_seconds)
@@ -97,11 +96,12 @@ impl Supervisor {
         let grace = probe_grace.unwrap_or_else(|| self.pod_grace());
         match consequence(kind, ok) {
             Consequence::Started => self.started(i),
-            Consequence::Restart(probe) => self.stop_container(
-                i,
-                grace,
-                &format!("Container {name} failed {probe} probe, will be restarted"),
-            ),
+            // The decision stops it (`decide::Why::Unhealthy`).
+            Consequence::Restart(probe) => {
+                if let Some(live) = self.slots[i].live_mut() {
+                    live.unhealthy = Some((probe, grace));
+                }
+            }
             Consequence::Ready(ready) => self.slots[i].status.ready = ready,
             Consequence::Nothing => {}
         }

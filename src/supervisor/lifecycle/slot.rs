@@ -116,6 +116,13 @@ pub(super) struct Live {
     pub(super) stopping: bool,
     /// Its postStart hook was begun (while Starting).
     pub(super) hook_begun: bool,
+    /// Its postStart hook failed: the decision stops it.
+    pub(super) hook_failed: bool,
+    /// SIGKILLed by a deletion at once.
+    pub(super) killed: bool,
+    /// Its liveness or startup probe (named) failed: the decision stops
+    /// it inside this grace period.
+    pub(super) unhealthy: Option<(&'static str, Duration)>,
     /// Its preStop hook is done, and it is to be killed inside this grace
     /// period counted from this instant.
     pub(super) pre_stop_done: Option<(Duration, Instant)>,
@@ -437,6 +444,9 @@ mod tests {
             attach: None,
             stopping: false,
             hook_begun: false,
+            hook_failed: false,
+            killed: false,
+            unhealthy: None,
             pre_stop_done: None,
         }
     }

@@ -370,6 +370,9 @@ impl Supervisor {
                 .ok(),
             stopping: false,
             hook_begun: false,
+            hook_failed: false,
+            killed: false,
+            unhealthy: None,
             pre_stop_done: None,
         };
         let hooked = slot.has_post_start();

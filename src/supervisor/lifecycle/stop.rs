@@ -35,20 +35,9 @@ fn stop_signal(image: Option<&Image>) -> i32 {
 impl Supervisor {
     // ----- stopping a container -----
 
-    /// A stop the loop begins itself (a failed postStart hook): preStop
-    /// first when the decision would run it, else the kill.
-    pub(super) fn stop_container(&mut self, i: usize, grace: Duration, message: &str) {
-        if self.slots[i].has_pre_stop() && self.netns.is_some() {
-            self.pre_stop(i, grace, message);
-        } else {
-            self.kill_container(i, grace, message);
-        }
-    }
-
     /// The container is stopping from now on: the Killing event, its
     /// probes ended. Its pid, or None if it has no process or is
-    /// already stopping; under a deletion at once it is SIGKILLed here
-    /// (no preStop, no stop signal) and None is returned too.
+    /// already stopping.
     fn begin_stop(&mut self, i: usize, message: &str) -> Option<i32> {
         let live = self.slots[i].live_mut()?;
         if live.stopping {
@@ -59,13 +48,23 @@ impl Supervisor {
             p.abort();
         }
         let pid = live.pid;
-        if self.stage.stopping().is_some_and(|s| s.now) {
-            // kill(2) on our unreaped child.
-            let _ = crate::process::kill(pid, libc::SIGKILL);
-            return None;
-        }
         self.event(Some(i), Type::Normal, "Killing", message);
         Some(pid)
+    }
+
+    /// SIGKILL now (a deletion at once, `decide::Action::Kill`): no
+    /// hook, no stop signal, no event; also a container already stopping.
+    pub(super) fn kill_now(&mut self, i: usize) {
+        let Some(live) = self.slots[i].live_mut() else {
+            return;
+        };
+        live.stopping = true;
+        live.killed = true;
+        for p in live.probes.drain(..) {
+            p.abort();
+        }
+        // kill(2) on our unreaped child.
+        let _ = crate::process::kill(live.pid, libc::SIGKILL);
     }
 
     /// Runs the preStop hook inside `grace`; its end is a message, after
@@ -238,7 +237,8 @@ impl Supervisor {
     // ----- deletion -----
 
     /// A deletion: `now` kills at once without preStop; `detached`
-    /// writes nothing more for the pod (its record is gone).
+    /// writes nothing more for the pod (its record is gone). The
+    /// decision stops (or kills) the containers.
     pub(super) fn begin_stopping(
         &mut self,
         grace: Duration,
@@ -254,23 +254,11 @@ impl Supervisor {
             clients: client.into_iter().collect(),
         };
         match self.stage.delete(stopping) {
-            Ok(Delete::Began) => {}
-            Ok(Delete::Joined) => return,
-            Ok(Delete::AtOnce) => {
-                for slot in &self.slots {
-                    if let Some(live) = slot.live() {
-                        // kill(2) on our unreaped child.
-                        let _ = crate::process::kill(live.pid, libc::SIGKILL);
-                    }
-                }
-                return;
-            }
-            Err(e) => {
-                eprintln!("pod-supervisor: {e}");
-                return;
-            }
+            // A harsher request (at once) is the decision's too.
+            Ok(Delete::Began | Delete::AtOnce) => self.sync(),
+            Ok(Delete::Joined) => {}
+            Err(e) => eprintln!("pod-supervisor: {e}"),
         }
-        self.sync();
     }
 
     /// Every container is gone: tear the sandbox down and, for a deletion,

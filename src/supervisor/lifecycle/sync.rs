@@ -9,7 +9,7 @@ use crate::supervisor::events::Type;
 use crate::supervisor::status;
 
 use super::Supervisor;
-use super::decide::{self, Action, PodStage, Policy, Sandbox, Seen, SeenPod, State};
+use super::decide::{self, Action, Hook, PodStage, Policy, Sandbox, Seen, SeenPod, State, Why};
 use super::slot::{Phase, Slot};
 use super::stage::Stage;
 
@@ -48,6 +48,7 @@ impl Supervisor {
             Stage::Deleting { stopping, .. } => PodStage::Deleting {
                 grace: stopping.grace,
                 since: stopping.since,
+                at_once: stopping.now,
             },
             Stage::Ended { .. } => PodStage::Ended,
         };
@@ -111,14 +112,18 @@ impl Supervisor {
                 Ok(())
             }
             Action::Retire(i) => self.slots[i].retire(),
-            Action::PreStop { slot, grace } => {
-                let name = self.slots[slot].spec.name.clone();
-                self.pre_stop(slot, grace, &format!("Stopping container {name}"));
+            Action::PreStop { slot, grace, why } => {
+                let message = self.killing_message(slot, why);
+                self.pre_stop(slot, grace, &message);
                 Ok(())
             }
-            Action::Stop { slot, grace } => {
-                let name = self.slots[slot].spec.name.clone();
-                self.kill_container(slot, grace, &format!("Stopping container {name}"));
+            Action::Stop { slot, grace, why } => {
+                let message = self.killing_message(slot, why);
+                self.kill_container(slot, grace, &message);
+                Ok(())
+            }
+            Action::Kill(i) => {
+                self.kill_now(i);
                 Ok(())
             }
             Action::Initialized => self.stage.initialize(),
@@ -157,6 +162,22 @@ impl Supervisor {
         }
     }
 
+    /// The Killing event's message, the kubelet's.
+    fn killing_message(&self, i: usize, why: Why) -> String {
+        let slot = &self.slots[i];
+        match why {
+            Why::Stop => format!("Stopping container {}", slot.spec.name),
+            Why::FailedPostStartHook => "FailedPostStartHook".into(),
+            Why::Unhealthy => {
+                let probe = slot.live().and_then(|l| l.unhealthy).map_or("", |u| u.0);
+                format!(
+                    "Container {} failed {probe} probe, will be restarted",
+                    slot.spec.name
+                )
+            }
+        }
+    }
+
     pub(super) fn pod_grace(&self) -> Duration {
         Duration::from_secs(
             self.spec
@@ -175,7 +196,11 @@ fn seen(slot: &Slot) -> Seen {
         Phase::Creating(_) => State::Creating,
         Phase::Waiting(at) => State::Waiting(*at),
         Phase::Starting(live) => State::Starting {
-            hook_begun: live.hook_begun,
+            hook: match (live.hook_begun, live.hook_failed) {
+                (_, true) => Hook::Failed,
+                (true, false) => Hook::Running,
+                (false, false) => Hook::Due,
+            },
             stopping: live.stopping,
         },
         Phase::Running(live) => State::Running {
@@ -199,6 +224,10 @@ fn seen(slot: &Slot) -> Seen {
         post_start: slot.has_post_start(),
         pre_stop: slot.has_pre_stop(),
         pre_stop_done: slot.live().and_then(|l| l.pre_stop_done),
+        killed: slot.live().is_some_and(|l| l.killed),
+        unhealthy: slot
+            .live()
+            .and_then(|l| l.unhealthy.map(|(_, grace)| grace)),
         state,
         backoff: slot.backoff.clone(),
         start_backoff: slot.start_backoff.clone(),

@@ -42,12 +42,12 @@ const STOPPING: State = State::Running {
 };
 /// Started; its postStart hook runs.
 const HOOK: State = State::Starting {
-    hook_begun: true,
+    hook: Hook::Running,
     stopping: false,
 };
 /// Started; its postStart hook is to run.
 const STARTED: State = State::Starting {
-    hook_begun: false,
+    hook: Hook::Due,
     stopping: false,
 };
 const OK: State = State::Done { succeeded: true };
@@ -68,6 +68,8 @@ fn c(role: Role, state: State) -> Seen {
         pre_stop: false,
         pre_stop_done: None,
         state,
+        killed: false,
+        unhealthy: None,
         backoff: BackOff::new(Limits::default()),
         start_backoff: BackOff::new(Limits::default()),
         pull_back_off_at: None,
@@ -146,6 +148,7 @@ fn stop(slot: usize, grace: u64) -> Action {
     Stop {
         slot,
         grace: secs(grace),
+        why: Why::Stop,
     }
 }
 
@@ -678,6 +681,7 @@ fn deletion_stops_apps_then_sidecars_within_the_grace() {
     let deleting = PodStage::Deleting {
         grace: secs(30),
         since: at(0),
+        at_once: false,
     };
     let p = |cs: Vec<(Role, State)>| {
         pod(
@@ -747,6 +751,7 @@ fn the_pod_is_over_once_ended_or_deleted_with_no_process_left() {
     let deleting = PodStage::Deleting {
         grace: secs(30),
         since: at(0),
+        at_once: false,
     };
     // (stage, containers, over)
     let table = [
@@ -788,6 +793,7 @@ fn pre_stop(slot: usize, grace: u64) -> Action {
     PreStop {
         slot,
         grace: secs(grace),
+        why: Why::Stop,
     }
 }
 
@@ -796,6 +802,7 @@ fn pre_stop_hooks_run_before_the_kill() {
     let deleting = PodStage::Deleting {
         grace: secs(30),
         since: at(0),
+        at_once: false,
     };
     check(vec![
         case(
@@ -988,6 +995,7 @@ fn failed_pulls_configurations_and_sandboxes_back_off() {
                 PodStage::Deleting {
                     grace: secs(30),
                     since: at(0),
+                    at_once: false,
                 },
                 vec![start_failed(App, true, 0, 1)],
             ),
@@ -1058,4 +1066,205 @@ fn the_pull_back_off_doubles_to_the_cap_and_resets_after_ten_quiet_minutes() {
             show_back_off: Some(now + secs(1)),
         }
     );
+}
+
+/// Started; its postStart hook failed.
+const HOOK_FAILED: State = State::Starting {
+    hook: Hook::Failed,
+    stopping: false,
+};
+
+/// A running container whose liveness or startup probe failed.
+fn unhealthy(role: Role, grace: u64) -> Seen {
+    Seen {
+        unhealthy: Some(secs(grace)),
+        ..c(role, UP)
+    }
+}
+
+#[test]
+fn a_failed_post_start_hook_or_probe_stops_the_container() {
+    let p = |cs: Vec<Seen>| pod(Always, PodStage::Running, cs);
+    let deleting = PodStage::Deleting {
+        grace: secs(30),
+        since: at(0),
+        at_once: false,
+    };
+    let why = |slot, grace, why| Stop {
+        slot,
+        grace: secs(grace),
+        why,
+    };
+    check(vec![
+        case(
+            "a failed postStart hook stops the container in the pod's grace",
+            p(vec![hooked(App, HOOK_FAILED), c(App, IDLE)]),
+            at(0),
+            vec![why(0, 30, Why::FailedPostStartHook)],
+        ),
+        case(
+            "its preStop hook runs first",
+            p(vec![Seen {
+                pre_stop: true,
+                ..hooked(App, HOOK_FAILED)
+            }]),
+            at(0),
+            vec![PreStop {
+                slot: 0,
+                grace: secs(30),
+                why: Why::FailedPostStartHook,
+            }],
+        ),
+        case(
+            "a container stopping after its failed hook still holds back later starts",
+            p(vec![
+                hooked(
+                    App,
+                    State::Starting {
+                        hook: Hook::Failed,
+                        stopping: true,
+                    },
+                ),
+                c(App, IDLE),
+            ]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "once it exited it restarts per the policy; the others start",
+            p(vec![hooked(App, exited(137)), c(App, IDLE)]),
+            at(0),
+            vec![restart(0, at(0)), Start(0)],
+        ),
+        case(
+            "in a deletion, inside what is left of its grace",
+            pod(Always, deleting, vec![hooked(App, HOOK_FAILED)]),
+            at(25),
+            vec![why(0, 5, Why::FailedPostStartHook)],
+        ),
+        case(
+            "a failed probe stops the container in the probe's grace",
+            p(vec![unhealthy(App, 5), c(App, UP)]),
+            at(0),
+            vec![why(0, 5, Why::Unhealthy)],
+        ),
+        case(
+            "a failed probe of a sidecar while the pod initializes",
+            pod(
+                Always,
+                Initializing,
+                vec![unhealthy(Sidecar, 30), c(Init, UP), c(App, IDLE)],
+            ),
+            at(0),
+            vec![why(0, 30, Why::Unhealthy)],
+        ),
+        case(
+            "an unhealthy container with a preStop hook runs it first",
+            p(vec![Seen {
+                pre_stop: true,
+                ..unhealthy(App, 5)
+            }]),
+            at(0),
+            vec![PreStop {
+                slot: 0,
+                grace: secs(5),
+                why: Why::Unhealthy,
+            }],
+        ),
+        case(
+            "an unhealthy container already stopping is waited for",
+            p(vec![Seen {
+                unhealthy: Some(secs(5)),
+                ..c(App, STOPPING)
+            }]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "in a deletion, the lesser of the probe's grace and what is left",
+            pod(
+                Always,
+                deleting,
+                vec![unhealthy(App, 60), unhealthy(App, 2)],
+            ),
+            at(20),
+            vec![why(0, 10, Why::Unhealthy), why(1, 2, Why::Unhealthy)],
+        ),
+    ]);
+}
+
+#[test]
+fn a_deletion_at_once_kills_every_process_without_hooks() {
+    let now = PodStage::Deleting {
+        grace: Duration::ZERO,
+        since: at(0),
+        at_once: true,
+    };
+    let p = |cs: Vec<Seen>| pod(Always, now, cs);
+    let killed = |state| Seen {
+        killed: true,
+        ..c(App, state)
+    };
+    check(vec![
+        case(
+            "every process at once, sidecars too; no preStop, no order",
+            p(vec![
+                pre_stopped(Sidecar, UP),
+                pre_stopped(App, UP),
+                hooked(App, HOOK),
+            ]),
+            at(0),
+            vec![Kill(0), Kill(1), Kill(2)],
+        ),
+        case(
+            "a container started with a hook is killed before its hook runs",
+            p(vec![hooked(App, STARTED)]),
+            at(0),
+            vec![Kill(0)],
+        ),
+        case(
+            "a harsher deletion kills what is already stopping, in its hook or not",
+            p(vec![c(App, STOPPING), pre_stop_done(App, 30, 0)]),
+            at(1),
+            vec![Kill(0), Kill(1)],
+        ),
+        case(
+            "what was killed is waited for, once",
+            p(vec![killed(STOPPING), killed(HOOK)]),
+            at(1),
+            vec![],
+        ),
+        case(
+            "what is being set up is killed once it runs",
+            p(vec![c(App, CREATING), c(App, UP)]),
+            at(0),
+            vec![Kill(1)],
+        ),
+        case(
+            "what has no process will not run; no restart",
+            p(vec![
+                c(Init, IDLE),
+                c(App, exited(137)),
+                c(App, waiting(5)),
+                c(App, PULLING),
+            ]),
+            at(0),
+            vec![Retire(0), Retire(1), Retire(2), Retire(3)],
+        ),
+        case(
+            "a failed hook or probe changes nothing",
+            p(vec![
+                killed(HOOK_FAILED),
+                Seen {
+                    unhealthy: Some(secs(5)),
+                    ..killed(STOPPING)
+                },
+            ]),
+            at(0),
+            vec![],
+        ),
+    ]);
+    let over = pod(Always, now, vec![c(App, exited(137)), c(App, OK)]);
+    assert!(finished(&over));
+    assert!(!finished(&p(vec![killed(STOPPING)])));
 }
