@@ -271,6 +271,86 @@ fn a_localhost_profile_denies_what_it_names() {
     assert!(err.contains("must not contain '..'"), "{err}");
 }
 
+/// A Localhost profile the runtime cannot use (missing, not JSON, an
+/// action it does not know) never lets the container run unconfined: it
+/// waits in CreateContainerError with containerd's words, as under
+/// containerd, which reads the profile when it makes the container; a
+/// sibling with a good profile runs.
+#[test]
+fn a_broken_localhost_profile_is_a_create_container_error() {
+    let env = env();
+    let root = env.root().join("seccomp");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("not-json.json"), "{").unwrap();
+    std::fs::write(
+        root.join("bad-action.json"),
+        r#"{"defaultAction": "SCMP_ACT_SOMETIMES"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("good.json"),
+        r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#,
+    )
+    .unwrap();
+    let probe = build_probe(env.dir.path());
+    let names = ["missing", "not-json", "bad-action", "good"];
+    let containers: Vec<String> = names
+        .iter()
+        .map(|n| {
+            container(
+                n,
+                Some(&format!("{{type: Localhost, localhostProfile: {n}.json}}")),
+                "/probe/probe seccomp",
+            )
+        })
+        .collect();
+    let uid = create(&env, "broken", &pod_yaml("broken", &probe, &containers));
+    wait_log(&env, "broken", &uid, "good", "done");
+    let waiting = |name: &str| {
+        let status = format!("{{.status.containerStatuses[?(@.name==\"{name}\")].state.waiting");
+        wait_until(&env, "broken", "CreateContainerError", || {
+            let reason = jsonpath(&env, "broken", &format!("{status}.reason}}"));
+            (reason == "CreateContainerError")
+                .then(|| jsonpath(&env, "broken", &format!("{status}.message}}")))
+        })
+    };
+    let shown = |n: &str| root.join(format!("{n}.json")).display().to_string();
+    assert_eq!(
+        waiting("missing"),
+        format!(
+            "failed to create containerd container: cannot load seccomp profile {:?}: open {}: no such file or directory",
+            shown("missing"),
+            shown("missing")
+        )
+    );
+    let not_json = waiting("not-json");
+    assert!(
+        not_json.starts_with(&format!(
+            "failed to create containerd container: decoding seccomp profile failed {:?}: ",
+            shown("not-json")
+        )),
+        "{not_json}"
+    );
+    assert_eq!(
+        waiting("bad-action"),
+        format!(
+            "failed to create containerd container: decoding seccomp profile failed {:?}: unknown seccomp action \"SCMP_ACT_SOMETIMES\"",
+            shown("bad-action")
+        )
+    );
+    for n in ["missing", "not-json", "bad-action"] {
+        assert_eq!(common::pods::log(&env, "broken", &uid, n), "", "{n}");
+    }
+    let table = env.ok(&["get", "pod", "broken"]);
+    assert!(table.contains("CreateContainerError"), "{table}");
+    let events = env.ok(&["describe", "pod", "broken"]);
+    assert!(
+        events
+            .contains("Error: failed to create containerd container: cannot load seccomp profile"),
+        "{events}"
+    );
+}
+
 /// The host's value of a sysctl.
 fn host_sysctl(name: &str) -> String {
     std::fs::read_to_string(Path::new("/proc/sys").join(name.replace('.', "/"))).unwrap()

@@ -199,6 +199,11 @@ pub enum StartError {
     /// with a root user, ...). The kubelet retries it.
     #[error("{0}")]
     Config(String),
+    /// The runtime refused to make the container: CreateContainerError
+    /// (containerd's CreateContainer failed, e.g. a Localhost seccomp
+    /// profile it cannot load). The kubelet retries it too.
+    #[error("{0}")]
+    Create(String),
     /// The runtime failed to create or start the process: StartError /
     /// RunContainerError (exec format error, missing binary, ...).
     #[error("{0}")]
@@ -682,8 +687,7 @@ impl PodRuntime {
             env.push(format!("HOME={}", user.home));
         }
         let seccomp_choice = seccomp::choose(&self.pod, container, &self.node_config);
-        let seccomp = seccomp::programs(&seccomp_choice, &capabilities, &self.node_config)
-            .map_err(StartError::Config)?;
+        let seccomp = seccomp::programs(&seccomp_choice, &capabilities, &self.node_config)?;
         let apparmor_profile =
             apparmor::profile(&apparmor::choose(&self.pod, container), privileged)
                 .map_err(StartError::Config)?;

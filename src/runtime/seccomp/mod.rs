@@ -9,10 +9,19 @@
 //!   RESOLVE_BENEATH), so a path that climbs out is refused.
 //! - Unconfined: no filter.
 //!
-//! The profile is compiled here, in the runtime's caller, so a broken one
-//! is a CreateContainerConfigError before anything starts; the container's
-//! init (and every `pod exec` into it) only installs the programs, just
-//! before `execve`.
+//! The profile is compiled here, in the runtime's caller, before anything
+//! starts; the container's init (and every `pod exec` into it) only
+//! installs the programs, just before `execve`.
+//!
+//! A Localhost profile that cannot be read, decoded or compiled is a
+//! CreateContainerError, in containerd's words: the kubelet only joins
+//! the profile directory and the name (its `fieldSeccompProfile`) and
+//! hands the path to the runtime, and containerd reads the file while
+//! making the container (`seccomp.WithProfile`: "cannot load seccomp
+//! profile", "decoding seccomp profile failed"), an error of its
+//! CreateContainer ("failed to create containerd container: ..."). Only a
+//! Localhost type without a profile name is the kubelet's own
+//! CreateContainerConfigError (validation refuses it first).
 
 pub mod default;
 pub mod profile;
@@ -24,6 +33,7 @@ use std::path::Path;
 use k8s_openapi::api::core::v1::{Container, Pod, SeccompProfile};
 
 use crate::node::config::NodeConfig;
+use crate::runtime::StartError;
 
 /// What a container runs under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,33 +76,38 @@ pub fn programs(
     choice: &Choice,
     capabilities: &[String],
     node: &NodeConfig,
-) -> Result<Vec<Vec<u64>>, String> {
+) -> Result<Vec<Vec<u64>>, StartError> {
     let profile = match choice {
         Choice::Unconfined => return Ok(Vec::new()),
         Choice::RuntimeDefault => default::profile(capabilities),
-        Choice::Localhost(relative) => load_localhost(&node.seccomp_profile_root, relative)?,
+        Choice::Localhost(relative) if relative.is_empty() => {
+            return Err(StartError::Config(
+                "localhostProfile must be set if seccompProfile type is Localhost.".into(),
+            ));
+        }
+        Choice::Localhost(relative) => load_localhost(&node.seccomp_profile_root, relative)
+            .map_err(|e| StartError::Create(format!("{CREATE}: {e}")))?,
     };
     let compiled = profile::compile(&profile).map_err(|e| match choice {
-        Choice::Localhost(relative) => format!(
-            "failed to generate seccomp spec opts: seccomp profile {:?}: {e}",
+        Choice::Localhost(relative) => StartError::Create(format!(
+            "{CREATE}: decoding seccomp profile failed {:?}: {e}",
             node.seccomp_profile_root
                 .join(relative)
                 .display()
                 .to_string()
-        ),
-        _ => format!("failed to generate seccomp spec opts: {e}"),
+        )),
+        _ => StartError::Create(format!("failed to generate seccomp spec opts: {e}")),
     })?;
     Ok(compiled.iter().map(profile::pack).collect())
 }
 
+/// How containerd's CRI prefixes the errors of making a container.
+const CREATE: &str = "failed to create containerd container";
+
 /// Reads a Localhost profile, refusing any path that leaves `root`.
 fn load_localhost(root: &Path, relative: &str) -> Result<profile::Profile, String> {
     let shown = root.join(relative).display().to_string();
-    let cannot = |why: String| {
-        format!(
-            "failed to generate seccomp spec opts: cannot load seccomp profile {shown:?}: {why}"
-        )
-    };
+    let cannot = |why: String| format!("cannot load seccomp profile {shown:?}: {why}");
     use rustix::fs::{Mode, OFlags, ResolveFlags};
     let open = || -> std::io::Result<std::fs::File> {
         let dir = rustix::fs::open(
@@ -128,7 +143,8 @@ fn load_localhost(root: &Path, relative: &str) -> Result<profile::Profile, Strin
         .take(4 << 20)
         .read_to_string(&mut text)
         .map_err(|e| cannot(e.to_string()))?;
-    serde_json::from_str(&text).map_err(|e| cannot(format!("decoding: {e}")))
+    serde_json::from_str(&text)
+        .map_err(|e| format!("decoding seccomp profile failed {shown:?}: {e}"))
 }
 
 #[cfg(test)]

@@ -328,24 +328,36 @@ fn localhost_profiles_stay_in_their_directory() {
     .unwrap();
     assert_eq!(verdict(&ok, sys("mkdirat"), [0; 6]), EPERM);
     for climbing in ["../outside.json", "profiles/link.json", "/etc/passwd"] {
-        let err = programs(&Choice::Localhost(climbing.into()), &[], &node).unwrap_err();
+        let err = programs(&Choice::Localhost(climbing.into()), &[], &node)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("leaves the seccomp profile directory"),
             "{climbing}: {err}"
         );
     }
     let err = programs(&Choice::Localhost("missing.json".into()), &[], &node).unwrap_err();
+    assert!(matches!(err, StartError::Create(_)), "{err:?}");
     assert_eq!(
-        err,
+        err.to_string(),
         format!(
-            "failed to generate seccomp spec opts: cannot load seccomp profile {:?}: open {}: no such file or directory",
+            "failed to create containerd container: cannot load seccomp profile {:?}: open {}: no such file or directory",
             root.join("missing.json").display().to_string(),
             root.join("missing.json").display()
         )
     );
     std::fs::write(root.join("bad.json"), "{").unwrap();
     let err = programs(&Choice::Localhost("bad.json".into()), &[], &node).unwrap_err();
-    assert!(err.contains("decoding"), "{err}");
+    assert!(matches!(err, StartError::Create(_)), "{err:?}");
+    assert!(
+        err.to_string().starts_with(&format!(
+            "failed to create containerd container: decoding seccomp profile failed {:?}: ",
+            root.join("bad.json").display().to_string()
+        )),
+        "{err}"
+    );
+    let err = programs(&Choice::Localhost(String::new()), &[], &node).unwrap_err();
+    assert!(matches!(err, StartError::Config(_)), "{err:?}");
     assert_eq!(
         programs(&Choice::Unconfined, &[], &node).unwrap(),
         Vec::<Vec<u64>>::new()

@@ -223,10 +223,15 @@ impl Supervisor {
             .begin_container(&spec, instance, &image, stdio);
         let creating = match begun {
             Ok(c) => c,
-            Err(StartError::Config(msg)) => {
+            Err(e @ (StartError::Config(_) | StartError::Create(_))) => {
+                let reason = match e {
+                    StartError::Config(_) => "CreateContainerConfigError",
+                    _ => "CreateContainerError",
+                };
+                let msg = e.to_string();
                 self.event(Some(i), Type::Warning, "Failed", &format!("Error: {msg}"));
                 let slot = &mut self.slots[i];
-                slot.waiting("CreateContainerConfigError", Some(msg));
+                slot.waiting(reason, Some(msg));
                 // Not a restart: the container never ran.
                 slot.status.restart_count = (slot.status.restart_count - 1).max(0);
                 slot.started_once =
