@@ -114,6 +114,8 @@ fn a_long_list_comes_back_sorted_by_namespace_then_name() {
         })
         .collect();
     let file = env.manifest("many.yaml", &docs.join("---\n"));
+    // As on a cluster, a namespace exists before objects go into it.
+    env.ok(&["create", "namespace", "alpha"]);
     env.ok(&["create", "-f", file.to_str().unwrap()]);
     names.sort();
     let expected: Vec<String> = names

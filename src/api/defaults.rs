@@ -34,20 +34,46 @@ pub fn default_fields(object: &mut Object) {
         Object::Pod(pod) => default_pod(pod),
         Object::ConfigMap(_) => {}
         Object::Secret(secret) => default_secret(secret),
+        Object::Namespace(ns) => default_namespace(ns),
+        Object::PodPreset(preset) => {
+            preset.api_version = super::podpreset::API_VERSION.into();
+            preset.kind = super::podpreset::KIND.into();
+        }
     }
+}
+
+/// The namespace strategy's PrepareForCreate: the `kubernetes` finalizer
+/// (the namespace controller's), and the label naming the namespace that
+/// the API server has set on every namespace since 1.21.
+fn default_namespace(ns: &mut k8s_openapi::api::core::v1::Namespace) {
+    let name = ns.metadata.name.clone().unwrap_or_default();
+    if !name.is_empty() {
+        ns.metadata
+            .labels
+            .get_or_insert_with(BTreeMap::new)
+            .insert("kubernetes.io/metadata.name".into(), name);
+    }
+    ns.spec
+        .get_or_insert_with(Default::default)
+        .finalizers
+        .get_or_insert_with(|| vec!["kubernetes".into()]);
 }
 
 /// What the server sets on create: the namespace when the manifest has
 /// none, a fresh uid and creation time (anything the manifest said is
 /// replaced, as the server does), and a Pending status for pods.
 pub fn fill_create_metadata(object: &mut Object, namespace: &str) {
+    let kind = object.kind();
     let meta = object.metadata_mut();
     if meta.name.as_deref().unwrap_or("").is_empty()
         && let Some(prefix) = meta.generate_name.as_deref().filter(|p| !p.is_empty())
     {
         meta.name = Some(generated_name(prefix));
     }
-    if meta.namespace.as_deref().unwrap_or("").is_empty() {
+    if !kind.namespaced() {
+        // The server clears the namespace of a cluster-scoped object.
+        meta.namespace = None;
+    } else if meta.namespace.as_deref().unwrap_or("").is_empty() {
         meta.namespace = Some(namespace.to_string());
     }
     meta.uid = Some(new_uid());

@@ -8,6 +8,7 @@ pub mod defaults;
 pub mod field;
 pub mod kind;
 pub mod phase;
+pub mod podpreset;
 pub mod quantity;
 pub mod selector;
 pub mod validation;
@@ -16,7 +17,7 @@ pub mod yaml11;
 pub use field::FieldError;
 pub use kind::Kind;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// One object of a kind `pod` stores.
@@ -25,6 +26,8 @@ pub enum Object {
     Pod(Box<Pod>),
     ConfigMap(ConfigMap),
     Secret(Secret),
+    Namespace(Namespace),
+    PodPreset(Box<podpreset::PodPreset>),
 }
 
 impl Object {
@@ -33,6 +36,8 @@ impl Object {
             Object::Pod(_) => Kind::Pod,
             Object::ConfigMap(_) => Kind::ConfigMap,
             Object::Secret(_) => Kind::Secret,
+            Object::Namespace(_) => Kind::Namespace,
+            Object::PodPreset(_) => Kind::PodPreset,
         }
     }
 
@@ -41,6 +46,8 @@ impl Object {
             Object::Pod(p) => &p.metadata,
             Object::ConfigMap(c) => &c.metadata,
             Object::Secret(s) => &s.metadata,
+            Object::Namespace(n) => &n.metadata,
+            Object::PodPreset(p) => &p.metadata,
         }
     }
 
@@ -49,6 +56,8 @@ impl Object {
             Object::Pod(p) => &mut p.metadata,
             Object::ConfigMap(c) => &mut c.metadata,
             Object::Secret(s) => &mut s.metadata,
+            Object::Namespace(n) => &mut n.metadata,
+            Object::PodPreset(p) => &mut p.metadata,
         }
     }
 
@@ -69,6 +78,8 @@ impl Object {
             Object::Pod(p) => serde_json::to_value(p.as_ref()),
             Object::ConfigMap(c) => serde_json::to_value(c),
             Object::Secret(s) => serde_json::to_value(s),
+            Object::Namespace(n) => serde_json::to_value(n),
+            Object::PodPreset(p) => serde_json::to_value(p.as_ref()),
         };
         value.expect("API types always serialize to JSON")
     }

@@ -69,10 +69,13 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
     );
     let _lock = store.lock(kind, &namespace, &name)?;
     let Some(current) = store.get(kind, &namespace, &name)? else {
-        if dry_run == DryRun::None {
-            store.create(&desired)?;
-            if let Object::Pod(pod) = &desired {
-                crate::pods::launch(store, pod)?;
+        if dry_run != DryRun::Client {
+            let (warnings, starting) = create::admit_and_store(store, &mut desired, dry_run)?;
+            for warning in warnings {
+                eprintln!("Warning: {warning}");
+            }
+            if let Some(starting) = starting {
+                starting.wait(store)?;
             }
         }
         return Ok("created");
@@ -81,6 +84,10 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
     let meta = current.metadata();
     desired.metadata_mut().uid = meta.uid.clone();
     desired.metadata_mut().creation_timestamp = meta.creation_timestamp.clone();
+    desired.metadata_mut().resource_version = meta.resource_version.clone();
+    if let Object::Namespace(_) = desired {
+        desired.metadata_mut().deletion_timestamp = meta.deletion_timestamp.clone();
+    }
     let changed = match (&current, &desired) {
         (Object::Pod(old), Object::Pod(new)) => {
             if old.spec != new.spec {
@@ -95,6 +102,10 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
         }
         (Object::ConfigMap(old), Object::ConfigMap(new)) => old != new,
         (Object::Secret(old), Object::Secret(new)) => old != new,
+        (Object::Namespace(old), Object::Namespace(new)) => {
+            old.metadata != new.metadata || old.spec != new.spec
+        }
+        (Object::PodPreset(old), Object::PodPreset(new)) => old != new,
         _ => unreachable!("objects read by kind have that kind"),
     };
     if !changed {
@@ -103,6 +114,10 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
     if dry_run == DryRun::None {
         if let Object::Pod(pod) = &mut desired {
             pod.status = None;
+        }
+        if let Object::PodPreset(preset) = &mut desired {
+            // Every write is a new version.
+            preset.metadata.resource_version = Some(crate::store::version::next(store)?);
         }
         store.replace(&desired)?;
         if !matches!(desired, Object::Pod(_)) {

@@ -139,22 +139,17 @@ fn candidates(
     values.into_iter().map(CompletionCandidate::new).collect()
 }
 
-/// The namespaces that hold objects.
+/// The namespaces there are.
 pub fn namespaces(current: &OsStr) -> Vec<CompletionCandidate> {
     let Some(store) = Line::parse().store() else {
         return Vec::new();
     };
-    let mut found = vec!["default".to_string()];
-    for kind in crate::api::kind::ALL {
-        if let Ok(entries) = std::fs::read_dir(store.root().join(kind.resource())) {
-            found.extend(
-                entries
-                    .flatten()
-                    .filter_map(|e| e.file_name().to_str().map(String::from))
-                    .filter(|n| !n.starts_with('.')),
-            );
-        }
-    }
+    let found = store
+        .list(Kind::Namespace, None)
+        .unwrap_or_default()
+        .iter()
+        .map(|o| o.name().to_string())
+        .collect::<Vec<_>>();
     candidates(found, current)
 }
 
@@ -199,7 +194,7 @@ pub fn container_names(pod: &Pod) -> Vec<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct Resources;
 
-const TYPES: [&str; 3] = ["pods", "configmaps", "secrets"];
+const TYPES: [&str; 5] = ["pods", "configmaps", "secrets", "namespaces", "podpresets"];
 
 impl ValueCompleter for Resources {
     fn complete(&self, current: &OsStr) -> Vec<CompletionCandidate> {

@@ -1,4 +1,5 @@
-//! `pod create -f FILE`: decode, default, validate, store, start.
+//! `pod create -f FILE`: decode, default, validate, admit, store, start;
+//! `pod create namespace NAME`.
 
 use std::collections::VecDeque;
 
@@ -6,14 +7,24 @@ use anyhow::{Result, bail};
 
 use super::GlobalArgs;
 use crate::api::decode::{self, Document};
-use crate::api::{Object, defaults, validation};
+use crate::api::podpreset::{self, Admission};
+use crate::api::{Kind, Object, defaults, validation};
 use crate::error::{ApiError, FromSource};
 use crate::pods;
 use crate::print;
-use crate::store::Store;
+use crate::store::{Store, namespaces};
 
 #[derive(Debug, clap::Args)]
+#[command(
+    subcommand_negates_reqs = true,
+    args_conflicts_with_subcommands = true,
+    disable_help_subcommand = true
+)]
 pub struct Args {
+    /// An object made from its name rather than from a manifest
+    #[command(subcommand)]
+    pub generate: Option<Generate>,
+
     /// Files, directories or `-` (stdin) holding the manifests
     #[arg(short = 'f', long = "filename", value_name = "FILE", required = true)]
     pub filenames: Vec<String>,
@@ -29,6 +40,21 @@ pub struct Args {
     /// Output format: yaml, json, name (default: a `pod/x created` line)
     #[arg(short = 'o', long, value_name = "FORMAT")]
     pub output: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Generate {
+    /// Create a namespace with the given name
+    #[command(visible_alias = "ns")]
+    Namespace {
+        name: String,
+        /// Only default and validate: none, client or server
+        #[arg(long, value_name = "STRATEGY", default_missing_value = "client", num_args = 0..=1, require_equals = true, default_value = "none")]
+        dry_run: DryRun,
+        /// Output format: yaml, json, name (default: a `namespace/x created` line)
+        #[arg(short = 'o', long, value_name = "FORMAT")]
+        output: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,22 +80,33 @@ impl DryRun {
 const STARTING_AT_ONCE: usize = 32;
 
 pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
+    if let Some(Generate::Namespace {
+        name,
+        dry_run,
+        output,
+    }) = &args.generate
+    {
+        return create_namespace(global, name, *dry_run, output.as_deref());
+    }
     // A bad -o is an error before anything is created, as in kubectl.
     if let Some(format) = &args.output {
         print::OutputFormat::parse(format)?;
     }
-    let documents = read_documents(&args.filenames, args.recursive, &global.namespace)?;
-    let store = if args.dry_run == DryRun::None {
-        Some(global.store()?)
-    } else {
+    let (documents, unmapped) =
+        read_documents_partial(&args.filenames, args.recursive, &global.namespace)?;
+    // A server dry run goes through the admission (namespaces, presets)
+    // without storing.
+    let store = if args.dry_run == DryRun::Client {
         None
+    } else {
+        Some(global.store()?)
     };
     let mut failures = 0;
     let mut pending = VecDeque::new();
-    for doc in documents {
+    for mut doc in documents {
         let outcome = match &store {
-            Some(store) => store_and_start(store, &doc.object),
-            None => Ok(None),
+            Some(store) => admit_and_store(store, &mut doc.object, args.dry_run),
+            None => Ok((Vec::new(), None)),
         };
         pending.push_back((doc, outcome));
         if pending.len() > STARTING_AT_ONCE
@@ -81,22 +118,138 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     while let Some((doc, outcome)) = pending.pop_front() {
         failures += report(store.as_ref(), &doc, outcome, &args)?;
     }
-    if failures > 0 {
-        return Err(crate::error::ExitStatus {
-            code: 1,
-            message: None,
+    finish(failures, unmapped)
+}
+
+/// The end of a create: documents of kinds `pod` does not serve are
+/// reported last, as kubectl's aggregate of errors is (`error: ` before
+/// the only error of a run, none before each of several), and any failure
+/// is exit status 1.
+fn finish(failures: usize, unmapped: Vec<decode::DecodeError>) -> Result<()> {
+    if failures == 0 {
+        let errors = unmapped.into_iter().map(anyhow::Error::from).collect();
+        return match crate::error::aggregate(errors) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        };
+    }
+    for err in &unmapped {
+        eprintln!("{err}");
+    }
+    Err(crate::error::ExitStatus {
+        code: 1,
+        message: None,
+    }
+    .into())
+}
+
+/// `pod create namespace NAME`.
+fn create_namespace(
+    global: &GlobalArgs,
+    name: &str,
+    dry_run: DryRun,
+    output: Option<&str>,
+) -> Result<()> {
+    if let Some(format) = output {
+        print::OutputFormat::parse(format)?;
+    }
+    let mut object = Object::Namespace(k8s_openapi::api::core::v1::Namespace {
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some(name.to_string()),
+            ..Default::default()
+        },
+        ..Default::default()
+    });
+    defaults::apply(&mut object, "");
+    let causes = validation::validate(&object);
+    if !causes.is_empty() {
+        return Err(ApiError::Invalid {
+            kind: Kind::Namespace.to_string(),
+            name: name.to_string(),
+            causes,
         }
         .into());
     }
-    Ok(())
+    if dry_run == DryRun::None {
+        global.store()?.create(&object)?;
+    } else if dry_run == DryRun::Server {
+        let store = global.store()?;
+        if store.get(Kind::Namespace, "", name)?.is_some() {
+            return Err(ApiError::AlreadyExists {
+                resource: Kind::Namespace.resource().into(),
+                name: name.to_string(),
+            }
+            .into());
+        }
+    }
+    print_outcome(&object, "created", dry_run, output)
 }
 
-/// Stores one object and, for a pod, starts its supervisor.
-fn store_and_start(store: &Store, object: &Object) -> Result<Option<pods::Starting>> {
+/// The API server's part of a create: the admission chain (the
+/// namespace must exist and not be terminating; PodPresets are merged into
+/// a pod), then the object is stored and, for a pod, its supervisor
+/// started. Returns the admission's warnings.
+pub fn admit_and_store(
+    store: &Store,
+    object: &mut Object,
+    dry_run: DryRun,
+) -> Result<(Vec<String>, Option<pods::Starting>)> {
+    let kind = object.kind();
+    let namespace = object.namespace().to_string();
+    if kind.namespaced() {
+        namespaces::admit_create(store, kind, &namespace, object.name())?;
+    }
+    let mut warnings = Vec::new();
+    match object {
+        Object::Pod(pod) => {
+            let presets: Vec<podpreset::PodPreset> = store
+                .list(Kind::PodPreset, Some(&namespace))?
+                .into_iter()
+                .filter_map(|o| match o {
+                    Object::PodPreset(p) => Some(*p),
+                    _ => None,
+                })
+                .collect();
+            match podpreset::admit(pod, &presets) {
+                Admission::Applied(_) => {
+                    // The merged pod is defaulted and validated again, as
+                    // the server validates after mutating admission.
+                    let mut merged = Object::Pod(pod.clone());
+                    defaults::default_fields(&mut merged);
+                    let causes = validation::validate(&merged);
+                    if !causes.is_empty() {
+                        return Err(ApiError::Invalid {
+                            kind: Kind::Pod.to_string(),
+                            name: merged.name().to_string(),
+                            causes,
+                        }
+                        .into());
+                    }
+                    *object = merged;
+                }
+                Admission::Conflict(warning) => warnings.push(warning),
+                Admission::Untouched => {}
+            }
+        }
+        Object::PodPreset(preset) if dry_run == DryRun::None => {
+            preset.metadata.resource_version = Some(crate::store::version::next(store)?);
+        }
+        _ => {}
+    }
+    if dry_run == DryRun::Server {
+        if store.get(kind, &namespace, object.name())?.is_some() {
+            return Err(ApiError::AlreadyExists {
+                resource: kind.resource().into(),
+                name: object.name().to_string(),
+            }
+            .into());
+        }
+        return Ok((warnings, None));
+    }
     store.create(object)?;
     match object {
-        Object::Pod(pod) => pods::start(store, pod).map(Some),
-        _ => Ok(None),
+        Object::Pod(pod) => Ok((warnings, Some(pods::start(store, pod)?))),
+        _ => Ok((warnings, None)),
     }
 }
 
@@ -106,12 +259,18 @@ fn store_and_start(store: &Store, object: &Object) -> Result<Option<pods::Starti
 fn report(
     store: Option<&Store>,
     doc: &Document,
-    outcome: Result<Option<pods::Starting>>,
+    outcome: Result<(Vec<String>, Option<pods::Starting>)>,
     args: &Args,
 ) -> Result<usize> {
     for warning in validation::warnings(&doc.object) {
         eprintln!("Warning: {warning}");
     }
+    let outcome = outcome.map(|(warnings, starting)| {
+        for warning in warnings {
+            eprintln!("Warning: {warning}");
+        }
+        starting
+    });
     let started = outcome.and_then(|starting| match (starting, store) {
         (Some(starting), Some(store)) => starting.wait(store),
         _ => Ok(()),
@@ -132,11 +291,29 @@ pub fn read_documents(
     recursive: bool,
     namespace: &str,
 ) -> Result<Vec<Document>> {
-    let mut documents = Vec::new();
-    for source in decode::read_sources(filenames, recursive)? {
-        documents.extend(decode::decode(&source)?);
+    let (documents, mut unmapped) = read_documents_partial(filenames, recursive, namespace)?;
+    if !unmapped.is_empty() {
+        return Err(unmapped.remove(0).into());
     }
-    if documents.is_empty() {
+    Ok(documents)
+}
+
+/// Like [`read_documents`], with the documents of kinds `pod` does not
+/// serve set aside with their errors rather than failing the whole read
+/// (kubectl maps each document on its own).
+pub fn read_documents_partial(
+    filenames: &[String],
+    recursive: bool,
+    namespace: &str,
+) -> Result<(Vec<Document>, Vec<decode::DecodeError>)> {
+    let mut documents = Vec::new();
+    let mut unmapped = Vec::new();
+    for source in decode::read_sources(filenames, recursive)? {
+        let (found, others) = decode::decode_all(&source)?;
+        documents.extend(found);
+        unmapped.extend(others);
+    }
+    if documents.is_empty() && unmapped.is_empty() {
         bail!("no objects passed to create");
     }
     for doc in &mut documents {
@@ -155,7 +332,7 @@ pub fn read_documents(
             .into());
         }
     }
-    Ok(documents)
+    Ok((documents, unmapped))
 }
 
 /// kubectl prints an error per failed object and goes on with the rest.

@@ -164,6 +164,7 @@ fn delete_one(
     wait: bool,
 ) -> Result<bool> {
     match kind {
+        Kind::Namespace => pods::namespace::delete(store, name, grace, wait),
         Kind::Pod => match store.get(kind, namespace, name)? {
             Some(Object::Pod(pod)) => {
                 pods::delete(store, &pod, grace, wait)?;

@@ -11,11 +11,12 @@
 
 pub mod client;
 pub mod logs;
+pub mod namespace;
 pub mod session;
 mod start;
 mod terminate;
 
-pub use start::{Starting, launch, start};
+pub use start::{Starting, start};
 pub use terminate::delete;
 
 /// How `delete` ends a pod.

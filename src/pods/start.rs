@@ -18,14 +18,6 @@ use crate::store::record;
 use crate::store::{Store, pod_uid};
 use crate::supervisor::launch::{ARGV0, Args, MARKER, READY_FD, Settings};
 
-/// Starts the supervisor of a freshly stored pod and returns once it is
-/// listening. If it cannot start (or the environment holds a malformed
-/// setting), the pod record is removed again so that nothing half-created
-/// is left.
-pub fn launch(store: &Store, pod: &Pod) -> Result<()> {
-    start(store, pod)?.wait(store)
-}
-
 /// A supervisor started but not yet known to be listening: `create` starts
 /// many before it waits for the first, so their start-ups overlap.
 #[must_use = "wait() says whether the supervisor started"]
@@ -39,8 +31,9 @@ pub struct Starting {
 }
 
 /// Starts the supervisor of a freshly stored pod without waiting for it
-/// (see [`Starting::wait`]). A failure removes the pod record, as in
-/// [`launch`].
+/// (see [`Starting::wait`]). If it cannot start (or the environment holds
+/// a malformed setting), the pod record is removed again so that nothing
+/// half-created is left.
 pub fn start(store: &Store, pod: &Pod) -> Result<Starting> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();

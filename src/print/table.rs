@@ -29,6 +29,8 @@ pub fn headers(kind: Kind, options: &TableOptions) -> Vec<String> {
         }
         Kind::ConfigMap => h.extend(["DATA", "AGE"]),
         Kind::Secret => h.extend(["TYPE", "DATA", "AGE"]),
+        Kind::Namespace => h.extend(["STATUS", "AGE"]),
+        Kind::PodPreset => h.push("AGE"),
     }
     if options.show_labels {
         h.push("LABELS");
@@ -72,6 +74,11 @@ pub fn row(
             let kind = secret.type_.clone().unwrap_or_default();
             cells.extend([kind, data.to_string(), age]);
         }
+        Object::Namespace(ns) => {
+            let phase = ns.status.as_ref().and_then(|s| s.phase.clone());
+            cells.extend([phase.unwrap_or_default(), age]);
+        }
+        Object::PodPreset(_) => cells.push(age),
     }
     if options.show_labels {
         cells.push(format_labels(object.metadata().labels.as_ref()));

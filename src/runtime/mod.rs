@@ -951,7 +951,7 @@ pub fn refresh_volumes(store: &Store, object: &crate::api::Object) -> Result<()>
     let (is_config_map, name) = match object {
         Object::ConfigMap(_) => (true, object.name()),
         Object::Secret(_) => (false, object.name()),
-        Object::Pod(_) => return Ok(()),
+        Object::Pod(_) | Object::Namespace(_) | Object::PodPreset(_) => return Ok(()),
     };
     for stored in store.list(crate::api::Kind::Pod, Some(object.namespace()))? {
         let Object::Pod(pod) = stored else { continue };

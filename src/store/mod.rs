@@ -16,12 +16,15 @@
 //! pods/<ns>/<name>/volumes/        emptyDir and friends
 //! configmaps/<ns>/<name>.json
 //! secrets/<ns>/<name>.json
+//! podpresets/<ns>/<name>.json
+//! namespaces/<name>.json           cluster-scoped kinds: no namespace level
 //! logs/<ns>_<name>_<uid>/<container>/<restart>.log
 //! writable/<uid>/etc/             the pod's /etc/hosts, hostname, resolv.conf
 //! writable/<uid>/containers/<container>/<restart>/
 //!                                  overlay upper and work, termination log
 //! images/                          the image store (see `image`)
 //! tmp/                             staging for atomic creates
+//! resource-version                 the last resourceVersion given (see `version`)
 //! ```
 //!
 //! Runtime root (`--run-root`, default /run/pod): `pods/<uid>/` holds the
@@ -40,9 +43,11 @@ mod brief;
 pub mod crilog;
 mod lock;
 mod names;
+pub mod namespaces;
 pub mod observed;
 mod private;
 pub mod record;
+pub mod version;
 
 pub use atomic::{write_atomic, write_volatile};
 pub use lock::Lock;
@@ -52,7 +57,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Pod, PodStatus, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, PodStatus, Secret};
 
 use crate::api::{Kind, Object};
 use crate::error::ApiError;
@@ -170,8 +175,15 @@ impl Store {
         self.root.join("images")
     }
 
+    /// Where a kind's objects of one namespace live; a cluster-scoped
+    /// kind's live in the kind's directory itself.
     fn kind_dir(&self, kind: Kind, namespace: &str) -> PathBuf {
-        self.root.join(kind.resource()).join(namespace)
+        let dir = self.root.join(kind.plural());
+        if kind.namespaced() {
+            dir.join(namespace)
+        } else {
+            dir
+        }
     }
 
     fn object_path(&self, kind: Kind, namespace: &str, name: &str) -> PathBuf {
@@ -187,6 +199,11 @@ impl Store {
     /// pod is never visible.
     pub fn create(&self, object: &Object) -> Result<()> {
         let (kind, namespace, name) = identity(object)?;
+        if kind.namespaced() {
+            namespaces::admit_create(self, kind, namespace, name)?;
+        } else {
+            namespaces::ensure_built_in(self)?;
+        }
         let already = || ApiError::AlreadyExists {
             resource: kind.resource().to_string(),
             name: name.to_string(),
@@ -242,6 +259,7 @@ impl Store {
     /// Takes the lock of one object (a file lock, released on drop). A name
     /// no object can have is NotFound at once (no lock file is made).
     pub fn lock(&self, kind: Kind, namespace: &str, name: &str) -> Result<Lock> {
+        let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
             return Err(ApiError::NotFound {
                 resource: kind.resource().to_string(),
@@ -249,11 +267,7 @@ impl Store {
             }
             .into());
         }
-        let dir = self
-            .root
-            .join("locks")
-            .join(kind.resource())
-            .join(namespace);
+        let dir = self.root.join("locks").join(kind.plural()).join(namespace);
         fs::create_dir_all(&dir)?;
         Lock::exclusive(&dir.join(name))
     }
@@ -271,8 +285,12 @@ impl Store {
         name: &str,
         detail: Detail,
     ) -> Result<Option<Object>> {
+        let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
             return Ok(None);
+        }
+        if kind == Kind::Namespace {
+            namespaces::ensure_built_in(self)?;
         }
         let path = self.object_path(kind, namespace, name);
         let bytes = match read_small_file(&path) {
@@ -295,6 +313,17 @@ impl Store {
             }
             Kind::ConfigMap => Object::ConfigMap(parse::<ConfigMap>(&path, &bytes)?),
             Kind::Secret => Object::Secret(parse::<Secret>(&path, &bytes)?),
+            Kind::Namespace => {
+                let mut ns: Namespace = parse(&path, &bytes)?;
+                if ns.metadata.deletion_timestamp.is_some()
+                    && namespaces::finish_if_empty(self, name)?
+                {
+                    return Ok(None);
+                }
+                namespaces::fill_status(&mut ns);
+                Object::Namespace(ns)
+            }
+            Kind::PodPreset => Object::PodPreset(Box::new(parse(&path, &bytes)?)),
         };
         Ok(Some(object))
     }
@@ -336,7 +365,11 @@ impl Store {
         namespace: Option<&str>,
         detail: Detail,
     ) -> Result<Vec<Result<Object>>> {
+        if kind == Kind::Namespace {
+            namespaces::ensure_built_in(self)?;
+        }
         let namespaces = match namespace {
+            _ if !kind.namespaced() => vec![String::new()],
             Some(ns) => {
                 names::check_namespace(ns)?;
                 if !names::storable(ns) {
@@ -344,7 +377,7 @@ impl Store {
                 }
                 vec![ns.to_string()]
             }
-            None => sorted_entries(&self.root.join(kind.resource()))?,
+            None => sorted_entries(&self.root.join(kind.plural()))?,
         };
         let mut names = Vec::new();
         for ns in namespaces {
@@ -391,6 +424,7 @@ impl Store {
     /// Removes a ConfigMap or Secret, or a pod's whole persistent
     /// directory. Returns whether there was anything to remove.
     pub fn remove(&self, kind: Kind, namespace: &str, name: &str) -> Result<bool> {
+        let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
             return Ok(false);
         }
@@ -520,11 +554,20 @@ pub fn read_small_file(path: &Path) -> io::Result<Vec<u8>> {
 
 /// Checks a namespace and name (from the command line, say) before a path
 /// is built from them: an error for what kubectl refuses client-side,
-/// `false` for names no object can have.
+/// `false` for names no object can have. The namespace of a
+/// cluster-scoped object is "" (see `scope`).
 fn addressable(namespace: &str, name: &str) -> Result<bool> {
-    names::check_namespace(namespace)?;
+    if !namespace.is_empty() {
+        names::check_namespace(namespace)?;
+    }
     names::check_path_segment(name)?;
-    Ok(names::storable(namespace) && names::storable(name))
+    Ok((namespace.is_empty() || names::storable(namespace)) && names::storable(name))
+}
+
+/// The namespace an object of `kind` is addressed in: "" for a
+/// cluster-scoped kind, whatever `-n` said (as kubectl ignores it there).
+fn scope(kind: Kind, namespace: &str) -> &str {
+    if kind.namespaced() { namespace } else { "" }
 }
 
 /// At most the first `max` bytes of a regular file that something else
@@ -570,9 +613,12 @@ fn open_regular(path: &Path) -> io::Result<fs::File> {
 
 fn identity(object: &Object) -> Result<(Kind, &str, &str)> {
     let name = object.name();
-    let namespace = object.namespace();
+    let namespace = scope(object.kind(), object.namespace());
     // Names reach paths: only DNS-1123 subdomains (validated upstream) may.
     for (what, value) in [("name", name), ("namespace", namespace)] {
+        if what == "namespace" && !object.kind().namespaced() {
+            continue;
+        }
         if value.is_empty()
             || value.starts_with('.')
             || !value

@@ -109,9 +109,10 @@ pub enum DecodeError {
         file: String,
         missing: Vec<&'static str>,
     },
-    /// A kind (or version) `pod` does not store.
+    /// A kind (or version) `pod` does not store, in kubectl's words
+    /// (cli-runtime's mapper).
     #[error(
-        "resource mapping not found for name: {} namespace: {} from {}: no matches for kind {} in version {} (pod handles only Pod, ConfigMap and Secret, in version \"v1\")",
+        "resource mapping not found for name: {} namespace: {} from {}: no matches for kind {} in version {}\nensure CRDs are installed first",
         go_quote(.name), go_quote(.namespace), go_quote(.file), go_quote(.kind), go_quote(.api_version)
     )]
     UnsupportedKind {
@@ -135,22 +136,40 @@ fn render_missing(missing: &[&str]) -> String {
 /// API server's strict decoding does (`Error from server (BadRequest): error
 /// when creating "x.yaml": Pod in version "v1" cannot be handled as a Pod:
 /// strict decoding error: unknown field "spec.foo"`).
+#[cfg(test)]
 pub fn decode(source: &Source) -> Result<Vec<Document>> {
+    let (documents, mut unmapped) = decode_all(source)?;
+    match unmapped.is_empty() {
+        true => Ok(documents),
+        false => Err(unmapped.remove(0).into()),
+    }
+}
+
+/// Like [`decode`], but a document of a kind `pod` does not store is
+/// set aside with its error, as kubectl maps each document on its own and
+/// goes on with the others.
+pub fn decode_all(source: &Source) -> Result<(Vec<Document>, Vec<DecodeError>)> {
     let values = yaml::to_json(&source.text).map_err(|error| DecodeError::Syntax {
         file: source.name.clone(),
         error,
     })?;
     let mut out = Vec::new();
+    let mut unmapped = Vec::new();
     for value in values {
         if value.is_null() {
             continue;
         }
-        decode_value(&source.name, value, &mut out)?;
+        decode_value(&source.name, value, &mut out, &mut unmapped)?;
     }
-    Ok(out)
+    Ok((out, unmapped))
 }
 
-fn decode_value(source: &str, value: Value, out: &mut Vec<Document>) -> Result<()> {
+fn decode_value(
+    source: &str,
+    value: Value,
+    out: &mut Vec<Document>,
+    unmapped: &mut Vec<DecodeError>,
+) -> Result<()> {
     let Value::Object(map) = &value else {
         return Err(DecodeError::NotAnObject {
             file: source.to_string(),
@@ -182,6 +201,7 @@ fn decode_value(source: &str, value: Value, out: &mut Vec<Document>) -> Result<(
                 return Err(bad_request(
                     source,
                     "List",
+                    "v1",
                     format!(
                         "json: cannot unmarshal {} into Go struct field items of type array",
                         json_type(other)
@@ -190,12 +210,11 @@ fn decode_value(source: &str, value: Value, out: &mut Vec<Document>) -> Result<(
             }
         };
         for item in items {
-            decode_value(source, item, out)?;
+            decode_value(source, item, out, unmapped)?;
         }
         return Ok(());
     }
-    let known = Kind::from_manifest(&kind).filter(|_| api_version == "v1");
-    let Some(known) = known else {
+    let Some(known) = Kind::from_manifest(&api_version, &kind) else {
         let metadata = map.get("metadata");
         let field = |key: &str| {
             metadata
@@ -204,14 +223,14 @@ fn decode_value(source: &str, value: Value, out: &mut Vec<Document>) -> Result<(
                 .unwrap_or("")
                 .to_string()
         };
-        return Err(DecodeError::UnsupportedKind {
+        unmapped.push(DecodeError::UnsupportedKind {
             file: source.to_string(),
             name: field("name"),
             namespace: field("namespace"),
             kind,
             api_version,
-        }
-        .into());
+        });
+        return Ok(());
     };
     let (object, left_out) = match known {
         Kind::Pod => {
@@ -219,8 +238,12 @@ fn decode_value(source: &str, value: Value, out: &mut Vec<Document>) -> Result<(
         }
         Kind::ConfigMap => strict::from_value(value).map(|c| (Object::ConfigMap(c), Vec::new())),
         Kind::Secret => strict::from_value(value).map(|s| (Object::Secret(s), Vec::new())),
+        Kind::Namespace => strict::from_value(value).map(|n| (Object::Namespace(n), Vec::new())),
+        Kind::PodPreset => {
+            strict::from_value(value).map(|p| (Object::PodPreset(Box::new(p)), Vec::new()))
+        }
     }
-    .map_err(|e| bad_request(source, &kind, e.to_string()))?;
+    .map_err(|e| bad_request(source, &kind, known.api_version(), e.to_string()))?;
     let warnings = left_out
         .into_iter()
         .map(|path| {
@@ -237,13 +260,16 @@ fn decode_value(source: &str, value: Value, out: &mut Vec<Document>) -> Result<(
 
 /// The server's answer to a body it cannot decode:
 /// `Pod in version "v1" cannot be handled as a Pod: <why>`.
-fn bad_request(source: &str, kind: &str, why: String) -> anyhow::Error {
+fn bad_request(source: &str, kind: &str, api_version: &str, why: String) -> anyhow::Error {
+    let version = api_version.rsplit('/').next().unwrap_or(api_version);
     FromSource {
         verb: "creating",
         source: source.to_string(),
         error: ApiError::Refused {
             reason: "BadRequest".into(),
-            message: format!("{kind} in version \"v1\" cannot be handled as a {kind}: {why}"),
+            message: format!(
+                "{kind} in version \"{version}\" cannot be handled as a {kind}: {why}"
+            ),
         },
     }
     .into()
@@ -300,7 +326,7 @@ mod tests {
         );
         assert_eq!(
             err("apiVersion: v2\nkind: Pod\nmetadata: {name: p}\n"),
-            "error: resource mapping not found for name: \"p\" namespace: \"\" from \"x.yaml\": no matches for kind \"Pod\" in version \"v2\" (pod handles only Pod, ConfigMap and Secret, in version \"v1\")"
+            "error: resource mapping not found for name: \"p\" namespace: \"\" from \"x.yaml\": no matches for kind \"Pod\" in version \"v2\"\nensure CRDs are installed first"
         );
         assert_eq!(
             err("- a\n"),

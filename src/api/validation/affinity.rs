@@ -188,7 +188,7 @@ fn validate_pod_affinity_term(errs: &mut Errors, term: &PodAffinityTerm, path: &
 }
 
 /// `ValidateLabelSelector`
-fn validate_label_selector(errs: &mut Errors, selector: &LabelSelector, path: &Path) {
+pub(super) fn validate_label_selector(errs: &mut Errors, selector: &LabelSelector, path: &Path) {
     for (i, requirement) in selector.match_expressions.iter().flatten().enumerate() {
         let rp = path.child("matchExpressions").index(i);
         let values = requirement.values.as_deref().unwrap_or(&[]);

@@ -303,7 +303,7 @@ fn host_port_conflicts<'a>(
 }
 
 /// `ValidateEnv`
-fn validate_env(env: &[EnvVar], path: &Path) -> Errors {
+pub(super) fn validate_env(env: &[EnvVar], path: &Path) -> Errors {
     let mut errs = Errors::default();
     for (i, var) in env.iter().enumerate() {
         let idx = path.index(i);
@@ -485,7 +485,7 @@ pub fn validate_resource_ref(
 }
 
 /// `ValidateEnvFrom`
-fn validate_env_from(sources: &[EnvFromSource], path: &Path) -> Errors {
+pub(super) fn validate_env_from(sources: &[EnvFromSource], path: &Path) -> Errors {
     let mut errs = Errors::default();
     for (i, source) in sources.iter().enumerate() {
         let idx = path.index(i);
@@ -527,7 +527,7 @@ fn validate_env_from(sources: &[EnvFromSource], path: &Path) -> Errors {
 }
 
 /// `ValidateVolumeMounts`
-fn validate_mounts(
+pub(super) fn validate_mounts(
     mounts: &[VolumeMount],
     volumes: &Volumes,
     security: Option<&SecurityContext>,

@@ -10,8 +10,18 @@ use super::{Errors, Path, names};
 const ANNOTATIONS_LIMIT: usize = 256 * 1024;
 
 /// Checks name (with `name_check`, the kind's rule), namespace, labels and
-/// annotations.
+/// annotations of an object of a namespaced kind.
 pub fn validate_object_meta(meta: &ObjectMeta, name_check: fn(&str) -> Vec<String>) -> Errors {
+    validate_meta(meta, true, name_check)
+}
+
+/// `ValidateObjectMeta` with its `requiresNamespace`: a cluster-scoped
+/// object may not name a namespace.
+pub fn validate_meta(
+    meta: &ObjectMeta,
+    namespaced: bool,
+    name_check: fn(&str) -> Vec<String>,
+) -> Errors {
     let path = Path::new("metadata");
     let mut errs = Errors::default();
     if let Some(generate_name) = meta.generate_name.as_deref().filter(|g| !g.is_empty()) {
@@ -30,7 +40,9 @@ pub fn validate_object_meta(meta: &ObjectMeta, name_check: fn(&str) -> Vec<Strin
         name => errs.check(&path.child("name"), name, name_check(name)),
     }
     match meta.namespace.as_deref().unwrap_or("") {
-        "" => errs.required(&path.child("namespace")),
+        "" if namespaced => errs.required(&path.child("namespace")),
+        "" => {}
+        _ if !namespaced => errs.forbidden(&path.child("namespace"), "not allowed on this type"),
         namespace => errs.check(
             &path.child("namespace"),
             namespace,

@@ -9,6 +9,7 @@ mod meta;
 pub mod names;
 mod pod;
 mod security;
+mod settings;
 mod warnings;
 
 use std::fmt;
@@ -31,6 +32,8 @@ pub fn validate(object: &Object) -> Vec<FieldError> {
         Object::Pod(pod) => pod::validate_pod(pod),
         Object::ConfigMap(config_map) => data::validate_config_map(config_map),
         Object::Secret(secret) => data::validate_secret(secret),
+        Object::Namespace(ns) => settings::validate_namespace(ns),
+        Object::PodPreset(preset) => settings::validate_pod_preset(preset),
     }
 }
 

@@ -366,7 +366,7 @@ fn validate_tolerations(spec: &PodSpec, path: &Path) -> Errors {
 /// volume with errors is left out, so its mounts are reported as well.
 pub type Volumes<'a> = BTreeMap<&'a str, &'a Volume>;
 
-fn validate_volumes<'a>(volumes: &'a [Volume], path: &Path) -> (Volumes<'a>, Errors) {
+pub(super) fn validate_volumes<'a>(volumes: &'a [Volume], path: &Path) -> (Volumes<'a>, Errors) {
     let mut errs = Errors::default();
     let mut valid = Volumes::new();
     let mut seen = BTreeSet::new();

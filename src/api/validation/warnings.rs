@@ -18,7 +18,9 @@ pub fn warnings(object: &Object) -> Vec<String> {
                 out
             })
             .unwrap_or_default(),
-        Object::ConfigMap(_) | Object::Secret(_) => Vec::new(),
+        Object::ConfigMap(_) | Object::Secret(_) | Object::Namespace(_) | Object::PodPreset(_) => {
+            Vec::new()
+        }
     }
 }
 
