@@ -130,3 +130,17 @@ fn warnings_name_the_fields_a_single_node_leaves_aside() {
         out.status.code().unwrap_or(-1)
     ));
 }
+
+/// A Windows hostProcess container needs the host's network; the API
+/// server's message, exit 1, nothing created.
+#[test]
+fn host_process_without_the_host_network_is_refused() {
+    let env = Env::new();
+    let manifest = pod_with(
+        "    image: busybox\n    securityContext:\n      windowsOptions:\n        hostProcess: true\n",
+    );
+    assert_eq!(
+        create(&env, &manifest),
+        "The Pod \"web\" is invalid: spec.hostNetwork: Invalid value: false: hostNetwork must be true if pod contains any hostProcess containers\n[exit 1]"
+    );
+}

@@ -216,6 +216,80 @@ mod tests {
     }
 
     #[test]
+    fn host_process_needs_the_host_network_and_only_such_containers() {
+        let host_process = "securityContext: {windowsOptions: {hostProcess: true}}";
+        assert_eq!(
+            pod(&format!(
+                "  containers:\n  - {{name: a, image: b, {host_process}}}\n"
+            )),
+            [
+                "spec.hostNetwork: Invalid value: false: hostNetwork must be true if pod contains any hostProcess containers"
+            ]
+        );
+        assert_eq!(
+            pod(&format!(
+                "  hostNetwork: true\n  containers:\n  - {{name: a, image: b, {host_process}}}\n"
+            )),
+            Vec::<String>::new()
+        );
+        // Inherited from the pod, contradicted by one container, missing
+        // from an init container.
+        assert_eq!(
+            pod(&format!(
+                "  hostNetwork: true\n  {host_process}\n  initContainers: [{{name: i, image: b, securityContext: {{windowsOptions: {{hostProcess: false}}}}}}]\n  containers:\n  - {{name: a, image: b}}\n"
+            )),
+            [
+                "spec.initContainers[0].securityContext.windowsOptions.hostProcess: Invalid value: false: pod hostProcess value must be identical if both are specified, was true",
+                "spec: Invalid value: \"\": If pod contains any hostProcess containers then all containers must be HostProcess containers",
+            ]
+        );
+        assert_eq!(
+            pod(
+                "  containers:\n  - {name: a, image: b, securityContext: {windowsOptions: {hostProcess: false}}}\n"
+            ),
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn namespaces_and_pod_presets() {
+        assert_eq!(
+            causes("apiVersion: v1\nkind: Namespace\nmetadata: {name: a.b}\n"),
+            ["metadata.name: Invalid value: \"a.b\": must not contain dots"]
+        );
+        assert_eq!(
+            causes("apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n"),
+            Vec::<String>::new()
+        );
+        let preset = |spec: &str| {
+            causes(&format!(
+                "apiVersion: settings.k8s.io/v1alpha1\nkind: PodPreset\nmetadata: {{name: p}}\nspec: {spec}\n"
+            ))
+        };
+        assert_eq!(
+            preset("{selector: {matchLabels: {role: db}}}"),
+            ["spec.volumes.env.envFrom.volumeMounts: Required value: must specify at least one"]
+        );
+        assert_eq!(
+            preset(
+                "{volumeMounts: [{name: cache, mountPath: /cache}], env: [{name: '', value: v}]}"
+            ),
+            [
+                "spec.env[0].name: Required value",
+                "spec.volumeMounts[0].name: Not found: \"cache\"",
+            ]
+        );
+        assert_eq!(
+            preset(
+                "{selector: {matchExpressions: [{key: role, operator: Is}]}, env: [{name: A, value: b}]}"
+            ),
+            [
+                "spec.selector.matchExpressions[0].operator: Invalid value: \"Is\": not a valid selector operator"
+            ]
+        );
+    }
+
+    #[test]
     fn a_valid_pod_has_no_causes() {
         let spec = "  volumes: [{name: data}]\n  containers:\n  - name: web\n    image: nginx\n    ports: [{name: http, containerPort: 80, hostPort: 8080}]\n    volumeMounts: [{name: data, mountPath: /data}]\n    livenessProbe: {httpGet: {port: http}}\n    resources: {requests: {cpu: 100m}, limits: {cpu: 1, memory: 64Mi}}\n    env: [{name: A, value: x}, {name: B, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]\n";
         assert_eq!(pod(spec), Vec::<String>::new());

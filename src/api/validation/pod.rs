@@ -115,6 +115,7 @@ fn validate_spec(spec: &PodSpec, path: &Path) -> Errors {
         spec.topology_spread_constraints.as_deref().unwrap_or(&[]),
         &path.child("topologySpreadConstraints"),
     ));
+    errs.extend(validate_host_process(spec, path));
     for (i, secret) in spec.image_pull_secrets.iter().flatten().enumerate() {
         if secret.name.is_empty() {
             errs.required(&path.child("imagePullSecrets").index(i).child("name"));
@@ -215,6 +216,89 @@ fn validate_spec(spec: &PodSpec, path: &Path) -> Errors {
     }
     if let Some(grace) = spec.termination_grace_period_seconds {
         errs.non_negative(&path.child("terminationGracePeriodSeconds"), Some(grace));
+    }
+    errs
+}
+
+/// `validateWindowsHostProcessPod`: a pod with any hostProcess container
+/// (set on the container, or inherited from the pod) must have only such
+/// containers, the same value where both say, and the host's network.
+fn validate_host_process(spec: &PodSpec, path: &Path) -> Errors {
+    let mut errs = Errors::default();
+    let pod_value = spec
+        .security_context
+        .as_ref()
+        .and_then(|s| s.windows_options.as_ref())
+        .and_then(|w| w.host_process);
+    // podshelper.VisitContainersWithPath: init, app, then ephemeral.
+    let init = spec.init_containers.iter().flatten().enumerate();
+    let app = spec.containers.iter().enumerate();
+    let ephemeral = spec.ephemeral_containers.iter().flatten().enumerate();
+    let mut all: Vec<(Path, Option<bool>)> = Vec::new();
+    for (i, c) in init {
+        let own = c
+            .security_context
+            .as_ref()
+            .and_then(|s| s.windows_options.as_ref());
+        all.push((
+            path.child("initContainers").index(i),
+            own.and_then(|w| w.host_process),
+        ));
+    }
+    for (i, c) in app {
+        let own = c
+            .security_context
+            .as_ref()
+            .and_then(|s| s.windows_options.as_ref());
+        all.push((
+            path.child("containers").index(i),
+            own.and_then(|w| w.host_process),
+        ));
+    }
+    for (i, c) in ephemeral {
+        let own = c
+            .security_context
+            .as_ref()
+            .and_then(|s| s.windows_options.as_ref());
+        all.push((
+            path.child("ephemeralContainers").index(i),
+            own.and_then(|w| w.host_process),
+        ));
+    }
+    let mut host_process = 0;
+    for (container_path, own) in &all {
+        if let (Some(pod), Some(own)) = (pod_value, *own)
+            && pod != own
+        {
+            errs.invalid(
+                &container_path
+                    .child("securityContext")
+                    .child("windowsOptions")
+                    .child("hostProcess"),
+                own,
+                format!("pod hostProcess value must be identical if both are specified, was {pod}"),
+            );
+        }
+        if own.or(pod_value) == Some(true) {
+            host_process += 1;
+        }
+    }
+    if host_process > 0 {
+        if host_process != all.len() {
+            errs.invalid(
+                path,
+                "",
+                "If pod contains any hostProcess containers then all containers must be HostProcess containers",
+            );
+        }
+        let host_network = spec.host_network.unwrap_or(false);
+        if !host_network {
+            errs.invalid(
+                &path.child("hostNetwork"),
+                host_network,
+                "hostNetwork must be true if pod contains any hostProcess containers",
+            );
+        }
     }
     errs
 }
