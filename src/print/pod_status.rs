@@ -87,6 +87,21 @@ pub fn row(pod: &Pod, now: Timestamp) -> PodRow {
     }
 }
 
+/// The first pod IP as kubectl sees it: the API server's conversion to
+/// its internal type (Convert_v1_PodStatus_To_core_PodStatus) makes
+/// `podIP` authoritative when `podIPs` is empty or starts elsewhere.
+fn first_pod_ip(status: &k8s_openapi::api::core::v1::PodStatus) -> Option<&str> {
+    let first = status
+        .pod_ips
+        .as_ref()
+        .and_then(|ips| ips.first())
+        .map(|ip| ip.ip.as_str());
+    match status.pod_ip.as_deref().filter(|ip| !ip.is_empty()) {
+        Some(ip) if first != Some(ip) => Some(ip),
+        _ => first,
+    }
+}
+
 /// IP, NODE, NOMINATED NODE and READINESS GATES.
 pub fn wide(pod: &Pod) -> PodWide {
     let status = pod.status.as_ref();
@@ -95,10 +110,7 @@ pub fn wide(pod: &Pod) -> PodWide {
         Some(v) if !v.is_empty() => v.to_string(),
         _ => NONE.to_string(),
     };
-    let ip = status
-        .and_then(|s| s.pod_ips.as_ref())
-        .and_then(|ips| ips.first())
-        .map(|ip| ip.ip.as_str());
+    let ip = status.and_then(first_pod_ip);
     let gates = spec
         .and_then(|s| s.readiness_gates.as_deref())
         .unwrap_or_default();
@@ -588,5 +600,25 @@ mod tests {
             serde_json::from_value(json!({"conditionType": "example.com/other"})).unwrap(),
         ]);
         assert_eq!(wide(&p).readiness_gates, "1/2");
+    }
+
+    #[test]
+    fn wide_ip_is_the_first_of_pod_ips_with_pod_ip_authoritative() {
+        #[rustfmt::skip]
+        let rows = [
+            (json!({"podIP": "10.244.0.5", "podIPs": [{"ip": "10.244.0.5"}, {"ip": "fd00::5"}]}), "10.244.0.5"),
+            (json!({"podIPs": [{"ip": "fd00::5"}, {"ip": "10.244.0.5"}]}), "fd00::5"),
+            // An older writer's record: podIP alone.
+            (json!({"podIP": "10.244.0.6"}), "10.244.0.6"),
+            // The two disagree: podIP wins, for older clients.
+            (json!({"podIP": "10.244.0.7", "podIPs": [{"ip": "10.244.0.8"}]}), "10.244.0.7"),
+            (json!({"podIP": "", "podIPs": []}), "<none>"),
+            (json!({}), "<none>"),
+        ];
+        for (status, ip) in rows {
+            let mut status = status;
+            status["phase"] = json!("Running");
+            assert_eq!(wide(&pod(&[], &["a"], status.clone())).ip, ip, "{status}");
+        }
     }
 }

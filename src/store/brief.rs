@@ -65,6 +65,8 @@ struct Status {
     phase: Option<String>,
     reason: Option<String>,
     nominated_node_name: Option<String>,
+    #[serde(rename = "podIP")]
+    pod_ip: Option<String>,
     #[serde(rename = "podIPs")]
     pod_ips: Option<Vec<PodIp>>,
     conditions: Option<Vec<Condition>>,
@@ -163,6 +165,7 @@ pub fn status(bytes: &[u8]) -> serde_json::Result<api::PodStatus> {
         phase: s.phase,
         reason: s.reason,
         nominated_node_name: s.nominated_node_name,
+        pod_ip: s.pod_ip,
         pod_ips: s
             .pod_ips
             .map(|ips| ips.into_iter().map(|ip| api::PodIP { ip: ip.ip }).collect()),
@@ -302,6 +305,15 @@ mod tests {
                    "containerStatuses": [
                        c("a", running.clone(), terminated(1, json!("Error"), json!(null)), true, 3),
                        c("b", running.clone(), json!({}), true, 0)]}),
+        );
+        // A record with podIP alone, or disagreeing with podIPs.
+        same_rows(
+            pod(json!({})),
+            json!({"phase": "Succeeded", "podIP": "10.0.0.9"}),
+        );
+        same_rows(
+            pod(json!({})),
+            json!({"phase": "Succeeded", "podIP": "10.0.0.9", "podIPs": [{"ip": "10.0.0.8"}]}),
         );
         same_rows(
             pod(json!({"readinessGates": [{"conditionType": "gate"}, {"conditionType": "other"}]})),

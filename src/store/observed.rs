@@ -4,7 +4,8 @@
 //! liveness is the lock on its pid file, see `record`).
 
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateWaiting, ContainerStatus, Pod, PodStatus,
+    Container, ContainerState, ContainerStateWaiting, ContainerStatus, HostIP, Pod, PodIP,
+    PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
@@ -18,13 +19,51 @@ pub fn status(store: &Store, pod: &Pod, recorded: Option<PodStatus>) -> PodStatu
         .ok()
         .map(|uid| Records::new(&store.pod_run_dir(uid)));
     let supervisor = records.map_or(SupervisorState::Never, |r| r.supervisor_state());
-    match recorded {
+    match recorded.map(as_stored) {
         Some(s) if is_terminal(s.phase.as_deref()) => s,
         Some(s) if supervisor == SupervisorState::Running => s,
         Some(s) => unknown(s),
         None if supervisor == SupervisorState::Gone => unknown(initial(pod)),
         None => initial(pod),
     }
+}
+
+/// A status record's addresses as the API server would store and return
+/// them: its conversions to and from the internal type make `podIP`
+/// authoritative (`podIPs` becomes `[podIP]` when empty or starting with
+/// another address) and `podIP` the first of `podIPs`; the same for
+/// `hostIP` and `hostIPs` (Convert_v1_PodStatus_To_core_PodStatus and
+/// back).
+pub fn as_stored(mut status: PodStatus) -> PodStatus {
+    fn normalize<T>(
+        single: &mut Option<String>,
+        list: &mut Option<Vec<T>>,
+        ip: fn(&T) -> &str,
+        make: fn(String) -> T,
+    ) {
+        if let Some(one) = single.as_deref().filter(|s| !s.is_empty())
+            && list.as_deref().and_then(|l| l.first()).map(ip) != Some(one)
+        {
+            *list = Some(vec![make(one.to_string())]);
+        }
+        *single = list
+            .as_deref()
+            .and_then(|l| l.first())
+            .map(|x| ip(x).to_string());
+    }
+    normalize(
+        &mut status.pod_ip,
+        &mut status.pod_ips,
+        |p: &PodIP| p.ip.as_str(),
+        |ip| PodIP { ip },
+    );
+    normalize(
+        &mut status.host_ip,
+        &mut status.host_ips,
+        |h: &HostIP| h.ip.as_str(),
+        |ip| HostIP { ip },
+    );
+    status
 }
 
 /// A container status waiting for `reason`.
@@ -173,6 +212,29 @@ mod tests {
             reason(&s.init_container_statuses.unwrap()[0]),
             "PodInitializing"
         );
+    }
+
+    #[test]
+    fn addresses_read_as_the_api_server_stores_them() {
+        let read = |v: serde_json::Value| -> serde_json::Value {
+            serde_json::to_value(as_stored(serde_json::from_value(v).unwrap())).unwrap()
+        };
+        #[rustfmt::skip]
+        let rows = [
+            (serde_json::json!({"podIP": "10.244.0.5"}),
+             serde_json::json!({"podIP": "10.244.0.5", "podIPs": [{"ip": "10.244.0.5"}]})),
+            (serde_json::json!({"podIPs": [{"ip": "10.244.0.5"}, {"ip": "fd00::5"}]}),
+             serde_json::json!({"podIP": "10.244.0.5", "podIPs": [{"ip": "10.244.0.5"}, {"ip": "fd00::5"}]})),
+            (serde_json::json!({"podIP": "10.244.0.7", "podIPs": [{"ip": "10.244.0.8"}, {"ip": "fd00::8"}]}),
+             serde_json::json!({"podIP": "10.244.0.7", "podIPs": [{"ip": "10.244.0.7"}]})),
+            (serde_json::json!({"hostIP": "192.0.2.1"}),
+             serde_json::json!({"hostIP": "192.0.2.1", "hostIPs": [{"ip": "192.0.2.1"}]})),
+            (serde_json::json!({"podIP": "", "podIPs": []}), serde_json::json!({"podIPs": []})),
+            (serde_json::json!({}), serde_json::json!({})),
+        ];
+        for (record, stored) in rows {
+            assert_eq!(read(record.clone()), stored, "{record}");
+        }
     }
 
     #[test]
