@@ -174,6 +174,37 @@ pub fn containers(current: &OsStr) -> Vec<CompletionCandidate> {
     candidates(container_names(&pod), current)
 }
 
+/// The container ports of the pod named on the line, by number and by
+/// name (`port-forward`'s REMOTE_PORT).
+pub fn ports(current: &OsStr) -> Vec<CompletionCandidate> {
+    let line = Line::parse();
+    let Some(pod) = line.sub_value("pod") else {
+        return Vec::new();
+    };
+    let pod = pod.strip_prefix("pod/").unwrap_or(&pod);
+    let (Some(store), Some(namespace)) = (line.store(), line.namespace()) else {
+        return Vec::new();
+    };
+    let Ok(Some(Object::Pod(pod))) = store.get(Kind::Pod, &namespace, pod) else {
+        return Vec::new();
+    };
+    candidates(container_ports(&pod), current)
+}
+
+/// Every container port of `pod` (app and init containers): its number,
+/// and its name when it has one.
+pub fn container_ports(pod: &Pod) -> Vec<String> {
+    let Some(spec) = &pod.spec else {
+        return Vec::new();
+    };
+    spec.containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+        .flat_map(|c| c.ports.iter().flatten())
+        .flat_map(|p| std::iter::once(p.container_port.to_string()).chain(p.name.clone()))
+        .collect()
+}
+
 /// Every container name of `pod`, app containers first.
 pub fn container_names(pod: &Pod) -> Vec<String> {
     let Some(spec) = &pod.spec else {
@@ -242,6 +273,19 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(container_names(&pod), ["nginx", "shell", "setup"]);
+    }
+
+    #[test]
+    fn ports_are_offered_by_number_and_name() {
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p"},
+            "spec": {
+                "initContainers": [{"name": "proxy", "ports": [{"containerPort": 9090}]}],
+                "containers": [{"name": "web", "ports": [{"name": "http", "containerPort": 80}]}]
+            }
+        }))
+        .unwrap();
+        assert_eq!(container_ports(&pod), ["80", "http", "9090"]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod get;
 mod image;
 mod label;
 mod logs;
+mod port_forward;
 mod resources;
 mod shell;
 mod version;
@@ -116,6 +117,8 @@ pub enum Command {
     Exec(exec::Args),
     /// Attach to the main process of a running container
     Attach(attach::Args),
+    /// Forward one or more local ports to a pod
+    PortForward(port_forward::Args),
     /// Wait for a condition on objects
     Wait(wait::Args),
     /// Update the labels of objects
@@ -158,6 +161,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Logs(args) => logs::run(global, args),
         Command::Exec(args) => exec::run(global, args),
         Command::Attach(args) => attach::run(global, args),
+        Command::PortForward(args) => port_forward::run(global, args),
         Command::Wait(args) => wait::run(global, args),
         Command::Label(args) => label::run(global, args),
         Command::Annotate(args) => annotate::run(global, args),

@@ -1,7 +1,8 @@
 //! What the CLI process does to a pod: start its supervisor ([`start`]),
 //! stop and remove it ([`delete`]), open exec and attach sessions with its
-//! containers ([`session`]), follow its containers' logs ([`logs`]), talk
-//! to its supervisor's socket ([`client`]).
+//! containers ([`session`]), follow its containers' logs ([`logs`]), relay
+//! local ports to its ports ([`portforward`]), talk to its supervisor's
+//! socket ([`client`]).
 //!
 //! This is one side of the process boundary: everything here runs in the
 //! short-lived `pod` command. The other side, `supervisor`, runs in the
@@ -12,6 +13,7 @@
 pub mod client;
 pub mod logs;
 pub mod namespace;
+pub mod portforward;
 pub mod session;
 mod start;
 mod terminate;

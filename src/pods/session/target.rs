@@ -92,7 +92,7 @@ impl Target {
 }
 
 /// `NAME`, `pod/NAME`, `pods/NAME`, `po/NAME`.
-fn pod_name(arg: &str) -> Result<&str> {
+pub fn pod_name(arg: &str) -> Result<&str> {
     match arg.split_once('/') {
         None => Ok(arg),
         Some((kind, name)) if Kind::parse(kind).ok() == Some(Kind::Pod) && !name.is_empty() => {
