@@ -46,6 +46,13 @@ fn the_built_in_namespaces_exist_and_cannot_be_deleted() {
         table.starts_with("NAME              STATUS   AGE\n"),
         "{table}"
     );
+    // Cluster-scoped: no NAMESPACE column under -A, and -n changes nothing.
+    let all = env.ok(&["get", "ns", "-A", "--no-headers", "-o", "wide"]);
+    assert!(all.starts_with("default           Active   "), "{all}");
+    assert_eq!(
+        env.ok(&["-n", "kube-system", "get", "ns", "default", "-o", "name"]),
+        "namespace/default\n"
+    );
     assert!(table.contains("\nkube-system       Active   "), "{table}");
     assert_eq!(
         env.ok(&["describe", "namespace", "kube-public"]),
@@ -163,6 +170,13 @@ fn a_file_of_a_namespace_and_pods_in_it_runs_them() {
         env.ok(&["-n", "team", "get", "pods", "-o", "name"]),
         "pod/a\npod/b\n"
     );
+    // The same file deletes them: the pods, then the namespace.
+    assert_eq!(
+        env.ok(&["delete", "-f", file.to_str().unwrap()]),
+        "namespace \"team\" deleted\npod \"a\" deleted\npod \"b\" deleted\n"
+    );
+    assert!(env.ok(&["get", "pods", "-A", "-o", "name"]).is_empty());
+    assert!(!env.ok(&["get", "ns", "-o", "name"]).contains("team"));
 }
 
 #[test]

@@ -73,22 +73,35 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     }
     // Like kubectl, every object is asked to go before any is waited for:
     // pods end their grace periods side by side, not one after another.
-    let outcomes = std::thread::scope(|scope| {
-        let handles: Vec<_> = targets
-            .iter()
-            .map(|(kind, namespace, name)| {
-                let store = &store;
-                scope.spawn(move || delete_one(store, *kind, namespace, name, grace, args.wait))
-            })
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(anyhow::anyhow!("deleting failed unexpectedly")))
-            })
-            .collect::<Vec<_>>()
-    });
+    // Namespaces go after the other objects: deleting one deletes what is
+    // in it, which must not race the deletion of those same objects named
+    // beside it (`delete -f` of a file with a namespace and its pods).
+    let mut outcomes: Vec<Option<Result<bool>>> = targets.iter().map(|_| None).collect();
+    for namespaces in [false, true] {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = targets
+                .iter()
+                .enumerate()
+                .filter(|(_, (kind, _, _))| (*kind == Kind::Namespace) == namespaces)
+                .map(|(i, (kind, namespace, name))| {
+                    let store = &store;
+                    let handle = scope
+                        .spawn(move || delete_one(store, *kind, namespace, name, grace, args.wait));
+                    (i, handle)
+                })
+                .collect();
+            for (i, handle) in handles {
+                outcomes[i] = Some(
+                    handle
+                        .join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("deleting failed unexpectedly"))),
+                );
+            }
+        });
+    }
+    let outcomes = outcomes
+        .into_iter()
+        .map(|o| o.expect("every target was deleted in one of the phases"));
     for ((kind, _, name), outcome) in targets.into_iter().zip(outcomes) {
         match outcome {
             Ok(true) => print_deleted(kind, &name, &args, grace),

@@ -16,7 +16,8 @@ use crate::duration;
 /// The column headers of `kind`'s table.
 pub fn headers(kind: Kind, options: &TableOptions) -> Vec<String> {
     let mut h: Vec<&str> = Vec::new();
-    if options.with_namespace {
+    // Cluster-scoped kinds have no NAMESPACE column, even under -A.
+    if options.with_namespace && kind.namespaced() {
         h.push("NAMESPACE");
     }
     h.push("NAME");
@@ -46,7 +47,7 @@ pub fn row(
     now: Timestamp,
 ) -> Vec<String> {
     let mut cells = Vec::new();
-    if options.with_namespace {
+    if options.with_namespace && object.kind().namespaced() {
         cells.push(object.namespace().to_string());
     }
     cells.push(if with_kind {
