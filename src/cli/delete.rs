@@ -8,7 +8,7 @@ use super::resources::{self, Target};
 use crate::api::{Kind, Object};
 use crate::error::ApiError;
 use crate::pods::{self, Termination};
-use crate::store::Store;
+use crate::store::{Detail, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -178,7 +178,7 @@ fn delete_one(
 ) -> Result<bool> {
     match kind {
         Kind::Namespace => pods::namespace::delete(store, name, grace, wait),
-        Kind::Pod => match store.get(kind, namespace, name)? {
+        Kind::Pod => match store.get_as(kind, namespace, name, Detail::Manifest)? {
             Some(Object::Pod(pod)) => {
                 pods::delete(store, &pod, grace, wait)?;
                 Ok(true)

@@ -7,6 +7,7 @@ use super::resources::{self, Selection};
 use crate::api::Object;
 use crate::api::selector::Selector;
 use crate::print::describe;
+use crate::store::Detail;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,31 +27,45 @@ pub struct Args {
 pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     let store = global.store()?;
     let mut objects: Vec<Object> = Vec::new();
+    // As kubectl does, what can be described is, and what cannot (not
+    // found, a corrupt record) is reported after it, on stderr, exit 1.
+    let mut errors = Vec::new();
     if !args.filenames.is_empty() {
         for doc in super::create::read_documents(&args.filenames, false, &global.namespace)? {
             let o = &doc.object;
-            objects.push(store.get_required(o.kind(), o.namespace(), o.name())?);
+            match store.get_required(o.kind(), o.namespace(), o.name()) {
+                Ok(found) => objects.push(found),
+                Err(e) => errors.push(e),
+            }
         }
     } else {
         match resources::parse(&args.resources)? {
             Selection::Named(named) => {
                 for (kind, name) in named {
-                    objects.push(store.get_required(kind, &global.namespace, &name)?);
+                    match store.get_required(kind, &global.namespace, &name) {
+                        Ok(found) => objects.push(found),
+                        Err(e) => errors.push(e),
+                    }
                 }
             }
             Selection::Kinds(kinds) => {
                 let selector = args.selector.as_deref().map(Selector::parse).transpose()?;
                 for kind in kinds {
-                    for o in store.list(kind, global.list_namespace())? {
-                        if selector
-                            .as_ref()
-                            .is_none_or(|s| s.matches(o.metadata().labels.as_ref()))
-                        {
-                            objects.push(o);
+                    for read in store.list_each(kind, global.list_namespace(), Detail::Full)? {
+                        match read {
+                            Ok(o)
+                                if selector
+                                    .as_ref()
+                                    .is_none_or(|s| s.matches(o.metadata().labels.as_ref())) =>
+                            {
+                                objects.push(o)
+                            }
+                            Ok(_) => {}
+                            Err(e) => errors.push(e),
                         }
                     }
                 }
-                if objects.is_empty() {
+                if objects.is_empty() && errors.is_empty() {
                     eprintln!("No resources found in {} namespace.", global.namespace);
                     return Ok(());
                 }
@@ -69,5 +84,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         };
         print!("{}", describe::describe(object, &events));
     }
-    Ok(())
+    match crate::error::aggregate(errors) {
+        Some(err) => Err(err),
+        None => Ok(()),
+    }
 }

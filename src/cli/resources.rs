@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use super::GlobalArgs;
 use crate::api::Kind;
 use crate::api::selector::Selector;
-use crate::store::Store;
+use crate::store::{Detail, Store};
 
 /// What the positional arguments of get/describe/delete name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,7 +90,9 @@ pub fn targets(
                 (None, false) => bail!("resource(s) were provided, but no name was specified"),
             };
             for kind in kinds {
-                for object in store.list(kind, global.list_namespace())? {
+                // Names and labels are all it needs: a pod's corrupt status
+                // record must not keep its deletion from being found.
+                for object in store.list_as(kind, global.list_namespace(), Detail::Manifest)? {
                     if selector.matches(object.metadata().labels.as_ref()) {
                         let (ns, name) = (object.namespace(), object.name());
                         out.push((kind, ns.to_string(), name.to_string()));

@@ -14,7 +14,7 @@ use super::Termination;
 use super::client::Client;
 use crate::api::{Kind, Object};
 use crate::store::record::Records;
-use crate::store::{Store, pod_uid};
+use crate::store::{Detail, Store, pod_uid};
 use crate::supervisor::socket::{Reply, Request};
 
 /// Stops a pod and removes everything it left.
@@ -35,16 +35,17 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
     let force = how == Termination::Immediate;
     mark_terminating(store, &namespace, &name, &uid, grace)?;
     let records = Records::new(&store.pod_run_dir(&uid));
-    if records.live_supervisor().is_some()
-        && let Some(outcome) = ask_supervisor(
-            store,
-            (&namespace, &name, &uid),
-            &records,
-            grace,
-            force,
-            wait,
-        )?
-        && (outcome == Outcome::Deleted || !wait)
+    // The socket is asked even when the pid file does not name a live
+    // supervisor (a corrupt record): a supervisor that answers stops the
+    // pod itself, and a dead one's socket refuses at once.
+    if let Some(outcome) = ask_supervisor(
+        store,
+        (&namespace, &name, &uid),
+        &records,
+        grace,
+        force,
+        wait,
+    )? && (outcome == Outcome::Deleted || !wait)
     {
         return Ok(());
     }
@@ -108,7 +109,8 @@ fn mark_terminating(
     grace: u64,
 ) -> Result<()> {
     let _lock = store.lock(Kind::Pod, namespace, name)?;
-    let Some(Object::Pod(mut pod)) = store.get(Kind::Pod, namespace, name)? else {
+    let Some(Object::Pod(mut pod)) = store.get_as(Kind::Pod, namespace, name, Detail::Manifest)?
+    else {
         return Ok(());
     };
     if pod.metadata.uid.as_deref() != Some(uid) {
@@ -134,7 +136,7 @@ fn mark_terminating(
 /// same name).
 fn remove_record(store: &Store, namespace: &str, name: &str, uid: &str) -> Result<()> {
     let _lock = store.lock(Kind::Pod, namespace, name)?;
-    if let Some(Object::Pod(p)) = store.get(Kind::Pod, namespace, name)?
+    if let Some(Object::Pod(p)) = store.get_as(Kind::Pod, namespace, name, Detail::Manifest)?
         && p.metadata.uid.as_deref() == Some(uid)
     {
         store.remove(Kind::Pod, namespace, name)?;

@@ -72,6 +72,10 @@ pub enum Detail {
     Full,
     /// Only what `get`'s tables (and label selectors) read; see `brief`.
     Table,
+    /// The stored object alone, a pod without its status record: for
+    /// what acts on a pod by its manifest (delete), which a corrupt
+    /// status must not stop.
+    Manifest,
 }
 
 /// Where the state directory lives; cheap to clone and pass around.
@@ -305,6 +309,7 @@ impl Store {
                 pod.status = Some(observed::status(self, &pod, recorded));
                 Object::Pod(Box::new(pod))
             }
+            Kind::Pod if detail == Detail::Manifest => Object::Pod(Box::new(parse(&path, &bytes)?)),
             Kind::Pod => {
                 let mut pod: Pod = parse(&path, &bytes)?;
                 let recorded = self.read_pod_status(namespace, name)?;

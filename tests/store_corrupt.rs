@@ -1,0 +1,192 @@
+//! A corrupt or truncated file in the state directory (issue 18): a
+//! pod's status record, its manifest, a ConfigMap, the supervisor's pid
+//! file and process list. Each gives one line on stderr naming the file,
+//! never a panic; `get` and `describe` still show the other objects; and
+//! `delete` still stops and removes a pod whose status or records are
+//! damaged.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::pods::{create, delete_and_check_clean, jsonpath, leftovers, wait_until};
+use common::{Env, import_busybox};
+
+fn env_with_pods(names: &[&str]) -> (Env, Vec<String>) {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let uids = names
+        .iter()
+        .map(|name| {
+            let yaml = format!(
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    command: [sleep, '3600']\n"
+            );
+            create(&env, name, &yaml)
+        })
+        .collect();
+    for name in names {
+        wait_until(&env, name, "Running", || {
+            (jsonpath(&env, name, "{.status.phase}") == "Running").then_some(())
+        });
+    }
+    (env, uids)
+}
+
+fn pod_file(env: &Env, name: &str, file: &str) -> PathBuf {
+    env.root().join("pods/default").join(name).join(file)
+}
+
+/// Cuts a file to half its length, as a torn write would leave it.
+fn truncate(path: &PathBuf) {
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..bytes.len() / 2]).unwrap();
+}
+
+/// (exit code, stdout, stderr) of `pod ARGS`; stderr is one line.
+fn run_one_line(env: &Env, args: &[&str]) -> (i32, String, String) {
+    let out = env.run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "pod {args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "pod {args:?}: {stderr:?}");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr,
+    )
+}
+
+/// Deletes the pod and waits until the host holds nothing of it (other
+/// pods of the environment keep theirs).
+fn delete_and_check_gone(env: &Env, name: &str, uid: &str) {
+    env.ok(&["delete", "pod", name, "--grace-period=2"]);
+    let mine = || -> Vec<String> {
+        leftovers(env, uid)
+            .into_iter()
+            .filter(|l| l.contains(uid))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !mine().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(mine(), Vec::<String>::new(), "left behind by pod {name}");
+}
+
+fn names(table: &str) -> Vec<&str> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect()
+}
+
+#[test]
+fn a_torn_status_record_is_named_and_its_pod_still_deleted() {
+    let (env, uids) = env_with_pods(&["a", "b", "c"]);
+    let status = pod_file(&env, "b", "status.json");
+    truncate(&status);
+    let wanted = format!(
+        "error: corrupt state file {}: EOF while parsing",
+        status.display()
+    );
+
+    let (code, stdout, stderr) = run_one_line(&env, &["get", "pods"]);
+    assert_eq!((code, names(&stdout)), (1, vec!["a", "c"]));
+    assert!(stderr.starts_with(&wanted), "{stderr}");
+
+    let (code, stdout, stderr) = run_one_line(&env, &["describe", "pods"]);
+    assert_eq!(code, 1);
+    let described: Vec<&str> = stdout.lines().filter(|l| l.starts_with("Name:")).collect();
+    assert_eq!(described.len(), 2, "{stdout}");
+    assert!(stderr.starts_with(&wanted), "{stderr}");
+
+    for args in [
+        &["get", "pod", "b", "-o", "yaml"][..],
+        &["describe", "pod", "b"],
+    ] {
+        let (code, _, stderr) = run_one_line(&env, args);
+        assert_eq!(code, 1);
+        assert!(stderr.starts_with(&wanted), "{stderr}");
+    }
+
+    // Deleting acts on the manifest: the damaged status does not stop it.
+    delete_and_check_gone(&env, "b", &uids[1]);
+    let listed = env.ok(&["get", "pods"]);
+    assert_eq!(names(&listed), ["a", "c"]);
+}
+
+#[test]
+fn a_torn_manifest_or_config_map_is_named_and_the_others_listed() {
+    let (env, uids) = env_with_pods(&["a", "c"]);
+    let manifest = pod_file(&env, "c", "pod.json");
+    let saved = std::fs::read(&manifest).unwrap();
+    truncate(&manifest);
+    let wanted = format!(
+        "error: corrupt state file {}: EOF while parsing",
+        manifest.display()
+    );
+    let (code, stdout, stderr) = run_one_line(&env, &["get", "pods", "-o", "wide"]);
+    assert_eq!((code, names(&stdout)), (1, vec!["a"]));
+    assert!(stderr.starts_with(&wanted), "{stderr}");
+    // Without its manifest the pod cannot be found to be stopped: the
+    // delete says why and leaves everything as it was.
+    let (code, _, stderr) = run_one_line(&env, &["delete", "pod", "c"]);
+    assert_eq!(code, 1);
+    assert!(stderr.starts_with(&wanted), "{stderr}");
+    assert!(!leftovers(&env, &uids[1]).is_empty());
+    std::fs::write(&manifest, saved).unwrap();
+    delete_and_check_gone(&env, "c", &uids[1]);
+
+    let file = env.manifest(
+        "cms.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: one}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: two}\n",
+    );
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    let record = env.root().join("configmaps/default/one.json");
+    truncate(&record);
+    let (code, stdout, stderr) = run_one_line(&env, &["get", "cm"]);
+    assert_eq!((code, names(&stdout)), (1, vec!["two"]));
+    assert!(
+        stderr.starts_with(&format!("error: corrupt state file {}", record.display())),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn damaged_supervisor_records_do_not_keep_the_pod_from_being_stopped_gracefully() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let out = env.dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // The container says goodbye on SIGTERM: only a stop by its supervisor
+    // (not a cleanup that kills everything) lets it.
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  terminationGracePeriodSeconds: 5\n  volumes: [{{name: out, hostPath: {{path: {}}}}}]\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    volumeMounts: [{{name: out, mountPath: /out}}]\n    command: [sh, -c, 'trap \"echo bye > /out/bye; exit 0\" TERM; echo up > /out/up; while true; do sleep 0.2; done']\n",
+        out.display()
+    );
+    let uid = create(&env, "a", &yaml);
+    wait_until(&env, "a", "the container to run", || {
+        out.join("up").exists().then_some(())
+    });
+    let run_dir = env.run_root().join("pods").join(&uid);
+    let pid_file = run_dir.join("supervisor.pid");
+    // A pid file replaced by garbage (its lock gone with the old file)
+    // and a torn process list.
+    std::fs::remove_file(&pid_file).unwrap();
+    std::fs::write(&pid_file, "garbage\n").unwrap();
+    truncate(&run_dir.join("processes.json"));
+
+    // Without a supervisor it can name, the pod reads as Unknown: no error.
+    let listed = env.ok(&["get", "pods"]);
+    assert_eq!(names(&listed), ["a"]);
+    assert!(listed.contains("Unknown"), "{listed}");
+
+    // The delete still reaches the supervisor through its socket, which
+    // stops the container with SIGTERM, then cleans up and exits.
+    delete_and_check_clean(&env, "a", &uid);
+    assert_eq!(
+        std::fs::read_to_string(out.join("bye")).unwrap_or_default(),
+        "bye\n",
+        "the container was not stopped by its supervisor"
+    );
+}
