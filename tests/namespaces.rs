@@ -360,3 +360,84 @@ fn a_namespace_deleted_without_waiting_goes_once_its_pods_are_gone() {
     }
     assert!(env.ok(&["get", "pods", "-A", "-o", "name"]).is_empty());
 }
+
+/// `pod apply ARGS` with a deadline: a create under apply once waited for
+/// ever on its own lock.
+fn apply(env: &Env, file: &str) -> String {
+    let mut child = env
+        .pod()
+        .args(["apply", "-f", file])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting pod apply");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().expect("waiting for pod apply").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("pod apply -f {file} hangs");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("pod apply output");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn apply_creates_a_namespace_and_objects_in_it_then_updates_them() {
+    let env = Env::new();
+    let text = "apiVersion: v1
+kind: Namespace
+metadata: {name: ap, labels: {team: a}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: ap}
+---
+apiVersion: settings.k8s.io/v1alpha1
+kind: PodPreset
+metadata: {name: pp, namespace: ap}
+spec: {env: [{name: A, value: b}]}
+";
+    let file = env.manifest("ap.yaml", text);
+    let file = file.to_str().unwrap();
+    assert_eq!(
+        apply(&env, file),
+        "namespace/ap created\nconfigmap/c created\npodpreset.settings.k8s.io/pp created\n"
+    );
+    let version = |env: &Env| {
+        env.ok(&[
+            "-n",
+            "ap",
+            "get",
+            "podpreset",
+            "pp",
+            "-o",
+            "jsonpath={.metadata.resourceVersion}",
+        ])
+    };
+    let first = version(&env);
+    assert_eq!(
+        apply(&env, file),
+        "namespace/ap unchanged\nconfigmap/c unchanged\npodpreset.settings.k8s.io/pp unchanged\n"
+    );
+    env.manifest("ap.yaml", &text.replace("value: b", "value: d"));
+    assert_eq!(
+        apply(&env, file),
+        "namespace/ap unchanged\nconfigmap/c unchanged\npodpreset.settings.k8s.io/pp configured\n"
+    );
+    let second = version(&env);
+    assert!(
+        second.parse::<u64>().unwrap() > first.parse::<u64>().unwrap(),
+        "{first} then {second}"
+    );
+    assert_eq!(
+        env.ok(&["get", "ns", "ap", "-o", "jsonpath={.metadata.labels.team}"]),
+        "a"
+    );
+}

@@ -67,8 +67,12 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
         desired.namespace().to_string(),
         desired.name().to_string(),
     );
-    let _lock = store.lock(kind, &namespace, &name)?;
+    let lock = store.lock(kind, &namespace, &name)?;
     let Some(current) = store.get(kind, &namespace, &name)? else {
+        // A create takes the object's lock itself (a second flock of the
+        // same file by this process would wait for ever), and is atomic
+        // on its own: a racing create is AlreadyExists.
+        drop(lock);
         if dry_run != DryRun::Client {
             let (warnings, starting) = create::admit_and_store(store, &mut desired, dry_run)?;
             for warning in warnings {
