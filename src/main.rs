@@ -10,6 +10,7 @@ mod cli;
 mod duration;
 mod error;
 mod image;
+mod network;
 mod node;
 mod pods;
 mod print;

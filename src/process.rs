@@ -24,6 +24,104 @@ pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Exit statuses of children that a thread other than the process's
+/// reaper waits for.
+///
+/// The supervisor reaps every child with `waitpid(-1)` (it is a
+/// subreaper: orphans of the pod are its children too), so a thread that
+/// starts a short-lived child of its own (a CNI plugin) cannot `waitpid`
+/// it: the reaper may get it first. Such a child is started through
+/// [`exits::spawn`], which registers it under the lock the reaper takes
+/// before it hands an exit on ([`exits::offer`]), so the exit always finds
+/// its waiter; the thread also waits for it itself, whichever comes first
+/// (see [`exits::wait`]).
+pub mod exits {
+    use std::collections::HashMap;
+    use std::io;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Condvar, Mutex, MutexGuard};
+
+    static REAPER: AtomicBool = AtomicBool::new(false);
+    /// Registered pids, with their raw wait status once reaped.
+    static EXITS: Mutex<Option<HashMap<i32, Option<i32>>>> = Mutex::new(None);
+    static REAPED: Condvar = Condvar::new();
+
+    fn lock() -> MutexGuard<'static, Option<HashMap<i32, Option<i32>>>> {
+        EXITS.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// This process reaps every child from now on.
+    pub fn reaper_started() {
+        REAPER.store(true, Ordering::SeqCst);
+    }
+
+    /// Starts a child with `start` (which returns its pid and whatever
+    /// else it made) and registers it before any reaper can hand its exit
+    /// on.
+    pub fn spawn<T>(start: impl FnOnce() -> io::Result<(i32, T)>) -> io::Result<(i32, T)> {
+        let mut exits = lock();
+        let (pid, made) = start()?;
+        exits.get_or_insert_with(HashMap::new).insert(pid, None);
+        Ok((pid, made))
+    }
+
+    /// The reaper's side: keeps the raw wait status of `pid` if a thread
+    /// registered it; whether it did.
+    pub fn offer(pid: i32, status: i32) -> bool {
+        let mut exits = lock();
+        match exits.as_mut().and_then(|m| m.get_mut(&pid)) {
+            Some(slot) => {
+                *slot = Some(status);
+                REAPED.notify_all();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits for the registered child `pid`; its raw wait status. It
+    /// waits for the child itself (the reaper's thread may be the one
+    /// blocked on this one); when the reaper got the exit first,
+    /// `waitpid` says ECHILD and the exit comes through [`offer`].
+    pub fn wait(pid: i32) -> io::Result<i32> {
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid on our own child.
+            if unsafe { libc::waitpid(pid, &mut status, 0) } >= 0 {
+                forget(pid);
+                return Ok(status);
+            }
+            let err = io::Error::last_os_error();
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::ECHILD) if REAPER.load(Ordering::SeqCst) => break,
+                _ => {
+                    forget(pid);
+                    return Err(err);
+                }
+            }
+        }
+        let mut exits = lock();
+        loop {
+            match exits.as_ref().and_then(|m| m.get(&pid)) {
+                Some(Some(status)) => {
+                    let status = *status;
+                    exits.as_mut().map(|m| m.remove(&pid));
+                    return Ok(status);
+                }
+                Some(None) => {
+                    exits = REAPED.wait(exits).unwrap_or_else(|e| e.into_inner());
+                }
+                None => return Err(io::Error::other(format!("pid {pid} is not registered"))),
+            }
+        }
+    }
+
+    fn forget(pid: i32) {
+        lock().as_mut().map(|m| m.remove(&pid));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::kill;

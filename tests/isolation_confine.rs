@@ -82,12 +82,7 @@ fn build_probe(dir: &Path) -> PathBuf {
 }
 
 fn write_config(env: &Env, text: &str) {
-    std::fs::create_dir_all(env.root()).unwrap();
-    std::fs::write(
-        env.root().join("config.yaml"),
-        format!("apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\n{text}"),
-    )
-    .unwrap();
+    env.node_config(text);
 }
 
 /// A container that runs `script` with the probe at /probe/probe, with

@@ -17,14 +17,7 @@ fn env(config: &str) -> Env {
     import_busybox(&env.root());
     let resolv = env.dir.path().join("resolv.conf");
     std::fs::write(&resolv, NODE_RESOLV).unwrap();
-    std::fs::write(
-        env.root().join("config.yaml"),
-        format!(
-            "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\nresolvConf: {}\n{config}",
-            resolv.display()
-        ),
-    )
-    .unwrap();
+    env.node_config(&format!("resolvConf: {}\n{config}", resolv.display()));
     env
 }
 

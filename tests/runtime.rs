@@ -298,9 +298,14 @@ spec:
 "#,
     );
     let log = wait_log(&env, "aliases", &uid, "cat", "end");
+    // The pod's line carries the address the network gave it.
+    let ip = jsonpath(&env, "aliases", "{.status.podIP}");
+    assert!(!ip.is_empty());
     assert_eq!(
         log,
-        "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n\n# Entries added by HostAliases.\n127.0.0.1\tfoo.local\tbar.local\n10.1.2.3\tfoo.remote\tbar.remote\nhost=aliases env=aliases\nend\n"
+        format!(
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n{ip}\taliases\n\n# Entries added by HostAliases.\n127.0.0.1\tfoo.local\tbar.local\n10.1.2.3\tfoo.remote\tbar.remote\nhost=aliases env=aliases\nend\n"
+        )
     );
     delete_and_check_clean(&env, "aliases", &uid);
 }

@@ -19,6 +19,11 @@
 //! then fall back to Default, with the kubelet's MissingClusterDNS
 //! event), no `clusterDomain`, and `resolvConf` `/etc/resolv.conf` (the
 //! empty string: no base file).
+//!
+//! The pod network's settings are `pod`'s own (the kubelet leaves CNI to
+//! the container runtime, whose options these are): `cniConfDir`,
+//! `cniBinDirs`, `cniPluginTimeout`; `podCIDR` is the kubelet's
+//! standalone-mode field, the subnet of the default network.
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +59,45 @@ pub struct NodeConfig {
     pub cluster_domain: String,
     /// The resolver file pods' DNS starts from; empty: none.
     pub resolv_conf: String,
+    /// The pod network (see [`Network`]).
+    pub network: Network,
+}
+
+/// Where the pod network comes from (see `crate::network`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// The first `*.conf`, `*.conflist` or `*.json` file here (by name) is
+    /// the network; with none, `pod`'s default network.
+    pub conf_dir: PathBuf,
+    /// Where plugins are looked up, in order (CNI_PATH).
+    pub bin_dirs: Vec<PathBuf>,
+    /// The longest one plugin execution may take before it is killed.
+    pub plugin_timeout: std::time::Duration,
+    /// The default network's subnet.
+    pub pod_cidr: String,
+}
+
+impl Network {
+    pub const DEFAULT_CONF_DIR: &str = "/etc/cni/net.d";
+    pub const DEFAULT_BIN_DIRS: [&str; 2] = ["/usr/lib/cni", "/opt/cni/bin"];
+    /// The kubeadm custom (flannel's default), which podman's 10.88/16
+    /// does not meet.
+    pub const DEFAULT_POD_CIDR: &str = "10.244.0.0/16";
+    /// Long enough for a plugin that takes an IPAM lease; short enough
+    /// that a hung one is seen as failed.
+    pub const DEFAULT_PLUGIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+    fn defaults() -> Network {
+        Network {
+            conf_dir: PathBuf::from(Network::DEFAULT_CONF_DIR),
+            bin_dirs: Network::DEFAULT_BIN_DIRS
+                .iter()
+                .map(PathBuf::from)
+                .collect(),
+            plugin_timeout: Network::DEFAULT_PLUGIN_TIMEOUT,
+            pod_cidr: Network::DEFAULT_POD_CIDR.to_string(),
+        }
+    }
 }
 
 /// The kubelet's default `resolvConf`.
@@ -72,6 +116,11 @@ struct Wire {
     cluster_dns: Option<Vec<String>>,
     cluster_domain: Option<String>,
     resolv_conf: Option<String>,
+    cni_conf_dir: Option<PathBuf>,
+    cni_bin_dirs: Option<Vec<PathBuf>>,
+    cni_plugin_timeout: Option<String>,
+    #[serde(rename = "podCIDR")]
+    pod_cidr: Option<String>,
 }
 
 impl NodeConfig {
@@ -85,6 +134,7 @@ impl NodeConfig {
             cluster_dns: Vec::new(),
             cluster_domain: String::new(),
             resolv_conf: DEFAULT_RESOLV_CONF.into(),
+            network: Network::defaults(),
         }
     }
 
@@ -161,6 +211,35 @@ impl NodeConfig {
         {
             return Err(format!("clusterDomain: {cluster_domain:?}: {message}"));
         }
+        let mut network = Network::defaults();
+        if let Some(dir) = wire.cni_conf_dir {
+            network.conf_dir = absolute_dir("cniConfDir", dir)?;
+        }
+        if let Some(dirs) = wire.cni_bin_dirs {
+            if dirs.is_empty() {
+                return Err("cniBinDirs: Required value: at least one directory".into());
+            }
+            network.bin_dirs = dirs
+                .into_iter()
+                .enumerate()
+                .map(|(i, d)| absolute_dir(&format!("cniBinDirs[{i}]"), d))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(text) = wire.cni_plugin_timeout {
+            let timeout = crate::duration::parse(&text)
+                .map_err(|e| format!("cniPluginTimeout: Invalid value: {text:?}: {e}"))?;
+            if timeout.is_zero() {
+                return Err(format!(
+                    "cniPluginTimeout: Invalid value: {text:?}: must be greater than 0"
+                ));
+            }
+            network.plugin_timeout = timeout;
+        }
+        if let Some(cidr) = wire.pod_cidr {
+            crate::network::check_cidr(&cidr)
+                .map_err(|e| format!("podCIDR: Invalid value: {cidr:?}: {e}"))?;
+            network.pod_cidr = cidr;
+        }
         Ok(NodeConfig {
             seccomp_default: wire.seccomp_default.unwrap_or(true),
             allowed_unsafe_sysctls: allowed,
@@ -171,7 +250,20 @@ impl NodeConfig {
             resolv_conf: wire
                 .resolv_conf
                 .unwrap_or_else(|| DEFAULT_RESOLV_CONF.into()),
+            network,
         })
+    }
+}
+
+/// A directory setting: an absolute path.
+fn absolute_dir(field: &str, dir: PathBuf) -> Result<PathBuf, String> {
+    if dir.is_absolute() {
+        Ok(dir)
+    } else {
+        Err(format!(
+            "{field}: Invalid value: {:?}: must be an absolute path",
+            dir.display().to_string()
+        ))
     }
 }
 
@@ -239,6 +331,56 @@ mod tests {
             "{err}"
         );
         assert!(parse(&format!("{HEAD}clusterDomain: cluster.local.\n")).is_ok());
+    }
+
+    #[test]
+    fn network_settings_have_defaults_and_are_checked() {
+        let config = parse("").unwrap();
+        assert_eq!(config.network.conf_dir, Path::new("/etc/cni/net.d"));
+        assert_eq!(
+            config.network.bin_dirs,
+            [Path::new("/usr/lib/cni"), Path::new("/opt/cni/bin")]
+        );
+        assert_eq!(config.network.pod_cidr, "10.244.0.0/16");
+        let config = parse(&format!(
+            "{HEAD}cniConfDir: /x/net.d\ncniBinDirs: [/x/bin]\ncniPluginTimeout: 2s\npodCIDR: 10.9.0.0/24\n"
+        ))
+        .unwrap();
+        assert_eq!(config.network.conf_dir, Path::new("/x/net.d"));
+        assert_eq!(config.network.bin_dirs, [Path::new("/x/bin")]);
+        assert_eq!(
+            config.network.plugin_timeout,
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(config.network.pod_cidr, "10.9.0.0/24");
+        for (text, want) in [
+            (
+                "cniConfDir: net.d",
+                "cniConfDir: Invalid value: \"net.d\": must be an absolute path",
+            ),
+            (
+                "cniBinDirs: []",
+                "cniBinDirs: Required value: at least one directory",
+            ),
+            (
+                "cniBinDirs: [/a, b]",
+                "cniBinDirs[1]: Invalid value: \"b\": must be an absolute path",
+            ),
+            (
+                "cniPluginTimeout: 0s",
+                "cniPluginTimeout: Invalid value: \"0s\": must be greater than 0",
+            ),
+            (
+                "podCIDR: 10.9.0.0",
+                "podCIDR: Invalid value: \"10.9.0.0\": expected an address/prefix length",
+            ),
+            (
+                "podCIDR: 10.9.0.0/33",
+                "podCIDR: Invalid value: \"10.9.0.0/33\": prefix length 33 is out of range",
+            ),
+        ] {
+            assert_eq!(parse(&format!("{HEAD}{text}\n")).unwrap_err(), want);
+        }
     }
 
     #[test]

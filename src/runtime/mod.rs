@@ -55,8 +55,10 @@
 //!   inside, and let a CAP_SYS_ADMIN container mount a tmpfs).
 //! - no_new_privs is set only when `allowPrivilegeEscalation: false`, as
 //!   the kubelet does (unset means allowed).
-//! - Pod IPs are empty (a loopback-only network namespace per pod), so
-//!   /etc/hosts has no pod-IP line.
+//! - The pod network is not the runtime's: the supervisor joins the
+//!   pause's namespace to it (`crate::network::attach`) and rewrites
+//!   /etc/hosts with the addresses ([`PodRuntime::write_hosts`]);
+//!   `teardown` runs the network's DEL.
 //! - A pod cgroup gets a pids limit (see [`resources::DEFAULT_POD_PIDS_LIMIT`]).
 //! - Containers run under a seccomp filter ([`seccomp`]: RuntimeDefault
 //!   unless the node's `seccompDefault` is off) and, where the host has
@@ -437,6 +439,14 @@ impl PodRuntime {
             node: &self.node,
             id_base: self.range.map(|r| r.first),
         }
+    }
+
+    /// Rewrites the pod's /etc/hosts with its addresses, once the network
+    /// gave it some (the kubelet writes it with the pod IPs).
+    pub fn write_hosts(&self, pod_ips: &[String]) -> Result<()> {
+        let text = self.hosts_file(pod_ips)?;
+        crate::store::write_volatile(&self.etc_dir().join("hosts"), text.as_bytes())?;
+        Ok(())
     }
 
     /// Starts the pause process. Returns its pid (a child of the caller).
@@ -880,6 +890,12 @@ impl PodRuntime {
             // The pid comes from the sandbox's record on disk: a damaged
             // one must not turn this into a kill of a process group.
             let _ = crate::process::kill(sandbox.pid, libc::SIGKILL);
+        }
+        // The pinned namespace outlives the pause process: DEL runs in it
+        // (each plugin within its time limit). A DEL that fails does not
+        // stop the teardown; its attachment stays cached.
+        if let Err(e) = crate::network::detach(&self.store, self.uid()) {
+            eprintln!("Warning: {e:#}");
         }
         self.cgroup.destroy()?;
         state::unmount_under(&self.run_dir)?;

@@ -42,6 +42,7 @@ impl Reaper {
     /// is started.
     pub fn start() -> std::io::Result<Rc<Reaper>> {
         let reaper = Rc::new(Reaper::default());
+        crate::process::exits::reaper_started();
         let mut sigchld = signal(SignalKind::child())?;
         let me = reaper.clone();
         tokio::task::spawn_local(async move {
@@ -66,12 +67,18 @@ impl Reaper {
 
     fn reap(&self) {
         loop {
-            let (pid, exit) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code)),
-                Ok(WaitStatus::Signaled(pid, sig, _)) => (pid, Exit::Signal(sig as i32)),
+            let (pid, exit, raw) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(pid, code)) => (pid, Exit::Code(code), (code & 0xff) << 8),
+                Ok(WaitStatus::Signaled(pid, sig, _)) => {
+                    (pid, Exit::Signal(sig as i32), sig as i32)
+                }
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(_) => continue,
             };
+            // A child another thread started and waits for (a CNI plugin).
+            if crate::process::exits::offer(pid.as_raw(), raw) {
+                continue;
+            }
             if let Some(tx) = self.waiters.borrow_mut().remove(&pid.as_raw()) {
                 let _ = tx.send(exit);
             }

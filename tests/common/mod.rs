@@ -28,7 +28,33 @@ impl Env {
             "[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\nblocked = true\n",
         )
         .expect("writing registries.conf");
-        Env { dir }
+        let env = Env { dir };
+        env.node_config("");
+        env
+    }
+
+    /// The environment's CNI configuration directory (empty unless a test
+    /// writes a network there: then the node's default network is used).
+    /// Every environment has its own, so that the host's configuration
+    /// (podman's 87-podman-bridge.conflist, say) never changes a test.
+    pub fn cni_conf_dir(&self) -> PathBuf {
+        self.dir.path().join("cni").join("net.d")
+    }
+
+    /// Writes the node configuration (`<root>/config.yaml`): this
+    /// environment's CNI configuration directory, and `extra` (YAML fields
+    /// of a KubeletConfiguration).
+    pub fn node_config(&self, extra: &str) {
+        fs::create_dir_all(self.root()).expect("creating the root");
+        fs::create_dir_all(self.cni_conf_dir()).expect("creating the CNI directory");
+        fs::write(
+            self.root().join("config.yaml"),
+            format!(
+                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncniConfDir: {}\n{extra}",
+                self.cni_conf_dir().display()
+            ),
+        )
+        .expect("writing the node configuration");
     }
 
     pub fn root(&self) -> PathBuf {

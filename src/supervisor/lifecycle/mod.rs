@@ -105,6 +105,10 @@ enum Msg {
         pid: i32,
     },
     Wake,
+    /// The network's ADD ended: the pod's addresses, or why not.
+    Network {
+        result: Result<Vec<std::net::IpAddr>, String>,
+    },
     /// Periodic: is the pod record still there?
     Check,
     Delete {
@@ -129,6 +133,10 @@ struct Supervisor {
     tx: mpsc::UnboundedSender<Msg>,
     runtime: Option<Rc<RefCell<PodRuntime>>>,
     netns: Option<NetNs>,
+    /// The network's ADD, running on a thread of its own (see `sandbox`).
+    network: Option<sandbox::PendingNetwork>,
+    /// The pod's addresses from the network (none for hostNetwork).
+    pod_ips: Vec<String>,
     sandbox_backoff: BackOff,
     /// The last creation of the sandbox failed then (not decided yet).
     sandbox_failed: Option<Instant>,
@@ -290,6 +298,8 @@ impl Supervisor {
             tx,
             runtime: None,
             netns: None,
+            network: None,
+            pod_ips: Vec::new(),
             sandbox_backoff: BackOff::new(settings.backoff),
             sandbox_failed: None,
             sandbox_retry: None,
@@ -383,6 +393,7 @@ impl Supervisor {
             }
             // A back-off ended: the sync after this batch decides.
             Msg::Wake => {}
+            Msg::Network { result } => self.network_done(result),
             Msg::Check => {
                 if self.stage.stopping().is_none() && !self.still_stored() {
                     // Deleted behind our back (its state directory removed):

@@ -71,7 +71,13 @@ impl Supervisor {
             self.conditions
                 .set("PodReadyToStartContainers", false, None, None, now);
         }
-        let host_network = self.spec.host_network == Some(true);
+        // A host-network pod has the node's address; another, what its
+        // network gave it.
+        let pod_ips = if self.spec.host_network == Some(true) {
+            vec![self.host_ip.clone()]
+        } else {
+            self.pod_ips.clone()
+        };
         PodStatus {
             phase: Some(phase.into()),
             conditions: Some(self.conditions.to_vec()),
@@ -79,12 +85,9 @@ impl Supervisor {
             host_ips: Some(vec![HostIP {
                 ip: self.host_ip.clone(),
             }]),
-            pod_ip: host_network.then(|| self.host_ip.clone()),
-            pod_ips: host_network.then(|| {
-                vec![PodIP {
-                    ip: self.host_ip.clone(),
-                }]
-            }),
+            pod_ip: pod_ips.first().cloned(),
+            pod_ips: (!pod_ips.is_empty())
+                .then(|| pod_ips.iter().map(|ip| PodIP { ip: ip.clone() }).collect()),
             start_time: Some(Time(self.start_time)),
             qos_class: Some(crate::api::defaults::qos_class(&self.spec).into()),
             init_container_statuses: (!init.is_empty()).then_some(init),

@@ -1,18 +1,20 @@
 //! The sandbox: the pod bound to this node, the pause process and the
-//! network namespace the containers join.
+//! network namespace the containers join, on the pod network.
 
 use std::cell::RefCell;
+use std::net::IpAddr;
 use std::rc::Rc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 
+use crate::network::cni::Cancel;
 use crate::runtime::PodRuntime;
 use crate::runtime::netns::NetNs;
 use crate::store::record::Process;
 use crate::supervisor::events::{Source, Type};
 
-use super::Supervisor;
+use super::{Msg, Supervisor};
 
 impl Supervisor {
     /// The scheduler's part: the pod is bound to this node at once.
@@ -51,43 +53,61 @@ impl Supervisor {
 
     // ----- the sandbox -----
 
-    /// Creates the sandbox (`decide::Action::CreateSandbox`); a failure is
-    /// counted in its back-off, and the decision says when to retry.
-    /// Always decided again at once.
+    /// Whether the sandbox is ready: the pause process runs and the pod
+    /// is on the network. The network's ADD runs on a thread (a plugin may
+    /// take up to its time limit): until it reports, this says no, and
+    /// the loop goes on answering `delete`.
     pub(super) fn ensure_sandbox(&mut self) -> bool {
         if self.netns.is_some() {
             return true;
         }
+        if self.network.is_some() {
+            return false;
+        }
         match self.start_sandbox() {
-            Ok(()) => {
-                self.conditions.set(
-                    "PodReadyToStartContainers",
-                    true,
-                    None,
-                    None,
-                    crate::duration::now(),
-                );
+            Ok(true) => {
+                self.sandbox_ready();
                 true
             }
+            Ok(false) => false,
             Err(e) => {
-                let message = format!("Failed to create pod sandbox: {e:#}");
-                self.event(None, Type::Warning, "FailedCreatePodSandBox", &message);
-                self.conditions.set(
-                    "PodReadyToStartContainers",
-                    false,
-                    None,
-                    None,
-                    crate::duration::now(),
-                );
-                let now = Instant::now();
-                self.sandbox_backoff.restarted(now);
-                self.sandbox_failed = Some(now);
+                self.sandbox_creation_failed(&format!("{e:#}"));
                 true
             }
         }
     }
 
-    pub(super) fn start_sandbox(&mut self) -> Result<()> {
+    fn sandbox_ready(&mut self) {
+        self.conditions.set(
+            "PodReadyToStartContainers",
+            true,
+            None,
+            None,
+            crate::duration::now(),
+        );
+    }
+
+    /// The kubelet's FailedCreatePodSandBox; the failure is counted in the
+    /// sandbox's back-off, and the decision says when to retry.
+    fn sandbox_creation_failed(&mut self, error: &str) {
+        let message = format!("Failed to create pod sandbox: {error}");
+        self.event(None, Type::Warning, "FailedCreatePodSandBox", &message);
+        self.conditions.set(
+            "PodReadyToStartContainers",
+            false,
+            None,
+            None,
+            crate::duration::now(),
+        );
+        let now = Instant::now();
+        self.sandbox_backoff.restarted(now);
+        self.sandbox_failed = Some(now);
+    }
+
+    /// Starts the pause process (unless one from an earlier try runs) and
+    /// then the network's ADD; true when the sandbox is ready at once
+    /// (host network), false when ADD reports later (`network_done`).
+    pub(super) fn start_sandbox(&mut self) -> Result<bool> {
         if self.runtime.is_none() {
             let mut rt = PodRuntime::prepare(&self.store, &self.pod)?;
             for warning in rt.take_dns_warnings() {
@@ -96,29 +116,86 @@ impl Supervisor {
             self.runtime = Some(Rc::new(RefCell::new(rt)));
         }
         let rt = self.runtime.clone().expect("prepared");
-        let started = rt.borrow_mut().start_sandbox()?;
-        if let Some(p) = Process::of(started.pid) {
-            self.processes.insert("pause".into(), p);
-            self.write_processes();
-        }
-        // The pause process lives as long as the pod; its exit is reaped
-        // here so it never lingers as a zombie.
-        let exited = self.reaper.wait(started.pid);
-        tokio::task::spawn_local(async move {
-            let _ = exited.await;
-        });
-        let host_network = self.spec.host_network == Some(true);
-        let ns = if host_network {
-            None
-        } else {
-            let path = format!("/proc/{}/ns/net", started.pid);
-            Some(
-                std::fs::File::open(&path)
-                    .with_context(|| format!("opening {path}"))?
-                    .into(),
-            )
+        let running = rt.borrow().sandbox_pid();
+        let pause = match running {
+            Some(pid) => pid,
+            None => {
+                let started = rt.borrow_mut().start_sandbox()?;
+                if let Some(p) = Process::of(started.pid) {
+                    self.processes.insert("pause".into(), p);
+                    self.write_processes();
+                }
+                // The pause process lives as long as the pod; its exit is
+                // reaped here so it never lingers as a zombie.
+                let exited = self.reaper.wait(started.pid);
+                tokio::task::spawn_local(async move {
+                    let _ = exited.await;
+                });
+                started.pid
+            }
         };
-        self.netns = Some(NetNs::start(ns)?);
-        Ok(())
+        if self.spec.host_network == Some(true) {
+            // The host's namespace: no CNI call.
+            self.netns = Some(NetNs::start(None)?);
+            return Ok(true);
+        }
+        let network = self.store.node_config()?.network;
+        let cancel = Cancel::default();
+        let (store, pod, tx) = (self.store.clone(), self.pod.clone(), self.tx.clone());
+        let stop = cancel.clone();
+        let thread = std::thread::Builder::new()
+            .name("pod-network".into())
+            .spawn(move || {
+                let result = crate::network::attach(&store, &network, &pod, pause, &stop)
+                    .map_err(|e| format!("rpc error: code = Unknown desc = {e:#}"));
+                let _ = tx.send(Msg::Network { result });
+            })
+            .context("starting the network thread")?;
+        self.network = Some(PendingNetwork { cancel, thread });
+        Ok(false)
     }
+
+    /// The network's ADD reported.
+    pub(super) fn network_done(&mut self, result: Result<Vec<IpAddr>, String>) {
+        let Some(pending) = self.network.take() else {
+            return;
+        };
+        // It sent its last word: the join is immediate.
+        let _ = pending.thread.join();
+        let entered = result.and_then(|ips| {
+            let ips: Vec<String> = ips.iter().map(IpAddr::to_string).collect();
+            let rt = self.runtime.clone().expect("prepared");
+            if let Err(e) = rt.borrow().write_hosts(&ips) {
+                eprintln!("pod-supervisor: writing /etc/hosts: {e:#}");
+            }
+            let pinned = crate::network::netns_path(&self.store.pod_run_dir(&self.uid));
+            let ns = std::fs::File::open(&pinned)
+                .map_err(|e| format!("opening {}: {e}", pinned.display()))?;
+            let netns = NetNs::start(Some(ns.into())).map_err(|e| e.to_string())?;
+            self.pod_ips = ips;
+            Ok(netns)
+        });
+        match entered {
+            Ok(netns) => {
+                self.netns = Some(netns);
+                self.sandbox_ready();
+            }
+            Err(message) => self.sandbox_creation_failed(&message),
+        }
+    }
+
+    /// Stops an ADD still running (a deletion came first), before the
+    /// teardown runs DEL.
+    pub(super) fn cancel_network(&mut self) {
+        if let Some(pending) = self.network.take() {
+            pending.cancel.cancel();
+            let _ = pending.thread.join();
+        }
+    }
+}
+
+/// The network's ADD on its thread.
+pub(super) struct PendingNetwork {
+    cancel: Cancel,
+    thread: std::thread::JoinHandle<()>,
 }

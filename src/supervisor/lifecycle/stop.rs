@@ -264,6 +264,7 @@ impl Supervisor {
     /// Every container is gone: tear the sandbox down and, for a deletion,
     /// remove the pod. The loop ends after it.
     pub(super) async fn finish(&mut self) {
+        self.cancel_network();
         if let Some(rt) = &self.runtime
             && let Err(e) = rt.borrow_mut().teardown()
         {

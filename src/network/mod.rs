@@ -1,0 +1,266 @@
+//! The pod network, the way the kubelet gets one: through CNI ([`cni`]).
+//!
+//! After the pause process made the pod's network namespace, [`attach`]
+//! pins it to a file in the pod's run directory (a bind mount of
+//! `/proc/<pause>/ns/net`, as containerd pins its sandboxes' namespaces)
+//! and runs ADD of the node's network on it; [`detach`] runs DEL from the
+//! cached attachment, from the supervisor or from `delete` after the
+//! supervisor died, while the pinned namespace still exists or after it
+//! is gone (the plugins then free what lives outside it: the address,
+//! iptables rules).
+//!
+//! The network is the first configuration file of the node's
+//! `cniConfDir` (`/etc/cni/net.d`); with none, `pod`'s own default
+//! network ([`default_list`]): a `pod0` bridge, host-local addresses from
+//! `podCIDR` (10.244.0.0/16) kept under the state root, masquerade for
+//! traffic leaving the node, and portmap for host ports. The pause
+//! process brings `lo` up itself, so no loopback plugin is needed.
+
+pub mod cni;
+mod netns;
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use k8s_openapi::api::core::v1::Pod;
+use serde_json::{Map, Value, json};
+
+use crate::node::config::Network;
+use crate::store::Store;
+use cni::{Attachment, Cancel, NetworkList};
+
+/// The interface the pod's address is on, as the kubelet names it.
+pub const IFNAME: &str = "eth0";
+/// The default network's bridge.
+pub const DEFAULT_BRIDGE: &str = "pod0";
+/// The default network's name.
+pub const DEFAULT_NETWORK: &str = "pod";
+
+/// The attachment cache (libcni's `/var/lib/cni/results`).
+pub fn cache_dir(root: &Path) -> PathBuf {
+    root.join("cni").join("results")
+}
+
+/// host-local's data directory for the default network (its `dataDir`;
+/// the reference plugins' default is /var/lib/cni/networks).
+pub fn ipam_dir(root: &Path) -> PathBuf {
+    root.join("cni").join("networks")
+}
+
+/// Where a pod's network namespace is pinned.
+pub fn netns_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("netns")
+}
+
+/// `pod`'s network when the node has no configuration of its own.
+pub fn default_list(config: &Network, root: &Path) -> NetworkList {
+    let v6 = config.pod_cidr.contains(':');
+    let list = json!({
+        "cniVersion": "1.0.0",
+        "name": DEFAULT_NETWORK,
+        "plugins": [
+            {
+                "type": "bridge",
+                "bridge": DEFAULT_BRIDGE,
+                "isGateway": true,
+                "ipMasq": true,
+                "hairpinMode": true,
+                "ipam": {
+                    "type": "host-local",
+                    "ranges": [[{"subnet": config.pod_cidr}]],
+                    "routes": [{"dst": if v6 { "::/0" } else { "0.0.0.0/0" }}],
+                    "dataDir": ipam_dir(root),
+                }
+            },
+            {"type": "portmap", "capabilities": {"portMappings": true}}
+        ]
+    });
+    NetworkList::from_list(list).expect("the default network list is valid")
+}
+
+/// The node's network: the configuration directory's, else the default.
+pub fn network(config: &Network, root: &Path) -> Result<NetworkList, String> {
+    Ok(match cni::config::load_dir(&config.conf_dir)? {
+        Some((_, list)) => list,
+        None => default_list(config, root),
+    })
+}
+
+/// Checks a CIDR (`10.244.0.0/16`, `fd00::/64`).
+pub fn check_cidr(text: &str) -> Result<(), String> {
+    let (address, prefix) = text
+        .split_once('/')
+        .ok_or("expected an address/prefix length")?;
+    let address: IpAddr = address
+        .parse()
+        .map_err(|_| format!("{address:?} is not an IP address"))?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    match prefix.parse::<u8>() {
+        Ok(n) if n <= max => Ok(()),
+        _ => Err(format!("prefix length {prefix} is out of range")),
+    }
+}
+
+/// The port mappings portmap is given: the containers' ports with a
+/// hostPort, in the CRI's shape (protocol in lower case).
+pub fn port_mappings(pod: &Pod) -> Vec<Value> {
+    let spec = pod.spec.as_ref();
+    spec.map(|s| s.containers.iter())
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter(|p| p.host_port.is_some_and(|h| h > 0))
+        .map(|p| {
+            let mut m = Map::new();
+            m.insert("hostPort".into(), json!(p.host_port));
+            m.insert("containerPort".into(), json!(p.container_port));
+            let protocol = p.protocol.as_deref().unwrap_or("TCP").to_ascii_lowercase();
+            m.insert("protocol".into(), json!(protocol));
+            if let Some(ip) = p.host_ip.as_deref().filter(|ip| !ip.is_empty()) {
+                m.insert("hostIP".into(), json!(ip));
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+/// Joins the pod (whose pause process is `pause`) to the node's network;
+/// returns its addresses. A failure reads as containerd's.
+pub fn attach(
+    store: &Store,
+    config: &Network,
+    pod: &Pod,
+    pause: i32,
+    cancel: &Cancel,
+) -> Result<Vec<IpAddr>> {
+    let uid = pod
+        .metadata
+        .uid
+        .as_deref()
+        .ok_or_else(|| anyhow!("pod has no metadata.uid"))?;
+    attach_uid(store, config, pod, uid, pause, cancel)
+        .with_context(|| format!("failed to setup network for sandbox {uid:?}"))
+}
+
+fn attach_uid(
+    store: &Store,
+    config: &Network,
+    pod: &Pod,
+    uid: &str,
+    pause: i32,
+    cancel: &Cancel,
+) -> Result<Vec<IpAddr>> {
+    // What an interrupted or failed ADD left is undone first, as the
+    // kubelet tears a failed sandbox down before it makes the next.
+    detach_uid(store, uid)?;
+    let list = network(config, store.root()).map_err(|e| anyhow!(e))?;
+    let path = netns_path(&store.pod_run_dir(uid));
+    netns::pin(pause, &path)?;
+    let meta = &pod.metadata;
+    let args = vec![
+        ("IgnoreUnknown".to_string(), "1".to_string()),
+        (
+            "K8S_POD_NAMESPACE".into(),
+            meta.namespace.clone().unwrap_or_default(),
+        ),
+        ("K8S_POD_NAME".into(), meta.name.clone().unwrap_or_default()),
+        ("K8S_POD_INFRA_CONTAINER_ID".into(), uid.to_string()),
+        ("K8S_POD_UID".into(), uid.to_string()),
+    ];
+    let mut capability_args = Map::new();
+    let mappings = port_mappings(pod);
+    if !mappings.is_empty() {
+        capability_args.insert("portMappings".into(), Value::Array(mappings));
+    }
+    let runtime = cni::Runtime {
+        container_id: uid.to_string(),
+        netns: path,
+        ifname: IFNAME.to_string(),
+        args,
+        capability_args,
+        bin_dirs: config.bin_dirs.clone(),
+        timeout: config.plugin_timeout,
+    };
+    let cache = cache_dir(store.root());
+    let added = cni::add(&cache, &list, &runtime, Some(cancel))
+        .map_err(anyhow::Error::from)
+        .and_then(|attachment| {
+            let result = attachment.result.unwrap_or(Value::Null);
+            cni::result::pod_addresses(&result, IFNAME).map_err(|e| anyhow!(e))
+        });
+    if added.is_err() && !cancel.is_cancelled() {
+        // As containerd does: what a failed ADD made is undone at once,
+        // not left holding an address through the back-off. (A cancelled
+        // one is undone by the teardown that cancelled it.)
+        let _ = detach_uid(store, uid);
+    }
+    added
+}
+
+/// Runs DEL for every cached attachment of the pod `uid` and unpins its
+/// network namespace. Works with the pod's processes gone, its namespace
+/// gone, from any process.
+pub fn detach(store: &Store, uid: &str) -> Result<()> {
+    detach_uid(store, uid).with_context(|| format!("failed to destroy network for sandbox {uid:?}"))
+}
+
+fn detach_uid(store: &Store, uid: &str) -> Result<()> {
+    let cache = cache_dir(store.root());
+    let mut failed = None;
+    for attachment in Attachment::find(&cache, uid) {
+        if let Err(e) = cni::del(&cache, &attachment) {
+            failed.get_or_insert(e);
+        }
+    }
+    netns::unpin(&netns_path(&store.pod_run_dir(uid)))?;
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_network_is_a_bridge_with_addresses_under_the_state_root() {
+        let mut config = crate::node::config::NodeConfig::defaults(Path::new("/r")).network;
+        let list = default_list(&config, Path::new("/r"));
+        assert_eq!(list.name, "pod");
+        assert_eq!(list.plugin_type(0), "bridge");
+        assert_eq!(list.plugins[0]["bridge"], "pod0");
+        assert_eq!(list.plugins[0]["ipam"]["dataDir"], "/r/cni/networks");
+        assert_eq!(
+            list.plugins[0]["ipam"]["ranges"],
+            json!([[{"subnet": "10.244.0.0/16"}]])
+        );
+        assert_eq!(list.plugin_type(1), "portmap");
+        config.pod_cidr = "fd00:10::/64".into();
+        let list = default_list(&config, Path::new("/r"));
+        assert_eq!(list.plugins[0]["ipam"]["routes"], json!([{"dst": "::/0"}]));
+    }
+
+    #[test]
+    fn host_ports_become_port_mappings() {
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "p"},
+            "spec": {"containers": [
+                {"name": "a", "ports": [
+                    {"containerPort": 80, "hostPort": 8080},
+                    {"containerPort": 53, "hostPort": 5353, "protocol": "UDP", "hostIP": "127.0.0.1"},
+                    {"containerPort": 9090}
+                ]}
+            ]}
+        }))
+        .unwrap();
+        assert_eq!(
+            port_mappings(&pod),
+            [
+                json!({"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}),
+                json!({"hostPort": 5353, "containerPort": 53, "protocol": "udp", "hostIP": "127.0.0.1"}),
+            ]
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! Pinning a pod's network namespace to a file, so that it outlives the
+//! pause process until DEL has run in it.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use nix::mount::{MntFlags, MsFlags};
+
+/// Bind-mounts `/proc/<pid>/ns/net` on `path` (replacing an older pin).
+pub fn pin(pid: i32, path: &Path) -> Result<()> {
+    unpin(path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let source = format!("/proc/{pid}/ns/net");
+    nix::mount::mount(
+        Some(source.as_str()),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .with_context(|| {
+        format!(
+            "pinning the network namespace {source} at {}",
+            path.display()
+        )
+    })
+}
+
+/// Unmounts and removes the pin; a missing one is fine.
+pub fn unpin(path: &Path) -> Result<()> {
+    // A pin may be stacked (a pin over a pin): unmount until none is left.
+    loop {
+        match nix::mount::umount2(path, MntFlags::MNT_DETACH) {
+            Ok(()) => continue,
+            Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => break,
+            Err(e) => return Err(e).with_context(|| format!("unmounting {}", path.display())),
+        }
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
+    }
+}

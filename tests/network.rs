@@ -1,0 +1,349 @@
+//! The pod network through CNI, with Debian's reference plugins: pod IPs,
+//! pod-to-pod traffic, the default network, a user's network, and what is
+//! left on the host after deletion (veths, addresses, iptables rules,
+//! pinned namespaces, cache entries).
+//!
+//! Each test that sends traffic runs on a bridge and subnet of its own,
+//! named by the test (so two runs of the suite at once would collide, as
+//! they would on any fixed name); traffic only goes to the pods the test
+//! made.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::pods::{create, delete_and_check_clean, jsonpath, leftovers, wait_log, wait_until};
+use common::{Env, import_busybox};
+
+fn env() -> Env {
+    let env = Env::new();
+    import_busybox(&env.root());
+    env
+}
+
+/// A bridge the test's network made; removed when dropped (plugins never
+/// delete their bridge).
+struct Bridge(String);
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.0])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+/// Writes a bridge network named `name` on bridge `bridge` with addresses
+/// from `subnet` (host-local, its data under the test's directory) and
+/// portmap, as the environment's only CNI configuration.
+fn bridge_network(env: &Env, name: &str, bridge: &str, subnet: &str) -> Bridge {
+    let conflist = serde_json::json!({
+        "cniVersion": "1.0.0",
+        "name": name,
+        "plugins": [
+            {
+                "type": "bridge", "bridge": bridge, "isGateway": true, "hairpinMode": true,
+                "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
+                         "dataDir": ipam_dir(env)}
+            },
+            {"type": "portmap", "capabilities": {"portMappings": true}}
+        ]
+    });
+    std::fs::write(
+        env.cni_conf_dir().join("10-test.conflist"),
+        serde_json::to_string_pretty(&conflist).unwrap(),
+    )
+    .unwrap();
+    Bridge(bridge.to_string())
+}
+
+fn ipam_dir(env: &Env) -> PathBuf {
+    env.dir.path().join("ipam")
+}
+
+/// The addresses host-local holds in `dir` (its files other than the
+/// lock and the last-reserved markers).
+fn leases(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The cached attachments (file names) of the environment.
+fn cached(env: &Env) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(env.root().join("cni").join("results")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Interfaces enslaved to `bridge`.
+fn ports_of(bridge: &str) -> usize {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show", "master", bridge])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().count()
+}
+
+/// iptables rules (every table) that name `id`.
+fn rules_naming(id: &str) -> Vec<String> {
+    let out = Command::new("iptables-save").output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(id))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Deletes the pods and waits until the host holds nothing of them.
+fn delete_all_and_check_clean(env: &Env, names: &[&str], uids: &[&str]) {
+    let mut args = vec!["delete", "pod", "--grace-period=2"];
+    args.extend(names);
+    env.ok(&args);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left: Vec<String> = uids.iter().flat_map(|u| leftovers(env, u)).collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "left behind: {left:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+fn wait_ip(env: &Env, name: &str) -> String {
+    wait_until(env, name, "a pod IP", || {
+        let ip = jsonpath(env, name, "{.status.podIP}");
+        (!ip.is_empty()).then_some(ip)
+    })
+}
+
+fn in_subnet(ip: &str, prefix: &str) -> bool {
+    ip.starts_with(prefix)
+}
+
+#[test]
+fn two_pods_reach_each_other_by_pod_ip_and_siblings_over_localhost() {
+    let env = env();
+    let _bridge = bridge_network(&env, "twopods", "podt-two", "10.246.1.0/24");
+    let server = create(
+        &env,
+        "server",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: server}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "mkdir -p /www && echo served-by-server > /www/index.html && exec httpd -f -p 8080 -h /www"]
+  - name: sibling
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "until wget -qO- http://127.0.0.1:8080/; do sleep 0.2; done; echo sibling-done; exec sleep 3600"]
+"#,
+    );
+    let server_ip = wait_ip(&env, "server");
+    assert!(in_subnet(&server_ip, "10.246.1."), "{server_ip}");
+    assert_eq!(
+        jsonpath(&env, "server", "{.status.podIPs[*].ip}"),
+        server_ip
+    );
+    assert!(!jsonpath(&env, "server", "{.status.hostIP}").is_empty());
+    assert!(!jsonpath(&env, "server", "{.status.hostIPs[0].ip}").is_empty());
+    let log = wait_log(&env, "server", &server, "sibling", "sibling-done");
+    assert!(log.contains("served-by-server"), "{log}");
+    let hosts = env.ok(&["exec", "server", "-c", "httpd", "--", "cat", "/etc/hosts"]);
+    assert!(
+        hosts.contains(&format!("\n{server_ip}\tserver\n")),
+        "{hosts}"
+    );
+
+    let client = create(
+        &env,
+        "client",
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: client}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: wget
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "until wget -qO- http://{server_ip}:8080/; do sleep 0.2; done; echo client-done; exec sleep 3600"]
+"#
+        ),
+    );
+    let client_ip = wait_ip(&env, "client");
+    assert_ne!(client_ip, server_ip);
+    let log = wait_log(&env, "client", &client, "wget", "client-done");
+    assert!(log.contains("served-by-server"), "{log}");
+    assert_eq!(leases(&ipam_dir(&env).join("twopods")).len(), 2);
+    assert_eq!(ports_of("podt-two"), 2);
+    assert_eq!(cached(&env).len(), 2);
+
+    // Two at once: the leftovers check sees every mount of the
+    // environment, the other pod's too.
+    delete_all_and_check_clean(&env, &["server", "client"], &[&server, &client]);
+    assert_eq!(ports_of("podt-two"), 0, "veths left on the bridge");
+    assert_eq!(
+        leases(&ipam_dir(&env).join("twopods")),
+        Vec::<String>::new()
+    );
+    assert_eq!(cached(&env), Vec::<String>::new());
+}
+
+#[test]
+fn with_no_configuration_the_default_network_is_used() {
+    let env = env();
+    let uid = create(
+        &env,
+        "dflt",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: dflt}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+"#,
+    );
+    let ip = wait_ip(&env, "dflt");
+    assert!(in_subnet(&ip, "10.244."), "{ip}");
+    // host-local keeps its leases under the state root, not /var/lib/cni.
+    let ipam = env.root().join("cni").join("networks").join("pod");
+    assert_eq!(leases(&ipam), vec![ip.clone()]);
+    assert_eq!(cached(&env), [format!("pod-{uid}-eth0")]);
+    let pinned = env.run_root().join("pods").join(&uid).join("netns");
+    let inside = Command::new("nsenter")
+        .arg(format!("--net={}", pinned.display()))
+        .args(["ip", "-o", "-4", "addr", "show", "eth0"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&inside.stdout).contains(&format!("inet {ip}/16")),
+        "{inside:?}"
+    );
+    assert!(ports_of("pod0") >= 1);
+    assert!(!rules_naming(&uid).is_empty(), "the masquerade rules");
+
+    delete_and_check_clean(&env, "dflt", &uid);
+    assert_eq!(leases(&ipam), Vec::<String>::new());
+    assert_eq!(cached(&env), Vec::<String>::new());
+    assert_eq!(rules_naming(&uid), Vec::<String>::new());
+    assert!(!pinned.exists());
+}
+
+#[test]
+fn a_users_network_in_the_configuration_directory_is_used() {
+    let env = env();
+    std::fs::write(
+        env.cni_conf_dir().join("50-ptp.conf"),
+        serde_json::json!({
+            "cniVersion": "0.4.0", "name": "userptp", "type": "ptp",
+            "ipam": {"type": "host-local", "subnet": "10.246.2.0/24", "dataDir": ipam_dir(&env)}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let uid = create(
+        &env,
+        "ptp",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: ptp}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+"#,
+    );
+    let ip = wait_ip(&env, "ptp");
+    assert!(in_subnet(&ip, "10.246.2."), "{ip}");
+    assert_eq!(leases(&ipam_dir(&env).join("userptp")), vec![ip.clone()]);
+    assert_eq!(cached(&env), [format!("userptp-{uid}-eth0")]);
+    delete_and_check_clean(&env, "ptp", &uid);
+    assert_eq!(
+        leases(&ipam_dir(&env).join("userptp")),
+        Vec::<String>::new()
+    );
+    assert_eq!(cached(&env), Vec::<String>::new());
+    // ptp's host end carries the gateway address: gone with the pod.
+    let addrs = Command::new("ip")
+        .args(["-o", "-4", "addr"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&addrs.stdout).contains("10.246.2.1/"));
+}
+
+#[test]
+fn a_host_network_pod_makes_no_cni_call() {
+    let env = env();
+    // A network whose plugin does not exist: any call to it would fail.
+    std::fs::write(
+        env.cni_conf_dir().join("10-none.conflist"),
+        r#"{"cniVersion":"1.0.0","name":"none","plugins":[{"type":"no-such-plugin"}]}"#,
+    )
+    .unwrap();
+    let uid = create(
+        &env,
+        "hostnet",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hostnet}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+"#,
+    );
+    let ip = wait_ip(&env, "hostnet");
+    assert_eq!(ip, jsonpath(&env, "hostnet", "{.status.hostIP}"));
+    wait_until(&env, "hostnet", "Running", || {
+        (jsonpath(&env, "hostnet", "{.status.phase}") == "Running").then_some(())
+    });
+    assert_eq!(cached(&env), Vec::<String>::new());
+    assert!(
+        !env.run_root()
+            .join("pods")
+            .join(&uid)
+            .join("netns")
+            .exists()
+    );
+    delete_and_check_clean(&env, "hostnet", &uid);
+}
