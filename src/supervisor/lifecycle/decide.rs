@@ -28,6 +28,10 @@
 //!   sidecars, each inside what is left of the grace period.
 //! - A stop runs the container's preStop hook first (once the sandbox is
 //!   up), then kills it inside what the hook left of the grace period.
+//! - The pod's status is written at the end of a round in which what it
+//!   shows changed: the loop saw something new, or an action changes it
+//!   (a start, a restart, a retirement, the sandbox, the pod's stage);
+//!   never once its record is gone (a forced deletion).
 //! - A deletion at once (`--force --grace-period=0`, or the pod record
 //!   vanished) SIGKILLs every process at once: no hook, no stop signal,
 //!   no order.
@@ -216,6 +220,11 @@ pub(super) struct SeenPod {
     /// The back-off of failed sandbox creations.
     pub(super) sandbox_backoff: BackOff,
     pub(super) containers: Vec<Seen>,
+    /// What the status shows differs from what was last written.
+    pub(super) status_changed: bool,
+    /// The pod's record is gone (a forced deletion, or it vanished):
+    /// nothing more is written for it.
+    pub(super) detached: bool,
 }
 
 /// How long after a failed pull the status shows ImagePullBackOff: the
@@ -274,6 +283,10 @@ pub(super) enum Action {
     WakeAt(Instant),
     /// The container will not run again.
     Retire(usize),
+    /// Write the pod's status, as it stands once this round's actions
+    /// are done (the loop writes once per batch of messages, and only
+    /// what differs from the last write).
+    WriteStatus,
     /// Run the container's preStop hook, inside `grace`; the container
     /// is stopping from now on, and `Stop` follows once the hook is done.
     PreStop {
@@ -299,6 +312,33 @@ pub(super) enum Action {
     EndPod,
 }
 
+impl Action {
+    /// Whether it changes what the pod's status shows: a container's
+    /// state or reason, the pod's phase or conditions.
+    fn shows(self) -> bool {
+        match self {
+            Action::CreateSandbox
+            | Action::Start(_)
+            | Action::Restart { .. }
+            | Action::ShowPullBackOff(_)
+            | Action::Retire(_)
+            | Action::Initialized
+            | Action::EndPod => true,
+            // The failure itself was seen (and shown) by the loop; stops
+            // show once the process exited.
+            Action::RetrySandbox { .. }
+            | Action::RetryStart { .. }
+            | Action::PostStart(_)
+            | Action::WakeAt(_)
+            | Action::PreStop { .. }
+            | Action::Stop { .. }
+            | Action::Kill(_)
+            | Action::Complete
+            | Action::WriteStatus => false,
+        }
+    }
+}
+
 /// The actions to take now. The decision works on its own copy of what
 /// it sees, applying each action to it as it goes, so that a later rule
 /// sees what an earlier one did (a container restarted at once starts in
@@ -311,6 +351,10 @@ pub(super) fn decide(seen: &SeenPod, now: Instant) -> Vec<Action> {
         actions: Vec::new(),
     };
     d.run();
+    let shows = seen.status_changed || d.actions.iter().any(|a| a.shows());
+    if shows && !seen.detached {
+        d.actions.push(Action::WriteStatus);
+    }
     d.actions
 }
 
@@ -355,6 +399,7 @@ pub(super) fn apply(pod: &mut SeenPod, action: Action) {
             }
         }
         Action::WakeAt(_) => {}
+        Action::WriteStatus => pod.status_changed = false,
         Action::Retire(i) => {
             let succeeded = matches!(pod.containers[i].state, State::Exited { code: 0, .. });
             pod.containers[i].state = State::Done { succeeded };

@@ -3,7 +3,8 @@
 //! container's set-up done, a probe verdict, a hook done, a timer, a
 //! delete request) is a message; after each batch of messages `sync`
 //! hands what it sees to the pure decision (`decide`) and performs the
-//! actions it returns, and the status is written when it changed.
+//! actions it returns, and the status is written once if a decision of
+//! the batch said so (`WriteStatus`).
 //!
 //! - `mod.rs`: the loop, its messages and the socket's requests.
 //! - `decide`: the decision, no I/O; its tables in `decide/tests.rs`.
@@ -148,6 +149,8 @@ struct Supervisor {
     host_ip: String,
     stage: Stage,
     last_status: Option<PodStatus>,
+    /// A decision of this batch asked for the status to be written.
+    status_due: bool,
     processes: BTreeMap<String, Process>,
     /// The kubelet's admission refused the pod: nothing of it runs.
     rejected: Option<crate::node::admission::Rejection>,
@@ -176,7 +179,7 @@ pub async fn run(
     let mut sup = Supervisor::new(store, pod, records, settings, reaper, tx)?;
     sup.begin();
     sup.sync();
-    sup.write_status();
+    sup.flush_status();
     loop {
         let Some(msg) = rx.recv().await else { break };
         sup.handle(msg).await;
@@ -184,7 +187,7 @@ pub async fn run(
             sup.handle(msg).await;
         }
         sup.sync();
-        sup.write_status();
+        sup.flush_status();
         if sup.ready_to_finish() {
             sup.finish().await;
             break;
@@ -309,6 +312,7 @@ impl Supervisor {
             host_ip: host_ip(),
             stage: Stage::new(has_init),
             last_status: None,
+            status_due: false,
             processes: BTreeMap::new(),
             rejected: None,
             pod,

@@ -96,6 +96,21 @@ impl Supervisor {
         }
     }
 
+    /// Whether what the status shows differs from what was last written.
+    pub(super) fn status_changed(&mut self) -> bool {
+        let status = self.status();
+        self.last_status.as_ref() != Some(&status)
+    }
+
+    /// Writes the status if a decision this batch said so
+    /// (`decide::Action::WriteStatus`).
+    pub(super) fn flush_status(&mut self) {
+        if std::mem::take(&mut self.status_due) {
+            self.write_status();
+        }
+    }
+
+    /// Writes the status unless it is what was last written.
     pub(super) fn write_status(&mut self) {
         if self.stage.detached() {
             return;

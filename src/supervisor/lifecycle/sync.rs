@@ -23,7 +23,9 @@ impl Supervisor {
     pub(super) fn sync(&mut self) {
         for _ in 0..ROUNDS {
             let now = Instant::now();
-            let actions = decide::decide(&self.seen(), now);
+            let mut seen = self.seen();
+            seen.status_changed = self.status_changed();
+            let actions = decide::decide(&seen, now);
             let mut again = false;
             for action in actions {
                 again |= self.perform(action);
@@ -66,6 +68,9 @@ impl Supervisor {
             sandbox,
             sandbox_backoff: self.sandbox_backoff.clone(),
             containers: self.slots.iter().map(seen).collect(),
+            // Set by `sync`: computing it updates the conditions.
+            status_changed: false,
+            detached: self.stage.detached(),
         }
     }
 
@@ -124,6 +129,10 @@ impl Supervisor {
             }
             Action::Kill(i) => {
                 self.kill_now(i);
+                Ok(())
+            }
+            Action::WriteStatus => {
+                self.status_due = true;
                 Ok(())
             }
             Action::Initialized => self.stage.initialize(),

@@ -92,11 +92,14 @@ fn pod(policy: Policy, stage: PodStage, containers: Vec<Seen>) -> SeenPod {
         sandbox: Sandbox::Ready,
         sandbox_backoff: BackOff::new(Limits::default()),
         containers,
+        status_changed: false,
+        detached: false,
     }
 }
 
 /// Decides as `sync` does (again once the sandbox is created), applying
-/// the actions to `pod`.
+/// the actions to `pod`. The status writes are left out: they have their
+/// own table (`the_status_is_written_when_what_it_shows_changed`).
 fn rounds(pod: &mut SeenPod, now: Instant) -> Vec<Action> {
     let mut all = Vec::new();
     for _ in 0..2 {
@@ -105,7 +108,7 @@ fn rounds(pod: &mut SeenPod, now: Instant) -> Vec<Action> {
         for a in &actions {
             apply(pod, *a);
         }
-        all.extend(actions);
+        all.extend(actions.into_iter().filter(|a| *a != WriteStatus));
         if !again {
             break;
         }
@@ -1267,4 +1270,114 @@ fn a_deletion_at_once_kills_every_process_without_hooks() {
     let over = pod(Always, now, vec![c(App, exited(137)), c(App, OK)]);
     assert!(finished(&over));
     assert!(!finished(&p(vec![killed(STOPPING)])));
+}
+
+#[test]
+fn the_status_is_written_when_what_it_shows_changed() {
+    let running = |states: Vec<State>| {
+        pod(
+            Always,
+            PodStage::Running,
+            states.into_iter().map(|s| c(App, s)).collect(),
+        )
+    };
+    let changed = |mut p: SeenPod| {
+        p.status_changed = true;
+        p
+    };
+    let detached = |mut p: SeenPod| {
+        p.detached = true;
+        p
+    };
+    let deleting = |states: Vec<State>| SeenPod {
+        stage: PodStage::Deleting {
+            grace: secs(30),
+            since: at(0),
+            at_once: false,
+        },
+        ..running(states)
+    };
+    let mut new = running(vec![IDLE]);
+    new.sandbox = Sandbox::Missing { retry_at: None };
+    let mut sandbox_failed = running(vec![IDLE]);
+    sandbox_failed.sandbox = Sandbox::Failed { at: at(0) };
+    sandbox_failed.sandbox_backoff.restarted(at(0));
+    // (name, pod, now, its actions end with WriteStatus)
+    let table = [
+        ("nothing new, nothing done", running(vec![UP]), at(0), false),
+        (
+            "a probe's verdict or an exit seen, nothing to do",
+            changed(running(vec![UP])),
+            at(0),
+            true,
+        ),
+        ("the sandbox is created", new, at(0), true),
+        ("a container starts", running(vec![UP, IDLE]), at(0), true),
+        (
+            "a crash-loop back-off",
+            running(vec![UP, exited(1)]),
+            at(0),
+            true,
+        ),
+        (
+            "a failed sandbox waits: its failure was written as it was seen",
+            sandbox_failed,
+            at(0),
+            false,
+        ),
+        (
+            "a failed pull waits: the same",
+            pod(
+                Always,
+                PodStage::Running,
+                vec![start_failed(App, true, 0, 1)],
+            ),
+            at(0),
+            false,
+        ),
+        (
+            "ImagePullBackOff shows",
+            {
+                let mut p = running(vec![waiting(10)]);
+                p.containers[0].pull_back_off_at = Some(at(1));
+                p
+            },
+            at(1),
+            true,
+        ),
+        (
+            "a deletion's stops show once the processes exited",
+            deleting(vec![UP, UP]),
+            at(0),
+            false,
+        ),
+        (
+            "a deletion retires what never ran",
+            deleting(vec![UP, IDLE]),
+            at(0),
+            true,
+        ),
+        (
+            "the pod ends",
+            pod(Never, PodStage::Running, vec![c(App, exited(0))]),
+            at(0),
+            true,
+        ),
+        (
+            "a forced deletion: nothing is written",
+            detached(changed(deleting(vec![exited(137), IDLE]))),
+            at(0),
+            false,
+        ),
+    ];
+    for (name, p, now, writes) in table {
+        let actions = decide(&p, now);
+        assert_eq!(
+            actions.last() == Some(&WriteStatus),
+            writes,
+            "{name}: {actions:?}"
+        );
+        let count = actions.iter().filter(|a| **a == WriteStatus).count();
+        assert!(count <= 1, "{name}: once a round");
+    }
 }
