@@ -61,7 +61,8 @@ fn default_namespace(ns: &mut k8s_openapi::api::core::v1::Namespace) {
 
 /// What the server sets on create: the namespace when the manifest has
 /// none, a fresh uid and creation time (anything the manifest said is
-/// replaced, as the server does), and a Pending status for pods.
+/// replaced, as the server does), a Pending status for pods and an Active
+/// one for namespaces.
 pub fn fill_create_metadata(object: &mut Object, namespace: &str) {
     let kind = object.kind();
     let meta = object.metadata_mut();
@@ -83,6 +84,12 @@ pub fn fill_create_metadata(object: &mut Object, namespace: &str) {
     meta.deletion_grace_period_seconds = None;
     meta.managed_fields = None;
     meta.self_link = None;
+    if let Object::Namespace(ns) = object {
+        ns.status = Some(k8s_openapi::api::core::v1::NamespaceStatus {
+            phase: Some("Active".into()),
+            ..Default::default()
+        });
+    }
     if let Object::Pod(pod) = object {
         let qos = pod.spec.as_ref().map(qos_class).unwrap_or("BestEffort");
         pod.status = Some(PodStatus {
