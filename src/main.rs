@@ -17,6 +17,7 @@ mod print;
 mod process;
 mod repl;
 mod runtime;
+mod scheduler;
 mod store;
 mod supervisor;
 mod terminal;
