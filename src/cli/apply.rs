@@ -67,6 +67,12 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
         desired.namespace().to_string(),
         desired.name().to_string(),
     );
+    // The scheduler's lock comes before the pod's, as everywhere: binding
+    // a pod takes the pod's lock.
+    let mut queue = match (&desired, dry_run) {
+        (Object::Pod(_), DryRun::None) => Some(crate::pods::queue(store)?),
+        _ => None,
+    };
     let lock = store.lock(kind, &namespace, &name)?;
     let Some(current) = store.get(kind, &namespace, &name)? else {
         // A create takes the object's lock itself (a second flock of the
@@ -74,7 +80,8 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
         // on its own: a racing create is AlreadyExists.
         drop(lock);
         if dry_run != DryRun::Client {
-            let (warnings, starting) = create::admit_and_store(store, &mut desired, dry_run)?;
+            let (warnings, starting) =
+                create::admit_and_store(store, &mut queue, &mut desired, dry_run)?;
             for warning in warnings {
                 eprintln!("Warning: {warning}");
             }

@@ -12,6 +12,7 @@ use crate::api::{Kind, Object, defaults, validation};
 use crate::error::{ApiError, FromSource};
 use crate::pods;
 use crate::print;
+use crate::scheduler::queue::{Placement, Queue};
 use crate::store::{Store, namespaces};
 
 #[derive(Debug, clap::Args)]
@@ -103,9 +104,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     };
     let mut failures = 0;
     let mut pending = VecDeque::new();
+    // The scheduler's queue, locked from the first pod to the end: the
+    // pods of one file are placed one after the other, each seeing those
+    // bound before it.
+    let mut queue = None;
     for mut doc in documents {
         let outcome = match &store {
-            Some(store) => admit_and_store(store, &mut doc.object, args.dry_run),
+            Some(store) => admit_and_store(store, &mut queue, &mut doc.object, args.dry_run),
             None => Ok((Vec::new(), None)),
         };
         pending.push_back((doc, outcome));
@@ -187,10 +192,12 @@ fn create_namespace(
 
 /// The API server's part of a create: the admission chain (the
 /// namespace must exist and not be terminating; PodPresets are merged into
-/// a pod), then the object is stored and, for a pod, its supervisor
-/// started. Returns the admission's warnings.
-pub fn admit_and_store(
-    store: &Store,
+/// a pod), then the object is stored and, for a pod, placed on the node
+/// by the scheduler's `queue` (opened at the first pod) and its supervisor
+/// started if it fits. Returns the admission's warnings.
+pub fn admit_and_store<'s>(
+    store: &'s Store,
+    queue: &mut Option<Queue<'s>>,
     object: &mut Object,
     dry_run: DryRun,
 ) -> Result<(Vec<String>, Option<pods::Starting>)> {
@@ -246,10 +253,24 @@ pub fn admit_and_store(
         }
         return Ok((warnings, None));
     }
+    let Object::Pod(pod) = &*object else {
+        store.create(object)?;
+        return Ok((warnings, None));
+    };
+    // The node is read before the pod is stored: a node that cannot be
+    // read leaves nothing behind.
+    let queue = match queue {
+        Some(queue) => queue,
+        None => queue.insert(pods::queue(store)?),
+    };
     store.create(object)?;
-    match object {
-        Object::Pod(pod) => Ok((warnings, Some(pods::start(store, pod)?))),
-        _ => Ok((warnings, None)),
+    match queue.place(pod) {
+        Ok(Placement::Bound(pod)) => Ok((warnings, Some(pods::start(store, &pod)?))),
+        Ok(Placement::Pending) => Ok((warnings, None)),
+        Err(e) => {
+            let _ = store.remove(Kind::Pod, &namespace, object.name());
+            Err(e)
+        }
     }
 }
 
@@ -263,6 +284,9 @@ fn report(
     args: &Args,
 ) -> Result<usize> {
     for warning in validation::warnings(&doc.object) {
+        eprintln!("Warning: {warning}");
+    }
+    if let Some(warning) = crate::scheduler::priority_warning(&doc.object) {
         eprintln!("Warning: {warning}");
     }
     let outcome = outcome.map(|(warnings, starting)| {

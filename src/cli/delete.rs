@@ -99,9 +99,20 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
             }
         });
     }
-    let outcomes = outcomes
+    let outcomes: Vec<Result<bool>> = outcomes
         .into_iter()
-        .map(|o| o.expect("every target was deleted in one of the phases"));
+        .map(|o| o.expect("every target was deleted in one of the phases"))
+        .collect();
+    // A deleted pod (a namespace's too) may leave room for one that waits.
+    if targets
+        .iter()
+        .zip(&outcomes)
+        .any(|((kind, _, _), outcome)| {
+            matches!(kind, Kind::Pod | Kind::Namespace) && matches!(outcome, Ok(true))
+        })
+    {
+        pods::retry_quietly(&store);
+    }
     for ((kind, _, name), outcome) in targets.into_iter().zip(outcomes) {
         match outcome {
             Ok(true) => print_deleted(kind, &name, &args, grace),

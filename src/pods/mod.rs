@@ -1,12 +1,15 @@
-//! What the CLI process does to a pod: start its supervisor ([`start`]),
+//! What the CLI process does to a pod: place it on the node and try the
+//! waiting pods again ([`queue`], [`retry_quietly`]), start its supervisor
+//! ([`start`]),
 //! stop and remove it ([`delete`]), open exec and attach sessions with its
 //! containers ([`session`]), follow its containers' logs ([`logs`]), relay
 //! local ports to its ports ([`portforward`]), talk to its supervisor's
 //! socket ([`client`]).
 //!
 //! This is one side of the process boundary: everything here runs in the
-//! short-lived `pod` command. The other side, `supervisor`, runs in the
-//! per-pod `pod-supervisor` process; the two share nothing but the files
+//! short-lived `pod` command (but [`retry_quietly`], which a supervisor
+//! also calls when its pod ends and frees what it held). The other side,
+//! `supervisor`, runs in the per-pod `pod-supervisor` process; the two share nothing but the files
 //! of the state directory (`store`) and the supervisor's socket, whose
 //! protocol `supervisor::socket` and `supervisor::attach` define.
 
@@ -14,10 +17,12 @@ pub mod client;
 pub mod logs;
 pub mod namespace;
 pub mod portforward;
+mod schedule;
 pub mod session;
 mod start;
 mod terminate;
 
+pub use schedule::{queue, retry_quietly};
 pub use start::{Starting, start};
 pub use terminate::delete;
 

@@ -484,6 +484,18 @@ impl Store {
         Ok(())
     }
 
+    /// Removes the pod's status record (a scheduler's, once the pod is
+    /// bound: its supervisor writes the status from then on).
+    pub fn remove_pod_status(&self, namespace: &str, name: &str) -> Result<()> {
+        if !addressable(namespace, name)? {
+            return Ok(());
+        }
+        match fs::remove_file(self.pod_dir(namespace, name).join("status.json")) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).context("removing status"),
+            _ => Ok(()),
+        }
+    }
+
     /// Events recorded for a pod, oldest first.
     pub fn read_pod_events(&self, namespace: &str, name: &str) -> Result<Vec<Event>> {
         if !addressable(namespace, name)? {

@@ -22,6 +22,9 @@ pub fn status(store: &Store, pod: &Pod, recorded: Option<PodStatus>) -> PodStatu
     match recorded.map(as_stored) {
         Some(s) if is_terminal(s.phase.as_deref()) => s,
         Some(s) if supervisor == SupervisorState::Running => s,
+        // The scheduler's record of a pod it left Pending: no supervisor
+        // ever ran it, and only a supervisor writes container statuses.
+        Some(s) if supervisor == SupervisorState::Never && waiting_for_node(&s) => s,
         Some(s) => unknown(s),
         None if supervisor == SupervisorState::Gone => unknown(initial(pod)),
         None => initial(pod),
@@ -64,6 +67,14 @@ pub fn as_stored(mut status: PodStatus) -> PodStatus {
         |ip| HostIP { ip },
     );
     status
+}
+
+/// A status written for a pod not (yet) bound to run here: Pending, and
+/// no container of it created.
+fn waiting_for_node(status: &PodStatus) -> bool {
+    status.phase.as_deref() == Some(PENDING)
+        && status.container_statuses.is_none()
+        && status.init_container_statuses.is_none()
 }
 
 /// A container status waiting for `reason`.

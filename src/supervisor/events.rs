@@ -100,6 +100,40 @@ impl Recorder {
         }
     }
 
+    /// A recorder that folds repeats into the events already in the file
+    /// (those of the fold window): for a process that records about a pod
+    /// now and then, as the scheduler does, not for its whole life.
+    pub fn resume(pod: PodRef, path: &Path) -> Recorder {
+        let mut recorder = Recorder::new(pod, path);
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let events = latest_copies(
+            text.lines()
+                .filter_map(|l| serde_json::from_str(l).ok())
+                .collect(),
+        );
+        for event in events {
+            let component = event
+                .source
+                .as_ref()
+                .and_then(|s| s.component.clone())
+                .unwrap_or_default();
+            let key = format!(
+                "{component}\0{}\0{}\0{}\0{}",
+                event.type_.as_deref().unwrap_or_default(),
+                event.reason.as_deref().unwrap_or_default(),
+                event
+                    .involved_object
+                    .field_path
+                    .as_deref()
+                    .unwrap_or_default(),
+                event.message.as_deref().unwrap_or_default(),
+            );
+            recorder.seen.push((key, event));
+        }
+        recorder.forget_before(crate::duration::now());
+        recorder
+    }
+
     /// Records an event about the pod (`field_path` None) or one of its
     /// containers (`spec.containers{nginx}`).
     pub fn record(
@@ -277,6 +311,42 @@ mod tests {
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
         latest_copies(all)
+    }
+
+    #[test]
+    fn a_resumed_recorder_folds_into_the_events_of_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod = || PodRef {
+            namespace: "default".into(),
+            name: "web".into(),
+            uid: "u-1".into(),
+            node: "host".into(),
+        };
+        let path = dir.path().join("events.jsonl");
+        for message in ["no room", "no room", "other"] {
+            Recorder::resume(pod(), &path)
+                .record(
+                    None,
+                    Type::Warning,
+                    Source::Scheduler,
+                    "FailedScheduling",
+                    message,
+                )
+                .unwrap();
+        }
+        let events = read(dir.path());
+        let counts: Vec<(Option<&str>, Option<i32>)> = events
+            .iter()
+            .map(|e| (e.message.as_deref(), e.count))
+            .collect();
+        assert_eq!(
+            counts,
+            [(Some("no room"), Some(2)), (Some("other"), Some(1))]
+        );
+        assert_eq!(
+            events[0].source.as_ref().unwrap().component.as_deref(),
+            Some("default-scheduler")
+        );
     }
 
     #[test]

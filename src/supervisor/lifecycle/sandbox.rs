@@ -12,43 +12,18 @@ use crate::network::cni::Cancel;
 use crate::runtime::PodRuntime;
 use crate::runtime::netns::NetNs;
 use crate::store::record::Process;
-use crate::supervisor::events::{Source, Type};
+use crate::supervisor::events::Type;
 
 use super::{Msg, Supervisor};
 
 impl Supervisor {
-    /// The scheduler's part: the pod is bound to this node at once.
+    /// The pod starts bound to this node (the scheduler's queue bound
+    /// it, or its manifest named the node): PodScheduled, then the
+    /// kubelet's admission.
     pub(super) fn begin(&mut self) {
-        let node = crate::node::name();
-        let message = format!(
-            "Successfully assigned {}/{} to {node}",
-            self.namespace, self.name
-        );
-        let _ = self
-            .events
-            .record(None, Type::Normal, Source::Scheduler, "Scheduled", &message);
         let now = crate::duration::now();
         self.conditions.set("PodScheduled", true, None, None, now);
-        if self.spec.node_name.is_none()
-            && let Err(e) = self.bind(&node)
-        {
-            eprintln!("pod-supervisor: recording spec.nodeName: {e:#}");
-        }
         self.admit();
-    }
-
-    pub(super) fn bind(&mut self, node: &str) -> Result<()> {
-        use crate::api::{Kind, Object};
-        let _lock = self.store.lock(Kind::Pod, &self.namespace, &self.name)?;
-        if let Some(Object::Pod(mut pod)) =
-            self.store.get(Kind::Pod, &self.namespace, &self.name)?
-            && pod.metadata.uid.as_deref() == Some(&self.uid)
-        {
-            pod.spec.get_or_insert_with(Default::default).node_name = Some(node.to_string());
-            self.store.replace(&Object::Pod(pod))?;
-            self.spec.node_name = Some(node.to_string());
-        }
-        Ok(())
     }
 
     // ----- the sandbox -----

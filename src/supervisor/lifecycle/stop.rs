@@ -283,6 +283,8 @@ impl Supervisor {
             // A completed pod: its final status stays for get and logs.
             self.write_status();
             let _ = std::fs::remove_file(self.records.socket());
+            // What it held of the node is free for a pod that waits.
+            crate::pods::retry_quietly(&self.store);
             return;
         }
         if !self.stage.detached()
@@ -299,6 +301,7 @@ impl Supervisor {
         for mut client in self.stage.take_clients() {
             let _ = send_reply(&mut client, &Reply::Deleted).await;
         }
+        crate::pods::retry_quietly(&self.store);
     }
 
     /// Whether the store still holds this pod (this uid under its name).

@@ -1,0 +1,274 @@
+//! The scheduling queue over the state directory: a pod that fits the
+//! node is bound to it (spec.nodeName and the `Scheduled` event) and may
+//! start; one that does not stays Pending with PodScheduled=False,
+//! reason Unschedulable, and a `FailedScheduling` event, both with the
+//! scheduler's message. [`Queue::retry`] tries the waiting pods again, in
+//! creation order, when the node or its pods change.
+//!
+//! One file lock (`<root>/locks/scheduler`) is held from the look at the
+//! node's pods to the binding, so that two `pod create` racing for the
+//! last CPU bind one pod, not two.
+//!
+//! Pods the default scheduler leaves alone stay Pending too: one bound
+//! to another node (only that node's kubelet would run it), one for
+//! another scheduler, one with scheduling gates.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, PodStatus};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use super::fit::{self, Snapshot};
+use crate::api::phase::{PENDING, is_terminal};
+use crate::api::{Kind, Object};
+use crate::store::{Lock, Store};
+use crate::supervisor::events::{PodRef, Recorder, Source, Type};
+
+/// The scheduler this one is.
+pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
+
+/// Where a stored pod stands once the queue has seen it.
+#[derive(Debug)]
+pub enum Placement {
+    /// Bound to this node (now, or before): its supervisor may start.
+    Bound(Box<Pod>),
+    /// Left Pending.
+    Pending,
+}
+
+/// The queue, locked: the node and the pods bound to it.
+pub struct Queue<'a> {
+    store: &'a Store,
+    node: Node,
+    node_name: String,
+    here: Vec<Pod>,
+    _lock: Lock,
+}
+
+impl<'a> Queue<'a> {
+    /// Takes the scheduler's lock and reads the node's pods.
+    pub fn open(store: &'a Store, node: Node) -> Result<Queue<'a>> {
+        let dir = store.root().join("locks");
+        std::fs::create_dir_all(&dir)?;
+        let lock = Lock::exclusive(&dir.join("scheduler"))?;
+        let node_name = node.metadata.name.clone().unwrap_or_default();
+        let here = pods(store)?
+            .into_iter()
+            .filter(|p| bound_to(p) == Some(&node_name) && !finished(p))
+            .collect();
+        Ok(Queue {
+            store,
+            node,
+            node_name,
+            here,
+            _lock: lock,
+        })
+    }
+
+    /// Schedules one stored pod.
+    pub fn place(&mut self, pod: &Pod) -> Result<Placement> {
+        let spec = pod.spec.clone().unwrap_or_default();
+        if let Some(node) = bound_to(pod) {
+            if *node == self.node_name {
+                return Ok(Placement::Bound(Box::new(pod.clone())));
+            }
+            let message = format!(
+                "The pod is bound to node {node:?}, and this node is {:?}: it waits for that node's kubelet",
+                self.node_name
+            );
+            self.write_status(pod, None, Some(message))?;
+            return Ok(Placement::Pending);
+        }
+        if spec.scheduler_name.as_deref().unwrap_or(DEFAULT_SCHEDULER) != DEFAULT_SCHEDULER {
+            self.write_status(pod, None, None)?;
+            return Ok(Placement::Pending);
+        }
+        if spec
+            .scheduling_gates
+            .as_ref()
+            .is_some_and(|g| !g.is_empty())
+        {
+            let gated = condition(
+                "SchedulingGated",
+                "Scheduling is blocked due to non-empty scheduling gates",
+            );
+            self.write_status(pod, Some(gated), None)?;
+            return Ok(Placement::Pending);
+        }
+        let namespace_labels = |ns: &str| -> BTreeMap<String, String> {
+            // Every namespace carries its name as a label (the
+            // NamespaceDefaultLabelName feature).
+            [("kubernetes.io/metadata.name".to_string(), ns.to_string())]
+                .into_iter()
+                .collect()
+        };
+        let snapshot = Snapshot {
+            node: &self.node,
+            here: &self.here,
+            namespace_labels: &namespace_labels,
+        };
+        match fit::schedule(pod, &snapshot) {
+            Ok(()) => match self.bind(pod)? {
+                Some(bound) => {
+                    self.here.push(bound.clone());
+                    Ok(Placement::Bound(Box::new(bound)))
+                }
+                None => Ok(Placement::Pending),
+            },
+            Err(message) => {
+                self.write_status(pod, Some(condition("Unschedulable", &message)), None)?;
+                self.event(pod, Type::Warning, "FailedScheduling", &message);
+                Ok(Placement::Pending)
+            }
+        }
+    }
+
+    /// Tries every waiting pod again, oldest first (the order of the
+    /// scheduler's queue for pods of equal priority); returns those bound.
+    pub fn retry(&mut self) -> Result<Vec<Pod>> {
+        let mut waiting: Vec<Pod> = pods(self.store)?
+            .into_iter()
+            .filter(|p| {
+                bound_to(p).is_none() && !finished(p) && p.metadata.deletion_timestamp.is_none()
+            })
+            .collect();
+        waiting.sort_by(|a, b| {
+            let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+            created(a).cmp(&created(b)).then_with(|| {
+                (&a.metadata.namespace, &a.metadata.name)
+                    .cmp(&(&b.metadata.namespace, &b.metadata.name))
+            })
+        });
+        let mut bound = Vec::new();
+        for pod in waiting {
+            if let Placement::Bound(pod) = self.place(&pod)? {
+                bound.push(*pod);
+            }
+        }
+        Ok(bound)
+    }
+
+    /// Binds the pod to the node (the binding subresource: spec.nodeName)
+    /// and says so; None if it was deleted meanwhile.
+    fn bind(&mut self, pod: &Pod) -> Result<Option<Pod>> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let bound = {
+            let _lock = self.store.lock(Kind::Pod, namespace, name)?;
+            let Some(Object::Pod(mut stored)) = self.store.get(Kind::Pod, namespace, name)? else {
+                return Ok(None);
+            };
+            if stored.metadata.uid != pod.metadata.uid
+                || stored.metadata.deletion_timestamp.is_some()
+            {
+                return Ok(None);
+            }
+            stored.spec.get_or_insert_with(Default::default).node_name =
+                Some(self.node_name.clone());
+            stored.status = None;
+            self.store.replace(&Object::Pod(stored.clone()))?;
+            // What the scheduler wrote while the pod waited is the past now;
+            // its supervisor writes the status from here on.
+            self.store.remove_pod_status(namespace, name)?;
+            *stored
+        };
+        let message = format!(
+            "Successfully assigned {namespace}/{name} to {}",
+            self.node_name
+        );
+        self.event(pod, Type::Normal, "Scheduled", &message);
+        Ok(Some(bound))
+    }
+
+    /// The status of a pod left Pending: the scheduler's condition, if
+    /// any, keeping its transition time while it does not change.
+    fn write_status(
+        &self,
+        pod: &Pod,
+        mut scheduled: Option<PodCondition>,
+        message: Option<String>,
+    ) -> Result<()> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let before = self.store.read_pod_status(namespace, name)?;
+        if let (Some(new), Some(old)) = (
+            scheduled.as_mut(),
+            before
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.type_ == "PodScheduled")),
+        ) && old.status == new.status
+            && old.reason == new.reason
+        {
+            new.last_transition_time = old.last_transition_time.clone();
+        }
+        let status = PodStatus {
+            phase: Some(PENDING.into()),
+            conditions: scheduled.map(|c| vec![c]),
+            message,
+            qos_class: Some(
+                crate::api::defaults::qos_class(&pod.spec.clone().unwrap_or_default()).into(),
+            ),
+            ..Default::default()
+        };
+        self.store.write_pod_status(namespace, name, &status)
+    }
+
+    /// Records a scheduler event about the pod; a repeat within the fold
+    /// window counts up the earlier one, as the event recorder does.
+    fn event(&self, pod: &Pod, type_: Type, reason: &str, message: &str) {
+        let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let path = self.store.pod_dir(&namespace, &name).join("events.jsonl");
+        let mut recorder = Recorder::resume(
+            PodRef {
+                namespace,
+                name,
+                uid: pod.metadata.uid.clone().unwrap_or_default(),
+                node: self.node_name.clone(),
+            },
+            &path,
+        );
+        if let Err(e) = recorder.record(None, type_, Source::Scheduler, reason, message) {
+            eprintln!("pod: recording the {reason} event: {e}");
+        }
+    }
+}
+
+/// PodScheduled=False with the scheduler's reason and message.
+fn condition(reason: &str, message: &str) -> PodCondition {
+    PodCondition {
+        type_: "PodScheduled".into(),
+        status: "False".into(),
+        reason: Some(reason.into()),
+        message: Some(message.into()),
+        last_transition_time: Some(Time(crate::duration::now())),
+        ..Default::default()
+    }
+}
+
+/// Every stored pod; one that cannot be read is left out.
+fn pods(store: &Store) -> Result<Vec<Pod>> {
+    Ok(store
+        .list_each(Kind::Pod, None, crate::store::Detail::Full)?
+        .into_iter()
+        .filter_map(|o| match o {
+            Ok(Object::Pod(p)) => Some(*p),
+            _ => None,
+        })
+        .collect())
+}
+
+/// The node the pod is bound to.
+fn bound_to(pod: &Pod) -> Option<&String> {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.node_name.as_ref())
+        .filter(|n| !n.is_empty())
+}
+
+/// A pod that finished takes nothing of the node any more.
+fn finished(pod: &Pod) -> bool {
+    is_terminal(pod.status.as_ref().and_then(|s| s.phase.as_deref()))
+}

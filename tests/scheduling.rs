@@ -1,0 +1,187 @@
+//! Scheduling against the one node: a pod runs only if it fits the node
+//! (nodeName, nodeSelector and affinity, taints, requests, host ports);
+//! one that does not stays Pending with the scheduler's condition and
+//! FailedScheduling event, shown by get and describe, and is tried again
+//! when the node or its pods change.
+
+mod common;
+
+use common::pods::{create, jsonpath, wait_until};
+use common::{Env, import_busybox};
+
+const HELPLESS: &str =
+    "preemption: 0/1 nodes are available: 1 Preemption is not helpful for scheduling.";
+const NO_VICTIMS: &str =
+    "preemption: 0/1 nodes are available: 1 No preemption victims found for incoming pod.";
+
+fn env() -> Env {
+    let env = Env::new();
+    import_busybox(&env.root());
+    env
+}
+
+/// A pod `name` running `sleep 3600` from busybox, with `extra` appended
+/// to its spec (indented by two).
+fn sleeper(name: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, '3600']
+{extra}"
+    )
+}
+
+fn phase(env: &Env, name: &str) -> String {
+    jsonpath(env, name, "{.status.phase}")
+}
+
+fn wait_phase(env: &Env, name: &str, want: &str) {
+    wait_until(env, name, &format!("phase {want}"), || {
+        (phase(env, name) == want).then_some(())
+    });
+}
+
+/// The pod's events as `REASON FROM MESSAGE` lines.
+fn events(env: &Env, name: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(
+        env.root()
+            .join("pods/default")
+            .join(name)
+            .join("events.jsonl"),
+    )
+    .unwrap_or_default();
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        let key = e["metadata"]["name"].as_str().unwrap().to_string();
+        let shown = format!(
+            "{} {} {} x{}",
+            e["reason"].as_str().unwrap(),
+            e["source"]["component"].as_str().unwrap(),
+            e["message"].as_str().unwrap(),
+            e["count"]
+        );
+        match seen.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = shown,
+            None => seen.push((key, shown)),
+        }
+    }
+    seen.into_iter().map(|(_, s)| s).collect()
+}
+
+/// `describe pod NAME` with runs of spaces made one (columns align to
+/// the longest label of their block).
+fn describe(env: &Env, name: &str) -> String {
+    env.ok(&["describe", "pod", name])
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The pod's supervisor never started: nothing of it in the run root.
+fn never_started(env: &Env, name: &str) -> bool {
+    let uid = jsonpath(env, name, "{.metadata.uid}");
+    !env.run_root().join("pods").join(uid).exists()
+}
+
+#[test]
+fn a_pod_asking_for_more_cpu_than_the_node_has_stays_pending() {
+    let env = Env::new();
+    let yaml = sleeper(
+        "greedy",
+        "    resources: {requests: {cpu: '1000', memory: 1Mi}}\n",
+    );
+    create(&env, "greedy", &yaml);
+    let message = format!("0/1 nodes are available: 1 Insufficient cpu. {HELPLESS}");
+    assert_eq!(phase(&env, "greedy"), "Pending");
+    assert_eq!(
+        jsonpath(
+            &env,
+            "greedy",
+            "{.status.conditions[0].type} {.status.conditions[0].status} {.status.conditions[0].reason} {.status.conditions[0].message}"
+        ),
+        format!("PodScheduled False Unschedulable {message}")
+    );
+    assert_eq!(jsonpath(&env, "greedy", "{.spec.nodeName}"), "");
+    assert_eq!(
+        events(&env, "greedy"),
+        [format!("FailedScheduling default-scheduler {message} x1")]
+    );
+    assert!(never_started(&env, "greedy"));
+
+    let table = env.ok(&["get", "pod", "greedy"]);
+    let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(row[..4], ["greedy", "0/1", "Pending", "0"], "{table}");
+    let described = describe(&env, "greedy");
+    for want in [
+        "Status: Pending",
+        "Node: <none>",
+        "PodScheduled False",
+        &format!("Warning FailedScheduling 0s default-scheduler {message}"),
+    ] {
+        assert!(described.contains(want), "{want:?} not in:\n{described}");
+    }
+    // Deleting it frees nothing and leaves nothing.
+    env.ok(&["delete", "pod", "greedy"]);
+    assert!(env.fails(&["get", "pod", "greedy"]).contains("NotFound"));
+}
+
+#[test]
+fn a_pod_bound_to_another_node_never_runs_here() {
+    let env = Env::new();
+    let yaml = sleeper("elsewhere", "  nodeName: foo-node\n");
+    create(&env, "elsewhere", &yaml);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(phase(&env, "elsewhere"), "Pending");
+    assert!(never_started(&env, "elsewhere"));
+    assert_eq!(events(&env, "elsewhere"), Vec::<String>::new());
+    let described = describe(&env, "elsewhere");
+    assert!(described.contains("Node: foo-node/\n"), "{described}");
+    assert!(
+        described.contains("Message: The pod is bound to node \"foo-node\", and this node is"),
+        "{described}"
+    );
+    env.ok(&["delete", "pod", "elsewhere"]);
+    assert!(env.fails(&["get", "pod", "elsewhere"]).contains("NotFound"));
+}
+
+#[test]
+fn two_pods_asking_for_one_host_port() {
+    let env = env();
+    let port = "    ports: [{containerPort: 80, hostPort: 18080}]\n";
+    create(&env, "first", &sleeper("first", port));
+    create(&env, "second", &sleeper("second", port));
+    wait_phase(&env, "first", "Running");
+    let message = format!(
+        "0/1 nodes are available: 1 node(s) didn't have free ports for the requested pod ports. {NO_VICTIMS}"
+    );
+    assert_eq!(phase(&env, "second"), "Pending");
+    assert_eq!(
+        events(&env, "second"),
+        [format!("FailedScheduling default-scheduler {message} x1")]
+    );
+    assert!(never_started(&env, "second"));
+    // The first one gone, the second is tried again and runs.
+    env.ok(&["delete", "pod", "first"]);
+    wait_phase(&env, "second", "Running");
+    let node = jsonpath(&env, "second", "{.spec.nodeName}");
+    assert!(!node.is_empty());
+    assert_eq!(
+        events(&env, "second")[..2],
+        [
+            format!("FailedScheduling default-scheduler {message} x1"),
+            format!(
+                "Scheduled default-scheduler Successfully assigned default/second to {node} x1"
+            ),
+        ]
+    );
+}
