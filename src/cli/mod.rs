@@ -21,6 +21,7 @@ mod logs;
 mod port_forward;
 mod resources;
 mod shell;
+mod usage;
 mod version;
 mod wait;
 
@@ -143,7 +144,19 @@ pub fn run() -> Result<ExitCode> {
     clap_complete::CompleteEnv::with_factory(command)
         .var(completion::ENV_VAR)
         .complete();
-    let mut cli = Cli::parse();
+    let mut cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print as clap prints them.
+        Err(err) if !err.use_stderr() => err.exit(),
+        Err(err) => {
+            let args: Vec<String> = std::env::args_os()
+                .skip(1)
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            eprintln!("{}", usage::one_line(&err, &args));
+            return Ok(ExitCode::from(err.exit_code() as u8));
+        }
+    };
     // kubectl's `-n ""` is the default namespace.
     if cli.global.namespace.is_empty() {
         cli.global.namespace = "default".to_string();

@@ -1,0 +1,102 @@
+//! Bad invocations of every verb (issue 18): each exits non-zero with
+//! exactly one line on stderr, an error in kubectl's shape, and never a
+//! panic or a backtrace. Usage errors name where to read the usage.
+
+mod common;
+
+use common::Env;
+
+/// Runs `pod ARGS` with stdin closed and returns (exit code, stderr).
+fn fail(env: &Env, args: &[&str]) -> (i32, String) {
+    let out = env
+        .pod()
+        .args(args)
+        .env("RUST_BACKTRACE", "1")
+        .output()
+        .expect("running pod");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_verb_fails_in_one_line() {
+    let env = Env::new();
+    let missing = env.dir.path().join("missing.yaml");
+    let missing = missing.to_str().unwrap();
+    let bad_yaml = env.manifest(
+        "bad.yaml",
+        "kind: Pod\napiVersion: v1\nmetadata: {name: x\n",
+    );
+    let bad_yaml = bad_yaml.to_str().unwrap();
+    #[rustfmt::skip]
+    let rows: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["bogus"], "error: unrecognized subcommand 'bogus'; see 'pod --help'"),
+        (vec!["--bogus"], "error: unexpected argument '--bogus' found; see 'pod --help'"),
+        (vec!["help", "bogus"], "error: unrecognized subcommand 'bogus'"),
+        (vec!["create"], "error: the following required arguments were not provided: --filename <FILE>; see 'pod create --help'"),
+        (vec!["create", "-f", missing], "error: the path"),
+        (vec!["create", "-f", bad_yaml], "error: error parsing"),
+        (vec!["apply", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod apply --help'"),
+        (vec!["apply", "-f", missing], "error: the path"),
+        (vec!["get"], "error: You must specify the type of resource to get."),
+        (vec!["get", "bogus"], "error: the server doesn't have a resource type \"bogus\""),
+        (vec!["get", "pod", "nope"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["get", "pods", "-o", "bogus"], "error: unable to match a printer suitable for the output format \"bogus\""),
+        (vec!["get", "pods", "-l", "a in (b"], "error: "),
+        (vec!["describe"], "error: You must specify the type of resource to get."),
+        (vec!["describe", "pod", "nope"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["delete"], "error: You must specify the type of resource to get."),
+        (vec!["delete", "pod"], "error: resource(s) were provided, but no name was specified"),
+        (vec!["delete", "pod", "nope"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["delete", "pod", "a", "--all"], "error: name cannot be provided when a selector or --all is specified"),
+        (vec!["logs"], "error: the following required arguments were not provided: <POD>; see 'pod logs --help'"),
+        (vec!["logs", "nope"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["logs", "nope", "--tail", "x"], "error: invalid value 'x' for '--tail <TAIL>'"),
+        (vec!["exec"], "error: the following required arguments were not provided: <POD>, <COMMAND>...; see 'pod exec --help'"),
+        (vec!["exec", "nope", "--", "ls"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["attach"], "error: the following required arguments were not provided: <POD>; see 'pod attach --help'"),
+        (vec!["attach", "nope"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["port-forward", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod port-forward --help'"),
+        (vec!["port-forward", "nope", "8080"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["wait"], "error: the following required arguments were not provided: --for <CONDITION>; see 'pod wait --help'"),
+        (vec!["wait", "pod/nope", "--for", "bogus"], "error: "),
+        (vec!["label"], "error: the following required arguments were not provided: <ITEMS>...; see 'pod label --help'"),
+        (vec!["label", "pod", "nope", "a=b"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["annotate"], "error: the following required arguments were not provided: <ITEMS>...; see 'pod annotate --help'"),
+        (vec!["annotate", "pod", "nope", "a=b"], "Error from server (NotFound): pods \"nope\" not found"),
+        (vec!["image"], "error: 'pod image' requires a subcommand but one was not provided"),
+        (vec!["image", "bogus"], "error: unrecognized subcommand 'bogus'; see 'pod image --help'"),
+        (vec!["image", "ls", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod image ls --help'"),
+        (vec!["image", "pull"], "error: the following required arguments were not provided: <IMAGE>; see 'pod image pull --help'"),
+        (vec!["image", "pull", "Bad//Ref"], "error: "),
+        (vec!["image", "load"], "error: "),
+        (vec!["image", "load", "-i", missing], "error: "),
+        (vec!["image", "import"], "error: the following required arguments were not provided"),
+        (vec!["image", "import", missing, "x:1"], "error: "),
+        (vec!["image", "inspect", "nope:1"], "Error from server (NotFound): images \"nope:1\" not found"),
+        (vec!["image", "rm"], "error: the following required arguments were not provided"),
+        (vec!["image", "rm", "nope:1"], "Error from server (NotFound): images \"nope:1\" not found"),
+        (vec!["image", "prune", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod image prune --help'"),
+        (vec!["version", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod version --help'"),
+        (vec!["completion"], "error: the following required arguments were not provided: <SHELL>; see 'pod completion --help'"),
+        (vec!["completion", "tcsh"], "error: invalid value 'tcsh' for '<SHELL>' [possible values: bash, zsh, fish]; see 'pod completion --help'"),
+        (vec!["shell", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod shell --help'"),
+    ];
+    let mut failures = Vec::new();
+    for (args, wanted) in &rows {
+        let (code, stderr) = fail(&env, args);
+        let ok = code != 0
+            && code != 101
+            && stderr.lines().count() == 1
+            && stderr.ends_with('\n')
+            && stderr.starts_with(wanted)
+            && !stderr.contains("panicked")
+            && !stderr.contains("backtrace");
+        if !ok {
+            failures.push(format!("pod {args:?}: exit {code}, stderr {stderr:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
