@@ -187,7 +187,12 @@ fn attach_uid(
         .map_err(anyhow::Error::from)
         .and_then(|attachment| {
             let result = attachment.result.unwrap_or(Value::Null);
-            cni::result::pod_addresses(&result, IFNAME).map_err(|e| anyhow!(e))
+            let addresses = cni::result::pod_addresses(&result, IFNAME).map_err(|e| anyhow!(e))?;
+            // containerd's refusal of a network that gave the pod nothing.
+            if addresses.is_empty() {
+                anyhow::bail!("failed to find network info for sandbox {uid:?}");
+            }
+            Ok(addresses)
         });
     if added.is_err() && !cancel.is_cancelled() {
         // As containerd does: what a failed ADD made is undone at once,
@@ -207,6 +212,10 @@ pub fn detach(store: &Store, uid: &str) -> Result<()> {
 
 fn detach_uid(store: &Store, uid: &str) -> Result<()> {
     let cache = cache_dir(store.root());
+    // A pin whose namespace is gone (unmounted, or the run directory of a
+    // crashed pod) must read as missing to the plugins: they then free
+    // what lives outside it, where an empty file would fail them.
+    netns::forget_if_dead(&netns_path(&store.pod_run_dir(uid)))?;
     let mut failed = None;
     for attachment in Attachment::find(&cache, uid) {
         if let Err(e) = cni::del(&cache, &attachment) {

@@ -45,3 +45,16 @@ pub fn unpin(path: &Path) -> Result<()> {
         Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
     }
 }
+
+/// Removes the file at `path` unless a network namespace is mounted on
+/// it.
+pub fn forget_if_dead(path: &Path) -> Result<()> {
+    // NSFS_MAGIC: what statfs says of a namespace file.
+    const NSFS_MAGIC: i64 = 0x6e73_6673;
+    match nix::sys::statfs::statfs(path) {
+        Ok(fs) if fs.filesystem_type().0 == NSFS_MAGIC => Ok(()),
+        Ok(_) => unpin(path),
+        Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("examining {}", path.display())),
+    }
+}

@@ -1,0 +1,304 @@
+//! The pod network when plugins fail: a plugin that fails or hangs
+//! leaves the pod in ContainerCreating with the kubelet's
+//! FailedCreatePodSandBox event and is retried with back-off; `delete`
+//! never waits for a hung plugin; a DEL after a crash (supervisor killed,
+//! the namespace gone) still frees the address. The failing plugins are
+//! shell scripts in the test's own plugin directory.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::pods::{create, delete_and_check_clean, jsonpath, wait_until};
+use common::{Env, import_busybox};
+
+const POD: &str = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: NAME}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+"#;
+
+fn pod(name: &str) -> String {
+    POD.replace("NAME", name)
+}
+
+/// An environment whose plugins are found in `<dir>/bin` first, then in
+/// the system's directory; back-off 1 s doubling to 2 s.
+fn env(extra: &str) -> Env {
+    let env = Env::new();
+    import_busybox(&env.root());
+    std::fs::create_dir_all(bin(&env)).unwrap();
+    env.node_config(&format!(
+        "cniBinDirs: [{}, /usr/lib/cni]\n{extra}",
+        bin(&env).display()
+    ));
+    env
+}
+
+fn bin(env: &Env) -> PathBuf {
+    env.dir.path().join("bin")
+}
+
+fn ipam_dir(env: &Env) -> PathBuf {
+    env.dir.path().join("ipam")
+}
+
+/// `pod` with the short back-off.
+fn run(env: &Env, args: &[&str]) -> std::process::Output {
+    env.pod()
+        .env("POD_BACKOFF_INITIAL", "1s")
+        .env("POD_BACKOFF_MAX", "2s")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn create_pod(env: &Env, name: &str) -> String {
+    let file = env.manifest(&format!("{name}.yaml"), &pod(name));
+    let out = run(env, &["create", "-f", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    jsonpath(env, name, "{.metadata.uid}")
+}
+
+/// Writes the plugin `name`: a script that appends its command to
+/// `<dir>/calls` and then runs `body`.
+fn plugin(env: &Env, name: &str, body: &str) {
+    let path = bin(env).join(name);
+    let calls = env.dir.path().join("calls");
+    std::fs::write(
+        &path,
+        format!(
+            "#!/bin/sh\necho \"$CNI_COMMAND\" >> {}\n{body}\n",
+            calls.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn calls(env: &Env) -> Vec<String> {
+    std::fs::read_to_string(env.dir.path().join("calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A network: bridge `bridge` on `subnet` (if given), then the test's
+/// plugin `kind` (if given).
+fn network(env: &Env, kind: Option<&str>, bridge: Option<(&str, &str)>) {
+    let mut plugins = Vec::new();
+    if let Some((bridge, subnet)) = bridge {
+        plugins.push(serde_json::json!({
+            "type": "bridge", "bridge": bridge,
+            "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]], "dataDir": ipam_dir(env)}
+        }));
+    }
+    if let Some(kind) = kind {
+        plugins.push(serde_json::json!({"type": kind}));
+    }
+    std::fs::write(
+        env.cni_conf_dir().join("10-test.conflist"),
+        serde_json::json!({"cniVersion": "1.0.0", "name": "failnet", "plugins": plugins})
+            .to_string(),
+    )
+    .unwrap();
+}
+
+/// How many times the pod's event (reason, message) was recorded
+/// (from the events the supervisor appends to the store).
+fn event_count(env: &Env, name: &str, reason: &str, message: &str) -> u64 {
+    let path = env
+        .root()
+        .join("pods/default")
+        .join(name)
+        .join("events.jsonl");
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["reason"] == reason && e["message"] == message)
+        .map(|e| e["count"].as_u64().unwrap_or(1))
+        .sum()
+}
+
+fn leases(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
+        .collect()
+}
+
+struct Bridge(&'static str);
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", self.0])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn a_failing_plugin_gives_the_kubelets_event_and_is_retried_until_it_works() {
+    let env = env("");
+    let _bridge = Bridge("podt-fail");
+    // After the bridge took an address, the plugin fails ADD (DEL
+    // succeeds).
+    plugin(
+        &env,
+        "failer",
+        "cat >/dev/null\nif [ \"$CNI_COMMAND\" = ADD ]; then\n  echo '{\"cniVersion\":\"1.0.0\",\"code\":100,\"msg\":\"the test says no\"}'\n  exit 1\nfi",
+    );
+    network(&env, Some("failer"), Some(("podt-fail", "10.246.3.0/24")));
+    let uid = create_pod(&env, "failing");
+    let wanted = format!(
+        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{uid}\": plugin type=\"failer\" name=\"failnet\" failed (add): the test says no"
+    );
+    wait_until(&env, "failing", "two FailedCreatePodSandBox events", || {
+        (event_count(&env, "failing", "FailedCreatePodSandBox", &wanted) >= 2).then_some(())
+    });
+    assert_eq!(
+        jsonpath(
+            &env,
+            "failing",
+            "{.status.containerStatuses[0].state.waiting.reason}"
+        ),
+        "ContainerCreating"
+    );
+    assert_eq!(jsonpath(&env, "failing", "{.status.podIP}"), "");
+    // Each failed ADD was undone at once: the address the bridge took is
+    // free again while the pod waits.
+    let seen = calls(&env);
+    assert!(seen.iter().filter(|c| *c == "ADD").count() >= 2, "{seen:?}");
+    assert!(seen.contains(&"DEL".to_string()), "{seen:?}");
+    assert_eq!(
+        leases(&ipam_dir(&env).join("failnet")),
+        Vec::<String>::new()
+    );
+
+    // The configuration is mended: the next retry succeeds.
+    network(&env, None, Some(("podt-fail", "10.246.3.0/24")));
+    let ip = wait_until(&env, "failing", "a pod IP after the fix", || {
+        let ip = jsonpath(&env, "failing", "{.status.podIP}");
+        (!ip.is_empty()).then_some(ip)
+    });
+    assert!(ip.starts_with("10.246.3."), "{ip}");
+    wait_until(&env, "failing", "Running", || {
+        (jsonpath(&env, "failing", "{.status.phase}") == "Running").then_some(())
+    });
+    delete_and_check_clean(&env, "failing", &uid);
+    assert_eq!(
+        leases(&ipam_dir(&env).join("failnet")),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn a_hung_plugin_times_out_and_delete_does_not_wait_for_it() {
+    let env = env("cniPluginTimeout: 1s\n");
+    let pidfile = env.dir.path().join("sleeper");
+    plugin(
+        &env,
+        "hang",
+        &format!(
+            "if [ \"$CNI_COMMAND\" = ADD ]; then sleep 1000 & echo $! > {}; wait; fi",
+            pidfile.display()
+        ),
+    );
+    network(&env, Some("hang"), None);
+    let uid = create_pod(&env, "hung");
+    let wanted = format!(
+        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{uid}\": plugin type=\"hang\" name=\"failnet\" failed (add): plugin timed out after 1s"
+    );
+    wait_until(&env, "hung", "the timeout's event", || {
+        (event_count(&env, "hung", "FailedCreatePodSandBox", &wanted) >= 1).then_some(())
+    });
+    let sleeper: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let gone = |pid: i32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty() || stat.contains(") Z ")
+    };
+    wait_until(&env, "hung", "the timed-out plugin's child killed", || {
+        gone(sleeper).then_some(())
+    });
+
+    // Now a plugin that would hang for a minute: delete stops it.
+    env.node_config(&format!(
+        "cniBinDirs: [{}, /usr/lib/cni]\ncniPluginTimeout: 60s\n",
+        bin(&env).display()
+    ));
+    std::fs::remove_file(&pidfile).unwrap();
+    wait_until(&env, "hung", "the next ADD", || {
+        pidfile.exists().then_some(())
+    });
+    let sleeper: i32 = wait_until(&env, "hung", "the plugin's pid", || {
+        std::fs::read_to_string(&pidfile).ok()?.trim().parse().ok()
+    });
+    let started = Instant::now();
+    delete_and_check_clean(&env, "hung", &uid);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "delete took {:?}",
+        started.elapsed()
+    );
+    assert!(gone(sleeper), "the hung plugin's child is still running");
+}
+
+#[test]
+fn a_del_after_a_crash_frees_the_address() {
+    let env = env("");
+    let _bridge = Bridge("podt-crash");
+    network(&env, None, Some(("podt-crash", "10.246.4.0/24")));
+    let uid = create(&env, "crashed", &pod("crashed"));
+    let ip = wait_until(&env, "crashed", "a pod IP", || {
+        let ip = jsonpath(&env, "crashed", "{.status.podIP}");
+        (!ip.is_empty()).then_some(ip)
+    });
+    assert_eq!(leases(&ipam_dir(&env).join("failnet")), vec![ip]);
+    // The supervisor and the pause die, and the namespace goes with the
+    // unmounted pin: nothing of the pod's network is left to look at.
+    let run_dir = env.run_root().join("pods").join(&uid);
+    let text = std::fs::read_to_string(run_dir.join("supervisor.pid")).unwrap();
+    let supervisor: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: kill(2) of the supervisor this test started.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    let processes: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap()).unwrap();
+    let pause = processes["pause"]["pid"].as_i64().unwrap() as i32;
+    // SAFETY: kill(2) of the pod's pause process.
+    unsafe { libc::kill(pause, libc::SIGKILL) };
+    let pin = run_dir.join("netns");
+    nix::mount::umount2(&pin, nix::mount::MntFlags::MNT_DETACH).unwrap();
+    env.ok(&["delete", "pod", "crashed", "--grace-period=0", "--force"]);
+    assert_eq!(
+        leases(&ipam_dir(&env).join("failnet")),
+        Vec::<String>::new()
+    );
+    assert!(
+        !env.root()
+            .join("cni/results")
+            .read_dir()
+            .unwrap()
+            .any(|_| true)
+    );
+}
