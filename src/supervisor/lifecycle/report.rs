@@ -68,8 +68,7 @@ impl Supervisor {
             self.conditions.set(type_, ok, reason, message, now);
         }
         if self.conditions.get("PodReadyToStartContainers").is_none() {
-            self.conditions
-                .set("PodReadyToStartContainers", false, None, None, now);
+            self.ready_to_start_containers(false);
         }
         // A host-network pod has the node's address; another, what its
         // network gave it.

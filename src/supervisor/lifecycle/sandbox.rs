@@ -53,13 +53,15 @@ impl Supervisor {
     }
 
     fn sandbox_ready(&mut self) {
-        self.conditions.set(
-            "PodReadyToStartContainers",
-            true,
-            None,
-            None,
-            crate::duration::now(),
-        );
+        self.ready_to_start_containers(true);
+    }
+
+    /// PodReadyToStartContainers: the sandbox is up and on the network,
+    /// or not (not yet, failed, torn down). The one place it is set.
+    pub(super) fn ready_to_start_containers(&mut self, ready: bool) {
+        let now = crate::duration::now();
+        self.conditions
+            .set("PodReadyToStartContainers", ready, None, None, now);
     }
 
     /// The kubelet's FailedCreatePodSandBox; the failure is counted in the
@@ -67,13 +69,7 @@ impl Supervisor {
     fn sandbox_creation_failed(&mut self, error: &str) {
         let message = format!("Failed to create pod sandbox: {error}");
         self.event(None, Type::Warning, "FailedCreatePodSandBox", &message);
-        self.conditions.set(
-            "PodReadyToStartContainers",
-            false,
-            None,
-            None,
-            crate::duration::now(),
-        );
+        self.ready_to_start_containers(false);
         let now = Instant::now();
         self.sandbox_backoff.restarted(now);
         self.sandbox_failed = Some(now);

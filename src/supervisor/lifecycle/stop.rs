@@ -272,13 +272,7 @@ impl Supervisor {
         }
         self.processes.clear();
         self.write_processes();
-        self.conditions.set(
-            "PodReadyToStartContainers",
-            false,
-            None,
-            None,
-            crate::duration::now(),
-        );
+        self.ready_to_start_containers(false);
         if self.stage.stopping().is_none() {
             // A completed pod: its final status stays for get and logs.
             self.write_status();
