@@ -304,3 +304,141 @@ fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool 
     });
     labels_hold && expressions_hold
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn preset(name: &str, version: &str, spec: serde_json::Value) -> PodPreset {
+        serde_json::from_value(json!({
+            "apiVersion": "settings.k8s.io/v1alpha1", "kind": "PodPreset",
+            "metadata": {"name": name, "namespace": "default", "resourceVersion": version},
+            "spec": spec,
+        }))
+        .unwrap()
+    }
+
+    fn pod(value: serde_json::Value) -> Pod {
+        serde_json::from_value(value).unwrap()
+    }
+
+    fn frontend(containers: serde_json::Value) -> Pod {
+        pod(
+            json!({"metadata": {"name": "p", "labels": {"role": "frontend"}},
+            "spec": {"containers": containers}}),
+        )
+    }
+
+    #[test]
+    fn presets_agreeing_with_each_other_merge_once() {
+        let a = preset(
+            "a",
+            "7",
+            json!({"env": [{"name": "X", "value": "1"}], "volumes": [{"name": "v", "emptyDir": {}}]}),
+        );
+        let b = preset(
+            "b",
+            "9",
+            json!({"env": [{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}],
+                   "volumes": [{"name": "v", "emptyDir": {}}],
+                   "envFrom": [{"configMapRef": {"name": "cm"}}]}),
+        );
+        let mut p = frontend(json!([{"name": "c", "envFrom": [{"secretRef": {"name": "s"}}]}]));
+        assert_eq!(
+            admit(&mut p, &[a, b]),
+            Admission::Applied(vec!["a".into(), "b".into()])
+        );
+        let value = serde_json::to_value(&p).unwrap();
+        assert_eq!(
+            value["spec"]["containers"][0]["env"],
+            json!([{"name": "X", "value": "1"}, {"name": "Y", "value": "2"}])
+        );
+        assert_eq!(
+            value["spec"]["containers"][0]["envFrom"],
+            json!([{"secretRef": {"name": "s"}}, {"configMapRef": {"name": "cm"}}])
+        );
+        assert_eq!(
+            value["spec"]["volumes"],
+            json!([{"name": "v", "emptyDir": {}}])
+        );
+        assert_eq!(
+            value["metadata"]["annotations"],
+            json!({"podpreset.admission.kubernetes.io/podpreset-a": "7",
+                   "podpreset.admission.kubernetes.io/podpreset-b": "9"})
+        );
+    }
+
+    #[test]
+    fn presets_that_disagree_with_each_other_conflict() {
+        let a = preset(
+            "a",
+            "1",
+            json!({"volumes": [{"name": "v", "emptyDir": {}}]}),
+        );
+        let b = preset(
+            "b",
+            "2",
+            json!({"volumes": [{"name": "v", "hostPath": {"path": "/x"}}]}),
+        );
+        let mut p = frontend(json!([{"name": "c"}]));
+        let before = p.clone();
+        let Admission::Conflict(warning) = admit(&mut p, &[a, b]) else {
+            panic!("no conflict");
+        };
+        assert!(
+            warning.starts_with("conflict occurred while applying podpresets: a,b on pod:  err: merging volumes for b has a conflict on v: \n"),
+            "{warning}"
+        );
+        assert_eq!(p, before);
+    }
+
+    #[test]
+    fn several_conflicts_are_one_aggregate() {
+        let a = preset(
+            "a",
+            "1",
+            json!({"env": [{"name": "X", "value": "new"}],
+                   "volumeMounts": [{"name": "m", "mountPath": "/other"}]}),
+        );
+        let mut p = frontend(json!([{"name": "c",
+            "env": [{"name": "X", "value": "old"}],
+            "volumeMounts": [{"name": "m", "mountPath": "/m"}]}]));
+        let Admission::Conflict(warning) = admit(&mut p, &[a]) else {
+            panic!("no conflict");
+        };
+        let err = warning.split(" err: ").nth(1).unwrap();
+        assert!(
+            err.starts_with("[merging env for a has a conflict on X: "),
+            "{err}"
+        );
+        assert!(
+            err.contains(", merging volume mounts for a has a conflict on m: "),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn mirror_pods_and_pods_without_matching_labels_are_untouched() {
+        let a = preset(
+            "a",
+            "1",
+            json!({"selector": {"matchLabels": {"role": "frontend"}}, "env": [{"name": "X", "value": "1"}]}),
+        );
+        let mut mirror = pod(
+            json!({"metadata": {"name": "m", "labels": {"role": "frontend"},
+            "annotations": {"kubernetes.io/config.mirror": "x"}},
+            "spec": {"containers": [{"name": "c"}]}}),
+        );
+        assert_eq!(
+            admit(&mut mirror, std::slice::from_ref(&a)),
+            Admission::Untouched
+        );
+        let mut other = pod(
+            json!({"metadata": {"name": "o", "labels": {"role": "backend"}},
+            "spec": {"containers": [{"name": "c"}]}}),
+        );
+        assert_eq!(admit(&mut other, &[a]), Admission::Untouched);
+        assert!(other.spec.unwrap().containers[0].env.is_none());
+    }
+}
