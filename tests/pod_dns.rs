@@ -212,3 +212,22 @@ fn the_api_servers_dns_and_host_network_messages() {
         env.fails(&["get", "pod", "bad"]);
     }
 }
+
+#[test]
+fn the_hosts_file_has_the_pod_ip_line_of_the_kubelet() {
+    let env = env("clusterDomain: cluster.local\n");
+    let (_, hosts, hostname) = files_of(
+        &env,
+        "named",
+        "  hostname: web\n  subdomain: backend\n  hostAliases: [{ip: 192.0.2.9, hostnames: [a.example, b.example]}]\n",
+    );
+    let ip = common::pods::jsonpath(&env, "named", "{.status.podIP}");
+    assert!(ip.parse::<std::net::IpAddr>().is_ok(), "pod IP {ip:?}");
+    assert_eq!(
+        hosts,
+        format!(
+            "# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\nfe00::2\tip6-allrouters\n{ip}\tweb.backend.default.svc.cluster.local\tweb\n\n# Entries added by HostAliases.\n192.0.2.9\ta.example\tb.example\n"
+        )
+    );
+    assert_eq!(hostname, "web\n");
+}
