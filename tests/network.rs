@@ -347,3 +347,90 @@ spec:
     );
     delete_and_check_clean(&env, "hostnet", &uid);
 }
+
+/// The rules of the iptables chains that rules naming `id` jump to
+/// (portmap's per-pod chains carry no comment themselves).
+fn chains_of(id: &str) -> Vec<String> {
+    let out = Command::new("iptables-save").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let chains: Vec<String> = text
+        .lines()
+        .filter(|l| l.contains(id))
+        .filter_map(|l| l.split(" -j ").nth(1))
+        .map(|c| c.split_whitespace().next().unwrap_or_default().to_string())
+        .filter(|c| c.starts_with("CNI-"))
+        .collect();
+    text.lines()
+        .filter(|l| chains.iter().any(|c| l.starts_with(&format!("-A {c} "))))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn host_ports_are_published_through_portmap() {
+    let env = env();
+    let _bridge = bridge_network(&env, "hostports", "podt-hp", "10.246.5.0/24");
+    let file = env.manifest(
+        "hp.yaml",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hp}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: web
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "mkdir -p /www && echo via-host-port > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports:
+    - {containerPort: 80, hostPort: 38473}
+  - name: dns
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+    ports:
+    - {containerPort: 5353, hostPort: 38474, protocol: UDP, hostIP: 127.0.0.1}
+"#,
+    );
+    let out = env.run(&["create", "-f", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("hostPort"),
+        "no warning any more: {out:?}"
+    );
+    let uid = env.ok(&["get", "pod", "hp", "-o", "jsonpath={.metadata.uid}"]);
+    let ip = wait_ip(&env, "hp");
+    // From the host, on loopback.
+    let body = wait_until(&env, "hp", "an answer on 127.0.0.1:38473", || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect("127.0.0.1:38473").ok()?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+            .ok()?;
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        text.contains("via-host-port").then_some(text)
+    });
+    assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
+    // The UDP mapping, on the host address it names (busybox has no UDP
+    // server to answer it).
+    let rules = chains_of(&uid);
+    assert!(
+        rules.iter().any(|r| r.contains("-d 127.0.0.1/32")
+            && r.contains("-p udp")
+            && r.contains("--dport 38474")
+            && r.contains(&format!("--to-destination {ip}:5353"))),
+        "{rules:#?}"
+    );
+    assert!(
+        rules.iter().any(|r| r.contains("-p tcp")
+            && r.contains("--dport 38473")
+            && r.contains(&format!("--to-destination {ip}:80"))),
+        "{rules:#?}"
+    );
+    delete_and_check_clean(&env, "hp", &uid);
+    assert_eq!(rules_naming(&uid), Vec::<String>::new());
+    assert_eq!(chains_of(&uid), Vec::<String>::new());
+    assert!(std::net::TcpStream::connect("127.0.0.1:38473").is_err());
+}

@@ -159,7 +159,6 @@ const NOT_BUILT: &str = "ignored: not supported by pod yet";
 /// carry out (yet): said out loud rather than dropped.
 fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
     let mut out = Vec::new();
-    let mut out_ports = Vec::new();
     let mut warn = |path: String| out.push(format!("spec.{path}: {NOT_BUILT}"));
     if spec.active_deadline_seconds.is_some() {
         warn("activeDeadlineSeconds".into());
@@ -193,17 +192,8 @@ fn not_built_warnings(spec: &PodSpec) -> Vec<String> {
             for field in container_fields(container) {
                 warn(format!("{list}[{i}].{field}"));
             }
-            let host_ports = container.ports.iter().flatten().enumerate();
-            for (p, _) in host_ports.filter(|(_, port)| port.host_port.is_some_and(|h| h > 0)) {
-                if spec.host_network != Some(true) {
-                    out_ports.push(format!(
-                        "spec.{list}[{i}].ports[{p}].hostPort: ignored: pods have a loopback-only network, ports are not published"
-                    ));
-                }
-            }
         }
     }
-    out.extend(out_ports);
     out
 }
 
