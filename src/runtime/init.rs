@@ -175,15 +175,50 @@ fn set_sysctls(sysctls: &[(String, String)]) -> Result<()> {
         }
         // `net.ipv4.conf.eth0/100.forwarding`: dots separate, a slash is
         // a dot of the name (a VLAN interface).
-        let mut path = PathBuf::from("/proc/sys");
+        let mut path = PathBuf::new();
         for part in dotted.split('.') {
             if part.is_empty() || part == ".." {
                 bail!("invalid sysctl name {name:?}");
             }
             path.push(part.replace('/', "."));
         }
-        std::fs::write(&path, value).with_context(|| format!("setting sysctl {name}={value}"))?;
+        write_sysctl(&path, value).with_context(|| format!("setting sysctl {name}={value}"))?;
     }
+    Ok(())
+}
+
+/// Writes `value` to `/proc/sys/<path>` of the container's own procfs,
+/// through no link and no other mount: a bind over a sysctl file (runc
+/// lets volumes cover a few under /proc/sys) would otherwise take the
+/// write somewhere else (runc's CVE-2025-52881 class).
+fn write_sysctl(path: &Path, value: &str) -> Result<()> {
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let proc_sys = rustix::fs::open(
+        "/proc/sys",
+        OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+    if rustix::fs::fstatfs(&proc_sys)?.f_type as i64 != PROC_SUPER_MAGIC {
+        bail!("/proc/sys is not a procfs");
+    }
+    let fd = rustix::fs::openat2(
+        &proc_sys,
+        path,
+        OFlags::WRONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+        ResolveFlags::BENEATH
+            | ResolveFlags::NO_XDEV
+            | ResolveFlags::NO_SYMLINKS
+            | ResolveFlags::NO_MAGICLINKS,
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::XDEV => {
+            anyhow!("/proc/sys/{} is covered by another mount", path.display())
+        }
+        e => anyhow!("open /proc/sys/{}: {}", path.display(), io_text(&e.into())),
+    })?;
+    File::from(fd).write_all(value.as_bytes())?;
     Ok(())
 }
 

@@ -76,23 +76,92 @@ pub fn prepare(
         Some(user) => mount_idmapped_overlay(&config.rootfs, nodev, user)?,
         None => mount_overlay(&config.rootfs, nodev)?,
     }
-    mount_proc(root)?;
-    mount_sys(root, config.sys_writable)?;
+    // The host's null device, opened before anything of the image is
+    // looked at: what masks /proc and /sys files later (see
+    // `restrict_proc`).
+    let null = open_null()?;
+    let root_fd = bind::Root::open(root)?;
+    mount_proc(&root_fd)?;
+    mount_sys(&root_fd, config.sys_writable)?;
     mount_cgroups(root, config.sys_writable)?;
     if config.host_dev {
-        bind_host_dev(root)?;
+        bind_host_dev(&root_fd)?;
     } else {
-        make_dev(root)?;
+        make_dev(&root_fd)?;
     }
     // The ptys' group, tty (5) in the container, is a host gid in the
     // mount options (the mount is made from the host's user namespace).
     mount_dev_extras(root, config.id_base.unwrap_or(0) + TTY_GID)?;
-    let root_fd = bind::Root::open(root)?;
     for (m, source) in config.mounts.iter().zip(sources) {
         mount_one(&root_fd, m, source, user)?;
     }
+    mask_paths(&root_fd, &config.masked_paths, &null)?;
     drop(root_fd);
     pivot(root)
+}
+
+/// An O_PATH fd of the host's /dev/null, refused unless it is the null
+/// character device (1:3): the source of every masked path's bind.
+fn open_null() -> Result<OwnedFd> {
+    use rustix::fs::{FileType, OFlags};
+    let fd = rustix::fs::open(
+        "/dev/null",
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| anyhow!("opening /dev/null: {e}"))?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| anyhow!("checking /dev/null: {e}"))?;
+    let (major, minor) = (rustix::fs::major(st.st_rdev), rustix::fs::minor(st.st_rdev));
+    if FileType::from_raw_mode(st.st_mode) != FileType::CharacterDevice || (major, minor) != (1, 3)
+    {
+        bail!("/dev/null is not the null device (1:3)");
+    }
+    Ok(fd)
+}
+
+/// Where a filesystem of the runtime's own (proc, sysfs, the /dev tmpfs)
+/// is mounted: the directory `name` at the top of the root, made when
+/// missing, and refused when the image put anything else there, a
+/// symbolic link above all, as runc refuses (`filesystem "proc" must be
+/// mounted on ordinary directory`, its fix for CVE-2019-16884 and
+/// CVE-2019-19921): a link would move the mount where the image chose,
+/// and let it stand a fake /proc or /dev where the runtime and the
+/// container look. The fd is what the mount is made on
+/// (`/proc/self/fd/N` reaches exactly it), never the name again.
+fn own_fs_target(root: &bind::Root<'_>, name: &str, fstype: &str) -> Result<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::io::Errno;
+    let open = || {
+        rustix::fs::openat(
+            &root.fd,
+            name,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let refused = || anyhow!("filesystem {fstype:?} must be mounted on ordinary directory");
+    match open() {
+        Ok(fd) => Ok(fd),
+        Err(Errno::NOENT) => {
+            match rustix::fs::mkdirat(&root.fd, name, Mode::from_raw_mode(0o755)) {
+                Ok(()) | Err(Errno::EXIST) => {}
+                Err(e) => return Err(anyhow!("creating /{name}: {e}")),
+            }
+            open().map_err(|e| match e {
+                Errno::NOTDIR | Errno::LOOP => refused(),
+                e => anyhow!("opening /{name}: {e}"),
+            })
+        }
+        // O_PATH | O_NOFOLLOW opens a symlink itself, which O_DIRECTORY
+        // then refuses.
+        Err(Errno::NOTDIR | Errno::LOOP) => Err(refused()),
+        Err(e) => Err(anyhow!("opening /{name}: {e}")),
+    }
+}
+
+/// The path that reaches exactly what `fd` is (its magic link).
+fn fd_target(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
 fn mount_overlay(rootfs: &Rootfs, nodev: bool) -> Result<()> {
@@ -232,19 +301,20 @@ fn escape_overlay_path(path: &Path) -> String {
     out
 }
 
-fn mount_proc(root: &Path) -> Result<()> {
-    let target = ensure_dir(root, "/proc")?;
+fn mount_proc(root: &bind::Root<'_>) -> Result<()> {
+    let target = own_fs_target(root, "proc", "proc")?;
     mount_fs(
         "proc",
-        &target,
+        &fd_target(&target),
         "proc",
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         None,
     )
 }
 
-fn mount_sys(root: &Path, writable: bool) -> Result<()> {
-    let target = ensure_dir(root, "/sys")?;
+fn mount_sys(root: &bind::Root<'_>, writable: bool) -> Result<()> {
+    let fd = own_fs_target(root, "sys", "sysfs")?;
+    let target = fd_target(&fd);
     let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     if !writable {
         flags |= MsFlags::MS_RDONLY;
@@ -256,6 +326,9 @@ fn mount_sys(root: &Path, writable: bool) -> Result<()> {
     // network with an unprivileged user namespace): bind the host's.
     bind(Path::new("/sys"), &target, true)?;
     if !writable {
+        // The bind is now what `/sys` in the root names (the fd still
+        // names the directory under it).
+        let target = root.path.join("sys");
         remount_readonly(
             &target,
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
@@ -322,10 +395,19 @@ fn mount_cgroups(root: &Path, writable: bool) -> Result<()> {
 /// not change when the tmpfs under it is remounted `nodev`. The nodes stay
 /// the container's own inodes (not the host's, which container root could
 /// chmod), and the device cgroup still decides what they may open.
-fn make_dev(root: &Path) -> Result<()> {
-    let dev = ensure_dir(root, "/dev")?;
+fn make_dev(root: &bind::Root<'_>) -> Result<()> {
+    let target = own_fs_target(root, "dev", "tmpfs")?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
-    mount_fs("tmpfs", &dev, "tmpfs", flags, Some("mode=755,size=65536k"))?;
+    mount_fs(
+        "tmpfs",
+        &fd_target(&target),
+        "tmpfs",
+        flags,
+        Some("mode=755,size=65536k"),
+    )?;
+    // `<root>/dev` is an ordinary directory (checked above), so its name
+    // now reaches the fresh tmpfs, which holds nothing of the image.
+    let dev = root.path.join("dev");
     for (name, major, minor) in DEVICES {
         let path = dev.join(name);
         mknod(
@@ -360,11 +442,11 @@ fn make_dev(root: &Path) -> Result<()> {
     .map_err(|e| anyhow!("remounting /dev nodev: {}", super::init::errno_text(e)))
 }
 
-fn bind_host_dev(root: &Path) -> Result<()> {
-    let dev = ensure_dir(root, "/dev")?;
+fn bind_host_dev(root: &bind::Root<'_>) -> Result<()> {
+    let dev = own_fs_target(root, "dev", "tmpfs")?;
     mount(
         Some("/dev"),
-        &dev,
+        &fd_target(&dev),
         None::<&str>,
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
@@ -434,19 +516,47 @@ fn pivot(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Masks and write-protects the kernel's sensitive /proc and /sys files
-/// (after sysctls were written).
-pub fn restrict_proc(config: &ContainerConfig) -> Result<()> {
-    for path in &config.masked_paths {
-        let path = Path::new(path);
-        match fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => {
-                mount_fs("tmpfs", path, "tmpfs", MsFlags::MS_RDONLY, None)?
-            }
-            Ok(_) => bind(Path::new("/dev/null"), path, false)?,
-            Err(_) => continue,
+/// Masks the kernel's sensitive /proc and /sys files (containerd's
+/// masked paths): a directory under an empty read-only tmpfs, a file under
+/// a bind of the null device. Done before pivot_root, once the volumes
+/// are mounted, from the root's fd.
+///
+/// The null device is the host's, opened (and checked) before the image
+/// was looked at, never the name `/dev/null` in the container: a volume
+/// at /dev, which a sibling container shares, could make that a link to a
+/// file the mask would then expose, writable, in place of /proc/kcore
+/// (runc's CVE-2025-31133). Each path is opened without following any
+/// link (`RESOLVE_NO_SYMLINKS`) and mounted on through its fd.
+fn mask_paths(root: &bind::Root<'_>, paths: &[String], null: &OwnedFd) -> Result<()> {
+    use rustix::fs::{FileType, Mode, OFlags, ResolveFlags};
+    let null = fd_target(null);
+    for path in paths {
+        let relative = path.trim_start_matches('/');
+        let fd = match super::safepath::openat2(
+            root.fd.as_fd(),
+            relative,
+            OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+        ) {
+            Ok(fd) => fd,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue,
+            Err(e) => bail!("opening masked path {path}: {}", super::init::io_text(&e)),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| anyhow!("checking {path}: {e}"))?;
+        let target = fd_target(&fd);
+        match FileType::from_raw_mode(st.st_mode) {
+            FileType::Directory => mount_fs("tmpfs", &target, "tmpfs", MsFlags::MS_RDONLY, None)?,
+            FileType::Symlink => bail!("masked path {path} is a symbolic link"),
+            _ => bind(&null, &target, false)?,
         }
     }
+    Ok(())
+}
+
+/// Write-protects the kernel's settings under /proc (containerd's
+/// read-only paths), after the sysctls were written.
+pub fn restrict_proc(config: &ContainerConfig) -> Result<()> {
     for path in &config.readonly_paths {
         let path = Path::new(path);
         if path.exists() {
