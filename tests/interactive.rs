@@ -145,8 +145,11 @@ fn the_shell_reads_commands_from_stdin_and_goes_on_after_errors() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stdout, "pod/nginx created\npod/nginx\n", "stderr: {stderr}");
+    // A usage error is one line, as outside the shell.
     assert!(
-        stderr.contains("unrecognized subcommand 'frobnicate'"),
+        stderr
+            .lines()
+            .any(|l| l == "error: unrecognized subcommand 'frobnicate'; see 'pod --help'"),
         "{stderr}"
     );
     assert!(stderr.contains(r#"pods "nosuch" not found"#), "{stderr}");

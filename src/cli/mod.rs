@@ -21,7 +21,7 @@ mod logs;
 mod port_forward;
 mod resources;
 mod shell;
-mod usage;
+pub mod usage;
 mod version;
 mod wait;
 

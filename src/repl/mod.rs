@@ -71,7 +71,12 @@ fn execute(global: &GlobalArgs, words: &[String], stdin: Stdio) -> u8 {
     let argv = match line::argv(global, words) {
         Ok(argv) => argv,
         Err(clap_error) => {
-            let _ = clap_error.print();
+            // A usage error in one line, as `pod` prints it; help as clap does.
+            if clap_error.use_stderr() {
+                eprintln!("{}", crate::cli::usage::one_line(&clap_error, words));
+            } else {
+                let _ = clap_error.print();
+            }
             return u8::try_from(clap_error.exit_code()).unwrap_or(1);
         }
     };
