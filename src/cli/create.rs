@@ -286,9 +286,6 @@ fn report(
     for warning in validation::warnings(&doc.object) {
         eprintln!("Warning: {warning}");
     }
-    if let Some(warning) = crate::scheduler::priority_warning(&doc.object) {
-        eprintln!("Warning: {warning}");
-    }
     let outcome = outcome.map(|(warnings, starting)| {
         for warning in warnings {
             eprintln!("Warning: {warning}");

@@ -13,17 +13,3 @@ pub mod taints;
 
 #[cfg(test)]
 mod tests;
-
-use crate::api::Object;
-
-/// What `create` says of a pod asking for a priority class: the one node
-/// schedules every pod with the same priority and never preempts.
-pub fn priority_warning(object: &Object) -> Option<String> {
-    let Object::Pod(pod) = object else {
-        return None;
-    };
-    let class = pod.spec.as_ref()?.priority_class_name.as_deref()?;
-    Some(format!(
-        "spec.priorityClassName: {class:?} is not supported: pod schedules every pod with the same priority and never preempts one"
-    ))
-}

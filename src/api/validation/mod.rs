@@ -562,8 +562,8 @@ mod tests {
         let object = decode::decode(&source).unwrap().remove(0).object;
         assert_eq!(
             warnings(&object),
+            // The nodeSelector is the scheduler's, and honoured.
             vec![
-                "spec.nodeSelector: ignored: pod runs on this single node",
                 "spec.volumes[0].persistentVolumeClaim: not supported: needs a cluster's storage, which a single node does not have",
             ]
         );

@@ -1,5 +1,5 @@
 //! `Warning:` lines for what a single node cannot honour: fields that only
-//! mean something to a scheduler or a cluster's controllers. The manifest
+//! mean something to a cluster's controllers. The manifest
 //! stays valid for a real cluster; `pod` says what it leaves aside.
 
 use k8s_openapi::api::core::v1::{Container, PodSpec, SecurityContext};
@@ -24,54 +24,33 @@ pub fn warnings(object: &Object) -> Vec<String> {
     }
 }
 
-const SINGLE_NODE: &str = "ignored: pod runs on this single node";
 const NO_CLUSTER: &str = "ignored: there is no cluster to provide it";
 
 fn spec_warnings(spec: &PodSpec) -> Vec<String> {
     let mut out = Vec::new();
     let mut warn = |path: &str, why: &str| out.push(format!("spec.{path}: {why}"));
-    if spec.node_selector.as_ref().is_some_and(|s| !s.is_empty()) {
-        warn("nodeSelector", SINGLE_NODE);
-    }
-    if spec.affinity.is_some() {
-        warn("affinity", SINGLE_NODE);
-    }
-    if spec.tolerations.as_ref().is_some_and(|t| !t.is_empty()) {
-        warn("tolerations", SINGLE_NODE);
-    }
-    if spec.node_name.as_deref().is_some_and(|n| !n.is_empty()) {
-        warn("nodeName", SINGLE_NODE);
-    }
-    if spec
-        .topology_spread_constraints
-        .as_ref()
-        .is_some_and(|t| !t.is_empty())
-    {
-        warn("topologySpreadConstraints", SINGLE_NODE);
-    }
+    // nodeSelector, affinity, tolerations, nodeName, topology spread
+    // constraints and scheduling gates are the scheduler's, and honoured
+    // (`scheduler`); a scheduler of another name never comes.
     if spec
         .scheduler_name
         .as_deref()
         .is_some_and(|s| !s.is_empty() && s != "default-scheduler")
     {
-        warn("schedulerName", SINGLE_NODE);
-    }
-    if spec
-        .scheduling_gates
-        .as_ref()
-        .is_some_and(|g| !g.is_empty())
-    {
-        warn("schedulingGates", SINGLE_NODE);
+        warn(
+            "schedulerName",
+            "no scheduler of that name runs here: the pod stays Pending",
+        );
     }
     if spec
         .priority_class_name
         .as_deref()
         .is_some_and(|p| !p.is_empty())
     {
-        warn("priorityClassName", NO_CLUSTER);
-    }
-    if spec.preemption_policy.is_some() {
-        warn("preemptionPolicy", SINGLE_NODE);
+        warn(
+            "priorityClassName",
+            "priority and preemption are not supported: every pod is scheduled with the same priority",
+        );
     }
     if spec
         .runtime_class_name
