@@ -32,7 +32,7 @@ pub fn apply(object: &mut Object, namespace: &str) {
 pub fn default_fields(object: &mut Object) {
     match object {
         Object::Pod(pod) => default_pod(pod),
-        Object::ConfigMap(_) => {}
+        Object::ConfigMap(_) | Object::Node(_) => {}
         Object::Secret(secret) => default_secret(secret),
         Object::Namespace(ns) => default_namespace(ns),
         Object::PodPreset(preset) => {

@@ -9,6 +9,9 @@ pub enum Kind {
     Secret,
     Namespace,
     PodPreset,
+    /// The one machine: cluster-scoped, built by `node` (not stored as
+    /// the others are), never created or deleted by a user.
+    Node,
 }
 
 /// The namespaced kinds, in the order `get all`-style listings use (and
@@ -25,6 +28,7 @@ impl Kind {
             Kind::Secret => "secrets",
             Kind::Namespace => "namespaces",
             Kind::PodPreset => "podpresets.settings.k8s.io",
+            Kind::Node => "nodes",
         }
     }
 
@@ -40,15 +44,16 @@ impl Kind {
             Kind::Pod => "pod",
             Kind::ConfigMap => "configmap",
             Kind::Secret => "secret",
+            Kind::Node => "node",
             Kind::Namespace => "namespace",
             Kind::PodPreset => "podpreset.settings.k8s.io",
         }
     }
 
-    /// Whether objects of the kind live in a namespace (a Namespace does
-    /// not).
+    /// Whether objects of the kind live in a namespace (a Namespace and a
+    /// Node do not).
     pub fn namespaced(self) -> bool {
-        self != Kind::Namespace
+        !matches!(self, Kind::Namespace | Kind::Node)
     }
 
     /// The manifest's `apiVersion` of the kind.
@@ -71,6 +76,7 @@ impl Kind {
             "namespace" | "namespaces" | "ns" => Ok(Kind::Namespace),
             // The old API gave PodPresets no short name.
             "podpreset" | "podpresets" => Ok(Kind::PodPreset),
+            "node" | "nodes" | "no" => Ok(Kind::Node),
             _ => Err(UnknownKind(word.to_string())),
         }
     }
@@ -97,6 +103,7 @@ impl fmt::Display for Kind {
             Kind::Secret => "Secret",
             Kind::Namespace => "Namespace",
             Kind::PodPreset => "PodPreset",
+            Kind::Node => "Node",
         })
     }
 }
@@ -104,6 +111,6 @@ impl fmt::Display for Kind {
 /// kubectl: `error: the server doesn't have a resource type "x"`.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "the server doesn't have a resource type \"{0}\" (pod stores pods (po), configmaps (cm), secrets, namespaces (ns) and podpresets)"
+    "the server doesn't have a resource type \"{0}\" (pod stores pods (po), configmaps (cm), secrets, namespaces (ns), nodes (no) and podpresets)"
 )]
 pub struct UnknownKind(pub String);

@@ -17,7 +17,7 @@ pub mod yaml11;
 pub use field::FieldError;
 pub use kind::Kind;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Node, Pod, Secret};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 /// One object of a kind `pod` stores.
@@ -28,6 +28,7 @@ pub enum Object {
     Secret(Secret),
     Namespace(Namespace),
     PodPreset(Box<podpreset::PodPreset>),
+    Node(Box<Node>),
 }
 
 impl Object {
@@ -38,6 +39,7 @@ impl Object {
             Object::Secret(_) => Kind::Secret,
             Object::Namespace(_) => Kind::Namespace,
             Object::PodPreset(_) => Kind::PodPreset,
+            Object::Node(_) => Kind::Node,
         }
     }
 
@@ -48,6 +50,7 @@ impl Object {
             Object::Secret(s) => &s.metadata,
             Object::Namespace(n) => &n.metadata,
             Object::PodPreset(p) => &p.metadata,
+            Object::Node(n) => &n.metadata,
         }
     }
 
@@ -58,6 +61,7 @@ impl Object {
             Object::Secret(s) => &mut s.metadata,
             Object::Namespace(n) => &mut n.metadata,
             Object::PodPreset(p) => &mut p.metadata,
+            Object::Node(n) => &mut n.metadata,
         }
     }
 
@@ -80,6 +84,7 @@ impl Object {
             Object::Secret(s) => serde_json::to_value(s),
             Object::Namespace(n) => serde_json::to_value(n),
             Object::PodPreset(p) => serde_json::to_value(p.as_ref()),
+            Object::Node(n) => serde_json::to_value(n.as_ref()),
         };
         value.expect("API types always serialize to JSON")
     }

@@ -225,7 +225,14 @@ pub fn container_names(pod: &Pod) -> Vec<String> {
 #[derive(Debug, Clone, Copy)]
 pub struct Resources;
 
-const TYPES: [&str; 5] = ["pods", "configmaps", "secrets", "namespaces", "podpresets"];
+const TYPES: [&str; 6] = [
+    "pods",
+    "configmaps",
+    "secrets",
+    "namespaces",
+    "podpresets",
+    "nodes",
+];
 
 impl ValueCompleter for Resources {
     fn complete(&self, current: &OsStr) -> Vec<CompletionCandidate> {

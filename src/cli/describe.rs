@@ -4,10 +4,11 @@ use anyhow::Result;
 
 use super::GlobalArgs;
 use super::resources::{self, Selection};
-use crate::api::Object;
 use crate::api::selector::Selector;
+use crate::api::{Kind, Object};
 use crate::print::describe;
-use crate::store::Detail;
+use crate::store::{Detail, Store};
+use k8s_openapi::api::core::v1::Pod;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -66,6 +67,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
                     }
                 }
                 if objects.is_empty() && errors.is_empty() {
+                    if super::get::cluster_scoped(&args.resources) {
+                        eprintln!("No resources found");
+                        return Ok(());
+                    }
                     eprintln!("No resources found in {} namespace.", global.namespace);
                     return Ok(());
                 }
@@ -82,10 +87,35 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
             Object::Pod(_) => store.read_pod_events(object.namespace(), object.name())?,
             _ => Vec::new(),
         };
+        if let Object::Node(node) = object {
+            let pods = pods_on(&store, object.name())?;
+            print!("{}", describe::describe_node(node, &pods, &events));
+            continue;
+        }
         print!("{}", describe::describe(object, &events));
     }
     match crate::error::aggregate(errors) {
         Some(err) => Err(err),
         None => Ok(()),
     }
+}
+
+/// The pods bound to the node that have not terminated, in every
+/// namespace (kubectl's field selector `spec.nodeName=NAME`,
+/// `status.phase!=Succeeded`, `status.phase!=Failed`).
+fn pods_on(store: &Store, node: &str) -> Result<Vec<Pod>> {
+    let mut out = Vec::new();
+    // A pod whose record cannot be read is left out, as the others still
+    // describe the node.
+    for object in store.list_each(Kind::Pod, None, Detail::Full)? {
+        let Ok(Object::Pod(pod)) = object else {
+            continue;
+        };
+        let bound = pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node);
+        let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+        if bound && !matches!(phase, Some("Succeeded" | "Failed")) {
+            out.push(*pod);
+        }
+    }
+    Ok(out)
 }

@@ -68,8 +68,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         fetch(global, &store, &args, selector.as_ref(), detail)?;
     if objects.is_empty() && listed_kinds && unreadable.is_empty() {
         match global.list_namespace() {
-            Some(ns) => eprintln!("No resources found in {ns} namespace."),
-            None => eprintln!("No resources found"),
+            Some(ns) if !cluster_scoped(&args.resources) => {
+                eprintln!("No resources found in {ns} namespace.")
+            }
+            _ => eprintln!("No resources found"),
         }
         if !args.watch {
             return Ok(());
@@ -224,4 +226,10 @@ fn fetch(
         return Err(first);
     }
     Ok((objects, listed, unreadable))
+}
+
+/// Whether the arguments list only kinds without namespaces (nodes), for
+/// which kubectl's "No resources found" names no namespace.
+pub fn cluster_scoped(resources: &[String]) -> bool {
+    matches!(resources::parse(resources), Ok(Selection::Kinds(kinds)) if kinds.iter().all(|k| !k.namespaced()))
 }

@@ -21,7 +21,7 @@ pub enum Selection {
 pub fn parse(args: &[String]) -> Result<Selection> {
     let Some(first) = args.first() else {
         bail!(
-            "You must specify the type of resource to get. Valid resource types include: pods (po), configmaps (cm), secrets, namespaces (ns), podpresets"
+            "You must specify the type of resource to get. Valid resource types include: pods (po), configmaps (cm), secrets, namespaces (ns), nodes (no), podpresets"
         );
     };
     // kubectl's hasCombinedTypeArgs: once one argument is TYPE/NAME, all

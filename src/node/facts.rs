@@ -21,6 +21,16 @@ pub fn name_in(config: &super::config::NodeConfig) -> String {
     config.hostname_override.clone().unwrap_or_else(name)
 }
 
+/// The name of the node whose state is `store`: what pods are bound to.
+/// A configuration that cannot be read is reported by whatever reads it
+/// for its other fields; the hostname stands in here.
+pub fn name_of(store: &crate::store::Store) -> String {
+    store
+        .node_config()
+        .map(|config| name_in(&config))
+        .unwrap_or_else(|_| name())
+}
+
 /// A hostname (override) as the kubelet takes it, trimmed and lower-cased,
 /// checked to be a name a Node can have.
 pub fn check_name(hostname: &str) -> Result<String, String> {

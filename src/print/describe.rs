@@ -10,11 +10,13 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use k8s_openapi::api::core::v1::{
-    ConfigMap, Container, ContainerState, ContainerStatus, EnvVar, Event, Pod, Probe,
+    ConfigMap, Container, ContainerState, ContainerStatus, EnvVar, Event, Node, Pod, Probe,
     ResourceRequirements, Secret, Toleration, Volume,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+
+mod node;
 
 use super::tabwriter;
 use super::{events, qos};
@@ -31,6 +33,28 @@ pub fn describe(object: &Object, events: &[Event]) -> String {
     describe_at(object, events, Timestamp::now(), &TimeZone::system())
 }
 
+/// Describes a node with the pods bound to it that have not terminated.
+pub fn describe_node(node: &Node, pods: &[Pod], events: &[Event]) -> String {
+    describe_node_at(node, pods, events, Timestamp::now(), &TimeZone::system())
+}
+
+/// `describe_node` at `now` in `tz`.
+pub fn describe_node_at(
+    node: &Node,
+    pods: &[Pod],
+    events: &[Event],
+    now: Timestamp,
+    tz: &TimeZone,
+) -> String {
+    let mut d = Describer {
+        out: String::new(),
+        now,
+        tz: tz.clone(),
+    };
+    d.node(node, pods, events);
+    tabwriter::format(tabwriter::DESCRIBE, &d.out)
+}
+
 /// Describes an object with ages taken at `now` and times shown in `tz`.
 pub fn describe_at(object: &Object, events: &[Event], now: Timestamp, tz: &TimeZone) -> String {
     let mut d = Describer {
@@ -44,6 +68,8 @@ pub fn describe_at(object: &Object, events: &[Event], now: Timestamp, tz: &TimeZ
         Object::Secret(secret) => d.secret(secret),
         Object::Namespace(ns) => d.namespace(ns),
         Object::PodPreset(_) => d.generic(object, events),
+        // Without the pods on it: `describe_node` lists them.
+        Object::Node(node) => d.node(node, &[], events),
     }
     tabwriter::format(tabwriter::DESCRIBE, &d.out)
 }
@@ -79,6 +105,11 @@ impl Describer {
             // Go's zero time.
             return "Mon, 01 Jan 0001 00:00:00 +0000".into();
         }
+        self.rfc1123(ts)
+    }
+
+    /// Go's `time.RFC1123Z` of an instant in the display zone.
+    fn rfc1123(&self, ts: Timestamp) -> String {
         ts.to_zoned_datetime(self.tz.clone())
             .strftime("%a, %d %b %Y %H:%M:%S %z")
             .to_string()

@@ -13,6 +13,7 @@ pub mod jsonpath;
 #[cfg(test)]
 mod kubectl_oracle;
 pub mod kyaml;
+pub mod node_status;
 pub mod pod_status;
 pub mod qos;
 pub mod table;

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 
 use super::TableOptions;
-use super::pod_status;
 use super::tabwriter::{self, TabWriter};
+use super::{node_status, pod_status};
 use crate::api::{Kind, Object};
 use crate::duration;
 
@@ -32,6 +32,18 @@ pub fn headers(kind: Kind, options: &TableOptions) -> Vec<String> {
         Kind::Secret => h.extend(["TYPE", "DATA", "AGE"]),
         Kind::Namespace => h.extend(["STATUS", "AGE"]),
         Kind::PodPreset => h.push("AGE"),
+        Kind::Node => {
+            h.extend(["STATUS", "ROLES", "AGE", "VERSION"]);
+            if options.wide {
+                h.extend([
+                    "INTERNAL-IP",
+                    "EXTERNAL-IP",
+                    "OS-IMAGE",
+                    "KERNEL-VERSION",
+                    "CONTAINER-RUNTIME",
+                ]);
+            }
+        }
     }
     if options.show_labels {
         h.push("LABELS");
@@ -80,6 +92,17 @@ pub fn row(
             cells.extend([phase.unwrap_or_default(), age]);
         }
         Object::PodPreset(_) => cells.push(age),
+        Object::Node(node) => {
+            cells.extend([
+                node_status::status(node),
+                node_status::roles(node),
+                age,
+                node_status::kubelet_version(node),
+            ]);
+            if options.wide {
+                cells.extend(node_status::wide(node));
+            }
+        }
     }
     if options.show_labels {
         cells.push(format_labels(object.metadata().labels.as_ref()));

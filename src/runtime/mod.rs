@@ -285,7 +285,7 @@ impl PodRuntime {
             cgroup,
             sandbox,
             range: userns::find(store.root(), &uid),
-            node: spec::NodeFacts::of_this_machine(),
+            node: spec::NodeFacts::of_this_machine(store),
             node_config: NodeConfig::defaults(store.root()),
             dns_warnings: Vec::new(),
         })
@@ -967,7 +967,9 @@ pub fn refresh_volumes(store: &Store, object: &crate::api::Object) -> Result<()>
     let (is_config_map, name) = match object {
         Object::ConfigMap(_) => (true, object.name()),
         Object::Secret(_) => (false, object.name()),
-        Object::Pod(_) | Object::Namespace(_) | Object::PodPreset(_) => return Ok(()),
+        Object::Pod(_) | Object::Namespace(_) | Object::PodPreset(_) | Object::Node(_) => {
+            return Ok(());
+        }
     };
     for stored in store.list(crate::api::Kind::Pod, Some(object.namespace()))? {
         let Object::Pod(pod) = stored else { continue };
@@ -981,7 +983,7 @@ pub fn refresh_volumes(store: &Store, object: &crate::api::Object) -> Result<()>
         if !run_dir.exists() {
             continue;
         }
-        let node = spec::NodeFacts::of_this_machine();
+        let node = spec::NodeFacts::of_this_machine(store);
         volumes::refresh(&volumes::Context {
             store,
             pod: &pod,

@@ -39,11 +39,11 @@ pub struct NodeFacts {
 }
 
 impl NodeFacts {
-    pub fn of_this_machine() -> NodeFacts {
+    pub fn of_this_machine(store: &Store) -> NodeFacts {
         // The addresses come from the pod's status, which the supervisor
         // fills in (with `node::host_ip`).
         NodeFacts {
-            node_name: crate::node::name(),
+            node_name: crate::node::name_of(store),
             host_ip: String::new(),
             pod_ip: String::new(),
             cpus: crate::node::cpus(),

@@ -202,6 +202,9 @@ impl Store {
     /// `tmp/` and renamed into place with RENAME_NOREPLACE, so a half-written
     /// pod is never visible.
     pub fn create(&self, object: &Object) -> Result<()> {
+        if let Object::Node(_) = object {
+            bail!("{}", node_is_the_machine(object.name()));
+        }
         let (kind, namespace, name) = identity(object)?;
         if kind.namespaced() {
             namespaces::admit_create(self, kind, namespace, name)?;
@@ -247,6 +250,9 @@ impl Store {
     /// Replaces a stored object (apply, label, annotate). The caller holds
     /// the object's lock across read-modify-write.
     pub fn replace(&self, object: &Object) -> Result<()> {
+        if let Object::Node(node) = object {
+            return crate::node::save(self, node);
+        }
         let (kind, namespace, name) = identity(object)?;
         let path = self.object_path(kind, namespace, name);
         if !path.exists() {
@@ -289,6 +295,14 @@ impl Store {
         name: &str,
         detail: Detail,
     ) -> Result<Option<Object>> {
+        if kind == Kind::Node {
+            // The one node, whatever namespace was asked.
+            names::check_path_segment(name)?;
+            let node = crate::node::current(self)?;
+            return Ok(
+                (node.metadata.name.as_deref() == Some(name)).then(|| Object::Node(Box::new(node)))
+            );
+        }
         let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
             return Ok(None);
@@ -329,6 +343,7 @@ impl Store {
                 Object::Namespace(ns)
             }
             Kind::PodPreset => Object::PodPreset(Box::new(parse(&path, &bytes)?)),
+            Kind::Node => unreachable!("nodes are built, not read from a file"),
         };
         Ok(Some(object))
     }
@@ -370,6 +385,10 @@ impl Store {
         namespace: Option<&str>,
         detail: Detail,
     ) -> Result<Vec<Result<Object>>> {
+        if kind == Kind::Node {
+            let node = crate::node::current(self).map(|n| Object::Node(Box::new(n)));
+            return Ok(vec![node]);
+        }
         if kind == Kind::Namespace {
             namespaces::ensure_built_in(self)?;
         }
@@ -429,6 +448,13 @@ impl Store {
     /// Removes a ConfigMap or Secret, or a pod's whole persistent
     /// directory. Returns whether there was anything to remove.
     pub fn remove(&self, kind: Kind, namespace: &str, name: &str) -> Result<bool> {
+        if kind == Kind::Node {
+            names::check_path_segment(name)?;
+            if self.get(kind, namespace, name)?.is_none() {
+                return Ok(false);
+            }
+            bail!("{}", node_is_the_machine(name));
+        }
         let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
             return Ok(false);
@@ -515,6 +541,13 @@ impl Store {
                 .collect(),
         ))
     }
+}
+
+/// Why a node cannot be created or deleted here.
+fn node_is_the_machine(name: &str) -> String {
+    format!(
+        "nodes {name:?} cannot be created or deleted: pod's one node is this machine, registered by pod itself"
+    )
 }
 
 /// Keeps the last copy of each event name, in the order the names first

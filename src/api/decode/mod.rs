@@ -242,6 +242,7 @@ fn decode_value(
         Kind::PodPreset => {
             strict::from_value(value).map(|p| (Object::PodPreset(Box::new(p)), Vec::new()))
         }
+        Kind::Node => strict::from_value(value).map(|n| (Object::Node(Box::new(n)), Vec::new())),
     }
     .map_err(|e| bad_request(source, &kind, known.api_version(), e.to_string()))?;
     let warnings = left_out

@@ -7,6 +7,7 @@ mod container;
 mod data;
 mod meta;
 pub mod names;
+pub mod node;
 mod pod;
 mod security;
 mod settings;
@@ -34,6 +35,7 @@ pub fn validate(object: &Object) -> Vec<FieldError> {
         Object::Secret(secret) => data::validate_secret(secret),
         Object::Namespace(ns) => settings::validate_namespace(ns),
         Object::PodPreset(preset) => settings::validate_pod_preset(preset),
+        Object::Node(node) => node::validate_node(node),
     }
 }
 

@@ -18,9 +18,11 @@ pub fn warnings(object: &Object) -> Vec<String> {
                 out
             })
             .unwrap_or_default(),
-        Object::ConfigMap(_) | Object::Secret(_) | Object::Namespace(_) | Object::PodPreset(_) => {
-            Vec::new()
-        }
+        Object::ConfigMap(_)
+        | Object::Secret(_)
+        | Object::Namespace(_)
+        | Object::PodPreset(_)
+        | Object::Node(_) => Vec::new(),
     }
 }
 

@@ -51,7 +51,7 @@ use crate::runtime::{PodRuntime, StartError};
 use crate::store::Store;
 use crate::store::record::{Process, Records};
 
-use crate::node::{host_ip, name as node_name};
+use crate::node::{host_ip, name_of as node_name};
 use slot::{Phase, ProbeKind, Role, Slot};
 use stage::Stage;
 
@@ -258,7 +258,7 @@ impl Supervisor {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
-        let node = spec.node_name.clone().unwrap_or_else(node_name);
+        let node = spec.node_name.clone().unwrap_or_else(|| node_name(&store));
         let events = Recorder::new(
             PodRef {
                 namespace: namespace.clone(),
