@@ -6,6 +6,7 @@ use std::fmt;
 use std::process::ExitCode;
 
 use crate::api::FieldError;
+use crate::store::StoreError;
 
 /// Errors that kubectl prints in a form of their own. Anything else is an
 /// `anyhow::Error` and is printed as `error: <message>`.
@@ -133,6 +134,20 @@ fn message(err: &anyhow::Error) -> String {
     }
 }
 
+/// The kubectl error `err` is, whether the command made it or the store
+/// (a [`StoreError`] NotFound or AlreadyExists, or one it passed on).
+pub fn into_api(err: anyhow::Error) -> Result<ApiError, anyhow::Error> {
+    let err = match err.downcast::<ApiError>() {
+        Ok(api) => return Ok(api),
+        Err(other) => other,
+    };
+    match err.downcast::<StoreError>() {
+        Ok(StoreError::Other(inner)) => into_api(inner),
+        Ok(store) => store.api().ok_or_else(|| store.into()),
+        Err(other) => Err(other),
+    }
+}
+
 /// Prints `err` the way kubectl's `checkErr` does and returns the exit code.
 pub fn report(err: &anyhow::Error) -> ExitCode {
     if let Some(exit) = err.downcast_ref::<ExitStatus>() {
@@ -155,6 +170,14 @@ pub fn render(err: &anyhow::Error) -> String {
     }
     if let Some(e) = err.downcast_ref::<ApiError>() {
         return render_api(e);
+    }
+    if let Some(e) = err.downcast_ref::<StoreError>() {
+        if let Some(api) = e.api() {
+            return render_api(&api);
+        }
+        if let StoreError::Other(inner) = e {
+            return render(inner);
+        }
     }
     if let Some(e) = err.downcast_ref::<Aggregate>() {
         return e.to_string();

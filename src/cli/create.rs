@@ -358,7 +358,7 @@ pub fn read_documents_partial(
 
 /// kubectl prints an error per failed object and goes on with the rest.
 pub fn report_source_error(verb: &'static str, source: &str, err: anyhow::Error) {
-    let err = match err.downcast::<ApiError>() {
+    let err = match crate::error::into_api(err) {
         Ok(error) => anyhow::Error::new(FromSource {
             verb,
             source: source.to_string(),

@@ -196,7 +196,7 @@ fn delete_one(
             }
             _ => Ok(false),
         },
-        _ => store.remove(kind, namespace, name),
+        _ => Ok(store.remove(kind, namespace, name)?),
     }
 }
 

@@ -30,13 +30,13 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     let mut objects: Vec<Object> = Vec::new();
     // As kubectl does, what can be described is, and what cannot (not
     // found, a corrupt record) is reported after it, on stderr, exit 1.
-    let mut errors = Vec::new();
+    let mut errors: Vec<anyhow::Error> = Vec::new();
     if !args.filenames.is_empty() {
         for doc in super::create::read_documents(&args.filenames, false, &global.namespace)? {
             let o = &doc.object;
             match store.get_required(o.kind(), o.namespace(), o.name()) {
                 Ok(found) => objects.push(found),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.into()),
             }
         }
     } else {
@@ -45,7 +45,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
                 for (kind, name) in named {
                     match store.get_required(kind, &global.namespace, &name) {
                         Ok(found) => objects.push(found),
-                        Err(e) => errors.push(e),
+                        Err(e) => errors.push(e.into()),
                     }
                 }
             }
@@ -62,7 +62,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
                                 objects.push(o)
                             }
                             Ok(_) => {}
-                            Err(e) => errors.push(e),
+                            Err(e) => errors.push(e.into()),
                         }
                     }
                 }

@@ -170,8 +170,8 @@ fn fetch(
     selector: Option<&Selector>,
     detail: Detail,
 ) -> Result<(Vec<Object>, bool, Vec<anyhow::Error>)> {
-    let mut unreadable = Vec::new();
-    let mut errors = Vec::new();
+    let mut unreadable: Vec<anyhow::Error> = Vec::new();
+    let mut errors: Vec<anyhow::Error> = Vec::new();
     let mut objects = Vec::new();
     let listed;
     if !args.filenames.is_empty() {
@@ -182,7 +182,7 @@ fn fetch(
             let o = &doc.object;
             match store.get_required(o.kind(), o.namespace(), o.name()) {
                 Ok(found) => objects.push(found),
-                Err(e) => errors.push(e),
+                Err(e) => errors.push(e.into()),
             }
         }
     } else {
@@ -199,7 +199,7 @@ fn fetch(
                                 objects.push(o)
                             }
                             Ok(_) => {}
-                            Err(e) => unreadable.push(e),
+                            Err(e) => unreadable.push(e.into()),
                         }
                     }
                 }
@@ -209,7 +209,7 @@ fn fetch(
                 for (kind, name) in named {
                     match store.get_required(kind, &global.namespace, &name) {
                         Ok(found) => objects.push(found),
-                        Err(e) => errors.push(e),
+                        Err(e) => errors.push(e.into()),
                     }
                 }
             }

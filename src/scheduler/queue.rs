@@ -212,7 +212,7 @@ impl<'a> Queue<'a> {
             ),
             ..Default::default()
         };
-        self.store.write_pod_status(namespace, name, &status)
+        Ok(self.store.write_pod_status(namespace, name, &status)?)
     }
 
     /// Records a scheduler event about the pod; a repeat within the fold

@@ -6,6 +6,9 @@
 //! process list ([`record`]), CRI container logs ([`crilog`]), and the
 //! reading of events (the supervisor's `events` appends them). The store
 //! uses nothing from the layers above it (`supervisor`, `pods`, `cli`).
+//! Its object operations fail with a [`StoreError`] that callers branch
+//! on (NotFound, AlreadyExists, Corrupt with the file, Io); the CLI
+//! renders it in kubectl's words (`crate::error`).
 //!
 //! Persistent root (`--root`, default /var/lib/pod):
 //!
@@ -41,6 +44,7 @@
 mod atomic;
 mod brief;
 pub mod crilog;
+mod error;
 mod lock;
 mod names;
 pub mod namespaces;
@@ -50,17 +54,20 @@ pub mod record;
 pub mod version;
 
 pub use atomic::{write_atomic, write_volatile};
+pub use error::StoreError;
 pub use lock::Lock;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context as _, anyhow};
 use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, PodStatus, Secret};
 
 use crate::api::{Kind, Object};
-use crate::error::ApiError;
+
+/// The store's results: a [`StoreError`] callers can branch on.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// From how many objects on, `list` reads them on every core.
 const PARALLEL_LIST_MIN: usize = 64;
@@ -90,9 +97,9 @@ pub struct Store {
 impl Store {
     /// Opens (creating when missing) the state directories. Refuses to run
     /// as non-root before anything is written.
-    pub fn open(root: &Path, run_root: &Path) -> Result<Store> {
+    pub fn open(root: &Path, run_root: &Path) -> anyhow::Result<Store> {
         if !nix::unistd::geteuid().is_root() {
-            bail!(
+            anyhow::bail!(
                 "pod must run as root (it creates namespaces, mounts and cgroups); try: sudo pod ..."
             );
         }
@@ -121,7 +128,7 @@ impl Store {
 
     /// Reads the node configuration from `path` rather than
     /// `<root>/config.yaml`.
-    pub fn with_node_config(mut self, path: Option<&Path>) -> Result<Store> {
+    pub fn with_node_config(mut self, path: Option<&Path>) -> anyhow::Result<Store> {
         self.node_config = path.map(absolute).transpose()?;
         Ok(self)
     }
@@ -134,7 +141,7 @@ impl Store {
     }
 
     /// The node configuration (the defaults when there is no file).
-    pub fn node_config(&self) -> Result<crate::node::config::NodeConfig> {
+    pub fn node_config(&self) -> anyhow::Result<crate::node::config::NodeConfig> {
         crate::node::config::NodeConfig::load(&self.node_config_path(), &self.root)
     }
 
@@ -211,7 +218,7 @@ impl Store {
         } else {
             namespaces::ensure_built_in(self)?;
         }
-        let already = || ApiError::AlreadyExists {
+        let already = || StoreError::AlreadyExists {
             resource: kind.resource().to_string(),
             name: name.to_string(),
         };
@@ -227,11 +234,11 @@ impl Store {
                     Ok(()) => Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         let _ = fs::remove_dir_all(&staging);
-                        Err(already().into())
+                        Err(already())
                     }
                     Err(e) => {
                         let _ = fs::remove_dir_all(&staging);
-                        Err(e).context("storing pod")
+                        Err(StoreError::io("storing pod")(e))
                     }
                 }
             }
@@ -239,7 +246,7 @@ impl Store {
                 let _lock = self.lock(kind, namespace, name)?;
                 let path = self.object_path(kind, namespace, name);
                 if path.exists() {
-                    return Err(already().into());
+                    return Err(already());
                 }
                 write_atomic(&path, &body)?;
                 Ok(())
@@ -256,11 +263,10 @@ impl Store {
         let (kind, namespace, name) = identity(object)?;
         let path = self.object_path(kind, namespace, name);
         if !path.exists() {
-            return Err(ApiError::NotFound {
+            return Err(StoreError::NotFound {
                 resource: kind.resource().to_string(),
                 name: name.to_string(),
-            }
-            .into());
+            });
         }
         write_atomic(&path, &object_bytes(object)?)?;
         Ok(())
@@ -271,15 +277,14 @@ impl Store {
     pub fn lock(&self, kind: Kind, namespace: &str, name: &str) -> Result<Lock> {
         let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
-            return Err(ApiError::NotFound {
+            return Err(StoreError::NotFound {
                 resource: kind.resource().to_string(),
                 name: name.to_string(),
-            }
-            .into());
+            });
         }
         let dir = self.root.join("locks").join(kind.plural()).join(namespace);
         fs::create_dir_all(&dir)?;
-        Lock::exclusive(&dir.join(name))
+        Ok(Lock::exclusive(&dir.join(name))?)
     }
 
     /// Reads one object; a pod comes with its status record merged in.
@@ -314,11 +319,11 @@ impl Store {
         let bytes = match read_small_file(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()))(e)),
         };
         let object = match kind {
             Kind::Pod if detail == Detail::Table => {
-                let mut pod = brief::pod(&bytes).with_context(|| corrupt(&path))?;
+                let mut pod = brief::pod(&bytes).map_err(corrupt(&path))?;
                 let recorded = self.read_status_file(namespace, name, brief::status)?;
                 pod.status = Some(observed::status(self, &pod, recorded));
                 Object::Pod(Box::new(pod))
@@ -350,13 +355,11 @@ impl Store {
 
     /// Like `get`, but a missing object is kubectl's NotFound error.
     pub fn get_required(&self, kind: Kind, namespace: &str, name: &str) -> Result<Object> {
-        self.get(kind, namespace, name)?.ok_or_else(|| {
-            ApiError::NotFound {
+        self.get(kind, namespace, name)?
+            .ok_or_else(|| StoreError::NotFound {
                 resource: kind.resource().to_string(),
                 name: name.to_string(),
-            }
-            .into()
-        })
+            })
     }
 
     /// Every stored object of `kind` in `namespace` (all namespaces when
@@ -474,7 +477,7 @@ impl Store {
         match result {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(e).context("removing object"),
+            Err(e) => Err(StoreError::io("removing object")(e)),
         }
     }
 
@@ -494,19 +497,20 @@ impl Store {
         }
         let path = self.pod_dir(namespace, name).join("status.json");
         match read_small_file(&path) {
-            Ok(bytes) => Ok(Some(decode(&bytes).with_context(|| corrupt(&path))?)),
+            Ok(bytes) => Ok(Some(decode(&bytes).map_err(corrupt(&path))?)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => Err(StoreError::io(format!("reading {}", path.display()))(e)),
         }
     }
 
     /// Replaces the pod's status record atomically.
     pub fn write_pod_status(&self, namespace: &str, name: &str, status: &PodStatus) -> Result<()> {
         if !addressable(namespace, name)? {
-            bail!("invalid pod name {namespace}/{name}");
+            return Err(anyhow!("invalid pod name {namespace}/{name}").into());
         }
         let path = self.pod_dir(namespace, name).join("status.json");
-        write_atomic(&path, &serde_json::to_vec(status)?)?;
+        let bytes = serde_json::to_vec(status).context("encoding the status")?;
+        write_atomic(&path, &bytes)?;
         Ok(())
     }
 
@@ -517,7 +521,9 @@ impl Store {
             return Ok(());
         }
         match fs::remove_file(self.pod_dir(namespace, name).join("status.json")) {
-            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e).context("removing status"),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                Err(StoreError::io("removing status")(e))
+            }
             _ => Ok(()),
         }
     }
@@ -531,7 +537,7 @@ impl Store {
         let text = match fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()))(e)),
         };
         // A line cut short by a crash mid-append is skipped, not fatal; a
         // folded event is appended again, and its last copy counts.
@@ -575,10 +581,11 @@ pub fn pod_uid(pod: &Pod) -> Result<&str> {
         .as_deref()
         .filter(|u| !u.is_empty() && !u.contains('/') && !u.starts_with('.'))
         .ok_or_else(|| {
-            anyhow::anyhow!(
+            anyhow!(
                 "pod {:?} has no usable metadata.uid",
                 pod.metadata.name.as_deref().unwrap_or_default()
             )
+            .into()
         })
 }
 
@@ -675,7 +682,7 @@ fn identity(object: &Object) -> Result<(Kind, &str, &str)> {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
         {
-            bail!("invalid object {what} {value:?}");
+            return Err(anyhow!("invalid object {what} {value:?}").into());
         }
     }
     Ok((object.kind(), namespace, name))
@@ -686,15 +693,17 @@ fn object_bytes(object: &Object) -> Result<Vec<u8>> {
     if let Some(map) = value.as_object_mut() {
         map.remove("status");
     }
-    Ok(serde_json::to_vec(&value)?)
+    Ok(serde_json::to_vec(&value).context("encoding the object")?)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {
-    serde_json::from_slice(bytes).with_context(|| corrupt(path))
+    serde_json::from_slice(bytes).map_err(corrupt(path))
 }
 
-fn corrupt(path: &Path) -> String {
-    format!("corrupt state file {}", path.display())
+/// A state file that does not decode.
+fn corrupt(path: &Path) -> impl FnOnce(serde_json::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Corrupt { path, source }
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<String>> {
@@ -702,7 +711,7 @@ fn sorted_entries(dir: &Path) -> Result<Vec<String>> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(names),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+        Err(e) => return Err(StoreError::io(format!("reading {}", dir.display()))(e)),
     };
     for entry in entries {
         if let Some(name) = entry?.file_name().to_str().filter(|n| !n.starts_with('.')) {
@@ -733,7 +742,7 @@ fn tempdir_in(parent: &Path) -> Result<PathBuf> {
     fs::DirBuilder::new()
         .mode(0o700)
         .create(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
+        .map_err(StoreError::io(format!("creating {}", path.display())))?;
     Ok(path)
 }
 
