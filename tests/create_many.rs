@@ -30,7 +30,8 @@ fn many_pods_in_one_file_report_in_document_order() {
     // More pods than the CLI starts before it waits for the first.
     let names: Vec<String> = (0..40).map(|i| format!("p{i:02}")).collect();
     let mut docs: Vec<String> = names.iter().map(|n| pod(n, "")).collect();
-    docs[20] = pod("p20", "    ports: [{containerPort: 80, hostPort: 8080}]\n");
+    // A field a single node leaves aside: create warns about it.
+    docs[20] = pod("p20", "  imagePullSecrets: [{name: registry}]\n");
     docs.insert(
         10,
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n".into(),
