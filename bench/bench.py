@@ -350,6 +350,33 @@ class Pod:
         self.run_root = os.path.join(work, "pod-run")
         conf = registries_conf(os.path.join(work, "pod-registries.conf"))
         self.env = dict(os.environ, POD_ROOT=self.root, POD_RUN_ROOT=self.run_root, POD_REGISTRIES_CONF=conf)
+        # A CNI configuration directory of the bench's own, empty: pod uses
+        # its default network (bridge pod0, host-local, portmap), and the
+        # host's /etc/cni/net.d (podman's 87-podman-bridge.conflist, for
+        # one) never decides. pod has no network-less pods: a list giving
+        # eth0 no address is refused, as containerd refuses it.
+        cni = os.path.join(work, "pod-cni")
+        os.makedirs(cni)
+        os.makedirs(self.root)
+        with open(os.path.join(self.root, "config.yaml"), "w") as f:
+            f.write(f"apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncniConfDir: {cni}\n")
+
+    def use_network(self, on):
+        """pod's pods always have its network."""
+
+    def addresses(self, names):
+        """status.podIP of each named pod."""
+        return [p.get("status", {}).get("podIP", "") for p in self.pods() if p["metadata"]["name"] in names]
+
+    def attachment(self):
+        """One cached CNI attachment of the bench's pods (libcni's cache
+        layout under the state root): the list ADD ran and its plugin
+        directories."""
+        cache = os.path.join(self.root, "cni", "results")
+        for name in sorted(os.listdir(cache)) if os.path.isdir(cache) else []:
+            with open(os.path.join(cache, name)) as f:
+                return json.load(f)
+        raise NotApplicable(f"no CNI attachment cached in {cache}")
 
     def version(self):
         return run([self.binary, "version"], env=self.env, check=False).stdout.strip()
@@ -475,6 +502,7 @@ class Podman:
     def __init__(self, work, network):
         self.work = work
         self.network = network
+        self.default_network = network
         self.root = os.path.join(work, "podman-root")
         self.run_root = os.path.join(work, "podman-run")
         self.tmpdir = os.path.join(work, "podman-tmp")
@@ -529,6 +557,25 @@ class Podman:
 
     def create_argv(self, manifest):
         return self.podman("kube", "play", "--network", self.network, manifest)
+
+    def use_network(self, on):
+        """podman's default network (`bridge`: its CNI bridge on Debian 12),
+        or the bench's --podman-network setting."""
+        self.network = "bridge" if on else self.default_network
+
+    def addresses(self, names):
+        """The address of each named pod's infra container."""
+        infra = []
+        for name in names:
+            out = run(self.podman("pod", "inspect", name, "--format", "{{.InfraContainerID}}"), env=self.env).stdout
+            infra.append(out.strip())
+        data = json.loads(run(self.podman("inspect", "--format", "json", *infra), env=self.env).stdout or "[]")
+        found = []
+        for c in data:
+            settings = c.get("NetworkSettings") or {}
+            ips = [n.get("IPAddress", "") for n in (settings.get("Networks") or {}).values()]
+            found.append(next((ip for ip in ips if ip), settings.get("IPAddress", "")))
+        return found
 
     def running(self, name):
         proc = run(self.podman("pod", "inspect", name, "--format", "{{.State}}"), env=self.env, check=False)
@@ -667,6 +714,14 @@ class Bench:
         reap_orphans()
         # At once: every create command started together.
         names = {self.fresh("par") for _ in range(n)}
+        out["4b"] = stats([self.create_at_once(tool, names)])
+        tool.delete_all()
+        reap_orphans()
+        return out
+
+    def create_at_once(self, tool, names):
+        """Seconds from starting one create per pod, all together, until
+        every pod runs."""
         files = [self.manifest(nm, seed_pod(nm)) for nm in sorted(names)]
         t0 = time.perf_counter()
         procs = [
@@ -680,11 +735,50 @@ class Bench:
                 failed = CommandFailed(p.args, p.returncode, err)
         if failed:
             raise failed
-        self.wait_all(tool, names, self.args.timeout + n)
-        out["4b"] = stats([time.perf_counter() - t0])
-        tool.delete_all()
-        reap_orphans()
-        return out
+        self.wait_all(tool, names, self.args.timeout + len(names))
+        return time.perf_counter() - t0
+
+    # 10: the pod network on. pod's default network (bridge pod0,
+    # host-local, portmap, through Debian's CNI plugins) against podman's
+    # default (its CNI bridge cni-podman0).
+    def case_network(self, tool):
+        tool.use_network(True)
+        try:
+            out = {}
+            create, delete = [], []
+            attachment = None
+            for _ in range(self.args.runs):
+                name = self.fresh("net")
+                manifest = self.manifest(name, seed_pod(name))
+                create.append(self.create_and_wait(tool, name, manifest))
+                if not any(tool.addresses({name})):
+                    raise NotApplicable(f"pod {name} runs without an address")
+                if isinstance(tool, Pod) and attachment is None:
+                    attachment = tool.attachment()
+                delete.append(timed(tool.delete_argv(manifest, name), env=tool.env, timeout=120))
+                reap_orphans()
+            out["10a"] = stats(create)
+            out["10b"] = stats(delete)
+            n = self.args.many
+            names = {self.fresh("netpar") for _ in range(n)}
+            out["10c"] = stats([self.create_at_once(tool, names)])
+            distinct = len({ip for ip in tool.addresses(names) if ip})
+            out["10c"]["distinct_addresses"] = distinct
+            if distinct != n:
+                out["10c"]["note"] = f"{distinct} distinct addresses for {n} pods"
+            tool.delete_all()
+            reap_orphans()
+            if attachment is not None:
+                add, dele, each = plugin_times(attachment, self.args.runs)
+                out["10d"], out["10e"] = stats(add), stats(dele)
+                out["10d"]["plugins"] = {k: v for k, v in each.items() if k.endswith("ADD")}
+                out["10e"]["plugins"] = {k: v for k, v in each.items() if k.endswith("DEL")}
+            else:
+                why = "not measured: it would run podman's network plugins outside podman"
+                out["10d"] = out["10e"] = {"na": why}
+            return out
+        finally:
+            tool.use_network(False)
 
     def case_list(self, tool, image_ok):
         """`get pods` with N pods stored, and (pod only) N pods running at
@@ -834,6 +928,65 @@ class Bench:
         return {"9": stats(samples)}
 
 
+# ---------------------------------------------------------------- CNI
+
+
+def plugin_times(attachment, runs):
+    """Wall seconds of the CNI plugins alone: the list a pod's ADD ran (read
+    from pod's attachment cache), executed here as the CNI specification
+    says (each plugin with the CNI_* environment and its configuration on
+    stdin, ADD in order with the previous result, DEL in reverse with the
+    ADD result), in a network namespace of the bench's own. What pod adds
+    around the plugins is the rest of case 10's times. Returns the ADD and
+    DEL times of the whole list, and each plugin's median ADD and DEL."""
+    conf = attachment["config"]
+    dirs = attachment.get("binDirs") or ["/usr/lib/cni", "/opt/cni/bin"]
+    adds, dels, each = [], [], {}
+    for i in range(runs):
+        holder = spawn(["unshare", "--net", "sleep", "600"])
+        try:
+            netns = f"/proc/{holder.pid}/ns/net"
+            poll("the bench's network namespace", lambda: os.readlink(netns) != os.readlink("/proc/self/ns/net"), 10, 0.005)
+            env = {
+                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                "CNI_CONTAINERID": f"pod-bench-plugins-{os.getpid()}-{i}",
+                "CNI_NETNS": netns,
+                "CNI_IFNAME": attachment.get("ifName") or "eth0",
+                "CNI_PATH": ":".join(dirs),
+            }
+            t0 = time.perf_counter()
+            result = run_plugins(conf, dirs, dict(env, CNI_COMMAND="ADD"), None, conf["plugins"], each)
+            adds.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            run_plugins(conf, dirs, dict(env, CNI_COMMAND="DEL"), result, list(reversed(conf["plugins"])), each)
+            dels.append(time.perf_counter() - t0)
+        finally:
+            holder.kill()
+            finish(holder)
+    medians = {k: statistics.median(v) for k, v in each.items()}
+    return adds, dels, medians
+
+
+def run_plugins(conf, dirs, env, result, plugins, times):
+    command = env["CNI_COMMAND"]
+    for plugin in plugins:
+        body = dict(plugin, cniVersion=conf["cniVersion"], name=conf["name"])
+        if result is not None:
+            body["prevResult"] = result
+        binary = next((os.path.join(d, plugin["type"]) for d in dirs if os.path.exists(os.path.join(d, plugin["type"]))), None)
+        if binary is None:
+            raise NotApplicable(f"no CNI plugin {plugin['type']} in {dirs}")
+        t0 = time.perf_counter()
+        proc = spawn([binary], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout, stderr = finish(proc, timeout=60, input=json.dumps(body))
+        times.setdefault(f"{plugin['type']} {command}", []).append(time.perf_counter() - t0)
+        if proc.returncode != 0:
+            raise CommandFailed([binary, command], proc.returncode, stdout + stderr)
+        if command == "ADD":
+            result = json.loads(stdout)
+    return result
+
+
 # ---------------------------------------------------------------- registry
 
 
@@ -963,6 +1116,11 @@ CASES = {
     "7-rate": ("log {log} to stdout: throughput", "MiB/s"),
     "8": ("exec -- true round trip", "s"),
     "9": ("pull a {layers}-layer image from 127.0.0.1", "s"),
+    "10a": ("network on: create → all containers Running, 2 containers", "s"),
+    "10b": ("network on: delete of that pod, CNI DEL included", "s"),
+    "10c": ("network on: {many} pods created at once → all Running", "s"),
+    "10d": ("network on: the CNI plugins' ADD alone", "s"),
+    "10e": ("network on: the CNI plugins' DEL alone", "s"),
 }
 
 GROUPS = {
@@ -975,12 +1133,15 @@ GROUPS = {
     "7": ["7-time", "7-cpu", "7-rate"],
     "8": ["8"],
     "9": ["9"],
+    "10": ["10a", "10b", "10c", "10d", "10e"],
 }
 
 # Targets of issue 8 (for pod), checked on the medians.
 TARGETS = {
     "1": ("≤ 1/10 of podman", lambda v, podman: podman is not None and v <= podman / 10),
     "2": ("≤ 100 ms", lambda v, podman: v <= 0.100),
+    "10a": ("≤ 1/10 of podman", lambda v, podman: podman is not None and v <= podman / 10),
+    "10b": ("≤ 100 ms", lambda v, podman: v <= 0.100),
     "5": ("≤ 20 ms", lambda v, podman: v <= 0.020),
     "6a-rss": ("≤ 3 MiB", lambda v, podman: v <= 3 * MIB),
     "6b-rss": ("≤ 3 MiB", lambda v, podman: v <= 3 * MIB),
@@ -1010,6 +1171,8 @@ def cell(result, unit):
         if low.endswith(suffix) and high.endswith(suffix):
             low, high = low[: -len(suffix)], high[: -len(suffix)]
         text += f" ({low}–{high})"
+    if "distinct_addresses" in result:
+        text += f", {result['distinct_addresses']} addresses"
     return text
 
 
@@ -1072,7 +1235,7 @@ def main():
     parser = argparse.ArgumentParser(description="pod against podman kube play, side by side")
     parser.add_argument("--pod", required=True, help="the pod binary (release build)")
     parser.add_argument("--out", help="JSON report path (default bench/results/<UTC date>.json)")
-    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9", help="comma-separated case numbers (1 includes 2)")
+    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9,10", help="comma-separated case numbers (1 includes 2)")
     parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
     parser.add_argument("--many", type=int, default=100, help="pods in case 4 (default 100)")
     parser.add_argument("--stored", type=int, default=500, help="pods stored in case 5 (default 500)")
@@ -1085,8 +1248,8 @@ def main():
     parser.add_argument(
         "--podman-network",
         default="none",
-        help="podman kube play --network (default none: pod's pods have loopback only; "
-        "'bridge' is podman's default with CNI)",
+        help="podman kube play --network in cases 1-9 (default none, which charges pod its network "
+        "and podman none; 'bridge' is podman's default with CNI, which case 10 uses)",
     )
     parser.add_argument(
         "--timeout", type=float, default=30, help="seconds a pod may take to run (plus 1 s per pod in cases 4 and 5)"
@@ -1101,7 +1264,7 @@ def main():
     for c in args.cases.split(","):
         c = c.strip()
         if c not in GROUPS:
-            sys.exit(f"bench: unknown case {c!r} (cases are 1-9)")
+            sys.exit(f"bench: unknown case {c!r} (cases are 1-10)")
         wanted += [k for k in GROUPS[c] if k not in wanted]
 
     become_subreaper()
@@ -1172,6 +1335,7 @@ def main():
             (["6a-rss", "6a-pss", "6b-rss", "6b-pss"], bench.case_memory),
             (["7-time", "7-cpu", "7-rate"], bench.case_logs),
             (["8"], bench.case_exec),
+            (["10a", "10b", "10c", "10d", "10e"], bench.case_network),
         ]
         if registry:
             plan.append((["9"], lambda tool: bench.case_pull(tool, registry)))
@@ -1209,6 +1373,10 @@ def main():
 
         print()
         print_table(report, tools)
+        for key in ("10d", "10e"):
+            each = ((report["cases"].get(key) or {}).get("pod") or {}).get("plugins")
+            if each:
+                print(f"{key}: " + ", ".join(f"{k} {fmt(v, 's')}" for k, v in each.items()))
         if podman_note:
             print(f"\npodman column: {podman_note}")
         m = report["machine"]
