@@ -210,7 +210,7 @@ impl Store {
     /// pod is never visible.
     pub fn create(&self, object: &Object) -> Result<()> {
         if let Object::Node(_) = object {
-            bail!("{}", node_is_the_machine(object.name()));
+            return Err(anyhow!("{}", node_is_the_machine(object.name())).into());
         }
         let (kind, namespace, name) = identity(object)?;
         if kind.namespaced() {
@@ -258,7 +258,7 @@ impl Store {
     /// the object's lock across read-modify-write.
     pub fn replace(&self, object: &Object) -> Result<()> {
         if let Object::Node(node) = object {
-            return crate::node::save(self, node);
+            return Ok(crate::node::save(self, node)?);
         }
         let (kind, namespace, name) = identity(object)?;
         let path = self.object_path(kind, namespace, name);
@@ -389,7 +389,9 @@ impl Store {
         detail: Detail,
     ) -> Result<Vec<Result<Object>>> {
         if kind == Kind::Node {
-            let node = crate::node::current(self).map(|n| Object::Node(Box::new(n)));
+            let node = crate::node::current(self)
+                .map(|n| Object::Node(Box::new(n)))
+                .map_err(StoreError::from);
             return Ok(vec![node]);
         }
         if kind == Kind::Namespace {
@@ -456,7 +458,7 @@ impl Store {
             if self.get(kind, namespace, name)?.is_none() {
                 return Ok(false);
             }
-            bail!("{}", node_is_the_machine(name));
+            return Err(anyhow!("{}", node_is_the_machine(name)).into());
         }
         let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
