@@ -316,6 +316,13 @@ fn register(name: &str, now: Timestamp) -> Node {
     }
 }
 
+/// The file of what is kept of the node `name`: its modification time
+/// tells a watcher (the taint eviction in each supervisor) that labels,
+/// annotations or taints may have changed.
+pub fn record_file(store: &Store, name: &str) -> PathBuf {
+    record_path(store.root(), name)
+}
+
 fn record_path(root: &Path, name: &str) -> PathBuf {
     root.join("nodes").join(format!("{name}.json"))
 }

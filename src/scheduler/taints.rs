@@ -2,6 +2,8 @@
 //! helpers around it): what the TaintToleration filter, the
 //! NodeUnschedulable filter and the taint eviction controller ask.
 
+use std::time::Duration;
+
 use k8s_openapi::api::core::v1::{Taint, Toleration};
 
 pub const NO_SCHEDULE: &str = "NoSchedule";
@@ -45,6 +47,40 @@ pub fn first_untolerated<'a>(
         .iter()
         .filter(|t| effects.contains(&t.effect.as_str()))
         .find(|t| !tolerated(tolerations, t))
+}
+
+/// What the taint eviction controller does with a pod on a node with
+/// these taints (`processPodOnNode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// No NoExecute taint, or every one tolerated for ever.
+    Never,
+    /// Once this long has passed since the taints were seen (the shortest
+    /// tolerationSeconds of the tolerations in use); zero is at once.
+    After(Duration),
+}
+
+/// The NoExecute verdict: an untolerated NoExecute taint evicts at once;
+/// tolerated ones evict after the shortest tolerationSeconds of the
+/// tolerations that matched them (the first matching toleration of each
+/// taint, as `GetMatchingTolerations` picks them); none set is never.
+pub fn no_execute(taints: &[Taint], tolerations: &[Toleration]) -> Eviction {
+    let mut shortest: Option<i64> = None;
+    let mut any = false;
+    for taint in taints.iter().filter(|t| t.effect == NO_EXECUTE) {
+        any = true;
+        let Some(used) = tolerations.iter().find(|t| tolerates(t, taint)) else {
+            return Eviction::After(Duration::ZERO);
+        };
+        if let Some(seconds) = used.toleration_seconds {
+            shortest = Some(shortest.map_or(seconds, |s| s.min(seconds)));
+        }
+    }
+    match shortest {
+        _ if !any => Eviction::Never,
+        None => Eviction::Never,
+        Some(s) => Eviction::After(Duration::from_secs(s.max(0) as u64)),
+    }
 }
 
 #[cfg(test)]
@@ -116,5 +152,38 @@ mod tests {
         assert_eq!(first_untolerated(&taints, &tol, &effects).unwrap().key, "b");
         let all = [toleration("", "Exists", "", "", None)];
         assert!(first_untolerated(&taints, &all, &effects).is_none());
+    }
+
+    #[test]
+    fn no_execute_eviction_times() {
+        let taints = [taint("a", "1", NO_EXECUTE), taint("b", "", NO_EXECUTE)];
+        let none: [Toleration; 0] = [];
+        assert_eq!(no_execute(&[], &none), Eviction::Never);
+        assert_eq!(
+            no_execute(&[taint("a", "1", NO_SCHEDULE)], &none),
+            Eviction::Never
+        );
+        assert_eq!(no_execute(&taints, &none), Eviction::After(Duration::ZERO));
+        // One taint not tolerated: at once, whatever the others allow.
+        let one = [toleration("a", "Exists", "", "", None)];
+        assert_eq!(no_execute(&taints, &one), Eviction::After(Duration::ZERO));
+        // All tolerated for ever.
+        let ever = [toleration("", "Exists", "", "", None)];
+        assert_eq!(no_execute(&taints, &ever), Eviction::Never);
+        // The shortest tolerationSeconds of the tolerations in use.
+        let timed = [
+            toleration("a", "Exists", "", "NoExecute", Some(30)),
+            toleration("b", "Exists", "", "NoExecute", Some(5)),
+            toleration("", "Exists", "", "", Some(1)),
+        ];
+        assert_eq!(
+            no_execute(&taints, &timed),
+            Eviction::After(Duration::from_secs(5))
+        );
+        let negative = [toleration("", "Exists", "", "", Some(-3))];
+        assert_eq!(
+            no_execute(&taints, &negative),
+            Eviction::After(Duration::ZERO)
+        );
     }
 }

@@ -54,6 +54,7 @@ pub enum Type {
 pub enum Source {
     Kubelet,
     Scheduler,
+    TaintEvictionController,
 }
 
 impl Source {
@@ -61,6 +62,7 @@ impl Source {
         match self {
             Source::Kubelet => "kubelet",
             Source::Scheduler => "default-scheduler",
+            Source::TaintEvictionController => "taint-eviction-controller",
         }
     }
 }

@@ -16,6 +16,7 @@
 
 mod admit;
 mod decide;
+mod evict;
 mod probes;
 mod report;
 mod sandbox;
@@ -154,6 +155,10 @@ struct Supervisor {
     processes: BTreeMap<String, Process>,
     /// The kubelet's admission refused the pod: nothing of it runs.
     rejected: Option<crate::node::admission::Rejection>,
+    /// The node the pod is bound to.
+    node_name: String,
+    /// The node's NoExecute taints as last seen (`evict`).
+    taint_watch: evict::TaintWatch,
 }
 
 pub async fn run(
@@ -264,7 +269,7 @@ impl Supervisor {
                 namespace: namespace.clone(),
                 name: name.clone(),
                 uid: uid.clone(),
-                node,
+                node: node.clone(),
             },
             &store.pod_dir(&namespace, &name).join("events.jsonl"),
         );
@@ -315,6 +320,8 @@ impl Supervisor {
             status_due: false,
             processes: BTreeMap::new(),
             rejected: None,
+            node_name: node,
+            taint_watch: evict::TaintWatch::default(),
             pod,
         })
     }
@@ -396,9 +403,10 @@ impl Supervisor {
                 }
             }
             // A back-off ended: the sync after this batch decides.
-            Msg::Wake => {}
+            Msg::Wake => self.evict_if_due(),
             Msg::Network { result } => self.network_done(result),
             Msg::Check => {
+                self.watch_taints();
                 if self.stage.stopping().is_none() && !self.still_stored() {
                     // Deleted behind our back (its state directory removed):
                     // nothing is left to report to; stop everything now.
