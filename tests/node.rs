@@ -278,3 +278,65 @@ spec:
     let describe = env.ok(&["describe", "node", NAME]);
     assert!(describe.contains("(0 in total)"), "{describe}");
 }
+
+#[test]
+fn taint_node_as_kubectl_does() {
+    let env = env();
+    let taint = |args: &[&str]| {
+        let mut all = vec!["taint"];
+        all.extend_from_slice(args);
+        let out = env.run(&all);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    assert_eq!(
+        taint(&["node", NAME, "dedicated=gpu:NoSchedule"]),
+        "node/snap-node tainted\n"
+    );
+    assert_eq!(
+        taint(&["node", NAME, "dedicated=cpu:NoSchedule"]),
+        "error: node snap-node already has dedicated taint(s) with same effect(s) and --overwrite is false\n"
+    );
+    assert_eq!(
+        taint(&["nodes", NAME, "dedicated=cpu:NoSchedule", "--overwrite"]),
+        "node/snap-node modified\n"
+    );
+    assert_eq!(
+        taint(&["no", NAME, "evict:NoExecute"]),
+        "node/snap-node tainted\n"
+    );
+    let taints = env.ok(&["get", "node", NAME, "-o", "jsonpath={.spec.taints[*].key}"]);
+    assert_eq!(taints, "evict dedicated");
+    assert_eq!(
+        taint(&["node", NAME, "a=b:Sometimes"]),
+        "error: invalid taint effect: Sometimes, unsupported taint effect\nSee 'pod taint -h' for help and examples\n"
+    );
+    assert_eq!(
+        taint(&["pod", "x", "a:NoSchedule"]),
+        "error: invalid resource type pod, only node types are supported\n"
+    );
+    assert_eq!(
+        taint(&["node", "other", "a:NoSchedule"]),
+        "Error from server (NotFound): nodes \"other\" not found\n"
+    );
+    assert_eq!(
+        taint(&["node", NAME, "dedicated:NoSchedule-"]),
+        "node/snap-node untainted\n"
+    );
+    assert_eq!(
+        taint(&["node", NAME, "dedicated-"]),
+        "error: taint \"dedicated\" not found\n"
+    );
+    assert_eq!(
+        taint(&["node", "-l", "kubernetes.io/os=linux", "evict-"]),
+        "node/snap-node untainted\n"
+    );
+    let describe = env.ok(&["describe", "node", NAME]);
+    assert!(
+        describe.contains("Taints:             <none>"),
+        "{describe}"
+    );
+}

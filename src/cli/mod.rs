@@ -21,6 +21,7 @@ mod logs;
 mod port_forward;
 mod resources;
 mod shell;
+mod taint;
 pub mod usage;
 mod version;
 mod wait;
@@ -126,6 +127,8 @@ pub enum Command {
     Label(label::Args),
     /// Update the annotations of objects
     Annotate(annotate::Args),
+    /// Update the taints on the node
+    Taint(taint::Args),
     /// Manage images: list, pull, load, import, inspect, remove, prune
     #[command(subcommand)]
     Image(image::Command),
@@ -178,6 +181,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Wait(args) => wait::run(global, args),
         Command::Label(args) => label::run(global, args),
         Command::Annotate(args) => annotate::run(global, args),
+        Command::Taint(args) => taint::run(global, args),
         Command::Image(command) => image::run(global, command),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),

@@ -18,6 +18,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 mod node;
 
+pub use node::taint_string;
+
 use super::tabwriter;
 use super::{events, qos};
 use crate::api::Object;
