@@ -185,3 +185,134 @@ fn two_pods_asking_for_one_host_port() {
         ]
     );
 }
+
+/// This node's name: the hostname, lower-cased, as the kubelet takes it.
+fn node_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_lowercase()
+}
+
+#[test]
+fn a_node_selector_pod_waits_until_a_label_makes_it_fit() {
+    let env = env();
+    let yaml = sleeper("picky", "  nodeSelector: {disktype: ssd}\n");
+    create(&env, "picky", &yaml);
+    let message = format!(
+        "0/1 nodes are available: 1 node(s) didn't match Pod's node affinity/selector. {HELPLESS}"
+    );
+    assert_eq!(phase(&env, "picky"), "Pending");
+    assert!(never_started(&env, "picky"));
+    assert_eq!(
+        events(&env, "picky"),
+        [format!("FailedScheduling default-scheduler {message} x1")]
+    );
+    let node = node_name();
+    env.ok(&["label", "node", &node, "disktype=ssd"]);
+    wait_phase(&env, "picky", "Running");
+    assert_eq!(jsonpath(&env, "picky", "{.spec.nodeName}"), node);
+    assert_eq!(
+        events(&env, "picky")[..2],
+        [
+            format!("FailedScheduling default-scheduler {message} x1"),
+            format!("Scheduled default-scheduler Successfully assigned default/picky to {node} x1"),
+        ]
+    );
+}
+
+#[test]
+fn a_no_schedule_taint_keeps_out_the_pods_that_do_not_tolerate_it() {
+    let env = env();
+    let node = node_name();
+    env.ok(&["taint", "node", &node, "dedicated=gpu:NoSchedule"]);
+    create(&env, "plain", &sleeper("plain", ""));
+    let tolerant = sleeper(
+        "tolerant",
+        "  tolerations: [{key: dedicated, operator: Equal, value: gpu, effect: NoSchedule}]\n",
+    );
+    create(&env, "tolerant", &tolerant);
+    wait_phase(&env, "tolerant", "Running");
+    let message = format!(
+        "0/1 nodes are available: 1 node(s) had untolerated taint {{dedicated: gpu}}. {HELPLESS}"
+    );
+    assert_eq!(phase(&env, "plain"), "Pending");
+    assert_eq!(
+        events(&env, "plain"),
+        [format!("FailedScheduling default-scheduler {message} x1")]
+    );
+    // The taint removed, the waiting pod is tried again and runs.
+    env.ok(&["taint", "node", &node, "dedicated=gpu:NoSchedule-"]);
+    wait_phase(&env, "plain", "Running");
+}
+
+/// The pod's deletionTimestamp, or "" (also when it is gone).
+fn deletion(env: &Env, name: &str) -> String {
+    jsonpath(env, name, "{.metadata.deletionTimestamp}")
+}
+
+#[test]
+fn a_no_execute_taint_evicts_running_pods_after_their_toleration_seconds() {
+    let env = env();
+    let node = node_name();
+    // PID 1 of its container, sleep ignores SIGTERM: each pod stays
+    // Terminating for its grace period of 5 s, long enough to look at it.
+    let grace = |yaml: String| {
+        yaml.replace(
+            "terminationGracePeriodSeconds: 1",
+            "terminationGracePeriodSeconds: 5",
+        )
+    };
+    create(&env, "plain", &grace(sleeper("plain", "")));
+    let patient = sleeper(
+        "patient",
+        "  tolerations: [{key: maintenance, operator: Exists, effect: NoExecute, tolerationSeconds: 4}]\n",
+    );
+    create(&env, "patient", &grace(patient));
+    let forever = sleeper(
+        "forever",
+        "  tolerations: [{key: maintenance, operator: Exists, effect: NoExecute}]\n",
+    );
+    create(&env, "forever", &grace(forever));
+    for name in ["plain", "patient", "forever"] {
+        wait_phase(&env, name, "Running");
+    }
+    env.ok(&["taint", "node", &node, "maintenance=now:NoExecute"]);
+    let tainted = std::time::Instant::now();
+
+    // Not tolerated: deleted at once (at the supervisor's next look).
+    wait_until(&env, "plain", "the eviction of plain", || {
+        (!deletion(&env, "plain").is_empty()).then_some(())
+    });
+    assert!(tainted.elapsed() < std::time::Duration::from_secs(4));
+    assert_eq!(
+        events(&env, "plain").last().unwrap(),
+        "TaintManagerEviction taint-eviction-controller Marking for deletion Pod default/plain x1"
+    );
+    assert_eq!(
+        jsonpath(
+            &env,
+            "plain",
+            "{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}"
+        ),
+        "DeletionByTaintManager"
+    );
+    // Tolerated for 4 s: still there until then, deleted after.
+    assert!(deletion(&env, "patient").is_empty());
+    wait_until(&env, "patient", "the eviction of patient", || {
+        (!deletion(&env, "patient").is_empty()).then_some(())
+    });
+    let waited = tainted.elapsed();
+    assert!(
+        waited >= std::time::Duration::from_secs(4) && waited < std::time::Duration::from_secs(8),
+        "evicted after {waited:?}"
+    );
+    // Both go; the pod that tolerates the taint for ever stays.
+    for name in ["plain", "patient"] {
+        wait_until(&env, name, &format!("{name} gone"), || {
+            (!env.run(&["get", "pod", name]).status.success()).then_some(())
+        });
+    }
+    assert_eq!(phase(&env, "forever"), "Running");
+    assert!(deletion(&env, "forever").is_empty());
+}
