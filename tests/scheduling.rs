@@ -285,9 +285,12 @@ fn a_no_execute_taint_evicts_running_pods_after_their_toleration_seconds() {
         (!deletion(&env, "plain").is_empty()).then_some(())
     });
     assert!(tainted.elapsed() < std::time::Duration::from_secs(4));
-    assert_eq!(
-        events(&env, "plain").last().unwrap(),
-        "TaintManagerEviction taint-eviction-controller Marking for deletion Pod default/plain x1"
+    // The kubelet's Killing may already follow it.
+    let seen = events(&env, "plain");
+    assert!(
+        seen.iter().any(|e| e
+            == "TaintManagerEviction taint-eviction-controller Marking for deletion Pod default/plain x1"),
+        "{seen:?}"
     );
     assert_eq!(
         jsonpath(

@@ -106,6 +106,7 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
         }
         Selection::Kinds(_) => bail!("resource(s) were provided, but no name was specified"),
     };
+    let mut relabelled = false;
     for (kind, name) in named {
         let _lock = store.lock(kind, &global.namespace, &name)?;
         let mut object = store.get_required(kind, &global.namespace, &name)?;
@@ -125,6 +126,7 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
         }
         if outcome != Outcome::Unchanged {
             store.replace(&without_status(object))?;
+            relabelled |= matches!(field, Field::Labels) && matches!(kind, Kind::Node | Kind::Pod);
         }
         let verb = match outcome {
             Outcome::Set => field.done(),
@@ -132,6 +134,12 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
             Outcome::Unchanged => field.unchanged(),
         };
         println!("{}/{name} {verb}", kind.singular());
+    }
+    // The node's labels decide nodeSelector and node affinity, a pod's
+    // labels the anti-affinity of others: waiting pods may fit now, as the
+    // scheduler's queue moves them on such an update.
+    if relabelled {
+        crate::pods::retry_quietly(&store);
     }
     Ok(())
 }

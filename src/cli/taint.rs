@@ -85,6 +85,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         store.replace(&Object::Node(node))?;
         println!("node/{name} {operation}");
     }
+    // A removed taint may let waiting pods fit.
+    crate::pods::retry_quietly(&store);
     Ok(())
 }
 
