@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, EnvFromSource, EnvVar, Pod, Volume, VolumeMount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-use super::PodPreset;
+use super::{PodPreset, PodPresetSpec};
 
 /// The annotation by which a pod opts out.
 const EXCLUDE_ANNOTATION: &str = "podpreset.admission.kubernetes.io/exclude";
@@ -151,22 +151,35 @@ fn preset_name(preset: &PodPreset) -> &str {
 /// `mergeEnv`: a preset's variable is added unless one of its name is
 /// there already, which must then be identical.
 fn merge_env(env: &[EnvVar], presets: &[&PodPreset]) -> Result<Vec<EnvVar>, Vec<String>> {
-    let mut known: BTreeMap<String, EnvVar> =
-        env.iter().map(|v| (v.name.clone(), v.clone())).collect();
-    let mut merged = env.to_vec();
+    merge_by_name(env, presets, "env", |s| s.env.as_ref(), |v| &v.name)
+}
+
+/// The plugin's merge of named items (env, volumes): an item of a
+/// preset is added unless one of its name is there already, which must
+/// then be identical; every conflict is reported in the plugin's words.
+fn merge_by_name<T: Clone + PartialEq + serde::Serialize>(
+    items: &[T],
+    presets: &[&PodPreset],
+    what: &str,
+    of: impl Fn(&PodPresetSpec) -> Option<&Vec<T>>,
+    name: impl Fn(&T) -> &String,
+) -> Result<Vec<T>, Vec<String>> {
+    let mut known: BTreeMap<String, T> =
+        items.iter().map(|i| (name(i).clone(), i.clone())).collect();
+    let mut merged = items.to_vec();
     let mut errors = Vec::new();
     for preset in presets {
-        for var in preset.spec.iter().flat_map(|s| s.env.iter().flatten()) {
-            match known.get(&var.name) {
+        for item in preset.spec.iter().flat_map(|s| of(s).into_iter().flatten()) {
+            match known.get(name(item)) {
                 None => {
-                    known.insert(var.name.clone(), var.clone());
-                    merged.push(var.clone());
+                    known.insert(name(item).clone(), item.clone());
+                    merged.push(item.clone());
                 }
-                Some(found) if found != var => errors.push(format!(
-                    "merging env for {} has a conflict on {}: \n{}\ndoes not match\n{}\n in container",
+                Some(found) if found != item => errors.push(format!(
+                    "merging {what} for {} has a conflict on {}: \n{}\ndoes not match\n{}\n in container",
                     preset_name(preset),
-                    var.name,
-                    shown(var),
+                    name(item),
+                    shown(item),
                     shown(found)
                 )),
                 Some(_) => {}
@@ -254,39 +267,15 @@ fn merge_volume_mounts(
 /// `mergeVolumes`: a volume is added unless one of its name is there,
 /// which must then be identical.
 fn merge_volumes(volumes: &[Volume], presets: &[&PodPreset]) -> Result<Vec<Volume>, Vec<String>> {
-    let mut known: BTreeMap<String, Volume> = volumes
-        .iter()
-        .map(|v| (v.name.clone(), v.clone()))
-        .collect();
-    let mut merged = volumes.to_vec();
-    let mut errors = Vec::new();
-    for preset in presets {
-        for volume in preset.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-            match known.get(&volume.name) {
-                None => {
-                    known.insert(volume.name.clone(), volume.clone());
-                    merged.push(volume.clone());
-                }
-                Some(found) if found != volume => errors.push(format!(
-                    "merging volumes for {} has a conflict on {}: \n{}\ndoes not match\n{}\n in container",
-                    preset_name(preset),
-                    volume.name,
-                    shown(volume),
-                    shown(found)
-                )),
-                Some(_) => {}
-            }
-        }
-    }
-    if errors.is_empty() {
-        Ok(merged)
-    } else {
-        Err(errors)
-    }
+    merge_by_name(
+        volumes,
+        presets,
+        "volumes",
+        |s| s.volumes.as_ref(),
+        |v| &v.name,
+    )
 }
 
-/// `LabelSelectorAsSelector(...).Matches`: every matchLabels pair and
-/// every expression must hold; the empty selector selects every pod.
 fn selects(selector: &LabelSelector, labels: &BTreeMap<String, String>) -> bool {
     let pairs = selector.match_labels.iter().flatten();
     let labels_hold = pairs.into_iter().all(|(k, v)| labels.get(k) == Some(v));
