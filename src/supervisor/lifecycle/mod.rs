@@ -7,7 +7,10 @@
 //! the batch said so (`WriteStatus`).
 //!
 //! - `mod.rs`: the loop, its messages and the socket's requests.
-//! - `decide`: the decision, no I/O; its tables in `decide/tests.rs`.
+//! - `decide`: the decision, no I/O: what it sees (`decide.rs`), the
+//!   actions it returns (`action.rs`), its rules for running and for
+//!   stopping containers (`starting.rs`, `stopping.rs`); its tables in
+//!   `decide/tests.rs`.
 //! - `sync`: from the supervisor's state to the decision and back.
 //! - `slot` / `stage`: a container's phase and the pod's stage, each
 //!   holding what is valid in it and changed by guarded transitions.
