@@ -479,3 +479,94 @@ fn a_layer_cannot_unpack_past_its_size_or_entry_limit() {
     }
     assert_eq!(env.ok(&["image", "ls", "-q"]).lines().count(), 3);
 }
+
+/// A PAX record `len key=value\n`.
+fn pax_record(key: &str, value: &str) -> Vec<u8> {
+    let rest = format!(" {key}={value}\n");
+    let mut len = rest.len() + 1;
+    while len.to_string().len() + rest.len() != len {
+        len += 1;
+    }
+    format!("{len}{rest}").into_bytes()
+}
+
+/// A ustar header of `kind` with data `body`, padded.
+fn special(kind: tar::EntryType, body: &[u8]) -> Vec<u8> {
+    let mut h = tar::Header::new_ustar();
+    h.set_entry_type(kind);
+    h.set_path("././@LongLink").unwrap();
+    h.set_size(body.len() as u64);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut out = h.as_bytes().to_vec();
+    out.extend_from_slice(body);
+    out.resize(out.len().div_ceil(512) * 512, 0);
+    out
+}
+
+#[test]
+fn a_layer_cannot_make_pod_hold_a_huge_long_name_or_pax_header() {
+    let env = Env::new();
+    let mib = 1usize << 20;
+    let file = common::layer_tar(&[("hello", Some(b"hi"))]);
+    let with = |header: Vec<u8>| [header, file.clone()].concat();
+    let refused = |tar: &[u8], name: &str, why: &str| {
+        let out = import_with(&env, tar, name, (128 << 20, 1000));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.starts_with("error: importing "), "{stderr}");
+        let named = format!(": image docker.io/library/{name}: layer sha256:");
+        assert!(stderr.contains(&named), "{stderr}");
+        assert!(stderr.trim_end().ends_with(why), "{stderr}");
+        store_is_empty(&env);
+    };
+    // A comment record of 2 MiB: harmless but for the memory it takes.
+    let comment = pax_record("comment", &"c".repeat(2 * mib));
+    let size = comment.len();
+    refused(
+        &with(special(tar::EntryType::XHeader, &comment)),
+        "pax:1",
+        &format!(
+            "a PAX extended header of {size} bytes is over the limit of 1048576 bytes (header field too long)"
+        ),
+    );
+    refused(
+        &with(special(tar::EntryType::XGlobalHeader, &comment)),
+        "global:1",
+        &format!(
+            "a PAX global header of {size} bytes is over the limit of 1048576 bytes (header field too long)"
+        ),
+    );
+    let name = format!("{}\0", "n/".repeat(mib));
+    refused(
+        &with(special(tar::EntryType::GNULongName, name.as_bytes())),
+        "longname:1",
+        &format!(
+            "a GNU long name of {} bytes is over the limit of 1048576 bytes (header field too long)",
+            name.len()
+        ),
+    );
+    refused(
+        &with(special(tar::EntryType::GNULongLink, name.as_bytes())),
+        "longlink:1",
+        &format!(
+            "a GNU long link name of {} bytes is over the limit of 1048576 bytes (header field too long)",
+            name.len()
+        ),
+    );
+    // Up to the limit, as Go's archive/tar reads it, the layer is stored.
+    let at_limit = pax_record("comment", &"c".repeat(mib - 32));
+    assert!(at_limit.len() <= mib);
+    let out = import_with(
+        &env,
+        &with(special(tar::EntryType::XHeader, &at_limit)),
+        "pax:2",
+        (128 << 20, 1000),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

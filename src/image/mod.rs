@@ -32,6 +32,7 @@ pub mod reference;
 pub mod registries_conf;
 mod registry;
 mod tags;
+mod tar_guard;
 pub mod unpack;
 
 use std::fs;

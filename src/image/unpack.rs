@@ -47,6 +47,7 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, Timespec, Timest
 use rustix::io::Errno;
 
 use super::blobs::HashingReader;
+use super::tar_guard::{self, Guard};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
@@ -102,6 +103,8 @@ pub enum UnpackError {
     TooManyBytes(u64),
     #[error("has more than {0} entries, the limit for a layer (POD_LAYER_MAX_ENTRIES)")]
     TooManyEntries(u64),
+    #[error("{0}")]
+    TooLong(tar_guard::TooLong),
     #[error("layer entry {entry:?} refused: {reason}")]
     Refused { entry: String, reason: &'static str },
     #[error("layer entry {entry:?}: {source}")]
@@ -198,9 +201,13 @@ fn unpack_stream(stream: impl Read, dest: &Path, limits: Limits) -> Result<Unpac
         written: 0,
         created: 0,
     };
-    let mut archive = tar::Archive::new(stream);
-    for entry in archive.entries()? {
-        let mut entry = entry?;
+    let mut archive = tar::Archive::new(Guard::new(stream));
+    let too_long = |e: io::Error| match tar_guard::refusal(&e) {
+        Some(refused) => UnpackError::TooLong(refused.clone()),
+        None => UnpackError::Read(e),
+    };
+    for entry in archive.entries().map_err(too_long)? {
+        let mut entry = entry.map_err(too_long)?;
         let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         unpacker.entry(&mut entry).map_err(|e| match e {
             EntryError::Refused(reason) => UnpackError::Refused {
@@ -208,6 +215,7 @@ fn unpack_stream(stream: impl Read, dest: &Path, limits: Limits) -> Result<Unpac
                 reason,
             },
             EntryError::Limit(e) => e,
+            EntryError::Io(source) if tar_guard::refusal(&source).is_some() => too_long(source),
             EntryError::Io(source) => UnpackError::Entry {
                 entry: name.clone(),
                 source,
@@ -215,7 +223,7 @@ fn unpack_stream(stream: impl Read, dest: &Path, limits: Limits) -> Result<Unpac
         })?;
     }
     unpacker.finish_directories()?;
-    let (diff_id, size) = archive.into_inner().finish()?;
+    let (diff_id, size) = archive.into_inner().into_inner().finish()?;
     Ok(Unpacked { diff_id, size })
 }
 
