@@ -1,6 +1,7 @@
 //! The pod network when plugins fail: a plugin that fails or hangs
 //! leaves the pod in ContainerCreating with the kubelet's
-//! FailedCreatePodSandBox event and is retried with back-off; `delete`
+//! FailedCreatePodSandBox event and is retried at the pod worker's
+//! requeue (the kubelet's 10 s backOffPeriod, 1 s here); `delete`
 //! never waits for a hung plugin; a DEL after a crash (supervisor killed,
 //! the namespace gone) still frees the address. The failing plugins are
 //! shell scripts in the test's own plugin directory.
@@ -33,7 +34,8 @@ fn pod(name: &str) -> String {
 }
 
 /// An environment whose plugins are found in `<dir>/bin` first, then in
-/// the system's directory; back-off 1 s doubling to 2 s.
+/// the system's directory; back-off 1 s doubling to 2 s, a failed
+/// sandbox retried every 1 s.
 fn env(extra: &str) -> Env {
     let env = Env::new();
     import_busybox(&env.root());

@@ -35,13 +35,19 @@
 //! - A deletion at once (`--force --grace-period=0`, or the pod record
 //!   vanished) SIGKILLs every process at once: no hook, no stop signal,
 //!   no order.
-//! - A failed sandbox, image pull or container configuration is retried
-//!   after its back-off (10 s, doubling to 300 s, as the kubelet's image
-//!   puller and its pod workers retry): the loop counts the failure in
-//!   the back-off as it sees it, the decision says when the retry is and
-//!   wakes the loop then. A failed pull shows ErrImagePull, then
-//!   ImagePullBackOff from the next sync on (a second after the failure
-//!   here), as the kubelet's puller answers while the back-off runs.
+//! - A failed image pull is retried after the image back-off (10 s,
+//!   doubling to 300 s, as the kubelet's image puller backs off): the loop
+//!   counts the failure in the back-off as it sees it, the decision says
+//!   when the retry is and wakes the loop then. A failed pull shows
+//!   ErrImagePull, then ImagePullBackOff from the next sync on (a second
+//!   after the failure here), as the kubelet's puller answers while the
+//!   back-off runs.
+//! - Any other failure before a process ran (the sandbox, a container's
+//!   configuration or creation, an invalid image name, a Never pull of a
+//!   missing image) fails the kubelet's sync of the pod, and its pod
+//!   worker requeues the pod after a fixed period (`backOffPeriod`, 10 s,
+//!   jittered by up to half: pod_workers.go's completeWork): retried
+//!   every 10 s here, never backed off further (`SeenPod::requeue`).
 
 use std::time::{Duration, Instant};
 
@@ -98,9 +104,10 @@ pub(super) enum State {
         code: i32,
         at: Instant,
     },
-    /// Its image or configuration failed then, before any process ran
-    /// (counted in its start back-off); `pull`: pulling the image failed
-    /// (ErrImagePull), which turns into ImagePullBackOff while it waits.
+    /// Its image or configuration failed then, before any process ran;
+    /// `pull`: pulling the image failed (ErrImagePull, counted in its
+    /// image back-off), which turns into ImagePullBackOff while it waits;
+    /// else it is retried at the pod worker's requeue.
     StartFailed {
         at: Instant,
         pull: bool,
@@ -169,8 +176,8 @@ pub(super) struct Seen {
     pub(super) unhealthy: Option<Duration>,
     /// The crash-loop back-off.
     pub(super) backoff: BackOff,
-    /// The back-off of failed pulls and configurations.
-    pub(super) start_backoff: BackOff,
+    /// The image back-off of its failed pulls.
+    pub(super) pull_backoff: BackOff,
     /// While it waits after a failed pull: ImagePullBackOff is due then.
     pub(super) pull_back_off_at: Option<Instant>,
 }
@@ -223,8 +230,11 @@ pub(super) struct SeenPod {
     pub(super) grace: Duration,
     pub(super) stage: PodStage,
     pub(super) sandbox: Sandbox,
-    /// The back-off of failed sandbox creations.
-    pub(super) sandbox_backoff: BackOff,
+    /// How long after a failed sync (a failed sandbox, configuration or
+    /// creation) the pod worker retries: the kubelet's backOffPeriod,
+    /// which is also the first delay of its back-offs (shortened with
+    /// them for tests, `backoff::Limits`).
+    pub(super) requeue: Duration,
     pub(super) containers: Vec<Seen>,
     /// What the status shows differs from what was last written.
     pub(super) status_changed: bool,
@@ -297,7 +307,7 @@ impl Decision {
             return self.deleting(remaining);
         }
         if let Sandbox::Failed { at } = self.pod.sandbox {
-            let retry = at + self.pod.sandbox_backoff.current();
+            let retry = at + self.pod.requeue;
             self.act(Action::RetrySandbox { at: retry });
             self.act(Action::WakeAt(retry));
         }

@@ -42,7 +42,6 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
-use super::backoff::BackOff;
 use super::events::{PodRef, Recorder, Type};
 use super::handler::Outcome;
 use super::launch::Settings;
@@ -142,7 +141,6 @@ struct Supervisor {
     network: Option<sandbox::PendingNetwork>,
     /// The pod's addresses from the network (none for hostNetwork).
     pod_ips: Vec<String>,
-    sandbox_backoff: BackOff,
     /// The last creation of the sandbox failed then (not decided yet).
     sandbox_failed: Option<Instant>,
     /// The sandbox is created again from then on.
@@ -311,7 +309,6 @@ impl Supervisor {
             netns: None,
             network: None,
             pod_ips: Vec::new(),
-            sandbox_backoff: BackOff::new(settings.backoff),
             sandbox_failed: None,
             sandbox_retry: None,
             slots,

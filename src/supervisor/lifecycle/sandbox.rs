@@ -64,15 +64,13 @@ impl Supervisor {
             .set("PodReadyToStartContainers", ready, None, None, now);
     }
 
-    /// The kubelet's FailedCreatePodSandBox; the failure is counted in the
-    /// sandbox's back-off, and the decision says when to retry.
+    /// The kubelet's FailedCreatePodSandBox; the decision retries it at
+    /// the pod worker's requeue.
     fn sandbox_creation_failed(&mut self, error: &str) {
         let message = format!("Failed to create pod sandbox: {error}");
         self.event(None, Type::Warning, "FailedCreatePodSandBox", &message);
         self.ready_to_start_containers(false);
-        let now = Instant::now();
-        self.sandbox_backoff.restarted(now);
-        self.sandbox_failed = Some(now);
+        self.sandbox_failed = Some(Instant::now());
     }
 
     /// Starts the pause process (unless one from an earlier try runs) and

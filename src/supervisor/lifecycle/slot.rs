@@ -151,8 +151,8 @@ pub(super) struct Slot {
     pub(super) status: ContainerStatus,
     phase: Phase,
     pub(super) backoff: BackOff,
-    /// The back-off of failed pulls and configurations.
-    pub(super) start_backoff: BackOff,
+    /// The image back-off of its failed pulls.
+    pub(super) pull_backoff: BackOff,
     /// After a failed pull: ImagePullBackOff is shown then.
     pub(super) pull_back_off_at: Option<Instant>,
     pub(super) image: Option<Image>,
@@ -399,7 +399,7 @@ impl Slot {
             role,
             phase: Phase::Idle,
             backoff: BackOff::new(settings.backoff),
-            start_backoff: BackOff::new(settings.backoff),
+            pull_backoff: BackOff::new(settings.backoff),
             pull_back_off_at: None,
             image: None,
             started_once: false,

@@ -165,13 +165,17 @@ impl Supervisor {
                     "Failed",
                     &format!("Error: {reason}"),
                 );
-                // Counted in the back-off as the kubelet's puller does; the
-                // decision retries it once the back-off ends.
+                // A failed pull is counted in the image back-off as the
+                // kubelet's puller does; the decision retries it once the
+                // back-off ends (the others at the pod worker's requeue).
                 let now = Instant::now();
+                let pull = reason == "ErrImagePull";
                 let slot = &mut self.slots[i];
                 slot.waiting(reason, Some(message));
-                slot.start_backoff.restarted(now);
-                if let Err(e) = slot.start_failed(now, reason == "ErrImagePull") {
+                if pull {
+                    slot.pull_backoff.restarted(now);
+                }
+                if let Err(e) = slot.start_failed(now, pull) {
                     eprintln!("pod-supervisor: {e}");
                 }
             }
@@ -236,7 +240,6 @@ impl Supervisor {
                 slot.status.restart_count = (slot.status.restart_count - 1).max(0);
                 slot.started_once =
                     slot.status.restart_count > 0 || slot.status.last_state.is_some();
-                slot.start_backoff.restarted(now);
                 if let Err(e) = slot.start_failed(now, false) {
                     eprintln!("pod-supervisor: {e}");
                 }

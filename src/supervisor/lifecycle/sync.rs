@@ -66,7 +66,7 @@ impl Supervisor {
             grace: self.pod_grace(),
             stage,
             sandbox,
-            sandbox_backoff: self.sandbox_backoff.clone(),
+            requeue: self.settings.backoff.initial,
             containers: self.slots.iter().map(seen).collect(),
             // Set by `sync`: computing it updates the conditions.
             status_changed: false,
@@ -239,7 +239,7 @@ fn seen(slot: &Slot) -> Seen {
             .and_then(|l| l.unhealthy.map(|(_, grace)| grace)),
         state,
         backoff: slot.backoff.clone(),
-        start_backoff: slot.start_backoff.clone(),
+        pull_backoff: slot.pull_backoff.clone(),
         pull_back_off_at: slot.pull_back_off_at,
     }
 }

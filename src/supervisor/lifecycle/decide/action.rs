@@ -43,8 +43,8 @@ pub(in crate::supervisor::lifecycle) enum Action {
         back_off: Option<Duration>,
     },
     /// The container's image or configuration failed: it is started
-    /// again at `at`, after its start back-off; a failed pull shows
-    /// ImagePullBackOff at `show_back_off`.
+    /// again at `at`, after its image back-off (a failed pull, which
+    /// shows ImagePullBackOff at `show_back_off`) or the requeue.
     RetryStart {
         slot: usize,
         at: Instant,

@@ -37,11 +37,16 @@ impl Decision {
         self.act(Action::WakeAt(at));
     }
 
-    /// A failed pull or configuration is retried once its start back-off
-    /// (raised by this failure) ends; a failed pull shows ImagePullBackOff
-    /// in the meantime. Not a restart: no process ran.
+    /// A failed pull is retried once its image back-off (raised by this
+    /// failure) ends, and shows ImagePullBackOff in the meantime; another
+    /// failure at the pod worker's requeue, never later. Not a restart:
+    /// no process ran.
     pub(super) fn after_start_failure(&mut self, slot: usize, failed: Instant, pull: bool) {
-        let at = failed + self.pod.containers[slot].start_backoff.current();
+        let wait = match pull {
+            true => self.pod.containers[slot].pull_backoff.current(),
+            false => self.pod.requeue,
+        };
+        let at = failed + wait;
         let show_back_off = pull.then(|| (failed + PULL_BACK_OFF_SHOWN).min(at));
         self.act(Action::RetryStart {
             slot,

@@ -71,7 +71,7 @@ fn c(role: Role, state: State) -> Seen {
         killed: false,
         unhealthy: None,
         backoff: BackOff::new(Limits::default()),
-        start_backoff: BackOff::new(Limits::default()),
+        pull_backoff: BackOff::new(Limits::default()),
         pull_back_off_at: None,
     }
 }
@@ -90,7 +90,7 @@ fn pod(policy: Policy, stage: PodStage, containers: Vec<Seen>) -> SeenPod {
         grace: secs(30),
         stage,
         sandbox: Sandbox::Ready,
-        sandbox_backoff: BackOff::new(Limits::default()),
+        requeue: Limits::default().initial,
         containers,
         status_changed: false,
         detached: false,
@@ -884,12 +884,15 @@ fn pre_stop_hooks_run_before_the_kill() {
     ]);
 }
 
-/// A container whose pull (`pull`) or configuration failed at `n`, the
-/// `failures`-th failure in a row as the loop counts them.
+/// A container whose pull (`pull`) or configuration failed at `n`; a
+/// pull the `failures`-th to fail in a row, as the loop counts them in
+/// the image back-off (the other failures are not counted).
 fn start_failed(role: Role, pull: bool, n: u64, failures: u32) -> Seen {
     let mut seen = c(role, State::StartFailed { at: at(n), pull });
     for _ in 0..failures {
-        seen.start_backoff.restarted(at(n));
+        if pull {
+            seen.pull_backoff.restarted(at(n));
+        }
     }
     seen
 }
@@ -906,10 +909,8 @@ fn retry(slot: usize, n: u64, show: Option<u64>) -> Action {
 fn failed_pulls_configurations_and_sandboxes_back_off() {
     let mut sandbox_failed = pod(Always, PodStage::Running, vec![c(App, IDLE)]);
     sandbox_failed.sandbox = Sandbox::Failed { at: at(0) };
-    sandbox_failed.sandbox_backoff.restarted(at(0));
     let mut sandbox_failed_again = sandbox_failed.clone();
     sandbox_failed_again.sandbox = Sandbox::Failed { at: at(10) };
-    sandbox_failed_again.sandbox_backoff.restarted(at(10));
     let mut pull_waits = pod(Always, PodStage::Running, vec![c(App, waiting(10))]);
     pull_waits.containers[0].pull_back_off_at = Some(at(1));
     check(vec![
@@ -962,14 +963,14 @@ fn failed_pulls_configurations_and_sandboxes_back_off() {
             vec![retry(0, 10, None), WakeAt(at(10))],
         ),
         case(
-            "the fourth failed configuration waits 80 s",
+            "the fourth failed configuration waits 10 s too: the pod worker's requeue",
             pod(
                 Always,
                 PodStage::Running,
                 vec![start_failed(App, false, 0, 4)],
             ),
             at(0),
-            vec![retry(0, 80, None), WakeAt(at(80))],
+            vec![retry(0, 10, None), WakeAt(at(10))],
         ),
         case(
             "not a restart: whatever the policy, it is retried",
@@ -1012,10 +1013,10 @@ fn failed_pulls_configurations_and_sandboxes_back_off() {
             vec![RetrySandbox { at: at(10) }, WakeAt(at(10))],
         ),
         case(
-            "then 20 s",
+            "and again after 10 s, not backed off further",
             sandbox_failed_again,
             at(10),
-            vec![RetrySandbox { at: at(30) }, WakeAt(at(30))],
+            vec![RetrySandbox { at: at(20) }, WakeAt(at(20))],
         ),
     ]);
 }
@@ -1028,7 +1029,7 @@ fn the_pull_back_off_doubles_to_the_cap_and_resets_after_ten_quiet_minutes() {
     for _ in 0..8 {
         assert_eq!(rounds(&mut p, now), vec![Start(0)]);
         // The pull fails at once, and the loop counts it.
-        p.containers[0].start_backoff.restarted(now);
+        p.containers[0].pull_backoff.restarted(now);
         p.containers[0].state = State::StartFailed {
             at: now,
             pull: true,
@@ -1056,7 +1057,7 @@ fn the_pull_back_off_doubles_to_the_cap_and_resets_after_ten_quiet_minutes() {
     assert_eq!(waits, [10, 20, 40, 80, 160, 300, 300, 300]);
     // Ten quiet minutes after the last failure the next one waits 10 s.
     now += secs(601);
-    p.containers[0].start_backoff.restarted(now);
+    p.containers[0].pull_backoff.restarted(now);
     p.containers[0].state = State::StartFailed {
         at: now,
         pull: true,
@@ -1068,6 +1069,82 @@ fn the_pull_back_off_doubles_to_the_cap_and_resets_after_ten_quiet_minutes() {
             at: now + secs(10),
             show_back_off: Some(now + secs(1)),
         }
+    );
+}
+
+/// The kubelet does not back a configuration error off: the failed sync
+/// is requeued by the pod worker after backOffPeriod (10 s) each time,
+/// however often it failed, while a failed pull doubles (above). Nor is
+/// it a restart: the crash-loop back-off is untouched.
+#[test]
+fn failed_configurations_and_sandboxes_are_retried_at_the_pod_workers_requeue() {
+    let mut p = pod(Always, PodStage::Running, vec![c(App, IDLE)]);
+    let mut now = at(0);
+    let mut waits = Vec::new();
+    for _ in 0..8 {
+        assert_eq!(rounds(&mut p, now), vec![Start(0)]);
+        // CreateContainerConfigError: the loop counts it nowhere.
+        p.containers[0].state = State::StartFailed {
+            at: now,
+            pull: false,
+        };
+        let actions = rounds(&mut p, now);
+        let [
+            RetryStart {
+                at: due,
+                show_back_off: None,
+                ..
+            },
+            WakeAt(wake),
+        ] = actions[..]
+        else {
+            panic!("unexpected {actions:?}");
+        };
+        assert_eq!(wake, due);
+        assert_eq!(rounds(&mut p, due - Duration::from_millis(1)), vec![]);
+        waits.push((due - now).as_secs());
+        now = due;
+    }
+    assert_eq!(waits, [10; 8]);
+    assert_eq!(p.containers[0].backoff.current(), Duration::ZERO);
+    assert_eq!(p.containers[0].pull_backoff.current(), Duration::ZERO);
+
+    // The sandbox's creation alike.
+    let mut p = pod(Always, PodStage::Running, vec![c(App, IDLE)]);
+    p.sandbox = Sandbox::Missing { retry_at: None };
+    let mut now = at(0);
+    let mut waits = Vec::new();
+    for _ in 0..6 {
+        assert_eq!(decide(&p, now), vec![CreateSandbox, WriteStatus]);
+        p.sandbox = Sandbox::Failed { at: now };
+        let actions = rounds(&mut p, now);
+        let [RetrySandbox { at: due }, WakeAt(wake)] = actions[..] else {
+            panic!("unexpected {actions:?}");
+        };
+        assert_eq!(wake, due);
+        assert_eq!(rounds(&mut p, due - Duration::from_millis(1)), vec![]);
+        waits.push((due - now).as_secs());
+        now = due;
+    }
+    assert_eq!(waits, [10; 6]);
+
+    // Shortened for tests with the back-offs (POD_BACKOFF_INITIAL).
+    let mut p = pod(
+        Always,
+        PodStage::Running,
+        vec![start_failed(App, false, 0, 1)],
+    );
+    p.requeue = Duration::from_millis(10);
+    assert_eq!(
+        rounds(&mut p, at(0)),
+        vec![
+            RetryStart {
+                slot: 0,
+                at: at(0) + Duration::from_millis(10),
+                show_back_off: None
+            },
+            WakeAt(at(0) + Duration::from_millis(10))
+        ]
     );
 }
 
@@ -1301,7 +1378,6 @@ fn the_status_is_written_when_what_it_shows_changed() {
     new.sandbox = Sandbox::Missing { retry_at: None };
     let mut sandbox_failed = running(vec![IDLE]);
     sandbox_failed.sandbox = Sandbox::Failed { at: at(0) };
-    sandbox_failed.sandbox_backoff.restarted(at(0));
     // (name, pod, now, its actions end with WriteStatus)
     let table = [
         ("nothing new, nothing done", running(vec![UP]), at(0), false),
