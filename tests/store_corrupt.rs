@@ -19,7 +19,7 @@ fn env_with_pods(names: &[&str]) -> (Env, Vec<String>) {
         .iter()
         .map(|name| {
             let yaml = format!(
-                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    command: [sleep, '3600']\n"
+                "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    command: [sh, -c, 'echo hello; exec sleep 3600']\n"
             );
             create(&env, name, &yaml)
         })
@@ -59,6 +59,11 @@ fn run_one_line(env: &Env, args: &[&str]) -> (i32, String, String) {
 /// pods of the environment keep theirs).
 fn delete_and_check_gone(env: &Env, name: &str, uid: &str) {
     env.ok(&["delete", "pod", name, "--grace-period=2"]);
+    wait_gone(env, name, uid);
+}
+
+/// Waits until the host holds nothing of pod `uid`.
+fn wait_gone(env: &Env, name: &str, uid: &str) {
     let mine = || -> Vec<String> {
         leftovers(env, uid)
             .into_iter()
@@ -109,6 +114,18 @@ fn a_torn_status_record_is_named_and_its_pod_still_deleted() {
         assert!(stderr.starts_with(&wanted), "{stderr}");
     }
 
+    // The logs are files of their own: shown, with a warning naming the
+    // damaged record.
+    let (code, stdout, stderr) = run_one_line(&env, &["logs", "b"]);
+    assert_eq!((code, stdout.as_str()), (0, "hello\n"));
+    assert!(
+        stderr.starts_with(&format!(
+            "Warning: corrupt state file {}: EOF while parsing",
+            status.display()
+        )),
+        "{stderr}"
+    );
+
     // Deleting acts on the manifest: the damaged status does not stop it.
     delete_and_check_gone(&env, "b", &uids[1]);
     let listed = env.ok(&["get", "pods"]);
@@ -119,7 +136,6 @@ fn a_torn_status_record_is_named_and_its_pod_still_deleted() {
 fn a_torn_manifest_or_config_map_is_named_and_the_others_listed() {
     let (env, uids) = env_with_pods(&["a", "c"]);
     let manifest = pod_file(&env, "c", "pod.json");
-    let saved = std::fs::read(&manifest).unwrap();
     truncate(&manifest);
     let wanted = format!(
         "error: corrupt state file {}: EOF while parsing",
@@ -128,14 +144,32 @@ fn a_torn_manifest_or_config_map_is_named_and_the_others_listed() {
     let (code, stdout, stderr) = run_one_line(&env, &["get", "pods", "-o", "wide"]);
     assert_eq!((code, names(&stdout)), (1, vec!["a"]));
     assert!(stderr.starts_with(&wanted), "{stderr}");
-    // Without its manifest the pod cannot be found to be stopped: the
-    // delete says why and leaves everything as it was.
-    let (code, _, stderr) = run_one_line(&env, &["delete", "pod", "c"]);
-    assert_eq!(code, 1);
-    assert!(stderr.starts_with(&wanted), "{stderr}");
-    assert!(!leftovers(&env, &uids[1]).is_empty());
-    std::fs::write(&manifest, saved).unwrap();
-    delete_and_check_gone(&env, "c", &uids[1]);
+    // Without its manifest the pod is found by its uid (its log
+    // directory's name): its supervisor stops it, and what it left is
+    // removed, the damaged record last. The delete says which file was
+    // damaged.
+    let (code, stdout, stderr) = run_one_line(&env, &["delete", "pod", "c", "--grace-period=2"]);
+    assert_eq!((code, stdout.as_str()), (0, "pod \"c\" deleted\n"));
+    assert!(
+        stderr.starts_with(&format!(
+            "Warning: corrupt state file {}: EOF while parsing",
+            manifest.display()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("deleting pod \"c\" by what its uid left")
+    );
+    wait_gone(&env, "c", &uids[1]);
+    assert!(!manifest.parent().unwrap().exists());
+    assert!(
+        !env.root()
+            .join(format!("logs/default_c_{}", uids[1]))
+            .exists()
+    );
+    assert_eq!(names(&env.ok(&["get", "pods"])), ["a"]);
 
     let file = env.manifest(
         "cms.yaml",
@@ -150,6 +184,35 @@ fn a_torn_manifest_or_config_map_is_named_and_the_others_listed() {
         stderr.starts_with(&format!("error: corrupt state file {}", record.display())),
         "{stderr}"
     );
+}
+
+#[test]
+fn delete_all_takes_a_pod_with_a_torn_manifest_and_a_dead_supervisor() {
+    let (env, uids) = env_with_pods(&["a", "b"]);
+    let run_dir = env.run_root().join("pods").join(&uids[0]);
+    let pid_text = std::fs::read_to_string(run_dir.join("supervisor.pid")).unwrap();
+    let supervisor: i32 = pid_text.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: kill(2) of the supervisor this test started.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    truncate(&pod_file(&env, "a", "pod.json"));
+    let out = env.run(&["delete", "pods", "--all", "--grace-period=1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pod \"a\" deleted\npod \"b\" deleted\n"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    for (name, uid) in ["a", "b"].iter().zip(&uids) {
+        wait_gone(&env, name, uid);
+    }
+    assert_eq!(env.ok(&["get", "pods", "-A"]), "");
+    let logs: Vec<_> = std::fs::read_dir(env.root().join("logs"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(logs.is_empty(), "{logs:?}");
 }
 
 #[test]

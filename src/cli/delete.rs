@@ -8,7 +8,7 @@ use super::resources::{self, Target};
 use crate::api::{Kind, Object};
 use crate::error::ApiError;
 use crate::pods::{self, Termination};
-use crate::store::{Detail, Store};
+use crate::store::{Detail, Store, StoreError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -189,12 +189,20 @@ fn delete_one(
 ) -> Result<bool> {
     match kind {
         Kind::Namespace => pods::namespace::delete(store, name, grace, wait),
-        Kind::Pod => match store.get_as(kind, namespace, name, Detail::Manifest)? {
-            Some(Object::Pod(pod)) => {
+        Kind::Pod => match store.get_as(kind, namespace, name, Detail::Manifest) {
+            Ok(Some(Object::Pod(pod))) => {
                 pods::delete(store, &pod, grace, wait)?;
                 Ok(true)
             }
-            _ => Ok(false),
+            // A damaged record must not keep its pod from being deleted.
+            // (A record of a newer format is left to the build that wrote
+            // it: this one may not know all it holds.)
+            Err(e @ StoreError::Corrupt { .. }) => {
+                pods::delete_damaged(store, (namespace, name), e, grace)?;
+                Ok(true)
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(false),
         },
         _ => Ok(store.remove(kind, namespace, name)?),
     }

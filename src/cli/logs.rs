@@ -14,6 +14,7 @@ use crate::duration;
 use crate::error::ApiError;
 use crate::pods::logs::{Filter, Source};
 use crate::store::crilog::{self, Line};
+use crate::store::{Detail, StoreError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -73,9 +74,28 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         }
         None => args.pod.clone(),
     };
-    let pod = match store.get_required(Kind::Pod, &global.namespace, &name)? {
-        Object::Pod(p) => *p,
-        _ => unreachable!("asked for a pod"),
+    let pod = match store.get_required(Kind::Pod, &global.namespace, &name) {
+        Ok(Object::Pod(p)) => *p,
+        // The logs are files of their own: a damaged status record only
+        // hides which instance is the newest (the newest file says).
+        Err(e @ StoreError::Corrupt { .. }) if store_status_file(&e) => {
+            eprintln!(
+                "Warning: {:#}; showing the newest log",
+                anyhow::Error::new(e)
+            );
+            match store.get_as(Kind::Pod, &global.namespace, &name, Detail::Manifest)? {
+                Some(Object::Pod(p)) => *p,
+                _ => {
+                    return Err(ApiError::NotFound {
+                        resource: "pods".into(),
+                        name,
+                    }
+                    .into());
+                }
+            }
+        }
+        Err(e) => return Err(e.into()),
+        Ok(_) => unreachable!("asked for a pod"),
     };
     let filter = filter(&args)?;
     let containers = containers(&pod, &args)?;
@@ -212,6 +232,11 @@ fn finish(result: std::io::Result<()>) -> Result<bool> {
 }
 
 /// --since, --since-time, --tail, --timestamps, --limit-bytes.
+/// Whether the damaged file is a pod's status record.
+fn store_status_file(e: &StoreError) -> bool {
+    matches!(e, StoreError::Corrupt { path, .. } if path.file_name() == Some("status.json".as_ref()))
+}
+
 fn filter(args: &Args) -> Result<Filter> {
     if args.since.is_some() && args.since_time.is_some() {
         bail!("at most one of `sinceTime` or `sinceSeconds` may be specified");

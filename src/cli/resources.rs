@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use super::GlobalArgs;
 use crate::api::Kind;
 use crate::api::selector::Selector;
-use crate::store::{Detail, Store};
+use crate::store::{Detail, Store, StoreError};
 
 /// What the positional arguments of get/describe/delete name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +84,7 @@ pub fn targets(
             }
         }
         Selection::Kinds(kinds) => {
+            let everything = selector.is_none();
             let selector = match (selector, all) {
                 (Some(s), _) => Selector::parse(s)?,
                 (None, true) => Selector::default(),
@@ -92,7 +93,21 @@ pub fn targets(
             for kind in kinds {
                 // Names and labels are all it needs: a pod's corrupt status
                 // record must not keep its deletion from being found.
-                for object in store.list_as(kind, global.list_namespace(), Detail::Manifest)? {
+                for read in store.list_each(kind, global.list_namespace(), Detail::Manifest)? {
+                    let object = match read {
+                        Ok(object) => object,
+                        // A pod whose manifest is damaged has no labels to
+                        // match, but --all takes it (by its directory).
+                        Err(StoreError::Corrupt { path, .. })
+                            if everything && kind == Kind::Pod =>
+                        {
+                            if let Some((ns, name)) = pod_of_record(&path) {
+                                out.push((kind, ns, name));
+                            }
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
                     if selector.matches(object.metadata().labels.as_ref()) {
                         let (ns, name) = (object.namespace(), object.name());
                         out.push((kind, ns.to_string(), name.to_string()));
@@ -102,6 +117,15 @@ pub fn targets(
         }
     }
     Ok(out)
+}
+
+/// The namespace and name of a pod from its record's path
+/// (`.../pods/<ns>/<name>/pod.json`).
+fn pod_of_record(path: &std::path::Path) -> Option<(String, String)> {
+    let dir = path.parent()?;
+    let name = dir.file_name()?.to_str()?;
+    let namespace = dir.parent()?.file_name()?.to_str()?;
+    Some((namespace.to_string(), name.to_string()))
 }
 
 #[cfg(test)]

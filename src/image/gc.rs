@@ -66,6 +66,9 @@ pub fn pod_images(pods_dir: &Path) -> Result<Vec<PodImage>> {
         for name in read_dir_names(&pods_dir.join(&namespace))? {
             let path = pods_dir.join(&namespace).join(&name).join("pod.json");
             let Ok(bytes) = fs::read(&path) else { continue };
+            // A newer build's record may name images in a way this one
+            // cannot see: pruning must not guess.
+            crate::store::format::check(&path, &bytes)?;
             let Ok(pod) = serde_json::from_slice::<Value>(&bytes) else {
                 continue;
             };

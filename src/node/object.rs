@@ -335,16 +335,19 @@ fn lock(root: &Path) -> Result<Lock> {
 
 fn read_record(path: &Path) -> Result<Option<Node>> {
     match crate::store::read_small_file(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .with_context(|| format!("corrupt state file {}", path.display())),
+        Ok(bytes) => {
+            crate::store::format::check(path, &bytes)?;
+            serde_json::from_slice(&bytes)
+                .map(Some)
+                .with_context(|| format!("corrupt state file {}", path.display()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
 }
 
 fn write_record(path: &Path, record: &Node) -> Result<()> {
-    write_atomic(path, &serde_json::to_vec(record)?)
+    write_atomic(path, &crate::store::format::encode(record)?)
         .with_context(|| format!("writing {}", path.display()))
 }
 

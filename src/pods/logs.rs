@@ -67,7 +67,12 @@ impl Source {
             }
             .into()
         };
-        let restarts = status.as_ref().map_or(0, |s| s.restart_count);
+        // Without a status (not written yet, or unreadable), the newest
+        // log file is the current instance.
+        let restarts = match &status {
+            Some(s) => s.restart_count,
+            None => newest_instance(&store.pod_log_dir(&namespace, &name, uid).join(container)),
+        };
         let instance = if previous {
             if restarts == 0 {
                 return Err(bad(format!(
@@ -300,6 +305,17 @@ fn rotated_after(current: &std::path::Path, file: &std::fs::File) -> Result<Vec<
     // Our file already removed: everything still there is newer than it.
     let start = position.map_or(0, |i| i + 1);
     Ok(rotated.drain(start..).map(|(_, _, path)| path).collect())
+}
+
+/// The highest `<n>` of the `<n>.log` files in `dir` (0 when none).
+fn newest_instance(dir: &std::path::Path) -> i32 {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".log")?.parse().ok())
+        .max()
+        .unwrap_or(0)
 }
 
 fn container_status(pod: &Pod, container: &str) -> Option<ContainerStatus> {

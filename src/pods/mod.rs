@@ -24,7 +24,7 @@ mod terminate;
 
 pub use schedule::{queue, retry_quietly};
 pub use start::{Starting, start};
-pub use terminate::delete;
+pub use terminate::{delete, delete_damaged};
 
 /// How `delete` ends a pod.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -54,6 +54,59 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
     Ok(())
 }
 
+/// Deletes a pod whose stored manifest cannot be read (`record` names
+/// the file; `why` is the store's error): its uid, which names everything
+/// else the pod holds, is found from its log directories
+/// (`logs/<ns>_<name>_<uid>`, the kubelet's layout, unambiguous since
+/// names have no `_`). A supervisor still running is asked to stop its
+/// pod (it knows the spec; the grace period is the one asked for, or
+/// Kubernetes' default of 30 seconds); then what any of those uids left
+/// is torn down as for a dead supervisor, and the record is removed.
+/// Says on stderr which file was damaged.
+pub fn delete_damaged(
+    store: &Store,
+    (namespace, name): (&str, &str),
+    why: crate::store::StoreError,
+    how: Termination,
+) -> Result<()> {
+    let grace = match how {
+        Termination::PodDefault => 30,
+        Termination::Grace(n) => n,
+        Termination::Immediate => 0,
+    };
+    eprintln!(
+        "Warning: {:#}; deleting pod {name:?} by what its uid left",
+        anyhow::Error::new(why)
+    );
+    for uid in store.pod_uids_in_logs(namespace, name) {
+        let records = Records::new(&store.pod_run_dir(&uid));
+        // A supervisor that stops its pod itself runs the preStop hooks
+        // and honours the grace period; it cannot remove the damaged
+        // record, which is done below. It is waited for (whatever
+        // --wait says): what it leaves is torn down next.
+        let _ = ask_supervisor(store, (namespace, name, &uid), &records, grace, false, true);
+        let pod = Pod {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some(name.to_string()),
+                namespace: Some(namespace.to_string()),
+                uid: Some(uid.clone()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        tear_down(store, &pod, &records)?;
+    }
+    let _lock = store.lock(Kind::Pod, namespace, name)?;
+    // Only if it is still the damaged record (not a pod created since).
+    if store
+        .get_as(Kind::Pod, namespace, name, Detail::Manifest)
+        .is_err()
+    {
+        store.remove(Kind::Pod, namespace, name)?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
     Accepted,
@@ -150,13 +203,23 @@ fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let uid = pod_uid(pod)?.to_string();
+    tear_down(store, pod, records)?;
+    remove_record(store, &namespace, &name, &uid)
+}
+
+/// `clean_up` but for the pod record: processes, runtime state, logs and
+/// the run directory.
+fn tear_down(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let uid = pod_uid(pod)?.to_string();
     // A supervisor that is alive but does not answer is stopped first, so
     // that it cannot restart what is killed next.
     if let Some(sup) = records.live_supervisor() {
         // kill(2) on a pid checked against its start time.
         let _ = crate::process::kill(sup.pid, libc::SIGKILL);
     }
-    for process in records.processes().values() {
+    for process in records.processes()?.values() {
         if process.is_alive() {
             // Checked as above.
             let _ = crate::process::kill(process.pid, libc::SIGKILL);
@@ -166,7 +229,6 @@ fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     if let Err(e) = torn_down {
         eprintln!("Warning: tearing down pod {name:?}: {e:#}");
     }
-    remove_record(store, &namespace, &name, &uid)?;
     let _ = fs::remove_dir_all(store.pod_log_dir(&namespace, &name, &uid));
     match fs::remove_dir_all(records.dir()) {
         Ok(()) => Ok(()),

@@ -276,7 +276,7 @@ impl PodRuntime {
         let writable_dir = store.pod_writable_dir(&uid);
         let layout = Layout::detect()?;
         let cgroup = Cgroup::new(layout, Path::new("pod").join(&uid));
-        let sandbox = state::Sandbox::load(&run_dir);
+        let sandbox = state::Sandbox::load(&run_dir)?;
         Ok(PodRuntime {
             store: store.clone(),
             pod: pod.clone(),
@@ -806,7 +806,7 @@ impl PodRuntime {
     /// before the exec are returned (`exec: "x": executable file not found
     /// in $PATH`).
     pub fn exec(&self, container: &str, argv: &[String], stdio: Stdio) -> Result<Started> {
-        let record = state::ContainerRecord::load(&self.run_dir, container)
+        let record = state::ContainerRecord::load(&self.run_dir, container)?
             .filter(|r| r.is_alive())
             .ok_or_else(|| anyhow!("container {container:?} is not running"))?;
         let mut process = record.process.clone();

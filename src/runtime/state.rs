@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
 use super::config::Process;
+use crate::store::format;
 
 /// The pause process's cgroup, under the pod's (container names are DNS
 /// labels, so they never start with a dot).
@@ -34,13 +35,14 @@ impl Sandbox {
         run_dir.join("sandbox.json")
     }
 
-    pub fn load(run_dir: &Path) -> Option<Sandbox> {
-        let bytes = std::fs::read(Sandbox::path(run_dir)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    /// The record, if there is a readable one; an error for one of a
+    /// newer format.
+    pub fn load(run_dir: &Path) -> Result<Option<Sandbox>> {
+        load_record(&Sandbox::path(run_dir))
     }
 
     pub fn save(&self, run_dir: &Path) -> Result<()> {
-        crate::store::write_volatile(&Sandbox::path(run_dir), &serde_json::to_vec(self)?)?;
+        crate::store::write_volatile(&Sandbox::path(run_dir), &format::encode(self)?)?;
         Ok(())
     }
 
@@ -64,15 +66,16 @@ impl ContainerRecord {
         run_dir.join("containers").join(name).join("state.json")
     }
 
-    pub fn load(run_dir: &Path, name: &str) -> Option<ContainerRecord> {
-        let bytes = std::fs::read(ContainerRecord::path(run_dir, name)).ok()?;
-        serde_json::from_slice(&bytes).ok()
+    /// The record, if there is a readable one; an error for one of a
+    /// newer format.
+    pub fn load(run_dir: &Path, name: &str) -> Result<Option<ContainerRecord>> {
+        load_record(&ContainerRecord::path(run_dir, name))
     }
 
     pub fn save(&self, run_dir: &Path, name: &str) -> Result<()> {
         crate::store::write_volatile(
             &ContainerRecord::path(run_dir, name),
-            &serde_json::to_vec(self)?,
+            &format::encode(self)?,
         )?;
         Ok(())
     }
@@ -84,6 +87,16 @@ impl ContainerRecord {
     pub fn is_alive(&self) -> bool {
         is_same_process(self.pid, self.start_time)
     }
+}
+
+/// A run-time record: None when it is missing or torn (what it named is
+/// judged gone), an error when a newer build wrote it.
+fn load_record<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Ok(None);
+    };
+    format::check(path, &bytes)?;
+    Ok(serde_json::from_slice(&bytes).ok())
 }
 
 /// Field 22 of /proc/<pid>/stat: the start time in clock ticks since boot.

@@ -23,6 +23,10 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// A record written by a newer build, in a format this one does not
+    /// know.
+    #[error(transparent)]
+    Version(#[from] super::format::UnknownVersion),
     /// Reading or writing the state directory failed (what was being done,
     /// when said).
     /// (Not a `source`: its text is in the message, once.)

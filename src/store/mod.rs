@@ -45,6 +45,7 @@ mod atomic;
 mod brief;
 pub mod crilog;
 mod error;
+pub mod format;
 mod lock;
 mod names;
 pub mod namespaces;
@@ -159,6 +160,27 @@ impl Store {
     /// logs, the pod's /etc files (see the module documentation).
     pub fn pod_writable_dir(&self, uid: &str) -> PathBuf {
         self.root.join("writable").join(uid)
+    }
+
+    /// The uids of the pods named `namespace/name` that have a log
+    /// directory (`<ns>_<name>_<uid>`: names have no `_`), for when the
+    /// record that says the uid cannot be read.
+    pub fn pod_uids_in_logs(&self, namespace: &str, name: &str) -> Vec<String> {
+        let prefix = format!("{namespace}_{name}_");
+        let Ok(entries) = fs::read_dir(self.root.join("logs")) else {
+            return Vec::new();
+        };
+        let mut uids: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let file = e.file_name();
+                let uid = file.to_str()?.strip_prefix(&prefix)?;
+                (!uid.is_empty() && !uid.contains(['/', '_']) && !uid.starts_with('.'))
+                    .then(|| uid.to_string())
+            })
+            .collect();
+        uids.sort();
+        uids
     }
 
     /// The kubelet-layout log directory of one pod.
@@ -321,6 +343,7 @@ impl Store {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io(format!("reading {}", path.display()))(e)),
         };
+        format::check(&path, &bytes)?;
         let object = match kind {
             Kind::Pod if detail == Detail::Table => {
                 let mut pod = brief::pod(&bytes).map_err(corrupt(&path))?;
@@ -499,7 +522,10 @@ impl Store {
         }
         let path = self.pod_dir(namespace, name).join("status.json");
         match read_small_file(&path) {
-            Ok(bytes) => Ok(Some(decode(&bytes).map_err(corrupt(&path))?)),
+            Ok(bytes) => {
+                format::check(&path, &bytes)?;
+                Ok(Some(decode(&bytes).map_err(corrupt(&path))?))
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StoreError::io(format!("reading {}", path.display()))(e)),
         }
@@ -511,7 +537,7 @@ impl Store {
             return Err(anyhow!("invalid pod name {namespace}/{name}").into());
         }
         let path = self.pod_dir(namespace, name).join("status.json");
-        let bytes = serde_json::to_vec(status).context("encoding the status")?;
+        let bytes = format::encode(status).context("encoding the status")?;
         write_atomic(&path, &bytes)?;
         Ok(())
     }
@@ -695,7 +721,7 @@ fn object_bytes(object: &Object) -> Result<Vec<u8>> {
     if let Some(map) = value.as_object_mut() {
         map.remove("status");
     }
-    Ok(serde_json::to_vec(&value).context("encoding the object")?)
+    Ok(format::encode(&value).context("encoding the object")?)
 }
 
 fn parse<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T> {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::FlockOperation;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{read_small_file, write_volatile};
+use crate::store::{format, read_small_file, write_volatile};
 
 pub const PID_FILE: &str = "supervisor.pid";
 pub const PROCESSES_FILE: &str = "processes.json";
@@ -152,15 +152,30 @@ impl Records {
     }
 
     pub fn write_processes(&self, processes: &BTreeMap<String, Process>) -> io::Result<()> {
-        let bytes = serde_json::to_vec(processes).map_err(io::Error::other)?;
+        let bytes = format::encode(processes).map_err(io::Error::other)?;
         write_volatile(&self.dir.join(PROCESSES_FILE), &bytes)
     }
 
-    pub fn processes(&self) -> BTreeMap<String, Process> {
-        fs::read(self.dir.join(PROCESSES_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default()
+    /// The recorded processes (none when the list is missing or torn);
+    /// an error when a newer build wrote it.
+    pub fn processes(&self) -> Result<BTreeMap<String, Process>, format::UnknownVersion> {
+        let path = self.dir.join(PROCESSES_FILE);
+        let Ok(bytes) = fs::read(&path) else {
+            return Ok(BTreeMap::new());
+        };
+        format::check(&path, &bytes)?;
+        // The version sits among the names (container names are DNS
+        // labels: never `recordVersion`).
+        #[derive(Deserialize)]
+        struct List {
+            #[serde(rename = "recordVersion")]
+            _version: Option<u64>,
+            #[serde(flatten)]
+            processes: BTreeMap<String, Process>,
+        }
+        Ok(serde_json::from_slice::<List>(&bytes)
+            .map(|l| l.processes)
+            .unwrap_or_default())
     }
 }
 
@@ -189,7 +204,20 @@ mod tests {
         let mut procs = BTreeMap::new();
         procs.insert("pause".to_string(), Process { pid: 7, start: 9 });
         records.write_processes(&procs).unwrap();
-        assert_eq!(records.processes(), procs);
+        assert_eq!(records.processes().unwrap(), procs);
+        // As written before records had a version.
+        write_volatile(
+            &dir.path().join(PROCESSES_FILE),
+            br#"{"pause":{"pid":7,"start":9}}"#,
+        )
+        .unwrap();
+        assert_eq!(records.processes().unwrap(), procs);
+        write_volatile(
+            &dir.path().join(PROCESSES_FILE),
+            br#"{"recordVersion":2,"pause":{"pid":7,"start":9}}"#,
+        )
+        .unwrap();
+        assert_eq!(records.processes().unwrap_err().version, 2);
     }
 
     #[test]

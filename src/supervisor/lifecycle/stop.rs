@@ -305,6 +305,9 @@ impl Supervisor {
             .pod_dir(&self.namespace, &self.name)
             .join("pod.json");
         match std::fs::read(&pod_json) {
+            // A record this build cannot read (torn, or of a newer
+            // format) may still be this pod's.
+            Ok(bytes) if crate::store::format::check(&pod_json, &bytes).is_err() => true,
             Ok(bytes) => serde_json::from_slice::<Pod>(&bytes)
                 .map(|p| p.metadata.uid.as_deref() == Some(self.uid.as_str()))
                 .unwrap_or(true),
@@ -314,9 +317,12 @@ impl Supervisor {
 
     pub(super) fn remove_record(&self) -> Result<()> {
         use crate::api::{Kind, Object};
+        use crate::store::Detail;
         let _lock = self.store.lock(Kind::Pod, &self.namespace, &self.name)?;
         // The name may already hold a new pod (after a force deletion).
-        if let Some(Object::Pod(p)) = self.store.get(Kind::Pod, &self.namespace, &self.name)?
+        if let Some(Object::Pod(p)) =
+            self.store
+                .get_as(Kind::Pod, &self.namespace, &self.name, Detail::Manifest)?
             && p.metadata.uid.as_deref() == Some(&self.uid)
         {
             self.store.remove(Kind::Pod, &self.namespace, &self.name)?;
