@@ -391,6 +391,7 @@ spec:
     command: [sleep, "3600"]
     ports:
     - {containerPort: 5353, hostPort: 38474, protocol: UDP, hostIP: 127.0.0.1}
+    - {containerPort: 9999, hostPort: 38475, protocol: SCTP}
 "#,
     );
     let out = env.run(&["create", "-f", file.to_str().unwrap()]);
@@ -413,14 +414,50 @@ spec:
         text.contains("via-host-port").then_some(text)
     });
     assert!(body.starts_with("HTTP/1.1 200 OK"), "{body}");
-    // The UDP mapping, on the host address it names (busybox has no UDP
-    // server to answer it).
+    // The UDP mapping, on the host address it names.
     let rules = chains_of(&uid);
     assert!(
         rules.iter().any(|r| r.contains("-d 127.0.0.1/32")
             && r.contains("-p udp")
             && r.contains("--dport 38474")
             && r.contains(&format!("--to-destination {ip}:5353"))),
+        "{rules:#?}"
+    );
+    // And its traffic: busybox has no UDP server, so the echo runs in the
+    // pod's network namespace (its pinned file), on the container port.
+    let pin = env.run_root().join("pods").join(&uid).join("netns");
+    let echo = udp_echo_in(&pin, 5353);
+    let answer = wait_until(&env, "hp", "a UDP answer on 127.0.0.1:38474", || {
+        // A new socket (a new source port) each time: a conntrack entry
+        // of an earlier try is never reused.
+        let client = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+        client
+            .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+            .ok()?;
+        client.send_to(b"ping over udp", "127.0.0.1:38474").ok()?;
+        let mut buf = [0u8; 64];
+        let (n, from) = client.recv_from(&mut buf).ok()?;
+        Some((buf[..n].to_vec(), from))
+    });
+    assert_eq!(answer.0, b"echo: ping over udp");
+    assert_eq!(answer.1, "127.0.0.1:38474".parse().unwrap());
+    let peers = echo.stop();
+    // The echo saw the host (masqueraded to the bridge's address), never
+    // 127.0.0.1, which cannot leave the host's namespace.
+    assert!(!peers.is_empty());
+    assert!(
+        peers
+            .iter()
+            .all(|p| p.ip().to_string().starts_with("10.246.5.")),
+        "{peers:?}"
+    );
+    // SCTP: this kernel has no SCTP sockets (CONFIG_IP_SCTP unset) but
+    // netfilter matches it; the mapping is published as portmap writes
+    // it, and no SCTP traffic can be sent.
+    assert!(
+        rules.iter().any(|r| r.contains("-p sctp")
+            && r.contains("--dport 38475")
+            && r.contains(&format!("--to-destination {ip}:9999"))),
         "{rules:#?}"
     );
     assert!(
@@ -433,4 +470,51 @@ spec:
     assert_eq!(rules_naming(&uid), Vec::<String>::new());
     assert_eq!(chains_of(&uid), Vec::<String>::new());
     assert!(std::net::TcpStream::connect("127.0.0.1:38473").is_err());
+}
+
+/// A UDP echo (it answers `echo: ` and what it got) in the network
+/// namespace pinned at `netns`, on `port`, until stopped.
+struct UdpEcho {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<std::net::SocketAddr>>,
+}
+
+fn udp_echo_in(netns: &Path, port: u16) -> UdpEcho {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let ns = std::fs::File::open(netns).unwrap();
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let stopped = stop.clone();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        // setns(2) moves this thread alone into the pod's namespace.
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let socket = std::net::UdpSocket::bind(("0.0.0.0", port)).unwrap();
+        socket
+            .set_read_timeout(Some(std::time::Duration::from_millis(100)))
+            .unwrap();
+        ready_tx.send(()).unwrap();
+        let mut peers = Vec::new();
+        let mut buf = [0u8; 64];
+        while !stopped.load(Ordering::SeqCst) {
+            if let Ok((n, from)) = socket.recv_from(&mut buf) {
+                let mut answer = b"echo: ".to_vec();
+                answer.extend_from_slice(&buf[..n]);
+                let _ = socket.send_to(&answer, from);
+                peers.push(from);
+            }
+        }
+        peers
+    });
+    ready_rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    UdpEcho { stop, thread }
+}
+
+impl UdpEcho {
+    /// Stops it; the addresses it answered.
+    fn stop(self) -> Vec<std::net::SocketAddr> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
 }

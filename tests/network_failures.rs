@@ -304,3 +304,199 @@ fn a_del_after_a_crash_frees_the_address() {
             .any(|_| true)
     );
 }
+
+/// The cached attachments (file names) of the environment.
+fn cached(env: &Env) -> Vec<String> {
+    let Ok(entries) = env.root().join("cni/results").read_dir() else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The notes of failed DELs (file name, note).
+fn retry_notes(env: &Env) -> Vec<(String, serde_json::Value)> {
+    let Ok(entries) = env.root().join("cni/retry").read_dir() else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let note = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            (e.file_name().to_string_lossy().into_owned(), note)
+        })
+        .collect()
+}
+
+#[test]
+fn a_del_that_failed_is_retried_by_a_later_teardown_and_frees_the_address() {
+    let env = env("");
+    let _bridge = Bridge("podt-retry");
+    // portmap after the bridge, whose DEL fails the first time it is
+    // asked (so the bridge's DEL, which frees the address, never runs).
+    let once = env.dir.path().join("failed-once");
+    plugin(
+        &env,
+        "flaky",
+        &format!(
+            "if [ \"$CNI_COMMAND\" = DEL ] && [ ! -e {once} ]; then\n  touch {once}\n  cat >/dev/null\n  echo '{{\"cniVersion\":\"1.0.0\",\"code\":100,\"msg\":\"not this time\"}}'\n  exit 1\nfi\nexec /usr/lib/cni/portmap",
+            once = once.display()
+        ),
+    );
+    network(&env, Some("flaky"), Some(("podt-retry", "10.246.6.0/24")));
+    let gone = create(&env, "gone", &pod("gone"));
+    let other = create(&env, "other", &pod("other"));
+    let ip = wait_until(&env, "gone", "a pod IP", || {
+        let ip = jsonpath(&env, "gone", "{.status.podIP}");
+        (!ip.is_empty()).then_some(ip)
+    });
+    wait_until(&env, "other", "Running", || {
+        (jsonpath(&env, "other", "{.status.phase}") == "Running").then_some(())
+    });
+    let dels = || calls(&env).iter().filter(|c| *c == "DEL").count();
+    assert_eq!(dels(), 0);
+
+    // The DEL fails: delete does not wait for it, the pod is gone, its
+    // address and attachment are kept, and the failure is noted.
+    let started = Instant::now();
+    env.ok(&["delete", "pod", "gone", "--grace-period=1"]);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(env.fails(&["get", "pod", "gone"]).contains("NotFound"));
+    assert_eq!(dels(), 1);
+    assert!(leases(&ipam_dir(&env).join("failnet")).contains(&ip));
+    let attachment = format!("failnet-{gone}-eth0");
+    assert!(cached(&env).contains(&attachment), "{:?}", cached(&env));
+    let notes = retry_notes(&env);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, attachment);
+    assert_eq!(notes[0].1["failures"], 1);
+    assert_eq!(
+        notes[0].1["error"],
+        "plugin type=\"flaky\" name=\"failnet\" failed (delete): not this time"
+    );
+
+    // Past the first back-off (1 s), the next teardown retries it.
+    std::thread::sleep(Duration::from_millis(1200));
+    delete_and_check_clean(&env, "other", &other);
+    // The other pod's DEL, then the retried one.
+    assert_eq!(dels(), 3);
+    assert_eq!(
+        leases(&ipam_dir(&env).join("failnet")),
+        Vec::<String>::new()
+    );
+    assert_eq!(cached(&env), Vec::<String>::new());
+    assert_eq!(retry_notes(&env), Vec::new());
+}
+
+/// The cache file names of the pods `uids` on the network "gcnet",
+/// sorted as `cached` lists them.
+fn attachments(uids: &[&str]) -> Vec<String> {
+    let mut names: Vec<String> = uids.iter().map(|u| format!("gcnet-{u}-eth0")).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn gc_at_the_first_set_up_after_a_boot_deletes_what_no_pod_holds_and_runs_the_plugins_gc() {
+    let env = env("");
+    // A plugin of spec 1.1.0 that logs each command with its container id
+    // and stdin, answers ADD with an address, and fails DEL while
+    // `fail-del` exists.
+    let log = env.dir.path().join("gclog");
+    let fail = env.dir.path().join("fail-del");
+    plugin(
+        &env,
+        "rec",
+        &format!(
+            r#"in=$(cat)
+echo "$CNI_COMMAND|$CNI_CONTAINERID|$in" >> {log}
+if [ "$CNI_COMMAND" = DEL ] && [ -e {fail} ]; then
+  echo '{{"cniVersion":"1.1.0","code":100,"msg":"not now"}}'; exit 1
+fi
+if [ "$CNI_COMMAND" = ADD ]; then
+  printf '%s' '{{"cniVersion":"1.1.0","interfaces":[{{"name":"eth0","sandbox":"/x"}}],"ips":[{{"interface":0,"address":"10.247.0.2/24"}}]}}'
+fi"#,
+            log = log.display(),
+            fail = fail.display()
+        ),
+    );
+    std::fs::write(
+        env.cni_conf_dir().join("10-gc.conflist"),
+        r#"{"cniVersion":"1.1.0","name":"gcnet","plugins":[{"type":"rec"}]}"#,
+    )
+    .unwrap();
+    let logged = || -> Vec<(String, String, serde_json::Value)> {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let mut parts = l.splitn(3, '|');
+                let command = parts.next().unwrap().to_string();
+                let id = parts.next().unwrap().to_string();
+                (
+                    command,
+                    id,
+                    serde_json::from_str(parts.next().unwrap()).unwrap(),
+                )
+            })
+            .collect()
+    };
+    let running = |name: &str| {
+        wait_until(&env, name, "Running", || {
+            (jsonpath(&env, name, "{.status.phase}") == "Running").then_some(())
+        })
+    };
+    let a = create(&env, "a", &pod("a"));
+    running("a");
+    // The node's first set-up ran GC (nothing valid yet), then ADD.
+    let seen = logged();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!((seen[0].0.as_str(), seen[0].1.as_str()), ("GC", ""));
+    assert_eq!(
+        seen[0].2["cni.dev/valid-attachments"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        (seen[1].0.as_str(), seen[1].1.as_str()),
+        ("ADD", a.as_str())
+    );
+    let b = create(&env, "b", &pod("b"));
+    running("b");
+    assert_eq!(logged().len(), 3, "no GC for the second pod");
+
+    // b's DEL fails: its attachment stays cached.
+    std::fs::write(&fail, "").unwrap();
+    env.ok(&["delete", "pod", "b", "--grace-period=1"]);
+    assert_eq!(cached(&env), attachments(&[&a, &b]));
+    std::fs::remove_file(&fail).unwrap();
+
+    // A reboot empties the run root; the next set-up collects: b's DEL,
+    // then the plugins' GC told that a's attachment is valid, then c's ADD.
+    std::fs::remove_file(env.run_root().join("cni-gc")).unwrap();
+    let before = logged().len();
+    let c = create(&env, "c", &pod("c"));
+    running("c");
+    let seen = logged();
+    let after: Vec<(&str, &str)> = seen[before..]
+        .iter()
+        .map(|(cmd, id, _)| (cmd.as_str(), id.as_str()))
+        .collect();
+    assert_eq!(
+        after,
+        [("DEL", b.as_str()), ("GC", ""), ("ADD", c.as_str())]
+    );
+    assert_eq!(
+        seen[before + 1].2["cni.dev/valid-attachments"],
+        serde_json::json!([{"containerID": a, "ifname": "eth0"}])
+    );
+    assert_eq!(seen[before + 1].2["cniVersion"], "1.1.0");
+    assert_eq!(cached(&env), attachments(&[&a, &c]));
+    env.ok(&["delete", "pod", "a", "--grace-period=1"]);
+    // (It checks every mount of the test's directory: the last pod.)
+    delete_and_check_clean(&env, "c", &c);
+    assert_eq!(cached(&env), Vec::<String>::new());
+}

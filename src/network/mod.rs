@@ -16,7 +16,10 @@
 //! traffic leaving the node, and portmap for host ports. The pause
 //! process brings `lo` up itself, so no loopback plugin is needed.
 
+#[cfg(test)]
+mod check_tests;
 pub mod cni;
+pub mod gc;
 mod netns;
 
 use std::net::IpAddr;
@@ -151,11 +154,15 @@ fn attach_uid(
     pause: i32,
     cancel: &Cancel,
 ) -> Result<Vec<IpAddr>> {
+    gc::once_per_boot(store, config);
+    let path = netns_path(&store.pod_run_dir(uid));
+    if let Some(addresses) = keep_if_checked(store, uid, pause, &path, cancel) {
+        return Ok(addresses);
+    }
     // What an interrupted or failed ADD left is undone first, as the
     // kubelet tears a failed sandbox down before it makes the next.
     detach_uid(store, uid)?;
     let list = network(config, store.root()).map_err(|e| anyhow!(e))?;
-    let path = netns_path(&store.pod_run_dir(uid));
     netns::pin(pause, &path)?;
     let meta = &pod.metadata;
     let args = vec![
@@ -183,6 +190,7 @@ fn attach_uid(
         timeout: config.plugin_timeout,
     };
     let cache = cache_dir(store.root());
+    let hold = gc::adding(store.root(), cancel)?;
     let added = cni::add(&cache, &list, &runtime, Some(cancel))
         .map_err(anyhow::Error::from)
         .and_then(|attachment| {
@@ -194,6 +202,7 @@ fn attach_uid(
             }
             Ok(addresses)
         });
+    drop(hold);
     if added.is_err() && !cancel.is_cancelled() {
         // As containerd does: what a failed ADD made is undone at once,
         // not left holding an address through the back-off. (A cancelled
@@ -203,11 +212,43 @@ fn attach_uid(
     added
 }
 
+/// A sandbox whose network was set up before (a supervisor that finds
+/// the pod's pause process running with its namespace pinned): the
+/// cached attachment is kept, as a restarted runtime keeps a running
+/// sandbox's network, when it is the pause process's namespace and CHECK
+/// passes (or the list's version has no CHECK); else it is redone.
+fn keep_if_checked(
+    store: &Store,
+    uid: &str,
+    pause: i32,
+    path: &Path,
+    cancel: &Cancel,
+) -> Option<Vec<IpAddr>> {
+    let cache = cache_dir(store.root());
+    let [attachment] = <[Attachment; 1]>::try_from(Attachment::find(&cache, uid)).ok()?;
+    let result = attachment.result.as_ref()?;
+    if attachment.netns != path || !netns::is_of(path, pause) {
+        return None;
+    }
+    if let Err(e) = cni::check(&attachment, Some(cancel)) {
+        eprintln!(
+            "Warning: the network of sandbox {uid:?} failed its check, setting it up again: {e}"
+        );
+        return None;
+    }
+    let addresses = cni::result::pod_addresses(result, IFNAME).ok()?;
+    (!addresses.is_empty()).then_some(addresses)
+}
+
 /// Runs DEL for every cached attachment of the pod `uid` and unpins its
 /// network namespace. Works with the pod's processes gone, its namespace
-/// gone, from any process.
+/// gone, from any process. Then the DELs that failed before, of pods
+/// that are gone, are retried when due.
 pub fn detach(store: &Store, uid: &str) -> Result<()> {
-    detach_uid(store, uid).with_context(|| format!("failed to destroy network for sandbox {uid:?}"))
+    let detached = detach_uid(store, uid)
+        .with_context(|| format!("failed to destroy network for sandbox {uid:?}"));
+    gc::retry_failed(store);
+    detached
 }
 
 fn detach_uid(store: &Store, uid: &str) -> Result<()> {
@@ -218,8 +259,13 @@ fn detach_uid(store: &Store, uid: &str) -> Result<()> {
     netns::forget_if_dead(&netns_path(&store.pod_run_dir(uid)))?;
     let mut failed = None;
     for attachment in Attachment::find(&cache, uid) {
-        if let Err(e) = cni::del(&cache, &attachment) {
-            failed.get_or_insert(e);
+        match cni::del(&cache, &attachment) {
+            Ok(()) => gc::del_done(store.root(), &attachment),
+            Err(e) => {
+                // Kept cached, and retried later (see `gc`).
+                gc::del_failed(store.root(), &attachment, &e);
+                failed.get_or_insert(e);
+            }
         }
     }
     netns::unpin(&netns_path(&store.pod_run_dir(uid)))?;

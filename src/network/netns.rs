@@ -58,3 +58,14 @@ pub fn forget_if_dead(path: &Path) -> Result<()> {
         Err(e) => Err(e).with_context(|| format!("examining {}", path.display())),
     }
 }
+
+/// Whether `path` is a pin of the network namespace of process `pid`.
+pub fn is_of(path: &Path, pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let pinned = std::fs::metadata(path);
+    let current = std::fs::metadata(format!("/proc/{pid}/ns/net"));
+    match (pinned, current) {
+        (Ok(a), Ok(b)) => (a.dev(), a.ino()) == (b.dev(), b.ino()),
+        _ => false,
+    }
+}

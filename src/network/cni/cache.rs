@@ -58,7 +58,8 @@ impl Attachment {
         Duration::from_millis(self.timeout_ms.max(1))
     }
 
-    fn file_name(&self) -> String {
+    /// Its cache file's name.
+    pub fn file_name(&self) -> String {
         format!(
             "{}-{}-{}",
             self.network_name, self.container_id, self.if_name

@@ -7,6 +7,13 @@
 //! Spec versions: results of 0.3.0 to 1.x (and 0.1/0.2 `ip4`) are read;
 //! CHECK needs 0.4.0, GC 1.1.0 (Debian 12's plugins, 1.1.1, speak at most
 //! 1.0.0, so a list they run has no GC).
+//!
+//! Where `pod` calls CHECK and GC (`crate::network`): CHECK when a
+//! supervisor finds the pod's sandbox already set up (it keeps the
+//! network when the check passes, redoes it when not); GC, libcni's
+//! `GCNetworkList` (a DEL for each cached attachment no live pod holds,
+//! then the plugins' own GC with the valid ones), at the node's first
+//! network set-up after a boot.
 
 mod cache;
 pub mod config;
@@ -43,7 +50,6 @@ impl Version {
 }
 
 const CHECK_SINCE: Version = Version(0, 4, 0);
-#[cfg_attr(not(test), allow(dead_code))]
 const GC_SINCE: Version = Version(1, 1, 0);
 
 /// One operation's failure, worded as libcni's
@@ -120,13 +126,9 @@ pub fn del(cache_dir: &Path, attachment: &Attachment) -> Result<(), Error> {
     Ok(())
 }
 
-// Neither the kubelet nor containerd calls CHECK or GC on a pod's way;
-// `pod` has no caller for them yet either (see the README's network
-// section), so they are only exercised by the tests.
-#[cfg_attr(not(test), allow(dead_code))]
 /// CHECK of a cached attachment, where the list's version has it and it
 /// is not disabled: Ok(false) when there is nothing to check.
-pub fn check(attachment: &Attachment) -> Result<bool, Error> {
+pub fn check(attachment: &Attachment, cancel: Option<&Cancel>) -> Result<bool, Error> {
     let list = attachment.list()?;
     let version = Version::parse(&list.cni_version).map_err(Error::Other)?;
     let Some(result) = attachment.result.as_ref() else {
@@ -137,26 +139,59 @@ pub fn check(attachment: &Attachment) -> Result<bool, Error> {
     }
     for i in 0..list.plugins.len() {
         let stdin = list.plugin_stdin(i, Some(result), &attachment.capability_args, None);
-        run_plugin(&list, i, "CHECK", attachment, stdin, None)?;
+        run_plugin(&list, i, "CHECK", attachment, stdin, cancel)?;
     }
     Ok(true)
 }
 
-#[cfg_attr(not(test), allow(dead_code))]
-/// GC (1.1.0): every plugin of `list` is told which attachments are
-/// still valid, and frees what else it holds. Ok(false) when the list's
-/// version has no GC or it is disabled.
-pub fn gc(list: &NetworkList, valid: &[Attachment], runtime: &Runtime) -> Result<bool, Error> {
+/// An attachment GC is told is still in use (the spec's
+/// `cni.dev/valid-attachments` entry).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Valid {
+    pub container_id: String,
+    pub if_name: String,
+}
+
+impl Valid {
+    pub fn of(attachment: &Attachment) -> Valid {
+        Valid {
+            container_id: attachment.container_id.clone(),
+            if_name: attachment.if_name.clone(),
+        }
+    }
+}
+
+/// The plugins' GC (1.1.0): every plugin of `list` is told which
+/// attachments are still valid, and frees what else it holds. Ok(false)
+/// when the list's version has no GC or it is disabled. (The DELs of
+/// libcni's `GCNetworkList` for cached attachments that are not valid
+/// are the caller's: it knows which pods live.)
+pub fn gc(
+    list: &NetworkList,
+    valid: &[Valid],
+    bin_dirs: &[PathBuf],
+    timeout: Duration,
+) -> Result<bool, Error> {
     let version = Version::parse(&list.cni_version).map_err(Error::Other)?;
     if version < GC_SINCE || list.disable_gc {
         return Ok(false);
     }
     let valid: Vec<Value> = valid
         .iter()
-        .filter(|a| a.network_name == list.name)
         .map(|a| serde_json::json!({"containerID": a.container_id, "ifname": a.if_name}))
         .collect();
-    let attachment = Attachment::new(list, runtime);
+    // GC is about no one attachment: this one only carries the plugin
+    // directories and the time limit (no CNI_CONTAINERID, CNI_NETNS...).
+    let runtime = Runtime {
+        container_id: String::new(),
+        netns: PathBuf::new(),
+        ifname: String::new(),
+        args: Vec::new(),
+        capability_args: Map::new(),
+        bin_dirs: bin_dirs.to_vec(),
+        timeout,
+    };
+    let attachment = Attachment::new(list, &runtime);
     for i in 0..list.plugins.len() {
         let extra = ("cni.dev/valid-attachments", Value::Array(valid.clone()));
         let stdin = list.plugin_stdin(i, None, &Map::new(), Some(extra));

@@ -109,7 +109,7 @@ fn add_chains_results_del_reverses_with_the_cached_result_and_check_reads_it() {
     let cached = Attachment::find(&cache, "uid-1");
     assert_eq!(cached.len(), 1);
     assert_eq!(cached[0].result.as_ref(), Some(&main));
-    assert!(check(&cached[0]).unwrap());
+    assert!(check(&cached[0], None).unwrap());
     del(&cache, &cached[0]).unwrap();
     let seen = calls(dir.path());
     let order: Vec<(&str, &str)> = seen[2..]
@@ -172,7 +172,7 @@ fn old_versions_get_no_check_and_no_prev_result_on_del_and_gc_needs_1_1() {
     plugin(dir.path(), "ports", MAIN_RESULT);
     let rt = runtime(dir.path());
     let old = add(&cache, &list("0.3.1"), &rt, None).unwrap();
-    assert!(!check(&old).unwrap());
+    assert!(!check(&old, None).unwrap());
     del(&cache, &old).unwrap();
     let seen = calls(dir.path());
     assert!(
@@ -181,9 +181,20 @@ fn old_versions_get_no_check_and_no_prev_result_on_del_and_gc_needs_1_1() {
             .all(|(_, c, s)| c == "DEL" && s.get("prevResult").is_none())
     );
 
-    assert!(!gc(&list("1.0.0"), &[], &rt).unwrap());
+    assert!(!gc(&list("1.0.0"), &[], &rt.bin_dirs, rt.timeout).unwrap());
     let kept = add(&cache, &list("1.1.0"), &rt, None).unwrap();
-    assert!(gc(&list("1.1.0"), &[kept], &rt).unwrap());
+    let mut disabled = list("1.1.0");
+    disabled.disable_gc = true;
+    assert!(!gc(&disabled, &[Valid::of(&kept)], &rt.bin_dirs, rt.timeout).unwrap());
+    assert!(
+        gc(
+            &list("1.1.0"),
+            &[Valid::of(&kept)],
+            &rt.bin_dirs,
+            rt.timeout
+        )
+        .unwrap()
+    );
     let seen = calls(dir.path());
     let gcs: Vec<&Value> = seen
         .iter()
