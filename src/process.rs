@@ -24,6 +24,33 @@ pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether the process `pid` runs and is not on its way out: not a
+/// zombie, and without the kernel's PF_EXITING flag (field 9 of
+/// /proc/<pid>/stat), which an exiting process has while it still waits,
+/// as a PID namespace's init does, for the namespace's other processes to
+/// die. Meant for the caller's own unreaped child, whose pid is not reused.
+pub fn running(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = std::fs::read(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The command name may hold spaces and parentheses: fields start after
+    // the last ')': state, ppid, pgrp, session, tty_nr, tpgid, flags.
+    let Some(after) = stat.iter().rposition(|&b| b == b')') else {
+        return false;
+    };
+    let mut fields = stat[after + 1..]
+        .split(|&b| b == b' ')
+        .filter(|f| !f.is_empty());
+    if matches!(fields.next(), Some(b"Z" | b"X") | None) {
+        return false;
+    }
+    let flags = fields
+        .nth(5)
+        .and_then(|f| std::str::from_utf8(f).ok()?.parse::<u64>().ok());
+    flags.is_some_and(|f| f & PF_EXITING == 0)
+}
+
 /// Exit statuses of children that a thread other than the process's
 /// reaper waits for.
 ///
@@ -124,7 +151,26 @@ pub mod exits {
 
 #[cfg(test)]
 mod tests {
-    use super::kill;
+    use super::{kill, running};
+
+    #[test]
+    fn a_child_runs_until_it_is_a_zombie() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        assert!(running(pid));
+        kill(pid, libc::SIGKILL).unwrap();
+        // Not reaped yet: a zombie, which does not run.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while running(pid) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!running(pid));
+        child.wait().unwrap();
+        assert!(!running(pid));
+    }
 
     #[test]
     fn only_one_process_is_signalled() {

@@ -506,6 +506,18 @@ impl PodRuntime {
             .map(|s| s.pid)
     }
 
+    /// Forgets a pause process that died, and removes its cgroup, so that
+    /// [`PodRuntime::start_sandbox`] starts a new one (the kubelet's new
+    /// sandbox). The containers that joined it are the caller's to have
+    /// stopped first.
+    pub fn forget_sandbox(&mut self) -> Result<()> {
+        if let Some(sandbox) = self.sandbox.take().filter(|s| s.is_alive()) {
+            // A pause process still running is not a dead sandbox's.
+            let _ = crate::process::kill(sandbox.pid, libc::SIGKILL);
+        }
+        self.cgroup.child(state::SANDBOX_CGROUP).destroy()
+    }
+
     /// Starts one container instance; see the module documentation. It
     /// returns once the container's init runs; [`Creating::finish`] waits
     /// for the container's program, so several containers can be set up at

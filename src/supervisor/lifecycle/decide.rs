@@ -35,6 +35,10 @@
 //! - A deletion at once (`--force --grace-period=0`, or the pod record
 //!   vanished) SIGKILLs every process at once: no hook, no stop signal,
 //!   no order.
+//! - A dead sandbox (its pause process died) is the kubelet's changed
+//!   sandbox: every container is killed, and once none is left the
+//!   sandbox is re-created with the containers the restart policy runs
+//!   again (see `sandbox`).
 //! - A failed image pull is retried after the image back-off (10 s,
 //!   doubling to 300 s, as the kubelet's image puller backs off): the loop
 //!   counts the failure in the back-off as it sees it, the decision says
@@ -56,6 +60,7 @@ use crate::supervisor::backoff::BackOff;
 use super::slot::Role;
 
 mod action;
+mod sandbox;
 mod starting;
 mod stopping;
 
@@ -205,6 +210,11 @@ pub(super) enum Sandbox {
     Failed {
         at: Instant,
     },
+    /// Its pause process died (see `sandbox`); `announced`: the
+    /// SandboxChanged event was given.
+    Dead {
+        announced: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -306,6 +316,9 @@ impl Decision {
         if let Some(remaining) = self.deletion_grace_left() {
             return self.deleting(remaining);
         }
+        if let Sandbox::Dead { announced } = self.pod.sandbox {
+            return self.sandbox_dead(announced);
+        }
         if let Sandbox::Failed { at } = self.pod.sandbox {
             let retry = at + self.pod.requeue;
             self.act(Action::RetrySandbox { at: retry });
@@ -317,6 +330,8 @@ impl Decision {
             Sandbox::Missing { .. } | Sandbox::Failed { .. } => {
                 return self.actions.push(Action::CreateSandbox);
             }
+            // Decided above.
+            Sandbox::Dead { .. } => return,
         }
         for i in 0..self.pod.containers.len() {
             match self.pod.containers[i].state {

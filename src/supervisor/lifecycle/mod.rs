@@ -113,6 +113,10 @@ enum Msg {
     Network {
         result: Result<Vec<std::net::IpAddr>, String>,
     },
+    /// The pause process `pid` exited.
+    PauseExited {
+        pid: i32,
+    },
     /// Periodic: is the pod record still there?
     Check,
     Delete {
@@ -145,6 +149,12 @@ struct Supervisor {
     sandbox_failed: Option<Instant>,
     /// The sandbox is created again from then on.
     sandbox_retry: Option<Instant>,
+    /// The current pause process.
+    pause_pid: Option<i32>,
+    /// It died: the sandbox is to be killed and re-created (`decide::sandbox`).
+    pause_died: bool,
+    /// The SandboxChanged event of that death was given.
+    sandbox_announced: bool,
     slots: Vec<Slot>,
     conditions: Conditions,
     start_time: Timestamp,
@@ -311,6 +321,9 @@ impl Supervisor {
             pod_ips: Vec::new(),
             sandbox_failed: None,
             sandbox_retry: None,
+            pause_pid: None,
+            pause_died: false,
+            sandbox_announced: false,
             slots,
             conditions: Conditions::default(),
             start_time: crate::duration::now(),
@@ -405,6 +418,11 @@ impl Supervisor {
             // A back-off ended: the sync after this batch decides.
             Msg::Wake => self.evict_if_due(),
             Msg::Network { result } => self.network_done(result),
+            Msg::PauseExited { pid } => {
+                if self.pause_pid == Some(pid) {
+                    self.pause_gone();
+                }
+            }
             Msg::Check => {
                 self.watch_taints();
                 if self.stage.stopping().is_none() && !self.still_stored() {

@@ -95,12 +95,17 @@ impl Supervisor {
                     self.write_processes();
                 }
                 // The pause process lives as long as the pod; its exit is
-                // reaped here so it never lingers as a zombie.
+                // reaped here so it never lingers as a zombie, and its
+                // death before the pod's end is the sandbox's.
                 let exited = self.reaper.wait(started.pid);
+                let (tx, pid) = (self.tx.clone(), started.pid);
                 tokio::task::spawn_local(async move {
-                    let _ = exited.await;
+                    if exited.await.is_ok() {
+                        let _ = tx.send(Msg::PauseExited { pid });
+                    }
                 });
-                started.pid
+                self.pause_pid = Some(pid);
+                pid
             }
         };
         if self.spec.host_network == Some(true) {
@@ -150,6 +155,48 @@ impl Supervisor {
                 self.sandbox_ready();
             }
             Err(message) => self.sandbox_creation_failed(&message),
+        }
+    }
+
+    /// The pause process died (or is dying) before the pod's end: the
+    /// kubelet's sandbox that is not ready any more. The decision kills
+    /// the containers and re-creates the sandbox (`decide::sandbox`).
+    pub(super) fn pause_gone(&mut self) {
+        let sandbox_up = self.netns.is_some() || self.network.is_some();
+        let ending = self.stage.stopping().is_some() || self.stage.terminal();
+        if self.pause_died || !sandbox_up || ending {
+            return;
+        }
+        eprintln!("pod-supervisor: the pause process died; the sandbox is re-created");
+        self.pause_died = true;
+        self.ready_to_start_containers(false);
+    }
+
+    /// Whether the pause process is gone or on its way out: with a shared
+    /// PID namespace the kernel kills the containers while the pause
+    /// exits, so their exits are collected before the pause's own.
+    pub(super) fn pause_exiting(&self) -> bool {
+        self.pause_pid
+            .is_some_and(|pid| !crate::process::running(pid))
+    }
+
+    /// Lets the dead sandbox go, so that the next `CreateSandbox` starts a
+    /// new pause process and network (the network's ADD runs the old
+    /// attachment's DEL first, in the old namespace, still pinned).
+    pub(super) fn replace_sandbox(&mut self) {
+        self.cancel_network();
+        self.netns = None;
+        self.pause_pid = None;
+        self.pause_died = false;
+        self.sandbox_announced = false;
+        self.sandbox_failed = None;
+        self.sandbox_retry = None;
+        self.processes.remove("pause");
+        self.write_processes();
+        if let Some(rt) = &self.runtime
+            && let Err(e) = rt.borrow_mut().forget_sandbox()
+        {
+            eprintln!("pod-supervisor: removing the dead sandbox: {e:#}");
         }
     }
 

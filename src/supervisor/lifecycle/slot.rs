@@ -312,6 +312,18 @@ impl Slot {
         }
     }
 
+    /// A container that ran (exited, or done) runs again from `at`: the
+    /// init containers and sidecars of a re-created sandbox.
+    pub(super) fn rerun(&mut self, at: Instant) -> Result<(), Refused> {
+        match self.phase {
+            Phase::Exited(_) | Phase::Done => {
+                self.phase = Phase::Waiting(at);
+                Ok(())
+            }
+            _ => Err(self.refuse("Waiting")),
+        }
+    }
+
     /// The process ended (or never got to run): returns the running
     /// instance, if there was one.
     pub(super) fn exited(&mut self, at: Instant) -> Result<Option<Live>, Refused> {

@@ -100,6 +100,17 @@ impl Stage {
         }
     }
 
+    /// A new sandbox starts from the init containers again.
+    pub(super) fn reinitialize(&mut self) -> Result<(), Refused> {
+        match self {
+            Stage::Running | Stage::Completing => {
+                *self = Stage::Initializing;
+                Ok(())
+            }
+            _ => Err(self.refuse("Initializing")),
+        }
+    }
+
     /// Every app container is done.
     pub(super) fn complete(&mut self) -> Result<(), Refused> {
         match self {

@@ -179,6 +179,10 @@ impl Supervisor {
         });
         slot.status.ready = false;
         slot.status.started = Some(false);
+        // Killed with the pod's PID namespace: the sandbox died.
+        if self.pause_exiting() {
+            self.pause_gone();
+        }
         self.processes.remove(&name);
         self.write_processes();
         if let Some(rt) = &self.runtime

@@ -55,6 +55,9 @@ impl Supervisor {
             Stage::Ended { .. } => PodStage::Ended,
         };
         let sandbox = match (&self.netns, self.sandbox_failed) {
+            _ if self.pause_died => Sandbox::Dead {
+                announced: self.sandbox_announced,
+            },
             (Some(_), _) => Sandbox::Ready,
             (None, Some(at)) => Sandbox::Failed { at },
             (None, None) => Sandbox::Missing {
@@ -141,6 +144,22 @@ impl Supervisor {
             // behind, the pod still never ends under a live one.
             Action::EndPod if self.slots.iter().any(Slot::has_process) => Ok(()),
             Action::EndPod => self.stage.end(),
+            Action::SandboxChanged => {
+                self.sandbox_announced = true;
+                let message = "Pod sandbox changed, it will be killed and re-created.";
+                self.event(None, Type::Normal, "SandboxChanged", message);
+                Ok(())
+            }
+            Action::ReplaceSandbox => {
+                self.replace_sandbox();
+                return true;
+            }
+            Action::Rerun { slot, at } => {
+                let slot = &mut self.slots[slot];
+                slot.status.last_state = slot.status.state.clone();
+                slot.rerun(at)
+            }
+            Action::Reinitialize => self.stage.reinitialize(),
         };
         if let Err(e) = refused {
             eprintln!("pod-supervisor: {e}");

@@ -83,6 +83,16 @@ pub(in crate::supervisor::lifecycle) enum Action {
     Complete,
     /// No container will run again: the pod's phase is final.
     EndPod,
+    /// The sandbox died and will be re-created: the SandboxChanged event.
+    SandboxChanged,
+    /// The dead sandbox is let go (its network's DEL runs before the next
+    /// ADD); it is created anew next (decide again at once).
+    ReplaceSandbox,
+    /// A done (or killed) init container or sidecar runs again in the new
+    /// sandbox, from `at`.
+    Rerun { slot: usize, at: Instant },
+    /// The new sandbox starts with the init containers again.
+    Reinitialize,
 }
 
 impl Action {
@@ -96,7 +106,10 @@ impl Action {
             | Action::ShowPullBackOff(_)
             | Action::Retire(_)
             | Action::Initialized
-            | Action::EndPod => true,
+            | Action::EndPod
+            | Action::ReplaceSandbox
+            | Action::Rerun { .. }
+            | Action::Reinitialize => true,
             // The failure itself was seen (and shown) by the loop; stops
             // show once the process exited.
             Action::RetrySandbox { .. }
@@ -107,6 +120,7 @@ impl Action {
             | Action::Stop { .. }
             | Action::Kill(_)
             | Action::Complete
+            | Action::SandboxChanged
             | Action::WriteStatus => false,
         }
     }
@@ -161,5 +175,9 @@ pub(in crate::supervisor::lifecycle) fn apply(pod: &mut SeenPod, action: Action)
         Action::Initialized => pod.stage = PodStage::Running,
         Action::Complete => pod.stage = PodStage::Completing,
         Action::EndPod => pod.stage = PodStage::Ended,
+        Action::SandboxChanged => pod.sandbox = Sandbox::Dead { announced: true },
+        Action::ReplaceSandbox => pod.sandbox = Sandbox::Missing { retry_at: None },
+        Action::Rerun { slot, at } => pod.containers[slot].state = State::Waiting(at),
+        Action::Reinitialize => pod.stage = PodStage::Initializing,
     }
 }

@@ -97,14 +97,14 @@ fn pod(policy: Policy, stage: PodStage, containers: Vec<Seen>) -> SeenPod {
     }
 }
 
-/// Decides as `sync` does (again once the sandbox is created), applying
-/// the actions to `pod`. The status writes are left out: they have their
+/// Decides as `sync` does (again once the sandbox is created or a dead
+/// one let go), applying the actions to `pod`. The status writes are left out: they have their
 /// own table (`the_status_is_written_when_what_it_shows_changed`).
 fn rounds(pod: &mut SeenPod, now: Instant) -> Vec<Action> {
     let mut all = Vec::new();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let actions = decide(pod, now);
-        let again = actions.contains(&CreateSandbox);
+        let again = actions.contains(&CreateSandbox) || actions.contains(&ReplaceSandbox);
         for a in &actions {
             apply(pod, *a);
         }
@@ -773,6 +773,7 @@ fn the_pod_is_over_once_ended_or_deleted_with_no_process_left() {
     }
 }
 
+mod sandbox;
 mod walks;
 
 /// A container with a preStop hook.

@@ -1,0 +1,272 @@
+//! Pods that outlive the death of their pause process (and, later, of
+//! their supervisor): real pods on the node's default network (root,
+//! busybox image made from the host's busybox-static, the reference CNI
+//! plugins).
+//!
+//! A dead pause process is the kubelet's changed sandbox: the
+//! SandboxChanged event, the containers killed, a new sandbox with a new
+//! address, and the containers started again per the restart policy.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::pods::{create, delete_and_check_clean, leftovers};
+use common::{Env, import_busybox};
+use serde_json::Value;
+
+fn env() -> Env {
+    let env = Env::new();
+    import_busybox(&env.root());
+    env
+}
+
+fn pod_json(env: &Env, name: &str) -> Value {
+    serde_json::from_str(&env.ok(&["get", "pod", name, "-o", "json"])).unwrap()
+}
+
+/// Polls the pod until `check` holds; panics with its status and events
+/// after `secs` seconds.
+fn until(env: &Env, name: &str, secs: u64, check: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let pod = pod_json(env, name);
+        if check(&pod) {
+            return pod;
+        }
+        if Instant::now() > deadline {
+            panic!(
+                "condition not reached in {secs}s; pod:\n{}\nevents:\n{:#?}",
+                serde_json::to_string_pretty(&pod["status"]).unwrap(),
+                events(env, name)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn container<'a>(pod: &'a Value, name: &str) -> &'a Value {
+    pod["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == name)
+        .unwrap_or(&Value::Null)
+}
+
+fn running(pod: &Value, name: &str, restarts: i64) -> bool {
+    let c = container(pod, name);
+    c["restartCount"] == restarts && !c["state"]["running"].is_null()
+}
+
+/// `(reason, message)` of the pod's events, in order.
+fn events(env: &Env, name: &str) -> Vec<(String, String)> {
+    let path = env
+        .root()
+        .join("pods/default")
+        .join(name)
+        .join("events.jsonl");
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|e| {
+            (
+                e["reason"].as_str().unwrap_or("").to_string(),
+                e["message"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn count(events: &[(String, String)], reason: &str, message: &str) -> usize {
+    events
+        .iter()
+        .filter(|(r, m)| r == reason && m.contains(message))
+        .count()
+}
+
+/// The pid of one of the pod's recorded processes (`pause`, a container).
+fn recorded_pid(env: &Env, uid: &str, which: &str) -> i32 {
+    let file = env.run_root().join("pods").join(uid).join("processes.json");
+    let processes: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+    processes[which]["pid"].as_i64().unwrap() as i32
+}
+
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.contains(") Z ") && !s.contains(") X "))
+}
+
+/// The addresses host-local holds for the default network.
+fn leases(env: &Env) -> Vec<String> {
+    let dir = env.root().join("cni").join("networks").join("pod");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
+        .collect();
+    found.sort();
+    found
+}
+
+fn kill_pause(env: &Env, uid: &str) -> i32 {
+    let pause = recorded_pid(env, uid, "pause");
+    // SAFETY: kill(2) on the pause process of a pod this test made.
+    assert_eq!(unsafe { libc::kill(pause, libc::SIGKILL) }, 0);
+    pause
+}
+
+const SANDBOX_CHANGED: &str = "Pod sandbox changed, it will be killed and re-created.";
+
+fn two_containers(name: &str, extra: &str) -> String {
+    format!(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  terminationGracePeriodSeconds: 1
+{extra}  containers:
+  - name: a
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "trap 'exit 0' TERM; echo started; while true; do sleep 0.2; done"]
+  - name: b
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, "3600"]
+"#
+    )
+}
+
+/// The sandbox's death seen through to its end with restartPolicy
+/// Always: the event, the containers killed and started again (restart
+/// count 1, their last state the kill), a new pause, a new address, and
+/// the old one released.
+fn sandbox_re_created(env: &Env, name: &str, shared_pid_namespace: bool) {
+    let extra = if shared_pid_namespace {
+        "  shareProcessNamespace: true\n"
+    } else {
+        ""
+    };
+    let uid = create(env, name, &two_containers(name, extra));
+    let pod = until(env, name, 20, |p| {
+        running(p, "a", 0) && running(p, "b", 0) && p["status"]["podIP"].is_string()
+    });
+    let old_ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    assert_eq!(leases(env), std::slice::from_ref(&old_ip));
+    let old_b = recorded_pid(env, &uid, "b");
+    let pause = kill_pause(env, &uid);
+
+    let pod = until(env, name, 20, |p| {
+        running(p, "a", 1)
+            && running(p, "b", 1)
+            && p["status"]["podIP"].as_str().is_some_and(|ip| ip != old_ip)
+    });
+    let new_ip = pod["status"]["podIP"].as_str().unwrap().to_string();
+    assert!(!alive(old_b), "the old container was killed");
+    let new_pause = recorded_pid(env, &uid, "pause");
+    assert_ne!(new_pause, pause);
+    assert!(alive(new_pause));
+    for c in ["a", "b"] {
+        let last = &container(&pod, c)["lastState"]["terminated"];
+        assert!(last.is_object(), "{c}: {pod}");
+        if shared_pid_namespace {
+            // Killed by the kernel with the PID namespace.
+            assert_eq!(last["exitCode"], 137, "{c}: {last}");
+        }
+    }
+    let ready = pod["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "PodReadyToStartContainers")
+        .unwrap();
+    assert_eq!(ready["status"], "True");
+    let seen = events(env, name);
+    assert_eq!(
+        count(&seen, "SandboxChanged", SANDBOX_CHANGED),
+        1,
+        "{seen:#?}"
+    );
+    assert_eq!(
+        count(&seen, "Started", "Started container a"),
+        2,
+        "{seen:#?}"
+    );
+    if !shared_pid_namespace {
+        // The kubelet kills what still runs.
+        assert_eq!(
+            count(&seen, "Killing", "Stopping container b"),
+            1,
+            "{seen:#?}"
+        );
+    }
+    // The old address went with the old sandbox (DEL), the new one is the
+    // only lease.
+    assert_eq!(leases(env), [new_ip]);
+    delete_and_check_clean(env, name, &uid);
+    assert!(leases(env).is_empty());
+}
+
+#[test]
+fn a_dead_pause_process_is_a_changed_sandbox_killed_and_re_created() {
+    let env = env();
+    sandbox_re_created(&env, "sbx", false);
+}
+
+#[test]
+fn a_dead_pause_process_with_a_shared_pid_namespace_takes_the_containers_with_it() {
+    let env = env();
+    sandbox_re_created(&env, "sbxpid", true);
+}
+
+#[test]
+fn a_dead_sandbox_under_never_fails_the_pod_without_a_new_one() {
+    let env = env();
+    let name = "sbxnever";
+    let uid = create(
+        &env,
+        name,
+        &two_containers(name, "  restartPolicy: Never\n"),
+    );
+    until(&env, name, 20, |p| running(p, "a", 0) && running(p, "b", 0));
+    let pause = kill_pause(&env, &uid);
+    let pod = until(&env, name, 20, |p| p["status"]["phase"] == "Failed");
+    for c in ["a", "b"] {
+        let state = &container(&pod, c)["state"]["terminated"];
+        assert!(state.is_object(), "{c}: {pod}");
+        assert_eq!(container(&pod, c)["restartCount"], 0);
+    }
+    // a traps SIGTERM and exits 0; b is SIGKILLed at the end of the grace.
+    assert_eq!(
+        container(&pod, "a")["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert_eq!(container(&pod, "b")["state"]["terminated"]["exitCode"], 137);
+    let seen = events(&env, name);
+    assert_eq!(count(&seen, "SandboxChanged", ""), 0, "{seen:#?}");
+    assert_eq!(
+        count(&seen, "Killing", "Stopping container"),
+        2,
+        "{seen:#?}"
+    );
+    assert!(!alive(pause));
+    // The supervisor tore the sandbox down when the pod ended.
+    let run_dir = env.run_root().join("pods").join(&uid);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while run_dir.join("netns").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(leases(&env).is_empty(), "{:?}", leases(&env));
+    env.ok(&["delete", "pod", name]);
+    assert!(
+        leftovers(&env, &uid).is_empty(),
+        "{:#?}",
+        leftovers(&env, &uid)
+    );
+    assert!(!Path::new(&run_dir).exists());
+}
