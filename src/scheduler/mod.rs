@@ -8,7 +8,7 @@ mod affinity;
 pub mod fit;
 mod ports;
 pub mod queue;
-mod resources;
+pub mod resources;
 pub mod taints;
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use k8s_openapi::apimachinery::pkg::api::resource::Quantity as ApiQuantity;
 
 use crate::api::quantity::Quantity;
 
-type List = BTreeMap<String, Quantity>;
+pub type List = BTreeMap<String, Quantity>;
 
 /// Amounts by resource in the scheduler's units: millicores for cpu,
 /// bytes or counts for the rest.
@@ -90,25 +90,43 @@ fn max(into: &mut List, other: &List) {
     }
 }
 
-fn container_requests(c: &Container) -> List {
-    parse(c.resources.as_ref().and_then(|r| r.requests.as_ref()))
+/// Which of a container's resource lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Requests,
+    Limits,
 }
 
-/// What a pod asks of its node (`PodRequests`): the sum of its containers
-/// and sidecars, or the largest need of any init container (with the
-/// sidecars started before it) if larger; pod-level requests, when set,
-/// stand for the containers' cpu and memory; the overhead on top.
-pub fn pod_requests(spec: &PodSpec) -> Resources {
-    let mut requests = List::new();
+fn container_list(c: &Container, side: Side) -> List {
+    parse(c.resources.as_ref().and_then(|r| match side {
+        Side::Requests => r.requests.as_ref(),
+        Side::Limits => r.limits.as_ref(),
+    }))
+}
+
+/// The resources a pod-level `resources` may set (component-helpers'
+/// `IsSupportedPodLevelResource`): cpu, memory and huge pages.
+fn pod_level(name: &str) -> bool {
+    name == "cpu" || name == "memory" || name.starts_with("hugepages-")
+}
+
+/// component-helpers' `PodRequests` / `PodLimits`, the one rule both the
+/// scheduler and `describe node` count with: the sum of the containers and
+/// sidecars, or the largest need of any init container (with the sidecars
+/// started before it) if larger; pod-level resources, when set, stand for
+/// the containers' cpu, memory and huge pages; the overhead on top (for
+/// limits, only on resources that have a limit).
+pub fn pod_list(spec: &PodSpec, side: Side) -> List {
+    let mut total = List::new();
     for c in &spec.containers {
-        add(&mut requests, &container_requests(c));
+        add(&mut total, &container_list(c, side));
     }
     let mut sidecars = List::new();
     let mut init_peak = List::new();
     for c in spec.init_containers.iter().flatten() {
-        let own = container_requests(c);
+        let own = container_list(c, side);
         let during = if c.restart_policy.as_deref() == Some("Always") {
-            add(&mut requests, &own);
+            add(&mut total, &own);
             add(&mut sidecars, &own);
             sidecars.clone()
         } else {
@@ -118,15 +136,32 @@ pub fn pod_requests(spec: &PodSpec) -> Resources {
         };
         max(&mut init_peak, &during);
     }
-    max(&mut requests, &init_peak);
-    let pod_level = parse(spec.resources.as_ref().and_then(|r| r.requests.as_ref()));
-    for (name, q) in pod_level {
-        if name == "cpu" || name == "memory" || name.starts_with("hugepages-") {
-            requests.insert(name, q);
+    max(&mut total, &init_peak);
+    let level = parse(spec.resources.as_ref().and_then(|r| match side {
+        Side::Requests => r.requests.as_ref(),
+        Side::Limits => r.limits.as_ref(),
+    }));
+    for (name, q) in level {
+        if pod_level(&name) {
+            total.insert(name, q);
         }
     }
-    add(&mut requests, &parse(spec.overhead.as_ref()));
-    Resources::from_list(&requests)
+    for (name, q) in parse(spec.overhead.as_ref()) {
+        match side {
+            Side::Requests => add(&mut total, &List::from([(name, q)])),
+            Side::Limits => {
+                if let Some(before) = total.get(&name).copied() {
+                    total.insert(name, before.checked_add(&q).unwrap_or(before));
+                }
+            }
+        }
+    }
+    total
+}
+
+/// What a pod asks of its node (`PodRequests`), in the scheduler's units.
+pub fn pod_requests(spec: &PodSpec) -> Resources {
+    Resources::from_list(&pod_list(spec, Side::Requests))
 }
 
 /// What the node can give pods: its status.allocatable.

@@ -6,12 +6,13 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Container, Event, Node, Pod, Taint};
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Taint};
 
 use super::Describer;
 use crate::api::quantity::Quantity;
 use crate::duration;
 use crate::print::node_status;
+use crate::scheduler::resources::{self, Side};
 
 type List = BTreeMap<String, Quantity>;
 
@@ -258,83 +259,14 @@ fn add(into: &mut List, other: &List) {
     }
 }
 
-fn max(into: &mut List, other: &List) {
-    for (name, q) in other {
-        if into.get(name).is_none_or(|before| q > before) {
-            into.insert(name.clone(), *q);
-        }
-    }
-}
-
-fn is_sidecar(c: &Container) -> bool {
-    c.restart_policy.as_deref() == Some("Always")
-}
-
-/// component-helpers' `PodRequests` / `PodLimits`: the containers' sum,
-/// or the largest init container (with the sidecars started before it)
-/// if larger, sidecars counted with the containers; pod-level resources
-/// stand for cpu and memory when set; the overhead on top (for limits,
-/// only on resources that have a limit).
-fn pod_resources(pod: &Pod, requests: bool) -> List {
-    let of = |c: &Container| {
-        parse(c.resources.as_ref().and_then(|r| {
-            if requests {
-                r.requests.as_ref()
-            } else {
-                r.limits.as_ref()
-            }
-        }))
-    };
-    let spec = pod.spec.clone().unwrap_or_default();
-    let mut total = List::new();
-    for c in &spec.containers {
-        add(&mut total, &of(c));
-    }
-    let mut sidecars = List::new();
-    let mut init_peak = List::new();
-    for c in spec.init_containers.iter().flatten() {
-        let own = of(c);
-        let need = if is_sidecar(c) {
-            add(&mut total, &own);
-            add(&mut sidecars, &own);
-            sidecars.clone()
-        } else {
-            let mut need = own;
-            add(&mut need, &sidecars);
-            need
-        };
-        max(&mut init_peak, &need);
-    }
-    max(&mut total, &init_peak);
-    if let Some(level) = spec.resources.as_ref().and_then(|r| {
-        if requests {
-            r.requests.as_ref()
-        } else {
-            r.limits.as_ref()
-        }
-    }) {
-        for (name, q) in parse(Some(level)) {
-            if name == "cpu" || name == "memory" {
-                total.insert(name, q);
-            }
-        }
-    }
-    for (name, q) in parse(spec.overhead.as_ref()) {
-        if requests {
-            add(&mut total, &List::from([(name, q)]));
-        } else if let Some(before) = total.get(&name).copied() {
-            total.insert(name, before.checked_add(&q).unwrap_or(before));
-        }
-    }
-    total
-}
-
+/// The scheduler's `PodRequests` (`scheduler::resources::pod_list`).
 pub fn pod_requests(pod: &Pod) -> List {
-    pod_resources(pod, true)
+    resources::pod_list(&pod.spec.clone().unwrap_or_default(), Side::Requests)
 }
 
+/// The scheduler's `PodLimits`.
 pub fn pod_limits(pod: &Pod) -> List {
-    pod_resources(pod, false)
+    resources::pod_list(&pod.spec.clone().unwrap_or_default(), Side::Limits)
 }
 
 #[cfg(test)]
@@ -452,6 +384,24 @@ mod tests {
         assert_eq!(
             show(pod_limits(&p[1])),
             ["cpu=110m", "ephemeral-storage=1Gi", "memory=2Gi"]
+        );
+        // Pod-level resources stand for the containers' cpu, memory and
+        // huge pages, as the scheduler counts them.
+        let level = pod(
+            "level",
+            json!({"resources": {"requests": {"cpu": "1", "hugepages-2Mi": "4Mi"},
+                    "limits": {"cpu": "2", "hugepages-2Mi": "4Mi"}},
+                "containers": [{"name": "c", "resources": {"requests": {"cpu": "100m", "memory": "8Mi"}}}]}),
+        );
+        assert_eq!(
+            show(pod_requests(&level)),
+            ["cpu=1", "hugepages-2Mi=4Mi", "memory=8Mi"]
+        );
+        assert_eq!(show(pod_limits(&level)), ["cpu=2", "hugepages-2Mi=4Mi"]);
+        let scheduler = resources::pod_requests(level.spec.as_ref().unwrap());
+        assert_eq!(
+            (scheduler.milli_cpu, scheduler.memory, scheduler.scalar["hugepages-2Mi"]),
+            (1000, 8 << 20, 4 << 20)
         );
     }
 
