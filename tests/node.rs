@@ -340,3 +340,45 @@ fn taint_node_as_kubectl_does() {
         "{describe}"
     );
 }
+
+#[test]
+fn a_node_manifest_gets_what_a_one_node_cluster_answers() {
+    let env = env();
+    let same = env.manifest(
+        "same.yaml",
+        &format!("apiVersion: v1\nkind: Node\nmetadata:\n  name: {NAME}\n"),
+    );
+    let err = env.fails(&["create", "-f", same.to_str().unwrap()]);
+    assert_eq!(
+        err,
+        format!(
+            "Error from server (AlreadyExists): error when creating \"{}\": nodes \"{NAME}\" already exists\n",
+            same.display()
+        )
+    );
+    // Another name would be a Node no kubelet ever runs: refused, and the
+    // rest of the file is still created.
+    let other = env.manifest(
+        "other.yaml",
+        "apiVersion: v1\nkind: Node\nmetadata:\n  name: other\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    );
+    let out = env.run(&["create", "-f", other.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "configmap/cm created\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error from server (Forbidden): error when creating \"{}\": nodes \"other\" is forbidden: pod's one node is this machine, \"{NAME}\", registered by pod itself; no kubelet would ever run a Node named \"other\"\n",
+            other.display()
+        )
+    );
+    let err = env.fails(&["create", "-f", same.to_str().unwrap(), "--dry-run=server"]);
+    assert!(err.contains("(AlreadyExists)"), "{err}");
+    assert_eq!(
+        env.ok(&["get", "nodes", "-o", "name"]),
+        format!("node/{NAME}\n")
+    );
+}

@@ -319,3 +319,77 @@ fn a_no_execute_taint_evicts_running_pods_after_their_toleration_seconds() {
     assert_eq!(phase(&env, "forever"), "Running");
     assert!(deletion(&env, "forever").is_empty());
 }
+
+#[test]
+fn a_pod_bound_by_node_name_gets_the_kubelets_admission() {
+    let env = env();
+    let node = node_name();
+    let cpus: i64 = env
+        .ok(&[
+            "get",
+            "node",
+            &node,
+            "-o",
+            "jsonpath={.status.allocatable.cpu}",
+        ])
+        .parse()
+        .unwrap();
+    let bound = |name: &str, extra: &str| {
+        let yaml = sleeper(name, extra).replace("spec:\n", &format!("spec:\n  nodeName: {node}\n"));
+        create(&env, name, &yaml);
+    };
+    // It never saw the scheduler: the kubelet's resource check refuses it.
+    bound("hog", "    resources: {requests: {cpu: '1000'}}\n");
+    assert_eq!(
+        jsonpath(
+            &env,
+            "hog",
+            "{.status.phase} {.status.reason}|{.status.message}"
+        ),
+        format!(
+            "Failed OutOfcpu|Pod was rejected: Node didn't have enough resource: cpu, requested: 1000000, used: 0, capacity: {}",
+            cpus * 1000
+        )
+    );
+    assert!(never_started(&env, "hog"));
+    assert_eq!(
+        events(&env, "hog"),
+        [format!(
+            "OutOfcpu kubelet Node didn't have enough resource: cpu, requested: 1000000, used: 0, capacity: {} x1",
+            cpus * 1000
+        )]
+    );
+    let table = env.ok(&["get", "pod", "hog"]);
+    assert!(table.contains(" OutOfcpu "), "{table}");
+
+    // What runs counts: 100m taken, the whole node asked for.
+    bound("small", "    resources: {requests: {cpu: 100m}}\n");
+    wait_phase(&env, "small", "Running");
+    bound(
+        "rest",
+        &format!("    resources: {{requests: {{cpu: '{cpus}'}}}}\n"),
+    );
+    assert_eq!(
+        jsonpath(&env, "rest", "{.status.reason}|{.status.message}"),
+        format!(
+            "OutOfcpu|Pod was rejected: Node didn't have enough resource: cpu, requested: {}, used: 100, capacity: {}",
+            cpus * 1000,
+            cpus * 1000
+        )
+    );
+
+    // Then the predicates: node affinity, as the kubelet words it.
+    bound("picky", "  nodeSelector: {disktype: none}\n");
+    assert_eq!(
+        jsonpath(
+            &env,
+            "picky",
+            "{.status.phase} {.status.reason}|{.status.message}"
+        ),
+        "Failed NodeAffinity|Pod was rejected: Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector"
+    );
+    for name in ["hog", "rest", "picky", "small"] {
+        env.ok(&["delete", "pod", name, "--grace-period=0", "--force"]);
+    }
+    assert_eq!(env.ok(&["get", "pods", "-o", "name"]), "");
+}

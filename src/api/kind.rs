@@ -89,6 +89,7 @@ impl Kind {
             "Secret" => Kind::Secret,
             "Namespace" => Kind::Namespace,
             "PodPreset" => Kind::PodPreset,
+            "Node" => Kind::Node,
             _ => return None,
         };
         (kind.api_version() == api_version).then_some(kind)

@@ -244,6 +244,9 @@ pub fn admit_and_store<'s>(
         _ => {}
     }
     if dry_run == DryRun::Server {
+        if kind == Kind::Node {
+            return Err(store.refuse_node_create(object.name()).into());
+        }
         if store.get(kind, &namespace, object.name())?.is_some() {
             return Err(ApiError::AlreadyExists {
                 resource: kind.resource().into(),
@@ -266,7 +269,7 @@ pub fn admit_and_store<'s>(
     store.create(object)?;
     match queue.place(pod) {
         Ok(Placement::Bound(pod)) => Ok((warnings, Some(pods::start(store, &pod)?))),
-        Ok(Placement::Pending) => Ok((warnings, None)),
+        Ok(Placement::Pending | Placement::Rejected) => Ok((warnings, None)),
         Err(e) => {
             let _ = store.remove(Kind::Pod, &namespace, object.name());
             Err(e)

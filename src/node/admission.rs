@@ -18,8 +18,9 @@ use super::config::NodeConfig;
 /// Why the kubelet refuses a pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
-    /// The pod's status.reason (`SysctlForbidden`, `AppArmor`).
-    pub reason: &'static str,
+    /// The pod's status.reason (`SysctlForbidden`, `AppArmor`,
+    /// `OutOfcpu`, ...).
+    pub reason: String,
     /// The handler's message; the pod's status.message is
     /// [`Rejection::status_message`].
     pub message: String,
@@ -129,7 +130,7 @@ fn admit_sysctls(pod: &Pod, config: &NodeConfig) -> Result<(), Rejection> {
     for sysctl in sysctls {
         if let Err(why) = allowed(&sysctl.name, config, host_net, host_ipc) {
             return Err(Rejection {
-                reason: "SysctlForbidden",
+                reason: "SysctlForbidden".into(),
                 message: format!("forbidden sysctl: {why}"),
             });
         }
@@ -181,7 +182,7 @@ fn admit_app_armor(pod: &Pod, host_enabled: bool) -> Result<(), Rejection> {
         return Ok(());
     }
     Err(Rejection {
-        reason: "AppArmor",
+        reason: "AppArmor".into(),
         message: "Cannot enforce AppArmor: AppArmor is not enabled on the host".into(),
     })
 }

@@ -12,6 +12,10 @@
 
 use super::measure::{Filesystem, Memory, Pids};
 
+/// The taints the node lifecycle controller puts on a node whose pressure
+/// condition is True (TaintNodesByCondition), NoSchedule: memory-pressure.
+pub const TAINT_MEMORY_PRESSURE: &str = "node.kubernetes.io/memory-pressure";
+
 /// memory.available < 100Mi.
 pub const MEMORY_AVAILABLE_BYTES: u64 = 100 << 20;
 /// nodefs.available < 10%.

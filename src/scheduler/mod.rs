@@ -4,6 +4,7 @@
 //! one that does not Pending with the scheduler's condition and events,
 //! and trying the waiting pods again when the node or its pods change.
 
+pub mod admission;
 mod affinity;
 pub mod fit;
 mod ports;

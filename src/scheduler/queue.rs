@@ -19,9 +19,11 @@ use anyhow::Result;
 use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+use super::admission;
 use super::fit::{self, Snapshot};
 use crate::api::phase::{PENDING, is_terminal};
 use crate::api::{Kind, Object};
+use crate::node::admission::Rejection;
 use crate::store::{Lock, Store};
 use crate::supervisor::events::{PodRef, Recorder, Source, Type};
 
@@ -35,6 +37,8 @@ pub enum Placement {
     Bound(Box<Pod>),
     /// Left Pending.
     Pending,
+    /// Bound, and refused by the kubelet's admission: Failed, never runs.
+    Rejected,
 }
 
 /// The queue, locked: the node and the pods bound to it.
@@ -71,6 +75,15 @@ impl<'a> Queue<'a> {
         let spec = pod.spec.clone().unwrap_or_default();
         if let Some(node) = bound_to(pod) {
             if *node == self.node_name {
+                // Bound before any scheduler saw it: the kubelet's
+                // admission is all it gets.
+                let admitted = admission::admit_under_pressure(pod, &self.node)
+                    .and_then(|()| admission::admit_predicates(pod, &self.node, &self.here));
+                if let Err(rejection) = admitted {
+                    self.reject(pod, &rejection)?;
+                    return Ok(Placement::Rejected);
+                }
+                self.here.push(pod.clone());
                 return Ok(Placement::Bound(Box::new(pod.clone())));
             }
             let message = format!(
@@ -111,6 +124,12 @@ impl<'a> Queue<'a> {
         match fit::schedule(pod, &snapshot) {
             Ok(()) => match self.bind(pod)? {
                 Some(bound) => {
+                    // The kubelet takes no new pod while the node is under
+                    // pressure, even one tolerating its taint.
+                    if let Err(rejection) = admission::admit_under_pressure(&bound, &self.node) {
+                        self.reject(&bound, &rejection)?;
+                        return Ok(Placement::Rejected);
+                    }
                     self.here.push(bound.clone());
                     Ok(Placement::Bound(Box::new(bound)))
                 }
@@ -181,6 +200,32 @@ impl<'a> Queue<'a> {
         Ok(Some(bound))
     }
 
+    /// The kubelet's `rejectPod`: phase Failed with the handler's reason
+    /// and message, and its event; nothing of the pod is started.
+    fn reject(&self, pod: &Pod, rejection: &Rejection) -> Result<()> {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let status = PodStatus {
+            phase: Some("Failed".into()),
+            reason: Some(rejection.reason.clone()),
+            message: Some(rejection.status_message()),
+            start_time: Some(Time(crate::duration::now())),
+            qos_class: Some(
+                crate::api::defaults::qos_class(&pod.spec.clone().unwrap_or_default()).into(),
+            ),
+            ..Default::default()
+        };
+        self.store.write_pod_status(namespace, name, &status)?;
+        self.event_from(
+            pod,
+            Source::Kubelet,
+            Type::Warning,
+            &rejection.reason,
+            &rejection.message,
+        );
+        Ok(())
+    }
+
     /// The status of a pod left Pending: the scheduler's condition, if
     /// any, keeping its transition time while it does not change.
     fn write_status(
@@ -218,6 +263,10 @@ impl<'a> Queue<'a> {
     /// Records a scheduler event about the pod; a repeat within the fold
     /// window counts up the earlier one, as the event recorder does.
     fn event(&self, pod: &Pod, type_: Type, reason: &str, message: &str) {
+        self.event_from(pod, Source::Scheduler, type_, reason, message);
+    }
+
+    fn event_from(&self, pod: &Pod, source: Source, type_: Type, reason: &str, message: &str) {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let path = self.store.pod_dir(&namespace, &name).join("events.jsonl");
@@ -230,7 +279,7 @@ impl<'a> Queue<'a> {
             },
             &path,
         );
-        if let Err(e) = recorder.record(None, type_, Source::Scheduler, reason, message) {
+        if let Err(e) = recorder.record(None, type_, source, reason, message) {
             eprintln!("pod: recording the {reason} event: {e}");
         }
     }

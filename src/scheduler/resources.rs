@@ -180,12 +180,18 @@ pub fn requested<'a>(specs: impl IntoIterator<Item = &'a PodSpec>) -> Resources 
     sum
 }
 
-/// A resource that falls short: the filter's reason, and whether the pod
-/// asks for more than the whole node has (then no eviction could help).
+/// A resource that falls short: the filter's reason, whether the pod
+/// asks for more than the whole node has (then no eviction could help),
+/// and the figures the kubelet's admission reports (`InsufficientResource`:
+/// millicores for cpu, bytes or counts for the rest).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Insufficient {
     pub reason: String,
     pub unresolvable: bool,
+    pub resource: String,
+    pub requested: i64,
+    pub used: i64,
+    pub capacity: i64,
 }
 
 /// The NodeResourcesFit filter (`fitsRequest`): the pod count first, then
@@ -201,6 +207,10 @@ pub fn insufficient(
         out.push(Insufficient {
             reason: "Too many pods".into(),
             unresolvable: false,
+            resource: "pods".into(),
+            requested: 1,
+            used: pods_here as i64,
+            capacity: allocatable.pods,
         });
     }
     let mut check = |name: &str, want: i64, have: i64, used: i64| {
@@ -208,6 +218,10 @@ pub fn insufficient(
             out.push(Insufficient {
                 reason: format!("Insufficient {name}"),
                 unresolvable: want > have,
+                resource: name.to_string(),
+                requested: want,
+                used,
+                capacity: have,
             });
         }
     };
@@ -235,4 +249,10 @@ pub fn insufficient(
         check(name, *want, have, used);
     }
     out
+}
+
+/// An extended resource (`IsExtendedResourceName`): a domain-prefixed
+/// name outside kubernetes.io, not a quota's `requests.` name.
+pub fn is_extended(name: &str) -> bool {
+    is_scalar(name) && !name.starts_with("hugepages-") && !name.starts_with("attachable-volumes-")
 }

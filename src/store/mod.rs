@@ -226,13 +226,18 @@ impl Store {
         }
     }
 
+    /// What a Node create gets (see [`node_create_refused`]).
+    pub fn refuse_node_create(&self, name: &str) -> crate::error::ApiError {
+        node_create_refused(name, &crate::node::name_of(self))
+    }
+
     /// Stores a new object. Exactly one of several racing creates of the
     /// same name succeeds; the others get AlreadyExists. A pod is staged in
     /// `tmp/` and renamed into place with RENAME_NOREPLACE, so a half-written
     /// pod is never visible.
     pub fn create(&self, object: &Object) -> Result<()> {
         if let Object::Node(_) = object {
-            return Err(anyhow!("{}", node_is_the_machine(object.name())).into());
+            return Err(anyhow::Error::from(self.refuse_node_create(object.name())).into());
         }
         let (kind, namespace, name) = identity(object)?;
         if kind.namespaced() {
@@ -574,6 +579,25 @@ impl Store {
                 .filter_map(|line| serde_json::from_str(line).ok())
                 .collect(),
         ))
+    }
+}
+
+/// What the API server of a one-node cluster answers a Node create: the
+/// node's own name exists already (the kubelet registered it); another
+/// name would be a Node no kubelet ever reports for, NotReady for ever, so
+/// it is refused rather than stored.
+fn node_create_refused(name: &str, this: &str) -> crate::error::ApiError {
+    if name == this {
+        return crate::error::ApiError::AlreadyExists {
+            resource: "nodes".into(),
+            name: name.to_string(),
+        };
+    }
+    crate::error::ApiError::Refused {
+        reason: "Forbidden".into(),
+        message: format!(
+            "nodes {name:?} is forbidden: pod's one node is this machine, {this:?}, registered by pod itself; no kubelet would ever run a Node named {name:?}"
+        ),
     }
 }
 

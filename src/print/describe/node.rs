@@ -400,7 +400,11 @@ mod tests {
         assert_eq!(show(pod_limits(&level)), ["cpu=2", "hugepages-2Mi=4Mi"]);
         let scheduler = resources::pod_requests(level.spec.as_ref().unwrap());
         assert_eq!(
-            (scheduler.milli_cpu, scheduler.memory, scheduler.scalar["hugepages-2Mi"]),
+            (
+                scheduler.milli_cpu,
+                scheduler.memory,
+                scheduler.scalar["hugepages-2Mi"]
+            ),
             (1000, 8 << 20, 4 << 20)
         );
     }

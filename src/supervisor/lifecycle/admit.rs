@@ -21,7 +21,7 @@ impl Supervisor {
             .node_config()
             .unwrap_or_else(|_| NodeConfig::defaults(self.store.root()));
         if let Err(rejection) = admission::admit(&self.pod, &config) {
-            self.event(None, Type::Warning, rejection.reason, &rejection.message);
+            self.event(None, Type::Warning, &rejection.reason, &rejection.message);
             if let Err(e) = self.stage.end() {
                 eprintln!("pod-supervisor: {e}");
             }
@@ -35,7 +35,7 @@ impl Supervisor {
         let rejection = self.rejected.as_ref()?;
         Some(PodStatus {
             phase: Some("Failed".into()),
-            reason: Some(rejection.reason.into()),
+            reason: Some(rejection.reason.clone()),
             message: Some(rejection.status_message()),
             conditions: Some(self.conditions.to_vec()),
             start_time: Some(Time(self.start_time)),
