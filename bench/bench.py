@@ -358,8 +358,11 @@ class Pod:
         cni = os.path.join(work, "pod-cni")
         os.makedirs(cni)
         os.makedirs(self.root)
+        # The kubelet's memory threshold and no disk one: a bench machine
+        # short of disk (under the kubelet's 15%) would refuse every pod
+        # with DiskPressure, which podman does not check.
         with open(os.path.join(self.root, "config.yaml"), "w") as f:
-            f.write(f"apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncniConfDir: {cni}\n")
+            f.write(f"apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncniConfDir: {cni}\nevictionHard:\n  memory.available: 100Mi\n")
 
     def use_network(self, on):
         """pod's pods always have its network."""

@@ -213,6 +213,32 @@ fn disk_pressure_is_measured_on_the_state_roots_filesystem() {
         condition(&env, "DiskPressure"),
         "True KubeletHasDiskPressure"
     );
+    // The node controller's taint keeps new pods away, and the kubelet
+    // says what turned.
+    assert_eq!(
+        env.ok(&["get", "node", NAME, "-o", "jsonpath={.spec.taints}"]),
+        r#"[{"effect":"NoSchedule","key":"node.kubernetes.io/disk-pressure"}]"#
+    );
+    let describe = env.ok(&["describe", "node", NAME]);
+    assert!(
+        describe.contains("Taints:             node.kubernetes.io/disk-pressure:NoSchedule\n"),
+        "{describe}"
+    );
+    let event = describe
+        .lines()
+        .find(|l| l.contains("NodeHasDiskPressure"))
+        .unwrap_or_else(|| panic!("no NodeHasDiskPressure event:\n{describe}"));
+    let words: Vec<&str> = event.split_whitespace().collect();
+    assert_eq!(
+        (words[0], words[1], words[3], &words[4..].join(" ")[..]),
+        (
+            "Normal",
+            "NodeHasDiskPressure",
+            "kubelet",
+            "Node snap-node status is now: NodeHasDiskPressure"
+        ),
+        "{event}"
+    );
     let transition = |env: &Env| {
         env.ok(&[
             "get",
@@ -230,6 +256,18 @@ fn disk_pressure_is_measured_on_the_state_roots_filesystem() {
         "False KubeletHasNoDiskPressure"
     );
     assert_eq!(condition(&env, "Ready"), "True KubeletReady");
+    assert_eq!(
+        env.ok(&["get", "node", NAME, "-o", "jsonpath={.spec.taints}"]),
+        ""
+    );
+    let describe = env.ok(&["describe", "node", NAME]);
+    // The turn back repeats the first event, which counts it.
+    assert!(
+        describe
+            .lines()
+            .any(|l| l.contains("NodeHasNoDiskPressure") && l.contains(" (x2 over ")),
+        "{describe}"
+    );
 }
 
 #[test]

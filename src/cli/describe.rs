@@ -85,6 +85,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         first = false;
         let events = match object {
             Object::Pod(_) => store.read_pod_events(object.namespace(), object.name())?,
+            Object::Node(_) => crate::node::events(&store, object.name())?,
             _ => Vec::new(),
         };
         if let Object::Node(node) = object {

@@ -20,6 +20,12 @@
 //! event), no `clusterDomain`, and `resolvConf` `/etc/resolv.conf` (the
 //! empty string: no base file).
 //!
+//! `evictionHard` is the kubelet's map of hard eviction thresholds
+//! (`memory.available: 100Mi`, `nodefs.available: 10%`, ...); set, it
+//! replaces the defaults whole, as the kubelet's does.
+//! `podMaxInUnschedulablePodsDuration` is the scheduler's: how long a pod
+//! stays unschedulable before it is tried again whatever happened.
+//!
 //! The pod network's settings are `pod`'s own (the kubelet leaves CNI to
 //! the container runtime, whose options these are): `cniConfDir`,
 //! `cniBinDirs`, `cniPluginTimeout`; `podCIDR` is the kubelet's
@@ -40,8 +46,15 @@ pub const KIND: &str = "KubeletConfiguration";
 pub const FILE_NAME: &str = "config.yaml";
 
 /// What the file says, with its defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NodeConfig {
+    /// The hard eviction thresholds (`evictionHard`; absent: the
+    /// kubelet's defaults, see `pressure`).
+    pub eviction_hard: super::pressure::Thresholds,
+    /// How long a pod waits unschedulable before the scheduler tries it
+    /// again whatever happened (`podMaxInUnschedulablePodsDuration`, the
+    /// scheduler's setting, 5m).
+    pub unschedulable_retry: std::time::Duration,
     /// Containers without a seccomp profile get RuntimeDefault.
     pub seccomp_default: bool,
     /// Sysctls (or `prefix*` patterns) beyond the kubelet's safe set that
@@ -100,6 +113,9 @@ impl Network {
     }
 }
 
+/// The scheduler's `podMaxInUnschedulablePodsDuration`.
+pub const DEFAULT_UNSCHEDULABLE_RETRY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The kubelet's default `resolvConf`.
 pub const DEFAULT_RESOLV_CONF: &str = "/etc/resolv.conf";
 
@@ -121,12 +137,16 @@ struct Wire {
     cni_plugin_timeout: Option<String>,
     #[serde(rename = "podCIDR")]
     pod_cidr: Option<String>,
+    eviction_hard: Option<std::collections::BTreeMap<String, String>>,
+    pod_max_in_unschedulable_pods_duration: Option<String>,
 }
 
 impl NodeConfig {
     /// The defaults for a node whose state root is `root`.
     pub fn defaults(root: &Path) -> NodeConfig {
         NodeConfig {
+            eviction_hard: super::pressure::Thresholds::default(),
+            unschedulable_retry: DEFAULT_UNSCHEDULABLE_RETRY,
             seccomp_default: true,
             allowed_unsafe_sysctls: Vec::new(),
             seccomp_profile_root: root.join("seccomp"),
@@ -240,7 +260,27 @@ impl NodeConfig {
                 .map_err(|e| format!("podCIDR: Invalid value: {cidr:?}: {e}"))?;
             network.pod_cidr = cidr;
         }
+        let eviction_hard = match &wire.eviction_hard {
+            Some(map) => super::pressure::Thresholds::parse(map)?,
+            None => super::pressure::Thresholds::default(),
+        };
+        let unschedulable_retry = match wire.pod_max_in_unschedulable_pods_duration {
+            None => DEFAULT_UNSCHEDULABLE_RETRY,
+            Some(text) => {
+                let d = crate::duration::parse(&text).map_err(|e| {
+                    format!("podMaxInUnschedulablePodsDuration: Invalid value: {text:?}: {e}")
+                })?;
+                if d.is_zero() {
+                    return Err(format!(
+                        "podMaxInUnschedulablePodsDuration: Invalid value: {text:?}: must be greater than 0"
+                    ));
+                }
+                d
+            }
+        };
         Ok(NodeConfig {
+            eviction_hard,
+            unschedulable_retry,
             seccomp_default: wire.seccomp_default.unwrap_or(true),
             allowed_unsafe_sysctls: allowed,
             seccomp_profile_root: root.join("seccomp"),
@@ -439,6 +479,38 @@ mod tests {
                 "failed to load node config file, path: {}, error: strict decoding error: unknown field \"bogus\"",
                 path.display()
             )
+        );
+    }
+
+    #[test]
+    fn eviction_hard_and_the_unschedulable_retry() {
+        let config = parse(HEAD).unwrap();
+        assert_eq!(
+            config.eviction_hard,
+            crate::node::pressure::Thresholds::default()
+        );
+        assert_eq!(
+            config.unschedulable_retry,
+            std::time::Duration::from_secs(300)
+        );
+        let config = parse(&format!(
+            "{HEAD}evictionHard:\n  memory.available: 1Gi\n  nodefs.available: 100%\npodMaxInUnschedulablePodsDuration: 2s\n"
+        ))
+        .unwrap();
+        assert_eq!(config.eviction_hard.0.len(), 1);
+        assert_eq!(config.eviction_hard.reserved_memory(4 << 30), 1 << 30);
+        assert_eq!(
+            config.unschedulable_retry,
+            std::time::Duration::from_secs(2)
+        );
+        assert_eq!(
+            parse(&format!("{HEAD}evictionHard: {{memory.free: 1Gi}}\n")).unwrap_err(),
+            "evictionHard: unsupported eviction signal memory.free"
+        );
+        assert!(
+            parse(&format!("{HEAD}podMaxInUnschedulablePodsDuration: 0s\n"))
+                .unwrap_err()
+                .ends_with("must be greater than 0")
         );
     }
 }

@@ -9,4 +9,4 @@ mod object;
 pub mod pressure;
 
 pub use facts::{cpus, host_ip, memory_bytes, name_of};
-pub use object::{current, record_file, save};
+pub use object::{current, events, record_file, save};

@@ -23,16 +23,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{
-    Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo,
+    Node, NodeAddress, NodeCondition, NodeSpec, NodeStatus, NodeSystemInfo, Taint,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as Wire;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::Timestamp;
 
 use super::measure::{self, HugePages, System};
-use super::pressure::{self, Observed};
+use super::pressure::{self, Observed, Thresholds};
 use crate::api::quantity::Quantity;
 use crate::store::{Lock, Store, write_atomic};
+use crate::supervisor::events::{Recorder, Source, Type};
 
 /// The kubelet's default `maxPods`.
 pub const MAX_PODS: i64 = 110;
@@ -47,27 +48,53 @@ pub const LABEL_ARCH_BETA: &str = "beta.kubernetes.io/arch";
 /// The node as it is now. Registers it (uid, creation time) on first use.
 pub fn current(store: &Store) -> Result<Node> {
     let config = store.node_config()?;
-    current_in(store.root(), &super::facts::name_in(&config))
+    current_in(
+        store.root(),
+        &super::facts::name_in(&config),
+        &config.eviction_hard,
+    )
 }
 
 /// The node named `name` whose state lives under `root`.
-fn current_in(root: &Path, name: &str) -> Result<Node> {
-    let machine = Machine::measure(root)?;
+fn current_in(root: &Path, name: &str, thresholds: &Thresholds) -> Result<Node> {
+    let machine = Machine::measure(root, thresholds)?;
     let now = second(crate::duration::now());
     let _lock = lock(root)?;
     let path = record_path(root, name);
+    let mut events = Vec::new();
     let mut record = match read_record(&path)? {
         Some(record) => record,
         None => {
             let record = register(name, now);
             write_record(&path, &record)?;
+            // The kubelet's first words about its node.
+            events.push(("Starting", "Starting kubelet.".to_string()));
+            events.push((
+                "NodeAllocatableEnforced",
+                "Updated Node Allocatable limit across pods".to_string(),
+            ));
             record
         }
     };
     let node = build(name, &record, &machine, now);
     // A condition that changed status is recorded with its transition
-    // time, so the next read keeps it.
+    // time, so the next read keeps it, and said as the kubelet's
+    // `recordNodeStatusEvent` says it.
     if transitions_differ(&record, &node) {
+        let before = recorded_conditions(&record).unwrap_or_default();
+        for c in node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_deref())
+            .unwrap_or_default()
+        {
+            let was = before.iter().find(|b| b.type_ == c.type_);
+            if was.is_none_or(|b| b.status != c.status)
+                && let Some(event) = status_event(&c.type_, c.status == "True")
+            {
+                events.push((event, format!("Node {name} status is now: {event}")));
+            }
+        }
         record.status = Some(NodeStatus {
             conditions: node
                 .status
@@ -85,7 +112,49 @@ fn current_in(root: &Path, name: &str) -> Result<Node> {
         });
         write_record(&path, &record)?;
     }
+    if !events.is_empty() {
+        let mut recorder = Recorder::for_node(name, &events_path(root, name));
+        for (reason, message) in events {
+            if let Err(e) = recorder.record(None, Type::Normal, Source::Kubelet, reason, &message) {
+                eprintln!("pod: recording the node's {reason} event: {e}");
+            }
+        }
+    }
     Ok(node)
+}
+
+/// The event the kubelet records when a condition turns (setters.go).
+fn status_event(condition: &str, status: bool) -> Option<&'static str> {
+    Some(match (condition, status) {
+        ("MemoryPressure", true) => "NodeHasInsufficientMemory",
+        ("MemoryPressure", false) => "NodeHasSufficientMemory",
+        ("DiskPressure", true) => "NodeHasDiskPressure",
+        ("DiskPressure", false) => "NodeHasNoDiskPressure",
+        ("PIDPressure", true) => "NodeHasInsufficientPID",
+        ("PIDPressure", false) => "NodeHasSufficientPID",
+        ("Ready", true) => "NodeReady",
+        ("Ready", false) => "NodeNotReady",
+        _ => return None,
+    })
+}
+
+/// The kubelet's events about the node `name`, oldest first.
+pub fn events(store: &Store, name: &str) -> Result<Vec<k8s_openapi::api::core::v1::Event>> {
+    let path = events_path(store.root(), name);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    Ok(crate::store::latest_copies(
+        text.lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect(),
+    ))
+}
+
+fn events_path(root: &Path, name: &str) -> PathBuf {
+    root.join("nodes").join(format!("{name}.events.jsonl"))
 }
 
 /// Writes what a user may change of the node (labels, annotations,
@@ -105,10 +174,17 @@ fn save_in(root: &Path, node: &Node) -> Result<()> {
     })?;
     record.metadata.labels = node.metadata.labels.clone().filter(|m| !m.is_empty());
     record.metadata.annotations = node.metadata.annotations.clone().filter(|m| !m.is_empty());
+    // The pressure taints are the node controller's, put back on every
+    // read while their condition holds: not the user's to keep.
     let taints = node
         .spec
         .as_ref()
         .and_then(|s| s.taints.clone())
+        .map(|ts| {
+            ts.into_iter()
+                .filter(|t| !is_condition_taint(t))
+                .collect::<Vec<_>>()
+        })
         .filter(|t| !t.is_empty());
     record.spec = taints.map(|taints| NodeSpec {
         taints: Some(taints),
@@ -122,6 +198,8 @@ fn save_in(root: &Path, node: &Node) -> Result<()> {
 pub struct Machine {
     pub cpus: i64,
     pub observed: Observed,
+    /// The hard eviction thresholds the observation is held against.
+    pub thresholds: Thresholds,
     pub huge_pages: Vec<HugePages>,
     pub system: System,
     pub host_ip: String,
@@ -129,9 +207,10 @@ pub struct Machine {
 
 impl Machine {
     /// Measures this machine; the filesystem is the one holding `root`.
-    pub fn measure(root: &Path) -> Result<Machine> {
+    pub fn measure(root: &Path, thresholds: &Thresholds) -> Result<Machine> {
         Ok(Machine {
             cpus: super::facts::cpus(),
+            thresholds: thresholds.clone(),
             observed: Observed {
                 memory: measure::memory().context("reading /proc/meminfo")?,
                 fs: measure::filesystem(root)
@@ -159,6 +238,27 @@ pub fn build(name: &str, record: &Node, machine: &Machine, now: Timestamp) -> No
         labels.insert(key.to_string(), value.to_string());
     }
     let (capacity, allocatable) = resources(machine);
+    let conditions = conditions(record, machine, now);
+    // TaintNodesByCondition: a True pressure condition taints the node
+    // NoSchedule, so the scheduler keeps new pods away.
+    let mut taints = record
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
+    for c in conditions.iter().filter(|c| c.status == "True") {
+        if let Some(key) = pressure::taint_of(&c.type_)
+            && !taints
+                .iter()
+                .any(|t| t.key == key && t.effect == "NoSchedule")
+        {
+            taints.push(Taint {
+                key: key.into(),
+                effect: "NoSchedule".into(),
+                ..Default::default()
+            });
+        }
+    }
     let version = env!("CARGO_PKG_VERSION");
     Node {
         metadata: ObjectMeta {
@@ -170,13 +270,13 @@ pub fn build(name: &str, record: &Node, machine: &Machine, now: Timestamp) -> No
             ..Default::default()
         },
         spec: Some(NodeSpec {
-            taints: record.spec.as_ref().and_then(|s| s.taints.clone()),
+            taints: (!taints.is_empty()).then_some(taints),
             ..Default::default()
         }),
         status: Some(NodeStatus {
             capacity: Some(capacity),
             allocatable: Some(allocatable),
-            conditions: Some(conditions(record, &machine.observed, now)),
+            conditions: Some(conditions.clone()),
             addresses: Some(vec![
                 NodeAddress {
                     type_: "InternalIP".into(),
@@ -221,13 +321,19 @@ fn resources(machine: &Machine) -> (BTreeMap<String, Wire>, BTreeMap<String, Wir
         (
             "memory",
             Quantity::binary(memory),
-            Quantity::binary((memory - pressure::reserved_memory() as i64).max(0)),
+            Quantity::binary(
+                (memory - machine.thresholds.reserved_memory(memory as u64) as i64).max(0),
+            ),
         ),
         (
             "ephemeral-storage",
             Quantity::binary(storage),
             Quantity::binary(
-                (storage - pressure::reserved_ephemeral_storage(storage as u64) as i64).max(0),
+                (storage
+                    - machine
+                        .thresholds
+                        .reserved_ephemeral_storage(storage as u64) as i64)
+                    .max(0),
             ),
         ),
         (
@@ -249,14 +355,14 @@ fn resources(machine: &Machine) -> (BTreeMap<String, Wire>, BTreeMap<String, Wir
 
 /// The conditions now, each keeping its recorded transition time while
 /// its status is unchanged (the creation time before any was recorded).
-fn conditions(record: &Node, observed: &Observed, now: Timestamp) -> Vec<NodeCondition> {
+fn conditions(record: &Node, machine: &Machine, now: Timestamp) -> Vec<NodeCondition> {
     let recorded = recorded_conditions(record).unwrap_or_default();
     let created = record
         .metadata
         .creation_timestamp
         .clone()
         .unwrap_or(Time(now));
-    pressure::conditions(observed)
+    pressure::conditions(&machine.observed, &machine.thresholds)
         .into_iter()
         .map(|c| {
             let status = if c.status { "True" } else { "False" };
@@ -301,6 +407,18 @@ fn transitions_differ(record: &Node, node: &Node) -> bool {
         .and_then(|s| s.conditions.as_deref())
         .unwrap_or_default();
     key(&recorded_conditions(record).unwrap_or_default()) != key(now)
+}
+
+/// A taint the node controller keeps for a pressure condition.
+fn is_condition_taint(t: &Taint) -> bool {
+    t.effect == "NoSchedule"
+        && t.value.as_deref().unwrap_or_default().is_empty()
+        && [
+            pressure::TAINT_MEMORY_PRESSURE,
+            pressure::TAINT_DISK_PRESSURE,
+            pressure::TAINT_PID_PRESSURE,
+        ]
+        .contains(&t.key.as_str())
 }
 
 /// A first record: a new uid, created now.
@@ -372,9 +490,22 @@ mod tests {
 
     const GI: u64 = 1 << 30;
 
+    /// The tests' state roots are on the host's disk, whose free space
+    /// must not decide them: the kubelet's memory threshold only.
+    fn no_disk_thresholds() -> Thresholds {
+        Thresholds(
+            Thresholds::default()
+                .0
+                .into_iter()
+                .filter(|t| t.signal == pressure::Signal::MemoryAvailable)
+                .collect(),
+        )
+    }
+
     fn machine() -> Machine {
         Machine {
             cpus: 4,
+            thresholds: Thresholds::default(),
             observed: Observed {
                 memory: Memory {
                     total: 16_318_520 * 1024,
@@ -552,7 +683,7 @@ mod tests {
     fn the_record_keeps_identity_and_user_fields_and_is_roots_alone() {
         use std::os::unix::fs::PermissionsExt;
         let root = tempfile::tempdir().unwrap();
-        let first = current_in(root.path(), "box").unwrap();
+        let first = current_in(root.path(), "box", &no_disk_thresholds()).unwrap();
         let uid = first.metadata.uid.clone().unwrap();
         let path = record_path(root.path(), "box");
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
@@ -576,7 +707,7 @@ mod tests {
             ..Default::default()
         });
         save_in(root.path(), &edited).unwrap();
-        let again = current_in(root.path(), "box").unwrap();
+        let again = current_in(root.path(), "box", &no_disk_thresholds()).unwrap();
         assert_eq!(again.metadata.uid.as_deref(), Some(uid.as_str()));
         assert_eq!(
             again.metadata.creation_timestamp,
@@ -590,7 +721,7 @@ mod tests {
         );
 
         // Another name is another node.
-        let other = current_in(root.path(), "other").unwrap();
+        let other = current_in(root.path(), "other", &no_disk_thresholds()).unwrap();
         assert_ne!(other.metadata.uid.as_deref(), Some(uid.as_str()));
         let missing = Node {
             metadata: ObjectMeta {
@@ -601,5 +732,69 @@ mod tests {
         };
         let err = save_in(root.path(), &missing).unwrap_err().to_string();
         assert_eq!(err, "nodes \"gone\" not found");
+    }
+
+    #[test]
+    fn pressure_taints_the_node_and_every_turn_is_an_event() {
+        use crate::node::pressure::{Signal, Threshold, Value};
+        let root = tempfile::tempdir().unwrap();
+        let calm = no_disk_thresholds();
+        let node = current_in(root.path(), "box", &calm).unwrap();
+        assert_eq!(node.spec.unwrap().taints, None);
+        // A threshold no disk can stay above.
+        let crossed = Thresholds(vec![Threshold {
+            signal: Signal::NodefsAvailable,
+            value: Value::Quantity(1 << 60),
+        }]);
+        let node = current_in(root.path(), "box", &crossed).unwrap();
+        let taints = node.spec.clone().unwrap().taints.unwrap();
+        assert_eq!(
+            taints
+                .iter()
+                .map(|t| format!("{}:{}", t.key, t.effect))
+                .collect::<Vec<_>>(),
+            ["node.kubernetes.io/disk-pressure:NoSchedule"]
+        );
+        // The controller's taint is not the user's to keep.
+        save_in(root.path(), &node).unwrap();
+        let record = read_record(&record_path(root.path(), "box"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(record.spec, None);
+        let node = current_in(root.path(), "box", &calm).unwrap();
+        assert_eq!(node.spec.unwrap().taints, None);
+        let text = std::fs::read_to_string(events_path(root.path(), "box")).unwrap();
+        let events = crate::store::latest_copies(
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+        );
+        let shown: Vec<String> = events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {}",
+                    e.involved_object.kind.as_deref().unwrap(),
+                    e.reason.as_deref().unwrap(),
+                    e.message.as_deref().unwrap()
+                )
+            })
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                "Node Starting Starting kubelet.",
+                "Node NodeAllocatableEnforced Updated Node Allocatable limit across pods",
+                "Node NodeHasSufficientMemory Node box status is now: NodeHasSufficientMemory",
+                "Node NodeHasNoDiskPressure Node box status is now: NodeHasNoDiskPressure",
+                "Node NodeHasSufficientPID Node box status is now: NodeHasSufficientPID",
+                "Node NodeReady Node box status is now: NodeReady",
+                "Node NodeHasDiskPressure Node box status is now: NodeHasDiskPressure",
+            ]
+        );
+        // The turn back is a repeat, folded as the event recorder folds.
+        assert_eq!(events[3].count, Some(2));
+        assert_eq!(events[0].involved_object.uid.as_deref(), Some("box"));
+        assert_eq!(events[0].involved_object.namespace, None);
     }
 }

@@ -79,6 +79,10 @@ pub struct PodRef {
 #[derive(Debug)]
 pub struct Recorder {
     pod: PodRef,
+    /// The kind of the object the events are about: a Pod, or the Node
+    /// (then `pod` names the node, its uid the node's name, as the
+    /// kubelet's node reference has it).
+    kind: &'static str,
     path: PathBuf,
     file: Option<File>,
     /// Events of the fold window, by the key repeats share, oldest first.
@@ -94,12 +98,29 @@ impl Recorder {
     pub fn new(pod: PodRef, path: &Path) -> Recorder {
         Recorder {
             pod,
+            kind: "Pod",
             path: path.to_path_buf(),
             file: None,
             seen: Vec::new(),
             similar: HashMap::new(),
             appended: 0,
         }
+    }
+
+    /// A recorder of the kubelet's events about its Node, folding into
+    /// those already in the file.
+    pub fn for_node(name: &str, path: &Path) -> Recorder {
+        let mut recorder = Recorder::resume(
+            PodRef {
+                namespace: "default".into(),
+                name: name.into(),
+                uid: name.into(),
+                node: name.into(),
+            },
+            path,
+        );
+        recorder.kind = "Node";
+        recorder
     }
 
     /// A recorder that folds repeats into the events already in the file
@@ -254,9 +275,10 @@ impl Recorder {
             },
             involved_object: ObjectReference {
                 api_version: Some("v1".into()),
-                kind: Some("Pod".into()),
+                kind: Some(self.kind.into()),
                 name: Some(pod.name.clone()),
-                namespace: Some(pod.namespace.clone()),
+                // A Node has no namespace; its events are kept in default.
+                namespace: (self.kind == "Pod").then(|| pod.namespace.clone()),
                 uid: Some(pod.uid.clone()),
                 field_path: field_path.map(str::to_string),
                 ..Default::default()

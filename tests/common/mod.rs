@@ -43,14 +43,23 @@ impl Env {
 
     /// Writes the node configuration (`<root>/config.yaml`): this
     /// environment's CNI configuration directory, and `extra` (YAML fields
-    /// of a KubeletConfiguration).
+    /// of a KubeletConfiguration). Unless `extra` sets `evictionHard`, the
+    /// node has the kubelet's memory threshold and no disk one: the
+    /// host's free disk (a busy CI machine may be under the kubelet's
+    /// 15%) must not put the tests' node under DiskPressure, which would
+    /// refuse every pod.
     pub fn node_config(&self, extra: &str) {
         fs::create_dir_all(self.root()).expect("creating the root");
         fs::create_dir_all(self.cni_conf_dir()).expect("creating the CNI directory");
+        let thresholds = if extra.contains("evictionHard:") {
+            ""
+        } else {
+            "evictionHard:\n  memory.available: 100Mi\n"
+        };
         fs::write(
             self.root().join("config.yaml"),
             format!(
-                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncniConfDir: {}\n{extra}",
+                "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncniConfDir: {}\n{thresholds}{extra}",
                 self.cni_conf_dir().display()
             ),
         )
