@@ -379,15 +379,17 @@ fn a_del_that_failed_is_retried_by_a_later_teardown_and_frees_the_address() {
         "plugin type=\"flaky\" name=\"failnet\" failed (delete): not this time"
     );
 
-    // Past the first back-off (1 s), the next teardown retries it.
+    // Past the first back-off (1 s), the next supervisor's end retries it
+    // (once it answered its delete).
     std::thread::sleep(Duration::from_millis(1200));
     delete_and_check_clean(&env, "other", &other);
+    wait_until(&env, "gone", "the retried DEL", || {
+        leases(&ipam_dir(&env).join("failnet"))
+            .is_empty()
+            .then_some(())
+    });
     // The other pod's DEL, then the retried one.
     assert_eq!(dels(), 3);
-    assert_eq!(
-        leases(&ipam_dir(&env).join("failnet")),
-        Vec::<String>::new()
-    );
     assert_eq!(cached(&env), Vec::<String>::new());
     assert_eq!(retry_notes(&env), Vec::new());
 }
@@ -499,4 +501,63 @@ fi"#,
     // (It checks every mount of the test's directory: the last pod.)
     delete_and_check_clean(&env, "c", &c);
     assert_eq!(cached(&env), Vec::<String>::new());
+}
+
+#[test]
+fn a_retried_del_that_hangs_does_not_slow_another_pods_delete() {
+    let env = env("cniPluginTimeout: 5s\n");
+    // DEL of the pod "slow" hangs (until the time limit kills it).
+    plugin(
+        &env,
+        "hangdel",
+        r#"cat >/dev/null
+case "$CNI_COMMAND $CNI_ARGS" in
+  "DEL "*K8S_POD_NAME=slow*) exec sleep 1000 ;;
+  ADD*) printf '%s' '{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"/x"}],"ips":[{"interface":0,"address":"10.247.1.2/24"}]}' ;;
+esac"#,
+    );
+    network(&env, Some("hangdel"), None);
+    let slow = create(&env, "slow", &pod("slow"));
+    let quick = create(&env, "quick", &pod("quick"));
+    for name in ["slow", "quick"] {
+        wait_until(&env, name, "Running", || {
+            (jsonpath(&env, name, "{.status.phase}") == "Running").then_some(())
+        });
+    }
+    env.ok(&["delete", "pod", "slow", "--grace-period=1"]);
+    let notes = retry_notes(&env);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(
+        notes[0].1["error"],
+        "plugin type=\"hangdel\" name=\"failnet\" failed (delete): plugin timed out after 5s"
+    );
+    // Due: quick's supervisor retries it, after answering its delete.
+    std::thread::sleep(Duration::from_millis(1200));
+    let started = Instant::now();
+    env.ok(&["delete", "pod", "quick", "--grace-period=1"]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(4), "delete took {took:?}");
+    wait_until(&env, "slow", "the retry's second failure", || {
+        let notes = retry_notes(&env);
+        (notes.len() == 1 && notes[0].1["failures"] == 2).then_some(())
+    });
+    assert_eq!(cached(&env), [format!("failnet-{slow}-eth0")]);
+    // The plugin mended, the next boot's GC (at the next pod's set-up)
+    // deletes it.
+    plugin(
+        &env,
+        "hangdel",
+        r#"cat >/dev/null
+[ "$CNI_COMMAND" = ADD ] && printf '%s' '{"cniVersion":"1.0.0","ips":[{"address":"10.247.1.3/24"}]}'
+exit 0"#,
+    );
+    std::fs::remove_file(env.run_root().join("cni-gc")).unwrap();
+    let last = create(&env, "last", &pod("last"));
+    wait_until(&env, "last", "Running", || {
+        (jsonpath(&env, "last", "{.status.phase}") == "Running").then_some(())
+    });
+    assert_eq!(cached(&env), [format!("failnet-{last}-eth0")]);
+    assert_eq!(retry_notes(&env), Vec::new());
+    assert!(!cached(&env).contains(&format!("failnet-{quick}-eth0")));
+    delete_and_check_clean(&env, "last", &last);
 }

@@ -3,12 +3,13 @@
 //! A DEL that fails (a plugin's error, its time limit) keeps the
 //! attachment cached, as libcni does, and leaves a note in
 //! `<root>/cni/retry/` (one file per attachment, named as its cache file,
-//! with the failure count and the last error). Every later teardown
+//! with the failure count and the last error). Every supervisor, at its
+//! pod's end and after it answered the `delete` that asked for it,
 //! retries the notes that are due (1 s after the first failure, doubling
-//! to 5 min) for pods that are gone, so the address is freed once the
-//! plugin works again, while a broken plugin costs a teardown at most one
-//! time limit per back-off period. `delete` itself never waits for more
-//! than its own DEL.
+//! to 5 min) of pods that are gone, so the address is freed once the
+//! plugin works again; a broken plugin costs each supervisor's end at
+//! most one time limit per back-off period, and `delete` never waits for
+//! more than its own DEL.
 //!
 //! GC is libcni's `GCNetworkList`: a DEL for every cached attachment no
 //! live pod holds (a pod is live while its record, with the attachment's

@@ -242,13 +242,16 @@ fn keep_if_checked(
 
 /// Runs DEL for every cached attachment of the pod `uid` and unpins its
 /// network namespace. Works with the pod's processes gone, its namespace
-/// gone, from any process. Then the DELs that failed before, of pods
-/// that are gone, are retried when due.
+/// gone, from any process.
 pub fn detach(store: &Store, uid: &str) -> Result<()> {
-    let detached = detach_uid(store, uid)
-        .with_context(|| format!("failed to destroy network for sandbox {uid:?}"));
+    detach_uid(store, uid).with_context(|| format!("failed to destroy network for sandbox {uid:?}"))
+}
+
+/// Retries the DELs that failed before, of pods that are gone, when due
+/// (see [`gc`]); a supervisor calls it at its pod's end, once it has
+/// answered, so that no `delete` waits for it.
+pub fn retry_failed_dels(store: &Store) {
     gc::retry_failed(store);
-    detached
 }
 
 fn detach_uid(store: &Store, uid: &str) -> Result<()> {

@@ -283,6 +283,7 @@ impl Supervisor {
             let _ = std::fs::remove_file(self.records.socket());
             // What it held of the node is free for a pod that waits.
             crate::pods::retry_quietly(&self.store);
+            crate::network::retry_failed_dels(&self.store);
             return;
         }
         if !self.stage.detached()
@@ -300,6 +301,8 @@ impl Supervisor {
             let _ = send_reply(&mut client, &Reply::Deleted).await;
         }
         crate::pods::retry_quietly(&self.store);
+        // Answered first: `delete` never waits for another pod's DEL.
+        crate::network::retry_failed_dels(&self.store);
     }
 
     /// Whether the store still holds this pod (this uid under its name).
