@@ -13,6 +13,7 @@
 //! with the same words.
 
 use std::io::Write;
+use std::path::Path;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 
@@ -158,14 +159,23 @@ fn load_default() -> Result<(), String> {
 }
 
 /// Makes the next `execve` of this thread enter `profile` (runc's
-/// `changeOnExec`).
+/// `changeOnExec`), written through the container's procfs checked to be
+/// one (see [`super::procfs`]).
 pub fn exec_under(profile: &str) -> std::io::Result<()> {
-    let text = format!("exec {profile}");
-    let write = |path: &str| -> std::io::Result<()> {
-        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
-        file.write_all(text.as_bytes())
+    exec_under_in(Path::new("/proc"), profile)
+}
+
+fn exec_under_in(proc: &Path, profile: &str) -> std::io::Result<()> {
+    let root = super::procfs::ProcRoot::open(proc)?;
+    // The AppArmor-specific file where the kernel stacks LSMs (5.8+),
+    // else the shared one.
+    let mut file = match root.open_write("thread-self/attr/apparmor/exec") {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            root.open_write("thread-self/attr/exec")?
+        }
+        other => other?,
     };
-    write("/proc/thread-self/attr/apparmor/exec").or_else(|_| write("/proc/thread-self/attr/exec"))
+    file.write_all(format!("exec {profile}").as_bytes())
 }
 
 #[cfg(test)]
@@ -195,6 +205,15 @@ mod tests {
         assert_eq!(profile(&Choice::Unconfined, false), Ok(None));
         assert_eq!(profile(&Choice::RuntimeDefault, true), Ok(None));
         if !apparmor_enabled() {
+            // The write itself cannot run without AppArmor; its way there
+            // can: a /proc that is not procfs is refused before any write.
+            let fake = tempfile::tempdir().unwrap();
+            let attr = fake.path().join("thread-self/attr/apparmor");
+            std::fs::create_dir_all(&attr).unwrap();
+            std::fs::write(attr.join("exec"), "").unwrap();
+            let err = exec_under_in(fake.path(), "k8s-x").unwrap_err();
+            assert!(err.to_string().ends_with("is not a procfs"), "{err}");
+            assert_eq!(std::fs::read(attr.join("exec")).unwrap(), b"");
             assert_eq!(
                 profile(&Choice::Localhost("k8s-x".into()), false),
                 Err("Cannot enforce AppArmor: AppArmor is not enabled on the host".into())

@@ -88,6 +88,7 @@ mod init;
 mod layers;
 pub mod netns;
 mod pause;
+mod procfs;
 mod propagation;
 pub mod reexec;
 pub mod resources;
