@@ -196,6 +196,145 @@ fn runtime_default_denies_keyctl_user_namespaces_and_mount() {
     );
 }
 
+/// A static i386 ELF (no toolchain needed: its few instructions are
+/// written out here) that prints a line through `int 0x80` write, then
+/// makes the call its first argument names through `int 0x80`: `k` keyctl
+/// (KEYCTL_GET_KEYRING_ID of the session keyring, create), `u`
+/// unshare(CLONE_NEWUSER), anything else none. It exits with the errno
+/// the call returned, or 100 when the call succeeded.
+fn i386_elf() -> Vec<u8> {
+    const BASE: u32 = 0x0804_8000;
+    const CODE: u32 = 52 + 32; // ELF header, one program header.
+    let imm = |op: u8, v: u32| {
+        let mut b = vec![op];
+        b.extend(v.to_le_bytes());
+        b
+    };
+    let int80 = [0xCD, 0x80];
+    let keyctl: Vec<u8> = [
+        imm(0xB8, 288),            // mov eax, __NR_keyctl (i386)
+        vec![0x31, 0xDB],          // xor ebx, ebx (KEYCTL_GET_KEYRING_ID)
+        imm(0xB9, (-3i32) as u32), // mov ecx, KEY_SPEC_SESSION_KEYRING
+        imm(0xBA, 1),              // mov edx, 1 (create)
+        int80.to_vec(),
+    ]
+    .concat();
+    let unshare: Vec<u8> = [
+        imm(0xB8, 310),         // mov eax, __NR_unshare (i386)
+        imm(0xBB, 0x1000_0000), // mov ebx, CLONE_NEWUSER
+        int80.to_vec(),
+    ]
+    .concat();
+    let done: Vec<u8> = [
+        imm(0x3D, 0xFFFF_F001),      // cmp eax, -4095
+        vec![0x73, 0x05],            // jae err (an errno)
+        imm(0xB8, (-100i32) as u32), // mov eax, -100
+        vec![0xF7, 0xD8],            // err: neg eax
+        vec![0x89, 0xC3],            // mov ebx, eax
+        imm(0xB8, 1),                // mov eax, __NR_exit
+        int80.to_vec(),
+    ]
+    .concat();
+    let message = b"hello from i386\n";
+    // head: the dispatch, ending in jumps to the blocks after it.
+    let head_len = 4 + 3 + 5 * 4 + 2 + 3 + 2 + 3 + 2 + 2 + 2;
+    let keyctl_at = head_len;
+    let unshare_at = keyctl_at + keyctl.len() + 2;
+    let done_at = unshare_at + unshare.len();
+    let msg_at = done_at + done.len();
+    let rel = |from_end: usize, to: usize| (to - from_end) as u8;
+    let mut code: Vec<u8> = [
+        vec![0x8B, 0x44, 0x24, 0x08], // mov eax, [esp+8] (argv[1])
+        vec![0x0F, 0xB6, 0x38],       // movzx edi, byte [eax]
+        imm(0xB8, 4),                 // mov eax, __NR_write
+        imm(0xBB, 1),                 // mov ebx, 1
+        imm(0xB9, BASE + CODE + msg_at as u32),
+        imm(0xBA, message.len() as u32),
+        int80.to_vec(),
+        vec![0x83, 0xFF, b'k'], // cmp edi, 'k'
+    ]
+    .concat();
+    code.extend([0x74, rel(code.len() + 2, keyctl_at)]); // je keyctl
+    code.extend([0x83, 0xFF, b'u']); // cmp edi, 'u'
+    code.extend([0x74, rel(code.len() + 2, unshare_at)]); // je unshare
+    code.extend([0x31, 0xC0]); // xor eax, eax
+    code.extend([0xEB, rel(code.len() + 2, done_at)]); // jmp done
+    assert_eq!(code.len(), head_len);
+    code.extend(&keyctl);
+    code.extend([0xEB, rel(code.len() + 2, done_at)]);
+    code.extend(&unshare);
+    code.extend(&done);
+    code.extend(message);
+
+    let size = CODE + code.len() as u32;
+    let mut elf = Vec::new();
+    elf.extend(b"\x7fELF\x01\x01\x01\0\0\0\0\0\0\0\0\0"); // ELF32, LSB, SysV
+    elf.extend(2u16.to_le_bytes()); // ET_EXEC
+    elf.extend(3u16.to_le_bytes()); // EM_386
+    elf.extend(1u32.to_le_bytes()); // EV_CURRENT
+    elf.extend((BASE + CODE).to_le_bytes()); // entry
+    elf.extend(52u32.to_le_bytes()); // program headers
+    elf.extend(0u32.to_le_bytes()); // section headers
+    elf.extend(0u32.to_le_bytes()); // flags
+    for half in [52u16, 32, 1, 40, 0, 0] {
+        elf.extend(half.to_le_bytes()); // ehsize, phentsize, phnum, shentsize, shnum, shstrndx
+    }
+    for word in [1u32, 0, BASE, BASE, size, size, 5, 0x1000] {
+        elf.extend(word.to_le_bytes()); // PT_LOAD of the whole file, R+X
+    }
+    assert_eq!(elf.len() as u32, CODE);
+    elf.extend(code);
+    elf
+}
+
+/// RuntimeDefault covers the 32-bit calling conventions as containerd's
+/// profile does (its archMap): a 32-bit program runs, and a call the list
+/// denies gets EPERM through `int 0x80` too, where a filter for x86_64
+/// alone kills every 32-bit call.
+#[test]
+fn a_32_bit_program_runs_under_runtime_default_and_is_denied_what_it_denies() {
+    let env = env();
+    let probe = build_probe(env.dir.path());
+    let elf = probe.join("i386");
+    std::fs::write(&elf, i386_elf()).unwrap();
+    std::fs::set_permissions(&elf, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let yaml = pod_yaml(
+        "compat",
+        &probe,
+        &[
+            container("unconfined", Some("{type: Unconfined}"), "/probe/i386 w"),
+            container(
+                "runtime-default",
+                Some("{type: RuntimeDefault}"),
+                "/probe/i386 w",
+            ),
+        ],
+    );
+    let uid = create(&env, "compat", &yaml);
+    // The program ran in both, and printed its line.
+    for name in ["unconfined", "runtime-default"] {
+        let log = wait_log(&env, "compat", &uid, name, "done");
+        assert!(log.starts_with("hello from i386\n"), "{name}: {log}");
+    }
+    let run = |container: &str, call: &str| {
+        let out = env.run(&["exec", "compat", "-c", container, "--", "/probe/i386", call]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hello from i386\n",
+            "{container} {call}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.status.code()
+    };
+    // The weakened set-up: unconfined, both calls succeed.
+    assert_eq!(run("unconfined", "k"), Some(100));
+    assert_eq!(run("unconfined", "u"), Some(100));
+    // RuntimeDefault: the program runs, the denied calls get EPERM.
+    assert_eq!(run("runtime-default", "w"), Some(100));
+    assert_eq!(run("runtime-default", "k"), Some(libc::EPERM));
+    assert_eq!(run("runtime-default", "u"), Some(libc::EPERM));
+}
+
 #[test]
 fn seccomp_default_false_leaves_containers_unconfined() {
     let env = env();

@@ -532,7 +532,17 @@ pub fn profile(capabilities: &[String]) -> Profile {
     Profile {
         default_action: "SCMP_ACT_ERRNO".into(),
         default_errno_ret: None,
-        architectures: Vec::new(),
+        // containerd's archMap: the 32-bit calling conventions the
+        // kernel also takes follow the same list.
+        architectures: if cfg!(target_arch = "x86_64") {
+            ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]
+        } else {
+            ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", ""]
+        }
+        .iter()
+        .filter(|a| !a.is_empty())
+        .map(|a| a.to_string())
+        .collect(),
         flags: Vec::new(),
         listener_path: None,
         syscalls,

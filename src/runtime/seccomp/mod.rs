@@ -23,6 +23,7 @@
 //! Localhost type without a profile name is the kubelet's own
 //! CreateContainerConfigError (validation refuses it first).
 
+pub(crate) mod compat;
 pub mod default;
 pub mod profile;
 pub mod syscalls;

@@ -10,6 +10,17 @@
 //! filter per other action, "matches a rule of this action? then it,
 //! else no opinion". A call a rule allows is allowed; a call an ERRNO or
 //! KILL rule matches gets that rule's action; anything else, the default.
+//!
+//! On x86_64 the kernel also takes i386 calls (`int 0x80`, 32-bit
+//! programs; their own AUDIT_ARCH and numbers) and x32 calls (x86_64's
+//! AUDIT_ARCH, numbers with bit 30). A profile covers those it lists in
+//! `architectures` (containerd's RuntimeDefault lists both, its archMap),
+//! with the same names translated to their numbers ([`super::compat`]);
+//! seccompiler builds for one architecture and kills any other, so each
+//! group of rules becomes one program per calling convention (together
+//! they would pass the kernel's 4096 instructions per program), each
+//! silent on the others' calls, and a guard program kills the calls of an
+//! architecture the profile does not cover, as libseccomp does.
 
 use std::collections::BTreeMap;
 
@@ -154,18 +165,175 @@ fn to_map(matches: Matches) -> BTreeMap<i64, Vec<SeccompRule>> {
         .collect()
 }
 
-fn program(
-    matches: Matches,
-    mismatch: SeccompAction,
-    on_match: SeccompAction,
-) -> Result<BpfProgram, String> {
-    let filter = SeccompFilter::new(to_map(matches), mismatch, on_match, target())
-        .map_err(|e| e.to_string())?;
-    BpfProgram::try_from(filter).map_err(|e| e.to_string())
+/// The calls a group of rules matches, by the calling convention that
+/// makes them.
+#[derive(Default, Clone)]
+struct Calls {
+    native: Matches,
+    /// x32's: the native AUDIT_ARCH, numbers with __X32_SYSCALL_BIT.
+    x32: Matches,
+    /// i386's (int 0x80 and 32-bit processes).
+    i386: Matches,
 }
 
-/// Compiles a profile for this architecture. System call names this
-/// architecture does not have are skipped, as runc skips them.
+/// The 32-bit calling conventions a profile covers (OCI `architectures`,
+/// libseccomp's names) besides the native one, which it always covers,
+/// as runc's filter does; the calls of one it does not cover meet
+/// libseccomp's bad-architecture action, killing the process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Arches {
+    i386: bool,
+    x32: bool,
+}
+
+impl Arches {
+    fn of(profile: &Profile) -> Arches {
+        let listed = |name: &str| profile.architectures.iter().any(|a| a == name);
+        let x86_64 = cfg!(target_arch = "x86_64");
+        Arches {
+            i386: x86_64 && listed("SCMP_ARCH_X86"),
+            x32: x86_64 && listed("SCMP_ARCH_X32"),
+        }
+    }
+}
+
+/// Adds the calls `name` means in each convention covered.
+fn add_name(calls: &mut Calls, arches: Arches, name: &str, rules: &Option<Vec<SeccompRule>>) {
+    if let Some(number) = syscalls::number(name) {
+        add(&mut calls.native, number, rules.clone());
+    }
+    if arches.x32
+        && let Some(number) = syscalls::compat_number(syscalls::Compat::X32, name)
+    {
+        add(&mut calls.x32, number, rules.clone());
+    }
+    if arches.i386
+        && let Some(number) = syscalls::compat_number(syscalls::Compat::I386, name)
+    {
+        add(&mut calls.i386, number, rules.clone());
+    }
+}
+
+const BPF_LD_W_ABS: u16 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16;
+const BPF_JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const BPF_JGE_K: u16 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u16;
+const BPF_RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+/// `offsetof(struct seccomp_data, arch)` and `nr`.
+const ARCH_OFFSET: u32 = 4;
+const NR_OFFSET: u32 = 0;
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
+const AUDIT_ARCH_X86_64: u32 = 0xC000_003E;
+const AUDIT_ARCH_AARCH64: u32 = 0xC000_00B7;
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+const RET_ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+const RET_KILL: u32 = libc::SECCOMP_RET_KILL_PROCESS;
+
+fn native_arch() -> u32 {
+    if cfg!(target_arch = "aarch64") {
+        AUDIT_ARCH_AARCH64
+    } else {
+        AUDIT_ARCH_X86_64
+    }
+}
+
+fn ins(code: u16, jt: u8, jf: u8, k: u32) -> seccompiler::sock_filter {
+    seccompiler::sock_filter { code, jt, jf, k }
+}
+
+/// seccompiler's program for one convention's calls, its own
+/// architecture check (which kills on any other) replaced by `prelude`.
+fn part(
+    prelude: Vec<seccompiler::sock_filter>,
+    matches: Matches,
+    mismatch: &SeccompAction,
+    on_match: &SeccompAction,
+) -> Result<BpfProgram, String> {
+    let filter = SeccompFilter::new(
+        to_map(matches),
+        mismatch.clone(),
+        on_match.clone(),
+        target(),
+    )
+    .map_err(|e| e.to_string())?;
+    let compiled = BpfProgram::try_from(filter).map_err(|e| e.to_string())?;
+    // seccompiler's check: load arch, jeq, ret KILL_PROCESS.
+    if compiled.len() < 3 || compiled[0].code != BPF_LD_W_ABS || compiled[0].k != ARCH_OFFSET {
+        return Err("unexpected filter layout from seccompiler".into());
+    }
+    let mut program = prelude;
+    program.extend_from_slice(&compiled[3..]);
+    Ok(program)
+}
+
+/// The programs of one group of rules, one per calling convention (each
+/// alone is within the kernel's 4096 instructions, which all three
+/// together are not): each gives no opinion (allow) on the others' calls,
+/// which the kernel's rule for stacked filters makes a pass.
+fn programs(
+    calls: Calls,
+    arches: Arches,
+    mismatch: SeccompAction,
+    on_match: SeccompAction,
+) -> Result<Programs, String> {
+    let not_arch = |arch: u32| {
+        vec![
+            ins(BPF_LD_W_ABS, 0, 0, ARCH_OFFSET),
+            ins(BPF_JEQ_K, 1, 0, arch),
+            ins(BPF_RET_K, 0, 0, RET_ALLOW),
+        ]
+    };
+    let mut native = not_arch(native_arch());
+    if cfg!(target_arch = "x86_64") {
+        // x32 numbers are x32's part (or killed, when not covered).
+        native.extend([
+            ins(BPF_LD_W_ABS, 0, 0, NR_OFFSET),
+            ins(BPF_JGE_K, 0, 1, X32_SYSCALL_BIT),
+            ins(
+                BPF_RET_K,
+                0,
+                0,
+                if arches.x32 { RET_ALLOW } else { RET_KILL },
+            ),
+        ]);
+    }
+    let mut out = vec![part(native, calls.native, &mismatch, &on_match)?];
+    if arches.x32 {
+        let mut x32 = not_arch(AUDIT_ARCH_X86_64);
+        x32.extend([
+            ins(BPF_LD_W_ABS, 0, 0, NR_OFFSET),
+            ins(BPF_JGE_K, 1, 0, X32_SYSCALL_BIT),
+            ins(BPF_RET_K, 0, 0, RET_ALLOW),
+        ]);
+        out.push(part(x32, calls.x32, &mismatch, &on_match)?);
+    }
+    if arches.i386 {
+        out.push(part(
+            not_arch(AUDIT_ARCH_I386),
+            calls.i386,
+            &mismatch,
+            &on_match,
+        )?);
+    }
+    Ok(out)
+}
+
+/// Kills a call of an architecture the profile does not cover (the other
+/// programs let those through).
+fn architecture_guard(arches: Arches) -> BpfProgram {
+    let mut guard = vec![ins(BPF_LD_W_ABS, 0, 0, ARCH_OFFSET)];
+    if arches.i386 {
+        guard.push(ins(BPF_JEQ_K, 2, 0, AUDIT_ARCH_I386));
+    }
+    guard.push(ins(BPF_JEQ_K, 1, 0, native_arch()));
+    guard.push(ins(BPF_RET_K, 0, 0, RET_KILL));
+    guard.push(ins(BPF_RET_K, 0, 0, RET_ALLOW));
+    guard
+}
+
+/// Compiles a profile for this architecture (and, on x86_64, the i386
+/// and x32 calls when the profile lists those architectures). System
+/// call names an architecture does not have are skipped, as runc skips
+/// them.
 pub fn compile(profile: &Profile) -> Result<Programs, String> {
     if profile
         .listener_path
@@ -174,37 +342,43 @@ pub fn compile(profile: &Profile) -> Result<Programs, String> {
     {
         return Err("seccomp notify (listenerPath) is not supported by pod".into());
     }
+    let arches = Arches::of(profile);
     let default = action(&profile.default_action, profile.default_errno_ret)?;
-    let mut every = Matches::new();
-    let mut by_action: Vec<(SeccompAction, Matches)> = Vec::new();
+    let mut every = Calls::default();
+    let mut by_action: Vec<(SeccompAction, Calls)> = Vec::new();
     for entry in &profile.syscalls {
         let act = action(&entry.action, entry.errno_ret)?;
         let rules = rules(&entry.args)?;
-        for number in entry.names.iter().filter_map(|n| syscalls::number(n)) {
-            add(&mut every, number, rules.clone());
+        for name in &entry.names {
+            add_name(&mut every, arches, name, &rules);
             if act == default {
                 continue;
             }
             let group = match by_action.iter().position(|(a, _)| *a == act) {
                 Some(i) => &mut by_action[i].1,
                 None => {
-                    by_action.push((act.clone(), Matches::new()));
+                    by_action.push((act.clone(), Calls::default()));
                     &mut by_action.last_mut().expect("just pushed").1
                 }
             };
-            add(group, number, rules.clone());
+            add_name(group, arches, name, &rules);
         }
     }
-    let mut programs = Vec::new();
+    let mut out = vec![architecture_guard(arches)];
     if default != SeccompAction::Allow {
-        programs.push(program(every, default.clone(), SeccompAction::Allow)?);
+        out.extend(programs(
+            every,
+            arches,
+            default.clone(),
+            SeccompAction::Allow,
+        )?);
     }
-    for (act, matches) in by_action {
+    for (act, calls) in by_action {
         if act != SeccompAction::Allow {
-            programs.push(program(matches, SeccompAction::Allow, act)?);
+            out.extend(programs(calls, arches, SeccompAction::Allow, act)?);
         }
     }
-    Ok(programs)
+    Ok(out)
 }
 
 /// A program as plain numbers (code, jt, jf, k in one u64), to hand to

@@ -715,9 +715,64 @@ pub fn number(name: &str) -> Option<i64> {
         .map(|i| TABLE[i].1)
 }
 
+/// The 32-bit calling conventions of an x86_64 kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compat {
+    I386,
+    X32,
+}
+
+/// The number of a call in a 32-bit calling convention (x86_64 only).
+pub fn compat_number(compat: Compat, name: &str) -> Option<i64> {
+    let table = match compat {
+        Compat::I386 => super::compat::I386,
+        Compat::X32 => super::compat::X32,
+    };
+    table
+        .binary_search_by(|(n, _)| n.cmp(&name))
+        .ok()
+        .map(|i| table[i].1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The committed 32-bit tables against the kernel headers, where
+    /// the build machine has them (Debian's linux-libc-dev).
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn the_32_bit_tables_are_sorted_and_agree_with_the_headers() {
+        for table in [super::super::compat::I386, super::super::compat::X32] {
+            assert!(table.windows(2).all(|w| w[0].0 < w[1].0));
+        }
+        assert_eq!(compat_number(Compat::I386, "keyctl"), Some(288));
+        assert_eq!(
+            compat_number(Compat::X32, "keyctl"),
+            Some(0x4000_0000 + 250)
+        );
+        let dir = std::path::Path::new("/usr/include/x86_64-linux-gnu/asm");
+        for (file, compat) in [("unistd_32.h", Compat::I386), ("unistd_x32.h", Compat::X32)] {
+            let Ok(text) = std::fs::read_to_string(dir.join(file)) else {
+                continue;
+            };
+            let mut seen = 0;
+            for line in text.lines() {
+                let Some(rest) = line.strip_prefix("#define __NR_") else {
+                    continue;
+                };
+                let (name, value) = rest.split_once(' ').unwrap();
+                let value = value.trim_matches(|c| c == '(' || c == ')');
+                let number = match value.strip_prefix("__X32_SYSCALL_BIT + ") {
+                    Some(n) => 0x4000_0000 + n.parse::<i64>().unwrap(),
+                    None => value.parse().unwrap(),
+                };
+                assert_eq!(compat_number(compat, name), Some(number), "{file}: {name}");
+                seen += 1;
+            }
+            assert!(seen > 300, "{file}");
+        }
+    }
 
     #[test]
     fn the_table_is_sorted_and_agrees_with_libc() {

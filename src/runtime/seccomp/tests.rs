@@ -170,11 +170,126 @@ fn runtime_default_denies_what_containerd_denies() {
         verdict(&p, personality, [0x0040_0000, 0, 0, 0, 0, 0]),
         EPERM
     );
-    // Another architecture's calling convention is not let through.
+    // An architecture the kernel does not run here is killed.
+    let other = if cfg!(target_arch = "aarch64") {
+        0xC000_003E
+    } else {
+        0xC000_00B7
+    };
     assert_eq!(
-        verdict_on(&p, 0x4000_0003, sys("read"), none),
+        verdict_on(&p, other, sys("read"), none),
         libc::SECCOMP_RET_KILL_PROCESS
     );
+}
+
+const I386: u32 = 0x4000_0003;
+
+fn compat(c: syscalls::Compat, name: &str) -> i64 {
+    syscalls::compat_number(c, name).unwrap_or_else(|| panic!("{name} unknown"))
+}
+
+/// containerd's archMap: on x86_64 the i386 (int 0x80) and x32 calling
+/// conventions follow the same list and argument rules.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn runtime_default_covers_i386_and_x32_calls() {
+    use syscalls::Compat::{I386 as I, X32 as X};
+    let caps: Vec<String> = crate::runtime::identity::DEFAULT_CAPABILITIES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let p = compiled(&default::profile(&caps));
+    let none = [0; 6];
+    for allowed in ["read", "write", "execve", "exit_group", "rt_sigaction"] {
+        assert_eq!(
+            verdict_on(&p, I386, compat(I, allowed), none),
+            ALLOW,
+            "i386 {allowed}"
+        );
+        assert_eq!(
+            verdict(&p, compat(X, allowed), none),
+            ALLOW,
+            "x32 {allowed}"
+        );
+    }
+    // Names only i386 has, in containerd's list.
+    for allowed in ["socketcall", "_llseek", "mmap2", "fstat64", "sigreturn"] {
+        assert_eq!(
+            verdict_on(&p, I386, compat(I, allowed), none),
+            ALLOW,
+            "{allowed}"
+        );
+    }
+    for denied in ["keyctl", "add_key", "unshare", "mount", "setns", "reboot"] {
+        assert_eq!(
+            verdict_on(&p, I386, compat(I, denied), none),
+            EPERM,
+            "i386 {denied}"
+        );
+        assert_eq!(verdict(&p, compat(X, denied), none), EPERM, "x32 {denied}");
+    }
+    // The argument rules hold for 32-bit calls too.
+    let newuser = libc::CLONE_NEWUSER as u64;
+    for (arch, clone) in [
+        (I386, compat(I, "clone")),
+        (audit_arch(), compat(X, "clone")),
+    ] {
+        assert_eq!(verdict_on(&p, arch, clone, [newuser, 0, 0, 0, 0, 0]), EPERM);
+        assert_eq!(verdict_on(&p, arch, clone, [0x11, 0, 0, 0, 0, 0]), ALLOW);
+    }
+    let personality = compat(I, "personality");
+    assert_eq!(
+        verdict_on(&p, I386, personality, [0x0008, 0, 0, 0, 0, 0]),
+        ALLOW
+    );
+    assert_eq!(
+        verdict_on(&p, I386, personality, [0x0040_0000, 0, 0, 0, 0, 0]),
+        EPERM
+    );
+    assert_eq!(
+        verdict_on(&p, I386, compat(I, "clone3"), none),
+        ERRNO | libc::ENOSYS as u32
+    );
+    // An i386 number read as an x86_64 one, and the reverse, are not
+    // confused: i386's 288 is keyctl, x86_64's 288 accept4.
+    assert_eq!(compat(I, "keyctl"), 288);
+    assert_eq!(verdict(&p, 288, none), ALLOW);
+    assert_eq!(verdict_on(&p, I386, 288, none), EPERM);
+}
+
+/// A Localhost profile covers the architectures it lists: the others'
+/// calls are killed, as libseccomp's bad-architecture action does.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn localhost_profiles_cover_the_architectures_they_list() {
+    use syscalls::Compat::{I386 as I, X32 as X};
+    let profile = |arches: &[&str]| {
+        localhost(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "architectures": arches,
+            "syscalls": [
+                {"names": ["read", "write", "exit"], "action": "SCMP_ACT_ALLOW"},
+                {"names": ["keyctl"], "action": "SCMP_ACT_KILL_PROCESS"},
+            ],
+        }))
+        .unwrap()
+    };
+    let kill = libc::SECCOMP_RET_KILL_PROCESS;
+    let none = [0; 6];
+    let native = profile(&["SCMP_ARCH_X86_64"]);
+    assert_eq!(verdict(&native, sys("read"), none), ALLOW);
+    assert_eq!(verdict_on(&native, I386, compat(I, "read"), none), kill);
+    assert_eq!(verdict(&native, compat(X, "read"), none), kill);
+    let all = profile(&["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"]);
+    for (arch, c) in [(I386, I), (audit_arch(), X)] {
+        assert_eq!(verdict_on(&all, arch, compat(c, "write"), none), ALLOW);
+        assert_eq!(verdict_on(&all, arch, compat(c, "getpid"), none), EPERM);
+        assert_eq!(verdict_on(&all, arch, compat(c, "keyctl"), none), kill);
+    }
+    let i386_only = profile(&["SCMP_ARCH_X86"]);
+    assert_eq!(verdict(&i386_only, sys("read"), none), ALLOW);
+    assert_eq!(verdict_on(&i386_only, I386, compat(I, "read"), none), ALLOW);
+    assert_eq!(verdict(&i386_only, compat(X, "read"), none), kill);
 }
 
 #[test]
