@@ -113,6 +113,19 @@ fn leases(env: &Env) -> Vec<String> {
     found
 }
 
+/// iptables rules (every table) that name `id`: the network's
+/// masquerading of the pod's address.
+fn rules_naming(id: &str) -> Vec<String> {
+    let out = std::process::Command::new("iptables-save")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(id))
+        .map(str::to_string)
+        .collect()
+}
+
 fn kill_pause(env: &Env, uid: &str) -> i32 {
     let pause = recorded_pid(env, uid, "pause");
     // SAFETY: kill(2) on the pause process of a pod this test made.
@@ -158,6 +171,8 @@ fn sandbox_re_created(env: &Env, name: &str, shared_pid_namespace: bool) {
     });
     let old_ip = pod["status"]["podIP"].as_str().unwrap().to_string();
     assert_eq!(leases(env), std::slice::from_ref(&old_ip));
+    let rules = rules_naming(&uid);
+    assert!(rules.iter().any(|r| r.contains(&old_ip)), "{rules:#?}");
     let old_b = recorded_pid(env, &uid, "b");
     let pause = kill_pause(env, &uid);
 
@@ -207,8 +222,12 @@ fn sandbox_re_created(env: &Env, name: &str, shared_pid_namespace: bool) {
     }
     // The old address went with the old sandbox (DEL), the new one is the
     // only lease.
-    assert_eq!(leases(env), [new_ip]);
+    assert_eq!(leases(env), std::slice::from_ref(&new_ip));
+    let now = rules_naming(&uid);
+    assert_eq!(now.len(), rules.len(), "{now:#?}");
+    assert!(!now.iter().any(|r| r.contains(&old_ip)), "{now:#?}");
     delete_and_check_clean(env, name, &uid);
+    assert!(rules_naming(&uid).is_empty());
     assert!(leases(env).is_empty());
 }
 
@@ -269,4 +288,84 @@ fn a_dead_sandbox_under_never_fails_the_pod_without_a_new_one() {
         leftovers(&env, &uid)
     );
     assert!(!Path::new(&run_dir).exists());
+}
+
+/// The container's log of instance `n`, without the CRI prefixes.
+fn log(env: &Env, name: &str, uid: &str, container: &str, n: u32) -> String {
+    let path = env
+        .root()
+        .join("logs")
+        .join(format!("default_{name}_{uid}"))
+        .join(container)
+        .join(format!("{n}.log"));
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|l| l.splitn(4, ' ').nth(3).unwrap_or("").to_string() + "\n")
+        .collect()
+}
+
+#[test]
+fn a_new_sandbox_runs_the_init_containers_again_after_the_pre_stop_hooks() {
+    let env = env();
+    let name = "sbxinit";
+    let uid = create(
+        &env,
+        name,
+        &format!(
+            r#"apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  terminationGracePeriodSeconds: 5
+  initContainers:
+  - name: init
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "echo init ran"]
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "trap 'echo terminated; exit 0' TERM; while true; do sleep 0.2; done"]
+    lifecycle:
+      preStop:
+        exec:
+          command: [sh, -c, "echo pre-stop ran > /proc/1/fd/1"]
+"#
+        ),
+    );
+    until(&env, name, 20, |p| running(p, "app", 0));
+    kill_pause(&env, &uid);
+    let pod = until(&env, name, 20, |p| running(p, "app", 1));
+    let init = pod["status"]["initContainerStatuses"][0].clone();
+    assert_eq!(init["restartCount"], 1, "{init}");
+    assert_eq!(init["state"]["terminated"]["reason"], "Completed", "{init}");
+    assert_eq!(
+        container(&pod, "app")["lastState"]["terminated"]["reason"],
+        "Completed",
+        "it trapped SIGTERM: {pod}"
+    );
+    // The hook ran before the stop signal, in the old instance.
+    assert_eq!(
+        log(&env, name, &uid, "app", 0),
+        "pre-stop ran\nterminated\n"
+    );
+    assert_eq!(log(&env, name, &uid, "init", 1), "init ran\n");
+    let seen = events(&env, name);
+    assert_eq!(
+        count(&seen, "SandboxChanged", SANDBOX_CHANGED),
+        1,
+        "{seen:#?}"
+    );
+    assert_eq!(
+        count(&seen, "Killing", "Stopping container app"),
+        1,
+        "{seen:#?}"
+    );
+    assert_eq!(
+        count(&seen, "Started", "Started container init"),
+        2,
+        "{seen:#?}"
+    );
+    delete_and_check_clean(&env, name, &uid);
 }

@@ -9,8 +9,9 @@
 //!   container has not succeeded yet or the init containers are not
 //!   through. Only then the SandboxChanged event is given (once).
 //! - Every container with a process is stopped inside the pod's grace
-//!   period, without its preStop hook (the pod's network is gone with
-//!   the sandbox); a container being set up is stopped once it runs.
+//!   period, its preStop hook first (the containers still run in the dead
+//!   sandbox's namespaces, whose network lives on until the new ADD); a
+//!   container being set up is stopped once it runs.
 //! - Once no process is left: with no new sandbox the pod ends (what did
 //!   not run to its end shows how it was killed); else the dead sandbox
 //!   is let go, the app containers that exited restart per the restart
@@ -29,11 +30,7 @@ impl Decision {
         let grace = self.pod.grace;
         for slot in 0..self.pod.containers.len() {
             if self.pod.containers[slot].state.stoppable() {
-                self.act(Action::Stop {
-                    slot,
-                    grace,
-                    why: Why::Stop,
-                });
+                self.stop(slot, grace, Why::Stop);
             }
         }
         if self.containers().any(|(_, c)| c.state.has_process()) {

@@ -77,7 +77,11 @@ impl Decision {
     /// kill at once.
     pub(super) fn stop(&mut self, slot: usize, grace: Duration, why: Why) {
         let c = &self.pod.containers[slot];
-        if c.pre_stop && self.pod.sandbox == Sandbox::Ready {
+        // A dead sandbox's containers still run in its namespaces, and
+        // its network lives on until the new sandbox's ADD: the kubelet
+        // runs their preStop hooks too.
+        let up = matches!(self.pod.sandbox, Sandbox::Ready | Sandbox::Dead { .. });
+        if c.pre_stop && up {
             self.act(Action::PreStop { slot, grace, why });
         } else {
             self.act(Action::Stop { slot, grace, why });

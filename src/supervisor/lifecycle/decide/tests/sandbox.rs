@@ -161,6 +161,32 @@ fn a_new_sandbox_starts_from_the_first_init_container() {
 }
 
 #[test]
+fn the_killed_containers_run_their_pre_stop_hooks_first() {
+    check(vec![
+        case(
+            "the hook runs in the dead sandbox's namespaces",
+            dead(
+                Always,
+                PodStage::Running,
+                vec![pre_stopped(App, UP), c(App, UP)],
+            ),
+            at(5),
+            vec![SandboxChanged, pre_stop(0, 30), stop(1, 30)],
+        ),
+        case(
+            "the hook done: the kill inside what it left of the grace",
+            announced(dead(
+                Always,
+                PodStage::Running,
+                vec![pre_stop_done(App, 30, 2), c(App, exited(137))],
+            )),
+            at(5),
+            vec![stop(0, 27)],
+        ),
+    ]);
+}
+
+#[test]
 fn a_deletion_goes_on_whatever_the_sandbox() {
     let deleting = PodStage::Deleting {
         grace: secs(30),
