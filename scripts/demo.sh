@@ -10,6 +10,12 @@ command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)" >&
 cargo build --release --locked
 pod=target/release/pod
 install -m 0755 "$pod" /usr/local/bin/pod
+# The unit that brings the pods back at boot (`pod up`); enabling it is
+# the machine owner's choice: systemctl enable pod.service
+if [ -d /run/systemd/system ]; then
+    install -m 0644 scripts/pod.service /etc/systemd/system/pod.service
+    systemctl daemon-reload
+fi
 
 ./scripts/make-busybox-image.sh
 

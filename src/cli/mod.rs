@@ -22,6 +22,7 @@ mod port_forward;
 mod resources;
 mod shell;
 mod taint;
+mod up;
 pub mod usage;
 mod version;
 mod wait;
@@ -132,6 +133,8 @@ pub enum Command {
     /// Manage images: list, pull, load, import, inspect, remove, prune
     #[command(subcommand)]
     Image(image::Command),
+    /// Start the node's pods again after the machine restarted (at boot)
+    Up(up::Args),
     /// Print the version of pod
     Version(version::Args),
     /// Print a shell completion script (bash, zsh, fish)
@@ -183,6 +186,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Annotate(args) => annotate::run(global, args),
         Command::Taint(args) => taint::run(global, args),
         Command::Image(command) => image::run(global, command),
+        Command::Up(args) => up::run(global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Shell => shell::run(global),

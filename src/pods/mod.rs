@@ -13,6 +13,7 @@
 //! of the state directory (`store`) and the supervisor's socket, whose
 //! protocol `supervisor::socket` and `supervisor::attach` define.
 
+pub mod boot;
 pub mod client;
 pub mod logs;
 pub mod namespace;
@@ -23,7 +24,7 @@ mod start;
 mod terminate;
 
 pub use schedule::{queue, retry_quietly};
-pub use start::{Starting, start};
+pub use start::{Starting, start, start_stored};
 pub use terminate::{delete, delete_damaged};
 
 /// How `delete` ends a pod.

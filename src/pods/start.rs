@@ -28,6 +28,9 @@ pub struct Starting {
     child: Child,
     ready: File,
     log_path: PathBuf,
+    /// A pod created now is removed again when its supervisor does not
+    /// start; one that existed before (`pod up`) is kept.
+    created: bool,
 }
 
 /// Starts the supervisor of a freshly stored pod without waiting for it
@@ -35,6 +38,16 @@ pub struct Starting {
 /// a malformed setting), the pod record is removed again so that nothing
 /// half-created is left.
 pub fn start(store: &Store, pod: &Pod) -> Result<Starting> {
+    begin(store, pod, true)
+}
+
+/// Starts the supervisor of a pod stored before (its node restarted, see
+/// `pods::boot`); if it does not start, the pod stays as it was.
+pub fn start_stored(store: &Store, pod: &Pod) -> Result<Starting> {
+    begin(store, pod, false)
+}
+
+fn begin(store: &Store, pod: &Pod, created: bool) -> Result<Starting> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let uid = pod_uid(pod).unwrap_or_default().to_string();
@@ -47,7 +60,9 @@ pub fn start(store: &Store, pod: &Pod) -> Result<Starting> {
             child,
             ready,
             log_path,
+            created,
         }),
+        Err(e) if !created => Err(e.context(format!("starting the supervisor of pod {name:?}"))),
         Err(e) => Err(forget(store, &namespace, &name, &uid, e)),
     }
 }
@@ -66,7 +81,10 @@ impl Starting {
             let last = log.lines().last().unwrap_or("it exited without a word");
             bail!("{last}")
         })();
-        result.map_err(|e| forget(store, &self.namespace, &self.name, &self.uid, e))
+        result.map_err(|e| match self.created {
+            true => forget(store, &self.namespace, &self.name, &self.uid, e),
+            false => e.context(format!("starting the supervisor of pod {:?}", self.name)),
+        })
     }
 }
 

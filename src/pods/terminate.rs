@@ -213,6 +213,16 @@ fn tear_down(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let uid = pod_uid(pod)?.to_string();
+    let _ = fs::remove_dir_all(store.pod_log_dir(&namespace, &name, &uid));
+    release(store, pod, records)
+}
+
+/// What a pod holds of the node while it runs, let go: its processes
+/// killed, its runtime state torn down (cgroups, mounts, network
+/// attachment and address, writable layers, user namespace range), its
+/// run directory removed. Its record, logs and volumes stay.
+pub(super) fn release(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
     // A supervisor that is alive but does not answer is stopped first, so
     // that it cannot restart what is killed next.
     if let Some(sup) = records.live_supervisor() {
@@ -229,7 +239,6 @@ fn tear_down(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     if let Err(e) = torn_down {
         eprintln!("Warning: tearing down pod {name:?}: {e:#}");
     }
-    let _ = fs::remove_dir_all(store.pod_log_dir(&namespace, &name, &uid));
     match fs::remove_dir_all(records.dir()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

@@ -43,6 +43,8 @@ struct Spec {
     init_containers: Option<Vec<Container>>,
     readiness_gates: Option<Vec<ReadinessGate>>,
     node_name: Option<String>,
+    /// How the pod reads after its node restarted depends on it.
+    restart_policy: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +151,7 @@ pub fn pod(bytes: &[u8]) -> serde_json::Result<api::Pod> {
                     .collect()
             }),
             node_name: s.node_name,
+            restart_policy: s.restart_policy,
             ..Default::default()
         }),
         status: None,

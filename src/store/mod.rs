@@ -52,6 +52,7 @@ pub mod namespaces;
 pub mod observed;
 mod private;
 pub mod record;
+pub mod restarted;
 pub mod version;
 
 pub use atomic::{write_atomic, write_volatile};

@@ -1,7 +1,10 @@
 //! How a stored pod's status reads: the supervisor's record while it runs
 //! (or once the pod is finished), Pending/ContainerCreating before the
-//! supervisor wrote anything, and Unknown when the supervisor is gone (its
-//! liveness is the lock on its pid file, see `record`).
+//! supervisor wrote anything, Unknown when the supervisor is gone (its
+//! liveness is the lock on its pid file, see `record`), and what the
+//! kubelet makes of it when the node restarted under it ([`restarted`]).
+//!
+//! [`restarted`]: super::restarted
 
 use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateWaiting, ContainerStatus, HostIP, Pod, PodIP,
@@ -25,6 +28,10 @@ pub fn status(store: &Store, pod: &Pod, recorded: Option<PodStatus>) -> PodStatu
         // The scheduler's record of a pod it left Pending: no supervisor
         // ever ran it, and only a supervisor writes container statuses.
         Some(s) if supervisor == SupervisorState::Never && waiting_for_node(&s) => s,
+        // A status but no trace of a supervisor in the run directory: the
+        // node restarted (the run root is a tmpfs) and every process of
+        // the pod is gone.
+        Some(s) if supervisor == SupervisorState::Never => super::restarted::status(pod, s),
         Some(s) => unknown(s),
         None if supervisor == SupervisorState::Gone => unknown(initial(pod)),
         None => initial(pod),

@@ -23,6 +23,7 @@ pub const PID_FILE: &str = "supervisor.pid";
 pub const PROCESSES_FILE: &str = "processes.json";
 pub const SOCKET_FILE: &str = "supervisor.sock";
 pub const LOG_FILE: &str = "supervisor.log";
+pub const LOCK_FILE: &str = "supervisor.lock";
 
 /// A process as recorded: pid plus the start time the kernel gives it
 /// (clock ticks since boot, field 22 of /proc/<pid>/stat).
@@ -69,6 +70,12 @@ pub struct Claim {
     _file: fs::File,
 }
 
+/// A supervisor's hold on its pod; see [`Records::supervise`].
+#[derive(Debug)]
+pub struct Supervision {
+    _file: fs::File,
+}
+
 /// What the run directory says about a pod's supervisor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SupervisorState {
@@ -98,6 +105,27 @@ impl Records {
 
     pub fn socket(&self) -> PathBuf {
         self.dir.join(SOCKET_FILE)
+    }
+
+    /// Takes the pod's supervision: an exclusive lock on
+    /// `supervisor.lock`, held for as long as the supervisor runs, so that
+    /// a pod never has two (`pod up` and a create, or two commands
+    /// replacing a dead one, may start one at the same moment). None when
+    /// another supervisor holds it.
+    pub fn supervise(&self) -> io::Result<Option<Supervision>> {
+        fs::create_dir_all(&self.dir)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(self.dir.join(LOCK_FILE))?;
+        match rustix::fs::flock(&file, FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Some(Supervision { _file: file })),
+            Err(rustix::io::Errno::WOULDBLOCK) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Writes the supervisor's pid file, already locked: the lock is taken
@@ -255,6 +283,17 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, [PID_FILE]);
+    }
+
+    #[test]
+    fn a_pod_has_one_supervision_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = Records::new(dir.path());
+        let first = records.supervise().unwrap();
+        assert!(first.is_some());
+        assert!(records.supervise().unwrap().is_none());
+        drop(first);
+        assert!(records.supervise().unwrap().is_some());
     }
 
     #[test]

@@ -105,7 +105,10 @@ fn supervise(args: Args) -> Result<()> {
             _ => bail!("pod {}/{} is not stored", args.namespace, args.name),
         };
         let records = Records::new(&store.pod_run_dir(&args.uid));
-        let claim = records.claim_supervisor(Process::current())?;
+        let Some(supervision) = records.supervise()? else {
+            return Ok(None);
+        };
+        let claim = (supervision, records.claim_supervisor(Process::current())?);
         let socket_path = records.socket();
         let _ = fs::remove_file(&socket_path);
         let listener = super::socket::with_short_path(&socket_path, |p| {
@@ -114,12 +117,18 @@ fn supervise(args: Args) -> Result<()> {
         .with_context(|| format!("binding {}", socket_path.display()))?;
         fs::set_permissions(&socket_path, fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
-        Ok((store, pod, records, listener, claim))
+        Ok(Some((store, pod, records, listener, claim)))
     })();
     // `_claim` lives until the pod is done: its lock is how others tell
     // that this supervisor runs (see `store::record`).
     let (store, pod, records, listener, _claim) = match prepared {
-        Ok(p) => p,
+        Ok(Some(p)) => p,
+        // Another supervisor has the pod (started at the same moment by
+        // another command): it is supervised, which is what was asked.
+        Ok(None) => {
+            say(&ready, "ready\n");
+            return Ok(());
+        }
         Err(e) => {
             say(&ready, &format!("{e:#}\n"));
             return Err(e);

@@ -212,6 +212,36 @@ pub async fn run(
     Ok(())
 }
 
+/// A pod that ran before this supervisor (its node restarted: see
+/// `store::restarted`) goes on counting: each container keeps its
+/// restart count and last state, and its next instance is a new one
+/// (a new log file) if the counted one ran.
+fn resume_counts(store: &Store, pod: &Pod, slots: &mut [Slot]) {
+    let Some(status) = &pod.status else { return };
+    let previous = status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten());
+    let ident = (
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+        pod.metadata.name.as_deref().unwrap_or_default(),
+        pod.metadata.uid.as_deref().unwrap_or_default(),
+    );
+    for before in previous {
+        let Some(slot) = slots.iter_mut().find(|s| s.spec.name == before.name) else {
+            continue;
+        };
+        if before.restart_count == 0 && before.last_state.is_none() {
+            continue;
+        }
+        slot.status.restart_count = before.restart_count;
+        slot.status.last_state = before.last_state.clone();
+        let instance = before.restart_count.max(0) as u32;
+        slot.started_once = store.container_log(ident, &before.name, instance).exists();
+    }
+}
+
 /// Accepts connections on the socket and turns requests into messages.
 fn accept(listener: StdUnixListener, tx: mpsc::UnboundedSender<Msg>) -> Result<()> {
     let listener = tokio::net::UnixListener::from_std(listener)?;
@@ -303,6 +333,7 @@ impl Supervisor {
         for c in &spec.containers {
             slots.push(Slot::new(c, Role::App, app_reason, settings));
         }
+        resume_counts(&store, &pod, &mut slots);
         Ok(Supervisor {
             store,
             spec,

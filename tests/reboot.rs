@@ -1,0 +1,209 @@
+//! The node restarting under its pods (issue 18), simulated: every
+//! process of every pod killed, every mount under the run root undone,
+//! the run root wiped (it is a tmpfs on a real machine). `get` then tells
+//! what the kubelet would: the pods that restart wait to be created again
+//! (one more restart, last state ContainerStatusUnknown), a restartPolicy
+//! Never pod that was running is Failed. `pod up` starts the former again
+//! (volumes on disk kept, logs of the earlier instance kept), writes the
+//! latter's end, leaves finished pods alone, and a second run does
+//! nothing.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::pods::{create, jsonpath, leftovers, wait_until};
+use common::{Env, import_busybox};
+
+fn pod_yaml(name: &str, policy: &str, command: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: {policy}\n  terminationGracePeriodSeconds: 1\n  volumes: [{{name: data, emptyDir: {{}}}}]\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    volumeMounts: [{{name: data, mountPath: /data}}]\n    command: [sh, -c, '{command}']\n"
+    )
+}
+
+/// Kills every process of the environment's pods (supervisors first, so
+/// that none restarts what is killed next), as a power cut would.
+fn kill_everything(env: &Env, uids: &[String]) {
+    for uid in uids {
+        let pid_file = env.run_root().join("pods").join(uid).join("supervisor.pid");
+        if let Ok(text) = std::fs::read_to_string(pid_file)
+            && let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok())
+        {
+            // SAFETY: kill(2) of a supervisor this test started.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut alive = Vec::new();
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cgroup = std::fs::read_to_string(entry.path().join("cgroup")).unwrap_or_default();
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            if uids
+                .iter()
+                .any(|u| cgroup.contains(u.as_str()) || cmdline.contains(u.as_str()))
+            {
+                // SAFETY: kill(2) of a process of a pod this test made.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                alive.push(pid);
+            }
+        }
+        if alive.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still alive: {alive:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Undoes every mount under `run_root` (deepest first) and removes it.
+fn wipe_run_root(run_root: &Path) {
+    let prefix = run_root.to_string_lossy().into_owned();
+    loop {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let mut points: Vec<String> = mountinfo
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+            .filter(|p| p.starts_with(&prefix))
+            .collect();
+        if points.is_empty() {
+            break;
+        }
+        points.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        for point in points {
+            let _ = nix::mount::umount2(point.as_str(), nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    std::fs::remove_dir_all(run_root).unwrap();
+}
+
+fn container_state(env: &Env, name: &str) -> serde_json::Value {
+    let out = env.ok(&["get", "pod", name, "-o", "json"]);
+    let pod: serde_json::Value = serde_json::from_str(&out).unwrap();
+    pod["status"]["containerStatuses"][0].clone()
+}
+
+fn row<'a>(table: &'a str, name: &str) -> Vec<&'a str> {
+    table
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in {table}"))
+        .split_whitespace()
+        .collect()
+}
+
+#[test]
+fn after_a_reboot_get_tells_the_truth_and_up_brings_the_pods_back() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let uids = vec![
+        create(
+            &env,
+            "always",
+            &pod_yaml(
+                "always",
+                "Always",
+                "echo run >> /data/runs; echo started; exec sleep 3600",
+            ),
+        ),
+        create(
+            &env,
+            "never",
+            &pod_yaml("never", "Never", "echo started; exec sleep 3600"),
+        ),
+        create(&env, "done", &pod_yaml("done", "Never", "echo finished")),
+    ];
+    for name in ["always", "never"] {
+        wait_until(&env, name, "Running", || {
+            (jsonpath(&env, name, "{.status.phase}") == "Running").then_some(())
+        });
+    }
+    wait_until(&env, "done", "Succeeded", || {
+        (jsonpath(&env, "done", "{.status.phase}") == "Succeeded").then_some(())
+    });
+
+    kill_everything(&env, &uids);
+    wipe_run_root(&env.run_root());
+
+    // The truth before anything is started again.
+    let table = env.ok(&["get", "pods"]);
+    assert_eq!(
+        row(&table, "always")[..4],
+        ["always", "0/1", "ContainerCreating", "1"],
+        "{table}"
+    );
+    assert_eq!(
+        row(&table, "never")[..4],
+        ["never", "0/1", "ContainerStatusUnknown", "1"],
+        "{table}"
+    );
+    assert_eq!(row(&table, "done")[..3], ["done", "0/1", "Completed"]);
+    let never = container_state(&env, "never");
+    assert_eq!(
+        never["state"]["terminated"],
+        serde_json::json!({
+            "exitCode": 137,
+            "reason": "ContainerStatusUnknown",
+            "message": "The container could not be located when the pod was terminated"
+        })
+    );
+    assert_eq!(
+        never["lastState"]["terminated"]["message"],
+        "The container could not be located when the pod was deleted.  The container used to be Running"
+    );
+    assert_eq!(jsonpath(&env, "never", "{.status.phase}"), "Failed");
+
+    let out = env.ok(&["up"]);
+    assert_eq!(
+        out,
+        "pod/always started\npod/never failed: its containers were lost when the node restarted (restartPolicy Never)\n"
+    );
+    wait_until(&env, "always", "Running again", || {
+        (jsonpath(&env, "always", "{.status.phase}") == "Running"
+            && jsonpath(&env, "always", "{.status.containerStatuses[0].ready}") == "true")
+            .then_some(())
+    });
+    let always = container_state(&env, "always");
+    assert_eq!(always["restartCount"], 1);
+    assert_eq!(
+        always["lastState"]["terminated"]["reason"],
+        "ContainerStatusUnknown"
+    );
+    // The emptyDir on disk is the pod's still; the earlier instance's log
+    // is the previous one.
+    assert_eq!(
+        env.ok(&["exec", "always", "--", "cat", "/data/runs"]),
+        "run\nrun\n"
+    );
+    assert_eq!(env.ok(&["logs", "always"]), "started\n");
+    assert_eq!(env.ok(&["logs", "always", "-p"]), "started\n");
+    // The Never pod's end is written down: it reads the same with the
+    // run directory back.
+    let status: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.root().join("pods/default/never/status.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(status["phase"], "Failed");
+    assert_eq!(jsonpath(&env, "done", "{.status.phase}"), "Succeeded");
+
+    // A second run finds every pod supervised or finished.
+    assert_eq!(env.ok(&["up"]), "");
+
+    env.ok(&["delete", "pods", "--all", "--grace-period=1"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let all_left = || -> Vec<String> { uids.iter().flat_map(|u| leftovers(&env, u)).collect() };
+    while !all_left().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(all_left(), Vec::<String>::new());
+    assert_eq!(
+        std::fs::read_dir(env.root().join("logs")).unwrap().count(),
+        0,
+        "logs left"
+    );
+}
