@@ -80,7 +80,10 @@ impl Attachment {
     /// The cached attachments of `container_id` (one per network and
     /// interface).
     pub fn find(dir: &Path, container_id: &str) -> Vec<Attachment> {
-        Attachment::all(dir)
+        // Only the files whose name holds the id are read: with many pods
+        // on the node, each ADD and DEL must not parse them all.
+        let infix = format!("-{container_id}-");
+        Attachment::read(dir, |name| name.contains(&infix))
             .into_iter()
             .filter(|a| a.container_id == container_id)
             .collect()
@@ -88,12 +91,21 @@ impl Attachment {
 
     /// Every cached attachment; unreadable files are skipped.
     pub fn all(dir: &Path) -> Vec<Attachment> {
+        Attachment::read(dir, |_| true)
+    }
+
+    /// The cached attachments whose file name `wanted` accepts.
+    fn read(dir: &Path, wanted: impl Fn(&str) -> bool) -> Vec<Attachment> {
         let Ok(entries) = std::fs::read_dir(dir) else {
             return Vec::new();
         };
         let mut found: Vec<Attachment> = entries
             .filter_map(|e| e.ok())
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+            .filter(|e| {
+                let name = e.file_name();
+                let name = name.to_string_lossy();
+                !name.starts_with('.') && wanted(&name)
+            })
             .filter_map(|e| std::fs::read(e.path()).ok())
             .filter_map(|bytes| serde_json::from_slice::<Attachment>(&bytes).ok())
             .filter(|a| a.kind == KIND)
