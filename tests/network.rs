@@ -236,9 +236,12 @@ spec:
     );
     let ip = wait_ip(&env, "dflt");
     assert!(in_subnet(&ip, "10.244."), "{ip}");
-    // host-local keeps its leases under the state root, not /var/lib/cni.
+    // The lease is kept under the state root, not /var/lib/cni, and the
+    // node's index (one for every root on the machine) points to it.
     let ipam = env.root().join("cni").join("networks").join("pod");
     assert_eq!(leases(&ipam), vec![ip.clone()]);
+    let entry = Path::new("/run/pod-network/pod0/leases").join(&ip);
+    assert_eq!(std::fs::read_link(&entry).unwrap(), ipam.join(&ip));
     assert_eq!(cached(&env), [format!("pod-{uid}-eth0")]);
     let pinned = env.run_root().join("pods").join(&uid).join("netns");
     let inside = Command::new("nsenter")
@@ -251,10 +254,22 @@ spec:
         "{inside:?}"
     );
     assert!(ports_of("pod0") >= 1);
-    assert!(!rules_naming(&uid).is_empty(), "the masquerade rules");
+    // One masquerade rule for the node's pod subnet, none per pod.
+    let masquerade = rules_naming("pod network pod0 10.244.0.0/16");
+    assert_eq!(masquerade.len(), 1, "{masquerade:#?}");
+    assert!(
+        masquerade[0].contains("-s 10.244.0.0/16 ! -d 10.244.0.0/16")
+            && masquerade[0].ends_with("-j MASQUERADE"),
+        "{masquerade:#?}"
+    );
+    assert_eq!(rules_naming(&uid), Vec::<String>::new(), "a rule per pod");
 
     delete_and_check_clean(&env, "dflt", &uid);
     assert_eq!(leases(&ipam), Vec::<String>::new());
+    assert!(
+        std::fs::symlink_metadata(&entry).is_err(),
+        "index entry left"
+    );
     assert_eq!(cached(&env), Vec::<String>::new());
     assert_eq!(rules_naming(&uid), Vec::<String>::new());
     assert!(!pinned.exists());

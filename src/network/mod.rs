@@ -16,6 +16,7 @@
 //! traffic leaving the node, and portmap for host ports. The pause
 //! process brings `lo` up itself, so no loopback plugin is needed.
 
+mod bridge;
 #[cfg(test)]
 mod check_tests;
 pub mod cni;
@@ -162,7 +163,7 @@ fn attach_uid(
     // What an interrupted or failed ADD left is undone first, as the
     // kubelet tears a failed sandbox down before it makes the next.
     detach_uid(store, uid)?;
-    let list = network(config, store.root()).map_err(|e| anyhow!(e))?;
+    let choice = choose(config, store.root()).map_err(|e| anyhow!(e))?;
     netns::pin(pause, &path)?;
     let meta = &pod.metadata;
     let args = vec![
@@ -191,17 +192,20 @@ fn attach_uid(
     };
     let cache = cache_dir(store.root());
     let hold = gc::adding(store.root(), cancel)?;
-    let added = cni::add(&cache, &list, &runtime, Some(cancel))
-        .map_err(anyhow::Error::from)
-        .and_then(|attachment| {
-            let result = attachment.result.unwrap_or(Value::Null);
-            let addresses = cni::result::pod_addresses(&result, IFNAME).map_err(|e| anyhow!(e))?;
-            // containerd's refusal of a network that gave the pod nothing.
-            if addresses.is_empty() {
-                anyhow::bail!("failed to find network info for sandbox {uid:?}");
-            }
-            Ok(addresses)
-        });
+    let added = match choice {
+        Choice::Cni(list) => cni::add(&cache, &list, &runtime, Some(cancel))
+            .map(|attachment| attachment.result.unwrap_or(Value::Null))
+            .map_err(anyhow::Error::from),
+        Choice::Builtin(subnet) => attach_builtin(store, &cache, subnet, &runtime, cancel),
+    }
+    .and_then(|result| {
+        let addresses = cni::result::pod_addresses(&result, IFNAME).map_err(|e| anyhow!(e))?;
+        // containerd's refusal of a network that gave the pod nothing.
+        if addresses.is_empty() {
+            anyhow::bail!("failed to find network info for sandbox {uid:?}");
+        }
+        Ok(addresses)
+    });
     drop(hold);
     if added.is_err() && !cancel.is_cancelled() {
         // As containerd does: what a failed ADD made is undone at once,
@@ -210,6 +214,52 @@ fn attach_uid(
         let _ = detach_uid(store, uid);
     }
     added
+}
+
+/// The network a pod joins.
+enum Choice {
+    /// A CNI network list: the node's configuration, or the default list
+    /// for an IPv6 `podCIDR`.
+    Cni(NetworkList),
+    /// The default network, built in ([`bridge`]).
+    Builtin(bridge::ipam::Subnet),
+}
+
+fn choose(config: &Network, root: &Path) -> Result<Choice, String> {
+    if let Some((_, list)) = cni::config::load_dir(&config.conf_dir)? {
+        return Ok(Choice::Cni(list));
+    }
+    if config.pod_cidr.contains(':') {
+        return Ok(Choice::Cni(default_list(config, root)));
+    }
+    let subnet =
+        bridge::ipam::Subnet::parse(&config.pod_cidr).map_err(|e| format!("podCIDR: {e}"))?;
+    Ok(Choice::Builtin(subnet))
+}
+
+/// ADD on the built-in default network, then portmap for a pod with
+/// host ports.
+fn attach_builtin(
+    store: &Store,
+    cache: &Path,
+    subnet: bridge::ipam::Subnet,
+    runtime: &cni::Runtime,
+    cancel: &Cancel,
+) -> Result<Value> {
+    let result = bridge::attach(&bridge::Attach {
+        root: store.root(),
+        cache_dir: cache,
+        bridge: DEFAULT_BRIDGE,
+        network: DEFAULT_NETWORK,
+        subnet,
+        uid: &runtime.container_id,
+        ifname: IFNAME,
+        netns: &runtime.netns,
+    })?;
+    if !runtime.capability_args.is_empty() {
+        bridge::add_host_ports(cache, runtime, &result, Some(cancel))?;
+    }
+    Ok(result)
 }
 
 /// A sandbox whose network was set up before (a supervisor that finds
@@ -225,6 +275,15 @@ fn keep_if_checked(
     cancel: &Cancel,
 ) -> Option<Vec<IpAddr>> {
     let cache = cache_dir(store.root());
+    if let Some(result) = bridge::check(store.root(), &cache, DEFAULT_NETWORK, uid, IFNAME) {
+        // The built-in network's part is in place; its host ports' portmap
+        // (a CNI attachment of its own, if any) is checked below.
+        if netns::is_of(path, pause) && check_all(&cache, uid, cancel) {
+            let addresses = cni::result::pod_addresses(&result, IFNAME).ok()?;
+            return (!addresses.is_empty()).then_some(addresses);
+        }
+        return None;
+    }
     let [attachment] = <[Attachment; 1]>::try_from(Attachment::find(&cache, uid)).ok()?;
     let result = attachment.result.as_ref()?;
     if attachment.netns != path || !netns::is_of(path, pause) {
@@ -238,6 +297,19 @@ fn keep_if_checked(
     }
     let addresses = cni::result::pod_addresses(result, IFNAME).ok()?;
     (!addresses.is_empty()).then_some(addresses)
+}
+
+/// CHECK of every cached CNI attachment of `uid` (none: true).
+fn check_all(cache: &Path, uid: &str, cancel: &Cancel) -> bool {
+    Attachment::find(cache, uid).iter().all(|attachment| {
+        cni::check(attachment, Some(cancel))
+            .inspect_err(|e| {
+                eprintln!(
+                    "Warning: the network of sandbox {uid:?} failed its check, setting it up again: {e}"
+                )
+            })
+            .is_ok()
+    })
 }
 
 /// Runs DEL for every cached attachment of the pod `uid` and unpins its
@@ -271,9 +343,14 @@ fn detach_uid(store: &Store, uid: &str) -> Result<()> {
             }
         }
     }
+    let mut failed = failed.map(anyhow::Error::from);
+    // The built-in network's part (after its host ports' portmap above).
+    if let Err(e) = bridge::detach(store.root(), &cache, DEFAULT_NETWORK, uid, IFNAME) {
+        failed.get_or_insert(e);
+    }
     netns::unpin(&netns_path(&store.pod_run_dir(uid)))?;
     match failed {
-        Some(e) => Err(e.into()),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -1,0 +1,391 @@
+//! The built-in network's addresses, allocated node-wide.
+//!
+//! Every state root on the machine whose pods use the default network
+//! shares one bridge (`pod0`) and so one subnet: an allocator per root
+//! (what host-local with a `dataDir` under each root was) could hand one
+//! address to two pods. So the allocation is made under one lock for the
+//! whole node, in one index: `<node>/leases/<ip>`, a symbolic link to the
+//! lease that holds the address. The lease itself stays with the pod's
+//! state root, in host-local's layout (`<root>/cni/networks/pod/<ip>`
+//! holding `<container id>\r\n<ifname>`), where `delete` finds it with the
+//! rest of the pod, after a crash or a reboot.
+//!
+//! An index entry whose lease is gone (released, or its whole state root
+//! removed) reads as free: nothing can keep an address once the root that
+//! held it is gone. The index lives in /run: after a reboot there is no
+//! bridge, no veth and so no address in use, and a lease file a pod left
+//! in its root is freed by that pod's DEL without touching an index
+//! entry another pod has since been given (only an entry pointing to the
+//! lease being freed is removed).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::net::Ipv4Addr;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+/// An IPv4 subnet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subnet {
+    pub network: Ipv4Addr,
+    pub prefix: u8,
+}
+
+impl Subnet {
+    /// Parses `10.244.0.0/16`; host bits are cleared, as host-local does.
+    pub fn parse(text: &str) -> Result<Subnet, String> {
+        let (address, prefix) = text
+            .split_once('/')
+            .ok_or_else(|| format!("{text:?} is not an address/prefix length"))?;
+        let address: Ipv4Addr = address
+            .parse()
+            .map_err(|_| format!("{address:?} is not an IPv4 address"))?;
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= 30)
+            .ok_or_else(|| format!("{text:?}: the prefix length must be at most 30"))?;
+        let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+        Ok(Subnet {
+            network: Ipv4Addr::from(u32::from(address) & mask),
+            prefix,
+        })
+    }
+
+    /// The bridge's address, the pods' gateway: the subnet's first.
+    pub fn gateway(&self) -> Ipv4Addr {
+        Ipv4Addr::from(u32::from(self.network) + 1)
+    }
+
+    /// The addresses pods get: after the gateway, before the broadcast.
+    fn range(&self) -> (u32, u32) {
+        let first = u32::from(self.network);
+        let size = 1u32 << (32 - u32::from(self.prefix));
+        (first + 2, first + size - 2)
+    }
+
+    #[cfg(test)]
+    fn contains(&self, ip: Ipv4Addr) -> bool {
+        let (first, last) = self.range();
+        (first..=last).contains(&u32::from(ip))
+    }
+}
+
+impl std::fmt::Display for Subnet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+/// Where one pod's addresses are: the node's index and the pod's root.
+pub struct Pool<'a> {
+    /// The node-wide directory of the bridge (`/run/pod-network/pod0`).
+    pub node: &'a Path,
+    /// The state root's lease directory (`<root>/cni/networks/pod`).
+    pub leases: &'a Path,
+}
+
+/// The node-wide lock, held while it lives.
+pub(super) struct Lock(#[allow(dead_code)] File);
+
+pub(super) fn lock(node: &Path) -> Result<Lock> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(node.join("leases"))
+        .with_context(|| format!("creating {}", node.display()))?;
+    let path = node.join("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok(Lock(file))
+}
+
+/// What a lease file holds: host-local's `<id>\r\n<ifname>`.
+fn lease_owner(path: &Path) -> Option<String> {
+    let text = fs::read_to_string(path).ok()?;
+    Some(text.lines().next().unwrap_or_default().trim().to_string())
+}
+
+impl Pool<'_> {
+    fn entry(&self, ip: Ipv4Addr) -> PathBuf {
+        self.node.join("leases").join(ip.to_string())
+    }
+
+    fn lease(&self, ip: Ipv4Addr) -> PathBuf {
+        self.leases.join(ip.to_string())
+    }
+
+    /// Takes a free address for `id`: the one after the last taken on the
+    /// node (host-local's round robin, so a freed address is not handed
+    /// out again at once), wrapping round the range.
+    pub fn allocate(&self, subnet: &Subnet, id: &str, ifname: &str) -> Result<Ipv4Addr> {
+        let _lock = lock(self.node)?;
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(self.leases)
+            .with_context(|| format!("creating {}", self.leases.display()))?;
+        let (first, last) = subnet.range();
+        let marker = self
+            .node
+            .join(format!("last_reserved_ip.{}", subnet.network));
+        let previous = fs::read_to_string(&marker)
+            .ok()
+            .and_then(|t| t.trim().parse::<Ipv4Addr>().ok())
+            .map(u32::from)
+            .filter(|ip| (first..=last).contains(ip));
+        let start = match previous {
+            Some(ip) if ip < last => ip + 1,
+            _ => first,
+        };
+        let count = u64::from(last - first) + 1;
+        for n in 0..count {
+            let ip = first + ((u64::from(start - first) + n) % count) as u32;
+            let ip = Ipv4Addr::from(ip);
+            if self.claim(ip, id, ifname)? {
+                let _ = fs::write(&marker, ip.to_string());
+                return Ok(ip);
+            }
+        }
+        bail!(
+            "no IP addresses available in range set: {}-{}",
+            Ipv4Addr::from(first),
+            Ipv4Addr::from(last)
+        )
+    }
+
+    /// Claims `ip` if no live lease holds it (the lock held).
+    fn claim(&self, ip: Ipv4Addr, id: &str, ifname: &str) -> Result<bool> {
+        let entry = self.entry(ip);
+        let lease = self.lease(ip);
+        match fs::metadata(&entry) {
+            // A live lease, of this root or another.
+            Ok(_) => return Ok(false),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("examining {}", entry.display())),
+        }
+        if lease.exists() {
+            // This root holds it from before the index knew (a reboot
+            // emptied /run): it stays taken until that pod's DEL.
+            return Ok(false);
+        }
+        // Absent, or dangling: the index entry first, so that a crash
+        // between the two leaves a dangling entry (free), never a lease
+        // the index does not know.
+        match fs::remove_file(&entry) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e).with_context(|| format!("removing {}", entry.display())),
+        }
+        std::os::unix::fs::symlink(&lease, &entry)
+            .with_context(|| format!("creating {}", entry.display()))?;
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lease)
+            .and_then(|mut f| f.write_all(format!("{id}\r\n{ifname}").as_bytes()));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&entry);
+            return Err(e).with_context(|| format!("writing {}", lease.display()));
+        }
+        Ok(true)
+    }
+
+    /// Frees the addresses `id` holds in this root: its lease files, and
+    /// the index entries that point to them. Returns what was freed.
+    #[cfg(test)]
+    pub fn release(&self, id: &str) -> Result<Vec<Ipv4Addr>> {
+        let held = self.held_by(id);
+        self.release_held(id, &held)?;
+        Ok(held)
+    }
+
+    /// Frees `held` (what [`Pool::held_by`] found for `id`).
+    pub fn release_held(&self, id: &str, held: &[Ipv4Addr]) -> Result<()> {
+        if held.is_empty() {
+            return Ok(());
+        }
+        let _lock = lock(self.node)?;
+        for ip in held {
+            let lease = self.lease(*ip);
+            // Re-read under the lock: only the owner's lease goes.
+            if lease_owner(&lease).as_deref() == Some(id) {
+                match fs::remove_file(&lease) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("removing {}", lease.display()));
+                    }
+                }
+            }
+            let entry = self.entry(*ip);
+            if fs::read_link(&entry).is_ok_and(|target| target == lease) {
+                let _ = fs::remove_file(&entry);
+            }
+        }
+        Ok(())
+    }
+
+    /// The addresses whose lease in this root names `id` (host-local's
+    /// release by container id reads them all the same way).
+    pub fn held_by(&self, id: &str) -> Vec<Ipv4Addr> {
+        let Ok(entries) = fs::read_dir(self.leases) else {
+            return Vec::new();
+        };
+        let mut held: Vec<Ipv4Addr> = entries
+            .flatten()
+            .filter_map(|e| {
+                // Any subnet: podCIDR may have changed since.
+                let ip: Ipv4Addr = e.file_name().to_str()?.parse().ok()?;
+                (lease_owner(&e.path()).as_deref() == Some(id)).then_some(ip)
+            })
+            .collect();
+        held.sort();
+        held
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn subnet(text: &str) -> Subnet {
+        Subnet::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_subnet_gives_its_gateway_and_a_range_after_it() {
+        let s = subnet("10.244.7.9/16");
+        assert_eq!(s.to_string(), "10.244.0.0/16");
+        assert_eq!(s.gateway(), Ipv4Addr::new(10, 244, 0, 1));
+        assert!(!s.contains(Ipv4Addr::new(10, 244, 0, 1)));
+        assert!(s.contains(Ipv4Addr::new(10, 244, 0, 2)));
+        assert!(s.contains(Ipv4Addr::new(10, 244, 255, 254)));
+        assert!(!s.contains(Ipv4Addr::new(10, 244, 255, 255)));
+        assert!(Subnet::parse("10.0.0.0/31").is_err());
+        assert!(Subnet::parse("fd00::/64").is_err());
+        assert!(Subnet::parse("10.0.0.0").is_err());
+    }
+
+    #[test]
+    fn two_roots_on_one_node_never_share_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("node");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let s = subnet("10.9.0.0/29"); // .2 to .6: five addresses
+        let pa = Pool {
+            node: &node,
+            leases: &a,
+        };
+        let pb = Pool {
+            node: &node,
+            leases: &b,
+        };
+        let mut got = Vec::new();
+        for i in 0..5 {
+            let pool = if i % 2 == 0 { &pa } else { &pb };
+            got.push(pool.allocate(&s, &format!("id{i}"), "eth0").unwrap());
+        }
+        got.sort();
+        got.dedup();
+        assert_eq!(got.len(), 5, "{got:?}");
+        let full = pa.allocate(&s, "id5", "eth0").unwrap_err().to_string();
+        assert_eq!(
+            full,
+            "no IP addresses available in range set: 10.9.0.2-10.9.0.6"
+        );
+        // Released in b: free for a, and the next one round robin.
+        assert_eq!(pb.release("id1").unwrap(), vec![Ipv4Addr::new(10, 9, 0, 3)]);
+        assert_eq!(
+            pa.allocate(&s, "id5", "eth0").unwrap(),
+            Ipv4Addr::new(10, 9, 0, 3)
+        );
+        assert_eq!(
+            fs::read_to_string(a.join("10.9.0.3")).unwrap(),
+            "id5\r\neth0"
+        );
+        // A release by the wrong id frees nothing.
+        assert_eq!(pa.release("nobody").unwrap(), Vec::<Ipv4Addr>::new());
+    }
+
+    #[test]
+    fn a_removed_root_frees_its_addresses_and_after_a_reboot_a_root_keeps_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("node");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let s = subnet("10.9.0.0/30"); // .2 only
+        let pa = Pool {
+            node: &node,
+            leases: &a,
+        };
+        let pb = Pool {
+            node: &node,
+            leases: &b,
+        };
+        assert_eq!(
+            pa.allocate(&s, "x", "eth0").unwrap(),
+            Ipv4Addr::new(10, 9, 0, 2)
+        );
+        assert!(pb.allocate(&s, "y", "eth0").is_err());
+        fs::remove_dir_all(&a).unwrap();
+        assert_eq!(
+            pb.allocate(&s, "y", "eth0").unwrap(),
+            Ipv4Addr::new(10, 9, 0, 2)
+        );
+        // The node's index is lost (a reboot empties /run, and no veth
+        // survived it): b's own lease keeps the address from b's pods
+        // until its pod's DEL; another root may take it, and that DEL
+        // then leaves the new owner's entry alone.
+        fs::remove_dir_all(&node).unwrap();
+        assert!(pb.allocate(&s, "z", "eth0").is_err());
+        assert_eq!(
+            pa.allocate(&s, "z", "eth0").unwrap(),
+            Ipv4Addr::new(10, 9, 0, 2)
+        );
+        assert_eq!(pb.release("y").unwrap(), vec![Ipv4Addr::new(10, 9, 0, 2)]);
+        assert_eq!(
+            fs::read_link(node.join("leases/10.9.0.2")).unwrap(),
+            a.join("10.9.0.2")
+        );
+        assert!(pb.allocate(&s, "w", "eth0").is_err());
+    }
+
+    #[test]
+    fn a_stale_lease_freed_after_its_address_moved_on_leaves_the_new_owner_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("node");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let s = subnet("10.9.0.0/30");
+        let pa = Pool {
+            node: &node,
+            leases: &a,
+        };
+        let pb = Pool {
+            node: &node,
+            leases: &b,
+        };
+        pa.allocate(&s, "old", "eth0").unwrap();
+        // The index is lost and the lease file of a is left, then b's
+        // entry takes the address (a's lease was not yet known to it).
+        fs::remove_dir_all(&node).unwrap();
+        let lease = a.join("10.9.0.2");
+        let kept = fs::read(&lease).unwrap();
+        fs::remove_file(&lease).unwrap();
+        pb.allocate(&s, "new", "eth0").unwrap();
+        fs::write(&lease, kept).unwrap();
+        pa.release("old").unwrap();
+        assert_eq!(
+            fs::read_link(node.join("leases/10.9.0.2")).unwrap(),
+            b.join("10.9.0.2")
+        );
+        assert!(pa.allocate(&s, "other", "eth0").is_err());
+    }
+}
