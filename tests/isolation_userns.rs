@@ -164,9 +164,13 @@ fn root_in_a_host_users_false_pod_is_nobody_on_the_host() {
     // first id.
     assert_eq!(own.host_ids, (first, first), "{log}");
     assert_eq!(own.made_owner, (first as u32, first as u32), "{log}");
-    // Host root's things stay host root's.
-    assert!(log.contains("hostfile-refused\n"), "{log}");
-    assert_eq!(std::fs::read_to_string(&hostfile).unwrap(), "host\n");
+    // A hostPath is idmapped through the pod's mapping, as the kubelet
+    // and containerd do (see `a_host_path_is_idmapped_as_the_kubelet_does`):
+    // host root's file is the pod root's, and stays host root's.
+    assert!(log.contains("hostfile-written\n"), "{log}");
+    assert_eq!(std::fs::read_to_string(&hostfile).unwrap(), "host\npwned\n");
+    let meta = std::fs::metadata(&hostfile).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (0, 0));
     assert!(log.contains("mknod-refused\n"), "{log}");
     // The image is the container's root's (idmapped layers): / and /etc
     // are its own, and it writes there.
@@ -279,6 +283,66 @@ fn host_namespaces_do_not_mix_with_host_users_false() {
         "{err}"
     );
     assert!(env.run(&["get", "pods", "-o", "name"]).stdout.is_empty());
+}
+
+/// A hostPath in a `hostUsers: false` pod is an idmapped bind through the
+/// pod's mapping, as the kubelet asks (every CRI Mount of such a pod
+/// carries the pod's uid/gid mappings, KEP-127) and containerd does: a
+/// file of host root shows as root's and a file of host uid 1000 as
+/// uid 1000's, and what the pod's root makes there is host root's on the
+/// host. Without the idmapping (the old behaviour) host root's file is
+/// nobody's inside and the pod's root may neither read it nor write in
+/// the directory.
+#[test]
+fn a_host_path_is_idmapped_as_the_kubelet_does() {
+    let env = env();
+    let shared = env.dir.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(shared.join("root-owned"), "host root's\n").unwrap();
+    std::fs::set_permissions(
+        shared.join("root-owned"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(shared.join("user-owned"), "").unwrap();
+    std::os::unix::fs::chown(shared.join("user-owned"), Some(1000), Some(1000)).unwrap();
+    let uid = create(
+        &env,
+        "hostpath",
+        &format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: hostpath}}
+spec:
+  hostUsers: false
+  restartPolicy: Never
+  volumes:
+  - {{name: shared, hostPath: {{path: {}, type: Directory}}}}
+  containers:
+  - name: main
+    image: busybox
+    imagePullPolicy: Never
+    volumeMounts: [{{name: shared, mountPath: /shared}}]
+    command: [sh, -c, 'echo map=$(cat /proc/self/uid_map); ls -ln /shared | while read mode links owner group size m d t name; do echo $name=$owner:$group; done; cat /shared/root-owned; touch /shared/made && echo made; mkdir /shared/dir && echo dir; echo end']
+"#,
+            shared.display()
+        ),
+    );
+    let log = wait_log(&env, "hostpath", &uid, "main", "end");
+    let (first, _) = mapping(&log, "map=").unwrap_or_else(|| panic!("{log}"));
+    assert!(first >= 65536, "{log}");
+    assert!(log.contains("root-owned=0:0\n"), "{log}");
+    assert!(log.contains("user-owned=1000:1000\n"), "{log}");
+    assert!(log.contains("host root's\n"), "{log}");
+    assert!(log.contains("made\ndir\n"), "{log}");
+    for made in ["made", "dir"] {
+        let meta = std::fs::metadata(shared.join(made)).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (0, 0), "{made}");
+    }
+    delete_and_check_clean(&env, "hostpath", &uid);
 }
 
 /// The runtime's files (a secret volume, /etc/hosts, the termination log)

@@ -89,8 +89,9 @@ pub struct Mount {
     pub propagation: Propagation,
     /// The source is the runtime's own files (owned by host root: the
     /// pod's /etc files, its termination log, configMap, secret,
-    /// downwardAPI and projected volumes): in a `hostUsers: false` pod the
-    /// bind is idmapped through the pod's mapping, so they are its root's.
+    /// downwardAPI and projected volumes) or a hostPath: in a `hostUsers:
+    /// false` pod the bind is idmapped through the pod's mapping, so host
+    /// root's files are its root's.
     #[serde(default)]
     pub idmap: bool,
 }

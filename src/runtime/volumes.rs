@@ -727,7 +727,15 @@ pub fn container_mounts(
                 readonly,
                 recursive_readonly,
                 propagation,
-                idmap: always_readonly,
+                // The kubelet gives every mount of a pod with its own user
+                // namespace the pod's mapping (uid_mappings/gid_mappings
+                // of the CRI Mount, KEP-127), and containerd makes it an
+                // idmapped bind: a hostPath's files show their host ids
+                // through the mapping (host root's are the pod root's, and
+                // what the pod's root makes there is host root's). An
+                // emptyDir is the pod's alone and is given to its root
+                // instead (see `make`).
+                idmap: always_readonly || volume.host_path.is_some(),
             },
             fd,
         ));
