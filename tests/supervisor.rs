@@ -202,6 +202,18 @@ fn on_failure_and_never_end_the_pod() {
         "Completed"
     );
     assert_eq!(container(&ok, "app")["restartCount"], 0);
+    // Its sandbox is torn down after the final phase is written, and the
+    // teardown's own status says so.
+    let sandbox = |p: &Value| {
+        p["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "PodReadyToStartContainers")
+            .map(|c| c["status"].clone())
+    };
+    let ok = until(&env, "ok", 10, |p| sandbox(p) == Some("False".into()));
+    assert_eq!(phase(&ok), "Succeeded");
     let bad = until(&env, "bad", 10, |p| phase(p) == "Failed");
     let t = &container(&bad, "app")["state"]["terminated"];
     assert_eq!(t["exitCode"], 2);

@@ -32,6 +32,13 @@
 //!   shows changed: the loop saw something new, or an action changes it
 //!   (a start, a restart, a retirement, the sandbox, the pod's stage);
 //!   never once its record is gone (a forced deletion).
+//! - Once the pod is over (it ended, or its deletion has no process left)
+//!   the sandbox is torn down, and after a deletion the pod's record and
+//!   files are removed. A pod that ends writes its final phase first and
+//!   is torn down in the next round (a teardown can take a while: the
+//!   network's DEL), so the teardown's own status (PodReadyToStartContainers
+//!   false) is a second write, as the kubelet's status manager reports
+//!   the phase before the pod's sandbox is killed.
 //! - A deletion at once (`--force --grace-period=0`, or the pod record
 //!   vanished) SIGKILLs every process at once: no hook, no stop signal,
 //!   no order.
@@ -206,7 +213,7 @@ pub(super) enum Sandbox {
     Missing {
         retry_at: Option<Instant>,
     },
-    /// Its creation failed then (counted in the sandbox's back-off).
+    /// Its creation failed then (retried at the pod worker's requeue).
     Failed {
         at: Instant,
     },
@@ -215,6 +222,8 @@ pub(super) enum Sandbox {
     Dead {
         announced: bool,
     },
+    /// Torn down: the pod is over.
+    Gone,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,22 +279,29 @@ pub(super) fn decide(seen: &SeenPod, now: Instant) -> Vec<Action> {
         actions: Vec::new(),
     };
     d.run();
+    d.tear_down(seen);
     let shows = seen.status_changed || d.actions.iter().any(|a| a.shows());
-    if shows && !seen.detached {
+    if shows && !d.pod.detached {
         d.actions.push(Action::WriteStatus);
     }
     d.actions
 }
 
 /// Whether the pod is over: it ended, or its deletion has no process
-/// left to wait for. The loop then tears the sandbox down and stops.
-pub(super) fn finished(seen: &SeenPod) -> bool {
-    let none_left = seen.containers.iter().all(|c| !c.state.has_process());
-    match seen.stage {
+/// left to wait for.
+fn over(pod: &SeenPod) -> bool {
+    let none_left = pod.containers.iter().all(|c| !c.state.has_process());
+    match pod.stage {
         PodStage::Ended => true,
         PodStage::Deleting { .. } => none_left,
         _ => false,
     }
+}
+
+/// Whether the loop is done: the pod is over and its sandbox torn down
+/// (and after a deletion, the pod removed).
+pub(super) fn finished(seen: &SeenPod) -> bool {
+    over(seen) && seen.sandbox == Sandbox::Gone
 }
 
 struct Decision {
@@ -326,6 +342,8 @@ impl Decision {
         }
         match self.pod.sandbox {
             Sandbox::Ready => {}
+            // Only once the pod is over, which returned above.
+            Sandbox::Gone => return,
             Sandbox::Missing { retry_at: Some(at) } if self.now < at => return,
             Sandbox::Missing { .. } | Sandbox::Failed { .. } => {
                 return self.actions.push(Action::CreateSandbox);
@@ -346,6 +364,24 @@ impl Decision {
         }
         self.start_containers();
         self.check_completion();
+    }
+
+    /// The pod is over: the sandbox goes, and after a deletion the pod
+    /// (nothing is written for it after that). A pod that ended in this
+    /// round is torn down in the next, once its final phase is written:
+    /// the loop is woken for it at once.
+    fn tear_down(&mut self, seen: &SeenPod) {
+        if !over(&self.pod) || self.pod.sandbox == Sandbox::Gone {
+            return;
+        }
+        match self.pod.stage {
+            PodStage::Deleting { .. } => {
+                self.act(Action::TearDown);
+                self.act(Action::RemovePod);
+            }
+            _ if seen.stage == PodStage::Ended => self.act(Action::TearDown),
+            _ => self.act(Action::WakeAt(self.now)),
+        }
     }
 }
 

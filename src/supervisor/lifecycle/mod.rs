@@ -155,6 +155,8 @@ struct Supervisor {
     pause_died: bool,
     /// The SandboxChanged event of that death was given.
     sandbox_announced: bool,
+    /// The pod is over and its sandbox torn down (`decide::Action::TearDown`).
+    torn_down: bool,
     slots: Vec<Slot>,
     conditions: Conditions,
     start_time: Timestamp,
@@ -194,19 +196,17 @@ pub async fn run(
     });
     let mut sup = Supervisor::new(store, pod, records, settings, reaper, tx)?;
     sup.begin();
-    sup.sync();
-    sup.flush_status();
     loop {
-        let Some(msg) = rx.recv().await else { break };
-        sup.handle(msg).await;
-        while let Ok(msg) = rx.try_recv() {
-            sup.handle(msg).await;
-        }
         sup.sync();
         sup.flush_status();
         if sup.ready_to_finish() {
             sup.finish().await;
             break;
+        }
+        let Some(msg) = rx.recv().await else { break };
+        sup.handle(msg).await;
+        while let Ok(msg) = rx.try_recv() {
+            sup.handle(msg).await;
         }
     }
     Ok(())
@@ -355,6 +355,7 @@ impl Supervisor {
             pause_pid: None,
             pause_died: false,
             sandbox_announced: false,
+            torn_down: false,
             slots,
             conditions: Conditions::default(),
             start_time: crate::duration::now(),

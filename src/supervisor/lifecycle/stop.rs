@@ -265,9 +265,11 @@ impl Supervisor {
         }
     }
 
-    /// Every container is gone: tear the sandbox down and, for a deletion,
-    /// remove the pod. The loop ends after it.
-    pub(super) async fn finish(&mut self) {
+    /// The pod is over (`decide::Action::TearDown`): the sandbox goes,
+    /// and with it what the pod holds of the node. A completed pod's
+    /// record and logs stay for get and logs; its final status is written
+    /// after this (`WriteStatus`).
+    pub(super) fn tear_down(&mut self) {
         self.cancel_network();
         if let Some(rt) = &self.runtime
             && let Err(e) = rt.borrow_mut().teardown()
@@ -277,15 +279,13 @@ impl Supervisor {
         self.processes.clear();
         self.write_processes();
         self.ready_to_start_containers(false);
-        if self.stage.stopping().is_none() {
-            // A completed pod: its final status stays for get and logs.
-            self.write_status();
-            let _ = std::fs::remove_file(self.records.socket());
-            // What it held of the node is free for a pod that waits.
-            crate::pods::retry_quietly(&self.store);
-            crate::network::retry_failed_dels(&self.store);
-            return;
-        }
+        let _ = std::fs::remove_file(self.records.socket());
+        self.torn_down = true;
+    }
+
+    /// A deletion is over (`decide::Action::RemovePod`): the pod's record,
+    /// logs and runtime directory go.
+    pub(super) fn remove_pod(&mut self) {
         if !self.stage.detached()
             && let Err(e) = self.remove_record()
         {
@@ -297,6 +297,14 @@ impl Supervisor {
             &self.uid,
         ));
         let _ = std::fs::remove_dir_all(self.records.dir());
+        // Nothing is written for it any more, should an earlier round of
+        // this batch have asked for it.
+        self.status_due = false;
+    }
+
+    /// The loop ends (`decide::finished`): the deletion's clients are
+    /// told, and a pod waiting for what this one held of the node retried.
+    pub(super) async fn finish(&mut self) {
         for mut client in self.stage.take_clients() {
             let _ = send_reply(&mut client, &Reply::Deleted).await;
         }

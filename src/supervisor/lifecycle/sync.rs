@@ -55,6 +55,7 @@ impl Supervisor {
             Stage::Ended { .. } => PodStage::Ended,
         };
         let sandbox = match (&self.netns, self.sandbox_failed) {
+            _ if self.torn_down => Sandbox::Gone,
             _ if self.pause_died => Sandbox::Dead {
                 announced: self.sandbox_announced,
             },
@@ -160,6 +161,14 @@ impl Supervisor {
                 slot.rerun(at)
             }
             Action::Reinitialize => self.stage.reinitialize(),
+            Action::TearDown => {
+                self.tear_down();
+                Ok(())
+            }
+            Action::RemovePod => {
+                self.remove_pod();
+                Ok(())
+            }
         };
         if let Err(e) = refused {
             eprintln!("pod-supervisor: {e}");

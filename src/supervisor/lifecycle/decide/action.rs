@@ -93,6 +93,15 @@ pub(in crate::supervisor::lifecycle) enum Action {
     Rerun { slot: usize, at: Instant },
     /// The new sandbox starts with the init containers again.
     Reinitialize,
+    /// The pod is over: its sandbox goes (the pause process, the pod's
+    /// network and mounts), its process records are emptied, its socket
+    /// removed, and PodReadyToStartContainers turns false.
+    TearDown,
+    /// A deletion is over, its sandbox gone: the pod's record (unless it
+    /// is already gone, or holds a new pod of that name), logs and
+    /// runtime directory are removed, and the deletion's clients told.
+    /// Nothing more is written for it.
+    RemovePod,
 }
 
 impl Action {
@@ -109,7 +118,8 @@ impl Action {
             | Action::EndPod
             | Action::ReplaceSandbox
             | Action::Rerun { .. }
-            | Action::Reinitialize => true,
+            | Action::Reinitialize
+            | Action::TearDown => true,
             // The failure itself was seen (and shown) by the loop; stops
             // show once the process exited.
             Action::RetrySandbox { .. }
@@ -121,7 +131,8 @@ impl Action {
             | Action::Kill(_)
             | Action::Complete
             | Action::SandboxChanged
-            | Action::WriteStatus => false,
+            | Action::WriteStatus
+            | Action::RemovePod => false,
         }
     }
 }
@@ -179,5 +190,7 @@ pub(in crate::supervisor::lifecycle) fn apply(pod: &mut SeenPod, action: Action)
         Action::ReplaceSandbox => pod.sandbox = Sandbox::Missing { retry_at: None },
         Action::Rerun { slot, at } => pod.containers[slot].state = State::Waiting(at),
         Action::Reinitialize => pod.stage = PodStage::Initializing,
+        Action::TearDown => pod.sandbox = Sandbox::Gone,
+        Action::RemovePod => pod.detached = true,
     }
 }

@@ -226,7 +226,7 @@ fn app_containers_as_compute_pod_actions() {
             "Never: every container exited; the pod ends",
             pod(Never, PodStage::Running, three([exited(0), exited(1), OK])),
             at(0),
-            vec![Retire(0), Retire(1), Complete, EndPod],
+            vec![Retire(0), Retire(1), Complete, EndPod, WakeAt(at(0))],
         ),
         case(
             "OnFailure: every container succeeded; the pod ends",
@@ -236,7 +236,7 @@ fn app_containers_as_compute_pod_actions() {
                 three([exited(0), exited(0), OK]),
             ),
             at(0),
-            vec![Retire(0), Retire(1), Complete, EndPod],
+            vec![Retire(0), Retire(1), Complete, EndPod, WakeAt(at(0))],
         ),
         case(
             "a restart that is due starts",
@@ -261,10 +261,10 @@ fn app_containers_as_compute_pod_actions() {
             vec![],
         ),
         case(
-            "an ended pod does nothing",
+            "an ended pod is torn down and does nothing else",
             pod(Always, Ended, three([exited(1), IDLE, UP])),
             at(0),
-            vec![],
+            vec![TearDown],
         ),
     ]);
 }
@@ -324,7 +324,7 @@ fn init_containers_run_in_order_and_are_retried_per_policy() {
             "a failed init container under Never fails the pod",
             p(Never, Initializing, [OK, exited(137)]),
             at(0),
-            vec![Retire(1), Retire(2), Retire(3), EndPod],
+            vec![Retire(1), Retire(2), Retire(3), EndPod, WakeAt(at(0))],
         ),
         case(
             "an init container being set up is waited for",
@@ -446,7 +446,7 @@ fn native_sidecars_start_in_order_restart_and_stop_after_the_apps() {
                 vec![(Sidecar, exited(143)), (Init, FAILED), (App, FAILED)],
             ),
             at(0),
-            vec![Retire(0), EndPod],
+            vec![Retire(0), EndPod, WakeAt(at(0))],
         ),
         case(
             "completing: stopping sidecars are waited for",
@@ -468,7 +468,7 @@ fn native_sidecars_start_in_order_restart_and_stop_after_the_apps() {
                 vec![(Sidecar, exited(143)), (Init, OK), (App, OK)],
             ),
             at(0),
-            vec![Retire(0), EndPod],
+            vec![Retire(0), EndPod, WakeAt(at(0))],
         ),
         case(
             "completing: a sidecar that had not started will not",
@@ -478,7 +478,7 @@ fn native_sidecars_start_in_order_restart_and_stop_after_the_apps() {
                 vec![(Sidecar, waiting(9)), (App, exited(0))],
             ),
             at(5),
-            vec![Retire(1), Complete, Retire(0), EndPod],
+            vec![Retire(1), Complete, Retire(0), EndPod, WakeAt(at(5))],
         ),
     ]);
 }
@@ -722,7 +722,7 @@ fn deletion_stops_apps_then_sidecars_within_the_grace() {
             "what never ran, or waits to run again, will not run",
             p(vec![(Init, IDLE), (App, waiting(50)), (App, PULLING)]),
             at(1),
-            vec![Retire(0), Retire(1), Retire(2)],
+            vec![Retire(0), Retire(1), Retire(2), TearDown, RemovePod],
         ),
         case(
             "stopping containers are waited for",
@@ -744,7 +744,7 @@ fn deletion_stops_apps_then_sidecars_within_the_grace() {
                 q
             },
             at(0),
-            vec![Retire(0)],
+            vec![Retire(0), TearDown, RemovePod],
         ),
     ]);
 }
@@ -767,9 +767,99 @@ fn the_pod_is_over_once_ended_or_deleted_with_no_process_left() {
         (deleting, vec![exited(143), IDLE], true),
         (deleting, vec![OK, PULLING], true),
     ];
-    for (stage, states, over) in table {
-        let p = pod(Always, stage, states.iter().map(|s| c(App, *s)).collect());
-        assert_eq!(finished(&p), over, "{stage:?} {states:?}");
+    for (stage, states, is_over) in table {
+        let mut p = pod(Always, stage, states.iter().map(|s| c(App, *s)).collect());
+        assert_eq!(over(&p), is_over, "{stage:?} {states:?}");
+        assert!(!finished(&p), "not torn down yet: {stage:?} {states:?}");
+        p.sandbox = Sandbox::Gone;
+        assert_eq!(finished(&p), is_over, "torn down: {stage:?} {states:?}");
+    }
+}
+
+/// Once the pod is over its sandbox is torn down, after a deletion the
+/// pod is removed, and the status written as the kubelet reports it: a
+/// pod that ends writes its final phase, then is torn down (woken at
+/// once for it) and writes PodReadyToStartContainers false; a deleted
+/// pod writes nothing more once it is removed.
+#[test]
+fn the_pod_over_is_torn_down_and_a_deleted_one_removed() {
+    let deleting = |at_once: bool, states: Vec<State>| {
+        pod(
+            Always,
+            PodStage::Deleting {
+                grace: secs(30),
+                since: at(0),
+                at_once,
+            },
+            states.into_iter().map(|s| c(App, s)).collect(),
+        )
+    };
+    let changed = |mut p: SeenPod| {
+        p.status_changed = true;
+        p
+    };
+    let mut torn_down = pod(Never, Ended, vec![c(App, OK)]);
+    torn_down.sandbox = Sandbox::Gone;
+    let mut rejected = pod(Always, Ended, vec![c(App, IDLE)]);
+    rejected.sandbox = Sandbox::Missing { retry_at: None };
+    let mut forced = deleting(true, vec![exited(137), IDLE]);
+    forced.detached = true;
+    // (name, pod, its actions, the loop is done after them)
+    let table = [
+        (
+            "a pod that ends: its final phase written, the loop woken to tear it down",
+            pod(Never, PodStage::Running, vec![c(App, exited(0))]),
+            vec![Retire(0), Complete, EndPod, WakeAt(at(0)), WriteStatus],
+            false,
+        ),
+        (
+            "its phase written: torn down, and the teardown's status written",
+            pod(Never, Ended, vec![c(App, OK)]),
+            vec![TearDown, WriteStatus],
+            true,
+        ),
+        (
+            "something new seen as well: still one write",
+            changed(pod(Never, Ended, vec![c(App, OK)])),
+            vec![TearDown, WriteStatus],
+            true,
+        ),
+        ("torn down: nothing more", torn_down, vec![], true),
+        (
+            "ended before it had a sandbox (admission refused it)",
+            rejected,
+            vec![TearDown, WriteStatus],
+            true,
+        ),
+        (
+            "a deletion with no process left: torn down and removed, nothing written",
+            changed(deleting(false, vec![exited(143), OK])),
+            vec![Retire(0), TearDown, RemovePod],
+            true,
+        ),
+        (
+            "a deletion waits for its last process",
+            changed(deleting(false, vec![STOPPING, OK])),
+            vec![WriteStatus],
+            false,
+        ),
+        (
+            "a forced deletion, its record already gone: the same",
+            forced,
+            vec![Retire(0), Retire(1), TearDown, RemovePod],
+            true,
+        ),
+    ];
+    for (name, mut p, want, done) in table {
+        let actions = decide(&p, at(0));
+        assert_eq!(actions, want, "{name}");
+        for a in actions {
+            apply(&mut p, a);
+        }
+        assert_eq!(finished(&p), done, "{name}");
+        if done {
+            assert_eq!(decide(&p, at(1)), vec![], "{name}: once");
+        }
     }
 }
 
@@ -877,10 +967,10 @@ fn pre_stop_hooks_run_before_the_kill() {
             vec![stop(0, 30)],
         ),
         case(
-            "a hook done in an ended pod changes nothing",
+            "a hook done in an ended pod changes nothing but its teardown",
             pod(Always, Ended, vec![pre_stop_done(App, 20, 10)]),
             at(15),
-            vec![],
+            vec![TearDown],
         ),
     ]);
 }
@@ -1005,7 +1095,7 @@ fn failed_pulls_configurations_and_sandboxes_back_off() {
                 vec![start_failed(App, true, 0, 1)],
             ),
             at(0),
-            vec![Retire(0)],
+            vec![Retire(0), TearDown, RemovePod],
         ),
         case(
             "a failed sandbox is retried after 10 s",
@@ -1330,7 +1420,14 @@ fn a_deletion_at_once_kills_every_process_without_hooks() {
                 c(App, PULLING),
             ]),
             at(0),
-            vec![Retire(0), Retire(1), Retire(2), Retire(3)],
+            vec![
+                Retire(0),
+                Retire(1),
+                Retire(2),
+                Retire(3),
+                TearDown,
+                RemovePod,
+            ],
         ),
         case(
             "a failed hook or probe changes nothing",
@@ -1345,7 +1442,12 @@ fn a_deletion_at_once_kills_every_process_without_hooks() {
             vec![],
         ),
     ]);
-    let over = pod(Always, now, vec![c(App, exited(137)), c(App, OK)]);
+    let mut over = pod(Always, now, vec![c(App, exited(137)), c(App, OK)]);
+    assert!(!finished(&over), "its sandbox is still up");
+    assert_eq!(
+        rounds(&mut over, at(0)),
+        vec![Retire(0), TearDown, RemovePod]
+    );
     assert!(finished(&over));
     assert!(!finished(&p(vec![killed(STOPPING)])));
 }

@@ -92,7 +92,7 @@ fn a_dead_sandbox_kills_the_pod_and_is_re_created_per_restart_policy() {
             "OnFailure with every app container succeeded: no new sandbox, no event",
             dead(OnFailure, PodStage::Running, two(OK, exited(0))),
             at(5),
-            vec![Retire(1), EndPod],
+            vec![Retire(1), EndPod, WakeAt(at(5))],
         ),
         case(
             "Never: the containers are killed, no event and no new sandbox",
@@ -104,7 +104,7 @@ fn a_dead_sandbox_kills_the_pod_and_is_re_created_per_restart_policy() {
             "Never, once they are gone: the pod ends",
             dead(Never, PodStage::Running, two(exited(137), OK)),
             at(5),
-            vec![Retire(0), EndPod],
+            vec![Retire(0), EndPod, WakeAt(at(5))],
         ),
         case(
             "Never, no container created yet: a new sandbox",
@@ -155,7 +155,7 @@ fn a_new_sandbox_starts_from_the_first_init_container() {
                 vec![c(Init, OK), c(Init, exited(137)), c(App, IDLE)],
             ),
             at(5),
-            vec![Retire(1), Retire(2), EndPod],
+            vec![Retire(1), Retire(2), EndPod, WakeAt(at(5))],
         ),
     ]);
 }
@@ -202,6 +202,6 @@ fn a_deletion_goes_on_whatever_the_sandbox() {
     );
     p.containers[0].state = exited(137);
     let got = rounds(&mut p, at(2));
-    assert_eq!(got, vec![Retire(0)]);
+    assert_eq!(got, vec![Retire(0), TearDown, RemovePod]);
     assert!(finished(&p));
 }

@@ -199,8 +199,13 @@ fn an_init_container_retried_a_sidecar_and_an_app_that_completes() {
     assert_eq!(w.decide(), vec![Retire(2), Complete, stop(0, 30)]);
     assert_eq!(w.shows(), shows("Running", "True", main_unready));
     w.exits("proxy", 143);
-    assert_eq!(w.decide(), vec![Retire(0), EndPod]);
+    assert_eq!(w.decide(), vec![Retire(0), EndPod, WakeAt(w.now)]);
     assert_eq!(w.shows(), shows("Succeeded", "True", "False PodCompleted"));
+    assert_eq!(
+        w.decide(),
+        vec![TearDown],
+        "its final phase written, torn down"
+    );
     assert_eq!(w.decide(), vec![], "an ended pod stays ended");
 }
 
@@ -213,7 +218,10 @@ fn a_failed_init_container_under_never_fails_the_pod() {
     assert_eq!(w.shows(), shows("Pending", incomplete, unready));
     w.runs("setup");
     w.exits("setup", 2);
-    assert_eq!(w.decide(), vec![Retire(0), Retire(1), EndPod]);
+    assert_eq!(
+        w.decide(),
+        vec![Retire(0), Retire(1), EndPod, WakeAt(w.now)]
+    );
     assert_eq!(w.shows(), shows("Failed", incomplete, "False PodCompleted"));
 }
 
@@ -226,12 +234,22 @@ fn restart_policies_end_or_keep_a_pod_whose_container_exits() {
         (
             "OnFailure",
             0,
-            vec![Retire(0), Complete, EndPod],
+            vec![Retire(0), Complete, EndPod, WakeAt(at(0))],
             "Succeeded",
         ),
         ("OnFailure", 1, vec![restart(0, at(0)), Start(0)], "Running"),
-        ("Never", 0, vec![Retire(0), Complete, EndPod], "Succeeded"),
-        ("Never", 3, vec![Retire(0), Complete, EndPod], "Failed"),
+        (
+            "Never",
+            0,
+            vec![Retire(0), Complete, EndPod, WakeAt(at(0))],
+            "Succeeded",
+        ),
+        (
+            "Never",
+            3,
+            vec![Retire(0), Complete, EndPod, WakeAt(at(0))],
+            "Failed",
+        ),
     ];
     for (policy, code, actions, phase) in table {
         let mut w = Walk::new(policy, &[("main", App)]);
