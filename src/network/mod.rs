@@ -192,13 +192,21 @@ fn attach_uid(
     };
     let cache = cache_dir(store.root());
     let hold = gc::adding(store.root(), cancel)?;
-    let added = match choice {
-        Choice::Cni(list) => cni::add(&cache, &list, &runtime, Some(cancel))
-            .map(|attachment| attachment.result.unwrap_or(Value::Null))
-            .map_err(anyhow::Error::from),
-        Choice::Builtin(subnet) => attach_builtin(store, &cache, subnet, &runtime, cancel),
-    }
-    .and_then(|result| {
+    let started = std::time::Instant::now();
+    let (kind, added) = match choice {
+        Choice::Cni(list) => (
+            "cni",
+            cni::add(&cache, &list, &runtime, Some(cancel))
+                .map(|attachment| attachment.result.unwrap_or(Value::Null))
+                .map_err(anyhow::Error::from),
+        ),
+        Choice::Builtin(subnet) => (
+            "builtin",
+            attach_builtin(store, &cache, subnet, &runtime, cancel),
+        ),
+    };
+    note_time("ADD", kind, uid, started);
+    let added = added.and_then(|result| {
         let addresses = cni::result::pod_addresses(&result, IFNAME).map_err(|e| anyhow!(e))?;
         // containerd's refusal of a network that gave the pod nothing.
         if addresses.is_empty() {
@@ -332,8 +340,11 @@ fn detach_uid(store: &Store, uid: &str) -> Result<()> {
     // crashed pod) must read as missing to the plugins: they then free
     // what lives outside it, where an empty file would fail them.
     netns::forget_if_dead(&netns_path(&store.pod_run_dir(uid)))?;
+    let started = std::time::Instant::now();
     let mut failed = None;
-    for attachment in Attachment::find(&cache, uid) {
+    let attachments = Attachment::find(&cache, uid);
+    let cni_work = !attachments.is_empty();
+    for attachment in attachments {
         match cni::del(&cache, &attachment) {
             Ok(()) => gc::del_done(store.root(), &attachment),
             Err(e) => {
@@ -345,13 +356,47 @@ fn detach_uid(store: &Store, uid: &str) -> Result<()> {
     }
     let mut failed = failed.map(anyhow::Error::from);
     // The built-in network's part (after its host ports' portmap above).
-    if let Err(e) = bridge::detach(store.root(), &cache, DEFAULT_NETWORK, uid, IFNAME) {
-        failed.get_or_insert(e);
+    let builtin_work = match bridge::detach(store.root(), &cache, DEFAULT_NETWORK, uid, IFNAME) {
+        Ok(did) => did,
+        Err(e) => {
+            failed.get_or_insert(e);
+            true
+        }
+    };
+    if cni_work || builtin_work {
+        let kind = if builtin_work { "builtin" } else { "cni" };
+        note_time("DEL", kind, uid, started);
     }
     netns::unpin(&netns_path(&store.pod_run_dir(uid)))?;
     match failed {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+/// With `POD_NETWORK_TIMES` set to a file, each ADD and each DEL that
+/// had something to delete appends a line to it, `{"op", "network"
+/// ("builtin" or "cni"), "uid", "seconds"}`: the network's own time,
+/// apart from the rest of a create or a delete (the bench's 10d/10e).
+fn note_time(op: &str, network: &str, uid: &str, started: std::time::Instant) {
+    let Some(path) = std::env::var_os("POD_NETWORK_TIMES") else {
+        return;
+    };
+    let line = json!({
+        "op": op,
+        "network": network,
+        "uid": uid,
+        "seconds": started.elapsed().as_secs_f64(),
+    });
+    // One write of a line to an O_APPEND file: lines of processes
+    // writing at once do not mix.
+    let written = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, format!("{line}\n").as_bytes()));
+    if let Err(e) = written {
+        eprintln!("Warning: writing {}: {e}", Path::new(&path).display());
     }
 }
 

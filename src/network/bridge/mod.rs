@@ -196,8 +196,14 @@ pub fn check(
 /// DEL of whatever the built-in network holds for the pod `uid` in this
 /// root: from its record, or, with none (a crash during ADD, a record
 /// lost at a reboot), from the veth's name and the leases naming the
-/// pod. Nothing held is nothing done.
-pub fn detach(root: &Path, cache_dir: &Path, network: &str, uid: &str, ifname: &str) -> Result<()> {
+/// pod. Nothing held is nothing done (false).
+pub fn detach(
+    root: &Path,
+    cache_dir: &Path,
+    network: &str,
+    uid: &str,
+    ifname: &str,
+) -> Result<bool> {
     let path = record_path(cache_dir, network, uid, ifname);
     let record = read_record(&path);
     let bridge = record
@@ -211,7 +217,7 @@ pub fn detach(root: &Path, cache_dir: &Path, network: &str, uid: &str, ifname: &
     };
     let held = pool.held_by(uid);
     if record.is_none() && held.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let host = record
         .as_ref()
@@ -222,8 +228,8 @@ pub fn detach(root: &Path, cache_dir: &Path, network: &str, uid: &str, ifname: &
     })?;
     pool.release_held(uid, &held)?;
     match std::fs::remove_file(&path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
         Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
     }
 }
