@@ -324,7 +324,7 @@ fn check_all(cache: &Path, uid: &str, cancel: &Cancel) -> bool {
 /// network namespace. Works with the pod's processes gone, its namespace
 /// gone, from any process.
 pub fn detach(store: &Store, uid: &str) -> Result<()> {
-    detach_uid(store, uid).with_context(|| format!("failed to destroy network for sandbox {uid:?}"))
+    del(store, uid, true).with_context(|| format!("failed to destroy network for sandbox {uid:?}"))
 }
 
 /// Retries the DELs that failed before, of pods that are gone, when due
@@ -334,7 +334,16 @@ pub fn retry_failed_dels(store: &Store) {
     gc::retry_failed(store);
 }
 
+/// DEL of the pod `uid`'s attachments, whose namespace may be set up
+/// again (a failed or interrupted ADD).
 fn detach_uid(store: &Store, uid: &str) -> Result<()> {
+    del(store, uid, false)
+}
+
+/// DEL; `ending`: the pod's namespace goes (its pause process was killed
+/// and the pin is removed here), and the built-in network's veth pair with
+/// it, by the kernel, off the caller's path.
+fn del(store: &Store, uid: &str, ending: bool) -> Result<()> {
     let cache = cache_dir(store.root());
     // A pin whose namespace is gone (unmounted, or the run directory of a
     // crashed pod) must read as missing to the plugins: they then free
@@ -356,7 +365,8 @@ fn detach_uid(store: &Store, uid: &str) -> Result<()> {
     }
     let mut failed = failed.map(anyhow::Error::from);
     // The built-in network's part (after its host ports' portmap above).
-    let builtin_work = match bridge::detach(store.root(), &cache, DEFAULT_NETWORK, uid, IFNAME) {
+    let builtin = bridge::detach(store.root(), &cache, DEFAULT_NETWORK, uid, IFNAME, ending);
+    let builtin_work = match builtin {
         Ok(did) => did,
         Err(e) => {
             failed.get_or_insert(e);
