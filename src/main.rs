@@ -9,6 +9,7 @@ mod api;
 mod cli;
 mod duration;
 mod error;
+mod fault;
 mod image;
 mod network;
 mod node;

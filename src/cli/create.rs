@@ -267,8 +267,12 @@ pub fn admit_and_store<'s>(
         None => queue.insert(pods::queue(store)?),
     };
     store.create(object)?;
+    crate::fault::point("create-stored");
     match queue.place(pod) {
-        Ok(Placement::Bound(pod)) => Ok((warnings, Some(pods::start(store, &pod)?))),
+        Ok(Placement::Bound(pod)) => {
+            crate::fault::point("create-bound");
+            Ok((warnings, Some(pods::start(store, &pod)?)))
+        }
         Ok(Placement::Pending | Placement::Rejected) => Ok((warnings, None)),
         Err(e) => {
             let _ = store.remove(Kind::Pod, &namespace, object.name());

@@ -152,7 +152,9 @@ fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<(Child, File, 
             Ok(())
         });
     }
+    command.env_remove(crate::fault::VAR);
     let child = command.spawn().context("re-executing pod")?;
+    crate::fault::point("supervisor-spawned");
     // Only the supervisor may hold the write end: its exit (or its
     // closing the descriptor) is the end of the answer.
     drop(ready_w);

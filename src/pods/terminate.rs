@@ -34,6 +34,7 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
     };
     let force = how == Termination::Immediate;
     mark_terminating(store, &namespace, &name, &uid, grace)?;
+    crate::fault::point("delete-marked");
     let records = Records::new(&store.pod_run_dir(&uid));
     // The socket is asked even when the pid file does not name a live
     // supervisor (a corrupt record): a supervisor that answers stops the
@@ -135,7 +136,7 @@ fn ask_supervisor(
             // supervisor (which now writes nothing) still kills it.
             remove_record(store, namespace, name, uid)?;
         }
-        Ok(Some(Reply::Accepted)) => {}
+        Ok(Some(Reply::Accepted)) => crate::fault::point("delete-accepted"),
         Ok(Some(Reply::Error { message })) => anyhow::bail!("{message}"),
         _ => return Ok(None),
     }
@@ -204,6 +205,7 @@ fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let uid = pod_uid(pod)?.to_string();
     tear_down(store, pod, records)?;
+    crate::fault::point("delete-torn-down");
     remove_record(store, &namespace, &name, &uid)
 }
 
@@ -235,6 +237,7 @@ pub(super) fn release(store: &Store, pod: &Pod, records: &Records) -> Result<()>
             let _ = crate::process::kill(process.pid, libc::SIGKILL);
         }
     }
+    crate::fault::point("delete-killed");
     let torn_down = crate::runtime::PodRuntime::open(store, pod).and_then(|mut rt| rt.teardown());
     if let Err(e) = torn_down {
         eprintln!("Warning: tearing down pod {name:?}: {e:#}");
