@@ -486,7 +486,7 @@ mod tests {
         std::fs::write(tmp.path().join("cgroup.controllers"), "cpu memory pids io").unwrap();
         let cgroup = Cgroup::new(Layout::V2(tmp.path().to_path_buf()), "pod/uid-1").child("app");
         // A plain directory does not grow control files: make them.
-        for dir in ["pod", "pod/uid-1"] {
+        for dir in ["pod", "pod/uid-1", "pod/uid-1/app"] {
             std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
             std::fs::write(
                 tmp.path().join(dir).join("cgroup.controllers"),
@@ -518,5 +518,32 @@ mod tests {
         )
         .unwrap();
         assert!(cgroup.oom_killed());
+    }
+
+    /// A hybrid host's cgroup2 hierarchy offers none of memory, cpu and
+    /// pids (the v1 hierarchies hold them): the limits are skipped, as on
+    /// v1 without those mounts, instead of failing on files that do not
+    /// exist.
+    #[test]
+    fn v2_without_controllers_skips_their_limits() {
+        let tmp = tempfile::tempdir().unwrap();
+        for dir in ["", "pod", "pod/uid-1"] {
+            std::fs::create_dir_all(tmp.path().join(dir)).unwrap();
+            std::fs::write(tmp.path().join(dir).join("cgroup.controllers"), "hugetlb\n").unwrap();
+        }
+        let cgroup = Cgroup::new(Layout::V2(tmp.path().to_path_buf()), "pod/uid-1");
+        cgroup
+            .create(&Limits {
+                memory: Some(1 << 20),
+                cpu_quota: Some((50_000, CPU_PERIOD_US)),
+                cpu_shares: Some(1024),
+                pids: Some(16384),
+                devices: None,
+            })
+            .unwrap();
+        for file in ["memory.max", "cpu.max", "cpu.weight", "pids.max"] {
+            assert!(!tmp.path().join("pod/uid-1").join(file).exists(), "{file}");
+        }
+        assert!(!tmp.path().join("cgroup.subtree_control").exists());
     }
 }

@@ -37,20 +37,29 @@ fn enable_controllers(dir: &Path) -> Result<()> {
     write(&dir.join("cgroup.subtree_control"), &wanted.join(" "))
 }
 
+/// Writes `limits` in the cgroup `dir`. A limit whose controller the
+/// hierarchy does not offer is skipped, as the v1 path skips a controller
+/// that is not mounted: on a hybrid host the v1 hierarchies hold memory,
+/// cpu and pids, and the cgroup2 one has none of them (its files, such as
+/// pids.max, do not exist, and writing one fails with EACCES).
 pub fn apply(dir: &Path, limits: &Limits) -> Result<()> {
-    if let Some(bytes) = limits.memory {
+    let controllers = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    let has = |c: &str| controllers.split_whitespace().any(|a| a == c);
+    if let (Some(bytes), true) = (limits.memory, has("memory")) {
         write(&dir.join("memory.max"), &bytes.to_string())?;
     }
-    if let Some((quota, period)) = limits.cpu_quota {
-        write(&dir.join("cpu.max"), &format!("{quota} {period}"))?;
+    if has("cpu") {
+        if let Some((quota, period)) = limits.cpu_quota {
+            write(&dir.join("cpu.max"), &format!("{quota} {period}"))?;
+        }
+        if let Some(shares) = limits.cpu_shares {
+            write(
+                &dir.join("cpu.weight"),
+                &weight_from_shares(shares).to_string(),
+            )?;
+        }
     }
-    if let Some(shares) = limits.cpu_shares {
-        write(
-            &dir.join("cpu.weight"),
-            &weight_from_shares(shares).to_string(),
-        )?;
-    }
-    if let Some(max) = limits.pids {
+    if let (Some(max), true) = (limits.pids, has("pids")) {
         write(&dir.join("pids.max"), &max.to_string())?;
     }
     Ok(())
