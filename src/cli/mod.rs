@@ -168,6 +168,15 @@ pub fn run() -> Result<ExitCode> {
         cli.global.namespace = "default".to_string();
     }
     let global = &cli.global;
+    // Everything but printing the version or a completion script needs
+    // root: refuse before a manifest or stdin is read (`create -f` would
+    // otherwise answer about the file first).
+    if !matches!(
+        cli.command,
+        Some(Command::Version(_) | Command::Completion(_))
+    ) {
+        crate::store::require_root()?;
+    }
     let Some(command) = cli.command else {
         return shell::run(global).map(|()| ExitCode::SUCCESS);
     };

@@ -73,7 +73,8 @@ impl ContainerRecord {
     }
 
     pub fn save(&self, run_dir: &Path, name: &str) -> Result<()> {
-        crate::store::write_volatile(
+        // 0600: the record holds the container's env, secrets among it.
+        crate::store::write_volatile_private(
             &ContainerRecord::path(run_dir, name),
             &format::encode(self)?,
         )?;

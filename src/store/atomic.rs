@@ -11,7 +11,7 @@ use std::path::Path;
 /// new content, never a mix, even across a crash. The file is 0600 from
 /// its creation on: state (secrets among it) is root's alone.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(path, bytes, true)
+    replace(path, bytes, true, 0o600)
 }
 
 /// Replaces `path` with `bytes` so that readers see either the old or the
@@ -21,16 +21,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// times on the path of every container start. The file is 0644: a pod's
 /// /etc files are bind-mounted into containers whose users read them.
 pub fn write_volatile(path: &Path, bytes: &[u8]) -> io::Result<()> {
-    replace(path, bytes, false)
+    replace(path, bytes, false, 0o644)
 }
 
-fn replace(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
+/// As [`write_volatile`], but 0600: for run-time records that hold what
+/// a container was given (its resolved env, secrets among it), so that
+/// they stay root's even in a run root left open (as older versions made
+/// it, until the next command tightens it).
+pub fn write_volatile_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, bytes, false, 0o600)
+}
+
+fn replace(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir)?;
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {
-        let mode = if durable { 0o600 } else { 0o644 };
         let mut file = OpenOptions::new()
             .write(true)
             .create(true)

@@ -55,7 +55,7 @@ pub mod record;
 pub mod restarted;
 pub mod version;
 
-pub use atomic::{write_atomic, write_volatile};
+pub use atomic::{write_atomic, write_volatile, write_volatile_private};
 pub use error::StoreError;
 pub use lock::Lock;
 
@@ -87,6 +87,18 @@ pub enum Detail {
     Manifest,
 }
 
+/// Refuses a user other than root. Every command that reads a manifest
+/// or the state calls it first, so a non-root user learns why in one line
+/// before any file (stdin included) is read or written.
+pub fn require_root() -> anyhow::Result<()> {
+    if !nix::unistd::geteuid().is_root() {
+        anyhow::bail!(
+            "pod must run as root (it creates namespaces, mounts and cgroups); try: sudo pod ..."
+        );
+    }
+    Ok(())
+}
+
 /// Where the state directory lives; cheap to clone and pass around.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -100,11 +112,7 @@ impl Store {
     /// Opens (creating when missing) the state directories. Refuses to run
     /// as non-root before anything is written.
     pub fn open(root: &Path, run_root: &Path) -> anyhow::Result<Store> {
-        if !nix::unistd::geteuid().is_root() {
-            anyhow::bail!(
-                "pod must run as root (it creates namespaces, mounts and cgroups); try: sudo pod ..."
-            );
-        }
+        require_root()?;
         let store = Store {
             root: absolute(root)?,
             run_root: absolute(run_root)?,
