@@ -157,6 +157,9 @@ struct Supervisor {
     sandbox_announced: bool,
     /// The pod is over and its sandbox torn down (`decide::Action::TearDown`).
     torn_down: bool,
+    /// A decision asked to be woken at once: the loop decides again
+    /// before it waits for a message.
+    resync: bool,
     slots: Vec<Slot>,
     conditions: Conditions,
     start_time: Timestamp,
@@ -202,6 +205,12 @@ pub async fn run(
         if sup.ready_to_finish() {
             sup.finish().await;
             break;
+        }
+        // A decision asked to decide again at once (`WakeAt` now: a pod
+        // that ended is torn down once its final phase is written),
+        // before any other message is handled.
+        if std::mem::take(&mut sup.resync) {
+            continue;
         }
         let Some(msg) = rx.recv().await else { break };
         sup.handle(msg).await;
@@ -356,6 +365,7 @@ impl Supervisor {
             pause_died: false,
             sandbox_announced: false,
             torn_down: false,
+            resync: false,
             slots,
             conditions: Conditions::default(),
             start_time: crate::duration::now(),

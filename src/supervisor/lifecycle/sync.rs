@@ -116,6 +116,10 @@ impl Supervisor {
                 self.restart(slot, at, back_off);
                 Ok(())
             }
+            Action::WakeAt(at) if at <= Instant::now() => {
+                self.resync = true;
+                Ok(())
+            }
             Action::WakeAt(at) => {
                 self.wake_at(at);
                 Ok(())

@@ -52,7 +52,8 @@ pub(in crate::supervisor::lifecycle) enum Action {
     },
     /// A failed pull waits: ImagePullBackOff and a BackOff event.
     ShowPullBackOff(usize),
-    /// Wake the loop then (a back-off ends).
+    /// Wake the loop then (a back-off ends); at once (the decision's
+    /// now): decide again before any other message is handled.
     WakeAt(Instant),
     /// The container will not run again.
     Retire(usize),
