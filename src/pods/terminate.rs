@@ -33,7 +33,12 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
         Termination::Immediate => 0,
     };
     let force = how == Termination::Immediate;
-    mark_terminating(store, &namespace, &name, &uid, grace)?;
+    match mark_terminating(store, &namespace, &name, &uid, grace) {
+        // On a full disk the mark cannot be written; the deletion, which
+        // frees space, goes on without it.
+        Err(e) if disk_full(&e) => {}
+        other => other?,
+    }
     crate::fault::point("delete-marked");
     let records = Records::new(&store.pod_run_dir(&uid));
     // The socket is asked even when the pid file does not name a live
@@ -184,6 +189,23 @@ fn mark_terminating(
     pod.metadata.deletion_grace_period_seconds = Some(grace);
     store.replace(&Object::Pod(pod))?;
     Ok(())
+}
+
+/// Whether `e` is a write refused for want of space.
+fn disk_full(e: &anyhow::Error) -> bool {
+    let full = |io: &std::io::Error| {
+        matches!(
+            io.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        )
+    };
+    e.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(full)
+            || matches!(
+                cause.downcast_ref::<crate::store::StoreError>(),
+                Some(crate::store::StoreError::Io { error, .. }) if full(error)
+            )
+    })
 }
 
 /// Removes the pod record if it is still this pod (not a new one of the

@@ -78,6 +78,8 @@ pub struct LogFile {
     /// The last entry's time, formatted: the entries of one read share
     /// it, and formatting it for each line was most of a pump's CPU time.
     stamp: Option<(Timestamp, String)>,
+    /// The last write failed (a full disk fails every one after it).
+    failing: bool,
 }
 
 impl LogFile {
@@ -93,11 +95,25 @@ impl LogFile {
             size,
             rotation,
             stamp: None,
+            failing: false,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Notes a failed write; true for the first since the file was last
+    /// written out whole, the one worth reporting: a full disk fails
+    /// every write of a chatty container, and the report goes to the
+    /// supervisor's log, in /run.
+    pub fn first_failure(&mut self) -> bool {
+        !std::mem::replace(&mut self.failing, true)
+    }
+
+    /// Notes that everything buffered was written out.
+    pub fn recovered(&mut self) {
+        self.failing = false;
     }
 
     /// Writes out what is buffered; readers see whole entries only.

@@ -264,7 +264,11 @@ impl Store {
         match kind {
             Kind::Pod => {
                 let staging = tempdir_in(&self.root.join("tmp"))?;
-                write_atomic(&staging.join("pod.json"), &body)?;
+                // A full disk fails here: nothing half-written stays.
+                if let Err(e) = write_atomic(&staging.join("pod.json"), &body) {
+                    let _ = fs::remove_dir_all(&staging);
+                    return Err(StoreError::io("storing pod")(e));
+                }
                 let target = self.pod_dir(namespace, name);
                 match atomic::rename_noreplace(&staging, &target) {
                     Ok(()) => Ok(()),

@@ -132,8 +132,13 @@ fn write(
     partial: bool,
 ) {
     let mut log = log.borrow_mut();
-    if let Err(e) = log.write_entry(time, stream, partial, content) {
-        eprintln!("pod-supervisor: writing {}: {e}", log.path().display());
+    if let Err(e) = log.write_entry(time, stream, partial, content)
+        && log.first_failure()
+    {
+        eprintln!(
+            "pod-supervisor: writing {}: {e} (the log stops here until writes succeed again)",
+            log.path().display()
+        );
     }
 }
 
@@ -149,8 +154,13 @@ fn share(tap: &Tap, stream: Stream, data: &[u8]) {
 
 fn flush(log: &Rc<RefCell<LogFile>>) {
     let mut log = log.borrow_mut();
-    if let Err(e) = log.flush() {
-        eprintln!("pod-supervisor: writing {}: {e}", log.path().display());
+    match log.flush() {
+        Ok(()) => log.recovered(),
+        Err(e) if log.first_failure() => eprintln!(
+            "pod-supervisor: writing {}: {e} (the log stops here until writes succeed again)",
+            log.path().display()
+        ),
+        Err(_) => {}
     }
 }
 
