@@ -30,6 +30,9 @@ fn every_verb_fails_in_one_line() {
         "kind: Pod\napiVersion: v1\nmetadata: {name: x\n",
     );
     let bad_yaml = bad_yaml.to_str().unwrap();
+    let empty_dir = env.dir.path().join("empty");
+    std::fs::create_dir(&empty_dir).unwrap();
+    let empty_dir = empty_dir.to_str().unwrap();
     #[rustfmt::skip]
     let rows: Vec<(Vec<&str>, &str)> = vec![
         (vec!["bogus"], "error: unrecognized subcommand 'bogus'; see 'pod --help'"),
@@ -38,6 +41,14 @@ fn every_verb_fails_in_one_line() {
         (vec!["create"], "error: the following required arguments were not provided: --filename <FILE>; see 'pod create --help'"),
         (vec!["create", "-f", missing], "error: the path"),
         (vec!["create", "-f", bad_yaml], "error: error parsing"),
+        (vec!["create", "-f", "/dev/zero"], "error: reading \"/dev/zero\": more than 64 MiB, too big for a manifest"),
+        (vec!["create", "-f", "/proc/self/mem"], "error: reading \"/proc/self/mem\": Input/output error"),
+        (vec!["create", "-f", empty_dir], "error: no objects passed to create"),
+        (vec!["delete", "-f", missing], "error: the path"),
+        (vec!["port-forward", "../x", "80"], "Error from server (BadRequest): \"../x\" is not a pod (use POD or pod/POD)"),
+        (vec!["wait", "pod/../x", "--for=delete"], "error: invalid resource name \"../x\": [may not contain '/']"),
+        (vec!["taint", "nodes", "../x", "a=b:NoSchedule"], "error: invalid resource name \"../x\": [may not contain '/']"),
+        (vec!["up", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod up --help'"),
         (vec!["apply", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod apply --help'"),
         (vec!["apply", "-f", missing], "error: the path"),
         (vec!["get"], "error: You must specify the type of resource to get."),

@@ -40,9 +40,7 @@ pub fn read_sources(paths: &[String], recursive: bool) -> Result<Vec<Source>> {
     let mut out = Vec::new();
     for path in paths {
         if path == "-" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .context("reading manifest from stdin")?;
+            let text = read_bounded(std::io::stdin()).context("reading manifest from stdin")?;
             out.push(Source {
                 name: "STDIN".into(),
                 text,
@@ -52,6 +50,27 @@ pub fn read_sources(paths: &[String], recursive: bool) -> Result<Vec<Source>> {
         read_path(std::path::Path::new(path), recursive, true, &mut out)?;
     }
     Ok(out)
+}
+
+/// The most a manifest source may hold: far beyond any real one (the API
+/// server takes 3 MiB a request), and a bound for `-f /dev/zero`, which
+/// read whole took memory until the kernel killed pod.
+const MAX_SOURCE: u64 = 64 << 20;
+
+/// Reads all of `reader` as text, refusing more than [`MAX_SOURCE`].
+fn read_bounded(reader: impl std::io::Read) -> std::io::Result<String> {
+    use std::io::{Error, ErrorKind, Read};
+    let mut bytes = Vec::new();
+    reader.take(MAX_SOURCE + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SOURCE {
+        return Err(Error::other(format!(
+            "more than {} MiB, too big for a manifest",
+            MAX_SOURCE >> 20
+        )));
+    }
+    // The words read_to_string used.
+    String::from_utf8(bytes)
+        .map_err(|_| Error::new(ErrorKind::InvalidData, "stream did not contain valid UTF-8"))
 }
 
 fn read_path(
@@ -82,8 +101,9 @@ fn read_path(
         }
         return Ok(());
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading \"{}\"", path.display()))?;
+    let text = std::fs::File::open(path)
+        .and_then(read_bounded)
+        .with_context(|| format!("reading \"{}\"", path.display()))?;
     out.push(Source {
         name: path.display().to_string(),
         text,
