@@ -403,7 +403,7 @@ fn attachments(uids: &[&str]) -> Vec<String> {
 }
 
 #[test]
-fn gc_at_the_first_set_up_after_a_boot_deletes_what_no_pod_holds_and_runs_the_plugins_gc() {
+fn gc_at_the_nodes_start_deletes_what_no_pod_holds_and_runs_the_plugins_gc_once_per_boot() {
     let env = env("");
     // A plugin of spec 1.1.0 that logs each command with its container id
     // and stdin, answers ADD with an address, and fails DEL while
@@ -476,26 +476,32 @@ fi"#,
     assert_eq!(cached(&env), attachments(&[&a, &b]));
     std::fs::remove_file(&fail).unwrap();
 
-    // A reboot empties the run root; the next set-up collects: b's DEL,
-    // then the plugins' GC told that a's attachment is valid, then c's ADD.
+    // A reboot empties the run root (its GC mark with it); the node's
+    // start, `pod up`, collects: b's DEL, then the plugins' GC told that
+    // a's attachment is valid (a runs, and is left to its supervisor).
     std::fs::remove_file(env.run_root().join("cni-gc")).unwrap();
     let before = logged().len();
-    let c = create(&env, "c", &pod("c"));
-    running("c");
+    env.ok(&["up"]);
     let seen = logged();
     let after: Vec<(&str, &str)> = seen[before..]
         .iter()
         .map(|(cmd, id, _)| (cmd.as_str(), id.as_str()))
         .collect();
-    assert_eq!(
-        after,
-        [("DEL", b.as_str()), ("GC", ""), ("ADD", c.as_str())]
-    );
+    assert_eq!(after, [("DEL", b.as_str()), ("GC", "")]);
     assert_eq!(
         seen[before + 1].2["cni.dev/valid-attachments"],
         serde_json::json!([{"containerID": a, "ifname": "eth0"}])
     );
     assert_eq!(seen[before + 1].2["cniVersion"], "1.1.0");
+    assert_eq!(cached(&env), attachments(&[&a]));
+    // Once per boot: the next set-up only adds.
+    let c = create(&env, "c", &pod("c"));
+    running("c");
+    let after: Vec<(String, String)> = logged()[before + 2..]
+        .iter()
+        .map(|(cmd, id, _)| (cmd.clone(), id.clone()))
+        .collect();
+    assert_eq!(after, [("ADD".to_string(), c.clone())]);
     assert_eq!(cached(&env), attachments(&[&a, &c]));
     env.ok(&["delete", "pod", "a", "--grace-period=1"]);
     // (It checks every mount of the test's directory: the last pod.)

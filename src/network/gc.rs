@@ -14,9 +14,10 @@
 //! GC is libcni's `GCNetworkList`: a DEL for every cached attachment no
 //! live pod holds (a pod is live while its record, with the attachment's
 //! uid, exists and has not finished), then, for a network of spec 1.1.0
-//! on, the plugins' own GC with the attachments still valid. It runs at
-//! the node's first network set-up after a boot (as containerd and podman
-//! collect at start-up), before that pod's ADD. The plugins' GC and ADDs
+//! on, the plugins' own GC with the attachments still valid. It runs once
+//! per boot, at the node's start (as containerd and podman collect at
+//! start-up): from `pod up`, or else at the node's first network set-up,
+//! before that pod's ADD. The plugins' GC and ADDs
 //! exclude each other through `<root>/cni/gc.lock` (ADDs share it), so
 //! that an address being handed out is never collected.
 

@@ -327,6 +327,16 @@ pub fn detach(store: &Store, uid: &str) -> Result<()> {
     del(store, uid, true).with_context(|| format!("failed to destroy network for sandbox {uid:?}"))
 }
 
+/// The node's network GC, if it has not run since the machine booted
+/// (see [`gc`]): `pod up` calls it at the node's start, and the first
+/// network set-up after a boot does, for a node started without it.
+pub fn gc_once_per_boot(store: &Store) {
+    match store.node_config() {
+        Ok(config) => gc::once_per_boot(store, &config.network),
+        Err(e) => eprintln!("Warning: the network's garbage collection: {e:#}"),
+    }
+}
+
 /// Retries the DELs that failed before, of pods that are gone, when due
 /// (see [`gc`]); a supervisor calls it at its pod's end, once it has
 /// answered, so that no `delete` waits for it.

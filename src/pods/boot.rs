@@ -56,6 +56,9 @@ pub fn up(store: &Store) -> Result<Report> {
         .metadata
         .name
         .unwrap_or_default();
+    // The network's leftovers of pods gone before the restart (failed
+    // DELs) are collected at the node's start, as containerd does.
+    crate::network::gc_once_per_boot(store);
     let mut done = Vec::new();
     let mut errors = Vec::new();
     let mut starting = Vec::new();

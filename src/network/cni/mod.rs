@@ -12,8 +12,8 @@
 //! supervisor finds the pod's sandbox already set up (it keeps the
 //! network when the check passes, redoes it when not); GC, libcni's
 //! `GCNetworkList` (a DEL for each cached attachment no live pod holds,
-//! then the plugins' own GC with the valid ones), at the node's first
-//! network set-up after a boot.
+//! then the plugins' own GC with the valid ones), once per boot: `pod up`
+//! or the node's first network set-up.
 
 mod cache;
 pub mod config;
