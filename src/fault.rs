@@ -9,8 +9,7 @@
 pub fn point(name: &str) {
     #[cfg(debug_assertions)]
     if std::env::var_os(VAR).is_some_and(|v| v == name) {
-        // SAFETY: kill(2) of this very process.
-        unsafe { libc::kill(libc::getpid(), libc::SIGKILL) };
+        let _ = crate::process::kill(std::process::id() as i32, libc::SIGKILL);
     }
     #[cfg(not(debug_assertions))]
     let _ = name;

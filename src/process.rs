@@ -24,6 +24,23 @@ pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Sends `signal` to every process of the group `group` (kill(2) of
+/// `-group`); groups 0 and 1 (the caller's own, init's) are refused, as a
+/// damaged value must not reach them.
+pub fn kill_group(group: i32, signal: i32) -> io::Result<()> {
+    if group <= 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("refusing to signal process group {group}"),
+        ));
+    }
+    // SAFETY: kill(2) takes plain integers and touches no memory of ours.
+    if unsafe { libc::kill(-group, signal) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Whether the process `pid` runs and is not on its way out: not a
 /// zombie, and without the kernel's PF_EXITING flag (field 9 of
 /// /proc/<pid>/stat), which an exiting process has while it still waits,
@@ -151,7 +168,41 @@ pub mod exits {
 
 #[cfg(test)]
 mod tests {
-    use super::{kill, running};
+    use super::{kill, kill_group, running};
+
+    #[test]
+    fn a_group_is_signalled_whole_but_never_0_or_1() {
+        for group in [1, 0, -7] {
+            let err = kill_group(group, libc::SIGKILL).unwrap_err();
+            assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+        }
+        use std::os::unix::process::CommandExt;
+        let mut leader = std::process::Command::new("sh")
+            .args(["-c", "sleep 60 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(leader.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        let member: i32 = line.trim().parse().unwrap();
+        kill_group(leader.id() as i32, libc::SIGKILL).unwrap();
+        let status = leader.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        // The member, reparented, dies too (a zombie at most until reaped).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while running(member) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!running(member));
+    }
 
     #[test]
     fn a_child_runs_until_it_is_a_zombie() {

@@ -132,6 +132,32 @@ fn pod_yaml(name: &str, spec: &str) -> String {
 #[test]
 fn crash_loop_backs_off_with_growing_delays() {
     let env = env();
+    // What the supervisor shows while the container waits, read from the
+    // status file itself every few milliseconds (a back-off shows for a
+    // second at least), in the order shown.
+    let status = env.root().join("pods/default/crash/status.json");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut shown: Vec<String> = Vec::new();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let status: Value = std::fs::read(&status)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
+                    .unwrap_or(Value::Null);
+                let waiting = &status["containerStatuses"][0]["state"]["waiting"];
+                if waiting["reason"] == "CrashLoopBackOff" {
+                    let message = waiting["message"].as_str().unwrap_or("").to_string();
+                    if shown.last() != Some(&message) {
+                        shown.push(message);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            shown
+        })
+    };
     create(
         &env,
         "crash",
@@ -141,25 +167,47 @@ fn crash_loop_backs_off_with_growing_delays() {
         ),
     );
     // Instance 3 has logged once instance 4 was started.
-    let pod = until(&env, "crash", 25, |p| {
+    let pod = until(&env, "crash", 40, |p| {
         container(p, "app")["restartCount"].as_i64() >= Some(4)
     });
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let shown = watcher.join().unwrap();
     let starts: Vec<f64> = (0..4)
         .map(|i| first_log_time(&env, &pod, "app", i))
         .collect();
     let gaps: Vec<f64> = starts.windows(2).map(|w| w[1] - w[0]).collect();
-    // The first restart waits for no back-off (only for the runtime,
-    // which a loaded machine slows down): well under the 2 s one.
-    assert!(
-        gaps[0] < gaps[2] - 0.5,
-        "first restart is immediate: {gaps:?}"
-    );
-    // Lower bounds only: a loaded machine adds start-up time to every gap,
-    // so growth is checked as a difference, not against upper limits.
+    // Lower bounds only: a loaded machine adds start-up time to every gap
+    // but never shortens a back-off.
     assert!(gaps[1] >= 0.9, "then 1 s: {gaps:?}");
     assert!(gaps[2] >= 1.9, "then 2 s (the maximum): {gaps:?}");
-    assert!(gaps[2] - gaps[1] >= 0.5, "delays grow: {gaps:?}");
-    let pod = until(&env, "crash", 5, |p| {
+    // The first restart is immediate, every later one backs off: in the
+    // order the supervisor recorded its events, no BackOff between the
+    // first two starts, one before each later start.
+    let text = std::fs::read_to_string(env.root().join("pods/default/crash/events.jsonl")).unwrap();
+    let order: Vec<String> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|e| e["reason"].as_str().map(String::from))
+        .filter(|r| r == "Started" || r == "BackOff")
+        .collect();
+    assert_eq!(
+        order[..6],
+        [
+            "Started", "Started", "BackOff", "Started", "BackOff", "Started"
+        ],
+        "{order:?}"
+    );
+    // The delays grow, as the supervisor says them: 1 s, then 2 s.
+    let back_off = |delay: &str| {
+        format!("back-off {delay} restarting failed container=app pod=crash_default(")
+    };
+    assert!(shown.len() >= 2, "{shown:?}");
+    assert!(shown[0].starts_with(&back_off("1s")), "{shown:?}");
+    assert!(
+        shown[1..].iter().all(|m| m.starts_with(&back_off("2s"))),
+        "{shown:?}"
+    );
+    let pod = until(&env, "crash", 10, |p| {
         container(p, "app")["state"]["waiting"]["reason"] == "CrashLoopBackOff"
     });
     let app = container(&pod, "app");

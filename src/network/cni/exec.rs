@@ -264,13 +264,9 @@ fn failure_message(status: &ExitStatus, stdout: &[u8], stderr: &[u8]) -> String 
     }
 }
 
+/// SIGKILL to the process group we made for a plugin.
 fn kill_group(group: i32) {
-    if group > 1 {
-        // SAFETY: kill(2) of a process group we made.
-        unsafe {
-            libc::kill(-group, libc::SIGKILL);
-        }
-    }
+    let _ = crate::process::kill_group(group, libc::SIGKILL);
 }
 
 fn join_path(dirs: &[PathBuf]) -> String {
