@@ -393,3 +393,96 @@ fn a_pod_bound_by_node_name_gets_the_kubelets_admission() {
     }
     assert_eq!(env.ok(&["get", "pods", "-o", "name"]), "");
 }
+
+/// Polls `check` for up to `seconds`.
+fn wait_long(env: &Env, name: &str, seconds: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while !check() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}; pod status: {}",
+            jsonpath(env, name, "{.status}")
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn disk_pressure_taints_the_node_and_evicts_pods_by_their_use() {
+    let env = env();
+    create(&env, "quiet", &sleeper("quiet", ""));
+    let writer = sleeper("writer", "").replace(
+        "command: [sleep, '3600']",
+        "command: [sh, -c, 'dd if=/dev/zero of=/fill bs=1M count=4 && touch /done && sleep 3600']",
+    );
+    create(&env, "writer", &writer);
+    wait_phase(&env, "quiet", "Running");
+    wait_phase(&env, "writer", "Running");
+    wait_long(&env, "writer", 20, "the writer's 4 MiB", || {
+        env.run(&["exec", "writer", "--", "test", "-e", "/done"])
+            .status
+            .success()
+    });
+    // A threshold no disk stays above: the node is under disk pressure
+    // (the host's own free space decides nothing).
+    env.node_config("evictionHard:\n  memory.available: 100Mi\n  nodefs.available: 1Ei\n");
+    let node = node_name();
+    let pressure = env.ok(&[
+        "get",
+        "node",
+        &node,
+        "-o",
+        "jsonpath={.status.conditions[?(@.type==\"DiskPressure\")].status} {.spec.taints[*].key}",
+    ]);
+    assert_eq!(pressure, "True node.kubernetes.io/disk-pressure");
+    // The taint keeps new pods away.
+    create(&env, "late", &sleeper("late", ""));
+    assert_eq!(
+        jsonpath(
+            &env,
+            "late",
+            "{.status.phase} {.status.conditions[0].message}"
+        ),
+        format!(
+            "Pending 0/1 nodes are available: 1 node(s) had untolerated taint {{node.kubernetes.io/disk-pressure: }}. {HELPLESS}"
+        )
+    );
+    // The pod using the most disk goes first; the other one still runs.
+    wait_long(&env, "writer", 30, "the writer's eviction", || {
+        phase(&env, "writer") == "Failed"
+    });
+    assert_eq!(phase(&env, "quiet"), "Running");
+    let status = jsonpath(&env, "writer", "{.status.reason}|{.status.message}");
+    let prefix = "Evicted|The node was low on resource: ephemeral-storage. Threshold quantity: 1Ei, available: ";
+    assert!(status.starts_with(prefix), "{status}");
+    assert!(
+        status.contains(". Container c was using ")
+            && status.ends_with(", request is 0, has larger consumption of ephemeral-storage. "),
+        "{status}"
+    );
+    let message = status.strip_prefix("Evicted|").unwrap();
+    assert_eq!(
+        jsonpath(
+            &env,
+            "writer",
+            "{.status.conditions[?(@.type==\"DisruptionTarget\")].status} {.status.conditions[?(@.type==\"DisruptionTarget\")].reason}"
+        ),
+        "True TerminationByKubelet"
+    );
+    assert!(
+        events(&env, "writer").contains(&format!("Evicted kubelet {message} x1")),
+        "{:?}",
+        events(&env, "writer")
+    );
+    let table = env.ok(&["get", "pod", "writer"]);
+    assert!(table.contains(" Evicted "), "{table}");
+    // The pressure holds: the next one goes at a later period.
+    wait_long(&env, "quiet", 40, "the quiet pod's eviction", || {
+        phase(&env, "quiet") == "Failed"
+    });
+    assert_eq!(jsonpath(&env, "quiet", "{.status.reason}"), "Evicted");
+    assert_eq!(phase(&env, "late"), "Pending");
+    for name in ["writer", "quiet", "late"] {
+        env.ok(&["delete", "pod", name, "--grace-period=0", "--force"]);
+    }
+}

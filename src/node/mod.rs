@@ -3,6 +3,7 @@
 
 pub mod admission;
 pub mod config;
+pub mod eviction;
 mod facts;
 pub mod measure;
 mod object;

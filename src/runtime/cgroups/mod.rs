@@ -280,6 +280,46 @@ impl Cgroup {
         pids
     }
 
+    /// The memory working set of the cgroup tree, as the kubelet's stats
+    /// count it: usage less the inactive file cache the kernel can drop
+    /// (0 when the memory controller cannot be read).
+    pub fn working_set(&self) -> u64 {
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+        let stat_field = |text: &str, name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+                .unwrap_or(0)
+        };
+        let (usage, inactive): (u64, u64) = match &self.layout {
+            Layout::V1(_) => {
+                let Some(root) = self.layout.v1_dir("memory") else {
+                    return 0;
+                };
+                let dir = root.join(&self.relative);
+                let usage = read(&dir.join("memory.usage_in_bytes"))
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+                (
+                    usage,
+                    stat_field(&read(&dir.join("memory.stat")), "total_inactive_file"),
+                )
+            }
+            Layout::V2(root) => {
+                let dir = root.join(&self.relative);
+                let usage = read(&dir.join("memory.current"))
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+                (
+                    usage,
+                    stat_field(&read(&dir.join("memory.stat")), "inactive_file"),
+                )
+            }
+        };
+        usage.saturating_sub(inactive)
+    }
+
     /// Whether the OOM killer killed a process of this cgroup.
     pub fn oom_killed(&self) -> bool {
         match &self.layout {

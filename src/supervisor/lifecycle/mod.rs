@@ -20,6 +20,7 @@
 mod admit;
 mod decide;
 mod evict;
+mod pressure;
 mod probes;
 mod report;
 mod sandbox;
@@ -175,6 +176,11 @@ struct Supervisor {
     node_name: String,
     /// The node's NoExecute taints as last seen (`evict`).
     taint_watch: evict::TaintWatch,
+    /// The node's pressure as last looked at (`pressure`).
+    pressure: pressure::PressureWatch,
+    /// The kubelet's eviction manager evicted the pod: its message. The
+    /// pod ends Failed, reason Evicted, and its record stays.
+    evicted: Option<String>,
 }
 
 pub async fn run(
@@ -375,6 +381,8 @@ impl Supervisor {
             status_due: false,
             processes: BTreeMap::new(),
             rejected: None,
+            pressure: pressure::PressureWatch::default(),
+            evicted: None,
             node_name: node,
             taint_watch: evict::TaintWatch::default(),
             pod,
@@ -467,6 +475,7 @@ impl Supervisor {
             }
             Msg::Check => {
                 self.watch_taints();
+                self.watch_pressure();
                 if self.stage.stopping().is_none() && !self.still_stored() {
                     // Deleted behind our back (its state directory removed):
                     // nothing is left to report to; stop everything now.

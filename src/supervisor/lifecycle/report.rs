@@ -77,8 +77,16 @@ impl Supervisor {
         } else {
             self.pod_ips.clone()
         };
+        // Evicted: Failed from the moment the kubelet decided it, with
+        // its reason and message (`evictPod`'s status function).
+        let (phase, reason, message) = match &self.evicted {
+            Some(message) => ("Failed", Some("Evicted".into()), Some(message.clone())),
+            None => (phase, None, None),
+        };
         PodStatus {
             phase: Some(phase.into()),
+            reason,
+            message,
             conditions: Some(self.conditions.to_vec()),
             host_ip: Some(self.host_ip.clone()),
             host_ips: Some(vec![HostIP {

@@ -286,6 +286,17 @@ impl Supervisor {
     /// A deletion is over (`decide::Action::RemovePod`): the pod's record,
     /// logs and runtime directory go.
     pub(super) fn remove_pod(&mut self) {
+        // An eviction stops the pod as a deletion does but keeps it,
+        // Failed with reason Evicted, unless a deletion joined it.
+        let evicted_only = self.evicted.is_some()
+            && self
+                .stage
+                .stopping()
+                .is_some_and(|s| !s.detached && s.clients.is_empty());
+        if evicted_only {
+            self.write_status();
+            return;
+        }
         if !self.stage.detached()
             && let Err(e) = self.remove_record()
         {
