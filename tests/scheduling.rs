@@ -486,3 +486,48 @@ fn disk_pressure_taints_the_node_and_evicts_pods_by_their_use() {
         env.ok(&["delete", "pod", name, "--grace-period=0", "--force"]);
     }
 }
+
+#[test]
+fn waiting_pods_are_tried_again_every_pod_max_in_unschedulable_pods_duration() {
+    let env = env();
+    // Disk pressure from a threshold no disk stays above, and the
+    // scheduler's periodic retry every 3 s instead of 5 minutes.
+    env.node_config(
+        "evictionHard:\n  memory.available: 100Mi\n  nodefs.available: 1Ei\npodMaxInUnschedulablePodsDuration: 3s\n",
+    );
+    create(&env, "late", &sleeper("late", ""));
+    let taint = format!(
+        "0/1 nodes are available: 1 node(s) had untolerated taint {{node.kubernetes.io/disk-pressure: }}. {HELPLESS}"
+    );
+    assert_eq!(
+        jsonpath(
+            &env,
+            "late",
+            "{.status.phase} {.status.conditions[0].message}"
+        ),
+        format!("Pending {taint}")
+    );
+    // The pressure ends and nothing announces it (no label, no taint
+    // removed, no pod gone): the pod waits for the periodic retry.
+    env.node_config("podMaxInUnschedulablePodsDuration: 3s\n");
+    assert_eq!(phase(&env, "late"), "Pending");
+    let since = std::time::Instant::now();
+    wait_long(&env, "late", 20, "the periodic retry", || {
+        phase(&env, "late") == "Running"
+    });
+    assert!(
+        since.elapsed() > std::time::Duration::from_millis(1500),
+        "tried again before its time: {:?}",
+        since.elapsed()
+    );
+    let seen = events(&env, "late");
+    assert_eq!(
+        seen[0],
+        format!("FailedScheduling default-scheduler {taint} x1")
+    );
+    assert!(
+        seen[1].starts_with("Scheduled default-scheduler Successfully assigned default/late to "),
+        "{seen:?}"
+    );
+    env.ok(&["delete", "pod", "late", "--grace-period=0", "--force"]);
+}

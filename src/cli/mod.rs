@@ -144,6 +144,24 @@ pub enum Command {
 }
 
 /// Parses the command line and runs the subcommand.
+/// The scheduler's periodic retry of waiting pods, done by the pod
+/// commands as they start (`pods::flush_if_due`); nothing of it can fail
+/// the command.
+fn flush_unschedulable(global: &GlobalArgs) {
+    if !nix::unistd::geteuid().is_root() || !global.root.join("nodes").is_dir() {
+        return;
+    }
+    let Ok(store) = global.store() else {
+        return;
+    };
+    let interval = store
+        .node_config()
+        .map_or(crate::node::config::DEFAULT_UNSCHEDULABLE_RETRY, |c| {
+            c.unschedulable_retry
+        });
+    crate::pods::flush_if_due(&store, interval);
+}
+
 pub fn run() -> Result<ExitCode> {
     // A shell asking for completions (`POD_COMPLETE=bash pod -- pod get …`,
     // see `completion`) is answered here, before anything else runs.
@@ -180,6 +198,17 @@ pub fn run() -> Result<ExitCode> {
     let Some(command) = cli.command else {
         return shell::run(global).map(|()| ExitCode::SUCCESS);
     };
+    if matches!(
+        command,
+        Command::Create(_)
+            | Command::Apply(_)
+            | Command::Get(_)
+            | Command::Describe(_)
+            | Command::Delete(_)
+            | Command::Wait(_)
+    ) {
+        flush_unschedulable(global);
+    }
     match command {
         Command::Create(args) => create::run(global, args),
         Command::Apply(args) => apply::run(global, args),

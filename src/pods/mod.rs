@@ -23,7 +23,7 @@ pub mod session;
 mod start;
 mod terminate;
 
-pub use schedule::{queue, retry_quietly};
+pub use schedule::{flush_if_due, queue, retry_quietly};
 pub use start::{Starting, start, start_stored};
 pub use terminate::{delete, delete_damaged};
 

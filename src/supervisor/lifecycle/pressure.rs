@@ -56,6 +56,10 @@ impl Supervisor {
             return;
         }
         self.pressure.last = Some(now);
+        // The scheduler's periodic retry rides on the same look.
+        if let Ok(config) = self.node_config_now() {
+            crate::pods::flush_if_due(&self.store, config.unschedulable_retry);
+        }
         match self.pressure_victim() {
             Ok(Some(message)) => self.evict_for_pressure(message),
             Ok(None) => {}
