@@ -124,7 +124,11 @@ impl Watcher {
                 self.last.insert(k, (json, o.clone()));
             }
         }
-        // A deleted object is printed once more, in its last state.
+        // A deleted object is printed once more, in its last state (the
+        // DELETED event's object). A namespace is deleted only through
+        // Terminating: one that went between two polls is shown as the
+        // watch would have carried it, Terminating (MODIFIED), then that
+        // state again as it goes (DELETED).
         let gone: Vec<Key> = self
             .last
             .keys()
@@ -133,6 +137,14 @@ impl Watcher {
             .collect();
         for k in gone {
             if let Some((_, o)) = self.last.remove(&k) {
+                let o = match terminating(&o, now) {
+                    Some(terminating) => {
+                        let text = printed(&terminating, &self.format, &self.options, now)?;
+                        changed.push((text, terminating.clone()));
+                        terminating
+                    }
+                    None => o,
+                };
                 let text = printed(&o, &self.format, &self.options, now)?;
                 changed.push((text, o));
             }
@@ -156,6 +168,24 @@ impl Watcher {
         }
         Ok(out)
     }
+}
+
+/// A namespace last seen before its deletion began, as it was once the
+/// deletion began: Terminating, with its deletion time. None for any
+/// other object, or a namespace already seen Terminating.
+fn terminating(o: &Object, now: Timestamp) -> Option<Object> {
+    let Object::Namespace(ns) = o else {
+        return None;
+    };
+    if ns.metadata.deletion_timestamp.is_some() {
+        return None;
+    }
+    let mut ns = ns.clone();
+    // The API's time type (k8s-openapi's jiff), whole seconds.
+    let at = k8s_openapi::jiff::Timestamp::from_second(now.as_second()).ok()?;
+    ns.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at));
+    ns.status.get_or_insert_with(Default::default).phase = Some("Terminating".into());
+    Some(Object::Namespace(ns))
 }
 
 /// The objects the target covers now.
@@ -263,5 +293,43 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w.update(&[pod("a", "Running")], now).unwrap(), "Running\n");
+    }
+
+    fn namespace(name: &str, phase: &str, deleting: bool) -> Object {
+        let mut meta = json!({"name": name, "creationTimestamp": "2026-01-01T00:00:00Z"});
+        if deleting {
+            meta["deletionTimestamp"] = json!("2026-01-01T00:00:20Z");
+        }
+        Object::Namespace(
+            serde_json::from_value(json!({"metadata": meta, "status": {"phase": phase}})).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_namespace_goes_through_terminating() {
+        let now: Timestamp = "2026-01-01T00:00:30Z".parse().unwrap();
+        let options = TableOptions::default();
+        let shown = [
+            namespace("default", "Active", false),
+            namespace("x", "Active", false),
+        ];
+        let mut w = Watcher::new(&shown, &OutputFormat::Table, &options, now).unwrap();
+        // Gone between two polls: Terminating, then gone in that state.
+        let out = w.update(&shown[..1], now).unwrap();
+        assert_eq!(
+            out,
+            "x         Terminating   30s\nx         Terminating   30s\n"
+        );
+        // Seen Terminating before it went: its last state, once.
+        let mut w = Watcher::new(&shown, &OutputFormat::Table, &options, now).unwrap();
+        let deleting = [shown[0].clone(), namespace("x", "Terminating", true)];
+        assert_eq!(
+            w.update(&deleting, now).unwrap(),
+            "x         Terminating   30s\n"
+        );
+        assert_eq!(
+            w.update(&shown[..1], now).unwrap(),
+            "x         Terminating   30s\n"
+        );
     }
 }
