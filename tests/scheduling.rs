@@ -531,3 +531,68 @@ fn waiting_pods_are_tried_again_every_pod_max_in_unschedulable_pods_duration() {
     );
     env.ok(&["delete", "pod", "late", "--grace-period=0", "--force"]);
 }
+
+#[test]
+fn a_namespace_selector_sees_the_namespaces_own_labels() {
+    let env = env();
+    let web = sleeper("web", "").replace(
+        "  name: web\n",
+        "  name: web\n  namespace: team-a\n  labels: {app: web}\n",
+    );
+    let file = env.manifest(
+        "team.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {{team: a}}\n---\n{web}"
+        ),
+    );
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    wait_until(&env, "web", "web running", || {
+        let out = env.ok(&[
+            "-n",
+            "team-a",
+            "get",
+            "pod",
+            "web",
+            "-o",
+            "jsonpath={.status.phase}",
+        ]);
+        (out == "Running").then_some(())
+    });
+    // Anti-affinity against app=web in the namespaces labelled team=a.
+    let picky = sleeper(
+        "picky",
+        "  affinity:
+    podAntiAffinity:
+      requiredDuringSchedulingIgnoredDuringExecution:
+      - labelSelector: {matchLabels: {app: web}}
+        namespaceSelector: {matchLabels: {team: a}}
+        topologyKey: kubernetes.io/hostname
+",
+    );
+    create(&env, "picky", &picky);
+    assert_eq!(
+        jsonpath(
+            &env,
+            "picky",
+            "{.status.phase} {.status.conditions[0].message}"
+        ),
+        format!(
+            "Pending 0/1 nodes are available: 1 node(s) didn't match pod anti-affinity rules. {NO_VICTIMS}"
+        )
+    );
+    // The namespace relabelled: the selector no longer picks it, and the
+    // waiting pod is tried again at once.
+    assert_eq!(
+        env.ok(&["label", "namespace", "team-a", "team=b", "--overwrite"]),
+        "namespace/team-a labeled\n"
+    );
+    wait_phase(&env, "picky", "Running");
+    env.ok(&["delete", "pod", "picky", "--grace-period=0", "--force"]);
+    env.ok(&[
+        "delete",
+        "namespace",
+        "team-a",
+        "--grace-period=0",
+        "--force",
+    ]);
+}

@@ -126,7 +126,8 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
         }
         if outcome != Outcome::Unchanged {
             store.replace(&without_status(object))?;
-            relabelled |= matches!(field, Field::Labels) && matches!(kind, Kind::Node | Kind::Pod);
+            relabelled |= matches!(field, Field::Labels)
+                && matches!(kind, Kind::Node | Kind::Pod | Kind::Namespace);
         }
         let verb = match outcome {
             Outcome::Set => field.done(),
@@ -136,7 +137,8 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
         println!("{}/{name} {verb}", kind.singular());
     }
     // The node's labels decide nodeSelector and node affinity, a pod's
-    // labels the anti-affinity of others: waiting pods may fit now, as the
+    // labels the anti-affinity of others, a namespace's labels their
+    // namespaceSelector: waiting pods may fit now, as the
     // scheduler's queue moves them on such an update.
     if relabelled {
         crate::pods::retry_quietly(&store);

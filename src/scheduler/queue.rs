@@ -109,12 +109,16 @@ impl<'a> Queue<'a> {
             self.write_status(pod, Some(gated), None)?;
             return Ok(Placement::Pending);
         }
+        // A namespace's own labels (what the API server stored, with the
+        // kubernetes.io/metadata.name label it adds); a namespace not
+        // stored has that one label only.
         let namespace_labels = |ns: &str| -> BTreeMap<String, String> {
-            // Every namespace carries its name as a label (the
-            // NamespaceDefaultLabelName feature).
-            [("kubernetes.io/metadata.name".to_string(), ns.to_string())]
-                .into_iter()
-                .collect()
+            let mut labels = match self.store.get(Kind::Namespace, "", ns) {
+                Ok(Some(Object::Namespace(n))) => n.metadata.labels.unwrap_or_default(),
+                _ => BTreeMap::new(),
+            };
+            labels.insert("kubernetes.io/metadata.name".to_string(), ns.to_string());
+            labels
         };
         let snapshot = Snapshot {
             node: &self.node,
