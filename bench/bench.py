@@ -183,6 +183,68 @@ def memory_kib(pid):
     return rss, pss
 
 
+def rollup_kib(pid):
+    """{"Rss", "Pss", "Uss"} in KiB from smaps_rollup (Uss: the process's
+    private pages, clean and dirty), or None if the process is gone."""
+    out = {"Rss": 0, "Pss": 0, "Uss": 0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(":")
+                if key in ("Rss", "Pss"):
+                    out[key] = int(rest.split()[0])
+                elif key in ("Private_Clean", "Private_Dirty"):
+                    out["Uss"] += int(rest.split()[0])
+    except OSError:
+        return None
+    return out
+
+
+def meminfo():
+    """/proc/meminfo in bytes."""
+    out = {}
+    with open("/proc/meminfo") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            out[key] = int(rest.split()[0]) * (1024 if rest.strip().endswith("kB") else 1)
+    return out
+
+
+# The kernel's memory of the host that a pod can grow, from /proc/meminfo:
+# slab it cannot reclaim (namespaces, cgroups, mounts, sockets, inodes of
+# tmpfs and overlay), kernel stacks (16 KiB a thread), page tables and the
+# per-CPU allocations (memory cgroups' statistics, mostly).
+KERNEL_FIELDS = ("SUnreclaim", "KernelStack", "PageTables", "Percpu")
+
+
+def footprint(pid):
+    """Bytes of a process that count against MemAvailable whoever it is:
+    anonymous and shared-memory pages, page tables, a kernel stack per
+    thread."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            fields = dict(line.split(":", 1) for line in f if ":" in line)
+    except OSError:
+        return 0
+    kib = sum(int(fields[k].split()[0]) for k in ("RssAnon", "RssShmem", "VmPTE") if k in fields)
+    return kib * 1024 + int(fields.get("Threads", "0").strip() or 0) * 16 * 1024
+
+
+def memory_snapshot(exclude):
+    """MemAvailable (median of five reads over half a second, so that one
+    read caught mid-reclaim does not decide), the kernel fields, and the
+    footprint of every process not in `exclude` (the machine is shared:
+    what other processes grow or free moves MemAvailable too)."""
+    avail = []
+    for _ in range(5):
+        avail.append(meminfo()["MemAvailable"])
+        time.sleep(0.1)
+    info = meminfo()
+    me = os.getpid()
+    others = sum(footprint(p) for p in pids() if p not in exclude and p != me)
+    return {"available": statistics.median(avail), "kernel": {k: info.get(k, 0) for k in KERNEL_FIELDS}, "others": others}
+
+
 def children_map():
     kids = {}
     for pid in pids():
@@ -505,6 +567,17 @@ class Pod:
         pause = [p for s in sups for p in descendants(s, kids) if cmdline(p)[:1] == ["/pause"]]
         return sups, pause
 
+    # The kinds of process pod keeps per pod, as pod_host_processes
+    # returns them.
+    kinds = ("supervisor", "pause")
+
+    def all_processes(self):
+        """Every process of the bench's pods: supervisors and all they
+        started (pause, containers)."""
+        sups = self.supervisors()
+        kids = children_map()
+        return set(sups) | {p for s in sups for p in descendants(s, kids)}
+
     def pull_argv(self, ref):
         return self.cmd("image", "pull", ref)
 
@@ -642,6 +715,15 @@ class Podman:
         kids = children_map()
         catatonit = [k for c in conmons for k in kids.get(c, []) if "catatonit" in os.path.basename(exe(k))]
         return conmons, catatonit
+
+    kinds = ("conmon", "catatonit")
+
+    def all_processes(self):
+        """Every process of the bench's pods: conmons and all they started
+        (catatonit, containers)."""
+        conmons = self.conmons()
+        kids = children_map()
+        return set(conmons) | {p for c in conmons for p in descendants(c, kids)}
 
     def pull_argv(self, ref, root=None):
         return self.podman("pull", "--tls-verify=false", ref, root=root, run_root=root and root + "-run")
@@ -902,6 +984,73 @@ class Bench:
             out[key + "-rss"]["processes"] = f"{nh} + {ni}"
         return out
 
+    # 11: memory per pod at scale, as the machine pays it. For each N of
+    # --scale, N pods of the seed's shape in one manifest file, run by
+    # each tool in turn (the order alternates, so neither always runs
+    # while the other helpers' builds are at one phase), --scale-runs
+    # rounds. The memory the processes the tool keeps per pod hold (PSS,
+    # USS, RSS), and the host's MemAvailable before the create and once
+    # all N run (see memory_snapshot for how the noise of a shared
+    # machine is taken out).
+    def case_scale(self, tools):
+        for tool in tools:
+            # Not counted: podman builds its pause image on its first kube
+            # play, and both tools' binaries come into the page cache.
+            name = self.fresh("warm")
+            self.create_and_wait(tool, name, self.manifest(name, seed_pod(name)))
+            self.clear(tool)
+        samples = {}
+        for r in range(self.args.scale_runs):
+            for i, n in enumerate(self.args.scale):
+                for tool in tools if (r + i) % 2 == 0 else list(reversed(tools)):
+                    print(f"bench: {tool.label}: 11, {n} pods, round {r + 1}", file=sys.stderr, flush=True)
+                    try:
+                        samples.setdefault((tool.label, n), []).append(self.scale_once(tool, n))
+                    except (NotApplicable, CommandFailed, subprocess.TimeoutExpired) as e:
+                        samples[(tool.label, n)] = str(e)
+                        self.clear(tool)
+        out = {}
+        for (label, n), runs in samples.items():
+            for key, value in scale_results(runs, n).items():
+                out.setdefault(key, {})[label] = value
+        return out
+
+    def clear(self, tool):
+        tool.delete_all()
+        poll(f"{tool.label}'s pods to be gone", lambda: not tool.all_processes(), 300, 0.2)
+        reap_orphans()
+
+    def scale_once(self, tool, n):
+        names = [self.fresh(f"scale{n}") for _ in range(n)]
+        path = write_manifests(os.path.join(self.manifests, f"{names[0]}-{n}.yaml"), [seed_pod(nm) for nm in names])
+        time.sleep(1)
+        before = memory_snapshot(set())
+        run(tool.create_argv(path), env=tool.env, timeout=600 + 5 * n)
+        self.wait_all(tool, set(names), self.args.timeout + 3 * n)
+        time.sleep(2)  # lazy allocations, first status writes
+        after = memory_snapshot(tool.all_processes())
+        helpers, infra = tool.pod_host_processes(None)
+        kinds = {}
+        for kind, group in zip(tool.kinds, (helpers, infra)):
+            kinds[kind] = [m for m in (rollup_kib(p) for p in group) if m]
+        self.clear(tool)
+        time.sleep(1)
+        end = memory_snapshot(set())
+        every = [m for group in kinds.values() for m in group]
+        return {
+            "available_drop": before["available"] - after["available"],
+            "others_change": after["others"] - before["others"],
+            "kernel_change": sum(after["kernel"][k] - before["kernel"][k] for k in KERNEL_FIELDS),
+            "kernel_fields": {k: after["kernel"][k] - before["kernel"][k] for k in KERNEL_FIELDS},
+            # MemAvailable lost between before the create and after the
+            # delete: what the noise of the machine is, for this sample.
+            "drift": before["available"] - end["available"],
+            "pss": sum(m["Pss"] for m in every) * 1024,
+            "uss": sum(m["Uss"] for m in every) * 1024,
+            "rss": {k: statistics.median(m["Rss"] for m in group) * 1024 if group else 0 for k, group in kinds.items()},
+            "processes": {k: len(group) for k, group in kinds.items()},
+        }
+
     def case_logs(self, tool):
         size = self.args.log_bytes
         name = self.fresh("logger")
@@ -963,6 +1112,31 @@ class Bench:
                 argv = tool.pull_argv(registry.ref, root=root)
             samples.append(timed(argv, env=env, timeout=600))
         return {"9": stats(samples)}
+
+
+def scale_results(runs, n):
+    """Case 11's report entries for one tool and one N, from its rounds
+    (or the reason it could not run)."""
+    keys = [f"11{c}-{n}" for c in "abcdefg"]
+    if isinstance(runs, str):
+        return {k: {"na": runs} for k in keys}
+    a, b, c, d, e, f, g = keys
+    kinds = list(runs[0]["rss"])
+    out = {
+        a: stats([r["available_drop"] / n for r in runs]),
+        b: stats([(r["available_drop"] - r["others_change"]) / n for r in runs]),
+        c: stats([r["pss"] / n for r in runs]),
+        d: stats([r["uss"] / n for r in runs]),
+        e: stats([r["rss"][kinds[0]] for r in runs]),
+        f: stats([r["rss"][kinds[1]] for r in runs]),
+        g: stats([r["kernel_change"] / n for r in runs]),
+    }
+    out[a]["drift_per_pod"] = [r["drift"] / n for r in runs]
+    out[b]["others_change"] = [r["others_change"] for r in runs]
+    out[g]["fields_per_pod"] = {k: statistics.median(r["kernel_fields"][k] / n for r in runs) for k in KERNEL_FIELDS}
+    counts = runs[0]["processes"]
+    out[c]["processes"] = " + ".join(f"{counts[k]} {k}" for k in kinds)
+    return out
 
 
 # ---------------------------------------------------------------- CNI
@@ -1158,6 +1332,14 @@ CASES = {
     "10c": ("network on: {many} pods created at once → all Running", "s"),
     "10d": ("network on: the network's ADD alone (as pod ran it in 10a)", "s"),
     "10e": ("network on: the network's DEL alone (as pod ran it in 10b)", "s"),
+    # Case 11, once per N of --scale (keys 11a-100 and so on).
+    "11a": ("{n} pods running: MemAvailable drop / pod", "B"),
+    "11b": ("{n} pods running: the same, other processes' change taken out", "B"),
+    "11c": ("{n} pods running: PSS / pod (supervisor + pause; conmons + catatonit)", "B"),
+    "11d": ("{n} pods running: USS / pod", "B"),
+    "11e": ("{n} pods running: RSS of a supervisor (podman: conmon)", "B"),
+    "11f": ("{n} pods running: RSS of a pause (podman: catatonit)", "B"),
+    "11g": ("{n} pods running: kernel (slab, stacks, page tables, per-CPU) / pod", "B"),
 }
 
 GROUPS = {
@@ -1171,7 +1353,12 @@ GROUPS = {
     "8": ["8"],
     "9": ["9"],
     "10": ["10a", "10b", "10c", "10d", "10e"],
+    "11": [],  # one key per letter and N of --scale: see scale_keys
 }
+
+
+def scale_keys(scale):
+    return [f"11{c}-{n}" for n in scale for c in "abcdefg"]
 
 # Targets of issue 8 (for pod), checked on the medians.
 TARGETS = {
@@ -1182,6 +1369,10 @@ TARGETS = {
     "5": ("≤ 20 ms", lambda v, podman: v <= 0.020),
     "6a-rss": ("≤ 3 MiB", lambda v, podman: v <= 3 * MIB),
     "6b-rss": ("≤ 3 MiB", lambda v, podman: v <= 3 * MIB),
+    "11a-100": ("below podman", lambda v, podman: podman is not None and v < podman),
+    "11b-100": ("below podman", lambda v, podman: podman is not None and v < podman),
+    "11c-100": ("≤ 1/2 of podman", lambda v, podman: podman is not None and v <= podman / 2),
+    "11f-1": ("≤ 1 MiB", lambda v, podman: v <= MIB),
 }
 
 
@@ -1272,7 +1463,7 @@ def main():
     parser = argparse.ArgumentParser(description="pod against podman kube play, side by side")
     parser.add_argument("--pod", required=True, help="the pod binary (release build)")
     parser.add_argument("--out", help="JSON report path (default bench/results/<UTC date>.json)")
-    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9,10", help="comma-separated case numbers (1 includes 2)")
+    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9,10,11", help="comma-separated case numbers (1 includes 2)")
     parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
     parser.add_argument("--many", type=int, default=100, help="pods in case 4 (default 100)")
     parser.add_argument("--stored", type=int, default=500, help="pods stored in case 5 (default 500)")
@@ -1291,8 +1482,14 @@ def main():
     parser.add_argument(
         "--timeout", type=float, default=30, help="seconds a pod may take to run (plus 1 s per pod in cases 4 and 5)"
     )
+    parser.add_argument("--scale", default="1,10,100", help="pod counts of case 11 (default 1,10,100)")
+    parser.add_argument("--scale-runs", type=int, default=3, help="rounds of case 11, each N with each tool (default 3)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (for debugging)")
     args = parser.parse_args()
+    try:
+        args.scale = [int(n) for n in args.scale.split(",")]
+    except ValueError:
+        sys.exit(f"bench: --scale: {args.scale!r} is not a comma-separated list of pod counts")
 
     if os.geteuid() != 0:
         sys.exit("bench: run as root (both tools create namespaces, mounts and cgroups)")
@@ -1301,8 +1498,8 @@ def main():
     for c in args.cases.split(","):
         c = c.strip()
         if c not in GROUPS:
-            sys.exit(f"bench: unknown case {c!r} (cases are 1-10)")
-        wanted += [k for k in GROUPS[c] if k not in wanted]
+            sys.exit(f"bench: unknown case {c!r} (cases are 1-11)")
+        wanted += [k for k in (GROUPS[c] if c != "11" else scale_keys(args.scale)) if k not in wanted]
 
     become_subreaper()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("bench: terminated"))
@@ -1338,9 +1535,13 @@ def main():
             report["podman"]["version"] = podman.version()
             report["podman"]["column"] = "podman " + report["podman"]["version"].split()[0]
         for key in wanted:
-            title, unit = CASES[key]
+            title, unit = CASES[key.split("-")[0] if key.startswith("11") else key]
             title = title.format(
-                many=args.many, stored=args.stored, log=fmt(args.log_bytes, "B").replace(".00", ""), layers=args.pull_layers + 1
+                many=args.many,
+                stored=args.stored,
+                log=fmt(args.log_bytes, "B").replace(".00", ""),
+                layers=args.pull_layers + 1,
+                n=key.split("-")[-1],
             )
             report["cases"][key] = {"title": title, "unit": unit}
             if key in TARGETS:
@@ -1398,6 +1599,27 @@ def main():
                     except Exception:
                         pass
                     reap_orphans()
+        keys = [k for k in wanted if k.startswith("11")]
+        if keys:
+            print("bench: 11 ...", file=sys.stderr, flush=True)
+            ready = [t for t in tools if not image_ready[t]]
+            for tool in tools:
+                if image_ready[tool]:
+                    for k in keys:
+                        report["cases"][k][tool.label] = {"na": image_ready[tool]}
+            try:
+                for k, by_tool in bench.case_scale(ready).items():
+                    report["cases"][k].update(by_tool)
+            except (NotApplicable, CommandFailed, subprocess.TimeoutExpired) as e:
+                for k in keys:
+                    for tool in ready:
+                        report["cases"][k].setdefault(tool.label, {"na": str(e)})
+            finally:
+                for tool in ready:
+                    try:
+                        tool.delete_all()
+                    except Exception:
+                        pass
         if not podman:
             for entry in report["cases"].values():
                 entry.setdefault("podman", {"na": podman_note})
