@@ -1,63 +1,64 @@
 //! Sockets in the pod's network namespace, for the supervisor's httpGet
 //! and tcpSocket probes and hooks and for `pod port-forward`: a socket
-//! belongs to the namespace it was created in, so one thread that entered
-//! the pod's namespace creates them and the caller's async loop connects
-//! them (the rest of the process stays in its own namespace). No tool is
-//! needed in the container's image.
+//! belongs to the namespace it was created in, so the calling thread
+//! enters the pod's namespace for the one `socket` call and goes back
+//! (setns of a network namespace is allowed in a process with threads and
+//! moves only the caller), and the caller's async loop connects it. No
+//! tool is needed in the container's image, and no thread waits in the
+//! pod's namespace: a parked thread cost every pod its kernel stack, its
+//! task and its stack pages while most pods never probe.
 
 use std::io;
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
-use std::sync::mpsc;
+use std::sync::Arc;
 
+use nix::sched::CloneFlags;
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::oneshot;
 
-type Job = (bool, oneshot::Sender<io::Result<OwnedFd>>);
-
-/// A handle on the thread that lives in the pod's network namespace.
+/// Where the sockets are made: the pod's network namespace (and the one to
+/// go back to), or the supervisor's own (hostNetwork pods).
 #[derive(Debug, Clone)]
 pub struct NetNs {
-    jobs: mpsc::Sender<Job>,
+    switch: Option<Arc<Switch>>,
+}
+
+#[derive(Debug)]
+struct Switch {
+    pod: OwnedFd,
+    home: OwnedFd,
 }
 
 impl NetNs {
-    /// Enters the network namespace `ns` (an open /proc/<pid>/ns/net) on a
-    /// thread of its own. `None` stays in the supervisor's namespace (the
-    /// host's: hostNetwork pods).
+    /// Sockets of the network namespace `ns` (an open /proc/<pid>/ns/net),
+    /// checked by entering it once. `None` stays in the caller's namespace
+    /// (the host's: hostNetwork pods).
     pub fn start(ns: Option<OwnedFd>) -> io::Result<NetNs> {
-        let (jobs, rx) = mpsc::channel::<Job>();
-        let (entered_tx, entered_rx) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("pod-netns".into())
-            .spawn(move || {
-                if let Some(ns) = ns {
-                    let entered = nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
-                        .map_err(io::Error::from);
-                    let failed = entered.is_err();
-                    let _ = entered_tx.send(entered);
-                    if failed {
-                        return;
-                    }
-                } else {
-                    let _ = entered_tx.send(Ok(()));
-                }
-                for (v6, reply) in rx {
-                    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
-                    let family = if v6 {
-                        AddressFamily::Inet6
-                    } else {
-                        AddressFamily::Inet
-                    };
-                    let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
-                    let made = socket(family, SockType::Stream, flags, None);
-                    let _ = reply.send(made.map_err(io::Error::from));
-                }
-            })?;
-        entered_rx
-            .recv()
-            .map_err(|_| io::Error::other("the network namespace thread died"))??;
-        Ok(NetNs { jobs })
+        let Some(pod) = ns else {
+            return Ok(NetNs { switch: None });
+        };
+        let home = OwnedFd::from(std::fs::File::open("/proc/thread-self/ns/net")?);
+        let netns = NetNs {
+            switch: Some(Arc::new(Switch { pod, home })),
+        };
+        netns.inside(|| Ok(()))?;
+        Ok(netns)
+    }
+
+    /// Runs `make` with the calling thread in the pod's namespace.
+    fn inside<T>(&self, make: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+        let Some(switch) = &self.switch else {
+            return make();
+        };
+        nix::sched::setns(&switch.pod, CloneFlags::CLONE_NEWNET)?;
+        let made = make();
+        if let Err(e) = nix::sched::setns(&switch.home, CloneFlags::CLONE_NEWNET) {
+            // Every later socket and child of this thread would be the
+            // pod's: going on is not an option.
+            eprintln!("pod: leaving the pod's network namespace: {e}");
+            std::process::abort();
+        }
+        made
     }
 
     /// Connects to `addr` from inside the pod's network namespace.
@@ -69,13 +70,14 @@ impl NetNs {
     /// connected yet: for callers that word a failure of `socket` apart
     /// from one of `connect`, as Go's dialer does.
     pub async fn socket(&self, v6: bool) -> io::Result<TcpSocket> {
-        let (tx, rx) = oneshot::channel();
-        self.jobs
-            .send((v6, tx))
-            .map_err(|_| io::Error::other("the network namespace thread is gone"))?;
-        let fd = rx
-            .await
-            .map_err(|_| io::Error::other("the network namespace thread is gone"))??;
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+        let family = if v6 {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        };
+        let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
+        let fd = self.inside(|| Ok(socket(family, SockType::Stream, flags, None)?))?;
         Ok(TcpSocket::from_std_stream(std::net::TcpStream::from(fd)))
     }
 }
@@ -100,5 +102,33 @@ mod tests {
         stream.read_to_end(&mut buf).await.unwrap();
         assert_eq!(buf, b"hi");
         stream.shutdown().await.unwrap();
+    }
+
+    /// The socket is the given namespace's and the caller comes back: in a
+    /// new network namespace (its loopback down) 127.0.0.1 is unreachable,
+    /// while the same address reaches the listener in the caller's. Needs
+    /// root.
+    #[tokio::test]
+    async fn makes_the_socket_in_the_given_namespace_and_comes_back() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let other = std::thread::spawn(|| {
+            nix::sched::unshare(CloneFlags::CLONE_NEWNET).unwrap();
+            OwnedFd::from(std::fs::File::open("/proc/thread-self/ns/net").unwrap())
+        })
+        .join()
+        .unwrap();
+        let here = || std::fs::read_link("/proc/thread-self/ns/net").unwrap();
+        let before = here();
+        let ns = NetNs::start(Some(other)).unwrap();
+        let refused = ns.connect(addr).await.unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(libc::ENETUNREACH), "{refused}");
+        assert_eq!(here(), before);
+        NetNs::start(None).unwrap().connect(addr).await.unwrap();
+        assert_eq!(here(), before);
     }
 }
