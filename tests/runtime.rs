@@ -148,18 +148,37 @@ spec:
     };
     // Paths read inside the container are relative to its cgroup
     // namespace, whose root is the container's cgroup (pod/<uid>/main):
-    // `/` is that cgroup, `/../.sandbox` the pause process's beside it.
+    // `/` is that cgroup, `/..` the pod's, `/../.sandbox` the pause
+    // process's beside it.
     let expect = |paths: Vec<String>, want: &str, who: &str| {
         assert!(
             paths.iter().all(|p| p == want),
             "{who} is in {paths:?}, not in {want} of the container's cgroup namespace"
         );
     };
-    expect(
-        show("cat /proc/1/cgroup"),
-        "/../.sandbox",
-        "the pause process",
-    );
+    // The pause process has a cgroup of its own only where it needs one:
+    // on v1 in the devices hierarchy (its device list), in memory, cpu
+    // and pids the pod's (a child there would cost a memory cgroup per pod
+    // for nothing); on v2 a whole one, as the pod's cgroup has children.
+    let pause = env.ok(&[
+        "exec",
+        "grouped",
+        "-c",
+        "main",
+        "--",
+        "cat",
+        "/proc/1/cgroup",
+    ]);
+    let devices = pause
+        .lines()
+        .find_map(|l| l.split_once(":devices:").map(|(_, path)| path.to_string()));
+    match devices {
+        Some(path) => {
+            assert_eq!(path, "/../.sandbox", "{pause}");
+            expect(runtime_cgroups(&pause), "/..", "the pause process");
+        }
+        None => expect(runtime_cgroups(&pause), "/../.sandbox", "the pause process"),
+    }
     expect(
         show("cat /proc/$(pidof sleep)/cgroup"),
         "/",

@@ -459,15 +459,11 @@ impl PodRuntime {
             uts: !self.host_network(),
             pid: self.shares_pid_namespace(),
         };
-        let pause_cgroup = self.cgroup.child(state::SANDBOX_CGROUP);
         // The pause process needs no device; it gets a container's list.
-        pause_cgroup
-            .create(&cgroups::Limits {
-                devices: Some(cgroups::devices::DEFAULT_RULES),
-                ..cgroups::Limits::default()
-            })
+        let entry = self
+            .cgroup
+            .create_device_child(state::SANDBOX_CGROUP, cgroups::devices::DEFAULT_RULES)
             .context("creating the pause process's cgroup")?;
-        let entry = pause_cgroup.entry();
         let user = if self.own_users() {
             let range = match self.range {
                 Some(range) => range,
