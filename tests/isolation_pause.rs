@@ -350,6 +350,11 @@ fn pause_in_a_shared_pid_namespace_holds_nothing_of_the_host() {
         .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
         .unwrap_or_else(|| panic!("no VmRSS in {status}"));
     assert!(rss_kib <= 1024, "pause RSS {rss_kib} KiB");
+    // And this very process is PID 1 of the pod's shared PID namespace.
+    assert!(
+        status.contains(&format!("NSpid:\t{pause}\t1\n")),
+        "{status}"
+    );
     assert_eq!(
         std::fs::read_to_string(proc.join("comm")).unwrap(),
         "pause\n"

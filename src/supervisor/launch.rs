@@ -77,6 +77,7 @@ pub fn dispatch() -> Option<ExitCode> {
 }
 
 fn supervise(args: Args) -> Result<()> {
+    super::memory::set_up_allocator();
     // SAFETY: signal dispositions set before any thread exists.
     unsafe {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);

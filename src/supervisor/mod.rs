@@ -37,6 +37,7 @@ mod grpc;
 mod handler;
 pub mod launch;
 mod lifecycle;
+mod memory;
 mod reaper;
 pub mod socket;
 pub mod status;

@@ -205,6 +205,11 @@ pub async fn run(
     });
     let mut sup = Supervisor::new(store, pod, records, settings, reaper, tx)?;
     sup.begin();
+    // Whether anything but the periodic check happened since the memory a
+    // burst of work leaves was last given back, and whether the last batch
+    // began with that check.
+    let mut busy = true;
+    let mut tick = false;
     loop {
         sup.sync();
         sup.flush_status();
@@ -218,7 +223,14 @@ pub async fn run(
         if std::mem::take(&mut sup.resync) {
             continue;
         }
+        // The first check after a burst (the start, a restart, an attach):
+        // what the burst touched and no longer uses goes back, once.
+        if tick && std::mem::take(&mut busy) {
+            super::memory::give_back();
+        }
         let Some(msg) = rx.recv().await else { break };
+        tick = matches!(msg, Msg::Check);
+        busy |= !tick;
         sup.handle(msg).await;
         while let Ok(msg) = rx.try_recv() {
             sup.handle(msg).await;

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated, Pod};
+use k8s_openapi::api::core::v1::{ContainerState, ContainerStateTerminated};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use tokio::net::UnixStream;
 
@@ -330,12 +330,22 @@ impl Supervisor {
             .store
             .pod_dir(&self.namespace, &self.name)
             .join("pod.json");
+        // Only the uid is decoded: this runs every 2 s in every pod, and a
+        // whole Pod cost CPU time and a deep stack each time.
+        #[derive(serde::Deserialize)]
+        struct Record {
+            metadata: Metadata,
+        }
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            uid: Option<String>,
+        }
         match std::fs::read(&pod_json) {
             // A record this build cannot read (torn, or of a newer
             // format) may still be this pod's.
             Ok(bytes) if crate::store::format::check(&pod_json, &bytes).is_err() => true,
-            Ok(bytes) => serde_json::from_slice::<Pod>(&bytes)
-                .map(|p| p.metadata.uid.as_deref() == Some(self.uid.as_str()))
+            Ok(bytes) => serde_json::from_slice::<Record>(&bytes)
+                .map(|r| r.metadata.uid.as_deref() == Some(self.uid.as_str()))
                 .unwrap_or(true),
             Err(e) => e.kind() != std::io::ErrorKind::NotFound,
         }
