@@ -171,8 +171,11 @@ fn sandbox_re_created(env: &Env, name: &str, shared_pid_namespace: bool) {
     });
     let old_ip = pod["status"]["podIP"].as_str().unwrap().to_string();
     assert_eq!(leases(env), std::slice::from_ref(&old_ip));
+    // The built-in default network masquerades the whole pod subnet with
+    // one rule per node, so no rule names the pod; what is checked below is
+    // that the sandbox's change adds none and leaves none for the old
+    // address (a CNI network's per-pod rules would have to go with it).
     let rules = rules_naming(&uid);
-    assert!(rules.iter().any(|r| r.contains(&old_ip)), "{rules:#?}");
     let old_b = recorded_pid(env, &uid, "b");
     let pause = kill_pause(env, &uid);
 
