@@ -251,8 +251,10 @@ impl PodRuntime {
     /// again.
     pub fn prepare(store: &Store, pod: &Pod) -> Result<PodRuntime> {
         let mut runtime = PodRuntime::open(store, pod)?;
-        if runtime.own_users() && runtime.range.is_none() {
+        if runtime.own_users() {
             // Before the volumes: an emptyDir's fsGroup is a host gid.
+            // Asked even when the pod has its range: that takes the
+            // range's node-wide entry again after a reboot.
             runtime.range = Some(userns::allocate(store.root(), runtime.uid())?);
         }
         runtime.node_config = store.node_config()?;

@@ -9,8 +9,17 @@
 //! `useradd` hands to users (100000 up, 65536 each) and below 2^31, which
 //! some tools still read as a signed number. Each pod gets one aligned
 //! 65536-id slot, recorded as a file `<state root>/userns/<slot>` holding
-//! the pod's uid, created under a lock so two pods never share one; the
-//! file goes when the pod is torn down.
+//! the pod's uid; the file goes when the pod is torn down.
+//!
+//! Every state root on the machine draws from the same node range, so a
+//! record per root alone could give one slot to pods of two roots (root in
+//! one would be root in the other). As the built-in network does for its
+//! addresses (`network::bridge::ipam`), the slot is taken in a node-wide
+//! index under one lock: `/run/pod-userns/<slot>`, a symbolic link to the
+//! root's record. An entry whose record is gone (released, or its whole
+//! root removed) is free. The index is in /run: after a reboot a pod whose
+//! record survived takes its entry again when it is prepared, and a slot
+//! recorded in a root stays taken for that root until its pod goes.
 //!
 //! The namespace maps the pod's ids 0..65536 to the slot's host ids, for
 //! users and groups alike, and is made by a short-lived child of the
@@ -82,23 +91,25 @@ pub fn node_range(subuid: &str) -> Result<(u32, u32)> {
     Ok((DEFAULT_FIRST, DEFAULT_COUNT))
 }
 
-/// Where the allocations are recorded.
+/// The node-wide index of slots taken by every state root.
+const NODE: &str = "/run/pod-userns";
+
+/// Where a state root's allocations are recorded.
 fn dir(state_root: &Path) -> PathBuf {
     state_root.join("userns")
 }
 
-/// Holds the allocation lock while alive.
+/// Holds the node-wide allocation lock while alive.
 struct Lock(#[allow(dead_code)] File);
 
-fn lock(state_root: &Path) -> Result<Lock> {
-    let dir = dir(state_root);
+fn lock(node: &Path) -> Result<Lock> {
     // Root's alone, as every directory of the state root.
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(&dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("lock");
+        .create(node)
+        .with_context(|| format!("creating {}", node.display()))?;
+    let path = node.join("lock");
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -110,7 +121,7 @@ fn lock(state_root: &Path) -> Result<Lock> {
     Ok(Lock(file))
 }
 
-/// The slots recorded, with the pod uid each belongs to.
+/// The slots recorded in a root, with the pod uid each belongs to.
 fn slots(state_root: &Path) -> Result<Vec<(u32, String)>> {
     let dir = dir(state_root);
     let mut out = Vec::new();
@@ -128,37 +139,89 @@ fn slots(state_root: &Path) -> Result<Vec<(u32, String)>> {
     Ok(out)
 }
 
+/// Points the node's entry for `slot` to `record` (the lock held), unless
+/// a live record of another root holds it. Returns whether it does now.
+fn claim(node: &Path, slot: u32, record: &Path) -> Result<bool> {
+    let entry = node.join(slot.to_string());
+    match std::fs::read_link(&entry) {
+        Ok(target) if target == record => return Ok(true),
+        // Another record, live: taken. Dangling: free.
+        Ok(target) if target.exists() => return Ok(false),
+        Ok(_) => {
+            std::fs::remove_file(&entry).with_context(|| format!("removing {}", entry.display()))?
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        // Not a link: nothing of ours; leave the slot alone.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", entry.display())),
+    }
+    std::os::unix::fs::symlink(record, &entry)
+        .with_context(|| format!("creating {}", entry.display()))?;
+    Ok(true)
+}
+
 /// The range of pod `uid`: the one it already has (a supervisor started
-/// again on the same pod), else the lowest free slot of the node's range.
+/// again on the same pod), else the lowest slot of the node's range free
+/// in every state root.
 pub fn allocate(state_root: &Path, uid: &str) -> Result<Range> {
+    allocate_in(Path::new(NODE), state_root, uid)
+}
+
+fn allocate_in(node: &Path, state_root: &Path, uid: &str) -> Result<Range> {
     let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
     let (first, count) = node_range(&subuid)?;
-    let _lock = lock(state_root)?;
+    let _lock = lock(node)?;
+    // Absolute: the node's entries point into it from anywhere.
+    let dir = std::path::absolute(dir(state_root))
+        .with_context(|| format!("resolving {}", state_root.display()))?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&dir)
+        .with_context(|| format!("creating {}", dir.display()))?;
     let taken = slots(state_root)?;
     if let Some((slot, _)) = taken.iter().find(|(_, owner)| owner == uid) {
+        // Its entry again, if /run was emptied by a reboot since.
+        if !claim(node, *slot, &dir.join(slot.to_string()))? {
+            bail!(
+                "the user namespace range {} of this pod is held by another state root (see {})",
+                first + slot * SIZE,
+                node.join(slot.to_string()).display()
+            );
+        }
         return Ok(Range {
             first: first + slot * SIZE,
         });
     }
-    let slot = (0..count / SIZE)
-        .find(|s| !taken.iter().any(|(t, _)| t == s))
-        .ok_or_else(|| {
-            anyhow!(
-                "no user namespace range is free: all {} are in use",
-                count / SIZE
-            )
-        })?;
-    let path = dir(state_root).join(slot.to_string());
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(uid.as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    Ok(Range {
-        first: first + slot * SIZE,
-    })
+    for slot in 0..count / SIZE {
+        // A record of this root without an entry (a reboot since) stays
+        // taken until its pod goes.
+        if taken.iter().any(|(t, _)| *t == slot) {
+            continue;
+        }
+        let path = dir.join(slot.to_string());
+        // The entry first: a crash between the two leaves a dangling
+        // entry (free), never a record the index does not know.
+        if !claim(node, slot, &path)? {
+            continue;
+        }
+        let written = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(uid.as_bytes()));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(node.join(slot.to_string()));
+            return Err(e).with_context(|| format!("writing {}", path.display()));
+        }
+        return Ok(Range {
+            first: first + slot * SIZE,
+        });
+    }
+    bail!(
+        "no user namespace range is free: all {} are in use",
+        count / SIZE
+    )
 }
 
 /// The range pod `uid` holds, if any.
@@ -174,16 +237,27 @@ pub fn find(state_root: &Path, uid: &str) -> Option<Range> {
     })
 }
 
-/// Gives pod `uid`'s range back. Idempotent.
+/// Gives pod `uid`'s range back: its record, and the node's entry if it
+/// points to that record. Idempotent.
 pub fn release(state_root: &Path, uid: &str) -> Result<()> {
+    release_in(Path::new(NODE), state_root, uid)
+}
+
+fn release_in(node: &Path, state_root: &Path, uid: &str) -> Result<()> {
     if !dir(state_root).exists() {
         return Ok(());
     }
-    let _lock = lock(state_root)?;
+    let _lock = lock(node)?;
+    let dir = std::path::absolute(dir(state_root))
+        .with_context(|| format!("resolving {}", state_root.display()))?;
     for (slot, owner) in slots(state_root)? {
         if owner == uid {
-            let path = dir(state_root).join(slot.to_string());
+            let path = dir.join(slot.to_string());
             std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+            let entry = node.join(slot.to_string());
+            if std::fs::read_link(&entry).is_ok_and(|target| target == path) {
+                let _ = std::fs::remove_file(&entry);
+            }
         }
     }
     Ok(())
@@ -269,26 +343,105 @@ mod tests {
         assert!(node_range("kubelet:4294901760:131072").is_err());
     }
 
+    /// A temporary directory of its own, gone at the end of the test.
+    struct Temp(PathBuf);
+
+    impl Temp {
+        fn new(name: &str) -> Temp {
+            let path =
+                std::env::temp_dir().join(format!("pod-userns-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            Temp(path)
+        }
+    }
+
+    impl Drop for Temp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     #[test]
     fn each_pod_gets_its_own_slot_and_gives_it_back() {
-        let root = std::env::temp_dir().join(format!("pod-userns-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        let a = allocate(&root, "a").unwrap();
-        let b = allocate(&root, "b").unwrap();
+        let tmp = Temp::new("one");
+        let (node, root) = (tmp.0.join("node"), tmp.0.join("root"));
+        let a = allocate_in(&node, &root, "a").unwrap();
+        let b = allocate_in(&node, &root, "b").unwrap();
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(dir(&root)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let mode = std::fs::metadata(&node).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         assert_ne!(a, b);
         assert_eq!(a.first % SIZE, 0);
         assert_eq!(b.first.abs_diff(a.first), SIZE);
         // Asked again, a pod keeps its range.
-        assert_eq!(allocate(&root, "a").unwrap(), a);
+        assert_eq!(allocate_in(&node, &root, "a").unwrap(), a);
         assert_eq!(find(&root, "b"), Some(b));
-        release(&root, "a").unwrap();
-        release(&root, "a").unwrap();
+        release_in(&node, &root, "a").unwrap();
+        release_in(&node, &root, "a").unwrap();
         assert_eq!(find(&root, "a"), None);
         // The freed slot is the next one given.
-        assert_eq!(allocate(&root, "c").unwrap(), a);
-        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(allocate_in(&node, &root, "c").unwrap(), a);
+    }
+
+    #[test]
+    fn two_roots_on_one_node_never_share_a_slot() {
+        let tmp = Temp::new("two");
+        let node = tmp.0.join("node");
+        let (one, two) = (tmp.0.join("one"), tmp.0.join("two"));
+        let a = allocate_in(&node, &one, "a").unwrap();
+        let b = allocate_in(&node, &two, "b").unwrap();
+        assert_ne!(a, b);
+        let c = allocate_in(&node, &two, "c").unwrap();
+        let d = allocate_in(&node, &one, "d").unwrap();
+        let mut all = vec![a.first, b.first, c.first, d.first];
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 4, "{all:?}");
+        // Each pod's record stays in its own root.
+        for (root, uid, range) in [
+            (&one, "a", a),
+            (&two, "b", b),
+            (&two, "c", c),
+            (&one, "d", d),
+        ] {
+            assert_eq!(find(root, uid), Some(range));
+        }
+        // A root's release frees its slot for the other root, and leaves
+        // the other root's entries alone.
+        release_in(&node, &one, "a").unwrap();
+        release_in(&node, &one, "b").unwrap();
+        assert_eq!(find(&two, "b"), Some(b));
+        assert_eq!(allocate_in(&node, &two, "e").unwrap(), a);
+        assert_ne!(allocate_in(&node, &one, "f").unwrap(), b);
+    }
+
+    #[test]
+    fn a_removed_root_frees_its_slots_and_after_a_reboot_a_pod_keeps_its_own() {
+        let tmp = Temp::new("gone");
+        let node = tmp.0.join("node");
+        let (one, two) = (tmp.0.join("one"), tmp.0.join("two"));
+        let a = allocate_in(&node, &one, "a").unwrap();
+        let b = allocate_in(&node, &one, "b").unwrap();
+        std::fs::remove_dir_all(&one).unwrap();
+        // Its entries dangle: free.
+        assert_eq!(allocate_in(&node, &two, "c").unwrap(), a);
+        assert_eq!(allocate_in(&node, &two, "d").unwrap(), b);
+
+        // A reboot empties /run: the pods' records stay in their root.
+        std::fs::remove_dir_all(&node).unwrap();
+        // A record without an entry stays its root's...
+        let e = allocate_in(&node, &two, "e").unwrap();
+        assert!(e != a && e != b);
+        // ...and its pod, prepared again, takes its entry back.
+        assert_eq!(allocate_in(&node, &two, "c").unwrap(), a);
+        // A root that never knew d's record can take d's slot while d is
+        // down; d, prepared again, is then refused, not given a shared
+        // range.
+        assert_eq!(allocate_in(&node, &one, "f").unwrap(), b);
+        let err = allocate_in(&node, &two, "d").unwrap_err().to_string();
+        assert!(err.contains("held by another state root"), "{err}");
     }
 }
