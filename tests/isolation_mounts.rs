@@ -220,7 +220,7 @@ spec:
     imagePullPolicy: Never
     volumeMounts:
     - {name: shared, mountPath: /data, subPath: rel}
-    command: [sh, -c, 'cat /data/file; ls /proc/self/fd; sleep 3600']
+    command: [sh, -c, 'cat /data/file; ls /proc/self/fd; echo listed; sleep 3600']
 "#,
     );
     for (i, container) in [(0, "absolute"), (1, "relative")] {
@@ -241,10 +241,17 @@ spec:
             "{state}"
         );
     }
-    let log = wait_log(&env, "links", &uid, "inside", "inside");
+    // Waits for the end of the listing, not its first line: the log may
+    // hold the file's line before ls has written anything.
+    let log = wait_log(&env, "links", &uid, "inside", "listed\n");
+    assert_eq!(log.lines().next(), Some("inside"), "{log}");
     // Nothing of the runtime's (no host directory) is left open in the
     // container: stdin, stdout, stderr and ls's own directory.
-    let fds: Vec<&str> = log.lines().skip(1).collect();
+    let fds: Vec<&str> = log
+        .lines()
+        .skip(1)
+        .take_while(|line| *line != "listed")
+        .collect();
     assert_eq!(
         fds,
         ["0", "1", "2", "3"],
