@@ -1,0 +1,52 @@
+//! `pod`: a single-node kubectl and kubelet in one binary.
+//!
+//! The user-facing subcommands live in `cli/`; hidden re-executions of this
+//! same binary (the per-pod supervisor, the container init) are dispatched
+//! before clap sees the arguments, the way `runc init` is. The pause process
+//! runs a tiny program of its own (`runtime/pause.rs`).
+
+mod api;
+mod cli;
+mod duration;
+mod error;
+mod fault;
+mod image;
+mod network;
+mod node;
+mod pods;
+mod print;
+mod process;
+mod repl;
+mod runtime;
+mod scheduler;
+mod store;
+mod supervisor;
+mod terminal;
+
+pub mod fuzz;
+
+use std::process::ExitCode;
+
+/// The whole program: `src/main.rs` only calls this. The library exists so
+/// that the fuzz targets (`fuzz/`) can reach the parsers through [`fuzz`];
+/// the modules stay private, so the public surface is this and that.
+pub fn main() -> ExitCode {
+    // A container's init (and exec) is recognised before anything else: it
+    // runs for every container of every pod, so it sets up nothing it does
+    // not use. (The pause process runs a program of its own.)
+    if let Some(code) = runtime::reexec::dispatch() {
+        return code;
+    }
+    // Registry pulls use rustls with the ring provider (the brief's choice:
+    // it builds in a fraction of aws-lc's time); reqwest needs it installed
+    // process-wide before any client is built, in the CLI and in the
+    // supervisor, which pulls a pod's images.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Some(code) = supervisor::dispatch() {
+        return code;
+    }
+    match cli::run() {
+        Ok(code) => code,
+        Err(err) => error::report(&err),
+    }
+}
