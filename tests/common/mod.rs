@@ -360,7 +360,7 @@ impl Terminal {
 
     /// Waits until the screen shows `text`.
     pub fn expect(&self, text: &str) -> String {
-        self.wait_for(text, std::time::Duration::from_secs(20), |s| {
+        self.wait_for(text, std::time::Duration::from_secs(60), |s| {
             s.contains(text)
         })
     }

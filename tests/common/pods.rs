@@ -17,10 +17,15 @@ pub fn jsonpath(env: &Env, name: &str, path: &str) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// How long a test waits for something a pod does (start, log, stop)
+/// before it calls it hung: CI runs every test binary on two loaded
+/// cores, where a pod start that takes 1 s alone can take tens.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
 /// Polls `check` until it returns Some, or panics with `what` and the
-/// pod's state.
+/// pod's state after [`PATIENCE`].
 pub fn wait_until<T>(env: &Env, name: &str, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + PATIENCE;
     loop {
         if let Some(value) = check() {
             return value;
@@ -71,10 +76,11 @@ pub fn wait_log(env: &Env, name: &str, uid: &str, container: &str, text: &str) -
 }
 
 /// Deletes the pod and asserts the host holds nothing of it any more (the
-/// supervisor may take a moment to exit after answering the delete).
+/// supervisor may take a moment to exit after answering the delete, many
+/// on a loaded machine: waited for up to [`PATIENCE`]).
 pub fn delete_and_check_clean(env: &Env, name: &str, uid: &str) {
     env.ok(&["delete", "pod", name, "--grace-period=2"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + PATIENCE;
     let mut left = leftovers(env, uid);
     while !left.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
@@ -86,12 +92,16 @@ pub fn delete_and_check_clean(env: &Env, name: &str, uid: &str) {
 /// Mounts, cgroups, processes and directories of the pod still on the host.
 pub fn leftovers(env: &Env, uid: &str) -> Vec<String> {
     let mut left = Vec::new();
-    let dir = env.dir.path().to_string_lossy().into_owned();
+    // The pod's mounts, and only them: every mount a pod makes on the host
+    // is under its run directory or names its writable directory, both
+    // named by its uid. Not every mount under the test's directory: a test
+    // may mount there itself (a small tmpfs, a shared host mount), and
+    // another pod of the same environment may still be running.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     left.extend(
         mountinfo
             .lines()
-            .filter(|l| l.contains(&dir) || l.contains(uid))
+            .filter(|l| l.contains(uid))
             .map(|l| format!("mount: {l}")),
     );
     for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
