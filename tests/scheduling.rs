@@ -122,14 +122,22 @@ fn a_pod_asking_for_more_cpu_than_the_node_has_stays_pending() {
     let row: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
     assert_eq!(row[..4], ["greedy", "0/1", "Pending", "0"], "{table}");
     let described = describe(&env, "greedy");
-    for want in [
-        "Status: Pending",
-        "Node: <none>",
-        "PodScheduled False",
-        &format!("Warning FailedScheduling 0s default-scheduler {message}"),
-    ] {
+    for want in ["Status: Pending", "Node: <none>", "PodScheduled False"] {
         assert!(described.contains(want), "{want:?} not in:\n{described}");
     }
+    // The event's age is the seconds since the create, however many a
+    // loaded machine let pass: any number of seconds, nothing else.
+    let event = described
+        .lines()
+        .find_map(|l| l.strip_prefix("Warning FailedScheduling "))
+        .unwrap_or_else(|| panic!("no FailedScheduling event in:\n{described}"));
+    let (age, rest) = event.split_once(' ').unwrap();
+    assert!(
+        age.strip_suffix('s')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+        "{event}"
+    );
+    assert_eq!(rest, format!("default-scheduler {message}"));
     // Deleting it frees nothing and leaves nothing.
     env.ok(&["delete", "pod", "greedy"]);
     assert!(env.fails(&["get", "pod", "greedy"]).contains("NotFound"));
@@ -256,17 +264,23 @@ fn a_no_execute_taint_evicts_running_pods_after_their_toleration_seconds() {
     let env = env();
     let node = node_name();
     // PID 1 of its container, sleep ignores SIGTERM: each pod stays
-    // Terminating for its grace period of 5 s, long enough to look at it.
+    // Terminating for its grace period, long enough to look at it on a
+    // loaded machine.
     let grace = |yaml: String| {
         yaml.replace(
             "terminationGracePeriodSeconds: 1",
-            "terminationGracePeriodSeconds: 5",
+            "terminationGracePeriodSeconds: 15",
         )
     };
+    // The patient pod's toleration: long enough that the pod deleted at
+    // once and the one deleted after it stay apart under any load.
+    const TOLERATION: u64 = 20;
     create(&env, "plain", &grace(sleeper("plain", "")));
     let patient = sleeper(
         "patient",
-        "  tolerations: [{key: maintenance, operator: Exists, effect: NoExecute, tolerationSeconds: 4}]\n",
+        &format!(
+            "  tolerations: [{{key: maintenance, operator: Exists, effect: NoExecute, tolerationSeconds: {TOLERATION}}}]\n"
+        ),
     );
     create(&env, "patient", &grace(patient));
     let forever = sleeper(
@@ -277,14 +291,23 @@ fn a_no_execute_taint_evicts_running_pods_after_their_toleration_seconds() {
     for name in ["plain", "patient", "forever"] {
         wait_phase(&env, name, "Running");
     }
+    // A supervisor may see the taint before the command returns: the
+    // toleration counts from no earlier than the command's start.
+    let tainting = std::time::Instant::now();
     env.ok(&["taint", "node", &node, "maintenance=now:NoExecute"]);
-    let tainted = std::time::Instant::now();
 
-    // Not tolerated: deleted at once (at the supervisor's next look).
+    // Not tolerated: deleted at once (at the supervisor's next look),
+    // while the patient pod is not yet.
     wait_until(&env, "plain", "the eviction of plain", || {
         (!deletion(&env, "plain").is_empty()).then_some(())
     });
-    assert!(tainted.elapsed() < std::time::Duration::from_secs(4));
+    let patient_deletion = deletion(&env, "patient");
+    let looked = tainting.elapsed();
+    assert!(
+        looked < std::time::Duration::from_secs(TOLERATION),
+        "plain was evicted only {looked:?} after the taint"
+    );
+    assert_eq!(patient_deletion, "", "patient evicted before its time");
     // The kubelet's Killing may already follow it.
     let seen = events(&env, "plain");
     assert!(
@@ -292,22 +315,24 @@ fn a_no_execute_taint_evicts_running_pods_after_their_toleration_seconds() {
             == "TaintManagerEviction taint-eviction-controller Marking for deletion Pod default/plain x1"),
         "{seen:?}"
     );
-    assert_eq!(
-        jsonpath(
+    // The condition comes with the supervisor's next status report, which
+    // may follow the deletion's mark.
+    let reason = wait_until(&env, "plain", "the DisruptionTarget condition", || {
+        let reason = jsonpath(
             &env,
             "plain",
-            "{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}"
-        ),
-        "DeletionByTaintManager"
-    );
-    // Tolerated for 4 s: still there until then, deleted after.
-    assert!(deletion(&env, "patient").is_empty());
+            "{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}",
+        );
+        (!reason.is_empty()).then_some(reason)
+    });
+    assert_eq!(reason, "DeletionByTaintManager");
+    // Tolerated for a while: deleted once it is over, never before.
     wait_until(&env, "patient", "the eviction of patient", || {
         (!deletion(&env, "patient").is_empty()).then_some(())
     });
-    let waited = tainted.elapsed();
+    let waited = tainting.elapsed();
     assert!(
-        waited >= std::time::Duration::from_secs(4) && waited < std::time::Duration::from_secs(8),
+        waited >= std::time::Duration::from_secs(TOLERATION),
         "evicted after {waited:?}"
     );
     // Both go; the pod that tolerates the taint for ever stays.
@@ -418,7 +443,7 @@ fn disk_pressure_taints_the_node_and_evicts_pods_by_their_use() {
     create(&env, "writer", &writer);
     wait_phase(&env, "quiet", "Running");
     wait_phase(&env, "writer", "Running");
-    wait_long(&env, "writer", 20, "the writer's 4 MiB", || {
+    wait_long(&env, "writer", 60, "the writer's 4 MiB", || {
         env.run(&["exec", "writer", "--", "test", "-e", "/done"])
             .status
             .success()
@@ -448,7 +473,7 @@ fn disk_pressure_taints_the_node_and_evicts_pods_by_their_use() {
         )
     );
     // The pod using the most disk goes first; the other one still runs.
-    wait_long(&env, "writer", 30, "the writer's eviction", || {
+    wait_long(&env, "writer", 60, "the writer's eviction", || {
         phase(&env, "writer") == "Failed"
     });
     assert_eq!(phase(&env, "quiet"), "Running");
@@ -477,7 +502,7 @@ fn disk_pressure_taints_the_node_and_evicts_pods_by_their_use() {
     let table = env.ok(&["get", "pod", "writer"]);
     assert!(table.contains(" Evicted "), "{table}");
     // The pressure holds: the next one goes at a later period.
-    wait_long(&env, "quiet", 40, "the quiet pod's eviction", || {
+    wait_long(&env, "quiet", 60, "the quiet pod's eviction", || {
         phase(&env, "quiet") == "Failed"
     });
     assert_eq!(jsonpath(&env, "quiet", "{.status.reason}"), "Evicted");
@@ -489,11 +514,15 @@ fn disk_pressure_taints_the_node_and_evicts_pods_by_their_use() {
 
 #[test]
 fn waiting_pods_are_tried_again_every_pod_max_in_unschedulable_pods_duration() {
+    // No retry can come before the period has passed since the first pod
+    // command of the node stamped it, which is after this.
+    let start = std::time::Instant::now();
+    const PERIOD: std::time::Duration = std::time::Duration::from_secs(8);
     let env = env();
     // Disk pressure from a threshold no disk stays above, and the
-    // scheduler's periodic retry every 3 s instead of 5 minutes.
+    // scheduler's periodic retry every 8 s instead of 5 minutes.
     env.node_config(
-        "evictionHard:\n  memory.available: 100Mi\n  nodefs.available: 1Ei\npodMaxInUnschedulablePodsDuration: 3s\n",
+        "evictionHard:\n  memory.available: 100Mi\n  nodefs.available: 1Ei\npodMaxInUnschedulablePodsDuration: 8s\n",
     );
     create(&env, "late", &sleeper("late", ""));
     let taint = format!(
@@ -508,23 +537,31 @@ fn waiting_pods_are_tried_again_every_pod_max_in_unschedulable_pods_duration() {
         format!("Pending {taint}")
     );
     // The pressure ends and nothing announces it (no label, no taint
-    // removed, no pod gone): the pod waits for the periodic retry.
-    env.node_config("podMaxInUnschedulablePodsDuration: 3s\n");
-    assert_eq!(phase(&env, "late"), "Pending");
-    let since = std::time::Instant::now();
-    wait_long(&env, "late", 20, "the periodic retry", || {
+    // removed, no pod gone): the pod waits for the periodic retry. Still
+    // Pending when looked at before the period is over (a loaded machine
+    // may have taken longer than that to get here).
+    env.node_config("podMaxInUnschedulablePodsDuration: 8s\n");
+    let pending = phase(&env, "late");
+    let looked = start.elapsed();
+    if looked < PERIOD {
+        assert_eq!(pending, "Pending");
+    }
+    wait_long(&env, "late", 60, "the periodic retry", || {
         phase(&env, "late") == "Running"
     });
     assert!(
-        since.elapsed() > std::time::Duration::from_millis(1500),
+        start.elapsed() >= PERIOD,
         "tried again before its time: {:?}",
-        since.elapsed()
+        start.elapsed()
     );
     let seen = events(&env, "late");
-    assert_eq!(
-        seen[0],
-        format!("FailedScheduling default-scheduler {taint} x1")
-    );
+    // One failure, unless the machine was so slow that a retry came while
+    // the pressure held.
+    let failed = format!("FailedScheduling default-scheduler {taint} x");
+    assert!(seen[0].starts_with(&failed), "{seen:?}");
+    if looked < PERIOD {
+        assert_eq!(seen[0], format!("{failed}1"));
+    }
     assert!(
         seen[1].starts_with("Scheduled default-scheduler Successfully assigned default/late to "),
         "{seen:?}"
