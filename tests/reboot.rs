@@ -13,7 +13,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::pods::{create, jsonpath, leftovers, wait_until};
+use common::pods::{PATIENCE, create, jsonpath, leftovers, wait_log, wait_until};
 use common::{Env, import_busybox};
 
 fn pod_yaml(name: &str, policy: &str, command: &str) -> String {
@@ -34,7 +34,7 @@ fn kill_everything(env: &Env, uids: &[String]) {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + PATIENCE;
     loop {
         let mut alive = Vec::new();
         for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -118,10 +118,13 @@ fn after_a_reboot_get_tells_the_truth_and_up_brings_the_pods_back() {
         ),
         create(&env, "done", &pod_yaml("done", "Never", "echo finished")),
     ];
-    for name in ["always", "never"] {
+    // Running, and their shells past their first lines (Running comes
+    // before them): what the reboot must keep is written.
+    for (name, uid) in ["always", "never"].iter().zip(&uids) {
         wait_until(&env, name, "Running", || {
             (jsonpath(&env, name, "{.status.phase}") == "Running").then_some(())
         });
+        wait_log(&env, name, uid, "c", "started\n");
     }
     wait_until(&env, "done", "Succeeded", || {
         (jsonpath(&env, "done", "{.status.phase}") == "Succeeded").then_some(())
@@ -175,12 +178,14 @@ fn after_a_reboot_get_tells_the_truth_and_up_brings_the_pods_back() {
         "ContainerStatusUnknown"
     );
     // The emptyDir on disk is the pod's still; the earlier instance's log
-    // is the previous one.
+    // is the previous one. (Ready comes before the new shell's lines.)
+    wait_until(&env, "always", "the new instance's line", || {
+        (env.ok(&["logs", "always"]) == "started\n").then_some(())
+    });
     assert_eq!(
         env.ok(&["exec", "always", "--", "cat", "/data/runs"]),
         "run\nrun\n"
     );
-    assert_eq!(env.ok(&["logs", "always"]), "started\n");
     assert_eq!(env.ok(&["logs", "always", "-p"]), "started\n");
     // The Never pod's end is written down: it reads the same with the
     // run directory back.
@@ -195,7 +200,7 @@ fn after_a_reboot_get_tells_the_truth_and_up_brings_the_pods_back() {
     assert_eq!(env.ok(&["up"]), "");
 
     env.ok(&["delete", "pods", "--all", "--grace-period=1"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + PATIENCE;
     let all_left = || -> Vec<String> { uids.iter().flat_map(|u| leftovers(&env, u)).collect() };
     while !all_left().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));

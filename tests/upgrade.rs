@@ -41,7 +41,7 @@ fn gone(env: &Env, uid: &str) {
             .filter(|l| l.contains(uid))
             .collect()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + common::pods::PATIENCE;
     while !mine().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
@@ -65,6 +65,8 @@ fn records_of_a_newer_format_are_refused_and_unversioned_ones_read() {
     let uid_b = create(&env, "b", &sleeper("b"));
     running(&env, "a");
     running(&env, "b");
+    // Running comes before the shell's line, read much later.
+    wait_log(&env, "a", &uid_a, "c", "hello");
     let dir = |name: &str| env.root().join("pods/default").join(name);
 
     // What this build writes is versioned.
@@ -233,7 +235,7 @@ fn supervisors_keep_working_after_the_binary_is_replaced() {
     // Deleted by the new binary: the old supervisor stops and cleans up.
     let out = pod_from(&env, &binary, &["delete", "pod", "old", "--grace-period=2"]);
     assert!(out.status.success(), "{out:?}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + common::pods::PATIENCE;
     let mut left = common::pods::leftovers(&env, &uid);
     while !left.is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
