@@ -30,6 +30,16 @@ spec:
     )
 }
 
+/// A pod of `namespace` that takes 10 s to stop (its shell ignores
+/// SIGTERM): long enough to see its namespace Terminating on a loaded
+/// machine.
+fn slow_pod(name: &str, namespace: &str) -> String {
+    pod(name, namespace).replace(
+        "terminationGracePeriodSeconds: 2",
+        "terminationGracePeriodSeconds: 10",
+    )
+}
+
 fn namespace(name: &str) -> String {
     format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
 }
@@ -263,8 +273,8 @@ fn deleting_a_namespace_deletes_what_is_in_it_terminating_meanwhile() {
         "doomed.yaml",
         &[
             namespace("doomed"),
-            pod("a", "doomed"),
-            pod("b", "doomed"),
+            slow_pod("a", "doomed"),
+            slow_pod("b", "doomed"),
             config.to_string(),
             secret.to_string(),
         ]
@@ -292,7 +302,7 @@ fn deleting_a_namespace_deletes_what_is_in_it_terminating_meanwhile() {
         .expect("starting pod delete");
     // While the pods end their grace periods the namespace is Terminating
     // and takes nothing new.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let table = env.ok(&["get", "ns", "doomed", "--no-headers"]);
         if table.contains("Terminating") {
@@ -314,7 +324,7 @@ fn deleting_a_namespace_deletes_what_is_in_it_terminating_meanwhile() {
         "namespace \"doomed\" deleted\n"
     );
     assert!(
-        start.elapsed() >= Duration::from_secs(2),
+        start.elapsed() >= Duration::from_secs(10),
         "the pods had their grace"
     );
     assert_eq!(
@@ -337,7 +347,7 @@ fn a_namespace_deleted_without_waiting_goes_once_its_pods_are_gone() {
     common::import_busybox(&env.root());
     let file = env.manifest(
         "q.yaml",
-        &[namespace("quick"), pod("a", "quick")].join("---\n"),
+        &[namespace("quick"), slow_pod("a", "quick")].join("---\n"),
     );
     env.ok(&["create", "-f", file.to_str().unwrap()]);
     env.ok(&[
@@ -353,7 +363,7 @@ fn a_namespace_deleted_without_waiting_goes_once_its_pods_are_gone() {
         "namespace \"quick\" deleted\n"
     );
     assert!(env.ok(&["get", "ns", "quick"]).contains("Terminating"));
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while env.run(&["get", "ns", "quick"]).status.success() {
         assert!(Instant::now() < deadline, "the namespace never went");
         std::thread::sleep(Duration::from_millis(100));
@@ -371,7 +381,7 @@ fn apply(env: &Env, file: &str) -> String {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("starting pod apply");
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while child.try_wait().expect("waiting for pod apply").is_none() {
         if Instant::now() > deadline {
             let _ = child.kill();
