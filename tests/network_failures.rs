@@ -502,8 +502,7 @@ fi"#,
         .collect();
     assert_eq!(after, [("ADD".to_string(), c.clone())]);
     assert_eq!(cached(&env), attachments(&[&a, &c]));
-    env.ok(&["delete", "pod", "a", "--grace-period=1"]);
-    // (It checks every mount of the test's directory: the last pod.)
+    delete_and_check_clean(&env, "a", &a);
     delete_and_check_clean(&env, "c", &c);
     assert_eq!(cached(&env), Vec::<String>::new());
 }
