@@ -110,7 +110,7 @@ fn describe() {
 
 #[test]
 fn watch_prints_new_and_changed_rows() {
-    use std::io::Read;
+    use std::io::BufRead;
     use std::time::{Duration, Instant};
 
     let env = env_with_objects();
@@ -120,28 +120,44 @@ fn watch_prints_new_and_changed_rows() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("starting pod get -w");
-    // Let the first listing print, then add an object and change one.
-    std::thread::sleep(Duration::from_millis(600));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    // Lines as they come, for up to a minute (a loaded machine).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen: Vec<String> = Vec::new();
+    let mut read_until = |count: usize| {
+        while seen.len() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("pod get -w printed only {seen:#?}"),
+            }
+        }
+        seen.clone()
+    };
+    // The first listing printed, then an object added and one changed.
+    read_until(2);
     let other = env.manifest(
         "other.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a-much-longer-name\ndata: {}\n",
     );
     env.ok(&["create", "-f", other.to_str().unwrap()]);
     env.ok(&["delete", "cm", "settings"]);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stdout.read_to_string(&mut text);
-        text
-    });
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let lines = read_until(4);
+    // Nothing more comes (a line printed twice, say) in a while.
+    let extra = rx.recv_timeout(Duration::from_millis(500));
     child.kill().expect("stopping pod get -w");
     child.wait().unwrap();
-    let text = reader.join().unwrap();
-    let lines: Vec<&str> = text.lines().collect();
+    assert!(extra.is_err(), "more: {extra:?} after {lines:#?}");
+    let text = lines.join("\n");
     // Headers once; the new object and the deleted one follow, aligned
     // with the first table's columns (kubectl's remembered widths).
     assert_eq!(lines.len(), 4, "{text}");
