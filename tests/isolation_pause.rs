@@ -402,7 +402,7 @@ spec:
     let outcome = |command: &str| {
         let _ = std::fs::remove_file(&result);
         let _ = env.run(&["exec", "cve", "-c", "evil", "--", command]);
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let text = std::fs::read_to_string(&result).unwrap_or_default();
             if text.lines().count() >= 2 || Instant::now() > deadline {
@@ -469,14 +469,25 @@ fn the_container_init_is_not_dumpable() {
             .success()
     };
     // The init runs the pod binary (not setpriv) once /proc/<pid>/exe says
-    // so; then it blocks reading the configuration.
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // so; then it blocks reading the configuration: in a system call on
+    // fd 3 (/proc/<pid>/syscall: its number, then its first argument),
+    // waited for rather than given a fixed time a loaded machine may not
+    // keep to.
+    let deadline = Instant::now() + Duration::from_secs(60);
     let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_pod")).unwrap();
-    while std::fs::read_link(format!("/proc/{}/exe", init.0.id())).ok() != Some(binary.clone()) {
-        assert!(Instant::now() < deadline, "the init never started");
+    let pid = init.0.id();
+    let reading = || {
+        std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+            .is_ok_and(|s| s.split_whitespace().nth(1) == Some("0x3"))
+    };
+    while std::fs::read_link(format!("/proc/{pid}/exe")).ok() != Some(binary.clone()) || !reading()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the init never read its configuration"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(200));
     assert!(
         probe(old.0.id()),
         "a dumpable process of the same uid is open"

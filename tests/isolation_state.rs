@@ -541,7 +541,8 @@ spec:
         text.starts_with("CreateContainerConfigError")
             .then_some(text)
     });
-    assert!(begun.elapsed() < Duration::from_secs(15));
+    // Refused, not hung on the FIFO (tens of seconds: a loaded machine).
+    assert!(begun.elapsed() < Duration::from_secs(90));
     assert!(
         waiting.ends_with("/etc/passwd of the image is not a regular file"),
         "{waiting}"
@@ -694,7 +695,8 @@ fn a_blob_bigger_than_declared_is_refused_at_the_declared_size() {
     let sent = registry.sent.load(Ordering::Relaxed);
     // What was in flight when the client hung up, not the gigabyte.
     assert!(sent < 64 << 20, "{sent} bytes were taken");
-    assert!(begun.elapsed() < Duration::from_secs(20));
+    // Refused, not hung on the endless blob.
+    assert!(begun.elapsed() < Duration::from_secs(120));
     let partial: u64 = tree(&env.root())
         .iter()
         .filter_map(|p| fs::symlink_metadata(p).ok())
