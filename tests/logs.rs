@@ -23,7 +23,7 @@ spec:
   - name: c
     image: busybox
     imagePullPolicy: IfNotPresent
-    command: [sh, -c, 'sleep 2; i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done']
+    command: [sh, -c, 'until [ -e /tmp/go ]; do sleep 0.1; done; i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done']
 ",
     );
     // 4 KiB files: 3000 lines (about 120 KiB of CRI lines) rotate about
@@ -44,7 +44,7 @@ spec:
         "wait",
         "--for=condition=Ready",
         "pod/chatty",
-        "--timeout=30s",
+        "--timeout=60s",
     ]);
     let follower = env
         .pod()
@@ -52,6 +52,23 @@ spec:
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    // The container writes once the follower has the log open, however
+    // long a loaded machine takes to get it there.
+    let fds = format!("/proc/{}/fd", follower.id());
+    let logs = env.root().join("logs");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !std::fs::read_dir(&fds)
+        .unwrap()
+        .flatten()
+        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target.starts_with(&logs)))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follower never opened the log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    env.ok(&["exec", "chatty", "--", "touch", "/tmp/go"]);
     let out = follower.wait_with_output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
