@@ -322,8 +322,10 @@ fn grpc_probes_follow_the_health_servers_answers() {
     let uid = create(
         &env,
         "grpc",
-        "  terminationGracePeriodSeconds: 2\n  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n    readinessProbe:\n      grpc: {port: 9090}\n      periodSeconds: 1\n      failureThreshold: 1\n    livenessProbe:\n      grpc: {port: 9090, service: live}\n      initialDelaySeconds: 2\n      periodSeconds: 1\n      failureThreshold: 1\n  - name: unknown\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n    readinessProbe:\n      grpc: {port: 9090, service: nope}\n      periodSeconds: 1\n  - name: closed\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n    readinessProbe:\n      grpc: {port: 9091}\n      periodSeconds: 1\n",
+        "  terminationGracePeriodSeconds: 2\n  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n    readinessProbe:\n      grpc: {port: 9090}\n      periodSeconds: 1\n      failureThreshold: 1\n    livenessProbe:\n      grpc: {port: 9090, service: live}\n      initialDelaySeconds: 2\n      timeoutSeconds: 20\n      periodSeconds: 1\n      failureThreshold: 1\n  - name: unknown\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n    readinessProbe:\n      grpc: {port: 9090, service: nope}\n      periodSeconds: 1\n  - name: closed\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n    readinessProbe:\n      grpc: {port: 9091}\n      periodSeconds: 1\n",
     );
+    // The liveness probe's time limit is long: one answer slowed past it
+    // by a loaded machine would restart the container before its time.
     let server = HealthServer::start(
         &pod_netns(&env, "grpc", &uid),
         9090,
