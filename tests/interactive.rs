@@ -33,6 +33,26 @@ fn settle() {
     std::thread::sleep(std::time::Duration::from_millis(300));
 }
 
+/// Waits until a process of pod `uid` (by its cgroup) runs `argv`.
+fn wait_for_process(uid: &str, argv: &[&str]) {
+    let cmdline: String = argv.iter().map(|a| format!("{a}\0")).collect();
+    let start = std::time::Instant::now();
+    loop {
+        let found = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            std::fs::read(e.path().join("cmdline")).is_ok_and(|c| c == cmdline.as_bytes())
+                && std::fs::read_to_string(e.path().join("cgroup")).is_ok_and(|c| c.contains(uid))
+        });
+        if found {
+            return;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no process {argv:?} in pod {uid}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Presses `key` until the program in `term` exits. A key pressed while
 /// rustyline starts a line can be taken for part of the terminal's answer
 /// to its cursor query; a user presses again, and so does the test.
@@ -88,13 +108,13 @@ fn the_shell_completes_pod_and_container_names_and_keeps_history() {
     term.press(&["Tab"]);
     term.wait_for(
         "both containers listed",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         |s| s.contains("shell") && s.contains("web"),
     );
     // Ctrl-C drops the line, not the shell.
     term.press(&["C-c"]);
     // Keys typed before rustyline starts the next line are lost.
-    term.wait_for("a fresh prompt", std::time::Duration::from_secs(10), |s| {
+    term.wait_for("a fresh prompt", std::time::Duration::from_secs(60), |s| {
         s.lines().filter(|l| l.starts_with("pod>")).count() == 3
     });
     settle();
@@ -105,7 +125,7 @@ fn the_shell_completes_pod_and_container_names_and_keeps_history() {
     // keys typed before are lost: type only at a settled prompt.
     term.wait_for(
         "the prompt after get",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         |s| s.lines().filter(|l| l.starts_with("pod>")).count() == 4,
     );
     settle();
@@ -348,7 +368,7 @@ fn exec_it_in_the_shared_pid_namespace_sees_pause_as_pid_1() {
     term.type_text("clear; stty size\r");
     term.expect("20 70");
     term.type_text("exit 4\r");
-    term.wait_for("exec to end", std::time::Duration::from_secs(10), |_| {
+    term.wait_for("exec to end", std::time::Duration::from_secs(60), |_| {
         term.exit_status().is_some()
     });
     assert_eq!(term.exit_status(), Some(4));
@@ -412,7 +432,7 @@ fn attach_to_a_shell_types_resizes_shares_and_detaches() {
     first.type_text("echo h''i\r");
     first.wait_for(
         "hi on a line of its own",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         |s| s.lines().any(|l| l.trim_end() == "hi"),
     );
     // The window size reaches the container's pty, now and on change.
@@ -428,7 +448,7 @@ fn attach_to_a_shell_types_resizes_shares_and_detaches() {
     first.type_text("echo sha''red\r");
     second.wait_for(
         "the shared output",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         |s| s.lines().any(|l| l.trim_end() == "shared"),
     );
     // Detaching (the client goes away) leaves the container running.
@@ -447,7 +467,7 @@ fn attach_to_a_shell_types_resizes_shares_and_detaches() {
     first.expect(&format!(
         "Session ended, resume using 'pod attach {pod} -c shell -i -t' command when the pod is running"
     ));
-    first.wait_for("attach to end", std::time::Duration::from_secs(20), |_| {
+    first.wait_for("attach to end", std::time::Duration::from_secs(60), |_| {
         first.exit_status().is_some()
     });
     assert_eq!(first.exit_status(), Some(0));
@@ -507,29 +527,32 @@ fn exec_it_works_from_the_shell_and_ctrl_c_ends_only_the_command() {
     term.type_text("echo in''side\r");
     term.wait_for(
         "the command's output",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         |s| s.lines().any(|l| l.trim_end() == "inside"),
     );
     term.type_text("exit 5\r");
     term.wait_for(
         "the prompt again",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         |s| s.lines().filter(|l| l.starts_with("pod>")).count() == 2,
     );
     // A command that would run for long ends with Ctrl-C; the shell stays.
     term.type_text(&format!("exec {pod} -- sleep 600\r"));
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    // Ctrl-C once the command runs in the pod (a loaded machine may take
+    // long to start it).
+    let uid = env.ok(&["get", "pod", &pod, "-o", "jsonpath={.metadata.uid}"]);
+    wait_for_process(&uid, &["sleep", "600"]);
     term.press(&["C-c"]);
     term.wait_for(
         "the prompt after Ctrl-C",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         |s| s.lines().filter(|l| l.starts_with("pod>")).count() == 3,
     );
     term.type_text("version\r");
     term.expect("Client Version");
     term.wait_for(
         "the prompt after version",
-        std::time::Duration::from_secs(10),
+        std::time::Duration::from_secs(60),
         |s| s.lines().filter(|l| l.starts_with("pod>")).count() == 4,
     );
     settle();
@@ -639,14 +662,14 @@ spec:
     // The first instance's line, then one per restart.
     for n in 0..3 {
         let line = rx
-            .recv_timeout(std::time::Duration::from_secs(30))
+            .recv_timeout(std::time::Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("logs -f stopped after {n} instances"));
         assert_eq!(line, "run");
     }
     env.ok(&["delete", "pod", "crash", "--grace-period=1"]);
     let start = std::time::Instant::now();
     while follow.try_wait().unwrap().is_none() {
-        if start.elapsed() > std::time::Duration::from_secs(20) {
+        if start.elapsed() > std::time::Duration::from_secs(60) {
             let _ = follow.kill();
             panic!("logs -f went on after the pod was deleted");
         }
@@ -715,7 +738,7 @@ fn completion_scripts_work_in_bash_zsh_and_fish() {
         term.press(&["Enter"]);
         term.wait_for(
             &format!("{shell}'s prompt"),
-            std::time::Duration::from_secs(20),
+            std::time::Duration::from_secs(60),
             |screen| screen.lines().any(|l| l.starts_with("ready> ")),
         );
         settle();
@@ -725,7 +748,7 @@ fn completion_scripts_work_in_bash_zsh_and_fish() {
             term.press(&["Tab"]);
             term.wait_for(
                 &format!("{shell} to complete {typed:?} to {wanted:?}"),
-                std::time::Duration::from_secs(20),
+                std::time::Duration::from_secs(60),
                 |screen| screen.lines().any(|l| l.contains(wanted)),
             );
         };

@@ -86,7 +86,7 @@ fn look(term: &Terminal, n: u32) -> Seen {
          $(stat -c %d /dev/pts) $(stat -L -c %u:%g:%a /proc/self/fd/0) $(stty size)\"\r"
     ));
     let marker = format!("SEEN{n} ");
-    let screen = term.wait_for("the shell's answer", Duration::from_secs(20), |s| {
+    let screen = term.wait_for("the shell's answer", Duration::from_secs(60), |s| {
         s.lines().any(|l| l.starts_with(&marker))
     });
     let line = screen.lines().find(|l| l.starts_with(&marker)).unwrap();
@@ -148,7 +148,7 @@ fn exec_it_gets_a_pty_of_the_containers_devpts() {
     let seen = look(&term, 2);
     assert_eq!(seen.size, "24 80");
     term.press(&["C-d"]);
-    term.wait_for("exec to end", Duration::from_secs(20), |_| {
+    term.wait_for("exec to end", Duration::from_secs(60), |_| {
         term.exit_status().is_some()
     });
     assert_eq!(term.exit_status(), Some(0));
@@ -223,7 +223,7 @@ fn exec_it_refuses_a_ptmx_the_container_replaced() {
         200,
         20,
     );
-    term.wait_for("exec to fail", Duration::from_secs(20), |_| {
+    term.wait_for("exec to fail", Duration::from_secs(60), |_| {
         term.exit_status().is_some()
     });
     assert_eq!(term.exit_status(), Some(126), "{}", term.screen());
