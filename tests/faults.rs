@@ -112,7 +112,7 @@ fn delete_leaves_nothing(env: &Env, uid: &str) {
         "--grace-period=1",
         "--ignore-not-found",
     ]);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + common::pods::PATIENCE;
     while !traces(env, uid).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -213,7 +213,7 @@ fn delete_killed_at_each_point() {
     let uid_accepted = uid(&env);
     running(&env);
     killed_at(&env, "delete-accepted", &delete);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + common::pods::PATIENCE;
     while !traces(&env, &uid_accepted).is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }

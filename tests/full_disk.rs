@@ -137,7 +137,7 @@ fn a_full_state_disk_fails_creates_cleanly_and_running_pods_live_on() {
 
     // Deleting still works, and makes room.
     env.ok(&["delete", "pod", "chatty", "--grace-period=1"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + common::pods::PATIENCE;
     while !leftovers(env, &uid).iter().all(|l| !l.contains(&uid)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }

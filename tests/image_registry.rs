@@ -80,7 +80,7 @@ impl Registry {
             dir,
             keep: None,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -704,7 +704,7 @@ fn pod_events(env: &Env, name: &str) -> Vec<Value> {
 
 /// Waits until pod `name` has an event with `reason`; returns its message.
 fn event_message(env: &Env, name: &str, reason: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(e) = pod_events(env, name).iter().find(|e| e["reason"] == reason) {
             return e["message"].as_str().unwrap().to_string();

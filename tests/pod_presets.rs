@@ -372,7 +372,7 @@ spec:
 ",
     );
     env.ok(&["create", "-f", &shows]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let phase = env.ok(&["get", "pod", "shows", "-o", "jsonpath={.status.phase}"]);
         if phase == "Succeeded" {
@@ -398,7 +398,7 @@ spec:
         "pod/website",
         "--timeout=60s",
     ]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while env.ok(&["logs", "website"]) != "DB_PORT=6379\n/cache\n" {
         assert!(
             std::time::Instant::now() < deadline,

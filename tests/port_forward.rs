@@ -104,7 +104,7 @@ impl Forward {
 
     /// The next `count` lines of stdout.
     fn next_lines(&mut self, count: usize) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let mut got = Vec::new();
         while got.len() < count {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -126,7 +126,7 @@ impl Forward {
     /// The rest of stdout, once the command has ended (up to 20 s).
     fn rest(&mut self) -> Vec<String> {
         let mut rest = Vec::new();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(20)) {
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(60)) {
             rest.push(line);
         }
         rest
@@ -142,7 +142,7 @@ impl Forward {
 
     /// Waits (up to 20 s) for the command to end: its exit code and stderr.
     fn finish(&mut self) -> (Option<i32>, String) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(60);
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 break status;
@@ -184,7 +184,7 @@ fn forwarded_port(line: &str, remote: u16) -> u16 {
 fn get(addr: SocketAddr) -> String {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
+        .set_read_timeout(Some(Duration::from_secs(60)))
         .unwrap();
     stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
     let mut response = String::new();
@@ -233,7 +233,7 @@ fn twenty_concurrent_connections_reach_the_pod_from_a_random_local_port() {
             std::thread::spawn(move || {
                 let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
                 stream
-                    .set_read_timeout(Some(Duration::from_secs(20)))
+                    .set_read_timeout(Some(Duration::from_secs(60)))
                     .unwrap();
                 barrier.wait();
                 stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();

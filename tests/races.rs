@@ -102,7 +102,7 @@ fn wait_running(env: &Env, name: &str) {
 
 /// Waits until the host holds nothing of any of `uids`.
 fn wait_clean(env: &Env, uids: &[String]) {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let left: Vec<String> = uids.iter().flat_map(|u| leftovers(env, u)).collect();
         if left.is_empty() {

@@ -151,7 +151,7 @@ fn a_corrupt_record_is_reported_and_the_other_pods_listed() {
     // Each supervisor writes its pod's record once, to bind it to the node:
     // the records are corrupted after that, not overwritten by it.
     for name in ["a", "b", "c"] {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while env
             .ok(&["get", "pod", name, "-o", "jsonpath={.spec.nodeName}"])
             .is_empty()

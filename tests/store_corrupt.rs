@@ -70,7 +70,7 @@ fn wait_gone(env: &Env, name: &str, uid: &str) {
             .filter(|l| l.contains(uid))
             .collect()
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !mine().is_empty() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }

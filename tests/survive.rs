@@ -255,9 +255,9 @@ fn a_dead_sandbox_under_never_fails_the_pod_without_a_new_one() {
         name,
         &two_containers(name, "  restartPolicy: Never\n"),
     );
-    until(&env, name, 20, |p| running(p, "a", 0) && running(p, "b", 0));
+    until(&env, name, 60, |p| running(p, "a", 0) && running(p, "b", 0));
     let pause = kill_pause(&env, &uid);
-    let pod = until(&env, name, 20, |p| p["status"]["phase"] == "Failed");
+    let pod = until(&env, name, 60, |p| p["status"]["phase"] == "Failed");
     for c in ["a", "b"] {
         let state = &container(&pod, c)["state"]["terminated"];
         assert!(state.is_object(), "{c}: {pod}");
@@ -279,7 +279,7 @@ fn a_dead_sandbox_under_never_fails_the_pod_without_a_new_one() {
     assert!(!alive(pause));
     // The supervisor tore the sandbox down when the pod ended.
     let run_dir = env.run_root().join("pods").join(&uid);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while run_dir.join("netns").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -337,9 +337,9 @@ spec:
 "#
         ),
     );
-    until(&env, name, 20, |p| running(p, "app", 0));
+    until(&env, name, 60, |p| running(p, "app", 0));
     kill_pause(&env, &uid);
-    let pod = until(&env, name, 20, |p| running(p, "app", 1));
+    let pod = until(&env, name, 60, |p| running(p, "app", 1));
     let init = pod["status"]["initContainerStatuses"][0].clone();
     assert_eq!(init["restartCount"], 1, "{init}");
     assert_eq!(init["state"]["terminated"]["reason"], "Completed", "{init}");
