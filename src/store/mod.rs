@@ -365,15 +365,17 @@ impl Store {
         let object = match kind {
             Kind::Pod if detail == Detail::Table => {
                 let mut pod = brief::pod(&bytes).map_err(corrupt(&path))?;
+                let supervisor = observed::supervisor(self, &pod);
                 let recorded = self.read_status_file(namespace, name, brief::status)?;
-                pod.status = Some(observed::status(self, &pod, recorded));
+                pod.status = Some(observed::status(&pod, supervisor, recorded));
                 Object::Pod(Box::new(pod))
             }
             Kind::Pod if detail == Detail::Manifest => Object::Pod(Box::new(parse(&path, &bytes)?)),
             Kind::Pod => {
                 let mut pod: Pod = parse(&path, &bytes)?;
+                let supervisor = observed::supervisor(self, &pod);
                 let recorded = self.read_pod_status(namespace, name)?;
-                pod.status = Some(observed::status(self, &pod, recorded));
+                pod.status = Some(observed::status(&pod, supervisor, recorded));
                 Object::Pod(Box::new(pod))
             }
             Kind::ConfigMap => Object::ConfigMap(parse::<ConfigMap>(&path, &bytes)?),

@@ -16,12 +16,21 @@ use super::record::{Records, SupervisorState};
 use super::{Store, pod_uid};
 use crate::api::phase::{PENDING, UNKNOWN, is_terminal};
 
-/// The status to show for a stored pod with status record `recorded`.
-pub fn status(store: &Store, pod: &Pod, recorded: Option<PodStatus>) -> PodStatus {
-    let records = pod_uid(pod)
-        .ok()
-        .map(|uid| Records::new(&store.pod_run_dir(uid)));
-    let supervisor = records.map_or(SupervisorState::Never, |r| r.supervisor_state());
+/// The state of the pod's supervisor, to be looked at before its status
+/// record is read: a supervisor writes its last status before it removes
+/// its run directory, so a record read after is that last status. Read
+/// the other way round, a pod that ends between the two reads (its
+/// record read while it ran, its run directory then gone) would pass for
+/// one whose node restarted (`ContainerStatusUnknown`).
+pub fn supervisor(store: &Store, pod: &Pod) -> SupervisorState {
+    pod_uid(pod).ok().map_or(SupervisorState::Never, |uid| {
+        Records::new(&store.pod_run_dir(uid)).supervisor_state()
+    })
+}
+
+/// The status to show for a stored pod with status record `recorded`,
+/// read after its supervisor was seen in state `supervisor`.
+pub fn status(pod: &Pod, supervisor: SupervisorState, recorded: Option<PodStatus>) -> PodStatus {
     match recorded.map(as_stored) {
         Some(s) if is_terminal(s.phase.as_deref()) => s,
         Some(s) if supervisor == SupervisorState::Running => s,
