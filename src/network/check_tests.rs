@@ -78,7 +78,9 @@ fn setup(conflist: serde_json::Value) -> Setup {
     let config = Network {
         conf_dir,
         bin_dirs: vec![dir.path().join("bin"), "/usr/lib/cni".into()],
-        plugin_timeout: Duration::from_secs(20),
+        // The real plugins run here: a loaded machine has taken the
+        // bridge plugin past 20 s.
+        plugin_timeout: Duration::from_secs(120),
         pod_cidr: Network::DEFAULT_POD_CIDR.into(),
     };
     let pod: Pod = serde_json::from_value(json!({
