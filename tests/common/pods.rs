@@ -62,15 +62,28 @@ pub fn log(env: &Env, name: &str, uid: &str, container: &str) -> String {
     out
 }
 
-/// Waits until the container's log holds `text`; returns the log.
+/// Waits until the container's log holds `text`; returns the log. A
+/// marker word (`end`, `done`, `ready`: lower-case letters, digits and
+/// dashes) must be a line of its own, so that output before it which
+/// happens to contain the word (`pending`, `vendor`) does not end the wait
+/// before the command has written everything.
 pub fn wait_log(env: &Env, name: &str, uid: &str, container: &str, text: &str) -> String {
+    let marker = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
     wait_until(
         env,
         name,
         &format!("{text:?} in the log of {container}"),
         || {
             let log = log(env, name, uid, container);
-            log.contains(text).then_some(log)
+            let found = if marker {
+                log.lines().any(|l| l == text)
+            } else {
+                log.contains(text)
+            };
+            found.then_some(log)
         },
     )
 }
