@@ -153,7 +153,8 @@ spec:
     };
     const ATTEMPTS: usize = 200;
     const MIN_CONTAINED: usize = 5;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    // Long: on a loaded machine every attempt is a slow container start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
     loop {
         let logs = runs(&env);
         assert!(!logs.contains("ESCAPED"), "a container saw the host's root");
