@@ -9,6 +9,9 @@ pub mod field;
 pub mod kind;
 // Used by the API server's write handlers, which land after it.
 #[allow(dead_code)]
+pub mod managed;
+// Used by the API server's write handlers, which land after it.
+#[allow(dead_code)]
 pub mod patch;
 pub mod phase;
 pub mod podpreset;

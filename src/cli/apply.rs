@@ -29,9 +29,6 @@ pub struct Args {
     pub output: Option<String>,
 }
 
-/// The API server's message for a pod update touching immutable fields.
-const POD_UPDATE_FORBIDDEN: &str = "pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)";
-
 pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     let documents = create::read_documents(&args.filenames, args.recursive, &global.namespace)?;
     let store = global.store()?;
@@ -105,7 +102,10 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
                 return Err(ApiError::Invalid {
                     kind: "Pod".into(),
                     name,
-                    causes: vec![FieldError::forbidden("spec", POD_UPDATE_FORBIDDEN)],
+                    causes: vec![FieldError::forbidden(
+                        "spec",
+                        validation::update::POD_UPDATE_FORBIDDEN,
+                    )],
                 }
                 .into());
             }

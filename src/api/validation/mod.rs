@@ -11,6 +11,9 @@ pub mod node;
 mod pod;
 mod security;
 mod settings;
+// Used by the API server's write handlers, which land after it.
+#[allow(dead_code)]
+pub mod update;
 mod warnings;
 
 use std::fmt;
