@@ -137,6 +137,7 @@ fn read_stream(text: &str) -> Result<Vec<Value>, YamlError> {
         parser: Parser::new_from_str_with_options(text, parser_options()),
         anchors: HashMap::new(),
         last: Marker::default(),
+        expanded: 0,
     };
     let mut documents = Vec::new();
     loop {
@@ -146,6 +147,7 @@ fn read_stream(text: &str) -> Result<Vec<Value>, YamlError> {
             Event::StreamEnd => return Ok(documents),
             Event::DocumentStart(..) => {
                 reader.anchors.clear();
+                reader.expanded = 0;
                 let (event, span) = reader.next()?;
                 let value = if matches!(event, Event::DocumentEnd) {
                     Value::Null
@@ -167,11 +169,38 @@ fn parser_options() -> Options {
     options
 }
 
+/// How much a document's aliases may expand to, in [`weight`] units
+/// (nodes plus string bytes). Each alias copies its anchor's value, so a
+/// few lines of nested aliases (the "billion laughs") would otherwise
+/// take exponential memory and time; real manifests stay far below this.
+/// go-yaml bounds the same thing by a ratio ("document contains excessive
+/// aliasing").
+const MAX_EXPANSION: u64 = 1 << 24;
+
 struct Reader<'a> {
     parser: Parser<'a, StrInput<'a>>,
-    anchors: HashMap<usize, Value>,
+    /// Anchored values with their [`weight`].
+    anchors: HashMap<usize, (Value, u64)>,
     /// Where the last event ended, for errors at the end of input.
     last: Marker,
+    /// The weight of the values aliases copied so far in this document.
+    expanded: u64,
+}
+
+/// A value's size for [`MAX_EXPANSION`]: one per node, plus the bytes of
+/// its strings and keys.
+fn weight(value: &Value) -> u64 {
+    match value {
+        Value::String(s) => 1 + s.len() as u64,
+        Value::Array(items) => 1 + items.iter().map(weight).sum::<u64>(),
+        Value::Object(map) => {
+            1 + map
+                .iter()
+                .map(|(k, v)| k.len() as u64 + weight(v))
+                .sum::<u64>()
+        }
+        _ => 1,
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -225,13 +254,24 @@ impl<'a> Reader<'a> {
             }
             Event::MappingStart(..) => self.mapping()?,
             Event::Alias(id) => match self.anchors.get(&id) {
-                Some(value) => value.clone(),
+                Some((value, weight)) => {
+                    // Counted before the copy is made, so a bomb stops
+                    // before it takes the memory.
+                    self.expanded += weight;
+                    if self.expanded > MAX_EXPANSION {
+                        return Err(error_at(
+                            &span.start,
+                            "document contains excessive aliasing",
+                        ));
+                    }
+                    value.clone()
+                }
                 None => return Err(error_at(&span.start, "unknown anchor referenced")),
             },
             other => return Err(error_at(&span.start, format!("unexpected {other:?}"))),
         };
         if let Some(id) = anchor {
-            self.anchors.insert(id, value.clone());
+            self.anchors.insert(id, (value.clone(), weight(&value)));
         }
         Ok(value)
     }
@@ -474,6 +514,50 @@ mod tests {
         assert_eq!(one("v: !!str 0777")["v"], json!("0777"));
         assert_eq!(one("v: |\n  yes\n")["v"], json!("yes\n"));
         assert_eq!(one("v: !!int 10")["v"], json!(10));
+    }
+
+    /// The "billion laughs": nine levels of nine aliases would be 9^9
+    /// copies of a string. Refused at the first alias past the budget,
+    /// before the memory is taken.
+    #[test]
+    fn an_alias_bomb_is_refused() {
+        let mut text = String::from(
+            "a0: &a0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+        );
+        for i in 1..10 {
+            let p = i - 1;
+            text.push_str(&format!(
+                "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n"
+            ));
+        }
+        let err = to_json(&text).unwrap_err();
+        assert_eq!(err.message, "document contains excessive aliasing", "{err}");
+        // Aliases within the budget still expand.
+        let small = one("a: &a [1, 2]\nb: [*a, *a]");
+        assert_eq!(small["b"], json!([[1, 2], [1, 2]]));
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_not_a_stack_overflow() {
+        let deep = "[".repeat(100_000);
+        // The parser stops at 256 levels, flow or block, before the
+        // recursive reader (one frame a level) could overflow the stack.
+        let too_deep = |text: &str| {
+            let err = to_json(text).unwrap_err();
+            assert_eq!(err.message, "recursion limit exceeded", "{err}");
+        };
+        too_deep(&deep);
+        too_deep(&("a:\n".to_string() + &" b: {".repeat(2000)));
+        let block: String = (0..3000)
+            .map(|i| format!("{}k:\n", " ".repeat(i)))
+            .collect();
+        too_deep(&block);
+        let dashes: String = (0..3000)
+            .map(|i| format!("{}-\n", " ".repeat(i * 2)))
+            .collect();
+        too_deep(&dashes);
+        let ok = format!("{}1{}", "[".repeat(50), "]".repeat(50));
+        assert!(to_json(&ok).is_ok());
     }
 
     #[test]
