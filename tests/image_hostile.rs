@@ -570,3 +570,92 @@ fn a_layer_cannot_make_pod_hold_a_huge_long_name_or_pax_header() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Digests in a registry's answers name files in the blob store: one that
+/// climbs (`sha256:../..`, an algorithm `../x`) is refused in one line
+/// before anything is fetched or written, and a canary beside the store
+/// is untouched.
+#[test]
+fn a_registry_answer_naming_a_digest_that_climbs_is_refused() {
+    let (manifest, blobs) = small_image();
+    let climbs = [
+        (
+            "config-dots",
+            "/config/digest",
+            "sha256:../../../../canary/file",
+        ),
+        (
+            "layer-dots",
+            "/layers/0/digest",
+            "sha256:../../../../canary/file",
+        ),
+        (
+            "layer-algorithm",
+            "/layers/0/digest",
+            "../../../../canary:file",
+        ),
+        ("layer-absolute", "/layers/0/digest", "sha256:/tmp/canary"),
+    ];
+    let mut answers: Vec<(&'static str, Answer)> = climbs
+        .iter()
+        .map(|(tag, pointer, digest)| {
+            let mut m = manifest.clone();
+            *m.pointer_mut(pointer).unwrap() = serde_json::json!(digest);
+            (*tag, Answer::Body(serde_json::to_vec(&m).unwrap()))
+        })
+        .collect();
+    // An index whose entry climbs.
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": "sha256:../../../../canary/file",
+            "size": 100,
+            "platform": {"architecture": common::go_arch(), "os": "linux"},
+        }],
+    });
+    answers.push((
+        "index-dots",
+        Answer::Body(serde_json::to_vec(&index).unwrap()),
+    ));
+    let registry = HostileRegistry::start(answers, blobs);
+    let host = registry.host();
+    let env = Env::new();
+    let canary = env.dir.path().join("canary");
+    fs::create_dir(&canary).unwrap();
+    fs::write(canary.join("file"), "canary").unwrap();
+    let conf = env.dir.path().join("registries.conf");
+    fs::write(
+        &conf,
+        format!("[[registry]]\nlocation = \"{host}\"\ninsecure = true\n"),
+    )
+    .unwrap();
+    let mut failures = Vec::new();
+    // The digest is named, or (an algorithm oci-spec cannot parse) the
+    // manifest's parse error with its position.
+    for (tag, named) in [
+        ("config-dots", "canary"),
+        ("layer-dots", "canary"),
+        (
+            "layer-algorithm",
+            "parsing the manifest: serde failed: Empty algorithm component",
+        ),
+        ("layer-absolute", "canary"),
+        ("index-dots", "canary"),
+    ] {
+        let out = pull_from(&env, &conf, &format!("{host}/hostile:{tag}"));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(1) || stderr.lines().count() != 1 || !stderr.contains(named) {
+            failures.push(format!("{tag}: {:?} {stderr:?}", out.status.code()));
+        }
+        store_is_empty(&env);
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    let names: Vec<_> = fs::read_dir(&canary)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["file"]);
+    assert_eq!(fs::read_to_string(canary.join("file")).unwrap(), "canary");
+}

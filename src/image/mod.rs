@@ -82,8 +82,9 @@ pub enum PullError {
     /// ErrImageNeverPull
     #[error("Container image \"{0}\" is not present with pull policy of Never")]
     NeverPull(String),
-    /// InvalidImageName
-    #[error("Failed to apply default image tag \"{0}\": {1}")]
+    /// InvalidImageName, in the kubelet's words (applyDefaultImageTag
+    /// around parsers.ParseImageName).
+    #[error("Failed to apply default image tag \"{0}\": couldn't parse image name \"{0}\": {1}")]
     InvalidName(String, String),
     /// ErrImagePull
     #[error("{0}")]

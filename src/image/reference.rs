@@ -141,6 +141,9 @@ fn looks_like_domain(first: &str) -> bool {
     first.contains('.') || first.contains(':') || first == "localhost"
 }
 
+/// Docker's domain: dot-separated components of letters, digits and inner
+/// hyphens (so never `..` or `.`), or a bracketed IPv6 address; an
+/// optional port.
 fn valid_domain(domain: &str) -> bool {
     let host = match domain.rsplit_once(':') {
         Some((host, port)) if !host.ends_with(']') || domain.starts_with('[') => {
@@ -151,10 +154,17 @@ fn valid_domain(domain: &str) -> bool {
         }
         _ => domain,
     };
-    !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'[' | b']' | b':'))
+    if let Some(v6) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        return !v6.is_empty() && v6.bytes().all(|b| b.is_ascii_hexdigit() || b == b':');
+    }
+    let component = |c: &str| {
+        let b = c.as_bytes();
+        !b.is_empty()
+            && b[0].is_ascii_alphanumeric()
+            && b[b.len() - 1].is_ascii_alphanumeric()
+            && b.iter().all(|&x| x.is_ascii_alphanumeric() || x == b'-')
+    };
+    host.split('.').all(component)
 }
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`
@@ -247,6 +257,25 @@ mod tests {
         assert_eq!(Reference::parse("a//b"), Err(ReferenceError::Format));
         assert_eq!(Reference::parse("x@sha256:12"), Err(ReferenceError::Digest));
         assert_eq!(Reference::parse("-x"), Err(ReferenceError::Format));
+        // A first component with a dot is a domain, which `..` and `.`
+        // are not (they parsed once, as the registry "..").
+        for climbing in [
+            "../x",
+            "./x",
+            "../../x:1",
+            "a..b/x",
+            ".x/y",
+            "x-/y",
+            "[zz]/x",
+        ] {
+            assert_eq!(
+                Reference::parse(climbing),
+                Err(ReferenceError::Format),
+                "{climbing}"
+            );
+        }
+        assert_eq!(norm("[::1]:5000/x"), "[::1]:5000/x:latest");
+        assert_eq!(norm("my-reg.example.com/x"), "my-reg.example.com/x:latest");
     }
 
     #[test]
