@@ -6,6 +6,7 @@
 //! runs a tiny program of its own (`runtime/pause.rs`).
 
 mod api;
+mod apiserver;
 mod cli;
 mod duration;
 mod error;

@@ -93,6 +93,11 @@ fn every_verb_fails_in_one_line() {
         (vec!["version", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod version --help'"),
         (vec!["completion"], "error: the following required arguments were not provided: <SHELL>; see 'pod completion --help'"),
         (vec!["completion", "tcsh"], "error: invalid value 'tcsh' for '<SHELL>' [possible values: bash, zsh, fish]; see 'pod completion --help'"),
+        (vec!["serve", "--port", "x"], "error: invalid value 'x' for '--port <PORT>': invalid digit found in string; see 'pod serve --help'"),
+        (vec!["serve", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod serve --help'"),
+        (vec!["kubeconfig"], "error: the following required arguments were not provided: <FILE>; see 'pod kubeconfig --help'"),
+        (vec!["kubeconfig", bad_yaml], "error: "),
+        (vec!["kubeconfig", "/nonexistent/dir/kc"], "error: writing /nonexistent/dir/kc"),
         (vec!["shell", "--bogus"], "error: unexpected argument '--bogus' found; see 'pod shell --help'"),
     ];
     let mut failures = Vec::new();

@@ -16,10 +16,12 @@ mod exec;
 mod generated;
 mod get;
 mod image;
+mod kubeconfig;
 mod label;
 mod logs;
 mod port_forward;
 mod resources;
+mod serve;
 mod shell;
 mod taint;
 mod up;
@@ -135,6 +137,10 @@ pub enum Command {
     Image(image::Command),
     /// Start the node's pods again after the machine restarted (at boot)
     Up(up::Args),
+    /// Serve the Kubernetes API for this machine (kubectl, client libraries)
+    Serve(serve::Args),
+    /// Write a kubeconfig for `pod serve`
+    Kubeconfig(kubeconfig::Args),
     /// Print the version of pod
     Version(version::Args),
     /// Print a shell completion script (bash, zsh, fish)
@@ -225,6 +231,8 @@ pub fn run() -> Result<ExitCode> {
         Command::Taint(args) => taint::run(global, args),
         Command::Image(command) => image::run(global, command),
         Command::Up(args) => up::run(global, args),
+        Command::Serve(args) => serve::run(global, args),
+        Command::Kubeconfig(args) => kubeconfig::run(global, args),
         Command::Version(args) => version::run(args),
         Command::Completion(args) => completion::run(args),
         Command::Shell => shell::run(global),

@@ -71,24 +71,28 @@ pub fn table(events: &[Event], with_namespace: bool, no_headers: bool, now: Time
         w.write("LAST SEEN\tTYPE\tREASON\tOBJECT\tMESSAGE\n");
     }
     for e in sorted(events) {
-        let object = &e.involved_object;
-        let kind = object.kind.as_deref().unwrap_or("").to_ascii_lowercase();
-        let name = object.name.as_deref().unwrap_or("");
         if with_namespace {
             w.write(e.metadata.namespace.as_deref().unwrap_or(""));
             w.write("\t");
         }
-        let cells = [
-            since(last_seen(e), now),
-            e.type_.clone().unwrap_or_default(),
-            e.reason.clone().unwrap_or_default(),
-            format!("{kind}/{name}"),
-            e.message.as_deref().unwrap_or("").trim().to_string(),
-        ];
-        w.write(&cells.join("\t"));
+        w.write(&row(e, now).join("\t"));
         w.write("\n");
     }
     w.flush()
+}
+
+/// One event's cells: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE.
+pub fn row(e: &Event, now: Timestamp) -> [String; 5] {
+    let object = &e.involved_object;
+    let kind = object.kind.as_deref().unwrap_or("").to_ascii_lowercase();
+    let name = object.name.as_deref().unwrap_or("");
+    [
+        since(last_seen(e), now),
+        e.type_.clone().unwrap_or_default(),
+        e.reason.clone().unwrap_or_default(),
+        format!("{kind}/{name}"),
+        e.message.as_deref().unwrap_or("").trim().to_string(),
+    ]
 }
 
 #[cfg(test)]
