@@ -3,6 +3,9 @@
 //! landing exactly there would (tests/faults.rs runs `create` and
 //! `delete` into each). Compiled into debug builds only: in a release
 //! build `point` is empty and the variable means nothing.
+//!
+//! A supervisor does not inherit `POD_FAULT`; `POD_SUPERVISOR_FAULT`
+//! names the point its supervisors die at (the network's ADD runs there).
 
 /// Dies here, by SIGKILL, if `POD_FAULT` names this point (debug builds).
 #[inline]
@@ -18,3 +21,16 @@ pub fn point(name: &str) {
 /// The variable; processes this one starts for the long run (the
 /// supervisor) do not inherit it.
 pub const VAR: &str = "POD_FAULT";
+
+/// The variable whose point the supervisors a process starts die at.
+pub const SUPERVISOR_VAR: &str = "POD_SUPERVISOR_FAULT";
+
+/// The fault point of a supervisor about to be started by `command`
+/// (debug builds): `POD_SUPERVISOR_FAULT`'s, and never this process's.
+pub fn pass_to_supervisor(command: &mut std::process::Command) {
+    command.env_remove(VAR);
+    #[cfg(debug_assertions)]
+    if let Some(point) = std::env::var_os(SUPERVISOR_VAR) {
+        command.env(VAR, point).env_remove(SUPERVISOR_VAR);
+    }
+}

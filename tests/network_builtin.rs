@@ -343,3 +343,289 @@ spec:
     );
     assert!(http_get("127.0.0.1:38481").is_none());
 }
+
+/// The default network's masquerade rule for 10.244.0.0/16, as `pod`
+/// writes it.
+const MASQUERADE: [&str; 11] = [
+    "-s",
+    "10.244.0.0/16",
+    "!",
+    "-d",
+    "10.244.0.0/16",
+    "-m",
+    "comment",
+    "--comment",
+    "pod network pod0 10.244.0.0/16",
+    "-j",
+    "MASQUERADE",
+];
+
+fn masquerade(op: &str) -> bool {
+    Command::new("iptables")
+        .args(["-w", "-t", "nat", op, "POSTROUTING"])
+        .args(MASQUERADE)
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+        .success()
+}
+
+fn pod_ip(env: &Env, name: &str) -> String {
+    wait_for(&format!("{name}'s IP"), Duration::from_secs(120), || {
+        let ip = jsonpath(env, name, "{.status.podIP}");
+        (!ip.is_empty()).then_some(ip)
+    })
+}
+
+#[test]
+fn a_removed_masquerade_rule_is_put_back_by_the_next_pods_set_up() {
+    let env = Env::new();
+    create(&env, "m1", &imageless("m1"));
+    pod_ip(&env, "m1");
+    assert!(masquerade("-C"));
+    // Removed behind pod's back (a flush, a firewall reload): the bridge
+    // is there, so only a check at each set-up can see it.
+    while masquerade("-D") {}
+    assert!(!masquerade("-C"));
+    create(&env, "m2", &imageless("m2"));
+    pod_ip(&env, "m2");
+    assert!(masquerade("-C"), "the masquerade rule was not put back");
+    env.ok(&["delete", "pods", "--all", "--grace-period=0", "--force"]);
+}
+
+/// The pod `uid`'s lease in `env` (file name = address, and its text),
+/// if any.
+fn lease_of(env: &Env, uid: &str) -> Option<(String, String)> {
+    std::fs::read_dir(lease_dir(env))
+        .ok()?
+        .flatten()
+        .map(|e| {
+            let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+            (e.file_name().to_string_lossy().into_owned(), text)
+        })
+        .find(|(_, text)| text.starts_with(&format!("{uid}\r\n")))
+}
+
+/// What the default network holds for the pod `uid` of `env`: its lease,
+/// its node-wide index entry, its record, its pinned namespace, whether
+/// its veth is on pod0, iptables rules naming it.
+fn network_of(env: &Env, uid: &str, veth: &str) -> (bool, bool, bool, bool, bool, usize) {
+    let lease = lease_of(env, uid);
+    let indexed = lease.as_ref().is_some_and(|(ip, _)| {
+        std::fs::read_link(Path::new(INDEX).join(ip)).is_ok_and(|t| t == lease_dir(env).join(ip))
+    });
+    let record = env
+        .root()
+        .join(format!("cni/results/pod-{uid}-eth0"))
+        .exists();
+    let pin = env.run_root().join("pods").join(uid).join("netns");
+    let pinned = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(&format!(" {} ", pin.display())));
+    (
+        lease.is_some(),
+        indexed,
+        record,
+        pinned,
+        master_of(veth).as_deref() == Some("pod0"),
+        rules_of(uid).len(),
+    )
+}
+
+fn supervisor_gone(env: &Env, uid: &str) -> bool {
+    let path = env.run_root().join("pods").join(uid).join("supervisor.pid");
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    let pid: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
+    // Reaped by its parent (the create that started it has exited: init).
+    !Path::new(&format!("/proc/{pid}")).exists()
+        || std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
+}
+
+#[test]
+fn gc_removes_what_pods_that_are_gone_left_on_the_default_network() {
+    let env = Env::new();
+    let kept = create(&env, "kept", &imageless("kept"));
+    let gone = create(
+        &env,
+        "gone",
+        &format!(
+            "{}    ports:\n    - {{containerPort: 80, hostPort: 38493}}\n",
+            imageless("gone")
+        ),
+    );
+    pod_ip(&env, "kept");
+    pod_ip(&env, "gone");
+    // A supervisor killed (kill -9) in the middle of its pod's network
+    // set-up: the address is taken and the veth made, no record written.
+    let file = env.manifest("crashed.yaml", &imageless("crashed"));
+    let out = env
+        .pod()
+        .env("POD_SUPERVISOR_FAULT", "network-add-linked")
+        .args(["create", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let crashed = jsonpath(&env, "crashed", "{.metadata.uid}");
+    wait_for("the crash mid-ADD", Duration::from_secs(120), || {
+        (lease_of(&env, &crashed).is_some() && supervisor_gone(&env, &crashed)).then_some(())
+    });
+    let veth_of = |uid: &str| -> String {
+        let (_, text) = lease_of(&env, uid).unwrap();
+        text.lines().nth(2).unwrap().to_string()
+    };
+    let veths = [veth_of(&kept), veth_of(&gone), veth_of(&crashed)];
+    assert_eq!(
+        network_of(&env, &crashed, &veths[2]),
+        (true, true, false, true, true, 0)
+    );
+    let (lease, indexed, record, pinned, on_bridge, rules) = network_of(&env, &gone, &veths[1]);
+    assert_eq!(
+        (lease, indexed, record, pinned, on_bridge),
+        (true, true, true, true, true)
+    );
+    assert!(rules > 0, "no host port rules for gone");
+    kill_supervisor(&env, &gone);
+
+    // A third pod's state root loses its leases (the root wiped) while
+    // its pod's namespace lives on: its veth is on pod0, no lease names it.
+    let other = Env::new();
+    let orphan = create(&other, "orphan", &imageless("orphan"));
+    pod_ip(&other, "orphan");
+    let orphan_veth = host_veths(&other).pop().unwrap();
+    kill_supervisor(&other, &orphan);
+    std::fs::remove_dir_all(lease_dir(&other)).unwrap();
+
+    // The records of gone and crashed go (kept aside, to be put back for
+    // the deletes that stop their processes): GC, asked for by `pod up`,
+    // finds what the network holds for pods that no longer exist.
+    let aside = env.dir.path().join("aside");
+    std::fs::create_dir(&aside).unwrap();
+    for name in ["gone", "crashed"] {
+        std::fs::rename(env.root().join("pods/default").join(name), aside.join(name)).unwrap();
+    }
+    env.ok(&["up"]);
+    for (uid, veth) in [(&gone, &veths[1]), (&crashed, &veths[2])] {
+        assert_eq!(
+            network_of(&env, uid, veth),
+            (false, false, false, false, false, 0),
+            "{uid}"
+        );
+        assert!(!link_exists(veth), "{veth}");
+    }
+    assert!(retry_notes(&env).is_empty(), "{:?}", retry_notes(&env));
+    // The live pod keeps everything.
+    assert_eq!(
+        network_of(&env, &kept, &veths[0]),
+        (true, true, true, true, true, 0)
+    );
+    // The orphan's veth went, and with it its dangling index entry.
+    assert!(!link_exists(&orphan_veth), "{orphan_veth}");
+    assert_eq!(index_entries(&other), 0);
+
+    for name in ["gone", "crashed"] {
+        std::fs::rename(aside.join(name), env.root().join("pods/default").join(name)).unwrap();
+    }
+    env.ok(&["delete", "pods", "--all", "--grace-period=0", "--force"]);
+    other.ok(&["delete", "pods", "--all", "--grace-period=0", "--force"]);
+    for uid in [&kept, &gone, &crashed] {
+        wait_for("nothing left of the pods", Duration::from_secs(30), || {
+            leftovers(&env, uid).is_empty().then_some(())
+        });
+    }
+    assert_eq!(
+        (leases(&env), index_entries(&env), records(&env)),
+        (0, 0, 0)
+    );
+}
+
+/// The notes of failed DELs in `env` (file name, note).
+fn retry_notes(env: &Env) -> Vec<(String, serde_json::Value)> {
+    let Ok(entries) = env.root().join("cni/retry").read_dir() else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| {
+            let note = serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap();
+            (e.file_name().to_string_lossy().into_owned(), note)
+        })
+        .collect()
+}
+
+/// A file made immutable (`chattr +i`: even root cannot remove it), made
+/// mutable again when dropped.
+struct Immutable(PathBuf);
+
+impl Immutable {
+    fn new(path: PathBuf) -> Immutable {
+        let status = Command::new("chattr")
+            .arg("+i")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(status.success(), "chattr +i {}", path.display());
+        Immutable(path)
+    }
+}
+
+impl Drop for Immutable {
+    fn drop(&mut self) {
+        let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_failed_del_on_the_default_network_is_retried_until_the_address_is_freed() {
+    let env = Env::new();
+    let stuck = create(&env, "stuck", &imageless("stuck"));
+    let other = create(&env, "other", &imageless("other"));
+    let ip = pod_ip(&env, "stuck");
+    pod_ip(&env, "other");
+    // The lease cannot be removed: the DEL fails where it frees the
+    // address.
+    let lease = lease_dir(&env).join(&ip);
+    let immutable = Immutable::new(lease.clone());
+    env.ok(&["delete", "pod", "stuck", "--grace-period=0", "--force"]);
+    assert!(env.fails(&["get", "pod", "stuck"]).contains("NotFound"));
+    let note_name = format!("pod-{stuck}-eth0");
+    let notes = wait_for("the failed DEL's note", Duration::from_secs(60), || {
+        let notes = retry_notes(&env);
+        (!notes.is_empty()).then_some(notes)
+    });
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].0, note_name);
+    assert_eq!(notes[0].1["failures"], 1);
+    assert_eq!(notes[0].1["uid"], stuck.as_str());
+    let error = notes[0].1["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!("removing {}", lease.display())),
+        "{error}"
+    );
+    assert!(lease.exists());
+    assert!(Path::new(INDEX).join(&ip).exists());
+
+    // The cause goes; past the first back-off (1 s), the next
+    // supervisor's end retries the DEL, which frees the address.
+    drop(immutable);
+    std::thread::sleep(Duration::from_millis(1200));
+    env.ok(&["delete", "pod", "other", "--grace-period=0", "--force"]);
+    wait_for("the retried DEL", Duration::from_secs(60), || {
+        (!lease.exists()).then_some(())
+    });
+    wait_for("the note to go", Duration::from_secs(30), || {
+        retry_notes(&env).is_empty().then_some(())
+    });
+    assert!(
+        std::fs::read_link(Path::new(INDEX).join(&ip)).map_or(true, |t| t != lease),
+        "index entry left"
+    );
+    assert_eq!((leases(&env), records(&env)), (0, 0));
+    for uid in [&stuck, &other] {
+        wait_for("nothing left of the pods", Duration::from_secs(30), || {
+            leftovers(&env, uid).is_empty().then_some(())
+        });
+    }
+}

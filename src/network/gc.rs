@@ -30,7 +30,7 @@ use anyhow::{Context, Result, anyhow};
 use serde::{Deserialize, Serialize};
 
 use super::cni::{self, Attachment, Cancel, Valid};
-use super::{cache_dir, detach_uid, network};
+use super::{DEFAULT_BRIDGE, DEFAULT_NETWORK, IFNAME, bridge, cache_dir, detach_uid, network};
 use crate::api::{Kind, Object};
 use crate::node::config::Network;
 use crate::store::{Detail, Store};
@@ -52,17 +52,42 @@ fn lock_path(root: &Path) -> PathBuf {
 struct Note {
     failures: u32,
     error: String,
+    /// The pod, for a DEL of the built-in network (whose record is not a
+    /// CNI attachment, and may be missing: a crash during ADD).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    uid: Option<String>,
 }
 
 /// Notes a failed DEL of `attachment`.
 pub(super) fn del_failed(root: &Path, attachment: &Attachment, error: &cni::Error) {
-    let path = retry_dir(root).join(attachment.file_name());
+    note_failure(root, &attachment.file_name(), None, &error.to_string());
+}
+
+/// The note's name for the built-in network's part of the pod `uid` (its
+/// record's name).
+fn builtin_note(uid: &str) -> String {
+    format!("{DEFAULT_NETWORK}-{uid}-{IFNAME}")
+}
+
+/// Notes a failed DEL of the built-in network's part of the pod `uid`.
+pub(super) fn builtin_del_failed(root: &Path, uid: &str, error: &anyhow::Error) {
+    note_failure(root, &builtin_note(uid), Some(uid), &format!("{error:#}"));
+}
+
+/// Forgets the note of the built-in network's part of `uid`.
+pub(super) fn builtin_del_done(root: &Path, uid: &str) {
+    let _ = std::fs::remove_file(retry_dir(root).join(builtin_note(uid)));
+}
+
+fn note_failure(root: &Path, name: &str, uid: Option<&str>, error: &str) {
+    let path = retry_dir(root).join(name);
     let mut note: Note = std::fs::read(&path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     note.failures = note.failures.saturating_add(1);
     note.error = error.to_string();
+    note.uid = uid.map(str::to_string);
     let written = std::fs::create_dir_all(retry_dir(root)).and_then(|()| {
         let bytes = serde_json::to_vec(&note).map_err(std::io::Error::other)?;
         crate::store::write_atomic(&path, &bytes)
@@ -93,16 +118,11 @@ pub(super) fn retry_failed(store: &Store) {
     let cache = cache_dir(store.root());
     let now = SystemTime::now();
     let mut gone = BTreeSet::new();
+    // The live pods' uids, read once if a note of the built-in network
+    // is due (None: unknown).
+    let mut live_pods: Option<Option<BTreeSet<String>>> = None;
     for entry in entries.flatten() {
         let path = entry.path();
-        let Some(attachment) = std::fs::read(cache.join(entry.file_name()))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Attachment>(&b).ok())
-        else {
-            // Its attachment is gone (a DEL elsewhere succeeded).
-            let _ = std::fs::remove_file(&path);
-            continue;
-        };
         let note: Note = std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -111,7 +131,25 @@ pub(super) fn retry_failed(store: &Store) {
             .metadata()
             .and_then(|m| m.modified())
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        if due_at(written, note.failures) <= now && !live(store, &attachment) {
+        let due = due_at(written, note.failures) <= now;
+        if let Some(uid) = note.uid {
+            // The built-in network: its DEL works from the leases alone,
+            // and a DEL that finds nothing forgets the note.
+            let live = live_pods.get_or_insert_with(|| live_uids(store));
+            if due && live.as_ref().is_some_and(|l| !l.contains(&uid)) {
+                gone.insert(uid);
+            }
+            continue;
+        }
+        let Some(attachment) = std::fs::read(cache.join(entry.file_name()))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Attachment>(&b).ok())
+        else {
+            // Its attachment is gone (a DEL elsewhere succeeded).
+            let _ = std::fs::remove_file(&path);
+            continue;
+        };
+        if due && !live(store, &attachment) {
             gone.insert(attachment.container_id);
         }
     }
@@ -145,6 +183,31 @@ fn live(store: &Store, attachment: &Attachment) -> bool {
         Ok(Some(status)) => !matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")),
         _ => true,
     }
+}
+
+/// The uids of the pods that hold their network: every stored pod that
+/// has not finished. None if a pod's record cannot be read (whose uid
+/// it is cannot be known, and a DEL is never run on a guess).
+fn live_uids(store: &Store) -> Option<BTreeSet<String>> {
+    let mut uids = BTreeSet::new();
+    for read in store.list_each(Kind::Pod, None, Detail::Manifest).ok()? {
+        let Ok(Object::Pod(pod)) = read else {
+            return None;
+        };
+        let meta = &pod.metadata;
+        let (Some(uid), Some(namespace), Some(name)) = (&meta.uid, &meta.namespace, &meta.name)
+        else {
+            return None;
+        };
+        let finished = match store.read_pod_status(namespace, name) {
+            Ok(Some(status)) => matches!(status.phase.as_deref(), Some("Succeeded" | "Failed")),
+            _ => false,
+        };
+        if !finished {
+            uids.insert(uid.clone());
+        }
+    }
+    Some(uids)
 }
 
 /// A hold on the GC lock: shared by ADDs, exclusive for the plugins' GC.
@@ -194,10 +257,13 @@ fn collecting(root: &Path) -> Result<Option<Hold>> {
 /// What a GC did.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Collected {
-    /// The pods (uids) whose cached attachments got a DEL that succeeded.
+    /// The pods (uids) whose cached attachments, or whose part of the
+    /// built-in network, got a DEL that succeeded.
     pub deleted: Vec<String>,
     /// Whether the network's plugins ran their own GC.
     pub plugins: bool,
+    /// What went of the built-in network's node-wide part.
+    pub node: bridge::NodeCollected,
 }
 
 /// libcni's `GCNetworkList` for the node's network (see the module).
@@ -211,11 +277,22 @@ pub fn gc(store: &Store, config: &Network) -> Result<Collected> {
     // The cache is read before the pods: an attachment made after this
     // read is not looked at, and one read here belongs to a pod whose
     // record was written before it.
-    let stale: BTreeSet<String> = Attachment::all(&cache)
+    let mut stale: BTreeSet<String> = Attachment::all(&cache)
         .into_iter()
         .filter(|a| !live(store, a))
         .map(|a| a.container_id)
         .collect();
+    // The built-in network's records and leases, read before the pods
+    // for the same reason, of pods that are gone.
+    let held = bridge::held_uids(root, &cache, DEFAULT_NETWORK);
+    if !held.is_empty() {
+        match live_uids(store) {
+            Some(live) => stale.extend(held.into_iter().filter(|uid| !live.contains(uid))),
+            None => eprintln!(
+                "Warning: the network's garbage collection: a pod's record cannot be read; the default network's leases are kept"
+            ),
+        }
+    }
     let mut failed = None;
     for uid in stale {
         match detach_uid(store, &uid) {
@@ -223,6 +300,13 @@ pub fn gc(store: &Store, config: &Network) -> Result<Collected> {
             Err(e) => {
                 failed.get_or_insert(e);
             }
+        }
+    }
+    // Then what no state root's pod holds on the node: veths, rules.
+    match bridge::collect_node(DEFAULT_BRIDGE) {
+        Ok(node) => collected.node = node,
+        Err(e) => {
+            failed.get_or_insert(e);
         }
     }
     let list = network(config, root).map_err(|e| anyhow!(e))?;
@@ -245,15 +329,24 @@ pub fn gc(store: &Store, config: &Network) -> Result<Collected> {
 /// does not outlive a reboot). Its errors are reported, not returned: the
 /// pod whose set-up runs it goes on.
 pub(super) fn once_per_boot(store: &Store, config: &Network) {
-    let marker = store.run_root().join("cni-gc");
     let first = std::fs::File::options()
         .write(true)
         .create_new(true)
-        .open(&marker)
+        .open(boot_marker(store))
         .is_ok();
     if first && let Err(e) = gc(store, config) {
         eprintln!("Warning: the network's garbage collection: {e:#}");
     }
+}
+
+fn boot_marker(store: &Store) -> PathBuf {
+    store.run_root().join("cni-gc")
+}
+
+/// GC now (`pod up` asks for it), marked as this boot's.
+pub(super) fn now(store: &Store, config: &Network) -> Result<Collected> {
+    let _ = std::fs::File::create(boot_marker(store));
+    gc(store, config)
 }
 
 #[cfg(test)]

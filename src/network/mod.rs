@@ -157,12 +157,16 @@ fn attach_uid(
 ) -> Result<Vec<IpAddr>> {
     gc::once_per_boot(store, config);
     let path = netns_path(&store.pod_run_dir(uid));
-    if let Some(addresses) = keep_if_checked(store, uid, pause, &path, cancel) {
+    let cache = cache_dir(store.root());
+    // The pod's cached attachments, read once: for the check of a sandbox
+    // set up before, and for the DEL of what it left.
+    let attachments = Attachment::find(&cache, uid);
+    if let Some(addresses) = keep_if_checked(store, uid, pause, &path, &attachments, cancel) {
         return Ok(addresses);
     }
     // What an interrupted or failed ADD left is undone first, as the
     // kubelet tears a failed sandbox down before it makes the next.
-    detach_uid(store, uid)?;
+    del_found(store, uid, false, attachments)?;
     let choice = choose(config, store.root()).map_err(|e| anyhow!(e))?;
     netns::pin(pause, &path)?;
     let meta = &pod.metadata;
@@ -190,7 +194,6 @@ fn attach_uid(
         bin_dirs: config.bin_dirs.clone(),
         timeout: config.plugin_timeout,
     };
-    let cache = cache_dir(store.root());
     let hold = gc::adding(store.root(), cancel)?;
     let started = std::time::Instant::now();
     let (kind, added) = match choice {
@@ -280,24 +283,27 @@ fn keep_if_checked(
     uid: &str,
     pause: i32,
     path: &Path,
+    attachments: &[Attachment],
     cancel: &Cancel,
 ) -> Option<Vec<IpAddr>> {
     let cache = cache_dir(store.root());
     if let Some(result) = bridge::check(store.root(), &cache, DEFAULT_NETWORK, uid, IFNAME) {
         // The built-in network's part is in place; its host ports' portmap
         // (a CNI attachment of its own, if any) is checked below.
-        if netns::is_of(path, pause) && check_all(&cache, uid, cancel) {
+        if netns::is_of(path, pause) && check_all(attachments, uid, cancel) {
             let addresses = cni::result::pod_addresses(&result, IFNAME).ok()?;
             return (!addresses.is_empty()).then_some(addresses);
         }
         return None;
     }
-    let [attachment] = <[Attachment; 1]>::try_from(Attachment::find(&cache, uid)).ok()?;
+    let [attachment] = attachments else {
+        return None;
+    };
     let result = attachment.result.as_ref()?;
     if attachment.netns != path || !netns::is_of(path, pause) {
         return None;
     }
-    if let Err(e) = cni::check(&attachment, Some(cancel)) {
+    if let Err(e) = cni::check(attachment, Some(cancel)) {
         eprintln!(
             "Warning: the network of sandbox {uid:?} failed its check, setting it up again: {e}"
         );
@@ -308,8 +314,8 @@ fn keep_if_checked(
 }
 
 /// CHECK of every cached CNI attachment of `uid` (none: true).
-fn check_all(cache: &Path, uid: &str, cancel: &Cancel) -> bool {
-    Attachment::find(cache, uid).iter().all(|attachment| {
+fn check_all(attachments: &[Attachment], uid: &str, cancel: &Cancel) -> bool {
+    attachments.iter().all(|attachment| {
         cni::check(attachment, Some(cancel))
             .inspect_err(|e| {
                 eprintln!(
@@ -327,13 +333,14 @@ pub fn detach(store: &Store, uid: &str) -> Result<()> {
     del(store, uid, true).with_context(|| format!("failed to destroy network for sandbox {uid:?}"))
 }
 
-/// The node's network GC, if it has not run since the machine booted
-/// (see [`gc`]): `pod up` calls it at the node's start, and the first
-/// network set-up after a boot does, for a node started without it.
-pub fn gc_once_per_boot(store: &Store) {
-    match store.node_config() {
-        Ok(config) => gc::once_per_boot(store, &config.network),
-        Err(e) => eprintln!("Warning: the network's garbage collection: {e:#}"),
+/// The node's network GC now, whatever it did before (`pod up`: the
+/// node's start, or a user asking for it); its errors are reported.
+pub fn gc_now(store: &Store) {
+    let collected = store
+        .node_config()
+        .and_then(|config| gc::now(store, &config.network));
+    if let Err(e) = collected {
+        eprintln!("Warning: the network's garbage collection: {e:#}");
     }
 }
 
@@ -354,6 +361,13 @@ fn detach_uid(store: &Store, uid: &str) -> Result<()> {
 /// and the pin is removed here), and the built-in network's veth pair with
 /// it, by the kernel, off the caller's path.
 fn del(store: &Store, uid: &str, ending: bool) -> Result<()> {
+    let attachments = Attachment::find(&cache_dir(store.root()), uid);
+    del_found(store, uid, ending, attachments)
+}
+
+/// [`del`] of the pod's cached attachments `attachments`, as read by the
+/// caller.
+fn del_found(store: &Store, uid: &str, ending: bool, attachments: Vec<Attachment>) -> Result<()> {
     let cache = cache_dir(store.root());
     // A pin whose namespace is gone (unmounted, or the run directory of a
     // crashed pod) must read as missing to the plugins: they then free
@@ -361,7 +375,6 @@ fn del(store: &Store, uid: &str, ending: bool) -> Result<()> {
     netns::forget_if_dead(&netns_path(&store.pod_run_dir(uid)))?;
     let started = std::time::Instant::now();
     let mut failed = None;
-    let attachments = Attachment::find(&cache, uid);
     let cni_work = !attachments.is_empty();
     for attachment in attachments {
         match cni::del(&cache, &attachment) {
@@ -377,8 +390,14 @@ fn del(store: &Store, uid: &str, ending: bool) -> Result<()> {
     // The built-in network's part (after its host ports' portmap above).
     let builtin = bridge::detach(store.root(), &cache, DEFAULT_NETWORK, uid, IFNAME, ending);
     let builtin_work = match builtin {
-        Ok(did) => did,
+        Ok(did) => {
+            // (A retried DEL that found nothing left is done too.)
+            gc::builtin_del_done(store.root(), uid);
+            did
+        }
         Err(e) => {
+            // Noted and retried as a plugin's DEL is.
+            gc::builtin_del_failed(store.root(), uid, &e);
             failed.get_or_insert(e);
             true
         }

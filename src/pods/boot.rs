@@ -57,8 +57,9 @@ pub fn up(store: &Store) -> Result<Report> {
         .name
         .unwrap_or_default();
     // The network's leftovers of pods gone before the restart (failed
-    // DELs) are collected at the node's start, as containerd does.
-    crate::network::gc_once_per_boot(store);
+    // DELs) are collected at the node's start, as containerd does, and
+    // whenever `up` is run by hand.
+    crate::network::gc_now(store);
     let mut done = Vec::new();
     let mut errors = Vec::new();
     let mut starting = Vec::new();

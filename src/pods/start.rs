@@ -152,7 +152,7 @@ fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<(Child, File, 
             Ok(())
         });
     }
-    command.env_remove(crate::fault::VAR);
+    crate::fault::pass_to_supervisor(&mut command);
     let child = command.spawn().context("re-executing pod")?;
     crate::fault::point("supervisor-spawned");
     // Only the supervisor may hold the write end: its exit (or its

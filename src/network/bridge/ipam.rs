@@ -66,8 +66,8 @@ impl Subnet {
         (first + 2, first + size - 2)
     }
 
-    #[cfg(test)]
-    fn contains(&self, ip: Ipv4Addr) -> bool {
+    /// Whether `ip` is one of the addresses pods get.
+    pub fn contains(&self, ip: Ipv4Addr) -> bool {
         let (first, last) = self.range();
         (first..=last).contains(&u32::from(ip))
     }
@@ -85,6 +85,14 @@ pub struct Pool<'a> {
     pub node: &'a Path,
     /// The state root's lease directory (`<root>/cni/networks/pod`).
     pub leases: &'a Path,
+}
+
+/// Who takes an address: the pod (its container id), its interface and
+/// its host veth.
+pub struct Lease<'a> {
+    pub id: &'a str,
+    pub ifname: &'a str,
+    pub veth: &'a str,
 }
 
 /// The node-wide lock, held while it lives.
@@ -108,10 +116,62 @@ pub(super) fn lock(node: &Path) -> Result<Lock> {
     Ok(Lock(file))
 }
 
-/// What a lease file holds: host-local's `<id>\r\n<ifname>`.
+/// What a lease file holds: host-local's `<id>\r\n<ifname>`, and the
+/// pod's host veth on a third line (for the node's GC, which finds the
+/// veths no lease names; absent from leases written before it was).
 fn lease_owner(path: &Path) -> Option<String> {
     let text = fs::read_to_string(path).ok()?;
     Some(text.lines().next().unwrap_or_default().trim().to_string())
+}
+
+/// What a live index entry says about its address.
+#[derive(Debug, PartialEq, Eq)]
+pub struct InUse {
+    pub ip: Ipv4Addr,
+    /// The lease holding it.
+    pub lease: PathBuf,
+    /// The pod (container id) the lease names.
+    pub id: String,
+    /// The host veth of the pod holding it (None: a lease written before
+    /// leases named it).
+    pub veth: Option<String>,
+}
+
+/// The node's addresses in use (index entries whose lease exists), for
+/// the node's GC, which holds the lock (`_lock`); dangling entries (the
+/// lease freed, or its whole state root removed) are removed.
+pub(super) fn in_use(node: &Path, _lock: &Lock) -> Vec<InUse> {
+    let Ok(entries) = fs::read_dir(node.join("leases")) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let Some(ip) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<Ipv4Addr>().ok())
+        else {
+            continue;
+        };
+        let Ok(lease) = fs::read_link(entry.path()) else {
+            continue;
+        };
+        let Ok(text) = fs::read_to_string(&lease) else {
+            let _ = fs::remove_file(entry.path());
+            continue;
+        };
+        let mut lines = text.lines().map(str::trim);
+        let id = lines.next().unwrap_or_default().to_string();
+        let veth = lines.nth(1).filter(|v| !v.is_empty()).map(str::to_string);
+        found.push(InUse {
+            ip,
+            lease,
+            id,
+            veth,
+        });
+    }
+    found.sort_by_key(|u| u.ip);
+    found
 }
 
 impl Pool<'_> {
@@ -126,7 +186,7 @@ impl Pool<'_> {
     /// Takes a free address for `id`: the one after the last taken on the
     /// node (host-local's round robin, so a freed address is not handed
     /// out again at once), wrapping round the range.
-    pub fn allocate(&self, subnet: &Subnet, id: &str, ifname: &str) -> Result<Ipv4Addr> {
+    pub fn allocate(&self, subnet: &Subnet, lease: &Lease<'_>) -> Result<Ipv4Addr> {
         let _lock = lock(self.node)?;
         fs::DirBuilder::new()
             .recursive(true)
@@ -150,7 +210,7 @@ impl Pool<'_> {
         for n in 0..count {
             let ip = first + ((u64::from(start - first) + n) % count) as u32;
             let ip = Ipv4Addr::from(ip);
-            if self.claim(ip, id, ifname)? {
+            if self.claim(ip, lease)? {
                 let _ = fs::write(&marker, ip.to_string());
                 return Ok(ip);
             }
@@ -163,7 +223,7 @@ impl Pool<'_> {
     }
 
     /// Claims `ip` if no live lease holds it (the lock held).
-    fn claim(&self, ip: Ipv4Addr, id: &str, ifname: &str) -> Result<bool> {
+    fn claim(&self, ip: Ipv4Addr, holder: &Lease<'_>) -> Result<bool> {
         let entry = self.entry(ip);
         let lease = self.lease(ip);
         match fs::metadata(&entry) {
@@ -191,7 +251,10 @@ impl Pool<'_> {
             .write(true)
             .create_new(true)
             .open(&lease)
-            .and_then(|mut f| f.write_all(format!("{id}\r\n{ifname}").as_bytes()));
+            .and_then(|mut f| {
+                let Lease { id, ifname, veth } = holder;
+                f.write_all(format!("{id}\r\n{ifname}\r\n{veth}").as_bytes())
+            });
         if let Err(e) = written {
             let _ = fs::remove_file(&entry);
             return Err(e).with_context(|| format!("writing {}", lease.display()));
@@ -257,6 +320,14 @@ impl Pool<'_> {
 mod tests {
     use super::*;
 
+    fn lease(id: &str) -> Lease<'_> {
+        Lease {
+            id,
+            ifname: "eth0",
+            veth: "vethtest",
+        }
+    }
+
     fn subnet(text: &str) -> Subnet {
         Subnet::parse(text).unwrap()
     }
@@ -292,12 +363,12 @@ mod tests {
         let mut got = Vec::new();
         for i in 0..5 {
             let pool = if i % 2 == 0 { &pa } else { &pb };
-            got.push(pool.allocate(&s, &format!("id{i}"), "eth0").unwrap());
+            got.push(pool.allocate(&s, &lease(&format!("id{i}"))).unwrap());
         }
         got.sort();
         got.dedup();
         assert_eq!(got.len(), 5, "{got:?}");
-        let full = pa.allocate(&s, "id5", "eth0").unwrap_err().to_string();
+        let full = pa.allocate(&s, &lease("id5")).unwrap_err().to_string();
         assert_eq!(
             full,
             "no IP addresses available in range set: 10.9.0.2-10.9.0.6"
@@ -305,12 +376,12 @@ mod tests {
         // Released in b: free for a, and the next one round robin.
         assert_eq!(pb.release("id1").unwrap(), vec![Ipv4Addr::new(10, 9, 0, 3)]);
         assert_eq!(
-            pa.allocate(&s, "id5", "eth0").unwrap(),
+            pa.allocate(&s, &lease("id5")).unwrap(),
             Ipv4Addr::new(10, 9, 0, 3)
         );
         assert_eq!(
             fs::read_to_string(a.join("10.9.0.3")).unwrap(),
-            "id5\r\neth0"
+            "id5\r\neth0\r\nvethtest"
         );
         // A release by the wrong id frees nothing.
         assert_eq!(pa.release("nobody").unwrap(), Vec::<Ipv4Addr>::new());
@@ -331,13 +402,13 @@ mod tests {
             leases: &b,
         };
         assert_eq!(
-            pa.allocate(&s, "x", "eth0").unwrap(),
+            pa.allocate(&s, &lease("x")).unwrap(),
             Ipv4Addr::new(10, 9, 0, 2)
         );
-        assert!(pb.allocate(&s, "y", "eth0").is_err());
+        assert!(pb.allocate(&s, &lease("y")).is_err());
         fs::remove_dir_all(&a).unwrap();
         assert_eq!(
-            pb.allocate(&s, "y", "eth0").unwrap(),
+            pb.allocate(&s, &lease("y")).unwrap(),
             Ipv4Addr::new(10, 9, 0, 2)
         );
         // The node's index is lost (a reboot empties /run, and no veth
@@ -345,9 +416,9 @@ mod tests {
         // until its pod's DEL; another root may take it, and that DEL
         // then leaves the new owner's entry alone.
         fs::remove_dir_all(&node).unwrap();
-        assert!(pb.allocate(&s, "z", "eth0").is_err());
+        assert!(pb.allocate(&s, &lease("z")).is_err());
         assert_eq!(
-            pa.allocate(&s, "z", "eth0").unwrap(),
+            pa.allocate(&s, &lease("z")).unwrap(),
             Ipv4Addr::new(10, 9, 0, 2)
         );
         assert_eq!(pb.release("y").unwrap(), vec![Ipv4Addr::new(10, 9, 0, 2)]);
@@ -355,7 +426,45 @@ mod tests {
             fs::read_link(node.join("leases/10.9.0.2")).unwrap(),
             a.join("10.9.0.2")
         );
-        assert!(pb.allocate(&s, "w", "eth0").is_err());
+        assert!(pb.allocate(&s, &lease("w")).is_err());
+    }
+
+    #[test]
+    fn the_index_in_use_names_each_leases_veth_and_loses_its_dangling_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("node");
+        let a = dir.path().join("a");
+        let s = subnet("10.9.0.0/29");
+        let pool = Pool {
+            node: &node,
+            leases: &a,
+        };
+        let first = pool.allocate(&s, &lease("x")).unwrap();
+        let second = pool.allocate(&s, &lease("y")).unwrap();
+        // A lease written before leases named their veth.
+        fs::write(a.join(second.to_string()), "y\r\neth0").unwrap();
+        let third = pool.allocate(&s, &lease("z")).unwrap();
+        fs::remove_file(a.join(third.to_string())).unwrap();
+        let lock = lock(&node).unwrap();
+        let used = in_use(&node, &lock);
+        assert_eq!(
+            used,
+            [
+                InUse {
+                    ip: first,
+                    lease: a.join(first.to_string()),
+                    id: "x".into(),
+                    veth: Some("vethtest".into()),
+                },
+                InUse {
+                    ip: second,
+                    lease: a.join(second.to_string()),
+                    id: "y".into(),
+                    veth: None,
+                },
+            ]
+        );
+        assert!(!node.join("leases").join(third.to_string()).exists());
     }
 
     #[test]
@@ -372,20 +481,20 @@ mod tests {
             node: &node,
             leases: &b,
         };
-        pa.allocate(&s, "old", "eth0").unwrap();
+        pa.allocate(&s, &lease("old")).unwrap();
         // The index is lost and the lease file of a is left, then b's
         // entry takes the address (a's lease was not yet known to it).
         fs::remove_dir_all(&node).unwrap();
-        let lease = a.join("10.9.0.2");
-        let kept = fs::read(&lease).unwrap();
-        fs::remove_file(&lease).unwrap();
-        pb.allocate(&s, "new", "eth0").unwrap();
-        fs::write(&lease, kept).unwrap();
+        let file = a.join("10.9.0.2");
+        let kept = fs::read(&file).unwrap();
+        fs::remove_file(&file).unwrap();
+        pb.allocate(&s, &lease("new")).unwrap();
+        fs::write(&file, kept).unwrap();
         pa.release("old").unwrap();
         assert_eq!(
             fs::read_link(node.join("leases/10.9.0.2")).unwrap(),
             b.join("10.9.0.2")
         );
-        assert!(pa.allocate(&s, "other", "eth0").is_err());
+        assert!(pa.allocate(&s, &lease("other")).is_err());
     }
 }

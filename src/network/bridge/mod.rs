@@ -25,6 +25,7 @@ pub mod ipam;
 mod link;
 pub mod masquerade;
 
+use std::collections::BTreeSet;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -104,10 +105,15 @@ pub fn attach(a: &Attach<'_>) -> Result<Value> {
         node: &node,
         leases: &leases,
     };
-    let ip = pool.allocate(&a.subnet, a.uid, a.ifname)?;
+    let host = host_veth(a.root, a.uid);
+    let lease = ipam::Lease {
+        id: a.uid,
+        ifname: a.ifname,
+        veth: &host,
+    };
+    let ip = pool.allocate(&a.subnet, &lease)?;
     let gateway = a.subnet.gateway();
     let prefix = a.subnet.prefix;
-    let host = host_veth(a.root, a.uid);
     let (bridge, subnet, ifname) = (a.bridge, a.subnet, a.ifname);
     let netns = &netns;
     let made = link::run(Some(netns), |handle, pod| {
@@ -120,6 +126,9 @@ pub fn attach(a: &Attach<'_>) -> Result<Value> {
             Ok(made)
         }
     })?;
+    // (tests/network_builtin.rs: a crash here leaves a lease and a veth,
+    // and no record.)
+    crate::fault::point("network-add-linked");
     masquerade::ensure(&node, a.bridge, &a.subnet, made)?;
     let result = json!({
         "cniVersion": "1.0.0",
@@ -244,6 +253,116 @@ pub fn detach(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
         Err(e) => Err(e).with_context(|| format!("removing {}", path.display())),
     }
+}
+
+/// The pods (uids) the built-in network holds something for in this
+/// root: a record in `cache_dir`, or a lease (a crash during ADD leaves
+/// one before any record).
+pub fn held_uids(root: &Path, cache_dir: &Path, network: &str) -> BTreeSet<String> {
+    let mut uids = BTreeSet::new();
+    let prefix = format!("{network}-");
+    for entry in std::fs::read_dir(cache_dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        if name.to_str().is_some_and(|n| n.starts_with(&prefix))
+            && let Some(record) = read_record(&entry.path())
+        {
+            uids.insert(record.container_id);
+        }
+    }
+    let leases = lease_dir(root, network);
+    for entry in std::fs::read_dir(&leases).into_iter().flatten().flatten() {
+        if let Ok(text) = std::fs::read_to_string(entry.path())
+            && let Some(id) = text.lines().next().map(str::trim)
+            && !id.is_empty()
+        {
+            uids.insert(id.to_string());
+        }
+    }
+    uids
+}
+
+/// What the node-wide part of a GC removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct NodeCollected {
+    /// Host veths on the bridge that no lease names.
+    pub veths: Vec<String>,
+    /// Subnets whose masquerade rule went (no pod has an address in them).
+    pub subnets: Vec<String>,
+}
+
+/// The node-wide part of the GC, for every state root at once: the host
+/// veths on `bridge` that no address of the node's index belongs to
+/// (their pod's lease freed while its namespace lived on, or their state
+/// root removed), the index's dangling entries, and the masquerade rules
+/// of subnets no pod has an address in.
+///
+/// An ADD takes its address, whose lease names its veth, before it makes
+/// the veth, and a DEL deletes the veth before it frees the address; so
+/// a veth listed before the index is read, that no lease names, is no
+/// live pod's.
+pub fn collect_node(bridge: &str) -> Result<NodeCollected> {
+    let mut collected = NodeCollected::default();
+    let ports: Vec<String> =
+        std::fs::read_dir(Path::new("/sys/class/net").join(bridge).join("brif"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+    let node = node_dir(bridge);
+    if !node.exists() {
+        return Ok(collected);
+    }
+    let in_use = {
+        let lock = ipam::lock(&node)?;
+        ipam::in_use(&node, &lock)
+    };
+    let mut named = BTreeSet::new();
+    for used in in_use {
+        match used.veth {
+            Some(veth) => {
+                named.insert(veth);
+            }
+            // A lease written before leases named their veth: its name is
+            // made again from the lease's state root (`<root>/cni/
+            // networks/<network>/<ip>`), as given with or without a
+            // trailing slash (which the hash sees).
+            None => {
+                if let Some(root) = used.lease.ancestors().nth(4) {
+                    named.insert(host_veth(root, &used.id));
+                    let mut slashed = root.as_os_str().to_os_string();
+                    slashed.push("/");
+                    named.insert(host_veth(Path::new(&slashed), &used.id));
+                }
+            }
+        }
+    }
+    let stale: Vec<String> = ports
+        .into_iter()
+        .filter(|p| p.starts_with("veth") && !named.contains(p))
+        .collect();
+    if !stale.is_empty() {
+        let names = stale.clone();
+        link::run(None, |handle, _| async move {
+            for name in &names {
+                link::delete(&handle, name).await?;
+            }
+            Ok(())
+        })?;
+        collected.veths = stale;
+    }
+    let removed = masquerade::collect(&node, bridge, |subnet| {
+        // Read again under the lock the rule is removed with.
+        std::fs::read_dir(node.join("leases"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().exists())
+            .filter_map(|e| e.file_name().to_str()?.parse().ok())
+            .any(|ip| subnet.contains(ip))
+    })?;
+    collected.subnets = removed.iter().map(ToString::to_string).collect();
+    Ok(collected)
 }
 
 #[cfg(test)]
