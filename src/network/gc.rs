@@ -303,7 +303,8 @@ pub fn gc(store: &Store, config: &Network) -> Result<Collected> {
         }
     }
     // Then what no state root's pod holds on the node: veths, rules.
-    match bridge::collect_node(DEFAULT_BRIDGE) {
+    let subnet = bridge::ipam::Subnet::parse(&config.pod_cidr).ok();
+    match bridge::collect_node(DEFAULT_BRIDGE, subnet.as_ref()) {
         Ok(node) => collected.node = node,
         Err(e) => {
             failed.get_or_insert(e);

@@ -18,7 +18,8 @@
 //! asks.
 //!
 //! GC ([`collect`]) removes the rule of a subnet in which no pod of the
-//! node has an address.
+//! node has an address (one `podCIDR` used before, or another state
+//! root's), the node's own podCIDR's excepted.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};

@@ -294,13 +294,14 @@ pub struct NodeCollected {
 /// veths on `bridge` that no address of the node's index belongs to
 /// (their pod's lease freed while its namespace lived on, or their state
 /// root removed), the index's dangling entries, and the masquerade rules
-/// of subnets no pod has an address in.
+/// of subnets no pod has an address in but `keep` (the node's podCIDR:
+/// its rule is the node's, as the bridge is, and the next ADD needs it).
 ///
 /// An ADD takes its address, whose lease names its veth, before it makes
 /// the veth, and a DEL deletes the veth before it frees the address; so
 /// a veth listed before the index is read, that no lease names, is no
 /// live pod's.
-pub fn collect_node(bridge: &str) -> Result<NodeCollected> {
+pub fn collect_node(bridge: &str, keep: Option<&Subnet>) -> Result<NodeCollected> {
     let mut collected = NodeCollected::default();
     let ports: Vec<String> =
         std::fs::read_dir(Path::new("/sys/class/net").join(bridge).join("brif"))
@@ -353,13 +354,14 @@ pub fn collect_node(bridge: &str) -> Result<NodeCollected> {
     }
     let removed = masquerade::collect(&node, bridge, |subnet| {
         // Read again under the lock the rule is removed with.
-        std::fs::read_dir(node.join("leases"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().exists())
-            .filter_map(|e| e.file_name().to_str()?.parse().ok())
-            .any(|ip| subnet.contains(ip))
+        Some(subnet) == keep
+            || std::fs::read_dir(node.join("leases"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter(|e| e.path().exists())
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .any(|ip| subnet.contains(ip))
     })?;
     collected.subnets = removed.iter().map(ToString::to_string).collect();
     Ok(collected)
