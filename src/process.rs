@@ -24,6 +24,26 @@ pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     Ok(())
 }
 
+/// Sends `signal` to the process a pidfd refers to: safe from pid reuse
+/// for a process the caller does not reap (an adopted container).
+pub fn kill_pidfd(pidfd: std::os::fd::BorrowedFd, signal: i32) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal(2) with a valid descriptor, no siginfo.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Sends `signal` to every process of the group `group` (kill(2) of
 /// `-group`); groups 0 and 1 (the caller's own, init's) are refused, as a
 /// damaged value must not reach them.

@@ -12,7 +12,7 @@ mod common;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use common::pods::{jsonpath, leftovers, wait_until};
+use common::pods::{jsonpath, kill_supervisor_for_good, leftovers, wait_until};
 use common::{Env, import_busybox};
 
 const YAML: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: f\nspec:\n  terminationGracePeriodSeconds: 1\n  volumes: [{name: data, emptyDir: {}}]\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    volumeMounts: [{name: data, mountPath: /data}]\n    command: [sleep, '3600']\n";
@@ -126,12 +126,8 @@ fn running(env: &Env) {
 }
 
 fn kill_supervisor(env: &Env, uid: &str) {
-    let text =
-        std::fs::read_to_string(env.run_root().join("pods").join(uid).join("supervisor.pid"))
-            .unwrap();
-    let pid: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
-    // SAFETY: kill(2) of the supervisor this test started.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
+    // With its keeper, so that no new supervisor adopts the pod.
+    kill_supervisor_for_good(env, uid);
     wait_until(env, "f", "Unknown", || {
         (jsonpath(env, "f", "{.status.phase}") == "Unknown").then_some(())
     });

@@ -100,12 +100,8 @@ fn pinned(env: &Env) -> usize {
 }
 
 fn kill_supervisor(env: &Env, uid: &str) -> i32 {
-    let run_dir = env.run_root().join("pods").join(uid);
-    let text = std::fs::read_to_string(run_dir.join("supervisor.pid")).unwrap();
-    let pid: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
-    // SAFETY: kill(2) of a supervisor this test started.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    pid
+    // With its keeper: delete is to do the supervisor's work.
+    common::pods::kill_supervisor_for_good(env, uid)
 }
 
 #[test]

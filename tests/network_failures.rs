@@ -281,10 +281,7 @@ fn a_del_after_a_crash_frees_the_address() {
     // The supervisor and the pause die, and the namespace goes with the
     // unmounted pin: nothing of the pod's network is left to look at.
     let run_dir = env.run_root().join("pods").join(&uid);
-    let text = std::fs::read_to_string(run_dir.join("supervisor.pid")).unwrap();
-    let supervisor: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
-    // SAFETY: kill(2) of the supervisor this test started.
-    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    common::pods::kill_supervisor_for_good(&env, &uid);
     let processes: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap()).unwrap();
     let pause = processes["pause"]["pid"].as_i64().unwrap() as i32;

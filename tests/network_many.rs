@@ -142,11 +142,8 @@ fn a_hundred_pods_get_distinct_addresses_and_leave_nothing() {
 
     // Half the supervisors die first: delete does their work.
     for uid in uids.iter().step_by(2) {
-        let run_dir = env.run_root().join("pods").join(uid);
-        let text = std::fs::read_to_string(run_dir.join("supervisor.pid")).unwrap();
-        let pid: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
-        // SAFETY: kill(2) of a supervisor this test started.
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        // With its keeper: delete is to do the supervisor's work.
+        common::pods::kill_supervisor_for_good(&env, uid);
     }
     env.ok(&["delete", "pods", "--all", "--grace-period=0", "--force"]);
     wait_for("the network to be empty", Duration::from_secs(60), || {

@@ -26,6 +26,11 @@ fn pod_yaml(name: &str, policy: &str, command: &str) -> String {
 /// that none restarts what is killed next), as a power cut would.
 fn kill_everything(env: &Env, uids: &[String]) {
     for uid in uids {
+        // The keeper first, or it starts a new supervisor.
+        if let Some(keeper) = common::pods::recorded_pid(env, uid, "keeper.pid") {
+            // SAFETY: kill(2) of a keeper this test started.
+            unsafe { libc::kill(keeper, libc::SIGKILL) };
+        }
         let pid_file = env.run_root().join("pods").join(uid).join("supervisor.pid");
         if let Ok(text) = std::fs::read_to_string(pid_file)
             && let Some(pid) = text.split_whitespace().next().and_then(|p| p.parse().ok())

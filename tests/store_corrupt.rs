@@ -189,11 +189,7 @@ fn a_torn_manifest_or_config_map_is_named_and_the_others_listed() {
 #[test]
 fn delete_all_takes_a_pod_with_a_torn_manifest_and_a_dead_supervisor() {
     let (env, uids) = env_with_pods(&["a", "b"]);
-    let run_dir = env.run_root().join("pods").join(&uids[0]);
-    let pid_text = std::fs::read_to_string(run_dir.join("supervisor.pid")).unwrap();
-    let supervisor: i32 = pid_text.split_whitespace().next().unwrap().parse().unwrap();
-    // SAFETY: kill(2) of the supervisor this test started.
-    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    common::pods::kill_supervisor_for_good(&env, &uids[0]);
     truncate(&pod_file(&env, "a", "pod.json"));
     let out = env.run(&["delete", "pods", "--all", "--grace-period=1"]);
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -560,8 +560,146 @@ fn mounts_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The pid recorded in `file` (`pid start`) of the pod's run directory.
+fn recorded(run_dir: &Path, file: &str) -> Option<i32> {
+    let text = std::fs::read_to_string(run_dir.join(file)).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+fn alive(pid: i64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| !stat.contains(") Z "))
+}
+
+/// The numbers of the `line N` lines of a container's log, in order.
+fn counted(env: &Env, name: &str) -> Vec<u64> {
+    env.ok(&["logs", name, "-c", "count"])
+        .lines()
+        .filter_map(|l| l.strip_prefix("line ")?.parse().ok())
+        .collect()
+}
+
 #[test]
-fn a_killed_supervisor_shows_unknown_and_delete_cleans_up() {
+fn a_killed_supervisor_is_replaced_and_its_pod_adopted() {
+    let env = env();
+    create(
+        &env,
+        "orphan",
+        &pod_yaml(
+            "orphan",
+            "  terminationGracePeriodSeconds: 2\n  containers:\n  - name: count\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'i=0; while true; do echo line $i; i=$((i+1)); sleep 0.02; done']\n  - name: echo\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    stdin: true\n    stdinOnce: true\n    command: [sh, -c, 'while read l; do echo got $l; done']\n",
+        ),
+    );
+    let ready = |p: &Value| {
+        phase(p) == "Running"
+            && container(p, "count")["ready"] == true
+            && container(p, "echo")["ready"] == true
+    };
+    let pod = until(&env, "orphan", 60, ready);
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
+    let run_dir = env.run_root().join("pods").join(&uid);
+    let supervisor = recorded(&run_dir, "supervisor.pid").unwrap();
+    let keeper = recorded(&run_dir, "keeper.pid").unwrap();
+    let processes = || -> Value {
+        let mut list: Value =
+            serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap())
+                .unwrap();
+        list.as_object_mut().unwrap().remove("recordVersion");
+        list
+    };
+    let before = processes();
+    assert_eq!(
+        before.as_object().unwrap().len(),
+        3,
+        "pause and two containers: {before}"
+    );
+    // SAFETY: kill(2) on the supervisor this test started.
+    unsafe { libc::kill(supervisor, libc::SIGKILL) };
+    let killed = Instant::now();
+    let lines_then = counted(&env, "orphan").len();
+    // A new supervisor (the keeper's child) adopts the pod: Running and
+    // ready again, the same processes, no restart.
+    let pod = until(&env, "orphan", 60, |p| {
+        recorded(&run_dir, "supervisor.pid").is_some_and(|p| p != supervisor) && ready(p)
+    });
+    eprintln!("adopted after {:?}", killed.elapsed());
+    let replacement = recorded(&run_dir, "supervisor.pid").unwrap();
+    assert!(alive(replacement.into()) && !alive(supervisor.into()));
+    assert_eq!(recorded(&run_dir, "keeper.pid"), Some(keeper));
+    assert_eq!(processes(), before, "the same pause and containers");
+    for p in before.as_object().unwrap().values() {
+        assert!(alive(p["pid"].as_i64().unwrap()), "{before}");
+    }
+    for c in ["count", "echo"] {
+        assert_eq!(container(&pod, c)["restartCount"], 0, "{c}");
+    }
+    assert!(!env.ok(&["get", "pods"]).contains("Unknown"));
+    // The log goes on in the same file, without a gap across the time
+    // no supervisor read the pipe.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lines = loop {
+        let lines = counted(&env, "orphan");
+        if lines.len() > lines_then + 50 || Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        lines.len() > lines_then + 50,
+        "{} then {}",
+        lines_then,
+        lines.len()
+    );
+    let expected: Vec<u64> = (0..lines.len() as u64).collect();
+    assert!(lines == expected, "a line lost or repeated: {lines:?}");
+    let files = std::fs::read_dir(
+        env.root()
+            .join("logs")
+            .join(format!("default_orphan_{uid}"))
+            .join("count"),
+    )
+    .unwrap()
+    .count();
+    assert_eq!(files, 1);
+    // Attach reaches the adopted container's stdin, which the keeper held
+    // open while no supervisor ran.
+    let mut attach = env
+        .pod()
+        .args(["attach", "-i", "orphan", "-c", "echo"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        attach.stdin.take().unwrap().write_all(b"b\n").unwrap();
+    }
+    // The container ends with its stdin (stdinOnce), and the session
+    // with it; a session that does not end fails the test, not hangs it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while attach.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = attach.kill();
+            panic!("attach did not end");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = attach.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got b\n");
+    // Delete through the new supervisor leaves nothing, keeper included.
+    common::pods::delete_and_check_clean(&env, "orphan", &uid);
+    assert!(!alive(keeper.into()) && !alive(replacement.into()));
+    assert!(
+        mounts_under(env.dir.path()).is_empty(),
+        "{:?}",
+        mounts_under(env.dir.path())
+    );
+    env.fails(&["get", "pod", "orphan"]);
+}
+
+#[test]
+fn a_supervisor_killed_with_its_keeper_leaves_the_pod_unknown_and_delete_cleans_up() {
     let env = env();
     create(
         &env,
@@ -574,8 +712,6 @@ fn a_killed_supervisor_shows_unknown_and_delete_cleans_up() {
     let pod = until(&env, "orphan", 60, |p| phase(p) == "Running");
     let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
     let run_dir = env.run_root().join("pods").join(&uid);
-    let pid_text = std::fs::read_to_string(run_dir.join("supervisor.pid")).unwrap();
-    let pid: i32 = pid_text.split_whitespace().next().unwrap().parse().unwrap();
     let processes: Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap()).unwrap();
     let pids: Vec<i64> = processes
@@ -585,19 +721,12 @@ fn a_killed_supervisor_shows_unknown_and_delete_cleans_up() {
         .filter_map(|p| p["pid"].as_i64())
         .collect();
     assert_eq!(pids.len(), 2, "pause and app: {processes}");
-    // SAFETY: kill(2) on the supervisor this test started.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    // Seen as soon as the supervisor is dead, not after some timeout: well
-    // within the bound of a hung detection, whatever the load.
+    common::pods::kill_supervisor_for_good(&env, &uid);
     until(&env, "orphan", 30, |p| phase(p) == "Unknown");
     assert!(env.ok(&["get", "pods"]).contains("Unknown"));
     env.ok(&["delete", "pod", "orphan"]);
     for pid in pids {
-        let alive = Path::new(&format!("/proc/{pid}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .unwrap_or_default()
-                .contains(") Z ");
-        assert!(!alive, "process {pid} survived the delete");
+        assert!(!alive(pid), "process {pid} survived the delete");
     }
     assert!(!run_dir.exists());
     assert!(

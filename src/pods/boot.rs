@@ -16,7 +16,7 @@
 //!
 //! A pod whose supervisor runs is left to it; one whose supervisor died
 //! while the node ran (its pid file still there) is not a restart and is
-//! left to the commands that replace a dead supervisor. Pods waiting for
+//! left to its keeper, which starts one that adopts it. Pods waiting for
 //! the node are then scheduled as after any change. Run it at boot (the
 //! systemd unit `pod.service`), or by hand: a second run finds every pod
 //! supervised and does nothing.

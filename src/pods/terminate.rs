@@ -247,8 +247,14 @@ fn tear_down(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
 /// run directory removed. Its record, logs and volumes stay.
 pub(super) fn release(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     let name = pod.metadata.name.clone().unwrap_or_default();
-    // A supervisor that is alive but does not answer is stopped first, so
-    // that it cannot restart what is killed next.
+    // The keeper goes first, with every supervisor of its process group
+    // (it is their session leader), so that no new supervisor adopts
+    // what is killed next; then a supervisor that is alive but does not
+    // answer, so that it cannot restart what is killed next.
+    if let Some(keeper) = records.live_keeper() {
+        // The group of a process checked against its start time.
+        let _ = crate::process::kill_group(keeper.pid, libc::SIGKILL);
+    }
     if let Some(sup) = records.live_supervisor() {
         // kill(2) on a pid checked against its start time.
         let _ = crate::process::kill(sup.pid, libc::SIGKILL);

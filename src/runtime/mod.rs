@@ -266,6 +266,23 @@ impl PodRuntime {
         Ok(runtime)
     }
 
+    /// The runtime of a prepared pod whose supervisor died, for the one
+    /// that adopts it: what `prepare` read, nothing created again (its
+    /// files, volumes and cgroup are in use by the running containers).
+    pub fn resume(store: &Store, pod: &Pod) -> Result<PodRuntime> {
+        let mut runtime = PodRuntime::open(store, pod)?;
+        runtime.node_config = store.node_config()?;
+        Ok(runtime)
+    }
+
+    /// The running instance of container `name` as recorded: its pid,
+    /// start time and instance number; whether the process still runs
+    /// is the caller's to check.
+    pub fn recorded_container(&self, name: &str) -> Option<(i32, u64, u32)> {
+        let record = state::ContainerRecord::load(&self.run_dir, name).ok()??;
+        Some((record.pid, record.start_time, record.instance))
+    }
+
     /// The runtime of an already prepared pod (or of one being torn down),
     /// without creating anything.
     pub fn open(store: &Store, pod: &Pod) -> Result<PodRuntime> {

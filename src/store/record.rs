@@ -24,6 +24,8 @@ pub const PROCESSES_FILE: &str = "processes.json";
 pub const SOCKET_FILE: &str = "supervisor.sock";
 pub const LOG_FILE: &str = "supervisor.log";
 pub const LOCK_FILE: &str = "supervisor.lock";
+/// The keeper's pid and start time (`supervisor::keeper`).
+pub const KEEPER_FILE: &str = "keeper.pid";
 
 /// A process as recorded: pid plus the start time the kernel gives it
 /// (clock ticks since boot, field 22 of /proc/<pid>/stat).
@@ -177,6 +179,25 @@ impl Records {
     /// The supervisor, if it is running.
     pub fn live_supervisor(&self) -> Option<Process> {
         self.supervisor().filter(Process::is_alive)
+    }
+
+    /// Records the keeper of the pod's supervisors.
+    pub fn write_keeper(&self, keeper: Process) -> io::Result<()> {
+        write_volatile(
+            &self.dir.join(KEEPER_FILE),
+            format!("{} {}\n", keeper.pid, keeper.start).as_bytes(),
+        )
+    }
+
+    /// The keeper, if it is running.
+    pub fn live_keeper(&self) -> Option<Process> {
+        let bytes = read_small_file(&self.dir.join(KEEPER_FILE)).ok()?;
+        let mut words = std::str::from_utf8(&bytes).ok()?.split_ascii_whitespace();
+        let keeper = Process {
+            pid: words.next()?.parse().ok()?,
+            start: words.next()?.parse().ok()?,
+        };
+        keeper.is_alive().then_some(keeper)
     }
 
     pub fn write_processes(&self, processes: &BTreeMap<String, Process>) -> io::Result<()> {

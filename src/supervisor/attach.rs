@@ -117,7 +117,14 @@ impl std::fmt::Debug for Input {
 impl Streams {
     /// Takes over the supervisor's ends of a new instance's streams (call
     /// inside the supervisor's LocalSet).
-    pub fn new(kept: Kept, output: Tap, stdin_once: bool) -> io::Result<Streams> {
+    /// `closed`: called when the container's stdin is closed (so that
+    /// the keeper lets its duplicate go too).
+    pub fn new(
+        kept: Kept,
+        output: Tap,
+        stdin_once: bool,
+        closed: Option<Box<dyn FnOnce()>>,
+    ) -> io::Result<Streams> {
         let (input, tty) = match (kept.tty, kept.stdin) {
             (Some(master), _) => {
                 let writer = master.try_clone()?;
@@ -128,7 +135,7 @@ impl Streams {
             (None, Some(stdin)) => {
                 let pipe = tokio::net::unix::pipe::Sender::from_owned_fd(stdin)?;
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::task::spawn_local(write_pipe(pipe, rx));
+                tokio::task::spawn_local(write_pipe(pipe, rx, closed));
                 (Some(tx), None)
             }
             (None, None) => (None, None),
@@ -262,13 +269,19 @@ async fn write_pty(master: OwnedFd, mut rx: mpsc::UnboundedReceiver<Input>) {
 async fn write_pipe(
     mut pipe: tokio::net::unix::pipe::Sender,
     mut rx: mpsc::UnboundedReceiver<Input>,
+    closed: Option<Box<dyn FnOnce()>>,
 ) {
     while let Some(Input::Data(data)) = rx.recv().await {
         if pipe.write_all(&data).await.is_err() {
-            return;
+            break;
         }
     }
-    // Dropping the pipe is the container's end of stdin.
+    // Dropping the pipe (and every duplicate) is the container's end of
+    // stdin.
+    drop(pipe);
+    if let Some(closed) = closed {
+        closed();
+    }
 }
 
 #[cfg(test)]

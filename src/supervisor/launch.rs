@@ -4,7 +4,7 @@
 //! the command line and ready pipe that are the contract between the two.
 
 use std::fs;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -77,13 +77,32 @@ pub fn dispatch() -> Option<ExitCode> {
 }
 
 fn supervise(args: Args) -> Result<()> {
-    super::memory::set_up_allocator();
     // SAFETY: signal dispositions set before any thread exists.
     unsafe {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
     let ready = unsafe_ready_fd();
+    // The keeper forks the supervisor and stays behind (see `keeper`);
+    // from here on this is a supervisor, the first or a replacement.
+    let generation = match super::keeper::start(ready.as_ref().map(|fd| fd.as_raw_fd())) {
+        Ok(g) => g,
+        Err(e) => {
+            if let Some(fd) = &ready {
+                let _ = nix::unistd::write(fd, format!("starting the keeper: {e}\n").as_bytes());
+            }
+            return Err(e).context("starting the keeper");
+        }
+    };
+    // Only the first answers the CLI; in a later one, descriptor 3 is not
+    // the ready pipe (the keeper closed it).
+    let ready = if generation.number == 0 {
+        ready
+    } else {
+        std::mem::forget(ready);
+        None
+    };
+    super::memory::set_up_allocator();
     let say = |ready: &Option<OwnedFd>, text: &str| {
         if let Some(fd) = ready {
             let _ = nix::unistd::write(fd, text.as_bytes());
@@ -110,6 +129,9 @@ fn supervise(args: Args) -> Result<()> {
             return Ok(None);
         };
         let claim = (supervision, records.claim_supervisor(Process::current())?);
+        if let Some(keeper) = Process::of(generation.keeper) {
+            records.write_keeper(keeper)?;
+        }
         let socket_path = records.socket();
         let _ = fs::remove_file(&socket_path);
         let listener = super::socket::with_short_path(&socket_path, |p| {
@@ -143,7 +165,7 @@ fn supervise(args: Args) -> Result<()> {
     let local = tokio::task::LocalSet::new();
     local.block_on(
         &runtime,
-        super::lifecycle::run(store, pod, records, listener, args.settings),
+        super::lifecycle::run(store, pod, records, listener, args.settings, generation),
     )
 }
 

@@ -9,9 +9,11 @@
 //! containers' output to CRI log files, and answers `delete` (and later
 //! attach) on a unix socket in the pod's run directory.
 //!
-//! The CLI and the supervisor share nothing but files and that socket; a
-//! pod whose supervisor is gone reads as Unknown (`store::observed`) and
-//! is still cleaned up by `pods::delete`. Everything in this module runs
+//! The CLI and the supervisor share nothing but files and that socket. A
+//! supervisor that dies is replaced by its `keeper` with one that adopts
+//! the pod (`lifecycle::adopt`); a pod whose supervisor is gone for good
+//! (its keeper killed too) reads as Unknown (`store::observed`) and is
+//! still cleaned up by `pods::delete`. Everything in this module runs
 //! inside the supervisor process, except the protocol definitions of
 //! `socket` and `attach`, which the CLI's side (`pods`) uses too.
 //!
@@ -35,6 +37,7 @@ pub mod backoff;
 pub mod events;
 mod grpc;
 mod handler;
+pub mod keeper;
 pub mod launch;
 mod lifecycle;
 mod memory;

@@ -8,6 +8,7 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -32,9 +33,25 @@ impl Exit {
     }
 }
 
+impl Exit {
+    /// From a raw wait status.
+    pub fn from_raw(status: i32) -> Exit {
+        if libc::WIFSIGNALED(status) {
+            Exit::Signal(libc::WTERMSIG(status))
+        } else {
+            Exit::Code(libc::WEXITSTATUS(status))
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Reaper {
     waiters: RefCell<HashMap<i32, oneshot::Sender<Exit>>>,
+    /// Waiters for processes the keeper reaps (adopted from a dead
+    /// supervisor: its children became the keeper's).
+    adopted: RefCell<HashMap<i32, oneshot::Sender<Exit>>>,
+    /// Exits the keeper reported before anyone waited for them.
+    reported: RefCell<HashMap<i32, Exit>>,
 }
 
 impl Reaper {
@@ -65,6 +82,57 @@ impl Reaper {
         rx
     }
 
+    /// Takes the exits already in the keeper's exit pipe, without
+    /// waiting: call before adopting processes, whose exits may be there.
+    pub fn take_reported(&self, exits: &OwnedFd) {
+        let _ = rustix::io::ioctl_fionbio(exits, true);
+        let mut record = [0u8; 8];
+        while let Ok(8) = rustix::io::read(exits, &mut record) {
+            let (pid, status) = decode(record);
+            self.reported
+                .borrow_mut()
+                .insert(pid, Exit::from_raw(status));
+        }
+    }
+
+    /// The exit of `pid`, a process of the pod that the keeper reaps; None
+    /// when it already ended and the keeper did not report it.
+    pub fn adopt(&self, pid: i32) -> oneshot::Receiver<Exit> {
+        let (tx, rx) = oneshot::channel();
+        match self.reported.borrow_mut().remove(&pid) {
+            Some(exit) => {
+                let _ = tx.send(exit);
+            }
+            None => {
+                self.adopted.borrow_mut().insert(pid, tx);
+            }
+        }
+        rx
+    }
+
+    /// Whether the keeper reported `pid`'s exit (not waited for yet).
+    pub fn was_reported(&self, pid: i32) -> bool {
+        self.reported.borrow().contains_key(&pid)
+    }
+
+    /// Hands on the exits the keeper reports from now on; call inside the
+    /// LocalSet.
+    pub fn follow_keeper(self: &Rc<Reaper>, exits: OwnedFd) -> std::io::Result<()> {
+        let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(exits)?;
+        let me = self.clone();
+        tokio::task::spawn_local(async move {
+            use tokio::io::AsyncReadExt;
+            let mut record = [0u8; 8];
+            while pipe.read_exact(&mut record).await.is_ok() {
+                let (pid, status) = decode(record);
+                if let Some(tx) = me.adopted.borrow_mut().remove(&pid) {
+                    let _ = tx.send(Exit::from_raw(status));
+                }
+            }
+        });
+        Ok(())
+    }
+
     fn reap(&self) {
         loop {
             let (pid, exit, raw) = match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
@@ -84,4 +152,10 @@ impl Reaper {
             }
         }
     }
+}
+
+fn decode(record: [u8; 8]) -> (i32, i32) {
+    let pid = i32::from_ne_bytes([record[0], record[1], record[2], record[3]]);
+    let status = i32::from_ne_bytes([record[4], record[5], record[6], record[7]]);
+    (pid, status)
 }

@@ -192,6 +192,18 @@ impl Conditions {
         }
     }
 
+    /// The conditions as a status record had them (a supervisor that
+    /// adopts the pod goes on from them, transition times included).
+    pub fn restore(&mut self, list: Vec<PodCondition>) {
+        self.list = list;
+        self.list.sort_by_key(|c| {
+            ORDER
+                .iter()
+                .position(|t| *t == c.type_)
+                .unwrap_or(ORDER.len())
+        });
+    }
+
     pub fn get(&self, type_: &str) -> Option<&PodCondition> {
         self.list.iter().find(|c| c.type_ == type_)
     }

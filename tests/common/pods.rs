@@ -149,3 +149,24 @@ pub fn leftovers(env: &Env, uid: &str) -> Vec<String> {
     }
     left
 }
+
+/// Pid and start time read from a `pid start` record of the pod's run
+/// directory (`supervisor.pid`, `keeper.pid`).
+pub fn recorded_pid(env: &Env, uid: &str, file: &str) -> Option<i32> {
+    let text = std::fs::read_to_string(env.run_root().join("pods").join(uid).join(file)).ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
+/// Kills the pod's supervisor for good: its keeper first (which would
+/// start a new supervisor that adopts the pod), then the supervisor.
+/// Returns the supervisor's pid.
+pub fn kill_supervisor_for_good(env: &Env, uid: &str) -> i32 {
+    if let Some(keeper) = recorded_pid(env, uid, "keeper.pid") {
+        // SAFETY: kill(2) of the keeper this test's pod command started.
+        unsafe { libc::kill(keeper, libc::SIGKILL) };
+    }
+    let pid = recorded_pid(env, uid, "supervisor.pid").expect("a supervisor pid file");
+    // SAFETY: kill(2) of the supervisor this test's pod command started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    pid
+}

@@ -18,6 +18,7 @@
 //!   for; `report`: events, process records, the pod status.
 
 mod admit;
+mod adopt;
 mod decide;
 mod evict;
 mod pressure;
@@ -32,6 +33,7 @@ mod sync;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener as StdUnixListener;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -45,6 +47,7 @@ use tokio::sync::mpsc;
 
 use super::events::{PodRef, Recorder, Type};
 use super::handler::Outcome;
+use super::keeper::{Generation, Keeper};
 use super::launch::Settings;
 use super::reaper::{Exit, Reaper};
 use super::socket::{Reply, Request};
@@ -181,6 +184,10 @@ struct Supervisor {
     /// The kubelet's eviction manager evicted the pod: its message. The
     /// pod ends Failed, reason Evicted, and its record stays.
     evicted: Option<String>,
+    /// The keeper, which holds the containers' streams (`keeper`).
+    keeper: Rc<Keeper>,
+    /// Its exit pipe, until the reaper follows it (after adoption).
+    keeper_exits: Option<OwnedFd>,
 }
 
 pub async fn run(
@@ -189,8 +196,12 @@ pub async fn run(
     records: Records,
     listener: StdUnixListener,
     settings: Settings,
+    generation: Generation,
 ) -> Result<()> {
     let reaper = Reaper::start()?;
+    // Exits the keeper reported while no supervisor ran, before any
+    // process is adopted.
+    reaper.take_reported(&generation.exits);
     let (tx, mut rx) = mpsc::unbounded_channel();
     accept(listener, tx.clone())?;
     let check = tx.clone();
@@ -203,8 +214,18 @@ pub async fn run(
             }
         }
     });
-    let mut sup = Supervisor::new(store, pod, records, settings, reaper, tx)?;
-    sup.begin();
+    let keeper = Keeper::new(generation.control);
+    keeper.arm();
+    let mut sup = Supervisor::new(store, pod, records, settings, reaper.clone(), tx, keeper)?;
+    sup.keeper_exits = Some(generation.exits);
+    if generation.number == 0 {
+        sup.begin();
+    } else {
+        sup.adopt();
+    }
+    if let Some(exits) = sup.keeper_exits.take() {
+        reaper.follow_keeper(exits)?;
+    }
     // Whether anything but the periodic check happened since the memory a
     // burst of work leaves was last given back, and whether the last batch
     // began with that check.
@@ -326,6 +347,7 @@ impl Supervisor {
         settings: Settings,
         reaper: Rc<Reaper>,
         tx: mpsc::UnboundedSender<Msg>,
+        keeper: Keeper,
     ) -> Result<Supervisor> {
         let spec = pod.spec.clone().unwrap_or_default();
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
@@ -397,6 +419,8 @@ impl Supervisor {
             evicted: None,
             node_name: node,
             taint_watch: evict::TaintWatch::default(),
+            keeper: Rc::new(keeper),
+            keeper_exits: None,
             pod,
         })
     }
@@ -472,9 +496,8 @@ impl Supervisor {
                 ok,
             } => self.verdict(slot, pid, kind, ok),
             Msg::Kill { slot, pid } => {
-                if self.slots[slot].live_pid(pid).is_some() {
-                    // Still our unreaped child, as in `signal`.
-                    let _ = crate::process::kill(pid, libc::SIGKILL);
+                if let Some(live) = self.slots[slot].live_pid(pid) {
+                    live.kill(libc::SIGKILL);
                 }
             }
             // A back-off ended: the sync after this batch decides.

@@ -16,16 +16,20 @@ impl Supervisor {
         let Some(probe) = self.slots[i].probe(kind).cloned() else {
             return;
         };
-        let Some(pid) = self.slots[i].live().map(|l| l.pid) else {
+        let Some((pid, started_at)) = self.slots[i].live().map(|l| (l.pid, l.started_at)) else {
             return;
         };
+        // Counted from the container's start: an adopted container that
+        // ran longer than the delay is probed at once.
+        let ran = crate::duration::now().duration_since(started_at);
+        let ran = Duration::try_from(ran).unwrap_or(Duration::ZERO);
         let target = self.target(i);
         let tx = self.tx.clone();
         let handle = tokio::task::spawn_local(async move {
             let secs = |v: Option<i32>, default: i32| {
                 Duration::from_secs(v.unwrap_or(default).max(0) as u64)
             };
-            tokio::time::sleep(secs(probe.initial_delay_seconds, 0)).await;
+            tokio::time::sleep(secs(probe.initial_delay_seconds, 0).saturating_sub(ran)).await;
             let period = secs(probe.period_seconds, 10).max(Duration::from_secs(1));
             let success_threshold = probe.success_threshold.unwrap_or(1).max(1);
             let failure_threshold = probe.failure_threshold.unwrap_or(3).max(1);

@@ -126,6 +126,22 @@ pub(super) struct Live {
     /// Its preStop hook is done, and it is to be killed inside this grace
     /// period counted from this instant.
     pub(super) pre_stop_done: Option<(Duration, Instant)>,
+    /// A pidfd of the process, when it was adopted from a dead supervisor:
+    /// the keeper reaps it, so its pid alone could name a new process.
+    pub(super) pidfd: Option<std::os::fd::OwnedFd>,
+}
+
+impl Live {
+    /// Sends `signal` to the process.
+    pub(super) fn kill(&self, signal: i32) {
+        use std::os::fd::AsFd;
+        let _ = match &self.pidfd {
+            Some(fd) => crate::process::kill_pidfd(fd.as_fd(), signal),
+            // kill(2) on our own child, not reaped yet (its exit is only
+            // collected through the reaper on this thread).
+            None => crate::process::kill(self.pid, signal),
+        };
+    }
 }
 
 /// A container instance whose process is being set up.
@@ -258,6 +274,15 @@ impl Slot {
         } else {
             Phase::Running(live)
         };
+        Ok(())
+    }
+
+    /// A running process adopted from a dead supervisor (from Idle).
+    pub(super) fn adopted(&mut self, live: Live) -> Result<(), Refused> {
+        if !matches!(self.phase, Phase::Idle) {
+            return Err(self.refuse("Running"));
+        }
+        self.phase = Phase::Running(live);
         Ok(())
     }
 
@@ -460,6 +485,7 @@ mod tests {
             killed: false,
             unhealthy: None,
             pre_stop_done: None,
+            pidfd: None,
         }
     }
 

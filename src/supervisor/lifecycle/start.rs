@@ -324,6 +324,7 @@ impl Supervisor {
                 return;
             }
         };
+        self.keep_streams(i, &kept, &output);
         let container_id = container_id(&self.uid, &spec.name, instance);
         let tap = attach::tap();
         let logs = LogFile::create(&log_path, self.settings.rotation)
@@ -363,6 +364,7 @@ impl Supervisor {
             "Started",
             &format!("Started container {name}"),
         );
+        let closed = self.stdin_closed(i);
         let slot = &mut self.slots[i];
         slot.status.container_id = Some(container_id.clone());
         slot.status.image = image.name.clone();
@@ -373,7 +375,7 @@ impl Supervisor {
             started_at: crate::duration::now(),
             container_id,
             probes: Vec::new(),
-            attach: attach::Streams::new(kept, tap, spec.stdin_once == Some(true))
+            attach: attach::Streams::new(kept, tap, spec.stdin_once == Some(true), Some(closed))
                 .inspect_err(|e| eprintln!("pod-supervisor: streams for attach: {e}"))
                 .ok(),
             stopping: false,
@@ -382,6 +384,7 @@ impl Supervisor {
             killed: false,
             unhealthy: None,
             pre_stop_done: None,
+            pidfd: None,
         };
         let hooked = slot.has_post_start();
         if let Err(e) = slot.launched(live, hooked) {

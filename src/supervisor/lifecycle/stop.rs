@@ -63,8 +63,7 @@ impl Supervisor {
         for p in live.probes.drain(..) {
             p.abort();
         }
-        // kill(2) on our unreaped child.
-        let _ = crate::process::kill(live.pid, libc::SIGKILL);
+        live.kill(libc::SIGKILL);
     }
 
     /// Runs the preStop hook inside `grace`; its end is a message, after
@@ -122,9 +121,9 @@ impl Supervisor {
             return;
         }
         let sig = stop_signal(self.slots[i].image.as_ref());
-        // kill(2) on our own child, which is not reaped yet (its
-        // exit is only collected through the reaper on this thread).
-        let _ = crate::process::kill(pid, sig);
+        if let Some(live) = self.slots[i].live_pid(pid) {
+            live.kill(sig);
+        }
         let remaining = kill_after(grace, since.elapsed());
         let tx = self.tx.clone();
         tokio::task::spawn_local(async move {
@@ -149,6 +148,8 @@ impl Supervisor {
         for p in &live.probes {
             p.abort();
         }
+        self.release_streams(i);
+        let slot = &mut self.slots[i];
         let name = slot.spec.name.clone();
         let oom = self
             .runtime
@@ -316,6 +317,8 @@ impl Supervisor {
     /// The loop ends (`decide::finished`): the deletion's clients are
     /// told, and a pod waiting for what this one held of the node retried.
     pub(super) async fn finish(&mut self) {
+        // The pod is over: its keeper goes before anyone is told.
+        self.keeper.quit();
         for mut client in self.stage.take_clients() {
             let _ = send_reply(&mut client, &Reply::Deleted).await;
         }

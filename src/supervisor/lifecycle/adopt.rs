@@ -1,0 +1,489 @@
+//! A supervisor that replaces a dead one (`keeper`) adopts its pod, as a
+//! restarted kubelet adopts the containers its runtime kept running:
+//!
+//! - the conditions, start time, addresses and container statuses (restart
+//!   counts, last states, ready and started) from the status record the
+//!   dead one wrote last;
+//! - the pause process and each container instance from the runtime's
+//!   records, each checked by pid and start time and held by a pidfd
+//!   (the keeper reaps them now: their exits come through its pipe);
+//! - their output: the stream ends the keeper kept in the container's
+//!   slots, pumped again into the same log file (appended);
+//! - attach: the kept stdin and pty ends, for new clients;
+//! - probes, begun again from the container's recorded started and ready
+//!   state (a liveness failure counts from the first probe after);
+//! - a container that ended while no supervisor ran: its exit, reported
+//!   by the keeper, is handled as any exit (restart per the policy); one
+//!   that ended unseen (the keeper was gone too) is the kubelet's
+//!   ContainerStatusUnknown, exit code 137.
+//!
+//! What the dead supervisor was in the middle of is begun again: a
+//! container being created or pulled starts again (what its half-made
+//! instance left is cleaned up first), a postStart hook is taken as done,
+//! a crash-loop back-off starts over, a deletion marked on the record goes
+//! on with what is left of its grace period.
+
+use std::cell::RefCell;
+use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateTerminated, ContainerStatus, PodStatus,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+use crate::runtime::PodRuntime;
+use crate::runtime::netns::NetNs;
+use crate::store::crilog::LogFile;
+use crate::store::record::Process;
+use crate::supervisor::attach;
+use crate::supervisor::keeper::{self, Stream};
+use crate::supervisor::reaper::Exit;
+use crate::supervisor::stdio::{self, Kept, Output};
+
+use super::probes;
+use super::slot::{Live, ProbeKind, Role};
+use super::{Msg, Supervisor};
+
+const STREAMS: [Stream; 4] = [Stream::Stdout, Stream::Stderr, Stream::Stdin, Stream::Tty];
+
+/// Field 22 of /proc/<pid>/stat, zombies included (an adopted process
+/// that ended is the keeper's to reap, and its exit still to come).
+fn start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.iter().rposition(|&b| b == b')')? + 2;
+    let field = stat.get(after..)?.split(|&b| b == b' ').nth(19)?;
+    std::str::from_utf8(field).ok()?.parse().ok()
+}
+
+/// A pidfd of the process `pid` started at `start`, if that process
+/// still exists (a zombie does).
+fn pidfd_of(pid: i32, start: u64) -> Option<OwnedFd> {
+    if pid <= 0 || start_time(pid)? != start {
+        return None;
+    }
+    let pidfd = rustix::process::Pid::from_raw(pid)
+        .and_then(|p| rustix::process::pidfd_open(p, rustix::process::PidfdFlags::empty()).ok())?;
+    // Checked again with the pidfd held: the pid named the same process
+    // when it was opened.
+    (start_time(pid)? == start).then_some(pidfd)
+}
+
+/// The descriptor a supervisor inherited from its keeper in `slot`.
+fn take_slot(slot: Option<i32>) -> Option<OwnedFd> {
+    let slot = slot?;
+    // SAFETY: fcntl on a number; a valid descriptor there is the keeper's
+    // slot, inherited by this process and used by nothing else in it.
+    unsafe { (libc::fcntl(slot, libc::F_GETFD) >= 0).then(|| OwnedFd::from_raw_fd(slot)) }
+}
+
+fn status_of<'a>(status: &'a Option<PodStatus>, name: &str) -> Option<&'a ContainerStatus> {
+    let status = status.as_ref()?;
+    status
+        .init_container_statuses
+        .iter()
+        .flatten()
+        .chain(status.container_statuses.iter().flatten())
+        .find(|c| c.name == name)
+}
+
+fn terminated(state: &Option<ContainerState>) -> Option<&ContainerStateTerminated> {
+    state.as_ref()?.terminated.as_ref()
+}
+
+impl Supervisor {
+    /// The keeper keeps duplicates of container `i`'s stream ends.
+    pub(super) fn keep_streams(&self, i: usize, kept: &Kept, output: &Output) {
+        let keep = |stream, fd: Option<std::os::fd::BorrowedFd>| {
+            if let (Some(slot), Some(fd)) = (keeper::slot(i, stream), fd) {
+                self.keeper.keep(slot, fd);
+            }
+        };
+        if let Output::Pipes { stdout, stderr } = output {
+            keep(Stream::Stdout, Some(stdout.as_fd()));
+            keep(Stream::Stderr, Some(stderr.as_fd()));
+        }
+        keep(Stream::Stdin, kept.stdin.as_ref().map(|f| f.as_fd()));
+        keep(Stream::Tty, kept.tty.as_ref().map(|f| f.as_fd()));
+    }
+
+    /// What closes the keeper's duplicate of container `i`'s stdin, once
+    /// the supervisor closed its own (stdinOnce): the container sees the
+    /// end of its input only when both are gone.
+    pub(super) fn stdin_closed(&self, i: usize) -> Box<dyn FnOnce()> {
+        let keeper = self.keeper.clone();
+        Box::new(move || {
+            if let Some(slot) = keeper::slot(i, Stream::Stdin) {
+                keeper.release(slot);
+            }
+        })
+    }
+
+    /// Container `i`'s instance ended: the keeper lets its streams go.
+    pub(super) fn release_streams(&self, i: usize) {
+        for stream in STREAMS {
+            if let Some(slot) = keeper::slot(i, stream) {
+                self.keeper.release(slot);
+            }
+        }
+    }
+
+    /// Takes the pod over from a dead supervisor (see the module
+    /// documentation).
+    pub(super) fn adopt(&mut self) {
+        let status = match self.store.read_pod_status(&self.namespace, &self.name) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("pod-supervisor: adopting: {e:#}");
+                None
+            }
+        };
+        let rt = match PodRuntime::resume(&self.store, &self.pod) {
+            Ok(rt) => rt,
+            Err(e) => {
+                // Nothing to adopt from: the pod starts as a new one.
+                eprintln!("pod-supervisor: adopting: {e:#}; starting the pod again");
+                self.begin();
+                return;
+            }
+        };
+        eprintln!("pod-supervisor: adopting the pod from a supervisor that died");
+        if let Some(s) = &status {
+            self.conditions
+                .restore(s.conditions.clone().unwrap_or_default());
+            if let Some(t) = &s.start_time {
+                self.start_time = t.0;
+            }
+        }
+        self.runtime = Some(Rc::new(RefCell::new(rt)));
+        let mut probes = Vec::new();
+        for i in 0..self.slots.len() {
+            if let Some(kinds) = self.adopt_container(i, &status) {
+                probes.push((i, kinds));
+            }
+        }
+        self.adopt_sandbox(&status, !probes.is_empty());
+        // Probes reach the container through the sandbox.
+        if self.netns.is_some() && !self.pause_died {
+            for (i, kinds) in probes {
+                for kind in kinds {
+                    self.spawn_probe(i, kind);
+                }
+            }
+        }
+        if !self.stage.initialized() && self.initialized_before(&status) {
+            let _ = self.stage.initialize();
+        }
+        self.write_processes();
+        self.status_due = true;
+        // A deletion marked on the record whose supervisor died before
+        // its end goes on (a `delete` still waiting does it itself).
+        if let Some(at) = self.pod.metadata.deletion_timestamp.as_ref() {
+            let left = at.0.duration_since(crate::duration::now());
+            let grace = Duration::try_from(left).unwrap_or(Duration::ZERO);
+            self.begin_stopping(grace, false, false, None);
+        }
+    }
+
+    fn initialized_before(&self, status: &Option<PodStatus>) -> bool {
+        let has_init = self.slots.iter().any(|s| s.role != Role::App);
+        !has_init
+            || status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|c| {
+                    c.iter()
+                        .any(|c| c.type_ == "Initialized" && c.status == "True")
+                })
+    }
+
+    fn adopt_sandbox(&mut self, status: &Option<PodStatus>, containers: bool) {
+        let rt = self.runtime.clone().expect("resumed");
+        let pause = rt.borrow().sandbox_pid();
+        let host_network = self.spec.host_network == Some(true);
+        let pod_ips: Vec<String> = status
+            .iter()
+            .flat_map(|s| s.pod_ips.iter().flatten())
+            .map(|ip| ip.ip.clone())
+            .collect();
+        let netns = if host_network {
+            NetNs::start(None).ok()
+        } else if pod_ips.is_empty() {
+            // Its network's ADD had not ended: the sandbox is made again.
+            None
+        } else {
+            let pinned = crate::network::netns_path(&self.store.pod_run_dir(&self.uid));
+            std::fs::File::open(&pinned)
+                .ok()
+                .and_then(|f| NetNs::start(Some(f.into())).ok())
+        };
+        match (pause, netns) {
+            (Some(pid), Some(netns)) => {
+                let exited = self.reaper.adopt(pid);
+                let tx = self.tx.clone();
+                tokio::task::spawn_local(async move {
+                    if exited.await.is_ok() {
+                        let _ = tx.send(Msg::PauseExited { pid });
+                    }
+                });
+                if let Some(p) = Process::of(pid) {
+                    self.processes.insert("pause".into(), p);
+                }
+                self.pause_pid = Some(pid);
+                self.netns = Some(netns);
+                self.pod_ips = pod_ips;
+            }
+            // A sandbox that is not whole while containers run in it is
+            // a dead sandbox: they are killed and it is made again.
+            (_, netns) if containers => {
+                self.netns = netns.or_else(|| NetNs::start(None).ok());
+                self.pause_died = true;
+                self.ready_to_start_containers(false);
+            }
+            _ => {
+                if let Err(e) = rt.borrow_mut().forget_sandbox() {
+                    eprintln!("pod-supervisor: removing the old sandbox: {e:#}");
+                }
+                self.ready_to_start_containers(false);
+            }
+        }
+    }
+
+    /// Adopts container `i`'s running instance (the probes to begin for
+    /// it), or sets it where the status record left it (None).
+    fn adopt_container(&mut self, i: usize, status: &Option<PodStatus>) -> Option<Vec<ProbeKind>> {
+        let name = self.slots[i].spec.name.clone();
+        let before = status_of(status, &name).cloned();
+        let rt = self.runtime.clone().expect("resumed");
+        let recorded = rt.borrow().recorded_container(&name);
+        let reference = self.slots[i].spec.image.clone().unwrap_or_default();
+        self.slots[i].image = self.images.resolve(&reference).ok().flatten();
+        if let Some(b) = &before {
+            self.slots[i].status = b.clone();
+        }
+        let mut inherited: Vec<(Stream, Option<OwnedFd>)> = STREAMS
+            .iter()
+            .map(|&s| (s, take_slot(keeper::slot(i, s))))
+            .collect();
+        if let Some((pid, start, instance)) = recorded {
+            let pidfd = pidfd_of(pid, start);
+            let reported = pidfd.is_none() && self.exit_reported(pid);
+            if pidfd.is_some() || reported {
+                let mut take = |stream| {
+                    inherited
+                        .iter_mut()
+                        .find(|(s, _)| *s == stream)
+                        .and_then(|(_, fd)| fd.take())
+                };
+                let output = match (
+                    take(Stream::Stdout),
+                    take(Stream::Stderr),
+                    take(Stream::Tty),
+                ) {
+                    (Some(stdout), Some(stderr), _) => Some(Output::Pipes { stdout, stderr }),
+                    (_, _, Some(master)) => master.try_clone().ok().map(Output::Tty),
+                    _ => None,
+                };
+                let kept = Kept {
+                    stdin: take(Stream::Stdin),
+                    tty: take(Stream::Tty),
+                };
+                let kept = match (&output, kept.tty.is_none()) {
+                    // The pty master: taken above for the output, kept
+                    // again for attach.
+                    (Some(Output::Tty(reader)), true) => Kept {
+                        stdin: kept.stdin,
+                        tty: reader.try_clone().ok(),
+                    },
+                    _ => kept,
+                };
+                let probes = self.adopt_live(
+                    i,
+                    pid,
+                    start,
+                    instance,
+                    pidfd,
+                    kept,
+                    output,
+                    before.as_ref(),
+                );
+                return Some(probes);
+            }
+        }
+        // Its slots held nothing running: the keeper lets them go.
+        drop(inherited);
+        self.release_streams(i);
+        let slot = &mut self.slots[i];
+        let role = slot.role;
+        let done_ok = terminated(&slot.status.state).map(|t| t.exit_code);
+        let running_before = slot
+            .status
+            .state
+            .as_ref()
+            .is_some_and(|s| s.running.is_some());
+        match done_ok {
+            Some(0) if role == Role::Init => {
+                let _ = slot.retire();
+            }
+            Some(_) => {
+                let _ = slot.exited(Instant::now());
+            }
+            None if running_before || recorded.is_some() => {
+                // It ran and ended unseen: the kubelet's
+                // ContainerStatusUnknown.
+                let now = crate::duration::now();
+                let started_at = slot
+                    .status
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.running.as_ref())
+                    .and_then(|r| r.started_at.clone());
+                slot.status.state = Some(ContainerState {
+                    terminated: Some(ContainerStateTerminated {
+                        exit_code: 137,
+                        reason: Some("ContainerStatusUnknown".into()),
+                        message: Some(
+                            "The container could not be located when the pod was terminated".into(),
+                        ),
+                        started_at,
+                        finished_at: Some(Time(now)),
+                        container_id: slot.status.container_id.clone(),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+                slot.status.ready = false;
+                slot.status.started = Some(false);
+                slot.started_once = true;
+                let _ = slot.exited(Instant::now());
+            }
+            None => {}
+        }
+        // What an instance being made or left behind holds is cleaned up
+        // before it starts again.
+        let count = self.slots[i].status.restart_count.max(0) as u32;
+        let mut rt = rt.borrow_mut();
+        for instance in [count, count + 1] {
+            if let Err(e) = rt.cleanup_container(&name, instance) {
+                eprintln!("pod-supervisor: cleaning up {name}: {e:#}");
+            }
+        }
+        None
+    }
+
+    /// Whether the keeper reported `pid`'s exit: looked for again for a
+    /// moment, as the keeper reaps a process before it writes its exit.
+    fn exit_reported(&self, pid: i32) -> bool {
+        for _ in 0..5 {
+            if let Some(exits) = &self.keeper_exits {
+                self.reaper.take_reported(exits);
+            }
+            if self.reaper.was_reported(pid) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn adopt_live(
+        &mut self,
+        i: usize,
+        pid: i32,
+        start: u64,
+        instance: u32,
+        pidfd: Option<OwnedFd>,
+        kept: Kept,
+        output: Option<Output>,
+        before: Option<&ContainerStatus>,
+    ) -> Vec<ProbeKind> {
+        let name = self.slots[i].spec.name.clone();
+        let exited = self.reaper.adopt(pid);
+        let tap = attach::tap();
+        let log_path =
+            self.store
+                .container_log((&self.namespace, &self.name, &self.uid), &name, instance);
+        let logs = output.and_then(|output| {
+            LogFile::create(&log_path, self.settings.rotation)
+                .and_then(|log| stdio::pump(output, log, tap.clone()))
+                .inspect_err(|e| eprintln!("pod-supervisor: logging {}: {e}", log_path.display()))
+                .ok()
+        });
+        let tx = self.tx.clone();
+        tokio::task::spawn_local(async move {
+            let exit = exited.await.unwrap_or(Exit::Signal(libc::SIGKILL));
+            if let Some(logs) = logs {
+                let _ = tokio::time::timeout(Duration::from_millis(500), logs).await;
+            }
+            let _ = tx.send(Msg::Exited { slot: i, pid, exit });
+        });
+        self.processes.insert(name, Process { pid, start });
+        let slot = &mut self.slots[i];
+        slot.started_once = true;
+        let started_at = slot
+            .status
+            .state
+            .as_ref()
+            .and_then(|s| s.running.as_ref())
+            .and_then(|r| r.started_at.as_ref())
+            .map_or_else(crate::duration::now, |t| t.0);
+        let closed = self.stdin_closed(i);
+        let slot = &mut self.slots[i];
+        let live = Live {
+            pid,
+            instance,
+            started_at,
+            container_id: slot.status.container_id.clone().unwrap_or_default(),
+            probes: Vec::new(),
+            attach: attach::Streams::new(
+                kept,
+                tap,
+                slot.spec.stdin_once == Some(true),
+                Some(closed),
+            )
+            .inspect_err(|e| eprintln!("pod-supervisor: streams for attach: {e}"))
+            .ok(),
+            stopping: false,
+            hook_begun: true,
+            hook_failed: false,
+            killed: false,
+            unhealthy: None,
+            pre_stop_done: None,
+            pidfd,
+        };
+        if let Err(e) = slot.adopted(live) {
+            eprintln!("pod-supervisor: {e}");
+            return Vec::new();
+        }
+        let started = before.is_some_and(|b| b.started == Some(true));
+        let ready = before.is_some_and(|b| b.ready);
+        let p = probes::Probes::of(&slot.spec);
+        let mut gate = if started {
+            probes::on_started(p)
+        } else {
+            probes::on_running(p)
+        };
+        // Readiness as it was, until the next verdict says otherwise.
+        if p.readiness && started {
+            gate.ready = ready;
+        }
+        slot.status.started = Some(gate.started);
+        slot.status.ready = gate.ready;
+        if slot
+            .status
+            .state
+            .as_ref()
+            .is_none_or(|s| s.running.is_none())
+        {
+            slot.status.state = Some(ContainerState {
+                running: Some(k8s_openapi::api::core::v1::ContainerStateRunning {
+                    started_at: Some(Time(started_at)),
+                }),
+                ..Default::default()
+            });
+        }
+        gate.start
+    }
+}
