@@ -150,11 +150,18 @@ pub fn leftovers(env: &Env, uid: &str) -> Vec<String> {
     left
 }
 
-/// Pid and start time read from a `pid start` record of the pod's run
-/// directory (`supervisor.pid`, `keeper.pid`).
+/// The pid of a `pid start` record of the pod's run directory
+/// (`supervisor.pid`, `keeper.pid`), if that process still exists (a
+/// zombie does): its start time is checked, so a pid reused since is
+/// never named.
 pub fn recorded_pid(env: &Env, uid: &str, file: &str) -> Option<i32> {
     let text = std::fs::read_to_string(env.run_root().join("pods").join(uid).join(file)).ok()?;
-    text.split_whitespace().next()?.parse().ok()
+    let mut words = text.split_whitespace();
+    let pid: i32 = words.next()?.parse().ok()?;
+    let start = words.next()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+    (fields.get(19) == Some(&start)).then_some(pid)
 }
 
 /// Kills the pod's supervisor for good: its keeper first (which would
