@@ -635,7 +635,7 @@ fn a_killed_supervisor_is_replaced_and_its_pod_adopted() {
     assert!(!env.ok(&["get", "pods"]).contains("Unknown"));
     // The log goes on in the same file, without a gap across the time
     // no supervisor read the pipe.
-    let deadline = Instant::now() + Duration::from_secs(30);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let lines = loop {
         let lines = counted(&env, "orphan");
         if lines.len() > lines_then + 50 || Instant::now() > deadline {
