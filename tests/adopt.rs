@@ -140,10 +140,7 @@ fn an_adopted_pod_keeps_its_counts_and_probes_and_sees_an_exit_made_without_a_su
         events.contains("Container app failed liveness probe, will be restarted"),
         "{events}"
     );
+    // Nothing left, the keeper included (no process whose command line
+    // names the pod).
     delete_and_check_clean(&env, "kept", &uid);
-    // Gone, or a zombie left to whoever reaps the CLI's orphans.
-    assert!(
-        matches!(state(keeper), None | Some('Z')),
-        "the keeper is gone"
-    );
 }
