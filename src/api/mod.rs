@@ -7,15 +7,12 @@ pub mod decode;
 pub mod defaults;
 pub mod field;
 pub mod kind;
-// Used by the API server's write handlers, which land after it.
-#[allow(dead_code)]
 pub mod managed;
-// Used by the API server's write handlers, which land after it.
-#[allow(dead_code)]
 pub mod patch;
 pub mod phase;
 pub mod podpreset;
 pub mod quantity;
+pub mod request;
 pub mod selector;
 pub mod validation;
 pub mod yaml11;

@@ -133,6 +133,18 @@ fn build(code: u16, content_type: &str, body: Body) -> hyper::Response<Body> {
 
 fn response(reply: Reply) -> hyper::Response<Body> {
     match reply {
+        Reply::Warned { warnings, reply } => {
+            let mut response = response(*reply);
+            for warning in warnings {
+                // RFC 7234's warn-code 299 ("miscellaneous persistent
+                // warning"), as the API server sends them.
+                let quoted = warning.replace('\\', "\\\\").replace('"', "\\\"");
+                if let Ok(value) = http::HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {
+                    response.headers_mut().append("warning", value);
+                }
+            }
+            response
+        }
         Reply::Json { code, body } => json_response(code, &body),
         Reply::Bytes {
             code,

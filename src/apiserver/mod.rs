@@ -65,6 +65,7 @@ mod tls;
 mod versions;
 mod watch;
 mod whoami;
+mod write;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

@@ -68,6 +68,12 @@ pub enum Reply {
         content_type: &'static str,
         chunks: mpsc::Receiver<Bytes>,
     },
+    /// A reply with `Warning:` headers (unknown fields under
+    /// fieldValidation=Warn, admission warnings), which kubectl prints.
+    Warned {
+        warnings: Vec<String>,
+        reply: Box<Reply>,
+    },
 }
 
 impl Reply {

@@ -44,8 +44,21 @@ pub struct Subresource {
     pub verbs: &'static [&'static str],
 }
 
-/// The verbs served today. (Writes are added here as they are wired in.)
+/// The verbs served: reads, and writes (`write.rs`) for the stored kinds.
 const READ: &[&str] = &["get", "list", "watch"];
+const READ_WRITE: &[&str] = &[
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+];
+/// The node is this machine: changed (labels, taints), never made or
+/// removed through the API.
+const NODE: &[&str] = &["get", "list", "patch", "update", "watch"];
 
 pub const RESOURCES: &[Resource] = &[
     Resource {
@@ -55,10 +68,14 @@ pub const RESOURCES: &[Resource] = &[
         singular: "pod",
         kind: "Pod",
         namespaced: true,
-        verbs: READ,
+        verbs: READ_WRITE,
         short_names: &["po"],
         categories: &["all"],
-        subresources: &[],
+        subresources: &[Subresource {
+            name: "eviction",
+            kind: "Eviction",
+            verbs: &["create"],
+        }],
         backing: Backing::Kind(Kind::Pod),
     },
     Resource {
@@ -68,7 +85,7 @@ pub const RESOURCES: &[Resource] = &[
         singular: "node",
         kind: "Node",
         namespaced: false,
-        verbs: READ,
+        verbs: NODE,
         short_names: &["no"],
         categories: &[],
         subresources: &[],
@@ -81,7 +98,7 @@ pub const RESOURCES: &[Resource] = &[
         singular: "namespace",
         kind: "Namespace",
         namespaced: false,
-        verbs: READ,
+        verbs: READ_WRITE,
         short_names: &["ns"],
         categories: &[],
         subresources: &[],
@@ -94,7 +111,7 @@ pub const RESOURCES: &[Resource] = &[
         singular: "configmap",
         kind: "ConfigMap",
         namespaced: true,
-        verbs: READ,
+        verbs: READ_WRITE,
         short_names: &["cm"],
         categories: &[],
         subresources: &[],
@@ -107,7 +124,7 @@ pub const RESOURCES: &[Resource] = &[
         singular: "secret",
         kind: "Secret",
         namespaced: true,
-        verbs: READ,
+        verbs: READ_WRITE,
         short_names: &[],
         categories: &[],
         subresources: &[],
@@ -146,7 +163,7 @@ pub const RESOURCES: &[Resource] = &[
         singular: "podpreset",
         kind: "PodPreset",
         namespaced: true,
-        verbs: READ,
+        verbs: READ_WRITE,
         short_names: &[],
         categories: &[],
         subresources: &[],

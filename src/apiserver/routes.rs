@@ -14,7 +14,7 @@ use http::Method;
 use super::request::{Reply, Request};
 use super::resources::{self, Resource};
 use super::status::Status;
-use super::{Server, discovery, read, watch, whoami};
+use super::{Server, discovery, read, watch, whoami, write};
 
 /// What a resource URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,7 +148,14 @@ fn resource(server: &Arc<Server>, req: &Request, target: &Target) -> Result<Repl
         (&Method::GET, None, None) if watching => watch::watch(server, req, served, target),
         (&Method::GET, None, None) => read::list(server, req, served, target),
         (&Method::GET, Some(name), None) => read::get(server, req, served, target, name),
-        // Writes (create, update, patch, delete) are added here.
+        (&Method::POST, None, None) => write::create(server, req, served, target),
+        (&Method::PUT, Some(name), None) => write::update(server, req, served, target, name),
+        (&Method::PATCH, Some(name), None) => write::patch(server, req, served, target, name),
+        (&Method::DELETE, Some(name), None) => write::delete(server, req, served, target, name),
+        (&Method::DELETE, None, None) => write::delete_collection(server, req, served, target),
+        (&Method::POST, Some(name), Some("eviction")) if served.name == "pods" => {
+            write::evict(server, req, served, target, name)
+        }
         _ => Err(Status::method_not_allowed(req.method.as_str(), &req.path)),
     }
 }

@@ -179,7 +179,9 @@ fn targets(global: &GlobalArgs, store: &Store, args: &Args) -> Result<Vec<Target
         .collect())
 }
 
-fn delete_one(
+/// Deletes one object as `pod delete` does (the API server's DELETE
+/// comes here too); false when there is no such object.
+pub fn delete_one(
     store: &Store,
     kind: Kind,
     namespace: &str,

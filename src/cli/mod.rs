@@ -8,8 +8,8 @@ mod apply;
 mod attach;
 pub mod candidates;
 mod completion;
-mod create;
-mod delete;
+pub(crate) mod create;
+pub(crate) mod delete;
 mod describe;
 mod exec;
 #[cfg(test)]

@@ -279,6 +279,36 @@ fn decode_value(
     Ok(())
 }
 
+/// Decodes one object of `kind` from a request body as the API server's
+/// decoder does: a wrong type is 400 BadRequest (`Pod in version "v1"
+/// cannot be handled as a Pod: json: cannot unmarshal ...`); the unknown
+/// fields are returned, for the request's field validation.
+pub fn decode_object(kind: Kind, value: Value) -> Result<(Object, Vec<String>), ApiError> {
+    let decoded = match kind {
+        Kind::Pod => strict::from_value_unknown(value).map(|(p, u)| (Object::Pod(Box::new(p)), u)),
+        Kind::ConfigMap => {
+            strict::from_value_unknown(value).map(|(c, u)| (Object::ConfigMap(c), u))
+        }
+        Kind::Secret => strict::from_value_unknown(value).map(|(s, u)| (Object::Secret(s), u)),
+        Kind::Namespace => {
+            strict::from_value_unknown(value).map(|(n, u)| (Object::Namespace(n), u))
+        }
+        Kind::PodPreset => {
+            strict::from_value_unknown(value).map(|(p, u)| (Object::PodPreset(Box::new(p)), u))
+        }
+        Kind::Node => {
+            strict::from_value_unknown(value).map(|(n, u)| (Object::Node(Box::new(n)), u))
+        }
+    };
+    decoded.map_err(|e| {
+        let version = kind.api_version().rsplit('/').next().unwrap_or_default();
+        ApiError::Refused {
+            reason: "BadRequest".into(),
+            message: format!("{kind} in version \"{version}\" cannot be handled as a {kind}: {e}"),
+        }
+    })
+}
+
 /// The server's answer to a body it cannot decode:
 /// `Pod in version "v1" cannot be handled as a Pod: <why>`.
 fn bad_request(source: &str, kind: &str, api_version: &str, why: String) -> anyhow::Error {

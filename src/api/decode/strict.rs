@@ -70,6 +70,20 @@ pub fn from_value_lenient<T: DeserializeOwned>(value: Value) -> Result<Decoded<T
     }
 }
 
+/// Decodes `value` into `T` and returns the unknown fields it dropped
+/// (those of newer releases left out of them, as elsewhere), for a
+/// request's field validation to refuse, warn of or ignore.
+pub fn from_value_unknown<T: DeserializeOwned>(
+    value: Value,
+) -> Result<(T, Vec<String>), StrictError> {
+    let (value, unknown) = decode_collecting(value)?;
+    let unknown = unknown
+        .into_iter()
+        .filter(|path| !NEWER_FIELDS.contains(&without_indices(path).as_str()))
+        .collect();
+    Ok((value, unknown))
+}
+
 /// `spec.containers[1].x` → `spec.containers[].x`
 fn without_indices(path: &str) -> String {
     let mut out = String::with_capacity(path.len());

@@ -11,8 +11,6 @@ pub mod node;
 mod pod;
 mod security;
 mod settings;
-// Used by the API server's write handlers, which land after it.
-#[allow(dead_code)]
 pub mod update;
 mod warnings;
 

@@ -1,0 +1,413 @@
+//! The write verbs of `pod serve` against the real kubectl (1.32 on this
+//! machine image; a machine without kubectl fails these tests): create
+//! (and its server dry run), label, annotate, patch of each type, apply
+//! client-side and server-side (conflicts, --force-conflicts), replace
+//! with a stale resourceVersion (409), a forbidden pod update, delete.
+//! Each test has its own state directory and its own server on a free
+//! loopback port, killed by its pid when the test ends.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::Env;
+
+struct Served {
+    server: Child,
+    kubeconfig: PathBuf,
+    env: Env,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        // Our own child, by its pid.
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+/// `pod serve --port 0`, waited for (generously: a loaded machine) until
+/// it says where it listens; then `pod kubeconfig` for it.
+fn serve(env: Env) -> Served {
+    let mut server = env
+        .pod()
+        .args(["serve", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("starting pod serve");
+    let stdout = server.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let kubeconfig = env.dir.path().join("kubeconfig");
+    let served = Served {
+        server,
+        kubeconfig: kubeconfig.clone(),
+        env,
+    };
+    let line = rx
+        .recv_timeout(Duration::from_secs(120))
+        .expect("pod serve printed no address");
+    assert!(
+        line.starts_with("Serving the Kubernetes API on https://127.0.0.1:"),
+        "{line:?}"
+    );
+    served.env.ok(&["kubeconfig", kubeconfig.to_str().unwrap()]);
+    served
+}
+
+impl Served {
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .env_remove("KUBECONFIG")
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--cache-dir")
+            .arg(self.env.dir.path().join("kube-cache"))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("running kubectl (it must be installed: these tests do not skip)")
+    }
+
+    /// kubectl ARGS, asserted to succeed; its stdout.
+    fn kubectl_ok(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            out.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// kubectl ARGS, asserted to fail; its stderr.
+    fn kubectl_fails(&self, args: &[&str]) -> String {
+        let out = self.kubectl(args);
+        assert!(
+            !out.status.success(),
+            "kubectl {args:?} succeeded: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
+    /// `pod get pod web -o jsonpath=...`, read from the store by the CLI.
+    fn jsonpath(&self, path: &str) -> String {
+        common::pods::jsonpath(&self.env, "web", path)
+    }
+}
+
+/// kubectl validates manifests against the server's openapi documents
+/// before sending them; the server does not serve them yet, so the
+/// commands that send a file go without (the server still refuses what
+/// is invalid).
+const NO_CLIENT_VALIDATION: &str = "--validate=false";
+
+const SEED: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, '3600']
+    imagePullPolicy: Never
+";
+
+fn file(served: &Served, name: &str, text: &str) -> String {
+    let path: PathBuf = served.env.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn wait_running(served: &Served) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while served.jsonpath("{.status.phase}") != "Running" {
+        assert!(
+            Instant::now() < deadline,
+            "web never ran: {}",
+            served.jsonpath("{.status}")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A pod's life through kubectl: created as `pod create -f` creates it
+/// (it runs), changed by each kind of patch and apply, refused what the
+/// API server refuses, deleted.
+#[test]
+fn kubectl_writes_a_pod_through_the_api() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    let served = serve(env);
+    let seed = file(&served, "web.yaml", SEED);
+
+    // A server dry run stores nothing.
+    assert_eq!(
+        served.kubectl_ok(&[
+            "create",
+            "-f",
+            &seed,
+            "--dry-run=server",
+            NO_CLIENT_VALIDATION
+        ]),
+        "pod/web created (server dry run)\n"
+    );
+    let out = served.env.run(&["get", "pod", "web"]);
+    assert!(!out.status.success(), "the dry run stored the pod");
+
+    assert_eq!(
+        served.kubectl_ok(&["create", "-f", &seed, NO_CLIENT_VALIDATION]),
+        "pod/web created\n"
+    );
+    wait_running(&served);
+    let out = served.kubectl_fails(&["create", "-f", &seed, NO_CLIENT_VALIDATION]);
+    assert!(
+        out.contains("Error from server (AlreadyExists): error when creating")
+            && out.contains("pods \"web\" already exists"),
+        "{out}"
+    );
+
+    assert_eq!(
+        served.kubectl_ok(&["label", "pod", "web", "tier=a"]),
+        "pod/web labeled\n"
+    );
+    assert_eq!(served.jsonpath("{.metadata.labels.tier}"), "a");
+    assert_eq!(
+        served.kubectl_ok(&["annotate", "pod", "web", "note=hello"]),
+        "pod/web annotated\n"
+    );
+    assert_eq!(served.jsonpath("{.metadata.annotations.note}"), "hello");
+    assert_eq!(
+        served.kubectl_ok(&["label", "pod", "web", "tier-"]),
+        "pod/web unlabeled\n"
+    );
+    assert_eq!(served.jsonpath("{.metadata.labels}"), "{\"app\":\"web\"}");
+
+    // The three patch types.
+    served.kubectl_ok(&[
+        "patch",
+        "pod",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/metadata/labels/j","value":"1"}]"#,
+    ]);
+    served.kubectl_ok(&[
+        "patch",
+        "pod",
+        "web",
+        "--type=merge",
+        "-p",
+        r#"{"metadata":{"labels":{"m":"2"}}}"#,
+    ]);
+    served.kubectl_ok(&[
+        "patch",
+        "pod",
+        "web",
+        "-p",
+        r#"{"metadata":{"labels":{"s":"3","j":null}}}"#,
+    ]);
+    assert_eq!(
+        served.jsonpath("{.metadata.labels}"),
+        "{\"app\":\"web\",\"m\":\"2\",\"s\":\"3\"}"
+    );
+
+    // A pod's spec is fixed but for what the API server lets change.
+    let out = served.kubectl_fails(&[
+        "patch",
+        "pod",
+        "web",
+        "-p",
+        r#"{"spec":{"restartPolicy":"Never"}}"#,
+    ]);
+    assert!(
+        out.contains("The Pod \"web\" is invalid: spec: Forbidden: pod updates may not change fields other than `spec.containers[*].image`"),
+        "{out}"
+    );
+    let out = served.kubectl_fails(&[
+        "patch",
+        "pod",
+        "web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"test","path":"/metadata/name","value":"x"}]"#,
+    ]);
+    assert!(out.contains("testing value /metadata/name failed"), "{out}");
+
+    // Client-side apply: a strategic merge patch from the last applied
+    // configuration.
+    let applied = file(
+        &served,
+        "applied.yaml",
+        &SEED.replace("    app: web\n", "    app: web\n    applied: client\n"),
+    );
+    let out = served.kubectl(&["apply", "-f", &applied, NO_CLIENT_VALIDATION]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pod/web configured\n");
+    assert_eq!(served.jsonpath("{.metadata.labels.applied}"), "client");
+    assert_eq!(
+        served.kubectl_ok(&["apply", "-f", &applied, NO_CLIENT_VALIDATION]),
+        "pod/web unchanged\n"
+    );
+
+    // Server-side apply: the same values are shared, another manager's
+    // value (the image kubectl create set) is a conflict until forced.
+    let same = file(
+        &served,
+        "same.yaml",
+        &SEED.replace("    app: web\n", "    app: web\n    applied: client\n"),
+    );
+    assert_eq!(
+        served.kubectl_ok(&["apply", "--server-side", "-f", &same, NO_CLIENT_VALIDATION]),
+        "pod/web serverside-applied\n"
+    );
+    let image = "docker.io/library/busybox:latest";
+    let ssa = file(
+        &served,
+        "ssa.yaml",
+        &SEED
+            .replace("    app: web\n", "    app: web\n    applied: client\n")
+            .replace("image: busybox", &format!("image: {image}")),
+    );
+    let out = served.kubectl_fails(&["apply", "--server-side", "-f", &ssa, NO_CLIENT_VALIDATION]);
+    assert!(
+        out.contains("Apply failed with 1 conflict: conflict with \"kubectl-create\" using v1: .spec.containers[name=\"app\"].image"),
+        "{out}"
+    );
+    assert_eq!(served.jsonpath("{.spec.containers[0].image}"), "busybox");
+    assert_eq!(
+        served.kubectl_ok(&[
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "-f",
+            &ssa,
+            NO_CLIENT_VALIDATION
+        ]),
+        "pod/web serverside-applied\n"
+    );
+    assert_eq!(served.jsonpath("{.spec.containers[0].image}"), image);
+    let managers = served.kubectl_ok(&[
+        "get",
+        "pod",
+        "web",
+        "--show-managed-fields",
+        "-o",
+        "jsonpath={.metadata.managedFields[*].manager}",
+    ]);
+    assert!(
+        managers.contains("kubectl-create") && managers.contains("kubectl"),
+        "{managers}"
+    );
+
+    // A write from an older version of the pod is a conflict.
+    let old = file(
+        &served,
+        "old.yaml",
+        &served.kubectl_ok(&["get", "pod", "web", "-o", "yaml"]),
+    );
+    served.kubectl_ok(&["label", "pod", "web", "newer=yes"]);
+    let out = served.kubectl_fails(&["replace", "-f", &old, NO_CLIENT_VALIDATION]);
+    assert!(
+        out.contains("Error from server (Conflict): error when replacing")
+            && out.contains("Operation cannot be fulfilled on pods \"web\": the object has been modified; please apply your changes to the latest version and try again"),
+        "{out}"
+    );
+
+    assert_eq!(
+        served.kubectl_ok(&["delete", "pod", "web"]),
+        "pod \"web\" deleted\n"
+    );
+    let out = served.env.run(&["get", "pod", "web"]);
+    assert!(!out.status.success(), "web is still stored");
+}
+
+/// ConfigMaps: created with strict field validation (an unknown field is
+/// a 400 in the server's words), updated, deleted by selector.
+#[test]
+fn configmaps_strict_fields_and_delete_collection() {
+    let env = Env::new();
+    let served = serve(env);
+    // The server's strict decoding, asked for directly (kubectl's own
+    // validation would stop the file first).
+    let bad = file(
+        &served,
+        "bad.json",
+        r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}, "bogus": 1}"#,
+    );
+    let out = served.kubectl_fails(&[
+        "create",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?fieldValidation=Strict",
+        "-f",
+        &bad,
+    ]);
+    assert!(
+        out.contains("ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\""),
+        "{out}"
+    );
+    // Warn (the default) takes it without the field and says so.
+    let out = served.kubectl(&[
+        "create",
+        "--raw",
+        "/api/v1/namespaces/default/configmaps?fieldValidation=Warn&dryRun=All",
+        "-f",
+        &bad,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("Warning: unknown field \"bogus\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        served.env.ok(&["get", "configmaps", "-o", "name"]),
+        "",
+        "a dry run stored it"
+    );
+    let good = file(
+        &served,
+        "good.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {set: one}}\ndata: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, labels: {set: one}}\n",
+    );
+    assert_eq!(
+        served.kubectl_ok(&["create", "-f", &good, NO_CLIENT_VALIDATION]),
+        "configmap/c created\nconfigmap/d created\n"
+    );
+    served.kubectl_ok(&["patch", "configmap", "c", "-p", r#"{"data":{"k":"w"}}"#]);
+    assert_eq!(
+        served
+            .env
+            .ok(&["get", "configmap", "c", "-o", "jsonpath={.data.k}"]),
+        "w"
+    );
+    let deleted = served.kubectl_ok(&["delete", "configmaps", "-l", "set=one"]);
+    assert_eq!(
+        deleted,
+        "configmap \"c\" deleted\nconfigmap \"d\" deleted\n"
+    );
+    assert_eq!(served.env.ok(&["get", "configmaps", "-o", "name"]), "");
+}
