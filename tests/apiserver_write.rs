@@ -319,6 +319,14 @@ fn kubectl_writes_a_pod_through_the_api() {
         "{managers}"
     );
 
+    // `pod get` prints what kubectl prints: no managedFields.
+    assert!(
+        !served
+            .env
+            .ok(&["get", "pod", "web", "-o", "yaml"])
+            .contains("managedFields")
+    );
+
     // A write from an older version of the pod is a conflict.
     let old = file(
         &served,

@@ -112,7 +112,7 @@ pub fn render_at(
         OutputFormat::Name => Ok(objects.iter().map(name).collect()),
         other => {
             let value = if objects.len() == 1 && !options.as_list {
-                objects[0].to_json()
+                printed(&objects[0])
             } else {
                 list(objects)
             };
@@ -131,11 +131,22 @@ pub fn name(object: &Object) -> String {
     format!("{}/{}\n", object.kind().singular(), object.name())
 }
 
+/// An object as kubectl prints it: without `metadata.managedFields`
+/// (kubectl's default `--show-managed-fields=false`), which objects
+/// written through `pod serve` carry.
+fn printed(object: &Object) -> Value {
+    let mut json = object.to_json();
+    if let Some(meta) = json.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("managedFields");
+    }
+    json
+}
+
 /// kubectl's `List` wrapper around several objects.
 pub fn list(objects: &[Object]) -> Value {
     serde_json::json!({
         "apiVersion": "v1",
-        "items": objects.iter().map(Object::to_json).collect::<Vec<_>>(),
+        "items": objects.iter().map(printed).collect::<Vec<_>>(),
         "kind": "List",
         "metadata": { "resourceVersion": "" },
     })
