@@ -366,12 +366,16 @@ fn write(
         }
     };
     object.metadata_mut().managed_fields = Some(entries);
-    if opts.dry_run || object == current {
+    if opts.dry_run {
+        // Not stamped: the server's versions record only what is stored.
         return Ok((
             200,
-            served(server, resource, object)?.with_version(&current_version),
+            object.to_json().with_version(&current_version),
             warnings,
         ));
+    }
+    if object == current {
+        return Ok((200, current_json, warnings));
     }
     let mut stored = object.clone();
     if let Object::Pod(pod) = &mut stored {
