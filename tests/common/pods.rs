@@ -144,7 +144,15 @@ pub fn leftovers(env: &Env, uid: &str) -> Vec<String> {
         env.root().join("writable").join(uid),
     ] {
         if dir.exists() {
-            left.push(format!("directory: {}", dir.display()));
+            // What is in it tells which step left it.
+            let names: Vec<String> = std::fs::read_dir(&dir)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            left.push(format!("directory: {} {names:?}", dir.display()));
         }
     }
     left

@@ -25,6 +25,12 @@ impl Supervisor {
     }
 
     pub(super) fn write_processes(&self) {
+        // Once torn down the list is empty for good and the run directory
+        // is removed (a deleted pod's at once): an exit or a dead pause
+        // noticed after that must not make the directory again.
+        if self.torn_down {
+            return;
+        }
         if let Err(e) = self.records.write_processes(&self.processes) {
             eprintln!("pod-supervisor: recording processes: {e}");
         }
