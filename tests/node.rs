@@ -350,7 +350,7 @@ fn taint_node_as_kubectl_does() {
     assert_eq!(taints, "evict dedicated");
     assert_eq!(
         taint(&["node", NAME, "a=b:Sometimes"]),
-        "error: invalid taint effect: Sometimes, unsupported taint effect\nSee 'pod taint -h' for help and examples\n"
+        "error: invalid taint effect: Sometimes, unsupported taint effect; see 'pod taint --help'\n"
     );
     assert_eq!(
         taint(&["pod", "x", "a:NoSchedule"]),

@@ -362,8 +362,7 @@ fn bad_arguments_get_kubectls_errors() {
         all.extend(args);
         env.fails(&all)
     };
-    let usage = "error: TYPE/NAME and list of ports are required for port-forward\n\
-                 See 'pod port-forward -h' for help and examples\n";
+    let usage = "error: TYPE/NAME and list of ports are required for port-forward; see 'pod port-forward --help'\n";
     assert_eq!(fails(&[]), usage);
     assert_eq!(fails(&["args"]), usage);
     assert_eq!(

@@ -51,8 +51,7 @@ pub struct Args {
 pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     let Some(pod) = args.pod.filter(|_| !args.ports.is_empty()) else {
         bail!(
-            "TYPE/NAME and list of ports are required for port-forward\n\
-             See 'pod port-forward -h' for help and examples"
+            "TYPE/NAME and list of ports are required for port-forward; see 'pod port-forward --help'"
         );
     };
     let store = global.store()?;

@@ -32,9 +32,11 @@ pub struct Args {
     pub selector: Option<String>,
 }
 
-/// kubectl's usage errors end with a pointer to the help.
+/// kubectl's usage errors end with a pointer to the help; on the same
+/// line, as every usage error of pod (`src/cli/usage.rs`), so that an
+/// error is one line.
 fn usage(message: String) -> anyhow::Error {
-    anyhow::anyhow!("{message}\nSee 'pod taint -h' for help and examples")
+    anyhow::anyhow!("{message}; see 'pod taint --help'")
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {

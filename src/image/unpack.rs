@@ -107,10 +107,19 @@ pub enum UnpackError {
     TooLong(tar_guard::TooLong),
     #[error("layer entry {entry:?} refused: {reason}")]
     Refused { entry: String, reason: &'static str },
-    #[error("layer entry {entry:?}: {source}")]
-    Entry { entry: String, source: io::Error },
+    // The io::Error is in the message and not a `source`: the CLI
+    // prints an error's chain, which said it twice ("Is a directory (os
+    // error 21): Is a directory (os error 21)").
+    #[error("layer entry {entry:?}: {error}")]
+    Entry { entry: String, error: io::Error },
     #[error("reading layer: {0}")]
-    Read(#[from] io::Error),
+    Read(io::Error),
+}
+
+impl From<io::Error> for UnpackError {
+    fn from(error: io::Error) -> UnpackError {
+        UnpackError::Read(error)
+    }
 }
 
 /// The compression of a layer stream, from its first bytes.
@@ -216,9 +225,9 @@ fn unpack_stream(stream: impl Read, dest: &Path, limits: Limits) -> Result<Unpac
             },
             EntryError::Limit(e) => e,
             EntryError::Io(source) if tar_guard::refusal(&source).is_some() => too_long(source),
-            EntryError::Io(source) => UnpackError::Entry {
+            EntryError::Io(error) => UnpackError::Entry {
                 entry: name.clone(),
-                source,
+                error,
             },
         })?;
     }
@@ -582,10 +591,10 @@ impl Unpacker {
             let entry = path.display().to_string();
             let fd = open_in_root(&self.root, &path).map_err(|e| UnpackError::Entry {
                 entry: entry.clone(),
-                source: e.into(),
+                error: e.into(),
             })?;
             apply_fd(&File::from(fd), &meta)
-                .map_err(|source| UnpackError::Entry { entry, source })?;
+                .map_err(|error| UnpackError::Entry { entry, error })?;
         }
         Ok(())
     }
