@@ -1,7 +1,8 @@
 //! The fuzz targets' entry points (`pod::fuzz`, driven by `fuzz/`) over
 //! the seed corpus: the Kubernetes documentation's manifests and the
-//! selectors, jsonpath templates and quantities in them, plus the inputs
-//! the fuzz runs found once (`fuzz/regressions/<target>/`). Any panic here
+//! selectors, jsonpath templates and quantities in them, plus the fuzz
+//! seeds and the inputs the fuzz runs found once
+//! (`fuzz/seeds/<target>/`, `fuzz/regressions/<target>/`). Any panic here
 //! is a bug a fuzz run would report; this keeps them fixed without
 //! needing a fuzzer on CI.
 
@@ -35,8 +36,11 @@ fn manifests() -> Vec<PathBuf> {
     out
 }
 
+/// The target's own seeds (`fuzz/seeds/`, the alias bomb among them) and
+/// the inputs fuzz runs once found (`fuzz/regressions/`).
 fn regressions(target: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
+    files(&Path::new("fuzz/seeds").join(target), &mut out);
     files(&Path::new("fuzz/regressions").join(target), &mut out);
     out.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
