@@ -386,6 +386,10 @@ fn a_removed_masquerade_rule_is_put_back_by_the_next_pods_set_up() {
     create(&env, "m2", &imageless("m2"));
     pod_ip(&env, "m2");
     assert!(masquerade("-C"), "the masquerade rule was not put back");
+    // Put back at the first try: the supervisor's reaper, which collects
+    // every child, must not take iptables' exit from under it (ECHILD).
+    let described = env.ok(&["describe", "pod", "m2"]);
+    assert!(!described.contains("FailedCreatePodSandBox"), "{described}");
     env.ok(&["delete", "pods", "--all", "--grace-period=0", "--force"]);
 }
 

@@ -112,10 +112,7 @@ pub fn ensure(node: &Path, bridge: &str, subnet: &Subnet, recheck: bool) -> Resu
 /// `in_use` (called with the node's lock held) finds no address. Returns
 /// the subnets whose rule went.
 pub fn collect(node: &Path, bridge: &str, in_use: impl Fn(&Subnet) -> bool) -> Result<Vec<Subnet>> {
-    let out = Command::new("iptables")
-        .args(["-w", "-t", "nat", "-S", "POSTROUTING"])
-        .output()
-        .context("running iptables")?;
+    let out = run_iptables(&["-w", "-t", "nat", "-S", "POSTROUTING"], &[])?;
     if !out.status.success() {
         bail!(
             "iptables -S failed: {}",
@@ -151,13 +148,47 @@ pub fn collect(node: &Path, bridge: &str, in_use: impl Fn(&Subnet) -> bool) -> R
     Ok(removed)
 }
 
+/// Runs `iptables ARGS` to its end. In a supervisor (a subreaper whose
+/// reaper collects every child) `Command::output` could find its child
+/// already reaped (ECHILD): the child is registered with the reaper.
+fn run_iptables(args: &[&str], rule: &[String]) -> Result<std::process::Output> {
+    use std::io::Read;
+    let mut command = Command::new("iptables");
+    command
+        .args(args)
+        .args(rule)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let (pid, mut child) = crate::process::exits::spawn(|| {
+        let child = command.spawn()?;
+        Ok((child.id() as i32, child))
+    })
+    .context("running iptables")?;
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    // Its error output is a line or two: read after the table it prints.
+    let read = child
+        .stdout
+        .take()
+        .map_or(Ok(0), |mut o| o.read_to_end(&mut stdout))
+        .and_then(|_| {
+            child
+                .stderr
+                .take()
+                .map_or(Ok(0), |mut e| e.read_to_end(&mut stderr))
+        });
+    let status = crate::process::exits::wait(pid).context("waiting for iptables")?;
+    read.context("reading iptables' output")?;
+    Ok(std::process::Output {
+        status: std::os::unix::process::ExitStatusExt::from_raw(status),
+        stdout,
+        stderr,
+    })
+}
+
 /// Runs `iptables -w -t nat <op> POSTROUTING <rule>`: true if it succeeded.
 fn iptables(op: &str, rule: &[String]) -> Result<bool> {
-    let out = Command::new("iptables")
-        .args(["-w", "-t", "nat", op, "POSTROUTING"])
-        .args(rule)
-        .output()
-        .context("running iptables")?;
+    let out = run_iptables(&["-w", "-t", "nat", op, "POSTROUTING"], rule)?;
     if !out.status.success() && op != "-C" {
         bail!(
             "iptables {op} failed: {}",
@@ -170,9 +201,7 @@ fn iptables(op: &str, rule: &[String]) -> Result<bool> {
 /// Whether `iptables` is the nf_tables back end (`iptables -V`:
 /// `iptables v1.8.9 (nf_tables)`).
 fn nft_backend() -> bool {
-    Command::new("iptables")
-        .arg("-V")
-        .output()
+    run_iptables(&["-V"], &[])
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("nf_tables"))
 }
 
