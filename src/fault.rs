@@ -33,4 +33,6 @@ pub fn pass_to_supervisor(command: &mut std::process::Command) {
     if let Some(point) = std::env::var_os(SUPERVISOR_VAR) {
         command.env(VAR, point).env_remove(SUPERVISOR_VAR);
     }
+    #[cfg(not(debug_assertions))]
+    let _ = SUPERVISOR_VAR;
 }
