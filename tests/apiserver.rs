@@ -533,3 +533,34 @@ fn watch_replays_from_a_version_and_expires_old_ones() {
         "Error from server (Expired): too old resource version: 5 (100)"
     );
 }
+
+/// `kubectl explain` reads the server's OpenAPI v3 documents: the API's
+/// own descriptions for the kinds served, events of both groups.
+#[test]
+fn kubectl_explain_reads_the_served_schemas() {
+    let served = serve(Env::new());
+    let out = served.kubectl_ok(&["explain", "pod.spec"]);
+    assert!(
+        out.starts_with("KIND:       Pod\nVERSION:    v1\n\nFIELD: spec <PodSpec>\n"),
+        "{out}"
+    );
+    assert!(out.contains("PodSpec is a description of a pod."), "{out}");
+    assert!(
+        out.contains("  containers\t<[]Container> -required-\n"),
+        "{out}"
+    );
+    let out = served.kubectl_ok(&["explain", "nodes.status.nodeInfo.kubeletVersion"]);
+    assert!(out.contains("FIELD: kubeletVersion <string>"), "{out}");
+    let out = served.kubectl_ok(&["explain", "events", "--api-version=events.k8s.io/v1"]);
+    assert!(
+        out.starts_with("GROUP:      events.k8s.io\nKIND:       Event\nVERSION:    v1\n"),
+        "{out}"
+    );
+    assert!(out.contains("  regarding\t<ObjectReference>"), "{out}");
+    let out = served.kubectl(&["explain", "deployments"]);
+    assert!(!out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "the server doesn't have a resource type \"deployments\""
+    );
+}

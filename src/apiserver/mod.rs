@@ -15,6 +15,7 @@
 //! | `resources` | the served resources: discovery, routing and openapi read it |
 //! | `status` | errors as `Status` objects, from the CLI's errors |
 //! | `discovery` | /version, /api, /apis, group versions, aggregated discovery |
+//! | `openapi` | /openapi/v3: bundled schemas (tools/openapi-gen), paths from `resources` |
 //! | `read` | get and list; `fields` the field selectors; `table` the Table form |
 //! | `versions` | resourceVersions of what the store holds, the change history |
 //! | `watch` | watch streams: replay from a version, 410, bookmarks, polling the store |
@@ -54,6 +55,7 @@
 mod conn;
 mod discovery;
 mod fields;
+mod openapi;
 pub mod pki;
 mod read;
 mod request;

@@ -14,7 +14,7 @@ use http::Method;
 use super::request::{Reply, Request};
 use super::resources::{self, Resource};
 use super::status::Status;
-use super::{Server, discovery, read, watch, whoami, write};
+use super::{Server, discovery, openapi, read, watch, whoami, write};
 
 /// What a resource URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +122,8 @@ pub fn dispatch(server: &Arc<Server>, req: &Request) -> Result<Reply, Status> {
         Route::Apis => discovery::apis(req),
         Route::Group(group) => discovery::group(&group),
         Route::GroupVersion { group, version } => discovery::resource_list(&group, &version),
-        Route::OpenApiV2 | Route::OpenApiV3(_) => Err(Status::no_route()),
+        Route::OpenApiV3(path) => openapi::v3(path.as_deref()),
+        Route::OpenApiV2 => Err(Status::no_route()),
         Route::Resource(target) => resource(server, req, &target),
     }
 }

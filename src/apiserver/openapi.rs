@@ -1,0 +1,240 @@
+//! `/openapi/v3` (the index of group versions) and `/openapi/v3/<gv>`
+//! (one OpenAPI 3 document), which `kubectl explain` reads and kubectl
+//! checks for the `fieldValidation` parameter of a kind's PATCH before it
+//! relies on the server's field validation.
+//!
+//! The schemas (`openapi/*.json`, 333 KB for core/v1 and 39 KB for
+//! events.k8s.io/v1, the kinds served and what they refer to) are made by
+//! `tools/openapi-gen` from k8s-openapi's, which carry Kubernetes'
+//! descriptions; the paths are made here from the `resources` table, so
+//! an operation is described exactly when its verb is served. A
+//! document's URL carries a hash of it, as the API server's do, so
+//! clients' caches of an older one are not used.
+//!
+//! PodPresets (settings.k8s.io/v1alpha1) have no schema here: the
+//! Kubernetes release that had them is older than k8s-openapi's.
+
+use std::sync::OnceLock;
+
+use serde_json::{Map, Value, json};
+use sha2::{Digest as _, Sha256};
+
+use super::request::Reply;
+use super::resources::{self, Resource};
+use super::status::Status;
+
+/// The group versions with a document, with their schemas.
+const SCHEMAS: &[(&str, &str, &str)] = &[
+    ("", "v1", include_str!("openapi/api__v1.json")),
+    (
+        "events.k8s.io",
+        "v1",
+        include_str!("openapi/apis__events.k8s.io__v1.json"),
+    ),
+];
+
+/// One group version's document, serialized, and its hash.
+struct Document {
+    path: String,
+    body: bytes::Bytes,
+    hash: String,
+}
+
+fn documents() -> &'static [Document] {
+    static DOCS: OnceLock<Vec<Document>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        SCHEMAS
+            .iter()
+            .map(|(group, version, schemas)| {
+                let schemas: Value =
+                    serde_json::from_str(schemas).expect("the bundled schemas are JSON");
+                let doc = json!({
+                    "openapi": "3.0.0",
+                    "info": {
+                        "title": "Kubernetes",
+                        "version": format!("v{}.{}.0", super::discovery::MAJOR, super::discovery::MINOR),
+                    },
+                    "paths": paths(group, version),
+                    "components": {"schemas": schemas},
+                });
+                let body = serde_json::to_vec(&doc).expect("JSON values serialize");
+                let hash = hex::encode_upper(Sha256::digest(&body));
+                Document {
+                    path: group_version_path(group, version),
+                    body: body.into(),
+                    hash,
+                }
+            })
+            .collect()
+    })
+}
+
+/// `api/v1` or `apis/events.k8s.io/v1`.
+fn group_version_path(group: &str, version: &str) -> String {
+    if group.is_empty() {
+        format!("api/{version}")
+    } else {
+        format!("apis/{group}/{version}")
+    }
+}
+
+/// `/openapi/v3` and `/openapi/v3/<gv>`.
+pub fn v3(path: Option<&str>) -> Result<Reply, Status> {
+    let Some(path) = path else {
+        let index: Map<String, Value> = documents()
+            .iter()
+            .map(|d| {
+                (
+                    d.path.clone(),
+                    json!({"serverRelativeURL": format!("/openapi/v3/{}?hash={}", d.path, d.hash)}),
+                )
+            })
+            .collect();
+        return Ok(Reply::ok(json!({"paths": index})));
+    };
+    let doc = documents()
+        .iter()
+        .find(|d| d.path == path)
+        .ok_or_else(Status::no_route)?;
+    // Any `?hash=` gets the current document (the API server redirects
+    // an outdated one to the current URL; the body is the same).
+    Ok(Reply::Bytes {
+        code: 200,
+        content_type: "application/json",
+        body: doc.body.clone(),
+    })
+}
+
+/// The paths of a group version's resources, with the operations their
+/// verbs serve.
+fn paths(group: &str, version: &str) -> Value {
+    let mut out = Map::new();
+    for r in resources::of(group, version) {
+        let prefix = format!("/{}", group_version_path(group, version));
+        let collection = if r.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}", r.name)
+        } else {
+            format!("{prefix}/{}", r.name)
+        };
+        let item = format!("{collection}/{{name}}");
+        let has = |verb: &str| r.verbs.contains(&verb);
+        let mut ops = Map::new();
+        if has("list") {
+            ops.insert("get".into(), operation(r, "list", &list_params()));
+        }
+        if has("create") {
+            ops.insert("post".into(), operation(r, "post", &write_params(false)));
+        }
+        if has("deletecollection") {
+            ops.insert("delete".into(), operation(r, "deletecollection", &[]));
+        }
+        if !ops.is_empty() {
+            out.insert(collection.clone(), Value::Object(ops));
+        }
+        let mut ops = Map::new();
+        if has("get") {
+            ops.insert("get".into(), operation(r, "get", &[]));
+        }
+        if has("update") {
+            ops.insert("put".into(), operation(r, "put", &write_params(false)));
+        }
+        if has("patch") {
+            ops.insert("patch".into(), operation(r, "patch", &write_params(true)));
+        }
+        if has("delete") {
+            ops.insert(
+                "delete".into(),
+                operation(
+                    r,
+                    "delete",
+                    &["dryRun", "gracePeriodSeconds", "propagationPolicy"],
+                ),
+            );
+        }
+        if !ops.is_empty() {
+            out.insert(item, Value::Object(ops));
+        }
+        if r.namespaced && has("list") {
+            out.insert(
+                format!("{prefix}/{}", r.name),
+                json!({"get": operation(r, "list", &list_params())}),
+            );
+        }
+    }
+    Value::Object(out)
+}
+
+fn list_params() -> Vec<&'static str> {
+    vec![
+        "allowWatchBookmarks",
+        "fieldSelector",
+        "labelSelector",
+        "resourceVersion",
+        "sendInitialEvents",
+        "timeoutSeconds",
+        "watch",
+    ]
+}
+
+fn write_params(patch: bool) -> Vec<&'static str> {
+    let mut params = vec!["dryRun", "fieldManager", "fieldValidation"];
+    if patch {
+        params.push("force");
+    }
+    params
+}
+
+/// One operation: its action, the kind it is about, its query
+/// parameters.
+fn operation(r: &Resource, action: &str, params: &[&str]) -> Value {
+    json!({
+        "description": format!("{action} {}", r.kind),
+        "parameters": params.iter().map(|p| json!({
+            "name": p,
+            "in": "query",
+            "schema": {"type": if matches!(*p, "watch" | "allowWatchBookmarks" | "sendInitialEvents" | "force") { "boolean" } else if *p == "timeoutSeconds" || *p == "gracePeriodSeconds" { "integer" } else { "string" }},
+        })).collect::<Vec<_>>(),
+        "responses": {"200": {"description": "OK"}, "401": {"description": "Unauthorized"}},
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": {"group": r.group, "version": r.version, "kind": r.kind},
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_served_kind_with_a_schema_has_its_group_version_kind() {
+        for doc in documents() {
+            let value: Value = serde_json::from_slice(&doc.body).unwrap();
+            let schemas = value["components"]["schemas"].as_object().unwrap();
+            for (group, version, _) in SCHEMAS {
+                if group_version_path(group, version) != doc.path {
+                    continue;
+                }
+                for r in resources::of(group, version) {
+                    let found = schemas.values().any(|s| {
+                        s["x-kubernetes-group-version-kind"]
+                            .as_array()
+                            .is_some_and(|gvks| {
+                                gvks.iter().any(|g| {
+                                    g["group"] == r.group
+                                        && g["version"] == r.version
+                                        && g["kind"] == r.kind
+                                })
+                            })
+                    });
+                    assert!(found, "{} {}", doc.path, r.kind);
+                }
+            }
+            // Every reference resolves.
+            let text = String::from_utf8_lossy(&doc.body);
+            for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+                let name = piece.split('"').next().unwrap();
+                assert!(schemas.contains_key(name), "{} refers to {name}", doc.path);
+            }
+        }
+        assert_eq!(documents().len(), 2);
+    }
+}
