@@ -9,6 +9,8 @@
 
 use std::io;
 
+pub mod signal_pipe;
+
 /// Sends `signal` to the process `pid`; a pid of 0 or below is refused.
 pub fn kill(pid: i32, signal: i32) -> io::Result<()> {
     if pid <= 0 {

@@ -13,7 +13,8 @@ use std::rc::Rc;
 
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use tokio::signal::unix::{SignalKind, signal};
+
+use crate::process::signal_pipe::SignalPipe;
 use tokio::sync::oneshot;
 
 /// How a process ended.
@@ -60,12 +61,12 @@ impl Reaper {
     pub fn start() -> std::io::Result<Rc<Reaper>> {
         let reaper = Rc::new(Reaper::default());
         crate::process::exits::reaper_started();
-        let mut sigchld = signal(SignalKind::child())?;
+        let mut sigchld = SignalPipe::new(libc::SIGCHLD)?;
         let me = reaper.clone();
         tokio::task::spawn_local(async move {
             loop {
                 me.reap();
-                if sigchld.recv().await.is_none() {
+                if sigchld.recv().await.is_err() {
                     break;
                 }
             }

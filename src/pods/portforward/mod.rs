@@ -31,9 +31,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use k8s_openapi::api::core::v1::Pod;
 use tokio::io::{AsyncWriteExt, Interest, unix::AsyncFd};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
+use crate::process::signal_pipe::SignalPipe;
 use crate::runtime::PodRuntime;
 use crate::runtime::netns::NetNs;
 use crate::store::Store;
@@ -68,7 +68,7 @@ pub fn run(store: &Store, pod: &Pod, ports: &[String], addresses: &[String]) -> 
     let result = runtime.block_on(async {
         // Before the first `Forwarding from`: whoever reads it may press
         // Ctrl-C at once.
-        let mut interrupt = signal(SignalKind::interrupt()).context("handling SIGINT")?;
+        let mut interrupt = SignalPipe::new(libc::SIGINT).context("handling SIGINT")?;
         let listeners = listen::listen_all(
             &addresses,
             &mut ports,
