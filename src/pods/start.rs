@@ -104,6 +104,24 @@ fn forget(
     e.context(format!("starting the supervisor of pod {name:?}"))
 }
 
+/// glibc's settings for the supervisor, read by glibc when the process
+/// starts (after the user's own, if any). A supervisor lives as long as its
+/// pod and is idle most of that time, so what glibc keeps for speed is
+/// paid once per pod: no cache of exited threads' stacks (up to 40 MiB;
+/// a supervisor starts a thread rarely, for a pod's network and each
+/// container's start, and kept about 15 KiB resident of each: see
+/// `supervisor::offload`), and no per-thread cache of freed blocks (7 of
+/// each size up to 1 KiB, which `malloc_trim` cannot give back: 60 KiB
+/// and more of a supervisor's heap after its start).
+fn supervisor_tunables() -> std::ffi::OsString {
+    let mut value = std::env::var_os("GLIBC_TUNABLES").unwrap_or_default();
+    if !value.is_empty() {
+        value.push(":");
+    }
+    value.push(crate::supervisor::launch::TUNABLES);
+    value
+}
+
 /// Forks the supervisor; returns it, the read end of its ready pipe and
 /// its log file.
 fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<(Child, File, PathBuf)> {
@@ -153,6 +171,7 @@ fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<(Child, File, 
         });
     }
     crate::fault::pass_to_supervisor(&mut command);
+    command.env("GLIBC_TUNABLES", supervisor_tunables());
     let child = command.spawn().context("re-executing pod")?;
     crate::fault::point("supervisor-spawned");
     // Only the supervisor may hold the write end: its exit (or its

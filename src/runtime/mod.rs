@@ -42,7 +42,8 @@
 //!    supervisor died.
 //!
 //! Blocking: every call is synchronous and returns quickly; from tokio
-//! use `spawn_blocking` for `Creating::finish`. `start_sandbox` and `exec`
+//! run `Creating::finish` off the loop (the supervisor joins a thread of
+//! its own for it: `supervisor::offload`). `start_sandbox` and `exec`
 //! reap children that failed before their exec; never `waitpid(-1)`
 //! concurrently with those (use pidfds or waitpid on known pids).
 //!

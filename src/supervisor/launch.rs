@@ -21,6 +21,8 @@ pub const ARGV0: &str = "pod-supervisor";
 pub const MARKER: &str = "--supervise";
 /// The descriptor on which the supervisor says it is ready.
 pub const READY_FD: i32 = 3;
+/// glibc tunables the supervisor is started with (see `pods::start`).
+pub const TUNABLES: &str = "glibc.pthread.stack_cache_size=0:glibc.malloc.tcache_count=0";
 
 /// What the CLI reads from its environment and hands to the supervisor.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,6 +79,13 @@ pub fn dispatch() -> Option<ExitCode> {
 }
 
 fn supervise(args: Args) -> Result<()> {
+    // The tunables were glibc's, read at start: the processes the
+    // supervisor starts (CNI plugins, hooks) get the environment as the
+    // CLI had it.
+    if std::env::var_os("GLIBC_TUNABLES").is_some_and(|v| v == TUNABLES) {
+        // SAFETY: no other thread exists yet to read the environment.
+        unsafe { std::env::remove_var("GLIBC_TUNABLES") };
+    }
     // SAFETY: signal dispositions set before any thread exists.
     unsafe {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);

@@ -41,6 +41,7 @@ pub mod keeper;
 pub mod launch;
 mod lifecycle;
 mod memory;
+mod offload;
 mod reaper;
 pub mod socket;
 pub mod status;

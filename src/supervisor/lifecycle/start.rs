@@ -19,6 +19,7 @@ use crate::store::record::Process;
 use crate::supervisor::attach;
 use crate::supervisor::events::Type;
 use crate::supervisor::handler::{self, Target};
+use crate::supervisor::offload;
 use crate::supervisor::reaper::Exit;
 use crate::supervisor::stdio;
 
@@ -113,7 +114,7 @@ impl Supervisor {
         let tx = self.tx.clone();
         tokio::task::spawn_local(async move {
             let begun = Instant::now();
-            let result = tokio::task::spawn_blocking(move || images.ensure(&reference, policy))
+            let result = offload::run("pod-pull", move || images.ensure(&reference, policy))
                 .await
                 .unwrap_or_else(|e| Err(PullError::Pull(format!("pull task failed: {e}"))));
             let _ = tx.send(Msg::Pulled {
@@ -276,7 +277,7 @@ impl Supervisor {
         // overlaps it.
         let tx = self.tx.clone();
         tokio::task::spawn_local(async move {
-            let result = tokio::task::spawn_blocking(move || creating.finish())
+            let result = offload::run("pod-start", move || creating.finish())
                 .await
                 .unwrap_or_else(|e| Err(StartError::Runtime(format!("start task failed: {e}"))));
             let _ = tx.send(Msg::Created {
