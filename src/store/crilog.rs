@@ -6,7 +6,7 @@
 //! (partial) and the last piece `F`, so a reader glues them back.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::jiff::Timestamp;
@@ -66,13 +66,20 @@ impl Rotation {
     }
 }
 
+/// Buffered entries are written out once they reach this size.
+const FLUSH_AT: usize = 64 * 1024;
+
 /// The log file of one container instance, rotated by size.
+///
+/// Entries are formatted into a buffer the caller passes (`write_entry`)
+/// and written out with `flush`, one write(2) per read of the container's
+/// output instead of one per line. The buffer is not the file's own: a
+/// supervisor has one for all its containers (`supervisor::memory`), where
+/// a buffer per file was 64 KiB per container for the pod's life.
 #[derive(Debug)]
 pub struct LogFile {
     path: PathBuf,
-    /// Buffered: a pump writes the entries of one read and then flushes,
-    /// one write(2) per read instead of one per line.
-    file: BufWriter<File>,
+    file: File,
     size: u64,
     rotation: Rotation,
     /// The last entry's time, formatted: the entries of one read share
@@ -91,7 +98,7 @@ impl LogFile {
         let size = file.metadata()?.len();
         Ok(LogFile {
             path: path.to_path_buf(),
-            file: BufWriter::with_capacity(64 * 1024, file),
+            file,
             size,
             rotation,
             stamp: None,
@@ -116,14 +123,20 @@ impl LogFile {
         self.failing = false;
     }
 
-    /// Writes out what is buffered; readers see whole entries only.
-    pub fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
+    /// Writes out the entries in `out` and empties it (also when the write
+    /// fails: what is in it is this file's only); readers see whole
+    /// entries only.
+    pub fn flush(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        let written = self.file.write_all(out);
+        out.clear();
+        written
     }
 
-    /// Appends one entry; `content` holds no newline.
+    /// Appends one entry to `out`, which holds only entries of this file
+    /// not flushed yet; `content` holds no newline.
     pub fn write_entry(
         &mut self,
+        out: &mut Vec<u8>,
         time: Timestamp,
         stream: Stream,
         partial: bool,
@@ -143,11 +156,15 @@ impl LogFile {
             content,
             b"\n",
         ] {
-            self.file.write_all(part)?;
+            out.extend_from_slice(part);
         }
         self.size += (stamp.len() + stream.len() + content.len() + 5) as u64;
         if self.size >= self.rotation.max_size {
+            self.flush(out)?;
             self.rotate()?;
+        } else if out.len() >= FLUSH_AT {
+            // A read of short lines makes entries several times its size.
+            self.flush(out)?;
         }
         Ok(())
     }
@@ -162,10 +179,8 @@ impl LogFile {
             aside = suffixed(&self.path, &format!("{stamp}.{n}"));
             n += 1;
         }
-        self.file.flush()?;
         fs::rename(&self.path, &aside)?;
-        let file = File::options().create(true).append(true).open(&self.path)?;
-        self.file = BufWriter::with_capacity(64 * 1024, file);
+        self.file = File::options().create(true).append(true).open(&self.path)?;
         self.size = 0;
         let mut rotated = rotated_files(&self.path)?;
         while rotated.len() + 1 > self.rotation.max_files {
@@ -353,11 +368,16 @@ mod tests {
         let path = dir.path().join("c/0.log");
         let mut log = LogFile::create(&path, Rotation::default()).unwrap();
         let t = ts("2016-10-06T00:17:09.669794202Z");
-        log.write_entry(t, Stream::Stdout, false, b"log content")
+        let mut out = Vec::new();
+        log.write_entry(&mut out, t, Stream::Stdout, false, b"log content")
             .unwrap();
-        log.write_entry(ts("2016-10-06T00:17:10Z"), Stream::Stderr, true, b"half")
+        let half = ts("2016-10-06T00:17:10Z");
+        log.write_entry(&mut out, half, Stream::Stderr, true, b"half")
             .unwrap();
-        log.flush().unwrap();
+        // Nothing reaches the file before the flush, which empties `out`.
+        assert_eq!(fs::read_to_string(&path).unwrap(), "");
+        log.flush(&mut out).unwrap();
+        assert!(out.is_empty());
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
             "2016-10-06T00:17:09.669794202Z stdout F log content\n\
@@ -431,8 +451,10 @@ garbage\n\
             max_files: 3,
         };
         let mut log = LogFile::create(&path, rotation).unwrap();
+        let mut out = Vec::new();
         for i in 0..40 {
             log.write_entry(
+                &mut out,
                 crate::duration::now(),
                 Stream::Stdout,
                 false,
@@ -440,7 +462,7 @@ garbage\n\
             )
             .unwrap();
         }
-        log.flush().unwrap();
+        log.flush(&mut out).unwrap();
         let rotated = rotated_files(&path).unwrap();
         assert_eq!(rotated.len(), 2);
         let current = fs::read(&path).unwrap();

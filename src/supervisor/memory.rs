@@ -22,16 +22,115 @@ pub fn set_up_allocator() {
     }
 }
 
-/// Gives back what a burst of work (the pod's start, a restart, a pull)
-/// left behind: the free pages of the heap, and the pages of the main
-/// thread's stack that deeper calls touched (decoding the pod and the
-/// node's configuration goes deep once, and those pages stayed resident).
+/// Gives back what a burst of work (the pod's start, a restart, a pull,
+/// a container's output) left behind: the scratch buffers' pages, the free
+/// pages of the heap, and the pages of the main thread's stack that deeper
+/// calls touched (decoding the pod and the node's configuration goes deep
+/// once, and those pages stayed resident).
 pub fn give_back() {
+    SCRATCH.with(|scratch| {
+        if let Ok(mut scratch) = scratch.try_borrow_mut()
+            && let Some(scratch) = scratch.as_mut()
+        {
+            scratch.input.release();
+            scratch.out = Vec::new();
+        }
+    });
     // SAFETY: malloc_trim may be called at any time.
     unsafe {
         libc::malloc_trim(0);
     }
     release_stack();
+}
+
+/// The size of a read of a container's output.
+pub const READ_SIZE: usize = 64 * 1024;
+
+/// The buffers the pumps of every container share (see [`with_scratch`]).
+struct Scratch {
+    input: Mapped,
+    out: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Option<Scratch>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` with the loop's buffers for one read of a container's output:
+/// `input` ([`READ_SIZE`] bytes) to read into, `out` for the log entries
+/// made of it (empty, and to be left empty: `LogFile::flush`). The pumps
+/// run on one thread and use them only between two awaits, so one pair
+/// serves every container of the pod, where a pair per stream cost up to
+/// 128 KiB each for the pod's life once written to. `input` is mapped of
+/// its own, never a piece of the heap: only the pages a read touched are
+/// resident, and `give_back` drops them.
+pub fn with_scratch<T>(f: impl FnOnce(&mut [u8], &mut Vec<u8>) -> T) -> std::io::Result<T> {
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch
+            .try_borrow_mut()
+            .map_err(|_| std::io::Error::other("the scratch buffers are in use"))?;
+        if scratch.is_none() {
+            *scratch = Some(Scratch {
+                input: Mapped::new(READ_SIZE)?,
+                out: Vec::new(),
+            });
+        }
+        let scratch = scratch.as_mut().expect("set above");
+        Ok(f(scratch.input.bytes(), &mut scratch.out))
+    })
+}
+
+/// Anonymous memory mapped apart from the heap.
+struct Mapped {
+    start: *mut u8,
+    len: usize,
+}
+
+impl Mapped {
+    fn new(len: usize) -> std::io::Result<Mapped> {
+        // SAFETY: a fresh private anonymous mapping, owned by the result.
+        let start = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if start == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Mapped {
+            start: start.cast(),
+            len,
+        })
+    }
+
+    fn bytes(&mut self) -> &mut [u8] {
+        // SAFETY: the mapping is ours, readable and writable, `len` long,
+        // and zero-filled where never written.
+        unsafe { std::slice::from_raw_parts_mut(self.start, self.len) }
+    }
+
+    /// Drops the pages: they read as zeros again, and cost nothing until
+    /// written.
+    fn release(&mut self) {
+        // SAFETY: the mapping is ours and nothing borrows it (`&mut self`).
+        unsafe {
+            libc::madvise(self.start.cast(), self.len, libc::MADV_DONTNEED);
+        }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: the mapping is ours and nothing borrows it any more.
+        unsafe {
+            libc::munmap(self.start.cast(), self.len);
+        }
+    }
 }
 
 /// What stays of the stack below the caller's frame: room for the calls
@@ -107,6 +206,18 @@ mod tests {
         panic!("no mapping holds {address:#x}");
     }
 
+    /// Resident KiB of [address, address + len), by mincore(2) (the
+    /// mapping's own figure in smaps can include a neighbour it was merged
+    /// with).
+    fn resident_kib(address: usize, len: usize) -> usize {
+        let pages = len.div_ceil(4096);
+        let mut vec = vec![0u8; pages];
+        // SAFETY: the range is a mapping of ours; `vec` has one byte a page.
+        let rc = unsafe { libc::mincore(address as *mut libc::c_void, len, vec.as_mut_ptr()) };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+        vec.iter().filter(|b| *b & 1 == 1).count() * 4
+    }
+
     /// Touches about `kib` KiB of stack below the caller.
     #[inline(never)]
     fn deep(kib: usize) -> u8 {
@@ -116,6 +227,31 @@ mod tests {
             frame[0] = frame[0].wrapping_add(deep(kib - 1));
         }
         frame[0]
+    }
+
+    #[test]
+    fn the_scratch_buffers_are_given_back() {
+        let address = with_scratch(|input, out| {
+            assert_eq!(input.len(), READ_SIZE);
+            assert!(out.is_empty());
+            input.fill(7);
+            out.extend_from_slice(b"entries");
+            out.clear();
+            input.as_ptr() as usize
+        })
+        .unwrap();
+        assert_eq!(resident_kib(address, READ_SIZE), READ_SIZE / 1024);
+        // One pair for the thread, and not reentrant.
+        let nested = with_scratch(|_, _| with_scratch(|_, _| ()).is_err()).unwrap();
+        assert!(nested);
+        give_back();
+        assert_eq!(resident_kib(address, READ_SIZE), 0);
+        with_scratch(|input, out| {
+            assert_eq!(input.as_ptr() as usize, address);
+            assert!(input.iter().all(|b| *b == 0));
+            assert_eq!(out.capacity(), 0);
+        })
+        .unwrap();
     }
 
     #[test]

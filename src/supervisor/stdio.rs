@@ -5,7 +5,9 @@
 //!
 //! The pumps read in 64 KiB chunks and write straight to the file, so a
 //! container writing as fast as it can waits at most for one page-cache
-//! write; nothing is dropped.
+//! write; nothing is dropped. Every pump of the pod reads into the same
+//! buffers (`memory::with_scratch`): a read and its log entries are
+//! handled between two awaits.
 
 use std::cell::RefCell;
 use std::io;
@@ -14,12 +16,11 @@ use std::rc::Rc;
 
 use k8s_openapi::api::core::v1::Container;
 use k8s_openapi::jiff::Timestamp;
-use rustix::buffer::spare_capacity;
-use tokio::io::AsyncReadExt;
 use tokio::io::unix::AsyncFd;
 use tokio::task::JoinHandle;
 
 use super::attach::{Chunk, Tap};
+use super::memory::with_scratch;
 use crate::runtime::Stdio;
 use crate::store::crilog::{LineSplitter, LogFile, Stream};
 
@@ -126,13 +127,14 @@ pub fn pump(output: Output, log: LogFile, tap: Tap) -> io::Result<JoinHandle<()>
 /// conmon stamps the lines of one read.
 fn write(
     log: &Rc<RefCell<LogFile>>,
+    out: &mut Vec<u8>,
     stream: Stream,
     time: Timestamp,
     content: &[u8],
     partial: bool,
 ) {
     let mut log = log.borrow_mut();
-    if let Err(e) = log.write_entry(time, stream, partial, content)
+    if let Err(e) = log.write_entry(out, time, stream, partial, content)
         && log.first_failure()
     {
         eprintln!(
@@ -152,9 +154,9 @@ fn share(tap: &Tap, stream: Stream, data: &[u8]) {
     }
 }
 
-fn flush(log: &Rc<RefCell<LogFile>>) {
+fn flush(log: &Rc<RefCell<LogFile>>, out: &mut Vec<u8>) {
     let mut log = log.borrow_mut();
-    match log.flush() {
+    match log.flush(out) {
         Ok(()) => log.recovered(),
         Err(e) if log.first_failure() => eprintln!(
             "pod-supervisor: writing {}: {e} (the log stops here until writes succeed again)",
@@ -164,11 +166,28 @@ fn flush(log: &Rc<RefCell<LogFile>>) {
     }
 }
 
-/// A pump's read buffer: 64 KiB of capacity, left uninitialised so that
-/// only what the container writes becomes resident (a zeroed buffer cost
-/// 64 KiB per stream of every container, written to or not).
-fn read_buffer() -> Vec<u8> {
-    Vec::with_capacity(64 * 1024)
+/// Hands what a read got to the attached clients and the log.
+fn got(
+    data: &[u8],
+    out: &mut Vec<u8>,
+    stream: Stream,
+    lines: &mut LineSplitter,
+    log: &Rc<RefCell<LogFile>>,
+    tap: &Tap,
+) {
+    share(tap, stream, data);
+    let now = crate::duration::now();
+    lines.feed(data, |c, p| write(log, out, stream, now, c, p));
+    flush(log, out);
+}
+
+/// The end of a stream: its unfinished last line.
+fn ended(stream: Stream, lines: &mut LineSplitter, log: &Rc<RefCell<LogFile>>) {
+    let _ = with_scratch(|_, out| {
+        let now = crate::duration::now();
+        lines.finish(|c, p| write(log, out, stream, now, c, p));
+        flush(log, out);
+    });
 }
 
 fn pump_pipe(
@@ -177,25 +196,26 @@ fn pump_pipe(
     log: Rc<RefCell<LogFile>>,
     tap: Tap,
 ) -> io::Result<JoinHandle<()>> {
-    let mut pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
+    let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(fd)?;
     Ok(tokio::task::spawn_local(async move {
-        let mut buf = read_buffer();
         let mut lines = LineSplitter::default();
         loop {
-            buf.clear();
-            match pipe.read_buf(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    share(&tap, stream, &buf[..n]);
-                    let now = crate::duration::now();
-                    lines.feed(&buf[..n], |c, p| write(&log, stream, now, c, p));
-                    flush(&log);
-                }
+            if pipe.readable().await.is_err() {
+                break;
+            }
+            let read = with_scratch(|input, out| {
+                let n = pipe.try_read(input)?;
+                got(&input[..n], out, stream, &mut lines, &log, &tap);
+                Ok::<_, io::Error>(n)
+            });
+            match read {
+                Ok(Ok(0)) | Err(_) => break,
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Ok(Err(_)) => break,
             }
         }
-        let now = crate::duration::now();
-        lines.finish(|c, p| write(&log, stream, now, c, p));
-        flush(&log);
+        ended(stream, &mut lines, &log);
     }))
 }
 
@@ -205,29 +225,27 @@ fn pump_tty(master: OwnedFd, log: Rc<RefCell<LogFile>>, tap: Tap) -> io::Result<
     // descriptor until the AsyncFd is dropped.
     let fd = unsafe { AsyncFd::register_with_interest(master, tokio::io::Interest::READABLE) }?;
     Ok(tokio::task::spawn_local(async move {
-        let mut buf = read_buffer();
         let mut lines = LineSplitter::default();
         loop {
             let Ok(mut guard) = fd.readable().await else {
                 break;
             };
-            buf.clear();
-            match guard.try_io(|inner| {
-                rustix::io::read(inner.get_ref(), spare_capacity(&mut buf)).map_err(io::Error::from)
-            }) {
-                // EIO: every slave is closed (the container is gone).
-                Ok(Ok(0)) | Ok(Err(_)) => break,
-                Ok(Ok(n)) => {
-                    share(&tap, Stream::Stdout, &buf[..n]);
-                    let now = crate::duration::now();
-                    lines.feed(&buf[..n], |c, p| write(&log, Stream::Stdout, now, c, p));
-                    flush(&log);
+            let read = with_scratch(|input, out| {
+                let n = guard.try_io(|inner| {
+                    rustix::io::read(inner.get_ref(), &mut *input).map_err(io::Error::from)
+                })?;
+                if let Ok(n) = n {
+                    got(&input[..n], out, Stream::Stdout, &mut lines, &log, &tap);
                 }
-                Err(_would_block) => continue,
+                Ok::<_, tokio::io::unix::TryIoError>(n)
+            });
+            match read {
+                // EIO: every slave is closed (the container is gone).
+                Ok(Ok(Ok(0))) | Ok(Ok(Err(_))) | Err(_) => break,
+                Ok(Ok(Ok(_))) => {}
+                Ok(Err(_would_block)) => continue,
             }
         }
-        let now = crate::duration::now();
-        lines.finish(|c, p| write(&log, Stream::Stdout, now, c, p));
-        flush(&log);
+        ended(Stream::Stdout, &mut lines, &log);
     }))
 }

@@ -231,6 +231,7 @@ pub async fn run(
     // began with that check.
     let mut busy = true;
     let mut tick = false;
+    let mut checks: u32 = 0;
     loop {
         sup.sync();
         sup.flush_status();
@@ -245,9 +246,16 @@ pub async fn run(
             continue;
         }
         // The first check after a burst (the start, a restart, an attach):
-        // what the burst touched and no longer uses goes back, once.
-        if tick && std::mem::take(&mut busy) {
-            super::memory::give_back();
+        // what the burst touched and no longer uses goes back, once. And
+        // every fifth check (10 s, the eviction manager's period): the
+        // node's pressure is looked at then (files read, the node's
+        // configuration decoded again when it changed), and the heap pages
+        // that dirties would stay resident until the next burst.
+        if tick {
+            checks = checks.wrapping_add(1);
+            if std::mem::take(&mut busy) || checks.is_multiple_of(5) {
+                super::memory::give_back();
+            }
         }
         let Some(msg) = rx.recv().await else { break };
         tick = matches!(msg, Msg::Check);
