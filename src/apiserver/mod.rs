@@ -127,12 +127,15 @@ pub fn serve(store: Store, port: u16) -> Result<()> {
 }
 
 async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut term) = signal(SignalKind::terminate()) else {
+    use crate::process::signal_pipe::SignalPipe;
+    let (Ok(mut term), Ok(mut interrupt)) = (
+        SignalPipe::new(libc::SIGTERM),
+        SignalPipe::new(libc::SIGINT),
+    ) else {
         return std::future::pending().await;
     };
     tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
+        _ = interrupt.recv() => {}
         _ = term.recv() => {}
     }
 }
