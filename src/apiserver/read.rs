@@ -10,6 +10,7 @@ use super::request::{Reply, Request};
 use super::resources::{Backing, Resource};
 use super::routes::Target;
 use super::status::Status;
+use super::versions::Stamped;
 use super::{Server, table};
 use crate::api::selector::Selector;
 use crate::api::{Kind, Object};
@@ -156,19 +157,21 @@ impl Selection {
     }
 }
 
-/// `GET .../<resource>`: the list, or its Table.
-pub fn list(
+/// What a list (or a deletecollection) chooses: the objects of the
+/// URL's namespace (every namespace without one) that the selectors
+/// match, as served now, and the version they were observed at.
+pub fn chosen(
     server: &Server,
     req: &Request,
     resource: &Resource,
     target: &Target,
-) -> Result<Reply, Status> {
+) -> Result<(Vec<Stamped>, u64), Status> {
     let selection = Selection::of(req, resource)?;
     let (items, version) = server
         .versions
         .observe(&server.store, resource)
         .map_err(|e| Status::from_error(resource.group, e))?;
-    let chosen: Vec<_> = items
+    let chosen = items
         .into_iter()
         .filter(|s| {
             target
@@ -178,6 +181,27 @@ pub fn list(
                 && selection.matches(&s.item, &s.json)
         })
         .collect();
+    Ok((chosen, version))
+}
+
+/// A list of `resource` as the API server answers it (`<Kind>List`).
+pub fn list_json(resource: &Resource, version: u64, items: Vec<Value>) -> Value {
+    json!({
+        "kind": format!("{}List", resource.kind),
+        "apiVersion": resource.api_version(),
+        "metadata": {"resourceVersion": version.to_string()},
+        "items": items,
+    })
+}
+
+/// `GET .../<resource>`: the list, or its Table.
+pub fn list(
+    server: &Server,
+    req: &Request,
+    resource: &Resource,
+    target: &Target,
+) -> Result<Reply, Status> {
+    let (chosen, version) = chosen(server, req, resource, target)?;
     if table::wanted(req) {
         return Ok(Reply::ok(table::table(
             resource,
@@ -186,12 +210,8 @@ pub fn list(
             table::Include::of(req),
         )));
     }
-    Ok(Reply::ok(json!({
-        "kind": format!("{}List", resource.kind),
-        "apiVersion": resource.api_version(),
-        "metadata": {"resourceVersion": version.to_string()},
-        "items": chosen.into_iter().map(|s| s.json).collect::<Vec<_>>(),
-    })))
+    let items = chosen.into_iter().map(|s| s.json).collect();
+    Ok(Reply::ok(list_json(resource, version, items)))
 }
 
 /// A core Event in the events.k8s.io/v1 form (the API server converts

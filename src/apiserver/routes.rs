@@ -14,7 +14,8 @@ use http::Method;
 use super::request::{Reply, Request};
 use super::resources::{self, Resource};
 use super::status::Status;
-use super::{Server, discovery, openapi, read, watch, whoami, write};
+use super::write::{self, Write};
+use super::{Server, discovery, openapi, read, watch, whoami};
 
 /// What a resource URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +142,7 @@ fn resource(server: &Arc<Server>, req: &Request, target: &Target) -> Result<Repl
     };
     check_scope(served, target)?;
     let watching = req.flag("watch");
+    let write = |write| write::handle(server, req, served, target, write);
     match (
         &req.method,
         target.name.as_deref(),
@@ -149,13 +151,13 @@ fn resource(server: &Arc<Server>, req: &Request, target: &Target) -> Result<Repl
         (&Method::GET, None, None) if watching => watch::watch(server, req, served, target),
         (&Method::GET, None, None) => read::list(server, req, served, target),
         (&Method::GET, Some(name), None) => read::get(server, req, served, target, name),
-        (&Method::POST, None, None) => write::create(server, req, served, target),
-        (&Method::PUT, Some(name), None) => write::update(server, req, served, target, name),
-        (&Method::PATCH, Some(name), None) => write::patch(server, req, served, target, name),
-        (&Method::DELETE, Some(name), None) => write::delete(server, req, served, target, name),
-        (&Method::DELETE, None, None) => write::delete_collection(server, req, served, target),
+        (&Method::POST, None, None) => write(Write::Create),
+        (&Method::PUT, Some(name), None) => write(Write::Update(name)),
+        (&Method::PATCH, Some(name), None) => write(Write::Patch(name)),
+        (&Method::DELETE, Some(name), None) => write(Write::Delete(name)),
+        (&Method::DELETE, None, None) => write(Write::DeleteCollection),
         (&Method::POST, Some(name), Some("eviction")) if served.name == "pods" => {
-            write::evict(server, req, served, target, name)
+            write(Write::Evict(name))
         }
         _ => Err(Status::method_not_allowed(req.method.as_str(), &req.path)),
     }

@@ -16,7 +16,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
 use super::Server;
-use super::read::{Item, Selection};
+use super::read::{self, Item};
 use super::request::{Reply, Request};
 use super::resources::{Backing, Resource};
 use super::routes::Target;
@@ -24,7 +24,7 @@ use super::status::Status;
 use crate::api::decode::{self, decode_object};
 use crate::api::managed::{self, Manager};
 use crate::api::patch::{self, PatchType};
-use crate::api::request::{self as options, FieldValidation, Verb, WriteOptions};
+use crate::api::request::{self as options, DeleteOptions, FieldValidation, Verb, WriteOptions};
 use crate::api::validation::{self, update::validate_update};
 use crate::api::{Kind, Object, defaults};
 use crate::cli::create::{DryRun, admit_and_store};
@@ -41,12 +41,156 @@ fn reply(answer: Answer) -> Result<Reply, Status> {
     })
 }
 
-/// The stored kind a write of `verb` goes to, or 405 when the resource
-/// does not serve it (events, a node's create or delete).
-fn kind_of(resource: &Resource, req: &Request, verb: &str) -> Result<Kind, Status> {
-    match resource.backing {
-        Backing::Kind(kind) if resource.verbs.contains(&verb) => Ok(kind),
-        _ => Err(Status::method_not_allowed(req.method.as_str(), &req.path)),
+/// A write the router found: the verb and the object's name.
+pub enum Write<'a> {
+    /// `POST .../<resource>`.
+    Create,
+    /// `PUT .../<resource>/<name>`.
+    Update(&'a str),
+    /// `PATCH .../<resource>/<name>`.
+    Patch(&'a str),
+    /// `DELETE .../<resource>/<name>`.
+    Delete(&'a str),
+    /// `DELETE .../<resource>`.
+    DeleteCollection,
+    /// `POST .../pods/<name>/eviction`.
+    Evict(&'a str),
+}
+
+impl Write<'_> {
+    /// The verb the resource must serve (discovery's word for it).
+    fn verb(&self) -> &'static str {
+        match self {
+            Write::Create => "create",
+            Write::Update(_) => "update",
+            Write::Patch(_) => "patch",
+            Write::Delete(_) | Write::Evict(_) => "delete",
+            Write::DeleteCollection => "deletecollection",
+        }
+    }
+}
+
+/// Answers one write to `resource`.
+pub fn handle(
+    server: &Server,
+    req: &Request,
+    resource: &Resource,
+    target: &Target,
+    write: Write,
+) -> Result<Reply, Status> {
+    let place = &Place::of(server, req, resource, target, write.verb())?;
+    match write {
+        Write::Create => create(place, req),
+        Write::Update(name) => update(place, req, name),
+        Write::Patch(name) => patch(place, req, name),
+        Write::Delete(name) => delete(place, req, name),
+        Write::DeleteCollection => delete_collection(place, req, target),
+        Write::Evict(name) => evict(place, req, name),
+    }
+}
+
+/// Where one write goes: the resource the URL named, the kind stored
+/// for it and the URL's namespace ("" for cluster-scoped kinds), with
+/// the store and its versions behind them.
+struct Place<'a> {
+    server: &'a Server,
+    resource: &'a Resource,
+    kind: Kind,
+    namespace: String,
+}
+
+impl<'a> Place<'a> {
+    /// The place of a `verb` write, or 405 when the resource does not
+    /// serve it (events, a node's create or delete).
+    fn of(
+        server: &'a Server,
+        req: &Request,
+        resource: &'a Resource,
+        target: &Target,
+        verb: &str,
+    ) -> Result<Place<'a>, Status> {
+        match resource.backing {
+            Backing::Kind(kind) if resource.verbs.contains(&verb) => Ok(Place {
+                server,
+                resource,
+                kind,
+                namespace: target.namespace.clone().unwrap_or_default(),
+            }),
+            _ => Err(Status::method_not_allowed(req.method.as_str(), &req.path)),
+        }
+    }
+
+    /// The same resource in another namespace (a deletecollection across
+    /// namespaces deletes each object in its own).
+    fn in_namespace(&self, namespace: &str) -> Place<'a> {
+        Place {
+            namespace: namespace.to_string(),
+            ..*self
+        }
+    }
+
+    /// A failure of the store or of the CLI's code, as the API answers it.
+    fn fail(&self, e: impl Into<anyhow::Error>) -> Status {
+        Status::from_error(self.resource.group, e.into())
+    }
+
+    /// A refusal of the request (its options, its object).
+    fn refuse(&self, e: ApiError) -> Status {
+        Status::from_api(self.resource.group, &e)
+    }
+
+    fn get(&self, name: &str) -> Result<Option<Object>, Status> {
+        self.server
+            .store
+            .get(self.kind, &self.namespace, name)
+            .map_err(|e| self.fail(e))
+    }
+
+    /// The stored object `name` and its JSON as served now (with its
+    /// version), or 404.
+    fn current(&self, name: &str) -> Result<(Object, Value), Status> {
+        let current = self
+            .get(name)?
+            .ok_or_else(|| Status::not_found(self.resource.group, self.resource.name, name))?;
+        let json = self.served(current.clone())?;
+        Ok((current, json))
+    }
+
+    /// The object as served now, with its version.
+    fn served(&self, object: Object) -> Result<Value, Status> {
+        let stamped = self
+            .server
+            .versions
+            .stamp_one(
+                &self.server.store,
+                self.resource,
+                Item::Stored(Box::new(object)),
+            )
+            .map_err(|e| self.fail(e))?;
+        Ok(stamped.json)
+    }
+
+    /// What a stored write answers: the object `name` as the store holds
+    /// it now (`written` if it went in between).
+    fn answer_stored(&self, name: &str, written: Object) -> Result<Value, Status> {
+        let stored = self.get(name)?.unwrap_or(written);
+        self.served(stored)
+    }
+
+    /// The options of a create, update or patch.
+    fn write_options(
+        &self,
+        req: &Request,
+        verb: Verb,
+        apply: bool,
+    ) -> Result<WriteOptions, Status> {
+        options::write_options(verb, params(req), req.header("user-agent"), apply)
+            .map_err(|e| self.refuse(e))
+    }
+
+    /// The options of a delete: `body` is its DeleteOptions.
+    fn delete_options(&self, req: &Request, body: &[u8]) -> Result<DeleteOptions, Status> {
+        options::delete_options(body, params(req)).map_err(|e| self.refuse(e))
     }
 }
 
@@ -60,12 +204,24 @@ fn params(req: &Request) -> impl Fn(&str) -> Vec<String> + '_ {
     }
 }
 
-fn fail(resource: &Resource) -> impl Fn(anyhow::Error) -> Status + '_ {
-    move |e| Status::from_error(resource.group, e)
+/// The manager of the fields a write sets.
+fn manager(opts: &WriteOptions) -> Manager<'_> {
+    Manager {
+        name: &opts.field_manager,
+        subresource: None,
+    }
 }
 
-fn api(resource: &Resource, e: ApiError) -> Status {
-    Status::from_api(resource.group, &e)
+/// A PUT's object or an apply's configuration must name the object of
+/// the URL.
+fn same_name(body: &Value, name: &str) -> Result<(), Status> {
+    let body_name = body["metadata"]["name"].as_str().unwrap_or("");
+    if body_name != name {
+        return Err(Status::bad_request(format!(
+            "the name of the object ({body_name}) does not match the name on the URL ({name})"
+        )));
+    }
+    Ok(())
 }
 
 fn now() -> Time {
@@ -94,15 +250,15 @@ fn body_json(req: &Request) -> Result<Value, Status> {
     })
 }
 
-/// The typed object of a body (or a patched object) for `kind`, decoded
-/// with the request's field validation; the unknown fields it dropped are
-/// warnings under Warn.
+/// The typed object of a body (or a patched object) for the place's
+/// kind, decoded with the request's field validation; the unknown fields
+/// it dropped are warnings under Warn.
 fn typed(
-    resource: &Resource,
-    kind: Kind,
+    place: &Place,
     value: Value,
     validation: FieldValidation,
 ) -> Result<(Object, Vec<String>), Status> {
+    let (kind, resource) = (place.kind, place.resource);
     let api_version = value
         .get("apiVersion")
         .and_then(Value::as_str)
@@ -116,7 +272,7 @@ fn typed(
             kind.api_version()
         )));
     }
-    let (object, unknown) = decode_object(kind, value).map_err(|e| api(resource, e))?;
+    let (object, unknown) = decode_object(kind, value).map_err(|e| place.refuse(e))?;
     let warnings = match validation {
         FieldValidation::Strict if !unknown.is_empty() => {
             let version = kind.api_version().rsplit('/').next().unwrap_or_default();
@@ -147,15 +303,6 @@ fn invalid(object: &Object, causes: Vec<crate::api::FieldError>) -> ApiError {
     }
 }
 
-/// The object as served now, with its version.
-fn served(server: &Server, resource: &Resource, object: Object) -> Result<Value, Status> {
-    let stamped = server
-        .versions
-        .stamp_one(&server.store, resource, Item::Stored(Box::new(object)))
-        .map_err(fail(resource))?;
-    Ok(stamped.json)
-}
-
 fn version_of(json: &Value) -> String {
     json["metadata"]["resourceVersion"]
         .as_str()
@@ -164,59 +311,58 @@ fn version_of(json: &Value) -> String {
 }
 
 /// `POST .../<resource>`.
-pub fn create(
-    server: &Server,
-    req: &Request,
-    resource: &Resource,
-    target: &Target,
-) -> Result<Reply, Status> {
-    let kind = kind_of(resource, req, "create")?;
-    let opts = options::write_options(Verb::Create, params(req), req.header("user-agent"), false)
-        .map_err(|e| api(resource, e))?;
+fn create(place: &Place, req: &Request) -> Result<Reply, Status> {
+    let opts = place.write_options(req, Verb::Create, false)?;
     let body = body_json(req)?;
-    reply(create_object(
-        server, resource, target, kind, body, &opts, None,
-    ))
+    reply(create_object(place, body, &opts, None))
 }
 
-/// Creates `body` (a manifest as JSON); `applied` names the manager of a
-/// server-side apply that creates it.
+/// Creates `body` (a manifest as JSON); `applied` is the configuration
+/// of a server-side apply that creates it.
 fn create_object(
-    server: &Server,
-    resource: &Resource,
-    target: &Target,
-    kind: Kind,
+    place: &Place,
     body: Value,
     opts: &WriteOptions,
-    applied: Option<(&Value, Manager)>,
+    applied: Option<&Value>,
 ) -> Answer {
-    let namespace = target.namespace.clone().unwrap_or_default();
-    let (mut object, mut warnings) = typed(resource, kind, body, opts.field_validation)?;
+    let (kind, namespace) = (place.kind, &place.namespace);
+    let (mut object, mut warnings) = typed(place, body, opts.field_validation)?;
     if kind.namespaced() && !object.namespace().is_empty() && object.namespace() != namespace {
         return Err(Status::bad_request(
             "the namespace of the provided object does not match the namespace sent on the request",
         ));
     }
-    defaults::apply(&mut object, &namespace);
+    defaults::apply(&mut object, namespace);
     let causes = validation::validate(&object);
     if !causes.is_empty() {
-        return Err(api(resource, invalid(&object, causes)));
+        return Err(place.refuse(invalid(&object, causes)));
     }
     warnings.extend(validation::warnings(&object));
-    let manager = Manager {
-        name: &opts.field_manager,
-        subresource: None,
-    };
     let entries = match applied {
-        Some((config, manager)) => {
-            managed::apply(kind, None, config, Vec::new(), manager, opts.force, &now())
-                .map_err(|c| conflict(resource, c))?
-                .1
+        Some(config) => {
+            managed::apply(
+                kind,
+                None,
+                config,
+                Vec::new(),
+                manager(opts),
+                opts.force,
+                &now(),
+            )
+            .map_err(|c| conflict(place.resource, c))?
+            .1
         }
-        None => managed::record_update(kind, None, &object.to_json(), Vec::new(), manager, &now()),
+        None => managed::record_update(
+            kind,
+            None,
+            &object.to_json(),
+            Vec::new(),
+            manager(opts),
+            &now(),
+        ),
     };
     object.metadata_mut().managed_fields = Some(entries);
-    let store = &server.store;
+    let store = &place.server.store;
     let dry_run = if opts.dry_run {
         DryRun::Server
     } else {
@@ -224,49 +370,27 @@ fn create_object(
     };
     let mut queue = None;
     let (admitted, starting) =
-        admit_and_store(store, &mut queue, &mut object, dry_run).map_err(fail(resource))?;
+        admit_and_store(store, &mut queue, &mut object, dry_run).map_err(|e| place.fail(e))?;
     warnings.extend(admitted);
     if let Some(starting) = starting {
-        starting.wait(store).map_err(fail(resource))?;
+        starting.wait(store).map_err(|e| place.fail(e))?;
     }
     drop(queue);
     if opts.dry_run {
         return Ok((201, object.to_json(), warnings));
     }
-    let stored = store
-        .get(kind, &namespace, object.name())
-        .map_err(|e| fail(resource)(e.into()))?
-        .unwrap_or(object);
-    Ok((201, served(server, resource, stored)?, warnings))
+    let name = object.name().to_string();
+    Ok((201, place.answer_stored(&name, object)?, warnings))
 }
 
 /// `PUT .../<resource>/<name>`.
-pub fn update(
-    server: &Server,
-    req: &Request,
-    resource: &Resource,
-    target: &Target,
-    name: &str,
-) -> Result<Reply, Status> {
-    let kind = kind_of(resource, req, "update")?;
-    let opts = options::write_options(Verb::Update, params(req), req.header("user-agent"), false)
-        .map_err(|e| api(resource, e))?;
+fn update(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
+    let opts = place.write_options(req, Verb::Update, false)?;
     let body = body_json(req)?;
-    let body_name = body["metadata"]["name"].as_str().unwrap_or("");
-    if body_name != name {
-        return Err(Status::bad_request(format!(
-            "the name of the object ({body_name}) does not match the name on the URL ({name})"
-        )));
-    }
-    reply(write(
-        server,
-        resource,
-        target,
-        kind,
-        name,
-        &opts,
-        |_current| Ok(Change::Replace(body)),
-    ))
+    same_name(&body, name)?;
+    reply(write(place, name, &opts, |_current| {
+        Ok(Change::Replace(body))
+    }))
 }
 
 /// What a write does to the current object's JSON.
@@ -283,24 +407,16 @@ enum Change {
 /// An update of the stored object `name` through `change`, which sees
 /// the object as served (with its version).
 fn write(
-    server: &Server,
-    resource: &Resource,
-    target: &Target,
-    kind: Kind,
+    place: &Place,
     name: &str,
     opts: &WriteOptions,
     change: impl FnOnce(&Value) -> Result<Change, Status>,
 ) -> Answer {
-    let store = &server.store;
-    let namespace = target.namespace.clone().unwrap_or_default();
+    let (kind, resource, store) = (place.kind, place.resource, &place.server.store);
     let _lock = store
-        .lock(kind, &namespace, name)
-        .map_err(|e| fail(resource)(e.into()))?;
-    let current = store
-        .get(kind, &namespace, name)
-        .map_err(|e| fail(resource)(e.into()))?
-        .ok_or_else(|| Status::not_found(resource.group, resource.name, name))?;
-    let current_json = served(server, resource, current.clone())?;
+        .lock(kind, &place.namespace, name)
+        .map_err(|e| place.fail(e))?;
+    let (current, current_json) = place.current(name)?;
     let current_version = version_of(&current_json);
     let (new_json, entries) = match change(&current_json)? {
         Change::Replace(json) => (json, None),
@@ -310,8 +426,8 @@ fn write(
         .as_str()
         .map(str::to_string);
     options::check_version(resource.name, name, asked.as_deref(), &current_version)
-        .map_err(|e| api(resource, e))?;
-    let (mut object, mut warnings) = typed(resource, kind, new_json, opts.field_validation)?;
+        .map_err(|e| place.refuse(e))?;
+    let (mut object, mut warnings) = typed(place, new_json, opts.field_validation)?;
     // What the server keeps whatever the client sent: identity when left
     // out, the deletion mark, the status of an object updated through
     // the object itself.
@@ -344,13 +460,9 @@ fn write(
     let mut causes = validation::validate(&object);
     causes.extend(validate_update(&object, &current));
     if !causes.is_empty() {
-        return Err(api(resource, invalid(&object, causes)));
+        return Err(place.refuse(invalid(&object, causes)));
     }
     warnings.extend(validation::warnings(&object));
-    let manager = Manager {
-        name: &opts.field_manager,
-        subresource: None,
-    };
     let entries = match entries {
         Some(entries) => entries,
         None => {
@@ -360,7 +472,7 @@ fn write(
                 Some(&current.to_json()),
                 &object.to_json(),
                 before,
-                manager,
+                manager(opts),
                 &now(),
             )
         }
@@ -382,17 +494,11 @@ fn write(
         // A pod's status is the supervisor's record, not the manifest.
         pod.status = None;
     }
-    store
-        .replace(&stored)
-        .map_err(|e| fail(resource)(e.into()))?;
+    store.replace(&stored).map_err(|e| place.fail(e))?;
     if !matches!(stored, Object::Pod(_)) {
-        crate::runtime::refresh_volumes(store, &stored).map_err(fail(resource))?;
+        crate::runtime::refresh_volumes(store, &stored).map_err(|e| place.fail(e))?;
     }
-    let now_stored = store
-        .get(kind, &namespace, name)
-        .map_err(|e| fail(resource)(e.into()))?
-        .unwrap_or(object);
-    Ok((200, served(server, resource, now_stored)?, warnings))
+    Ok((200, place.answer_stored(name, object)?, warnings))
 }
 
 trait WithVersion {
@@ -422,14 +528,7 @@ fn conflict(resource: &Resource, c: managed::Conflicts) -> Status {
 }
 
 /// `PATCH .../<resource>/<name>`.
-pub fn patch(
-    server: &Server,
-    req: &Request,
-    resource: &Resource,
-    target: &Target,
-    name: &str,
-) -> Result<Reply, Status> {
-    let kind = kind_of(resource, req, "patch")?;
+fn patch(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
     let Some(patch_type) = PatchType::from_content_type(req.header("content-type")) else {
         return Err(Status {
             code: 415,
@@ -439,77 +538,39 @@ pub fn patch(
         });
     };
     let apply = patch_type == PatchType::Apply;
-    let opts = options::write_options(Verb::Patch, params(req), req.header("user-agent"), apply)
-        .map_err(|e| api(resource, e))?;
-    let manager = Manager {
-        name: &opts.field_manager,
-        subresource: None,
-    };
+    let opts = place.write_options(req, Verb::Patch, apply)?;
     if apply {
         let config = body_json(req)?;
-        let config_name = config["metadata"]["name"].as_str().unwrap_or("");
-        if config_name != name {
-            return Err(Status::bad_request(format!(
-                "the name of the object ({config_name}) does not match the name on the URL ({name})"
-            )));
+        same_name(&config, name)?;
+        if place.get(name)?.is_none() {
+            return reply(create_object(place, config.clone(), &opts, Some(&config)));
         }
-        let namespace = target.namespace.clone().unwrap_or_default();
-        let exists = server
-            .store
-            .get(kind, &namespace, name)
-            .map_err(|e| fail(resource)(e.into()))?
-            .is_some();
-        if !exists {
-            return reply(create_object(
-                server,
-                resource,
-                target,
-                kind,
-                config.clone(),
-                &opts,
-                Some((&config, manager)),
-            ));
-        }
-        return reply(write(
-            server,
-            resource,
-            target,
-            kind,
-            name,
-            &opts,
-            |current| {
-                let entries = current["metadata"]["managedFields"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|e| serde_json::from_value(e.clone()).ok())
-                            .collect()
-                    })
-                    .unwrap_or_default();
-                let (merged, entries) = managed::apply(
-                    kind,
-                    Some(current),
-                    &config,
-                    entries,
-                    manager,
-                    opts.force,
-                    &now(),
-                )
-                .map_err(|c| conflict(resource, c))?;
-                Ok(Change::Applied(merged, entries))
-            },
-        ));
+        return reply(write(place, name, &opts, |current| {
+            let entries = current["metadata"]["managedFields"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| serde_json::from_value(e.clone()).ok())
+                        .collect()
+                })
+                .unwrap_or_default();
+            let (merged, entries) = managed::apply(
+                place.kind,
+                Some(current),
+                &config,
+                entries,
+                manager(&opts),
+                opts.force,
+                &now(),
+            )
+            .map_err(|c| conflict(place.resource, c))?;
+            Ok(Change::Applied(merged, entries))
+        }));
     }
     let body = req.body.clone();
-    reply(write(
-        server,
-        resource,
-        target,
-        kind,
-        name,
-        &opts,
-        |current| {
-            let patched = patch::apply(kind, patch_type, current, &body).map_err(|e| match e {
+    reply(write(place, name, &opts, |current| {
+        let patched =
+            patch::apply(place.kind, patch_type, current, &body).map_err(|e| match e {
                 patch::PatchError::BadRequest(m) => Status::bad_request(m),
                 patch::PatchError::Invalid(m) => Status {
                     code: 422,
@@ -518,9 +579,8 @@ pub fn patch(
                     details: None,
                 },
             })?;
-            Ok(Change::Replace(patched))
-        },
-    ))
+        Ok(Change::Replace(patched))
+    }))
 }
 
 /// The termination a delete's grace period asks for.
@@ -535,36 +595,14 @@ fn termination(grace: Option<i64>) -> Termination {
 }
 
 /// `DELETE .../<resource>/<name>`.
-pub fn delete(
-    server: &Server,
-    req: &Request,
-    resource: &Resource,
-    target: &Target,
-    name: &str,
-) -> Result<Reply, Status> {
-    let kind = kind_of(resource, req, "delete")?;
-    let opts = options::delete_options(&req.body, params(req)).map_err(|e| api(resource, e))?;
-    reply(
-        delete_one(server, resource, target, kind, name, &opts)
-            .map(|(code, body)| (code, body, Vec::new())),
-    )
+fn delete(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
+    let opts = place.delete_options(req, &req.body)?;
+    reply(delete_one(place, name, &opts).map(|(code, body)| (code, body, Vec::new())))
 }
 
-fn delete_one(
-    server: &Server,
-    resource: &Resource,
-    target: &Target,
-    kind: Kind,
-    name: &str,
-    opts: &options::DeleteOptions,
-) -> Result<(u16, Value), Status> {
-    let store = &server.store;
-    let namespace = target.namespace.clone().unwrap_or_default();
-    let current = store
-        .get(kind, &namespace, name)
-        .map_err(|e| fail(resource)(e.into()))?
-        .ok_or_else(|| Status::not_found(resource.group, resource.name, name))?;
-    let current_json = served(server, resource, current.clone())?;
+fn delete_one(place: &Place, name: &str, opts: &DeleteOptions) -> Result<(u16, Value), Status> {
+    let (kind, resource, store) = (place.kind, place.resource, &place.server.store);
+    let (current, current_json) = place.current(name)?;
     options::check_preconditions(
         resource.name,
         name,
@@ -572,32 +610,27 @@ fn delete_one(
         current.metadata().uid.as_deref().unwrap_or(""),
         &version_of(&current_json),
     )
-    .map_err(|e| api(resource, e))?;
+    .map_err(|e| place.refuse(e))?;
     if opts.dry_run {
         return Ok((200, current_json));
     }
     let found = crate::cli::delete::delete_one(
         store,
         kind,
-        &namespace,
+        &place.namespace,
         name,
         termination(opts.grace_period_seconds),
         false,
     )
-    .map_err(fail(resource))?;
+    .map_err(|e| place.fail(e))?;
     if !found {
         return Err(Status::not_found(resource.group, resource.name, name));
     }
     // A pod (or namespace) that is still there ends gracefully: it is
     // answered as it is now, marked for deletion; what went at once is
     // answered with a Status.
-    match store
-        .get(kind, &namespace, name)
-        .map_err(|e| fail(resource)(e.into()))?
-    {
-        Some(now) if matches!(kind, Kind::Pod | Kind::Namespace) => {
-            Ok((200, served(server, resource, now)?))
-        }
+    match place.get(name)? {
+        Some(now) if matches!(kind, Kind::Pod | Kind::Namespace) => Ok((200, place.served(now)?)),
         _ => Ok((
             200,
             json!({
@@ -611,33 +644,13 @@ fn delete_one(
 
 /// `DELETE .../<resource>` (deletecollection): every object the
 /// selectors choose, each as a delete of its own.
-pub fn delete_collection(
-    server: &Server,
-    req: &Request,
-    resource: &Resource,
-    target: &Target,
-) -> Result<Reply, Status> {
-    let kind = kind_of(resource, req, "deletecollection")?;
-    let opts = options::delete_options(&req.body, params(req)).map_err(|e| api(resource, e))?;
-    let selection = Selection::of(req, resource)?;
-    let (items, version) = server
-        .versions
-        .observe(&server.store, resource)
-        .map_err(fail(resource))?;
+fn delete_collection(place: &Place, req: &Request, target: &Target) -> Result<Reply, Status> {
+    let opts = place.delete_options(req, &req.body)?;
+    let (chosen, version) = read::chosen(place.server, req, place.resource, target)?;
     let mut deleted = Vec::new();
-    for stamped in items {
-        let in_namespace = target
-            .namespace
-            .as_deref()
-            .is_none_or(|ns| stamped.item.namespace() == ns);
-        if !in_namespace || !selection.matches(&stamped.item, &stamped.json) {
-            continue;
-        }
-        let one = Target {
-            namespace: Some(stamped.item.namespace().to_string()).filter(|n| !n.is_empty()),
-            ..target.clone()
-        };
-        match delete_one(server, resource, &one, kind, stamped.item.name(), &opts) {
+    for stamped in chosen {
+        let one = place.in_namespace(stamped.item.namespace());
+        match delete_one(&one, stamped.item.name(), &opts) {
             Ok(_) => deleted.push(stamped.json),
             // Gone in between: nothing left to delete.
             Err(status) if status.code == 404 => {}
@@ -646,26 +659,14 @@ pub fn delete_collection(
     }
     reply(Ok((
         200,
-        json!({
-            "kind": format!("{}List", resource.kind),
-            "apiVersion": resource.api_version(),
-            "metadata": {"resourceVersion": version.to_string()},
-            "items": deleted,
-        }),
+        read::list_json(place.resource, version, deleted),
         Vec::new(),
     )))
 }
 
 /// `POST .../pods/<name>/eviction`: with no disruption budgets on this
 /// node, an eviction is a delete with the Eviction's options.
-pub fn evict(
-    server: &Server,
-    req: &Request,
-    resource: &Resource,
-    target: &Target,
-    name: &str,
-) -> Result<Reply, Status> {
-    let kind = kind_of(resource, req, "delete")?;
+fn evict(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
     let body = body_json(req)?;
     let evicted = body["metadata"]["name"].as_str().unwrap_or("");
     if evicted != name {
@@ -677,9 +678,8 @@ pub fn evict(
         .get("deleteOptions")
         .map(Value::to_string)
         .unwrap_or_default();
-    let opts = options::delete_options(delete_body.as_bytes(), params(req))
-        .map_err(|e| api(resource, e))?;
-    delete_one(server, resource, target, kind, name, &opts)?;
+    let opts = place.delete_options(req, delete_body.as_bytes())?;
+    delete_one(place, name, &opts)?;
     reply(Ok((
         201,
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
