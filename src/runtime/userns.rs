@@ -14,9 +14,9 @@
 //! Every state root on the machine draws from the same node range, so a
 //! record per root alone could give one slot to pods of two roots (root in
 //! one would be root in the other). As the built-in network does for its
-//! addresses (`network::bridge::ipam`), the slot is taken in a node-wide
-//! index under one lock: `/run/pod-userns/<slot>`, a symbolic link to the
-//! root's record. An entry whose record is gone (released, or its whole
+//! addresses (`network::bridge::ipam`), the slot is taken in the node's
+//! index ([`crate::store::node_index`]) under one lock:
+//! `/run/pod-userns/<slot>`, a symbolic link to the root's record. An entry whose record is gone (released, or its whole
 //! root removed) is free. The index is in /run: after a reboot a pod whose
 //! record survived takes its entry again when it is prepared, and a slot
 //! recorded in a root stays taken for that root until its pod goes.
@@ -26,13 +26,15 @@
 //! caller: the pause process joins it first (see [`super::sandbox`]), so
 //! the pod's network, IPC and UTS namespaces are owned by it.
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs::File;
+use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
+
+use crate::store::node_index::NodeIndex;
 
 /// The ids each pod gets.
 pub const SIZE: u32 = 65536;
@@ -99,26 +101,13 @@ fn dir(state_root: &Path) -> PathBuf {
     state_root.join("userns")
 }
 
-/// Holds the node-wide allocation lock while alive.
-struct Lock(#[allow(dead_code)] File);
-
-fn lock(node: &Path) -> Result<Lock> {
-    // Root's alone, as every directory of the state root.
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(node)
-        .with_context(|| format!("creating {}", node.display()))?;
-    let path = node.join("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
-        .with_context(|| format!("locking {}", path.display()))?;
-    Ok(Lock(file))
+/// The node's index of slots: `<node>/<slot>` → the record, under
+/// `<node>/lock`.
+fn index(node: &Path) -> NodeIndex {
+    NodeIndex {
+        entries: node.to_path_buf(),
+        lock: node.join("lock"),
+    }
 }
 
 /// The slots recorded in a root, with the pod uid each belongs to.
@@ -139,27 +128,6 @@ fn slots(state_root: &Path) -> Result<Vec<(u32, String)>> {
     Ok(out)
 }
 
-/// Points the node's entry for `slot` to `record` (the lock held), unless
-/// a live record of another root holds it. Returns whether it does now.
-fn claim(node: &Path, slot: u32, record: &Path) -> Result<bool> {
-    let entry = node.join(slot.to_string());
-    match std::fs::read_link(&entry) {
-        Ok(target) if target == record => return Ok(true),
-        // Another record, live: taken. Dangling: free.
-        Ok(target) if target.exists() => return Ok(false),
-        Ok(_) => {
-            std::fs::remove_file(&entry).with_context(|| format!("removing {}", entry.display()))?
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        // Not a link: nothing of ours; leave the slot alone.
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(false),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", entry.display())),
-    }
-    std::os::unix::fs::symlink(record, &entry)
-        .with_context(|| format!("creating {}", entry.display()))?;
-    Ok(true)
-}
-
 /// The range of pod `uid`: the one it already has (a supervisor started
 /// again on the same pod), else the lowest slot of the node's range free
 /// in every state root.
@@ -170,10 +138,8 @@ pub fn allocate(state_root: &Path, uid: &str) -> Result<Range> {
 fn allocate_in(node: &Path, state_root: &Path, uid: &str) -> Result<Range> {
     let subuid = std::fs::read_to_string("/etc/subuid").unwrap_or_default();
     let (first, count) = node_range(&subuid)?;
-    let _lock = lock(node)?;
-    // Absolute: the node's entries point into it from anywhere.
-    let dir = std::path::absolute(dir(state_root))
-        .with_context(|| format!("resolving {}", state_root.display()))?;
+    let lock = index(node).lock()?;
+    let dir = dir(state_root);
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -182,7 +148,7 @@ fn allocate_in(node: &Path, state_root: &Path, uid: &str) -> Result<Range> {
     let taken = slots(state_root)?;
     if let Some((slot, _)) = taken.iter().find(|(_, owner)| owner == uid) {
         // Its entry again, if /run was emptied by a reboot since.
-        if !claim(node, *slot, &dir.join(slot.to_string()))? {
+        if !lock.claim(&slot.to_string(), &dir.join(slot.to_string()))? {
             bail!(
                 "the user namespace range {} of this pod is held by another state root (see {})",
                 first + slot * SIZE,
@@ -195,28 +161,17 @@ fn allocate_in(node: &Path, state_root: &Path, uid: &str) -> Result<Range> {
     }
     for slot in 0..count / SIZE {
         // A record of this root without an entry (a reboot since) stays
-        // taken until its pod goes.
-        if taken.iter().any(|(t, _)| *t == slot) {
-            continue;
+        // taken until its pod goes: `take` refuses a slot whose record
+        // exists.
+        if lock.take(
+            &slot.to_string(),
+            &dir.join(slot.to_string()),
+            uid.as_bytes(),
+        )? {
+            return Ok(Range {
+                first: first + slot * SIZE,
+            });
         }
-        let path = dir.join(slot.to_string());
-        // The entry first: a crash between the two leaves a dangling
-        // entry (free), never a record the index does not know.
-        if !claim(node, slot, &path)? {
-            continue;
-        }
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(uid.as_bytes()));
-        if let Err(e) = written {
-            let _ = std::fs::remove_file(node.join(slot.to_string()));
-            return Err(e).with_context(|| format!("writing {}", path.display()));
-        }
-        return Ok(Range {
-            first: first + slot * SIZE,
-        });
     }
     bail!(
         "no user namespace range is free: all {} are in use",
@@ -247,17 +202,11 @@ fn release_in(node: &Path, state_root: &Path, uid: &str) -> Result<()> {
     if !dir(state_root).exists() {
         return Ok(());
     }
-    let _lock = lock(node)?;
-    let dir = std::path::absolute(dir(state_root))
-        .with_context(|| format!("resolving {}", state_root.display()))?;
+    let lock = index(node).lock()?;
     for (slot, owner) in slots(state_root)? {
         if owner == uid {
-            let path = dir.join(slot.to_string());
-            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-            let entry = node.join(slot.to_string());
-            if std::fs::read_link(&entry).is_ok_and(|target| target == path) {
-                let _ = std::fs::remove_file(&entry);
-            }
+            let record = dir(state_root).join(slot.to_string());
+            lock.release(&slot.to_string(), &record, uid)?;
         }
     }
     Ok(())

@@ -49,6 +49,7 @@ pub mod format;
 mod lock;
 mod names;
 pub mod namespaces;
+pub mod node_index;
 pub mod observed;
 mod private;
 pub mod record;

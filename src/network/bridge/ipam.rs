@@ -3,9 +3,10 @@
 //! Every state root on the machine whose pods use the default network
 //! shares one bridge (`pod0`) and so one subnet: an allocator per root
 //! (what host-local with a `dataDir` under each root was) could hand one
-//! address to two pods. So the allocation is made under one lock for the
-//! whole node, in one index: `<node>/leases/<ip>`, a symbolic link to the
-//! lease that holds the address. The lease itself stays with the pod's
+//! address to two pods. So the allocation is made in the node's index
+//! ([`crate::store::node_index`], shared with the user namespace ranges):
+//! `<node>/leases/<ip>`, a symbolic link to the lease that holds the
+//! address, under `<node>/lock`. The lease itself stays with the pod's
 //! state root, in host-local's layout (`<root>/cni/networks/pod/<ip>`
 //! holding `<container id>\r\n<ifname>`), where `delete` finds it with the
 //! rest of the pod, after a crash or a reboot.
@@ -15,16 +16,17 @@
 //! held it is gone. The index lives in /run: after a reboot there is no
 //! bridge, no veth and so no address in use, and a lease file a pod left
 //! in its root is freed by that pod's DEL without touching an index
-//! entry another pod has since been given (only an entry pointing to the
-//! lease being freed is removed).
+//! entry another pod has since been given (an entry is removed only once
+//! the lease it points to is gone).
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{ErrorKind, Write};
+use std::fs;
 use std::net::Ipv4Addr;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+
+use crate::store::node_index::{Locked, NodeIndex};
 
 /// An IPv4 subnet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,33 +97,21 @@ pub struct Lease<'a> {
     pub veth: &'a str,
 }
 
-/// The node-wide lock, held while it lives.
-pub(super) struct Lock(#[allow(dead_code)] File);
+/// The node-wide lock, held while it lives: the index's (which also
+/// guards the bridge's masquerade rules).
+pub(super) type Lock = Locked;
 
-pub(super) fn lock(node: &Path) -> Result<Lock> {
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(node.join("leases"))
-        .with_context(|| format!("creating {}", node.display()))?;
-    let path = node.join("lock");
-    let file = OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
-        .with_context(|| format!("locking {}", path.display()))?;
-    Ok(Lock(file))
+/// The node's index of addresses: `<node>/leases/<ip>` → the lease, under
+/// `<node>/lock`.
+fn index(node: &Path) -> NodeIndex {
+    NodeIndex {
+        entries: node.join("leases"),
+        lock: node.join("lock"),
+    }
 }
 
-/// What a lease file holds: host-local's `<id>\r\n<ifname>`, and the
-/// pod's host veth on a third line (for the node's GC, which finds the
-/// veths no lease names; absent from leases written before it was).
-fn lease_owner(path: &Path) -> Option<String> {
-    let text = fs::read_to_string(path).ok()?;
-    Some(text.lines().next().unwrap_or_default().trim().to_string())
+pub(super) fn lock(node: &Path) -> Result<Lock> {
+    index(node).lock()
 }
 
 /// What a live index entry says about its address.
@@ -138,26 +128,19 @@ pub struct InUse {
 }
 
 /// The node's addresses in use (index entries whose lease exists), for
-/// the node's GC, which holds the lock (`_lock`); dangling entries (the
-/// lease freed, or its whole state root removed) are removed.
-pub(super) fn in_use(node: &Path, _lock: &Lock) -> Vec<InUse> {
-    let Ok(entries) = fs::read_dir(node.join("leases")) else {
-        return Vec::new();
-    };
+/// the node's GC, which holds the lock; dangling entries (the lease
+/// freed, or its whole state root removed) are removed.
+pub(super) fn in_use(lock: &Lock) -> Vec<InUse> {
     let mut found = Vec::new();
-    for entry in entries.flatten() {
-        let Some(ip) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<Ipv4Addr>().ok())
-        else {
+    for (key, lease) in lock.live() {
+        let Ok(ip) = key.parse::<Ipv4Addr>() else {
             continue;
         };
-        let Ok(lease) = fs::read_link(entry.path()) else {
-            continue;
-        };
+        // What a lease file holds: host-local's `<id>\r\n<ifname>`, and
+        // the pod's host veth on a third line (for the node's GC, which
+        // finds the veths no lease names; absent from leases written
+        // before it was).
         let Ok(text) = fs::read_to_string(&lease) else {
-            let _ = fs::remove_file(entry.path());
             continue;
         };
         let mut lines = text.lines().map(str::trim);
@@ -175,10 +158,6 @@ pub(super) fn in_use(node: &Path, _lock: &Lock) -> Vec<InUse> {
 }
 
 impl Pool<'_> {
-    fn entry(&self, ip: Ipv4Addr) -> PathBuf {
-        self.node.join("leases").join(ip.to_string())
-    }
-
     fn lease(&self, ip: Ipv4Addr) -> PathBuf {
         self.leases.join(ip.to_string())
     }
@@ -187,7 +166,7 @@ impl Pool<'_> {
     /// node (host-local's round robin, so a freed address is not handed
     /// out again at once), wrapping round the range.
     pub fn allocate(&self, subnet: &Subnet, lease: &Lease<'_>) -> Result<Ipv4Addr> {
-        let _lock = lock(self.node)?;
+        let lock = lock(self.node)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -206,11 +185,15 @@ impl Pool<'_> {
             Some(ip) if ip < last => ip + 1,
             _ => first,
         };
+        let Lease { id, ifname, veth } = lease;
+        let content = format!("{id}\r\n{ifname}\r\n{veth}");
         let count = u64::from(last - first) + 1;
         for n in 0..count {
             let ip = first + ((u64::from(start - first) + n) % count) as u32;
             let ip = Ipv4Addr::from(ip);
-            if self.claim(ip, lease)? {
+            // A lease of this root without an entry (a reboot emptied
+            // /run) stays taken until that pod's DEL.
+            if lock.take(&ip.to_string(), &self.lease(ip), content.as_bytes())? {
                 let _ = fs::write(&marker, ip.to_string());
                 return Ok(ip);
             }
@@ -222,46 +205,6 @@ impl Pool<'_> {
         )
     }
 
-    /// Claims `ip` if no live lease holds it (the lock held).
-    fn claim(&self, ip: Ipv4Addr, holder: &Lease<'_>) -> Result<bool> {
-        let entry = self.entry(ip);
-        let lease = self.lease(ip);
-        match fs::metadata(&entry) {
-            // A live lease, of this root or another.
-            Ok(_) => return Ok(false),
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("examining {}", entry.display())),
-        }
-        if lease.exists() {
-            // This root holds it from before the index knew (a reboot
-            // emptied /run): it stays taken until that pod's DEL.
-            return Ok(false);
-        }
-        // Absent, or dangling: the index entry first, so that a crash
-        // between the two leaves a dangling entry (free), never a lease
-        // the index does not know.
-        match fs::remove_file(&entry) {
-            Ok(()) => {}
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("removing {}", entry.display())),
-        }
-        std::os::unix::fs::symlink(&lease, &entry)
-            .with_context(|| format!("creating {}", entry.display()))?;
-        let written = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lease)
-            .and_then(|mut f| {
-                let Lease { id, ifname, veth } = holder;
-                f.write_all(format!("{id}\r\n{ifname}\r\n{veth}").as_bytes())
-            });
-        if let Err(e) = written {
-            let _ = fs::remove_file(&entry);
-            return Err(e).with_context(|| format!("writing {}", lease.display()));
-        }
-        Ok(true)
-    }
-
     /// Frees the addresses `id` holds in this root: its lease files, and
     /// the index entries that point to them. Returns what was freed.
     #[cfg(test)]
@@ -271,28 +214,16 @@ impl Pool<'_> {
         Ok(held)
     }
 
-    /// Frees `held` (what [`Pool::held_by`] found for `id`).
+    /// Frees `held` (what [`Pool::held_by`] found for `id`, read before
+    /// the lock was taken): a lease given to another pod since stays, and
+    /// so does its index entry.
     pub fn release_held(&self, id: &str, held: &[Ipv4Addr]) -> Result<()> {
         if held.is_empty() {
             return Ok(());
         }
-        let _lock = lock(self.node)?;
+        let lock = lock(self.node)?;
         for ip in held {
-            let lease = self.lease(*ip);
-            // Re-read under the lock: only the owner's lease goes.
-            if lease_owner(&lease).as_deref() == Some(id) {
-                match fs::remove_file(&lease) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(e).with_context(|| format!("removing {}", lease.display()));
-                    }
-                }
-            }
-            let entry = self.entry(*ip);
-            if fs::read_link(&entry).is_ok_and(|target| target == lease) {
-                let _ = fs::remove_file(&entry);
-            }
+            lock.release(&ip.to_string(), &self.lease(*ip), id)?;
         }
         Ok(())
     }
@@ -303,12 +234,16 @@ impl Pool<'_> {
         let Ok(entries) = fs::read_dir(self.leases) else {
             return Vec::new();
         };
+        let owner = |path: &Path| {
+            let text = fs::read_to_string(path).ok()?;
+            Some(text.lines().next().unwrap_or_default().trim().to_string())
+        };
         let mut held: Vec<Ipv4Addr> = entries
             .flatten()
             .filter_map(|e| {
                 // Any subnet: podCIDR may have changed since.
                 let ip: Ipv4Addr = e.file_name().to_str()?.parse().ok()?;
-                (lease_owner(&e.path()).as_deref() == Some(id)).then_some(ip)
+                (owner(&e.path()).as_deref() == Some(id)).then_some(ip)
             })
             .collect();
         held.sort();
@@ -446,7 +381,7 @@ mod tests {
         let third = pool.allocate(&s, &lease("z")).unwrap();
         fs::remove_file(a.join(third.to_string())).unwrap();
         let lock = lock(&node).unwrap();
-        let used = in_use(&node, &lock);
+        let used = in_use(&lock);
         assert_eq!(
             used,
             [
@@ -496,5 +431,38 @@ mod tests {
             b.join("10.9.0.2")
         );
         assert!(pa.allocate(&s, &lease("other")).is_err());
+    }
+    #[test]
+    fn a_release_arriving_after_the_address_moved_on_leaves_the_new_pods_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = dir.path().join("node");
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let s = subnet("10.9.0.0/30"); // .2 only
+        let pa = Pool {
+            node: &node,
+            leases: &a,
+        };
+        let pb = Pool {
+            node: &node,
+            leases: &b,
+        };
+        let ip = pa.allocate(&s, &lease("one")).unwrap();
+        // Two DELs of pod one (its supervisor's and `delete`'s) each read
+        // what it holds; the first frees it, and pod two of the same root
+        // is given the address before the second takes the lock.
+        let held = pa.held_by("one");
+        pa.release_held("one", &held).unwrap();
+        assert_eq!(pa.allocate(&s, &lease("two")).unwrap(), ip);
+        pa.release_held("one", &held).unwrap();
+        assert_eq!(
+            fs::read_to_string(a.join("10.9.0.2")).unwrap(),
+            "two\r\neth0\r\nvethtest"
+        );
+        assert_eq!(
+            fs::read_link(node.join("leases/10.9.0.2")).unwrap(),
+            a.join("10.9.0.2")
+        );
+        // So no other root is given pod two's address.
+        assert!(pb.allocate(&s, &lease("three")).is_err());
     }
 }

@@ -316,7 +316,7 @@ pub fn collect_node(bridge: &str, keep: Option<&Subnet>) -> Result<NodeCollected
     }
     let in_use = {
         let lock = ipam::lock(&node)?;
-        ipam::in_use(&node, &lock)
+        ipam::in_use(&lock)
     };
     let mut named = BTreeSet::new();
     for used in in_use {
