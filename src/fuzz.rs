@@ -98,6 +98,10 @@ pub fn quantity(data: &[u8]) {
     let again = Quantity::parse(&printed)
         .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}, which does not parse: {e}"));
     assert_eq!(
+        again, q,
+        "{text:?} printed as {printed:?}, which parses to another value"
+    );
+    assert_eq!(
         again.canonical(),
         printed,
         "{text:?}: canonical form not stable"

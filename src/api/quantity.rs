@@ -3,9 +3,11 @@
 //!
 //! A quantity is a signed decimal number with an optional suffix: decimal SI
 //! (`n u m k M G T P E`), binary SI (`Ki Mi Gi Ti Pi Ei`) or a decimal
-//! exponent (`e3`, `E-2`). The value is kept exactly as `mantissa ×
-//! 10^exponent`, so `100m`, `0.1` and `1e-1` compare equal, and it prints
-//! in the API server's canonical form (`0.5` → `500m`, `1024Mi` → `1Gi`).
+//! exponent (`e3`, `E-2`). The value is kept as `mantissa × 10^exponent`,
+//! exact down to the nano as the API server keeps it (smaller remainders
+//! round up), so `100m`, `0.1` and `1e-1` compare equal, and it prints in
+//! the API server's canonical form (`0.5` → `500m`, `1024Mi` → `1Gi`),
+//! which parses back to the same value.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -44,52 +46,38 @@ pub enum QuantityError {
     TooLarge,
 }
 
-/// Significant digits kept from the input; further non-zero digits round the
-/// value up (a quantity is never smaller than what was written). 2^60 (Ei)
-/// times 10^20 still fits in an i128.
-const MAX_DIGITS: usize = 20;
+/// Significant decimal digits kept of a decimal quantity larger than any
+/// resource (apimachinery's inf.Dec keeps them all): further non-zero
+/// digits round the value up, away from zero. 36 digits times the 100 the
+/// printer may multiply by still fit in an i128.
+const MAX_DIGITS: usize = 36;
+
+/// The largest binary quantity: apimachinery caps a BinarySI value at
+/// 2^63-1 (`maxAllowed`), which with nine decimals (a nano is the
+/// smallest unit) fits an i128 exactly.
+const MAX_BINARY: i128 = i64::MAX as i128;
 
 impl Quantity {
+    /// Parses as apimachinery's `ParseQuantity`: the value is exact down to
+    /// the nano, a smaller remainder rounds the magnitude up to the next
+    /// nano (`inf.RoundUp` on `Nano`, so `1e-300` is `1n`), and a binary
+    /// value is capped at 2^63-1. What is stored is therefore exactly what
+    /// the canonical form prints, and that parses back to the same value.
     pub fn parse(text: &str) -> Result<Quantity, QuantityError> {
         let (negative, whole, fraction, suffix) = split(text)?;
         let (base, power, format) = interpret_suffix(suffix)?;
-
-        // Digits without leading zeros; rounding up past MAX_DIGITS.
-        let digits: String = whole.chars().chain(fraction.chars()).collect();
-        let digits = digits.trim_start_matches('0');
-        let mut exponent = -(fraction.len() as i64);
-        let mut mantissa: i128 = 0;
-        let kept = digits.len().min(MAX_DIGITS);
-        for d in digits[..kept].bytes() {
-            mantissa = mantissa * 10 + i128::from(d - b'0');
-        }
-        let dropped = &digits[kept..];
-        exponent += dropped.len() as i64;
-        if dropped.bytes().any(|d| d != b'0') {
-            mantissa += 1;
-        }
-
-        if base == 2 {
-            // 1024^k = 2^(10k); exact in the mantissa.
-            let factor = 1i128
-                .checked_shl(power as u32)
-                .ok_or(QuantityError::TooLarge)?;
-            mantissa = mantissa
-                .checked_mul(factor)
-                .ok_or(QuantityError::TooLarge)?;
+        let mut q = if base == 2 {
+            binary_magnitude(whole, fraction, power as u32)
         } else {
-            exponent += i64::from(power);
-        }
-        let exponent = i32::try_from(exponent).map_err(|_| QuantityError::TooLarge)?;
+            Quantity {
+                format,
+                ..decimal_magnitude(whole, fraction, power)?
+            }
+        };
         if negative {
-            mantissa = -mantissa;
+            q.mantissa = -q.mantissa;
         }
-        Ok(Quantity {
-            mantissa,
-            exponent,
-            format,
-        }
-        .normalized())
+        Ok(q.normalized())
     }
 
     /// A whole number of bytes as the kubelet makes one
@@ -197,14 +185,8 @@ impl Quantity {
 
     /// The canonical text the API server stores (`Quantity.String()`).
     pub fn canonical(&self) -> String {
-        // Below a nano the server rounds up to 1n (`roundUp(Nano)`).
-        let mut q = *self;
-        if q.exponent < -9 {
-            let p = pow10(-9 - q.exponent).unwrap_or(i128::MAX);
-            q.mantissa = div_ceil(q.mantissa, p);
-            q.exponent = -9;
-            q = q.normalized();
-        }
+        // Never below a nano: parsing rounded up to one.
+        let q = *self;
         if q.mantissa == 0 {
             return "0".into();
         }
@@ -401,6 +383,91 @@ fn interpret_suffix(suffix: &str) -> Result<(u32, i32, Format), QuantityError> {
     }
 }
 
+/// The magnitude of `whole.fraction × 10^power`: exact down to the nano
+/// and to MAX_DIGITS significant digits, rounded up past either.
+fn decimal_magnitude(whole: &str, fraction: &str, power: i32) -> Result<Quantity, QuantityError> {
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let significant = digits.trim_end_matches('0');
+    if significant.is_empty() {
+        return Ok(Quantity::zero());
+    }
+    let mut exponent =
+        i64::from(power) - fraction.len() as i64 + (digits.len() - significant.len()) as i64;
+    // Positions dropped from the right (possibly more than there are):
+    // those below the nano, and those past MAX_DIGITS.
+    let dropped = usize::try_from(-9 - exponent)
+        .unwrap_or(0)
+        .max(significant.len().saturating_sub(MAX_DIGITS));
+    let kept = &significant[..significant.len().saturating_sub(dropped)];
+    let mut mantissa = kept
+        .bytes()
+        .fold(0i128, |m, d| m * 10 + i128::from(d - b'0'));
+    exponent += dropped as i64;
+    if dropped > 0 {
+        // The last significant digit is not zero: something was dropped.
+        mantissa += 1;
+    }
+    while mantissa % 10 == 0 {
+        mantissa /= 10;
+        exponent += 1;
+    }
+    Ok(Quantity {
+        mantissa,
+        exponent: i32::try_from(exponent).map_err(|_| QuantityError::TooLarge)?,
+        format: Format::DecimalSi,
+    })
+}
+
+/// The magnitude of `whole.fraction × 2^power` in nanos, rounded up, at
+/// most MAX_BINARY. The fraction is multiplied out by Horner's rule from
+/// its last digit, each step keeping the floor and whether a remainder was
+/// lost, so that any number of digits is exact: floor((n + e) / 10) =
+/// floor(n / 10) for a whole n and 0 <= e < 1.
+fn binary_magnitude(whole: &str, fraction: &str, power: u32) -> Quantity {
+    const NANO: u128 = 1_000_000_000;
+    let capped = Quantity {
+        mantissa: MAX_BINARY,
+        exponent: 0,
+        format: Format::BinarySi,
+    };
+    let whole = whole.trim_start_matches('0');
+    if whole.len() > 19 {
+        return capped;
+    }
+    // Below 10^19 × 2^60 < 2^124.
+    let units = whole
+        .bytes()
+        .fold(0u128, |m, d| m * 10 + u128::from(d - b'0'))
+        << power;
+    if units > MAX_BINARY as u128 {
+        return capped;
+    }
+    let scale = NANO << power;
+    let mut nanos = 0u128;
+    let mut inexact = false;
+    for d in fraction.trim_end_matches('0').bytes().rev() {
+        // At most 9 × 2^90 + 2^90: fits.
+        let n = u128::from(d - b'0') * scale + nanos;
+        inexact |= !n.is_multiple_of(10);
+        nanos = n / 10;
+    }
+    let nanos = units * NANO + nanos + u128::from(inexact);
+    if nanos > MAX_BINARY as u128 * NANO {
+        return capped;
+    }
+    Quantity {
+        mantissa: nanos as i128,
+        exponent: -9,
+        // apimachinery: a binary quantity between 0 and 1 is decimal.
+        format: if nanos > 0 && nanos < NANO {
+            Format::DecimalSi
+        } else {
+            Format::BinarySi
+        },
+    }
+}
+
 fn pow10(n: i32) -> Option<i128> {
     10i128.checked_pow(u32::try_from(n).ok()?)
 }
@@ -496,7 +563,9 @@ mod tests {
         assert!(q("-1") < q("0"));
         assert!(q("-2") < q("-1"));
         assert!(q("1e300") > q("1Ei"));
-        assert!(q("1e-300") < q("1n"));
+        // Below a nano the API server rounds up to one.
+        assert_eq!(q("1e-300"), q("1n"));
+        assert_eq!(q("-1e-300"), q("-1n"));
         assert!(q("-1e300") < q("-1"));
     }
 
@@ -542,6 +611,73 @@ mod tests {
         assert_eq!(Quantity::binary(0).canonical(), "0");
         assert_eq!(Quantity::decimal(110).canonical(), "110");
         assert_eq!(Quantity::decimal(4000).canonical(), "4k");
+    }
+
+    /// A binary suffix multiplies every digit of the fraction by up to
+    /// 2^60: the value the fuzzer found kept only 20 significant digits,
+    /// printed 27 and read back as another number.
+    #[test]
+    fn a_binary_fraction_is_exact_to_the_nano() {
+        let found = q(".70071001000000061Ei");
+        // ceil(0.70071001000000061 × 2^60 × 10^9), in nanos.
+        assert_eq!(found.canonical(), "807863639022279493903547571n");
+        assert_eq!(q(&found.canonical()), found);
+        assert_eq!(q("1.5Ei").canonical(), "1536Pi");
+        assert_eq!(q("0.5Ki").canonical(), "512");
+        // Below 1 a binary quantity is decimal (and so prints).
+        assert_eq!(q("0.0000000001Ki").canonical(), "103n");
+        // A fraction of any length, multiplied out exactly.
+        let long = format!("0.{}1Ki", "0".repeat(5000));
+        assert_eq!(q(&long).canonical(), "1n");
+        assert_eq!(
+            q(&format!("1.{}Mi", "5".repeat(300))).canonical(),
+            "1631118222222223n"
+        );
+    }
+
+    /// apimachinery caps a binary quantity at 2^63-1; a decimal one is not
+    /// capped.
+    #[test]
+    fn a_binary_quantity_is_capped_at_the_largest_int64() {
+        let most = "9223372036854775807";
+        assert_eq!(q("8Ei").canonical(), most);
+        assert_eq!(q("100000000000000000000000Ki").canonical(), most);
+        assert_eq!(q("-8Ei").canonical(), format!("-{most}"));
+        assert_eq!(q("7.99999999999999999999Ei").canonical(), most);
+        assert_eq!(q("7Ei").canonical(), "7Ei");
+        assert_eq!(q("1e30").canonical(), "1e30");
+    }
+
+    /// A decimal quantity keeps 36 significant digits (more than any
+    /// resource has), rounding up past them, and reads back as printed.
+    #[test]
+    fn a_long_decimal_rounds_up_past_36_digits() {
+        let digits = "123456789012345678901234567890123456";
+        assert_eq!(q(digits).canonical(), digits);
+        let longer = q(&format!("{digits}1"));
+        assert_eq!(longer.canonical(), "1234567890123456789012345678901234570");
+        assert_eq!(q(&longer.canonical()), longer);
+        assert_eq!(
+            q(&format!("-{digits}1")).canonical(),
+            "-1234567890123456789012345678901234570"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any digits with any suffix: printed, read back, the same value.
+        #[test]
+        fn any_quantity_reads_back_as_printed(
+            whole in "[0-9]{0,30}",
+            fraction in proptest::option::of("[0-9]{0,40}"),
+            s in 0usize..16,
+        ) {
+            let suffixes = ["", "m", "k", "M", "G", "Ki", "Mi", "Gi", "e3", "e-3", "n", "u", "T", "Ti", "Ei", "Pi"];
+            let fraction = fraction.map(|f| format!(".{f}")).unwrap_or_default();
+            let text = format!("{whole}{fraction}{}", suffixes[s]);
+            proptest::prop_assume!(!whole.is_empty() || fraction.len() > 1);
+            let parsed = q(&text);
+            proptest::prop_assert_eq!(q(&parsed.canonical()), parsed, "{}", text);
+        }
     }
 
     proptest::proptest! {
