@@ -629,3 +629,151 @@ fn a_failed_del_on_the_default_network_is_retried_until_the_address_is_freed() {
         });
     }
 }
+
+/// A network namespace of the test's own, joined to the host by a veth
+/// pair the test made: the host's end holds `HOST_SIDE`, the namespace's
+/// end `OUTSIDE` (a /30 of the benchmarking range 198.18.0.0/15, which
+/// no host route here uses). Both ends and the namespace go when dropped.
+struct Outside {
+    netns: String,
+    link: String,
+}
+
+const HOST_SIDE: &str = "198.18.77.1";
+const OUTSIDE: &str = "198.18.77.2";
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {args:?}: {out:?}");
+}
+
+impl Outside {
+    fn new() -> Outside {
+        let id = std::process::id();
+        let outside = Outside {
+            netns: format!("podt-hostport-{id}"),
+            link: format!("podt-hp{}", id % 100_000),
+        };
+        let peer = format!("{}x", outside.link);
+        ip(&["netns", "add", &outside.netns]);
+        ip(&[
+            "link",
+            "add",
+            &outside.link,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &peer,
+            "netns",
+            &outside.netns,
+        ]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("{HOST_SIDE}/30"),
+            "dev",
+            &outside.link,
+        ]);
+        ip(&["link", "set", &outside.link, "up"]);
+        let inside = ["-n", outside.netns.as_str()];
+        ip(&[
+            &inside[..],
+            &["addr", "add", &format!("{OUTSIDE}/30"), "dev", &peer],
+        ]
+        .concat());
+        ip(&[&inside[..], &["link", "set", &peer, "up"]].concat());
+        ip(&[&inside[..], &["link", "set", "lo", "up"]].concat());
+        outside
+    }
+
+    /// An HTTP GET of `address` from inside the namespace (a thread of
+    /// this test joins it: setns moves that thread alone).
+    fn http_get(&self, address: &str) -> Option<String> {
+        let ns = std::fs::File::open(format!("/run/netns/{}", self.netns)).unwrap();
+        let address = address.to_string();
+        std::thread::spawn(move || {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            http_get(&address)
+        })
+        .join()
+        .unwrap()
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.link])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.netns])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn a_host_port_is_reached_from_the_hosts_other_addresses() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let outside = Outside::new();
+    let uid = create(
+        &env,
+        "hp-any",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hp-any}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, "mkdir -p /www && echo reached-from-afar > /www/index.html && exec httpd -f -p 80 -h /www"]
+    ports:
+    - {containerPort: 80, hostPort: 38501}
+    - {containerPort: 80, hostPort: 38502, hostIP: 127.0.0.1}
+"#,
+    );
+    pod_ip(&env, "hp-any");
+    let served = |text: &Option<String>| {
+        text.as_ref()
+            .is_some_and(|t| t.contains("reached-from-afar"))
+    };
+    // Through loopback first: the pod serves.
+    wait_for(
+        "an answer on 127.0.0.1:38501",
+        Duration::from_secs(60),
+        || served(&http_get("127.0.0.1:38501")).then_some(()),
+    );
+    // From another host: a packet that comes in on the veth from the
+    // test's namespace, to the host's address there (PREROUTING's DNAT,
+    // then forwarded over pod0, its answer back through conntrack).
+    let from_afar = wait_for("an answer from outside", Duration::from_secs(60), || {
+        Some(outside.http_get(&format!("{HOST_SIDE}:38501"))).filter(served)
+    });
+    assert!(from_afar.unwrap().starts_with("HTTP/1.1 200 OK"));
+    // From the host itself, to that other address of its own (OUTPUT's
+    // DNAT, not loopback).
+    let local = http_get(&format!("{HOST_SIDE}:38501"));
+    assert!(served(&local), "{local:?}");
+    // A port published on 127.0.0.1 alone is reached there and from no
+    // other address: what reaches 38501 is its rule for every address,
+    // not a route that would let anything through.
+    let on_loopback = http_get("127.0.0.1:38502");
+    assert!(served(&on_loopback), "{on_loopback:?}");
+    let refused = outside.http_get(&format!("{HOST_SIDE}:38502"));
+    assert!(!served(&refused), "{refused:?}");
+    let refused = http_get(&format!("{HOST_SIDE}:38502"));
+    assert!(!served(&refused), "{refused:?}");
+    env.ok(&["delete", "pod", "--grace-period=0", "--force", "hp-any"]);
+    wait_for("nothing left of the pod", Duration::from_secs(60), || {
+        leftovers(&env, &uid).is_empty().then_some(())
+    });
+    // Gone with the pod: nothing answers from outside any more.
+    let gone = outside.http_get(&format!("{HOST_SIDE}:38501"));
+    assert!(!served(&gone), "{gone:?}");
+}
