@@ -15,6 +15,7 @@
 //! | `resources` | the served resources: discovery, routing and openapi read it |
 //! | `status` | errors as `Status` objects, from the CLI's errors |
 //! | `discovery` | /version, /api, /apis, group versions, aggregated discovery |
+//! | `logs` | pods/log: follow, previous, tailLines, sinceSeconds, timestamps |
 //! | `openapi` | /openapi/v3: bundled schemas (tools/openapi-gen), paths from `resources` |
 //! | `read` | get and list; `fields` the field selectors; `table` the Table form |
 //! | `versions` | resourceVersions of what the store holds, the change history |
@@ -55,6 +56,7 @@
 mod conn;
 mod discovery;
 mod fields;
+mod logs;
 mod openapi;
 pub mod pki;
 mod read;

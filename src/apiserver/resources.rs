@@ -71,11 +71,18 @@ pub const RESOURCES: &[Resource] = &[
         verbs: READ_WRITE,
         short_names: &["po"],
         categories: &["all"],
-        subresources: &[Subresource {
-            name: "eviction",
-            kind: "Eviction",
-            verbs: &["create"],
-        }],
+        subresources: &[
+            Subresource {
+                name: "eviction",
+                kind: "Eviction",
+                verbs: &["create"],
+            },
+            Subresource {
+                name: "log",
+                kind: "Pod",
+                verbs: &["get"],
+            },
+        ],
         backing: Backing::Kind(Kind::Pod),
     },
     Resource {

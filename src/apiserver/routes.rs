@@ -15,7 +15,7 @@ use super::request::{Reply, Request};
 use super::resources::{self, Resource};
 use super::status::Status;
 use super::write::{self, Write};
-use super::{Server, discovery, openapi, read, watch, whoami};
+use super::{Server, discovery, logs, openapi, read, watch, whoami};
 
 /// What a resource URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +158,9 @@ fn resource(server: &Arc<Server>, req: &Request, target: &Target) -> Result<Repl
         (&Method::DELETE, None, None) => write(Write::DeleteCollection),
         (&Method::POST, Some(name), Some("eviction")) if served.name == "pods" => {
             write(Write::Evict(name))
+        }
+        (&Method::GET, Some(name), Some("log")) if served.name == "pods" => {
+            logs::log(server, req, target, name)
         }
         _ => Err(Status::method_not_allowed(req.method.as_str(), &req.path)),
     }

@@ -12,8 +12,8 @@ use super::{GlobalArgs, candidates};
 use crate::api::{Kind, Object};
 use crate::duration;
 use crate::error::ApiError;
-use crate::pods::logs::{Filter, Source};
-use crate::store::crilog::{self, Line};
+use crate::pods::logs::{self, Filter, Source};
+use crate::store::crilog::Line;
 use crate::store::{Detail, StoreError};
 
 #[derive(Debug, clap::Args)]
@@ -117,34 +117,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         let mut out = std::io::BufWriter::new(std::io::stdout().lock());
         for source in streams {
             let prefix = prefix(&source.container);
-            let mut tail = filter.tail.map(std::collections::VecDeque::with_capacity);
-            let mut more = true;
-            source.each_line(|line| {
-                if !filter.keeps(&line) {
-                    return Ok(true);
-                }
-                match &mut tail {
-                    Some(kept) => {
-                        if kept.len() == filter.tail.unwrap_or(0) {
-                            kept.pop_front();
-                        }
-                        if filter.tail != Some(0) {
-                            kept.push_back(line);
-                        }
-                        Ok(true)
-                    }
-                    None => {
-                        more = emit(&mut out, &prefix, &line, filter.timestamps, &mut budget)?;
-                        Ok(more)
-                    }
-                }
+            let more = source.read(&filter, |line| {
+                emit(&mut out, &prefix, line, filter.timestamps, &mut budget)
             })?;
-            for line in tail.into_iter().flatten() {
-                if !more {
-                    break;
-                }
-                more = emit(&mut out, &prefix, &line, filter.timestamps, &mut budget)?;
-            }
             if !more {
                 break;
             }
@@ -161,32 +136,21 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
             let store = store.clone();
             let prefix = prefix(&source.container);
             let filter = filter.clone();
+            // A restarted container is followed into its next log file,
+            // until there will be no next one (the pod deleted or done).
             std::thread::spawn(move || -> Result<()> {
-                let (mut source, mut filter) = (source, filter);
-                // One instance after the other: a restarted container is
-                // followed into its next log file, until there will be no
-                // next one (the pod deleted or done).
-                loop {
-                    let mut stopped = false;
-                    source.follow(&store, &filter, |line| {
+                source.follow_all(
+                    &store,
+                    filter.clone(),
+                    || true,
+                    |line| {
                         let mut guard = out.lock().expect("stdout lock");
                         let (stdout, budget) = &mut *guard;
                         let mut lock = stdout.lock();
-                        let more = emit(&mut lock, &prefix, line, filter.timestamps, budget)?
-                            && finish(lock.flush())?;
-                        stopped = !more;
-                        Ok(more)
-                    })?;
-                    if stopped {
-                        return Ok(());
-                    }
-                    match source.next_instance(&store) {
-                        Some(next) => source = next,
-                        None => return Ok(()),
-                    }
-                    // --tail is about what was there when following began.
-                    filter.tail = None;
-                }
+                        Ok(emit(&mut lock, &prefix, line, filter.timestamps, budget)?
+                            && finish(lock.flush())?)
+                    },
+                )
             })
         })
         .collect();
@@ -204,21 +168,8 @@ fn emit(
     timestamps: bool,
     budget: &mut Option<u64>,
 ) -> Result<bool> {
-    let mut bytes = prefix.as_bytes().to_vec();
-    if timestamps {
-        bytes.extend_from_slice(crilog::format_time(line.time).as_bytes());
-        bytes.push(b' ');
-    }
-    bytes.extend_from_slice(&line.content);
-    if let Some(left) = budget {
-        let take = bytes.len().min(*left as usize);
-        bytes.truncate(take);
-        *left -= take as u64;
-    }
-    if !finish(out.write_all(&bytes))? {
-        return Ok(false);
-    }
-    Ok(budget.is_none_or(|left| left > 0))
+    let (bytes, more) = logs::render(prefix, line, timestamps, budget);
+    Ok(finish(out.write_all(&bytes))? && more)
 }
 
 /// Whether output can go on: `pod logs | head` closing the pipe is no

@@ -148,8 +148,9 @@ impl Source {
 
     /// The container's next instance, once its log file exists; `None`
     /// when there will be none: the pod is gone or being deleted, has
-    /// completed, or its restart policy does not restart this exit.
-    pub fn next_instance(&self, store: &Store) -> Option<Source> {
+    /// completed, or its restart policy does not restart this exit; or
+    /// when `wanted` says no one waits any more.
+    fn next_instance(&self, store: &Store, wanted: &impl Fn() -> bool) -> Option<Source> {
         let next = self.instance + 1;
         let (namespace, name, uid) = &self.pod;
         let path = store.container_log((namespace, name, uid), &self.container, next as u32);
@@ -184,19 +185,87 @@ impl Source {
                 (Some("Never"), Some(_)) | (Some("OnFailure"), Some(0)) => return None,
                 _ => {}
             }
+            if !wanted() {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
 
-    /// Prints the lines kept by `filter` and what is written after, until
-    /// the instance has ended (or `emit` says stop). --tail applies to what
-    /// is there at the start.
-    pub fn follow(
+    /// Calls `emit` with the lines kept by `filter` (the last `tail` of
+    /// them), streamed: the file is never held in memory whole. Returns
+    /// false when `emit` said stop.
+    pub fn read(
+        &self,
+        filter: &Filter,
+        mut emit: impl FnMut(&Line) -> Result<bool>,
+    ) -> Result<bool> {
+        let mut tail = filter.tail.map(std::collections::VecDeque::with_capacity);
+        let mut more = true;
+        self.each_line(|line| {
+            if !filter.keeps(&line) {
+                return Ok(true);
+            }
+            match &mut tail {
+                Some(kept) => {
+                    if kept.len() == filter.tail.unwrap_or(0) {
+                        kept.pop_front();
+                    }
+                    if filter.tail != Some(0) {
+                        kept.push_back(line);
+                    }
+                    Ok(true)
+                }
+                None => {
+                    more = emit(&line)?;
+                    Ok(more)
+                }
+            }
+        })?;
+        for line in tail.into_iter().flatten() {
+            if !more {
+                break;
+            }
+            more = emit(&line)?;
+        }
+        Ok(more)
+    }
+
+    /// Follows the container from this instance into the next ones after
+    /// restarts, until there will be no next one (the pod deleted or
+    /// done), `emit` says stop, or `wanted` says no one reads any more
+    /// (checked while the log is quiet: a client that went away).
+    /// --tail applies to what is there at the start.
+    pub fn follow_all(
+        self,
+        store: &Store,
+        mut filter: Filter,
+        wanted: impl Fn() -> bool,
+        mut emit: impl FnMut(&Line) -> Result<bool>,
+    ) -> Result<()> {
+        let mut source = self;
+        loop {
+            if !source.follow(store, &filter, &wanted, &mut emit)? {
+                return Ok(());
+            }
+            match source.next_instance(store, &wanted) {
+                Some(next) => source = next,
+                None => return Ok(()),
+            }
+            filter.tail = None;
+        }
+    }
+
+    /// The lines kept by `filter` and what is written after, until the
+    /// instance has ended; false when `emit` said stop or no one is
+    /// `wanted` any more.
+    fn follow(
         &self,
         store: &Store,
         filter: &Filter,
-        mut emit: impl FnMut(&Line) -> Result<bool>,
-    ) -> Result<()> {
+        wanted: &impl Fn() -> bool,
+        emit: &mut impl FnMut(&Line) -> Result<bool>,
+    ) -> Result<bool> {
         let mut file = std::fs::File::open(&self.path)?;
         let mut pending = Vec::new();
         file.read_to_end(&mut pending)?;
@@ -214,7 +283,7 @@ impl Source {
             .collect();
         for line in existing.iter().skip_tail(filter.tail) {
             if !emit(line)? {
-                return Ok(());
+                return Ok(false);
             }
         }
         let mut buf = vec![0u8; 64 * 1024];
@@ -230,7 +299,7 @@ impl Source {
                         && filter.keeps(&line)
                         && !emit(&line)?
                     {
-                        return Ok(());
+                        return Ok(false);
                     }
                 }
                 continue;
@@ -266,11 +335,14 @@ impl Source {
                 }
                 continue;
             }
+            if !wanted() {
+                return Ok(false);
+            }
             if !self.running(store) {
                 // One last read: the pump may have written after our EOF.
                 let n = file.read(&mut buf)?;
                 if n == 0 {
-                    return Ok(());
+                    return Ok(true);
                 }
                 pending.extend_from_slice(&buf[..n]);
                 continue;
@@ -278,6 +350,31 @@ impl Source {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
+}
+
+/// One line as written out: after `prefix` (`[pod/web/app] ` or none)
+/// and its time when `timestamps`, cut to what is left of `budget`
+/// (--limit-bytes, spent as it goes). The flag says whether there is
+/// budget for more.
+pub fn render(
+    prefix: &str,
+    line: &Line,
+    timestamps: bool,
+    budget: &mut Option<u64>,
+) -> (Vec<u8>, bool) {
+    let mut bytes = Vec::with_capacity(prefix.len() + line.content.len() + 32);
+    bytes.extend_from_slice(prefix.as_bytes());
+    if timestamps {
+        bytes.extend_from_slice(crilog::format_time(line.time).as_bytes());
+        bytes.push(b' ');
+    }
+    bytes.extend_from_slice(&line.content);
+    if let Some(left) = budget {
+        let take = bytes.len().min(*left as usize);
+        bytes.truncate(take);
+        *left -= take as u64;
+    }
+    (bytes, budget.is_none_or(|left| left > 0))
 }
 
 /// The rotated copies of `current` made after `file` (which was `current`

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod pods;
+pub mod served;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
