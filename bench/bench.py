@@ -153,6 +153,14 @@ def cmdline(pid):
         return []
 
 
+def comm(pid):
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().rstrip("\n")
+    except OSError:
+        return ""
+
+
 def exe(pid):
     try:
         return os.readlink(f"/proc/{pid}/exe")
@@ -552,31 +560,41 @@ class Pod:
     def delete_all(self):
         run(self.cmd("delete", "pods", "--all", "--force", "--grace-period=0"), env=self.env, check=False, timeout=300)
 
-    def supervisors(self):
-        """The bench's pod supervisors: the bench's pod binary, re-executed,
-        with the bench's state root in its environment."""
+    def helpers(self):
+        """The bench's pod keepers and supervisors: the bench's pod binary,
+        re-executed, with the bench's state root in its environment (the
+        supervisor is forked by its keeper, which renames itself)."""
         marker = f"POD_ROOT={self.root}"
         me = os.getpid()
         return [p for p in pids() if p != me and exe(p).removesuffix(" (deleted)") == self.binary and cmdline(p)[:1] != ["/pause"] and environ_has(p, marker)]
 
-    def pod_host_processes(self, name):
-        """(supervisors, pause processes) of the bench's running pods; the
-        memory cases run one pod at a time, so these are that pod's."""
-        sups = self.supervisors()
+    def process_kinds(self):
+        """{kind: pids} of every process pod keeps per pod, in the order
+        of `kinds`."""
+        helpers = self.helpers()
         kids = children_map()
+        keepers = [p for p in helpers if comm(p) == "pod-keeper"]
+        sups = [p for p in helpers if p not in keepers]
         pause = [p for s in sups for p in descendants(s, kids) if cmdline(p)[:1] == ["/pause"]]
-        return sups, pause
+        return {"supervisor": sups, "keeper": keepers, "pause": pause}
 
-    # The kinds of process pod keeps per pod, as pod_host_processes
-    # returns them.
-    kinds = ("supervisor", "pause")
+    def pod_host_processes(self, name):
+        """(supervisors and keepers, pause processes) of the bench's running
+        pods; the memory cases run one pod at a time, so these are that
+        pod's."""
+        kinds = self.process_kinds()
+        return kinds["supervisor"] + kinds["keeper"], kinds["pause"]
+
+    # The kinds of process pod keeps per pod, as process_kinds returns
+    # them: the first is 11e's, the second 11h's, the last 11f's.
+    kinds = ("supervisor", "keeper", "pause")
 
     def all_processes(self):
-        """Every process of the bench's pods: supervisors and all they
-        started (pause, containers)."""
-        sups = self.supervisors()
+        """Every process of the bench's pods: keepers, supervisors and all
+        they started (pause, containers)."""
+        helpers = self.helpers()
         kids = children_map()
-        return set(sups) | {p for s in sups for p in descendants(s, kids)}
+        return set(helpers) | {p for s in helpers for p in descendants(s, kids)}
 
     def pull_argv(self, ref):
         return self.cmd("image", "pull", ref)
@@ -587,9 +605,7 @@ class Pod:
     def cleanup(self):
         if os.path.isdir(self.root):
             self.delete_all()
-        sups = self.supervisors()
-        kids = children_map()
-        for pid in sups + [p for s in sups for p in descendants(s, kids)]:
+        for pid in self.all_processes():
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
@@ -717,6 +733,10 @@ class Podman:
         return conmons, catatonit
 
     kinds = ("conmon", "catatonit")
+
+    def process_kinds(self):
+        conmons, catatonit = self.pod_host_processes(None)
+        return {"conmon": conmons, "catatonit": catatonit}
 
     def all_processes(self):
         """Every process of the bench's pods: conmons and all they started
@@ -1029,10 +1049,7 @@ class Bench:
         self.wait_all(tool, set(names), self.args.timeout + 3 * n)
         time.sleep(2)  # lazy allocations, first status writes
         after = memory_snapshot(tool.all_processes())
-        helpers, infra = tool.pod_host_processes(None)
-        kinds = {}
-        for kind, group in zip(tool.kinds, (helpers, infra)):
-            kinds[kind] = [m for m in (rollup_kib(p) for p in group) if m]
+        kinds = {kind: [m for m in (rollup_kib(p) for p in group) if m] for kind, group in tool.process_kinds().items()}
         self.clear(tool)
         time.sleep(1)
         end = memory_snapshot(set())
@@ -1047,6 +1064,7 @@ class Bench:
             "drift": before["available"] - end["available"],
             "pss": sum(m["Pss"] for m in every) * 1024,
             "uss": sum(m["Uss"] for m in every) * 1024,
+            "pss_kinds": {k: sum(m["Pss"] for m in group) * 1024 for k, group in kinds.items()},
             "rss": {k: statistics.median(m["Rss"] for m in group) * 1024 if group else 0 for k, group in kinds.items()},
             "processes": {k: len(group) for k, group in kinds.items()},
         }
@@ -1117,10 +1135,10 @@ class Bench:
 def scale_results(runs, n):
     """Case 11's report entries for one tool and one N, from its rounds
     (or the reason it could not run)."""
-    keys = [f"11{c}-{n}" for c in "abcdefg"]
+    keys = [f"11{c}-{n}" for c in "abcdefgh"]
     if isinstance(runs, str):
         return {k: {"na": runs} for k in keys}
-    a, b, c, d, e, f, g = keys
+    a, b, c, d, e, f, g, h = keys
     kinds = list(runs[0]["rss"])
     out = {
         a: stats([r["available_drop"] / n for r in runs]),
@@ -1128,14 +1146,17 @@ def scale_results(runs, n):
         c: stats([r["pss"] / n for r in runs]),
         d: stats([r["uss"] / n for r in runs]),
         e: stats([r["rss"][kinds[0]] for r in runs]),
-        f: stats([r["rss"][kinds[1]] for r in runs]),
+        f: stats([r["rss"][kinds[-1]] for r in runs]),
         g: stats([r["kernel_change"] / n for r in runs]),
     }
+    if len(kinds) > 2:
+        out[h] = stats([r["rss"][kinds[1]] for r in runs])
     out[a]["drift_per_pod"] = [r["drift"] / n for r in runs]
     out[b]["others_change"] = [r["others_change"] for r in runs]
     out[g]["fields_per_pod"] = {k: statistics.median(r["kernel_fields"][k] / n for r in runs) for k in KERNEL_FIELDS}
     counts = runs[0]["processes"]
     out[c]["processes"] = " + ".join(f"{counts[k]} {k}" for k in kinds)
+    out[c]["pss_per_pod_by_kind"] = {k: statistics.median(r["pss_kinds"][k] / n for r in runs) for k in kinds}
     return out
 
 
@@ -1335,11 +1356,12 @@ CASES = {
     # Case 11, once per N of --scale (keys 11a-100 and so on).
     "11a": ("{n} pods running: MemAvailable drop / pod", "B"),
     "11b": ("{n} pods running: the same, other processes' change taken out", "B"),
-    "11c": ("{n} pods running: PSS / pod (supervisor + pause; conmons + catatonit)", "B"),
+    "11c": ("{n} pods running: PSS / pod (supervisor + keeper + pause; conmons + catatonit)", "B"),
     "11d": ("{n} pods running: USS / pod", "B"),
     "11e": ("{n} pods running: RSS of a supervisor (podman: conmon)", "B"),
     "11f": ("{n} pods running: RSS of a pause (podman: catatonit)", "B"),
     "11g": ("{n} pods running: kernel (slab, stacks, page tables, per-CPU) / pod", "B"),
+    "11h": ("{n} pods running: RSS of a keeper (podman: none)", "B"),
 }
 
 GROUPS = {
@@ -1358,7 +1380,7 @@ GROUPS = {
 
 
 def scale_keys(scale):
-    return [f"11{c}-{n}" for n in scale for c in "abcdefg"]
+    return [f"11{c}-{n}" for n in scale for c in "abcdefgh"]
 
 # Targets of issue 8 (for pod), checked on the medians.
 TARGETS = {
