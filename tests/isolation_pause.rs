@@ -172,7 +172,7 @@ fn pause_pid(env: &Env, name: &str, uid: &str) -> i32 {
     wait_until(env, name, "the pause process", || {
         let processes: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-        processes["pause"]["pid"].as_i64().map(|pid| pid as i32)
+        processes["(pause)"]["pid"].as_i64().map(|pid| pid as i32)
     })
 }
 

@@ -195,7 +195,7 @@ fn a_delete_after_a_crash_frees_the_address_and_the_veth() {
     kill_supervisor(&env, &uid);
     let processes: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap()).unwrap();
-    let pause = processes["pause"]["pid"].as_i64().unwrap() as i32;
+    let pause = processes["(pause)"]["pid"].as_i64().unwrap() as i32;
     // SAFETY: kill(2) of the pod's pause process.
     unsafe { libc::kill(pause, libc::SIGKILL) };
     nix::mount::umount2(&run_dir.join("netns"), nix::mount::MntFlags::MNT_DETACH).unwrap();

@@ -286,7 +286,7 @@ fn a_del_after_a_crash_frees_the_address() {
     common::pods::kill_supervisor_for_good(&env, &uid);
     let processes: serde_json::Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap()).unwrap();
-    let pause = processes["pause"]["pid"].as_i64().unwrap() as i32;
+    let pause = processes["(pause)"]["pid"].as_i64().unwrap() as i32;
     // SAFETY: kill(2) of the pod's pause process.
     unsafe { libc::kill(pause, libc::SIGKILL) };
     let pin = run_dir.join("netns");

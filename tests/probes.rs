@@ -70,7 +70,7 @@ fn pod_netns(env: &Env, name: &str, uid: &str) -> PathBuf {
     let path = env.run_root().join("pods").join(uid).join("processes.json");
     pods::wait_until(env, name, "the pause process", || {
         let processes: Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
-        let pid = processes["pause"]["pid"].as_i64()?;
+        let pid = processes["(pause)"]["pid"].as_i64()?;
         Some(PathBuf::from(format!("/proc/{pid}/ns/net")))
     })
 }

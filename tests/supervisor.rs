@@ -847,3 +847,56 @@ fn image_errors_wait_and_termination_messages_are_kept() {
         "first\nlast words\n"
     );
 }
+
+#[test]
+fn a_container_named_pause_and_the_pause_process_are_both_recorded_and_killed() {
+    let env = env();
+    create(
+        &env,
+        "named",
+        &pod_yaml(
+            "named",
+            "  containers:\n  - name: pause\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n",
+        ),
+    );
+    let pod = until(&env, "named", 60, |p| {
+        p["status"]["containerStatuses"]
+            .as_array()
+            .is_some_and(|s| s.len() == 2 && s.iter().all(|c| c["ready"] == true))
+    });
+    let uid = pod["metadata"]["uid"].as_str().unwrap().to_string();
+    let run_dir = env.run_root().join("pods").join(&uid);
+    let processes: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap()).unwrap();
+    // The pause process (named so by itself) and the two containers: the
+    // container `pause` took the pause process's entry when they shared
+    // one key.
+    let mut names: Vec<String> = processes
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|p| p["pid"].as_i64())
+        .map(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                .unwrap_or_default()
+                .trim()
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, ["pause", "sleep", "sleep"], "{processes}");
+    let pids: Vec<i64> = processes
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|p| p["pid"].as_i64())
+        .collect();
+    // With its supervisor gone, `delete` kills what the list names.
+    common::pods::kill_supervisor_for_good(&env, &uid);
+    until(&env, "named", 30, |p| phase(p) == "Unknown");
+    env.ok(&["delete", "pod", "named"]);
+    for pid in pids {
+        assert!(!alive(pid), "process {pid} survived the delete");
+    }
+    assert!(!run_dir.exists());
+}

@@ -127,7 +127,7 @@ fn rules_naming(id: &str) -> Vec<String> {
 }
 
 fn kill_pause(env: &Env, uid: &str) -> i32 {
-    let pause = recorded_pid(env, uid, "pause");
+    let pause = recorded_pid(env, uid, "(pause)");
     // SAFETY: kill(2) on the pause process of a pod this test made.
     assert_eq!(unsafe { libc::kill(pause, libc::SIGKILL) }, 0);
     pause
@@ -186,7 +186,7 @@ fn sandbox_re_created(env: &Env, name: &str, shared_pid_namespace: bool) {
     });
     let new_ip = pod["status"]["podIP"].as_str().unwrap().to_string();
     assert!(!alive(old_b), "the old container was killed");
-    let new_pause = recorded_pid(env, &uid, "pause");
+    let new_pause = recorded_pid(env, &uid, "(pause)");
     assert_ne!(new_pause, pause);
     assert!(alive(new_pause));
     for c in ["a", "b"] {

@@ -26,6 +26,13 @@ pub const LOG_FILE: &str = "supervisor.log";
 pub const LOCK_FILE: &str = "supervisor.lock";
 /// The keeper's pid and start time (`supervisor::keeper`).
 pub const KEEPER_FILE: &str = "keeper.pid";
+/// The pause process's name in the process list: one no container can
+/// have (container names are DNS labels), where `pause` was, which a
+/// container named so overwrote (its pid then went unrecorded, and the
+/// sandbox's end removed the container's). A list written before keeps
+/// its `pause` entry, read as any other: `delete` kills every process
+/// listed, and a supervisor adopting the pod writes the list anew.
+pub const PAUSE_PROCESS: &str = "(pause)";
 
 /// A process as recorded: pid plus the start time the kernel gives it
 /// (clock ticks since boot, field 22 of /proc/<pid>/stat).
@@ -214,7 +221,7 @@ impl Records {
         };
         format::check(&path, &bytes)?;
         // The version sits among the names (container names are DNS
-        // labels: never `recordVersion`).
+        // labels: never `recordVersion`, nor [`PAUSE_PROCESS`]).
         #[derive(Deserialize)]
         struct List {
             #[serde(rename = "recordVersion")]

@@ -36,7 +36,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use crate::runtime::PodRuntime;
 use crate::runtime::netns::NetNs;
 use crate::store::crilog::LogFile;
-use crate::store::record::Process;
+use crate::store::record::{PAUSE_PROCESS, Process};
 use crate::supervisor::attach;
 use crate::supervisor::keeper::{self, Stream};
 use crate::supervisor::reaper::Exit;
@@ -228,7 +228,7 @@ impl Supervisor {
                     }
                 });
                 if let Some(p) = Process::of(pid) {
-                    self.processes.insert("pause".into(), p);
+                    self.processes.insert(PAUSE_PROCESS.into(), p);
                 }
                 self.pause_pid = Some(pid);
                 self.netns = Some(netns);

@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use crate::network::cni::Cancel;
 use crate::runtime::PodRuntime;
 use crate::runtime::netns::NetNs;
-use crate::store::record::Process;
+use crate::store::record::{PAUSE_PROCESS, Process};
 use crate::supervisor::events::Type;
 
 use super::{Msg, Supervisor};
@@ -91,7 +91,7 @@ impl Supervisor {
             None => {
                 let started = rt.borrow_mut().start_sandbox()?;
                 if let Some(p) = Process::of(started.pid) {
-                    self.processes.insert("pause".into(), p);
+                    self.processes.insert(PAUSE_PROCESS.into(), p);
                     self.write_processes();
                 }
                 // The pause process lives as long as the pod; its exit is
@@ -191,7 +191,7 @@ impl Supervisor {
         self.sandbox_announced = false;
         self.sandbox_failed = None;
         self.sandbox_retry = None;
-        self.processes.remove("pause");
+        self.processes.remove(PAUSE_PROCESS);
         self.write_processes();
         if let Some(rt) = &self.runtime
             && let Err(e) = rt.borrow_mut().forget_sandbox()
