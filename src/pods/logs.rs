@@ -67,13 +67,19 @@ impl Source {
             }
             .into()
         };
-        // Without a status (not written yet, or unreadable), the newest
-        // log file is the current instance.
-        let restarts = match &status {
-            Some(s) => s.restart_count,
-            None => newest_instance(&store.pod_log_dir(&namespace, &name, uid).join(container)),
+        let dir = store.pod_log_dir(&namespace, &name, uid).join(container);
+        let waiting = |why: String| {
+            bad(format!(
+                "container {container:?} in pod {name:?} is waiting to start: {why}"
+            ))
         };
         let instance = if previous {
+            // Without a status (not written yet, or unreadable), the
+            // newest log file is the current instance.
+            let restarts = match &status {
+                Some(s) => s.restart_count,
+                None => newest_instance(&dir),
+            };
             if restarts == 0 {
                 return Err(bad(format!(
                     "previous terminated container {container:?} in pod {name:?} not found"
@@ -81,18 +87,11 @@ impl Source {
             }
             restarts - 1
         } else {
-            restarts
+            current_instance(status.as_ref(), &dir).map_err(waiting)?
         };
         let path = store.container_log((&namespace, &name, uid), container, instance as u32);
         if !path.exists() {
-            let waiting = status
-                .and_then(|s| s.state)
-                .and_then(|s| s.waiting)
-                .and_then(|w| w.reason)
-                .unwrap_or_else(|| "ContainerCreating".into());
-            return Err(bad(format!(
-                "container {container:?} in pod {name:?} is waiting to start: {waiting}"
-            )));
+            return Err(waiting(waiting_reason(status.as_ref())));
         }
         Ok(Source {
             container: container.to_string(),
@@ -405,6 +404,51 @@ fn rotated_after(current: &std::path::Path, file: &std::fs::File) -> Result<Vec<
 }
 
 /// The highest `<n>` of the `<n>.log` files in `dir` (0 when none).
+/// The instance `pod logs` reads, as the kubelet picks the container
+/// (`validateContainerLogStatus`): the one running or ended; while the
+/// container waits after a run (CrashLoopBackOff, or its next instance
+/// being made), the last one that ran (the kubelet's lastState); only a
+/// container that never ran has no log, and the error says what it waits
+/// for. Without a status (not written yet, or unreadable), the newest log
+/// file.
+fn current_instance(
+    status: Option<&ContainerStatus>,
+    dir: &std::path::Path,
+) -> Result<i32, String> {
+    let Some(s) = status else {
+        return Ok(newest_instance(dir));
+    };
+    let logged = |instance: i32| dir.join(format!("{instance}.log")).exists();
+    let state = s.state.as_ref();
+    if state.is_some_and(|st| st.running.is_some() || st.terminated.is_some())
+        || logged(s.restart_count)
+    {
+        return Ok(s.restart_count);
+    }
+    let ran = s
+        .last_state
+        .as_ref()
+        .is_some_and(|l| l.terminated.is_some());
+    if ran && let Some(last) = (0..s.restart_count).rev().find(|i| logged(*i)) {
+        return Ok(last);
+    }
+    Err(waiting_reason(status))
+}
+
+/// What a container that never ran waits for, in the kubelet's words.
+fn waiting_reason(status: Option<&ContainerStatus>) -> String {
+    let reason = status
+        .and_then(|s| s.state.as_ref())
+        .and_then(|s| s.waiting.as_ref())
+        .and_then(|w| w.reason.as_deref());
+    match reason {
+        Some("ErrImagePull") => "image can't be pulled".into(),
+        Some("ImagePullBackOff") => "trying and failing to pull image".into(),
+        Some(reason) => reason.into(),
+        None => "ContainerCreating".into(),
+    }
+}
+
 fn newest_instance(dir: &std::path::Path) -> i32 {
     std::fs::read_dir(dir)
         .into_iter()
@@ -424,4 +468,78 @@ fn container_status(pod: &Pod, container: &str) -> Option<ContainerStatus> {
         .chain(status.init_container_statuses.iter().flatten())
         .find(|s| s.name == container)
         .cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(value: serde_json::Value) -> ContainerStatus {
+        let mut base = serde_json::json!({
+            "name": "app", "image": "busybox", "imageID": "", "ready": false, "restartCount": 0
+        });
+        base.as_object_mut()
+            .unwrap()
+            .extend(value.as_object().unwrap().clone());
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn logs(dir: &std::path::Path, instances: &[i32]) {
+        for i in instances {
+            std::fs::write(dir.join(format!("{i}.log")), "").unwrap();
+        }
+    }
+
+    #[test]
+    fn a_container_waiting_after_a_run_shows_its_last_instance() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        logs(dir, &[0, 1]);
+        let back_off = |restarts: i32| {
+            status(serde_json::json!({
+                "restartCount": restarts,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": {"terminated": {"exitCode": 1}},
+            }))
+        };
+        // Backing off after instance 1 ended.
+        assert_eq!(current_instance(Some(&back_off(1)), dir), Ok(1));
+        // Instance 2 counted, not started yet (or failing to start): the
+        // last that ran.
+        assert_eq!(current_instance(Some(&back_off(2)), dir), Ok(1));
+        let failing = status(serde_json::json!({
+            "restartCount": 3,
+            "state": {"waiting": {"reason": "RunContainerError"}},
+            "lastState": {"terminated": {"exitCode": 1}},
+        }));
+        assert_eq!(current_instance(Some(&failing), dir), Ok(1));
+        let running = status(serde_json::json!({
+            "restartCount": 1, "state": {"running": {}},
+        }));
+        assert_eq!(current_instance(Some(&running), dir), Ok(1));
+        assert_eq!(current_instance(None, dir), Ok(1));
+    }
+
+    #[test]
+    fn only_a_container_that_never_ran_is_waiting_to_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let waiting =
+            |reason: &str| status(serde_json::json!({"state": {"waiting": {"reason": reason}}}));
+        for (reason, said) in [
+            ("ContainerCreating", "ContainerCreating"),
+            ("CreateContainerConfigError", "CreateContainerConfigError"),
+            ("ErrImagePull", "image can't be pulled"),
+            ("ImagePullBackOff", "trying and failing to pull image"),
+        ] {
+            assert_eq!(
+                current_instance(Some(&waiting(reason)), dir),
+                Err(said.to_string())
+            );
+        }
+        assert_eq!(
+            current_instance(Some(&status(serde_json::json!({}))), dir),
+            Err("ContainerCreating".to_string())
+        );
+    }
 }
