@@ -56,36 +56,29 @@ pub fn container_limits(container: &Container) -> Limits {
     }
 }
 
-/// The pod cgroup's limits: memory is the sum of the app containers'
-/// limits when all have one (as the kubelet's pod-level cgroup), plus the
-/// pids limit.
+/// The pod cgroup's limits: memory is the pod's limit (`PodLimits`) when
+/// every app container has one (as the kubelet's pod-level cgroup), plus
+/// the pids limit.
 pub fn pod_limits(pod: &Pod) -> Limits {
     let containers = pod
         .spec
         .as_ref()
         .map(|s| s.containers.as_slice())
         .unwrap_or(&[]);
-    let memories: Vec<Option<i64>> = containers
-        .iter()
-        .map(|c| quantity(limits_map(c.resources.as_ref()), "memory").map(|q| q.as_bytes_ceil()))
-        .collect();
-    let memory = if !memories.is_empty() && memories.iter().all(Option::is_some) {
-        let apps: i64 = memories.iter().flatten().sum();
-        // Init containers run alone: the pod needs the larger of the two.
-        let init = pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.init_containers.as_ref())
-            .into_iter()
-            .flatten()
-            .filter_map(|c| quantity(limits_map(c.resources.as_ref()), "memory"))
-            .map(|q| q.as_bytes_ceil())
-            .max()
-            .unwrap_or(0);
-        Some(apps.max(init))
-    } else {
-        None
-    };
+    // The pod's memory.max only when every app container has a limit
+    // (the kubelet's `memoryLimitsDeclared`); then the pod's limit as the
+    // scheduler and `describe node` count it (`PodLimits`): the app
+    // containers and native sidecars together, or an init container with
+    // the sidecars started before it if more, plus the overhead.
+    let declared = !containers.is_empty()
+        && containers
+            .iter()
+            .all(|c| quantity(limits_map(c.resources.as_ref()), "memory").is_some());
+    let memory = pod.spec.as_ref().filter(|_| declared).and_then(|spec| {
+        crate::scheduler::resources::pod_list(spec, crate::scheduler::resources::Side::Limits)
+            .get("memory")
+            .map(Quantity::as_bytes_ceil)
+    });
     Limits {
         memory,
         cpu_quota: None,
@@ -106,6 +99,39 @@ fn pids_limit() -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_pods_memory_limit_counts_sidecars_and_overhead_as_pod_limits_does() {
+        let pod = |spec: serde_json::Value| -> Pod {
+            serde_json::from_value(serde_json::json!({"metadata": {"name": "p"}, "spec": spec}))
+                .unwrap()
+        };
+        let limit = |memory: &str| serde_json::json!({"limits": {"memory": memory}});
+        // A native sidecar runs beside the app containers: their sum.
+        let sidecar = pod(serde_json::json!({
+            "initContainers": [
+                {"name": "setup", "resources": limit("96Mi")},
+                {"name": "side", "restartPolicy": "Always", "resources": limit("64Mi")},
+            ],
+            "containers": [{"name": "a", "resources": limit("64Mi")}],
+            "overhead": {"memory": "8Mi"},
+        }));
+        assert_eq!(pod_limits(&sidecar).memory, Some((64 + 64 + 8) << 20));
+        // An init container alone needing more than the app containers.
+        let init = pod(serde_json::json!({
+            "initContainers": [{"name": "setup", "resources": limit("256Mi")}],
+            "containers": [
+                {"name": "a", "resources": limit("64Mi")},
+                {"name": "b", "resources": limit("64Mi")},
+            ],
+        }));
+        assert_eq!(pod_limits(&init).memory, Some(256 << 20));
+        // An app container without a limit: none for the pod.
+        let open = pod(serde_json::json!({
+            "containers": [{"name": "a", "resources": limit("64Mi")}, {"name": "b"}],
+        }));
+        assert_eq!(pod_limits(&open).memory, None);
+    }
 
     #[test]
     fn container_limits_follow_the_kubelet() {
