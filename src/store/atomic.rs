@@ -32,9 +32,20 @@ pub fn write_volatile_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     replace(path, bytes, false, 0o600)
 }
 
+/// As [`write_volatile`], but into a directory that must exist (NotFound
+/// otherwise): for records of something whose directory another step
+/// removes, so that a late write cannot make the directory again.
+pub fn write_volatile_existing(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_file(path, bytes, false, 0o644)
+}
+
 fn replace(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result<()> {
+    fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
+    write_file(path, bytes, durable, mode)
+}
+
+fn write_file(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir)?;
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
     let result = (|| {

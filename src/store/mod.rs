@@ -56,7 +56,7 @@ pub mod record;
 pub mod restarted;
 pub mod version;
 
-pub use atomic::{write_atomic, write_volatile, write_volatile_private};
+pub use atomic::{write_atomic, write_volatile, write_volatile_existing, write_volatile_private};
 pub use error::StoreError;
 pub use lock::Lock;
 

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use rustix::fs::FlockOperation;
 use serde::{Deserialize, Serialize};
 
-use crate::store::{format, read_small_file, write_volatile};
+use crate::store::{format, read_small_file, write_volatile, write_volatile_existing};
 
 pub const PID_FILE: &str = "supervisor.pid";
 pub const PROCESSES_FILE: &str = "processes.json";
@@ -209,7 +209,13 @@ impl Records {
 
     pub fn write_processes(&self, processes: &BTreeMap<String, Process>) -> io::Result<()> {
         let bytes = format::encode(processes).map_err(io::Error::other)?;
-        write_volatile(&self.dir.join(PROCESSES_FILE), &bytes)
+        // The pod's set-up makes its run directory and its teardown or
+        // deletion removes it: a list written after that (an exit noticed
+        // late) has nothing to describe and must not make it again.
+        match write_volatile_existing(&self.dir.join(PROCESSES_FILE), &bytes) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            done => done,
+        }
     }
 
     /// The recorded processes (none when the list is missing or torn);
@@ -274,6 +280,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(records.processes().unwrap_err().version, 2);
+    }
+
+    #[test]
+    fn a_list_written_after_the_run_directory_is_removed_does_not_make_it_again() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("uid");
+        fs::create_dir(&dir).unwrap();
+        let records = Records::new(&dir);
+        let procs = BTreeMap::from([("app".to_string(), Process { pid: 7, start: 9 })]);
+        records.write_processes(&procs).unwrap();
+        fs::remove_dir_all(&dir).unwrap();
+        records.write_processes(&BTreeMap::new()).unwrap();
+        assert!(!dir.exists());
     }
 
     #[test]
