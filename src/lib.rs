@@ -23,6 +23,7 @@ mod scheduler;
 mod store;
 mod supervisor;
 mod terminal;
+mod tls;
 
 pub mod fuzz;
 

@@ -12,14 +12,14 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use rustls::client::danger::HandshakeSignatureValid;
+use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
-use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
+use rustls::server::danger::ClientCertVerifier;
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
-use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 use super::pki::Pki;
+use crate::tls::AnyChain;
 
 /// The server's TLS configuration and the check of client certificates.
 pub struct Tls {
@@ -42,7 +42,9 @@ impl Tls {
         let key = PrivateKeyDer::from_pem_slice(pki.server_key.as_bytes())
             .context("reading server.key")?;
         let mut config = ServerConfig::builder()
-            .with_client_cert_verifier(Arc::new(AnyChain(ours.clone())))
+            // Any chain in the handshake (judged later, see the module), but
+            // the client must hold the key of the certificate it sent.
+            .with_client_cert_verifier(Arc::new(AnyChain::new(ours.root_hint_subjects().to_vec())))
             .with_single_cert(vec![cert], key)
             .context("loading the server certificate")?;
         // HTTP/1.1 only: watches and logs are chunked responses, and
@@ -63,57 +65,5 @@ impl Tls {
         self.ours
             .verify_client_cert(end, intermediates, UnixTime::now())
             .is_ok()
-    }
-}
-
-/// Takes any certificate chain in the handshake (judged later, see the
-/// module), but checks the client's signature with the key of the
-/// certificate it sent, so a client cannot present a certificate it does
-/// not hold the key of.
-#[derive(Debug)]
-struct AnyChain(Arc<dyn ClientCertVerifier>);
-
-impl ClientCertVerifier for AnyChain {
-    fn offer_client_auth(&self) -> bool {
-        true
-    }
-
-    fn client_auth_mandatory(&self) -> bool {
-        false
-    }
-
-    fn root_hint_subjects(&self) -> &[DistinguishedName] {
-        self.0.root_hint_subjects()
-    }
-
-    fn verify_client_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _now: UnixTime,
-    ) -> Result<ClientCertVerified, rustls::Error> {
-        Ok(ClientCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
     }
 }
