@@ -12,7 +12,7 @@ mod common;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use common::pods::{jsonpath, kill_supervisor_for_good, leftovers, wait_until};
+use common::pods::{index_entries, jsonpath, kill_supervisor_for_good, leftovers, wait_until};
 use common::{Env, import_busybox};
 
 const YAML: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: f\nspec:\n  terminationGracePeriodSeconds: 1\n  volumes: [{name: data, emptyDir: {}}]\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    volumeMounts: [{name: data, mountPath: /data}]\n    command: [sleep, '3600']\n";
@@ -69,27 +69,12 @@ fn traces(env: &Env, uid: &str) -> Vec<String> {
     left.extend(dir_entries(env.root().join("writable")));
     // The node-wide index of the default network's addresses: an entry
     // is a link to the lease of a pod of some state root.
-    let root = env.dir.path().to_string_lossy().into_owned();
-    for index in std::fs::read_dir("/run/pod-network")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        for entry in std::fs::read_dir(index.path().join("leases"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Ok(target) = std::fs::read_link(entry.path())
-                && target.to_string_lossy().starts_with(&root)
-            {
-                left.push(format!(
-                    "index: {} -> {}",
-                    entry.path().display(),
-                    target.display()
-                ));
-            }
-        }
+    for (entry, target) in index_entries(env) {
+        left.push(format!(
+            "index: {} -> {}",
+            entry.display(),
+            target.display()
+        ));
     }
     let rules = std::process::Command::new("iptables-save")
         .output()

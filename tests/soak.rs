@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::pods::{PATIENCE, jsonpath, leftovers, wait_until};
+use common::pods::{PATIENCE, index_entries, jsonpath, kill_supervisor, leftovers, wait_until};
 use common::{Env, import_busybox};
 
 const HOST_PORT: u16 = 38_391;
@@ -130,23 +130,8 @@ fn traces(env: &Env, uids: &[String]) -> Vec<String> {
             left.push(format!("lease: {name}"));
         }
     }
-    let root = env.dir.path().to_string_lossy().into_owned();
-    for index in std::fs::read_dir("/run/pod-network")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        for entry in std::fs::read_dir(index.path().join("leases"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Ok(target) = std::fs::read_link(entry.path())
-                && target.to_string_lossy().starts_with(&root)
-            {
-                left.push(format!("index: {}", entry.path().display()));
-            }
-        }
+    for (entry, _) in index_entries(env) {
+        left.push(format!("index: {}", entry.display()));
     }
     // Processes of this pod binary (supervisors, pause) still alive.
     let bin = std::fs::canonicalize(env!("CARGO_BIN_EXE_pod")).unwrap();
@@ -160,15 +145,6 @@ fn traces(env: &Env, uids: &[String]) -> Vec<String> {
 
 fn ready(env: &Env) -> bool {
     jsonpath(env, "soak", "{.status.containerStatuses[*].ready}") == "true true"
-}
-
-fn kill_supervisor(env: &Env, uid: &str) {
-    let text =
-        std::fs::read_to_string(env.run_root().join("pods").join(uid).join("supervisor.pid"))
-            .unwrap();
-    let pid: i32 = text.split_whitespace().next().unwrap().parse().unwrap();
-    // SAFETY: kill(2) of the supervisor this test started.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
 }
 
 #[test]

@@ -172,6 +172,15 @@ pub fn recorded_pid(env: &Env, uid: &str, file: &str) -> Option<i32> {
     (fields.get(19) == Some(&start)).then_some(pid)
 }
 
+/// Kills (-9) the pod's supervisor and nothing else: its keeper starts a
+/// new one, which adopts the pod. Returns the supervisor's pid.
+pub fn kill_supervisor(env: &Env, uid: &str) -> i32 {
+    let pid = recorded_pid(env, uid, "supervisor.pid").expect("a supervisor pid file");
+    // SAFETY: kill(2) of the supervisor this test's pod command started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    pid
+}
+
 /// Kills the pod's supervisor for good: its keeper first (which would
 /// start a new supervisor that adopts the pod), then the supervisor.
 /// Returns the supervisor's pid.
@@ -180,8 +189,30 @@ pub fn kill_supervisor_for_good(env: &Env, uid: &str) -> i32 {
         // SAFETY: kill(2) of the keeper this test's pod command started.
         unsafe { libc::kill(keeper, libc::SIGKILL) };
     }
-    let pid = recorded_pid(env, uid, "supervisor.pid").expect("a supervisor pid file");
-    // SAFETY: kill(2) of the supervisor this test's pod command started.
-    unsafe { libc::kill(pid, libc::SIGKILL) };
-    pid
+    kill_supervisor(env, uid)
+}
+
+/// The entries of the node-wide address index (`/run/pod-network/*/leases`)
+/// that link into `env`'s state: each entry with its target.
+pub fn index_entries(env: &Env) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    let root = env.dir.path().to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for index in std::fs::read_dir("/run/pod-network")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        for entry in std::fs::read_dir(index.path().join("leases"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Ok(target) = std::fs::read_link(entry.path())
+                && target.to_string_lossy().starts_with(&root)
+            {
+                found.push((entry.path(), target));
+            }
+        }
+    }
+    found
 }
