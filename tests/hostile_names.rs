@@ -290,44 +290,48 @@ fn expanded_paths_and_image_names_that_climb_are_contained() {
     import_busybox(&env.root());
     let canary = Canary::new(&env);
     let climb = format!("/../../../../../..{}", canary.dir.display());
+    let canary_dir = canary.dir.display().to_string();
+    // The subPathExpr attackers: name, the value of X, the expression,
+    // and the kubelet's message.
+    let sub_paths = [
+        (
+            "dots",
+            "..",
+            "$(X)",
+            "unable to provision SubPath `..`: must not contain '..'".to_string(),
+        ),
+        (
+            "deep",
+            "../../../..",
+            "a/$(X)",
+            "unable to provision SubPath `a/../../../..`: must not contain '..'".to_string(),
+        ),
+        (
+            "absolute",
+            &canary_dir,
+            "$(X)",
+            format!("error SubPath `{canary_dir}` must not be an absolute path"),
+        ),
+    ];
+    // Image references that climb, after the mount-path container.
+    let images = [
+        ("image-dots", "../canary"),
+        ("image-slash", "localhost/a/../../b:1"),
+    ];
+    let mut containers = String::new();
+    for (name, value, expr, _) in &sub_paths {
+        containers += &format!(
+            "  - name: {name}\n    image: busybox\n    imagePullPolicy: Never\n    env: [{{name: X, value: \"{value}\"}}]\n    volumeMounts: [{{name: v, mountPath: /v, subPathExpr: \"{expr}\"}}]\n    command: [sleep, \"3600\"]\n"
+        );
+    }
+    containers += &format!(
+        "  - name: mount-path\n    image: busybox\n    imagePullPolicy: Never\n    volumeMounts: [{{name: v, mountPath: \"{climb}\"}}]\n    command: [sh, -c, 'echo planted > \"{climb}/planted\" && ls \"{climb}\" && echo done && sleep 3600']\n"
+    );
+    for (name, image) in images {
+        containers += &format!("  - name: {name}\n    image: \"{image}\"\n");
+    }
     let manifest = format!(
-        r#"apiVersion: v1
-kind: Pod
-metadata:
-  name: climb
-spec:
-  volumes:
-  - {{name: v, emptyDir: {{}}}}
-  containers:
-  - name: dots
-    image: busybox
-    imagePullPolicy: Never
-    env: [{{name: X, value: ".."}}]
-    volumeMounts: [{{name: v, mountPath: /v, subPathExpr: "$(X)"}}]
-    command: [sleep, "3600"]
-  - name: deep
-    image: busybox
-    imagePullPolicy: Never
-    env: [{{name: X, value: "../../../.."}}]
-    volumeMounts: [{{name: v, mountPath: /v, subPathExpr: "a/$(X)"}}]
-    command: [sleep, "3600"]
-  - name: absolute
-    image: busybox
-    imagePullPolicy: Never
-    env: [{{name: X, value: "{canary}"}}]
-    volumeMounts: [{{name: v, mountPath: /v, subPathExpr: "$(X)"}}]
-    command: [sleep, "3600"]
-  - name: mount-path
-    image: busybox
-    imagePullPolicy: Never
-    volumeMounts: [{{name: v, mountPath: "{climb}"}}]
-    command: [sh, -c, 'echo planted > "{climb}/planted" && ls "{climb}" && echo done && sleep 3600']
-  - name: image-dots
-    image: "../canary"
-  - name: image-slash
-    image: "localhost/a/../../b:1"
-"#,
-        canary = canary.dir.display(),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: climb\nspec:\n  volumes:\n  - {{name: v, emptyDir: {{}}}}\n  containers:\n{containers}"
     );
     let uid = create(&env, "climb", &manifest);
     let waiting = |i: usize| {
@@ -337,13 +341,18 @@ spec:
             &format!("{{.status.containerStatuses[{i}].state.waiting}}"),
         )
     };
-    let expected = [
-        (0, "CreateContainerConfigError", "unable to provision SubPath `..`: must not contain '..'".to_string()),
-        (1, "CreateContainerConfigError", "unable to provision SubPath `a/../../../..`: must not contain '..'".to_string()),
-        (2, "CreateContainerConfigError", format!("error SubPath `{}` must not be an absolute path", canary.dir.display())),
-        (4, "InvalidImageName", "Failed to apply default image tag \\\"../canary\\\": couldn't parse image name \\\"../canary\\\": invalid reference format".to_string()),
-        (5, "InvalidImageName", "Failed to apply default image tag \\\"localhost/a/../../b:1\\\": couldn't parse image name \\\"localhost/a/../../b:1\\\": invalid reference format".to_string()),
-    ];
+    let mut expected: Vec<(usize, &str, String)> = sub_paths
+        .iter()
+        .enumerate()
+        .map(|(i, (.., message))| (i, "CreateContainerConfigError", message.clone()))
+        .collect();
+    expected.extend(images.iter().enumerate().map(|(j, (_, image))| {
+        (
+            sub_paths.len() + 1 + j,
+            "InvalidImageName",
+            format!("Failed to apply default image tag \\\"{image}\\\": couldn't parse image name \\\"{image}\\\": invalid reference format"),
+        )
+    }));
     // Container statuses are in the spec's order.
     for (i, reason, message) in &expected {
         let state = wait_until(&env, "climb", &format!("container {i} {reason}"), || {
