@@ -371,6 +371,43 @@ mod tests {
         })
     }
 
+    /// An update of a pod by `manager`, at the tests' time.
+    fn update(
+        before: Option<&Value>,
+        after: &Value,
+        entries: Vec<ManagedFieldsEntry>,
+        manager: Manager,
+    ) -> Vec<ManagedFieldsEntry> {
+        record_update(Kind::Pod, before, after, entries, manager, &now())
+    }
+
+    /// kubectl's server-side apply of `config` to a pod, at the tests'
+    /// time.
+    fn apply_pod(
+        live: Option<&Value>,
+        config: &Value,
+        entries: Vec<ManagedFieldsEntry>,
+        force: bool,
+    ) -> Result<(Value, Vec<ManagedFieldsEntry>), Conflicts> {
+        apply(Kind::Pod, live, config, entries, KUBECTL, force, &now())
+    }
+
+    /// What `pod("busybox")`'s create leaves to kubectl-create once the
+    /// image is another manager's.
+    fn created_without_image() -> Value {
+        json!({"f:metadata": {"f:labels": {"f:app": {}}},
+               "f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:name": {}}}}})
+    }
+
+    /// The operation of `manager`'s entry.
+    fn operation<'a>(entries: &'a [ManagedFieldsEntry], manager: &str) -> Option<&'a str> {
+        entries
+            .iter()
+            .find(|e| e.manager.as_deref() == Some(manager))?
+            .operation
+            .as_deref()
+    }
+
     fn fields(entries: &[ManagedFieldsEntry], manager: &str) -> Value {
         entries
             .iter()
@@ -382,7 +419,7 @@ mod tests {
 
     #[test]
     fn a_create_owns_its_fields_but_identity_and_status() {
-        let entries = record_update(Kind::Pod, None, &pod("busybox"), Vec::new(), CREATE, &now());
+        let entries = update(None, &pod("busybox"), Vec::new(), CREATE);
         assert_eq!(entries.len(), 1);
         assert_eq!(entries[0].operation.as_deref(), Some("Update"));
         assert_eq!(
@@ -394,41 +431,22 @@ mod tests {
 
     #[test]
     fn an_update_takes_what_it_changed() {
-        let created = record_update(Kind::Pod, None, &pod("busybox"), Vec::new(), CREATE, &now());
+        let created = update(None, &pod("busybox"), Vec::new(), CREATE);
         let mut labelled = pod("busybox");
         labelled["metadata"]["labels"]["tier"] = json!("a");
-        let entries = record_update(
-            Kind::Pod,
-            Some(&pod("busybox")),
-            &labelled,
-            created,
-            Manager {
-                name: "kubectl-label",
-                subresource: None,
-            },
-            &now(),
-        );
+        let label = Manager {
+            name: "kubectl-label",
+            subresource: None,
+        };
+        let entries = update(Some(&pod("busybox")), &labelled, created, label);
         assert_eq!(
             fields(&entries, "kubectl-label"),
             json!({"f:metadata": {"f:labels": {"f:tier": {}}}})
         );
-        let entries = record_update(
-            Kind::Pod,
-            Some(&labelled),
-            &{
-                let mut p = labelled.clone();
-                p["spec"]["containers"][0]["image"] = json!("nginx");
-                p
-            },
-            entries,
-            OTHER,
-            &now(),
-        );
-        assert_eq!(
-            fields(&entries, "kubectl-create"),
-            json!({"f:metadata": {"f:labels": {"f:app": {}}},
-                   "f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:name": {}}}}})
-        );
+        let mut reimaged = labelled.clone();
+        reimaged["spec"]["containers"][0]["image"] = json!("nginx");
+        let entries = update(Some(&labelled), &reimaged, entries, OTHER);
+        assert_eq!(fields(&entries, "kubectl-create"), created_without_image());
         assert_eq!(
             fields(&entries, "other"),
             json!({"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {"f:image": {}}}}})
@@ -437,19 +455,10 @@ mod tests {
 
     #[test]
     fn apply_conflicts_with_another_managers_value_unless_forced() {
-        let created = record_update(Kind::Pod, None, &pod("busybox"), Vec::new(), CREATE, &now());
+        let created = update(None, &pod("busybox"), Vec::new(), CREATE);
         let applied = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
-        let err = apply(
-            Kind::Pod,
-            Some(&pod("busybox")),
-            &applied,
-            created.clone(),
-            KUBECTL,
-            false,
-            &now(),
-        )
-        .unwrap_err();
+        let err = apply_pod(Some(&pod("busybox")), &applied, created.clone(), false).unwrap_err();
         assert_eq!(
             err.message,
             "Apply failed with 1 conflict: conflict with \"kubectl-create\" using v1: .spec.containers[name=\"c\"].image"
@@ -464,72 +473,27 @@ mod tests {
         // The same value is shared, not a conflict.
         let same = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"app": "web"}},
                           "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-        let (merged, entries) = apply(
-            Kind::Pod,
-            Some(&pod("busybox")),
-            &same,
-            created.clone(),
-            KUBECTL,
-            false,
-            &now(),
-        )
-        .unwrap();
+        let (merged, entries) =
+            apply_pod(Some(&pod("busybox")), &same, created.clone(), false).unwrap();
         assert_eq!(merged, pod("busybox"));
         assert_eq!(entries.len(), 2);
         // Forced: the value changes and kubectl takes the field.
-        let (merged, entries) = apply(
-            Kind::Pod,
-            Some(&pod("busybox")),
-            &applied,
-            created,
-            KUBECTL,
-            true,
-            &now(),
-        )
-        .unwrap();
+        let (merged, entries) = apply_pod(Some(&pod("busybox")), &applied, created, true).unwrap();
         assert_eq!(merged["spec"]["containers"][0]["image"], "nginx");
         assert_eq!(merged["status"], json!({"phase": "Running"}));
-        assert_eq!(
-            fields(&entries, "kubectl-create"),
-            json!({"f:metadata": {"f:labels": {"f:app": {}}},
-                   "f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {".": {}, "f:name": {}}}}})
-        );
-        assert_eq!(
-            entries
-                .iter()
-                .find(|e| e.manager.as_deref() == Some("kubectl"))
-                .unwrap()
-                .operation
-                .as_deref(),
-            Some("Apply")
-        );
+        assert_eq!(fields(&entries, "kubectl-create"), created_without_image());
+        assert_eq!(operation(&entries, "kubectl"), Some("Apply"));
     }
 
     #[test]
     fn several_conflicts_are_listed_by_manager() {
-        let created = record_update(Kind::Pod, None, &pod("busybox"), Vec::new(), CREATE, &now());
+        let created = update(None, &pod("busybox"), Vec::new(), CREATE);
         let mut live = pod("busybox");
         live["metadata"]["labels"]["tier"] = json!("a");
-        let entries = record_update(
-            Kind::Pod,
-            Some(&pod("busybox")),
-            &live,
-            created,
-            OTHER,
-            &now(),
-        );
+        let entries = update(Some(&pod("busybox")), &live, created, OTHER);
         let applied = json!({"metadata": {"name": "p", "labels": {"app": "x", "tier": "b"}},
                              "spec": {"containers": [{"name": "c", "image": "nginx"}]}});
-        let err = apply(
-            Kind::Pod,
-            Some(&live),
-            &applied,
-            entries,
-            KUBECTL,
-            false,
-            &now(),
-        )
-        .unwrap_err();
+        let err = apply_pod(Some(&live), &applied, entries, false).unwrap_err();
         assert_eq!(
             err.message,
             "Apply failed with 3 conflicts: conflicts with \"kubectl-create\" using v1:\n- .metadata.labels.app\n- .spec.containers[name=\"c\"].image\nconflicts with \"other\" using v1:\n- .metadata.labels.tier"
@@ -540,11 +504,10 @@ mod tests {
     fn apply_removes_what_it_no_longer_applies_and_nobody_else_owns() {
         let first = json!({"metadata": {"name": "p", "labels": {"a": "1", "b": "2"}},
                            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-        let (live, entries) =
-            apply(Kind::Pod, None, &first, Vec::new(), KUBECTL, false, &now()).unwrap();
+        let (live, entries) = apply_pod(None, &first, Vec::new(), false).unwrap();
         assert_eq!(live, first);
         // Another manager shares label b.
-        let entries = record_update(Kind::Pod, Some(&live), &live, entries, OTHER, &now());
+        let entries = update(Some(&live), &live, entries, OTHER);
         let mut shared = entries.clone();
         shared.push(with_set(
             new_entry(OTHER, "Apply", &now()),
@@ -558,27 +521,9 @@ mod tests {
             ),
         ));
         let second = json!({"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
-        let (merged, _) = apply(
-            Kind::Pod,
-            Some(&live),
-            &second,
-            shared,
-            KUBECTL,
-            false,
-            &now(),
-        )
-        .unwrap();
+        let (merged, _) = apply_pod(Some(&live), &second, shared, false).unwrap();
         assert_eq!(merged["metadata"]["labels"], json!({"b": "2"}));
-        let (merged, _) = apply(
-            Kind::Pod,
-            Some(&live),
-            &second,
-            entries,
-            KUBECTL,
-            false,
-            &now(),
-        )
-        .unwrap();
+        let (merged, _) = apply_pod(Some(&live), &second, entries, false).unwrap();
         assert_eq!(merged["metadata"]["labels"], json!({}));
     }
 
