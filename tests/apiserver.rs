@@ -5,98 +5,12 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Env;
+use common::served::serve;
 use serde_json::Value;
-
-/// A running `pod serve` for one environment, and a kubeconfig for it.
-struct Served {
-    server: Child,
-    kubeconfig: PathBuf,
-    env: Env,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // Our own child, by its pid.
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
-}
-
-/// Starts `pod serve --port 0` and waits (generously: a loaded machine)
-/// for the line that says where it listens.
-fn serve(env: Env) -> Served {
-    let mut server = env
-        .pod()
-        .args(["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting pod serve");
-    let stdout = server.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let kubeconfig = env.dir.path().join("kubeconfig");
-    let mut served = Served {
-        server,
-        kubeconfig: kubeconfig.clone(),
-        env,
-    };
-    let line = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("pod serve printed no address");
-    assert!(
-        line.starts_with("Serving the Kubernetes API on https://127.0.0.1:"),
-        "{line:?}"
-    );
-    served.env.ok(&["kubeconfig", kubeconfig.to_str().unwrap()]);
-    served.kubeconfig = kubeconfig;
-    served
-}
-
-impl Served {
-    /// kubectl with this server's kubeconfig (and a discovery cache of
-    /// the test's own).
-    fn kubectl_with(&self, kubeconfig: &std::path::Path) -> Command {
-        let mut cmd = Command::new("kubectl");
-        cmd.env_remove("KUBECONFIG")
-            .arg("--kubeconfig")
-            .arg(kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.env.dir.path().join("kube-cache"))
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    fn kubectl(&self, args: &[&str]) -> Output {
-        self.kubectl_with(&self.kubeconfig)
-            .args(args)
-            .output()
-            .expect("running kubectl (it must be installed: these tests do not skip)")
-    }
-
-    /// kubectl ARGS, asserted to succeed; its stdout.
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-}
 
 /// A table's cells, the AGE column left out (the two commands run
 /// seconds apart).

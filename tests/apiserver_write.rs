@@ -8,99 +8,13 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::Env;
-
-struct Served {
-    server: Child,
-    kubeconfig: PathBuf,
-    env: Env,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        // Our own child, by its pid.
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
-}
-
-/// `pod serve --port 0`, waited for (generously: a loaded machine) until
-/// it says where it listens; then `pod kubeconfig` for it.
-fn serve(env: Env) -> Served {
-    let mut server = env
-        .pod()
-        .args(["serve", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("starting pod serve");
-    let stdout = server.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let kubeconfig = env.dir.path().join("kubeconfig");
-    let served = Served {
-        server,
-        kubeconfig: kubeconfig.clone(),
-        env,
-    };
-    let line = rx
-        .recv_timeout(Duration::from_secs(120))
-        .expect("pod serve printed no address");
-    assert!(
-        line.starts_with("Serving the Kubernetes API on https://127.0.0.1:"),
-        "{line:?}"
-    );
-    served.env.ok(&["kubeconfig", kubeconfig.to_str().unwrap()]);
-    served
-}
+use common::served::{Served, serve};
 
 impl Served {
-    fn kubectl(&self, args: &[&str]) -> Output {
-        Command::new("kubectl")
-            .env_remove("KUBECONFIG")
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--cache-dir")
-            .arg(self.env.dir.path().join("kube-cache"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("running kubectl (it must be installed: these tests do not skip)")
-    }
-
-    /// kubectl ARGS, asserted to succeed; its stdout.
-    fn kubectl_ok(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            out.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// kubectl ARGS, asserted to fail; its stderr.
-    fn kubectl_fails(&self, args: &[&str]) -> String {
-        let out = self.kubectl(args);
-        assert!(
-            !out.status.success(),
-            "kubectl {args:?} succeeded: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
-    }
-
     /// `pod get pod web -o jsonpath=...`, read from the store by the CLI.
     fn jsonpath(&self, path: &str) -> String {
         common::pods::jsonpath(&self.env, "web", path)
