@@ -176,6 +176,8 @@ pub fn start(ready: Option<RawFd>) -> io::Result<Generation> {
             // The comm name, so that `ps` tells the two apart.
             libc::prctl(libc::PR_SET_NAME, c"pod-keeper".as_ptr(), 0, 0, 0);
         }
+        // What the keeper ran to get here it does not run again.
+        super::memory::drop_code_mappings();
         let (said, status) = serve(mine, sigfd, exits_w, pid);
         // SAFETY: the control socket of the generation that ended.
         unsafe { libc::close(mine) };
