@@ -7,12 +7,22 @@
 //! A supervisor does not inherit `POD_FAULT`; `POD_SUPERVISOR_FAULT`
 //! names the point its supervisors die at (the network's ADD runs there).
 
-/// Dies here, by SIGKILL, if `POD_FAULT` names this point (debug builds).
+/// Dies here, by SIGKILL, if `POD_FAULT` names this point; stops here,
+/// by SIGSTOP, if it is `stop:` and the point's name, so that a test can
+/// look at what the process has done by then and let it go on with
+/// SIGCONT (debug builds).
 #[inline]
 pub fn point(name: &str) {
     #[cfg(debug_assertions)]
-    if std::env::var_os(VAR).is_some_and(|v| v == name) {
-        let _ = crate::process::kill(std::process::id() as i32, libc::SIGKILL);
+    if let Some(v) = std::env::var_os(VAR) {
+        let signal = if v == name {
+            libc::SIGKILL
+        } else if v.to_str().and_then(|v| v.strip_prefix("stop:")) == Some(name) {
+            libc::SIGSTOP
+        } else {
+            return;
+        };
+        let _ = crate::process::kill(std::process::id() as i32, signal);
     }
     #[cfg(not(debug_assertions))]
     let _ = name;

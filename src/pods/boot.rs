@@ -92,9 +92,17 @@ pub fn up(store: &Store) -> Result<Report> {
                 super::delete(store, &pod, Termination::Immediate, true)?;
                 return Ok(Some(Outcome::Deleted));
             }
+            // The status as read now, the kubelet's view of a pod whose
+            // containers the restart took (`store::restarted`), is written
+            // down: once the new supervisor holds its lock, its record is
+            // what `get` shows, and until its first report that would
+            // still be the dead one's last (Running and ready, as before
+            // the restart). Read again, the status is the same.
             let now = pod.status.clone().unwrap_or_default();
-            if now.phase.as_deref() == Some(FAILED) {
+            if recorded.is_some() {
                 store.write_pod_status(&namespace, &name, &now)?;
+            }
+            if now.phase.as_deref() == Some(FAILED) {
                 super::terminate::release(store, &pod, &records)?;
                 return Ok(Some(Outcome::Failed));
             }

@@ -168,6 +168,8 @@ fn supervise(args: Args) -> Result<()> {
     };
     say(&ready, "ready\n");
     drop(ready);
+    // The pod is this supervisor's and nothing of it is done yet.
+    crate::fault::point("supervisor-claimed");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
