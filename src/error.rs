@@ -5,82 +5,8 @@
 use std::fmt;
 use std::process::ExitCode;
 
-use crate::api::FieldError;
+pub use crate::api::error::{ApiError, FromSource};
 use crate::store::StoreError;
-
-/// Errors that kubectl prints in a form of their own. Anything else is an
-/// `anyhow::Error` and is printed as `error: <message>`.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    /// `Error from server (NotFound): pods "x" not found`
-    #[error("{resource} \"{name}\" not found")]
-    NotFound { resource: String, name: String },
-    /// `Error from server (AlreadyExists): pods "x" already exists`
-    #[error("{resource} \"{name}\" already exists")]
-    AlreadyExists { resource: String, name: String },
-    /// `The Pod "x" is invalid: <causes>`
-    #[error("The {kind} \"{name}\" is invalid: {}", render_causes(.causes))]
-    Invalid {
-        kind: String,
-        name: String,
-        causes: Vec<FieldError>,
-    },
-    /// A request the server refuses as a whole (immutable field updates,
-    /// images in use): `Error from server (<reason>): <message>`.
-    #[error("{message}")]
-    Refused { reason: String, message: String },
-}
-
-impl ApiError {
-    /// The reason kubectl shows in `Error from server (<reason>)`, or `None`
-    /// for errors kubectl prints without that prefix.
-    pub fn reason(&self) -> Option<&str> {
-        match self {
-            ApiError::NotFound { .. } => Some("NotFound"),
-            ApiError::AlreadyExists { .. } => Some("AlreadyExists"),
-            ApiError::Invalid { .. } => None,
-            ApiError::Refused { reason, .. } => Some(reason),
-        }
-    }
-}
-
-fn render_causes(causes: &[FieldError]) -> String {
-    match causes {
-        [one] => one.to_string(),
-        many => {
-            let mut out = String::from("[");
-            for (i, cause) in many.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                out.push_str(&cause.to_string());
-            }
-            out.push(']');
-            out
-        }
-    }
-}
-
-/// An error from a source file: kubectl names the file the object came
-/// from (`error when creating "nginx.yaml": …`).
-#[derive(Debug)]
-pub struct FromSource {
-    pub verb: &'static str,
-    pub source: String,
-    pub error: ApiError,
-}
-
-impl fmt::Display for FromSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "error when {} \"{}\": {}",
-            self.verb, self.source, self.error
-        )
-    }
-}
-
-impl std::error::Error for FromSource {}
 
 /// A command that ends with a given exit code and an optional message, the
 /// way `kubectl exec` ends with the remote command's status.
@@ -199,5 +125,117 @@ fn render_api(e: &ApiError) -> String {
             Some(reason) => format!("Error from server ({reason}): {other}"),
             None => other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+    use crate::api::decode::{Source, decode};
+
+    fn not_found() -> StoreError {
+        StoreError::NotFound {
+            resource: "pods".into(),
+            name: "web".into(),
+        }
+    }
+
+    #[test]
+    fn the_cli_renders_them_in_kubectls_words() {
+        let corrupt = StoreError::Corrupt {
+            path: "/s/pods/default/web/pod.json".into(),
+            source: serde_json::from_slice::<serde_json::Value>(b"{").unwrap_err(),
+        };
+        let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
+        let refused = anyhow::Error::new(ApiError::Refused {
+            reason: "Forbidden".into(),
+            message: "namespace \"x\" is being terminated".into(),
+        });
+        let table = [
+            (
+                not_found(),
+                "Error from server (NotFound): pods \"web\" not found",
+            ),
+            (
+                StoreError::AlreadyExists {
+                    resource: "configmaps".into(),
+                    name: "c".into(),
+                },
+                "Error from server (AlreadyExists): configmaps \"c\" already exists",
+            ),
+            (
+                corrupt,
+                "error: corrupt state file /s/pods/default/web/pod.json: EOF while parsing an object at line 1 column 1",
+            ),
+            (
+                StoreError::io("reading /s/x")(denied()),
+                "error: reading /s/x: permission denied",
+            ),
+            (denied().into(), "error: permission denied"),
+            (
+                StoreError::Other(refused),
+                "Error from server (Forbidden): namespace \"x\" is being terminated",
+            ),
+        ];
+        for (err, want) in table {
+            assert_eq!(render(&anyhow::Error::new(err)), want);
+        }
+        // Wrapped by a caller's context, it is still found.
+        let wrapped = anyhow::Error::new(not_found()).context("deleting");
+        assert_eq!(
+            render(&wrapped),
+            "Error from server (NotFound): pods \"web\" not found"
+        );
+    }
+
+    #[test]
+    fn callers_tell_them_apart() {
+        let api = into_api(not_found().into()).unwrap();
+        assert!(matches!(api, ApiError::NotFound { .. }));
+        let inner = anyhow::Error::new(ApiError::AlreadyExists {
+            resource: "namespaces".into(),
+            name: "n".into(),
+        });
+        assert!(matches!(
+            into_api(StoreError::Other(inner).into()),
+            Ok(ApiError::AlreadyExists { .. })
+        ));
+        let io = StoreError::io("removing object")(io::Error::from(io::ErrorKind::Other));
+        let back = into_api(io.into()).unwrap_err();
+        assert!(matches!(
+            back.downcast_ref::<StoreError>(),
+            Some(StoreError::Io { context: Some(c), .. }) if c == "removing object"
+        ));
+    }
+
+    #[test]
+    fn decoding_refusals_in_kubectls_words() {
+        let err = |text: &str| {
+            let source = Source {
+                name: "x.yaml".into(),
+                text: text.into(),
+            };
+            render(&decode(&source).unwrap_err())
+        };
+        assert_eq!(
+            err("kind: Pod\n"),
+            "error: error validating \"x.yaml\": error validating data: apiVersion not set"
+        );
+        assert_eq!(
+            err("apiVersion: v2\nkind: Pod\nmetadata: {name: p}\n"),
+            "error: resource mapping not found for name: \"p\" namespace: \"\" from \"x.yaml\": no matches for kind \"Pod\" in version \"v2\"\nensure CRDs are installed first"
+        );
+        assert_eq!(
+            err("- a\n"),
+            "error: unable to decode \"x.yaml\": a manifest must be a mapping with apiVersion and kind, not a list"
+        );
+        assert_eq!(
+            err(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {on: x}\nimmutable: yes\nbogus: 1\n"
+            ),
+            "Error from server (BadRequest): error when creating \"x.yaml\": ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\""
+        );
     }
 }

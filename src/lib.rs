@@ -14,10 +14,10 @@ mod fault;
 mod image;
 mod network;
 mod node;
+mod objects;
 mod pods;
 mod print;
 mod process;
-mod repl;
 mod runtime;
 mod scheduler;
 mod store;
@@ -44,7 +44,13 @@ pub fn main() -> ExitCode {
     // process-wide before any client is built, in the CLI and in the
     // supervisor, which pulls a pod's images.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    if let Some(code) = supervisor::dispatch() {
+    // The supervisor retries the scheduler's waiting pods through `pods`,
+    // the layer above it, which is handed to it here.
+    let scheduling = supervisor::Scheduling {
+        retry: pods::retry_quietly,
+        flush_if_due: pods::flush_if_due,
+    };
+    if let Some(code) = supervisor::dispatch(scheduling) {
         return code;
     }
     match cli::run() {

@@ -5,6 +5,7 @@
 
 pub mod decode;
 pub mod defaults;
+pub mod error;
 pub mod field;
 pub mod kind;
 pub mod managed;
@@ -17,6 +18,7 @@ pub mod selector;
 pub mod validation;
 pub mod yaml11;
 
+pub use error::ApiError;
 pub use field::FieldError;
 pub use kind::Kind;
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::FieldError;
 use super::field::BadValue;
-use crate::error::ApiError;
+use crate::api::ApiError;
 
 /// The verb, which names the options kind in errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

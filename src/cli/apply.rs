@@ -71,7 +71,7 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
         _ => None,
     };
     let lock = store.lock(kind, &namespace, &name)?;
-    let Some(current) = store.get(kind, &namespace, &name)? else {
+    let Some(current) = crate::objects::get(store, kind, &namespace, &name)? else {
         // A create takes the object's lock itself (a second flock of the
         // same file by this process would wait for ever), and is atomic
         // on its own: a racing create is AlreadyExists.
@@ -130,7 +130,7 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
             // Every write is a new version.
             preset.metadata.resource_version = Some(crate::store::version::next(store)?);
         }
-        store.replace(&desired)?;
+        crate::objects::replace(store, &desired)?;
         if !matches!(desired, Object::Pod(_)) {
             crate::runtime::refresh_volumes(store, &desired)?;
         }

@@ -117,8 +117,7 @@ fn names(line: &Line, kind: Kind) -> Vec<String> {
         return Vec::new();
     };
     let namespace = line.namespace();
-    store
-        .list(kind, namespace.as_deref())
+    crate::objects::list(&store, kind, namespace.as_deref())
         .unwrap_or_default()
         .iter()
         .map(|o| o.name().to_string())

@@ -245,9 +245,9 @@ pub fn admit_and_store<'s>(
     }
     if dry_run == DryRun::Server {
         if kind == Kind::Node {
-            return Err(store.refuse_node_create(object.name()).into());
+            return Err(crate::objects::refuse_node_create(store, object.name()).into());
         }
-        if store.get(kind, &namespace, object.name())?.is_some() {
+        if crate::objects::get(store, kind, &namespace, object.name())?.is_some() {
             return Err(ApiError::AlreadyExists {
                 resource: kind.resource().into(),
                 name: object.name().to_string(),
@@ -257,7 +257,7 @@ pub fn admit_and_store<'s>(
         return Ok((warnings, None));
     }
     let Object::Pod(pod) = &*object else {
-        store.create(object)?;
+        crate::objects::create(store, object)?;
         return Ok((warnings, None));
     };
     // The node is read before the pod is stored: a node that cannot be

@@ -206,7 +206,7 @@ pub fn delete_one(
             Err(e) => Err(e.into()),
             Ok(_) => Ok(false),
         },
-        _ => Ok(store.remove(kind, namespace, name)?),
+        _ => Ok(crate::objects::remove(store, kind, namespace, name)?),
     }
 }
 

@@ -34,7 +34,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     if !args.filenames.is_empty() {
         for doc in super::create::read_documents(&args.filenames, false, &global.namespace)? {
             let o = &doc.object;
-            match store.get_required(o.kind(), o.namespace(), o.name()) {
+            match crate::objects::get_required(&store, o.kind(), o.namespace(), o.name()) {
                 Ok(found) => objects.push(found),
                 Err(e) => errors.push(e.into()),
             }
@@ -43,7 +43,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         match resources::parse(&args.resources)? {
             Selection::Named(named) => {
                 for (kind, name) in named {
-                    match store.get_required(kind, &global.namespace, &name) {
+                    match crate::objects::get_required(&store, kind, &global.namespace, &name) {
                         Ok(found) => objects.push(found),
                         Err(e) => errors.push(e.into()),
                     }
@@ -52,7 +52,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
             Selection::Kinds(kinds) => {
                 let selector = args.selector.as_deref().map(Selector::parse).transpose()?;
                 for kind in kinds {
-                    for read in store.list_each(kind, global.list_namespace(), Detail::Full)? {
+                    for read in crate::objects::list_each(
+                        &store,
+                        kind,
+                        global.list_namespace(),
+                        Detail::Full,
+                    )? {
                         match read {
                             Ok(o)
                                 if selector

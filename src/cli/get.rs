@@ -180,7 +180,7 @@ fn fetch(
             super::create::read_documents(&args.filenames, args.recursive, &global.namespace)?;
         for doc in docs {
             let o = &doc.object;
-            match store.get_required(o.kind(), o.namespace(), o.name()) {
+            match crate::objects::get_required(store, o.kind(), o.namespace(), o.name()) {
                 Ok(found) => objects.push(found),
                 Err(e) => errors.push(e.into()),
             }
@@ -190,7 +190,9 @@ fn fetch(
             Selection::Kinds(kinds) => {
                 listed = true;
                 for kind in kinds {
-                    for read in store.list_each(kind, global.list_namespace(), detail)? {
+                    for read in
+                        crate::objects::list_each(store, kind, global.list_namespace(), detail)?
+                    {
                         match read {
                             Ok(o)
                                 if selector
@@ -207,7 +209,7 @@ fn fetch(
             Selection::Named(named) => {
                 listed = false;
                 for (kind, name) in named {
-                    match store.get_required(kind, &global.namespace, &name) {
+                    match crate::objects::get_required(store, kind, &global.namespace, &name) {
                         Ok(found) => objects.push(found),
                         Err(e) => errors.push(e.into()),
                     }

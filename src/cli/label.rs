@@ -98,7 +98,7 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
         Selection::Kinds(kinds) if args.all => {
             let mut named = Vec::new();
             for kind in kinds {
-                for o in store.list(kind, Some(&global.namespace))? {
+                for o in crate::objects::list(&store, kind, Some(&global.namespace))? {
                     named.push((kind, o.name().to_string()));
                 }
             }
@@ -109,7 +109,7 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
     let mut relabelled = false;
     for (kind, name) in named {
         let _lock = store.lock(kind, &global.namespace, &name)?;
-        let mut object = store.get_required(kind, &global.namespace, &name)?;
+        let mut object = crate::objects::get_required(&store, kind, &global.namespace, &name)?;
         let map = match field {
             Field::Labels => &mut object.metadata_mut().labels,
             Field::Annotations => &mut object.metadata_mut().annotations,
@@ -125,7 +125,7 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
             .into());
         }
         if outcome != Outcome::Unchanged {
-            store.replace(&without_status(object))?;
+            crate::objects::replace(&store, &without_status(object))?;
             relabelled |= matches!(field, Field::Labels)
                 && matches!(kind, Kind::Node | Kind::Pod | Kind::Namespace);
         }

@@ -20,6 +20,7 @@ mod kubeconfig;
 mod label;
 mod logs;
 mod port_forward;
+mod repl;
 mod resources;
 mod serve;
 mod shell;
@@ -160,8 +161,7 @@ fn flush_unschedulable(global: &GlobalArgs) {
     let Ok(store) = global.store() else {
         return;
     };
-    let interval = store
-        .node_config()
+    let interval = crate::node::config::NodeConfig::of(&store)
         .map_or(crate::node::config::DEFAULT_UNSCHEDULABLE_RETRY, |c| {
             c.unschedulable_retry
         });

@@ -93,7 +93,12 @@ pub fn targets(
             for kind in kinds {
                 // Names and labels are all it needs: a pod's corrupt status
                 // record must not keep its deletion from being found.
-                for read in store.list_each(kind, global.list_namespace(), Detail::Manifest)? {
+                for read in crate::objects::list_each(
+                    store,
+                    kind,
+                    global.list_namespace(),
+                    Detail::Manifest,
+                )? {
                     let object = match read {
                         Ok(object) => object,
                         // A pod whose manifest is damaged has no labels to

@@ -5,5 +5,5 @@ use anyhow::Result;
 use super::GlobalArgs;
 
 pub fn run(global: &GlobalArgs) -> Result<()> {
-    crate::repl::run(global)
+    super::repl::run(global)
 }

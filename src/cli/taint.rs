@@ -65,8 +65,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     let store = global.store()?;
     let names: Vec<String> = if args.all || args.selector.is_some() {
         let selector = args.selector.as_deref().map(Selector::parse).transpose()?;
-        store
-            .list(Kind::Node, None)?
+        crate::objects::list(&store, Kind::Node, None)?
             .into_iter()
             .filter(|o| {
                 selector
@@ -80,11 +79,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     };
     for name in names {
         let _lock = store.lock(Kind::Node, "", &name)?;
-        let Object::Node(mut node) = store.get_required(Kind::Node, "", &name)? else {
+        let Object::Node(mut node) = crate::objects::get_required(&store, Kind::Node, "", &name)?
+        else {
             unreachable!("a node read as a node");
         };
         let operation = update(&mut node, &add, &remove, args.overwrite, now())?;
-        store.replace(&Object::Node(node))?;
+        crate::objects::replace(&store, &Object::Node(node))?;
         println!("node/{name} {operation}");
     }
     // A removed taint may let waiting pods fit.

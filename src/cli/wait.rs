@@ -50,7 +50,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     let deadline = Instant::now() + timeout;
     for (kind, namespace, name) in targets {
         loop {
-            let object = store.get(kind, &namespace, &name)?;
+            let object = crate::objects::get(&store, kind, &namespace, &name)?;
             if condition.met(object.as_ref(), kind, &name)? {
                 println!("{}/{name} condition met", kind.singular());
                 break;

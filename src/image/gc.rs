@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use serde_json::Value;
 
 use super::{ImageStore, Reference, StoredImage};
-use crate::error::ApiError;
+use crate::api::ApiError;
 
 /// A flock on `<images>/gc.lock`, shared or exclusive.
 #[derive(Debug)]

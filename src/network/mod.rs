@@ -91,21 +91,6 @@ pub fn network(config: &Network, root: &Path) -> Result<NetworkList, String> {
     })
 }
 
-/// Checks a CIDR (`10.244.0.0/16`, `fd00::/64`).
-pub fn check_cidr(text: &str) -> Result<(), String> {
-    let (address, prefix) = text
-        .split_once('/')
-        .ok_or("expected an address/prefix length")?;
-    let address: IpAddr = address
-        .parse()
-        .map_err(|_| format!("{address:?} is not an IP address"))?;
-    let max = if address.is_ipv4() { 32 } else { 128 };
-    match prefix.parse::<u8>() {
-        Ok(n) if n <= max => Ok(()),
-        _ => Err(format!("prefix length {prefix} is out of range")),
-    }
-}
-
 /// The port mappings portmap is given: the containers' ports with a
 /// hostPort, in the CRI's shape (protocol in lower case).
 pub fn port_mappings(pod: &Pod) -> Vec<Value> {
@@ -336,8 +321,7 @@ pub fn detach(store: &Store, uid: &str) -> Result<()> {
 /// The node's network GC now, whatever it did before (`pod up`: the
 /// node's start, or a user asking for it); its errors are reported.
 pub fn gc_now(store: &Store) {
-    let collected = store
-        .node_config()
+    let collected = crate::node::config::NodeConfig::of(store)
         .and_then(|config| gc::now(store, &config.network));
     if let Err(e) = collected {
         eprintln!("Warning: the network's garbage collection: {e:#}");

@@ -38,12 +38,10 @@ use serde::Deserialize;
 
 use crate::api::decode::strict::{self, StrictError};
 use crate::api::decode::yaml;
+use crate::store::Store;
 
 pub const API_VERSION: &str = "kubelet.config.k8s.io/v1beta1";
 pub const KIND: &str = "KubeletConfiguration";
-
-/// The node configuration file's name under the state root.
-pub const FILE_NAME: &str = "config.yaml";
 
 /// What the file says, with its defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -159,6 +157,12 @@ impl NodeConfig {
     }
 
     /// Reads `path` (absent: the defaults) for the node rooted at `root`.
+    /// The node configuration of a state directory: its `--config` file,
+    /// else `<root>/config.yaml` (the defaults when there is no file).
+    pub fn of(store: &Store) -> Result<NodeConfig> {
+        NodeConfig::load(&store.node_config_path(), store.root())
+    }
+
     pub fn load(path: &Path, root: &Path) -> Result<NodeConfig> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -256,8 +260,7 @@ impl NodeConfig {
             network.plugin_timeout = timeout;
         }
         if let Some(cidr) = wire.pod_cidr {
-            crate::network::check_cidr(&cidr)
-                .map_err(|e| format!("podCIDR: Invalid value: {cidr:?}: {e}"))?;
+            check_cidr(&cidr).map_err(|e| format!("podCIDR: Invalid value: {cidr:?}: {e}"))?;
             network.pod_cidr = cidr;
         }
         let eviction_hard = match &wire.eviction_hard {
@@ -304,6 +307,21 @@ fn absolute_dir(field: &str, dir: PathBuf) -> Result<PathBuf, String> {
             "{field}: Invalid value: {:?}: must be an absolute path",
             dir.display().to_string()
         ))
+    }
+}
+
+/// Checks a CIDR (`10.244.0.0/16`, `fd00::/64`).
+fn check_cidr(text: &str) -> Result<(), String> {
+    let (address, prefix) = text
+        .split_once('/')
+        .ok_or("expected an address/prefix length")?;
+    let address: std::net::IpAddr = address
+        .parse()
+        .map_err(|_| format!("{address:?} is not an IP address"))?;
+    let max = if address.is_ipv4() { 32 } else { 128 };
+    match prefix.parse::<u8>() {
+        Ok(n) if n <= max => Ok(()),
+        _ => Err(format!("prefix length {prefix} is out of range")),
     }
 }
 

@@ -25,8 +25,7 @@ pub fn name_in(config: &super::config::NodeConfig) -> String {
 /// A configuration that cannot be read is reported by whatever reads it
 /// for its other fields; the hostname stands in here.
 pub fn name_of(store: &crate::store::Store) -> String {
-    store
-        .node_config()
+    crate::node::config::NodeConfig::of(store)
         .map(|config| name_in(&config))
         .unwrap_or_else(|_| name())
 }

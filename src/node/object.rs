@@ -32,8 +32,8 @@ use k8s_openapi::jiff::Timestamp;
 use super::measure::{self, HugePages, System};
 use super::pressure::{self, Observed, Thresholds};
 use crate::api::quantity::Quantity;
+use crate::store::events::{Recorder, Source, Type};
 use crate::store::{Lock, Store, write_atomic};
-use crate::supervisor::events::{Recorder, Source, Type};
 
 /// The kubelet's default `maxPods`.
 pub const MAX_PODS: i64 = 110;
@@ -47,7 +47,7 @@ pub const LABEL_ARCH_BETA: &str = "beta.kubernetes.io/arch";
 
 /// The node as it is now. Registers it (uid, creation time) on first use.
 pub fn current(store: &Store) -> Result<Node> {
-    let config = store.node_config()?;
+    let config = crate::node::config::NodeConfig::of(store)?;
     current_in(
         store.root(),
         &super::facts::name_in(&config),
@@ -141,16 +141,7 @@ fn status_event(condition: &str, status: bool) -> Option<&'static str> {
 /// The kubelet's events about the node `name`, oldest first.
 pub fn events(store: &Store, name: &str) -> Result<Vec<k8s_openapi::api::core::v1::Event>> {
     let path = events_path(store.root(), name);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-    };
-    Ok(crate::store::latest_copies(
-        text.lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect(),
-    ))
+    crate::store::events::read(&path).with_context(|| format!("reading {}", path.display()))
 }
 
 fn events_path(root: &Path, name: &str) -> PathBuf {
@@ -168,7 +159,7 @@ fn save_in(root: &Path, node: &Node) -> Result<()> {
     let name = node.metadata.name.clone().unwrap_or_default();
     let _lock = lock(root)?;
     let path = record_path(root, &name);
-    let mut record = read_record(&path)?.ok_or_else(|| crate::error::ApiError::NotFound {
+    let mut record = read_record(&path)?.ok_or_else(|| crate::api::ApiError::NotFound {
         resource: "nodes".into(),
         name: name.clone(),
     })?;
@@ -764,7 +755,7 @@ mod tests {
         let node = current_in(root.path(), "box", &calm).unwrap();
         assert_eq!(node.spec.unwrap().taints, None);
         let text = std::fs::read_to_string(events_path(root.path(), "box")).unwrap();
-        let events = crate::store::latest_copies(
+        let events = crate::store::events::latest_copies(
             text.lines()
                 .map(|l| serde_json::from_str(l).unwrap())
                 .collect(),

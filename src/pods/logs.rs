@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::api::{Kind, Object};
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::store::Store;
 use crate::store::crilog::{self, Line, Reassembler};
 

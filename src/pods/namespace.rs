@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::Termination;
 use crate::api::{Kind, Object};
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::store::{Store, namespaces};
 
 /// Deletes namespace `name` and what is in it; false when there is no

@@ -5,6 +5,8 @@
 //! Every renderer is a pure function of the objects and `now`, so tests
 //! pin ages; `render` and `render_objects` read the clock for the CLI.
 
+#[cfg(test)]
+mod brief_tests;
 pub mod custom_columns;
 pub mod describe;
 pub mod events;

@@ -192,7 +192,7 @@ fn terminating(o: &Object, now: Timestamp) -> Option<Object> {
 fn current(store: &Store, target: &Target) -> Result<Vec<Object>> {
     let mut out = Vec::new();
     for &kind in &target.kinds {
-        for o in store.list(kind, target.namespace.as_deref())? {
+        for o in crate::objects::list(store, kind, target.namespace.as_deref())? {
             if let Some(names) = &target.names
                 && !names.iter().any(|(k, n)| *k == kind && n == o.name())
             {

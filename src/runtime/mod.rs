@@ -258,7 +258,7 @@ impl PodRuntime {
             // range's node-wide entry again after a reboot.
             runtime.range = Some(userns::allocate(store.root(), runtime.uid())?);
         }
-        runtime.node_config = store.node_config()?;
+        runtime.node_config = crate::node::config::NodeConfig::of(store)?;
         runtime.prepare_files()?;
         runtime
             .cgroup
@@ -272,7 +272,7 @@ impl PodRuntime {
     /// files, volumes and cgroup are in use by the running containers).
     pub fn resume(store: &Store, pod: &Pod) -> Result<PodRuntime> {
         let mut runtime = PodRuntime::open(store, pod)?;
-        runtime.node_config = store.node_config()?;
+        runtime.node_config = crate::node::config::NodeConfig::of(store)?;
         Ok(runtime)
     }
 

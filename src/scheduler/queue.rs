@@ -24,8 +24,8 @@ use super::fit::{self, Snapshot};
 use crate::api::phase::{PENDING, is_terminal};
 use crate::api::{Kind, Object};
 use crate::node::admission::Rejection;
+use crate::store::events::{PodRef, Recorder, Source, Type};
 use crate::store::{Lock, Store};
-use crate::supervisor::events::{PodRef, Recorder, Source, Type};
 
 /// The scheduler this one is.
 pub const DEFAULT_SCHEDULER: &str = "default-scheduler";

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::PathBuf;
 
-use crate::error::ApiError;
+use crate::api::ApiError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -81,86 +81,5 @@ impl StoreError {
             }),
             _ => None,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::error::{into_api, render};
-
-    fn not_found() -> StoreError {
-        StoreError::NotFound {
-            resource: "pods".into(),
-            name: "web".into(),
-        }
-    }
-
-    #[test]
-    fn the_cli_renders_them_in_kubectls_words() {
-        let corrupt = StoreError::Corrupt {
-            path: "/s/pods/default/web/pod.json".into(),
-            source: serde_json::from_slice::<serde_json::Value>(b"{").unwrap_err(),
-        };
-        let denied = || io::Error::from(io::ErrorKind::PermissionDenied);
-        let refused = anyhow::Error::new(ApiError::Refused {
-            reason: "Forbidden".into(),
-            message: "namespace \"x\" is being terminated".into(),
-        });
-        let table = [
-            (
-                not_found(),
-                "Error from server (NotFound): pods \"web\" not found",
-            ),
-            (
-                StoreError::AlreadyExists {
-                    resource: "configmaps".into(),
-                    name: "c".into(),
-                },
-                "Error from server (AlreadyExists): configmaps \"c\" already exists",
-            ),
-            (
-                corrupt,
-                "error: corrupt state file /s/pods/default/web/pod.json: EOF while parsing an object at line 1 column 1",
-            ),
-            (
-                StoreError::io("reading /s/x")(denied()),
-                "error: reading /s/x: permission denied",
-            ),
-            (denied().into(), "error: permission denied"),
-            (
-                StoreError::Other(refused),
-                "Error from server (Forbidden): namespace \"x\" is being terminated",
-            ),
-        ];
-        for (err, want) in table {
-            assert_eq!(render(&anyhow::Error::new(err)), want);
-        }
-        // Wrapped by a caller's context, it is still found.
-        let wrapped = anyhow::Error::new(not_found()).context("deleting");
-        assert_eq!(
-            render(&wrapped),
-            "Error from server (NotFound): pods \"web\" not found"
-        );
-    }
-
-    #[test]
-    fn callers_tell_them_apart() {
-        let api = into_api(not_found().into()).unwrap();
-        assert!(matches!(api, ApiError::NotFound { .. }));
-        let inner = anyhow::Error::new(ApiError::AlreadyExists {
-            resource: "namespaces".into(),
-            name: "n".into(),
-        });
-        assert!(matches!(
-            into_api(StoreError::Other(inner).into()),
-            Ok(ApiError::AlreadyExists { .. })
-        ));
-        let io = StoreError::io("removing object")(io::Error::from(io::ErrorKind::Other));
-        let back = into_api(io.into()).unwrap_err();
-        assert!(matches!(
-            back.downcast_ref::<StoreError>(),
-            Some(StoreError::Io { context: Some(c), .. }) if c == "removing object"
-        ));
     }
 }

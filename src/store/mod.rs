@@ -3,8 +3,8 @@
 //! format of the directory is defined here, for the CLI and the
 //! supervisor alike: objects and status records (this module), how a
 //! stored status reads ([`observed`]), the supervisor's pid file and
-//! process list ([`record`]), CRI container logs ([`crilog`]), and the
-//! reading of events (the supervisor's `events` appends them). The store
+//! process list ([`record`]), CRI container logs ([`crilog`]), and events
+//! (`events.jsonl`, written and read by [`events`]). The store
 //! uses nothing from the layers above it (`supervisor`, `pods`, `cli`).
 //! Its object operations fail with a [`StoreError`] that callers branch
 //! on (NotFound, AlreadyExists, Corrupt with the file, Io); the CLI
@@ -42,12 +42,13 @@
 //! Both roots are mode 0700 (see `private`).
 
 mod atomic;
-mod brief;
+pub mod brief;
 pub mod crilog;
 mod error;
+pub mod events;
 pub mod format;
 mod lock;
-mod names;
+pub mod names;
 pub mod namespaces;
 pub mod node_index;
 pub mod observed;
@@ -74,6 +75,10 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// From how many objects on, `list` reads them on every core.
 const PARALLEL_LIST_MIN: usize = 64;
+
+/// The node configuration file's name under the state root (its format
+/// is `node::config`'s).
+const NODE_CONFIG_FILE: &str = "config.yaml";
 
 /// How much of a stored object to decode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,12 +153,7 @@ impl Store {
     pub fn node_config_path(&self) -> PathBuf {
         self.node_config
             .clone()
-            .unwrap_or_else(|| self.root.join(crate::node::config::FILE_NAME))
-    }
-
-    /// The node configuration (the defaults when there is no file).
-    pub fn node_config(&self) -> anyhow::Result<crate::node::config::NodeConfig> {
-        crate::node::config::NodeConfig::load(&self.node_config_path(), &self.root)
+            .unwrap_or_else(|| self.root.join(NODE_CONFIG_FILE))
     }
 
     /// The directory of one pod's persistent state.
@@ -236,19 +236,11 @@ impl Store {
         }
     }
 
-    /// What a Node create gets (see [`node_create_refused`]).
-    pub fn refuse_node_create(&self, name: &str) -> crate::error::ApiError {
-        node_create_refused(name, &crate::node::name_of(self))
-    }
-
     /// Stores a new object. Exactly one of several racing creates of the
     /// same name succeeds; the others get AlreadyExists. A pod is staged in
     /// `tmp/` and renamed into place with RENAME_NOREPLACE, so a half-written
     /// pod is never visible.
     pub fn create(&self, object: &Object) -> Result<()> {
-        if let Object::Node(_) = object {
-            return Err(anyhow::Error::from(self.refuse_node_create(object.name())).into());
-        }
         let (kind, namespace, name) = identity(object)?;
         if kind.namespaced() {
             namespaces::admit_create(self, kind, namespace, name)?;
@@ -298,9 +290,6 @@ impl Store {
     /// Replaces a stored object (apply, label, annotate). The caller holds
     /// the object's lock across read-modify-write.
     pub fn replace(&self, object: &Object) -> Result<()> {
-        if let Object::Node(node) = object {
-            return Ok(crate::node::save(self, node)?);
-        }
         let (kind, namespace, name) = identity(object)?;
         let path = self.object_path(kind, namespace, name);
         if !path.exists() {
@@ -341,14 +330,7 @@ impl Store {
         name: &str,
         detail: Detail,
     ) -> Result<Option<Object>> {
-        if kind == Kind::Node {
-            // The one node, whatever namespace was asked.
-            names::check_path_segment(name)?;
-            let node = crate::node::current(self)?;
-            return Ok(
-                (node.metadata.name.as_deref() == Some(name)).then(|| Object::Node(Box::new(node)))
-            );
-        }
+        not_stored(kind)?;
         let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
             return Ok(None);
@@ -392,7 +374,7 @@ impl Store {
                 Object::Namespace(ns)
             }
             Kind::PodPreset => Object::PodPreset(Box::new(parse(&path, &bytes)?)),
-            Kind::Node => unreachable!("nodes are built, not read from a file"),
+            Kind::Node => unreachable!("refused by not_stored"),
         };
         Ok(Some(object))
     }
@@ -432,12 +414,7 @@ impl Store {
         namespace: Option<&str>,
         detail: Detail,
     ) -> Result<Vec<Result<Object>>> {
-        if kind == Kind::Node {
-            let node = crate::node::current(self)
-                .map(|n| Object::Node(Box::new(n)))
-                .map_err(StoreError::from);
-            return Ok(vec![node]);
-        }
+        not_stored(kind)?;
         if kind == Kind::Namespace {
             namespaces::ensure_built_in(self)?;
         }
@@ -497,13 +474,7 @@ impl Store {
     /// Removes a ConfigMap or Secret, or a pod's whole persistent
     /// directory. Returns whether there was anything to remove.
     pub fn remove(&self, kind: Kind, namespace: &str, name: &str) -> Result<bool> {
-        if kind == Kind::Node {
-            names::check_path_segment(name)?;
-            if self.get(kind, namespace, name)?.is_none() {
-                return Ok(false);
-            }
-            return Err(anyhow!("{}", node_is_the_machine(name)).into());
-        }
+        not_stored(kind)?;
         let namespace = scope(kind, namespace);
         if !addressable(namespace, name)? {
             return Ok(false);
@@ -583,63 +554,18 @@ impl Store {
             return Ok(Vec::new());
         }
         let path = self.pod_dir(namespace, name).join("events.jsonl");
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::io(format!("reading {}", path.display()))(e)),
-        };
-        // A line cut short by a crash mid-append is skipped, not fatal; a
-        // folded event is appended again, and its last copy counts.
-        Ok(latest_copies(
-            text.lines()
-                .filter_map(|line| serde_json::from_str(line).ok())
-                .collect(),
-        ))
+        events::read(&path).map_err(StoreError::io(format!("reading {}", path.display())))
     }
 }
 
-/// What the API server of a one-node cluster answers a Node create: the
-/// node's own name exists already (the kubelet registered it); another
-/// name would be a Node no kubelet ever reports for, NotReady for ever, so
-/// it is refused rather than stored.
-fn node_create_refused(name: &str, this: &str) -> crate::error::ApiError {
-    if name == this {
-        return crate::error::ApiError::AlreadyExists {
-            resource: "nodes".into(),
-            name: name.to_string(),
-        };
+/// The Node is built from the machine and its record (`node`), not kept
+/// as a file of its own: `objects` serves it, and the store refuses it
+/// rather than guess.
+fn not_stored(kind: Kind) -> Result<()> {
+    if kind == Kind::Node {
+        return Err(anyhow!("nodes are not stored objects: they are served by `objects`").into());
     }
-    crate::error::ApiError::Refused {
-        reason: "Forbidden".into(),
-        message: format!(
-            "nodes {name:?} is forbidden: pod's one node is this machine, {this:?}, registered by pod itself; no kubelet would ever run a Node named {name:?}"
-        ),
-    }
-}
-
-/// Why a node cannot be created or deleted here.
-fn node_is_the_machine(name: &str) -> String {
-    format!(
-        "nodes {name:?} cannot be created or deleted: pod's one node is this machine, registered by pod itself"
-    )
-}
-
-/// Keeps the last copy of each event name, in the order the names first
-/// appeared (what `Store::read_pod_events` returns).
-pub fn latest_copies(events: Vec<Event>) -> Vec<Event> {
-    let mut out: Vec<Event> = Vec::with_capacity(events.len());
-    let mut index = std::collections::HashMap::new();
-    for event in events {
-        let name = event.metadata.name.clone().unwrap_or_default();
-        match index.get(&name) {
-            Some(&i) => out[i] = event,
-            None => {
-                index.insert(name, out.len());
-                out.push(event);
-            }
-        }
-    }
-    out
+    Ok(())
 }
 
 /// The pod's uid, which names its run directory and its log directory.
@@ -737,6 +663,7 @@ fn open_regular(path: &Path) -> io::Result<fs::File> {
 }
 
 fn identity(object: &Object) -> Result<(Kind, &str, &str)> {
+    not_stored(object.kind())?;
     let name = object.name();
     let namespace = scope(object.kind(), object.namespace());
     // Names reach paths: only DNS-1123 subdomains (validated upstream) may.

@@ -16,8 +16,8 @@ use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{Namespace, NamespaceStatus};
 
 use super::{Store, atomic, object_bytes, sorted_entries, tempdir_in};
+use crate::api::ApiError;
 use crate::api::{Kind, Object, defaults};
-use crate::error::ApiError;
 
 /// What every cluster has (and the API server refuses to delete).
 pub const BUILT_IN: [&str; 4] = ["default", "kube-node-lease", "kube-public", "kube-system"];

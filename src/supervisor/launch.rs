@@ -42,6 +42,17 @@ impl Settings {
     }
 }
 
+/// What the supervisor asks of the layer above it (`pods`, given by
+/// `main`, so that nothing of the CLI side is imported here): trying the
+/// waiting pods again, and starting the supervisors of those that fit,
+/// when this pod ends; the scheduler's periodic flush of its
+/// unschedulable pods when it is due.
+#[derive(Debug, Clone, Copy)]
+pub struct Scheduling {
+    pub retry: fn(&Store),
+    pub flush_if_due: fn(&Store, std::time::Duration),
+}
+
 /// The supervisor's command line.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Args {
@@ -57,7 +68,7 @@ pub struct Args {
 }
 
 /// Runs the supervisor if argv asks for it (before clap sees argv).
-pub fn dispatch() -> Option<ExitCode> {
+pub fn dispatch(scheduling: Scheduling) -> Option<ExitCode> {
     let mut args = std::env::args_os();
     if args.next()? != ARGV0 || args.next()? != MARKER {
         return None;
@@ -69,7 +80,7 @@ pub fn dispatch() -> Option<ExitCode> {
         eprintln!("pod-supervisor: malformed arguments");
         return Some(ExitCode::from(2));
     };
-    Some(match supervise(parsed) {
+    Some(match supervise(parsed, scheduling) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pod-supervisor: {e:#}");
@@ -78,7 +89,7 @@ pub fn dispatch() -> Option<ExitCode> {
     })
 }
 
-fn supervise(args: Args) -> Result<()> {
+fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
     // The tunables were glibc's, read at start: the processes the
     // supervisor starts (CNI plugins, hooks) get the environment as the
     // CLI had it.
@@ -128,7 +139,7 @@ fn supervise(args: Args) -> Result<()> {
             Store::open(&args.root, &args.run_root)?.with_node_config(args.config.as_deref())?;
         // A node configuration the kubelet would not start with fails the
         // pod's creation here, before anything of it exists.
-        store.node_config()?;
+        crate::node::config::NodeConfig::of(&store)?;
         let pod = match store.get(crate::api::Kind::Pod, &args.namespace, &args.name)? {
             Some(crate::api::Object::Pod(p)) if p.metadata.uid.as_deref() == Some(&args.uid) => *p,
             _ => bail!("pod {}/{} is not stored", args.namespace, args.name),
@@ -176,7 +187,15 @@ fn supervise(args: Args) -> Result<()> {
     let local = tokio::task::LocalSet::new();
     local.block_on(
         &runtime,
-        super::lifecycle::run(store, pod, records, listener, args.settings, generation),
+        super::lifecycle::run(
+            store,
+            pod,
+            records,
+            listener,
+            args.settings,
+            generation,
+            scheduling,
+        ),
     )
 }
 

@@ -34,7 +34,6 @@
 
 pub mod attach;
 pub mod backoff;
-pub mod events;
 mod grpc;
 mod handler;
 pub mod keeper;
@@ -48,4 +47,4 @@ pub mod status;
 mod stdio;
 mod tls;
 
-pub use launch::dispatch;
+pub use launch::{Scheduling, dispatch};

@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use super::field::go_quote;
 use super::{Kind, Object};
-use crate::error::{ApiError, FromSource};
+use crate::api::error::{ApiError, FromSource};
 
 /// Manifest text together with the name kubectl reports it by (the path as
 /// given, or `STDIN`).
@@ -366,28 +366,5 @@ mod tests {
         let docs = decode_text(r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "j"}, "data": {"k": "v"}}"#).unwrap();
         assert_eq!(names(&docs), ["configmap/j"]);
         assert!(decode_text("").unwrap().is_empty());
-    }
-
-    #[test]
-    fn refuses_what_is_not_an_object_of_a_stored_kind() {
-        let err = |text: &str| crate::error::render(&decode_text(text).unwrap_err());
-        assert_eq!(
-            err("kind: Pod\n"),
-            "error: error validating \"x.yaml\": error validating data: apiVersion not set"
-        );
-        assert_eq!(
-            err("apiVersion: v2\nkind: Pod\nmetadata: {name: p}\n"),
-            "error: resource mapping not found for name: \"p\" namespace: \"\" from \"x.yaml\": no matches for kind \"Pod\" in version \"v2\"\nensure CRDs are installed first"
-        );
-        assert_eq!(
-            err("- a\n"),
-            "error: unable to decode \"x.yaml\": a manifest must be a mapping with apiVersion and kind, not a list"
-        );
-        assert_eq!(
-            err(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {on: x}\nimmutable: yes\nbogus: 1\n"
-            ),
-            "Error from server (BadRequest): error when creating \"x.yaml\": ConfigMap in version \"v1\" cannot be handled as a ConfigMap: strict decoding error: unknown field \"bogus\""
-        );
     }
 }

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 
 use crate::api::Kind;
 use crate::api::Object;
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::store::Store;
 
 /// kubectl's annotation naming the container that `exec`, `attach` and

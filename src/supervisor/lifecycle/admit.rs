@@ -8,7 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::node::admission;
 use crate::node::config::NodeConfig;
-use crate::supervisor::events::Type;
+use crate::store::events::Type;
 
 use super::Supervisor;
 
@@ -16,10 +16,8 @@ impl Supervisor {
     pub(super) fn admit(&mut self) {
         // The file was read when the supervisor started; should it have
         // broken since, the defaults are the strictest configuration.
-        let config = self
-            .store
-            .node_config()
-            .unwrap_or_else(|_| NodeConfig::defaults(self.store.root()));
+        let config =
+            NodeConfig::of(&self.store).unwrap_or_else(|_| NodeConfig::defaults(self.store.root()));
         if let Err(rejection) = admission::admit(&self.pod, &config) {
             self.event(None, Type::Warning, &rejection.reason, &rejection.message);
             if let Err(e) = self.stage.end() {

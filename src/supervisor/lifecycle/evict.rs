@@ -12,7 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::SignedDuration;
 
 use crate::scheduler::taints::{self, Eviction};
-use crate::supervisor::events::{Source, Type};
+use crate::store::events::{Source, Type};
 
 use super::Supervisor;
 

@@ -45,10 +45,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
 use tokio::sync::mpsc;
 
-use super::events::{PodRef, Recorder, Type};
 use super::handler::Outcome;
 use super::keeper::{Generation, Keeper};
-use super::launch::Settings;
+use super::launch::{Scheduling, Settings};
 use super::reaper::{Exit, Reaper};
 use super::socket::{Reply, Request};
 use super::status::{self, Conditions};
@@ -56,6 +55,7 @@ use crate::image::{Image, ImageStore, PullError};
 use crate::runtime::netns::NetNs;
 use crate::runtime::{PodRuntime, StartError};
 use crate::store::Store;
+use crate::store::events::{PodRef, Recorder, Type};
 use crate::store::record::{Process, Records};
 
 use crate::node::{host_ip, name_of as node_name};
@@ -138,6 +138,8 @@ struct Supervisor {
     name: String,
     uid: String,
     settings: Settings,
+    /// What is asked of the scheduler's layer (see `launch::Scheduling`).
+    scheduling: Scheduling,
     images: ImageStore,
     events: Recorder,
     records: Records,
@@ -197,6 +199,7 @@ pub async fn run(
     listener: StdUnixListener,
     settings: Settings,
     generation: Generation,
+    scheduling: Scheduling,
 ) -> Result<()> {
     let reaper = Reaper::start()?;
     // Exits the keeper reported while no supervisor ran, before any
@@ -216,7 +219,16 @@ pub async fn run(
     });
     let keeper = Keeper::new(generation.control);
     keeper.arm();
-    let mut sup = Supervisor::new(store, pod, records, settings, reaper.clone(), tx, keeper)?;
+    let mut sup = Supervisor::new(
+        store,
+        pod,
+        records,
+        settings,
+        scheduling,
+        reaper.clone(),
+        tx,
+        keeper,
+    )?;
     sup.keeper_exits = Some(generation.exits);
     if generation.number == 0 {
         sup.begin();
@@ -348,11 +360,15 @@ async fn send_reply(stream: &mut UnixStream, reply: &Reply) -> std::io::Result<(
 }
 
 impl Supervisor {
+    // What the launch hands over, each its own thing: a struct of them
+    // would only name this argument list.
+    #[allow(clippy::too_many_arguments)]
     fn new(
         store: Store,
         pod: Pod,
         records: Records,
         settings: Settings,
+        scheduling: Scheduling,
         reaper: Rc<Reaper>,
         tx: mpsc::UnboundedSender<Msg>,
         keeper: Keeper,
@@ -398,6 +414,7 @@ impl Supervisor {
             name,
             uid,
             settings,
+            scheduling,
             images,
             events,
             records,

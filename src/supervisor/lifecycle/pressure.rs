@@ -20,8 +20,8 @@ use crate::node::measure;
 use crate::node::pressure::{Observed, Signal, Threshold};
 use crate::runtime::cgroups::{Cgroup, Layout};
 use crate::scheduler::resources::{Side, pod_list};
+use crate::store::events::Type;
 use crate::store::{Detail, Lock};
-use crate::supervisor::events::Type;
 
 use super::Supervisor;
 
@@ -58,7 +58,7 @@ impl Supervisor {
         self.pressure.last = Some(now);
         // The scheduler's periodic retry rides on the same look.
         if let Ok(config) = self.node_config_now() {
-            crate::pods::flush_if_due(&self.store, config.unschedulable_retry);
+            (self.scheduling.flush_if_due)(&self.store, config.unschedulable_retry);
         }
         match self.pressure_victim() {
             Ok(Some(message)) => self.evict_for_pressure(message),
@@ -74,7 +74,7 @@ impl Supervisor {
         match &self.pressure.config {
             Some((seen, config)) if *seen == stamp => Ok(config.clone()),
             _ => {
-                let config = self.store.node_config()?;
+                let config = crate::node::config::NodeConfig::of(&self.store)?;
                 self.pressure.config = Some((stamp, config.clone()));
                 Ok(config)
             }

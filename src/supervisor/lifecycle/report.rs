@@ -4,7 +4,7 @@
 use k8s_openapi::api::core::v1::{ContainerStatus, HostIP, PodIP, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
-use crate::supervisor::events::{Source, Type};
+use crate::store::events::{Source, Type};
 use crate::supervisor::status;
 
 use super::Supervisor;

@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use crate::network::cni::Cancel;
 use crate::runtime::PodRuntime;
 use crate::runtime::netns::NetNs;
+use crate::store::events::Type;
 use crate::store::record::{PAUSE_PROCESS, Process};
-use crate::supervisor::events::Type;
 
 use super::{Msg, Supervisor};
 
@@ -113,7 +113,7 @@ impl Supervisor {
             self.netns = Some(NetNs::start(None)?);
             return Ok(true);
         }
-        let network = self.store.node_config()?.network;
+        let network = crate::node::config::NodeConfig::of(&self.store)?.network;
         let cancel = Cancel::default();
         let (store, pod, tx) = (self.store.clone(), self.pod.clone(), self.tx.clone());
         let stop = cancel.clone();

@@ -11,7 +11,7 @@ use tokio::net::UnixStream;
 
 use crate::image::Image;
 use crate::runtime::PodRuntime;
-use crate::supervisor::events::Type;
+use crate::store::events::Type;
 use crate::supervisor::handler;
 use crate::supervisor::reaper::Exit;
 use crate::supervisor::socket::Reply;
@@ -322,7 +322,7 @@ impl Supervisor {
         for mut client in self.stage.take_clients() {
             let _ = send_reply(&mut client, &Reply::Deleted).await;
         }
-        crate::pods::retry_quietly(&self.store);
+        (self.scheduling.retry)(&self.store);
         // Answered first: `delete` never waits for another pod's DEL.
         crate::network::retry_failed_dels(&self.store);
     }

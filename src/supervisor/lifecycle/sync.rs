@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::duration::go_string;
-use crate::supervisor::events::Type;
+use crate::store::events::Type;
 use crate::supervisor::status;
 
 use super::Supervisor;

@@ -25,8 +25,6 @@ use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-use crate::store::latest_copies;
-
 /// How long a repeat is folded into the previous event.
 const FOLD_WINDOW: SignedDuration = SignedDuration::from_secs(600);
 
@@ -128,13 +126,7 @@ impl Recorder {
     /// now and then, as the scheduler does, not for its whole life.
     pub fn resume(pod: PodRef, path: &Path) -> Recorder {
         let mut recorder = Recorder::new(pod, path);
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        let events = latest_copies(
-            text.lines()
-                .filter_map(|l| serde_json::from_str(l).ok())
-                .collect(),
-        );
-        for event in events {
+        for event in read(path).unwrap_or_default() {
             let component = event
                 .source
                 .as_ref()
@@ -312,6 +304,40 @@ impl Recorder {
             .retain(|(_, e)| e.last_timestamp.as_ref().is_some_and(|t| recent(t.0)));
         self.similar.retain(|_, (_, last)| recent(*last));
     }
+}
+
+/// The events of a file, oldest first: the last copy of each name (a
+/// folded event is appended again). A line cut short by a crash
+/// mid-append is skipped, not fatal; a missing file holds none.
+pub fn read(path: &Path) -> io::Result<Vec<Event>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(latest_copies(
+        text.lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect(),
+    ))
+}
+
+/// Keeps the last copy of each event name, in the order the names first
+/// appeared (what `Store::read_pod_events` returns).
+pub fn latest_copies(events: Vec<Event>) -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::with_capacity(events.len());
+    let mut index = std::collections::HashMap::new();
+    for event in events {
+        let name = event.metadata.name.clone().unwrap_or_default();
+        match index.get(&name) {
+            Some(&i) => out[i] = event,
+            None => {
+                index.insert(name, out.len());
+                out.push(event);
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]
