@@ -72,8 +72,7 @@ pub fn fetch(
     namespace: Option<&str>,
 ) -> anyhow::Result<Vec<Item>> {
     match resource.backing {
-        Backing::Kind(kind) => Ok(store
-            .list(kind, namespace)?
+        Backing::Kind(kind) => Ok(crate::objects::list(store, kind, namespace)?
             .into_iter()
             .map(|o| Item::Stored(Box::new(o)))
             .collect()),
@@ -101,9 +100,10 @@ fn fetch_one(
     name: &str,
 ) -> anyhow::Result<Option<Item>> {
     match resource.backing {
-        Backing::Kind(kind) => Ok(store
-            .get(kind, namespace, name)?
-            .map(|o| Item::Stored(Box::new(o)))),
+        Backing::Kind(kind) => {
+            Ok(crate::objects::get(store, kind, namespace, name)?
+                .map(|o| Item::Stored(Box::new(o))))
+        }
         Backing::CoreEvents | Backing::Events => Ok(fetch(store, resource, Some(namespace))?
             .into_iter()
             .find(|e| e.name() == name)),

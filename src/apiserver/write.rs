@@ -140,9 +140,7 @@ impl<'a> Place<'a> {
     }
 
     fn get(&self, name: &str) -> Result<Option<Object>, Status> {
-        self.server
-            .store
-            .get(self.kind, &self.namespace, name)
+        crate::objects::get(&self.server.store, self.kind, &self.namespace, name)
             .map_err(|e| self.fail(e))
     }
 
@@ -494,7 +492,7 @@ fn write(
         // A pod's status is the supervisor's record, not the manifest.
         pod.status = None;
     }
-    store.replace(&stored).map_err(|e| place.fail(e))?;
+    crate::objects::replace(store, &stored).map_err(|e| place.fail(e))?;
     if !matches!(stored, Object::Pod(_)) {
         crate::runtime::refresh_volumes(store, &stored).map_err(|e| place.fail(e))?;
     }

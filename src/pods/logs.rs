@@ -11,8 +11,8 @@ use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use k8s_openapi::jiff::Timestamp;
 
-use crate::api::{Kind, Object};
 use crate::api::ApiError;
+use crate::api::{Kind, Object};
 use crate::store::Store;
 use crate::store::crilog::{self, Line, Reassembler};
 

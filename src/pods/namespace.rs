@@ -14,8 +14,8 @@ use anyhow::Result;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::Termination;
-use crate::api::{Kind, Object};
 use crate::api::ApiError;
+use crate::api::{Kind, Object};
 use crate::store::{Store, namespaces};
 
 /// Deletes namespace `name` and what is in it; false when there is no

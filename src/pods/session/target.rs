@@ -5,9 +5,9 @@
 use anyhow::{Result, bail};
 use k8s_openapi::api::core::v1::{Container, ContainerStatus, Pod};
 
+use crate::api::ApiError;
 use crate::api::Kind;
 use crate::api::Object;
-use crate::api::ApiError;
 use crate::store::Store;
 
 /// kubectl's annotation naming the container that `exec`, `attach` and
