@@ -1,5 +1,6 @@
 //! `pod logs -f` across log rotation: a follower that started before the
 //! first rotation sees every line, in order, through several rotations.
+//! `pod logs -p`: the previous instance is the kubelet's lastState.
 
 mod common;
 
@@ -84,4 +85,91 @@ spec:
         .flat_map(|pod| std::fs::read_dir(pod.unwrap().path().join("c")).unwrap())
         .count();
     assert!(files > 10, "the log rotated: {files} files");
+}
+
+/// The container's status in the pod's record.
+fn container_status(env: &Env, pod: &str) -> serde_json::Value {
+    let json = env.ok(&["get", "pod", pod, "-o", "json"]);
+    let pod: serde_json::Value = serde_json::from_str(&json).unwrap();
+    pod["status"]["containerStatuses"][0].clone()
+}
+
+#[test]
+fn previous_in_a_crash_loop_is_the_instance_that_just_crashed() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    // Each instance says its number, counted in an emptyDir that outlives
+    // the container's restarts, and crashes.
+    let file = env.manifest(
+        "crashing.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: crashing
+spec:
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'n=$(cat /d/n 2>/dev/null || echo 0); echo $((n+1)) > /d/n; echo instance $n; exit 1']
+    volumeMounts:
+    - {name: d, mountPath: /d}
+  volumes:
+  - {name: d, emptyDir: {}}
+",
+    );
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    // Backing off after a restarted instance crashed: both `logs` and
+    // `logs -p` show that instance (lastState), as with the kubelet. The
+    // state can move on between two commands, so the logs count only
+    // when the status around them is the same.
+    let (restarts, previous, current) =
+        common::pods::wait_until(&env, "crashing", "a crash loop after a restart", || {
+            let before = container_status(&env, "crashing");
+            let restarts = before["restartCount"].as_i64()?;
+            if restarts < 1 || before["state"]["waiting"]["reason"] != "CrashLoopBackOff" {
+                return None;
+            }
+            let previous = env.run(&["logs", "crashing", "-p"]);
+            let current = env.run(&["logs", "crashing"]);
+            (container_status(&env, "crashing") == before).then(|| {
+                (
+                    restarts,
+                    String::from_utf8_lossy(&previous.stdout).into_owned(),
+                    String::from_utf8_lossy(&current.stdout).into_owned(),
+                )
+            })
+        });
+    assert_eq!(previous, format!("instance {restarts}\n"));
+    assert_eq!(current, previous);
+}
+
+#[test]
+fn previous_of_a_container_that_never_restarted_is_not_found() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    let file = env.manifest(
+        "once.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: once
+spec:
+  restartPolicy: Never
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [echo, ran]
+",
+    );
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    common::pods::wait_until(&env, "once", "the pod's end", || {
+        (common::pods::jsonpath(&env, "once", "{.status.phase}") == "Succeeded").then_some(())
+    });
+    assert_eq!(env.ok(&["logs", "once"]), "ran\n");
+    assert_eq!(
+        env.fails(&["logs", "once", "-p"]),
+        "Error from server (BadRequest): previous terminated container \"c\" in pod \"once\" not found\n"
+    );
 }

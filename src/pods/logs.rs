@@ -74,18 +74,11 @@ impl Source {
             ))
         };
         let instance = if previous {
-            // Without a status (not written yet, or unreadable), the
-            // newest log file is the current instance.
-            let restarts = match &status {
-                Some(s) => s.restart_count,
-                None => newest_instance(&dir),
-            };
-            if restarts == 0 {
-                return Err(bad(format!(
+            previous_instance(status.as_ref(), &dir).ok_or_else(|| {
+                bad(format!(
                     "previous terminated container {container:?} in pod {name:?} not found"
-                )));
-            }
-            restarts - 1
+                ))
+            })?
         } else {
             current_instance(status.as_ref(), &dir).map_err(waiting)?
         };
@@ -403,7 +396,6 @@ fn rotated_after(current: &std::path::Path, file: &std::fs::File) -> Result<Vec<
     Ok(rotated.drain(start..).map(|(_, _, path)| path).collect())
 }
 
-/// The highest `<n>` of the `<n>.log` files in `dir` (0 when none).
 /// The instance `pod logs` reads, as the kubelet picks the container
 /// (`validateContainerLogStatus`): the one running or ended; while the
 /// container waits after a run (CrashLoopBackOff, or its next instance
@@ -435,6 +427,33 @@ fn current_instance(
     Err(waiting_reason(status))
 }
 
+/// The instance `pod logs --previous` reads: the kubelet's lastState
+/// (`validateContainerLogStatus`), the instance that ended last before
+/// the one the status shows. While the container runs or has ended, that
+/// is the newest one below its restart count; while it waits after a run
+/// (CrashLoopBackOff, or its next instance counted but not started), the
+/// newest that ran, which `pod logs` shows too. None without a lastState
+/// (no instance ended before) or without its log. Without a status (not
+/// written yet, or unreadable), the newest log file is the current
+/// instance and the one before it the previous.
+fn previous_instance(status: Option<&ContainerStatus>, dir: &std::path::Path) -> Option<i32> {
+    let logged = |instance: i32| dir.join(format!("{instance}.log")).exists();
+    let Some(s) = status else {
+        return (0..newest_instance(dir)).rev().find(|i| logged(*i));
+    };
+    s.last_state.as_ref()?.terminated.as_ref()?;
+    let current_ran = s
+        .state
+        .as_ref()
+        .is_some_and(|st| st.running.is_some() || st.terminated.is_some());
+    let below = if current_ran {
+        s.restart_count
+    } else {
+        s.restart_count + 1
+    };
+    (0..below).rev().find(|i| logged(*i))
+}
+
 /// What a container that never ran waits for, in the kubelet's words.
 fn waiting_reason(status: Option<&ContainerStatus>) -> String {
     let reason = status
@@ -449,6 +468,7 @@ fn waiting_reason(status: Option<&ContainerStatus>) -> String {
     }
 }
 
+/// The highest `<n>` of the `<n>.log` files in `dir` (0 when none).
 fn newest_instance(dir: &std::path::Path) -> i32 {
     std::fs::read_dir(dir)
         .into_iter()
@@ -518,6 +538,60 @@ mod tests {
         }));
         assert_eq!(current_instance(Some(&running), dir), Ok(1));
         assert_eq!(current_instance(None, dir), Ok(1));
+    }
+
+    #[test]
+    fn the_previous_instance_is_the_one_in_last_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        logs(dir, &[0, 1]);
+        let crashed = serde_json::json!({"terminated": {"exitCode": 1}});
+        let back_off = |restarts: i32| {
+            status(serde_json::json!({
+                "restartCount": restarts,
+                "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                "lastState": crashed,
+            }))
+        };
+        // Backing off after instance 1 crashed: instance 1 is lastState.
+        assert_eq!(previous_instance(Some(&back_off(1)), dir), Some(1));
+        // Instance 2 counted, not started yet: still instance 1.
+        assert_eq!(previous_instance(Some(&back_off(2)), dir), Some(1));
+        // Instance 1 runs (or has ended): the one before it.
+        for state in [
+            serde_json::json!({"running": {}}),
+            serde_json::json!({"terminated": {"exitCode": 0}}),
+        ] {
+            let s = status(serde_json::json!({
+                "restartCount": 1, "state": state, "lastState": crashed,
+            }));
+            assert_eq!(previous_instance(Some(&s), dir), Some(0));
+        }
+        // Without a status: the one before the newest file.
+        assert_eq!(previous_instance(None, dir), Some(0));
+    }
+
+    #[test]
+    fn without_an_ended_instance_there_is_no_previous_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        logs(dir, &[0]);
+        // Ran once, never restarted: no lastState.
+        let once = status(serde_json::json!({
+            "state": {"terminated": {"exitCode": 0}},
+        }));
+        assert_eq!(previous_instance(Some(&once), dir), None);
+        let running = status(serde_json::json!({"state": {"running": {}}}));
+        assert_eq!(previous_instance(Some(&running), dir), None);
+        assert_eq!(previous_instance(None, dir), None);
+        // A lastState whose log is gone.
+        let empty = tempfile::tempdir().unwrap();
+        let restarted = status(serde_json::json!({
+            "restartCount": 1,
+            "state": {"running": {}},
+            "lastState": {"terminated": {"exitCode": 1}},
+        }));
+        assert_eq!(previous_instance(Some(&restarted), empty.path()), None);
     }
 
     #[test]
