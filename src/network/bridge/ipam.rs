@@ -267,6 +267,40 @@ mod tests {
         Subnet::parse(text).unwrap()
     }
 
+    /// One node's index and the lease directories of two state roots on
+    /// it (a and b), in a temporary directory.
+    struct Node {
+        _dir: tempfile::TempDir,
+        index: PathBuf,
+        a: PathBuf,
+        b: PathBuf,
+    }
+
+    impl Node {
+        fn new() -> Node {
+            let dir = tempfile::tempdir().unwrap();
+            let path = |name: &str| dir.path().join(name);
+            Node {
+                index: path("node"),
+                a: path("a"),
+                b: path("b"),
+                _dir: dir,
+            }
+        }
+
+        /// The pools of roots a and b.
+        fn pools(&self) -> (Pool<'_>, Pool<'_>) {
+            (self.pool(&self.a), self.pool(&self.b))
+        }
+
+        fn pool<'a>(&'a self, leases: &'a Path) -> Pool<'a> {
+            Pool {
+                node: &self.index,
+                leases,
+            }
+        }
+    }
+
     #[test]
     fn a_subnet_gives_its_gateway_and_a_range_after_it() {
         let s = subnet("10.244.7.9/16");
@@ -283,18 +317,10 @@ mod tests {
 
     #[test]
     fn two_roots_on_one_node_never_share_an_address() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = dir.path().join("node");
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let node = Node::new();
+        let (pa, pb) = node.pools();
+        let a = &node.a;
         let s = subnet("10.9.0.0/29"); // .2 to .6: five addresses
-        let pa = Pool {
-            node: &node,
-            leases: &a,
-        };
-        let pb = Pool {
-            node: &node,
-            leases: &b,
-        };
         let mut got = Vec::new();
         for i in 0..5 {
             let pool = if i % 2 == 0 { &pa } else { &pb };
@@ -324,24 +350,16 @@ mod tests {
 
     #[test]
     fn a_removed_root_frees_its_addresses_and_after_a_reboot_a_root_keeps_its_own() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = dir.path().join("node");
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let node = Node::new();
+        let (pa, pb) = node.pools();
+        let a = &node.a;
         let s = subnet("10.9.0.0/30"); // .2 only
-        let pa = Pool {
-            node: &node,
-            leases: &a,
-        };
-        let pb = Pool {
-            node: &node,
-            leases: &b,
-        };
         assert_eq!(
             pa.allocate(&s, &lease("x")).unwrap(),
             Ipv4Addr::new(10, 9, 0, 2)
         );
         assert!(pb.allocate(&s, &lease("y")).is_err());
-        fs::remove_dir_all(&a).unwrap();
+        fs::remove_dir_all(a).unwrap();
         assert_eq!(
             pb.allocate(&s, &lease("y")).unwrap(),
             Ipv4Addr::new(10, 9, 0, 2)
@@ -350,7 +368,7 @@ mod tests {
         // survived it): b's own lease keeps the address from b's pods
         // until its pod's DEL; another root may take it, and that DEL
         // then leaves the new owner's entry alone.
-        fs::remove_dir_all(&node).unwrap();
+        fs::remove_dir_all(&node.index).unwrap();
         assert!(pb.allocate(&s, &lease("z")).is_err());
         assert_eq!(
             pa.allocate(&s, &lease("z")).unwrap(),
@@ -358,7 +376,7 @@ mod tests {
         );
         assert_eq!(pb.release("y").unwrap(), vec![Ipv4Addr::new(10, 9, 0, 2)]);
         assert_eq!(
-            fs::read_link(node.join("leases/10.9.0.2")).unwrap(),
+            fs::read_link(node.index.join("leases/10.9.0.2")).unwrap(),
             a.join("10.9.0.2")
         );
         assert!(pb.allocate(&s, &lease("w")).is_err());
@@ -366,21 +384,17 @@ mod tests {
 
     #[test]
     fn the_index_in_use_names_each_leases_veth_and_loses_its_dangling_entries() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = dir.path().join("node");
-        let a = dir.path().join("a");
+        let node = Node::new();
+        let a = &node.a;
+        let pool = node.pool(a);
         let s = subnet("10.9.0.0/29");
-        let pool = Pool {
-            node: &node,
-            leases: &a,
-        };
         let first = pool.allocate(&s, &lease("x")).unwrap();
         let second = pool.allocate(&s, &lease("y")).unwrap();
         // A lease written before leases named their veth.
         fs::write(a.join(second.to_string()), "y\r\neth0").unwrap();
         let third = pool.allocate(&s, &lease("z")).unwrap();
         fs::remove_file(a.join(third.to_string())).unwrap();
-        let lock = lock(&node).unwrap();
+        let lock = lock(&node.index).unwrap();
         let used = in_use(&lock);
         assert_eq!(
             used,
@@ -399,27 +413,19 @@ mod tests {
                 },
             ]
         );
-        assert!(!node.join("leases").join(third.to_string()).exists());
+        assert!(!node.index.join("leases").join(third.to_string()).exists());
     }
 
     #[test]
     fn a_stale_lease_freed_after_its_address_moved_on_leaves_the_new_owner_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = dir.path().join("node");
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let node = Node::new();
+        let (pa, pb) = node.pools();
+        let (a, b) = (&node.a, &node.b);
         let s = subnet("10.9.0.0/30");
-        let pa = Pool {
-            node: &node,
-            leases: &a,
-        };
-        let pb = Pool {
-            node: &node,
-            leases: &b,
-        };
         pa.allocate(&s, &lease("old")).unwrap();
         // The index is lost and the lease file of a is left, then b's
         // entry takes the address (a's lease was not yet known to it).
-        fs::remove_dir_all(&node).unwrap();
+        fs::remove_dir_all(&node.index).unwrap();
         let file = a.join("10.9.0.2");
         let kept = fs::read(&file).unwrap();
         fs::remove_file(&file).unwrap();
@@ -427,25 +433,17 @@ mod tests {
         fs::write(&file, kept).unwrap();
         pa.release("old").unwrap();
         assert_eq!(
-            fs::read_link(node.join("leases/10.9.0.2")).unwrap(),
+            fs::read_link(node.index.join("leases/10.9.0.2")).unwrap(),
             b.join("10.9.0.2")
         );
         assert!(pa.allocate(&s, &lease("other")).is_err());
     }
     #[test]
     fn a_release_arriving_after_the_address_moved_on_leaves_the_new_pods_entry() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = dir.path().join("node");
-        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let node = Node::new();
+        let (pa, pb) = node.pools();
+        let a = &node.a;
         let s = subnet("10.9.0.0/30"); // .2 only
-        let pa = Pool {
-            node: &node,
-            leases: &a,
-        };
-        let pb = Pool {
-            node: &node,
-            leases: &b,
-        };
         let ip = pa.allocate(&s, &lease("one")).unwrap();
         // Two DELs of pod one (its supervisor's and `delete`'s) each read
         // what it holds; the first frees it, and pod two of the same root
@@ -459,7 +457,7 @@ mod tests {
             "two\r\neth0\r\nvethtest"
         );
         assert_eq!(
-            fs::read_link(node.join("leases/10.9.0.2")).unwrap(),
+            fs::read_link(node.index.join("leases/10.9.0.2")).unwrap(),
             a.join("10.9.0.2")
         );
         // So no other root is given pod two's address.
