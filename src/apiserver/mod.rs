@@ -19,7 +19,8 @@
 //! | `openapi` | /openapi/v3: bundled schemas (tools/openapi-gen), paths from `resources` |
 //! | `read` | get and list; `fields` the field selectors; `table` the Table form |
 //! | `versions` | resourceVersions of what the store holds, the change history |
-//! | `watch` | watch streams: replay from a version, 410, bookmarks, polling the store |
+//! | `watch` | watch streams: replay from a version, 410, bookmarks |
+//! | `changes` | inotify on the store's directories: what wakes the watches |
 //! | `whoami` | SelfSubjectReview (`kubectl auth whoami`) |
 //!
 //! ## Adding a handler
@@ -53,6 +54,7 @@
 //! certificate `pod kubeconfig` hands out (or its bearer token): anything
 //! else gets 401 before any handler runs.
 
+mod changes;
 mod conn;
 mod discovery;
 mod fields;
@@ -100,6 +102,7 @@ pub fn serve(store: Store, port: u16) -> Result<()> {
         token: pki.token.clone(),
         store,
     });
+    changes::follow(server.clone())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::read::{self, Item};
 use super::resources::{Backing, Resource};
+use crate::api::Kind;
 use crate::store::{Store, version};
 
 /// How many changes are kept for watches.
@@ -105,15 +106,20 @@ struct Inner {
     floor: u64,
     /// The newest version given.
     latest: u64,
-    /// When each key space was last read for watches.
-    polled: HashMap<Backing, Instant>,
+    /// How many change notifications each key space has had (`touch`).
+    touched: HashMap<Backing, u64>,
+    /// Each key space's last read for watches: the notifications it
+    /// covers, and when.
+    read: HashMap<Backing, (u64, Instant)>,
 }
 
 #[derive(Debug, Default)]
 pub struct Versions {
     inner: Mutex<Inner>,
-    /// Woken when changes are recorded (watches wait on it).
+    /// Woken when changes are recorded or notified (watches wait on it).
     changed: Condvar,
+    /// One reader at a time: watches woken together read the store once.
+    reading: Mutex<()>,
 }
 
 /// A watch that started from a version no longer in the history.
@@ -136,6 +142,7 @@ impl Versions {
                 ..Inner::default()
             }),
             changed: Condvar::new(),
+            reading: Mutex::new(()),
         })
     }
 
@@ -185,22 +192,54 @@ impl Versions {
         Ok((stamped, inner.latest))
     }
 
-    /// Reads `resource` again (as `observe`) unless some watch did less
-    /// than `every` ago: every watch of a resource shares the reads.
-    pub fn refresh(&self, store: &Store, resource: &Resource, every: Duration) -> Result<()> {
-        {
-            let mut inner = self.lock();
-            let backing = key_backing(resource);
-            if inner
-                .polled
-                .get(&backing)
-                .is_some_and(|t| t.elapsed() < every)
-            {
+    /// Marks key spaces as changed in the store (`changes` calls it on
+    /// the kernel's notification) and wakes the watches.
+    pub fn touch(&self, backings: &[Backing]) {
+        let mut inner = self.lock();
+        for b in backings {
+            *inner.touched.entry(*b).or_default() += 1;
+        }
+        self.changed.notify_all();
+    }
+
+    /// Marks every key space read so far as changed (notifications lost).
+    pub fn touch_all(&self) {
+        let mut inner = self.lock();
+        for b in inner.read.keys().copied().collect::<Vec<_>>() {
+            *inner.touched.entry(b).or_default() += 1;
+        }
+        self.changed.notify_all();
+    }
+
+    /// Whether `backing` had notifications its last read did not cover,
+    /// or is computed on read and was last read `RESCAN` ago.
+    fn stale(inner: &Inner, backing: Backing) -> bool {
+        let touched = inner.touched.get(&backing).copied().unwrap_or(0);
+        match inner.read.get(&backing) {
+            None => true,
+            Some((covered, at)) => {
+                *covered != touched || (computed(backing) && at.elapsed() >= RESCAN)
+            }
+        }
+    }
+
+    /// Reads `resource` again (as `observe`) if its files changed since
+    /// the last such read: every watch of a resource shares the reads.
+    pub fn refresh(&self, store: &Store, resource: &Resource) -> Result<()> {
+        let backing = key_backing(resource);
+        let _reading = self.reading.lock().unwrap_or_else(|p| p.into_inner());
+        let touched = {
+            let inner = self.lock();
+            if !Self::stale(&inner, backing) {
                 return Ok(());
             }
-            inner.polled.insert(backing, Instant::now());
-        }
-        self.observe(store, resource).map(drop)
+            inner.touched.get(&backing).copied().unwrap_or(0)
+        };
+        // Notifications during the read are not covered by it: the next
+        // refresh reads again.
+        self.observe(store, resource)?;
+        self.lock().read.insert(backing, (touched, Instant::now()));
+        Ok(())
     }
 
     /// One object read by name: its version (a new one if it changed).
@@ -288,7 +327,9 @@ impl Versions {
         let inner = self.lock();
         let (inner, _) = self
             .changed
-            .wait_timeout_while(inner, timeout, |i| i.latest <= since)
+            .wait_timeout_while(inner, timeout, |i| {
+                i.latest <= since && !Self::stale(i, backing)
+            })
             .unwrap_or_else(|p| p.into_inner());
         changes_since(&inner, backing, since)
     }
@@ -297,6 +338,15 @@ impl Versions {
     pub fn latest(&self) -> u64 {
         self.lock().latest
     }
+}
+
+/// How often what is partly computed on read (the node's measurements,
+/// the Unknown of a pod whose supervisor died: no file changes) is read
+/// again without a notification: the kubelet's node status period.
+pub const RESCAN: Duration = Duration::from_secs(10);
+
+fn computed(backing: Backing) -> bool {
+    matches!(backing, Backing::Kind(Kind::Node | Kind::Pod))
 }
 
 fn changes_since(inner: &Inner, backing: Backing, since: u64) -> Result<(Vec<Event>, u64), TooOld> {

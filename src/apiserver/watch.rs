@@ -4,11 +4,12 @@
 //! keeps; older than the history: 410 Expired, and the client lists
 //! again) or, without one, from the objects there now (each ADDED).
 //!
-//! The store has no change feed: the server reads it again every
-//! [`POLL`] while watches run, shared by every watch of a resource
-//! (`Versions::refresh`). An object that stops matching the selectors is
-//! sent DELETED, one that starts matching ADDED, as the API server's
-//! watch cache does.
+//! The store's change feed is the kernel's notification of its writes
+//! (`changes`): a watch sleeps until the files of its resource change,
+//! then the resource is read again, once for every watch of it
+//! (`Versions::refresh`), and what changed is sent. An object that stops
+//! matching the selectors is sent DELETED, one that starts matching
+//! ADDED, as the API server's watch cache does.
 
 use std::time::{Duration, Instant};
 
@@ -25,8 +26,9 @@ use super::status::Status;
 use super::table::{self, Include};
 use super::versions::{self, Change, Stamped};
 
-/// How often the store is read while a watch runs.
-pub const POLL: Duration = Duration::from_millis(200);
+/// How often a sleeping watch looks whether its client went away (a
+/// look at the connection, not at the store).
+const CLIENT_CHECK: Duration = Duration::from_secs(1);
 
 /// How long a watch runs without `timeoutSeconds` (the API server picks
 /// 30 to 60 minutes).
@@ -70,7 +72,7 @@ pub fn watch(
         Some(v) => {
             server
                 .versions
-                .refresh(&server.store, resource, POLL)
+                .refresh(&server.store, resource)
                 .map_err(|e| Status::from_error(resource.group, e))?;
             let (events, _) = server
                 .versions
@@ -204,12 +206,16 @@ fn stream(
         if tx.is_closed() {
             return;
         }
-        if let Err(e) = server.versions.refresh(&server.store, resource, POLL) {
+        if let Err(e) = server.versions.refresh(&server.store, resource) {
             let status = Status::from_error(resource.group, e);
             let _ = tx.blocking_send(line("ERROR", status.to_json()));
             return;
         }
-        let (events, latest) = match server.versions.wait_since(backing, cursor, POLL) {
+        let mut wait = CLIENT_CHECK.min(opts.deadline.saturating_duration_since(Instant::now()));
+        if opts.bookmarks {
+            wait = wait.min(BOOKMARK_EVERY.saturating_sub(last_sent.elapsed()));
+        }
+        let (events, latest) = match server.versions.wait_since(backing, cursor, wait) {
             Ok(found) => found,
             Err(too_old) => {
                 let _ =
