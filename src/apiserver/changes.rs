@@ -13,7 +13,7 @@
 //! ```text
 //! <root>                          config.yaml (the node), new kind dirs
 //! pods/, pods/<ns>/               pods and their events come and go
-//! pods/<ns>/<name>/               pod.json, status.json, events.jsonl
+//! pods/<ns>/<name>/               pod.json, status.json, conditions.json, events.jsonl
 //! configmaps|secrets|podpresets/, .../<ns>/   <name>.json
 //! namespaces/, nodes/             <name>.json
 //! ```
@@ -134,7 +134,9 @@ impl Watcher {
             Dir::Pod if is_dir => Vec::new(),
             Dir::Pod => match name {
                 b"events.jsonl" => vec![Backing::CoreEvents],
-                b"pod.json" | b"status.json" => vec![Backing::Kind(Kind::Pod)],
+                b"pod.json" | b"status.json" | b"conditions.json" => {
+                    vec![Backing::Kind(Kind::Pod)]
+                }
                 _ => Vec::new(),
             },
         }

@@ -144,13 +144,18 @@ pub fn resource_list(group: &str, version: &str) -> Result<Reply, Status> {
         }
         list.push(entry);
         for sub in r.subresources {
-            list.push(json!({
+            let mut entry = json!({
                 "name": format!("{}/{}", r.name, sub.name),
                 "singularName": "",
                 "namespaced": r.namespaced,
-                "kind": sub.kind,
-                "verbs": sub.verbs,
-            }));
+            });
+            if let Some((group, version)) = sub.group_version {
+                entry["group"] = json!(group);
+                entry["version"] = json!(version);
+            }
+            entry["kind"] = json!(sub.kind);
+            entry["verbs"] = json!(sub.verbs);
+            list.push(entry);
         }
     }
     Ok(Reply::ok(json!({
@@ -222,9 +227,10 @@ fn aggregated_resource(r: &Resource) -> Value {
             .subresources
             .iter()
             .map(|s| {
+                let (group, version) = s.group_version.unwrap_or((r.group, r.version));
                 json!({
                     "subresource": s.name,
-                    "responseKind": {"group": "", "version": "v1", "kind": s.kind},
+                    "responseKind": {"group": group, "version": version, "kind": s.kind},
                     "verbs": s.verbs,
                 })
             })

@@ -21,6 +21,7 @@
 //! | `versions` | resourceVersions of what the store holds, the change history |
 //! | `watch` | watch streams: replay from a version, 410, bookmarks |
 //! | `changes` | inotify on the store's directories: what wakes the watches |
+//! | `podstatus` | pods/status writes: the conditions the supervisor does not own |
 //! | `whoami` | SelfSubjectReview (`kubectl auth whoami`) |
 //!
 //! ## Adding a handler
@@ -61,6 +62,7 @@ mod fields;
 mod logs;
 mod openapi;
 pub mod pki;
+mod podstatus;
 mod read;
 mod request;
 mod resources;

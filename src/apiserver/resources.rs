@@ -39,6 +39,10 @@ pub struct Resource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subresource {
     pub name: &'static str,
+    /// The group and version of the kind its requests and responses are,
+    /// when not the resource's own (an Eviction is policy/v1; kubectl
+    /// drain evicts only when discovery says so, else it deletes).
+    pub group_version: Option<(&'static str, &'static str)>,
     /// The kind its responses are.
     pub kind: &'static str,
     pub verbs: &'static [&'static str],
@@ -74,13 +78,21 @@ pub const RESOURCES: &[Resource] = &[
         subresources: &[
             Subresource {
                 name: "eviction",
+                group_version: Some(("policy", "v1")),
                 kind: "Eviction",
                 verbs: &["create"],
             },
             Subresource {
                 name: "log",
+                group_version: None,
                 kind: "Pod",
                 verbs: &["get"],
+            },
+            Subresource {
+                name: "status",
+                group_version: None,
+                kind: "Pod",
+                verbs: &["get", "patch", "update"],
             },
         ],
         backing: Backing::Kind(Kind::Pod),

@@ -159,6 +159,15 @@ fn resource(server: &Arc<Server>, req: &Request, target: &Target) -> Result<Repl
         (&Method::POST, Some(name), Some("eviction")) if served.name == "pods" => {
             write(Write::Evict(name))
         }
+        (&Method::GET, Some(name), Some("status")) if served.name == "pods" => {
+            read::get(server, req, served, target, name)
+        }
+        (&Method::PUT, Some(name), Some("status")) if served.name == "pods" => {
+            write(Write::UpdateStatus(name))
+        }
+        (&Method::PATCH, Some(name), Some("status")) if served.name == "pods" => {
+            write(Write::PatchStatus(name))
+        }
         (&Method::GET, Some(name), Some("log")) if served.name == "pods" => {
             logs::log(server, req, target, name)
         }

@@ -15,12 +15,12 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
-use super::Server;
 use super::read::{self, Item};
 use super::request::{Reply, Request};
 use super::resources::{Backing, Resource};
 use super::routes::Target;
 use super::status::Status;
+use super::{Server, podstatus};
 use crate::api::decode::{self, decode_object};
 use crate::api::managed::{self, Manager};
 use crate::api::patch::{self, PatchType};
@@ -32,9 +32,9 @@ use crate::error::ApiError;
 use crate::pods::Termination;
 
 /// What a write answers: the object (or a Status) and its warnings.
-type Answer = Result<(u16, Value, Vec<String>), Status>;
+pub(super) type Answer = Result<(u16, Value, Vec<String>), Status>;
 
-fn reply(answer: Answer) -> Result<Reply, Status> {
+pub(super) fn reply(answer: Answer) -> Result<Reply, Status> {
     answer.map(|(code, body, warnings)| Reply::Warned {
         warnings,
         reply: Box::new(Reply::Json { code, body }),
@@ -55,6 +55,10 @@ pub enum Write<'a> {
     DeleteCollection,
     /// `POST .../pods/<name>/eviction`.
     Evict(&'a str),
+    /// `PUT .../pods/<name>/status`.
+    UpdateStatus(&'a str),
+    /// `PATCH .../pods/<name>/status`.
+    PatchStatus(&'a str),
 }
 
 impl Write<'_> {
@@ -62,8 +66,8 @@ impl Write<'_> {
     fn verb(&self) -> &'static str {
         match self {
             Write::Create => "create",
-            Write::Update(_) => "update",
-            Write::Patch(_) => "patch",
+            Write::Update(_) | Write::UpdateStatus(_) => "update",
+            Write::Patch(_) | Write::PatchStatus(_) => "patch",
             Write::Delete(_) | Write::Evict(_) => "delete",
             Write::DeleteCollection => "deletecollection",
         }
@@ -86,17 +90,19 @@ pub fn handle(
         Write::Delete(name) => delete(place, req, name),
         Write::DeleteCollection => delete_collection(place, req, target),
         Write::Evict(name) => evict(place, req, name),
+        Write::UpdateStatus(name) => podstatus::write(place, req, name, false),
+        Write::PatchStatus(name) => podstatus::write(place, req, name, true),
     }
 }
 
 /// Where one write goes: the resource the URL named, the kind stored
 /// for it and the URL's namespace ("" for cluster-scoped kinds), with
 /// the store and its versions behind them.
-struct Place<'a> {
-    server: &'a Server,
-    resource: &'a Resource,
-    kind: Kind,
-    namespace: String,
+pub(super) struct Place<'a> {
+    pub(super) server: &'a Server,
+    pub(super) resource: &'a Resource,
+    pub(super) kind: Kind,
+    pub(super) namespace: String,
 }
 
 impl<'a> Place<'a> {
@@ -130,12 +136,12 @@ impl<'a> Place<'a> {
     }
 
     /// A failure of the store or of the CLI's code, as the API answers it.
-    fn fail(&self, e: impl Into<anyhow::Error>) -> Status {
+    pub(super) fn fail(&self, e: impl Into<anyhow::Error>) -> Status {
         Status::from_error(self.resource.group, e.into())
     }
 
     /// A refusal of the request (its options, its object).
-    fn refuse(&self, e: ApiError) -> Status {
+    pub(super) fn refuse(&self, e: ApiError) -> Status {
         Status::from_api(self.resource.group, &e)
     }
 
@@ -146,7 +152,7 @@ impl<'a> Place<'a> {
 
     /// The stored object `name` and its JSON as served now (with its
     /// version), or 404.
-    fn current(&self, name: &str) -> Result<(Object, Value), Status> {
+    pub(super) fn current(&self, name: &str) -> Result<(Object, Value), Status> {
         let current = self
             .get(name)?
             .ok_or_else(|| Status::not_found(self.resource.group, self.resource.name, name))?;
@@ -170,13 +176,13 @@ impl<'a> Place<'a> {
 
     /// What a stored write answers: the object `name` as the store holds
     /// it now (`written` if it went in between).
-    fn answer_stored(&self, name: &str, written: Object) -> Result<Value, Status> {
+    pub(super) fn answer_stored(&self, name: &str, written: Object) -> Result<Value, Status> {
         let stored = self.get(name)?.unwrap_or(written);
         self.served(stored)
     }
 
     /// The options of a create, update or patch.
-    fn write_options(
+    pub(super) fn write_options(
         &self,
         req: &Request,
         verb: Verb,
@@ -212,7 +218,7 @@ fn manager(opts: &WriteOptions) -> Manager<'_> {
 
 /// A PUT's object or an apply's configuration must name the object of
 /// the URL.
-fn same_name(body: &Value, name: &str) -> Result<(), Status> {
+pub(super) fn same_name(body: &Value, name: &str) -> Result<(), Status> {
     let body_name = body["metadata"]["name"].as_str().unwrap_or("");
     if body_name != name {
         return Err(Status::bad_request(format!(
@@ -222,7 +228,7 @@ fn same_name(body: &Value, name: &str) -> Result<(), Status> {
     Ok(())
 }
 
-fn now() -> Time {
+pub(super) fn now() -> Time {
     let seconds = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -232,7 +238,7 @@ fn now() -> Time {
 
 /// The request's body as JSON: JSON, or YAML for the YAML media types
 /// (an apply's `application/apply-patch+yaml`).
-fn body_json(req: &Request) -> Result<Value, Status> {
+pub(super) fn body_json(req: &Request) -> Result<Value, Status> {
     let text = std::str::from_utf8(&req.body)
         .map_err(|_| Status::bad_request("the body of the request is not UTF-8"))?;
     if req.header("content-type").contains("yaml") {
@@ -251,7 +257,7 @@ fn body_json(req: &Request) -> Result<Value, Status> {
 /// The typed object of a body (or a patched object) for the place's
 /// kind, decoded with the request's field validation; the unknown fields
 /// it dropped are warnings under Warn.
-fn typed(
+pub(super) fn typed(
     place: &Place,
     value: Value,
     validation: FieldValidation,
@@ -293,7 +299,7 @@ fn typed(
     Ok((object, warnings))
 }
 
-fn invalid(object: &Object, causes: Vec<crate::api::FieldError>) -> ApiError {
+pub(super) fn invalid(object: &Object, causes: Vec<crate::api::FieldError>) -> ApiError {
     ApiError::Invalid {
         kind: object.kind().to_string(),
         name: object.name().to_string(),
@@ -301,7 +307,7 @@ fn invalid(object: &Object, causes: Vec<crate::api::FieldError>) -> ApiError {
     }
 }
 
-fn version_of(json: &Value) -> String {
+pub(super) fn version_of(json: &Value) -> String {
     json["metadata"]["resourceVersion"]
         .as_str()
         .unwrap_or("")
@@ -525,15 +531,38 @@ fn conflict(resource: &Resource, c: managed::Conflicts) -> Status {
     }
 }
 
+/// `current` with a JSON, merge or strategic merge `body` applied.
+pub(super) fn patched(
+    kind: Kind,
+    patch_type: PatchType,
+    current: &Value,
+    body: &[u8],
+) -> Result<Value, Status> {
+    patch::apply(kind, patch_type, current, body).map_err(|e| match e {
+        patch::PatchError::BadRequest(m) => Status::bad_request(m),
+        patch::PatchError::Invalid(m) => Status {
+            code: 422,
+            reason: "Invalid",
+            message: m,
+            details: None,
+        },
+    })
+}
+
+/// A PATCH whose media type is none of the patches'.
+pub(super) fn unsupported_patch() -> Status {
+    Status {
+        code: 415,
+        reason: "UnsupportedMediaType",
+        message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json".to_string(),
+        details: None,
+    }
+}
+
 /// `PATCH .../<resource>/<name>`.
 fn patch(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
     let Some(patch_type) = PatchType::from_content_type(req.header("content-type")) else {
-        return Err(Status {
-            code: 415,
-            reason: "UnsupportedMediaType",
-            message: "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json".to_string(),
-            details: None,
-        });
+        return Err(unsupported_patch());
     };
     let apply = patch_type == PatchType::Apply;
     let opts = place.write_options(req, Verb::Patch, apply)?;
@@ -567,17 +596,9 @@ fn patch(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
     }
     let body = req.body.clone();
     reply(write(place, name, &opts, |current| {
-        let patched =
-            patch::apply(place.kind, patch_type, current, &body).map_err(|e| match e {
-                patch::PatchError::BadRequest(m) => Status::bad_request(m),
-                patch::PatchError::Invalid(m) => Status {
-                    code: 422,
-                    reason: "Invalid",
-                    message: m,
-                    details: None,
-                },
-            })?;
-        Ok(Change::Replace(patched))
+        Ok(Change::Replace(patched(
+            place.kind, patch_type, current, &body,
+        )?))
     }))
 }
 
@@ -663,7 +684,8 @@ fn delete_collection(place: &Place, req: &Request, target: &Target) -> Result<Re
 }
 
 /// `POST .../pods/<name>/eviction`: with no disruption budgets on this
-/// node, an eviction is a delete with the Eviction's options.
+/// node, an eviction is a delete with the Eviction's options, after the
+/// pod is marked with the `DisruptionTarget` condition.
 fn evict(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
     let body = body_json(req)?;
     let evicted = body["metadata"]["name"].as_str().unwrap_or("");
@@ -677,6 +699,9 @@ fn evict(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
         .map(Value::to_string)
         .unwrap_or_default();
     let opts = place.delete_options(req, delete_body.as_bytes())?;
+    if !opts.dry_run {
+        podstatus::mark_evicted(place, name)?;
+    }
     delete_one(place, name, &opts)?;
     reply(Ok((
         201,

@@ -15,6 +15,8 @@
 //! ```text
 //! pods/<ns>/<name>/pod.json        the defaulted manifest (no status)
 //! pods/<ns>/<name>/status.json     status, written by the pod's supervisor
+//! pods/<ns>/<name>/conditions.json the conditions set through the API
+//!                                  (pods/status, an eviction), see `conditions`
 //! pods/<ns>/<name>/events.jsonl    events, one JSON object a line
 //! pods/<ns>/<name>/volumes/        emptyDir and friends
 //! configmaps/<ns>/<name>.json
@@ -43,6 +45,7 @@
 
 mod atomic;
 pub mod brief;
+pub mod conditions;
 pub mod crilog;
 mod error;
 pub mod events;
@@ -66,7 +69,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, anyhow};
-use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Pod, PodStatus, Secret};
+use k8s_openapi::api::core::v1::{
+    ConfigMap, Event, Namespace, Pod, PodCondition, PodStatus, Secret,
+};
 
 use crate::api::{Kind, Object};
 
@@ -350,7 +355,9 @@ impl Store {
                 let mut pod = brief::pod(&bytes).map_err(corrupt(&path))?;
                 let supervisor = observed::supervisor(self, &pod);
                 let recorded = self.read_status_file(namespace, name, brief::status)?;
-                pod.status = Some(observed::status(&pod, supervisor, recorded));
+                let mut status = observed::status(&pod, supervisor, recorded);
+                conditions::merge(&mut status, self.read_pod_conditions(namespace, name)?);
+                pod.status = Some(status);
                 Object::Pod(Box::new(pod))
             }
             Kind::Pod if detail == Detail::Manifest => Object::Pod(Box::new(parse(&path, &bytes)?)),
@@ -358,7 +365,9 @@ impl Store {
                 let mut pod: Pod = parse(&path, &bytes)?;
                 let supervisor = observed::supervisor(self, &pod);
                 let recorded = self.read_pod_status(namespace, name)?;
-                pod.status = Some(observed::status(&pod, supervisor, recorded));
+                let mut status = observed::status(&pod, supervisor, recorded);
+                conditions::merge(&mut status, self.read_pod_conditions(namespace, name)?);
+                pod.status = Some(status);
                 Object::Pod(Box::new(pod))
             }
             Kind::ConfigMap => Object::ConfigMap(parse::<ConfigMap>(&path, &bytes)?),
@@ -531,6 +540,48 @@ impl Store {
         let path = self.pod_dir(namespace, name).join("status.json");
         let bytes = format::encode(status).context("encoding the status")?;
         write_atomic(&path, &bytes)?;
+        Ok(())
+    }
+
+    /// The conditions set on the pod through the API (see `conditions`).
+    pub fn read_pod_conditions(&self, namespace: &str, name: &str) -> Result<Vec<PodCondition>> {
+        if !addressable(namespace, name)? {
+            return Ok(Vec::new());
+        }
+        let path = self.pod_dir(namespace, name).join(conditions::FILE);
+        match read_small_file(&path) {
+            Ok(bytes) => {
+                format::check(&path, &bytes)?;
+                let record: conditions::Record =
+                    serde_json::from_slice(&bytes).map_err(corrupt(&path))?;
+                Ok(record.conditions)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+            Err(e) => Err(StoreError::io(format!("reading {}", path.display()))(e)),
+        }
+    }
+
+    /// Replaces the conditions set on the pod through the API. The caller
+    /// holds the pod's lock.
+    pub fn write_pod_conditions(
+        &self,
+        namespace: &str,
+        name: &str,
+        conditions: Vec<PodCondition>,
+    ) -> Result<()> {
+        if !addressable(namespace, name)? {
+            return Err(anyhow!("invalid pod name {namespace}/{name}").into());
+        }
+        let dir = self.pod_dir(namespace, name);
+        if !dir.is_dir() {
+            return Err(StoreError::NotFound {
+                resource: "pods".into(),
+                name: name.to_string(),
+            });
+        }
+        let bytes = format::encode(&conditions::Record { conditions })
+            .context("encoding the conditions")?;
+        write_atomic(&dir.join(conditions::FILE), &bytes)?;
         Ok(())
     }
 
