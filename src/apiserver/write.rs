@@ -2,8 +2,8 @@
 //! patch, merge patch, strategic merge patch, server-side apply), delete,
 //! deletecollection and pods/eviction, on the same store and through the
 //! same code as the CLI: a create is `pod create -f`'s admission,
-//! scheduling and supervisor start (`cli::create::admit_and_store`), a
-//! delete is `pod delete`'s (`cli::delete::delete_one`). What the API
+//! scheduling and supervisor start (`objects::admit_and_store`), a
+//! delete is `pod delete`'s (`objects::delete_one`). What the API
 //! adds is in `api`: the options (`api::request`), the patches
 //! (`api::patch`), the update rules (`api::validation::update`) and the
 //! managed fields (`api::managed`).
@@ -27,8 +27,8 @@ use crate::api::patch::{self, PatchType};
 use crate::api::request::{self as options, DeleteOptions, FieldValidation, Verb, WriteOptions};
 use crate::api::validation::{self, update::validate_update};
 use crate::api::{Kind, Object, defaults};
-use crate::cli::create::{DryRun, admit_and_store};
 use crate::error::ApiError;
+use crate::objects::{DryRun, admit_and_store};
 use crate::pods::Termination;
 
 /// What a write answers: the object (or a Status) and its warnings.
@@ -633,7 +633,7 @@ fn delete_one(place: &Place, name: &str, opts: &DeleteOptions) -> Result<(u16, V
     if opts.dry_run {
         return Ok((200, current_json));
     }
-    let found = crate::cli::delete::delete_one(
+    let found = crate::objects::delete_one(
         store,
         kind,
         &place.namespace,

@@ -5,9 +5,10 @@
 use anyhow::Result;
 
 use super::GlobalArgs;
-use super::create::{self, DryRun};
+use super::create;
 use crate::api::{FieldError, Object, validation};
 use crate::error::ApiError;
+use crate::objects::{DryRun, admit_and_store};
 use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -77,8 +78,7 @@ fn apply_one(store: &Store, mut desired: Object, dry_run: DryRun) -> Result<&'st
         // on its own: a racing create is AlreadyExists.
         drop(lock);
         if dry_run != DryRun::Client {
-            let (warnings, starting) =
-                create::admit_and_store(store, &mut queue, &mut desired, dry_run)?;
+            let (warnings, starting) = admit_and_store(store, &mut queue, &mut desired, dry_run)?;
             for warning in warnings {
                 eprintln!("Warning: {warning}");
             }

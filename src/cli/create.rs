@@ -7,13 +7,12 @@ use anyhow::{Result, bail};
 
 use super::GlobalArgs;
 use crate::api::decode::{self, Document};
-use crate::api::podpreset::{self, Admission};
 use crate::api::{Kind, Object, defaults, validation};
 use crate::error::{ApiError, FromSource};
+use crate::objects::{DryRun, admit_and_store};
 use crate::pods;
 use crate::print;
-use crate::scheduler::queue::{Placement, Queue};
-use crate::store::{Store, namespaces};
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -56,23 +55,6 @@ pub enum Generate {
         #[arg(short = 'o', long, value_name = "FORMAT")]
         output: Option<String>,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DryRun {
-    None,
-    Client,
-    Server,
-}
-
-impl DryRun {
-    pub fn suffix(self) -> &'static str {
-        match self {
-            DryRun::None => "",
-            DryRun::Client => " (dry run)",
-            DryRun::Server => " (server dry run)",
-        }
-    }
 }
 
 /// How many supervisors `create` starts before it waits for the first of
@@ -188,97 +170,6 @@ fn create_namespace(
         }
     }
     print_outcome(&object, "created", dry_run, output)
-}
-
-/// The API server's part of a create: the admission chain (the
-/// namespace must exist and not be terminating; PodPresets are merged into
-/// a pod), then the object is stored and, for a pod, placed on the node
-/// by the scheduler's `queue` (opened at the first pod) and its supervisor
-/// started if it fits. Returns the admission's warnings.
-pub fn admit_and_store<'s>(
-    store: &'s Store,
-    queue: &mut Option<Queue<'s>>,
-    object: &mut Object,
-    dry_run: DryRun,
-) -> Result<(Vec<String>, Option<pods::Starting>)> {
-    let kind = object.kind();
-    let namespace = object.namespace().to_string();
-    if kind.namespaced() {
-        namespaces::admit_create(store, kind, &namespace, object.name())?;
-    }
-    let mut warnings = Vec::new();
-    match object {
-        Object::Pod(pod) => {
-            let presets: Vec<podpreset::PodPreset> = store
-                .list(Kind::PodPreset, Some(&namespace))?
-                .into_iter()
-                .filter_map(|o| match o {
-                    Object::PodPreset(p) => Some(*p),
-                    _ => None,
-                })
-                .collect();
-            match podpreset::admit(pod, &presets) {
-                Admission::Applied(_) => {
-                    // The merged pod is defaulted and validated again, as
-                    // the server validates after mutating admission.
-                    let mut merged = Object::Pod(pod.clone());
-                    defaults::default_fields(&mut merged);
-                    let causes = validation::validate(&merged);
-                    if !causes.is_empty() {
-                        return Err(ApiError::Invalid {
-                            kind: Kind::Pod.to_string(),
-                            name: merged.name().to_string(),
-                            causes,
-                        }
-                        .into());
-                    }
-                    *object = merged;
-                }
-                Admission::Conflict(warning) => warnings.push(warning),
-                Admission::Untouched => {}
-            }
-        }
-        Object::PodPreset(preset) if dry_run == DryRun::None => {
-            preset.metadata.resource_version = Some(crate::store::version::next(store)?);
-        }
-        _ => {}
-    }
-    if dry_run == DryRun::Server {
-        if kind == Kind::Node {
-            return Err(crate::objects::refuse_node_create(store, object.name()).into());
-        }
-        if crate::objects::get(store, kind, &namespace, object.name())?.is_some() {
-            return Err(ApiError::AlreadyExists {
-                resource: kind.resource().into(),
-                name: object.name().to_string(),
-            }
-            .into());
-        }
-        return Ok((warnings, None));
-    }
-    let Object::Pod(pod) = &*object else {
-        crate::objects::create(store, object)?;
-        return Ok((warnings, None));
-    };
-    // The node is read before the pod is stored: a node that cannot be
-    // read leaves nothing behind.
-    let queue = match queue {
-        Some(queue) => queue,
-        None => queue.insert(pods::queue(store)?),
-    };
-    store.create(object)?;
-    crate::fault::point("create-stored");
-    match queue.place(pod) {
-        Ok(Placement::Bound(pod)) => {
-            crate::fault::point("create-bound");
-            Ok((warnings, Some(pods::start(store, &pod)?)))
-        }
-        Ok(Placement::Pending | Placement::Rejected) => Ok((warnings, None)),
-        Err(e) => {
-            let _ = store.remove(Kind::Pod, &namespace, object.name());
-            Err(e)
-        }
-    }
 }
 
 /// Prints what became of one document (its warnings, then `created` or

@@ -5,10 +5,11 @@ use anyhow::{Result, bail};
 
 use super::GlobalArgs;
 use super::resources::{self, Target};
-use crate::api::{Kind, Object};
+use crate::api::Kind;
 use crate::error::ApiError;
+use crate::objects::delete_one;
 use crate::pods::{self, Termination};
-use crate::store::{Detail, Store, StoreError};
+use crate::store::Store;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -177,37 +178,6 @@ fn targets(global: &GlobalArgs, store: &Store, args: &Args) -> Result<Vec<Target
             (o.kind(), o.namespace().to_string(), o.name().to_string())
         })
         .collect())
-}
-
-/// Deletes one object as `pod delete` does (the API server's DELETE
-/// comes here too); false when there is no such object.
-pub fn delete_one(
-    store: &Store,
-    kind: Kind,
-    namespace: &str,
-    name: &str,
-    grace: Termination,
-    wait: bool,
-) -> Result<bool> {
-    match kind {
-        Kind::Namespace => pods::namespace::delete(store, name, grace, wait),
-        Kind::Pod => match store.get_as(kind, namespace, name, Detail::Manifest) {
-            Ok(Some(Object::Pod(pod))) => {
-                pods::delete(store, &pod, grace, wait)?;
-                Ok(true)
-            }
-            // A damaged record must not keep its pod from being deleted.
-            // (A record of a newer format is left to the build that wrote
-            // it: this one may not know all it holds.)
-            Err(e @ StoreError::Corrupt { .. }) => {
-                pods::delete_damaged(store, (namespace, name), e, grace)?;
-                Ok(true)
-            }
-            Err(e) => Err(e.into()),
-            Ok(_) => Ok(false),
-        },
-        _ => Ok(crate::objects::remove(store, kind, namespace, name)?),
-    }
 }
 
 /// kubectl 1.33's wording (`pod "nginx" deleted`), kept to one version.

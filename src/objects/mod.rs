@@ -5,6 +5,12 @@
 //! of its own). Code that works on one stored kind uses the store
 //! directly; the store refuses a Node rather than guess.
 
+mod admit;
+mod delete;
+
+pub use admit::{DryRun, admit_and_store};
+pub use delete::delete_one;
+
 use anyhow::anyhow;
 
 use crate::api::{ApiError, Kind, Object};
