@@ -22,7 +22,7 @@ use super::pki::{ADMIN_GROUP, ADMIN_USER};
 use super::request::{self, Reply, Request, User};
 use super::status::Status;
 use super::tls::Tls;
-use super::{Server, routes};
+use super::{Server, routes, stream as streams};
 
 /// The largest request body read (the API server's limit, 3 MiB).
 pub const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -53,8 +53,10 @@ pub async fn run(server: Arc<Server>, listener: TcpListener, tls: Arc<Tls>) -> R
             };
             let certified = tls.client_verified(stream.get_ref().1.peer_certificates());
             let service = service_fn(move |req| handle(server.clone(), certified, req));
+            // Upgrades: exec, attach and port-forward become WebSockets.
             let _ = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
                 .await;
         });
     }
@@ -88,6 +90,17 @@ async fn handle(
     let Some(user) = authenticate(&server, certified, req.headers()) else {
         return Ok(status_response(&Status::unauthorized()));
     };
+    if let Some((kind, target)) = streams::subresource(req.uri().path()) {
+        return Ok(match streams::serve(server, kind, target, req).await {
+            Ok(headers) => {
+                let mut response = hyper::Response::new(full(Bytes::new()));
+                *response.status_mut() = http::StatusCode::SWITCHING_PROTOCOLS;
+                *response.headers_mut() = headers;
+                response
+            }
+            Err(status) => status_response(&status),
+        });
+    }
     let (parts, body) = req.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),

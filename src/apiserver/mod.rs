@@ -23,6 +23,7 @@
 //! | `changes` | inotify on the store's directories: what wakes the watches |
 //! | `podstatus` | pods/status writes: the conditions the supervisor does not own |
 //! | `whoami` | SelfSubjectReview (`kubectl auth whoami`) |
+//! | `stream` | exec, attach, port-forward: WebSocket upgrades and their sessions |
 //!
 //! ## Adding a handler
 //!
@@ -68,6 +69,7 @@ mod request;
 mod resources;
 mod routes;
 mod status;
+mod stream;
 mod table;
 mod tls;
 mod versions;

@@ -36,24 +36,9 @@ pub struct Streams {
 /// the container keeps running).
 pub fn run(store: &Store, target: &Target, streams: Streams) -> Result<()> {
     target.require_running()?;
-    let uid = crate::store::pod_uid(&target.pod)?;
-    let socket = Records::new(&store.pod_run_dir(uid)).socket();
-    let mut client = Client::connect(&socket)
-        .with_context(|| format!("connecting to the supervisor of pod {}", target.pod_name()))?;
-    client.send(&Request::Attach {
-        container: target.container.name.clone(),
-    })?;
-    // The reply line is read byte by byte: frames may follow it at once,
-    // and a buffered reader would swallow them.
-    let mut socket = client.into_stream();
-    match read_reply(&mut socket)? {
-        Reply::Accepted => {
-            if streams.prompt_hint {
-                eprintln!("If you don't see a command prompt, try pressing enter.");
-            }
-        }
-        Reply::Error { message } => bail!("{message}"),
-        other => bail!("unexpected reply from the supervisor: {other:?}"),
+    let mut socket = connect(store, target)?;
+    if streams.prompt_hint {
+        eprintln!("If you don't see a command prompt, try pressing enter.");
     }
     let input = stdin();
     let _raw = match streams.raw {
@@ -125,6 +110,27 @@ pub fn run(store: &Store, target: &Target, streams: Streams) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Asks the pod's supervisor to attach to the target container: the
+/// socket returned carries frames from here on (see `supervisor::attach`).
+/// `pod serve` relays the same frames to its WebSocket clients.
+pub fn connect(store: &Store, target: &Target) -> Result<UnixStream> {
+    let uid = crate::store::pod_uid(&target.pod)?;
+    let socket = Records::new(&store.pod_run_dir(uid)).socket();
+    let mut client = Client::connect(&socket)
+        .with_context(|| format!("connecting to the supervisor of pod {}", target.pod_name()))?;
+    client.send(&Request::Attach {
+        container: target.container.name.clone(),
+    })?;
+    // The reply line is read byte by byte: frames may follow it at once,
+    // and a buffered reader would swallow them.
+    let mut socket = client.into_stream();
+    match read_reply(&mut socket)? {
+        Reply::Accepted => Ok(socket),
+        Reply::Error { message } => bail!("{message}"),
+        other => bail!("unexpected reply from the supervisor: {other:?}"),
+    }
 }
 
 fn read_reply(socket: &mut UnixStream) -> Result<Reply> {

@@ -123,7 +123,7 @@ fn start(
 
 /// The process's exit code, or 128 + the signal that killed it (what a
 /// shell and kubectl report).
-fn wait(pid: i32) -> Result<u8> {
+pub fn wait(pid: i32) -> Result<u8> {
     loop {
         match waitpid(Pid::from_raw(pid), None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(u8::try_from(code).unwrap_or(1)),

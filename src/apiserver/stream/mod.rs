@@ -1,0 +1,281 @@
+//! The streaming subresources of pods: `exec`, `attach` and
+//! `portforward`, as kubectl 1.32 speaks them.
+//!
+//! kubectl opens a WebSocket on the subresource's URL (GET, with the
+//! client certificate like any request): `v5.channel.k8s.io` for exec and
+//! attach (`channel`: one byte of channel, then data), and for
+//! port-forward `SPDY/3.1+portforward.k8s.io`, SPDY frames carried in
+//! WebSocket messages (`spdy`, `portforward`). Whatever fails before the
+//! upgrade (no such pod, a container that does not run) is answered as a
+//! plain `Status`, which kubectl prints as `unable to upgrade connection:
+//! <message>`.
+//!
+//! The sessions reuse the CLI's machinery: exec starts the process with
+//! the runtime as `pod exec` does (it is a child of this server, which
+//! waits for it), attach joins the supervisor's attach socket as `pod
+//! attach` does, port-forward dials inside the pod's network namespace
+//! as `pod port-forward` does.
+
+mod attach;
+mod channel;
+mod exec;
+
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderValue, header};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role;
+
+use super::Server;
+use super::request;
+use super::routes::{self, Route, Target};
+use super::status::Status;
+use crate::pods::session::target::{Target as Session, Verb};
+
+/// The WebSocket subprotocol of exec and attach.
+pub const V5: &str = "v5.channel.k8s.io";
+
+/// Which streaming subresource a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Exec,
+    Attach,
+}
+
+/// The subresource and its target when `path` is a pod's exec, attach
+/// or portforward: such a request is an upgrade, served by [`serve`].
+pub fn subresource(path: &str) -> Option<(Kind, Target)> {
+    let Some(Route::Resource(target)) = routes::parse(path) else {
+        return None;
+    };
+    if !target.group.is_empty() || target.resource != "pods" || target.namespace.is_none() {
+        return None;
+    }
+    let kind = match target.subresource.as_deref()? {
+        "exec" => Kind::Exec,
+        "attach" => Kind::Attach,
+        _ => return None,
+    };
+    Some((kind, target))
+}
+
+/// The streams a session asked for (`?stdin=true&tty=true...`).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub stdin: bool,
+    pub stdout: bool,
+    pub stderr: bool,
+    pub tty: bool,
+    /// exec's command, in order.
+    pub command: Vec<String>,
+}
+
+impl Options {
+    fn parse(query: &[(String, String)]) -> Options {
+        let flag = |name: &str| {
+            query
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .is_some_and(|(_, v)| matches!(v.as_str(), "true" | "1" | ""))
+        };
+        Options {
+            stdin: flag("stdin"),
+            stdout: flag("stdout"),
+            stderr: flag("stderr"),
+            tty: flag("tty"),
+            command: query
+                .iter()
+                .filter(|(k, _)| k == "command")
+                .map(|(_, v)| v.clone())
+                .collect(),
+        }
+    }
+}
+
+/// Checks the request, answers the WebSocket handshake (the headers of
+/// the 101 returned) and runs the session on the upgraded connection.
+pub async fn serve(
+    server: Arc<Server>,
+    kind: Kind,
+    target: Target,
+    mut req: hyper::Request<Incoming>,
+) -> Result<HeaderMap, Status> {
+    let query = request::parse_query(req.uri().query().unwrap_or_default());
+    let options = Options::parse(&query);
+    let container = query
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "container")
+        .map(|(_, v)| v.clone());
+    let session = {
+        let (server, options) = (server.clone(), options.clone());
+        tokio::task::spawn_blocking(move || resolve(&server, kind, &target, container, &options))
+            .await
+            .map_err(|e| Status::internal(format!("handler failed: {e}")))??
+    };
+    let accept = handshake(req.headers(), V5)?;
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else {
+            return;
+        };
+        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let result = match kind {
+            Kind::Exec => exec::run(server, session, options, ws).await,
+            Kind::Attach => attach::run(server, session, options, ws).await,
+        };
+        if let Err(e) = result {
+            eprintln!("{kind:?} session: {e:#}");
+        }
+    });
+    Ok(accept)
+}
+
+/// The pod and container of the session, refused (before any upgrade)
+/// as the kubelet refuses them.
+fn resolve(
+    server: &Server,
+    kind: Kind,
+    target: &Target,
+    container: Option<String>,
+    options: &Options,
+) -> Result<Session, Status> {
+    let namespace = target.namespace.as_deref().unwrap_or_default();
+    let name = target.name.as_deref().unwrap_or_default();
+    if kind == Kind::Exec && options.command.is_empty() {
+        return Err(Status::bad_request(
+            "you must specify at least 1 command".to_string(),
+        ));
+    }
+    if !(options.stdin || options.stdout || options.stderr) {
+        return Err(Status::bad_request(
+            "you must specify at least 1 of stdin, stdout, stderr".to_string(),
+        ));
+    }
+    let verb = match kind {
+        Kind::Exec => Verb::Exec,
+        Kind::Attach => Verb::Attach,
+    };
+    // A name the client did not choose is the pod's first container: no
+    // "Defaulted container" line (kubectl prints its own).
+    let container = container.filter(|c| !c.is_empty());
+    let session = Session::resolve(&server.store, namespace, name, container.as_deref(), verb)
+        .map_err(|e| match crate::error::into_api(e) {
+            Ok(api) => Status::from_api("", &api),
+            Err(other) => Status::bad_request(format!("{other:#}")),
+        })?;
+    let running = session
+        .status()
+        .and_then(|s| s.state.as_ref())
+        .is_some_and(|s| s.running.is_some());
+    if !running {
+        return Err(Status::bad_request(format!(
+            "container not found ({:?})",
+            session.container.name
+        )));
+    }
+    Ok(session)
+}
+
+/// The 101's headers for a WebSocket request offering `protocol`, or the
+/// 400 of a request that is not one (kubectl then retries with SPDY,
+/// which is refused the same way).
+fn handshake(headers: &HeaderMap, protocol: &str) -> Result<HeaderMap, Status> {
+    let websocket = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = headers.get(header::SEC_WEBSOCKET_KEY);
+    let (true, Some(key)) = (websocket, key) else {
+        return Err(Status::bad_request(
+            "Upgrade request required: a WebSocket (v5.channel.k8s.io) is served; SPDY is not"
+                .to_string(),
+        ));
+    };
+    let offered = headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == protocol);
+    if !offered {
+        return Err(Status::bad_request(format!(
+            "the WebSocket subprotocol {protocol} was not offered"
+        )));
+    }
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let mut out = HeaderMap::new();
+    out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    out.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    out.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).expect("base64 is a header value"),
+    );
+    out.insert(
+        header::SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_str(protocol).expect("a protocol name is a header value"),
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pod_sessions_are_streams() {
+        let (kind, target) = subresource("/api/v1/namespaces/a/pods/web/exec").unwrap();
+        assert_eq!(kind, Kind::Exec);
+        assert_eq!(target.name.as_deref(), Some("web"));
+        assert_eq!(
+            subresource("/api/v1/namespaces/a/pods/web/attach")
+                .unwrap()
+                .0,
+            Kind::Attach
+        );
+        assert!(subresource("/api/v1/namespaces/a/pods/web/log").is_none());
+        assert!(subresource("/api/v1/namespaces/a/pods/web").is_none());
+        assert!(subresource("/api/v1/namespaces/a/secrets/web/exec").is_none());
+    }
+
+    #[test]
+    fn commands_keep_their_order_and_spaces() {
+        let query = request::parse_query(
+            "command=sh&command=-c&command=exit+3&container=c&stdin=true&stdout=1&tty=false",
+        );
+        let options = Options::parse(&query);
+        assert_eq!(options.command, ["sh", "-c", "exit 3"]);
+        assert!(options.stdin && options.stdout && !options.stderr && !options.tty);
+    }
+
+    #[test]
+    fn the_accept_key_is_rfc_6455s() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        // RFC 6455, section 1.3's example.
+        headers.insert(
+            header::SEC_WEBSOCKET_KEY,
+            HeaderValue::from_static("dGhlIHNhbXBsZSBub25jZQ=="),
+        );
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("v4.channel.k8s.io, v5.channel.k8s.io"),
+        );
+        let reply = handshake(&headers, V5).unwrap();
+        assert_eq!(
+            reply[header::SEC_WEBSOCKET_ACCEPT],
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(reply[header::SEC_WEBSOCKET_PROTOCOL], V5);
+        headers.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("v4.channel.k8s.io"),
+        );
+        assert_eq!(handshake(&headers, V5).unwrap_err().code, 400);
+        headers.remove(header::UPGRADE);
+        assert_eq!(handshake(&headers, V5).unwrap_err().code, 400);
+    }
+}

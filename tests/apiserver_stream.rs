@@ -1,0 +1,253 @@
+//! The streaming subresources of `pod serve` driven by the real kubectl
+//! 1.32 (WebSocket, the v5 channel protocol): exec (streams apart, exit
+//! codes, stdin to its end, a terminal), attach, port-forward. Each test
+//! has its own state directory and server, killed by its pid at the end.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::Env;
+use common::served::{Served, serve};
+
+const SLEEPER: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, '3600']
+    imagePullPolicy: Never
+";
+
+/// A server over an environment where pod `name` (from `yaml`) runs.
+fn running(name: &str, yaml: &str) -> Served {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    common::pods::create(&env, name, yaml);
+    common::pods::wait_until(&env, name, "the pod to run", || {
+        (common::pods::jsonpath(&env, name, "{.status.phase}") == "Running").then_some(())
+    });
+    serve(env)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// stdout and stderr arrive apart; the command's exit code is kubectl's,
+/// with its words; a program that cannot be run is 126.
+#[test]
+fn kubectl_exec_splits_streams_and_passes_exit_codes() {
+    let served = running("web", SLEEPER);
+
+    let out = served.kubectl(&[
+        "exec",
+        "web",
+        "--",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(text(&out.stdout), "out\n", "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stderr),
+        "err\ncommand terminated with exit code 3\n"
+    );
+    assert_eq!(out.status.code(), Some(3));
+
+    let out = served.kubectl(&["exec", "web", "-c", "app", "--", "true"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "");
+
+    // Arguments keep their spaces and order.
+    let out = served.kubectl_ok(&["exec", "web", "--", "echo", "a  b", "c"]);
+    assert_eq!(out, "a  b c\n");
+
+    let out = served.kubectl(&["exec", "web", "--", "/no/such/program"]);
+    assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("command terminated with exit code 126"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let out = served.kubectl(&["exec", "web", "-c", "nosuch", "--", "true"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("container nosuch not found in pod web"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `exec -i`: what kubectl reads reaches the process, and the end of it
+/// too (cat returns, the command goes on).
+#[test]
+fn kubectl_exec_i_passes_stdin_to_its_end() {
+    let served = running("web", SLEEPER);
+    let mut child = served
+        .kubectl_cmd()
+        .args(["exec", "-i", "web", "--", "sh", "-c", "cat; echo done"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // More than one message's worth, in several writes.
+    let mut sent = String::new();
+    for i in 0..2000 {
+        sent.push_str(&format!("line {i}\n"));
+    }
+    stdin.write_all(sent.as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), format!("{sent}done\n"));
+}
+
+/// `exec -it` in a real terminal (tmux): the process has a pty of its
+/// own, sized like the caller's window and resized with it; its exit code
+/// is kubectl's.
+#[test]
+fn kubectl_exec_it_gets_a_terminal_sized_like_the_callers() {
+    let served = running("web", SLEEPER);
+    let cache = served.env.dir.path().join("kube-cache");
+    let kubeconfig = served.kubeconfig.to_str().unwrap().to_string();
+    let terminal = common::Terminal::start(
+        served.env.dir.path(),
+        &[],
+        &[
+            "kubectl",
+            "--kubeconfig",
+            &kubeconfig,
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "exec",
+            "-it",
+            "web",
+            "--",
+            "sh",
+        ],
+        100,
+        30,
+    );
+    terminal.expect("/ # ");
+    terminal.type_text("tty; stty size; echo marker-$((6*7))\r");
+    let screen = terminal.expect("marker-42");
+    assert!(screen.contains("/dev/pts/"), "{screen}");
+    assert!(screen.contains("30 100"), "{screen}");
+    terminal.resize(120, 40);
+    terminal.type_text("stty size; echo resized-$((6*7))\r");
+    terminal.wait_for("the new size", Duration::from_secs(60), |s| {
+        s.contains("resized-42") && s.contains("40 120")
+    });
+    terminal.type_text("exit 5\r");
+    terminal.wait_for("kubectl to exit", Duration::from_secs(60), |s| {
+        s.contains("[exited ")
+    });
+    assert_eq!(terminal.exit_status(), Some(5), "{}", terminal.screen());
+}
+
+const READER: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: reader
+spec:
+  terminationGracePeriodSeconds: 1
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox
+    stdin: true
+    command: [sh, -c, 'echo ready; read line; echo \"got $line\"; echo bye >&2']
+    imagePullPolicy: Never
+";
+
+/// `attach -i`: the main process reads what kubectl sends and its output
+/// comes back on the right streams; its end ends the session.
+#[test]
+fn kubectl_attach_joins_the_main_process() {
+    let served = running("reader", READER);
+    // Attached once the process waits for its line: what it printed
+    // before is in its log, not in the session.
+    common::pods::wait_until(&served.env, "reader", "its first line", || {
+        text(&served.env.run(&["logs", "reader"]).stdout)
+            .contains("ready")
+            .then_some(())
+    });
+    let mut child = served
+        .kubectl_cmd()
+        .args(["attach", "-i", "reader"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"hello over the socket\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "got hello over the socket\n");
+    assert!(text(&out.stderr).contains("bye\n"), "{}", text(&out.stderr));
+}
+
+const TICKER: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: ticker
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done']
+    imagePullPolicy: Never
+";
+
+/// `attach` without stdin: the running process's output as it comes.
+#[test]
+fn kubectl_attach_follows_output() {
+    let served = running("ticker", TICKER);
+    let mut child = served
+        .kubectl_cmd()
+        .args(["attach", "ticker"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => seen.push(line),
+            Err(_) => panic!("attach printed only {seen:?}"),
+        }
+    }
+    // Our own child, by its pid.
+    let _ = child.kill();
+    let _ = child.wait();
+    for line in &seen {
+        assert!(line.starts_with("tick "), "{seen:?}");
+    }
+    let numbers: Vec<u64> = seen.iter().map(|l| l[5..].parse().unwrap()).collect();
+    assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
+}
