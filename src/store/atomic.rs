@@ -39,6 +39,13 @@ pub fn write_volatile_existing(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_file(path, bytes, false, 0o644)
 }
 
+/// As [`write_atomic`], into a directory that must exist (NotFound
+/// otherwise): the supervisor's status writer, whose write may come after
+/// the pod's record was removed, must not make its directory again.
+pub fn write_atomic_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_file(path, bytes, true, 0o600)
+}
+
 fn replace(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result<()> {
     fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
     write_file(path, bytes, durable, mode)
@@ -103,6 +110,19 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "state files are root's alone");
+    }
+
+    #[test]
+    fn in_place_never_makes_the_directory_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let pod = dir.path().join("pod");
+        fs::create_dir(&pod).unwrap();
+        write_atomic_in_place(&pod.join("status.json"), b"one").unwrap();
+        assert_eq!(fs::read(pod.join("status.json")).unwrap(), b"one");
+        fs::remove_dir_all(&pod).unwrap();
+        let err = write_atomic_in_place(&pod.join("status.json"), b"two").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        assert!(!pod.exists());
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub mod record;
 pub mod restarted;
 pub mod version;
 
-pub use atomic::{write_atomic, write_volatile, write_volatile_existing, write_volatile_private};
+pub use atomic::{
+    write_atomic, write_atomic_in_place, write_volatile, write_volatile_existing,
+    write_volatile_private,
+};
 pub use error::StoreError;
 pub use lock::Lock;
 
@@ -534,13 +537,27 @@ impl Store {
 
     /// Replaces the pod's status record atomically.
     pub fn write_pod_status(&self, namespace: &str, name: &str, status: &PodStatus) -> Result<()> {
+        let (path, bytes) = self.pod_status_record(namespace, name, status)?;
+        write_atomic(&path, &bytes)?;
+        Ok(())
+    }
+
+    /// The pod's status record as [`Store::write_pod_status`] writes it,
+    /// and where: for a writer that writes it apart from its caller (the
+    /// supervisor's, `supervisor::status_writer`), with
+    /// [`write_atomic_in_place`].
+    pub fn pod_status_record(
+        &self,
+        namespace: &str,
+        name: &str,
+        status: &PodStatus,
+    ) -> Result<(PathBuf, Vec<u8>)> {
         if !addressable(namespace, name)? {
             return Err(anyhow!("invalid pod name {namespace}/{name}").into());
         }
         let path = self.pod_dir(namespace, name).join("status.json");
         let bytes = format::encode(status).context("encoding the status")?;
-        write_atomic(&path, &bytes)?;
-        Ok(())
+        Ok((path, bytes))
     }
 
     /// The conditions set on the pod through the API (see `conditions`).

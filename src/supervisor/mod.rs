@@ -44,6 +44,7 @@ mod offload;
 mod reaper;
 pub mod socket;
 pub mod status;
+mod status_writer;
 mod stdio;
 mod tls;
 

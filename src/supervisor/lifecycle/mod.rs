@@ -51,6 +51,7 @@ use super::launch::{Scheduling, Settings};
 use super::reaper::{Exit, Reaper};
 use super::socket::{Reply, Request};
 use super::status::{self, Conditions};
+use super::status_writer::StatusWriter;
 use crate::image::{Image, ImageStore, PullError};
 use crate::runtime::netns::NetNs;
 use crate::runtime::{PodRuntime, StartError};
@@ -174,6 +175,8 @@ struct Supervisor {
     last_status: Option<PodStatus>,
     /// A decision of this batch asked for the status to be written.
     status_due: bool,
+    /// Writes it apart from the loop (see `status_writer`).
+    status_writer: StatusWriter,
     processes: BTreeMap<String, Process>,
     /// The kubelet's admission refused the pod: nothing of it runs.
     rejected: Option<crate::node::admission::Rejection>,
@@ -248,6 +251,7 @@ pub async fn run(
         sup.sync();
         sup.flush_status();
         if sup.ready_to_finish() {
+            sup.status_writer.settle();
             sup.finish().await;
             break;
         }
@@ -277,6 +281,8 @@ pub async fn run(
             sup.handle(msg).await;
         }
     }
+    // The supervisor ends: its last status is written first.
+    sup.status_writer.settle();
     Ok(())
 }
 
@@ -438,6 +444,7 @@ impl Supervisor {
             stage: Stage::new(has_init),
             last_status: None,
             status_due: false,
+            status_writer: StatusWriter::default(),
             processes: BTreeMap::new(),
             rejected: None,
             pressure: pressure::PressureWatch::default(),

@@ -132,11 +132,12 @@ impl Supervisor {
         if self.last_status.as_ref() == Some(&status) {
             return;
         }
-        if let Err(e) = self
+        match self
             .store
-            .write_pod_status(&self.namespace, &self.name, &status)
+            .pod_status_record(&self.namespace, &self.name, &status)
         {
-            eprintln!("pod-supervisor: writing status: {e:#}");
+            Ok((path, bytes)) => self.status_writer.submit(path, bytes),
+            Err(e) => eprintln!("pod-supervisor: writing status: {e:#}"),
         }
         self.last_status = Some(status);
     }

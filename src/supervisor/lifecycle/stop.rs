@@ -271,6 +271,9 @@ impl Supervisor {
     /// record and logs stay for get and logs; its final status is written
     /// after this (`WriteStatus`).
     pub(super) fn tear_down(&mut self) {
+        // The final phase, handed to the writer just before, is on disk
+        // before anything of the pod goes.
+        self.status_writer.settle();
         self.cancel_network();
         if let Some(rt) = &self.runtime
             && let Err(e) = rt.borrow_mut().teardown()
@@ -298,6 +301,8 @@ impl Supervisor {
             self.write_status();
             return;
         }
+        // No status write of this pod is under way while its record goes.
+        self.status_writer.settle();
         if !self.stage.detached()
             && let Err(e) = self.remove_record()
         {
