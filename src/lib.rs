@@ -26,12 +26,16 @@ mod terminal;
 mod tls;
 
 pub mod fuzz;
+#[doc(hidden)]
+pub mod privileged;
 
 use std::process::ExitCode;
 
 /// The whole program: `src/main.rs` only calls this. The library exists so
-/// that the fuzz targets (`fuzz/`) can reach the parsers through [`fuzz`];
-/// the modules stay private, so the public surface is this and that.
+/// that the fuzz targets (`fuzz/`) can reach the parsers through [`fuzz`],
+/// and the tests that need root the parts they test through
+/// `privileged`; the modules stay private, so the public surface is this
+/// and those.
 pub fn main() -> ExitCode {
     // A container's init (and exec) is recognised before anything else: it
     // runs for every container of every pod, so it sets up nothing it does

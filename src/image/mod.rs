@@ -21,7 +21,7 @@
 
 pub mod archive;
 mod auth;
-mod blobs;
+pub(crate) mod blobs;
 mod download;
 pub mod gc;
 pub mod import;

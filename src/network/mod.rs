@@ -17,8 +17,6 @@
 //! process brings `lo` up itself, so no loopback plugin is needed.
 
 mod bridge;
-#[cfg(test)]
-mod check_tests;
 pub mod cni;
 pub mod gc;
 mod netns;

@@ -193,11 +193,12 @@ fn set_sysctls(sysctls: &[(String, String)]) -> Result<()> {
 /// through no other mount and no magic link. A mount over a sysctl file,
 /// over a directory on the way, or over /proc/sys itself would otherwise
 /// take the write somewhere else (runc's CVE-2025-52881 class).
-fn write_sysctl(path: &Path, value: &str) -> Result<()> {
+pub fn write_sysctl(path: &Path, value: &str) -> Result<()> {
     write_sysctl_in(Path::new("/proc"), path, value)
 }
 
-fn write_sysctl_in(proc: &Path, path: &Path, value: &str) -> Result<()> {
+/// [`write_sysctl`] with procfs looked for at `proc`.
+pub fn write_sysctl_in(proc: &Path, path: &Path, value: &str) -> Result<()> {
     let rel = Path::new("sys").join(path);
     let rel = rel
         .to_str()
@@ -363,53 +364,5 @@ fn lowercase_first(text: &str) -> String {
     match chars.next() {
         Some(first) => first.to_lowercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::runtime::procfs::tests::in_private_mounts;
-
-    #[test]
-    fn a_sysctl_is_written_only_beneath_the_procfs_root_through_no_mount() {
-        in_private_mounts(|| {
-            // Written back as it is: only the mounts are the test's own.
-            let name = Path::new("kernel/shm_rmid_forced");
-            let file = "/proc/sys/kernel/shm_rmid_forced";
-            let value = std::fs::read_to_string(file).unwrap().trim().to_string();
-            write_sysctl(name, &value).unwrap();
-            // A mount over /proc/sys itself (a procfs directory, which
-            // passes a check of the filesystem): opened by path, /proc/sys
-            // is that mount.
-            nix::mount::mount(
-                Some("/proc/sys"),
-                "/proc/sys",
-                None::<&str>,
-                nix::mount::MsFlags::MS_BIND,
-                None::<&str>,
-            )
-            .unwrap();
-            let err = write_sysctl(name, &value).unwrap_err().to_string();
-            assert_eq!(err, format!("{file} is covered by another mount"));
-            nix::mount::umount("/proc/sys").unwrap();
-            // A tmpfs as /proc.
-            let fake = tempfile::tempdir().unwrap();
-            nix::mount::mount(
-                Some("tmpfs"),
-                fake.path(),
-                Some("tmpfs"),
-                nix::mount::MsFlags::empty(),
-                None::<&str>,
-            )
-            .unwrap();
-            std::fs::create_dir_all(fake.path().join("sys/kernel")).unwrap();
-            std::fs::write(fake.path().join("sys/kernel/shm_rmid_forced"), "").unwrap();
-            let err = write_sysctl_in(fake.path(), name, &value)
-                .unwrap_err()
-                .to_string();
-            assert!(err.ends_with("is not a procfs"), "{err}");
-            nix::mount::umount(fake.path()).unwrap();
-        });
     }
 }

@@ -3,15 +3,16 @@
 //! setting it up again; against a script plugin that logs what it is
 //! asked, and against Debian's bridge and host-local.
 
+use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
-use super::*;
-use crate::node::config::Network;
+use pod::privileged::{Attachment, Cancel, Network, Store, attach, cache_dir, detach};
 
 /// A process in a network namespace of its own, killed when dropped: the
 /// pause process's stand-in.
