@@ -8,10 +8,11 @@
 mod common;
 
 use std::fs;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+use common::host::sockets;
 use common::pods::{create, delete_and_check_clean, wait_log};
 use common::{Env, import_busybox};
 
@@ -161,7 +162,7 @@ spec:
     );
 
     // The supervisor's socket: root's, and no other user may open it.
-    let sockets: Vec<PathBuf> = files_and_sockets(&env.run_root());
+    let sockets: Vec<PathBuf> = sockets(&env.run_root());
     assert!(
         !sockets.is_empty(),
         "no supervisor socket under the run root"
@@ -180,25 +181,6 @@ spec:
         );
     }
     delete_and_check_clean(&env, "holder", &uid);
-}
-
-/// Every socket under `dir`.
-fn files_and_sockets(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_socket() {
-                out.push(entry.path());
-            }
-        }
-    }
-    out
 }
 
 /// Runs `pod ARGS` as the host's `nobody` (see isolation_state.rs for why

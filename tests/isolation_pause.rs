@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::host::compile;
 use common::pods::{create, delete_and_check_clean, wait_log, wait_until};
 use common::{Env, import_busybox};
 
@@ -118,23 +119,6 @@ fn tools(env: &Env) -> PathBuf {
         &["-static", "-nostdlib", "-fno-stack-protector", "-O1"],
     );
     dir
-}
-
-fn compile(dir: &Path, name: &str, source: &str, flags: &[&str]) {
-    let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, source).unwrap();
-    let out = Command::new("cc")
-        .args(flags)
-        .arg("-o")
-        .arg(dir.join(name))
-        .arg(&src)
-        .output()
-        .expect("running cc (the C compiler Rust links with)");
-    assert!(
-        out.status.success(),
-        "cc {name}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn env() -> Env {

@@ -30,12 +30,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::Env;
+use common::host::{chmod, compile, open_env, sockets};
 use common::pods::{create, delete_and_check_clean, recorded_pid, wait_log};
-use common::{Env, import_busybox};
 
 /// `reach SIG PID...`: for each PID, kill(PID, SIG), ptrace(PTRACE_SEIZE),
 /// pidfd_open and opening /proc/PID/fd, each printed as `ok` or the
@@ -123,24 +124,8 @@ const SLOT_BASE: i32 = 100;
 fn tools(env: &Env) -> PathBuf {
     let dir = env.dir.path().join("tools");
     std::fs::create_dir_all(&dir).unwrap();
-    compile(&dir);
+    compile(&dir, "reach", REACH, &["-static", "-O1"]);
     dir
-}
-
-fn compile(dir: &Path) {
-    let src = dir.join("reach.c");
-    std::fs::write(&src, REACH).unwrap();
-    let out = Command::new("cc")
-        .args(["-static", "-O1", "-o"])
-        .arg(dir.join("reach"))
-        .arg(&src)
-        .output()
-        .expect("running cc (the C compiler Rust links with)");
-    assert!(
-        out.status.success(),
-        "cc reach: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// A pod of two attackers, root (with the default capabilities plus
@@ -175,20 +160,6 @@ spec:
         root = container("root", &format!("{{capabilities: {{add: {caps}}}}}")),
         user = container("user", "{runAsUser: 1000, runAsGroup: 1000}"),
     )
-}
-
-/// An environment with the busybox image, its temporary directory opened
-/// to other users as /var/lib is (0755), so that only pod's own modes
-/// stand between a host user and the state.
-fn env() -> Env {
-    let env = Env::new();
-    import_busybox(&env.root());
-    chmod(env.dir.path(), 0o755);
-    env
-}
-
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// `sh -c script` in container `container`, stdout and stderr.
@@ -271,7 +242,7 @@ fn attack(env: &Env, name: &str, uid: &str, container: &str, sig: i32) -> Seen {
 
 #[test]
 fn a_container_cannot_signal_trace_or_reach_its_keeper_or_supervisor() {
-    let env = env();
+    let env = open_env();
     let tools = tools(&env);
     let pods_dir: PathBuf = env.run_root().join("pods");
 
@@ -377,25 +348,6 @@ fn as_nobody(tools: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Every socket below `dir`.
-fn sockets(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_socket() {
-                out.push(entry.path());
-            }
-        }
-    }
-    out
-}
-
 /// What `nobody` gets for each secret (`read=`) and socket (`connect=`).
 fn nobody_reaches(tools: &Path, secrets: &[PathBuf], sockets: &[PathBuf]) -> Vec<String> {
     let mut seen = Vec::new();
@@ -418,7 +370,7 @@ fn nobody_reaches(tools: &Path, secrets: &[PathBuf], sockets: &[PathBuf]) -> Vec
 
 #[test]
 fn a_host_user_can_read_no_serving_key_nor_kubeconfig_nor_reach_a_supervisor() {
-    let env = env();
+    let env = open_env();
     let tools = tools(&env);
     let (root, run_root) = (env.root(), env.run_root());
     let serve = root.join("serve");

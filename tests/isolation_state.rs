@@ -13,29 +13,16 @@ mod common;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use common::Env;
+use common::host::{chmod, open_env};
 use common::pods::{create, delete_and_check_clean, jsonpath, wait_log, wait_until};
-use common::{Env, import_busybox};
-
-/// An environment with the busybox image, its temporary directory opened
-/// to other users as /var/lib is (0755), so that only pod's own modes
-/// stand between a host user and the state.
-fn env() -> Env {
-    let env = Env::new();
-    import_busybox(&env.root());
-    chmod(env.dir.path(), 0o755);
-    env
-}
-
-fn chmod(path: &Path, mode: u32) {
-    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
-}
 
 /// Opens `dirs` to every user, as a state root made by an older version
 /// (or by hand) was.
@@ -65,7 +52,7 @@ fn touch_store(env: &Env) {
 
 #[test]
 fn a_host_user_can_neither_list_the_state_nor_read_a_secret() {
-    let env = env();
+    let env = open_env();
     let root = env.root();
     let uid = create(
         &env,
@@ -187,7 +174,7 @@ fn euid_probe() -> Vec<u8> {
 #[test]
 fn a_setuid_file_planted_in_an_empty_dir_does_not_run_as_root_from_the_host() {
     use base64::Engine;
-    let env = env();
+    let env = open_env();
     let payload = base64::engine::general_purpose::STANDARD.encode(euid_probe());
     let uid = create(
         &env,
@@ -282,7 +269,7 @@ fn disk_usage(dir: &Path) -> u64 {
 
 #[test]
 fn what_a_container_writes_lands_on_the_state_disk_not_the_run_root() {
-    let env = env();
+    let env = open_env();
     let uid = create(
         &env,
         "filler",
@@ -322,7 +309,7 @@ spec:
 
 #[test]
 fn a_memory_empty_dir_is_no_bigger_than_the_pods_memory_limit() {
-    let env = env();
+    let env = open_env();
     let uid = create(
         &env,
         "ram",
@@ -484,7 +471,7 @@ fn names_on_the_command_line_never_leave_the_state_directory() {
 
 #[test]
 fn an_image_whose_passwd_is_a_fifo_fails_its_container_instead_of_hanging() {
-    let env = env();
+    let env = open_env();
     let scratch = tempfile::tempdir().unwrap();
     let mut tar = tar::Builder::new(Vec::new());
     let header = |kind: tar::EntryType, mode: u32, size: usize| {

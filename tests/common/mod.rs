@@ -2,6 +2,7 @@
 //! own temporary state directories, cleaned up when dropped.
 #![allow(dead_code)]
 
+pub mod host;
 pub mod pods;
 pub mod served;
 
