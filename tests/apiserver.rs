@@ -478,3 +478,65 @@ fn kubectl_explain_reads_the_served_schemas() {
         "the server doesn't have a resource type \"deployments\""
     );
 }
+
+/// `/openapi/v2`, in the protobuf form kubectl asks for: `kubectl
+/// explain --output=plaintext-openapiv2` reads it (a 404 before it was
+/// served), and `kubectl apply`, which fetches it when the OpenAPI 3
+/// document offers no strategic merge patch, still removes a scheduling
+/// gate with it (a keyed `$patch: delete`).
+#[test]
+fn kubectl_reads_openapi_v2_for_explain_and_apply() {
+    let served = serve(Env::new());
+    let out = served.kubectl_ok(&[
+        "explain",
+        "pod.spec.schedulingGates",
+        "--output=plaintext-openapiv2",
+    ]);
+    assert!(
+        out.starts_with("KIND:     Pod\nVERSION:  v1\n\nRESOURCE: schedulingGates <[]Object>\n"),
+        "{out}"
+    );
+    assert!(out.contains("   name\t<string> -required-\n"), "{out}");
+    let gated = |gates: &str| {
+        format!(
+            "apiVersion: v1
+kind: Pod
+metadata:
+  name: gated
+spec:
+  schedulingGates:
+{gates}  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: Never
+"
+        )
+    };
+    let first = served
+        .env
+        .manifest("gated.yaml", &gated("  - name: a\n  - name: b\n"));
+    served.kubectl_ok(&["apply", "-f", first.to_str().unwrap()]);
+    let second = served.env.manifest("gated2.yaml", &gated("  - name: b\n"));
+    let out = served
+        .kubectl_cmd()
+        .args(["apply", "-f", second.to_str().unwrap(), "-v=6"])
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("/openapi/v2?timeout=32s 200 OK"), "{log}");
+    assert!(
+        !log.contains("error calculating patch from openapi"),
+        "{log}"
+    );
+    assert_eq!(
+        served.kubectl_ok(&[
+            "get",
+            "pod",
+            "gated",
+            "-o",
+            "jsonpath={.spec.schedulingGates[*].name}"
+        ]),
+        "b"
+    );
+}

@@ -21,6 +21,7 @@
 //! | `versions` | resourceVersions of what the store holds, the change history |
 //! | `watch` | watch streams: replay from a version, 410, bookmarks |
 //! | `changes` | inotify on the store's directories: what wakes the watches |
+//! | `openapi_v2` | /openapi/v2: the same schemas as Swagger 2.0, JSON or gnostic protobuf |
 //! | `podstatus` | pods/status writes: the conditions the supervisor does not own |
 //! | `whoami` | SelfSubjectReview (`kubectl auth whoami`) |
 //! | `stream` | exec, attach, port-forward: WebSocket upgrades and their sessions |
@@ -62,6 +63,7 @@ mod discovery;
 mod fields;
 mod logs;
 mod openapi;
+mod openapi_v2;
 pub mod pki;
 mod podstatus;
 mod read;

@@ -22,6 +22,8 @@ use sha2::{Digest as _, Sha256};
 use super::request::Reply;
 use super::resources::{self, Resource};
 use super::status::Status;
+use crate::api::Kind;
+use crate::api::patch::lists::{self, ListType};
 
 /// The group versions with a document, with their schemas.
 const SCHEMAS: &[(&str, &str, &str)] = &[
@@ -40,19 +42,116 @@ struct Document {
     hash: String,
 }
 
+/// The version the documents' `info` gives.
+pub fn info_version() -> String {
+    format!("v{}.{}.0", super::discovery::MAJOR, super::discovery::MINOR)
+}
+
+/// Each group version's schemas, with the list rules the server merges
+/// by (`annotate`).
+pub fn annotated_schemas() -> Vec<(&'static str, &'static str, Map<String, Value>)> {
+    SCHEMAS
+        .iter()
+        .map(|(group, version, schemas)| {
+            let mut schemas: Map<String, Value> =
+                serde_json::from_str(schemas).expect("the bundled schemas are JSON");
+            annotate(&mut schemas);
+            (*group, *version, schemas)
+        })
+        .collect()
+}
+
+/// The stored kinds whose lists merge by rules, and their schemas' names.
+const ROOTS: &[(Kind, &str)] = &[
+    (Kind::Pod, "io.k8s.api.core.v1.Pod"),
+    (Kind::Node, "io.k8s.api.core.v1.Node"),
+    (Kind::Namespace, "io.k8s.api.core.v1.Namespace"),
+    (Kind::ConfigMap, "io.k8s.api.core.v1.ConfigMap"),
+    (Kind::Secret, "io.k8s.api.core.v1.Secret"),
+];
+
+/// Marks every list of the kinds' schemas with how the server merges it
+/// (`api::patch::lists`, the one table of merge keys): the
+/// `x-kubernetes-patch-merge-key` and `-patch-strategy` a strategic merge
+/// patch is computed with (kubectl apply reads them from /openapi/v2),
+/// and the `x-kubernetes-list-type` and `-list-map-keys` of server-side
+/// apply, as the API server's schemas have them. The bundled schemas
+/// lack them; a client computing a patch from schemas without them would
+/// replace lists the server merges.
+fn annotate(schemas: &mut Map<String, Value>) {
+    for (kind, root) in ROOTS {
+        if schemas.contains_key(*root) {
+            walk(schemas, *kind, root, &mut Vec::new());
+        }
+    }
+}
+
+fn reference(schema: &Value) -> Option<String> {
+    let r = schema
+        .get("$ref")
+        .or_else(|| schema.get("allOf").and_then(|a| a.get(0)?.get("$ref")))?;
+    r.as_str()?
+        .strip_prefix("#/components/schemas/")
+        .map(str::to_string)
+}
+
+fn walk(schemas: &mut Map<String, Value>, kind: Kind, name: &str, path: &mut Vec<String>) {
+    // Deep enough for every list of the kinds served; a guard against
+    // schemas that refer to themselves.
+    if path.len() > 12 {
+        return;
+    }
+    let props: Vec<String> = match schemas.get(name).and_then(|s| s.get("properties")) {
+        Some(Value::Object(p)) => p.keys().cloned().collect(),
+        _ => return,
+    };
+    for prop in props {
+        path.push(prop.clone());
+        let schema = schemas[name]["properties"][&prop].clone();
+        let child = if schema["type"] == "array" {
+            let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+            let rules = lists::list(kind, &segments);
+            let ext = &mut schemas[name]["properties"][&prop];
+            if let Some(key) = rules.merge_key {
+                ext["x-kubernetes-patch-merge-key"] = json!(key);
+            }
+            if rules.merge_key.is_some() || rules.merge_scalars {
+                ext["x-kubernetes-patch-strategy"] = json!(if rules.retain_keys {
+                    "merge,retainKeys"
+                } else {
+                    "merge"
+                });
+            }
+            match rules.list_type {
+                ListType::Map(keys) => {
+                    ext["x-kubernetes-list-type"] = json!("map");
+                    ext["x-kubernetes-list-map-keys"] = json!(keys);
+                }
+                ListType::Set => ext["x-kubernetes-list-type"] = json!("set"),
+                ListType::Atomic => {}
+            }
+            reference(&schema["items"])
+        } else {
+            reference(&schema)
+        };
+        if let Some(child) = child {
+            walk(schemas, kind, &child, path);
+        }
+        path.pop();
+    }
+}
+
 fn documents() -> &'static [Document] {
     static DOCS: OnceLock<Vec<Document>> = OnceLock::new();
     DOCS.get_or_init(|| {
-        SCHEMAS
-            .iter()
+        annotated_schemas()
+            .into_iter()
             .map(|(group, version, schemas)| {
-                let schemas: Value =
-                    serde_json::from_str(schemas).expect("the bundled schemas are JSON");
                 let doc = json!({
                     "openapi": "3.0.0",
                     "info": {
                         "title": "Kubernetes",
-                        "version": format!("v{}.{}.0", super::discovery::MAJOR, super::discovery::MINOR),
+                        "version": info_version(),
                     },
                     "paths": paths(group, version),
                     "components": {"schemas": schemas},
@@ -107,7 +206,7 @@ pub fn v3(path: Option<&str>) -> Result<Reply, Status> {
 
 /// The paths of a group version's resources, with the operations their
 /// verbs serve.
-fn paths(group: &str, version: &str) -> Value {
+pub fn paths(group: &str, version: &str) -> Value {
     let mut out = Map::new();
     for r in resources::of(group, version) {
         let prefix = format!("/{}", group_version_path(group, version));

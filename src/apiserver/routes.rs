@@ -15,7 +15,7 @@ use super::request::{Reply, Request};
 use super::resources::{self, Resource};
 use super::status::Status;
 use super::write::{self, Write};
-use super::{Server, discovery, logs, openapi, read, watch, whoami};
+use super::{Server, discovery, logs, openapi, openapi_v2, read, watch, whoami};
 
 /// What a resource URL names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub fn dispatch(server: &Arc<Server>, req: &Request) -> Result<Reply, Status> {
         Route::Group(group) => discovery::group(&group),
         Route::GroupVersion { group, version } => discovery::resource_list(&group, &version),
         Route::OpenApiV3(path) => openapi::v3(path.as_deref()),
-        Route::OpenApiV2 => Err(Status::no_route()),
+        Route::OpenApiV2 => openapi_v2::v2(req),
         Route::Resource(target) => resource(server, req, &target),
     }
 }
