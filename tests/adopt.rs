@@ -144,3 +144,161 @@ fn an_adopted_pod_keeps_its_counts_and_probes_and_sees_an_exit_made_without_a_su
     // names the pod).
     delete_and_check_clean(&env, "kept", &uid);
 }
+
+/// Kills the pod's supervisor (its keeper starts the next one) and waits
+/// until another one holds the pod.
+fn replace_supervisor(env: &Env, uid: &str) {
+    let supervisor = common::pods::kill_supervisor(env, uid);
+    wait_for("a new supervisor", || {
+        recorded_pid(env, uid, "supervisor.pid")
+            .filter(|&p| p != supervisor)
+            .map(|_| ())
+    });
+}
+
+/// Waits as long as a back-off on a loaded machine may take.
+fn wait_long<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A crash-loop back-off outlives the supervisor: killed while its
+/// container waits, the next one keeps it waiting the delay in force from
+/// its exit (the dead one's successor used to restart it at once), and
+/// the next delay doubles from it.
+#[test]
+fn a_crash_loop_back_off_holds_across_a_supervisor_replacement() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let yaml = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: looping\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    command: [sh, -c, 'exit 1']\n";
+    let file = env.manifest("looping.yaml", yaml);
+    let out = env
+        .pod()
+        .env("POD_BACKOFF_INITIAL", "30s")
+        .env("POD_BACKOFF_MAX", "5m")
+        .args(["create", "-f", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let uid = env.ok(&["get", "pod", "looping", "-o", "jsonpath={.metadata.uid}"]);
+    // The container's status, read at once (it changes under the test).
+    let container = || -> serde_json::Value {
+        let out = env.run(&[
+            "get",
+            "pod",
+            "looping",
+            "-o",
+            "jsonpath={.status.containerStatuses[0]}",
+        ]);
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    let backing_off = |c: &serde_json::Value| c["state"]["waiting"]["reason"] == "CrashLoopBackOff";
+    let time = |c: &serde_json::Value, field: &str| -> jiff::Timestamp {
+        let text = c["lastState"]["terminated"][field]
+            .as_str()
+            .unwrap_or_default();
+        text.parse()
+            .unwrap_or_else(|e| panic!("{field}: {text:?}: {e}: {c}"))
+    };
+    // The first restart is at once; the second exit begins a 30 s
+    // back-off, in which the supervisor is killed.
+    let first = wait_long("the first back-off", || {
+        let c = container();
+        (c["restartCount"] == 1 && backing_off(&c)).then_some(c)
+    });
+    let message = first["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.starts_with("back-off 30s "), "{first}");
+    let exited = time(&first, "finishedAt");
+    replace_supervisor(&env, &uid);
+    // It held: the next start came once the delay was over, counted as a
+    // restart, and its exit waits the doubled delay.
+    // (The count goes up when the next instance is created, before its
+    // exit changes the state: the exit is seen by its last state.)
+    let second = wait_long("the second back-off", || {
+        let c = container();
+        let next_exit = c["lastState"]["terminated"]["finishedAt"]
+            != first["lastState"]["terminated"]["finishedAt"];
+        (next_exit && backing_off(&c)).then_some(c)
+    });
+    assert_eq!(second["restartCount"], 2, "{second}");
+    let message = second["state"]["waiting"]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(message.starts_with("back-off 1m0s "), "{second}");
+    let started = time(&second, "startedAt");
+    // Both times have whole seconds.
+    let waited = started.duration_since(exited).as_secs();
+    assert!(waited >= 29, "restarted {waited} s after its exit");
+    delete_and_check_clean(&env, "looping", &uid);
+}
+
+/// A postStart hook that had not ended when the supervisor died runs
+/// again under the next one (the dead one's run of it is killed), and the
+/// container is Running only once that run ends; a hook that ended is not
+/// run again by a later supervisor.
+#[test]
+fn a_post_start_hook_cut_short_by_the_supervisors_death_runs_again_and_an_ended_one_does_not() {
+    use std::os::unix::fs::MetadataExt;
+
+    let env = Env::new();
+    import_busybox(&env.root());
+    // The first run waits for good; the second ends at once; a third
+    // would wait for good again. Each run's lines go to a host directory:
+    // exec is refused until the container runs.
+    let shared = env.dir.path().join("hook");
+    std::fs::create_dir(&shared).unwrap();
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hooked\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n  - name: c\n    image: busybox\n    imagePullPolicy: Never\n    command: [sleep, '3600']\n    volumeMounts:\n    - {{name: shared, mountPath: /shared}}\n    lifecycle:\n      postStart:\n        exec:\n          command: [sh, -c, 'echo begun >> /shared/log; [ $(grep -c begun /shared/log) -eq 2 ] || sleep 3600; echo done >> /shared/log']\n  volumes:\n  - name: shared\n    hostPath: {{path: {}, type: Directory}}\n",
+        shared.display()
+    );
+    let uid = create(&env, "hooked", &yaml);
+    let hook_log = || std::fs::read_to_string(shared.join("log")).unwrap_or_default();
+    wait_long("the hook to begin", || {
+        (hook_log() == "begun\n").then_some(())
+    });
+    let ready = "{.status.containerStatuses[0].ready}";
+    assert_eq!(jsonpath(&env, "hooked", ready), "false");
+    replace_supervisor(&env, &uid);
+    wait_until(&env, "hooked", "Running after the hook ran again", || {
+        (jsonpath(&env, "hooked", ready) == "true").then_some(())
+    });
+    assert_eq!(hook_log(), "begun\nbegun\ndone\n");
+    // The first run's processes are gone: only the container's sleep is
+    // left besides this ps.
+    let ps = env.ok(&["exec", "hooked", "--", "ps", "-o", "args"]);
+    assert_eq!(ps.matches("sleep 3600").count(), 1, "{ps}");
+    assert!(!ps.contains("echo begun"), "{ps}");
+
+    // Once more, with the hook ended: the status the next supervisor
+    // writes first (a new file) shows the container running and ready,
+    // and the hook did not run a third time (it would wait for good).
+    let status = env.root().join("pods/default/hooked/status.json");
+    let keeper = recorded_pid(&env, &uid, "keeper.pid").unwrap();
+    let supervisor = recorded_pid(&env, &uid, "supervisor.pid").unwrap();
+    // SAFETY: signals to the keeper and supervisor of this test's pod.
+    unsafe {
+        libc::kill(keeper, libc::SIGSTOP);
+        libc::kill(supervisor, libc::SIGKILL);
+    }
+    wait_for("the supervisor to die", || {
+        matches!(state(supervisor), Some('Z') | None).then_some(())
+    });
+    let written = std::fs::metadata(&status).unwrap().ino();
+    // SAFETY: SIGCONT to the keeper stopped above.
+    unsafe { libc::kill(keeper, libc::SIGCONT) };
+    wait_long("the next supervisor's status", || {
+        let now = std::fs::metadata(&status).ok()?.ino();
+        (now != written).then_some(())
+    });
+    assert_eq!(jsonpath(&env, "hooked", ready), "true");
+    assert_eq!(hook_log(), "begun\nbegun\ndone\n");
+    delete_and_check_clean(&env, "hooked", &uid);
+}

@@ -284,6 +284,12 @@ impl PodRuntime {
         Some((record.pid, record.start_time, record.instance))
     }
 
+    /// The processes in container `name`'s cgroup: its own, and what was
+    /// exec'd into it.
+    pub fn container_pids(&self, name: &str) -> Vec<i32> {
+        self.cgroup.child(name).pids()
+    }
+
     /// The runtime of an already prepared pod (or of one being torn down),
     /// without creating anything.
     pub fn open(store: &Store, pod: &Pod) -> Result<PodRuntime> {

@@ -26,6 +26,21 @@ pub const LOG_FILE: &str = "supervisor.log";
 pub const LOCK_FILE: &str = "supervisor.lock";
 /// The keeper's pid and start time (`supervisor::keeper`).
 pub const KEEPER_FILE: &str = "keeper.pid";
+/// The containers' crash-loop back-offs ([`BackOffRecord`]).
+pub const BACKOFF_FILE: &str = "backoff.json";
+
+/// A container's crash-loop back-off, for the supervisor that replaces
+/// the one holding it: the delay in force, when it was last raised and,
+/// while the container waits, when it starts again (nanoseconds of
+/// CLOCK_MONOTONIC, `supervisor::backoff::Clock`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackOffRecord {
+    pub delay_ms: u64,
+    pub raised_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_at: Option<u64>,
+}
 /// The pause process's name in the process list: one no container can
 /// have (container names are DNS labels), where `pause` was, which a
 /// container named so overwrote (its pid then went unrecorded, and the
@@ -216,6 +231,35 @@ impl Records {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             done => done,
         }
+    }
+
+    pub fn write_backoffs(&self, backoffs: &BTreeMap<String, BackOffRecord>) -> io::Result<()> {
+        let bytes = format::encode(backoffs).map_err(io::Error::other)?;
+        // As the process list: never makes a removed run directory again.
+        match write_volatile_existing(&self.dir.join(BACKOFF_FILE), &bytes) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            done => done,
+        }
+    }
+
+    /// The recorded back-offs by container name (none when missing or
+    /// torn); an error when a newer build wrote them.
+    pub fn backoffs(&self) -> Result<BTreeMap<String, BackOffRecord>, format::UnknownVersion> {
+        let path = self.dir.join(BACKOFF_FILE);
+        let Ok(bytes) = fs::read(&path) else {
+            return Ok(BTreeMap::new());
+        };
+        format::check(&path, &bytes)?;
+        #[derive(Deserialize)]
+        struct List {
+            #[serde(rename = "recordVersion")]
+            _version: Option<u64>,
+            #[serde(flatten)]
+            backoffs: BTreeMap<String, BackOffRecord>,
+        }
+        Ok(serde_json::from_slice::<List>(&bytes)
+            .map(|l| l.backoffs)
+            .unwrap_or_default())
     }
 
     /// The recorded processes (none when the list is missing or torn);

@@ -76,6 +76,17 @@ impl BackOff {
         self.entry.map(|(d, _)| d).unwrap_or(Duration::ZERO)
     }
 
+    /// The delay in force and when it was last raised (none before the
+    /// first restart, or once it expired).
+    pub fn entry(&self) -> Option<(Duration, Instant)> {
+        self.entry
+    }
+
+    /// Takes over the back-off a dead supervisor held (`entry`).
+    pub fn restore(&mut self, delay: Duration, raised: Instant) {
+        self.entry = Some((delay, raised));
+    }
+
     /// Records a restart at `now`, raising the delay for the next one.
     pub fn restarted(&mut self, now: Instant) {
         let delay = match self.entry {
@@ -86,12 +97,73 @@ impl BackOff {
     }
 }
 
+/// Instants as nanoseconds of CLOCK_MONOTONIC, which every process of
+/// the machine reads alike until it restarts (as long as a run directory
+/// lasts): how a back-off's instants pass to the supervisor that replaces
+/// this one. One reading of both clocks, so that an instant always maps
+/// to the same number.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    instant: Instant,
+    nanos: u64,
+}
+
+impl Clock {
+    pub fn now() -> Clock {
+        let instant = Instant::now();
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime(2) writes the timespec it is given.
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+        let nanos = (ts.tv_sec as u64)
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_nsec as u64);
+        Clock { instant, nanos }
+    }
+
+    pub fn nanos(&self, at: Instant) -> u64 {
+        match at.checked_duration_since(self.instant) {
+            Some(after) => self.nanos.saturating_add(after.as_nanos() as u64),
+            None => self
+                .nanos
+                .saturating_sub((self.instant - at).as_nanos() as u64),
+        }
+    }
+
+    pub fn instant(&self, nanos: u64) -> Instant {
+        if nanos >= self.nanos {
+            self.instant + Duration::from_nanos(nanos - self.nanos)
+        } else {
+            self.instant
+                .checked_sub(Duration::from_nanos(self.nanos - nanos))
+                .unwrap_or(self.instant)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
+    }
+
+    #[test]
+    fn two_clocks_read_an_instant_alike() {
+        let first = Clock::now();
+        let at = Instant::now() + secs(7);
+        let second = Clock::now();
+        let (a, b) = (first.nanos(at), second.nanos(at));
+        // Each clock reads both clocks once: they agree to a millisecond.
+        assert!(a.abs_diff(b) < 1_000_000, "{a} {b}");
+        let back = second.instant(a);
+        let apart = back.max(at) - back.min(at);
+        assert!(apart < Duration::from_millis(1), "{apart:?}");
+        let earlier = Instant::now() - secs(3);
+        assert_eq!(first.instant(first.nanos(earlier)), earlier);
     }
 
     #[test]

@@ -17,11 +17,14 @@
 //!   that ended unseen (the keeper was gone too) is the kubelet's
 //!   ContainerStatusUnknown, exit code 137.
 //!
-//! What the dead supervisor was in the middle of is begun again: a
-//! container being created or pulled starts again (what its half-made
-//! instance left is cleaned up first), a postStart hook is taken as done,
-//! a crash-loop back-off starts over, a deletion marked on the record goes
-//! on with what is left of its grace period.
+//! What the dead supervisor was in the middle of is begun again or goes
+//! on: a container being created or pulled starts again (what its
+//! half-made instance left is cleaned up first); a postStart hook that had
+//! not ended runs again (`adopt_live` says why), and the hooks and exec
+//! probes the dead one had running in a container are killed; a
+//! crash-loop back-off goes on from the `backoff.json` the dead one kept
+//! (its delay, and when a waiting container starts again); a deletion
+//! marked on the record goes on with what is left of its grace period.
 
 use std::cell::RefCell;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -36,14 +39,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use crate::runtime::PodRuntime;
 use crate::runtime::netns::NetNs;
 use crate::store::crilog::LogFile;
-use crate::store::record::{PAUSE_PROCESS, Process};
+use crate::store::record::{BackOffRecord, PAUSE_PROCESS, Process};
 use crate::supervisor::attach;
 use crate::supervisor::keeper::{self, Stream};
 use crate::supervisor::reaper::Exit;
 use crate::supervisor::stdio::{self, Kept, Output};
 
 use super::probes;
-use super::slot::{Live, ProbeKind, Role};
+use super::slot::{Live, Phase, ProbeKind, Role};
 use super::{Msg, Supervisor};
 
 const STREAMS: [Stream; 4] = [Stream::Stdout, Stream::Stderr, Stream::Stdin, Stream::Tty];
@@ -76,6 +79,14 @@ fn take_slot(slot: Option<i32>) -> Option<OwnedFd> {
     // SAFETY: fcntl on a number; a valid descriptor there is the keeper's
     // slot, inherited by this process and used by nothing else in it.
     unsafe { (libc::fcntl(slot, libc::F_GETFD) >= 0).then(|| OwnedFd::from_raw_fd(slot)) }
+}
+
+/// The parent of `pid` (field 4 of /proc/<pid>/stat).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.iter().rposition(|&b| b == b')')? + 2;
+    let field = stat.get(after..)?.split(|&b| b == b' ').nth(1)?;
+    std::str::from_utf8(field).ok()?.parse().ok()
 }
 
 fn status_of<'a>(status: &'a Option<PodStatus>, name: &str) -> Option<&'a ContainerStatus> {
@@ -157,9 +168,14 @@ impl Supervisor {
             }
         }
         self.runtime = Some(Rc::new(RefCell::new(rt)));
+        let backoffs = self.records.backoffs().unwrap_or_else(|e| {
+            eprintln!("pod-supervisor: adopting: {e}");
+            Default::default()
+        });
         let mut probes = Vec::new();
         for i in 0..self.slots.len() {
-            if let Some(kinds) = self.adopt_container(i, &status) {
+            let backoff = backoffs.get(&self.slots[i].spec.name);
+            if let Some(kinds) = self.adopt_container(i, &status, backoff) {
                 probes.push((i, kinds));
             }
         }
@@ -252,7 +268,12 @@ impl Supervisor {
 
     /// Adopts container `i`'s running instance (the probes to begin for
     /// it), or sets it where the status record left it (None).
-    fn adopt_container(&mut self, i: usize, status: &Option<PodStatus>) -> Option<Vec<ProbeKind>> {
+    fn adopt_container(
+        &mut self,
+        i: usize,
+        status: &Option<PodStatus>,
+        backoff: Option<&BackOffRecord>,
+    ) -> Option<Vec<ProbeKind>> {
         let name = self.slots[i].spec.name.clone();
         let before = status_of(status, &name).cloned();
         let rt = self.runtime.clone().expect("resumed");
@@ -261,6 +282,20 @@ impl Supervisor {
         self.slots[i].image = self.images.resolve(&reference).ok().flatten();
         if let Some(b) = &before {
             self.slots[i].status = b.clone();
+            // An instance of it ran (or a back-off was raised for it, which
+            // only a restart does): its next start is a restart, counted,
+            // with a new instance (and log), not that instance again.
+            let ran = b.restart_count > 0
+                || terminated(&b.state).is_some()
+                || terminated(&b.last_state).is_some();
+            self.slots[i].started_once |= ran || backoff.is_some();
+        }
+        // The crash-loop back-off goes on from where the dead one left it.
+        if let Some(b) = backoff {
+            let raised = self.clock.instant(b.raised_at);
+            self.slots[i]
+                .backoff
+                .restore(Duration::from_millis(b.delay_ms), raised);
         }
         let mut inherited: Vec<(Stream, Option<OwnedFd>)> = STREAMS
             .iter()
@@ -360,6 +395,17 @@ impl Supervisor {
             }
             None => {}
         }
+        // A restart the dead one was waiting for (the end of a back-off,
+        // which its status shows) stays when it was due. One that exited
+        // unseen, or whose restart was not written down, is decided anew
+        // with the back-off in force, from now.
+        if let Some(at) = backoff.and_then(|b| b.restart_at) {
+            let at = self.clock.instant(at);
+            let slot = &mut self.slots[i];
+            if matches!(slot.phase(), Phase::Idle) && slot.wait_until(at).is_ok() {
+                self.wake_at(at);
+            }
+        }
         // What an instance being made or left behind holds is cleaned up
         // before it starts again.
         let count = self.slots[i].status.restart_count.max(0) as u32;
@@ -387,6 +433,63 @@ impl Supervisor {
         false
     }
 
+    /// Kills what the dead supervisor had started in container `name`
+    /// besides its process `main`: the exec hooks and exec probes it was
+    /// waiting for, orphans the keeper took in as its subreaper. Nobody
+    /// waits for them any more, and containerd likewise kills an exec
+    /// whose caller (the kubelet's ExecSync) went away; a postStart hook
+    /// among them runs again (`adopt_live`).
+    ///
+    /// Only in a pod with its own PID namespace: there an orphan of the
+    /// container's own processes goes to the namespace's init, so the
+    /// keeper's children in the container's cgroup are what a supervisor
+    /// started. With hostPID they may be the container's own daemons.
+    fn kill_orphaned_execs(&self, name: &str, main: i32) {
+        if self.spec.host_pid == Some(true) {
+            return;
+        }
+        let rt = self.runtime.clone().expect("resumed");
+        // SAFETY: getppid(2) takes nothing and cannot fail.
+        let keeper = unsafe { libc::getppid() };
+        let found: Vec<(i32, i32, u64)> = rt
+            .borrow()
+            .container_pids(name)
+            .into_iter()
+            .filter_map(|pid| Some((pid, parent_of(pid)?, start_time(pid)?)))
+            .collect();
+        let orphan = |pid: i32| {
+            pid != main
+                && found
+                    .iter()
+                    .any(|&(p, parent, _)| p == pid && parent == keeper)
+        };
+        // The orphans and what they started (their children would go to
+        // the container's init once they are killed).
+        let doomed = |pid: i32| {
+            let mut at = pid;
+            for _ in 0..64 {
+                if orphan(at) {
+                    return true;
+                }
+                match found.iter().find(|&&(p, _, _)| p == at) {
+                    Some(&(_, parent, _)) => at = parent,
+                    None => return false,
+                }
+            }
+            false
+        };
+        for &(pid, _, start) in found.iter().filter(|&&(pid, _, _)| doomed(pid)) {
+            // By a pidfd of the process found: a pid reused since is not
+            // signalled.
+            if let Some(fd) = pidfd_of(pid, start) {
+                eprintln!(
+                    "pod-supervisor: killing process {pid}, which the dead supervisor ran in container {name}"
+                );
+                let _ = crate::process::kill_pidfd(fd.as_fd(), libc::SIGKILL);
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn adopt_live(
         &mut self,
@@ -400,6 +503,18 @@ impl Supervisor {
         before: Option<&ContainerStatus>,
     ) -> Vec<ProbeKind> {
         let name = self.slots[i].spec.name.clone();
+        self.kill_orphaned_execs(&name, pid);
+        // A postStart hook the dead supervisor had not seen end (its
+        // record does not say Running) runs again. The kubelet's contract
+        // is at-least-once delivery ("if a kubelet restarts in the middle
+        // of sending a hook, the hook might be resent after the kubelet
+        // comes back up", Container Lifecycle Hooks); its code takes such
+        // a container as started and never runs the hook (issues 60053,
+        // 122803). Failing the container instead would punish it for the
+        // supervisor's death; taking the hook as done would start its
+        // probes and count it Running on a hook that may never have run.
+        let hook_again = self.slots[i].has_post_start()
+            && before.is_none_or(|b| b.state.as_ref().is_none_or(|s| s.running.is_none()));
         let exited = self.reaper.adopt(pid);
         let tap = attach::tap();
         let log_path =
@@ -419,7 +534,7 @@ impl Supervisor {
             }
             let _ = tx.send(Msg::Exited { slot: i, pid, exit });
         });
-        self.processes.insert(name, Process { pid, start });
+        self.processes.insert(name.clone(), Process { pid, start });
         let slot = &mut self.slots[i];
         slot.started_once = true;
         let started_at = slot
@@ -446,15 +561,25 @@ impl Supervisor {
             .inspect_err(|e| eprintln!("pod-supervisor: streams for attach: {e}"))
             .ok(),
             stopping: false,
-            hook_begun: true,
+            hook_begun: !hook_again,
             hook_failed: false,
             killed: false,
             unhealthy: None,
             pre_stop_done: None,
             pidfd,
         };
-        if let Err(e) = slot.adopted(live) {
+        if let Err(e) = slot.adopted(live, hook_again) {
             eprintln!("pod-supervisor: {e}");
+            return Vec::new();
+        }
+        if hook_again {
+            eprintln!(
+                "pod-supervisor: the postStart hook of container {name} had not ended: running it again"
+            );
+            // Waiting as recorded until the hook ends; probes begin then,
+            // as after any start (`became_running`).
+            slot.status.started = Some(false);
+            slot.status.ready = false;
             return Vec::new();
         }
         let started = before.is_some_and(|b| b.started == Some(true));

@@ -57,7 +57,7 @@ use crate::runtime::netns::NetNs;
 use crate::runtime::{PodRuntime, StartError};
 use crate::store::Store;
 use crate::store::events::{PodRef, Recorder, Type};
-use crate::store::record::{Process, Records};
+use crate::store::record::{BackOffRecord, Process, Records};
 
 use crate::node::{host_ip, name_of as node_name};
 use slot::{Phase, ProbeKind, Role, Slot};
@@ -193,6 +193,10 @@ struct Supervisor {
     keeper: Rc<Keeper>,
     /// Its exit pipe, until the reaper follows it (after adoption).
     keeper_exits: Option<OwnedFd>,
+    /// Instants as the next supervisor reads them (`record_backoffs`).
+    clock: super::backoff::Clock,
+    /// The back-offs as last recorded.
+    backoffs_written: BTreeMap<String, BackOffRecord>,
 }
 
 pub async fn run(
@@ -249,6 +253,9 @@ pub async fn run(
     let mut checks: u32 = 0;
     loop {
         sup.sync();
+        // Before the status that shows a back-off: a supervisor that
+        // replaces this one finds the back-off of every wait it reads.
+        sup.record_backoffs();
         sup.flush_status();
         if sup.ready_to_finish() {
             sup.status_writer.settle();
@@ -453,6 +460,8 @@ impl Supervisor {
             taint_watch: evict::TaintWatch::default(),
             keeper: Rc::new(keeper),
             keeper_exits: None,
+            clock: super::backoff::Clock::now(),
+            backoffs_written: BTreeMap::new(),
             pod,
         })
     }

@@ -1,14 +1,17 @@
 //! What the supervisor reports: events, the process records, and the
 //! pod status in the Kubernetes shape.
 
+use std::collections::BTreeMap;
+
 use k8s_openapi::api::core::v1::{ContainerStatus, HostIP, PodIP, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::store::events::{Source, Type};
+use crate::store::record::BackOffRecord;
 use crate::supervisor::status;
 
 use super::Supervisor;
-use super::slot::Role;
+use super::slot::{Phase, Role};
 
 impl Supervisor {
     pub(super) fn event(&mut self, slot: Option<usize>, type_: Type, reason: &str, message: &str) {
@@ -120,6 +123,41 @@ impl Supervisor {
     pub(super) fn flush_status(&mut self) {
         if std::mem::take(&mut self.status_due) {
             self.write_status();
+        }
+    }
+
+    /// Records the containers' crash-loop back-offs, when they changed,
+    /// for a supervisor that replaces this one (`adopt`): a container
+    /// that crash-loops goes on waiting as long as it would have, and its
+    /// next delay doubles from the one in force.
+    pub(super) fn record_backoffs(&mut self) {
+        if self.torn_down {
+            return;
+        }
+        let clock = self.clock;
+        let now: BTreeMap<String, BackOffRecord> = self
+            .slots
+            .iter()
+            .filter_map(|s| {
+                let (delay, raised) = s.backoff.entry()?;
+                let restart_at = match s.phase() {
+                    Phase::Waiting(at) => Some(clock.nanos(*at)),
+                    _ => None,
+                };
+                let record = BackOffRecord {
+                    delay_ms: delay.as_millis() as u64,
+                    raised_at: clock.nanos(raised),
+                    restart_at,
+                };
+                Some((s.spec.name.clone(), record))
+            })
+            .collect();
+        if now == self.backoffs_written {
+            return;
+        }
+        match self.records.write_backoffs(&now) {
+            Ok(()) => self.backoffs_written = now,
+            Err(e) => eprintln!("pod-supervisor: recording back-offs: {e}"),
         }
     }
 

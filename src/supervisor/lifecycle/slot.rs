@@ -277,12 +277,18 @@ impl Slot {
         Ok(())
     }
 
-    /// A running process adopted from a dead supervisor (from Idle).
-    pub(super) fn adopted(&mut self, live: Live) -> Result<(), Refused> {
+    /// A running process adopted from a dead supervisor (from Idle):
+    /// Starting when its postStart hook is to run again, else Running.
+    pub(super) fn adopted(&mut self, live: Live, hooked: bool) -> Result<(), Refused> {
+        let to = if hooked { "Starting" } else { "Running" };
         if !matches!(self.phase, Phase::Idle) {
-            return Err(self.refuse("Running"));
+            return Err(self.refuse(to));
         }
-        self.phase = Phase::Running(live);
+        self.phase = if hooked {
+            Phase::Starting(live)
+        } else {
+            Phase::Running(live)
+        };
         Ok(())
     }
 
