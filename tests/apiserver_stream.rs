@@ -251,3 +251,143 @@ fn kubectl_attach_follows_output() {
     let numbers: Vec<u64> = seen.iter().map(|l| l[5..].parse().unwrap()).collect();
     assert!(numbers.windows(2).all(|w| w[1] == w[0] + 1), "{numbers:?}");
 }
+
+const HTTPD: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: httpd
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, 'mkdir /www && echo hello from the pod > /www/index.html && yes 0123456789 | head -c 300000 > /www/big && exec httpd -f -p 8081 -h /www']
+    readinessProbe:
+      tcpSocket:
+        port: 8081
+      periodSeconds: 1
+";
+
+/// One HTTP/1.0 request through the forwarded port: the whole answer.
+fn http_get(port: u16, path: &str) -> String {
+    let mut conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    conn.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut answer = Vec::new();
+    std::io::Read::read_to_end(&mut conn, &mut answer).unwrap();
+    text(&answer)
+}
+
+/// A server over an environment where the httpd pod runs and listens.
+fn httpd() -> (Served, String) {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    common::pods::create(&env, "httpd", HTTPD);
+    common::pods::wait_until(&env, "httpd", "httpd to listen", || {
+        (common::pods::jsonpath(&env, "httpd", "{.status.containerStatuses[0].ready}") == "true")
+            .then_some(())
+    });
+    let uid = common::pods::jsonpath(&env, "httpd", "{.metadata.uid}");
+    (serve(env), uid)
+}
+
+/// The local port of kubectl port-forward's first line (`Forwarding
+/// from 127.0.0.1:NNNNN -> REMOTE`), read as it comes; its stdout then
+/// keeps being read so that kubectl never blocks on it.
+fn forwarded_port(child: &mut std::process::Child, remote: u16) -> u16 {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(90))
+        .expect("kubectl port-forward said nothing");
+    line.strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|rest| rest.strip_suffix(&format!(" -> {remote}")))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{line:?}"))
+}
+
+/// `port-forward`: a local port reaches the pod's httpd (on a port the
+/// host's loopback does not have), connection after connection, answers
+/// larger than a frame whole.
+#[test]
+fn kubectl_port_forward_reaches_the_pods_port() {
+    let (served, _) = httpd();
+    let mut child = served
+        .kubectl_cmd()
+        .args(["port-forward", "pod/httpd", ":8081"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = forwarded_port(&mut child, 8081);
+    let answers: Vec<String> = (0..3).map(|_| http_get(port, "/index.html")).collect();
+    let big = http_get(port, "/big");
+    // Our own child, by its pid.
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    for answer in &answers {
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(
+            answer.ends_with("\r\n\r\nhello from the pod\n"),
+            "{answer:?}"
+        );
+    }
+    let body = big
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    assert_eq!(body.len(), 300000, "{}", text(&out.stderr));
+    assert!(body.starts_with("0123456789\n0123456789\n"));
+}
+
+/// A port nothing listens on in the pod: the kubelet's error on the
+/// error stream, which kubectl prints before it ends the session as it
+/// ends it against a cluster (`pod port-forward` prints the same words).
+#[test]
+fn kubectl_port_forward_reports_a_refused_port_and_ends() {
+    let (served, uid) = httpd();
+    let mut child = served
+        .kubectl_cmd()
+        .args(["port-forward", "pod/httpd", ":8082"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = forwarded_port(&mut child, 8082);
+    let _conn = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    let message = lines[0]
+        .split_once("] ")
+        .map(|(_, m)| m)
+        .unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "\"Unhandled Error\" err=\"an error occurred forwarding {port} -> 8082: error \
+             forwarding port 8082 to pod {uid}, uid : failed to execute portforward in network \
+             namespace \\\"/proc/"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        message.ends_with(&format!(
+            "/ns/net\\\": failed to connect to localhost:8082 inside namespace \\\"{uid}\\\", \
+             IPv4: dial tcp4 127.0.0.1:8082: connect: connection refused \
+             IPv6 dial tcp6 [::1]:8082: connect: connection refused \""
+        )),
+        "{stderr}"
+    );
+    assert_eq!(lines[1], "error: lost connection to pod");
+}

@@ -19,6 +19,8 @@
 mod attach;
 mod channel;
 mod exec;
+mod portforward;
+mod spdy;
 
 use std::sync::Arc;
 
@@ -32,6 +34,8 @@ use super::Server;
 use super::request;
 use super::routes::{self, Route, Target};
 use super::status::Status;
+use crate::api::{Kind as ApiKind, Object};
+use crate::pods::portforward::Sandbox;
 use crate::pods::session::target::{Target as Session, Verb};
 
 /// The WebSocket subprotocol of exec and attach.
@@ -42,6 +46,7 @@ pub const V5: &str = "v5.channel.k8s.io";
 pub enum Kind {
     Exec,
     Attach,
+    PortForward,
 }
 
 /// The subresource and its target when `path` is a pod's exec, attach
@@ -56,6 +61,7 @@ pub fn subresource(path: &str) -> Option<(Kind, Target)> {
     let kind = match target.subresource.as_deref()? {
         "exec" => Kind::Exec,
         "attach" => Kind::Attach,
+        "portforward" => Kind::PortForward,
         _ => return None,
     };
     Some((kind, target))
@@ -110,28 +116,69 @@ pub async fn serve(
         .rev()
         .find(|(k, _)| k == "container")
         .map(|(_, v)| v.clone());
-    let session = {
+    let prepared = {
         let (server, options) = (server.clone(), options.clone());
-        tokio::task::spawn_blocking(move || resolve(&server, kind, &target, container, &options))
-            .await
-            .map_err(|e| Status::internal(format!("handler failed: {e}")))??
+        tokio::task::spawn_blocking(move || match kind {
+            Kind::Exec => resolve(&server, kind, &target, container, &options).map(Prepared::Exec),
+            Kind::Attach => {
+                resolve(&server, kind, &target, container, &options).map(Prepared::Attach)
+            }
+            Kind::PortForward => sandbox(&server, &target).map(Prepared::Forward),
+        })
+        .await
+        .map_err(|e| Status::internal(format!("handler failed: {e}")))??
     };
-    let accept = handshake(req.headers(), V5)?;
+    let protocol = match kind {
+        Kind::PortForward => portforward::PROTOCOL,
+        _ => V5,
+    };
+    let accept = handshake(req.headers(), protocol)?;
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else {
             return;
         };
         let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
-        let result = match kind {
-            Kind::Exec => exec::run(server, session, options, ws).await,
-            Kind::Attach => attach::run(server, session, options, ws).await,
+        let result = match prepared {
+            Prepared::Exec(session) => exec::run(server, session, options, ws).await,
+            Prepared::Attach(session) => attach::run(server, session, options, ws).await,
+            Prepared::Forward(sandbox) => portforward::websocket(sandbox, ws).await,
         };
         if let Err(e) = result {
             eprintln!("{kind:?} session: {e:#}");
         }
     });
     Ok(accept)
+}
+
+/// What a session starts from.
+enum Prepared {
+    Exec(Session),
+    Attach(Session),
+    Forward(Sandbox),
+}
+
+/// The pod's sandbox to dial in, refused (before any upgrade) when the
+/// pod does not run, in kubectl's words.
+fn sandbox(server: &Server, target: &Target) -> Result<Sandbox, Status> {
+    let namespace = target.namespace.as_deref().unwrap_or_default();
+    let name = target.name.as_deref().unwrap_or_default();
+    let pod = match crate::objects::get_required(&server.store, ApiKind::Pod, namespace, name) {
+        Ok(Object::Pod(pod)) => pod,
+        Ok(_) => unreachable!("the store returns the kind it is asked for"),
+        Err(e) => return Err(Status::from_error("", e.into())),
+    };
+    let phase = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.phase.as_deref())
+        .unwrap_or_default();
+    if phase != "Running" {
+        return Err(Status::bad_request(format!(
+            "unable to forward port because pod is not running. Current status={phase}"
+        )));
+    }
+    Sandbox::open(&server.store, &pod).map_err(|e| Status::bad_request(format!("{e:#}")))
 }
 
 /// The pod and container of the session, refused (before any upgrade)
@@ -155,9 +202,10 @@ fn resolve(
             "you must specify at least 1 of stdin, stdout, stderr".to_string(),
         ));
     }
-    let verb = match kind {
-        Kind::Exec => Verb::Exec,
-        Kind::Attach => Verb::Attach,
+    let verb = if kind == Kind::Exec {
+        Verb::Exec
+    } else {
+        Verb::Attach
     };
     // A name the client did not choose is the pod's first container: no
     // "Defaulted container" line (kubectl prints its own).
@@ -190,10 +238,9 @@ fn handshake(headers: &HeaderMap, protocol: &str) -> Result<HeaderMap, Status> {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
     let key = headers.get(header::SEC_WEBSOCKET_KEY);
     let (true, Some(key)) = (websocket, key) else {
-        return Err(Status::bad_request(
-            "Upgrade request required: a WebSocket (v5.channel.k8s.io) is served; SPDY is not"
-                .to_string(),
-        ));
+        return Err(Status::bad_request(format!(
+            "Upgrade request required: a WebSocket ({protocol}) is served; SPDY is not"
+        )));
     };
     let offered = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -235,6 +282,12 @@ mod tests {
                 .unwrap()
                 .0,
             Kind::Attach
+        );
+        assert_eq!(
+            subresource("/api/v1/namespaces/a/pods/web/portforward")
+                .unwrap()
+                .0,
+            Kind::PortForward
         );
         assert!(subresource("/api/v1/namespaces/a/pods/web/log").is_none());
         assert!(subresource("/api/v1/namespaces/a/pods/web").is_none());

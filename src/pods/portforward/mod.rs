@@ -102,10 +102,11 @@ pub fn run(store: &Store, pod: &Pod, ports: &[String], addresses: &[String]) -> 
     result
 }
 
-/// The pod's end: its network namespace, and its pause process.
-struct Sandbox {
+/// The pod's end: its network namespace, and its pause process (`pod
+/// serve` dials through it too, for kubectl's port-forward).
+pub struct Sandbox {
     /// What the runtime's messages call the sandbox: the pod's uid.
-    id: String,
+    pub id: String,
     /// The namespace as the runtime's messages name it.
     ns_path: String,
     netns: NetNs,
@@ -114,7 +115,7 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    fn open(store: &Store, pod: &Pod) -> Result<Sandbox> {
+    pub fn open(store: &Store, pod: &Pod) -> Result<Sandbox> {
         let runtime = PodRuntime::open(store, pod)?;
         let not_running = || anyhow!("the pod's sandbox is not running");
         let pid = runtime.sandbox_pid().ok_or_else(not_running)?;
@@ -148,7 +149,7 @@ impl Sandbox {
 
     /// containerd's `dialLocalhost`: 127.0.0.1, then ::1, in the pod.
     /// The error is the runtime's, as the kubelet passes it on.
-    async fn dial(&self, port: u16) -> Result<TcpStream, String> {
+    pub async fn dial(&self, port: u16) -> Result<TcpStream, String> {
         let v4 = match self
             .dial_one(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
             .await
