@@ -15,12 +15,14 @@ Standard library only.
 import argparse
 import ctypes
 import datetime
+import fcntl
 import gzip
 import hashlib
 import io
 import json
 import os
 import platform
+import shlex
 import shutil
 import signal
 import socket
@@ -411,6 +413,74 @@ def busybox_rootfs_tar(path):
 # ---------------------------------------------------------------- tools
 
 
+# What pod's default network makes on the host once for the node and keeps
+# while it runs, as the CNI bridge plugin keeps its bridge
+# (src/network/bridge/): the bridge, and a masquerade rule per pod subnet
+# in the nat table's POSTROUTING, commented "pod network pod0 <subnet>".
+# Its node-wide address index and lock live in BRIDGE_NODE.
+BRIDGE = "pod0"
+BRIDGE_NODE = "/run/pod-network/" + BRIDGE
+
+
+def bridge_exists():
+    return os.path.exists(os.path.join("/sys/class/net", BRIDGE))
+
+
+def masquerade_rules():
+    """pod's masquerade rules for the bridge, as `iptables -S` prints them."""
+    out = run(["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"], check=False)
+    return {line for line in out.stdout.splitlines() if f'"pod network {BRIDGE} ' in line}
+
+
+class HostNetwork:
+    """What of pod's default network was on the host before the bench, so
+    that the bench takes away what its own pods made there and nothing
+    that was there before it."""
+
+    def __init__(self):
+        self.bridge = bridge_exists()
+        self.rules = masquerade_rules()
+
+    def restore(self, own_root):
+        """Deletes the bridge and the masquerade rules the bench's run made,
+        unless a pod of another state root than `own_root` on this node (a
+        test beside the bench) holds an address: under the node's lock that every address
+        is taken with, so no pod is being given one meanwhile; a pod that
+        comes after makes the bridge and its rule again."""
+        made_bridge = not self.bridge and bridge_exists()
+        made_rules = sorted(masquerade_rules() - self.rules)
+        if not made_bridge and not made_rules:
+            return
+        os.makedirs(os.path.join(BRIDGE_NODE, "leases"), mode=0o700, exist_ok=True)
+        with open(os.path.join(BRIDGE_NODE, "lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            leases = os.path.join(BRIDGE_NODE, "leases")
+            # An entry is a link to the lease holding its address; one whose
+            # lease is gone is free, and so is one of the bench's own root,
+            # removed next.
+            held = [
+                e
+                for e in os.scandir(leases)
+                if e.is_symlink() and os.path.exists(e.path) and not os.path.realpath(e.path).startswith(own_root + "/")
+            ]
+            if held:
+                print(f"bench: {BRIDGE} kept: {len(held)} addresses on it are held by pods of other state roots", file=sys.stderr)
+                return
+            if made_bridge:
+                run(["ip", "link", "delete", BRIDGE])
+            for rule in made_rules:
+                words = shlex.split(rule)
+                run(["iptables", "-w", "-t", "nat", "-D"] + words[1:])
+                # The mark that the rule was seen in place (keyed by the
+                # ruleset's generation, which the delete changed anyway).
+                subnet = words[words.index("-s") + 1]
+                marker = os.path.join(BRIDGE_NODE, "masquerade." + subnet.replace("/", "_"))
+                if os.path.exists(marker):
+                    os.remove(marker)
+        what = ([f"the {BRIDGE} bridge"] if made_bridge else []) + [f"{len(made_rules)} masquerade rule(s)"] * bool(made_rules)
+        print(f"bench: removed {' and '.join(what)} the run made", file=sys.stderr)
+
+
 class Pod:
     label = "pod"
 
@@ -434,6 +504,7 @@ class Pod:
         # host's /etc/cni/net.d (podman's 87-podman-bridge.conflist, for
         # one) never decides. pod has no network-less pods: a list giving
         # eth0 no address is refused, as containerd refuses it.
+        self.host_network = HostNetwork()
         cni = os.path.join(work, "pod-cni")
         os.makedirs(cni)
         os.makedirs(self.root)
@@ -610,6 +681,7 @@ class Pod:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        self.host_network.restore(os.path.realpath(self.root))
 
 
 class Podman:
