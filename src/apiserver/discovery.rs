@@ -276,4 +276,38 @@ mod tests {
         assert_eq!(pods["scope"], "Namespaced");
         assert_eq!(pods["shortNames"], json!(["po"]));
     }
+
+    #[test]
+    fn the_pods_subresources_are_listed_as_the_api_server_lists_them() {
+        // kube-apiserver 1.32's /api/v1, for the subresources served here.
+        let Ok(Reply::Json { body, .. }) = resource_list("", "v1") else {
+            panic!("no list")
+        };
+        let subs: Vec<(String, String, Value)> = body["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| {
+                let name = r["name"].as_str()?.strip_prefix("pods/")?;
+                Some((name.into(), r["kind"].as_str()?.into(), r["verbs"].clone()))
+            })
+            .collect();
+        let expected = [
+            ("attach", "PodAttachOptions", json!(["create", "get"])),
+            ("eviction", "Eviction", json!(["create"])),
+            ("exec", "PodExecOptions", json!(["create", "get"])),
+            ("log", "Pod", json!(["get"])),
+            (
+                "portforward",
+                "PodPortForwardOptions",
+                json!(["create", "get"]),
+            ),
+            ("status", "Pod", json!(["get", "patch", "update"])),
+        ];
+        let expected: Vec<(String, String, Value)> = expected
+            .into_iter()
+            .map(|(n, k, v)| (n.into(), k.into(), v))
+            .collect();
+        assert_eq!(subs, expected);
+    }
 }

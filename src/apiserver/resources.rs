@@ -76,6 +76,14 @@ pub const RESOURCES: &[Resource] = &[
         short_names: &["po"],
         categories: &["all"],
         subresources: &[
+            // The streams (`stream/`): a WebSocket upgrade is a GET, a
+            // SPDY one a POST, so the API server lists both verbs.
+            Subresource {
+                name: "attach",
+                group_version: None,
+                kind: "PodAttachOptions",
+                verbs: &["create", "get"],
+            },
             Subresource {
                 name: "eviction",
                 group_version: Some(("policy", "v1")),
@@ -83,10 +91,22 @@ pub const RESOURCES: &[Resource] = &[
                 verbs: &["create"],
             },
             Subresource {
+                name: "exec",
+                group_version: None,
+                kind: "PodExecOptions",
+                verbs: &["create", "get"],
+            },
+            Subresource {
                 name: "log",
                 group_version: None,
                 kind: "Pod",
                 verbs: &["get"],
+            },
+            Subresource {
+                name: "portforward",
+                group_version: None,
+                kind: "PodPortForwardOptions",
+                verbs: &["create", "get"],
             },
             Subresource {
                 name: "status",
