@@ -21,12 +21,6 @@ impl Served {
     }
 }
 
-/// kubectl validates manifests against the server's openapi documents
-/// before sending them; the server does not serve them yet, so the
-/// commands that send a file go without (the server still refuses what
-/// is invalid).
-const NO_CLIENT_VALIDATION: &str = "--validate=false";
-
 const SEED: &str = "apiVersion: v1
 kind: Pod
 metadata:
@@ -72,24 +66,18 @@ fn kubectl_writes_a_pod_through_the_api() {
 
     // A server dry run stores nothing.
     assert_eq!(
-        served.kubectl_ok(&[
-            "create",
-            "-f",
-            &seed,
-            "--dry-run=server",
-            NO_CLIENT_VALIDATION
-        ]),
+        served.kubectl_ok(&["create", "-f", &seed, "--dry-run=server"]),
         "pod/web created (server dry run)\n"
     );
     let out = served.env.run(&["get", "pod", "web"]);
     assert!(!out.status.success(), "the dry run stored the pod");
 
     assert_eq!(
-        served.kubectl_ok(&["create", "-f", &seed, NO_CLIENT_VALIDATION]),
+        served.kubectl_ok(&["create", "-f", &seed]),
         "pod/web created\n"
     );
     wait_running(&served);
-    let out = served.kubectl_fails(&["create", "-f", &seed, NO_CLIENT_VALIDATION]);
+    let out = served.kubectl_fails(&["create", "-f", &seed]);
     assert!(
         out.contains("Error from server (AlreadyExists): error when creating")
             && out.contains("pods \"web\" already exists"),
@@ -170,7 +158,7 @@ fn kubectl_writes_a_pod_through_the_api() {
         "applied.yaml",
         &SEED.replace("    app: web\n", "    app: web\n    applied: client\n"),
     );
-    let out = served.kubectl(&["apply", "-f", &applied, NO_CLIENT_VALIDATION]);
+    let out = served.kubectl(&["apply", "-f", &applied]);
     assert!(
         out.status.success(),
         "{}",
@@ -179,7 +167,7 @@ fn kubectl_writes_a_pod_through_the_api() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "pod/web configured\n");
     assert_eq!(served.jsonpath("{.metadata.labels.applied}"), "client");
     assert_eq!(
-        served.kubectl_ok(&["apply", "-f", &applied, NO_CLIENT_VALIDATION]),
+        served.kubectl_ok(&["apply", "-f", &applied]),
         "pod/web unchanged\n"
     );
 
@@ -191,7 +179,7 @@ fn kubectl_writes_a_pod_through_the_api() {
         &SEED.replace("    app: web\n", "    app: web\n    applied: client\n"),
     );
     assert_eq!(
-        served.kubectl_ok(&["apply", "--server-side", "-f", &same, NO_CLIENT_VALIDATION]),
+        served.kubectl_ok(&["apply", "--server-side", "-f", &same]),
         "pod/web serverside-applied\n"
     );
     let image = "docker.io/library/busybox:latest";
@@ -202,21 +190,14 @@ fn kubectl_writes_a_pod_through_the_api() {
             .replace("    app: web\n", "    app: web\n    applied: client\n")
             .replace("image: busybox", &format!("image: {image}")),
     );
-    let out = served.kubectl_fails(&["apply", "--server-side", "-f", &ssa, NO_CLIENT_VALIDATION]);
+    let out = served.kubectl_fails(&["apply", "--server-side", "-f", &ssa]);
     assert!(
         out.contains("Apply failed with 1 conflict: conflict with \"kubectl-create\" using v1: .spec.containers[name=\"app\"].image"),
         "{out}"
     );
     assert_eq!(served.jsonpath("{.spec.containers[0].image}"), "busybox");
     assert_eq!(
-        served.kubectl_ok(&[
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "-f",
-            &ssa,
-            NO_CLIENT_VALIDATION
-        ]),
+        served.kubectl_ok(&["apply", "--server-side", "--force-conflicts", "-f", &ssa]),
         "pod/web serverside-applied\n"
     );
     assert_eq!(served.jsonpath("{.spec.containers[0].image}"), image);
@@ -248,7 +229,7 @@ fn kubectl_writes_a_pod_through_the_api() {
         &served.kubectl_ok(&["get", "pod", "web", "-o", "yaml"]),
     );
     served.kubectl_ok(&["label", "pod", "web", "newer=yes"]);
-    let out = served.kubectl_fails(&["replace", "-f", &old, NO_CLIENT_VALIDATION]);
+    let out = served.kubectl_fails(&["replace", "-f", &old]);
     assert!(
         out.contains("Error from server (Conflict): error when replacing")
             && out.contains("Operation cannot be fulfilled on pods \"web\": the object has been modified; please apply your changes to the latest version and try again"),
@@ -316,7 +297,7 @@ fn configmaps_strict_fields_and_delete_collection() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {set: one}}\ndata: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, labels: {set: one}}\n",
     );
     assert_eq!(
-        served.kubectl_ok(&["create", "-f", &good, NO_CLIENT_VALIDATION]),
+        served.kubectl_ok(&["create", "-f", &good]),
         "configmap/c created\nconfigmap/d created\n"
     );
     served.kubectl_ok(&["patch", "configmap", "c", "-p", r#"{"data":{"k":"w"}}"#]);
