@@ -320,9 +320,21 @@ fn forwarded_port(child: &mut std::process::Child, remote: u16) -> u16 {
 /// larger than a frame whole.
 #[test]
 fn kubectl_port_forward_reaches_the_pods_port() {
+    port_forward_reaches_the_pods_port("true");
+}
+
+/// kubectl's fallback, SPDY/3.1 on the upgraded connection itself, as
+/// older clients and kubectl with WebSockets switched off speak it.
+#[test]
+fn kubectl_port_forward_over_spdy_reaches_the_pods_port() {
+    port_forward_reaches_the_pods_port("false");
+}
+
+fn port_forward_reaches_the_pods_port(websockets: &str) {
     let (served, _) = httpd();
     let mut child = served
         .kubectl_cmd()
+        .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets)
         .args(["port-forward", "pod/httpd", ":8081"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -5,7 +5,9 @@
 //! client certificate like any request): `v5.channel.k8s.io` for exec and
 //! attach (`channel`: one byte of channel, then data), and for
 //! port-forward `SPDY/3.1+portforward.k8s.io`, SPDY frames carried in
-//! WebSocket messages (`spdy`, `portforward`). Whatever fails before the
+//! WebSocket messages (`spdy`, `portforward`); port-forward is also
+//! served on a connection upgraded to SPDY/3.1 itself, kubectl's fallback
+//! (exec and attach over SPDY are not). Whatever fails before the
 //! upgrade (no such pod, a container that does not run) is answered as a
 //! plain `Status`, which kubectl prints as `unable to upgrade connection:
 //! <message>`.
@@ -132,17 +134,28 @@ pub async fn serve(
         Kind::PortForward => portforward::PROTOCOL,
         _ => V5,
     };
-    let accept = handshake(req.headers(), protocol)?;
+    let spdy = kind == Kind::PortForward && wants_spdy(req.headers());
+    let accept = if spdy {
+        spdy_handshake(req.headers())?
+    } else {
+        handshake(req.headers(), protocol)?
+    };
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
         let Ok(upgraded) = upgrade.await else {
             return;
         };
-        let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+        let io = TokioIo::new(upgraded);
         let result = match prepared {
-            Prepared::Exec(session) => exec::run(server, session, options, ws).await,
-            Prepared::Attach(session) => attach::run(server, session, options, ws).await,
-            Prepared::Forward(sandbox) => portforward::websocket(sandbox, ws).await,
+            Prepared::Forward(sandbox) if spdy => portforward::spdy(sandbox, io).await,
+            prepared => {
+                let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+                match prepared {
+                    Prepared::Exec(session) => exec::run(server, session, options, ws).await,
+                    Prepared::Attach(session) => attach::run(server, session, options, ws).await,
+                    Prepared::Forward(sandbox) => portforward::websocket(sandbox, ws).await,
+                }
+            }
         };
         if let Err(e) = result {
             eprintln!("{kind:?} session: {e:#}");
@@ -228,9 +241,46 @@ fn resolve(
     Ok(session)
 }
 
+/// SPDY/3.1's protocol of port-forward (`X-Stream-Protocol-Version`).
+const PORT_FORWARD_V1: &str = "portforward.k8s.io";
+
+/// Whether the request asks to upgrade to SPDY/3.1.
+fn wants_spdy(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("SPDY/3.1"))
+}
+
+/// The 101's headers for a SPDY/3.1 upgrade of a port-forward that offers
+/// `portforward.k8s.io` (the kubelet's only version; client-go checks the
+/// one the server names), or a 400 when it is not offered.
+fn spdy_handshake(headers: &HeaderMap) -> Result<HeaderMap, Status> {
+    let offered: Vec<&str> = headers
+        .get_all("x-stream-protocol-version")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    if !offered.contains(&PORT_FORWARD_V1) {
+        return Err(Status::bad_request(format!(
+            "unable to negotiate protocol: client supports {offered:?}, server supports [\"{PORT_FORWARD_V1}\"]"
+        )));
+    }
+    let mut out = HeaderMap::new();
+    out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    out.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+    out.insert(
+        "x-stream-protocol-version",
+        HeaderValue::from_static(PORT_FORWARD_V1),
+    );
+    Ok(out)
+}
+
 /// The 101's headers for a WebSocket request offering `protocol`, or the
 /// 400 of a request that is not one (kubectl then retries with SPDY,
-/// which is refused the same way).
+/// which is refused the same way for exec and attach).
 fn handshake(headers: &HeaderMap, protocol: &str) -> Result<HeaderMap, Status> {
     let websocket = headers
         .get(header::UPGRADE)
@@ -239,7 +289,7 @@ fn handshake(headers: &HeaderMap, protocol: &str) -> Result<HeaderMap, Status> {
     let key = headers.get(header::SEC_WEBSOCKET_KEY);
     let (true, Some(key)) = (websocket, key) else {
         return Err(Status::bad_request(format!(
-            "Upgrade request required: a WebSocket ({protocol}) is served; SPDY is not"
+            "Upgrade request required: a WebSocket ({protocol}) is served; SPDY only for port-forward"
         )));
     };
     let offered = headers
@@ -302,6 +352,27 @@ mod tests {
         let options = Options::parse(&query);
         assert_eq!(options.command, ["sh", "-c", "exit 3"]);
         assert!(options.stdin && options.stdout && !options.stderr && !options.tty);
+    }
+
+    #[test]
+    fn a_spdy_port_forward_is_upgraded_to_the_kubelets_one_version() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+        assert!(wants_spdy(&headers));
+        headers.insert(
+            "x-stream-protocol-version",
+            HeaderValue::from_static("portforward.k8s.io"),
+        );
+        let reply = spdy_handshake(&headers).unwrap();
+        assert_eq!(reply[header::UPGRADE], "SPDY/3.1");
+        assert_eq!(reply["x-stream-protocol-version"], "portforward.k8s.io");
+        headers.insert(
+            "x-stream-protocol-version",
+            HeaderValue::from_static("portforward.k8s.io.v2"),
+        );
+        assert_eq!(spdy_handshake(&headers).unwrap_err().code, 400);
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert!(!wants_spdy(&headers));
     }
 
     #[test]

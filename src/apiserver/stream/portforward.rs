@@ -1,6 +1,7 @@
 //! pods/portforward: kubectl 1.32's port-forward, SPDY/3.1 carried in
 //! WebSocket binary messages (`SPDY/3.1+portforward.k8s.io`, client-go's
-//! tunneling dialer), protocol `portforward.k8s.io` inside.
+//! tunneling dialer), protocol `portforward.k8s.io` inside; or SPDY/3.1
+//! on the upgraded connection itself, kubectl's fallback.
 //!
 //! For each local connection the client opens two SPDY streams with the
 //! same `requestID` header: an error stream (it closes its side at once,
@@ -183,6 +184,32 @@ where
         ))
     });
     run(sandbox, std::pin::pin!(incoming), outgoing).await
+}
+
+/// A session over a connection upgraded to SPDY/3.1 itself (kubectl's
+/// fallback, `KUBECTL_PORT_FORWARD_WEBSOCKETS=false`, and older clients):
+/// the frames are the connection's bytes.
+pub async fn spdy<S>(sandbox: Sandbox, io: S) -> Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (read, write) = tokio::io::split(io);
+    let incoming = futures_util::stream::unfold(read, |mut read| async move {
+        let mut buf = vec![0u8; 16 * 1024];
+        match read.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Bytes::from(buf), read))
+            }
+        }
+    });
+    let outgoing = futures_util::sink::unfold(write, |mut write, frame: Vec<u8>| async move {
+        write.write_all(&frame).await?;
+        write.flush().await?;
+        Ok::<_, std::io::Error>(write)
+    });
+    run(sandbox, std::pin::pin!(incoming), Box::pin(outgoing)).await
 }
 
 /// One forwarded connection: dialled in the pod, then relayed.
