@@ -245,42 +245,37 @@ impl Records {
     /// The recorded back-offs by container name (none when missing or
     /// torn); an error when a newer build wrote them.
     pub fn backoffs(&self) -> Result<BTreeMap<String, BackOffRecord>, format::UnknownVersion> {
-        let path = self.dir.join(BACKOFF_FILE);
-        let Ok(bytes) = fs::read(&path) else {
-            return Ok(BTreeMap::new());
-        };
-        format::check(&path, &bytes)?;
-        #[derive(Deserialize)]
-        struct List {
-            #[serde(rename = "recordVersion")]
-            _version: Option<u64>,
-            #[serde(flatten)]
-            backoffs: BTreeMap<String, BackOffRecord>,
-        }
-        Ok(serde_json::from_slice::<List>(&bytes)
-            .map(|l| l.backoffs)
-            .unwrap_or_default())
+        self.by_name(BACKOFF_FILE)
     }
 
     /// The recorded processes (none when the list is missing or torn);
     /// an error when a newer build wrote it.
     pub fn processes(&self) -> Result<BTreeMap<String, Process>, format::UnknownVersion> {
-        let path = self.dir.join(PROCESSES_FILE);
+        self.by_name(PROCESSES_FILE)
+    }
+
+    /// A versioned list of `file` keyed by name: the version sits among
+    /// the names (container names are DNS labels: never `recordVersion`,
+    /// nor [`PAUSE_PROCESS`]).
+    fn by_name<T: serde::de::DeserializeOwned>(
+        &self,
+        file: &str,
+    ) -> Result<BTreeMap<String, T>, format::UnknownVersion> {
+        let path = self.dir.join(file);
         let Ok(bytes) = fs::read(&path) else {
             return Ok(BTreeMap::new());
         };
         format::check(&path, &bytes)?;
-        // The version sits among the names (container names are DNS
-        // labels: never `recordVersion`, nor [`PAUSE_PROCESS`]).
         #[derive(Deserialize)]
-        struct List {
+        #[serde(bound = "T: serde::de::DeserializeOwned")]
+        struct List<T> {
             #[serde(rename = "recordVersion")]
             _version: Option<u64>,
             #[serde(flatten)]
-            processes: BTreeMap<String, Process>,
+            entries: BTreeMap<String, T>,
         }
-        Ok(serde_json::from_slice::<List>(&bytes)
-            .map(|l| l.processes)
+        Ok(serde_json::from_slice::<List<T>>(&bytes)
+            .map(|l| l.entries)
             .unwrap_or_default())
     }
 }
@@ -324,6 +319,23 @@ mod tests {
         )
         .unwrap();
         assert_eq!(records.processes().unwrap_err().version, 2);
+        // The back-offs are a list of the same shape.
+        let backoffs = BTreeMap::from([(
+            "app".to_string(),
+            BackOffRecord {
+                delay_ms: 20_000,
+                raised_at: 5,
+                restart_at: Some(25),
+            },
+        )]);
+        records.write_backoffs(&backoffs).unwrap();
+        assert_eq!(records.backoffs().unwrap(), backoffs);
+        write_volatile(
+            &dir.path().join(BACKOFF_FILE),
+            br#"{"recordVersion":2,"app":{"delayMs":1,"raisedAt":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(records.backoffs().unwrap_err().version, 2);
     }
 
     #[test]
