@@ -1,12 +1,12 @@
 //! The module layers: every module of `src/` imports only the modules
 //! below it in the README's module map (the `text` block of its Design
-//! section), its unit tests included. This reads every `crate::` path of
-//! the sources (`use` lines and paths inline) and fails on one that
-//! climbs, and on a top-level module the map does not place: the map is
-//! the rule, and this keeps it true.
-//!
-//! (Paths that climb with `super::` stay inside their module in this
-//! code base; only `crate::` paths cross between the layers.)
+//! section), its unit tests included. This reads every path of the
+//! sources that names a top-level module (`use` lines and paths inline):
+//! a `crate::` path, and a `super::` path that climbs out of its
+//! top-level module to the crate root (`super::super::cli` in
+//! `src/store/events.rs`). It fails on one that climbs the map, and on a
+//! top-level module the map does not place: the map is the rule, and
+//! this keeps it true.
 
 use std::collections::HashMap;
 use std::fs;
@@ -102,9 +102,10 @@ fn code_only(text: &str) -> String {
                 j += if b[j] == b'\\' { 2 } else { 1 };
             }
             j + 1
-        } else if rest.starts_with(b"'\"'") {
-            // The one character literal that would open a string.
-            i + 3
+        } else if let Some(len) = char_literal(rest) {
+            // A character literal: `'"'` would open a string, `'{'` would
+            // count as a brace.
+            i + len
         } else {
             i += 1;
             continue;
@@ -113,6 +114,27 @@ fn code_only(text: &str) -> String {
         i = end;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The length of a character literal (`'x'`, `'\''`, `'\u{7b}'`, `'é'`)
+/// starting here; `None` for a lifetime or a label (`'a`).
+fn char_literal(b: &[u8]) -> Option<usize> {
+    if b.first() != Some(&b'\'') {
+        return None;
+    }
+    if b.get(1) == Some(&b'\\') {
+        // An escape: up to the closing quote, a short way on.
+        let close = b.iter().skip(3).take(10).position(|&c| c == b'\'')?;
+        return Some(close + 4);
+    }
+    // One character, of one to four bytes in UTF-8.
+    let width = match *b.get(1)? {
+        c if c < 0x80 => 1,
+        c if c >= 0xf0 => 4,
+        c if c >= 0xe0 => 3,
+        _ => 2,
+    };
+    (b.get(1 + width) == Some(&b'\'')).then_some(width + 2)
 }
 
 /// A raw string literal (`r"…"`, `r#"…"#`, `br"…"`) starting here, not
@@ -134,48 +156,133 @@ fn is_ident(c: u8) -> bool {
 /// the line they are on: `crate::a::b` names `a`, `crate::{a, b::c}` names
 /// `a` and `b`. (`$crate` in a macro is left out: it is whoever expands it.)
 fn crate_paths(code: &str) -> Vec<(usize, String)> {
-    let mut found = Vec::new();
     let b = code.as_bytes();
-    let line_of = |offset: usize| code[..offset].matches('\n').count() + 1;
+    let mut found = Vec::new();
     let mut from = 0;
     while let Some(at) = code[from..].find("crate::").map(|k| k + from) {
         from = at + "crate::".len();
         if at > 0 && (is_ident(b[at - 1]) || b[at - 1] == b'$') {
             continue;
         }
+        found.extend(names_after(code, from));
+    }
+    found
+}
+
+/// The top-level modules named by each `super::` path of `code` that
+/// climbs out of its top-level module to the crate root, with the line
+/// they are on. `module` is the file's module path (`["store", "events"]`
+/// for `src/store/events.rs`); the inline modules (`mod tests { … }`)
+/// around a path add to it, so `super::super::cli` leaves
+/// `store::events` for the root and names `cli`, where in its `mod tests`
+/// it stays in `store`.
+fn super_paths(code: &str, module: &[String]) -> Vec<(usize, String)> {
+    let b = code.as_bytes();
+    let inline = inline_modules(code);
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(at) = code[from..].find("super").map(|k| k + from) {
+        from = at + "super".len();
+        let before = code[..at].trim_end();
+        if at > 0 && is_ident(b[at - 1]) || before.ends_with("::") {
+            // Inside a word, or a later `super` of a chain already read.
+            continue;
+        }
+        // How many `super`s the chain climbs, and where it goes on.
+        let mut climbs = 0;
+        let mut rest_at = at;
+        while let Some(after) = code[rest_at..].strip_prefix("super") {
+            let Some(next) = after.trim_start().strip_prefix("::") else {
+                break;
+            };
+            climbs += 1;
+            rest_at = code.len() - next.trim_start().len();
+        }
+        if climbs == 0 {
+            // `pub(super)`, or `super` alone.
+            continue;
+        }
+        let depth = module.len() + inline.iter().filter(|m| m.contains(&at)).count();
+        if climbs == depth {
+            found.extend(names_after(code, rest_at));
+        }
+    }
+    found
+}
+
+/// The byte ranges of the inline modules' bodies (`mod name { … }`) in
+/// `code`, whose comments, strings and character literals are blanked.
+fn inline_modules(code: &str) -> Vec<std::ops::Range<usize>> {
+    let b = code.as_bytes();
+    let mut bodies = Vec::new();
+    let mut from = 0;
+    while let Some(at) = code[from..].find("mod").map(|k| k + from) {
+        from = at + "mod".len();
+        if at > 0 && is_ident(b[at - 1]) || !code[from..].starts_with(char::is_whitespace) {
+            continue;
+        }
         let rest = code[from..].trim_start();
-        let rest_at = code.len() - rest.len();
-        if let Some(group) = rest.strip_prefix('{') {
-            // The group's top-level items: what follows `{` or a `,` at
-            // depth 0.
-            let mut depth = 0;
-            let mut start = true;
-            let group_at = rest_at + 1;
-            for (k, c) in group.char_indices() {
+        let name_len = rest.bytes().take_while(|&c| is_ident(c)).count();
+        if name_len == 0 || !rest[name_len..].trim_start().starts_with('{') {
+            // `mod name;`: a file of its own, placed by its path.
+            continue;
+        }
+        let open = code.len() - rest[name_len..].trim_start().len();
+        let mut depth = 0;
+        let close = code[open..]
+            .char_indices()
+            .find(|&(_, c)| {
                 match c {
                     '{' => depth += 1,
-                    '}' if depth == 0 => break,
                     '}' => depth -= 1,
-                    ',' if depth == 0 => start = true,
-                    c if start && (c.is_ascii_alphanumeric() || c == '_') => {
-                        let name: String = group[k..]
-                            .chars()
-                            .take_while(|&c| c.is_ascii() && is_ident(c as u8))
-                            .collect();
-                        found.push((line_of(group_at + k), name));
-                        start = false;
-                    }
-                    c if !c.is_whitespace() => start = false,
                     _ => {}
                 }
+                depth == 0
+            })
+            .map_or(code.len(), |(k, _)| open + k);
+        bodies.push(open..close);
+    }
+    bodies
+}
+
+/// The top-level names a path goes on to at `from` (just past `crate::`
+/// or the `super::`s that reach the root), with their lines: one name, or
+/// each item of a `{a, b::c}` group.
+fn names_after(code: &str, from: usize) -> Vec<(usize, String)> {
+    let line_of = |offset: usize| code[..offset].matches('\n').count() + 1;
+    let mut found = Vec::new();
+    let rest = code[from..].trim_start();
+    let rest_at = code.len() - rest.len();
+    if let Some(group) = rest.strip_prefix('{') {
+        // The group's top-level items: what follows `{` or a `,` at
+        // depth 0.
+        let mut depth = 0;
+        let mut start = true;
+        let group_at = rest_at + 1;
+        for (k, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => break,
+                '}' => depth -= 1,
+                ',' if depth == 0 => start = true,
+                c if start && (c.is_ascii_alphanumeric() || c == '_') => {
+                    let name: String = group[k..]
+                        .chars()
+                        .take_while(|&c| c.is_ascii() && is_ident(c as u8))
+                        .collect();
+                    found.push((line_of(group_at + k), name));
+                    start = false;
+                }
+                c if !c.is_whitespace() => start = false,
+                _ => {}
             }
-        } else {
-            let name: String = rest
-                .chars()
-                .take_while(|&c| c.is_ascii() && is_ident(c as u8))
-                .collect();
-            found.push((line_of(rest_at), name));
         }
+    } else {
+        let name: String = rest
+            .chars()
+            .take_while(|&c| c.is_ascii() && is_ident(c as u8))
+            .collect();
+        found.push((line_of(rest_at), name));
     }
     found
 }
@@ -190,6 +297,21 @@ fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(path);
         }
     }
+}
+
+/// The module a source file is, from its path under `src/`:
+/// `store/events.rs` and `store/events/mod.rs` are `store::events`, the
+/// crate roots `main.rs` and `lib.rs` are the root.
+fn module_path(rel: &Path) -> Vec<String> {
+    let mut path: Vec<String> = rel
+        .with_extension("")
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if path.last().is_some_and(|last| last == "mod") || path == ["main"] || path == ["lib"] {
+        path.pop();
+    }
+    path
 }
 
 /// Every import of the sources under `src` that climbs the layers of the
@@ -222,8 +344,12 @@ fn violations(readme: &str, src: &Path) -> Vec<String> {
             ));
             continue;
         };
-        let text = fs::read_to_string(&file).unwrap();
-        for (line, used) in crate_paths(&code_only(&text)) {
+        let code = code_only(&fs::read_to_string(&file).unwrap());
+        let paths = crate_paths(&code);
+        let paths = paths
+            .into_iter()
+            .chain(super_paths(&code, &module_path(rel)));
+        for (line, used) in paths {
             // A module of the same layer or below, or an item of the
             // crate root (not a module of the map), is fine.
             if let Some(&theirs) = rank.get(used.as_str())
@@ -252,7 +378,8 @@ fn no_module_imports_one_above_it() {
 }
 
 /// The check itself: a tree whose store uses the supervisor and the CLI
-/// is caught at the store's lines, in every form a path takes; comments
+/// is caught at the store's lines, in every form a path takes (`crate::`
+/// and `super::` to the root, in a file's or an inline module); comments
 /// and strings are not imports, modules of one layer may use each other,
 /// and a module the map leaves out is named.
 #[test]
@@ -279,12 +406,23 @@ fn an_upward_import_is_caught() {
         "// crate::supervisor in a comment\n/* crate::cli /* nested */\n crate::cli */\nconst S: &str = \"crate::cli \\\" crate::cli\";\nconst R: &str = r#\"crate::cli \"# ;\nconst Q: char = '\"';\nuse crate::api::Y;\nfn g() {\n    let _ = crate::supervisor::run();\n}\nuse crate::{\n    api::Z,\n    cli::{a, b},\n};\nmacro_rules! m { () => { $crate::cli::x() } }\n",
     )
     .unwrap();
+    // `super::` paths: those that reach the root name a top-level
+    // module, those that stay in `store` do not, whatever inline module
+    // they are in.
+    fs::write(
+        src.join("store/events.rs"),
+        "use super::Store;\nuse super::super::api::A;\nfn f() { super::super::supervisor::run(); }\nmod tests {\n    const B: char = '}';\n    use super::super::Store;\n    use super :: super :: super :: {api, cli};\n    fn g() { let _ = pub_super::x(); }\n}\npub(super) fn h() {}\nuse super::super::cli::C;\n",
+    )
+    .unwrap();
     fs::write(src.join("stray.rs"), "").unwrap();
     let mut problems = violations(readme, src);
     problems.sort();
     assert_eq!(
         problems,
         [
+            "src/store/events.rs:11: store uses cli, which is above it",
+            "src/store/events.rs:3: store uses supervisor, which is above it",
+            "src/store/events.rs:7: store uses cli, which is above it",
             "src/store/mod.rs:13: store uses cli, which is above it",
             "src/store/mod.rs:9: store uses supervisor, which is above it",
             "src/stray.rs: module \"stray\" has no place in the README's module map",
