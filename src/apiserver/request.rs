@@ -35,9 +35,12 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
-    /// A boolean query parameter (`?watch=true`, `?watch=1`, `?watch`).
+    /// A boolean query parameter as the API server converts one: absent,
+    /// `0` or `false` in any case is false, anything else (`true`, the
+    /// Python client's `True`, `1`, an empty `?watch`) is true.
     pub fn flag(&self, name: &str) -> bool {
-        matches!(self.param(name), Some("true" | "1" | ""))
+        self.param(name)
+            .is_some_and(|v| v != "0" && !v.eq_ignore_ascii_case("false"))
     }
 
     /// A header as text ("" when absent or not text).
@@ -140,5 +143,26 @@ mod tests {
             parse_query("a=%zz%4"),
             vec![("a".to_string(), "%zz%4".to_string())]
         );
+    }
+
+    #[test]
+    fn flags_convert_as_the_api_servers_parameters_do() {
+        let req = |query: &str| Request {
+            method: Method::GET,
+            path: "/api/v1/pods".into(),
+            query: parse_query(query),
+            headers: HeaderMap::new(),
+            body: Bytes::new(),
+            user: User {
+                name: "test".into(),
+                groups: Vec::new(),
+            },
+        };
+        for on in ["watch=true", "watch=True", "watch=1", "watch", "watch=yes"] {
+            assert!(req(on).flag("watch"), "{on}");
+        }
+        for off in ["", "watch=false", "watch=FALSE", "watch=0", "follow=1"] {
+            assert!(!req(off).flag("watch"), "{off}");
+        }
     }
 }
