@@ -140,3 +140,92 @@ fn within<T>(bound: Duration, what: &str, mut check: impl FnMut() -> Option<T>) 
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// While a pod's grace period runs, `get` shows it Terminating, its
+/// record carries the deletion's time and period (the API server's mark,
+/// written before the supervisor is asked); once `delete` answers, the
+/// pod's directories are gone from where they were, and once its
+/// supervisor is gone nothing of them is left in the state root's
+/// `tmp/` (the supervisor buries them and removes the graves after it
+/// answered: `store::graves`).
+#[test]
+fn a_pod_is_terminating_through_its_grace_period_and_leaves_no_grave() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    // A grace period the checks below run well inside, however loaded
+    // the machine.
+    let manifest = stubborn("slow").replace(
+        &format!("terminationGracePeriodSeconds: {GRACE}"),
+        "terminationGracePeriodSeconds: 30",
+    );
+    let file = env.manifest("slow.yaml", &manifest);
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    env.ok(&["wait", "--for=condition=Ready", "pod/slow", "--timeout=60s"]);
+    let uid = env.ok(&["get", "pod", "slow", "-o", "jsonpath={.metadata.uid}"]);
+    let record = env.root().join("pods/default/slow");
+    let writable = env.root().join("writable").join(&uid);
+    let logs = env.root().join("logs").join(format!("default_slow_{uid}"));
+    for dir in [&record, &writable, &logs] {
+        assert!(dir.is_dir(), "{} while the pod runs", dir.display());
+    }
+    let delete = env
+        .pod()
+        .args(["delete", "pod", "slow"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = |env: &Env| {
+        let out = env.run(&["get", "pod", "slow", "--no-headers"]);
+        let line = String::from_utf8_lossy(&out.stdout).into_owned();
+        line.split_whitespace().nth(2).map(str::to_string)
+    };
+    within(common::pods::PATIENCE, "Terminating", || {
+        (status(&env).as_deref() == Some("Terminating")).then_some(())
+    });
+    // The mark: now + the pod's grace period, as the API server sets it.
+    let period = env.ok(&[
+        "get",
+        "pod",
+        "slow",
+        "-o",
+        "jsonpath={.metadata.deletionGracePeriodSeconds}",
+    ]);
+    assert_eq!(period, "30");
+    let at = env.ok(&[
+        "get",
+        "pod",
+        "slow",
+        "-o",
+        "jsonpath={.metadata.deletionTimestamp}",
+    ]);
+    assert!(
+        at.ends_with('Z') && at.len() == "2006-01-02T15:04:05Z".len(),
+        "{at}"
+    );
+    // Still Terminating a moment later: the grace period is running
+    // (SIGTERM is ignored), whatever the supervisor wrote meanwhile.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(status(&env).as_deref(), Some("Terminating"));
+    let out = delete.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pod \"slow\" deleted\n"
+    );
+    for dir in [&record, &writable, &logs] {
+        assert!(!dir.exists(), "{} after the delete", dir.display());
+    }
+    let deadline = Instant::now() + common::pods::PATIENCE;
+    let mut left = common::pods::leftovers(&env, &uid);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        left = common::pods::leftovers(&env, &uid);
+    }
+    assert!(left.is_empty(), "{left:#?}");
+    let graves: Vec<_> = std::fs::read_dir(env.root().join("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(graves.is_empty(), "{graves:?}");
+}

@@ -270,6 +270,9 @@ pub(super) fn release(store: &Store, pod: &Pod, records: &Records) -> Result<()>
     if let Err(e) = torn_down {
         eprintln!("Warning: tearing down pod {name:?}: {e:#}");
     }
+    // What a supervisor killed after its pod's deletion was answered
+    // left buried (`store::graves`).
+    store.empty_graves();
     match fs::remove_dir_all(records.dir()) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

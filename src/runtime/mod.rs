@@ -244,6 +244,9 @@ pub struct PodRuntime {
     /// The kubelet's warnings from forming the pod's DNS, for the
     /// supervisor to record (see [`PodRuntime::take_dns_warnings`]).
     dns_warnings: Vec<dns::Warning>,
+    /// Whether directories on the state disk are buried rather than
+    /// removed (see [`PodRuntime::bury_removals`]).
+    bury: bool,
 }
 
 impl PodRuntime {
@@ -315,6 +318,7 @@ impl PodRuntime {
             node: spec::NodeFacts::of_this_machine(store),
             node_config: NodeConfig::defaults(store.root()),
             dns_warnings: Vec::new(),
+            bury: false,
         })
     }
 
@@ -915,7 +919,25 @@ impl PodRuntime {
         let dir = self.instance_dir(name, instance);
         state::unmount_under(&dir)?;
         remove_dir(&dir)?;
-        remove_dir(&self.instance_writable_dir(name, instance))
+        self.remove_disk_dir(&self.instance_writable_dir(name, instance))
+    }
+
+    /// From now on, what [`PodRuntime::cleanup_container`] and
+    /// [`PodRuntime::teardown`] remove from the state disk is buried
+    /// ([`Store::bury`]): a pod being deleted, whose supervisor empties
+    /// the graves once the deletion is answered.
+    pub fn bury_removals(&mut self) {
+        self.bury = true;
+    }
+
+    /// Removes a directory on the state disk, or buries it.
+    fn remove_disk_dir(&self, dir: &Path) -> Result<()> {
+        if !self.bury {
+            return remove_dir(dir);
+        }
+        self.store
+            .bury(dir)
+            .with_context(|| format!("removing {}", dir.display()))
     }
 
     /// Stops everything of the pod and removes its mounts, cgroups and run
@@ -935,7 +957,7 @@ impl PodRuntime {
         self.cgroup.destroy()?;
         state::unmount_under(&self.run_dir)?;
         remove_dir(&self.run_dir)?;
-        remove_dir(&self.writable_dir)?;
+        self.remove_disk_dir(&self.writable_dir)?;
         // Last: the range is free once nothing of the pod is left.
         userns::release(self.store.root(), self.uid())
     }

@@ -28,7 +28,8 @@
 //! writable/<uid>/containers/<container>/<restart>/
 //!                                  overlay upper and work, termination log
 //! images/                          the image store (see `image`)
-//! tmp/                             staging for atomic creates
+//! tmp/                             staging for atomic creates; graves of
+//!                                  removed pod directories (`graves`)
 //! resource-version                 the last resourceVersion given (see `version`)
 //! ```
 //!
@@ -50,6 +51,7 @@ pub mod crilog;
 mod error;
 pub mod events;
 pub mod format;
+mod graves;
 mod lock;
 pub mod names;
 pub mod namespaces;

@@ -258,6 +258,12 @@ impl Supervisor {
             detached,
             clients: client.into_iter().collect(),
         };
+        // What the pod leaves on the state disk goes into graves, emptied
+        // once the deletion is answered (`finish`): removing it costs a
+        // synchronous discard per block on some disks (`store::graves`).
+        if let Some(rt) = &self.runtime {
+            rt.borrow_mut().bury_removals();
+        }
         match self.stage.delete(stopping) {
             // A harsher request (at once) is the decision's too.
             Ok(Delete::Began | Delete::AtOnce) => self.sync(),
@@ -308,11 +314,11 @@ impl Supervisor {
         {
             eprintln!("pod-supervisor: removing the pod: {e:#}");
         }
-        let _ = std::fs::remove_dir_all(self.store.pod_log_dir(
-            &self.namespace,
-            &self.name,
-            &self.uid,
-        ));
+        let _ = self.store.bury(
+            &self
+                .store
+                .pod_log_dir(&self.namespace, &self.name, &self.uid),
+        );
         let _ = std::fs::remove_dir_all(self.records.dir());
         // Nothing is written for it any more, should an earlier round of
         // this batch have asked for it.
@@ -327,6 +333,10 @@ impl Supervisor {
         for mut client in self.stage.take_clients() {
             let _ = send_reply(&mut client, &Reply::Deleted).await;
         }
+        // What the pod buried (its writable layers, logs, record), off the
+        // deletion's path; and what a supervisor killed before it emptied
+        // its own left.
+        self.store.empty_graves();
         (self.scheduling.retry)(&self.store);
         // Answered first: `delete` never waits for another pod's DEL.
         crate::network::retry_failed_dels(&self.store);
@@ -369,7 +379,7 @@ impl Supervisor {
                 .get_as(Kind::Pod, &self.namespace, &self.name, Detail::Manifest)?
             && p.metadata.uid.as_deref() == Some(&self.uid)
         {
-            self.store.remove(Kind::Pod, &self.namespace, &self.name)?;
+            self.store.bury_pod(&self.namespace, &self.name)?;
         }
         Ok(())
     }
