@@ -293,6 +293,52 @@ fn on_failure_and_never_end_the_pod() {
     );
 }
 
+/// A container over its memory limit (the cgroup's, v1 or v2) is killed
+/// by the kernel's OOM killer: terminated `OOMKilled` with exit code 137,
+/// as the CRI reports it, and restarted per its policy; `get` and
+/// `describe` show it as kubectl does. dd's 64 MiB buffer, filled from
+/// /dev/zero, is charged to the container's cgroup, limited to 16 MiB.
+#[test]
+fn a_container_over_its_memory_limit_is_oom_killed_and_restarted_per_its_policy() {
+    let env = env();
+    let spec = |policy: &str, script: &str| {
+        format!(
+            "  restartPolicy: {policy}\n  volumes:\n  - name: work\n    emptyDir: {{}}\n  containers:\n  - name: hog\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    volumeMounts:\n    - {{name: work, mountPath: /work}}\n    resources:\n      limits: {{memory: 16Mi}}\n    command: [sh, -c, '{script}']\n"
+        )
+    };
+    let hog = "exec dd if=/dev/zero of=/dev/null bs=64M count=1";
+    create(&env, "once", &pod_yaml("once", &spec("Never", hog)));
+    // The first instance runs out of memory, the second ends well.
+    let twice = format!("if [ -f /work/ran ]; then exit 0; fi; touch /work/ran; {hog}");
+    create(&env, "twice", &pod_yaml("twice", &spec("OnFailure", &twice)));
+
+    let once = until(&env, "once", 60, |p| phase(p) == "Failed");
+    let t = &container(&once, "hog")["state"]["terminated"];
+    assert_eq!(t["reason"], "OOMKilled", "{t}");
+    assert_eq!(t["exitCode"], 137, "{t}");
+    assert_eq!(container(&once, "hog")["restartCount"], 0);
+    let row = env.ok(&["get", "pod", "once", "--no-headers"]);
+    let columns: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(columns[..4], ["once", "0/1", "OOMKilled", "0"], "{row}");
+
+    let twice = until(&env, "twice", 60, |p| phase(p) == "Succeeded");
+    let hog = container(&twice, "hog");
+    assert_eq!(hog["restartCount"], 1, "{hog}");
+    let last = &hog["lastState"]["terminated"];
+    assert_eq!(last["reason"], "OOMKilled", "{last}");
+    assert_eq!(last["exitCode"], 137, "{last}");
+    // The instance after it is not taken for another OOM kill: its cgroup
+    // (and the cgroup's count of kills) is a new one.
+    assert_eq!(hog["state"]["terminated"]["reason"], "Completed", "{hog}");
+    let describe = env.ok(&["describe", "pod", "twice"]);
+    assert!(
+        describe.contains(
+            "    Last State:     Terminated\n      Reason:       OOMKilled\n      Exit Code:    137\n"
+        ),
+        "{describe}"
+    );
+}
+
 #[test]
 fn init_container_fails_then_succeeds_and_sidecar_stays_up() {
     let env = env();
