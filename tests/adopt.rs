@@ -302,3 +302,105 @@ fn a_post_start_hook_cut_short_by_the_supervisors_death_runs_again_and_an_ended_
     assert_eq!(hook_log(), "begun\nbegun\ndone\n");
     delete_and_check_clean(&env, "hooked", &uid);
 }
+
+/// The supervisor killed with its keeper (`kill -9` of both): nothing
+/// replaces it, and `get` shows the pod Unknown; `pod up` starts a
+/// supervisor that adopts it, as a kubelet restarted by systemd adopts
+/// what its runtime kept running. The containers that ran on are taken
+/// back (the same processes, their output into their logs again), one
+/// that died meanwhile and one that dies after, both seen without an exit
+/// status (the host's init reaped them), are the kubelet's
+/// ContainerStatusUnknown, exit code 137, and restart per the policy.
+#[test]
+fn a_pod_whose_supervisor_and_keeper_were_killed_is_adopted_by_pod_up() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let yaml = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kept
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: quiet
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, 'trap \"echo pong\" USR1; echo started; while true; do sleep 1; done']
+  - name: lone
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, '3600']
+  - name: other
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, '3600']
+";
+    let uid = create(&env, "kept", yaml);
+    let ready = || jsonpath(&env, "kept", "{.status.containerStatuses[*].ready}");
+    wait_until(&env, "kept", "every container ready", || {
+        (ready() == "true true true").then_some(())
+    });
+    common::pods::wait_log(&env, "kept", &uid, "quiet", "started");
+    let pid = |c: &str| container_pid(&env, &uid, c).unwrap();
+    let (quiet, lone, other) = (pid("quiet"), pid("lone"), pid("other"));
+    let pod_ip = jsonpath(&env, "kept", "{.status.podIP}");
+
+    let supervisor = common::pods::kill_supervisor_for_good(&env, &uid);
+    wait_for("the supervisor to die", || {
+        matches!(state(supervisor), Some('Z') | None).then_some(())
+    });
+    wait_until(&env, "kept", "Unknown", || {
+        (jsonpath(&env, "kept", "{.status.phase}") == "Unknown").then_some(())
+    });
+    // One ends while no supervisor runs: nobody can learn how.
+    // SAFETY: kill(2) of a container process of this test's pod.
+    unsafe { libc::kill(other, libc::SIGKILL) };
+    wait_for("other to die", || {
+        matches!(state(other), Some('Z') | None).then_some(())
+    });
+
+    assert_eq!(env.ok(&["up"]), "pod/kept adopted\n");
+    let unknown = |c: &str| {
+        let last = |field: &str| {
+            jsonpath(
+                &env,
+                "kept",
+                &format!(
+                    "{{.status.containerStatuses[?(@.name==\"{c}\")].lastState.terminated.{field}}}"
+                ),
+            )
+        };
+        (last("reason"), last("exitCode"))
+    };
+    let expected = || ("ContainerStatusUnknown".to_string(), "137".to_string());
+    wait_until(&env, "kept", "other restarted, all ready", || {
+        (restarts(&env, "other") == 1
+            && ready() == "true true true"
+            && jsonpath(&env, "kept", "{.status.phase}") == "Running")
+            .then_some(())
+    });
+    assert_eq!(unknown("other"), expected());
+    assert_ne!(container_pid(&env, &uid, "other"), Some(other));
+    // The others are the same processes, in the same sandbox.
+    assert_eq!(container_pid(&env, &uid, "quiet"), Some(quiet));
+    assert_eq!(container_pid(&env, &uid, "lone"), Some(lone));
+    assert_eq!((restarts(&env, "quiet"), restarts(&env, "lone")), (0, 0));
+    assert_eq!(jsonpath(&env, "kept", "{.status.podIP}"), pod_ip);
+    assert!(recorded_pid(&env, &uid, "keeper.pid").is_some());
+
+    // One that ends now is seen ending through its pidfd, not how.
+    // SAFETY: kill(2) of a container process of this test's pod.
+    unsafe { libc::kill(lone, libc::SIGKILL) };
+    wait_until(&env, "kept", "lone restarted", || {
+        (restarts(&env, "lone") == 1 && ready() == "true true true").then_some(())
+    });
+    assert_eq!(unknown("lone"), expected());
+
+    // What quiet writes goes into its log again.
+    // SAFETY: a signal to a container process of this test's pod.
+    unsafe { libc::kill(quiet, libc::SIGUSR1) };
+    common::pods::wait_log(&env, "kept", &uid, "quiet", "pong");
+    assert_eq!(restarts(&env, "quiet"), 0);
+    delete_and_check_clean(&env, "kept", &uid);
+}

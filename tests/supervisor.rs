@@ -310,7 +310,11 @@ fn a_container_over_its_memory_limit_is_oom_killed_and_restarted_per_its_policy(
     create(&env, "once", &pod_yaml("once", &spec("Never", hog)));
     // The first instance runs out of memory, the second ends well.
     let twice = format!("if [ -f /work/ran ]; then exit 0; fi; touch /work/ran; {hog}");
-    create(&env, "twice", &pod_yaml("twice", &spec("OnFailure", &twice)));
+    create(
+        &env,
+        "twice",
+        &pod_yaml("twice", &spec("OnFailure", &twice)),
+    );
 
     let once = until(&env, "once", 60, |p| phase(p) == "Failed");
     let t = &container(&once, "hog")["state"]["terminated"];

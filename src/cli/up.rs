@@ -18,6 +18,7 @@ pub fn run(global: &GlobalArgs, _args: Args) -> Result<()> {
         let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
         let what = match outcome {
             Outcome::Started => "started",
+            Outcome::Adopted => "adopted",
             Outcome::Deleted => "deleted",
             Outcome::Failed => {
                 "failed: its containers were lost when the node restarted (restartPolicy Never)"

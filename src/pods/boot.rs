@@ -15,9 +15,12 @@
 //!   its containers counting on from their restart counts.
 //!
 //! A pod whose supervisor runs is left to it; one whose supervisor died
-//! while the node ran (its pid file still there) is not a restart and is
-//! left to its keeper, which starts one that adopts it. Pods waiting for
-//! the node are then scheduled as after any change. Run it at boot (the
+//! while the node ran (its pid file still there) is not a restart: it is
+//! left to its keeper, which starts one that adopts it, and when the
+//! keeper died too (`kill -9` of both, the OOM killer), `up` starts a
+//! supervisor that adopts what runs of it, as a kubelet restarted by
+//! systemd adopts the containers its runtime kept (`supervisor::lifecycle::adopt`).
+//! Pods waiting for the node are then scheduled as after any change. Run it at boot (the
 //! systemd unit `pod.service`), or by hand: a second run finds every pod
 //! supervised and does nothing.
 
@@ -35,6 +38,8 @@ use crate::store::{Detail, Store, pod_uid};
 pub enum Outcome {
     /// A new supervisor runs it.
     Started,
+    /// Its supervisor and keeper had died: a new supervisor adopts it.
+    Adopted,
     /// Restart policy Never: Failed, its containers lost with the node.
     Failed,
     /// It was being deleted; its deletion is finished.
@@ -78,7 +83,13 @@ pub fn up(store: &Store) -> Result<Report> {
             let records = Records::new(&store.pod_run_dir(&uid));
             let bound_here =
                 pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str());
-            if !bound_here || records.supervisor_state() != SupervisorState::Never {
+            let orphaned = match records.supervisor_state() {
+                SupervisorState::Never => false,
+                SupervisorState::Gone if records.live_keeper().is_none() => true,
+                // Supervised, or its keeper starts the next supervisor.
+                _ => return Ok(None),
+            };
+            if !bound_here {
                 return Ok(None);
             }
             let namespace = pod.metadata.namespace.clone().unwrap_or_default();
@@ -91,6 +102,10 @@ pub fn up(store: &Store) -> Result<Report> {
             if pod.metadata.deletion_timestamp.is_some() {
                 super::delete(store, &pod, Termination::Immediate, true)?;
                 return Ok(Some(Outcome::Deleted));
+            }
+            if orphaned {
+                starting.push((pod.clone(), super::recover(store, &pod)?, Outcome::Adopted));
+                return Ok(None);
             }
             // The status as read now, the kubelet's view of a pod whose
             // containers the restart took (`store::restarted`), is written
@@ -107,7 +122,11 @@ pub fn up(store: &Store) -> Result<Report> {
                 return Ok(Some(Outcome::Failed));
             }
             super::terminate::release(store, &pod, &records)?;
-            starting.push((pod.clone(), super::start_stored(store, &pod)?));
+            starting.push((
+                pod.clone(),
+                super::start_stored(store, &pod)?,
+                Outcome::Started,
+            ));
             Ok(None)
         })();
         match result {
@@ -116,9 +135,9 @@ pub fn up(store: &Store) -> Result<Report> {
             Err(e) => errors.push(e.context(format!("pod {name:?}"))),
         }
     }
-    for (pod, started) in starting {
+    for (pod, started, outcome) in starting {
         match started.wait(store) {
-            Ok(()) => done.push((pod, Outcome::Started)),
+            Ok(()) => done.push((pod, outcome)),
             Err(e) => errors.push(e),
         }
     }

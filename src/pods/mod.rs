@@ -24,7 +24,7 @@ mod start;
 mod terminate;
 
 pub use schedule::{flush_if_due, queue, retry_quietly};
-pub use start::{Starting, start, start_stored};
+pub use start::{Starting, recover, start, start_stored};
 pub use terminate::{delete, delete_damaged};
 
 /// How `delete` ends a pod.

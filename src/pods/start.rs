@@ -38,20 +38,27 @@ pub struct Starting {
 /// a malformed setting), the pod record is removed again so that nothing
 /// half-created is left.
 pub fn start(store: &Store, pod: &Pod) -> Result<Starting> {
-    begin(store, pod, true)
+    begin(store, pod, true, false)
 }
 
 /// Starts the supervisor of a pod stored before (its node restarted, see
 /// `pods::boot`); if it does not start, the pod stays as it was.
 pub fn start_stored(store: &Store, pod: &Pod) -> Result<Starting> {
-    begin(store, pod, false)
+    begin(store, pod, false, false)
 }
 
-fn begin(store: &Store, pod: &Pod, created: bool) -> Result<Starting> {
+/// Starts a supervisor that adopts a stored pod whose supervisor and
+/// keeper both died while its processes may run on (see `pods::boot`);
+/// if it does not start, the pod stays as it was.
+pub fn recover(store: &Store, pod: &Pod) -> Result<Starting> {
+    begin(store, pod, false, true)
+}
+
+fn begin(store: &Store, pod: &Pod, created: bool, recover: bool) -> Result<Starting> {
     let name = pod.metadata.name.clone().unwrap_or_default();
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let uid = pod_uid(pod).unwrap_or_default().to_string();
-    let result = Settings::from_env().and_then(|settings| spawn(store, pod, &settings));
+    let result = Settings::from_env().and_then(|settings| spawn(store, pod, &settings, recover));
     match result {
         Ok((child, ready, log_path)) => Ok(Starting {
             namespace,
@@ -124,7 +131,12 @@ fn supervisor_tunables() -> std::ffi::OsString {
 
 /// Forks the supervisor; returns it, the read end of its ready pipe and
 /// its log file.
-fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<(Child, File, PathBuf)> {
+fn spawn(
+    store: &Store,
+    pod: &Pod,
+    settings: &Settings,
+    recover: bool,
+) -> Result<(Child, File, PathBuf)> {
     let uid = pod_uid(pod)?.to_string();
     let run_dir = store.pod_run_dir(&uid);
     fs::DirBuilder::new()
@@ -143,6 +155,7 @@ fn spawn(store: &Store, pod: &Pod, settings: &Settings) -> Result<(Child, File, 
         name: pod.metadata.name.clone().unwrap_or_default(),
         uid,
         settings: *settings,
+        recover,
     };
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let ready_w_raw = ready_w.as_raw_fd();

@@ -75,6 +75,10 @@ pub struct Generation {
     /// 0 for the first supervisor of the pod, then 1, 2, ...: a later one
     /// adopts the pod.
     pub number: u32,
+    /// Whether this supervisor adopts the pod: every later one, and a
+    /// first one started to recover a pod whose supervisor and keeper
+    /// both died (`launch::Args::recover`).
+    pub adopt: bool,
     /// The supervisor's end of the control socket.
     pub control: OwnedFd,
     /// The read end of the exit pipe.
@@ -161,6 +165,7 @@ pub fn start(ready: Option<RawFd>) -> io::Result<Generation> {
                 // SAFETY: each descriptor is this process's own from here.
                 return Ok(Generation {
                     number,
+                    adopt: number > 0,
                     control: OwnedFd::from_raw_fd(theirs),
                     exits: OwnedFd::from_raw_fd(exits_r),
                     keeper,

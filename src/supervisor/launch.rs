@@ -65,6 +65,10 @@ pub struct Args {
     pub name: String,
     pub uid: String,
     pub settings: Settings,
+    /// The pod ran under a supervisor and keeper that both died: the
+    /// first supervisor adopts what is left of it (`pods::boot`).
+    #[serde(default)]
+    pub recover: bool,
 }
 
 /// Runs the supervisor if argv asks for it (before clap sees argv).
@@ -105,7 +109,7 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
     let ready = unsafe_ready_fd();
     // The keeper forks the supervisor and stays behind (see `keeper`);
     // from here on this is a supervisor, the first or a replacement.
-    let generation = match super::keeper::start(ready.as_ref().map(|fd| fd.as_raw_fd())) {
+    let mut generation = match super::keeper::start(ready.as_ref().map(|fd| fd.as_raw_fd())) {
         Ok(g) => g,
         Err(e) => {
             if let Some(fd) = &ready {
@@ -114,6 +118,7 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
             return Err(e).context("starting the keeper");
         }
     };
+    generation.adopt |= args.recover;
     // Only the first answers the CLI; in a later one, descriptor 3 is not
     // the ready pipe (the keeper closed it).
     let ready = if generation.number == 0 {

@@ -22,14 +22,20 @@ use tokio::sync::oneshot;
 pub enum Exit {
     Code(i32),
     Signal(i32),
+    /// It ended while neither the supervisor nor its keeper was its
+    /// parent (both had died, and the host's init reaped it): how is
+    /// lost, as for the kubelet a container its runtime no longer knows.
+    Unknown,
 }
 
 impl Exit {
-    /// The exit code as a shell (and the CRI) reports it: 128 + signal.
+    /// The exit code as a shell (and the CRI) reports it: 128 + signal;
+    /// 137 when unknown, as the kubelet reports a lost container.
     pub fn code(self) -> i32 {
         match self {
             Exit::Code(c) => c,
             Exit::Signal(s) => 128 + s,
+            Exit::Unknown => 137,
         }
     }
 }

@@ -17,6 +17,19 @@
 //!   that ended unseen (the keeper was gone too) is the kubelet's
 //!   ContainerStatusUnknown, exit code 137.
 //!
+//! A pod whose supervisor died with its keeper is recovered the same way
+//! by a first supervisor started to adopt it (`pod up`, `pods::boot`).
+//! Its processes are then the host init's orphans, not the keeper's
+//! children, and nothing holds their streams: each is watched through its
+//! pidfd, whose end says that it ended but not how (the kubelet's
+//! ContainerStatusUnknown, exit code 137, unless its cgroup counted an
+//! OOM kill), and the pipes of its stdout, stderr and stdin are opened
+//! again through /proc (`reopen_streams`), so that its output goes on
+//! into its log and attach works again. A process cannot be given a new
+//! parent: its later orphans go to the container's own init (or, with
+//! hostPID, the host's), and a tty container lost its terminal with the
+//! pty master (the kernel hung it up).
+//!
 //! What the dead supervisor was in the middle of is begun again or goes
 //! on: a container being created or pulled starts again (what its
 //! half-made instance left is cleaned up first); a postStart hook that had
@@ -27,7 +40,9 @@
 //! marked on the record goes on with what is left of its grace period.
 
 use std::cell::RefCell;
+use std::future::Future;
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -87,6 +102,97 @@ fn parent_of(pid: i32) -> Option<i32> {
     let after = stat.iter().rposition(|&b| b == b')')? + 2;
     let field = stat.get(after..)?.split(|&b| b == b' ').nth(1)?;
     std::str::from_utf8(field).ok()?.parse().ok()
+}
+
+/// The pid of this supervisor's keeper (`keeper`: it forks every
+/// supervisor of the pod).
+fn keeper_pid() -> i32 {
+    // SAFETY: getppid(2) takes nothing and cannot fail.
+    unsafe { libc::getppid() }
+}
+
+/// How `pidfd`'s process ends when it is nobody's here to wait for: the
+/// pidfd turns readable when it has ended; how is lost.
+async fn ended_unseen(pidfd: OwnedFd) -> Exit {
+    use tokio::io::unix::AsyncFd;
+    // SAFETY: an OwnedFd, moved in: open, and the same, while registered.
+    match unsafe { AsyncFd::register_with_interest(pidfd, tokio::io::Interest::READABLE) } {
+        Ok(fd) => {
+            let _ = fd.readable().await;
+        }
+        // Not pollable (kernels before 5.3 have no pidfd at all): looked
+        // at once a second instead.
+        Err(e) => {
+            let (pidfd, _) = e.into_parts();
+            loop {
+                use std::os::fd::AsRawFd;
+                let mut fd = libc::pollfd {
+                    fd: pidfd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: poll on one local entry, without waiting.
+                if unsafe { libc::poll(&mut fd, 1, 0) } > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+    Exit::Unknown
+}
+
+/// Whether `fd` is an anonymous pipe (on pipefs, as the pipes the
+/// supervisor makes for a container's streams are), not a named pipe a
+/// container placed there.
+fn anonymous_pipe(fd: &OwnedFd) -> bool {
+    let Ok(stat) = rustix::fs::fstat(fd) else {
+        return false;
+    };
+    let Ok((probe, _w)) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) else {
+        return false;
+    };
+    rustix::fs::fstat(&probe).is_ok_and(|pipe| {
+        rustix::fs::FileType::from_raw_mode(stat.st_mode) == rustix::fs::FileType::Fifo
+            && stat.st_dev == pipe.st_dev
+    })
+}
+
+/// Descriptor `fd` of process `pid`, opened again through /proc for
+/// reading or writing when it is an anonymous pipe (opening a pipe's
+/// /proc link opens that pipe, as a named pipe is opened).
+fn reopen_pipe(pid: i32, fd: i32, write: bool) -> Option<OwnedFd> {
+    use rustix::fs::{Mode, OFlags};
+    let access = if write {
+        OFlags::WRONLY
+    } else {
+        OFlags::RDONLY
+    };
+    // Never blocks the loop: the container holds the other end, and a
+    // named pipe without it is refused below anyway.
+    let flags = access | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+    let opened = rustix::fs::open(format!("/proc/{pid}/fd/{fd}"), flags, Mode::empty()).ok()?;
+    // Checked once open: the link may have changed between its reading
+    // and the open.
+    anonymous_pipe(&opened).then_some(opened)
+}
+
+/// The streams of container process `pid` whose supervisor and keeper
+/// both died, so that nothing held them (see the module documentation):
+/// its stdout and stderr pipes for the log, its stdin pipe for attach.
+/// Nothing when its output is not two pipes (a tty container's pty
+/// master is gone; a container that put something else at its
+/// descriptors 1 and 2 is logged no more).
+fn reopen_streams(pid: i32) -> (Option<Output>, Kept) {
+    let output = match (reopen_pipe(pid, 1, false), reopen_pipe(pid, 2, false)) {
+        (Some(stdout), Some(stderr)) => Some(Output::Pipes { stdout, stderr }),
+        _ => None,
+    };
+    let kept = Kept {
+        stdin: reopen_pipe(pid, 0, true),
+        tty: None,
+    };
+    (output, kept)
 }
 
 fn status_of<'a>(status: &'a Option<PodStatus>, name: &str) -> Option<&'a ContainerStatus> {
@@ -236,10 +342,11 @@ impl Supervisor {
         };
         match (pause, netns) {
             (Some(pid), Some(netns)) => {
-                let exited = self.reaper.adopt(pid);
+                let pidfd = Process::of(pid).and_then(|p| pidfd_of(pid, p.start));
+                let exited = self.adopted_exit(pid, pidfd);
                 let tx = self.tx.clone();
                 tokio::task::spawn_local(async move {
-                    if exited.await.is_ok() {
+                    if exited.await.is_some() {
                         let _ = tx.send(Msg::PauseExited { pid });
                     }
                 });
@@ -333,6 +440,30 @@ impl Supervisor {
                     },
                     _ => kept,
                 };
+                // Its keeper died with the supervisor: nothing kept its
+                // streams. They are opened again, and this keeper keeps
+                // them, for the supervisor after this one.
+                let orphan = pidfd.is_some() && parent_of(pid) != Some(keeper_pid());
+                let (output, kept) = match (output, kept) {
+                    (
+                        None,
+                        Kept {
+                            stdin: None,
+                            tty: None,
+                        },
+                    ) if orphan => {
+                        let (output, kept) = reopen_streams(pid);
+                        if let Some(output) = &output {
+                            self.keep_streams(i, &kept, output);
+                        } else if let Some(stdin) = &kept.stdin
+                            && let Some(slot) = keeper::slot(i, Stream::Stdin)
+                        {
+                            self.keeper.keep(slot, stdin.as_fd());
+                        }
+                        (output, kept)
+                    }
+                    taken => taken,
+                };
                 let probes = self.adopt_live(
                     i,
                     pid,
@@ -418,6 +549,32 @@ impl Supervisor {
         None
     }
 
+    /// How adopted process `pid` (held by `pidfd`) ends: as the keeper
+    /// reports it when it is the keeper's child (the dead supervisor's
+    /// children became its keeper's) or the keeper reported its end; else
+    /// it is an orphan of the host's init (its keeper died too): its
+    /// pidfd says when, not how (`Exit::Unknown`). None when it ended and
+    /// nobody will say so.
+    fn adopted_exit(
+        &self,
+        pid: i32,
+        pidfd: Option<OwnedFd>,
+    ) -> Pin<Box<dyn Future<Output = Option<Exit>>>> {
+        let keepers = match parent_of(pid) {
+            Some(parent) => parent == keeper_pid(),
+            // Gone since its pidfd was opened: reaped by the keeper, which
+            // reports it, or by the host's init.
+            None => self.exit_reported(pid),
+        };
+        match pidfd {
+            Some(pidfd) if !keepers => Box::pin(async move { Some(ended_unseen(pidfd).await) }),
+            _ => {
+                let exited = self.reaper.adopt(pid);
+                Box::pin(async move { exited.await.ok() })
+            }
+        }
+    }
+
     /// Whether the keeper reported `pid`'s exit: looked for again for a
     /// moment, as the keeper reaps a process before it writes its exit.
     fn exit_reported(&self, pid: i32) -> bool {
@@ -449,8 +606,7 @@ impl Supervisor {
             return;
         }
         let rt = self.runtime.clone().expect("resumed");
-        // SAFETY: getppid(2) takes nothing and cannot fail.
-        let keeper = unsafe { libc::getppid() };
+        let keeper = keeper_pid();
         let found: Vec<(i32, i32, u64)> = rt
             .borrow()
             .container_pids(name)
@@ -515,7 +671,7 @@ impl Supervisor {
         // probes and count it Running on a hook that may never have run.
         let hook_again = self.slots[i].has_post_start()
             && before.is_none_or(|b| b.state.as_ref().is_none_or(|s| s.running.is_none()));
-        let exited = self.reaper.adopt(pid);
+        let exited = self.adopted_exit(pid, pidfd.as_ref().and_then(|fd| fd.try_clone().ok()));
         let tap = attach::tap();
         let log_path =
             self.store

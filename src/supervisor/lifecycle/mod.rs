@@ -237,10 +237,10 @@ pub async fn run(
         keeper,
     )?;
     sup.keeper_exits = Some(generation.exits);
-    if generation.number == 0 {
-        sup.begin();
-    } else {
+    if generation.adopt {
         sup.adopt();
+    } else {
+        sup.begin();
     }
     if let Some(exits) = sup.keeper_exits.take() {
         reaper.follow_keeper(exits)?;

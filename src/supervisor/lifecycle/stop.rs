@@ -158,17 +158,22 @@ impl Supervisor {
         let code = if oom { 137 } else { exit.code() };
         let reason = match code {
             _ if oom => "OOMKilled",
+            _ if exit == Exit::Unknown => "ContainerStatusUnknown",
             0 => "Completed",
             _ => "Error",
         };
-        let message = self.termination_message(i, live.instance, code);
+        let message = match exit {
+            // The cgroup still tells an OOM kill; nothing else is known.
+            Exit::Unknown if !oom => Some(crate::store::restarted::TERMINATED.to_string()),
+            _ => self.termination_message(i, live.instance, code),
+        };
         let slot = &mut self.slots[i];
         slot.status.state = Some(ContainerState {
             terminated: Some(ContainerStateTerminated {
                 exit_code: code,
                 signal: match exit {
                     Exit::Signal(s) => Some(s),
-                    Exit::Code(_) => None,
+                    Exit::Code(_) | Exit::Unknown => None,
                 },
                 reason: Some(reason.into()),
                 message,
