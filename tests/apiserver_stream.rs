@@ -1,7 +1,10 @@
 //! The streaming subresources of `pod serve` driven by the real kubectl
-//! 1.32 (WebSocket, the v5 channel protocol): exec (streams apart, exit
-//! codes, stdin to its end, a terminal), attach, port-forward. Each test
-//! has its own state directory and server, killed by its pid at the end.
+//! 1.32: exec (streams apart, exit codes, stdin to its end, a terminal),
+//! attach, port-forward; each over WebSocket (the v5 channel protocol,
+//! kubectl's default) and over SPDY/3.1 (its fallback, what older
+//! clients speak: `KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`,
+//! `KUBECTL_PORT_FORWARD_WEBSOCKETS=false`). Each test has its own state
+//! directory and server, killed by its pid at the end.
 
 mod common;
 
@@ -40,20 +43,63 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// How kubectl carries exec and attach.
+#[derive(Clone, Copy)]
+enum Via {
+    WebSocket,
+    Spdy,
+}
+
+impl Via {
+    /// The value of `KUBECTL_REMOTE_COMMAND_WEBSOCKETS`: with `false`
+    /// kubectl speaks SPDY only, with no WebSocket attempt first.
+    fn websockets(self) -> &'static str {
+        match self {
+            Via::WebSocket => "true",
+            Via::Spdy => "false",
+        }
+    }
+
+    /// kubectl against `served`, exec and attach carried this way.
+    fn kubectl(self, served: &Served) -> std::process::Command {
+        let mut cmd = served.kubectl_cmd();
+        cmd.env("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", self.websockets());
+        cmd
+    }
+
+    fn run(self, served: &Served, args: &[&str]) -> std::process::Output {
+        self.kubectl(served).args(args).output().unwrap()
+    }
+}
+
 /// stdout and stderr arrive apart; the command's exit code is kubectl's,
 /// with its words; a program that cannot be run is 126.
 #[test]
 fn kubectl_exec_splits_streams_and_passes_exit_codes() {
+    exec_splits_streams_and_passes_exit_codes(Via::WebSocket);
+}
+
+/// The same over SPDY: the exit code comes in the error stream's
+/// `Status` (protocol v4).
+#[test]
+fn kubectl_exec_over_spdy_splits_streams_and_passes_exit_codes() {
+    exec_splits_streams_and_passes_exit_codes(Via::Spdy);
+}
+
+fn exec_splits_streams_and_passes_exit_codes(via: Via) {
     let served = running("web", SLEEPER);
 
-    let out = served.kubectl(&[
-        "exec",
-        "web",
-        "--",
-        "sh",
-        "-c",
-        "echo out; echo err >&2; exit 3",
-    ]);
+    let out = via.run(
+        &served,
+        &[
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+    );
     assert_eq!(text(&out.stdout), "out\n", "{}", text(&out.stderr));
     assert_eq!(
         text(&out.stderr),
@@ -61,15 +107,15 @@ fn kubectl_exec_splits_streams_and_passes_exit_codes() {
     );
     assert_eq!(out.status.code(), Some(3));
 
-    let out = served.kubectl(&["exec", "web", "-c", "app", "--", "true"]);
+    let out = via.run(&served, &["exec", "web", "-c", "app", "--", "true"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "");
 
     // Arguments keep their spaces and order.
-    let out = served.kubectl_ok(&["exec", "web", "--", "echo", "a  b", "c"]);
-    assert_eq!(out, "a  b c\n");
+    let out = via.run(&served, &["exec", "web", "--", "echo", "a  b", "c"]);
+    assert_eq!(text(&out.stdout), "a  b c\n", "{}", text(&out.stderr));
 
-    let out = served.kubectl(&["exec", "web", "--", "/no/such/program"]);
+    let out = via.run(&served, &["exec", "web", "--", "/no/such/program"]);
     assert_eq!(out.status.code(), Some(126), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("command terminated with exit code 126"),
@@ -77,7 +123,7 @@ fn kubectl_exec_splits_streams_and_passes_exit_codes() {
         text(&out.stderr)
     );
 
-    let out = served.kubectl(&["exec", "web", "-c", "nosuch", "--", "true"]);
+    let out = via.run(&served, &["exec", "web", "-c", "nosuch", "--", "true"]);
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("container nosuch not found in pod web"),
@@ -90,9 +136,19 @@ fn kubectl_exec_splits_streams_and_passes_exit_codes() {
 /// too (cat returns, the command goes on).
 #[test]
 fn kubectl_exec_i_passes_stdin_to_its_end() {
+    exec_i_passes_stdin_to_its_end(Via::WebSocket);
+}
+
+/// The same over SPDY: stdin's end is the stdin stream's FIN.
+#[test]
+fn kubectl_exec_i_over_spdy_passes_stdin_to_its_end() {
+    exec_i_passes_stdin_to_its_end(Via::Spdy);
+}
+
+fn exec_i_passes_stdin_to_its_end(via: Via) {
     let served = running("web", SLEEPER);
-    let mut child = served
-        .kubectl_cmd()
+    let mut child = via
+        .kubectl(&served)
         .args(["exec", "-i", "web", "--", "sh", "-c", "cat; echo done"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -117,12 +173,25 @@ fn kubectl_exec_i_passes_stdin_to_its_end() {
 /// is kubectl's.
 #[test]
 fn kubectl_exec_it_gets_a_terminal_sized_like_the_callers() {
+    exec_it_gets_a_terminal_sized_like_the_callers(Via::WebSocket);
+}
+
+/// The same over SPDY: window sizes come on the resize stream.
+#[test]
+fn kubectl_exec_it_over_spdy_gets_a_terminal_sized_like_the_callers() {
+    exec_it_gets_a_terminal_sized_like_the_callers(Via::Spdy);
+}
+
+fn exec_it_gets_a_terminal_sized_like_the_callers(via: Via) {
     let served = running("web", SLEEPER);
     let cache = served.env.dir.path().join("kube-cache");
     let kubeconfig = served.kubeconfig.to_str().unwrap().to_string();
     let terminal = common::Terminal::start(
         served.env.dir.path(),
-        &[],
+        &[(
+            "KUBECTL_REMOTE_COMMAND_WEBSOCKETS",
+            std::path::Path::new(via.websockets()),
+        )],
         &[
             "kubectl",
             "--kubeconfig",
@@ -174,6 +243,15 @@ spec:
 /// comes back on the right streams; its end ends the session.
 #[test]
 fn kubectl_attach_joins_the_main_process() {
+    attach_joins_the_main_process(Via::WebSocket);
+}
+
+#[test]
+fn kubectl_attach_over_spdy_joins_the_main_process() {
+    attach_joins_the_main_process(Via::Spdy);
+}
+
+fn attach_joins_the_main_process(via: Via) {
     let served = running("reader", READER);
     // Attached once the process waits for its line: what it printed
     // before is in its log, not in the session.
@@ -182,8 +260,8 @@ fn kubectl_attach_joins_the_main_process() {
             .contains("ready")
             .then_some(())
     });
-    let mut child = served
-        .kubectl_cmd()
+    let mut child = via
+        .kubectl(&served)
         .args(["attach", "-i", "reader"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -215,9 +293,18 @@ spec:
 /// `attach` without stdin: the running process's output as it comes.
 #[test]
 fn kubectl_attach_follows_output() {
+    attach_follows_output(Via::WebSocket);
+}
+
+#[test]
+fn kubectl_attach_over_spdy_follows_output() {
+    attach_follows_output(Via::Spdy);
+}
+
+fn attach_follows_output(via: Via) {
     let served = running("ticker", TICKER);
-    let mut child = served
-        .kubectl_cmd()
+    let mut child = via
+        .kubectl(&served)
         .args(["attach", "ticker"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

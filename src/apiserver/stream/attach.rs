@@ -6,20 +6,21 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio_tungstenite::WebSocketStream;
 
 use super::Options;
 use super::channel::{self, FromClient};
+use super::client::Client;
 use crate::apiserver::Server;
 use crate::pods::session::target::Target;
 use crate::supervisor::attach::{self as frames, CLOSE_STDIN, MAX_FRAME, RESIZE, STDERR, STDIN};
 
-type Ws = WebSocketStream<TokioIo<Upgraded>>;
-
-pub async fn run(server: Arc<Server>, session: Target, options: Options, mut ws: Ws) -> Result<()> {
+pub async fn run(
+    server: Arc<Server>,
+    session: Target,
+    options: Options,
+    mut client: Client,
+) -> Result<()> {
     let connected = tokio::task::spawn_blocking(move || {
         crate::pods::session::attach::connect(&server.store, &session)
     })
@@ -27,7 +28,7 @@ pub async fn run(server: Arc<Server>, session: Target, options: Options, mut ws:
     .context("attaching")?;
     let socket = match connected {
         Ok(socket) => socket,
-        Err(e) => return channel::finish(&mut ws, &channel::failure(&format!("{e:#}"))).await,
+        Err(e) => return client.finish(&channel::failure(&format!("{e:#}"))).await,
     };
     socket.set_nonblocking(true)?;
     let mut socket = tokio::net::UnixStream::from_std(socket)?;
@@ -35,7 +36,7 @@ pub async fn run(server: Arc<Server>, session: Target, options: Options, mut ws:
     let mut chunk = vec![0u8; MAX_FRAME];
     loop {
         tokio::select! {
-            message = channel::next(&mut ws) => {
+            message = client.next() => {
                 let frame = match message {
                     FromClient::Stdin(data) if options.stdin => frames::frame(STDIN, &data),
                     FromClient::CloseStdin if options.stdin => frames::frame(CLOSE_STDIN, &[]),
@@ -62,11 +63,11 @@ pub async fn run(server: Arc<Server>, session: Target, options: Options, mut ws:
                         _ => (options.stdout, channel::STDOUT),
                     };
                     if wanted {
-                        channel::send(&mut ws, to, &payload).await?;
+                        client.send(to, &payload).await?;
                     }
                 }
             }
         }
     }
-    channel::finish(&mut ws, &channel::success()).await
+    client.finish(&channel::success()).await
 }

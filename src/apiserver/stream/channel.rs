@@ -54,23 +54,27 @@ fn read(data: Bytes) -> FromClient {
     match data.first() {
         Some(&STDIN) => FromClient::Stdin(data.slice(1..)),
         Some(&CLOSE) if data.get(1) == Some(&STDIN) => FromClient::CloseStdin,
-        Some(&RESIZE) => {
-            // client-go's TerminalSize: Go's field names, no JSON tags.
-            let size: Value = serde_json::from_slice(&data[1..]).unwrap_or_default();
-            let dim = |key: &str| {
-                size[key]
-                    .as_u64()
-                    .and_then(|v| u16::try_from(v).ok())
-                    .unwrap_or(0)
-            };
-            let (cols, rows) = (dim("Width"), dim("Height"));
-            if cols == 0 || rows == 0 {
-                return FromClient::Nothing;
-            }
-            FromClient::Resize { rows, cols }
-        }
+        Some(&RESIZE) => resize(&data[1..]).unwrap_or(FromClient::Nothing),
         _ => FromClient::Nothing,
     }
+}
+
+/// A window size as client-go writes it (its `TerminalSize`: Go's field
+/// names, no JSON tags), here and on SPDY's resize stream; `None` for
+/// anything else or a zero size.
+pub fn resize(json: &[u8]) -> Option<FromClient> {
+    let size: Value = serde_json::from_slice(json).ok()?;
+    let dim = |key: &str| {
+        size[key]
+            .as_u64()
+            .and_then(|v| u16::try_from(v).ok())
+            .unwrap_or(0)
+    };
+    let (cols, rows) = (dim("Width"), dim("Height"));
+    if cols == 0 || rows == 0 {
+        return None;
+    }
+    Some(FromClient::Resize { rows, cols })
 }
 
 /// Sends `data` on `channel`.

@@ -9,20 +9,16 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use bytes::Bytes;
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::unix::pipe;
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
 
 use super::Options;
 use super::channel::{self, FromClient};
+use super::client::Client;
 use crate::apiserver::Server;
 use crate::pods::session::target::Target;
 use crate::runtime::{ExecFailed, PodRuntime, Stdio};
-
-type Ws = WebSocketStream<TokioIo<Upgraded>>;
 
 /// The process's ends, on this side.
 struct Process {
@@ -36,7 +32,12 @@ struct Process {
     pty: Option<OwnedFd>,
 }
 
-pub async fn run(server: Arc<Server>, session: Target, options: Options, mut ws: Ws) -> Result<()> {
+pub async fn run(
+    server: Arc<Server>,
+    session: Target,
+    options: Options,
+    mut client: Client,
+) -> Result<()> {
     let command = options.command.clone();
     let (tty, stdin) = (options.tty, options.stdin);
     let started =
@@ -49,13 +50,15 @@ pub async fn run(server: Arc<Server>, session: Target, options: Options, mut ws:
             // What the container runtimes pass on through the kubelet: the
             // runtime's message on the output, exit code 126.
             let message = format!("{e:#}: unknown\r\n");
-            channel::send(&mut ws, channel::STDOUT, message.as_bytes()).await?;
-            return channel::finish(&mut ws, &channel::exit_code(&options.command, 126)).await;
+            client.send(channel::STDOUT, message.as_bytes()).await?;
+            return client
+                .finish(&channel::exit_code(&options.command, 126))
+                .await;
         }
-        Err(e) => return channel::finish(&mut ws, &channel::failure(&format!("{e:#}"))).await,
+        Err(e) => return client.finish(&channel::failure(&format!("{e:#}"))).await,
     };
     let process = fds.into_async()?;
-    relay(ws, process, &options).await
+    relay(client, process, &options).await
 }
 
 /// The descriptors `start` returns, made async on the server's runtime.
@@ -153,7 +156,7 @@ fn start(
 /// Copies until the output has ended and the process has exited, then
 /// sends its exit code. A client that goes away first leaves the process
 /// its pipes closed (or its terminal hung up), as the kubelet does.
-async fn relay(mut ws: Ws, process: Process, options: &Options) -> Result<()> {
+async fn relay(mut client: Client, process: Process, options: &Options) -> Result<()> {
     let Process {
         pid,
         stdin,
@@ -178,7 +181,7 @@ async fn relay(mut ws: Ws, process: Process, options: &Options) -> Result<()> {
     let stderr_channel = channel::STDERR;
     while stdout.is_some() || stderr.is_some() || code.is_none() {
         tokio::select! {
-            message = channel::next(&mut ws) => match message {
+            message = client.next() => match message {
                 FromClient::Stdin(data) => {
                     if let Some(tx) = &to_stdin {
                         let _ = tx.send(data);
@@ -200,12 +203,12 @@ async fn relay(mut ws: Ws, process: Process, options: &Options) -> Result<()> {
                 FromClient::Nothing => {}
             },
             read = read_some(&mut stdout, &mut out_buf) => match read {
-                Some(n) if options.stdout => channel::send(&mut ws, stdout_channel, &out_buf[..n]).await?,
+                Some(n) if options.stdout => client.send(stdout_channel, &out_buf[..n]).await?,
                 Some(_) => {}
                 None => stdout = None,
             },
             read = read_some(&mut stderr, &mut err_buf) => match read {
-                Some(n) if options.stderr => channel::send(&mut ws, stderr_channel, &err_buf[..n]).await?,
+                Some(n) if options.stderr => client.send(stderr_channel, &err_buf[..n]).await?,
                 Some(_) => {}
                 None => stderr = None,
             },
@@ -217,7 +220,7 @@ async fn relay(mut ws: Ws, process: Process, options: &Options) -> Result<()> {
         Some(code) => channel::exit_code(&options.command, code),
         None => unreachable!("the loop ends once the process has exited"),
     };
-    channel::finish(&mut ws, &status).await
+    client.finish(&status).await
 }
 
 /// Reads from `from` while it is open: `None` once it has ended (a pty's

@@ -5,9 +5,10 @@
 //! client certificate like any request): `v5.channel.k8s.io` for exec and
 //! attach (`channel`: one byte of channel, then data), and for
 //! port-forward `SPDY/3.1+portforward.k8s.io`, SPDY frames carried in
-//! WebSocket messages (`spdy`, `portforward`); port-forward is also
-//! served on a connection upgraded to SPDY/3.1 itself, kubectl's fallback
-//! (exec and attach over SPDY are not). Whatever fails before the
+//! WebSocket messages (`spdy`, `portforward`). All three are also served
+//! on a connection upgraded to SPDY/3.1 itself, kubectl's fallback and
+//! what older clients speak (`remotecommand` for exec and attach; `client`
+//! hides which of the two a session runs on). Whatever fails before the
 //! upgrade (no such pod, a container that does not run) is answered as a
 //! plain `Status`, which kubectl prints as `unable to upgrade connection:
 //! <message>`.
@@ -20,8 +21,10 @@
 
 mod attach;
 mod channel;
+mod client;
 mod exec;
 mod portforward;
+mod remotecommand;
 mod spdy;
 
 use std::sync::Arc;
@@ -39,6 +42,7 @@ use super::status::Status;
 use crate::api::{Kind as ApiKind, Object};
 use crate::pods::portforward::Sandbox;
 use crate::pods::session::target::{Target as Session, Verb};
+use client::Client;
 
 /// The WebSocket subprotocol of exec and attach.
 pub const V5: &str = "v5.channel.k8s.io";
@@ -130,15 +134,17 @@ pub async fn serve(
         .await
         .map_err(|e| Status::internal(format!("handler failed: {e}")))??
     };
-    let protocol = match kind {
-        Kind::PortForward => portforward::PROTOCOL,
-        _ => V5,
+    let (protocol, spdy_versions): (&str, &[&str]) = match kind {
+        Kind::PortForward => (portforward::PROTOCOL, &[PORT_FORWARD_V1]),
+        _ => (V5, &remotecommand::VERSIONS),
     };
-    let spdy = kind == Kind::PortForward && wants_spdy(req.headers());
-    let accept = if spdy {
-        spdy_handshake(req.headers())?
-    } else {
-        handshake(req.headers(), protocol)?
+    let spdy = match wants_spdy(req.headers()) {
+        true => Some(spdy_handshake(req.headers(), spdy_versions)?),
+        false => None,
+    };
+    let accept = match &spdy {
+        Some((accept, _)) => accept.clone(),
+        None => handshake(req.headers(), protocol)?,
     };
     let upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
@@ -146,14 +152,33 @@ pub async fn serve(
             return;
         };
         let io = TokioIo::new(upgraded);
-        let result = match prepared {
-            Prepared::Forward(sandbox) if spdy => portforward::spdy(sandbox, io).await,
-            prepared => {
+        let result = match (prepared, spdy) {
+            (Prepared::Forward(sandbox), Some(_)) => portforward::spdy(sandbox, io).await,
+            (Prepared::Forward(sandbox), None) => {
                 let ws = WebSocketStream::from_raw_socket(io, Role::Server, None).await;
+                portforward::websocket(sandbox, ws).await
+            }
+            (prepared, spdy) => {
+                let client = match spdy {
+                    Some((_, version)) => {
+                        match remotecommand::Session::accept(io, version, &options).await {
+                            Ok(session) => Client::Spdy(session),
+                            Err(e) => {
+                                eprintln!("{kind:?} session: {e:#}");
+                                return;
+                            }
+                        }
+                    }
+                    None => Client::WebSocket(
+                        WebSocketStream::from_raw_socket(io, Role::Server, None).await,
+                    ),
+                };
                 match prepared {
-                    Prepared::Exec(session) => exec::run(server, session, options, ws).await,
-                    Prepared::Attach(session) => attach::run(server, session, options, ws).await,
-                    Prepared::Forward(sandbox) => portforward::websocket(sandbox, ws).await,
+                    Prepared::Exec(session) => exec::run(server, session, options, client).await,
+                    Prepared::Attach(session) => {
+                        attach::run(server, session, options, client).await
+                    }
+                    Prepared::Forward(_) => unreachable!("port-forward is matched above"),
                 }
             }
         };
@@ -252,10 +277,14 @@ fn wants_spdy(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("SPDY/3.1"))
 }
 
-/// The 101's headers for a SPDY/3.1 upgrade of a port-forward that offers
-/// `portforward.k8s.io` (the kubelet's only version; client-go checks the
-/// one the server names), or a 400 when it is not offered.
-fn spdy_handshake(headers: &HeaderMap) -> Result<HeaderMap, Status> {
+/// The 101's headers for a SPDY/3.1 upgrade, with the version taken: the
+/// first the client offers (in `X-Stream-Protocol-Version`, client-go's
+/// order of preference) that `served` has, which client-go checks it
+/// offered; a 400 when there is none, as `httpstream.Handshake` words it.
+fn spdy_handshake(
+    headers: &HeaderMap,
+    served: &[&'static str],
+) -> Result<(HeaderMap, &'static str), Status> {
     let offered: Vec<&str> = headers
         .get_all("x-stream-protocol-version")
         .iter()
@@ -263,24 +292,26 @@ fn spdy_handshake(headers: &HeaderMap) -> Result<HeaderMap, Status> {
         .flat_map(|v| v.split(','))
         .map(str::trim)
         .collect();
-    if !offered.contains(&PORT_FORWARD_V1) {
+    let Some(version) = offered
+        .iter()
+        .find_map(|o| served.iter().find(|s| *s == o).copied())
+    else {
         return Err(Status::bad_request(format!(
-            "unable to negotiate protocol: client supports {offered:?}, server supports [\"{PORT_FORWARD_V1}\"]"
+            "unable to upgrade: unable to negotiate protocol: client supports {offered:?}, server accepts {served:?}"
         )));
-    }
+    };
     let mut out = HeaderMap::new();
     out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     out.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
     out.insert(
         "x-stream-protocol-version",
-        HeaderValue::from_static(PORT_FORWARD_V1),
+        HeaderValue::from_static(version),
     );
-    Ok(out)
+    Ok((out, version))
 }
 
 /// The 101's headers for a WebSocket request offering `protocol`, or the
-/// 400 of a request that is not one (kubectl then retries with SPDY,
-/// which is refused the same way for exec and attach).
+/// 400 of a request that is not one.
 fn handshake(headers: &HeaderMap, protocol: &str) -> Result<HeaderMap, Status> {
     let websocket = headers
         .get(header::UPGRADE)
@@ -289,7 +320,7 @@ fn handshake(headers: &HeaderMap, protocol: &str) -> Result<HeaderMap, Status> {
     let key = headers.get(header::SEC_WEBSOCKET_KEY);
     let (true, Some(key)) = (websocket, key) else {
         return Err(Status::bad_request(format!(
-            "Upgrade request required: a WebSocket ({protocol}) is served; SPDY only for port-forward"
+            "Upgrade request required: a WebSocket ({protocol}) or SPDY/3.1"
         )));
     };
     let offered = headers
@@ -363,16 +394,61 @@ mod tests {
             "x-stream-protocol-version",
             HeaderValue::from_static("portforward.k8s.io"),
         );
-        let reply = spdy_handshake(&headers).unwrap();
+        let (reply, version) = spdy_handshake(&headers, &[PORT_FORWARD_V1]).unwrap();
+        assert_eq!(version, PORT_FORWARD_V1);
         assert_eq!(reply[header::UPGRADE], "SPDY/3.1");
         assert_eq!(reply["x-stream-protocol-version"], "portforward.k8s.io");
         headers.insert(
             "x-stream-protocol-version",
             HeaderValue::from_static("portforward.k8s.io.v2"),
         );
-        assert_eq!(spdy_handshake(&headers).unwrap_err().code, 400);
+        assert_eq!(
+            spdy_handshake(&headers, &[PORT_FORWARD_V1])
+                .unwrap_err()
+                .code,
+            400
+        );
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         assert!(!wants_spdy(&headers));
+    }
+
+    #[test]
+    fn exec_over_spdy_takes_the_clients_first_version_the_kubelet_serves() {
+        // client-go's offer, one header each, best first: v5 is not
+        // served over SPDY (by the kubelet either), v4 is taken.
+        let mut headers = HeaderMap::new();
+        headers.insert(header::UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+        for v in [
+            "v5.channel.k8s.io",
+            "v4.channel.k8s.io",
+            "v3.channel.k8s.io",
+            "v2.channel.k8s.io",
+            "channel.k8s.io",
+        ] {
+            headers.append("x-stream-protocol-version", HeaderValue::from_static(v));
+        }
+        let (reply, version) = spdy_handshake(&headers, &remotecommand::VERSIONS).unwrap();
+        assert_eq!(version, "v4.channel.k8s.io");
+        assert_eq!(reply["x-stream-protocol-version"], "v4.channel.k8s.io");
+        let mut old = HeaderMap::new();
+        old.insert(
+            "x-stream-protocol-version",
+            HeaderValue::from_static("v2.channel.k8s.io, channel.k8s.io"),
+        );
+        assert_eq!(
+            spdy_handshake(&old, &remotecommand::VERSIONS).unwrap().1,
+            "v2.channel.k8s.io"
+        );
+        old.insert(
+            "x-stream-protocol-version",
+            HeaderValue::from_static("channel.k8s.io"),
+        );
+        assert_eq!(
+            spdy_handshake(&old, &remotecommand::VERSIONS)
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! SPDY/3.1 framing, the server's side, as much of it as kubectl's
-//! port-forward uses (client-go's httpstream/spdy over moby/spdystream).
+//! port-forward, exec and attach use (client-go's httpstream/spdy over moby/spdystream).
 //!
 //! A frame is 8 bytes of header then its payload. Control frames: the
 //! high bit set, version 3, a type; then flags and a 24-bit length. Data
@@ -178,6 +178,14 @@ impl Writer {
 /// when its pings go unanswered).
 pub fn ping(id: u32) -> Vec<u8> {
     control(PING, 0, &id.to_be_bytes())
+}
+
+/// GOAWAY: no stream past `last` will be taken (status 0, OK); what
+/// the server sends before it closes the connection.
+pub fn goaway(last: u32) -> Vec<u8> {
+    let mut payload = (last & 0x7fff_ffff).to_be_bytes().to_vec();
+    payload.extend_from_slice(&0u32.to_be_bytes());
+    control(GOAWAY, 0, &payload)
 }
 
 /// A data frame (`fin`: the stream's last, and its half close).
