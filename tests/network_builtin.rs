@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -776,4 +777,46 @@ spec:
     // Gone with the pod: nothing answers from outside any more.
     let gone = outside.http_get(&format!("{HOST_SIDE}:38501"));
     assert!(!served(&gone), "{gone:?}");
+}
+
+/// A pod's DEL frees its address while the node's masquerade rules are
+/// being checked or changed (their lock held, as an ADD holds it across
+/// its iptables execs after any change of the ruleset): it waits only for
+/// the address index. The test holds the rules' lock itself, for the whole
+/// delete; were the DEL behind it, the delete would never end.
+#[test]
+fn a_delete_frees_the_address_while_the_masquerade_rules_are_locked() {
+    let env = Env::new();
+    let uid = create(&env, "locked", &imageless("locked"));
+    let ip = wait_until(&env, "locked", "a pod IP", || {
+        let ip = jsonpath(&env, "locked", "{.status.podIP}");
+        (!ip.is_empty()).then_some(ip)
+    });
+    assert!(lease_dir(&env).join(&ip).exists());
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open("/run/pod-network/pod0/masquerade.lock")
+        .unwrap();
+    // SAFETY: flock(2) on a file this test opened.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let mut delete = env
+        .pod()
+        .args(["delete", "pod", "locked"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let status = wait_for("the delete to end", common::pods::PATIENCE, || {
+        delete.try_wait().unwrap()
+    });
+    assert!(status.success());
+    assert!(!lease_dir(&env).join(&ip).exists());
+    assert_eq!(index_entries(&env), 0);
+    drop(lock);
+    let deadline = Instant::now() + common::pods::PATIENCE;
+    while !leftovers(&env, &uid).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(leftovers(&env, &uid), Vec::<String>::new());
 }

@@ -283,6 +283,13 @@ fn a_dead_sandbox_under_never_fails_the_pod_without_a_new_one() {
     while run_dir.join("netns").exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A teardown still under way (its DEL waiting for the node's address
+    // lock) is not a lease left behind: said apart.
+    assert!(
+        !run_dir.join("netns").exists(),
+        "the sandbox is not torn down 60 s after the pod's end; leases {:?}",
+        leases(&env)
+    );
     assert!(leases(&env).is_empty(), "{:?}", leases(&env));
     env.ok(&["delete", "pod", name]);
     assert!(

@@ -97,8 +97,8 @@ pub struct Lease<'a> {
     pub veth: &'a str,
 }
 
-/// The node-wide lock, held while it lives: the index's (which also
-/// guards the bridge's masquerade rules).
+/// The node-wide lock, held while it lives: the index's (the masquerade
+/// rules have one of their own, taken after it: `masquerade::collect`).
 pub(super) type Lock = Locked;
 
 /// The node's index of addresses: `<node>/leases/<ip>` → the lease, under

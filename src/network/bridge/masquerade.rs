@@ -79,7 +79,7 @@ pub fn ensure(node: &Path, bridge: &str, subnet: &Subnet, recheck: bool) -> Resu
     if !recheck && still_in_place(&marker) {
         return Ok(());
     }
-    let _lock = super::ipam::lock(node)?;
+    let _rules = rules_lock(node)?;
     if !recheck && still_in_place(&marker) {
         return Ok(());
     }
@@ -137,6 +137,7 @@ pub fn collect(node: &Path, bridge: &str, in_use: impl Fn(&Subnet) -> bool) -> R
     // address in a subnet after this looked finds the rule gone (the
     // generation changed) and puts it back.
     let _lock = super::ipam::lock(node)?;
+    let _rules = rules_lock(node)?;
     for subnet in subnets {
         if in_use(&subnet) {
             continue;
@@ -146,6 +147,28 @@ pub fn collect(node: &Path, bridge: &str, in_use: impl Fn(&Subnet) -> bool) -> R
         removed.push(subnet);
     }
     Ok(removed)
+}
+
+/// The lock the node's masquerade rules are checked and changed under,
+/// apart from the address index's: an iptables exec takes tens to
+/// hundreds of milliseconds on a loaded machine, and every ADD after any
+/// change of the ruleset (another pod's host ports) runs one; under the
+/// index's lock, every DEL freeing an address and every ADD taking one
+/// waited for them in turn, so a sandbox's teardown could wait more than
+/// a minute while a hundred pods started at a load of 27. [`collect`]
+/// takes both, the index's first: no address is taken in a subnet while
+/// its rule goes.
+fn rules_lock(node: &Path) -> Result<std::fs::File> {
+    let path = node.join("masquerade.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .with_context(|| format!("locking {}", path.display()))?;
+    Ok(file)
 }
 
 /// Runs `iptables ARGS` to its end. In a supervisor (a subreaper whose
