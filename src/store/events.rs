@@ -344,14 +344,22 @@ pub fn latest_copies(events: Vec<Event>) -> Vec<Event> {
 mod tests {
     use super::*;
 
-    fn recorder(dir: &Path) -> Recorder {
-        let pod = PodRef {
+    fn pod() -> PodRef {
+        PodRef {
             namespace: "default".into(),
             name: "web".into(),
             uid: "u-1".into(),
             node: "host".into(),
-        };
-        Recorder::new(pod, &dir.join("events.jsonl"))
+        }
+    }
+
+    fn recorder(dir: &Path) -> Recorder {
+        Recorder::new(pod(), &dir.join("events.jsonl"))
+    }
+
+    /// The component an event says it came from.
+    fn component(event: &Event) -> Option<&str> {
+        event.source.as_ref()?.component.as_deref()
     }
 
     fn read(dir: &Path) -> Vec<Event> {
@@ -366,12 +374,6 @@ mod tests {
     #[test]
     fn a_resumed_recorder_folds_into_the_events_of_the_file() {
         let dir = tempfile::tempdir().unwrap();
-        let pod = || PodRef {
-            namespace: "default".into(),
-            name: "web".into(),
-            uid: "u-1".into(),
-            node: "host".into(),
-        };
         let path = dir.path().join("events.jsonl");
         for message in ["no room", "no room", "other"] {
             Recorder::resume(pod(), &path)
@@ -393,10 +395,7 @@ mod tests {
             counts,
             [(Some("no room"), Some(2)), (Some("other"), Some(1))]
         );
-        assert_eq!(
-            events[0].source.as_ref().unwrap().component.as_deref(),
-            Some("default-scheduler")
-        );
+        assert_eq!(component(&events[0]), Some("default-scheduler"));
     }
 
     #[test]
@@ -443,18 +442,12 @@ mod tests {
             backoff.involved_object.field_path.as_deref(),
             Some("spec.containers{app}")
         );
-        assert_eq!(
-            backoff.source.as_ref().unwrap().component.as_deref(),
-            Some("kubelet")
-        );
+        assert_eq!(component(backoff), Some("kubelet"));
         assert!(
             backoff.last_timestamp.as_ref().unwrap().0
                 >= backoff.first_timestamp.as_ref().unwrap().0
         );
-        assert_eq!(
-            events[0].source.as_ref().unwrap().component.as_deref(),
-            Some("default-scheduler")
-        );
+        assert_eq!(component(&events[0]), Some("default-scheduler"));
     }
 
     #[test]
