@@ -144,6 +144,64 @@ spec:
     assert_eq!(current, previous);
 }
 
+/// While the next instance starts after a back-off, `logs -p` is still
+/// the instance that crashed. The window is held open here by the new
+/// instance's postStart hook: the status counts the instance
+/// (restartCount 2, still waiting in CrashLoopBackOff) and its log has
+/// its first line, but it is not Running until the hook ends.
+#[test]
+fn previous_while_the_next_instance_starts_is_the_one_that_crashed() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    // Instances 0 and 1 wait for their hook to have run, then crash (the
+    // first restart is at once, the second after a back-off); instance 2
+    // stays up, and its hook never ends.
+    let file = env.manifest(
+        "starting.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: starting
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'n=$(cat /d/n 2>/dev/null || echo 0); echo $((n+1)) > /d/n; echo instance $n; if [ $n -lt 2 ]; then until [ $(cat /d/h 2>/dev/null || echo 0) -gt $n ]; do sleep 0.1; done; exit 1; fi; exec sleep 3600']
+    lifecycle:
+      postStart:
+        exec:
+          command: [sh, -c, 'h=$(cat /d/h 2>/dev/null || echo 0); echo $((h+1)) > /d/h; if [ $h -ge 2 ]; then exec sleep 3600; fi']
+    volumeMounts:
+    - {name: d, mountPath: /d}
+  volumes:
+  - {name: d, emptyDir: {}}
+",
+    );
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    common::pods::wait_until(&env, "starting", "instance 2 started, not running", || {
+        let status = container_status(&env, "starting");
+        let starting = status["restartCount"] == 2 && status["state"]["running"].is_null();
+        let current = env.run(&["logs", "starting"]);
+        (starting && current.stdout == b"instance 2\n").then_some(())
+    });
+    // The hook never ends: the state holds.
+    let status = container_status(&env, "starting");
+    assert_eq!(status["restartCount"], 2, "{status}");
+    assert_eq!(
+        status["state"]["waiting"]["reason"], "CrashLoopBackOff",
+        "{status}"
+    );
+    let previous = env.run(&["logs", "starting", "-p"]);
+    assert_eq!(
+        String::from_utf8_lossy(&previous.stdout),
+        "instance 1\n",
+        "{}",
+        String::from_utf8_lossy(&previous.stderr)
+    );
+}
+
 #[test]
 fn previous_of_a_container_that_never_restarted_is_not_found() {
     let env = Env::new();

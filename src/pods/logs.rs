@@ -74,7 +74,8 @@ impl Source {
             ))
         };
         let instance = if previous {
-            previous_instance(status.as_ref(), &dir).ok_or_else(|| {
+            let id_of = |instance| crate::store::container_id(uid, container, instance);
+            previous_instance(status.as_ref(), &dir, id_of).ok_or_else(|| {
                 bad(format!(
                     "previous terminated container {container:?} in pod {name:?} not found"
                 ))
@@ -429,19 +430,33 @@ fn current_instance(
 
 /// The instance `pod logs --previous` reads: the kubelet's lastState
 /// (`validateContainerLogStatus`), the instance that ended last before
-/// the one the status shows. While the container runs or has ended, that
-/// is the newest one below its restart count; while it waits after a run
-/// (CrashLoopBackOff, or its next instance counted but not started), the
-/// newest that ran, which `pod logs` shows too. None without a lastState
-/// (no instance ended before) or without its log. Without a status (not
-/// written yet, or unreadable), the newest log file is the current
-/// instance and the one before it the previous.
-fn previous_instance(status: Option<&ContainerStatus>, dir: &std::path::Path) -> Option<i32> {
+/// the one the status shows. Its id (`id_of` makes an instance's) names
+/// it: while the next instance starts (counted in the status, its log
+/// made, not running yet) the count alone would name the new one. With a
+/// lastState of an id of another form (written by an older binary), by
+/// the count: while the container runs or has ended, the newest instance
+/// below its restart count; while it waits after a run (CrashLoopBackOff,
+/// or its next instance counted but not started), the newest that ran,
+/// which `pod logs` shows too. None without a lastState (no instance
+/// ended before) or without its log. Without a status (not written yet,
+/// or unreadable), the newest log file is the current instance and the
+/// one before it the previous.
+fn previous_instance(
+    status: Option<&ContainerStatus>,
+    dir: &std::path::Path,
+    id_of: impl Fn(u32) -> String,
+) -> Option<i32> {
     let logged = |instance: i32| dir.join(format!("{instance}.log")).exists();
     let Some(s) = status else {
         return (0..newest_instance(dir)).rev().find(|i| logged(*i));
     };
-    s.last_state.as_ref()?.terminated.as_ref()?;
+    let last = s.last_state.as_ref()?.terminated.as_ref()?;
+    let newest = s.restart_count.max(0);
+    if let Some(id) = &last.container_id
+        && let Some(instance) = (0..=newest).rev().find(|&i| id_of(i as u32) == *id)
+    {
+        return logged(instance).then_some(instance);
+    }
     let current_ran = s
         .state
         .as_ref()

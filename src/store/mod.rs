@@ -47,6 +47,7 @@
 mod atomic;
 pub mod brief;
 pub mod conditions;
+mod container_id;
 pub mod crilog;
 mod error;
 pub mod events;
@@ -66,6 +67,7 @@ pub use atomic::{
     write_atomic, write_atomic_in_place, write_volatile, write_volatile_existing,
     write_volatile_private,
 };
+pub use container_id::container_id;
 pub use error::StoreError;
 pub use lock::Lock;
 

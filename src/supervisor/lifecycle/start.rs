@@ -40,17 +40,6 @@ fn pull_policy(c: &Container) -> PullPolicy {
     }
 }
 
-/// A fresh container id in the `<runtime>://<64 hex>` shape.
-fn container_id(uid: &str, name: &str, instance: u32) -> String {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    h.update(format!(
-        "{uid}/{name}/{instance}/{}",
-        crate::duration::now().as_nanosecond()
-    ));
-    format!("pod://{}", hex::encode(h.finalize()))
-}
-
 /// The kubelet's Pulled event after a pull: Go durations truncated to
 /// milliseconds. Pulls are not queued behind each other here, so the
 /// time including waiting is the pull's own.
@@ -326,7 +315,7 @@ impl Supervisor {
             }
         };
         self.keep_streams(i, &kept, &output);
-        let container_id = container_id(&self.uid, &spec.name, instance);
+        let container_id = crate::store::container_id(&self.uid, &spec.name, instance);
         let tap = attach::tap();
         let logs = LogFile::create(&log_path, self.settings.rotation)
             .and_then(|log| stdio::pump(output, log, tap.clone()));
@@ -520,12 +509,5 @@ mod tests {
             pull_policy(&c("busybox@sha256:abc")),
             PullPolicy::IfNotPresent
         );
-    }
-
-    #[test]
-    fn container_ids_look_like_the_cri_ones() {
-        let id = container_id("uid", "c", 0);
-        assert!(id.starts_with("pod://"));
-        assert_eq!(id.len(), "pod://".len() + 64);
     }
 }
