@@ -266,3 +266,85 @@ fn kubectl_drain_evicts_the_nodes_pods() {
     assert!(!served.env.run(&["get", "pod", "web"]).status.success());
     served.kubectl_ok(&["uncordon", &node]);
 }
+
+/// A running pod whose one container is ready at once (no probe) and
+/// whose Ready waits for a readiness gate.
+const GATED: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: gated
+spec:
+  terminationGracePeriodSeconds: 1
+  readinessGates:
+  - conditionType: example.com/gate
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, '3600']
+    imagePullPolicy: Never
+";
+
+fn condition(served: &Served, type_: &str, field: &str) -> String {
+    jsonpath(
+        &served.env,
+        "gated",
+        &format!("{{.status.conditions[?(@.type==\"{type_}\")].{field}}}"),
+    )
+}
+
+#[test]
+fn ready_waits_for_the_readiness_gates_condition() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    let served = serve(env);
+    let manifest = served.env.manifest("gated.yaml", GATED);
+    served.env.ok(&["create", "-f", manifest.to_str().unwrap()]);
+    wait_for("the containers ready", || {
+        (condition(&served, "ContainersReady", "status") == "True").then(String::new)
+    });
+    // Containers ready, no condition for the gate: not Ready, in the
+    // kubelet's words, for `pod get` and kubectl alike.
+    assert_eq!(condition(&served, "Ready", "status"), "False");
+    assert_eq!(
+        condition(&served, "Ready", "reason"),
+        "ReadinessGatesNotReady"
+    );
+    assert_eq!(
+        condition(&served, "Ready", "message"),
+        "corresponding condition of pod readiness gate \"example.com/gate\" does not exist."
+    );
+    let ready = "jsonpath={.status.conditions[?(@.type==\"Ready\")].status}";
+    assert_eq!(
+        served.kubectl_ok(&["get", "pod", "gated", "-o", ready]),
+        "False"
+    );
+
+    let set = |status: &str| {
+        served.kubectl_ok(&[
+            "patch",
+            "pod",
+            "gated",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &format!(
+                r#"{{"status": {{"conditions": [{{"type": "example.com/gate", "status": "{status}"}}]}}}}"#
+            ),
+        ])
+    };
+    set("False");
+    assert_eq!(
+        condition(&served, "Ready", "message"),
+        "the status of pod readiness gate \"example.com/gate\" is not \"True\", but False"
+    );
+    // The gate True: Ready, and `kubectl wait` sees it.
+    set("True");
+    served.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/gated",
+        "--timeout=60s",
+    ]);
+    assert_eq!(condition(&served, "Ready", "status"), "True");
+    assert_eq!(condition(&served, "Ready", "reason"), "");
+}

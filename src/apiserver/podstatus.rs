@@ -76,6 +76,11 @@ pub fn write(place: &Place, req: &Request, name: &str, patching: bool) -> Result
         .filter(|c| !KUBELET_OWNED.contains(&c.type_.as_str()))
         .collect();
     // The answer: the pod as stored, with the conditions it now has.
+    let gates = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.clone())
+        .unwrap_or_default();
     let status = pod.status.get_or_insert_with(Default::default);
     let stored = store
         .read_pod_conditions(&place.namespace, name)
@@ -83,7 +88,7 @@ pub fn write(place: &Place, req: &Request, name: &str, patching: bool) -> Result
     if let Some(own) = status.conditions.as_mut() {
         own.retain(|c| KUBELET_OWNED.contains(&c.type_.as_str()));
     }
-    crate::store::conditions::merge(status, kept.clone());
+    crate::store::conditions::merge(status, kept.clone(), &gates);
     if opts.dry_run {
         let mut json = Object::Pod(pod).to_json();
         json["metadata"]["resourceVersion"] = current_version.into();

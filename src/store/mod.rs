@@ -363,7 +363,11 @@ impl Store {
                 let supervisor = observed::supervisor(self, &pod);
                 let recorded = self.read_status_file(namespace, name, brief::status)?;
                 let mut status = observed::status(&pod, supervisor, recorded);
-                conditions::merge(&mut status, self.read_pod_conditions(namespace, name)?);
+                conditions::merge(
+                    &mut status,
+                    self.read_pod_conditions(namespace, name)?,
+                    readiness_gates(&pod),
+                );
                 pod.status = Some(status);
                 Object::Pod(Box::new(pod))
             }
@@ -373,7 +377,11 @@ impl Store {
                 let supervisor = observed::supervisor(self, &pod);
                 let recorded = self.read_pod_status(namespace, name)?;
                 let mut status = observed::status(&pod, supervisor, recorded);
-                conditions::merge(&mut status, self.read_pod_conditions(namespace, name)?);
+                conditions::merge(
+                    &mut status,
+                    self.read_pod_conditions(namespace, name)?,
+                    readiness_gates(&pod),
+                );
                 pod.status = Some(status);
                 Object::Pod(Box::new(pod))
             }
@@ -768,6 +776,14 @@ fn parse<T: serde::de::DeserializeOwned>(path: &Path, bytes: &[u8]) -> Result<T>
 }
 
 /// A state file that does not decode.
+/// The pod's readiness gates, which its Ready waits for.
+fn readiness_gates(pod: &Pod) -> &[k8s_openapi::api::core::v1::PodReadinessGate] {
+    pod.spec
+        .as_ref()
+        .and_then(|s| s.readiness_gates.as_deref())
+        .unwrap_or_default()
+}
+
 fn corrupt(path: &Path) -> impl FnOnce(serde_json::Error) -> StoreError {
     let path = path.to_path_buf();
     move |source| StoreError::Corrupt { path, source }
