@@ -324,14 +324,13 @@ impl Describer {
                 self.w(2, &format!("Image ID:\t{}\n", s.image_id));
             }
             let ports = c.ports.as_deref().unwrap_or_default();
+            // Without the port's name, as kubectl 1.32 prints it (the
+            // kubectl this project is checked against).
             let port_list: Vec<String> = ports
                 .iter()
                 .map(|p| {
                     let protocol = p.protocol.as_deref().unwrap_or("");
-                    match p.name.as_deref().filter(|n| !n.is_empty()) {
-                        Some(n) => format!("{}/{protocol} ({n})", p.container_port),
-                        None => format!("{}/{protocol}", p.container_port),
-                    }
+                    format!("{}/{protocol}", p.container_port)
                 })
                 .collect();
             let host_list: Vec<String> = ports
