@@ -37,6 +37,10 @@
 //! `./`; the container's `/` takes its mode from its own upper
 //! directory): set-uid files and file capabilities the layer carries are
 //! for containers, never reachable by a host user through the store.
+//!
+//! Kept as one file because every entry kind is made under the rules
+//! above; split, a rule would sit apart from the code that keeps it, and
+//! the file is read whole when one of them is checked.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};

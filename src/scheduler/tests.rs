@@ -1,5 +1,9 @@
 //! Table tests of the fit check: each filter, their order, and the
 //! scheduler's message with its preemption part.
+//!
+//! Kept as one file because the tables share the builders at its top
+//! (`node`, `merge`, the pods) and the messages' constants; one table per
+//! filter, in the filters' order.
 
 use k8s_openapi::api::core::v1::{Node, Pod};
 use serde_json::{Value, json};

@@ -4,6 +4,9 @@
 //! scripts/gen-seccomp-compat.sh from linux-libc-dev's asm/unistd_32.h
 //! and asm/unistd_x32.h and the newer calls of the x86_64 table; do not
 //! edit.
+//!
+//! Kept as one file because it is generated data: two tables the script
+//! writes whole.
 
 /// i386.
 pub const I386: &[(&str, i64)] = &[

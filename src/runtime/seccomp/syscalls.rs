@@ -4,6 +4,9 @@
 //! that it lacks added from the kernel's tables. Names a table lacks (other
 //! architectures' calls, calls newer than it) are skipped by the profile
 //! compiler, as runc skips the names libseccomp does not know.
+//!
+//! Kept as one file because it is generated data: one table per
+//! architecture (chosen by `cfg`), the lookup over them and its test.
 
 /// x86_64, sorted by name.
 #[cfg(target_arch = "x86_64")]
