@@ -12,7 +12,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::host::sockets;
+use common::host::{sockets, walk};
 use common::pods::{create, delete_and_check_clean, wait_log};
 use common::{Env, import_busybox};
 
@@ -23,25 +23,11 @@ const SECRET_B64: &str = "czNjcjN0LVF6WDgxdlRU";
 
 /// Every file under `dir` (not following links), skipping `skip`.
 fn files(dir: &Path, skip: &[PathBuf]) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        if skip.contains(&dir) {
-            continue;
-        }
-        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let Ok(kind) = entry.file_type() else {
-                continue;
-            };
-            if kind.is_dir() {
-                stack.push(path);
-            } else if kind.is_file() {
-                out.push(path);
-            }
-        }
-    }
-    out
+    walk(dir, skip)
+        .into_iter()
+        .filter(|(_, meta)| meta.is_file())
+        .map(|(path, _)| path)
+        .collect()
 }
 
 /// Whether `text` holds the secret, plain or in base64.
@@ -201,19 +187,10 @@ fn as_nobody(env: &Env, args: &[&str], stdin: Stdio) -> Output {
 
 /// Every path under `dir` with its mode and size.
 fn snapshot(dir: &Path) -> Vec<(PathBuf, u32, u64)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let meta = entry.metadata().unwrap();
-            if meta.is_dir() {
-                stack.push(entry.path());
-            }
-            out.push((entry.path(), meta.mode(), meta.len()));
-        }
-    }
-    out.sort();
-    out
+    walk(dir, &[])
+        .into_iter()
+        .map(|(path, meta)| (path, meta.mode(), meta.len()))
+        .collect()
 }
 
 #[test]

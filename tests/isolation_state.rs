@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::Env;
-use common::host::{chmod, open_env};
+use common::host::{chmod, open_env, walk};
 use common::pods::{create, delete_and_check_clean, jsonpath, wait_log, wait_until};
 
 /// Opens `dirs` to every user, as a state root made by an older version
@@ -367,19 +367,7 @@ spec:
 
 /// Every path under `dir` (not following links).
 fn tree(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(path.clone());
-            }
-            out.push(path);
-        }
-    }
-    out.sort();
-    out
+    walk(dir, &[]).into_iter().map(|(path, _)| path).collect()
 }
 
 #[test]

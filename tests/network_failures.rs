@@ -9,10 +9,10 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use common::net::{Bridge, leases};
 use common::pods::{create, delete_and_check_clean, jsonpath, wait_until};
 use common::{Env, import_busybox};
 
@@ -132,28 +132,6 @@ fn event_count(env: &Env, name: &str, reason: &str, message: &str) -> u64 {
         .filter(|e| e["reason"] == reason && e["message"] == message)
         .map(|e| e["count"].as_u64().unwrap_or(1))
         .sum()
-}
-
-fn leases(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
-        .collect()
-}
-
-struct Bridge(&'static str);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", self.0])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
 }
 
 #[test]

@@ -23,23 +23,38 @@ pub fn chmod(path: &Path, mode: u32) {
         .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
 
-/// Every socket below `dir` (not following links).
-pub fn sockets(dir: &Path) -> Vec<PathBuf> {
+/// Every entry below `dir` with its metadata (links not followed, the
+/// directories in `skip` not entered), sorted by path: the one walk of a
+/// state directory the host-side tests look through. An entry that goes
+/// away while it is walked is left out.
+pub fn walk(dir: &Path, skip: &[PathBuf]) -> Vec<(PathBuf, std::fs::Metadata)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(dir) = stack.pop() {
+        if skip.contains(&dir) {
+            continue;
+        }
         for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let Ok(kind) = entry.file_type() else {
+            let Ok(meta) = entry.metadata() else {
                 continue;
             };
-            if kind.is_dir() {
+            if meta.is_dir() {
                 stack.push(entry.path());
-            } else if kind.is_socket() {
-                out.push(entry.path());
             }
+            out.push((entry.path(), meta));
         }
     }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// Every socket below `dir` (not following links).
+pub fn sockets(dir: &Path) -> Vec<PathBuf> {
+    walk(dir, &[])
+        .into_iter()
+        .filter(|(_, meta)| meta.file_type().is_socket())
+        .map(|(path, _)| path)
+        .collect()
 }
 
 /// Compiles the C program `source` into `dir/name` with the host's `cc`

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod host;
+pub mod net;
 pub mod pods;
 pub mod served;
 

@@ -5,7 +5,6 @@
 
 use std::net::IpAddr;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
 
@@ -13,6 +12,8 @@ use k8s_openapi::api::core::v1::Pod;
 use serde_json::json;
 
 use pod::privileged::{Attachment, Cancel, Network, Store, attach, cache_dir, detach};
+
+use crate::common::net::{Bridge, leases};
 
 /// A process in a network namespace of its own, killed when dropped: the
 /// pause process's stand-in.
@@ -173,32 +174,6 @@ fi
     attach_now(&s, &other);
     assert_eq!(calls(), ["ADD"]);
     detach(&s.store, "uid-check").unwrap();
-}
-
-/// The addresses host-local holds in `dir`.
-fn leases(dir: &Path) -> Vec<String> {
-    let mut found: Vec<String> = std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
-struct Bridge(&'static str);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", self.0])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
 }
 
 #[test]
