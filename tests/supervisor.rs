@@ -560,7 +560,9 @@ fn a_post_start_hook_holds_back_the_containers_after_it() {
 #[test]
 fn a_failed_post_start_hook_stops_the_container_and_it_restarts() {
     let env = env();
-    let spec = "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'trap \"exit 0\" TERM; while true; do sleep 0.1; done']\n    lifecycle:\n      postStart:\n        exec:\n          command: [sh, -c, 'exit 3']\n";
+    // The hook fails only once the container's trap is set: a stop
+    // signal that came before it would kill the shell (143), not end it.
+    let spec = "  containers:\n  - name: app\n    image: busybox\n    imagePullPolicy: IfNotPresent\n    command: [sh, -c, 'trap \"exit 0\" TERM; touch /tmp/trapped; while true; do sleep 0.1; done']\n    lifecycle:\n      postStart:\n        exec:\n          command: [sh, -c, 'until test -e /tmp/trapped; do sleep 0.05; done; exit 3']\n";
     create(&env, "failing", &pod_yaml("failing", spec));
     until(&env, "failing", 60, |p| {
         container(p, "app")["restartCount"].as_i64().unwrap_or(0) >= 1
