@@ -158,13 +158,20 @@ fn kubectl_writes_a_pod_through_the_api() {
         "applied.yaml",
         &SEED.replace("    app: web\n", "    app: web\n    applied: client\n"),
     );
-    let out = served.kubectl(&["apply", "-f", &applied]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // (-v=7 shows the request's headers and kubectl's reasons: the
+    // OpenAPI 3 document's PATCH names the strategic merge patch type.)
+    let out = served.kubectl(&["apply", "-v=7", "-f", &applied]);
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "pod/web configured\n");
+    assert!(
+        !log.contains("does not support strategic merge patch"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Content-Type: application/strategic-merge-patch+json"),
+        "{log}"
+    );
     assert_eq!(served.jsonpath("{.metadata.labels.applied}"), "client");
     assert_eq!(
         served.kubectl_ok(&["apply", "-f", &applied]),

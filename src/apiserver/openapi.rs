@@ -238,7 +238,9 @@ pub fn paths(group: &str, version: &str) -> Value {
             ops.insert("put".into(), operation(r, "put", &write_params(false)));
         }
         if has("patch") {
-            ops.insert("patch".into(), operation(r, "patch", &write_params(true)));
+            let mut patch = operation(r, "patch", &write_params(true));
+            patch["requestBody"] = patch_body();
+            ops.insert("patch".into(), patch);
         }
         if has("delete") {
             ops.insert(
@@ -261,6 +263,23 @@ pub fn paths(group: &str, version: &str) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// The patch types a PATCH takes, as the API server lists them: kubectl
+/// sends a strategic merge patch only when the operation's request body
+/// names `application/strategic-merge-patch+json` (otherwise it logs
+/// "does not support strategic merge patch" and sends a merge patch).
+fn patch_body() -> Value {
+    let object = json!({"schema": {"type": "object"}});
+    json!({
+        "content": {
+            "application/apply-patch+yaml": object,
+            "application/json-patch+json": object,
+            "application/merge-patch+json": object,
+            "application/strategic-merge-patch+json": object,
+        },
+        "required": true,
+    })
 }
 
 fn list_params() -> Vec<&'static str> {

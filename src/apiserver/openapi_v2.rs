@@ -132,6 +132,15 @@ fn path_v2(ops: Value) -> Value {
     Value::Object(
         ops.into_iter()
             .map(|(method, mut op)| {
+                // Swagger 2.0 has no request body: its `consumes` lists
+                // the media types a PATCH takes.
+                if let Some(body) = op.as_object_mut().and_then(|o| o.remove("requestBody")) {
+                    let types: Vec<&String> = body["content"]
+                        .as_object()
+                        .map(|c| c.keys().collect())
+                        .unwrap_or_default();
+                    op["consumes"] = json!(types);
+                }
                 if let Some(Value::Array(params)) = op.get_mut("parameters") {
                     for p in params.iter_mut() {
                         let ty = p["schema"]["type"].clone();
