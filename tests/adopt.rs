@@ -346,9 +346,15 @@ spec:
     let (quiet, lone, other) = (pid("quiet"), pid("lone"), pid("other"));
     let pod_ip = jsonpath(&env, "kept", "{.status.podIP}");
 
+    let keeper = recorded_pid(&env, &uid, "keeper.pid").unwrap();
     let supervisor = common::pods::kill_supervisor_for_good(&env, &uid);
-    wait_for("the supervisor to die", || {
-        matches!(state(supervisor), Some('Z') | None).then_some(())
+    // Both dead (a pending SIGKILL takes a loaded machine a moment), or
+    // `up` would leave the pod to a keeper still there.
+    wait_for("the keeper and the supervisor to die", || {
+        [keeper, supervisor]
+            .iter()
+            .all(|&p| matches!(state(p), Some('Z') | None))
+            .then_some(())
     });
     wait_until(&env, "kept", "Unknown", || {
         (jsonpath(&env, "kept", "{.status.phase}") == "Unknown").then_some(())
