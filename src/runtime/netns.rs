@@ -7,6 +7,13 @@
 //! tool is needed in the container's image, and no thread waits in the
 //! pod's namespace: a parked thread cost every pod its kernel stack, its
 //! task and its stack pages while most pods never probe.
+//!
+//! A thread that cannot go back would make every later socket the pod's,
+//! so the supervisor aborts then (a new supervisor adopts the pod). A
+//! long-lived process serving many pods (`pod serve`'s port-forward)
+//! must not: [`NetNs::start_apart`] makes each socket on a short thread
+//! of its own that enters the pod's namespace and ends there, never
+//! coming back (some 50 µs a socket, against a dial's round trips).
 
 use std::io;
 use std::net::SocketAddr;
@@ -26,7 +33,9 @@ pub struct NetNs {
 #[derive(Debug)]
 struct Switch {
     pod: OwnedFd,
-    home: OwnedFd,
+    /// The namespace the caller goes back to; `None`: sockets are made on
+    /// a thread of their own, which ends in the pod's.
+    home: Option<OwnedFd>,
 }
 
 impl NetNs {
@@ -39,20 +48,52 @@ impl NetNs {
         };
         let home = OwnedFd::from(std::fs::File::open("/proc/thread-self/ns/net")?);
         let netns = NetNs {
-            switch: Some(Arc::new(Switch { pod, home })),
+            switch: Some(Arc::new(Switch {
+                pod,
+                home: Some(home),
+            })),
         };
         netns.inside(|| Ok(()))?;
         Ok(netns)
     }
 
-    /// Runs `make` with the calling thread in the pod's namespace.
-    fn inside<T>(&self, make: impl FnOnce() -> io::Result<T>) -> io::Result<T> {
+    /// As [`NetNs::start`], but each socket is made on a thread of its
+    /// own that enters the pod's namespace and ends there: the caller's
+    /// threads never switch, so nothing can leave one in the pod's
+    /// namespace (for `pod serve`, which must not abort).
+    pub fn start_apart(ns: Option<OwnedFd>) -> io::Result<NetNs> {
+        let Some(pod) = ns else {
+            return Ok(NetNs { switch: None });
+        };
+        let netns = NetNs {
+            switch: Some(Arc::new(Switch { pod, home: None })),
+        };
+        netns.inside(|| Ok(()))?;
+        Ok(netns)
+    }
+
+    /// Runs `make` with the calling thread in the pod's namespace (or on
+    /// a thread that is, see [`NetNs::start_apart`]).
+    fn inside<T: Send>(&self, make: impl FnOnce() -> io::Result<T> + Send) -> io::Result<T> {
         let Some(switch) = &self.switch else {
             return make();
         };
+        let Some(home) = &switch.home else {
+            return std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .name("pod-netns".into())
+                    .stack_size(64 * 1024)
+                    .spawn_scoped(scope, || {
+                        nix::sched::setns(&switch.pod, CloneFlags::CLONE_NEWNET)?;
+                        make()
+                    })?
+                    .join()
+                    .unwrap_or_else(|_| Err(io::Error::other("the socket thread panicked")))
+            });
+        };
         nix::sched::setns(&switch.pod, CloneFlags::CLONE_NEWNET)?;
         let made = make();
-        if let Err(e) = nix::sched::setns(&switch.home, CloneFlags::CLONE_NEWNET) {
+        if let Err(e) = nix::sched::setns(home, CloneFlags::CLONE_NEWNET) {
             // Every later socket and child of this thread would be the
             // pod's: going on is not an option.
             eprintln!("pod: leaving the pod's network namespace: {e}");
@@ -124,8 +165,12 @@ mod tests {
         .unwrap();
         let here = || std::fs::read_link("/proc/thread-self/ns/net").unwrap();
         let before = here();
+        let apart = NetNs::start_apart(Some(other.try_clone().unwrap())).unwrap();
         let ns = NetNs::start(Some(other)).unwrap();
         let refused = ns.connect(addr).await.unwrap_err();
+        assert_eq!(refused.raw_os_error(), Some(libc::ENETUNREACH), "{refused}");
+        assert_eq!(here(), before);
+        let refused = apart.connect(addr).await.unwrap_err();
         assert_eq!(refused.raw_os_error(), Some(libc::ENETUNREACH), "{refused}");
         assert_eq!(here(), before);
         NetNs::start(None).unwrap().connect(addr).await.unwrap();

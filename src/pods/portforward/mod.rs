@@ -138,7 +138,9 @@ impl Sandbox {
         if runtime.sandbox_pid() != Some(pid) {
             return Err(not_running());
         }
-        let netns = NetNs::start(ns).context("entering the pod's network namespace")?;
+        // Sockets made on threads of their own: `pod serve` dials
+        // through this too, and must never be left in a pod's namespace.
+        let netns = NetNs::start_apart(ns).context("entering the pod's network namespace")?;
         Ok(Sandbox {
             id: pod.metadata.uid.clone().unwrap_or_default(),
             ns_path,
