@@ -130,18 +130,20 @@ impl<'a> Relay<'a> {
                 .map(|(fd, owner)| (*owner, fd.any().unwrap_or(false)))
                 .collect();
             drop(fds);
+            // A window change goes through before the keys that arrived
+            // with it: what the user typed after resizing runs at the
+            // new size.
+            if ready
+                .iter()
+                .any(|&(owner, is_ready)| owner.is_none() && is_ready)
+                && let Some((signal, on_change)) = &mut self.resize
+            {
+                drain(*signal);
+                on_change();
+            }
             for (owner, is_ready) in ready {
-                if !is_ready {
-                    continue;
-                }
-                match owner {
-                    Some(i) => self.copies[i].step()?,
-                    None => {
-                        if let Some((signal, on_change)) = &mut self.resize {
-                            drain(*signal);
-                            on_change();
-                        }
-                    }
+                if let (Some(i), true) = (owner, is_ready) {
+                    self.copies[i].step()?;
                 }
             }
         }

@@ -382,6 +382,31 @@ impl Terminal {
             "tmux resize-window: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+        // tmux gives the pane's terminal its new size a moment later, on
+        // a pass of its own loop: keys typed before that would run at the
+        // old size. Done once the kernel has it (and has sent SIGWINCH).
+        use std::os::unix::fs::OpenOptionsExt;
+        let tty = self.tmux(&["display-message", "-p", "#{pane_tty}"]);
+        let tty = String::from_utf8_lossy(&tty.stdout).trim().to_string();
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOCTTY)
+            .open(&tty)
+            .unwrap_or_else(|e| panic!("opening the pane's terminal {tty}: {e}"));
+        let start = std::time::Instant::now();
+        loop {
+            let size = rustix::termios::tcgetwinsize(&tty).expect("the pane's window size");
+            if (size.ws_col, size.ws_row) == (cols, rows) {
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "the pane's terminal stayed {}x{}, not {cols}x{rows}",
+                size.ws_col,
+                size.ws_row
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// The command's exit status, once it has exited.
