@@ -12,6 +12,7 @@ mod pod;
 mod security;
 mod settings;
 pub mod update;
+mod volumes;
 mod warnings;
 
 use std::fmt;

@@ -3,7 +3,7 @@
 
 use k8s_openapi::api::core::v1::{AppArmorProfile, PodSecurityContext, SeccompProfile, Sysctl};
 
-use super::pod::local_descending_path;
+use super::volumes::local_descending_path;
 use super::{Errors, Path, names};
 
 const PROFILE_TYPES: [&str; 3] = ["Localhost", "RuntimeDefault", "Unconfined"];

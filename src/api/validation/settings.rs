@@ -4,7 +4,8 @@
 use k8s_openapi::api::core::v1::Namespace;
 
 use super::meta::validate_meta;
-use super::{Path, affinity, container, names, pod};
+use super::volumes::validate_volumes;
+use super::{Path, affinity, container, names};
 use crate::api::FieldError;
 use crate::api::podpreset::PodPreset;
 
@@ -47,7 +48,7 @@ pub fn validate_pod_preset(preset: &PodPreset) -> Vec<FieldError> {
         );
     }
     let volumes = spec.volumes.as_deref().unwrap_or_default();
-    let (valid, volume_errs) = pod::validate_volumes(volumes, &path.child("volumes"));
+    let (valid, volume_errs) = validate_volumes(volumes, &path.child("volumes"));
     errs.extend(volume_errs);
     errs.extend(container::validate_env(
         spec.env.as_deref().unwrap_or_default(),
