@@ -12,10 +12,13 @@
 //! server last gave it: a write naming an older resourceVersion is 409
 //! Conflict. `dryRun=All` goes through every check and stores nothing.
 
+mod create;
+mod delete;
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use serde_json::{Value, json};
 
-use super::read::{self, Item};
+use super::read::Item;
 use super::request::{Reply, Request};
 use super::resources::{Backing, Resource};
 use super::routes::Target;
@@ -28,8 +31,8 @@ use crate::api::request::{self as options, DeleteOptions, FieldValidation, Verb,
 use crate::api::validation::{self, update::validate_update};
 use crate::api::{Kind, Object, defaults};
 use crate::error::ApiError;
-use crate::objects::{DryRun, admit_and_store};
-use crate::pods::Termination;
+use create::{create, create_object};
+use delete::{delete, delete_collection, evict};
 
 /// What a write answers: the object (or a Status) and its warnings.
 pub(super) type Answer = Result<(u16, Value, Vec<String>), Status>;
@@ -314,79 +317,6 @@ pub(super) fn version_of(json: &Value) -> String {
         .to_string()
 }
 
-/// `POST .../<resource>`.
-fn create(place: &Place, req: &Request) -> Result<Reply, Status> {
-    let opts = place.write_options(req, Verb::Create, false)?;
-    let body = body_json(req)?;
-    reply(create_object(place, body, &opts, None))
-}
-
-/// Creates `body` (a manifest as JSON); `applied` is the configuration
-/// of a server-side apply that creates it.
-fn create_object(
-    place: &Place,
-    body: Value,
-    opts: &WriteOptions,
-    applied: Option<&Value>,
-) -> Answer {
-    let (kind, namespace) = (place.kind, &place.namespace);
-    let (mut object, mut warnings) = typed(place, body, opts.field_validation)?;
-    if kind.namespaced() && !object.namespace().is_empty() && object.namespace() != namespace {
-        return Err(Status::bad_request(
-            "the namespace of the provided object does not match the namespace sent on the request",
-        ));
-    }
-    defaults::apply(&mut object, namespace);
-    let causes = validation::validate(&object);
-    if !causes.is_empty() {
-        return Err(place.refuse(invalid(&object, causes)));
-    }
-    warnings.extend(validation::warnings(&object));
-    let entries = match applied {
-        Some(config) => {
-            managed::apply(
-                kind,
-                None,
-                config,
-                Vec::new(),
-                manager(opts),
-                opts.force,
-                &now(),
-            )
-            .map_err(|c| conflict(place.resource, c))?
-            .1
-        }
-        None => managed::record_update(
-            kind,
-            None,
-            &object.to_json(),
-            Vec::new(),
-            manager(opts),
-            &now(),
-        ),
-    };
-    object.metadata_mut().managed_fields = Some(entries);
-    let store = &place.server.store;
-    let dry_run = if opts.dry_run {
-        DryRun::Server
-    } else {
-        DryRun::None
-    };
-    let mut queue = None;
-    let (admitted, starting) =
-        admit_and_store(store, &mut queue, &mut object, dry_run).map_err(|e| place.fail(e))?;
-    warnings.extend(admitted);
-    if let Some(starting) = starting {
-        starting.wait(store).map_err(|e| place.fail(e))?;
-    }
-    drop(queue);
-    if opts.dry_run {
-        return Ok((201, object.to_json(), warnings));
-    }
-    let name = object.name().to_string();
-    Ok((201, place.answer_stored(&name, object)?, warnings))
-}
-
 /// `PUT .../<resource>/<name>`.
 fn update(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
     let opts = place.write_options(req, Verb::Update, false)?;
@@ -600,112 +530,4 @@ fn patch(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
             place.kind, patch_type, current, &body,
         )?))
     }))
-}
-
-/// The termination a delete's grace period asks for.
-fn termination(grace: Option<i64>) -> Termination {
-    match grace {
-        None => Termination::PodDefault,
-        Some(0) => Termination::Immediate,
-        // The server turns a negative period into the shortest one.
-        Some(n) if n < 0 => Termination::Grace(1),
-        Some(n) => Termination::Grace(n as u64),
-    }
-}
-
-/// `DELETE .../<resource>/<name>`.
-fn delete(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
-    let opts = place.delete_options(req, &req.body)?;
-    reply(delete_one(place, name, &opts).map(|(code, body)| (code, body, Vec::new())))
-}
-
-fn delete_one(place: &Place, name: &str, opts: &DeleteOptions) -> Result<(u16, Value), Status> {
-    let (kind, resource, store) = (place.kind, place.resource, &place.server.store);
-    let (current, current_json) = place.current(name)?;
-    options::check_preconditions(
-        resource.name,
-        name,
-        opts,
-        current.metadata().uid.as_deref().unwrap_or(""),
-        &version_of(&current_json),
-    )
-    .map_err(|e| place.refuse(e))?;
-    if opts.dry_run {
-        return Ok((200, current_json));
-    }
-    let found = crate::objects::delete_one(
-        store,
-        kind,
-        &place.namespace,
-        name,
-        termination(opts.grace_period_seconds),
-        false,
-    )
-    .map_err(|e| place.fail(e))?;
-    if !found {
-        return Err(Status::not_found(resource.group, resource.name, name));
-    }
-    // A pod (or namespace) that is still there ends gracefully: it is
-    // answered as it is now, marked for deletion; what went at once is
-    // answered with a Status.
-    match place.get(name)? {
-        Some(now) if matches!(kind, Kind::Pod | Kind::Namespace) => Ok((200, place.served(now)?)),
-        _ => Ok((
-            200,
-            json!({
-                "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                "details": {"name": name, "group": resource.group, "kind": resource.name,
-                            "uid": current.metadata().uid.clone().unwrap_or_default()},
-            }),
-        )),
-    }
-}
-
-/// `DELETE .../<resource>` (deletecollection): every object the
-/// selectors choose, each as a delete of its own.
-fn delete_collection(place: &Place, req: &Request, target: &Target) -> Result<Reply, Status> {
-    let opts = place.delete_options(req, &req.body)?;
-    let (chosen, version) = read::chosen(place.server, req, place.resource, target)?;
-    let mut deleted = Vec::new();
-    for stamped in chosen {
-        let one = place.in_namespace(stamped.item.namespace());
-        match delete_one(&one, stamped.item.name(), &opts) {
-            Ok(_) => deleted.push(stamped.json),
-            // Gone in between: nothing left to delete.
-            Err(status) if status.code == 404 => {}
-            Err(status) => return Err(status),
-        }
-    }
-    reply(Ok((
-        200,
-        read::list_json(place.resource, version, deleted),
-        Vec::new(),
-    )))
-}
-
-/// `POST .../pods/<name>/eviction`: with no disruption budgets on this
-/// node, an eviction is a delete with the Eviction's options, after the
-/// pod is marked with the `DisruptionTarget` condition.
-fn evict(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
-    let body = body_json(req)?;
-    let evicted = body["metadata"]["name"].as_str().unwrap_or("");
-    if evicted != name {
-        return Err(Status::bad_request(
-            "name in URL does not match name in Eviction object",
-        ));
-    }
-    let delete_body = body
-        .get("deleteOptions")
-        .map(Value::to_string)
-        .unwrap_or_default();
-    let opts = place.delete_options(req, delete_body.as_bytes())?;
-    if !opts.dry_run {
-        podstatus::mark_evicted(place, name)?;
-    }
-    delete_one(place, name, &opts)?;
-    reply(Ok((
-        201,
-        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
-        Vec::new(),
-    )))
 }
