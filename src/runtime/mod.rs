@@ -81,14 +81,17 @@ mod bind;
 pub mod cgroups;
 mod config;
 mod console;
+mod container;
 pub mod dns;
 mod etc;
 mod exe;
+mod exec;
 mod identity;
 pub(crate) mod init;
 pub(crate) mod layers;
 pub mod netns;
 mod pause;
+mod pod_files;
 pub(crate) mod procfs;
 mod propagation;
 pub mod reexec;
@@ -100,6 +103,7 @@ pub mod seccomp;
 mod spawn;
 pub mod spec;
 mod state;
+mod teardown;
 pub mod user;
 pub mod userns;
 pub mod volumes;
@@ -108,14 +112,15 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
-use k8s_openapi::api::core::v1::{Container, Pod};
+use k8s_openapi::api::core::v1::Pod;
 
 use crate::image::Image;
 use crate::node::config::NodeConfig;
 use crate::store::Store;
 use cgroups::{Cgroup, Layout};
-use config::{ContainerConfig, ExecConfig, Mount, MountKind, NamespacePath, Process, Propagation};
-use spawn::{Outcome, PidNamespace, Program, Reexec};
+use config::Process;
+
+pub use pod_files::refresh_volumes;
 
 /// The standard streams given to a container or exec'd process.
 #[derive(Debug)]
@@ -381,105 +386,6 @@ impl PodRuntime {
             .join(instance.to_string())
     }
 
-    fn prepare_files(&mut self) -> Result<()> {
-        for dir in [&self.run_dir, &self.writable_dir] {
-            private_dir(dir)?;
-        }
-        let etc = self.etc_dir();
-        std::fs::create_dir_all(&etc).with_context(|| format!("creating {}", etc.display()))?;
-        let hostname = if self.host_network() {
-            self.node.node_name.clone()
-        } else {
-            etc::hostname(&self.pod)
-        };
-        let files = [
-            ("hosts", self.hosts_file(&[])?),
-            ("hostname", format!("{hostname}\n")),
-            ("resolv.conf", self.resolv_conf()?),
-        ];
-        for (name, text) in files {
-            crate::store::write_volatile(&etc.join(name), text.as_bytes())?;
-        }
-        if !self.host_ipc() {
-            let shm = self.shm_dir();
-            std::fs::create_dir_all(&shm)?;
-            if !state::is_mount_point(&shm) {
-                nix::mount::mount(
-                    Some("shm"),
-                    &shm,
-                    Some("tmpfs"),
-                    nix::mount::MsFlags::MS_NOSUID
-                        | nix::mount::MsFlags::MS_NODEV
-                        | nix::mount::MsFlags::MS_NOEXEC,
-                    Some("mode=1777,size=65536k"),
-                )
-                .with_context(|| format!("mounting the pod's /dev/shm at {}", shm.display()))?;
-            }
-        }
-        volumes::prepare(&self.volume_context())?;
-        Ok(())
-    }
-
-    /// The kubelet's /etc/hosts for the pod's IPs (none yet when the pod
-    /// is prepared: the network that gives them rewrites the file before
-    /// the containers start, as the kubelet writes it when it makes a
-    /// container). A host-network pod's is the node's own file, which
-    /// must be readable, as for the kubelet.
-    fn hosts_file(&self, pod_ips: &[String]) -> Result<String> {
-        let host_hosts = if self.host_network() {
-            std::fs::read_to_string("/etc/hosts").context("reading the node's /etc/hosts")?
-        } else {
-            String::new()
-        };
-        let domain = &self.node_config.cluster_domain;
-        Ok(etc::hosts_file(&self.pod, pod_ips, domain, &host_hosts))
-    }
-
-    /// The kubelet's DNS for the pod, in containerd's resolv.conf; keeps
-    /// the warnings for the supervisor. An unreadable `resolvConf` fails
-    /// the sandbox, as for the kubelet.
-    fn resolv_conf(&mut self) -> Result<String> {
-        let config = &self.node_config;
-        let base = dns::read_resolv_conf(&config.resolv_conf).map_err(anyhow::Error::msg)?;
-        let node = dns::NodeDns {
-            cluster_dns: &config.cluster_dns,
-            cluster_domain: &config.cluster_domain,
-            resolv_conf: base.as_deref(),
-            ipv6_node: crate::node::host_ip().contains(':'),
-        };
-        let (pod_dns, warnings) = dns::pod_dns(&self.pod, &node).map_err(anyhow::Error::msg)?;
-        self.dns_warnings = warnings;
-        Ok(match dns::resolv_conf(&pod_dns) {
-            Some(text) => text,
-            // Nothing to say: containerd copies the host's file.
-            None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
-        })
-    }
-
-    /// The warning events (reason, message) the kubelet records while
-    /// forming the pod's DNS in `prepare`; each is handed out once.
-    pub fn take_dns_warnings(&mut self) -> Vec<dns::Warning> {
-        std::mem::take(&mut self.dns_warnings)
-    }
-
-    fn volume_context(&self) -> volumes::Context<'_> {
-        volumes::Context {
-            store: &self.store,
-            pod: &self.pod,
-            run_dir: &self.run_dir,
-            node: &self.node,
-            id_base: self.range.map(|r| r.first),
-        }
-    }
-
-    /// Rewrites the pod's /etc/hosts with its addresses, once the network
-    /// gave it some (the kubelet writes it with the pod IPs).
-    pub fn write_hosts(&self, pod_ips: &[String]) -> Result<()> {
-        let text = self.hosts_file(pod_ips)?;
-        crate::store::write_volatile(&self.etc_dir().join("hosts"), text.as_bytes())?;
-        Ok(())
-    }
-
     /// Starts the pause process. Returns its pid (a child of the caller).
     pub fn start_sandbox(&mut self) -> Result<Started> {
         let spec = sandbox::SandboxSpec {
@@ -545,289 +451,6 @@ impl PodRuntime {
         self.cgroup.child(state::SANDBOX_CGROUP).destroy()
     }
 
-    /// Starts one container instance; see the module documentation. It
-    /// returns once the container's init runs; [`Creating::finish`] waits
-    /// for the container's program, so several containers can be set up at
-    /// once.
-    pub fn begin_container(
-        &mut self,
-        container: &Container,
-        instance: u32,
-        image: &Image,
-        stdio: Stdio,
-    ) -> Result<Creating, StartError> {
-        let pause = self
-            .sandbox_pid()
-            .ok_or_else(|| StartError::Runtime("the pod sandbox is not running".into()))?;
-        let tty = matches!(stdio, Stdio::Tty { .. });
-        let process = self.process(container, image, tty)?;
-        // Each bind's source fd goes to the init, numbered in order.
-        let mut source_fds = Vec::new();
-        let mounts: Vec<Mount> = self
-            .container_mounts(container, instance, &process.env)?
-            .into_iter()
-            .map(|(mut mount, fd)| {
-                mount.source_fd = Some(spawn::INHERITED_FD + source_fds.len() as i32);
-                source_fds.push(fd);
-                mount
-            })
-            .collect();
-
-        let writable = self.instance_writable_dir(&container.name, instance);
-        let rootfs = config::Rootfs {
-            layers: image.layers.clone(),
-            upper: writable.join("upper"),
-            work: writable.join("work"),
-            mountpoint: self.instance_dir(&container.name, instance).join("rootfs"),
-        };
-        for d in [&rootfs.upper, &rootfs.work, &rootfs.mountpoint] {
-            std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
-        }
-        let range = if self.own_users() {
-            let range = self
-                .range
-                .ok_or_else(|| StartError::Runtime("the pod has no user namespace range".into()))?;
-            // The root of the writable layer is the root directory the
-            // container sees: its root's, as an image's / is.
-            let root = range.host_id(0);
-            std::os::unix::fs::chown(&rootfs.upper, Some(root), Some(root))
-                .with_context(|| format!("chown {}", rootfs.upper.display()))?;
-            Some(range)
-        } else {
-            None
-        };
-
-        let cgroup = self.cgroup.child(&container.name);
-        // A previous instance's cgroup (and its OOM count) is not reused.
-        cgroup.destroy()?;
-        cgroup
-            .create(&resources::container_limits(container))
-            .context("creating the container cgroup")?;
-        let entry = cgroup.entry();
-
-        let sc = container.security_context.as_ref();
-        let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
-        let unmasked =
-            sc.and_then(|s| s.proc_mount.as_deref()) == Some("Unmasked") && self.own_users();
-        let (masked, readonly) = if privileged || unmasked {
-            (Vec::new(), Vec::new())
-        } else {
-            (
-                rootfs::MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
-                rootfs::READONLY_PATHS
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect(),
-            )
-        };
-        let sysctls = self
-            .pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.security_context.as_ref())
-            .and_then(|s| s.sysctls.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|s| (s.name, s.value))
-            .collect();
-        let config = ContainerConfig {
-            join: self.pod_namespaces(pause),
-            cgroup_procs: entry.procs_files,
-            rootfs,
-            mounts,
-            host_dev: privileged,
-            sys_writable: privileged,
-            masked_paths: masked,
-            readonly_paths: readonly,
-            sysctls,
-            readonly_rootfs: sc
-                .and_then(|s| s.read_only_root_filesystem)
-                .unwrap_or(false),
-            process: process.clone(),
-            user_namespace: range.map(|_| format!("/proc/{pause}/ns/user").into()),
-            id_base: range.map(|r| r.first),
-        };
-        let pid_namespace = if self.host_pid() {
-            PidNamespace::Inherit
-        } else if self.shares_pid_namespace() {
-            PidNamespace::Join(format!("/proc/{pause}/ns/pid").into())
-        } else {
-            PidNamespace::New
-        };
-        let terminal = Terminal::new(stdio)?;
-        let launched = spawn::launch_with_fds(
-            Reexec {
-                program: Program::Pod,
-                argv0: "pod-init",
-                args: &[reexec::INIT_ARG],
-                pid_namespace,
-                born_in: entry.thread_files,
-                config: Some(serde_json::to_vec(&config).map_err(anyhow::Error::from)?),
-                stdio: terminal.stdio,
-                pre_exec: terminal.pre_exec,
-            },
-            source_fds,
-        )?;
-        drop(terminal.child_end);
-        Ok(Creating {
-            launched,
-            run_dir: self.run_dir.clone(),
-            name: container.name.clone(),
-            instance,
-            process,
-            console: terminal.receiver,
-        })
-    }
-
-    /// The namespaces a container joins: the pause process's.
-    fn pod_namespaces(&self, pause: i32) -> Vec<NamespacePath> {
-        let mut kinds = Vec::new();
-        if !self.host_network() {
-            kinds.push("net");
-            kinds.push("uts");
-        }
-        if !self.host_ipc() {
-            kinds.push("ipc");
-        }
-        kinds
-            .into_iter()
-            .map(|kind| NamespacePath {
-                kind: kind.to_string(),
-                path: format!("/proc/{pause}/ns/{kind}").into(),
-            })
-            .collect()
-    }
-
-    /// The resolved process of a container (command, env, user,
-    /// capabilities).
-    fn process(
-        &self,
-        container: &Container,
-        image: &Image,
-        tty: bool,
-    ) -> Result<Process, StartError> {
-        let hostname = if self.host_network() {
-            self.node.node_name.clone()
-        } else {
-            etc::hostname(&self.pod)
-        };
-        let cx = spec::Context {
-            store: &self.store,
-            pod: &self.pod,
-            hostname: &hostname,
-            node: &self.node,
-        };
-        let resolved = spec::resolve(&cx, container, &image.config)?;
-        let accounts = user::ImageAccounts::read(&image.layers)?;
-        let user = user::resolve(
-            &self.pod,
-            container,
-            &user::image_user(&image.config),
-            &accounts,
-        )?;
-        if self.own_users() {
-            user.check_mapped(userns::SIZE)?;
-        }
-        let sc = container.security_context.as_ref();
-        let privileged = sc.and_then(|s| s.privileged).unwrap_or(false);
-        let capabilities = capabilities(privileged, sc.and_then(|s| s.capabilities.as_ref()));
-        let mut env = resolved.env;
-        if !env.iter().any(|e| e.starts_with("HOME=")) {
-            env.push(format!("HOME={}", user.home));
-        }
-        let seccomp_choice = seccomp::choose(&self.pod, container, &self.node_config);
-        let seccomp = seccomp::programs(&seccomp_choice, &capabilities, &self.node_config)?;
-        let apparmor_profile =
-            apparmor::profile(&apparmor::choose(&self.pod, container), privileged)
-                .map_err(StartError::Config)?;
-        Ok(Process {
-            args: resolved.args,
-            env,
-            cwd: resolved.cwd,
-            uid: user.uid,
-            gid: user.gid,
-            additional_gids: user.additional_gids,
-            capabilities,
-            no_new_privileges: sc.and_then(|s| s.allow_privilege_escalation) == Some(false),
-            tty,
-            seccomp,
-            apparmor_profile,
-        })
-    }
-
-    /// /etc files, /dev/shm, the termination log and the volume mounts,
-    /// each bind with its source opened (see [`bind`]).
-    fn container_mounts(
-        &self,
-        container: &Container,
-        instance: u32,
-        env: &[String],
-    ) -> Result<Vec<(Mount, OwnedFd)>, StartError> {
-        let volume_mounts = container.volume_mounts.as_deref().unwrap_or(&[]);
-        let user_mounted = |path: &str| volume_mounts.iter().any(|m| m.mount_path == path);
-        let bind = |source: PathBuf, destination: &str| -> Result<(Mount, OwnedFd), StartError> {
-            let fd = volumes::open_source(&source, destination)?;
-            let mount = Mount {
-                source,
-                source_fd: None,
-                destination: destination.to_string(),
-                kind: MountKind::Bind,
-                readonly: false,
-                recursive_readonly: false,
-                propagation: Propagation::None,
-                // The pod's files are the runtime's; /dev/shm (a tmpfs of
-                // mode 1777) is everyone's already.
-                idmap: destination != "/dev/shm",
-            };
-            Ok((mount, fd))
-        };
-        let mut mounts = Vec::new();
-        for name in ["hosts", "hostname", "resolv.conf"] {
-            let destination = format!("/etc/{name}");
-            if !user_mounted(&destination) {
-                mounts.push(bind(self.etc_dir().join(name), &destination)?);
-            }
-        }
-        let shm = if self.host_ipc() {
-            PathBuf::from("/dev/shm")
-        } else {
-            self.shm_dir()
-        };
-        mounts.push(bind(shm, "/dev/shm")?);
-
-        let log = self.termination_message_path(&container.name, instance);
-        if let Some(parent) = log.parent() {
-            std::fs::create_dir_all(parent).map_err(anyhow::Error::from)?;
-        }
-        std::fs::write(&log, b"").map_err(anyhow::Error::from)?;
-        let destination = container
-            .termination_message_path
-            .clone()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "/dev/termination-log".to_string());
-        mounts.push(bind(log, &destination)?);
-
-        mounts.extend(volumes::container_mounts(
-            &self.volume_context(),
-            container,
-            env,
-        )?);
-        Ok(mounts)
-    }
-
-    /// The host file behind the container's terminationMessagePath for one
-    /// instance (valid until `cleanup_container`).
-    pub fn termination_message_path(&self, name: &str, instance: u32) -> PathBuf {
-        self.instance_writable_dir(name, instance)
-            .join("termination-log")
-    }
-
-    /// Whether the OOM killer killed a process of the container's current
-    /// instance (call before `cleanup_container`).
-    pub fn container_oom_killed(&self, name: &str) -> bool {
-        self.cgroup.child(name).oom_killed()
-    }
-
     /// The signal that stops a container: the image's StopSignal, else
     /// SIGTERM.
     pub fn stop_signal(image: &Image) -> nix::sys::signal::Signal {
@@ -838,128 +461,6 @@ impl PodRuntime {
             .and_then(|c| c.stop_signal().clone())
             .unwrap_or_default();
         parse_signal(&text).unwrap_or(nix::sys::signal::Signal::SIGTERM)
-    }
-
-    /// Starts `argv` in the running container `container` with the
-    /// container's environment, working directory and identity. Errors
-    /// before the exec are returned (`exec: "x": executable file not found
-    /// in $PATH`).
-    pub fn exec(&self, container: &str, argv: &[String], stdio: Stdio) -> Result<Started> {
-        let record = state::ContainerRecord::load(&self.run_dir, container)?
-            .filter(|r| r.is_alive())
-            .ok_or_else(|| anyhow!("container {container:?} is not running"))?;
-        let mut process = record.process.clone();
-        process.args = argv.to_vec();
-        process.tty = matches!(stdio, Stdio::Tty { .. });
-        let console_size = match &stdio {
-            Stdio::Tty { size: Some(size) } => Some([size.ws_row, size.ws_col]),
-            _ => None,
-        };
-        let target = record.pid;
-        let mut join: Vec<NamespacePath> = Vec::new();
-        // The user namespace after the others (see `init::join_namespaces`).
-        for kind in ["ipc", "uts", "net", "cgroup", "mnt", "user"] {
-            let path = PathBuf::from(format!("/proc/{target}/ns/{kind}"));
-            let own = PathBuf::from(format!("/proc/self/ns/{kind}"));
-            // Joining one's own namespace is harmless but pointless.
-            if std::fs::read_link(&path).ok() != std::fs::read_link(&own).ok() {
-                join.push(NamespacePath {
-                    kind: kind.to_string(),
-                    path,
-                });
-            }
-        }
-        let entry = self.cgroup.child(container).entry();
-        let config = ExecConfig {
-            join,
-            cgroup_procs: entry.procs_files,
-            process,
-            console_size,
-        };
-        let pid_namespace = if self.host_pid() {
-            PidNamespace::Inherit
-        } else {
-            PidNamespace::Join(format!("/proc/{target}/ns/pid").into())
-        };
-        let terminal = Terminal::new(stdio)?;
-        let outcome = spawn::spawn(Reexec {
-            program: Program::Pod,
-            argv0: "pod-exec",
-            args: &[reexec::EXEC_ARG],
-            pid_namespace,
-            born_in: entry.thread_files,
-            config: Some(serde_json::to_vec(&config)?),
-            stdio: terminal.stdio,
-            pre_exec: terminal.pre_exec,
-        })?;
-        drop(terminal.child_end);
-        match outcome {
-            Outcome::Executed(pid) => match terminal.receiver.map(console::Receiver::receive) {
-                Some(Err(e)) => {
-                    // Not left running without the terminal it was meant
-                    // to have.
-                    let _ = crate::process::kill(pid, libc::SIGKILL);
-                    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                    Err(e)
-                }
-                received => Ok(Started {
-                    pid,
-                    console: received.transpose()?,
-                }),
-            },
-            Outcome::Failed(message) => Err(ExecFailed(message).into()),
-        }
-    }
-
-    /// Kills what a finished instance left behind and removes its cgroup
-    /// and files (its overlay upper directory, its termination log).
-    pub fn cleanup_container(&mut self, name: &str, instance: u32) -> Result<()> {
-        self.cgroup.child(name).destroy()?;
-        state::ContainerRecord::remove(&self.run_dir, name);
-        let dir = self.instance_dir(name, instance);
-        state::unmount_under(&dir)?;
-        remove_dir(&dir)?;
-        self.remove_disk_dir(&self.instance_writable_dir(name, instance))
-    }
-
-    /// From now on, what [`PodRuntime::cleanup_container`] and
-    /// [`PodRuntime::teardown`] remove from the state disk is buried
-    /// ([`Store::bury`]): a pod being deleted, whose supervisor empties
-    /// the graves once the deletion is answered.
-    pub fn bury_removals(&mut self) {
-        self.bury = true;
-    }
-
-    /// Removes a directory on the state disk, or buries it.
-    fn remove_disk_dir(&self, dir: &Path) -> Result<()> {
-        if !self.bury {
-            return remove_dir(dir);
-        }
-        self.store
-            .bury(dir)
-            .with_context(|| format!("removing {}", dir.display()))
-    }
-
-    /// Stops everything of the pod and removes its mounts, cgroups and run
-    /// directory. Idempotent; works without the supervisor.
-    pub fn teardown(&mut self) -> Result<()> {
-        if let Some(sandbox) = self.sandbox.take().filter(|s| s.is_alive()) {
-            // The pid comes from the sandbox's record on disk: a damaged
-            // one must not turn this into a kill of a process group.
-            let _ = crate::process::kill(sandbox.pid, libc::SIGKILL);
-        }
-        // The pinned namespace outlives the pause process: DEL runs in it
-        // (each plugin within its time limit). A DEL that fails does not
-        // stop the teardown; its attachment stays cached.
-        if let Err(e) = crate::network::detach(&self.store, self.uid()) {
-            eprintln!("Warning: {e:#}");
-        }
-        self.cgroup.destroy()?;
-        state::unmount_under(&self.run_dir)?;
-        remove_dir(&self.run_dir)?;
-        self.remove_disk_dir(&self.writable_dir)?;
-        // Last: the range is free once nothing of the pod is left.
-        userns::release(self.store.root(), self.uid())
     }
 }
 
@@ -991,109 +492,6 @@ impl Terminal {
             receiver: Some(receiver),
         })
     }
-}
-
-/// Removes a directory tree; a missing one is fine.
-fn remove_dir(dir: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e).with_context(|| format!("removing {}", dir.display())),
-    }
-}
-
-/// A pod's directory under either root: 0700, so that what is below
-/// (0777 emptyDirs, 0644 secret files, setuid files a container made)
-/// stays out of host users' reach even if a root is opened up.
-fn private_dir(dir: &Path) -> Result<()> {
-    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .with_context(|| format!("creating {}", dir.display()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("setting the mode of {}", dir.display()))
-}
-
-/// Rewrites the configMap, secret and projected volumes of the running
-/// pods that show `object` (a ConfigMap or Secret), after it was updated
-/// (`apply`). Pods that are not running have nothing to refresh.
-pub fn refresh_volumes(store: &Store, object: &crate::api::Object) -> Result<()> {
-    use crate::api::Object;
-    let (is_config_map, name) = match object {
-        Object::ConfigMap(_) => (true, object.name()),
-        Object::Secret(_) => (false, object.name()),
-        Object::Pod(_) | Object::Namespace(_) | Object::PodPreset(_) | Object::Node(_) => {
-            return Ok(());
-        }
-    };
-    for stored in store.list(crate::api::Kind::Pod, Some(object.namespace()))? {
-        let Object::Pod(pod) = stored else { continue };
-        if !volumes::references(&pod, is_config_map, name) {
-            continue;
-        }
-        let Some(uid) = pod.metadata.uid.as_deref().filter(|u| is_safe_name(u)) else {
-            continue;
-        };
-        let run_dir = store.pod_run_dir(uid);
-        if !run_dir.exists() {
-            continue;
-        }
-        let node = spec::NodeFacts::of_this_machine(store);
-        volumes::refresh(&volumes::Context {
-            store,
-            pod: &pod,
-            run_dir: &run_dir,
-            node: &node,
-            // Refreshed volumes are idmapped ones: ids as on disk.
-            id_base: None,
-        })?;
-    }
-    Ok(())
-}
-
-/// The capability set of a container (containerd's setOCICapabilities:
-/// add ALL, drop ALL, then single adds, then single drops).
-fn capabilities(
-    privileged: bool,
-    caps: Option<&k8s_openapi::api::core::v1::Capabilities>,
-) -> Vec<String> {
-    if privileged {
-        return identity::all_capabilities();
-    }
-    let mut set: Vec<String> = identity::DEFAULT_CAPABILITIES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let add = caps.and_then(|c| c.add.clone()).unwrap_or_default();
-    let drop = caps.and_then(|c| c.drop.clone()).unwrap_or_default();
-    let canonical = |name: &str| {
-        let upper = name.to_ascii_uppercase();
-        if upper.starts_with("CAP_") {
-            upper
-        } else {
-            format!("CAP_{upper}")
-        }
-    };
-    if add.iter().any(|c| c.eq_ignore_ascii_case("ALL")) {
-        set = identity::all_capabilities();
-    }
-    if drop.iter().any(|c| c.eq_ignore_ascii_case("ALL")) {
-        set.clear();
-    }
-    let known = identity::all_capabilities();
-    for name in add.iter().filter(|c| !c.eq_ignore_ascii_case("ALL")) {
-        let cap = canonical(name);
-        if known.contains(&cap) && !set.contains(&cap) {
-            set.push(cap);
-        }
-    }
-    for name in drop.iter().filter(|c| !c.eq_ignore_ascii_case("ALL")) {
-        let cap = canonical(name);
-        set.retain(|c| *c != cap);
-    }
-    set
 }
 
 /// `SIGQUIT`, `QUIT` or `3`.
@@ -1128,25 +526,6 @@ fn is_safe_name(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn caps(add: &[&str], drop: &[&str]) -> k8s_openapi::api::core::v1::Capabilities {
-        k8s_openapi::api::core::v1::Capabilities {
-            add: Some(add.iter().map(|s| s.to_string()).collect()),
-            drop: Some(drop.iter().map(|s| s.to_string()).collect()),
-        }
-    }
-
-    #[test]
-    fn capability_rules_follow_containerd() {
-        let default = capabilities(false, None);
-        assert_eq!(default.len(), identity::DEFAULT_CAPABILITIES.len());
-        let set = capabilities(false, Some(&caps(&["NET_ADMIN"], &["CHOWN"])));
-        assert!(set.contains(&"CAP_NET_ADMIN".to_string()));
-        assert!(!set.contains(&"CAP_CHOWN".to_string()));
-        let set = capabilities(false, Some(&caps(&["NET_BIND_SERVICE"], &["ALL"])));
-        assert_eq!(set, vec!["CAP_NET_BIND_SERVICE".to_string()]);
-        assert!(capabilities(true, None).contains(&"CAP_SYS_ADMIN".to_string()));
-    }
 
     #[test]
     fn signals_parse_in_every_spelling() {
