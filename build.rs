@@ -4,6 +4,15 @@ fn main() {
     // Without this, any file of the package changing (README, bench
     // results) would rerun the script and relink the binary.
     println!("cargo:rerun-if-changed=build.rs");
+    // A release build names the commit it was built from (`pod version
+    // -o json`: gitCommit and gitTreeState, as kubectl's do), so that the
+    // benchmark records the revision of the binary it ran, wherever and
+    // whenever that was built. A debug build does not: the script would
+    // run again at every commit and rebuild the crate and every test
+    // binary with it.
+    if std::env::var("PROFILE").as_deref() == Ok("release") {
+        name_the_commit();
+    }
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux")
         && std::env::var("CARGO_CFG_TARGET_ENV").as_deref() == Ok("gnu")
     {
@@ -26,4 +35,40 @@ fn main() {
         // to start).
         println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+}
+
+/// `POD_GIT_COMMIT` and `POD_GIT_TREE_STATE` (`clean`, or `dirty` when
+/// what is compiled differs from that commit) for the crate; nothing
+/// outside a git checkout (a source tarball).
+fn name_the_commit() {
+    let git = |args: &[&str]| -> Option<String> {
+        let out = std::process::Command::new("git").args(args).output().ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    };
+    let Some(commit) = git(&["rev-parse", "HEAD"]) else {
+        return;
+    };
+    // Run again when HEAD moves (a commit, a checkout) or what is
+    // compiled changes.
+    let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+    watched.extend(git(&["symbolic-ref", "-q", "HEAD"]));
+    for name in watched {
+        if let Some(path) = git(&["rev-parse", "--git-path", &name]) {
+            println!("cargo:rerun-if-changed={path}");
+        }
+    }
+    let compiled = ["src", "build.rs", "Cargo.toml", "Cargo.lock"];
+    for path in compiled {
+        println!("cargo:rerun-if-changed={path}");
+    }
+    let mut status = vec!["status", "--porcelain", "--untracked-files=no", "--"];
+    status.extend(compiled);
+    let state = match git(&status) {
+        Some(changes) if changes.is_empty() => "clean",
+        _ => "dirty",
+    };
+    println!("cargo:rustc-env=POD_GIT_COMMIT={commit}");
+    println!("cargo:rustc-env=POD_GIT_TREE_STATE={state}");
 }

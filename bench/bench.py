@@ -549,6 +549,23 @@ class Pod:
     def version(self):
         return run([self.binary, "version"], env=self.env, check=False).stdout.strip()
 
+    def revision(self):
+        """The commit the binary was built from, as it says itself (a
+        release build names it: `pod version -o json`, gitCommit and
+        gitTreeState), not the revision of the tree the bench runs from:
+        `--pod` may name a binary built elsewhere, or before the last
+        commit."""
+        out = run([self.binary, "version", "-o", "json"], env=self.env, check=False).stdout
+        try:
+            client = json.loads(out).get("clientVersion", {})
+        except ValueError:
+            client = {}
+        commit = client.get("gitCommit")
+        if not commit:
+            # A debug build, or one made before binaries named their commit.
+            return "unknown"
+        return commit + ("-dirty" if client.get("gitTreeState") == "dirty" else "")
+
     def cmd(self, *args):
         return [self.binary, *args]
 
@@ -1532,12 +1549,6 @@ def machine():
     }
 
 
-def git_revision(repo):
-    rev = run(["git", "-C", repo, "rev-parse", "HEAD"], check=False).stdout.strip()
-    dirty = run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"], check=False).stdout.strip()
-    return rev + ("-dirty" if dirty else "") if rev else "unknown"
-
-
 # ---------------------------------------------------------------- cleanup
 
 
@@ -1620,7 +1631,7 @@ def main():
         report = {
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "machine": machine(),
-            "pod": {"revision": git_revision(repo), "binary": pod.binary, "version": pod.version()},
+            "pod": {"revision": pod.revision(), "binary": pod.binary, "version": pod.version()},
             "podman": {"column": "podman", "note": podman_note},
             "settings": {k: v for k, v in vars(args).items() if k not in ("pod", "out")},
             "cases": {},

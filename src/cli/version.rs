@@ -9,14 +9,23 @@ pub struct Args {
     pub output: Option<String>,
 }
 
+/// The commit a release build was made from, and whether what was
+/// compiled differed from it (`clean` or `dirty`); none in a debug build.
+pub const GIT_COMMIT: Option<&str> = option_env!("POD_GIT_COMMIT");
+pub const GIT_TREE_STATE: Option<&str> = option_env!("POD_GIT_TREE_STATE");
+
 pub fn run(args: Args) -> Result<()> {
     let version = env!("CARGO_PKG_VERSION");
-    let info = serde_json::json!({
-        "clientVersion": {
-            "gitVersion": format!("v{version}"),
-            "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
-        }
+    let mut client = serde_json::json!({
+        "gitVersion": format!("v{version}"),
+        "platform": format!("{}/{}", std::env::consts::OS, go_arch()),
     });
+    // A release build names its commit (see build.rs), as kubectl does.
+    if let (Some(commit), Some(state)) = (GIT_COMMIT, GIT_TREE_STATE) {
+        client["gitCommit"] = commit.into();
+        client["gitTreeState"] = state.into();
+    }
+    let info = serde_json::json!({ "clientVersion": client });
     match args.output.as_deref() {
         None => println!("Client Version: v{version}\nKubernetes API: v1.37 (k8s-openapi)"),
         Some("json") => println!("{}", serde_json::to_string_pretty(&info)?),
