@@ -490,3 +490,53 @@ fn kubectl_port_forward_reports_a_refused_port_and_ends() {
     );
     assert_eq!(lines[1], "error: lost connection to pod");
 }
+
+/// Deleting the pod ends a port-forward session, as it ends `pod
+/// port-forward`: kubectl exits 1 with `lost connection to pod`, a
+/// connection left open or not.
+#[test]
+fn kubectl_port_forward_ends_when_the_pod_is_deleted() {
+    port_forward_ends_when_the_pod_is_deleted("true");
+}
+
+#[test]
+fn kubectl_port_forward_over_spdy_ends_when_the_pod_is_deleted() {
+    port_forward_ends_when_the_pod_is_deleted("false");
+}
+
+fn port_forward_ends_when_the_pod_is_deleted(websockets: &str) {
+    let (served, _) = httpd();
+    let mut child = served
+        .kubectl_cmd()
+        .env("KUBECTL_PORT_FORWARD_WEBSOCKETS", websockets)
+        .args(["port-forward", "pod/httpd", ":8081"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let port = forwarded_port(&mut child, 8081);
+    let answer = http_get(port, "/index.html");
+    assert!(answer.ends_with("hello from the pod\n"), "{answer:?}");
+    let _open = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    served
+        .env
+        .ok(&["delete", "pod", "httpd", "--grace-period=1"]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            // Our own child, by its pid.
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "kubectl port-forward still ran 60 s after the delete: {}",
+                text(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), text(&out.stderr).as_str()),
+        (Some(1), "error: lost connection to pod\n")
+    );
+}

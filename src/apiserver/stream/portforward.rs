@@ -13,9 +13,15 @@
 //! stream, which is what the client waits for before it closes the local
 //! connection. A failed dial is written on the error stream in the
 //! kubelet's words: kubectl prints it and ends the session.
+//!
+//! The session ends with its pod, as `pod port-forward` does: when the
+//! pod's sandbox exits (a pidfd of its pause process), the client is sent
+//! GOAWAY, which client-go takes for the end of the connection (kubectl
+//! exits 1 with `lost connection to pod`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, anyhow};
 use bytes::Bytes;
@@ -36,6 +42,10 @@ pub const PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 /// the client reads waits, rather than filling this server's memory.
 const QUEUE: usize = 64;
 
+/// How long a session ended by its pod waits for the client to take
+/// its GOAWAY and close its end.
+const LINGER: Duration = Duration::from_secs(10);
+
 /// The two streams of one forwarded connection, as they arrive.
 #[derive(Default)]
 struct Pair {
@@ -44,88 +54,124 @@ struct Pair {
     port: u16,
 }
 
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// The client went away or said GOAWAY.
+    Client,
+    /// The pod's sandbox exited (the pod was deleted).
+    PodGone,
+}
+
 /// Serves one port-forward session: `incoming` is the client's SPDY byte
 /// stream in whatever pieces the transport cuts it, `outgoing` takes whole
-/// frames. Ends when the client goes away or says GOAWAY; every
-/// connection of the session ends with it.
-pub async fn run<I, O>(sandbox: Sandbox, mut incoming: I, mut outgoing: O) -> Result<()>
+/// frames. Ends when the client goes away or says GOAWAY, or when the
+/// pod's sandbox exits: then the client is sent GOAWAY, which client-go
+/// takes for the connection's end (kubectl exits 1 with `lost connection
+/// to pod`, as `pod port-forward` does). Every connection of the session
+/// ends with it.
+pub async fn run<I, O>(sandbox: Sandbox, mut incoming: I, outgoing: O) -> Result<()>
 where
     I: Stream<Item = Bytes> + Unpin,
     O: Sink<Vec<u8>> + Unpin + Send + 'static,
 {
-    let sandbox = Arc::new(sandbox);
-    // Dropped on return: every task of the session is aborted then.
-    let mut tasks = JoinSet::new();
-    let (out, mut queued) = mpsc::channel::<Vec<u8>>(QUEUE);
+    let exited = sandbox.watch_exit()?;
+    let (out, queued) = mpsc::channel::<Vec<u8>>(QUEUE);
     // One writer, so that the connections' frames and our replies go out
     // whole and in order, and reading the client never waits on writing
-    // to it (which could wait on the client reading our answers). When it
-    // fails (the client is gone) the next frame queued fails too.
-    tasks.spawn(async move {
-        while let Some(frame) = queued.recv().await {
-            if outgoing.send(frame).await.is_err() {
-                break;
+    // to it (which could wait on the client reading our answers).
+    let mut writer = tokio::spawn(write(queued, outgoing));
+    let mut session = Session {
+        sandbox: Arc::new(sandbox),
+        out,
+        connections: JoinSet::new(),
+        reader: spdy::Reader::new(),
+        replies: spdy::Writer::new(),
+        pairs: HashMap::new(),
+        to_pod: HashMap::new(),
+        last: 0,
+    };
+    let ended = loop {
+        tokio::select! {
+            bytes = incoming.next() => {
+                let Some(bytes) = bytes else { break Ok(End::Client) };
+                match session.take(&bytes).await {
+                    Ok(true) => {}
+                    Ok(false) => break Ok(End::Client),
+                    Err(e) => break Err(e),
+                }
             }
+            _ = exited.readable() => break Ok(End::PodGone),
         }
-    });
-    let mut reader = spdy::Reader::new();
-    let mut replies = spdy::Writer::new();
-    let mut pairs: HashMap<String, Pair> = HashMap::new();
-    // A data stream's connection task: `None` is the client's FIN.
-    let mut to_pod: HashMap<u32, mpsc::Sender<Option<Bytes>>> = HashMap::new();
-    while let Some(bytes) = incoming.next().await {
-        reader.push(&bytes);
-        while let Some(frame) = reader.next()? {
+    };
+    let Session {
+        mut connections,
+        out,
+        last,
+        ..
+    } = session;
+    connections.shutdown().await;
+    if ended.as_ref().is_ok_and(|e| *e == End::PodGone) {
+        let _ = out.send(spdy::goaway(last)).await;
+    }
+    // The writer sends what is queued (the GOAWAY last) and closes its
+    // side once the last sender is gone.
+    drop(out);
+    if tokio::time::timeout(LINGER, &mut writer).await.is_err() {
+        writer.abort();
+    }
+    if ended.as_ref().is_ok_and(|e| *e == End::PodGone) {
+        // Read until the client closes: closing with its bytes unread
+        // would reset the connection under the GOAWAY it has not read.
+        let drain = async { while incoming.next().await.is_some() {} };
+        let _ = tokio::time::timeout(LINGER, drain).await;
+    }
+    ended.map(|_| ())
+}
+
+/// Sends the queued frames in order; closes `outgoing` (a WebSocket's
+/// Close) when the queue's last sender is gone, stops when the client is.
+async fn write<O>(mut queued: mpsc::Receiver<Vec<u8>>, mut outgoing: O)
+where
+    O: Sink<Vec<u8>> + Unpin,
+{
+    while let Some(frame) = queued.recv().await {
+        if outgoing.send(frame).await.is_err() {
+            return;
+        }
+    }
+    let _ = outgoing.close().await;
+}
+
+/// A session's state between the client's frames.
+struct Session {
+    sandbox: Arc<Sandbox>,
+    /// Frames for the writer.
+    out: mpsc::Sender<Vec<u8>>,
+    /// The forwarded connections: aborted when the session ends.
+    connections: JoinSet<()>,
+    reader: spdy::Reader,
+    replies: spdy::Writer,
+    /// Pairs of streams not complete yet, by request id.
+    pairs: HashMap<String, Pair>,
+    /// A data stream's connection task: `None` is the client's FIN.
+    to_pod: HashMap<u32, mpsc::Sender<Option<Bytes>>>,
+    /// The highest stream id the client opened, for GOAWAY.
+    last: u32,
+}
+
+impl Session {
+    /// Takes the next piece of the client's byte stream and acts on the
+    /// frames it completes; `false` once the client said GOAWAY.
+    async fn take(&mut self, bytes: &[u8]) -> Result<bool> {
+        self.reader.push(bytes);
+        while let Some(frame) = self.reader.next()? {
             match frame {
                 Frame::SynStream {
                     stream, headers, ..
-                } => {
-                    let header = |name: &str| {
-                        headers
-                            .iter()
-                            .find(|(k, _)| k == name)
-                            .map(|(_, v)| v.as_str())
-                            .unwrap_or_default()
-                    };
-                    let kind = header("streamtype");
-                    let port = header("port").parse::<u16>().ok().filter(|p| *p > 0);
-                    let (Some(port), "error" | "data") = (port, kind) else {
-                        // The kubelet refuses such a stream in its reply
-                        // (FIN at once).
-                        send(&out, replies.syn_reply(stream, true)?).await?;
-                        continue;
-                    };
-                    // The reply first: the connection's frames follow it.
-                    send(&out, replies.syn_reply(stream, false)?).await?;
-                    // Clients of the first protocol send no requestID: the
-                    // kubelet pairs a data stream with the one before it.
-                    let request = match header("requestid") {
-                        "" if kind == "data" => stream.saturating_sub(2).to_string(),
-                        "" => stream.to_string(),
-                        id => id.to_string(),
-                    };
-                    let pair = pairs.entry(request.clone()).or_default();
-                    pair.port = port;
-                    match kind {
-                        "error" => pair.error = Some(stream),
-                        _ => pair.data = Some(stream),
-                    }
-                    if let (Some(error), Some(data)) = (pair.error, pair.data) {
-                        let port = pair.port;
-                        pairs.remove(&request);
-                        let (tx, rx) = mpsc::channel(QUEUE);
-                        to_pod.insert(data, tx);
-                        tasks.spawn(forward(
-                            sandbox.clone(),
-                            port,
-                            (error, data),
-                            rx,
-                            out.clone(),
-                        ));
-                    }
-                }
+                } => self.open(stream, &headers).await?,
                 Frame::Data { stream, fin, data } => {
-                    if let Some(tx) = to_pod.get(&stream) {
+                    if let Some(tx) = self.to_pod.get(&stream) {
                         // A pod slow to read holds up the session's other
                         // connections, as spdystream's reader does.
                         if !data.is_empty() {
@@ -133,23 +179,71 @@ where
                         }
                         if fin {
                             let _ = tx.send(None).await;
-                            to_pod.remove(&stream);
+                            self.to_pod.remove(&stream);
                         }
                     }
                 }
                 // Its connection task sees its channel closed.
                 Frame::RstStream { stream } => {
-                    to_pod.remove(&stream);
+                    self.to_pod.remove(&stream);
                 }
-                Frame::Ping(id) => send(&out, spdy::ping(id)).await?,
-                Frame::GoAway => return Ok(()),
+                Frame::Ping(id) => send(&self.out, spdy::ping(id)).await?,
+                Frame::GoAway => return Ok(false),
                 Frame::Other => {}
             }
         }
         // Finished connections leave the set.
-        while tasks.try_join_next().is_some() {}
+        while self.connections.try_join_next().is_some() {}
+        Ok(true)
     }
-    Ok(())
+
+    /// A stream the client opened: one of a connection's pair, which is
+    /// dialled once both are there.
+    async fn open(&mut self, stream: u32, headers: &[(String, String)]) -> Result<()> {
+        self.last = self.last.max(stream);
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default()
+        };
+        let kind = header("streamtype");
+        let port = header("port").parse::<u16>().ok().filter(|p| *p > 0);
+        let (Some(port), "error" | "data") = (port, kind) else {
+            // The kubelet refuses such a stream in its reply (FIN at once).
+            return send(&self.out, self.replies.syn_reply(stream, true)?).await;
+        };
+        // The reply first: the connection's frames follow it.
+        send(&self.out, self.replies.syn_reply(stream, false)?).await?;
+        // Clients of the first protocol send no requestID: the kubelet
+        // pairs a data stream with the one before it.
+        let request = match header("requestid") {
+            "" if kind == "data" => stream.saturating_sub(2).to_string(),
+            "" => stream.to_string(),
+            id => id.to_string(),
+        };
+        let pair = self.pairs.entry(request.clone()).or_default();
+        pair.port = port;
+        match kind {
+            "error" => pair.error = Some(stream),
+            _ => pair.data = Some(stream),
+        }
+        if let (Some(error), Some(data)) = (pair.error, pair.data) {
+            let port = pair.port;
+            self.pairs.remove(&request);
+            let (tx, rx) = mpsc::channel(QUEUE);
+            self.to_pod.insert(data, tx);
+            self.connections.spawn(forward(
+                self.sandbox.clone(),
+                port,
+                (error, data),
+                rx,
+                self.out.clone(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Queues a frame for the client; an error once the writer has stopped

@@ -87,10 +87,7 @@ pub fn run(store: &Store, pod: &Pod, ports: &[String], addresses: &[String]) -> 
             let listener = TcpListener::from_std(listener).context("listening")?;
             tokio::spawn(accept(listener, port, sandbox.clone(), lost_tx.clone()));
         }
-        let pidfd = sandbox.exited.try_clone()?;
-        // SAFETY: the AsyncFd owns its duplicate of the pidfd, which stays
-        // open and the same descriptor until the AsyncFd is dropped.
-        let exited = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }?;
+        let exited = sandbox.watch_exit()?;
         tokio::select! {
             _ = interrupt.recv() => Ok(()),
             _ = exited.readable() => Err(anyhow!(LOST)),
@@ -147,6 +144,16 @@ impl Sandbox {
             netns,
             exited,
         })
+    }
+
+    /// The sandbox's pause process, readable once it has exited: the pod
+    /// was deleted or its sandbox died, and every session through it ends.
+    pub fn watch_exit(&self) -> Result<AsyncFd<OwnedFd>> {
+        let pidfd = self.exited.try_clone()?;
+        // SAFETY: the AsyncFd owns its duplicate of the pidfd, which stays
+        // open and the same descriptor until the AsyncFd is dropped.
+        let exited = unsafe { AsyncFd::register_with_interest(pidfd, Interest::READABLE) }?;
+        Ok(exited)
     }
 
     /// containerd's `dialLocalhost`: 127.0.0.1, then ::1, in the pod.
