@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import shlex
+import select
 import shutil
 import signal
 import socket
@@ -861,6 +862,54 @@ def stats(samples):
     }
 
 
+class Served:
+    """`pod serve` over the bench's pod state, and kubectl pointed at it
+    through the kubeconfig `pod kubeconfig` writes (cases 5c and 12)."""
+
+    def __init__(self, tool, work):
+        if not isinstance(tool, Pod):
+            raise NotApplicable("podman serves no Kubernetes API")
+        if not shutil.which("kubectl"):
+            raise NotApplicable("kubectl is not installed")
+        self.proc = spawn(
+            tool.cmd("serve", "--port", "0"), env=tool.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
+        line = read_line(self.proc.stdout, 120)
+        if not line.startswith("Serving the Kubernetes API on "):
+            self.stop()
+            raise NotApplicable(f"pod serve said {line!r}")
+        # A directory of each server's own: `pod kubeconfig` does not
+        # overwrite a file, and each server has its port.
+        own = tempfile.mkdtemp(prefix="served-", dir=work)
+        self.kubeconfig = os.path.join(own, "kubeconfig")
+        self.cache = os.path.join(own, "kube-cache")
+        run(tool.cmd("kubeconfig", self.kubeconfig), env=tool.env)
+
+    def kubectl(self, *args):
+        return ["kubectl", "--kubeconfig", self.kubeconfig, "--cache-dir", self.cache, *args]
+
+    def stop(self):
+        self.proc.kill()
+        finish(self.proc)
+
+
+def read_line(pipe, timeout):
+    """The next line of a binary pipe, as text ("" at its end), read a
+    byte at a time so nothing is left buffered past it; NotApplicable
+    after `timeout` seconds without one."""
+    deadline = time.monotonic() + timeout
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([pipe], [], [], left)[0]:
+            raise NotApplicable(f"timed out after {timeout:g} s waiting for a line (got {line!r})")
+        byte = os.read(pipe.fileno(), 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode(errors="replace")
+
+
 class Bench:
     def __init__(self, args, work):
         self.args = args
@@ -1060,9 +1109,77 @@ class Bench:
             cpus.append(cpu)
         out["5"] = stats(walls)
         out["5-cpu"] = stats(cpus)
+        out["5c"] = self.kubectl_list(tool, n)
         tool.delete_all()
         reap_orphans()
         return out
+
+    def kubectl_list(self, tool, n):
+        """5c: `kubectl get pods` against `pod serve` with the same n pods
+        stored, whole kubectl processes (its discovery cached, as a
+        user's kubectl has it after its first command)."""
+        try:
+            served = Served(tool, self.work)
+        except (NotApplicable, CommandFailed) as e:
+            return {"na": str(e)}
+        try:
+            argv = served.kubectl("get", "pods")
+            lines = run(argv).stdout.strip().splitlines()
+            if len(lines) != n + 1:
+                return {"na": f"expected {n} pods listed by kubectl, got {len(lines) - 1}"}
+            return stats([timed(argv) for _ in range(self.args.list_runs)])
+        finally:
+            served.stop()
+
+    def case_watch(self, tool):
+        """12: from a container's exit to kubectl's watch printing it.
+        Each run: a pod whose one container sleeps; kubectl get -w on it
+        through `pod serve`; the bench kills the sleep (SIGKILL, from the
+        host) and the clock runs until kubectl prints the container's
+        exit code."""
+        served = Served(tool, self.work)
+        try:
+            samples = []
+            for _ in range(self.args.runs):
+                name = self.fresh("watched")
+                # A distinct argument: the bench finds this sleep by it.
+                seconds = str(86400 + self.counter)
+                pod = pod_manifest(name, [container("app", ["sleep", seconds])], restartPolicy="Never")
+                manifest = self.manifest(name, pod)
+                self.create_and_wait(tool, name, manifest)
+                sleeper = [p for p in pids() if cmdline(p) == ["sleep", seconds]]
+                if len(sleeper) != 1:
+                    raise NotApplicable(f"found {len(sleeper)} processes 'sleep {seconds}'")
+                template = '{.status.containerStatuses[0].state.terminated.exitCode}{"\\n"}'
+                watch = spawn(
+                    served.kubectl("get", "pod", name, "--watch", "-o", f"jsonpath={template}"),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+                try:
+                    # The pod as it is, running: no exit code.
+                    first = read_line(watch.stdout, 60)
+                    if first != "\n":
+                        raise NotApplicable(f"kubectl --watch printed {first!r} first")
+                    t0 = time.perf_counter()
+                    os.kill(sleeper[0], signal.SIGKILL)
+                    while True:
+                        line = read_line(watch.stdout, 60)
+                        if line.strip() or not line:
+                            break
+                    elapsed = time.perf_counter() - t0
+                finally:
+                    watch.kill()
+                    finish(watch)
+                if line.strip() != "137":
+                    raise NotApplicable(f"kubectl --watch printed {line!r}, not the exit code 137")
+                samples.append(elapsed)
+                run(tool.delete_argv(manifest, name), env=tool.env, timeout=120)
+                reap_orphans()
+            return {"12": stats(samples)}
+        finally:
+            served.stop()
 
     def memory_of(self, tool, name, manifest):
         self.create_and_wait(tool, name, manifest)
@@ -1428,6 +1545,7 @@ CASES = {
     "5-cpu": ("list pods with {stored} stored: CPU time", "s"),
     "5b": ("{stored} pods in one create → all Running", "s"),
     "5b-pss": ("host memory per pod with {stored} running, PSS", "B"),
+    "5c": ("kubectl get pods through pod serve, {stored} stored", "s"),
     "6a-rss": ("host memory per pod, 1 container, RSS", "B"),
     "6a-pss": ("host memory per pod, 1 container, PSS", "B"),
     "6b-rss": ("host memory per pod, 4 containers, RSS", "B"),
@@ -1442,6 +1560,7 @@ CASES = {
     "10c": ("network on: {many} pods created at once → all Running", "s"),
     "10d": ("network on: the network's ADD alone (as pod ran it in 10a)", "s"),
     "10e": ("network on: the network's DEL alone (as pod ran it in 10b)", "s"),
+    "12": ("watch: a container's exit → kubectl get -w prints it", "s"),
     # Case 11, once per N of --scale (keys 11a-100 and so on).
     "11a": ("{n} pods running: MemAvailable drop / pod", "B"),
     "11b": ("{n} pods running: the same, other processes' change taken out", "B"),
@@ -1458,13 +1577,14 @@ GROUPS = {
     "2": ["1", "2"],
     "3": ["3"],
     "4": ["4a", "4b"],
-    "5": ["5", "5-cpu", "5b", "5b-pss"],
+    "5": ["5", "5-cpu", "5b", "5b-pss", "5c"],
     "6": ["6a-rss", "6a-pss", "6b-rss", "6b-pss"],
     "7": ["7-time", "7-cpu", "7-rate"],
     "8": ["8"],
     "9": ["9"],
     "10": ["10a", "10b", "10c", "10d", "10e"],
     "11": [],  # one key per letter and N of --scale: see scale_keys
+    "12": ["12"],
 }
 
 
@@ -1568,7 +1688,7 @@ def main():
     parser = argparse.ArgumentParser(description="pod against podman kube play, side by side")
     parser.add_argument("--pod", required=True, help="the pod binary (release build)")
     parser.add_argument("--out", help="JSON report path (default bench/results/<UTC date>.json)")
-    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9,10,11", help="comma-separated case numbers (1 includes 2)")
+    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9,10,11,12", help="comma-separated case numbers (1 includes 2)")
     parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
     parser.add_argument("--many", type=int, default=100, help="pods in case 4 (default 100)")
     parser.add_argument("--stored", type=int, default=500, help="pods stored in case 5 (default 500)")
@@ -1603,7 +1723,7 @@ def main():
     for c in args.cases.split(","):
         c = c.strip()
         if c not in GROUPS:
-            sys.exit(f"bench: unknown case {c!r} (cases are 1-11)")
+            sys.exit(f"bench: unknown case {c!r} (cases are 1-12)")
         wanted += [k for k in (GROUPS[c] if c != "11" else scale_keys(args.scale)) if k not in wanted]
 
     become_subreaper()
@@ -1674,11 +1794,12 @@ def main():
             (["1", "2"], bench.case_create_delete),
             (["3"], bench.case_four),
             (["4a", "4b"], bench.case_many),
-            (["5", "5-cpu", "5b", "5b-pss"], lambda tool: bench.case_list(tool, not image_ready[tool])),
+            (["5", "5-cpu", "5b", "5b-pss", "5c"], lambda tool: bench.case_list(tool, not image_ready[tool])),
             (["6a-rss", "6a-pss", "6b-rss", "6b-pss"], bench.case_memory),
             (["7-time", "7-cpu", "7-rate"], bench.case_logs),
             (["8"], bench.case_exec),
             (["10a", "10b", "10c", "10d", "10e"], bench.case_network),
+            (["12"], bench.case_watch),
         ]
         if registry:
             plan.append((["9"], lambda tool: bench.case_pull(tool, registry)))
