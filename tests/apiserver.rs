@@ -9,7 +9,7 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Env;
-use common::served::serve;
+use common::served::{serve, serve_busybox, serve_running};
 use serde_json::Value;
 
 /// A table's cells, the AGE column left out (the two commands run
@@ -119,19 +119,7 @@ fn raw_get(address: &str, ca: &[u8], path: &str, authorization: Option<&str>) ->
 /// yaml and json, with a resourceVersion; selectors; NotFound.
 #[test]
 fn kubectl_get_pods_shows_what_pod_get_shows() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    common::pods::create(&env, "web", SLEEPER);
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while common::pods::jsonpath(&env, "web", "{.status.phase}") != "Running" {
-        assert!(
-            Instant::now() < deadline,
-            "web never ran: {}",
-            common::pods::jsonpath(&env, "web", "{.status}")
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    let served = serve(env);
+    let served = serve_running("web", SLEEPER);
 
     for wide in [false, true] {
         let mut args = vec!["get", "pods"];
@@ -209,9 +197,7 @@ fn kubectl_get_pods_shows_what_pod_get_shows() {
 /// watch (Table rows), the header once.
 #[test]
 fn kubectl_get_pods_watch_sees_a_pod_start() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let served = serve(env);
+    let served = serve_busybox();
     let out_path = served.env.dir.path().join("watch.out");
     let mut watcher = served
         .kubectl_with(&served.kubeconfig)

@@ -11,9 +11,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Env;
 use common::pods::{PATIENCE, jsonpath};
-use common::served::serve;
+use common::served::serve_busybox;
 
 const RICH: &str = "apiVersion: v1
 kind: ConfigMap
@@ -135,9 +134,7 @@ fn masked(text: &str) -> String {
 
 #[test]
 fn kubectl_describe_and_pod_describe_print_the_same_text() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let served = serve(env);
+    let served = serve_busybox();
     let manifest = served.env.manifest("rich.yaml", RICH);
     let out = served
         .env

@@ -11,8 +11,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::Env;
-use common::served::serve;
+use common::served::serve_busybox;
 
 fn python() -> PathBuf {
     let env = std::env::var_os("POD_TEST_PYTHON").unwrap_or("/var/cache/pod-test-python".into());
@@ -52,9 +51,7 @@ fn step(lines: &[serde_json::Value], step: &str) -> serde_json::Value {
 #[test]
 fn the_python_client_lists_watches_creates_and_deletes_pods() {
     let python = python();
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let served = serve(env);
+    let served = serve_busybox();
     let manifest = served.env.manifest("listed.yaml", LISTED);
     served.env.ok(&["create", "-f", manifest.to_str().unwrap()]);
 

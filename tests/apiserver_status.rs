@@ -6,18 +6,11 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::Env;
 use common::pods::{PATIENCE, jsonpath};
-use common::served::{Served, serve};
-
-fn file(served: &Served, name: &str, text: &str) -> String {
-    let path: PathBuf = served.env.dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
+use common::served::{Served, serve_busybox};
 
 /// Polls `check` (generously: a loaded machine) until it holds.
 fn wait_for(what: &str, mut check: impl FnMut() -> Option<String>) -> String {
@@ -54,9 +47,7 @@ const GATE: &str = "{.status.conditions[?(@.type==\"example.com/gate\")].status}
 
 #[test]
 fn a_status_write_keeps_only_the_status_and_survives_the_supervisors_writes() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let served = serve(env);
+    let served = serve_busybox();
     let manifest = served.env.manifest("web.yaml", RESTARTING);
     let out = served
         .env
@@ -133,7 +124,7 @@ fn a_status_write_keeps_only_the_status_and_survives_the_supervisors_writes() {
         }
     }
     pod["metadata"]["resourceVersion"] = serde_json::Value::Null;
-    let put = file(&served, "put.json", &pod.to_string());
+    let put = served.file("put.json", &pod.to_string());
     served.kubectl_ok(&[
         "replace",
         "--raw",
@@ -179,14 +170,10 @@ spec:
 
 #[test]
 fn an_eviction_marks_the_pod_and_deletes_it() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let served = serve(env);
+    let served = serve_busybox();
     common::pods::create(&served.env, "web", STUBBORN);
     let eviction = |name: &str| {
-        file(
-            &served,
-            &format!("evict-{name}.json"),
+        served.file(&format!("evict-{name}.json"),
             &format!(
                 r#"{{"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {{"name": "{name}", "namespace": "default"}}}}"#
             ),
@@ -254,9 +241,7 @@ spec:
 /// policy/v1 group version (else it deletes, and says "deleted").
 #[test]
 fn kubectl_drain_evicts_the_nodes_pods() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let served = serve(env);
+    let served = serve_busybox();
     common::pods::create(&served.env, "web", QUICK);
     let node = served.kubectl_ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
     let out = served.kubectl_ok(&["drain", &node, "--force", "--timeout=120s"]);
@@ -294,9 +279,7 @@ fn condition(served: &Served, type_: &str, field: &str) -> String {
 
 #[test]
 fn ready_waits_for_the_readiness_gates_condition() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let served = serve(env);
+    let served = serve_busybox();
     let manifest = served.env.manifest("gated.yaml", GATED);
     served.env.ok(&["create", "-f", manifest.to_str().unwrap()]);
     wait_for("the containers ready", || {

@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Env;
-use common::served::{Served, serve};
+use common::served::{Served, serve, serve_running};
 
 const SLEEPER: &str = "apiVersion: v1
 kind: Pod
@@ -27,17 +27,6 @@ spec:
     command: [sleep, '3600']
     imagePullPolicy: Never
 ";
-
-/// A server over an environment where pod `name` (from `yaml`) runs.
-fn running(name: &str, yaml: &str) -> Served {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    common::pods::create(&env, name, yaml);
-    common::pods::wait_until(&env, name, "the pod to run", || {
-        (common::pods::jsonpath(&env, name, "{.status.phase}") == "Running").then_some(())
-    });
-    serve(env)
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -87,7 +76,7 @@ fn kubectl_exec_over_spdy_splits_streams_and_passes_exit_codes() {
 }
 
 fn exec_splits_streams_and_passes_exit_codes(via: Via) {
-    let served = running("web", SLEEPER);
+    let served = serve_running("web", SLEEPER);
 
     let out = via.run(
         &served,
@@ -146,7 +135,7 @@ fn kubectl_exec_i_over_spdy_passes_stdin_to_its_end() {
 }
 
 fn exec_i_passes_stdin_to_its_end(via: Via) {
-    let served = running("web", SLEEPER);
+    let served = serve_running("web", SLEEPER);
     let mut child = via
         .kubectl(&served)
         .args(["exec", "-i", "web", "--", "sh", "-c", "cat; echo done"])
@@ -183,7 +172,7 @@ fn kubectl_exec_it_over_spdy_gets_a_terminal_sized_like_the_callers() {
 }
 
 fn exec_it_gets_a_terminal_sized_like_the_callers(via: Via) {
-    let served = running("web", SLEEPER);
+    let served = serve_running("web", SLEEPER);
     let cache = served.env.dir.path().join("kube-cache");
     let kubeconfig = served.kubeconfig.to_str().unwrap().to_string();
     let terminal = common::Terminal::start(
@@ -252,7 +241,7 @@ fn kubectl_attach_over_spdy_joins_the_main_process() {
 }
 
 fn attach_joins_the_main_process(via: Via) {
-    let served = running("reader", READER);
+    let served = serve_running("reader", READER);
     // Attached once the process waits for its line: what it printed
     // before is in its log, not in the session.
     common::pods::wait_until(&served.env, "reader", "its first line", || {
@@ -302,7 +291,7 @@ fn kubectl_attach_over_spdy_follows_output() {
 }
 
 fn attach_follows_output(via: Via) {
-    let served = running("ticker", TICKER);
+    let served = serve_running("ticker", TICKER);
     let mut child = via
         .kubectl(&served)
         .args(["attach", "ticker"])

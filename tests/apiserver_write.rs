@@ -8,11 +8,10 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::Env;
-use common::served::{Served, serve};
+use common::served::{Served, serve, serve_busybox};
 
 impl Served {
     /// `pod get pod web -o jsonpath=...`, read from the store by the CLI.
@@ -36,12 +35,6 @@ spec:
     imagePullPolicy: Never
 ";
 
-fn file(served: &Served, name: &str, text: &str) -> String {
-    let path: PathBuf = served.env.dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path.to_str().unwrap().to_string()
-}
-
 fn wait_running(served: &Served) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while served.jsonpath("{.status.phase}") != "Running" {
@@ -59,10 +52,8 @@ fn wait_running(served: &Served) {
 /// API server refuses, deleted.
 #[test]
 fn kubectl_writes_a_pod_through_the_api() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let served = serve(env);
-    let seed = file(&served, "web.yaml", SEED);
+    let served = serve_busybox();
+    let seed = served.file("web.yaml", SEED);
 
     // A server dry run stores nothing.
     assert_eq!(
@@ -153,8 +144,7 @@ fn kubectl_writes_a_pod_through_the_api() {
 
     // Client-side apply: a strategic merge patch from the last applied
     // configuration.
-    let applied = file(
-        &served,
+    let applied = served.file(
         "applied.yaml",
         &SEED.replace("    app: web\n", "    app: web\n    applied: client\n"),
     );
@@ -180,8 +170,7 @@ fn kubectl_writes_a_pod_through_the_api() {
 
     // Server-side apply: the same values are shared, another manager's
     // value (the image kubectl create set) is a conflict until forced.
-    let same = file(
-        &served,
+    let same = served.file(
         "same.yaml",
         &SEED.replace("    app: web\n", "    app: web\n    applied: client\n"),
     );
@@ -190,8 +179,7 @@ fn kubectl_writes_a_pod_through_the_api() {
         "pod/web serverside-applied\n"
     );
     let image = "docker.io/library/busybox:latest";
-    let ssa = file(
-        &served,
+    let ssa = served.file(
         "ssa.yaml",
         &SEED
             .replace("    app: web\n", "    app: web\n    applied: client\n")
@@ -230,8 +218,7 @@ fn kubectl_writes_a_pod_through_the_api() {
     );
 
     // A write from an older version of the pod is a conflict.
-    let old = file(
-        &served,
+    let old = served.file(
         "old.yaml",
         &served.kubectl_ok(&["get", "pod", "web", "-o", "yaml"]),
     );
@@ -259,9 +246,7 @@ fn configmaps_strict_fields_and_delete_collection() {
     let served = serve(env);
     // The server's strict decoding, asked for directly (kubectl's own
     // validation would stop the file first).
-    let bad = file(
-        &served,
-        "bad.json",
+    let bad = served.file("bad.json",
         r#"{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"k": "v"}, "bogus": 1}"#,
     );
     let out = served.kubectl_fails(&[
@@ -298,9 +283,7 @@ fn configmaps_strict_fields_and_delete_collection() {
         "",
         "a dry run stored it"
     );
-    let good = file(
-        &served,
-        "good.yaml",
+    let good = served.file("good.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, labels: {set: one}}\ndata: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, labels: {set: one}}\n",
     );
     assert_eq!(

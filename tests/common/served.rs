@@ -10,7 +10,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::Env;
+use super::{Env, pods};
 
 /// A running `pod serve` for one environment, and a kubeconfig for it.
 pub struct Served {
@@ -33,6 +33,26 @@ impl Drop for Served {
 /// for the line that says where it listens; then `pod kubeconfig` for it.
 pub fn serve(env: Env) -> Served {
     serve_with(env, |_| {})
+}
+
+/// `pod serve` over a new environment with busybox imported: where most
+/// API tests start.
+pub fn serve_busybox() -> Served {
+    let env = Env::new();
+    super::import_busybox(&env.root());
+    serve(env)
+}
+
+/// `serve_busybox` once pod `name`, created from `yaml`, runs (the pod
+/// is created through the CLI, before the server starts).
+pub fn serve_running(name: &str, yaml: &str) -> Served {
+    let env = Env::new();
+    super::import_busybox(&env.root());
+    pods::create(&env, name, yaml);
+    pods::wait_until(&env, name, "the pod to run", || {
+        (pods::jsonpath(&env, name, "{.status.phase}") == "Running").then_some(())
+    });
+    serve(env)
 }
 
 /// `serve`, with the server's command adjusted first (environment
@@ -72,6 +92,14 @@ pub fn serve_with(env: Env, adjust: impl FnOnce(&mut Command)) -> Served {
 }
 
 impl Served {
+    /// Writes `text` to `name` in the test's directory, for kubectl's
+    /// `-f`; its path.
+    pub fn file(&self, name: &str, text: &str) -> String {
+        let path = self.env.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
     /// The server's pid.
     pub fn pid(&self) -> u32 {
         self.server.id()
