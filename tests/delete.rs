@@ -229,3 +229,54 @@ fn a_pod_is_terminating_through_its_grace_period_and_leaves_no_grave() {
         .collect();
     assert!(graves.is_empty(), "{graves:?}");
 }
+
+/// A second `delete` with a shorter `--grace-period` shortens the
+/// deletion under way, as the kubelet kills a pod again with the shorter
+/// period the API server gives it: the container, which ignores SIGTERM
+/// and is still in its preStop hook (both would hold it for the 300 s of
+/// the first deletion), is SIGKILLed and the pod is gone long before.
+#[test]
+fn a_second_delete_with_a_shorter_grace_period_ends_the_deletion_sooner() {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    let manifest = "apiVersion: v1
+kind: Pod
+metadata:
+  name: slow
+spec:
+  terminationGracePeriodSeconds: 300
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'trap \"\" TERM; while true; do sleep 1; done']
+    lifecycle:
+      preStop:
+        exec:
+          command: [sh, -c, 'touch /tmp/pre-stop; sleep 300']
+";
+    let file = env.manifest("slow.yaml", manifest);
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    env.ok(&["wait", "--for=condition=Ready", "pod/slow", "--timeout=60s"]);
+    env.ok(&["delete", "pod", "slow", "--wait=false"]);
+    // The hook is under way: the first deletion's stop has begun.
+    within(common::pods::PATIENCE, "the preStop hook", || {
+        let out = env.run(&["exec", "slow", "--", "ls", "/tmp/pre-stop"]);
+        out.status.success().then_some(())
+    });
+    let mut second = env
+        .pod()
+        .args(["delete", "pod", "slow", "--grace-period=1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Waited for, not timed: the first deletion alone would take 300 s.
+    let status = within(common::pods::PATIENCE, "the second delete's end", || {
+        second.try_wait().unwrap()
+    });
+    assert!(status.success());
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut second.stdout.take().unwrap(), &mut out).unwrap();
+    assert_eq!(out, "pod \"slow\" deleted\n");
+    assert!(env.fails(&["get", "pod", "slow"]).contains("not found"));
+}

@@ -136,7 +136,9 @@ impl Stage {
     }
 
     /// A deletion begins, or joins the one under way (a later request
-    /// can only make it harsher: at once, detached).
+    /// can only make it harsher: at once, detached, or over sooner; a
+    /// longer grace period never lengthens the one under way, as the
+    /// API server only ever shortens a deletion's).
     pub(super) fn delete(&mut self, stopping: Stopping) -> Result<Delete, Refused> {
         match self {
             Stage::Deleting { stopping: s, .. } => {
@@ -144,8 +146,15 @@ impl Stage {
                 s.detached |= stopping.detached;
                 let harsher = stopping.now && !s.now;
                 s.now |= stopping.now;
+                let end = stopping.since + stopping.grace;
+                let sooner = end < s.since + s.grace;
+                if sooner {
+                    s.grace = end.saturating_duration_since(s.since);
+                }
                 Ok(if harsher {
                     Delete::AtOnce
+                } else if sooner {
+                    Delete::Sooner
                 } else {
                     Delete::Joined
                 })
@@ -177,6 +186,8 @@ pub(super) enum Delete {
     Joined,
     /// Joined, and the deletion is now a SIGKILL at once.
     AtOnce,
+    /// Joined, and its grace period now ends sooner.
+    Sooner,
 }
 
 #[cfg(test)]
@@ -232,5 +243,26 @@ mod tests {
         let mut r = Stage::new(false);
         r.delete(stopping(false, false)).unwrap();
         assert!(r.initialized());
+    }
+
+    #[test]
+    fn a_later_deletion_with_a_shorter_grace_period_ends_it_sooner() {
+        let mut s = Stage::new(false);
+        let first = stopping(false, false);
+        let began = first.since;
+        s.delete(first).unwrap();
+        let with = |grace: u64, after: u64| Stopping {
+            grace: Duration::from_secs(grace),
+            since: began + Duration::from_secs(after),
+            ..stopping(false, false)
+        };
+        // 10 s after a 30 s deletion began, one of 1 s: it ends at 11 s.
+        assert_eq!(s.delete(with(1, 10)), Ok(Delete::Sooner));
+        assert_eq!(s.stopping().unwrap().grace, Duration::from_secs(11));
+        assert_eq!(s.stopping().unwrap().since, began);
+        // Longer, or ending at the same moment: unchanged.
+        assert_eq!(s.delete(with(300, 10)), Ok(Delete::Joined));
+        assert_eq!(s.delete(with(1, 10)), Ok(Delete::Joined));
+        assert_eq!(s.stopping().unwrap().grace, Duration::from_secs(11));
     }
 }

@@ -272,8 +272,39 @@ impl Supervisor {
         match self.stage.delete(stopping) {
             // A harsher request (at once) is the decision's too.
             Ok(Delete::Began | Delete::AtOnce) => self.sync(),
+            Ok(Delete::Sooner) => {
+                self.hasten_kills();
+                self.sync();
+            }
             Ok(Delete::Joined) => {}
             Err(e) => eprintln!("pod-supervisor: {e}"),
+        }
+    }
+
+    /// A deletion's grace period was shortened (a second `delete` with a
+    /// shorter `--grace-period`): each container already stopping, in its
+    /// preStop hook or after its stop signal, is SIGKILLed once what is
+    /// left of the new period is spent (never sooner than 2 s from now),
+    /// as the kubelet kills a pod again with the shorter period it is
+    /// given. Its earlier SIGKILL timer stays: whichever comes first.
+    fn hasten_kills(&mut self) {
+        let Some(left) = self
+            .stage
+            .stopping()
+            .map(|s| s.grace.saturating_sub(s.since.elapsed()))
+        else {
+            return;
+        };
+        let after = kill_after(left, Duration::ZERO);
+        for (slot, s) in self.slots.iter().enumerate() {
+            let Some(live) = s.live().filter(|l| l.stopping && !l.killed) else {
+                continue;
+            };
+            let (tx, pid) = (self.tx.clone(), live.pid);
+            tokio::task::spawn_local(async move {
+                tokio::time::sleep(after).await;
+                let _ = tx.send(Msg::Kill { slot, pid });
+            });
         }
     }
 

@@ -89,14 +89,16 @@ impl Decision {
     }
 
     /// The containers whose preStop hook is done are killed inside what
-    /// the hook left of their grace period.
+    /// the hook left of their grace period (or of the deletion's, if a
+    /// later delete made that shorter).
     pub(super) fn after_pre_stop(&mut self) {
         for slot in 0..self.pod.containers.len() {
             if let Some((grace, since)) = self.pod.containers[slot].pre_stop_done {
                 let spent = self.now.saturating_duration_since(since);
+                let left = grace.saturating_sub(spent);
                 self.act(Action::Stop {
                     slot,
-                    grace: grace.saturating_sub(spent),
+                    grace: left.min(self.deletion_grace_left().unwrap_or(left)),
                     why: Why::Stop,
                 });
             }

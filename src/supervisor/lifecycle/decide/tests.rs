@@ -928,6 +928,20 @@ fn pre_stop_hooks_run_before_the_kill() {
             vec![stop(0, 0)],
         ),
         case(
+            "a deletion shortened meanwhile (to end at 16 s) cuts what the hook left",
+            pod(
+                Always,
+                PodStage::Deleting {
+                    grace: secs(16),
+                    since: at(0),
+                    at_once: false,
+                },
+                vec![pre_stop_done(App, 20, 10)],
+            ),
+            at(15),
+            vec![stop(0, 1)],
+        ),
+        case(
             "then the sidecars, each with its hook",
             pod(
                 Always,
