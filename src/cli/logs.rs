@@ -74,7 +74,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         }
         None => args.pod.clone(),
     };
-    let pod = match store.get_required(Kind::Pod, &global.namespace, &name) {
+    let pod = match crate::objects::get_required(&store, Kind::Pod, &global.namespace, &name) {
         Ok(Object::Pod(p)) => *p,
         // The logs are files of their own: a damaged status record only
         // hides which instance is the newest (the newest file says).

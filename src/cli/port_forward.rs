@@ -56,7 +56,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     };
     let store = global.store()?;
     let name = pod_name(&pod)?;
-    let Object::Pod(pod) = store.get_required(Kind::Pod, &global.namespace, name)? else {
+    let Object::Pod(pod) =
+        crate::objects::get_required(&store, Kind::Pod, &global.namespace, name)?
+    else {
         unreachable!("the store returns the kind it is asked for")
     };
     let ports = ports::resolve(&pod, &args.ports).map_err(anyhow::Error::msg)?;

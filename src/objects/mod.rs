@@ -29,6 +29,17 @@ pub fn get_as(
     name: &str,
     detail: Detail,
 ) -> Result<Option<Object>> {
+    if kind == Kind::Pod {
+        let found = store.get_as(kind, namespace, name, detail)?;
+        return match &found {
+            // Its supervisor and keeper died: a new supervisor adopts it
+            // (`pods::revive`), and it reads as that one says.
+            Some(Object::Pod(pod)) if crate::pods::revive(store, &[pod]) == [true] => {
+                store.get_as(kind, namespace, name, detail)
+            }
+            _ => Ok(found),
+        };
+    }
     if kind != Kind::Node {
         return store.get_as(kind, namespace, name, detail);
     }
@@ -62,6 +73,13 @@ pub fn list_each(
     namespace: Option<&str>,
     detail: Detail,
 ) -> Result<Vec<Result<Object>>> {
+    if kind == Kind::Pod {
+        return Ok(revived(
+            store,
+            store.list_each(kind, namespace, detail)?,
+            detail,
+        ));
+    }
     if kind != Kind::Node {
         return store.list_each(kind, namespace, detail);
     }
@@ -69,6 +87,40 @@ pub fn list_each(
         .map(|n| Object::Node(Box::new(n)))
         .map_err(StoreError::from);
     Ok(vec![node])
+}
+
+/// Listed pods whose supervisor and keeper died are adopted by new
+/// supervisors, all at once (`pods::revive`), and read again.
+fn revived(store: &Store, mut listed: Vec<Result<Object>>, detail: Detail) -> Vec<Result<Object>> {
+    let lost: Vec<(usize, &k8s_openapi::api::core::v1::Pod)> = listed
+        .iter()
+        .enumerate()
+        .filter_map(|(i, read)| match read {
+            Ok(Object::Pod(pod)) if crate::pods::maybe_lost(pod) => Some((i, pod.as_ref())),
+            _ => None,
+        })
+        .collect();
+    if lost.is_empty() {
+        return listed;
+    }
+    let pods: Vec<&k8s_openapi::api::core::v1::Pod> = lost.iter().map(|(_, p)| *p).collect();
+    let revived = crate::pods::revive(store, &pods);
+    let again: Vec<usize> = lost
+        .iter()
+        .zip(revived)
+        .filter_map(|((i, _), revived)| revived.then_some(*i))
+        .collect();
+    for i in again {
+        let (namespace, name) = match &listed[i] {
+            Ok(o) => (o.namespace().to_string(), o.name().to_string()),
+            Err(_) => continue,
+        };
+        // Deleted since it was listed: it is shown as listed.
+        if let Ok(Some(o)) = store.get_as(Kind::Pod, &namespace, &name, detail) {
+            listed[i] = Ok(o);
+        }
+    }
+    listed
 }
 
 /// Stores a new object; a Node is refused (see [`refuse_node_create`]).

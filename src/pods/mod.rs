@@ -1,6 +1,7 @@
 //! What the CLI process does to a pod: place it on the node and try the
 //! waiting pods again ([`queue`], [`retry_quietly`]), start its supervisor
 //! ([`start`]),
+//! adopt it when its supervisor and keeper died ([`revive`]),
 //! stop and remove it ([`delete`]), open exec and attach sessions with its
 //! containers ([`session`]), follow its containers' logs ([`logs`]), relay
 //! local ports to its ports ([`portforward`]), talk to its supervisor's
@@ -18,11 +19,13 @@ pub mod client;
 pub mod logs;
 pub mod namespace;
 pub mod portforward;
+mod revive;
 mod schedule;
 pub mod session;
 mod start;
 mod terminate;
 
+pub use revive::{maybe_lost, revive};
 pub use schedule::{flush_if_due, queue, retry_quietly};
 pub use start::{Starting, recover, start, start_stored};
 pub use terminate::{delete, delete_damaged};

@@ -182,14 +182,35 @@ pub fn kill_supervisor(env: &Env, uid: &str) -> i32 {
 }
 
 /// Kills the pod's supervisor for good: its keeper first (which would
-/// start a new supervisor that adopts the pod), then the supervisor.
-/// Returns the supervisor's pid.
+/// start a new supervisor that adopts the pod), then the supervisor, and
+/// waits until both are dead (a pending SIGKILL takes a loaded machine a
+/// moment, and a `pod` command that reads the pod meanwhile leaves it to
+/// them; once both are gone, one that reads it adopts it). Returns the
+/// supervisor's pid.
 pub fn kill_supervisor_for_good(env: &Env, uid: &str) -> i32 {
-    if let Some(keeper) = recorded_pid(env, uid, "keeper.pid") {
+    let keeper = recorded_pid(env, uid, "keeper.pid");
+    if let Some(keeper) = keeper {
         // SAFETY: kill(2) of the keeper this test's pod command started.
         unsafe { libc::kill(keeper, libc::SIGKILL) };
     }
-    kill_supervisor(env, uid)
+    let supervisor = kill_supervisor(env, uid);
+    let deadline = Instant::now() + PATIENCE;
+    let live = |file: &str| {
+        recorded_pid(env, uid, file).filter(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            !stat.is_empty() && !stat.contains(") Z ")
+        })
+    };
+    while live("keeper.pid").filter(|&p| Some(p) == keeper).is_some()
+        || live("supervisor.pid") == Some(supervisor)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the keeper or supervisor of {uid} lives on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    supervisor
 }
 
 /// The entries of the node-wide address index (`/run/pod-network/*/leases`)

@@ -40,9 +40,16 @@ impl Target {
         verb: Verb,
     ) -> Result<Target> {
         let name = pod_name(pod)?;
-        let Object::Pod(pod) = store.get_required(Kind::Pod, namespace, name)? else {
+        let Object::Pod(mut pod) = store.get_required(Kind::Pod, namespace, name)? else {
             unreachable!("the store returns the kind it is asked for")
         };
+        // Its supervisor and keeper died: a new one adopts it, and attach
+        // has a supervisor to ask again.
+        if crate::pods::revive(store, &[&pod]) == [true]
+            && let Object::Pod(again) = store.get_required(Kind::Pod, namespace, name)?
+        {
+            pod = again;
+        }
         let pod = *pod;
         let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
         if let Some(phase @ ("Succeeded" | "Failed")) = phase {

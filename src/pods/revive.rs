@@ -1,0 +1,85 @@
+//! A pod whose supervisor and keeper both died (`kill -9` of both, the OOM
+//! killer) is taken back by the next command that reads it (`get`,
+//! `describe`, `wait`, `logs`, `attach`, the API server's reads), as
+//! systemd restarts a killed kubelet, which adopts what its runtime kept
+//! running: a new supervisor adopts the pod (`pods::recover`,
+//! `supervisor::lifecycle::adopt`), and the command reads it again.
+//!
+//! Only a pod that reads Unknown is looked at (its supervisor is gone,
+//! `store::observed`), so a command that reads supervised pods pays
+//! nothing. It is left alone when its keeper lives (the keeper starts the
+//! next supervisor itself, after a back-off if they keep dying), when no
+//! supervisor ever ran it here (the node restarted: `pod up` brings it
+//! back, `pods::boot`), and when it is being deleted: the deletion's
+//! command does the dead supervisor's work, or the next `delete` does
+//! (`pods::terminate`). The check and the start are made under the pod's
+//! lock, which `delete` takes to mark the pod, so a pod is either revived
+//! before the mark (and `delete` asks the new supervisor) or left to the
+//! deletion.
+
+use k8s_openapi::api::core::v1::Pod;
+
+use crate::api::Kind;
+use crate::api::Object;
+use crate::api::phase::{UNKNOWN, is_terminal};
+use crate::store::record::{Records, SupervisorState};
+use crate::store::{Detail, Store, pod_uid};
+
+/// Whether `pod`, as read, may have lost its supervisor and keeper: it
+/// reads Unknown (which only a gone supervisor makes it).
+pub fn maybe_lost(pod: &Pod) -> bool {
+    pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some(UNKNOWN)
+}
+
+/// Starts a supervisor that adopts each of `pods` whose supervisor and
+/// keeper both died, all at once, and waits until each listens. Returns,
+/// for each pod, whether it was revived (a supervisor that failed to
+/// start says why in its log, `supervisor.log` of the run directory, and
+/// the pod reads Unknown as before).
+pub fn revive(store: &Store, pods: &[&Pod]) -> Vec<bool> {
+    let mut starting = Vec::new();
+    for (i, pod) in pods.iter().enumerate() {
+        if !maybe_lost(pod) {
+            continue;
+        }
+        let Ok(Some((lock, pod))) = claim(store, pod) else {
+            continue;
+        };
+        if let Ok(started) = super::recover(store, &pod) {
+            starting.push((i, lock, started));
+        }
+    }
+    let mut revived = vec![false; pods.len()];
+    for (i, lock, started) in starting {
+        revived[i] = started.wait(store).is_ok();
+        // The new supervisor holds the pod now (its lock, its socket):
+        // a `delete` waiting for the pod's lock asks it.
+        drop(lock);
+    }
+    revived
+}
+
+/// The pod as stored, under its lock, if it is still this pod, not being
+/// deleted, not finished, and its supervisor and keeper are both gone.
+fn claim(store: &Store, pod: &Pod) -> anyhow::Result<Option<(crate::store::Lock, Pod)>> {
+    let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    let uid = pod_uid(pod)?;
+    let lock = store.lock(Kind::Pod, namespace, name)?;
+    let Some(Object::Pod(stored)) = store.get_as(Kind::Pod, namespace, name, Detail::Manifest)?
+    else {
+        return Ok(None);
+    };
+    if stored.metadata.uid.as_deref() != Some(uid) || stored.metadata.deletion_timestamp.is_some() {
+        return Ok(None);
+    }
+    let records = Records::new(&store.pod_run_dir(uid));
+    if records.supervisor_state() != SupervisorState::Gone || records.live_keeper().is_some() {
+        return Ok(None);
+    }
+    let recorded = store.read_pod_status(namespace, name)?;
+    if is_terminal(recorded.as_ref().and_then(|s| s.phase.as_deref())) {
+        return Ok(None);
+    }
+    Ok(Some((lock, *stored)))
+}
