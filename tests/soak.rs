@@ -8,7 +8,8 @@
 //! beyond those that were there before the first pod.
 //!
 //! 20 cycles here; `scripts/soak.sh [CYCLES]` runs the long one
-//! (`POD_SOAK_CYCLES`, 1000 by default) and prints the cycle times.
+//! (`POD_SOAK_CYCLES`, 1000 by default) and prints the cycle times, with
+//! a copy of the pod binary (`POD_TEST_BIN`).
 
 mod common;
 
@@ -17,7 +18,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::pods::{PATIENCE, index_entries, jsonpath, kill_supervisor, leftovers, wait_until};
-use common::{Env, import_busybox};
+use common::{Env, import_busybox, pod_bin};
 
 const HOST_PORT: u16 = 38_391;
 
@@ -134,7 +135,7 @@ fn traces(env: &Env, uids: &[String]) -> Vec<String> {
         left.push(format!("index: {}", entry.display()));
     }
     // Processes of this pod binary (supervisors, pause) still alive.
-    let bin = std::fs::canonicalize(env!("CARGO_BIN_EXE_pod")).unwrap();
+    let bin = std::fs::canonicalize(pod_bin()).unwrap();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         if std::fs::read_link(entry.path().join("exe")).is_ok_and(|exe| exe == bin) {
             left.push(format!("process {:?} runs pod", entry.file_name()));

@@ -85,7 +85,7 @@ impl Env {
 
     /// A `pod` command with this environment's state directories.
     pub fn pod(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pod"));
+        let mut cmd = Command::new(pod_bin());
         cmd.env("POD_ROOT", self.root())
             .env("POD_RUN_ROOT", self.run_root())
             .env("POD_REGISTRIES_CONF", self.offline_registries_conf())
@@ -155,9 +155,14 @@ pub fn samples() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/samples"))
 }
 
-/// The `pod` binary under test.
+/// The `pod` binary under test: the one cargo built, or `POD_TEST_BIN`
+/// when set. A long run (`scripts/soak.sh`) uses a copy, which a rebuild
+/// of the worktree during the run cannot replace under it.
 pub fn pod_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_pod")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("POD_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_pod").to_string())
+    })
 }
 
 /// The host's static busybox (Debian's busybox-static).
