@@ -3,17 +3,24 @@
 //! overlay of the image layers, /proc, /sys, a minimal /dev, the pod's
 //! files and volumes, then pivot_root.
 
+mod dev;
+mod overlay;
+
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 
+// `bind` and `init` are named here for the submodules too: their moved
+// code says `bind::` and `super::init::` as it did in this file.
 use super::bind;
-use super::config::{ContainerConfig, Mount, MountKind, Rootfs};
+use super::config::{ContainerConfig, Mount, MountKind};
+use super::init;
+use dev::{bind_host_dev, make_dev, mount_dev_extras};
+use overlay::{mount_idmapped_overlay, mount_overlay};
 
 /// containerd's masked paths (oci/spec.go `defaultUnixMaskedPaths`).
 pub const MASKED_PATHS: &[&str] = &[
@@ -37,16 +44,6 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/irq",
     "/proc/sys",
     "/proc/sysrq-trigger",
-];
-
-/// The device nodes of a minimal /dev: (name, major, minor).
-const DEVICES: &[(&str, u64, u64)] = &[
-    ("null", 1, 3),
-    ("zero", 1, 5),
-    ("full", 1, 7),
-    ("random", 1, 8),
-    ("urandom", 1, 9),
-    ("tty", 5, 0),
 ];
 
 /// Mounts everything under the new root and pivots into it. `sources`
@@ -164,142 +161,8 @@ fn fd_target(fd: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-fn mount_overlay(rootfs: &Rootfs, nodev: bool) -> Result<()> {
-    let lower: Vec<String> = rootfs
-        .layers
-        .iter()
-        .rev()
-        .map(|p| escape_overlay_path(p))
-        .collect();
-    if lower.is_empty() {
-        bail!("the image has no layers");
-    }
-    let options = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        lower.join(":"),
-        escape_overlay_path(&rootfs.upper),
-        escape_overlay_path(&rootfs.work)
-    );
-    let flags = if nodev {
-        MsFlags::MS_NODEV
-    } else {
-        MsFlags::empty()
-    };
-    mount(
-        Some("overlay"),
-        &rootfs.mountpoint,
-        Some("overlay"),
-        flags,
-        Some(options.as_str()),
-    )
-    .map_err(|e| {
-        anyhow!(
-            "mounting the overlay root at {}: {}",
-            rootfs.mountpoint.display(),
-            super::init::errno_text(e)
-        )
-    })
-}
-
-/// The overlay root of a pod in its own user namespace: every image layer
-/// is an idmapped mount (through the pod's mapping, so a layer file owned
-/// by host uid 0 is owned by the pod's first id, root in the pod) given to
-/// overlayfs by descriptor (Linux 6.13's `lowerdir+` with FSCONFIG_SET_FD),
-/// so no path is resolved again between the idmapping and the overlay.
-/// The layers stay
-/// shared between pods, unchanged on disk. The upper directory is not
-/// idmapped: it belongs to this pod alone, its root was given to the pod's
-/// root by the runtime, and what the container writes (copies up included,
-/// which keep the idmapped owner) is stored with the host ids of its
-/// range. The overlay itself is made by host root in the container's mount
-/// namespace, which stays owned by the host's user namespace: root in the
-/// pod cannot unmount or remount anything in it.
-fn mount_idmapped_overlay(rootfs: &Rootfs, nodev: bool, user: BorrowedFd<'_>) -> Result<()> {
-    use rustix::mount::{
-        FsMountFlags, FsOpenFlags, MountAttrFlags, MoveMountFlags, fsconfig_create,
-        fsconfig_set_fd, fsconfig_set_string, fsmount, fsopen, move_mount,
-    };
-    if rootfs.layers.is_empty() {
-        bail!("the image has no layers");
-    }
-    let fail = |what: &str, e: rustix::io::Errno| {
-        anyhow!(
-            "mounting the overlay root at {}: {what}: {}",
-            rootfs.mountpoint.display(),
-            super::init::errno_text(nix::errno::Errno::from_raw(e.raw_os_error()))
-        )
-    };
-    let fs = fsopen("overlay", FsOpenFlags::FSOPEN_CLOEXEC).map_err(|e| fail("fsopen", e))?;
-    // overlayfs clones its layers' mounts, which it does only for mounts
-    // of the caller's mount namespace: each idmapped clone is attached in
-    // this one (the container's, private) first, beside the root's mount
-    // point; the pivot detaches them.
-    let attach_under = rootfs.mountpoint.with_file_name("layers");
-    for (i, layer) in rootfs.layers.iter().rev().enumerate() {
-        let tree = idmapped_layer(layer, user)?;
-        let at = attach_under.join(i.to_string());
-        fs::create_dir_all(&at).with_context(|| format!("creating {}", at.display()))?;
-        move_mount(
-            &tree,
-            "",
-            rustix::fs::CWD,
-            &at,
-            MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-        )
-        .map_err(|e| fail(&format!("attaching layer {}", layer.display()), e))?;
-        fsconfig_set_fd(&fs, "lowerdir+", &tree)
-            .map_err(|e| fail(&format!("layer {}", layer.display()), e))?;
-    }
-    fsconfig_set_string(&fs, "upperdir", &rootfs.upper).map_err(|e| fail("upperdir", e))?;
-    fsconfig_set_string(&fs, "workdir", &rootfs.work).map_err(|e| fail("workdir", e))?;
-    fsconfig_create(&fs).map_err(|e| fail("creating", e))?;
-    let attributes = if nodev {
-        MountAttrFlags::MOUNT_ATTR_NODEV
-    } else {
-        MountAttrFlags::empty()
-    };
-    let mount =
-        fsmount(&fs, FsMountFlags::FSMOUNT_CLOEXEC, attributes).map_err(|e| fail("fsmount", e))?;
-    move_mount(
-        &mount,
-        "",
-        rustix::fs::CWD,
-        &rootfs.mountpoint,
-        MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH,
-    )
-    .map_err(|e| fail("move_mount", e))
-}
-
-/// A detached clone of `layer` seen through the user namespace `user`'s
-/// mapping (mount_setattr with MOUNT_ATTR_IDMAP).
-fn idmapped_layer(layer: &Path, user: BorrowedFd<'_>) -> Result<OwnedFd> {
-    use rustix::mount::{OpenTreeFlags, open_tree};
-    let tree = open_tree(
-        rustix::fs::CWD,
-        layer,
-        OpenTreeFlags::OPEN_TREE_CLONE | OpenTreeFlags::OPEN_TREE_CLOEXEC,
-    )
-    .with_context(|| format!("open_tree {}", layer.display()))?;
-    bind::idmap(tree.as_fd(), user)
-        .with_context(|| format!("idmapping layer {}", layer.display()))?;
-    Ok(tree)
-}
-
 /// The group of ttys (and of the devpts mount's ptys) in an image.
 const TTY_GID: u32 = 5;
-
-/// Overlay options separate with `,` and `:`; both are escaped with `\`.
-fn escape_overlay_path(path: &Path) -> String {
-    let text = path.to_string_lossy();
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, ',' | ':' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
 
 fn mount_proc(root: &bind::Root<'_>) -> Result<()> {
     let target = own_fs_target(root, "proc", "proc")?;
@@ -387,93 +250,6 @@ fn mount_cgroups(root: &Path, writable: bool) -> Result<()> {
         remount_readonly(&target, flags)?;
     }
     Ok(())
-}
-
-/// A tmpfs /dev mounted `nodev`, so that a node made there later is inert,
-/// with the standard nodes made in it and each bind-mounted onto itself
-/// first: a bind mount is a mount of its own whose flags (no `nodev`) do
-/// not change when the tmpfs under it is remounted `nodev`. The nodes stay
-/// the container's own inodes (not the host's, which container root could
-/// chmod), and the device cgroup still decides what they may open.
-fn make_dev(root: &bind::Root<'_>) -> Result<()> {
-    let target = own_fs_target(root, "dev", "tmpfs")?;
-    let flags = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
-    mount_fs(
-        "tmpfs",
-        &fd_target(&target),
-        "tmpfs",
-        flags,
-        Some("mode=755,size=65536k"),
-    )?;
-    // `<root>/dev` is an ordinary directory (checked above), so its name
-    // now reaches the fresh tmpfs, which holds nothing of the image.
-    let dev = root.path.join("dev");
-    for (name, major, minor) in DEVICES {
-        let path = dev.join(name);
-        mknod(
-            &path,
-            SFlag::S_IFCHR,
-            Mode::from_bits_truncate(0o666),
-            makedev(*major, *minor),
-        )
-        .with_context(|| format!("creating /dev/{name}"))?;
-        // mknod is subject to the umask.
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o666))?;
-        bind(&path, &path, false)?;
-    }
-    for (link, target) in [
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-        ("ptmx", "pts/ptmx"),
-        ("core", "/proc/kcore"),
-    ] {
-        std::os::unix::fs::symlink(target, dev.join(link))
-            .with_context(|| format!("creating /dev/{link}"))?;
-    }
-    mount(
-        None::<&str>,
-        &dev,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NODEV | flags,
-        None::<&str>,
-    )
-    .map_err(|e| anyhow!("remounting /dev nodev: {}", super::init::errno_text(e)))
-}
-
-fn bind_host_dev(root: &bind::Root<'_>) -> Result<()> {
-    let dev = own_fs_target(root, "dev", "tmpfs")?;
-    mount(
-        Some("/dev"),
-        &fd_target(&dev),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .context("binding the host's /dev")
-}
-
-/// /dev/pts (a new instance, so the container's ptys are its own) and
-/// /dev/mqueue (the IPC namespace's queues).
-fn mount_dev_extras(root: &Path, tty_gid: u32) -> Result<()> {
-    let pts = ensure_dir(root, "/dev/pts")?;
-    let options = format!("newinstance,ptmxmode=0666,mode=0620,gid={tty_gid}");
-    mount_fs(
-        "devpts",
-        &pts,
-        "devpts",
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some(options.as_str()),
-    )?;
-    let mqueue = ensure_dir(root, "/dev/mqueue")?;
-    mount_fs(
-        "mqueue",
-        &mqueue,
-        "mqueue",
-        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
-        None,
-    )
 }
 
 fn mount_one(
@@ -740,10 +516,5 @@ mod tests {
         std::os::unix::fs::symlink("/b", root.path().join("a")).unwrap();
         std::os::unix::fs::symlink("/a", root.path().join("b")).unwrap();
         assert!(resolve_in_root(root.path(), "/a/x").is_err());
-    }
-
-    #[test]
-    fn overlay_paths_are_escaped() {
-        assert_eq!(escape_overlay_path(Path::new("/a:b,c")), "/a\\:b\\,c");
     }
 }
