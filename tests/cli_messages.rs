@@ -51,3 +51,49 @@ fn object_lifecycle_messages() {
     let text: Vec<String> = steps.iter().map(|s| transcript(&env, s)).collect();
     insta::assert_snapshot!(text.join("\n\n"));
 }
+
+/// A reader that has gone (`pod get cm | head -1`) ends the command the way
+/// it ends kubectl: by SIGPIPE, with nothing on stderr; `print!` panicked
+/// there with a backtrace. Standard output is a pipe whose reading end is
+/// closed before the command starts, so every write fails.
+#[test]
+fn a_closed_standard_output_ends_the_command_by_sigpipe_as_kubectl() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let env = Env::new();
+    let configmaps: String = (0..3)
+        .map(|i| CONFIGMAP.replace("name: settings", &format!("name: settings-{i}")))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let file = env.manifest("cms.yaml", &configmaps);
+    let file = file.to_str().unwrap();
+    let commands = [
+        vec!["create", "-f", file],
+        vec!["get", "configmaps"],
+        vec!["get", "configmaps", "-o", "yaml"],
+        vec!["describe", "configmaps"],
+        vec!["label", "configmaps", "--all", "tier=web"],
+        vec!["version"],
+        vec!["delete", "configmaps", "--all"],
+    ];
+    for args in commands {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = env
+            .pod()
+            .args(&args)
+            .stdout(writer)
+            .output()
+            .expect("running pod");
+        assert_eq!(
+            out.status.signal(),
+            Some(13),
+            "pod {args:?} did not end by SIGPIPE ({:?}); stderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "pod {args:?}");
+    }
+    // Each command did its work before it found no reader.
+    assert_eq!(env.ok(&["get", "configmaps", "-o", "name"]), "");
+}

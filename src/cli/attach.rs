@@ -67,7 +67,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
             "default" => String::new(),
             ns => format!(" -n {ns}"),
         };
-        println!(
+        outln!(
             "Session ended, resume using 'pod attach {} -c {}{namespace} -i -t' command when the pod is running",
             target.pod_name(),
             container.name

@@ -275,7 +275,7 @@ pub fn print_outcome(
     output: Option<&str>,
 ) -> Result<()> {
     match output {
-        None => println!(
+        None => outln!(
             "{}/{} {operation}{}",
             object.kind().singular(),
             object.name(),
@@ -283,7 +283,7 @@ pub fn print_outcome(
         ),
         Some(format) => {
             let format = print::OutputFormat::parse(format)?;
-            print!(
+            out!(
                 "{}",
                 print::render_objects(std::slice::from_ref(object), &format)?
             );

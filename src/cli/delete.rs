@@ -183,7 +183,7 @@ fn targets(global: &GlobalArgs, store: &Store, args: &Args) -> Result<Vec<Target
 /// kubectl 1.33's wording (`pod "nginx" deleted`), kept to one version.
 fn print_deleted(kind: Kind, name: &str, args: &Args, grace: Termination) {
     if args.output.as_deref() == Some("name") {
-        println!("{}/{name}", kind.singular());
+        outln!("{}/{name}", kind.singular());
         return;
     }
     let verb = if grace == Termination::Immediate {
@@ -191,5 +191,5 @@ fn print_deleted(kind: Kind, name: &str, args: &Args, grace: Termination) {
     } else {
         "deleted"
     };
-    println!("{} \"{name}\" {verb}", kind.singular());
+    outln!("{} \"{name}\" {verb}", kind.singular());
 }

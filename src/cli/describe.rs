@@ -85,7 +85,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     let mut first = true;
     for object in &objects {
         if !first {
-            println!();
+            outln!();
         }
         first = false;
         let events = match object {
@@ -95,10 +95,10 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         };
         if let Object::Node(node) = object {
             let pods = pods_on(&store, object.name())?;
-            print!("{}", describe::describe_node(node, &pods, &events));
+            out!("{}", describe::describe_node(node, &pods, &events));
             continue;
         }
-        print!("{}", describe::describe(object, &events));
+        out!("{}", describe::describe(object, &events));
     }
     match crate::error::aggregate(errors) {
         Some(err) => Err(err),

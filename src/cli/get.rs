@@ -85,7 +85,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         as_list: listed_kinds || objects.len() > 1,
     };
     if !objects.is_empty() || unreadable.is_empty() {
-        print!("{}", print::render(&objects, &format, &options)?);
+        out!("{}", print::render(&objects, &format, &options)?);
     }
     // As kubectl reports the items it failed to get: after the others, on
     // stderr, exit 1.
@@ -113,7 +113,7 @@ fn get_events(global: &GlobalArgs, store: &Store, args: &Args) -> Result<()> {
         return Ok(());
     }
     let now = jiff::Timestamp::now();
-    print!(
+    out!(
         "{}",
         print::events::table(&events, global.all_namespaces, args.no_headers, now)
     );
@@ -220,7 +220,7 @@ fn fetch(
     if let Some(first) = errors.into_iter().next() {
         if !objects.is_empty() {
             let options = TableOptions::default();
-            print!(
+            out!(
                 "{}",
                 print::render(&objects, &OutputFormat::Table, &options)?
             );

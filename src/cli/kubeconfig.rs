@@ -46,7 +46,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     };
     let text = render(&pki, &server, args.token);
     if args.file.as_os_str() == "-" {
-        print!("{text}");
+        out!("{text}");
         return Ok(());
     }
     if args.file.exists() && !args.force {

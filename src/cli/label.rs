@@ -134,7 +134,7 @@ pub fn edit(global: &GlobalArgs, args: Args, field: Field) -> Result<()> {
             Outcome::RemovedOnly => field.undone(),
             Outcome::Unchanged => field.unchanged(),
         };
-        println!("{}/{name} {verb}", kind.singular());
+        outln!("{}/{name} {verb}", kind.singular());
     }
     // The node's labels decide nodeSelector and node affinity, a pod's
     // labels the anti-affinity of others, a namespace's labels their

@@ -3,6 +3,9 @@
 //! the work itself happens in `api`, `store`, `print`, `image`, `runtime`
 //! and `supervisor`.
 
+#[macro_use]
+mod output;
+
 mod annotate;
 mod apply;
 mod attach;

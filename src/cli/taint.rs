@@ -85,7 +85,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         };
         let operation = update(&mut node, &add, &remove, args.overwrite, now())?;
         crate::objects::replace(&store, &Object::Node(node))?;
-        println!("node/{name} {operation}");
+        outln!("node/{name} {operation}");
     }
     // A removed taint may let waiting pods fit.
     crate::pods::retry_quietly(&store);

@@ -28,7 +28,7 @@ pub fn run(global: &GlobalArgs, _args: Args) -> Result<()> {
             "default" => String::new(),
             other => format!(" in namespace {other}"),
         };
-        println!("pod/{name}{place} {what}");
+        outln!("pod/{name}{place} {what}");
     }
     let Some(last) = errors.pop() else {
         return Ok(());

@@ -27,9 +27,9 @@ pub fn run(args: Args) -> Result<()> {
     }
     let info = serde_json::json!({ "clientVersion": client });
     match args.output.as_deref() {
-        None => println!("Client Version: v{version}\nKubernetes API: v1.37 (k8s-openapi)"),
-        Some("json") => println!("{}", serde_json::to_string_pretty(&info)?),
-        Some("yaml") => print!("{}", crate::print::yaml::to_yaml(&info)),
+        None => outln!("Client Version: v{version}\nKubernetes API: v1.37 (k8s-openapi)"),
+        Some("json") => outln!("{}", serde_json::to_string_pretty(&info)?),
+        Some("yaml") => out!("{}", crate::print::yaml::to_yaml(&info)),
         Some(other) => anyhow::bail!("--output must be 'yaml' or 'json', not {other:?}"),
     }
     Ok(())

@@ -52,7 +52,7 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         loop {
             let object = crate::objects::get(&store, kind, &namespace, &name)?;
             if condition.met(object.as_ref(), kind, &name)? {
-                println!("{}/{name} condition met", kind.singular());
+                outln!("{}/{name} condition met", kind.singular());
                 break;
             }
             if Instant::now() >= deadline {
