@@ -30,6 +30,10 @@ use crate::store::{Lock, Store};
 /// The scheduler this one is.
 pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
 
+/// How many replaced pod records a queue holds open (see `Queue`): as
+/// many as `create` starts supervisors before it waits for the first.
+const HELD: usize = 32;
+
 /// Where a stored pod stands once the queue has seen it.
 #[derive(Debug)]
 pub enum Placement {
@@ -52,8 +56,10 @@ pub struct Queue<'a> {
     /// its blocks, which on a disk mounted `discard` without a journal
     /// (this machine's root) waits for the disk inside the call, 2 to 5
     /// ms. Closed when the queue is, after the lock (fields drop in
-    /// order), so `create` starts the bound pods' supervisors first.
-    replaced: Vec<std::fs::File>,
+    /// order), so `create` starts the bound pods' supervisors first; at
+    /// most [`HELD`] at a time, the oldest closed first, so that a create
+    /// of thousands of pods stays far below a 1024 descriptor limit.
+    replaced: std::collections::VecDeque<std::fs::File>,
 }
 
 impl<'a> Queue<'a> {
@@ -73,7 +79,7 @@ impl<'a> Queue<'a> {
             node_name,
             here,
             _lock: lock,
-            replaced: Vec::new(),
+            replaced: std::collections::VecDeque::new(),
         })
     }
 
@@ -198,6 +204,10 @@ impl<'a> Queue<'a> {
                 Some(self.node_name.clone());
             stored.status = None;
             let record = self.store.pod_dir(namespace, name).join("pod.json");
+            if self.replaced.len() >= HELD {
+                // Its pod's supervisor has long been started.
+                self.replaced.pop_front();
+            }
             self.replaced.extend(std::fs::File::open(record).ok());
             self.store.replace(&Object::Pod(stored.clone()))?;
             // What the scheduler wrote while the pod waited is the past now;
