@@ -13,6 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::net::{Bridge, leases};
 use common::pods::{create, delete_and_check_clean, jsonpath, leftovers, wait_log, wait_until};
 use common::{Env, import_busybox};
 
@@ -22,23 +23,11 @@ fn env() -> Env {
     env
 }
 
-/// A bridge the test's network made; removed when dropped (plugins never
-/// delete their bridge).
-struct Bridge(String);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.0])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
-
 /// Writes a bridge network named `name` on bridge `bridge` with addresses
 /// from `subnet` (host-local, its data under the test's directory) and
-/// portmap, as the environment's only CNI configuration.
-fn bridge_network(env: &Env, name: &str, bridge: &str, subnet: &str) -> Bridge {
+/// portmap, as the environment's only CNI configuration. Plugins never
+/// delete their bridge: the returned guard does.
+fn bridge_network(env: &Env, name: &str, bridge: &'static str, subnet: &str) -> Bridge {
     let conflist = serde_json::json!({
         "cniVersion": "1.0.0",
         "name": name,
@@ -56,26 +45,11 @@ fn bridge_network(env: &Env, name: &str, bridge: &str, subnet: &str) -> Bridge {
         serde_json::to_string_pretty(&conflist).unwrap(),
     )
     .unwrap();
-    Bridge(bridge.to_string())
+    Bridge(bridge)
 }
 
 fn ipam_dir(env: &Env) -> PathBuf {
     env.dir.path().join("ipam")
-}
-
-/// The addresses host-local holds in `dir` (its files other than the
-/// lock and the last-reserved markers).
-fn leases(dir: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<String> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
-        .collect();
-    found.sort();
-    found
 }
 
 /// The cached attachments (file names) of the environment.

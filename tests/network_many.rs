@@ -10,20 +10,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Env;
+use common::net::{self, Bridge};
 
 const PODS: usize = 100;
 const BRIDGE: &str = "podt-many";
-
-struct Bridge;
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", BRIDGE])
-            .stderr(std::process::Stdio::null())
-            .status();
-    }
-}
 
 /// A pod that needs no image (its pull is refused, ErrImageNeverPull):
 /// its sandbox, and so its network, is made all the same.
@@ -55,7 +45,7 @@ fn lines(cmd: &mut Command) -> Vec<String> {
 #[test]
 fn a_hundred_pods_get_distinct_addresses_and_leave_nothing() {
     let env = Env::new();
-    let _bridge = Bridge;
+    let _bridge = Bridge(BRIDGE);
     let ipam = env.dir.path().join("ipam");
     std::fs::write(
         env.cni_conf_dir().join("10-many.conflist"),
@@ -102,18 +92,7 @@ fn a_hundred_pods_get_distinct_addresses_and_leave_nothing() {
 
     // What the network holds for them, counted.
     let veths = || lines(Command::new("ip").args(["-o", "link", "show", "master", BRIDGE])).len();
-    let leases = || {
-        std::fs::read_dir(ipam.join("many"))
-            .map(|d| {
-                d.flatten()
-                    .filter(|e| {
-                        let n = e.file_name().to_string_lossy().into_owned();
-                        n != "lock" && !n.starts_with("last_reserved_ip")
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
-    };
+    let leases = || net::leases(&ipam.join("many")).len();
     let cached = || {
         std::fs::read_dir(env.root().join("cni/results"))
             .map(|d| d.count())

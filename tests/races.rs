@@ -9,28 +9,18 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::net::{self, Bridge};
 use common::pods::{jsonpath, leftovers, wait_until};
 use common::{Env, import_busybox};
 
-/// A bridge the test's network made; removed when dropped (after the
-/// environment, which deletes the pods: declare it first).
-struct Bridge(String);
-
-impl Drop for Bridge {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.0])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// An environment with busybox and a bridge network `bridge` on `subnet`.
-fn env(bridge: &str, subnet: &str) -> (Bridge, Env) {
-    let bridge = Bridge(bridge.to_string());
+/// An environment with busybox and a bridge network `bridge` on `subnet`;
+/// the bridge's guard is dropped after the environment, which deletes the
+/// pods.
+fn env(bridge: &'static str, subnet: &str) -> (Bridge, Env) {
+    let bridge = Bridge(bridge);
     let env = Env::new();
     import_busybox(&env.root());
     let conflist = serde_json::json!({
@@ -115,14 +105,7 @@ fn wait_clean(env: &Env, uids: &[String]) {
 
 /// The addresses host-local still holds.
 fn leases(env: &Env) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(env.dir.path().join("ipam").join("races")) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
-        .collect()
+    net::leases(&env.dir.path().join("ipam").join("races"))
 }
 
 #[test]

@@ -12,6 +12,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::net;
 use common::pods::{create, delete_and_check_clean, leftovers};
 use common::{Env, import_busybox};
 use serde_json::Value;
@@ -100,17 +101,7 @@ fn alive(pid: i32) -> bool {
 
 /// The addresses host-local holds for the default network.
 fn leases(env: &Env) -> Vec<String> {
-    let dir = env.root().join("cni").join("networks").join("pod");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut found: Vec<String> = entries
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n != "lock" && !n.starts_with("last_reserved_ip"))
-        .collect();
-    found.sort();
-    found
+    net::leases(&env.root().join("cni").join("networks").join("pod"))
 }
 
 /// iptables rules (every table) that name `id`: the network's
