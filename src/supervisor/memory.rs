@@ -311,11 +311,16 @@ mod tests {
         .unwrap();
     }
 
-    /// Read-only data of this test binary, in a segment never writable;
-    /// 192 KiB, so that a whole 64 KiB-aligned block is inside it (a fault
-    /// maps the neighbours in its block that are in the page cache: other
-    /// tests' reads outside the block map nothing of it).
-    static READ_ONLY: [u8; 48 * 4096] = [7; 48 * 4096];
+    /// Read-only data of this test binary, in a segment never writable.
+    /// The block the test looks at is in its middle, 2 MiB from either
+    /// end: a fault maps the neighbours in its 64 KiB window, and may map
+    /// the whole large folio of the page cache the faulting page is in
+    /// (up to 2 MiB; their file offsets need not line up with the
+    /// block's addresses). With the block near the end of a 192 KiB array
+    /// its last pages were seen mapped again after a drop in about 1 run
+    /// of 10: a read of some other constant brought them back.
+    static READ_ONLY: [u8; READ_ONLY_SIZE] = [7; READ_ONLY_SIZE];
+    const READ_ONLY_SIZE: usize = 4 * 1024 * 1024 + 128 * 1024;
 
     /// Whether a page table maps the page at `address` (/proc/self/pagemap,
     /// bit 63).
@@ -359,7 +364,7 @@ mod tests {
             );
             return;
         }
-        let block = (READ_ONLY.as_ptr() as usize).next_multiple_of(64 * 1024);
+        let block = (READ_ONLY.as_ptr() as usize + 2 * 1024 * 1024).next_multiple_of(64 * 1024);
         let pages: Vec<usize> = (0..16).map(|i| block + i * 4096).collect();
         for &page in &pages {
             assert!(
