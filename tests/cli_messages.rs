@@ -74,6 +74,8 @@ fn a_closed_standard_output_ends_the_command_by_sigpipe_as_kubectl() {
         vec!["describe", "configmaps"],
         vec!["label", "configmaps", "--all", "tier=web"],
         vec!["version"],
+        vec!["image", "ls"],
+        vec!["completion", "bash"],
         vec!["delete", "configmaps", "--all"],
     ];
     for args in commands {
@@ -96,4 +98,58 @@ fn a_closed_standard_output_ends_the_command_by_sigpipe_as_kubectl() {
     }
     // Each command did its work before it found no reader.
     assert_eq!(env.ok(&["get", "configmaps", "-o", "name"]), "");
+}
+
+/// `get -w` whose reader has gone ends by SIGPIPE at the first change it
+/// prints, as kubectl does, not with an error.
+#[test]
+fn a_watch_whose_reader_has_gone_ends_by_sigpipe_at_the_next_change() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+
+    /// The watch, killed if the test fails before it ends.
+    struct Watch(std::process::Child);
+    impl Drop for Watch {
+        fn drop(&mut self) {
+            if self.0.try_wait().ok().flatten().is_none() {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+            }
+        }
+    }
+
+    let env = Env::new();
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let mut watch = Watch(
+        env.pod()
+            .args(["get", "configmaps", "-w"])
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("running pod"),
+    );
+    // The empty listing is said on stderr before the watch begins, so the
+    // change below is the watch's to print.
+    let mut stderr = std::io::BufReader::new(watch.0.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert_eq!(first, "No resources found in default namespace.\n");
+    let file = env.manifest("cm.yaml", CONFIGMAP);
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = watch.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "get -w still running 30 s after the change"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    assert_eq!(status.signal(), Some(13), "{status:?}; stderr:\n{rest}");
+    assert_eq!(rest, "");
 }

@@ -29,7 +29,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    std::io::stdout().write_all(&script(args.shell))?;
+    let mut out = super::output::stdout();
+    out.write_all(&script(args.shell))?;
+    out.flush()?;
     Ok(())
 }
 

@@ -94,7 +94,8 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     }
     if args.watch {
         let target = watch_target(global, &args, &objects, selector)?;
-        print::watch::run(&store, &target, &objects, &format, &options)?;
+        let mut out = super::output::stdout();
+        print::watch::run(&store, &target, &objects, &format, &options, &mut out)?;
     }
     Ok(())
 }

@@ -111,7 +111,7 @@ pub fn run(global: &GlobalArgs, command: Command) -> Result<()> {
     let store = global.store()?;
     let images = ImageStore::open(&store.images_dir())?;
     let pods_dir = store.root().join("pods");
-    let mut out = io::stdout().lock();
+    let mut out = super::output::stdout();
     match command {
         Command::Ls(args) => ls(&images, &args, &mut out),
         Command::Pull(args) => {

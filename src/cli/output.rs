@@ -5,7 +5,9 @@
 //! and a pipeline under `set -o pipefail` fails the same way with either
 //! tool. [`out!`] and [`outln!`] write as `print!` and `println!` do and end
 //! the process that way instead of panicking; any other write error (a full
-//! disk under `> file`) is one line on stderr and exit 1.
+//! disk under `> file`) is one line on stderr and exit 1. Code that writes
+//! through `io::Write` (a table, a watch's rows, a completion script) is
+//! handed [`stdout`], which ends the process the same way.
 
 use std::fmt;
 use std::io::{self, Write};
@@ -32,6 +34,34 @@ pub fn write(text: fmt::Arguments<'_>) {
     let mut stdout = io::stdout().lock();
     if let Err(err) = stdout.write_fmt(text).and_then(|()| stdout.flush()) {
         failed(&err);
+    }
+}
+
+/// Standard output as an `io::Write` whose failed writes end the process
+/// as [`out!`]'s do: the caller's `?` never sees a closed pipe, so it is
+/// never reported as an error.
+pub fn stdout() -> Stdout {
+    Stdout(io::stdout().lock())
+}
+
+/// See [`stdout`].
+pub struct Stdout(io::StdoutLock<'static>);
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.0.write(buf) {
+            // `write_all` tries again.
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => Err(err),
+            Err(err) => failed(&err),
+            written => written,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if let Err(err) = self.0.flush() {
+            failed(&err);
+        }
+        Ok(())
     }
 }
 

@@ -209,22 +209,23 @@ fn current(store: &Store, target: &Target) -> Result<Vec<Object>> {
     Ok(out)
 }
 
-/// Polls until interrupted, printing changes to stdout.
+/// Polls until interrupted, printing changes to `out` (the CLI's standard
+/// output, which ends the process when its reader has gone).
 pub fn run(
     store: &Store,
     target: &Target,
     shown: &[Object],
     format: &OutputFormat,
     options: &TableOptions,
+    out: &mut impl Write,
 ) -> Result<()> {
     let mut watcher = Watcher::new(shown, format, options, Timestamp::now())?;
-    let mut stdout = std::io::stdout();
     loop {
         std::thread::sleep(POLL);
         let text = watcher.update(&current(store, target)?, Timestamp::now())?;
         if !text.is_empty() {
-            stdout.write_all(text.as_bytes())?;
-            stdout.flush()?;
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
         }
     }
 }
