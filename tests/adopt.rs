@@ -411,3 +411,58 @@ spec:
     assert_eq!(container_pid(&env, &uid, "quiet"), Some(quiet));
     delete_and_check_clean(&env, "kept", &uid);
 }
+
+/// The supervisor started for a pod whose supervisor and keeper died
+/// appends to the pod's `supervisor.log`: what the dead one wrote last
+/// (why it died) is still there after the revive, followed by a line that
+/// marks where the new one begins. It was truncated.
+#[test]
+fn a_revived_pod_keeps_the_last_words_of_its_dead_supervisor_in_its_log() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let yaml = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: words
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, '3600']
+";
+    let uid = create(&env, "words", yaml);
+    wait_until(&env, "words", "Running", || {
+        (jsonpath(&env, "words", "{.status.phase}") == "Running").then_some(())
+    });
+    let log_path = env
+        .run_root()
+        .join("pods")
+        .join(&uid)
+        .join("supervisor.log");
+    // The supervisor's last words, written where its stderr goes.
+    let last_words = "pod-supervisor: writing status: out of memory\n";
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log_path)
+        .unwrap();
+    std::io::Write::write_all(&mut log, last_words.as_bytes()).unwrap();
+    drop(log);
+    let before = std::fs::read_to_string(&log_path).unwrap();
+
+    let supervisor = common::pods::kill_supervisor_for_good(&env, &uid);
+    let shown = env.ok(&["get", "pod", "words", "--no-headers"]);
+    assert!(!shown.contains("Unknown"), "{shown}");
+    assert!(recorded_pid(&env, &uid, "supervisor.pid").is_some_and(|p| p != supervisor));
+    let after = std::fs::read_to_string(&log_path).unwrap();
+    let new_part = after.strip_prefix(&before).unwrap_or_else(|| {
+        panic!("the log lost what was in it:\nbefore:\n{before}\nafter:\n{after}")
+    });
+    assert!(
+        new_part.starts_with("--- ") && new_part.contains(" a new supervisor\n"),
+        "{new_part:?}"
+    );
+    delete_and_check_clean(&env, "words", &uid);
+}

@@ -4,11 +4,11 @@
 //! supervisor's side is `supervisor::launch`.
 
 use std::fs::{self, File};
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, FileExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
@@ -28,6 +28,8 @@ pub struct Starting {
     child: Child,
     ready: File,
     log_path: PathBuf,
+    /// Where this supervisor's part of its log begins.
+    log_start: u64,
     /// A pod created now is removed again when its supervisor does not
     /// start; one that existed before (`pod up`) is kept.
     created: bool,
@@ -60,13 +62,14 @@ fn begin(store: &Store, pod: &Pod, created: bool, recover: bool) -> Result<Start
     let uid = pod_uid(pod).unwrap_or_default().to_string();
     let result = Settings::from_env().and_then(|settings| spawn(store, pod, &settings, recover));
     match result {
-        Ok((child, ready, log_path)) => Ok(Starting {
+        Ok((child, ready, (log_path, log_start))) => Ok(Starting {
             namespace,
             name,
             uid,
             child,
             ready,
             log_path,
+            log_start,
             created,
         }),
         Err(e) if !created => Err(e.context(format!("starting the supervisor of pod {name:?}"))),
@@ -84,9 +87,7 @@ impl Starting {
                 return Ok(());
             }
             let _ = self.child.wait();
-            let log = fs::read_to_string(&self.log_path).unwrap_or_default();
-            let last = log.lines().last().unwrap_or("it exited without a word");
-            bail!("{last}")
+            bail!("{}", last_words(&self.log_path, self.log_start))
         })();
         result.map_err(|e| match self.created {
             true => forget(store, &self.namespace, &self.name, &self.uid, e),
@@ -129,14 +130,14 @@ fn supervisor_tunables() -> std::ffi::OsString {
     value
 }
 
-/// Forks the supervisor; returns it, the read end of its ready pipe and
-/// its log file.
+/// Forks the supervisor; returns it, the read end of its ready pipe, and
+/// its log file with where its part of it begins.
 fn spawn(
     store: &Store,
     pod: &Pod,
     settings: &Settings,
     recover: bool,
-) -> Result<(Child, File, PathBuf)> {
+) -> Result<(Child, File, (PathBuf, u64))> {
     let uid = pod_uid(pod)?.to_string();
     let run_dir = store.pod_run_dir(&uid);
     fs::DirBuilder::new()
@@ -146,7 +147,7 @@ fn spawn(
         .with_context(|| format!("creating {}", run_dir.display()))?;
     fs::set_permissions(&run_dir, fs::Permissions::from_mode(0o700))?;
     let log_path = run_dir.join(record::LOG_FILE);
-    let log = File::create(&log_path)?;
+    let (log, log_start) = open_log(&log_path)?;
     let args = Args {
         root: store.root().to_path_buf(),
         run_root: store.run_root().to_path_buf(),
@@ -190,5 +191,111 @@ fn spawn(
     // Only the supervisor may hold the write end: its exit (or its
     // closing the descriptor) is the end of the answer.
     drop(ready_w);
-    Ok((child, File::from(ready_r), log_path))
+    Ok((child, File::from(ready_r), (log_path, log_start)))
+}
+
+/// A pod's `supervisor.log` keeps what the supervisors before the next one
+/// wrote, above all the last words of one that died (an error, a panic),
+/// so that why it died can still be read after the next one adopted the
+/// pod. Past this size, its oldest part is dropped when a supervisor
+/// starts.
+const LOG_LIMIT: u64 = 256 << 10;
+/// What is kept of a log over [`LOG_LIMIT`]: its last whole lines within
+/// this size.
+const LOG_KEPT: u64 = 64 << 10;
+
+/// Opens a pod's supervisor log for the next supervisor (and the keeper,
+/// whose later supervisors inherit it): appended to, first cut to its
+/// last lines when over [`LOG_LIMIT`], and a line with the time marks
+/// where the new supervisor's part begins. Returns the file and the
+/// offset of that part.
+fn open_log(path: &Path) -> Result<(File, u64)> {
+    let context = || format!("opening {}", path.display());
+    let mut log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .read(true)
+        .open(path)
+        .with_context(context)?;
+    let size = log.metadata().with_context(context)?.len();
+    if size > LOG_LIMIT {
+        keep_last_lines(&mut log, size).with_context(|| format!("cutting {}", path.display()))?;
+    }
+    if log.metadata().with_context(context)?.len() > 0 {
+        // On a full disk the mark is lost, not the start.
+        let _ = writeln!(log, "--- {} a new supervisor", crate::duration::now());
+    }
+    let start = log.metadata().with_context(context)?.len();
+    Ok((log, start))
+}
+
+/// Cuts `log` to its last whole lines within [`LOG_KEPT`], in place: no
+/// supervisor writes to it now, and in place needs no free space.
+fn keep_last_lines(log: &mut File, size: u64) -> std::io::Result<()> {
+    log.seek(SeekFrom::Start(size - LOG_KEPT))?;
+    let mut tail = Vec::new();
+    (&*log).take(LOG_KEPT).read_to_end(&mut tail)?;
+    let from = tail.iter().position(|&b| b == b'\n').map_or(0, |i| i + 1);
+    log.set_len(0)?;
+    log.write_all_at(&tail[from..], 0)?;
+    Ok(())
+}
+
+/// The last line a supervisor that did not start wrote from `start` on.
+fn last_words(path: &Path, start: u64) -> String {
+    let mut text = Vec::new();
+    if let Ok(mut log) = File::open(path) {
+        let _ = log.seek(SeekFrom::Start(start));
+        let _ = log.read_to_end(&mut text);
+    }
+    String::from_utf8_lossy(&text)
+        .lines()
+        .last()
+        .unwrap_or("it exited without a word")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_is_appended_to_and_the_new_part_marked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("supervisor.log");
+        // A first supervisor: an empty log, no mark.
+        let (_, start) = open_log(&path).unwrap();
+        assert_eq!(start, 0);
+        fs::write(&path, "pod-supervisor: the first one's last words\n").unwrap();
+        let (mut log, start) = open_log(&path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("pod-supervisor: the first one's last words\n--- "),
+            "{text:?}"
+        );
+        assert!(text.ends_with(" a new supervisor\n"), "{text:?}");
+        assert_eq!(start, text.len() as u64);
+        // What the new one said is its last line; nothing, then nothing.
+        assert_eq!(last_words(&path, start), "it exited without a word");
+        writeln!(log, "pod-supervisor: cannot start").unwrap();
+        assert_eq!(last_words(&path, start), "pod-supervisor: cannot start");
+    }
+
+    #[test]
+    fn a_log_over_its_limit_is_cut_to_its_last_whole_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("supervisor.log");
+        let text: String = (0..40_000).map(|i| format!("line {i}\n")).collect();
+        assert!(text.len() as u64 > LOG_LIMIT);
+        fs::write(&path, &text).unwrap();
+        let (_, start) = open_log(&path).unwrap();
+        let cut = fs::read_to_string(&path).unwrap();
+        let (kept, mark) = cut.rsplit_once("--- ").unwrap();
+        assert!(mark.ends_with(" a new supervisor\n"), "{mark:?}");
+        assert!(kept.len() as u64 <= LOG_KEPT && kept.len() as u64 > LOG_KEPT - 20);
+        assert!(text.ends_with(kept), "not the log's last part");
+        let before = text.len() - kept.len() - 1;
+        assert_eq!(&text[before..before + 1], "\n", "not whole lines");
+        assert_eq!(start, cut.len() as u64);
+    }
 }
