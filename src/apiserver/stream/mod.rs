@@ -161,7 +161,8 @@ pub async fn serve(
             (prepared, spdy) => {
                 let client = match spdy {
                     Some((_, version)) => {
-                        match remotecommand::Session::accept(io, version, &options).await {
+                        let timeout = remotecommand::STREAM_CREATION_TIMEOUT;
+                        match remotecommand::Session::accept(io, version, &options, timeout).await {
                             Ok(session) => Client::Spdy(session),
                             Err(e) => {
                                 eprintln!("{kind:?} session: {e:#}");

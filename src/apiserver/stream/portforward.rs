@@ -14,12 +14,21 @@
 //! connection. A failed dial is written on the error stream in the
 //! kubelet's words: kubectl prints it and ends the session.
 //!
+//! A pair not complete within the kubelet's stream creation timeout (30
+//! s from its first stream) is given up as the kubelet gives it up: `(request=N)
+//! timed out waiting for streams` on its error stream, if it has one.
+//! Unlike the kubelet, which leaves both streams open, the pair's streams
+//! are then ended, so a client reading the error stream to its end gets
+//! the message. A second error or data stream of one pair is refused in
+//! the kubelet's words on the pair's error stream; a stream without a
+//! valid port or type is reset (CANCEL), as apimachinery refuses it.
+//!
 //! The session ends with its pod, as `pod port-forward` does: when the
 //! pod's sandbox exits (a pidfd of its pause process), the client is sent
 //! GOAWAY, which client-go takes for the end of the connection (kubectl
 //! exits 1 with `lost connection to pod`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,10 +38,12 @@ use futures_util::{Sink, SinkExt as _, Stream, StreamExt as _};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 
-use super::spdy::{self, Frame};
+use super::remotecommand::STREAM_CREATION_TIMEOUT;
+use super::spdy::{self, Frame, Reset};
 use crate::pods::portforward::Sandbox;
 
 /// The WebSocket subprotocol kubectl asks for.
@@ -47,11 +58,12 @@ const QUEUE: usize = 64;
 const LINGER: Duration = Duration::from_secs(10);
 
 /// The two streams of one forwarded connection, as they arrive.
-#[derive(Default)]
 struct Pair {
     error: Option<u32>,
     data: Option<u32>,
     port: u16,
+    /// When its first stream came: it is given up a timeout later.
+    opened: Instant,
 }
 
 /// Why a session ended.
@@ -70,7 +82,21 @@ enum End {
 /// takes for the connection's end (kubectl exits 1 with `lost connection
 /// to pod`, as `pod port-forward` does). Every connection of the session
 /// ends with it.
-pub async fn run<I, O>(sandbox: Sandbox, mut incoming: I, outgoing: O) -> Result<()>
+pub async fn run<I, O>(sandbox: Sandbox, incoming: I, outgoing: O) -> Result<()>
+where
+    I: Stream<Item = Bytes> + Unpin,
+    O: Sink<Vec<u8>> + Unpin + Send + 'static,
+{
+    serve(sandbox, incoming, outgoing, STREAM_CREATION_TIMEOUT).await
+}
+
+/// [`run`], with pairs given up `pair_timeout` after their first stream.
+async fn serve<I, O>(
+    sandbox: Sandbox,
+    mut incoming: I,
+    outgoing: O,
+    pair_timeout: Duration,
+) -> Result<()>
 where
     I: Stream<Item = Bytes> + Unpin,
     O: Sink<Vec<u8>> + Unpin + Send + 'static,
@@ -88,10 +114,13 @@ where
         reader: spdy::Reader::new(),
         replies: spdy::Writer::new(),
         pairs: HashMap::new(),
+        opened: VecDeque::new(),
+        pair_timeout,
         to_pod: HashMap::new(),
         last: 0,
     };
     let ended = loop {
+        let expiry = session.next_expiry();
         tokio::select! {
             bytes = incoming.next() => {
                 let Some(bytes) = bytes else { break Ok(End::Client) };
@@ -102,6 +131,11 @@ where
                 }
             }
             _ = exited.readable() => break Ok(End::PodGone),
+            () = tokio::time::sleep_until(expiry.unwrap_or_else(Instant::now)), if expiry.is_some() => {
+                if let Err(e) = session.expire().await {
+                    break Err(e);
+                }
+            }
         }
     };
     let Session {
@@ -154,6 +188,11 @@ struct Session {
     replies: spdy::Writer,
     /// Pairs of streams not complete yet, by request id.
     pairs: HashMap<String, Pair>,
+    /// The request ids of `pairs` in the order they were opened (with
+    /// when): the first is the first to time out.
+    opened: VecDeque<(Instant, String)>,
+    /// How long a pair may wait for its second stream.
+    pair_timeout: Duration,
     /// A data stream's connection task: `None` is the client's FIN.
     to_pod: HashMap<u32, mpsc::Sender<Option<Bytes>>>,
     /// The highest stream id the client opened, for GOAWAY.
@@ -187,6 +226,9 @@ impl Session {
                 Frame::RstStream { stream } => {
                     self.to_pod.remove(&stream);
                 }
+                Frame::InvalidStream { stream } => {
+                    send(&self.out, spdy::reset(stream, Reset::ProtocolError)).await?
+                }
                 Frame::Ping(id) => send(&self.out, spdy::ping(id)).await?,
                 Frame::GoAway => return Ok(false),
                 Frame::Other => {}
@@ -211,8 +253,8 @@ impl Session {
         let kind = header("streamtype");
         let port = header("port").parse::<u16>().ok().filter(|p| *p > 0);
         let (Some(port), "error" | "data") = (port, kind) else {
-            // The kubelet refuses such a stream in its reply (FIN at once).
-            return send(&self.out, self.replies.syn_reply(stream, true)?).await;
+            // The kubelet's handler refuses it, and apimachinery resets it.
+            return send(&self.out, spdy::reset(stream, Reset::Cancel)).await;
         };
         // The reply first: the connection's frames follow it.
         send(&self.out, self.replies.syn_reply(stream, false)?).await?;
@@ -223,12 +265,33 @@ impl Session {
             "" => stream.to_string(),
             id => id.to_string(),
         };
-        let pair = self.pairs.entry(request.clone()).or_default();
-        pair.port = port;
-        match kind {
-            "error" => pair.error = Some(stream),
-            _ => pair.data = Some(stream),
+        let pair = self.pairs.entry(request.clone()).or_insert_with(|| {
+            let now = Instant::now();
+            self.opened.push_back((now, request.clone()));
+            Pair {
+                error: None,
+                data: None,
+                port,
+                opened: now,
+            }
+        });
+        let slot = match kind {
+            "error" => &mut pair.error,
+            _ => &mut pair.data,
+        };
+        if slot.is_some() {
+            // The kubelet's words, on the pair's error stream; the pair
+            // goes on waiting for its other stream.
+            if let Some(error) = pair.error {
+                let message = format!(
+                    "error processing stream for request {request}: {kind} stream already assigned"
+                );
+                send(&self.out, spdy::data(error, false, message.as_bytes())).await?;
+            }
+            return Ok(());
         }
+        *slot = Some(stream);
+        pair.port = port;
         if let (Some(error), Some(data)) = (pair.error, pair.data) {
             let port = pair.port;
             self.pairs.remove(&request);
@@ -241,6 +304,40 @@ impl Session {
                 rx,
                 self.out.clone(),
             ));
+        }
+        Ok(())
+    }
+
+    /// When the oldest pair still waiting times out.
+    fn next_expiry(&self) -> Option<Instant> {
+        self.opened
+            .front()
+            .map(|(opened, _)| *opened + self.pair_timeout)
+    }
+
+    /// Gives up the pairs that have waited too long for their second
+    /// stream: the kubelet's message on the error stream, if there is
+    /// one, then both streams' ends.
+    async fn expire(&mut self) -> Result<()> {
+        let now = Instant::now();
+        while let Some((opened, _)) = self.opened.front()
+            && *opened + self.pair_timeout <= now
+        {
+            let (opened, request) = self.opened.pop_front().expect("there is a front");
+            // Complete since, or a later pair of the same id.
+            if self.pairs.get(&request).is_none_or(|p| p.opened != opened) {
+                continue;
+            }
+            let pair = self.pairs.remove(&request).expect("looked up");
+            // The kubelet's message starts with its connection's Go
+            // pointer, `(conn=&{0xc...}, `, which says nothing here.
+            let message = format!("(request={request}) timed out waiting for streams");
+            if let Some(error) = pair.error {
+                send(&self.out, spdy::data(error, false, message.as_bytes())).await?;
+            }
+            for stream in [pair.data, pair.error].into_iter().flatten() {
+                send(&self.out, spdy::data(stream, true, &[])).await?;
+            }
         }
         Ok(())
     }
@@ -365,4 +462,176 @@ async fn forward(
     // which is what the client waits for before closing its connection.
     let _ = send(&out, spdy::data(data_stream, true, &[])).await;
     let _ = send(&out, spdy::data(error_stream, true, &[])).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spdy::client::{Client, Seen};
+    use tokio::net::TcpListener;
+
+    /// A session on the sandbox of a hostNetwork pod whose pause process
+    /// is a `sleep` of the test's; the client's end in the test's hands.
+    struct Session {
+        sleeper: std::process::Child,
+        to_server: Option<mpsc::UnboundedSender<Bytes>>,
+        from_server: mpsc::UnboundedReceiver<Vec<u8>>,
+        served: tokio::task::JoinHandle<Result<()>>,
+        spdy: Client,
+    }
+
+    impl Drop for Session {
+        fn drop(&mut self) {
+            // The test's own child, by its pid.
+            let _ = self.sleeper.kill();
+            let _ = self.sleeper.wait();
+        }
+    }
+
+    impl Session {
+        fn start(pair_timeout: Duration) -> Session {
+            let sleeper = std::process::Command::new("sleep")
+                .arg("600")
+                .spawn()
+                .unwrap();
+            let sandbox = Sandbox::host_network_of(sleeper.id());
+            let (to_server, incoming) = mpsc::unbounded_channel::<Bytes>();
+            let incoming = Box::pin(futures_util::stream::unfold(incoming, |mut rx| async {
+                rx.recv().await.map(|bytes| (bytes, rx))
+            }));
+            let (sent, from_server) = mpsc::unbounded_channel::<Vec<u8>>();
+            let outgoing = Box::pin(futures_util::sink::unfold(
+                sent,
+                |sent, frame: Vec<u8>| async move { sent.send(frame).map(|()| sent) },
+            ));
+            let served = tokio::spawn(serve(sandbox, incoming, outgoing, pair_timeout));
+            Session {
+                sleeper,
+                to_server: Some(to_server),
+                from_server,
+                served,
+                spdy: Client::new(),
+            }
+        }
+
+        fn open(&mut self, stream: u32, headers: &[(&str, &str)]) {
+            let frame = self.spdy.syn_stream(stream, headers);
+            self.send(frame);
+        }
+
+        fn open_of_request_0(&mut self, stream: u32, kind: &str, port: &str) {
+            self.open(
+                stream,
+                &[("streamtype", kind), ("port", port), ("requestid", "0")],
+            );
+        }
+
+        fn send(&self, bytes: Vec<u8>) {
+            let to_server = self.to_server.as_ref().expect("the client is there");
+            to_server.send(Bytes::from(bytes)).unwrap();
+        }
+
+        /// The server's next frame (each message is one whole frame).
+        async fn next(&mut self) -> Seen {
+            let next = tokio::time::timeout(Duration::from_secs(10), self.from_server.recv());
+            let mut frame = next.await.expect("a frame in time").expect("a frame");
+            let mut seen = spdy::client::frames(&mut frame);
+            assert_eq!((seen.len(), frame.len()), (1, 0), "{seen:?}");
+            seen.remove(0)
+        }
+
+        /// The client hangs up: the session ends.
+        async fn end(mut self) {
+            self.to_server = None;
+            let served = tokio::time::timeout(Duration::from_secs(10), &mut self.served);
+            served.await.expect("the session ended").unwrap().unwrap();
+        }
+    }
+
+    fn data(stream: u32, fin: bool, data: &[u8]) -> Seen {
+        Seen::Data {
+            stream,
+            fin,
+            data: data.to_vec(),
+        }
+    }
+
+    fn reply(stream: u32) -> Seen {
+        Seen::Reply { stream, fin: false }
+    }
+
+    #[tokio::test]
+    async fn a_pair_without_its_second_stream_is_given_up_after_the_timeout() {
+        let timeout = Duration::from_millis(300);
+        let mut session = Session::start(timeout);
+        let started = Instant::now();
+        // Connection 7's error stream, connection 9's data stream: neither
+        // pair is ever complete.
+        session.open(
+            1,
+            &[("streamtype", "error"), ("port", "80"), ("requestid", "7")],
+        );
+        session.open(
+            3,
+            &[("streamtype", "data"), ("port", "80"), ("requestid", "9")],
+        );
+        assert_eq!(session.next().await, reply(1));
+        assert_eq!(session.next().await, reply(3));
+        // The kubelet's words on 7's error stream, then its end; 9's data
+        // stream ended.
+        assert_eq!(
+            session.next().await,
+            data(1, false, b"(request=7) timed out waiting for streams")
+        );
+        assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
+        assert_eq!(session.next().await, data(1, true, b""));
+        assert_eq!(session.next().await, data(3, true, b""));
+        session.end().await;
+    }
+
+    #[tokio::test]
+    async fn bad_streams_are_refused_and_a_complete_pair_is_forwarded() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port().to_string();
+        let mut session = Session::start(Duration::from_secs(30));
+        session.open_of_request_0(1, "error", &port);
+        // A second error stream for the same connection.
+        session.open_of_request_0(3, "error", &port);
+        // No such stream type; no port.
+        session.open_of_request_0(5, "bogus", &port);
+        session.open_of_request_0(7, "data", "0");
+        // An id already used.
+        session.open_of_request_0(7, "data", &port);
+        assert_eq!(session.next().await, reply(1));
+        assert_eq!(session.next().await, reply(3));
+        assert_eq!(
+            session.next().await,
+            data(
+                1,
+                false,
+                b"error processing stream for request 0: error stream already assigned"
+            )
+        );
+        let reset = |stream, status: Reset| Seen::Reset {
+            stream,
+            status: status as u32,
+        };
+        assert_eq!(session.next().await, reset(5, Reset::Cancel));
+        assert_eq!(session.next().await, reset(7, Reset::Cancel));
+        assert_eq!(session.next().await, reset(7, Reset::ProtocolError));
+        // The pair's data stream: the port is dialled and relayed.
+        session.open_of_request_0(9, "data", &port);
+        assert_eq!(session.next().await, reply(9));
+        let (mut pod_side, _) = listener.accept().await.unwrap();
+        pod_side.write_all(b"hello").await.unwrap();
+        assert_eq!(session.next().await, data(9, false, b"hello"));
+        session.send(spdy::data(9, true, b"bye"));
+        let mut got = Vec::new();
+        pod_side.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"bye");
+        drop(pod_side);
+        assert_eq!(session.next().await, data(9, true, b""));
+        assert_eq!(session.next().await, data(1, true, b""));
+        session.end().await;
+    }
 }

@@ -22,18 +22,14 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use bytes::Bytes;
-use hyper::upgrade::Upgraded;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, ReadHalf};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use super::Options;
 use super::channel::{self, FromClient};
-use super::spdy::{self, Frame};
-
-type Io = TokioIo<Upgraded>;
+use super::spdy::{self, Frame, Reset};
 
 /// The versions served, best first (the kubelet's list without v1, whose
 /// error stream and stdin behave apart). client-go offers v5 first, which
@@ -97,7 +93,8 @@ fn expected(options: &Options, version: &str) -> usize {
 
 /// One exec or attach session over SPDY.
 pub struct Session {
-    read: ReadHalf<Io>,
+    /// The connection's read side (its write side is the writer task's).
+    read: Box<dyn AsyncRead + Send + Unpin>,
     reader: spdy::Reader,
     streams: Streams,
     v4: bool,
@@ -115,10 +112,20 @@ pub struct Session {
 }
 
 impl Session {
-    /// Accepts the client's streams on the upgraded connection: the
-    /// session, or an error (the connection is then dropped) when they
-    /// do not all come within [`STREAM_CREATION_TIMEOUT`].
-    pub async fn accept(io: Io, version: &str, options: &Options) -> Result<Session> {
+    /// Accepts the client's streams on `io`, the upgraded connection:
+    /// the session, or an error (the connection is then dropped) when
+    /// they do not all come within `timeout` (the kubelet's
+    /// [`STREAM_CREATION_TIMEOUT`]; the kubelet tells the client nothing
+    /// either).
+    pub async fn accept<S>(
+        io: S,
+        version: &str,
+        options: &Options,
+        timeout: Duration,
+    ) -> Result<Session>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
         let (read, mut write) = tokio::io::split(io);
         let (out, mut queued) = mpsc::channel::<Vec<u8>>(QUEUE);
         // One writer, so that reading the client never waits on writing
@@ -133,7 +140,7 @@ impl Session {
             let _ = write.shutdown().await;
         });
         let mut session = Session {
-            read,
+            read: Box::new(read),
             reader: spdy::Reader::new(),
             streams: Streams::default(),
             v4: version == VERSIONS[0],
@@ -166,9 +173,10 @@ impl Session {
                         "stdout" => &mut session.streams.stdout,
                         "stderr" => &mut session.streams.stderr,
                         "resize" => &mut session.streams.resize,
-                        // The kubelet logs it and goes on waiting.
+                        // The kubelet accepts it, logs it and goes on
+                        // waiting: it does not count.
                         _ => {
-                            session.queue(replies.syn_reply(*stream, true)?);
+                            session.queue(replies.syn_reply(*stream, false)?);
                             continue;
                         }
                     };
@@ -181,7 +189,7 @@ impl Session {
             }
             Ok(())
         };
-        match tokio::time::timeout(STREAM_CREATION_TIMEOUT, setup).await {
+        match tokio::time::timeout(timeout, setup).await {
             Ok(Ok(())) => Ok(session),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(anyhow!("timed out waiting for client to create streams")),
@@ -239,11 +247,11 @@ impl Session {
             Frame::RstStream { stream } if Some(stream) == self.streams.stdin => {
                 self.pending.push_back(FromClient::CloseStdin);
             }
-            // A stream past the session's set: refused.
-            Frame::SynStream { stream, .. } => {
-                if let Ok(reply) = spdy::Writer::new().syn_reply(stream, true) {
-                    self.queue(reply);
-                }
+            // A stream past the session's set: refused (the kubelet
+            // never answers it).
+            Frame::SynStream { stream, .. } => self.queue(spdy::reset(stream, Reset::Cancel)),
+            Frame::InvalidStream { stream } => {
+                self.queue(spdy::reset(stream, Reset::ProtocolError))
             }
             Frame::Ping(id) => self.queue(spdy::ping(id)),
             Frame::GoAway => self.pending.push_back(FromClient::Gone),
@@ -383,5 +391,139 @@ mod tests {
             error_text(&channel::success(), true).unwrap(),
             br#"{"metadata":{},"status":"Success"}"#
         );
+    }
+
+    /// The client's end of a connection to a session, and what it read.
+    struct Peer {
+        io: tokio::io::DuplexStream,
+        spdy: spdy::client::Client,
+        read: Vec<u8>,
+    }
+
+    impl Peer {
+        async fn open(&mut self, stream: u32, kind: &str) {
+            let frame = self.spdy.syn_stream(stream, &[("streamtype", kind)]);
+            self.io.write_all(&frame).await.unwrap();
+        }
+
+        /// Every frame until the session closes the connection.
+        async fn frames_to_the_end(&mut self) -> Vec<spdy::client::Seen> {
+            let read = self.io.read_to_end(&mut self.read);
+            tokio::time::timeout(Duration::from_secs(10), read)
+                .await
+                .expect("the session closed the connection")
+                .unwrap();
+            spdy::client::frames(&mut self.read)
+        }
+    }
+
+    fn connection() -> (tokio::io::DuplexStream, Peer) {
+        let (server, client) = tokio::io::duplex(64 * 1024);
+        let peer = Peer {
+            io: client,
+            spdy: spdy::client::Client::new(),
+            read: Vec::new(),
+        };
+        (server, peer)
+    }
+
+    #[tokio::test]
+    async fn a_client_that_opens_only_its_error_stream_is_let_go_after_the_timeout() {
+        use spdy::client::Seen;
+        let (server, mut client) = connection();
+        // exec's streams would be error, stdout, stderr: only error comes.
+        client.open(1, "error").await;
+        let timeout = Duration::from_millis(300);
+        let started = tokio::time::Instant::now();
+        let accepted = tokio::time::timeout(
+            Duration::from_secs(10),
+            Session::accept(
+                server,
+                VERSIONS[0],
+                &options(false, true, true, false),
+                timeout,
+            ),
+        )
+        .await
+        .expect("accept gave up by itself");
+        let Err(e) = accepted else {
+            panic!("a session with one of its three streams");
+        };
+        assert_eq!(
+            e.to_string(),
+            "timed out waiting for client to create streams"
+        );
+        assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
+        // Its stream was accepted, then the connection closed.
+        assert_eq!(
+            client.frames_to_the_end().await,
+            [Seen::Reply {
+                stream: 1,
+                fin: false
+            }]
+        );
+    }
+
+    #[tokio::test]
+    async fn streams_past_the_sessions_set_or_with_a_used_id_are_reset() {
+        use spdy::client::Seen;
+        let (server, mut client) = connection();
+        client.open(1, "error").await;
+        // Not one of the kubelet's types: accepted, not counted.
+        client.open(3, "bogus").await;
+        client.open(5, "stdout").await;
+        // An id already used: spdystream's PROTOCOL_ERROR.
+        client.open(5, "stderr").await;
+        client.open(7, "stderr").await;
+        let mut session = Session::accept(
+            server,
+            VERSIONS[0],
+            &options(false, true, true, false),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        // One more once the session runs: CANCEL, how a stream the
+        // server will not serve is refused.
+        client.open(9, "stdin").await;
+        client.io.write_all(&spdy::goaway(9)).await.unwrap();
+        client.io.shutdown().await.unwrap();
+        assert!(matches!(session.next().await, FromClient::Gone));
+        session.finish(&channel::success()).await.unwrap();
+        let frames = client.frames_to_the_end().await;
+        let reply = |stream| Seen::Reply { stream, fin: false };
+        let end = |stream| Seen::Data {
+            stream,
+            fin: true,
+            data: Vec::new(),
+        };
+        assert_eq!(
+            frames[..6],
+            [
+                reply(1),
+                reply(3),
+                reply(5),
+                Seen::Reset {
+                    stream: 5,
+                    status: Reset::ProtocolError as u32
+                },
+                reply(7),
+                Seen::Reset {
+                    stream: 9,
+                    status: Reset::Cancel as u32
+                },
+            ]
+        );
+        // Then the end: stdout's and stderr's, the status, GOAWAY.
+        assert_eq!(frames[6..8], [end(5), end(7)]);
+        assert!(matches!(
+            frames[8],
+            Seen::Data {
+                stream: 1,
+                fin: false,
+                ..
+            }
+        ));
+        assert_eq!(frames[9..], [end(1), Seen::GoAway]);
     }
 }

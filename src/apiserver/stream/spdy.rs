@@ -12,6 +12,11 @@
 //! dictionary flag is read fine by Go's `zlib.NewReaderDict`).
 //! spdystream does no flow control, so neither do we (WINDOW_UPDATE and
 //! SETTINGS are read and ignored).
+//!
+//! A stream is refused with RST_STREAM, as spdystream refuses one:
+//! PROTOCOL_ERROR for an id below one already taken (its
+//! `validateStreamId`), CANCEL for one the server will not serve (what
+//! `Stream.Reset` sends when apimachinery's stream handler says no).
 
 use anyhow::{Result, bail};
 use flate2::{Compress, Compression, FlushCompress};
@@ -49,6 +54,11 @@ pub enum Frame {
     RstStream {
         stream: u32,
     },
+    /// A SYN_STREAM whose id is below one the client already used: to
+    /// be refused with [`Reset::ProtocolError`], never served.
+    InvalidStream {
+        stream: u32,
+    },
     Ping(u32),
     GoAway,
     /// SETTINGS, WINDOW_UPDATE, HEADERS, NOOP...: nothing to do.
@@ -59,6 +69,9 @@ pub enum Frame {
 pub struct Reader {
     buf: Vec<u8>,
     inflater: Inflater,
+    /// The lowest stream id a new stream may have (spdystream's
+    /// `receivedStreamId`): ids only go up, by two.
+    next_stream: u32,
 }
 
 impl Reader {
@@ -66,6 +79,7 @@ impl Reader {
         Reader {
             buf: Vec::new(),
             inflater: Inflater::new(),
+            next_stream: 0,
         }
     }
 
@@ -114,7 +128,13 @@ impl Reader {
                 let Some(block) = payload.get(10..) else {
                     bail!("a short SYN_STREAM");
                 };
+                // Inflated even when the stream is refused: the header
+                // blocks are one compression stream.
                 let headers = parse_headers(&self.inflater.inflate(block)?)?;
+                if stream < self.next_stream {
+                    return Ok(Some(Frame::InvalidStream { stream }));
+                }
+                self.next_stream = stream.saturating_add(2);
                 Frame::SynStream {
                     stream,
                     fin: flags & FLAG_FIN != 0,
@@ -178,6 +198,20 @@ impl Writer {
 /// when its pings go unanswered).
 pub fn ping(id: u32) -> Vec<u8> {
     control(PING, 0, &id.to_be_bytes())
+}
+
+/// RST_STREAM's status codes, those the server sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reset {
+    ProtocolError = 1,
+    Cancel = 5,
+}
+
+/// RST_STREAM: the stream is refused or given up, both ways.
+pub fn reset(stream: u32, status: Reset) -> Vec<u8> {
+    let mut payload = (stream & 0x7fff_ffff).to_be_bytes().to_vec();
+    payload.extend_from_slice(&(status as u32).to_be_bytes());
+    control(RST_STREAM, 0, &payload)
 }
 
 /// GOAWAY: no stream past `last` will be taken (status 0, OK); what
@@ -330,14 +364,33 @@ const DICTIONARY: &[u8] = b"\x00\x00\x00\x07options\x00\x00\x00\x04head\x00\x00\
 \x00\x00\x00\x07version\x00\x00\x00\x08HTTP/1.1\x00\x00\x00\x03url\x00\x00\x00\x06public\
 \x00\x00\x00\x0aset-cookie\x00\x00\x00\x0akeep-alive\x00\x00\x00\x06origin100101201202205206300302303304305306307402405406407408409410411412413414415416417502504505203 Non-Authoritative Information204 No Content301 Moved Permanently400 Bad Request401 Unauthorized403 Forbidden404 Not Found500 Internal Server Error501 Not Implemented503 Service UnavailableJan Feb Mar Apr May Jun Jul Aug Sept Oct Nov Dec 00:00:00 Mon, Tue, Wed, Thu, Fri, Sat, Sun, GMTchunked,text/html,image/png,image/jpg,image/gif,application/xml,application/xhtml+xml,text/plain,text/javascript,publicprivatemax-age=gzip,deflate,sdchcharset=utf-8charset=iso-8859-1,utf-,*,enq=0.";
 
+/// The client's side, for the sessions' tests: SYN_STREAMs as a client
+/// writes them, and the server's frames taken apart.
 #[cfg(test)]
-mod tests {
+pub mod client {
     use super::*;
-    use flate2::Decompress;
+
+    /// A client's header compression stream.
+    pub struct Client {
+        deflater: Compress,
+    }
+
+    impl Client {
+        pub fn new() -> Client {
+            Client {
+                deflater: Compress::new(Compression::default(), true),
+            }
+        }
+
+        /// SYN_STREAM for `stream` with `headers`.
+        pub fn syn_stream(&mut self, stream: u32, headers: &[(&str, &str)]) -> Vec<u8> {
+            syn_stream(stream, &go_like_block(headers, &mut self.deflater))
+        }
+    }
 
     /// A header block compressed the way Go's framer does it: zlib with
     /// the dictionary (flate2's own deflater, given the dictionary).
-    fn go_like_block(headers: &[(&str, &str)], deflater: &mut Compress) -> Vec<u8> {
+    pub fn go_like_block(headers: &[(&str, &str)], deflater: &mut Compress) -> Vec<u8> {
         let mut block = (headers.len() as u32).to_be_bytes().to_vec();
         for (name, value) in headers {
             block.extend_from_slice(&(name.len() as u32).to_be_bytes());
@@ -352,12 +405,75 @@ mod tests {
         out
     }
 
-    fn syn_stream(stream: u32, block: &[u8]) -> Vec<u8> {
+    pub fn syn_stream(stream: u32, block: &[u8]) -> Vec<u8> {
         let mut payload = stream.to_be_bytes().to_vec();
         payload.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
         payload.extend_from_slice(block);
         control(SYN_STREAM, 0, &payload)
     }
+
+    /// A frame of the server's, as a test looks at it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Seen {
+        Reply {
+            stream: u32,
+            fin: bool,
+        },
+        Data {
+            stream: u32,
+            fin: bool,
+            data: Vec<u8>,
+        },
+        Reset {
+            stream: u32,
+            status: u32,
+        },
+        GoAway,
+        Other(u16),
+    }
+
+    /// Takes the whole frames off the front of `bytes`.
+    pub fn frames(bytes: &mut Vec<u8>) -> Vec<Seen> {
+        let mut out = Vec::new();
+        while bytes.len() >= 8 {
+            let len = u32::from_be_bytes([0, bytes[5], bytes[6], bytes[7]]) as usize;
+            if bytes.len() < 8 + len {
+                break;
+            }
+            let frame: Vec<u8> = bytes.drain(..8 + len).collect();
+            let first = u32::from_be_bytes(frame[..4].try_into().unwrap());
+            let fin = frame[4] & FLAG_FIN != 0;
+            let word = |at: usize| u32::from_be_bytes(frame[8 + at..12 + at].try_into().unwrap());
+            out.push(if first & 0x8000_0000 == 0 {
+                Seen::Data {
+                    stream: first,
+                    fin,
+                    data: frame[8..].to_vec(),
+                }
+            } else {
+                match (first & 0xffff) as u16 {
+                    SYN_REPLY => Seen::Reply {
+                        stream: word(0) & 0x7fff_ffff,
+                        fin,
+                    },
+                    RST_STREAM => Seen::Reset {
+                        stream: word(0),
+                        status: word(4),
+                    },
+                    GOAWAY => Seen::GoAway,
+                    other => Seen::Other(other),
+                }
+            });
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client::{Client, Seen, go_like_block, syn_stream};
+    use super::*;
+    use flate2::Decompress;
 
     #[test]
     fn the_dictionary_is_spdy_3s() {
@@ -473,5 +589,52 @@ mod tests {
             assert_eq!(out, [0, 0, 0, 0]);
         }
         assert_eq!(ping(7), control(PING, 0, &[0, 0, 0, 7]));
+    }
+
+    #[test]
+    fn a_stream_id_below_one_taken_is_invalid_and_refused_with_protocol_error() {
+        let mut client = Client::new();
+        let mut wire = client.syn_stream(3, &[("streamtype", "error")]);
+        // Again, and lower: both invalid (spdystream's validateStreamId).
+        wire.extend(client.syn_stream(3, &[("streamtype", "data")]));
+        wire.extend(client.syn_stream(1, &[("streamtype", "data")]));
+        // Higher again: taken, its header block still read right after
+        // the refused ones' (one compression stream).
+        wire.extend(client.syn_stream(5, &[("streamtype", "data"), ("port", "80")]));
+        let mut reader = Reader::new();
+        reader.push(&wire);
+        let mut frames = Vec::new();
+        while let Some(frame) = reader.next().unwrap() {
+            frames.push(frame);
+        }
+        assert!(matches!(frames[0], Frame::SynStream { stream: 3, .. }));
+        assert_eq!(frames[1], Frame::InvalidStream { stream: 3 });
+        assert_eq!(frames[2], Frame::InvalidStream { stream: 1 });
+        assert_eq!(
+            frames[3],
+            Frame::SynStream {
+                stream: 5,
+                fin: false,
+                headers: vec![
+                    ("streamtype".into(), "data".into()),
+                    ("port".into(), "80".into())
+                ]
+            }
+        );
+        let mut sent = reset(3, Reset::ProtocolError);
+        sent.extend(reset(7, Reset::Cancel));
+        assert_eq!(
+            client::frames(&mut sent),
+            [
+                Seen::Reset {
+                    stream: 3,
+                    status: 1
+                },
+                Seen::Reset {
+                    stream: 7,
+                    status: 5
+                }
+            ]
+        );
     }
 }

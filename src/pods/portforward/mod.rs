@@ -146,6 +146,21 @@ impl Sandbox {
         })
     }
 
+    /// A hostNetwork pod's sandbox whose pause process is `pid`, a child
+    /// of the test: dials go to the host's loopback, and the session ends
+    /// when the child does.
+    #[cfg(test)]
+    pub fn host_network_of(pid: u32) -> Sandbox {
+        let pid = rustix::process::Pid::from_raw(pid as i32).expect("a pid");
+        Sandbox {
+            id: "sandbox-of-the-test".to_string(),
+            ns_path: "host".to_string(),
+            netns: NetNs::start_apart(None).expect("the host's namespace"),
+            exited: rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty())
+                .expect("a pidfd of the test's child"),
+        }
+    }
+
     /// The sandbox's pause process, readable once it has exited: the pod
     /// was deleted or its sandbox died, and every session through it ends.
     pub fn watch_exit(&self) -> Result<AsyncFd<OwnedFd>> {
