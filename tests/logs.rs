@@ -231,3 +231,48 @@ spec:
         "Error from server (BadRequest): previous terminated container \"c\" in pod \"once\" not found\n"
     );
 }
+
+/// `pod logs` and `pod logs -f` whose reader has gone (`| head -1`) end by
+/// SIGPIPE, as kubectl does; they ended with exit 0 as if all was read.
+#[test]
+fn logs_whose_reader_has_gone_end_by_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    let file = env.manifest(
+        "talk.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: talk
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'echo hello; exec sleep 3600']
+",
+    );
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while env.run(&["logs", "talk"]).stdout != b"hello\n" {
+        assert!(std::time::Instant::now() < deadline, "no log line");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for args in [&["logs", "talk"][..], &["logs", "-f", "talk"]] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = env.pod().args(args).stdout(writer).output().unwrap();
+        assert_eq!(
+            out.status.signal(),
+            Some(13),
+            "pod {args:?}: {:?}; stderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "pod {args:?}");
+    }
+    env.ok(&["delete", "pod", "talk", "--grace-period=1"]);
+}

@@ -98,9 +98,10 @@ pub struct Server {
 }
 
 /// Serves the API for `store` on 127.0.0.1:`port` (0: any free port)
-/// until SIGINT or SIGTERM. Prints the URL once listening, and records it
-/// in `<root>/serve/address` for `pod kubeconfig`.
-pub fn serve(store: Store, port: u16) -> Result<()> {
+/// until SIGINT or SIGTERM. Once listening, records the URL in
+/// `<root>/serve/address` for `pod kubeconfig` and hands it to `announce`
+/// (the CLI prints it).
+pub fn serve(store: Store, port: u16, announce: impl FnOnce(&str)) -> Result<()> {
     let pki = pki::ensure(&store)?;
     let tls = tls::Tls::new(&pki)?;
     let server = Arc::new(Server {
@@ -123,9 +124,7 @@ pub fn serve(store: Store, port: u16) -> Result<()> {
         let address_file = pki::dir(&server.store).join("address");
         crate::store::write_atomic(&address_file, url.as_bytes())
             .with_context(|| format!("writing {}", address_file.display()))?;
-        println!("Serving the Kubernetes API on {url}");
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
+        announce(&url);
         tokio::select! {
             result = conn::run(server.clone(), listener, Arc::new(tls)) => result,
             () = stop_signal() => Ok(()),

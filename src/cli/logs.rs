@@ -172,12 +172,12 @@ fn emit(
     Ok(finish(out.write_all(&bytes))? && more)
 }
 
-/// Whether output can go on: `pod logs | head` closing the pipe is no
-/// error, just the end.
+/// Whether output can go on: `pod logs | head` closing the pipe ends the
+/// process by SIGPIPE, as it ends kubectl (and every other command).
 fn finish(result: std::io::Result<()>) -> Result<bool> {
     match result {
         Ok(()) => Ok(true),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => super::output::die_of_sigpipe(),
         Err(e) => Err(e.into()),
     }
 }

@@ -75,7 +75,7 @@ fn failed(err: &io::Error) -> ! {
 
 /// Ends the process by SIGPIPE, as kubectl ends: Rust's runtime ignores the
 /// signal at start-up, so its default action is put back first.
-fn die_of_sigpipe() -> ! {
+pub fn die_of_sigpipe() -> ! {
     // SAFETY: signal(2) and raise(3) take plain integers; SIG_DFL installs
     // no handler of ours, and the process ends in raise.
     unsafe {

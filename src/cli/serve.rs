@@ -14,5 +14,8 @@ pub struct Args {
 }
 
 pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
-    crate::apiserver::serve(global.store()?, args.port)
+    // A reader that has gone ends the server as any command (`out!`).
+    crate::apiserver::serve(global.store()?, args.port, |url| {
+        outln!("Serving the Kubernetes API on {url}")
+    })
 }
