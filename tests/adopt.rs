@@ -466,3 +466,119 @@ spec:
     );
     delete_and_check_clean(&env, "words", &uid);
 }
+
+/// A pod that writes, into a host directory, the order in which it was
+/// stopped: its preStop hook, then its SIGTERM handler; and a container
+/// that ignores SIGTERM (sleep as PID 1), so the grace period is waited
+/// out before its SIGKILL.
+fn polite_pod(name: &str, out: &std::path::Path, grace: u32) -> String {
+    format!(
+        "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  terminationGracePeriodSeconds: {grace}
+  volumes:
+  - name: out
+    hostPath: {{path: {out}, type: Directory}}
+  containers:
+  - name: polite
+    image: busybox
+    imagePullPolicy: Never
+    volumeMounts:
+    - {{name: out, mountPath: /out}}
+    command: [sh, -c, 'trap \"echo term >> /out/order; exit 0\" TERM; while true; do sleep 0.1; done']
+    lifecycle:
+      preStop:
+        exec:
+          command: [sh, -c, 'echo pre-stop >> /out/order']
+  - name: stubborn
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, '3600']
+",
+        out = out.display()
+    )
+}
+
+/// `delete` of a pod whose supervisor and keeper were both killed stops
+/// it as the kubelet, restarted by systemd, stops a pod deleted while it
+/// was down: a new supervisor adopts the pod and runs its preStop hook,
+/// sends SIGTERM, and kills at the end of the grace period; not a SIGKILL
+/// of everything at once from the records.
+#[test]
+fn a_delete_of_a_pod_whose_supervisor_and_keeper_died_runs_its_pre_stop_hook_and_grace_period() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let out = env.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let uid = create(&env, "stop", &polite_pod("stop", &out, 2));
+    wait_until(&env, "stop", "both containers ready", || {
+        (jsonpath(&env, "stop", "{.status.containerStatuses[*].ready}") == "true true")
+            .then_some(())
+    });
+    let supervisor = common::pods::kill_supervisor_for_good(&env, &uid);
+
+    // Nothing reads the pod in between: the delete is the first to find
+    // it lost.
+    let begun = Instant::now();
+    let deleted = env.ok(&["delete", "pod", "stop"]);
+    let took = begun.elapsed();
+    assert_eq!(deleted, "pod \"stop\" deleted\n");
+    let order = std::fs::read_to_string(out.join("order")).unwrap_or_default();
+    assert_eq!(order, "pre-stop\nterm\n", "the preStop hook, then SIGTERM");
+    // sleep ignores SIGTERM: its SIGKILL came at the end of the 2 s grace
+    // period (the upper bound leaves a loaded machine room).
+    assert!(took >= Duration::from_millis(1900), "{took:?}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
+    assert_ne!(recorded_pid(&env, &uid, "supervisor.pid"), Some(supervisor));
+    assert!(env.fails(&["get", "pod", "stop"]).contains("not found"));
+    let deadline = Instant::now() + common::pods::PATIENCE;
+    let mut left = common::pods::leftovers(&env, &uid);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        left = common::pods::leftovers(&env, &uid);
+    }
+    assert!(left.is_empty(), "left behind: {left:#?}");
+}
+
+/// A pod being deleted whose supervisor and keeper then died is not left
+/// Terminating (and Unknown) for good: the next command that reads it
+/// starts a supervisor that adopts it and goes on with the deletion, as a
+/// restarted kubelet finishes the deletions it finds, and nothing of the
+/// pod is left once its grace period is spent.
+#[test]
+fn a_terminating_pod_whose_supervisor_and_keeper_died_is_finished_by_the_next_get() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let out = env.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let uid = create(&env, "ending", &polite_pod("ending", &out, 3));
+    wait_until(&env, "ending", "both containers ready", || {
+        (jsonpath(&env, "ending", "{.status.containerStatuses[*].ready}") == "true true")
+            .then_some(())
+    });
+    let stubborn = container_pid(&env, &uid, "stubborn").unwrap();
+    env.ok(&["delete", "pod", "ending", "--wait=false"]);
+    common::pods::kill_supervisor_for_good(&env, &uid);
+    assert!(state(stubborn).is_some_and(|s| s != 'Z'), "sleep runs on");
+
+    // One read, and no other: the pod is gone within its grace period
+    // (3 s, with a loaded machine's room), and everything it held.
+    let shown = env.ok(&["get", "pods", "--no-headers"]);
+    assert!(shown.is_empty() || shown.contains("Terminating"), "{shown}");
+    let record = env.root().join("pods").join("default").join("ending");
+    let deadline = Instant::now() + common::pods::PATIENCE;
+    let mut left = common::pods::leftovers(&env, &uid);
+    while (record.exists() || !left.is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        left = common::pods::leftovers(&env, &uid);
+    }
+    assert!(!record.exists(), "the pod's record is still stored");
+    assert!(left.is_empty(), "left behind: {left:#?}");
+    assert!(!matches!(state(stubborn), Some(s) if s != 'Z'));
+    assert!(env.fails(&["get", "pod", "ending"]).contains("not found"));
+}
+

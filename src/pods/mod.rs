@@ -25,6 +25,7 @@ pub mod session;
 mod start;
 mod terminate;
 
+use revive::revive_to_delete;
 pub use revive::{maybe_lost, revive};
 pub use schedule::{flush_if_due, queue, retry_quietly};
 pub use start::{Starting, recover, start, start_stored};

@@ -1,21 +1,25 @@
 //! A pod whose supervisor and keeper both died (`kill -9` of both, the OOM
 //! killer) is taken back by the next command that reads it (`get`,
-//! `describe`, `wait`, `logs`, `attach`, the API server's reads), as
-//! systemd restarts a killed kubelet, which adopts what its runtime kept
-//! running: a new supervisor adopts the pod (`pods::recover`,
-//! `supervisor::lifecycle::adopt`), and the command reads it again.
+//! `describe`, `wait`, `logs`, `attach`, the API server's reads) or
+//! deletes it, as systemd restarts a killed kubelet, which adopts what its
+//! runtime kept running: a new supervisor adopts the pod (`pods::recover`,
+//! `supervisor::lifecycle::adopt`), and the command reads it again, or
+//! asks the new supervisor to stop it.
 //!
-//! Only a pod that reads Unknown is looked at (its supervisor is gone,
-//! `store::observed`), so a command that reads supervised pods pays
-//! nothing. It is left alone when its keeper lives (the keeper starts the
-//! next supervisor itself, after a back-off if they keep dying), when no
-//! supervisor ever ran it here (the node restarted: `pod up` brings it
-//! back, `pods::boot`), and when it is being deleted: the deletion's
-//! command does the dead supervisor's work, or the next `delete` does
-//! (`pods::terminate`). The check and the start are made under the pod's
-//! lock, which `delete` takes to mark the pod, so a pod is either revived
-//! before the mark (and `delete` asks the new supervisor) or left to the
-//! deletion.
+//! Only a pod that reads Unknown is looked at by a read (its supervisor
+//! is gone, `store::observed`), so a command that reads supervised pods
+//! pays nothing. It is left alone when its keeper lives (the keeper starts
+//! the next supervisor itself, after a back-off if they keep dying), when
+//! no supervisor ever ran it here (the node restarted: `pod up` brings it
+//! back, `pods::boot`), and when it is finished. A pod being deleted is
+//! taken back too: the new supervisor goes on with the deletion, with what
+//! is left of its grace period, and removes the pod at its end, as a
+//! restarted kubelet finishes the deletions it finds; so a Terminating pod
+//! does not stay Terminating and Unknown for good. The check and the start
+//! are made under the pod's lock, which `delete` holds while it marks the
+//! pod and while it does a dead supervisor's work itself
+//! (`pods::terminate`), so a pod is never adopted while that command tears
+//! it down.
 
 use k8s_openapi::api::core::v1::Pod;
 
@@ -37,9 +41,34 @@ pub fn maybe_lost(pod: &Pod) -> bool {
 /// start says why in its log, `supervisor.log` of the run directory, and
 /// the pod reads Unknown as before).
 pub fn revive(store: &Store, pods: &[&Pod]) -> Vec<bool> {
+    adopt(store, pods, maybe_lost)
+}
+
+/// Starts a supervisor that adopts `pod`, about to be deleted, if its
+/// supervisor and keeper both died, and waits until it listens: `delete`
+/// then asks it to stop the pod, which runs the preStop hooks and gives
+/// the containers their grace period, as the kubelet, restarted by
+/// systemd, stops a pod deleted while it was down. Whether it was revived.
+/// `pod` may be the manifest alone (no status): its records are looked
+/// at instead, without the lock first, so a delete of a supervised pod
+/// pays two small reads.
+pub fn revive_to_delete(store: &Store, pod: &Pod) -> bool {
+    let lost =
+        |pod: &Pod| pod_uid(pod).is_ok_and(|uid| orphaned(&Records::new(&store.pod_run_dir(uid))));
+    adopt(store, &[pod], lost) == [true]
+}
+
+/// Whether the pod of `records` had a supervisor, and it and its keeper
+/// are both gone.
+fn orphaned(records: &Records) -> bool {
+    records.supervisor_state() == SupervisorState::Gone && records.live_keeper().is_none()
+}
+
+/// [`revive`] of the pods that `lost` picks.
+fn adopt(store: &Store, pods: &[&Pod], lost: impl Fn(&Pod) -> bool) -> Vec<bool> {
     let mut starting = Vec::new();
     for (i, pod) in pods.iter().enumerate() {
-        if !maybe_lost(pod) {
+        if !lost(pod) {
             continue;
         }
         let Ok(Some((lock, pod))) = claim(store, pod) else {
@@ -59,8 +88,8 @@ pub fn revive(store: &Store, pods: &[&Pod]) -> Vec<bool> {
     revived
 }
 
-/// The pod as stored, under its lock, if it is still this pod, not being
-/// deleted, not finished, and its supervisor and keeper are both gone.
+/// The pod as stored, under its lock, if it is still this pod, not
+/// finished, and its supervisor and keeper are both gone.
 fn claim(store: &Store, pod: &Pod) -> anyhow::Result<Option<(crate::store::Lock, Pod)>> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
     let name = pod.metadata.name.as_deref().unwrap_or_default();
@@ -70,11 +99,10 @@ fn claim(store: &Store, pod: &Pod) -> anyhow::Result<Option<(crate::store::Lock,
     else {
         return Ok(None);
     };
-    if stored.metadata.uid.as_deref() != Some(uid) || stored.metadata.deletion_timestamp.is_some() {
+    if stored.metadata.uid.as_deref() != Some(uid) {
         return Ok(None);
     }
-    let records = Records::new(&store.pod_run_dir(uid));
-    if records.supervisor_state() != SupervisorState::Gone || records.live_keeper().is_some() {
+    if !orphaned(&Records::new(&store.pod_run_dir(uid))) {
         return Ok(None);
     }
     let recorded = store.read_pod_status(namespace, name)?;

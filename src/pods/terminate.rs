@@ -1,7 +1,9 @@
 //! `pod delete` for one pod: mark it Terminating, ask its supervisor to
-//! stop it and wait for the end; when the supervisor is gone, do its work
-//! from the records it left (kill the pod's processes, tear the runtime
-//! state down, remove the files).
+//! stop it and wait for the end. A pod whose supervisor and keeper both
+//! died gets a new supervisor first (`pods::revive`), which stops it as
+//! any other: preStop hooks, then the grace period. When no supervisor
+//! answers, its work is done here from the records it left (kill the
+//! pod's processes, tear the runtime state down, remove the files).
 
 use std::fs;
 
@@ -33,6 +35,12 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
         Termination::Immediate => 0,
     };
     let force = how == Termination::Immediate;
+    // Before the mark, so the new supervisor stops the pod for this
+    // delete's request, with its grace period whole. Killed at once
+    // anyway, a forced deletion needs none.
+    if !force {
+        super::revive_to_delete(store, pod);
+    }
     match mark_terminating(store, &namespace, &name, &uid, grace) {
         // On a full disk the mark cannot be written; the deletion, which
         // frees space, goes on without it.
@@ -212,6 +220,11 @@ fn disk_full(e: &anyhow::Error) -> bool {
 /// same name).
 fn remove_record(store: &Store, namespace: &str, name: &str, uid: &str) -> Result<()> {
     let _lock = store.lock(Kind::Pod, namespace, name)?;
+    remove_record_locked(store, namespace, name, uid)
+}
+
+/// [`remove_record`], the pod's lock held by the caller.
+fn remove_record_locked(store: &Store, namespace: &str, name: &str, uid: &str) -> Result<()> {
     if let Some(Object::Pod(p)) = store.get_as(Kind::Pod, namespace, name, Detail::Manifest)?
         && p.metadata.uid.as_deref() == Some(uid)
     {
@@ -226,9 +239,13 @@ fn clean_up(store: &Store, pod: &Pod, records: &Records) -> Result<()> {
     let namespace = pod.metadata.namespace.clone().unwrap_or_default();
     let name = pod.metadata.name.clone().unwrap_or_default();
     let uid = pod_uid(pod)?.to_string();
+    // Under the pod's lock: a command that reads the pod meanwhile does
+    // not start a supervisor to adopt what is torn down here
+    // (`pods::revive`); it waits, then finds the pod gone.
+    let _lock = store.lock(Kind::Pod, &namespace, &name)?;
     tear_down(store, pod, records)?;
     crate::fault::point("delete-torn-down");
-    remove_record(store, &namespace, &name, &uid)
+    remove_record_locked(store, &namespace, &name, &uid)
 }
 
 /// `clean_up` but for the pod record: processes, runtime state, logs and
