@@ -582,3 +582,84 @@ fn a_terminating_pod_whose_supervisor_and_keeper_died_is_finished_by_the_next_ge
     assert!(env.fails(&["get", "pod", "ending"]).contains("not found"));
 }
 
+/// `pod attach -it` to container `shell` of pod `name` in a terminal.
+fn attach_terminal(env: &Env, name: &str, tag: &str) -> common::Terminal {
+    let (root, run_root) = (env.root(), env.run_root());
+    let dir = env.dir.path().join(format!("term-{tag}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    common::Terminal::start(
+        &dir,
+        &[("POD_ROOT", &root), ("POD_RUN_ROOT", &run_root)],
+        &[
+            env!("CARGO_BIN_EXE_pod"),
+            "attach",
+            "-it",
+            name,
+            "-c",
+            "shell",
+        ],
+        100,
+        30,
+    )
+}
+
+/// A tty container keeps its terminal when its supervisor and keeper both
+/// die: the pause process kept its pty master, which the supervisor that
+/// adopts the pod takes back, so the shell (the same process, its state
+/// intact) is attached to again, and what it writes goes on into its log.
+/// Without it the kernel hangs the terminal up with its last master: the
+/// shell's input ends.
+#[test]
+fn a_tty_container_keeps_its_terminal_when_its_supervisor_and_keeper_die() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let yaml = "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: term
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: shell
+    image: busybox
+    imagePullPolicy: Never
+    stdin: true
+    tty: true
+";
+    let uid = create(&env, "term", yaml);
+    wait_until(&env, "term", "the shell ready", || {
+        (jsonpath(&env, "term", "{.status.containerStatuses[0].ready}") == "true").then_some(())
+    });
+    let shell = container_pid(&env, &uid, "shell").unwrap();
+    let before = attach_terminal(&env, "term", "before");
+    before.expect("If you don't see a command prompt, try pressing enter.");
+    before.press(&["Enter"]);
+    before.expect("#");
+    before.type_text("KEPT=ye''s; echo set\r");
+    before.wait_for("set", Duration::from_secs(60), |s| {
+        s.lines().any(|l| l.trim_end() == "set")
+    });
+    drop(before);
+
+    let supervisor = common::pods::kill_supervisor_for_good(&env, &uid);
+    // The next read adopts the pod.
+    env.ok(&["get", "pod", "term"]);
+    assert!(recorded_pid(&env, &uid, "supervisor.pid").is_some_and(|p| p != supervisor));
+
+    let after = attach_terminal(&env, "term", "after");
+    after.expect("If you don't see a command prompt, try pressing enter.");
+    after.press(&["Enter"]);
+    after.type_text("echo still-$KEPT\r");
+    after.wait_for("the shell's variable", Duration::from_secs(60), |s| {
+        s.lines().any(|l| l.trim_end() == "still-yes")
+    });
+    drop(after);
+    assert_eq!(container_pid(&env, &uid, "shell"), Some(shell));
+    assert_eq!(
+        jsonpath(&env, "term", "{.status.containerStatuses[0].restartCount}"),
+        "0"
+    );
+    common::pods::wait_log(&env, "term", &uid, "shell", "still-yes");
+    delete_and_check_clean(&env, "term", &uid);
+}

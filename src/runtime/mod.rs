@@ -88,6 +88,7 @@ mod exe;
 mod exec;
 mod identity;
 pub(crate) mod init;
+mod kept_ttys;
 pub(crate) mod layers;
 pub mod netns;
 mod pause;
@@ -108,7 +109,7 @@ pub mod user;
 pub mod userns;
 pub mod volumes;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow};
@@ -252,6 +253,9 @@ pub struct PodRuntime {
     /// Whether directories on the state disk are buried rather than
     /// removed (see [`PodRuntime::bury_removals`]).
     bury: bool,
+    /// The socket its pause process keeps the terminals in, in a pod with
+    /// a `tty: true` container (see [`kept_ttys`]).
+    kept_ttys: Option<kept_ttys::KeptTtys>,
 }
 
 impl PodRuntime {
@@ -324,6 +328,7 @@ impl PodRuntime {
             node_config: NodeConfig::defaults(store.root()),
             dns_warnings: Vec::new(),
             bury: false,
+            kept_ttys: None,
         })
     }
 
@@ -354,6 +359,54 @@ impl PodRuntime {
     /// The pod's uid (checked by `open`).
     fn uid(&self) -> &str {
         self.pod.metadata.uid.as_deref().unwrap_or_default()
+    }
+
+    fn has_tty_container(&self) -> bool {
+        let spec = self.pod.spec.as_ref();
+        spec.iter()
+            .flat_map(|s| s.init_containers.iter().flatten().chain(&s.containers))
+            .any(|c| c.tty == Some(true))
+    }
+
+    /// Keeps the pty masters of the running `tty: true` containers (each
+    /// with the container's number) with the pause process, in place of
+    /// those kept before, so that they outlive the supervisor and its
+    /// keeper (see [`kept_ttys`]).
+    pub fn keep_ttys(&mut self, masters: &[(u32, BorrowedFd<'_>)]) -> Result<()> {
+        match self.kept_ttys() {
+            Some(kept) => kept.keep(masters),
+            None => Ok(()),
+        }
+    }
+
+    /// The pty masters the pause process keeps (each with its container's
+    /// number), taken back by a supervisor that adopts the pod: until the
+    /// next [`PodRuntime::keep_ttys`] it keeps none.
+    pub fn take_kept_ttys(&mut self) -> Vec<(u32, OwnedFd)> {
+        let taken = self.kept_ttys().map(|kept| kept.take());
+        taken
+            .transpose()
+            .unwrap_or_else(|e| {
+                eprintln!("pod-supervisor: {e:#}");
+                None
+            })
+            .unwrap_or_default()
+    }
+
+    /// The pause process's socket: made with it, or taken from it (a pod
+    /// adopted from a dead supervisor).
+    fn kept_ttys(&mut self) -> Option<&mut kept_ttys::KeptTtys> {
+        if self.kept_ttys.is_none() && self.has_tty_container() {
+            let sandbox = self.sandbox.as_ref().filter(|s| s.is_alive())?;
+            let pid = rustix::process::Pid::from_raw(sandbox.pid)?;
+            let pidfd =
+                rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()?;
+            // Still the pause process once its pidfd is held.
+            if sandbox.is_alive() {
+                self.kept_ttys = kept_ttys::KeptTtys::of_pause(pidfd.as_fd());
+            }
+        }
+        self.kept_ttys.as_mut()
     }
 
     fn shares_pid_namespace(&self) -> bool {
@@ -410,11 +463,20 @@ impl PodRuntime {
         } else {
             None
         };
+        let (kept, ends) = match self.has_tty_container() {
+            true => {
+                let (kept, ends) = kept_ttys::KeptTtys::new()?;
+                (Some(kept), ends)
+            }
+            false => (None, Vec::new()),
+        };
         let pid = sandbox::start(
             &spec,
             entry.thread_files,
             user.as_ref().map(|fd| fd.as_fd()),
+            ends,
         )?;
+        self.kept_ttys = kept;
         // The pause process holds the namespace from now on.
         drop(user);
         let joined = entry.procs_files.iter().try_for_each(|file| {
@@ -444,6 +506,7 @@ impl PodRuntime {
     /// sandbox). The containers that joined it are the caller's to have
     /// stopped first.
     pub fn forget_sandbox(&mut self) -> Result<()> {
+        self.kept_ttys = None;
         if let Some(sandbox) = self.sandbox.take().filter(|s| s.is_alive()) {
             // A pause process still running is not a dead sandbox's.
             let _ = crate::process::kill(sandbox.pid, libc::SIGKILL);

@@ -7,7 +7,9 @@
 //! namespace whose root is an empty read-only tmpfs, so `/proc/1/root` and
 //! `/proc/1/cwd` lead nowhere; the kubelet's pause identity 65535:65535 with
 //! every capability set empty (the bounding set included) and no_new_privs;
-//! no file descriptors at all; not dumpable, so only a process with
+//! no file descriptors but, in a pod with a `tty: true` container, the two
+//! ends of the socket that keeps its terminals ([`super::kept_ttys`]); not
+//! dumpable, so only a process with
 //! CAP_SYS_PTRACE (the supervisor, root on the host) opens its
 //! `/proc/<pid>/` entries, such as the `ns/` files containers join; and its
 //! program is not the host's binary but the tiny static one of
@@ -15,7 +17,7 @@
 
 use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -49,11 +51,13 @@ pub struct SandboxSpec {
 /// [`super::userns`]) it joins that namespace before it makes the others,
 /// so they are owned by it: root in the pod then has its capabilities
 /// over the pod's network (and sysfs can be mounted for it), and none over
-/// the host's.
+/// the host's. It holds `kept` at [`super::kept_ttys::PAUSE_FDS`] (none,
+/// or the two ends of [`super::kept_ttys::KeptTtys::new`]).
 pub fn start(
     spec: &SandboxSpec,
     born_in: Vec<PathBuf>,
     user: Option<BorrowedFd<'_>>,
+    kept: Vec<OwnedFd>,
 ) -> Result<i32> {
     let user = user.map(|fd| fd.as_raw_fd());
     let hostname = CString::new(spec.hostname.as_str()).context("hostname contains NUL")?;
@@ -102,8 +106,9 @@ pub fn start(
                 std::ptr::null_mut(),
             ))?;
             // Every descriptor, stdio included, ends at execve: the pause
-            // holds nothing open. (Closing them now would also close the
-            // pipe on which a failed execve is reported.)
+            // holds nothing open but `kept`, placed after this hook.
+            // (Closing them now would also close the pipe on which a
+            // failed execve is reported.)
             check(libc::syscall(
                 libc::SYS_close_range,
                 0,
@@ -113,20 +118,23 @@ pub fn start(
         }
         Ok(())
     };
-    let outcome = spawn::spawn(Reexec {
-        program: Program::Fd(super::pause::image()?),
-        argv0: PAUSE_ARGV0,
-        args: &[],
-        pid_namespace: if spec.pid {
-            PidNamespace::New
-        } else {
-            PidNamespace::Inherit
+    let outcome = spawn::spawn_with_fds(
+        Reexec {
+            program: Program::Fd(super::pause::image()?),
+            argv0: PAUSE_ARGV0,
+            args: &[],
+            pid_namespace: if spec.pid {
+                PidNamespace::New
+            } else {
+                PidNamespace::Inherit
+            },
+            born_in,
+            config: None,
+            stdio: Stdio::Null,
+            pre_exec: Some(Box::new(pre_exec)),
         },
-        born_in,
-        config: None,
-        stdio: Stdio::Null,
-        pre_exec: Some(Box::new(pre_exec)),
-    })?;
+        kept,
+    )?;
     match outcome {
         Outcome::Executed(pid) => Ok(pid),
         Outcome::Failed(message) => bail!("starting the pause process: {message}"),

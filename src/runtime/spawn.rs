@@ -93,7 +93,12 @@ pub struct Reexec<'a> {
 /// Forks and executes the program as described, then waits until the
 /// child has executed its final program or failed.
 pub fn spawn(reexec: Reexec<'_>) -> Result<Outcome> {
-    let launched = launch(reexec)?;
+    spawn_with_fds(reexec, Vec::new())
+}
+
+/// As [`spawn`], and the child inherits `fds` (see [`launch_with_fds`]).
+pub fn spawn_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Outcome> {
+    let launched = launch_with_fds(reexec, fds)?;
     let pid = launched.pid();
     match launched.finish()? {
         Ok(()) => Ok(Outcome::Executed(pid)),
@@ -147,14 +152,9 @@ impl Launched {
 }
 
 /// Forks and executes the program as described; returns once the child
-/// runs it (see [`Launched::finish`] for the rest).
-pub fn launch(reexec: Reexec<'_>) -> Result<Launched> {
-    launch_with_fds(reexec, Vec::new())
-}
-
-/// As [`launch`], and the child inherits `fds` as [`INHERITED_FD`],
-/// `INHERITED_FD + 1`, ... (in order, without close-on-exec: the child
-/// takes them over). Needs a configuration (`reexec.config`).
+/// runs it (see [`Launched::finish`] for the rest). The child inherits
+/// `fds` as [`INHERITED_FD`], `INHERITED_FD + 1`, ... (in order, without
+/// close-on-exec: the child takes them over).
 pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched> {
     let Reexec {
         program,
@@ -170,9 +170,6 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
         Some(_) => Some((pipe()?, pipe()?)),
         None => None,
     };
-    if handshake.is_none() && !fds.is_empty() {
-        anyhow::bail!("fds are passed only to a child with a configuration");
-    }
     // (fd here, fd in the child), computed before the fork: the child may
     // not allocate.
     let mut placement: Vec<(i32, i32)> = Vec::with_capacity(2 + fds.len());
@@ -183,6 +180,10 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
     for (i, fd) in fds.iter().enumerate() {
         placement.push((fd.as_raw_fd(), INHERITED_FD + i as i32));
     }
+    // Above every number placed (a child without a configuration has
+    // nothing at CONFIG_FD and ERROR_FD, and its inherited fds still
+    // start at INHERITED_FD).
+    let first_free = placement.iter().map(|&(_, at)| at + 1).max().unwrap_or(3);
 
     let (mut command, exec_fd) = match program {
         Program::Pod => (Command::new(super::exe::path()?), None),
@@ -229,7 +230,6 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
             if let Some(hook) = pre_exec.as_mut() {
                 hook()?;
             }
-            let first_free = 3 + placement.len() as i32;
             // The program's fd out of the way of the numbers placed below.
             let exec = match &exec_fd {
                 Some((fd, argv)) => match libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free) {

@@ -193,6 +193,9 @@ struct Supervisor {
     keeper: Rc<Keeper>,
     /// Its exit pipe, until the reaper follows it (after adoption).
     keeper_exits: Option<OwnedFd>,
+    /// The pty masters of the running `tty: true` containers, by slot:
+    /// the pause process keeps them too (`PodRuntime::keep_ttys`).
+    ttys: BTreeMap<usize, OwnedFd>,
     /// Instants as the next supervisor reads them (`record_backoffs`).
     clock: super::backoff::Clock,
     /// The back-offs as last recorded.
@@ -460,6 +463,7 @@ impl Supervisor {
             taint_watch: evict::TaintWatch::default(),
             keeper: Rc::new(keeper),
             keeper_exits: None,
+            ttys: BTreeMap::new(),
             clock: super::backoff::Clock::now(),
             backoffs_written: BTreeMap::new(),
             pod,

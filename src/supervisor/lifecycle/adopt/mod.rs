@@ -25,10 +25,11 @@
 //! ContainerStatusUnknown, exit code 137, unless its cgroup counted an
 //! OOM kill), and the pipes of its stdout, stderr and stdin are opened
 //! again through /proc (`reopen_streams`), so that its output goes on
-//! into its log and attach works again. A process cannot be given a new
-//! parent: its later orphans go to the container's own init (or, with
-//! hostPID, the host's), and a tty container lost its terminal with the
-//! pty master (the kernel hung it up).
+//! into its log and attach works again; a tty container's pty master,
+//! which nothing can open again, is the one its pause process kept
+//! (`runtime::kept_ttys`). A process cannot be given a new parent: its
+//! later orphans go to the container's own init (or, with hostPID, the
+//! host's).
 //!
 //! What the dead supervisor was in the middle of is begun again or goes
 //! on: a container being created or pulled starts again (what its
@@ -42,6 +43,7 @@
 mod processes;
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::Pin;
@@ -84,8 +86,9 @@ fn terminated(state: &Option<ContainerState>) -> Option<&ContainerStateTerminate
 }
 
 impl Supervisor {
-    /// The keeper keeps duplicates of container `i`'s stream ends.
-    pub(super) fn keep_streams(&self, i: usize, kept: &Kept, output: &Output) {
+    /// The keeper keeps duplicates of container `i`'s stream ends, and
+    /// the pause process its pty master.
+    pub(super) fn keep_streams(&mut self, i: usize, kept: &Kept, output: &Output) {
         let keep = |stream, fd: Option<std::os::fd::BorrowedFd>| {
             if let (Some(slot), Some(fd)) = (keeper::slot(i, stream), fd) {
                 self.keeper.keep(slot, fd);
@@ -97,6 +100,32 @@ impl Supervisor {
         }
         keep(Stream::Stdin, kept.stdin.as_ref().map(|f| f.as_fd()));
         keep(Stream::Tty, kept.tty.as_ref().map(|f| f.as_fd()));
+        self.keep_tty(i, kept);
+    }
+
+    /// The pause process keeps container `i`'s pty master, if it has one,
+    /// with those of the other running containers.
+    fn keep_tty(&mut self, i: usize, kept: &Kept) {
+        if let Some(master) = kept.tty.as_ref().and_then(|m| m.try_clone().ok()) {
+            self.ttys.insert(i, master);
+            self.keep_ttys();
+        }
+    }
+
+    /// The pause process keeps the running containers' pty masters (in
+    /// place of those it kept).
+    fn keep_ttys(&self) {
+        let Some(rt) = &self.runtime else {
+            return;
+        };
+        let masters: Vec<(u32, std::os::fd::BorrowedFd)> = self
+            .ttys
+            .iter()
+            .map(|(&i, fd)| (i as u32, fd.as_fd()))
+            .collect();
+        if let Err(e) = rt.borrow_mut().keep_ttys(&masters) {
+            eprintln!("pod-supervisor: {e:#}");
+        }
     }
 
     /// What closes the keeper's duplicate of container `i`'s stdin, once
@@ -111,12 +140,16 @@ impl Supervisor {
         })
     }
 
-    /// Container `i`'s instance ended: the keeper lets its streams go.
-    pub(super) fn release_streams(&self, i: usize) {
+    /// Container `i`'s instance ended: the keeper lets its streams go, and
+    /// the pause process its pty master.
+    pub(super) fn release_streams(&mut self, i: usize) {
         for stream in STREAMS {
             if let Some(slot) = keeper::slot(i, stream) {
                 self.keeper.release(slot);
             }
+        }
+        if self.ttys.remove(&i).is_some() {
+            self.keep_ttys();
         }
     }
 
@@ -152,13 +185,27 @@ impl Supervisor {
             eprintln!("pod-supervisor: adopting: {e}");
             Default::default()
         });
+        // The pty masters the pause process kept: the only ones left when
+        // the keeper died too.
+        let mut kept_ttys: BTreeMap<usize, OwnedFd> = self
+            .runtime
+            .as_ref()
+            .expect("resumed")
+            .borrow_mut()
+            .take_kept_ttys()
+            .into_iter()
+            .map(|(i, fd)| (i as usize, fd))
+            .collect();
         let mut probes = Vec::new();
         for i in 0..self.slots.len() {
             let backoff = backoffs.get(&self.slots[i].spec.name);
-            if let Some(kinds) = self.adopt_container(i, &status, backoff) {
+            let tty = kept_ttys.remove(&i);
+            if let Some(kinds) = self.adopt_container(i, &status, backoff, tty) {
                 probes.push((i, kinds));
             }
         }
+        // Kept again: those of the containers adopted running.
+        self.keep_ttys();
         self.adopt_sandbox(&status, !probes.is_empty());
         // Probes reach the container through the sandbox.
         if self.netns.is_some() && !self.pause_died {
@@ -254,6 +301,7 @@ impl Supervisor {
         i: usize,
         status: &Option<PodStatus>,
         backoff: Option<&BackOffRecord>,
+        kept_tty: Option<OwnedFd>,
     ) -> Option<Vec<ProbeKind>> {
         let name = self.slots[i].spec.name.clone();
         let before = status_of(status, &name).cloned();
@@ -318,6 +366,23 @@ impl Supervisor {
                 // streams. They are opened again, and this keeper keeps
                 // them, for the supervisor after this one.
                 let orphan = pidfd.is_some() && parent_of(pid) != Some(keeper_pid());
+                let nothing = output.is_none() && kept.stdin.is_none() && kept.tty.is_none();
+                // Its terminal, which the pause process kept.
+                let (output, kept) = match kept_tty.filter(|_| orphan && nothing) {
+                    Some(master) => match master.try_clone() {
+                        Ok(reader) => {
+                            let output = Output::Tty(reader);
+                            let kept = Kept {
+                                stdin: None,
+                                tty: Some(master),
+                            };
+                            self.keep_streams(i, &kept, &output);
+                            (Some(output), kept)
+                        }
+                        Err(_) => (output, kept),
+                    },
+                    None => (output, kept),
+                };
                 let (output, kept) = match (output, kept) {
                     (
                         None,
@@ -336,7 +401,15 @@ impl Supervisor {
                         }
                         (output, kept)
                     }
-                    taken => taken,
+                    taken => {
+                        // Kept by the keeper: the pause process keeps it
+                        // again too (`adopt` sends them all at once).
+                        if let Some(master) = taken.1.tty.as_ref().and_then(|m| m.try_clone().ok())
+                        {
+                            self.ttys.insert(i, master);
+                        }
+                        taken
+                    }
                 };
                 let probes = self.adopt_live(
                     i,
