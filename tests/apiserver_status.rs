@@ -331,3 +331,108 @@ fn ready_waits_for_the_readiness_gates_condition() {
     assert_eq!(condition(&served, "Ready", "status"), "True");
     assert_eq!(condition(&served, "Ready", "reason"), "");
 }
+
+/// The entry of `manager` in the pod's managedFields, as kubectl shows it.
+fn managed_entry(served: &Served, manager: &str) -> serde_json::Value {
+    let pod: serde_json::Value = serde_json::from_str(&served.kubectl_ok(&[
+        "get",
+        "pod",
+        "gated",
+        "-o",
+        "json",
+        "--show-managed-fields",
+    ]))
+    .unwrap();
+    pod["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["manager"] == manager)
+        .cloned()
+        .unwrap_or(serde_json::Value::Null)
+}
+
+/// Status writes record their manager with subresource `status`, as the
+/// API server does, and keep the spec's managers (and a write through
+/// the pod keeps theirs); a server-side apply of the status is served:
+/// it conflicts with the field's other manager unless forced.
+#[test]
+fn status_writes_record_their_managers_and_server_side_apply_them() {
+    let served = serve_busybox();
+    let manifest = served.file("gated.yaml", GATED);
+    served.kubectl_ok(&["create", "-f", &manifest]);
+    served.kubectl_ok(&[
+        "patch",
+        "pod",
+        "gated",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status": {"conditions": [{"type": "example.com/gate", "status": "False"}]}}"#,
+    ]);
+    let gate_fields = serde_json::json!({"f:status": {"f:conditions": {
+        "k:{\"type\":\"example.com/gate\"}": {".": {}, "f:status": {}, "f:type": {}}}}});
+    let patcher = managed_entry(&served, "kubectl-patch");
+    assert_eq!(patcher["operation"], "Update", "{patcher}");
+    assert_eq!(patcher["subresource"], "status", "{patcher}");
+    assert_eq!(patcher["fieldsV1"], gate_fields, "{patcher}");
+    let creator = managed_entry(&served, "kubectl-create");
+    assert!(
+        creator["fieldsV1"]["f:spec"]["f:containers"].is_object(),
+        "{creator}"
+    );
+    // A label through the pod keeps the status's manager.
+    served.kubectl_ok(&["label", "pod", "gated", "tier=a"]);
+    assert_eq!(
+        managed_entry(&served, "kubectl-patch")["fieldsV1"],
+        gate_fields
+    );
+
+    let applied = served.file(
+        "status.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: gated
+status:
+  conditions:
+  - type: example.com/gate
+    status: 'True'
+",
+    );
+    let apply = [
+        "apply",
+        "--server-side",
+        "--subresource=status",
+        "-f",
+        &applied,
+    ];
+    let err = served.kubectl_fails(&apply);
+    assert!(
+        err.contains(
+            "Apply failed with 1 conflict: conflict with \"kubectl-patch\" with subresource \"status\" using v1: .status.conditions[type=\"example.com/gate\"].status"
+        ),
+        "{err}"
+    );
+    assert_eq!(condition(&served, "example.com/gate", "status"), "False");
+    let forced = [&apply[..], &["--force-conflicts"]].concat();
+    assert_eq!(served.kubectl_ok(&forced), "pod/gated serverside-applied\n");
+    assert_eq!(condition(&served, "example.com/gate", "status"), "True");
+    let applier = managed_entry(&served, "kubectl");
+    assert_eq!(applier["operation"], "Apply", "{applier}");
+    assert_eq!(applier["subresource"], "status", "{applier}");
+    assert_eq!(applier["fieldsV1"], gate_fields, "{applier}");
+    // The forced value is taken from the patcher; the item and its key
+    // stay shared.
+    assert_eq!(
+        managed_entry(&served, "kubectl-patch")["fieldsV1"],
+        serde_json::json!({"f:status": {"f:conditions": {
+            "k:{\"type\":\"example.com/gate\"}": {".": {}, "f:type": {}}}}})
+    );
+    served.kubectl_ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/gated",
+        "--timeout=120s",
+    ]);
+}

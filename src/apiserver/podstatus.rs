@@ -10,18 +10,22 @@
 //! (`store::conditions`) and read with it, by `pod get` as by the API.
 
 use k8s_openapi::api::core::v1::PodCondition;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ManagedFieldsEntry, Time};
+use serde_json::{Value, json};
 
 use super::request::{Reply, Request};
 use super::status::Status;
 use super::write::{
-    Place, body_json, invalid, now, patched, reply, same_name, typed, unsupported_patch, version_of,
+    Place, body_json, conflict, invalid, now, patched, reply, same_name, typed, unsupported_patch,
+    version_of,
 };
 use crate::api::field::{BadValue, ErrorType, FieldError};
+use crate::api::managed::{self, Manager};
 use crate::api::patch::PatchType;
 use crate::api::request::{self as options, Verb};
 use crate::api::validation::names;
 use crate::api::{Kind, Object};
+use crate::store::Detail;
 use crate::store::conditions::KUBELET_OWNED;
 
 /// `PUT` (`patching` false) or `PATCH .../pods/<name>/status`.
@@ -29,20 +33,47 @@ pub fn write(place: &Place, req: &Request, name: &str, patching: bool) -> Result
     let patch_type = match patching {
         false => None,
         true => match PatchType::from_content_type(req.header("content-type")) {
-            // Server-side apply of a status is not served.
-            Some(PatchType::Apply) | None => return Err(unsupported_patch()),
+            None => return Err(unsupported_patch()),
             Some(t) => Some(t),
         },
     };
     let verb = if patching { Verb::Patch } else { Verb::Update };
-    let opts = place.write_options(req, verb, false)?;
+    let apply = patch_type == Some(PatchType::Apply);
+    let opts = place.write_options(req, verb, apply)?;
+    let manager = Manager {
+        name: &opts.field_manager,
+        subresource: Some("status"),
+    };
     let store = &place.server.store;
     let _lock = store
         .lock(Kind::Pod, &place.namespace, name)
         .map_err(|e| place.fail(e))?;
     let (current, current_json) = place.current(name)?;
     let current_version = version_of(&current_json);
+    let entries = current
+        .metadata()
+        .managed_fields
+        .clone()
+        .unwrap_or_default();
+    // A server-side apply's managed fields come with its merge.
+    let mut applied = None;
     let sent = match patch_type {
+        Some(PatchType::Apply) => {
+            let config = body_json(req)?;
+            same_name(&config, name)?;
+            let (merged, after) = managed::apply(
+                Kind::Pod,
+                Some(&current_json),
+                &config,
+                entries.clone(),
+                manager,
+                opts.force,
+                &now(),
+            )
+            .map_err(|c| conflict(place.resource, c))?;
+            applied = Some(after);
+            merged
+        }
         Some(t) => patched(Kind::Pod, t, &current_json, &req.body)?,
         None => {
             let body = body_json(req)?;
@@ -89,6 +120,20 @@ pub fn write(place: &Place, req: &Request, name: &str, patching: bool) -> Result
         own.retain(|c| KUBELET_OWNED.contains(&c.type_.as_str()));
     }
     crate::store::conditions::merge(status, kept.clone(), &gates);
+    // The writer's managed fields, through status: what it changed of
+    // the conditions it can set (the supervisor's own, which it cannot,
+    // and the Ready a gate moves, are no client's).
+    let after = applied.unwrap_or_else(|| {
+        managed::record_update(
+            Kind::Pod,
+            Some(&with_conditions(&current_json, &stored)),
+            &with_conditions(&current_json, &kept),
+            entries.clone(),
+            manager,
+            &now(),
+        )
+    });
+    pod.metadata.managed_fields = Some(after.clone());
     if opts.dry_run {
         let mut json = Object::Pod(pod).to_json();
         json["metadata"]["resourceVersion"] = current_version.into();
@@ -99,11 +144,48 @@ pub fn write(place: &Place, req: &Request, name: &str, patching: bool) -> Result
             .write_pod_conditions(&place.namespace, name, kept)
             .map_err(|e| place.fail(e))?;
     }
+    if after != entries {
+        record_managers(place, name, after)?;
+    }
     reply(Ok((
         200,
         place.answer_stored(name, Object::Pod(pod))?,
         warnings,
     )))
+}
+
+/// `pod` (as JSON) with `conditions` for its whole status: what a
+/// status write's manager is recorded from.
+fn with_conditions(pod: &Value, conditions: &[PodCondition]) -> Value {
+    let mut pod = pod.clone();
+    pod["status"] = match conditions {
+        [] => json!({}),
+        _ => json!({ "conditions": conditions }),
+    };
+    pod
+}
+
+/// Stores the pod's managed fields (in its manifest, where a write
+/// through the pod keeps them too).
+fn record_managers(
+    place: &Place,
+    name: &str,
+    entries: Vec<ManagedFieldsEntry>,
+) -> Result<(), Status> {
+    let store = &place.server.store;
+    let manifest = store
+        .get_as(Kind::Pod, &place.namespace, name, Detail::Manifest)
+        .map_err(|e| place.fail(e))?;
+    let Some(Object::Pod(mut manifest)) = manifest else {
+        return Err(Status::not_found(
+            place.resource.group,
+            place.resource.name,
+            name,
+        ));
+    };
+    manifest.metadata.managed_fields = Some(entries);
+    manifest.status = None;
+    crate::objects::replace(store, &Object::Pod(manifest)).map_err(|e| place.fail(e))
 }
 
 /// `validatePodConditions`: a condition type other than the system's is

@@ -446,7 +446,7 @@ impl WithVersion for Value {
     }
 }
 
-fn conflict(resource: &Resource, c: managed::Conflicts) -> Status {
+pub(super) fn conflict(resource: &Resource, c: managed::Conflicts) -> Status {
     Status {
         code: 409,
         reason: "Conflict",

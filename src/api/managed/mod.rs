@@ -49,10 +49,9 @@ pub struct Conflicts {
     pub causes: Vec<(String, String)>,
 }
 
-/// What the server never records as owned: identity, versions and the
-/// record itself, and the part of the object the endpoint does not
-/// write (a pod's status through the pod, its spec through pods/status).
-fn unowned(kind: Kind, subresource: Option<&str>, path: &[String], whole: bool) -> bool {
+/// What the server never records as owned, whoever writes: identity,
+/// versions and the record itself.
+fn identity(path: &[String], whole: bool) -> bool {
     let elements: Vec<&str> = path.iter().map(String::as_str).collect();
     match elements.as_slice() {
         ["f:apiVersion"] | ["f:kind"] => true,
@@ -71,14 +70,34 @@ fn unowned(kind: Kind, subresource: Option<&str>, path: &[String], whole: bool) 
                 | "f:deletionTimestamp"
                 | "f:deletionGracePeriodSeconds"
         ),
-        ["f:status"] => subresource.is_none() && kind != Kind::ConfigMap && kind != Kind::Secret,
-        ["f:spec"] => subresource == Some("status"),
         _ => false,
     }
 }
 
+/// What a write through `subresource` never records as owned: identity,
+/// and the part of the object the endpoint does not write (a pod's
+/// status through the pod, its spec through pods/status).
+fn unowned(kind: Kind, subresource: Option<&str>, path: &[String], whole: bool) -> bool {
+    identity(path, whole)
+        || match path {
+            [field] if field == "f:status" => {
+                subresource.is_none() && kind != Kind::ConfigMap && kind != Kind::Secret
+            }
+            [field] if field == "f:spec" => subresource == Some("status"),
+            _ => false,
+        }
+}
+
 fn owned_fields(kind: Kind, subresource: Option<&str>, object: &Value) -> FieldSet {
     FieldSet::of(kind, object).without(|prefix, whole| unowned(kind, subresource, prefix, whole))
+}
+
+/// Every field of `object` some manager can own, through whichever
+/// endpoint: the other managers' entries keep what of theirs is still
+/// there. (A write through the pod keeps the entry of a manager of its
+/// status, and a status write the entries of the spec's managers.)
+fn present_fields(kind: Kind, object: &Value) -> FieldSet {
+    FieldSet::of(kind, object).without(identity)
 }
 
 fn entry_set(entry: &ManagedFieldsEntry) -> FieldSet {
@@ -118,6 +137,7 @@ pub fn record_update(
     now: &Time,
 ) -> Vec<ManagedFieldsEntry> {
     let new_set = owned_fields(kind, manager.subresource, new);
+    let present = present_fields(kind, new);
     let changed = match old {
         None => new_set.clone(),
         Some(old) => {
@@ -146,7 +166,7 @@ pub fn record_update(
             continue;
         }
         let set = entry_set(&entry)
-            .intersection(&new_set)
+            .intersection(&present)
             .difference(&changed);
         if !set.is_empty() {
             out.push(with_set(entry, &set));
@@ -216,7 +236,7 @@ pub fn apply(
     {
         set::remove_at(&mut merged, path);
     }
-    let present = owned_fields(kind, manager.subresource, &merged);
+    let present = present_fields(kind, &merged);
     let mut out = Vec::new();
     let mut own = None;
     for entry in entries {
@@ -450,6 +470,85 @@ mod tests {
         assert_eq!(
             fields(&entries, "other"),
             json!({"f:spec": {"f:containers": {"k:{\"name\":\"c\"}": {"f:image": {}}}}})
+        );
+    }
+
+    /// A manager writing through pods/status, as kubectl patch
+    /// --subresource=status does.
+    const STATUS: Manager = Manager {
+        name: "kubectl-patch",
+        subresource: Some("status"),
+    };
+
+    #[test]
+    fn status_writes_and_spec_writes_keep_each_others_managers() {
+        let created = update(None, &pod("busybox"), Vec::new(), CREATE);
+        let mut gated = pod("busybox");
+        gated["status"]["conditions"] = json!([{"type": "example.com/gate", "status": "True"}]);
+        // The status write owns the condition it added, through status,
+        // and the creator keeps the spec and labels it owns.
+        let entries = update(Some(&pod("busybox")), &gated, created.clone(), STATUS);
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            fields(&entries, "kubectl-create"),
+            fields(&created, "kubectl-create")
+        );
+        let status = entries
+            .iter()
+            .find(|e| e.manager.as_deref() == Some("kubectl-patch"));
+        assert_eq!(status.unwrap().subresource.as_deref(), Some("status"));
+        assert_eq!(
+            fields(&entries, "kubectl-patch"),
+            json!({"f:status": {"f:conditions": {"k:{\"type\":\"example.com/gate\"}": {
+                ".": {}, "f:status": {}, "f:type": {}}}}})
+        );
+        // A label through the pod itself keeps the status manager's entry.
+        let mut labelled = gated.clone();
+        labelled["metadata"]["labels"]["tier"] = json!("a");
+        let label = Manager {
+            name: "kubectl-label",
+            subresource: None,
+        };
+        let after = update(Some(&gated), &labelled, entries.clone(), label);
+        assert_eq!(
+            fields(&after, "kubectl-patch"),
+            fields(&entries, "kubectl-patch")
+        );
+        // So does an apply of the spec.
+        let applied = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                             "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        let (_, after) = apply_pod(Some(&gated), &applied, entries.clone(), false).unwrap();
+        assert_eq!(
+            fields(&after, "kubectl-patch"),
+            fields(&entries, "kubectl-patch")
+        );
+        // An apply through status owns what it applied there, and no spec.
+        let status_config = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            "status": {"conditions": [{"type": "example.com/other", "status": "False"}]}});
+        let applier = Manager {
+            name: "kubectl",
+            subresource: Some("status"),
+        };
+        let (merged, after) = apply(
+            Kind::Pod,
+            Some(&gated),
+            &status_config,
+            entries,
+            applier,
+            false,
+            &now(),
+        )
+        .unwrap();
+        assert_eq!(merged["status"]["conditions"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            fields(&after, "kubectl"),
+            json!({"f:status": {"f:conditions": {"k:{\"type\":\"example.com/other\"}": {
+                ".": {}, "f:status": {}, "f:type": {}}}}})
+        );
+        assert_eq!(
+            fields(&after, "kubectl-create"),
+            fields(&created, "kubectl-create")
         );
     }
 
