@@ -23,6 +23,7 @@
 //! | `changes` | inotify on the store's directories: what wakes the watches |
 //! | `openapi_v2` | /openapi/v2: the same schemas as Swagger 2.0, JSON or gnostic protobuf |
 //! | `podstatus` | pods/status writes: the conditions the supervisor does not own |
+//! | `protobuf` | request bodies in the Kubernetes protobuf encoding (DeleteOptions) |
 //! | `whoami` | SelfSubjectReview (`kubectl auth whoami`) |
 //! | `stream` | exec, attach, port-forward: WebSocket upgrades and their sessions |
 //!
@@ -66,6 +67,7 @@ mod openapi;
 mod openapi_v2;
 pub mod pki;
 mod podstatus;
+mod protobuf;
 mod read;
 mod request;
 mod resources;

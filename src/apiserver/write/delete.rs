@@ -1,16 +1,18 @@
 //! Deletes: one object (`pod delete`'s code), a collection chosen by
 //! selectors, and a pod's eviction.
 
+use std::borrow::Cow;
+
 use serde_json::{Value, json};
 
 use super::{Place, body_json, reply, version_of};
 use crate::api::Kind;
 use crate::api::request::{self as options, DeleteOptions};
-use crate::apiserver::podstatus;
 use crate::apiserver::read;
 use crate::apiserver::request::{Reply, Request};
 use crate::apiserver::routes::Target;
 use crate::apiserver::status::Status;
+use crate::apiserver::{podstatus, protobuf};
 use crate::pods::Termination;
 
 /// The termination a delete's grace period asks for.
@@ -24,9 +26,34 @@ fn termination(grace: Option<i64>) -> Termination {
     }
 }
 
+/// A delete's body as JSON, from the media types the API server reads
+/// DeleteOptions in (`NegotiateInputSerializer`): JSON (also when the
+/// type is left out), YAML, and protobuf, which client-go sends when it
+/// is configured for it.
+fn options_body(req: &Request) -> Result<Cow<'_, [u8]>, Status> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Cow::Borrowed(&req.body));
+    }
+    let content_type = req.header("content-type");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    match media_type {
+        "" | "application/json" => Ok(Cow::Borrowed(&req.body)),
+        "application/yaml" => Ok(Cow::Owned(body_json(req)?.to_string().into_bytes())),
+        "application/vnd.kubernetes.protobuf" => protobuf::delete_options(&req.body)
+            .map(|options| Cow::Owned(options.to_string().into_bytes()))
+            .map_err(|e| Status::bad_request(format!("error decoding DeleteOptions: {e}"))),
+        _ => Err(Status {
+            code: 415,
+            reason: "UnsupportedMediaType",
+            message: "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf".to_string(),
+            details: None,
+        }),
+    }
+}
+
 /// `DELETE .../<resource>/<name>`.
 pub(super) fn delete(place: &Place, req: &Request, name: &str) -> Result<Reply, Status> {
-    let opts = place.delete_options(req, &req.body)?;
+    let opts = place.delete_options(req, &options_body(req)?)?;
     reply(delete_one(place, name, &opts).map(|(code, body)| (code, body, Vec::new())))
 }
 
@@ -79,7 +106,7 @@ pub(super) fn delete_collection(
     req: &Request,
     target: &Target,
 ) -> Result<Reply, Status> {
-    let opts = place.delete_options(req, &req.body)?;
+    let opts = place.delete_options(req, &options_body(req)?)?;
     let (chosen, version) = read::chosen(place.server, req, place.resource, target)?;
     let mut deleted = Vec::new();
     for stamped in chosen {
