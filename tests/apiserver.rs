@@ -457,6 +457,21 @@ fn kubectl_explain_reads_the_served_schemas() {
         "{out}"
     );
     assert!(out.contains("  regarding\t<ObjectReference>"), "{out}");
+    // PodPresets: their own schemas, and the core ones they name.
+    let out = served.kubectl_ok(&["explain", "podpresets.spec"]);
+    assert!(
+        out.starts_with(
+            "GROUP:      settings.k8s.io\nKIND:       PodPreset\nVERSION:    v1alpha1\n\nFIELD: spec <PodPresetSpec>\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("PodPresetSpec is a description of a pod preset."),
+        "{out}"
+    );
+    assert!(out.contains("  env\t<[]EnvVar>\n"), "{out}");
+    let out = served.kubectl_ok(&["explain", "podpresets.spec.volumes.configMap.name"]);
+    assert!(out.contains("FIELD: name <string>"), "{out}");
     let out = served.kubectl(&["explain", "deployments"]);
     assert!(!out.status.success());
     assert_eq!(

@@ -11,8 +11,12 @@
 //! document's URL carries a hash of it, as the API server's do, so
 //! clients' caches of an older one are not used.
 //!
-//! PodPresets (settings.k8s.io/v1alpha1) have no schema here: the
-//! Kubernetes release that had them is older than k8s-openapi's.
+//! PodPresets (settings.k8s.io/v1alpha1) are older than k8s-openapi's
+//! Kubernetes release: their three schemas are written by hand in
+//! `openapi/apis__settings.k8s.io__v1alpha1.json`, with the descriptions
+//! of the last release that served them (1.19's `settings/v1alpha1`
+//! types), and take the core/v1 schemas they refer to (EnvVar, Volume,
+//! LabelSelector...) from that document.
 
 use std::sync::OnceLock;
 
@@ -33,6 +37,11 @@ const SCHEMAS: &[(&str, &str, &str)] = &[
         "v1",
         include_str!("openapi/apis__events.k8s.io__v1.json"),
     ),
+    (
+        "settings.k8s.io",
+        "v1alpha1",
+        include_str!("openapi/apis__settings.k8s.io__v1alpha1.json"),
+    ),
 ];
 
 /// One group version's document, serialized, and its hash.
@@ -47,18 +56,56 @@ pub fn info_version() -> String {
     format!("v{}.{}.0", super::discovery::MAJOR, super::discovery::MINOR)
 }
 
-/// Each group version's schemas, with the list rules the server merges
-/// by (`annotate`).
+/// Each group version's schemas, with the core/v1 ones they refer to
+/// and the list rules the server merges by (`annotate`).
 pub fn annotated_schemas() -> Vec<(&'static str, &'static str, Map<String, Value>)> {
+    let parse = |schemas: &str| -> Map<String, Value> {
+        serde_json::from_str(schemas).expect("the bundled schemas are JSON")
+    };
+    let core = parse(SCHEMAS[0].2);
     SCHEMAS
         .iter()
         .map(|(group, version, schemas)| {
-            let mut schemas: Map<String, Value> =
-                serde_json::from_str(schemas).expect("the bundled schemas are JSON");
+            let mut schemas = parse(schemas);
+            borrow_references(&mut schemas, &core);
             annotate(&mut schemas);
             (*group, *version, schemas)
         })
         .collect()
+}
+
+/// Adds to `schemas` each schema of `from` they refer to and lack, and
+/// what those refer to in turn: a document holds every schema it names.
+fn borrow_references(schemas: &mut Map<String, Value>, from: &Map<String, Value>) {
+    let mut wanted: Vec<String> = schemas.values().flat_map(references).collect();
+    while let Some(name) = wanted.pop() {
+        if schemas.contains_key(&name) {
+            continue;
+        }
+        if let Some(schema) = from.get(&name) {
+            wanted.extend(references(schema));
+            schemas.insert(name, schema.clone());
+        }
+    }
+}
+
+/// The names of the schemas `schema` refers to, at any depth.
+fn references(schema: &Value) -> Vec<String> {
+    match schema {
+        Value::Object(map) => map
+            .iter()
+            .flat_map(|(key, value)| match (key.as_str(), value) {
+                ("$ref", Value::String(r)) => r
+                    .strip_prefix("#/components/schemas/")
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect(),
+                _ => references(value),
+            })
+            .collect(),
+        Value::Array(items) => items.iter().flat_map(references).collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// The stored kinds whose lists merge by rules, and their schemas' names.
@@ -68,6 +115,7 @@ const ROOTS: &[(Kind, &str)] = &[
     (Kind::Namespace, "io.k8s.api.core.v1.Namespace"),
     (Kind::ConfigMap, "io.k8s.api.core.v1.ConfigMap"),
     (Kind::Secret, "io.k8s.api.core.v1.Secret"),
+    (Kind::PodPreset, "io.k8s.api.settings.v1alpha1.PodPreset"),
 ];
 
 /// Marks every list of the kinds' schemas with how the server merges it
@@ -353,6 +401,6 @@ mod tests {
                 assert!(schemas.contains_key(name), "{} refers to {name}", doc.path);
             }
         }
-        assert_eq!(documents().len(), 2);
+        assert_eq!(documents().len(), 3);
     }
 }
