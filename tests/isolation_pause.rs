@@ -479,3 +479,92 @@ fn the_container_init_is_not_dumpable() {
     assert!(!probe(init.0.id()), "the init is not dumpable");
     drop((config_write, error_read));
 }
+
+/// `take-fd PID FD`: takes descriptor FD of process PID with pidfd_getfd
+/// (which needs ptrace's attach right over it) and prints `taken: socket`
+/// (or what it is), or the error.
+const TAKE_FD: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    if (argc != 3) return 2;
+    int pidfd = syscall(434, atoi(argv[1]), 0); /* pidfd_open */
+    if (pidfd < 0) { printf("pidfd_open: %s\n", strerror(errno)); return 1; }
+    int fd = syscall(438, pidfd, atoi(argv[2]), 0); /* pidfd_getfd */
+    if (fd < 0) { printf("%s\n", strerror(errno)); return 1; }
+    struct stat st;
+    fstat(fd, &st);
+    printf("taken: %s\n", S_ISSOCK(st.st_mode) ? "socket" : "other");
+    return 0;
+}
+"#;
+
+/// In a pod with a tty container the pause process holds the two sockets
+/// that keep the pod's terminals (`runtime::kept_ttys`) and nothing else;
+/// a container of a `shareProcessNamespace` pod sees it as PID 1, and
+/// neither its root nor the pause identity can take them
+/// (`pidfd_getfd`): only a container given CAP_SYS_PTRACE can, which
+/// could ptrace the pod's processes anyway (the check that the attack
+/// reaches something).
+#[test]
+fn pause_keeps_the_terminals_out_of_reach_of_a_container_without_cap_sys_ptrace() {
+    let env = env();
+    let tools = tools(&env);
+    compile(&tools, "take-fd", TAKE_FD, &["-static", "-O1"]);
+    let mut yaml = attackers("ttys", "shareProcessNamespace: true", &tools);
+    yaml.push_str(
+        "  - name: tracer
+    image: busybox
+    imagePullPolicy: Never
+    securityContext: {capabilities: {add: [SYS_PTRACE]}}
+    volumeMounts: [{name: tools, mountPath: /tools}]
+    command: [sh, -c, 'echo ready; sleep 3600']
+  - name: term
+    image: busybox
+    imagePullPolicy: Never
+    stdin: true
+    tty: true
+",
+    );
+    let uid = create(&env, "ttys", &yaml);
+    for container in ["nobody", "rooted", "tracer"] {
+        wait_log(&env, "ttys", &uid, container, "ready");
+    }
+    let pause = pause_pid(&env, "ttys", &uid);
+    let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pause}/fd"))
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let target = std::fs::read_link(e.path()).unwrap();
+            format!("{} {}", e.file_name().to_string_lossy(), target.display())
+        })
+        .map(|l| l.split(":[").next().unwrap().to_string())
+        .collect();
+    fds.sort();
+    assert_eq!(fds, ["5 socket", "6 socket"]);
+    let take = |container: &str, fd: &str| {
+        let out = env.run(&[
+            "exec",
+            "ttys",
+            "-c",
+            container,
+            "--",
+            "/tools/take-fd",
+            "1",
+            fd,
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for fd in ["5", "6"] {
+        assert_eq!(take("nobody", fd), "Operation not permitted\n", "fd {fd}");
+        assert_eq!(take("rooted", fd), "Operation not permitted\n", "fd {fd}");
+        assert_eq!(take("tracer", fd), "taken: socket\n", "fd {fd}");
+    }
+    delete_and_check_clean(&env, "ttys", &uid);
+}
