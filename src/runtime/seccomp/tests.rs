@@ -478,3 +478,83 @@ fn localhost_profiles_stay_in_their_directory() {
         Vec::<Vec<u64>>::new()
     );
 }
+
+fn compiled_as(profile: &Profile, dispatch: profile::Dispatch) -> Vec<Vec<u64>> {
+    profile::compile_as(profile, dispatch)
+        .unwrap()
+        .iter()
+        .map(profile::pack)
+        .collect()
+}
+
+/// Every call number of every calling convention, with arguments that
+/// meet and miss the profiles' argument rules, gets the same answer from
+/// the ranges as from seccompiler's test of each number in turn.
+#[test]
+fn ranges_answer_as_each_call_tested_in_turn() {
+    let caps = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let defaults: Vec<String> = crate::runtime::identity::DEFAULT_CAPABILITIES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut profiles = vec![
+        default::profile(&defaults),
+        default::profile(&caps(&["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_BPF"])),
+        default::profile(&[]),
+    ];
+    let oci = serde_json::json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [
+            {"names": ["keyctl", "add_key", "request_key"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+            {"names": ["ptrace"], "action": "SCMP_ACT_KILL_PROCESS"},
+            {"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+             "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_NE"}]},
+        ],
+    });
+    profiles.push(serde_json::from_value(oci).unwrap());
+    let args: [[u64; 6]; 4] = [
+        [0; 6],
+        [libc::CLONE_NEWUSER as u64, 0, 0, 0, 0, 0],
+        [0x0008, 0, 0, 0, 0, 0],
+        [u64::MAX, 1, 2, 3, 4, 5],
+    ];
+    let x32 = 0x4000_0000i64;
+    let numbers: Vec<i64> = (0..1100).chain((0..1100).map(|n| n + x32)).collect();
+    for profile in &profiles {
+        let ranged = compiled_as(profile, profile::Dispatch::Ranges);
+        let each = compiled_as(profile, profile::Dispatch::EachCall);
+        for arch in [audit_arch(), I386] {
+            for &nr in &numbers {
+                for a in args {
+                    assert_eq!(
+                        verdict_on(&ranged, arch, nr, a),
+                        verdict_on(&each, arch, nr, a),
+                        "arch {arch:#x} nr {nr:#x} args {a:?}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// containerd's RuntimeDefault, as the kernel gets it for every container
+/// and `pod exec`: far below what testing each call in turn takes (5200
+/// instructions over seven programs), since checking and JIT-compiling
+/// them is paid at every start.
+#[test]
+fn runtime_default_is_a_few_hundred_instructions() {
+    let caps: Vec<String> = crate::runtime::identity::DEFAULT_CAPABILITIES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let profile = default::profile(&caps);
+    let count = |d| compiled_as(&profile, d).iter().map(Vec::len).sum::<usize>();
+    let ranged = count(profile::Dispatch::Ranges);
+    let each = count(profile::Dispatch::EachCall);
+    assert!(
+        ranged * 5 < each,
+        "{ranged} instructions, {each} one call at a time"
+    );
+    assert!(ranged < 1200, "{ranged} instructions");
+}
