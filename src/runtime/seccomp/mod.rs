@@ -78,28 +78,49 @@ pub fn programs(
     capabilities: &[String],
     node: &NodeConfig,
 ) -> Result<Vec<Vec<u64>>, StartError> {
-    let profile = match choice {
+    let relative = match choice {
         Choice::Unconfined => return Ok(Vec::new()),
-        Choice::RuntimeDefault => default::profile(capabilities),
+        Choice::RuntimeDefault => return runtime_default(capabilities),
         Choice::Localhost(relative) if relative.is_empty() => {
             return Err(StartError::Config(
                 "localhostProfile must be set if seccompProfile type is Localhost.".into(),
             ));
         }
-        Choice::Localhost(relative) => load_localhost(&node.seccomp_profile_root, relative)
-            .map_err(|e| StartError::Create(format!("{CREATE}: {e}")))?,
+        Choice::Localhost(relative) => relative,
     };
-    let compiled = profile::compile(&profile).map_err(|e| match choice {
-        Choice::Localhost(relative) => StartError::Create(format!(
+    let profile = load_localhost(&node.seccomp_profile_root, relative)
+        .map_err(|e| StartError::Create(format!("{CREATE}: {e}")))?;
+    let compiled = profile::compile(&profile).map_err(|e| {
+        StartError::Create(format!(
             "{CREATE}: decoding seccomp profile failed {:?}: {e}",
             node.seccomp_profile_root
                 .join(relative)
                 .display()
                 .to_string()
-        )),
-        _ => StartError::Create(format!("failed to generate seccomp spec opts: {e}")),
+        ))
     })?;
     Ok(compiled.iter().map(profile::pack).collect())
+}
+
+/// RuntimeDefault's programs for these capabilities, compiled once per
+/// process: a supervisor starts every container of its pod, and each
+/// restart, with the same few capability sets, and the profile is
+/// built in (a Localhost profile is read again each time, as containerd
+/// reads it, since it may change on disk).
+fn runtime_default(capabilities: &[String]) -> Result<Vec<Vec<u64>>, StartError> {
+    type Compiled = Vec<(Vec<String>, Vec<Vec<u64>>)>;
+    static COMPILED: std::sync::Mutex<Compiled> = std::sync::Mutex::new(Vec::new());
+    let mut compiled = COMPILED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, programs)) = compiled.iter().find(|(caps, _)| caps == capabilities) {
+        return Ok(programs.clone());
+    }
+    let programs: Vec<Vec<u64>> = profile::compile(&default::profile(capabilities))
+        .map_err(|e| StartError::Create(format!("failed to generate seccomp spec opts: {e}")))?
+        .iter()
+        .map(profile::pack)
+        .collect();
+    compiled.push((capabilities.to_vec(), programs.clone()));
+    Ok(programs)
 }
 
 /// How containerd's CRI prefixes the errors of making a container.

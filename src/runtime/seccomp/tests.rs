@@ -558,3 +558,24 @@ fn runtime_default_is_a_few_hundred_instructions() {
     );
     assert!(ranged < 1200, "{ranged} instructions");
 }
+
+/// RuntimeDefault is compiled once per capability set a process asks
+/// for: what it hands out is what compiling afresh gives, for each set.
+#[test]
+fn runtime_default_compiled_once_is_what_each_set_compiles_to() {
+    let root = tempfile::tempdir().unwrap();
+    let node = node(root.path(), true);
+    let sets = [
+        vec!["CAP_CHOWN".to_string()],
+        vec!["CAP_SYS_ADMIN".to_string()],
+        vec!["CAP_CHOWN".to_string()],
+    ];
+    for caps in &sets {
+        let handed = programs(&Choice::RuntimeDefault, caps, &node).unwrap();
+        assert_eq!(handed, compiled(&default::profile(caps)), "{caps:?}");
+    }
+    assert_ne!(
+        programs(&Choice::RuntimeDefault, &sets[0], &node).unwrap(),
+        programs(&Choice::RuntimeDefault, &sets[1], &node).unwrap()
+    );
+}
