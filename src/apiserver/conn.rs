@@ -98,7 +98,12 @@ async fn handle(
                 *response.headers_mut() = headers;
                 response
             }
-            Err(status) => status_response(&status),
+            Err(streams::Refusal::Status(status)) => status_response(&status),
+            Err(streams::Refusal::Text {
+                code,
+                headers,
+                body,
+            }) => text_response(code, headers, body),
         });
     }
     let (parts, body) = req.into_parts();
@@ -128,6 +133,24 @@ fn full(bytes: impl Into<Bytes>) -> Body {
 
 fn status_response(status: &Status) -> hyper::Response<Body> {
     json_response(status.code, &status.to_json())
+}
+
+/// A plain-text error as Go's `http.Error` writes it (the kubelet's
+/// refusals of an upgrade), with `headers` added.
+fn text_response(code: u16, headers: http::HeaderMap, body: String) -> hyper::Response<Body> {
+    let mut response = hyper::Response::new(full(body));
+    *response.status_mut() = http::StatusCode::from_u16(code).unwrap_or_default();
+    let all = response.headers_mut();
+    all.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    all.insert(
+        "x-content-type-options",
+        http::HeaderValue::from_static("nosniff"),
+    );
+    all.extend(headers);
+    response
 }
 
 fn json_response(code: u16, body: &serde_json::Value) -> hyper::Response<Body> {
@@ -181,6 +204,24 @@ fn response(reply: Reply) -> hyper::Response<Body> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kubelet_refusal_is_plain_text_with_its_headers() {
+        let mut headers = http::HeaderMap::new();
+        headers.append(
+            "x-accepted-stream-protocol-versions",
+            http::HeaderValue::from_static("portforward.k8s.io"),
+        );
+        let response = text_response(403, headers, "no\n".to_string());
+        assert_eq!(response.status(), 403);
+        let headers = response.headers();
+        assert_eq!(headers["content-type"], "text/plain; charset=utf-8");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(
+            headers["x-accepted-stream-protocol-versions"],
+            "portforward.k8s.io"
+        );
+    }
 
     #[test]
     fn tokens_compare_whole() {

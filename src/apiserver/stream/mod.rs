@@ -107,6 +107,26 @@ impl Options {
     }
 }
 
+/// Why an upgrade is refused: a `Status`, as the API server words its
+/// own refusals, or the kubelet's plain-text answer, which reaches the
+/// client as it is (the API server's proxy passes on an error response
+/// of the kubelet whole).
+#[derive(Debug)]
+pub enum Refusal {
+    Status(Status),
+    Text {
+        code: u16,
+        headers: HeaderMap,
+        body: String,
+    },
+}
+
+impl From<Status> for Refusal {
+    fn from(status: Status) -> Refusal {
+        Refusal::Status(status)
+    }
+}
+
 /// Checks the request, answers the WebSocket handshake (the headers of
 /// the 101 returned) and runs the session on the upgraded connection.
 pub async fn serve(
@@ -114,7 +134,7 @@ pub async fn serve(
     kind: Kind,
     target: Target,
     mut req: hyper::Request<Incoming>,
-) -> Result<HeaderMap, Status> {
+) -> Result<HeaderMap, Refusal> {
     let query = request::parse_query(req.uri().query().unwrap_or_default());
     let options = Options::parse(&query);
     let container = query
@@ -134,12 +154,12 @@ pub async fn serve(
         .await
         .map_err(|e| Status::internal(format!("handler failed: {e}")))??
     };
-    let (protocol, spdy_versions): (&str, &[&str]) = match kind {
-        Kind::PortForward => (portforward::PROTOCOL, &[PORT_FORWARD_V1]),
-        _ => (V5, &remotecommand::VERSIONS),
+    let protocol = match kind {
+        Kind::PortForward => portforward::PROTOCOL,
+        _ => V5,
     };
     let spdy = match wants_spdy(req.headers()) {
-        true => Some(spdy_handshake(req.headers(), spdy_versions)?),
+        true => Some(spdy_handshake(req.headers(), kind)?),
         false => None,
     };
     let accept = match &spdy {
@@ -280,26 +300,61 @@ fn wants_spdy(headers: &HeaderMap) -> bool {
 
 /// The 101's headers for a SPDY/3.1 upgrade, with the version taken: the
 /// first the client offers (in `X-Stream-Protocol-Version`, client-go's
-/// order of preference) that `served` has, which client-go checks it
-/// offered; a 400 when there is none, as `httpstream.Handshake` words it.
-fn spdy_handshake(
-    headers: &HeaderMap,
-    served: &[&'static str],
-) -> Result<(HeaderMap, &'static str), Status> {
+/// order of preference) that `kind` serves, which client-go checks it
+/// offered. Refused as the kubelet refuses it (`httpstream.Handshake`),
+/// and so as the API server answers: no version offered is a 400 for exec
+/// and attach (the kubelet's port-forward answers an empty 200, which the
+/// API server's proxy turns into a 500); no common version is a 403 with
+/// the versions served in `X-Accepted-Stream-Protocol-Versions`.
+fn spdy_handshake(headers: &HeaderMap, kind: Kind) -> Result<(HeaderMap, &'static str), Refusal> {
+    let served: &[&'static str] = match kind {
+        Kind::PortForward => &[PORT_FORWARD_V1],
+        _ => &remotecommand::VERSIONS,
+    };
     let offered: Vec<&str> = headers
         .get_all("x-stream-protocol-version")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
+        .filter(|v| !v.is_empty())
         .collect();
+    if offered.is_empty() {
+        return Err(match kind {
+            Kind::PortForward => {
+                Status::internal("invalid upgrade response: status code 200").into()
+            }
+            _ => text(
+                400,
+                HeaderMap::new(),
+                "unable to upgrade: X-Stream-Protocol-Version is required\n".to_string(),
+            ),
+        });
+    }
     let Some(version) = offered
         .iter()
         .find_map(|o| served.iter().find(|s| *s == o).copied())
     else {
-        return Err(Status::bad_request(format!(
-            "unable to upgrade: unable to negotiate protocol: client supports {offered:?}, server accepts {served:?}"
-        )));
+        let message = format!(
+            "unable to upgrade: unable to negotiate protocol: client supports {}, server accepts {}",
+            go_list(&offered),
+            go_list(served)
+        );
+        let mut accepted = HeaderMap::new();
+        for version in served {
+            accepted.append(
+                "x-accepted-stream-protocol-versions",
+                HeaderValue::from_static(version),
+            );
+        }
+        // The kubelet's exec and attach write the message once more after
+        // the 403, in a 400 whose status comes too late: the body has it
+        // twice.
+        let body = match kind {
+            Kind::PortForward => format!("{message}\n"),
+            _ => format!("{message}\n{message}\n"),
+        };
+        return Err(text(403, accepted, body));
     };
     let mut out = HeaderMap::new();
     out.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
@@ -309,6 +364,20 @@ fn spdy_handshake(
         HeaderValue::from_static(version),
     );
     Ok((out, version))
+}
+
+/// A plain-text refusal, as Go's `http.Error` writes one.
+fn text(code: u16, headers: HeaderMap, body: String) -> Refusal {
+    Refusal::Text {
+        code,
+        headers,
+        body,
+    }
+}
+
+/// A list as Go's `%v` prints a `[]string`.
+fn go_list(items: &[&str]) -> String {
+    format!("[{}]", items.join(" "))
 }
 
 /// The 101's headers for a WebSocket request offering `protocol`, or the
@@ -395,7 +464,7 @@ mod tests {
             "x-stream-protocol-version",
             HeaderValue::from_static("portforward.k8s.io"),
         );
-        let (reply, version) = spdy_handshake(&headers, &[PORT_FORWARD_V1]).unwrap();
+        let (reply, version) = spdy_handshake(&headers, Kind::PortForward).unwrap();
         assert_eq!(version, PORT_FORWARD_V1);
         assert_eq!(reply[header::UPGRADE], "SPDY/3.1");
         assert_eq!(reply["x-stream-protocol-version"], "portforward.k8s.io");
@@ -403,11 +472,33 @@ mod tests {
             "x-stream-protocol-version",
             HeaderValue::from_static("portforward.k8s.io.v2"),
         );
+        let Err(Refusal::Text {
+            code,
+            headers: accepted,
+            body,
+        }) = spdy_handshake(&headers, Kind::PortForward)
+        else {
+            panic!("a version mismatch is the kubelet's plain-text 403");
+        };
+        assert_eq!(code, 403);
         assert_eq!(
-            spdy_handshake(&headers, &[PORT_FORWARD_V1])
-                .unwrap_err()
-                .code,
-            400
+            accepted["x-accepted-stream-protocol-versions"],
+            "portforward.k8s.io"
+        );
+        assert_eq!(
+            body,
+            "unable to upgrade: unable to negotiate protocol: client supports \
+             [portforward.k8s.io.v2], server accepts [portforward.k8s.io]\n"
+        );
+        // No version at all: the kubelet's port-forward answers 200 and
+        // nothing, which the API server's proxy calls invalid.
+        headers.remove("x-stream-protocol-version");
+        let Err(Refusal::Status(status)) = spdy_handshake(&headers, Kind::PortForward) else {
+            panic!("the API server's 500");
+        };
+        assert_eq!(
+            (status.code, status.message.as_str()),
+            (500, "invalid upgrade response: status code 200")
         );
         headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         assert!(!wants_spdy(&headers));
@@ -428,7 +519,7 @@ mod tests {
         ] {
             headers.append("x-stream-protocol-version", HeaderValue::from_static(v));
         }
-        let (reply, version) = spdy_handshake(&headers, &remotecommand::VERSIONS).unwrap();
+        let (reply, version) = spdy_handshake(&headers, Kind::Exec).unwrap();
         assert_eq!(version, "v4.channel.k8s.io");
         assert_eq!(reply["x-stream-protocol-version"], "v4.channel.k8s.io");
         let mut old = HeaderMap::new();
@@ -437,18 +528,44 @@ mod tests {
             HeaderValue::from_static("v2.channel.k8s.io, channel.k8s.io"),
         );
         assert_eq!(
-            spdy_handshake(&old, &remotecommand::VERSIONS).unwrap().1,
+            spdy_handshake(&old, Kind::Attach).unwrap().1,
             "v2.channel.k8s.io"
         );
         old.insert(
             "x-stream-protocol-version",
             HeaderValue::from_static("channel.k8s.io"),
         );
+        // Only v1, which is not served: the kubelet's 403, its message
+        // twice (exec and attach write it again after the 403).
+        let Err(Refusal::Text {
+            code,
+            headers,
+            body,
+        }) = spdy_handshake(&old, Kind::Exec)
+        else {
+            panic!("a version mismatch is the kubelet's plain-text 403");
+        };
+        assert_eq!(code, 403);
+        let accepted: Vec<_> = headers
+            .get_all("x-accepted-stream-protocol-versions")
+            .iter()
+            .collect();
+        assert_eq!(accepted, remotecommand::VERSIONS);
+        let message = "unable to upgrade: unable to negotiate protocol: client supports \
+                       [channel.k8s.io], server accepts \
+                       [v4.channel.k8s.io v3.channel.k8s.io v2.channel.k8s.io]\n";
+        assert_eq!(body, format!("{message}{message}"));
+        // None offered: 400, in the same words as the kubelet.
+        old.remove("x-stream-protocol-version");
+        let Err(Refusal::Text { code, body, .. }) = spdy_handshake(&old, Kind::Exec) else {
+            panic!("the kubelet's plain-text 400");
+        };
         assert_eq!(
-            spdy_handshake(&old, &remotecommand::VERSIONS)
-                .unwrap_err()
-                .code,
-            400
+            (code, body.as_str()),
+            (
+                400,
+                "unable to upgrade: X-Stream-Protocol-Version is required\n"
+            )
         );
     }
 
