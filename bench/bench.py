@@ -485,7 +485,7 @@ class HostNetwork:
 class Pod:
     label = "pod"
 
-    def __init__(self, binary, work):
+    def __init__(self, binary, work, max_pods):
         self.binary = os.path.realpath(binary)
         self.root = os.path.join(work, "pod-root")
         self.run_root = os.path.join(work, "pod-run")
@@ -511,9 +511,14 @@ class Pod:
         os.makedirs(self.root)
         # The kubelet's memory threshold and no disk one: a bench machine
         # short of disk (under the kubelet's 15%) would refuse every pod
-        # with DiskPressure, which podman does not check.
+        # with DiskPressure, which podman does not check. maxPods: room
+        # for the most pods a case runs at once (the kubelet's 110 left
+        # case 5b's 500 pods past the 110th Pending, "Too many pods").
         with open(os.path.join(self.root, "config.yaml"), "w") as f:
-            f.write(f"apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncniConfDir: {cni}\nevictionHard:\n  memory.available: 100Mi\n")
+            f.write(
+                f"apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncniConfDir: {cni}\n"
+                f"evictionHard:\n  memory.available: 100Mi\nmaxPods: {max_pods}\n"
+            )
 
     def use_network(self, on):
         """pod's pods always have its network."""
@@ -1732,7 +1737,8 @@ def main():
     tools = []
     registry = None
     try:
-        pod = Pod(args.pod, work)
+        # Room for the most pods any case runs at once, and a few more.
+        pod = Pod(args.pod, work, max([args.stored, args.many, *args.scale]) + 10)
         tools.append(pod)
         podman = None
         podman_note = None

@@ -646,3 +646,34 @@ fn a_namespace_selector_sees_the_namespaces_own_labels() {
         "--force",
     ]);
 }
+
+#[test]
+fn max_pods_is_the_nodes_pod_capacity_and_a_pod_past_it_waits() {
+    let env = env();
+    // The kubelet's maxPods, 110 unless set: here one.
+    env.node_config("maxPods: 1\n");
+    let capacity = env.ok(&[
+        "get",
+        "nodes",
+        "-o",
+        "jsonpath={.items[0].status.capacity.pods} {.items[0].status.allocatable.pods}",
+    ]);
+    assert_eq!(capacity, "1 1");
+    create(&env, "first", &sleeper("first", ""));
+    wait_phase(&env, "first", "Running");
+    create(&env, "second", &sleeper("second", ""));
+    let waiting = jsonpath(
+        &env,
+        "second",
+        "{.status.phase} {.status.conditions[0].message}",
+    );
+    assert!(
+        waiting.starts_with("Pending 0/1 nodes are available: 1 Too many pods. "),
+        "{waiting}"
+    );
+    assert!(never_started(&env, "second"));
+    // The first one gone, the second takes its place.
+    env.ok(&["delete", "pod", "first", "--grace-period=0", "--force"]);
+    wait_phase(&env, "second", "Running");
+    env.ok(&["delete", "pod", "second", "--grace-period=0", "--force"]);
+}

@@ -26,6 +26,10 @@
 //! `podMaxInUnschedulablePodsDuration` is the scheduler's: how long a pod
 //! stays unschedulable before it is tried again whatever happened.
 //!
+//! `maxPods` is the kubelet's: how many pods the node takes (its `pods`
+//! capacity), 110 unless set; the scheduler leaves the rest Pending
+//! (`Too many pods`).
+//!
 //! The pod network's settings are `pod`'s own (the kubelet leaves CNI to
 //! the container runtime, whose options these are): `cniConfDir`,
 //! `cniBinDirs`, `cniPluginTimeout`; `podCIDR` is the kubelet's
@@ -53,6 +57,8 @@ pub struct NodeConfig {
     /// again whatever happened (`podMaxInUnschedulablePodsDuration`, the
     /// scheduler's setting, 5m).
     pub unschedulable_retry: std::time::Duration,
+    /// How many pods the node takes (`maxPods`, the kubelet's 110).
+    pub max_pods: i64,
     /// Containers without a seccomp profile get RuntimeDefault.
     pub seccomp_default: bool,
     /// Sysctls (or `prefix*` patterns) beyond the kubelet's safe set that
@@ -137,6 +143,7 @@ struct Wire {
     pod_cidr: Option<String>,
     eviction_hard: Option<std::collections::BTreeMap<String, String>>,
     pod_max_in_unschedulable_pods_duration: Option<String>,
+    max_pods: Option<i32>,
 }
 
 impl NodeConfig {
@@ -145,6 +152,7 @@ impl NodeConfig {
         NodeConfig {
             eviction_hard: super::pressure::Thresholds::default(),
             unschedulable_retry: DEFAULT_UNSCHEDULABLE_RETRY,
+            max_pods: crate::node::object::MAX_PODS,
             seccomp_default: true,
             allowed_unsafe_sysctls: Vec::new(),
             seccomp_profile_root: root.join("seccomp"),
@@ -281,9 +289,20 @@ impl NodeConfig {
                 d
             }
         };
+        let max_pods = match wire.max_pods {
+            None => crate::node::object::MAX_PODS,
+            // The kubelet's words.
+            Some(n) if n < 0 => {
+                return Err(format!(
+                    "invalid configuration: maxPods (--max-pods) {n} must not be a negative number"
+                ));
+            }
+            Some(n) => i64::from(n),
+        };
         Ok(NodeConfig {
             eviction_hard,
             unschedulable_retry,
+            max_pods,
             seccomp_default: wire.seccomp_default.unwrap_or(true),
             allowed_unsafe_sysctls: allowed,
             seccomp_profile_root: root.join("seccomp"),
@@ -498,6 +517,20 @@ mod tests {
                 path.display()
             )
         );
+    }
+
+    #[test]
+    fn max_pods_is_the_kubelets_110_unless_set() {
+        assert_eq!(parse(HEAD).unwrap().max_pods, 110);
+        assert_eq!(
+            parse(&format!("{HEAD}maxPods: 600\n")).unwrap().max_pods,
+            600
+        );
+        assert_eq!(
+            parse(&format!("{HEAD}maxPods: -1\n")).unwrap_err(),
+            "invalid configuration: maxPods (--max-pods) -1 must not be a negative number"
+        );
+        assert!(parse(&format!("{HEAD}maxPods: many\n")).is_err());
     }
 
     #[test]

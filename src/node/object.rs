@@ -11,7 +11,8 @@
 //! take them away. `node.kubernetes.io/instance-type` is a cloud
 //! provider's and is absent.
 //!
-//! Capacity: cpu (the CPUs pod may use), memory (MemTotal), pods 110,
+//! Capacity: cpu (the CPUs pod may use), memory (MemTotal), pods (the
+//! configuration's `maxPods`, 110 by default),
 //! ephemeral-storage (the filesystem of the state root) and one
 //! `hugepages-<size>` per size the kernel has. Allocatable is capacity
 //! less the kubelet's defaults: nothing reserved for the system or
@@ -52,12 +53,14 @@ pub fn current(store: &Store) -> Result<Node> {
         store.root(),
         &super::facts::name_in(&config),
         &config.eviction_hard,
+        config.max_pods,
     )
 }
 
-/// The node named `name` whose state lives under `root`.
-fn current_in(root: &Path, name: &str, thresholds: &Thresholds) -> Result<Node> {
-    let machine = Machine::measure(root, thresholds)?;
+/// The node named `name` whose state lives under `root`, taking up to
+/// `max_pods` pods.
+fn current_in(root: &Path, name: &str, thresholds: &Thresholds, max_pods: i64) -> Result<Node> {
+    let machine = Machine::measure(root, thresholds, max_pods)?;
     let now = second(crate::duration::now());
     let _lock = lock(root)?;
     let path = record_path(root, name);
@@ -191,6 +194,8 @@ pub struct Machine {
     pub observed: Observed,
     /// The hard eviction thresholds the observation is held against.
     pub thresholds: Thresholds,
+    /// The pods the node takes (`maxPods`).
+    pub max_pods: i64,
     pub huge_pages: Vec<HugePages>,
     pub system: System,
     pub host_ip: String,
@@ -198,10 +203,11 @@ pub struct Machine {
 
 impl Machine {
     /// Measures this machine; the filesystem is the one holding `root`.
-    pub fn measure(root: &Path, thresholds: &Thresholds) -> Result<Machine> {
+    pub fn measure(root: &Path, thresholds: &Thresholds, max_pods: i64) -> Result<Machine> {
         Ok(Machine {
             cpus: super::facts::cpus(),
             thresholds: thresholds.clone(),
+            max_pods,
             observed: Observed {
                 memory: measure::memory().context("reading /proc/meminfo")?,
                 fs: measure::filesystem(root)
@@ -329,8 +335,8 @@ fn resources(machine: &Machine) -> (BTreeMap<String, Wire>, BTreeMap<String, Wir
         ),
         (
             "pods",
-            Quantity::decimal(MAX_PODS),
-            Quantity::decimal(MAX_PODS),
+            Quantity::decimal(machine.max_pods),
+            Quantity::decimal(machine.max_pods),
         ),
     ] {
         capacity.insert(key.to_string(), wire(cap));

@@ -19,6 +19,7 @@ fn machine() -> Machine {
     Machine {
         cpus: 4,
         thresholds: Thresholds::default(),
+        max_pods: MAX_PODS,
         observed: Observed {
             memory: Memory {
                 total: 16_318_520 * 1024,
@@ -105,6 +106,22 @@ fn capacity_and_allocatable_have_the_kubelets_defaults() {
             ("pods", "110"),
         ])
     );
+}
+
+#[test]
+fn the_pods_capacity_is_the_configured_max_pods() {
+    let machine = Machine {
+        max_pods: 600,
+        ..machine()
+    };
+    let node = build("box", &register("box", at(1000)), &machine, at(2000));
+    for side in ["capacity", "allocatable"] {
+        let pods = resources(&node, side)
+            .into_iter()
+            .find(|(k, _)| k == "pods")
+            .unwrap();
+        assert_eq!(pods.1, "600", "{side}");
+    }
 }
 
 #[test]
@@ -196,7 +213,7 @@ fn a_condition_keeps_its_transition_time_until_its_status_changes() {
 fn the_record_keeps_identity_and_user_fields_and_is_roots_alone() {
     use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
-    let first = current_in(root.path(), "box", &no_disk_thresholds()).unwrap();
+    let first = current_in(root.path(), "box", &no_disk_thresholds(), MAX_PODS).unwrap();
     let uid = first.metadata.uid.clone().unwrap();
     let path = record_path(root.path(), "box");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
@@ -220,7 +237,7 @@ fn the_record_keeps_identity_and_user_fields_and_is_roots_alone() {
         ..Default::default()
     });
     save_in(root.path(), &edited).unwrap();
-    let again = current_in(root.path(), "box", &no_disk_thresholds()).unwrap();
+    let again = current_in(root.path(), "box", &no_disk_thresholds(), MAX_PODS).unwrap();
     assert_eq!(again.metadata.uid.as_deref(), Some(uid.as_str()));
     assert_eq!(
         again.metadata.creation_timestamp,
@@ -234,7 +251,7 @@ fn the_record_keeps_identity_and_user_fields_and_is_roots_alone() {
     );
 
     // Another name is another node.
-    let other = current_in(root.path(), "other", &no_disk_thresholds()).unwrap();
+    let other = current_in(root.path(), "other", &no_disk_thresholds(), MAX_PODS).unwrap();
     assert_ne!(other.metadata.uid.as_deref(), Some(uid.as_str()));
     let missing = Node {
         metadata: ObjectMeta {
@@ -252,14 +269,14 @@ fn pressure_taints_the_node_and_every_turn_is_an_event() {
     use crate::node::pressure::{Signal, Threshold, Value};
     let root = tempfile::tempdir().unwrap();
     let calm = no_disk_thresholds();
-    let node = current_in(root.path(), "box", &calm).unwrap();
+    let node = current_in(root.path(), "box", &calm, MAX_PODS).unwrap();
     assert_eq!(node.spec.unwrap().taints, None);
     // A threshold no disk can stay above.
     let crossed = Thresholds(vec![Threshold {
         signal: Signal::NodefsAvailable,
         value: Value::Quantity(1 << 60),
     }]);
-    let node = current_in(root.path(), "box", &crossed).unwrap();
+    let node = current_in(root.path(), "box", &crossed, MAX_PODS).unwrap();
     let taints = node.spec.clone().unwrap().taints.unwrap();
     assert_eq!(
         taints
@@ -274,7 +291,7 @@ fn pressure_taints_the_node_and_every_turn_is_an_event() {
         .unwrap()
         .unwrap();
     assert_eq!(record.spec, None);
-    let node = current_in(root.path(), "box", &calm).unwrap();
+    let node = current_in(root.path(), "box", &calm, MAX_PODS).unwrap();
     assert_eq!(node.spec.unwrap().taints, None);
     let text = std::fs::read_to_string(events_path(root.path(), "box")).unwrap();
     let events = crate::store::events::latest_copies(
