@@ -412,3 +412,93 @@ fn delete_options_sent_as_protobuf_are_acted_on() {
     assert_eq!(code, 200, "{body}");
     assert_eq!(served.env.ok(&["get", "configmaps", "-o", "name"]), "");
 }
+
+/// A pod that says which image it runs (the image's IMAGE variable) and
+/// is never restarted by its policy.
+const SAYS_ITS_IMAGE: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'echo \"image=$IMAGE\"; exec sleep 3600']
+    imagePullPolicy: Never
+";
+
+/// A running pod's container image changed through the API (`kubectl
+/// set image`) is acted on as the kubelet acts on a changed container
+/// definition: the container is killed and created again with the new
+/// image, one restart counted, even under restartPolicy Never.
+#[test]
+fn a_changed_image_restarts_the_container_with_it() {
+    let served = serve_busybox();
+    // A second image: busybox again, with IMAGE=v2 in its configuration.
+    let scratch = tempfile::tempdir().unwrap();
+    let tar = common::busybox_rootfs_tar(scratch.path());
+    let out = served
+        .env
+        .pod()
+        .args(["image", "import", "--quiet", "--change", "ENV IMAGE=v2"])
+        .arg(&tar)
+        .arg("docker.io/library/busybox:v2")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let manifest = served.file("web.yaml", SAYS_ITS_IMAGE);
+    served.kubectl_ok(&["create", "-f", &manifest]);
+    wait_running(&served);
+
+    assert_eq!(
+        served.kubectl_ok(&[
+            "set",
+            "image",
+            "pod/web",
+            "app=docker.io/library/busybox:v2"
+        ]),
+        "pod/web image updated\n"
+    );
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while served.jsonpath("{.status.containerStatuses[0].restartCount}") != "1"
+        || served
+            .jsonpath("{.status.containerStatuses[0].state.running}")
+            .is_empty()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "not restarted with the new image: {}",
+            served.jsonpath("{.status}")
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        served.jsonpath("{.status.containerStatuses[0].image}"),
+        "docker.io/library/busybox:v2"
+    );
+    assert_eq!(served.kubectl_ok(&["logs", "web"]), "image=v2\n");
+    assert_eq!(
+        served.kubectl_ok(&["logs", "web", "--previous"]),
+        "image=\n"
+    );
+    let events = served.kubectl_ok(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=web",
+        "-o",
+        "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+    ]);
+    assert!(
+        events.contains("Killing: Container app definition changed, will be restarted\n"),
+        "{events}"
+    );
+    assert!(
+        events.contains(
+            "Pulled: Container image \"docker.io/library/busybox:v2\" already present on machine\n"
+        ),
+        "{events}"
+    );
+}

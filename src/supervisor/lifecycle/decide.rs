@@ -20,6 +20,10 @@
 //! - A container whose liveness or startup probe failed is stopped
 //!   inside the probe's grace period (else the pod's), then restarts per
 //!   the restart policy.
+//! - A running container whose definition changed (its image, updated
+//!   through the API) is stopped inside the pod's grace period and
+//!   started again at once with the new one, whatever the restart
+//!   policy: the kubelet's "definition changed, will be restarted".
 //! - Then the app containers and sidecars start, in order, but none while
 //!   a container with a postStart hook is on its way to running it.
 //! - Every app container done: the sidecars are stopped, in reverse
@@ -186,6 +190,10 @@ pub(super) struct Seen {
     /// grace period (the probe's, else the pod's), and restarted per the
     /// restart policy once it exited.
     pub(super) unhealthy: Option<Duration>,
+    /// Its definition changed (its image, updated through the API): it
+    /// is stopped and started again with the new one, whatever the
+    /// restart policy, without a back-off.
+    pub(super) changed: bool,
     /// The crash-loop back-off.
     pub(super) backoff: BackOff,
     /// The image back-off of its failed pulls.
@@ -328,6 +336,7 @@ impl Decision {
         }
         self.post_start_hooks();
         self.unhealthy();
+        self.definition_changed();
         self.after_pre_stop();
         if let Some(remaining) = self.deletion_grace_left() {
             return self.deleting(remaining);

@@ -16,6 +16,8 @@
 //!   holding what is valid in it and changed by guarded transitions.
 //! - `sandbox`, `start`, `probes`, `stop`: the work the actions stand
 //!   for; `report`: events, process records, the pod status.
+//! - `update`: the pod's record read at every check: still stored, and
+//!   a changed image acted on.
 
 mod admit;
 mod adopt;
@@ -30,6 +32,7 @@ mod stage;
 mod start;
 mod stop;
 mod sync;
+mod update;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -556,11 +559,17 @@ impl Supervisor {
             Msg::Check => {
                 self.watch_taints();
                 self.watch_pressure();
-                if self.stage.stopping().is_none() && !self.still_stored() {
-                    // Deleted behind our back (its state directory removed):
-                    // nothing is left to report to; stop everything now.
-                    eprintln!("pod-supervisor: the pod record is gone; stopping the pod");
-                    self.begin_stopping(Duration::ZERO, true, true, None);
+                if self.stage.stopping().is_none() {
+                    match self.stored_images() {
+                        Some(images) => self.take_images(images),
+                        None => {
+                            // Deleted behind our back (its state directory
+                            // removed): nothing is left to report to; stop
+                            // everything now.
+                            eprintln!("pod-supervisor: the pod record is gone; stopping the pod");
+                            self.begin_stopping(Duration::ZERO, true, true, None);
+                        }
+                    }
                 }
             }
             Msg::Attach {

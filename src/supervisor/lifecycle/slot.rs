@@ -173,6 +173,9 @@ pub(super) struct Slot {
     pub(super) pull_back_off_at: Option<Instant>,
     pub(super) image: Option<Image>,
     pub(super) started_once: bool,
+    /// Its image changed in the pod's record since its process was
+    /// created: it is stopped and started again with the new one.
+    pub(super) changed: bool,
 }
 
 impl Slot {
@@ -446,6 +449,7 @@ impl Slot {
             pull_back_off_at: None,
             image: None,
             started_once: false,
+            changed: false,
         }
     }
 }

@@ -189,6 +189,7 @@ impl Supervisor {
         let rt = self.runtime.clone().expect("sandbox started first");
         let slot = &mut self.slots[i];
         slot.image = Some(image.clone());
+        slot.changed = false;
         if slot.started_once {
             slot.status.restart_count += 1;
             slot.backoff.restarted(now);

@@ -378,33 +378,6 @@ impl Supervisor {
         crate::network::retry_failed_dels(&self.store);
     }
 
-    /// Whether the store still holds this pod (this uid under its name).
-    pub(super) fn still_stored(&self) -> bool {
-        let pod_json = self
-            .store
-            .pod_dir(&self.namespace, &self.name)
-            .join("pod.json");
-        // Only the uid is decoded: this runs every 2 s in every pod, and a
-        // whole Pod cost CPU time and a deep stack each time.
-        #[derive(serde::Deserialize)]
-        struct Record {
-            metadata: Metadata,
-        }
-        #[derive(serde::Deserialize)]
-        struct Metadata {
-            uid: Option<String>,
-        }
-        match std::fs::read(&pod_json) {
-            // A record this build cannot read (torn, or of a newer
-            // format) may still be this pod's.
-            Ok(bytes) if crate::store::format::check(&pod_json, &bytes).is_err() => true,
-            Ok(bytes) => serde_json::from_slice::<Record>(&bytes)
-                .map(|r| r.metadata.uid.as_deref() == Some(self.uid.as_str()))
-                .unwrap_or(true),
-            Err(e) => e.kind() != std::io::ErrorKind::NotFound,
-        }
-    }
-
     pub(super) fn remove_record(&self) -> Result<()> {
         use crate::api::{Kind, Object};
         use crate::store::Detail;

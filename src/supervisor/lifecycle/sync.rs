@@ -216,6 +216,10 @@ impl Supervisor {
                     slot.spec.name
                 )
             }
+            Why::DefinitionChanged => format!(
+                "Container {} definition changed, will be restarted",
+                slot.spec.name
+            ),
         }
     }
 
@@ -269,6 +273,7 @@ fn seen(slot: &Slot) -> Seen {
         unhealthy: slot
             .live()
             .and_then(|l| l.unhealthy.map(|(_, grace)| grace)),
+        changed: slot.changed,
         state,
         backoff: slot.backoff.clone(),
         pull_backoff: slot.pull_backoff.clone(),

@@ -16,6 +16,9 @@ pub(in crate::supervisor::lifecycle) enum Why {
     /// A liveness or startup probe failed: "Container <name> failed
     /// <probe> probe, will be restarted".
     Unhealthy,
+    /// Its definition changed: "Container <name> definition changed,
+    /// will be restarted".
+    DefinitionChanged,
 }
 
 /// What to do, in order.

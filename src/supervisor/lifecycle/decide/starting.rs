@@ -10,6 +10,15 @@ impl Decision {
     /// Restart now, after the back-off, or never.
     pub(super) fn after_exit(&mut self, i: usize, code: i32, at: Instant) {
         let c = &self.pod.containers[i];
+        if c.changed && matches!(self.pod.stage, PodStage::Initializing | PodStage::Running) {
+            // Stopped for its new definition: started again now, whatever
+            // the policy (the kubelet's back-off is per definition).
+            return self.act(Action::Restart {
+                slot: i,
+                at: self.now,
+                back_off: None,
+            });
+        }
         let policy = self.pod.policy;
         let restart = match c.role {
             Role::Sidecar => self.pod.stage != PodStage::Completing && !self.init_failed(),

@@ -49,6 +49,21 @@ impl Decision {
         }
     }
 
+    /// The running containers whose definition changed stop inside the
+    /// pod's grace period, to start again with it (not in a deletion or
+    /// once the pod completes: those stop them anyway).
+    pub(super) fn definition_changed(&mut self) {
+        if !matches!(self.pod.stage, PodStage::Initializing | PodStage::Running) {
+            return;
+        }
+        for i in 0..self.pod.containers.len() {
+            let c = &self.pod.containers[i];
+            if c.changed && c.state.stoppable() {
+                self.stop(i, self.pod.grace, Why::DefinitionChanged);
+            }
+        }
+    }
+
     /// In a deletion: what is left of its grace period.
     pub(super) fn deletion_grace_left(&self) -> Option<Duration> {
         match self.pod.stage {

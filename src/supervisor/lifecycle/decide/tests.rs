@@ -70,6 +70,7 @@ fn c(role: Role, state: State) -> Seen {
         state,
         killed: false,
         unhealthy: None,
+        changed: false,
         backoff: BackOff::new(Limits::default()),
         pull_backoff: BackOff::new(Limits::default()),
         pull_back_off_at: None,
@@ -1573,4 +1574,71 @@ fn the_status_is_written_when_what_it_shows_changed() {
         let count = actions.iter().filter(|a| **a == WriteStatus).count();
         assert!(count <= 1, "{name}: once a round");
     }
+}
+
+fn changed(role: Role, state: State) -> Seen {
+    Seen {
+        changed: true,
+        ..c(role, state)
+    }
+}
+
+/// The kubelet's "definition changed, will be restarted": a running
+/// container whose image was updated stops in the pod's grace and starts
+/// again at once, whatever the restart policy; not in a deletion.
+#[test]
+fn a_container_whose_definition_changed_is_stopped_and_started_again() {
+    let deleting = PodStage::Deleting {
+        grace: secs(30),
+        since: at(0),
+        at_once: false,
+    };
+    check(vec![
+        case(
+            "running: stopped inside the pod's grace",
+            pod(Never, PodStage::Running, vec![changed(App, UP), c(App, UP)]),
+            at(0),
+            vec![Stop {
+                slot: 0,
+                grace: secs(30),
+                why: Why::DefinitionChanged,
+            }],
+        ),
+        case(
+            "already stopping: nothing more",
+            pod(Always, PodStage::Running, vec![changed(App, STOPPING)]),
+            at(0),
+            vec![],
+        ),
+        case(
+            "exited: started again at once under Never",
+            pod(Never, PodStage::Running, vec![changed(App, exited(143))]),
+            at(3),
+            vec![restart(0, at(3)), Start(0)],
+        ),
+        case(
+            "exited in a crash loop: no back-off",
+            pod(
+                Always,
+                PodStage::Running,
+                vec![Seen {
+                    backoff: {
+                        let mut b = BackOff::new(Limits::default());
+                        b.restarted(at(0));
+                        b.restarted(at(1));
+                        b
+                    },
+                    ..changed(App, exited(1))
+                }],
+            ),
+            at(2),
+            vec![restart(0, at(2)), Start(0)],
+        ),
+        case(
+            "in a deletion: the deletion's stop",
+            pod(Always, deleting, vec![changed(App, UP)]),
+            at(0),
+            vec![stop(0, 30)],
+        ),
+    ]);
 }
