@@ -663,3 +663,43 @@ spec:
     common::pods::wait_log(&env, "term", &uid, "shell", "still-yes");
     delete_and_check_clean(&env, "term", &uid);
 }
+
+/// A Terminating pod whose supervisor and keeper died, and whose runtime
+/// record cannot be read (`sandbox.json` of a newer format, which this
+/// build leaves to the build that wrote it): a read does not start a
+/// supervisor for it (it could not adopt what runs, and would start the
+/// pod anew beside it, then remove its record with the old processes
+/// running on); the next `delete` kills what the records name, as before,
+/// and removes the pod.
+#[test]
+fn a_terminating_pod_whose_runtime_record_cannot_be_read_is_left_to_delete() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let out = env.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let uid = create(&env, "unread", &polite_pod("unread", &out, 2));
+    wait_until(&env, "unread", "both containers ready", || {
+        (jsonpath(&env, "unread", "{.status.containerStatuses[*].ready}") == "true true")
+            .then_some(())
+    });
+    let stubborn = container_pid(&env, &uid, "stubborn").unwrap();
+    env.ok(&["delete", "pod", "unread", "--wait=false"]);
+    let supervisor = common::pods::kill_supervisor_for_good(&env, &uid);
+    let run_dir = env.run_root().join("pods").join(&uid);
+    let sandbox = std::fs::read(run_dir.join("sandbox.json")).unwrap();
+    std::fs::write(run_dir.join("sandbox.json"), "{\"recordVersion\":99}").unwrap();
+
+    let shown = env.ok(&["get", "pods", "--no-headers"]);
+    // The dead one's pid file is there still (its process, perhaps a
+    // zombie yet), no other.
+    let recorded = recorded_pid(&env, &uid, "supervisor.pid");
+    // Readable again, before any assertion, for the teardown of the
+    // delete (this build's own record), here or when the test fails.
+    std::fs::write(run_dir.join("sandbox.json"), sandbox).unwrap();
+    assert!(shown.contains("Terminating"), "{shown}");
+    assert!(recorded.is_none_or(|p| p == supervisor), "a new supervisor");
+
+    env.ok(&["delete", "pod", "unread", "--grace-period=1"]);
+    assert!(env.fails(&["get", "pod", "unread"]).contains("not found"));
+    assert!(!matches!(state(stubborn), Some(s) if s != 'Z'));
+}

@@ -105,6 +105,13 @@ fn claim(store: &Store, pod: &Pod) -> anyhow::Result<Option<(crate::store::Lock,
     if !orphaned(&Records::new(&store.pod_run_dir(uid))) {
         return Ok(None);
     }
+    // One whose runtime record this build cannot read (of a newer
+    // format): a new supervisor could not adopt what runs of it and would
+    // start it anew beside it; it is left Unknown, and `delete` kills
+    // what the records name.
+    if crate::runtime::PodRuntime::open(store, &stored).is_err() {
+        return Ok(None);
+    }
     let recorded = store.read_pod_status(namespace, name)?;
     if is_terminal(recorded.as_ref().and_then(|s| s.phase.as_deref())) {
         return Ok(None);
