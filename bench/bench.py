@@ -5,7 +5,8 @@ Every case runs the same manifest with both tools, several times, and
 reports the median, minimum and maximum. A case a tool cannot run is
 reported as "n/a: <reason>", never estimated. Everything either tool
 creates lives under one temporary directory (pod's --root/--run-root,
-podman's --root/--runroot/--tmpdir) and is removed at the end, also on
+podman's --root/--runroot/--tmpdir; both run roots on a tmpfs mounted
+there, as /run is) and is removed at the end, also on
 failure or Ctrl-C. No traffic leaves loopback: images are imported from
 the host's busybox-static and pulls go to a registry on 127.0.0.1.
 
@@ -485,10 +486,10 @@ class HostNetwork:
 class Pod:
     label = "pod"
 
-    def __init__(self, binary, work, max_pods):
+    def __init__(self, binary, work, run, max_pods):
         self.binary = os.path.realpath(binary)
         self.root = os.path.join(work, "pod-root")
-        self.run_root = os.path.join(work, "pod-run")
+        self.run_root = os.path.join(run, "pod-run")
         conf = registries_conf(os.path.join(work, "pod-registries.conf"))
         # Each network ADD and DEL appends its own time here (see
         # POD_NETWORK_TIMES in src/network/mod.rs): case 10d/10e.
@@ -710,12 +711,12 @@ class Pod:
 class Podman:
     label = "podman"
 
-    def __init__(self, work, network):
+    def __init__(self, work, network, run):
         self.work = work
         self.network = network
         self.default_network = network
         self.root = os.path.join(work, "podman-root")
-        self.run_root = os.path.join(work, "podman-run")
+        self.run_root = os.path.join(run, "podman-run")
         self.tmpdir = os.path.join(work, "podman-tmp")
         conf = os.path.join(work, "containers.conf")
         self.runtime = "runc" if shutil.which("runc") else "crun"
@@ -1677,6 +1678,20 @@ def machine():
 # ---------------------------------------------------------------- cleanup
 
 
+def run_roots_tmpfs(work):
+    """A tmpfs for both tools' run roots, as /run is on a Debian 12 with
+    systemd, where pod's default run root (/run/pod) and podman's
+    (/run/containers/storage) live; the state roots stay on the disk.
+    On a disk that is slow to make files (this machine's ext4 without a
+    journal skips recently deleted inodes, 0.1-0.5 ms a file under
+    churn), run roots on it would measure the disk, not the tools.
+    Unmounted with everything else under `work` at the end."""
+    path = os.path.join(work, "run")
+    os.makedirs(path)
+    run(["mount", "-t", "tmpfs", "-o", "mode=0755,size=4g", "pod-bench-run", path])
+    return path
+
+
 def unmount_under(path):
     """Lazily unmounts everything below path, deepest first."""
     mounts = []
@@ -1737,8 +1752,9 @@ def main():
     tools = []
     registry = None
     try:
+        run_roots = run_roots_tmpfs(work)
         # Room for the most pods any case runs at once, and a few more.
-        pod = Pod(args.pod, work, max([args.stored, args.many, *args.scale]) + 10)
+        pod = Pod(args.pod, work, run_roots, max([args.stored, args.many, *args.scale]) + 10)
         tools.append(pod)
         podman = None
         podman_note = None
@@ -1751,7 +1767,7 @@ def main():
             # every pod without it.
             podman_note = "podman has no catatonit for its pause image (apt-get install -y catatonit)"
         else:
-            podman = Podman(work, args.podman_network)
+            podman = Podman(work, args.podman_network, run_roots)
             tools.append(podman)
 
         report = {
