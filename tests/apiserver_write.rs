@@ -502,3 +502,45 @@ fn a_changed_image_restarts_the_container_with_it() {
         "{events}"
     );
 }
+
+/// kubectl's typed commands send their object in the Kubernetes
+/// protobuf encoding (`kubectl create configmap`, `secret`, `namespace`):
+/// the server reads it as the API server does (it answered 400 before).
+#[test]
+fn kubectl_create_configmap_secret_and_namespace_are_read_from_protobuf() {
+    let served = serve(Env::new());
+    assert_eq!(
+        served.kubectl_ok(&["create", "configmap", "c", "--from-literal=k=v"]),
+        "configmap/c created\n"
+    );
+    assert_eq!(
+        served
+            .env
+            .ok(&["get", "configmap", "c", "-o", "jsonpath={.data.k}"]),
+        "v"
+    );
+    assert_eq!(
+        served.kubectl_ok(&[
+            "create",
+            "secret",
+            "generic",
+            "s",
+            "--from-literal=pw=hunter2"
+        ]),
+        "secret/s created\n"
+    );
+    assert_eq!(
+        served
+            .env
+            .ok(&["get", "secret", "s", "-o", "jsonpath={.type} {.data.pw}"]),
+        "Opaque aHVudGVyMg=="
+    );
+    assert_eq!(
+        served.kubectl_ok(&["create", "namespace", "n1"]),
+        "namespace/n1 created\n"
+    );
+    assert_eq!(
+        served.env.ok(&["get", "namespace", "n1", "-o", "name"]),
+        "namespace/n1\n"
+    );
+}

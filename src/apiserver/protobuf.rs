@@ -1,11 +1,14 @@
 //! Request bodies in the Kubernetes protobuf encoding
 //! (`application/vnd.kubernetes.protobuf`), which client-go sends when a
 //! client is configured for it, as the kube-controller-manager and many
-//! operators are. Of the kinds a request carries, only DeleteOptions is
-//! read this way (a delete's body); it is read into the JSON the
-//! handlers already take. The encoding: the magic `k8s\0`, then a
-//! `runtime.Unknown` message (typeMeta = 1, raw = 2) whose `raw` is the
-//! object's own message, in proto2's wire format.
+//! operators are, and as kubectl's typed commands do (`kubectl create
+//! configmap`, `create secret`, `create namespace`). Read into the JSON
+//! the handlers already take: DeleteOptions (a delete's body), and the
+//! ConfigMap, Secret and Namespace objects (field numbers from core/v1's
+//! and meta/v1's generated.proto); other kinds are refused with 415. The
+//! encoding: the magic `k8s\0`, then a `runtime.Unknown` message
+//! (typeMeta = 1, raw = 2) whose `raw` is the object's own message, in
+//! proto2's wire format.
 
 use serde_json::{Map, Value, json};
 
@@ -71,22 +74,19 @@ fn text(bytes: &[u8]) -> Result<String, String> {
     String::from_utf8(bytes.to_vec()).map_err(|_| "a protobuf string is not UTF-8".to_string())
 }
 
-/// The object message inside the envelope, checked to be of `kind`
-/// (an envelope that names no kind is taken as one).
-fn unwrap<'a>(body: &'a [u8], kind: &str) -> Result<&'a [u8], String> {
+/// The envelope's kind (empty if it names none) and the object message
+/// inside it.
+fn open(body: &[u8]) -> Result<(String, &[u8]), String> {
     let inner = body.strip_prefix(MAGIC).ok_or(
         "provided data does not appear to be a protobuf message, expected prefix [107 56 115 0]",
     )?;
-    let mut raw: &[u8] = &[];
+    let (mut kind, mut raw) = (String::new(), &[][..]);
     for (number, wire) in fields(inner)? {
         match (number, wire) {
             (1, Wire::Bytes(type_meta)) => {
                 for (number, wire) in fields(type_meta)? {
                     if let (2, Wire::Bytes(named)) = (number, wire) {
-                        let named = text(named)?;
-                        if !named.is_empty() && named != kind {
-                            return Err(format!("the body holds a {named}, not a {kind}"));
-                        }
+                        kind = text(named)?;
                     }
                 }
             }
@@ -94,7 +94,173 @@ fn unwrap<'a>(body: &'a [u8], kind: &str) -> Result<&'a [u8], String> {
             _ => {}
         }
     }
+    Ok((kind, raw))
+}
+
+/// The object message inside the envelope, checked to be of `kind`
+/// (an envelope that names no kind is taken as one).
+fn unwrap<'a>(body: &'a [u8], kind: &str) -> Result<&'a [u8], String> {
+    let (named, raw) = open(body)?;
+    if !named.is_empty() && named != kind {
+        return Err(format!("the body holds a {named}, not a {kind}"));
+    }
     Ok(raw)
+}
+
+/// Why an object is not read: a kind whose message is not decoded here
+/// (the request is refused as of an unknown media type), or a broken one.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ObjectError {
+    NotDecoded(String),
+    Broken(String),
+}
+
+/// A protobuf ConfigMap, Secret or Namespace as its JSON.
+pub fn object(body: &[u8]) -> Result<Value, ObjectError> {
+    let (kind, raw) = open(body).map_err(ObjectError::Broken)?;
+    let read = match kind.as_str() {
+        "ConfigMap" => config_map(raw),
+        "Secret" => secret(raw),
+        "Namespace" => namespace(raw),
+        _ => return Err(ObjectError::NotDecoded(kind)),
+    };
+    let mut object = read.map_err(ObjectError::Broken)?;
+    object.insert("apiVersion".into(), json!("v1"));
+    object.insert("kind".into(), json!(kind));
+    Ok(Value::Object(object))
+}
+
+/// A `map<string, string>` entry (key = 1, value = 2); bytes values as
+/// base64, as JSON carries them.
+fn entry(message: &[u8], bytes: bool) -> Result<(String, Value), String> {
+    use base64::Engine as _;
+    let (mut key, mut value) = (String::new(), json!(""));
+    for (number, wire) in fields(message)? {
+        match (number, wire) {
+            (1, Wire::Bytes(k)) => key = text(k)?,
+            (2, Wire::Bytes(v)) if bytes => {
+                value = json!(base64::engine::general_purpose::STANDARD.encode(v));
+            }
+            (2, Wire::Bytes(v)) => value = json!(text(v)?),
+            _ => {}
+        }
+    }
+    Ok((key, value))
+}
+
+fn insert_entry(
+    out: &mut Map<String, Value>,
+    field: &str,
+    message: &[u8],
+    bytes: bool,
+) -> Result<(), String> {
+    let (key, value) = entry(message, bytes)?;
+    let map = out.entry(field).or_insert_with(|| json!({}));
+    map[key] = value;
+    Ok(())
+}
+
+/// ObjectMeta: name = 1, generateName = 2, namespace = 3, uid = 5,
+/// resourceVersion = 6, labels = 11, annotations = 12, finalizers = 14
+/// (what a client sets; the rest is the server's).
+fn object_meta(message: &[u8]) -> Result<Value, String> {
+    let mut out = Map::new();
+    for (number, wire) in fields(message)? {
+        let Wire::Bytes(bytes) = wire else { continue };
+        let key = match number {
+            1 => "name",
+            2 => "generateName",
+            3 => "namespace",
+            5 => "uid",
+            6 => "resourceVersion",
+            11 => {
+                insert_entry(&mut out, "labels", bytes, false)?;
+                continue;
+            }
+            12 => {
+                insert_entry(&mut out, "annotations", bytes, false)?;
+                continue;
+            }
+            14 => {
+                let list = out.entry("finalizers").or_insert_with(|| json!([]));
+                if let Value::Array(items) = list {
+                    items.push(json!(text(bytes)?));
+                }
+                continue;
+            }
+            _ => continue,
+        };
+        out.insert(key.into(), json!(text(bytes)?));
+    }
+    Ok(Value::Object(out))
+}
+
+/// ConfigMap: metadata = 1, data = 2, binaryData = 3, immutable = 4.
+fn config_map(message: &[u8]) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for (number, wire) in fields(message)? {
+        match (number, wire) {
+            (1, Wire::Bytes(meta)) => {
+                out.insert("metadata".into(), object_meta(meta)?);
+            }
+            (2, Wire::Bytes(e)) => insert_entry(&mut out, "data", e, false)?,
+            (3, Wire::Bytes(e)) => insert_entry(&mut out, "binaryData", e, true)?,
+            (4, Wire::Varint(v)) => {
+                out.insert("immutable".into(), json!(v != 0));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Secret: metadata = 1, data = 2 (bytes), type = 3, stringData = 4,
+/// immutable = 5.
+fn secret(message: &[u8]) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for (number, wire) in fields(message)? {
+        match (number, wire) {
+            (1, Wire::Bytes(meta)) => {
+                out.insert("metadata".into(), object_meta(meta)?);
+            }
+            (2, Wire::Bytes(e)) => insert_entry(&mut out, "data", e, true)?,
+            (3, Wire::Bytes(t)) => {
+                out.insert("type".into(), json!(text(t)?));
+            }
+            (4, Wire::Bytes(e)) => insert_entry(&mut out, "stringData", e, false)?,
+            (5, Wire::Varint(v)) => {
+                out.insert("immutable".into(), json!(v != 0));
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Namespace: metadata = 1, spec = 2 (finalizers = 1); its status is
+/// the server's.
+fn namespace(message: &[u8]) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for (number, wire) in fields(message)? {
+        match (number, wire) {
+            (1, Wire::Bytes(meta)) => {
+                out.insert("metadata".into(), object_meta(meta)?);
+            }
+            (2, Wire::Bytes(spec)) => {
+                let mut finalizers = Vec::new();
+                for (number, wire) in fields(spec)? {
+                    if let (1, Wire::Bytes(f)) = (number, wire) {
+                        finalizers.push(json!(text(f)?));
+                    }
+                }
+                if !finalizers.is_empty() {
+                    out.insert("spec".into(), json!({ "finalizers": finalizers }));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
 }
 
 /// A protobuf DeleteOptions (meta/v1 `generated.proto`: gracePeriodSeconds
@@ -188,6 +354,50 @@ mod tests {
             json!({"gracePeriodSeconds": -1})
         );
         assert_eq!(delete_options(&envelope("", &[])).unwrap(), json!({}));
+    }
+
+    #[test]
+    fn config_maps_secrets_and_namespaces_read_as_their_json() {
+        let entry = |k: &str, v: &[u8]| {
+            let mut e = Vec::new();
+            bytes(&mut e, 1, k.as_bytes());
+            bytes(&mut e, 2, v);
+            e
+        };
+        let mut meta = Vec::new();
+        bytes(&mut meta, 1, b"c");
+        bytes(&mut meta, 3, b"default");
+        bytes(&mut meta, 11, &entry("app", b"web"));
+        let mut raw = Vec::new();
+        bytes(&mut raw, 1, &meta);
+        bytes(&mut raw, 2, &entry("k", b"v"));
+        bytes(&mut raw, 3, &entry("b", b"\x00\x01"));
+        assert_eq!(
+            object(&envelope("ConfigMap", &raw)).unwrap(),
+            json!({"apiVersion": "v1", "kind": "ConfigMap",
+                   "metadata": {"name": "c", "namespace": "default", "labels": {"app": "web"}},
+                   "data": {"k": "v"}, "binaryData": {"b": "AAE="}})
+        );
+        let mut raw = Vec::new();
+        bytes(&mut raw, 1, &meta);
+        bytes(&mut raw, 2, &entry("pw", b"hunter2"));
+        bytes(&mut raw, 3, b"Opaque");
+        assert_eq!(
+            object(&envelope("Secret", &raw)).unwrap()["data"],
+            json!({"pw": "aHVudGVyMg=="})
+        );
+        let mut spec = Vec::new();
+        bytes(&mut spec, 1, b"kubernetes");
+        let mut raw = Vec::new();
+        bytes(&mut raw, 2, &spec);
+        assert_eq!(
+            object(&envelope("Namespace", &raw)).unwrap(),
+            json!({"apiVersion": "v1", "kind": "Namespace", "spec": {"finalizers": ["kubernetes"]}})
+        );
+        assert_eq!(
+            object(&envelope("Pod", &[])),
+            Err(ObjectError::NotDecoded("Pod".into()))
+        );
     }
 
     #[test]

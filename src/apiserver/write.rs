@@ -242,6 +242,20 @@ pub(super) fn now() -> Time {
 /// The request's body as JSON: JSON, or YAML for the YAML media types
 /// (an apply's `application/apply-patch+yaml`).
 pub(super) fn body_json(req: &Request) -> Result<Value, Status> {
+    if req
+        .header("content-type")
+        .starts_with("application/vnd.kubernetes.protobuf")
+    {
+        return super::protobuf::object(&req.body).map_err(|e| match e {
+            super::protobuf::ObjectError::NotDecoded(kind) => Status {
+                code: 415,
+                reason: "UnsupportedMediaType",
+                message: format!("the body of the request was in an unknown format - a protobuf {kind} is not read here; accepted media types include: application/json, application/yaml"),
+                details: None,
+            },
+            super::protobuf::ObjectError::Broken(m) => Status::bad_request(format!("the body of the request could not be decoded: {m}")),
+        });
+    }
     let text = std::str::from_utf8(&req.body)
         .map_err(|_| Status::bad_request("the body of the request is not UTF-8"))?;
     if req.header("content-type").contains("yaml") {
