@@ -101,6 +101,10 @@ fn prints_the_canonical_form() {
         ("1.5Gi", "1536Mi"),
         ("1000Ki", "1000Ki"),
         ("0.5Ki", "512"),
+        // No whole multiple of 1024: a plain number, which reads back as a
+        // decimal quantity (printed `1088k` then), as in apimachinery.
+        ("1062.5Ki", "1088000"),
+        ("1088000", "1088k"),
         ("1e3", "1e3"),
         ("1E6", "1e6"),
         ("1500e0", "1500"),
