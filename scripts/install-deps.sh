@@ -2,7 +2,9 @@
 # Installs what building and testing pod needs on a fresh Debian 12 machine.
 # Idempotent: packages already present are skipped.
 set -euo pipefail
-packages=(busybox-static docker-registry skopeo tmux kmod iproute2 debootstrap attr zsh fish openssl gcc libc6-dev util-linux containernetworking-plugins iptables python3-venv)
+# g++ builds libFuzzer (C++) for scripts/fuzz.sh; zstd makes its zstd
+# layer seed.
+packages=(busybox-static docker-registry skopeo tmux kmod iproute2 debootstrap attr zsh fish openssl gcc g++ zstd libc6-dev util-linux containernetworking-plugins iptables python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
