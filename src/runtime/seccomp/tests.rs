@@ -73,6 +73,15 @@ fn verdict_on(programs: &[Vec<u64>], arch: u32, nr: i64, args: [u64; 6]) -> u32 
     best
 }
 
+/// The capabilities a container has unless its securityContext says
+/// otherwise.
+fn default_caps() -> Vec<String> {
+    crate::runtime::identity::DEFAULT_CAPABILITIES
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
 fn sys(name: &str) -> i64 {
     syscalls::number(name).unwrap_or_else(|| panic!("{name} unknown"))
 }
@@ -89,10 +98,7 @@ const EPERM: u32 = ERRNO | libc::EPERM as u32;
 
 #[test]
 fn runtime_default_denies_what_containerd_denies() {
-    let caps: Vec<String> = crate::runtime::identity::DEFAULT_CAPABILITIES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let caps = default_caps();
     let p = compiled(&default::profile(&caps));
     let none = [0; 6];
     for allowed in [
@@ -194,10 +200,7 @@ fn compat(c: syscalls::Compat, name: &str) -> i64 {
 #[test]
 fn runtime_default_covers_i386_and_x32_calls() {
     use syscalls::Compat::{I386 as I, X32 as X};
-    let caps: Vec<String> = crate::runtime::identity::DEFAULT_CAPABILITIES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let caps = default_caps();
     let p = compiled(&default::profile(&caps));
     let none = [0; 6];
     for allowed in ["read", "write", "execve", "exit_group", "rt_sigaction"] {
@@ -493,10 +496,7 @@ fn compiled_as(profile: &Profile, dispatch: profile::Dispatch) -> Vec<Vec<u64>> 
 #[test]
 fn ranges_answer_as_each_call_tested_in_turn() {
     let caps = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    let defaults: Vec<String> = crate::runtime::identity::DEFAULT_CAPABILITIES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let defaults = default_caps();
     let mut profiles = vec![
         default::profile(&defaults),
         default::profile(&caps(&["CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_BPF"])),
@@ -544,10 +544,7 @@ fn ranges_answer_as_each_call_tested_in_turn() {
 /// them is paid at every start.
 #[test]
 fn runtime_default_is_a_few_hundred_instructions() {
-    let caps: Vec<String> = crate::runtime::identity::DEFAULT_CAPABILITIES
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let caps = default_caps();
     let profile = default::profile(&caps);
     let count = |d| compiled_as(&profile, d).iter().map(Vec::len).sum::<usize>();
     let ranged = count(profile::Dispatch::Ranges);
