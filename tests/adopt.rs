@@ -520,15 +520,35 @@ fn a_delete_of_a_pod_whose_supervisor_and_keeper_died_runs_its_pre_stop_hook_and
             .then_some(())
     });
     let supervisor = common::pods::kill_supervisor_for_good(&env, &uid);
+    // The supervisors' log, read through a descriptor opened now: the
+    // deletion removes the file, and it tells why, should this fail.
+    let mut log = std::fs::File::open(
+        env.run_root()
+            .join("pods")
+            .join(&uid)
+            .join("supervisor.log"),
+    )
+    .unwrap();
 
     // Nothing reads the pod in between: the delete is the first to find
     // it lost.
     let begun = Instant::now();
-    let deleted = env.ok(&["delete", "pod", "stop"]);
+    let deleted = env.run(&["delete", "pod", "stop"]);
     let took = begun.elapsed();
-    assert_eq!(deleted, "pod \"stop\" deleted\n");
     let order = std::fs::read_to_string(out.join("order")).unwrap_or_default();
-    assert_eq!(order, "pre-stop\nterm\n", "the preStop hook, then SIGTERM");
+    let mut said = String::new();
+    std::io::Read::read_to_string(&mut log, &mut said).unwrap();
+    let events = env.run(&["get", "events"]);
+    let why = format!(
+        "took {took:?}; delete's stderr: {}\nthe supervisors' log:\n{said}\nevents:\n{}",
+        String::from_utf8_lossy(&deleted.stderr),
+        String::from_utf8_lossy(&events.stdout)
+    );
+    assert_eq!(deleted.stdout, b"pod \"stop\" deleted\n", "{why}");
+    assert_eq!(
+        order, "pre-stop\nterm\n",
+        "the preStop hook, then SIGTERM; {why}"
+    );
     // sleep ignores SIGTERM: its SIGKILL came at the end of the 2 s grace
     // period (the upper bound leaves a loaded machine room).
     assert!(took >= Duration::from_millis(1900), "{took:?}");

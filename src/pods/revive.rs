@@ -42,20 +42,24 @@ pub fn maybe_lost(pod: &Pod) -> bool {
 /// the pod reads Unknown as before).
 pub fn revive(store: &Store, pods: &[&Pod]) -> Vec<bool> {
     adopt(store, pods, maybe_lost)
+        .into_iter()
+        .map(|revived| revived.unwrap_or(false))
+        .collect()
 }
 
 /// Starts a supervisor that adopts `pod`, about to be deleted, if its
 /// supervisor and keeper both died, and waits until it listens: `delete`
 /// then asks it to stop the pod, which runs the preStop hooks and gives
 /// the containers their grace period, as the kubelet, restarted by
-/// systemd, stops a pod deleted while it was down. Whether it was revived.
-/// `pod` may be the manifest alone (no status): its records are looked
-/// at instead, without the lock first, so a delete of a supervised pod
-/// pays two small reads.
-pub fn revive_to_delete(store: &Store, pod: &Pod) -> bool {
+/// systemd, stops a pod deleted while it was down. Whether it was revived;
+/// an error says why a lost pod was not (`delete` then kills what its
+/// records name). `pod` may be the manifest alone (no status): its
+/// records are looked at instead, without the lock first, so a delete of
+/// a supervised pod pays two small reads.
+pub fn revive_to_delete(store: &Store, pod: &Pod) -> anyhow::Result<bool> {
     let lost =
         |pod: &Pod| pod_uid(pod).is_ok_and(|uid| orphaned(&Records::new(&store.pod_run_dir(uid))));
-    adopt(store, &[pod], lost) == [true]
+    adopt(store, &[pod], lost).remove(0)
 }
 
 /// Whether the pod of `records` had a supervisor, and it and its keeper
@@ -64,23 +68,26 @@ fn orphaned(records: &Records) -> bool {
     records.supervisor_state() == SupervisorState::Gone && records.live_keeper().is_none()
 }
 
-/// [`revive`] of the pods that `lost` picks.
-fn adopt(store: &Store, pods: &[&Pod], lost: impl Fn(&Pod) -> bool) -> Vec<bool> {
+/// [`revive`] of the pods that `lost` picks: for each, whether it was
+/// revived, or why a lost one could not be.
+fn adopt(store: &Store, pods: &[&Pod], lost: impl Fn(&Pod) -> bool) -> Vec<anyhow::Result<bool>> {
+    let mut revived: Vec<anyhow::Result<bool>> = pods.iter().map(|_| Ok(false)).collect();
     let mut starting = Vec::new();
     for (i, pod) in pods.iter().enumerate() {
         if !lost(pod) {
             continue;
         }
-        let Ok(Some((lock, pod))) = claim(store, pod) else {
-            continue;
-        };
-        if let Ok(started) = super::recover(store, &pod) {
-            starting.push((i, lock, started));
+        match claim(store, pod) {
+            Ok(Some((lock, pod))) => match super::recover(store, &pod) {
+                Ok(started) => starting.push((i, lock, started)),
+                Err(e) => revived[i] = Err(e),
+            },
+            Ok(None) => {}
+            Err(e) => revived[i] = Err(e),
         }
     }
-    let mut revived = vec![false; pods.len()];
     for (i, lock, started) in starting {
-        revived[i] = started.wait(store).is_ok();
+        revived[i] = started.wait(store).map(|()| true);
         // The new supervisor holds the pod now (its lock, its socket):
         // a `delete` waiting for the pod's lock asks it.
         drop(lock);

@@ -38,8 +38,9 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
     // Before the mark, so the new supervisor stops the pod for this
     // delete's request, with its grace period whole. Killed at once
     // anyway, a forced deletion needs none.
-    if !force {
-        super::revive_to_delete(store, pod);
+    let records = Records::new(&store.pod_run_dir(&uid));
+    if !force && let Err(e) = super::revive_to_delete(store, pod) {
+        records.note(&format!("delete: no new supervisor: {e:#}"));
     }
     match mark_terminating(store, &namespace, &name, &uid, grace) {
         // On a full disk the mark cannot be written; the deletion, which
@@ -48,7 +49,6 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
         other => other?,
     }
     crate::fault::point("delete-marked");
-    let records = Records::new(&store.pod_run_dir(&uid));
     // The socket is asked even when the pid file does not name a live
     // supervisor (a corrupt record): a supervisor that answers stops the
     // pod itself, and a dead one's socket refuses at once.
@@ -64,6 +64,7 @@ pub fn delete(store: &Store, pod: &Pod, how: Termination, wait: bool) -> Result<
         return Ok(());
     }
     // No supervisor (or it died on the way): its work is done here.
+    records.note("delete: no supervisor answered; what the records name is killed");
     clean_up(store, pod, &records)?;
     Ok(())
 }

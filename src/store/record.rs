@@ -131,6 +131,19 @@ impl Records {
         self.dir.join(SOCKET_FILE)
     }
 
+    /// Adds a line, with the time, to the pod's supervisor log, where an
+    /// operator reads what became of its supervisors: for what a command
+    /// did in their place. Best effort, and never makes the run
+    /// directory or the log.
+    pub fn note(&self, text: &str) {
+        if let Ok(mut log) = fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.join(LOG_FILE))
+        {
+            let _ = writeln!(log, "--- {} {text}", crate::duration::now());
+        }
+    }
+
     /// Takes the pod's supervision: an exclusive lock on
     /// `supervisor.lock`, held for as long as the supervisor runs, so that
     /// a pod never has two (`pod up` and a create, or two commands

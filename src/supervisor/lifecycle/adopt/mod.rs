@@ -280,7 +280,13 @@ impl Supervisor {
             }
             // A sandbox that is not whole while containers run in it is
             // a dead sandbox: they are killed and it is made again.
-            (_, netns) if containers => {
+            (pause, netns) if containers => {
+                eprintln!(
+                    "pod-supervisor: adopting: the sandbox is not whole (pause process: {}, network namespace: {}, pod IPs: {}); its containers are killed and it is made again",
+                    pause.map_or("gone".to_string(), |p| p.to_string()),
+                    if netns.is_some() { "held" } else { "lost" },
+                    pod_ips.len()
+                );
                 self.netns = netns.or_else(|| NetNs::start(None).ok());
                 self.pause_died = true;
                 self.ready_to_start_containers(false);
