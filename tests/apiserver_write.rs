@@ -543,4 +543,26 @@ fn kubectl_create_configmap_secret_and_namespace_are_read_from_protobuf() {
         served.env.ok(&["get", "namespace", "n1", "-o", "name"]),
         "namespace/n1\n"
     );
+    // The same namespace sent as kubectl's JSON is stored alike: its
+    // spec and the fields its manager owns.
+    let json = served.kubectl_ok(&[
+        "create",
+        "namespace",
+        "n2",
+        "--dry-run=client",
+        "-o",
+        "json",
+    ]);
+    served.kubectl_ok(&["create", "-f", &served.file("n2.json", &json)]);
+    let stored = |name: &str| {
+        let json = served.env.ok(&["get", "namespace", name, "-o", "json"]);
+        let ns: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let managed = &ns["metadata"]["managedFields"][0];
+        (
+            ns["spec"].clone(),
+            managed["manager"].clone(),
+            managed["fieldsV1"].clone(),
+        )
+    };
+    assert_eq!(stored("n1"), stored("n2"));
 }

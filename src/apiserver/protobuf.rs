@@ -21,7 +21,7 @@ enum Wire<'a> {
     Varint(u64),
     /// Length-delimited: strings, bytes, messages, packed lists.
     Bytes(&'a [u8]),
-    /// Fixed 32 and 64 bit values, which DeleteOptions has none of.
+    /// Fixed 32 and 64 bit values, which no message read here has.
     Fixed,
 }
 
@@ -74,6 +74,145 @@ fn text(bytes: &[u8]) -> Result<String, String> {
     String::from_utf8(bytes.to_vec()).map_err(|_| "a protobuf string is not UTF-8".to_string())
 }
 
+/// A field of a message this reads: its number, its JSON name and how
+/// its value becomes JSON. Fields not listed, and fields whose wire type
+/// is not the one their rule reads, are skipped, as proto2 readers skip
+/// unknown fields.
+struct Field {
+    number: u64,
+    name: &'static str,
+    read: Read,
+}
+
+enum Read {
+    /// `string`.
+    Text,
+    /// `int64`: negative values come as their two's complement.
+    Int64,
+    Bool,
+    /// `repeated string`: a JSON list, left out when the wire has none.
+    Texts,
+    /// `map<string, string>` (entries: key = 1, value = 2): a JSON
+    /// object, left out when the wire has no entry.
+    TextMap,
+    /// `map<string, bytes>`, the values as base64, as JSON carries them.
+    BytesMap,
+    /// An embedded message, present in the JSON whenever it is on the
+    /// wire (as Go's JSON gives a struct, empty or not).
+    Message(&'static [Field]),
+}
+
+const fn field(number: u64, name: &'static str, read: Read) -> Field {
+    Field { number, name, read }
+}
+
+/// meta/v1 TypeMeta, the envelope's first field.
+const TYPE_META: &[Field] = &[
+    field(1, "apiVersion", Read::Text),
+    field(2, "kind", Read::Text),
+];
+
+/// ObjectMeta: what a client sets (the rest is the server's).
+const OBJECT_META: &[Field] = &[
+    field(1, "name", Read::Text),
+    field(2, "generateName", Read::Text),
+    field(3, "namespace", Read::Text),
+    field(5, "uid", Read::Text),
+    field(6, "resourceVersion", Read::Text),
+    field(11, "labels", Read::TextMap),
+    field(12, "annotations", Read::TextMap),
+    field(14, "finalizers", Read::Texts),
+];
+
+const CONFIG_MAP: &[Field] = &[
+    field(1, "metadata", Read::Message(OBJECT_META)),
+    field(2, "data", Read::TextMap),
+    field(3, "binaryData", Read::BytesMap),
+    field(4, "immutable", Read::Bool),
+];
+
+const SECRET: &[Field] = &[
+    field(1, "metadata", Read::Message(OBJECT_META)),
+    field(2, "data", Read::BytesMap),
+    field(3, "type", Read::Text),
+    field(4, "stringData", Read::TextMap),
+    field(5, "immutable", Read::Bool),
+];
+
+/// A Namespace's status is the server's.
+const NAMESPACE: &[Field] = &[
+    field(1, "metadata", Read::Message(OBJECT_META)),
+    field(
+        2,
+        "spec",
+        Read::Message(&[field(1, "finalizers", Read::Texts)]),
+    ),
+];
+
+/// Fields of later releases (ignoreStoreReadError...) are skipped.
+const DELETE_OPTIONS: &[Field] = &[
+    field(1, "gracePeriodSeconds", Read::Int64),
+    field(
+        2,
+        "preconditions",
+        Read::Message(&[
+            field(1, "uid", Read::Text),
+            field(2, "resourceVersion", Read::Text),
+        ]),
+    ),
+    field(3, "orphanDependents", Read::Bool),
+    field(4, "propagationPolicy", Read::Text),
+    field(5, "dryRun", Read::Texts),
+];
+
+/// A message of the given fields as its JSON.
+fn message(schema: &[Field], data: &[u8]) -> Result<Map<String, Value>, String> {
+    let mut out = Map::new();
+    for (number, wire) in fields(data)? {
+        let Some(field) = schema.iter().find(|f| f.number == number) else {
+            continue;
+        };
+        let value = match (&field.read, wire) {
+            (Read::Text, Wire::Bytes(bytes)) => json!(text(bytes)?),
+            (Read::Int64, Wire::Varint(v)) => json!(v as i64),
+            (Read::Bool, Wire::Varint(v)) => json!(v != 0),
+            (Read::Message(inner), Wire::Bytes(bytes)) => Value::Object(message(inner, bytes)?),
+            (Read::Texts, Wire::Bytes(bytes)) => {
+                let list = out.entry(field.name).or_insert_with(|| json!([]));
+                if let Value::Array(items) = list {
+                    items.push(json!(text(bytes)?));
+                }
+                continue;
+            }
+            (Read::TextMap | Read::BytesMap, Wire::Bytes(entry)) => {
+                let (key, value) = map_entry(entry, matches!(field.read, Read::BytesMap))?;
+                out.entry(field.name).or_insert_with(|| json!({}))[key] = value;
+                continue;
+            }
+            _ => continue,
+        };
+        out.insert(field.name.into(), value);
+    }
+    Ok(out)
+}
+
+/// A map entry: key = 1, value = 2 (as base64 when `bytes`).
+fn map_entry(entry: &[u8], bytes: bool) -> Result<(String, Value), String> {
+    use base64::Engine as _;
+    let (mut key, mut value) = (String::new(), json!(""));
+    for (number, wire) in fields(entry)? {
+        match (number, wire) {
+            (1, Wire::Bytes(k)) => key = text(k)?,
+            (2, Wire::Bytes(v)) if bytes => {
+                value = json!(base64::engine::general_purpose::STANDARD.encode(v));
+            }
+            (2, Wire::Bytes(v)) => value = json!(text(v)?),
+            _ => {}
+        }
+    }
+    Ok((key, value))
+}
+
 /// The envelope's kind (empty if it names none) and the object message
 /// inside it.
 fn open(body: &[u8]) -> Result<(String, &[u8]), String> {
@@ -84,10 +223,8 @@ fn open(body: &[u8]) -> Result<(String, &[u8]), String> {
     for (number, wire) in fields(inner)? {
         match (number, wire) {
             (1, Wire::Bytes(type_meta)) => {
-                for (number, wire) in fields(type_meta)? {
-                    if let (2, Wire::Bytes(named)) = (number, wire) {
-                        kind = text(named)?;
-                    }
+                if let Some(Value::String(named)) = message(TYPE_META, type_meta)?.remove("kind") {
+                    kind = named;
                 }
             }
             (2, Wire::Bytes(bytes)) => raw = bytes,
@@ -118,193 +255,24 @@ pub enum ObjectError {
 /// A protobuf ConfigMap, Secret or Namespace as its JSON.
 pub fn object(body: &[u8]) -> Result<Value, ObjectError> {
     let (kind, raw) = open(body).map_err(ObjectError::Broken)?;
-    let read = match kind.as_str() {
-        "ConfigMap" => config_map(raw),
-        "Secret" => secret(raw),
-        "Namespace" => namespace(raw),
+    let schema = match kind.as_str() {
+        "ConfigMap" => CONFIG_MAP,
+        "Secret" => SECRET,
+        "Namespace" => NAMESPACE,
         _ => return Err(ObjectError::NotDecoded(kind)),
     };
-    let mut object = read.map_err(ObjectError::Broken)?;
+    let mut object = message(schema, raw).map_err(ObjectError::Broken)?;
     object.insert("apiVersion".into(), json!("v1"));
     object.insert("kind".into(), json!(kind));
     Ok(Value::Object(object))
 }
 
-/// A `map<string, string>` entry (key = 1, value = 2); bytes values as
-/// base64, as JSON carries them.
-fn entry(message: &[u8], bytes: bool) -> Result<(String, Value), String> {
-    use base64::Engine as _;
-    let (mut key, mut value) = (String::new(), json!(""));
-    for (number, wire) in fields(message)? {
-        match (number, wire) {
-            (1, Wire::Bytes(k)) => key = text(k)?,
-            (2, Wire::Bytes(v)) if bytes => {
-                value = json!(base64::engine::general_purpose::STANDARD.encode(v));
-            }
-            (2, Wire::Bytes(v)) => value = json!(text(v)?),
-            _ => {}
-        }
-    }
-    Ok((key, value))
-}
-
-fn insert_entry(
-    out: &mut Map<String, Value>,
-    field: &str,
-    message: &[u8],
-    bytes: bool,
-) -> Result<(), String> {
-    let (key, value) = entry(message, bytes)?;
-    let map = out.entry(field).or_insert_with(|| json!({}));
-    map[key] = value;
-    Ok(())
-}
-
-/// ObjectMeta: name = 1, generateName = 2, namespace = 3, uid = 5,
-/// resourceVersion = 6, labels = 11, annotations = 12, finalizers = 14
-/// (what a client sets; the rest is the server's).
-fn object_meta(message: &[u8]) -> Result<Value, String> {
-    let mut out = Map::new();
-    for (number, wire) in fields(message)? {
-        let Wire::Bytes(bytes) = wire else { continue };
-        let key = match number {
-            1 => "name",
-            2 => "generateName",
-            3 => "namespace",
-            5 => "uid",
-            6 => "resourceVersion",
-            11 => {
-                insert_entry(&mut out, "labels", bytes, false)?;
-                continue;
-            }
-            12 => {
-                insert_entry(&mut out, "annotations", bytes, false)?;
-                continue;
-            }
-            14 => {
-                let list = out.entry("finalizers").or_insert_with(|| json!([]));
-                if let Value::Array(items) = list {
-                    items.push(json!(text(bytes)?));
-                }
-                continue;
-            }
-            _ => continue,
-        };
-        out.insert(key.into(), json!(text(bytes)?));
-    }
-    Ok(Value::Object(out))
-}
-
-/// ConfigMap: metadata = 1, data = 2, binaryData = 3, immutable = 4.
-fn config_map(message: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut out = Map::new();
-    for (number, wire) in fields(message)? {
-        match (number, wire) {
-            (1, Wire::Bytes(meta)) => {
-                out.insert("metadata".into(), object_meta(meta)?);
-            }
-            (2, Wire::Bytes(e)) => insert_entry(&mut out, "data", e, false)?,
-            (3, Wire::Bytes(e)) => insert_entry(&mut out, "binaryData", e, true)?,
-            (4, Wire::Varint(v)) => {
-                out.insert("immutable".into(), json!(v != 0));
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// Secret: metadata = 1, data = 2 (bytes), type = 3, stringData = 4,
-/// immutable = 5.
-fn secret(message: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut out = Map::new();
-    for (number, wire) in fields(message)? {
-        match (number, wire) {
-            (1, Wire::Bytes(meta)) => {
-                out.insert("metadata".into(), object_meta(meta)?);
-            }
-            (2, Wire::Bytes(e)) => insert_entry(&mut out, "data", e, true)?,
-            (3, Wire::Bytes(t)) => {
-                out.insert("type".into(), json!(text(t)?));
-            }
-            (4, Wire::Bytes(e)) => insert_entry(&mut out, "stringData", e, false)?,
-            (5, Wire::Varint(v)) => {
-                out.insert("immutable".into(), json!(v != 0));
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// Namespace: metadata = 1, spec = 2 (finalizers = 1); its status is
-/// the server's.
-fn namespace(message: &[u8]) -> Result<Map<String, Value>, String> {
-    let mut out = Map::new();
-    for (number, wire) in fields(message)? {
-        match (number, wire) {
-            (1, Wire::Bytes(meta)) => {
-                out.insert("metadata".into(), object_meta(meta)?);
-            }
-            (2, Wire::Bytes(spec)) => {
-                let mut finalizers = Vec::new();
-                for (number, wire) in fields(spec)? {
-                    if let (1, Wire::Bytes(f)) = (number, wire) {
-                        finalizers.push(json!(text(f)?));
-                    }
-                }
-                if !finalizers.is_empty() {
-                    out.insert("spec".into(), json!({ "finalizers": finalizers }));
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// A protobuf DeleteOptions (meta/v1 `generated.proto`: gracePeriodSeconds
-/// = 1, preconditions = 2 {uid = 1, resourceVersion = 2},
-/// orphanDependents = 3, propagationPolicy = 4, dryRun = 5) as its JSON.
+/// A protobuf DeleteOptions as its JSON.
 pub fn delete_options(body: &[u8]) -> Result<Value, String> {
-    let mut out = Map::new();
-    let mut dry_run = Vec::new();
-    for (number, wire) in fields(unwrap(body, "DeleteOptions")?)? {
-        match (number, wire) {
-            // int64: negative values come as their two's complement.
-            (1, Wire::Varint(v)) => {
-                out.insert("gracePeriodSeconds".into(), json!(v as i64));
-            }
-            (2, Wire::Bytes(message)) => {
-                let mut preconditions = Map::new();
-                for (number, wire) in fields(message)? {
-                    let key = match number {
-                        1 => "uid",
-                        2 => "resourceVersion",
-                        _ => continue,
-                    };
-                    if let Wire::Bytes(value) = wire {
-                        preconditions.insert(key.into(), json!(text(value)?));
-                    }
-                }
-                out.insert("preconditions".into(), Value::Object(preconditions));
-            }
-            (3, Wire::Varint(v)) => {
-                out.insert("orphanDependents".into(), json!(v != 0));
-            }
-            (4, Wire::Bytes(policy)) => {
-                out.insert("propagationPolicy".into(), json!(text(policy)?));
-            }
-            (5, Wire::Bytes(value)) => dry_run.push(json!(text(value)?)),
-            // Fields of later releases (ignoreStoreReadError...) and
-            // unknown ones are skipped, as proto2 readers do.
-            _ => {}
-        }
-    }
-    if !dry_run.is_empty() {
-        out.insert("dryRun".into(), Value::Array(dry_run));
-    }
-    Ok(Value::Object(out))
+    Ok(Value::Object(message(
+        DELETE_OPTIONS,
+        unwrap(body, "DeleteOptions")?,
+    )?))
 }
 
 #[cfg(test)]
@@ -316,6 +284,14 @@ mod tests {
         out.push((number << 3) | 2);
         out.push(value.len() as u8);
         out.extend_from_slice(value);
+    }
+
+    /// A map entry.
+    fn entry(key: &str, value: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        bytes(&mut out, 1, key.as_bytes());
+        bytes(&mut out, 2, value);
+        out
     }
 
     /// The envelope client-go writes around `raw`.
@@ -358,12 +334,6 @@ mod tests {
 
     #[test]
     fn config_maps_secrets_and_namespaces_read_as_their_json() {
-        let entry = |k: &str, v: &[u8]| {
-            let mut e = Vec::new();
-            bytes(&mut e, 1, k.as_bytes());
-            bytes(&mut e, 2, v);
-            e
-        };
         let mut meta = Vec::new();
         bytes(&mut meta, 1, b"c");
         bytes(&mut meta, 3, b"default");
@@ -394,9 +364,80 @@ mod tests {
             object(&envelope("Namespace", &raw)).unwrap(),
             json!({"apiVersion": "v1", "kind": "Namespace", "spec": {"finalizers": ["kubernetes"]}})
         );
+        // An empty spec (client-go always writes one) reads as kubectl's
+        // JSON of the object has it.
+        assert_eq!(
+            object(&envelope("Namespace", &[(2 << 3) | 2, 0])).unwrap()["spec"],
+            json!({})
+        );
         assert_eq!(
             object(&envelope("Pod", &[])),
             Err(ObjectError::NotDecoded("Pod".into()))
+        );
+    }
+
+    /// Every field each kind's table names, and what is skipped: fields
+    /// of other numbers, and of another wire type than their rule's.
+    #[test]
+    fn every_field_read_and_the_rest_skipped() {
+        let mut meta = Vec::new();
+        bytes(&mut meta, 2, b"c-");
+        bytes(&mut meta, 3, b"ns");
+        bytes(&mut meta, 5, b"uid-1");
+        bytes(&mut meta, 6, b"42");
+        bytes(&mut meta, 11, &entry("a", b"1"));
+        bytes(&mut meta, 11, &entry("b", b"2"));
+        bytes(&mut meta, 12, &entry("note", b"x"));
+        bytes(&mut meta, 14, b"f1");
+        bytes(&mut meta, 14, b"f2");
+        meta.extend([1 << 3, 7]); // name as a number: skipped
+        meta.extend([(4 << 3) | 1, 0, 0, 0, 0, 0, 0, 0, 0]); // fixed64: skipped
+        bytes(&mut meta, 9, b"server's"); // deletionTimestamp's number
+        let meta_json = json!({"generateName": "c-", "namespace": "ns", "uid": "uid-1",
+            "resourceVersion": "42", "labels": {"a": "1", "b": "2"},
+            "annotations": {"note": "x"}, "finalizers": ["f1", "f2"]});
+        let mut raw = Vec::new();
+        bytes(&mut raw, 1, &meta);
+        raw.extend([4 << 3, 1]);
+        assert_eq!(
+            object(&envelope("ConfigMap", &raw)).unwrap(),
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta_json,
+                   "immutable": true})
+        );
+        let mut raw = Vec::new();
+        bytes(&mut raw, 1, &meta);
+        bytes(&mut raw, 2, &entry("k", b"\xff"));
+        bytes(&mut raw, 3, b"kubernetes.io/tls");
+        bytes(&mut raw, 4, &entry("s", b"plain"));
+        raw.extend([5 << 3, 0]);
+        bytes(&mut raw, 6, b"unknown");
+        assert_eq!(
+            object(&envelope("Secret", &raw)).unwrap(),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta_json,
+                   "data": {"k": "/w=="}, "type": "kubernetes.io/tls",
+                   "stringData": {"s": "plain"}, "immutable": false})
+        );
+        let raw = [(3 << 3) | 2, 0];
+        assert_eq!(
+            object(&envelope("Namespace", &raw)).unwrap(),
+            json!({"apiVersion": "v1", "kind": "Namespace"}),
+            "the status is the server's"
+        );
+        let mut raw = vec![3 << 3, 1];
+        bytes(&mut raw, 2, &[]);
+        bytes(&mut raw, 5, b"All");
+        bytes(&mut raw, 5, b"All");
+        assert_eq!(
+            delete_options(&envelope("DeleteOptions", &raw)).unwrap(),
+            json!({"orphanDependents": true, "preconditions": {}, "dryRun": ["All", "All"]})
+        );
+        let mut bad = Vec::new();
+        bytes(&mut bad, 1, b"\xff");
+        let mut raw = Vec::new();
+        bytes(&mut raw, 1, &bad);
+        assert_eq!(
+            object(&envelope("ConfigMap", &raw)),
+            Err(ObjectError::Broken("a protobuf string is not UTF-8".into()))
         );
     }
 
