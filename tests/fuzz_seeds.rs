@@ -107,3 +107,32 @@ fn layers_unpack_without_panic_or_escape() {
         .unwrap();
     pod::fuzz::layer(&tar.into_inner().unwrap());
 }
+
+/// Nested `{range ..}` recursive descents once walked every chain of
+/// nested values, a number exponential in the nesting (the fuzzer's slow
+/// input took 0.6 s; `fuzz/regressions/jsonpath/`). A body that prints
+/// nothing is now walked once per place and value, so the work stays
+/// within a polynomial of the input's size: here its square (the old
+/// walk took 1.3 million steps for the first, 0.98 million for the
+/// second; now 1,325 and 1,081).
+#[test]
+fn jsonpath_nested_ranges_take_polynomial_work() {
+    let mut inputs = Vec::new();
+    files(Path::new("fuzz/regressions/jsonpath"), &mut inputs);
+    inputs.retain(|p| p.to_string_lossy().contains("nested-range"));
+    assert!(
+        !inputs.is_empty(),
+        "the nested range regressions are missing"
+    );
+    for path in inputs {
+        let input = std::fs::read(&path).unwrap();
+        let steps = pod::fuzz::jsonpath_steps(&input);
+        let bound = (input.len() as u64).pow(2);
+        eprintln!("{}: {steps} steps", path.display());
+        assert!(
+            steps <= bound,
+            "{}: {steps} steps, over {bound}",
+            path.display()
+        );
+    }
+}

@@ -16,7 +16,7 @@ use serde_json::Value;
 mod eval;
 mod parser;
 
-use eval::{eval_list, execute_nodes};
+use eval::{Run, eval_list};
 use parser::Parser;
 
 use super::json::to_compact_json;
@@ -102,10 +102,17 @@ impl JsonPath {
 
     /// Runs the template over `data` and prints the results.
     pub fn execute(&self, data: &Value) -> Result<String, JsonPathError> {
+        self.execute_counting(data).0
+    }
+
+    /// [`JsonPath::execute`], with the work it took: nodes stepped
+    /// through and remembered range bodies reused (what the fuzz
+    /// regressions bound).
+    pub fn execute_counting(&self, data: &Value) -> (Result<String, JsonPathError>, u64) {
         let mut out = String::new();
-        let mut i = 0;
-        execute_nodes(&self.nodes, &mut i, data, &mut out, false)?;
-        Ok(out)
+        let mut run = Run::new(&self.nodes);
+        let result = run.execute(&mut 0, data, &mut out, false).map(|_| out);
+        (result, run.steps)
     }
 }
 
@@ -221,6 +228,32 @@ mod tests {
         assert_eq!(run("{..name}"), "nginx c d");
         assert_eq!(run("{.metadata.labels.*}"), "web y");
         assert_eq!(run("{range .spec.missing[*]}x{end}after"), "after");
+    }
+
+    /// Bodies that print nothing for some values are remembered and
+    /// skipped; the output is kubectl's (`kubectl label --local -f`).
+    #[test]
+    fn nested_ranges_over_recursive_descents() {
+        assert_eq!(
+            run(
+                "{range ..}{range .ports[*]}[{.containerPort}]{end}{end}|{range .spec.containers[*]}{range ..}{.containerPort}{end};{end}"
+            ),
+            "[80]|;80;"
+        );
+        assert_eq!(
+            run("{range ..}{range ..}{range .ports[*]}{.containerPort}{end}{end}{end}"),
+            "80808080"
+        );
+        assert_eq!(
+            run(
+                "{range .spec.containers[*]}{range ..}{range ..}{.containerPort}{end}{end}/{.name}{end}"
+            ),
+            "/c808080/d"
+        );
+        let deep = format!("{}{}", "{range ..}".repeat(40), "{end}".repeat(40));
+        let (out, steps) = JsonPath::parse(&deep).unwrap().execute_counting(&pod());
+        assert_eq!(out.unwrap(), "");
+        assert!(steps < 10_000, "{steps}");
     }
 
     #[test]

@@ -1,64 +1,121 @@
 //! The evaluator (client-go's `jsonpath.go`): runs parsed nodes over a
 //! JSON value and prints the results.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 use super::{JsonPathError, Node, Param, to_text};
 use crate::print::json::to_compact_json;
 
-/// Runs `nodes` from `*i` until the end or a matching `{end}`; a range
-/// runs its body once per result (with `dry` when it has none, to find
-/// its end).
-pub(super) fn execute_nodes(
-    nodes: &[Node],
-    i: &mut usize,
-    data: &Value,
-    out: &mut String,
-    dry: bool,
-) -> Result<bool, JsonPathError> {
-    while *i < nodes.len() {
-        let node = &nodes[*i];
-        *i += 1;
-        if let Node::List(list) = node {
-            if list.first() == Some(&Node::End) {
-                return Ok(true);
-            }
-            if list.first() == Some(&Node::Range) {
-                let results = if dry {
-                    Vec::new()
-                } else {
-                    eval_list(&[data], &list[1..])?
-                };
-                let body_start = *i;
-                let mut end = body_start;
-                if results.is_empty() {
-                    let mut j = body_start;
-                    execute_nodes(nodes, &mut j, data, &mut String::new(), true)?;
-                    end = j;
-                }
-                for item in &results {
-                    let mut j = body_start;
-                    execute_nodes(nodes, &mut j, item, out, false)?;
-                    end = j;
-                }
-                *i = end;
-                continue;
-            }
+/// One run of a template over one value. A range runs its body once per
+/// result, so nested ranges multiply: `{range ..}` nested d deep walks
+/// every chain of d nested values, a number that grows exponentially
+/// with d (as client-go's own walk does). A body's run depends only on
+/// where it starts, the value it runs on and whether it is dry, so a run
+/// that printed nothing is remembered by those three and not walked
+/// again: the walk is then bounded by the template's nodes times the
+/// values times the results of a range, plus what it prints.
+pub(super) struct Run<'a> {
+    nodes: &'a [Node],
+    quiet: HashMap<(usize, *const Value, bool), Quiet>,
+    /// Nodes stepped through and remembered runs reused: the work done.
+    pub(super) steps: u64,
+}
+
+/// Where a run that printed nothing stopped, and whether at an `{end}`.
+#[derive(Clone, Copy)]
+struct Quiet {
+    end: usize,
+    at_end: bool,
+}
+
+impl<'a> Run<'a> {
+    pub(super) fn new(nodes: &'a [Node]) -> Self {
+        Run {
+            nodes,
+            quiet: HashMap::new(),
+            steps: 0,
         }
-        if dry {
-            continue;
-        }
-        let results: Vec<&Value> = match node {
-            Node::Text(t) => {
-                out.push_str(t);
-                continue;
-            }
-            Node::List(list) => eval_list(&[data], list)?,
-            _ => Vec::new(),
-        };
-        print_results(out, &results, list_texts(node));
     }
-    Ok(false)
+
+    /// Runs the nodes from `*i` until the end or a matching `{end}`
+    /// (returning true); a range runs its body once per result (with
+    /// `dry` when it has none, to find its end).
+    pub(super) fn execute(
+        &mut self,
+        i: &mut usize,
+        data: &Value,
+        out: &mut String,
+        dry: bool,
+    ) -> Result<bool, JsonPathError> {
+        let key = (*i, data as *const Value, dry);
+        if let Some(quiet) = self.quiet.get(&key) {
+            self.steps += 1;
+            *i = quiet.end;
+            return Ok(quiet.at_end);
+        }
+        let printed = out.len();
+        let at_end = self.walk(i, data, out, dry)?;
+        if out.len() == printed {
+            self.quiet.insert(key, Quiet { end: *i, at_end });
+        }
+        Ok(at_end)
+    }
+
+    fn walk(
+        &mut self,
+        i: &mut usize,
+        data: &Value,
+        out: &mut String,
+        dry: bool,
+    ) -> Result<bool, JsonPathError> {
+        let nodes = self.nodes;
+        while *i < nodes.len() {
+            let node = &nodes[*i];
+            *i += 1;
+            self.steps += 1;
+            if let Node::List(list) = node {
+                if list.first() == Some(&Node::End) {
+                    return Ok(true);
+                }
+                if list.first() == Some(&Node::Range) {
+                    let results = if dry {
+                        Vec::new()
+                    } else {
+                        eval_list(&[data], &list[1..])?
+                    };
+                    let body_start = *i;
+                    let mut end = body_start;
+                    if results.is_empty() {
+                        let mut j = body_start;
+                        self.execute(&mut j, data, &mut String::new(), true)?;
+                        end = j;
+                    }
+                    for item in &results {
+                        let mut j = body_start;
+                        self.execute(&mut j, item, out, false)?;
+                        end = j;
+                    }
+                    *i = end;
+                    continue;
+                }
+            }
+            if dry {
+                continue;
+            }
+            let results: Vec<&Value> = match node {
+                Node::Text(t) => {
+                    out.push_str(t);
+                    continue;
+                }
+                Node::List(list) => eval_list(&[data], list)?,
+                _ => Vec::new(),
+            };
+            print_results(out, &results, list_texts(node));
+        }
+        Ok(false)
+    }
 }
 
 /// Text literals inside an action (`{"\n"}`) print raw, like strings.
