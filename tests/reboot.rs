@@ -244,3 +244,106 @@ fn after_a_reboot_get_tells_the_truth_and_up_brings_the_pods_back() {
         "logs left"
     );
 }
+
+/// Whether process `pid` runs (a zombie has ended).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.contains(") Z ") && !stat.contains(") X "))
+}
+
+/// `pod up` that finds a pod being deleted whose supervisor and keeper
+/// died (`kill -9` of both while the node ran: not a restart) takes it
+/// back as a read or `delete` does: the new supervisor goes on with the
+/// deletion, runs the preStop hook, sends SIGTERM and waits out what is
+/// left of the grace period before it kills. `up` deleted it at once from
+/// the records: no hook, no SIGTERM, no grace.
+#[test]
+fn up_goes_on_with_the_deletion_of_a_pod_whose_supervisor_and_keeper_died() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let out = env.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let yaml = format!(
+        "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: ending
+spec:
+  terminationGracePeriodSeconds: 8
+  volumes:
+  - name: out
+    hostPath: {{path: {out}, type: Directory}}
+  containers:
+  - name: polite
+    image: busybox
+    imagePullPolicy: Never
+    volumeMounts:
+    - {{name: out, mountPath: /out}}
+    command: [sh, -c, 'trap \"echo term >> /out/order; exit 0\" TERM; while true; do sleep 0.1; done']
+    lifecycle:
+      preStop:
+        exec:
+          command: [sh, -c, 'echo pre-stop >> /out/order']
+  - name: stubborn
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, '3600']
+",
+        out = out.display()
+    );
+    let uid = create(&env, "ending", &yaml);
+    wait_until(&env, "ending", "both containers ready", || {
+        (jsonpath(&env, "ending", "{.status.containerStatuses[*].ready}") == "true true")
+            .then_some(())
+    });
+    let processes: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            env.run_root()
+                .join("pods")
+                .join(&uid)
+                .join("processes.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let stubborn = processes["stubborn"]["pid"].as_i64().unwrap() as i32;
+
+    // Marked Terminating without its supervisor being asked: the
+    // `delete` is killed just after its mark.
+    let marked = Instant::now();
+    let killed = env
+        .pod()
+        .env("POD_FAULT", "delete-marked")
+        .args(["delete", "pod", "ending"])
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "{killed:?}");
+    common::pods::kill_supervisor_for_good(&env, &uid);
+    let order = || std::fs::read_to_string(out.join("order")).unwrap_or_default();
+    assert_eq!(order(), "", "stopping began before `up`");
+
+    assert_eq!(
+        env.ok(&["up"]),
+        "pod/ending adopted; its deletion goes on\n"
+    );
+    // sleep ignores SIGTERM: it runs until the grace period (8 s from the
+    // mark, which keeps whole seconds) is spent.
+    while alive(stubborn) && marked.elapsed() < PATIENCE {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let lived = marked.elapsed();
+    assert!(lived >= Duration::from_secs(6), "killed after {lived:?}");
+    assert_eq!(
+        order(),
+        "pre-stop\nterm\n",
+        "the preStop hook, then SIGTERM"
+    );
+    let record = env.root().join("pods/default/ending");
+    let deadline = Instant::now() + PATIENCE;
+    while (record.exists() || !leftovers(&env, &uid).is_empty()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!record.exists(), "the pod's record is still stored");
+    assert_eq!(leftovers(&env, &uid), Vec::<String>::new());
+}

@@ -19,6 +19,7 @@ pub fn run(global: &GlobalArgs, _args: Args) -> Result<()> {
         let what = match outcome {
             Outcome::Started => "started",
             Outcome::Adopted => "adopted",
+            Outcome::AdoptedTerminating => "adopted; its deletion goes on",
             Outcome::Deleted => "deleted",
             Outcome::Failed => {
                 "failed: its containers were lost when the node restarted (restartPolicy Never)"

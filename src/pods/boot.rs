@@ -17,14 +17,19 @@
 //! A pod whose supervisor runs is left to it; one whose supervisor died
 //! while the node ran (its pid file still there) is not a restart: it is
 //! left to its keeper, which starts one that adopts it, and when the
-//! keeper died too (`kill -9` of both, the OOM killer), `up` starts a
-//! supervisor that adopts what runs of it, as a kubelet restarted by
-//! systemd adopts the containers its runtime kept (`supervisor::lifecycle::adopt`).
-//! Pods waiting for the node are then scheduled as after any change. Run it at boot (the
-//! systemd unit `pod.service`), or by hand: a second run finds every pod
-//! supervised and does nothing.
+//! keeper died too (`kill -9` of both, the OOM killer), `up` takes it
+//! back as any read does (`pods::revive`): a new supervisor adopts what
+//! runs of it, as a kubelet restarted by systemd adopts the containers
+//! its runtime kept (`supervisor::lifecycle::adopt`). One being deleted
+//! is taken back too: the new supervisor goes on with its deletion
+//! (preStop hooks, what is left of the grace period) and removes it, as
+//! `delete` itself does. One whose runtime record this build cannot read
+//! is an error, left to `delete`. Pods waiting for the node are then
+//! scheduled as after any change. Run it at boot (the systemd unit
+//! `pod.service`), or by hand: a second run finds every pod supervised
+//! and does nothing.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use k8s_openapi::api::core::v1::Pod;
 
 use super::Termination;
@@ -40,6 +45,9 @@ pub enum Outcome {
     Started,
     /// Its supervisor and keeper had died: a new supervisor adopts it.
     Adopted,
+    /// The same, while it was being deleted: the new supervisor goes on
+    /// with the deletion.
+    AdoptedTerminating,
     /// Restart policy Never: Failed, its containers lost with the node.
     Failed,
     /// It was being deleted; its deletion is finished.
@@ -68,6 +76,8 @@ pub fn up(store: &Store) -> Result<Report> {
     let mut done = Vec::new();
     let mut errors = Vec::new();
     let mut starting = Vec::new();
+    // Taken back at once, after the others' supervisors are started.
+    let mut lost = Vec::new();
     for read in store.list_each(Kind::Pod, None, Detail::Full)? {
         let pod = match read {
             Ok(Object::Pod(pod)) => *pod,
@@ -99,13 +109,21 @@ pub fn up(store: &Store) -> Result<Report> {
             if is_terminal(recorded.as_ref().and_then(|s| s.phase.as_deref())) {
                 return Ok(None);
             }
+            if orphaned {
+                // What runs of it cannot be adopted (`pods::revive`).
+                crate::runtime::PodRuntime::open(store, &pod).with_context(|| {
+                    format!(
+                        "its supervisor and keeper died and its runtime cannot be resumed; \
+                         left as it is (`pod delete pod {name}` kills what its records name)"
+                    )
+                })?;
+                lost.push(pod.clone());
+                return Ok(None);
+            }
+            // Nothing of it runs since the node restarted.
             if pod.metadata.deletion_timestamp.is_some() {
                 super::delete(store, &pod, Termination::Immediate, true)?;
                 return Ok(Some(Outcome::Deleted));
-            }
-            if orphaned {
-                starting.push((pod.clone(), super::recover(store, &pod)?, Outcome::Adopted));
-                return Ok(None);
             }
             // The status as read now, the kubelet's view of a pod whose
             // containers the restart took (`store::restarted`), is written
@@ -135,6 +153,14 @@ pub fn up(store: &Store) -> Result<Report> {
             Err(e) => errors.push(e.context(format!("pod {name:?}"))),
         }
     }
+    let revived = super::revive(store, &lost.iter().collect::<Vec<_>>());
+    for (pod, revived) in lost.into_iter().zip(revived) {
+        match adopted(store, &pod, revived) {
+            Ok(Some(outcome)) => done.push((pod, outcome)),
+            Ok(None) => {}
+            Err(e) => errors.push(e),
+        }
+    }
     for (pod, started, outcome) in starting {
         match started.wait(store) {
             Ok(()) => done.push((pod, outcome)),
@@ -149,4 +175,32 @@ pub fn up(store: &Store) -> Result<Report> {
         errors.push(e.context("scheduling the waiting pods"));
     }
     Ok(Report { done, errors })
+}
+
+/// What became of a pod whose supervisor and keeper had died, given
+/// whether `revive` took it back. It did not when another command did
+/// first (the pod is supervised again: not this run's to report), when
+/// the pod ended or went meanwhile, or when the new supervisor did not
+/// start, which is an error.
+fn adopted(store: &Store, pod: &Pod, revived: bool) -> Result<Option<Outcome>> {
+    let terminating = pod.metadata.deletion_timestamp.is_some();
+    if revived {
+        return Ok(Some(match terminating {
+            true => Outcome::AdoptedTerminating,
+            false => Outcome::Adopted,
+        }));
+    }
+    let uid = pod_uid(pod)?;
+    let records = Records::new(&store.pod_run_dir(uid));
+    let still_lost =
+        records.supervisor_state() == SupervisorState::Gone && records.live_keeper().is_none();
+    if !still_lost {
+        return Ok(None);
+    }
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    anyhow::bail!(
+        "pod {name:?}: its supervisor and keeper died and a new supervisor did not take it back \
+         (see {})",
+        records.dir().join(crate::store::record::LOG_FILE).display()
+    )
 }
