@@ -243,3 +243,108 @@ fn supervisors_keep_working_after_the_binary_is_replaced() {
     }
     assert!(left.is_empty(), "{left:#?}");
 }
+
+/// Whether process `pid` runs (a zombie has ended).
+fn alive(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|stat| !stat.contains(") Z ") && !stat.contains(") X "))
+}
+
+/// The processes in pod `uid`'s cgroups.
+fn in_pod_cgroups(uid: &str) -> Vec<i32> {
+    let mut pids: Vec<i32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                .is_ok_and(|c| c.contains(&format!("/pod/{uid}/")))
+        })
+        .filter(|&pid| alive(pid))
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// A supervisor started by its keeper (the dead one's replacement) that
+/// cannot resume the pod's runtime (`sandbox.json` of a newer format)
+/// does not start the pod again beside what runs of it, which made a
+/// second pause process and second containers that nothing but the new
+/// record named. It says why in the pod's supervisor log and exits, and
+/// its keeper with it: the pod reads Unknown, a read leaves it alone,
+/// and `delete` kills what the records name.
+#[test]
+fn a_supervisor_that_cannot_resume_the_pods_runtime_starts_no_second_sandbox() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let uid = create(&env, "held", &sleeper("held"));
+    running(&env, "held");
+    wait_log(&env, "held", &uid, "c", "hello");
+    let run_dir = env.run_root().join("pods").join(&uid);
+    let processes: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("processes.json")).unwrap()).unwrap();
+    let pid = |name: &str| processes[name]["pid"].as_i64().unwrap() as i32;
+    let (pause, app) = (pid("(pause)"), pid("c"));
+    assert_eq!(in_pod_cgroups(&uid), {
+        let mut both = vec![pause, app];
+        both.sort();
+        both
+    });
+    let keeper = common::pods::recorded_pid(&env, &uid, "keeper.pid").unwrap();
+    let sandbox = run_dir.join("sandbox.json");
+    let readable = std::fs::read(&sandbox).unwrap();
+    set_version(&sandbox, 2);
+
+    // Its keeper starts the next supervisor, which gives up, and the
+    // keeper ends with it.
+    common::pods::kill_supervisor(&env, &uid);
+    let deadline = std::time::Instant::now() + common::pods::PATIENCE;
+    while alive(keeper) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let still = alive(keeper);
+    let log = std::fs::read_to_string(run_dir.join("supervisor.log")).unwrap_or_default();
+    let cgroups = in_pod_cgroups(&uid);
+    let shown = env.ok(&["get", "pod", "held", "--no-headers"]);
+    let supervisor = common::pods::recorded_pid(&env, &uid, "supervisor.pid");
+    // This build's record again, for the teardown, here or when the test
+    // fails.
+    let planted = std::fs::read(&sandbox).unwrap();
+    std::fs::write(&sandbox, &readable).unwrap();
+    assert!(!still, "the keeper lives on; its supervisor's log:\n{log}");
+    let expected = format!(
+        "pod-supervisor: adopting the pod: its runtime cannot be resumed; not starting it again beside what runs of it (`pod delete` kills that): state file {} has record version 2",
+        sandbox.display()
+    );
+    assert!(log.contains(&expected), "{log}");
+    assert!(!log.contains("starting the pod again"), "{log}");
+    // The old sandbox and container run on, and nothing else of the pod.
+    let mut both = vec![pause, app];
+    both.sort();
+    assert_eq!(cgroups, both, "a second sandbox beside the first");
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&planted).unwrap()["pid"],
+        pause
+    );
+    // Unknown, and the read started no supervisor.
+    assert_eq!(shown.split_whitespace().nth(2), Some("Unknown"), "{shown}");
+    assert!(supervisor.is_none(), "a supervisor runs: {supervisor:?}");
+
+    // `delete` kills what the records name (the record made unreadable
+    // again: it reads none of it).
+    std::fs::write(&sandbox, &planted).unwrap();
+    let out = env.run(&["delete", "pod", "held", "--grace-period=1"]);
+    std::fs::write(&sandbox, &readable).unwrap();
+    let deadline = std::time::Instant::now() + common::pods::PATIENCE;
+    while (alive(pause) || alive(app)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!alive(pause) && !alive(app), "{stderr}");
+    // Without the sandbox record the teardown could not run (the
+    // deletion fails on the pod's mounts); with it, it does.
+    if env.run(&["get", "pod", "held"]).status.success() {
+        env.ok(&["delete", "pod", "held", "--grace-period=1"]);
+    }
+    gone(&env, &uid);
+}

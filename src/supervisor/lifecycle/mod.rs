@@ -244,7 +244,7 @@ pub async fn run(
     )?;
     sup.keeper_exits = Some(generation.exits);
     if generation.adopt {
-        sup.adopt();
+        sup.adopt()?;
     } else {
         sup.begin();
     }

@@ -50,6 +50,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateTerminated, ContainerStatus, PodStatus,
 };
@@ -154,8 +155,13 @@ impl Supervisor {
     }
 
     /// Takes the pod over from a dead supervisor (see the module
-    /// documentation).
-    pub(super) fn adopt(&mut self) {
+    /// documentation). Fails when the pod's runtime cannot be resumed
+    /// (its record of a newer format, say): what runs of the pod cannot
+    /// be adopted then, and starting it anew would run a second sandbox
+    /// and second containers beside the ones that run. The supervisor
+    /// exits instead (and its keeper with it), the pod reads Unknown, and
+    /// `delete` kills what the records name.
+    pub(super) fn adopt(&mut self) -> anyhow::Result<()> {
         let status = match self.store.read_pod_status(&self.namespace, &self.name) {
             Ok(s) => s,
             Err(e) => {
@@ -163,15 +169,10 @@ impl Supervisor {
                 None
             }
         };
-        let rt = match PodRuntime::resume(&self.store, &self.pod) {
-            Ok(rt) => rt,
-            Err(e) => {
-                // Nothing to adopt from: the pod starts as a new one.
-                eprintln!("pod-supervisor: adopting: {e:#}; starting the pod again");
-                self.begin();
-                return;
-            }
-        };
+        let rt = PodRuntime::resume(&self.store, &self.pod).context(
+            "adopting the pod: its runtime cannot be resumed; \
+             not starting it again beside what runs of it (`pod delete` kills that)",
+        )?;
         eprintln!("pod-supervisor: adopting the pod from a supervisor that died");
         if let Some(s) = &status {
             self.conditions
@@ -227,6 +228,7 @@ impl Supervisor {
             let grace = Duration::try_from(left).unwrap_or(Duration::ZERO);
             self.begin_stopping(grace, false, false, None);
         }
+        Ok(())
     }
 
     fn initialized_before(&self, status: &Option<PodStatus>) -> bool {
