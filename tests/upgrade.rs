@@ -348,3 +348,27 @@ fn a_supervisor_that_cannot_resume_the_pods_runtime_starts_no_second_sandbox() {
     }
     gone(&env, &uid);
 }
+
+/// The tests' environment tears down, when it is dropped, a pod that
+/// `delete` cannot (its runtime record of a newer format: the deletion
+/// kills what the records name and fails on the pod's mounts): its
+/// processes, mounts, cgroups, directories and address. A test that
+/// plants such a record and fails before it puts this build's back left
+/// all of that behind.
+#[test]
+fn the_test_environment_tears_down_a_pod_whose_runtime_record_cannot_be_read() {
+    let env = Env::new();
+    import_busybox(&env.root());
+    let uid = create(&env, "stuck", &sleeper("stuck"));
+    running(&env, "stuck");
+    assert!(!common::pods::index_entries(&env).is_empty(), "no address");
+    set_version(
+        &env.run_root().join("pods").join(&uid).join("sandbox.json"),
+        2,
+    );
+    common::pods::kill_supervisor_for_good(&env, &uid);
+
+    env.clean_up();
+    assert_eq!(common::pods::leftovers(&env, &uid), Vec::<String>::new());
+    assert_eq!(common::pods::index_entries(&env), Vec::new());
+}

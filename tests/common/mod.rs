@@ -6,6 +6,7 @@ pub mod host;
 pub mod net;
 pub mod pods;
 pub mod served;
+mod sweep;
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -13,7 +14,8 @@ use std::process::{Command, Output, Stdio};
 
 /// One isolated `pod` installation: its own --root and --run-root. Dropping
 /// it deletes every pod it made (stopping their processes, mounts and
-/// cgroups) and removes the directories.
+/// cgroups, even of a pod whose records cannot be read: `sweep`) and
+/// removes the directories.
 pub struct Env {
     pub dir: tempfile::TempDir,
 }
@@ -132,6 +134,16 @@ impl Env {
 
 impl Drop for Env {
     fn drop(&mut self) {
+        self.clean_up();
+    }
+}
+
+impl Env {
+    /// Deletes every pod of the environment (`--force --grace-period=0`),
+    /// then tears down what that could not (`sweep`): a pod whose records
+    /// cannot be read. Run when the environment is dropped; a second run
+    /// finds nothing.
+    pub fn clean_up(&self) {
         if self.root().join("pods").exists() {
             let _ = self
                 .pod()
@@ -147,6 +159,7 @@ impl Drop for Env {
                 .stderr(Stdio::null())
                 .status();
         }
+        sweep::tear_down(self.dir.path(), &self.root(), &self.run_root());
     }
 }
 

@@ -216,7 +216,12 @@ pub fn kill_supervisor_for_good(env: &Env, uid: &str) -> i32 {
 /// The entries of the node-wide address index (`/run/pod-network/*/leases`)
 /// that link into `env`'s state: each entry with its target.
 pub fn index_entries(env: &Env) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
-    let root = env.dir.path().to_string_lossy().into_owned();
+    index_entries_under(env.dir.path())
+}
+
+/// The entries of the node-wide address index that link under `dir`.
+pub fn index_entries_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    let root = format!("{}/", dir.to_string_lossy());
     let mut found = Vec::new();
     for index in std::fs::read_dir("/run/pod-network")
         .into_iter()
