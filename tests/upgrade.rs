@@ -272,7 +272,8 @@ fn in_pod_cgroups(uid: &str) -> Vec<i32> {
 /// second pause process and second containers that nothing but the new
 /// record named. It says why in the pod's supervisor log and exits, and
 /// its keeper with it: the pod reads Unknown, a read leaves it alone,
-/// and `delete` kills what the records name.
+/// `pod up` says why it leaves it too, and `delete` kills what the
+/// records name.
 #[test]
 fn a_supervisor_that_cannot_resume_the_pods_runtime_starts_no_second_sandbox() {
     let env = Env::new();
@@ -306,6 +307,7 @@ fn a_supervisor_that_cannot_resume_the_pods_runtime_starts_no_second_sandbox() {
     let log = std::fs::read_to_string(run_dir.join("supervisor.log")).unwrap_or_default();
     let cgroups = in_pod_cgroups(&uid);
     let shown = env.ok(&["get", "pod", "held", "--no-headers"]);
+    let up = env.run(&["up"]);
     let supervisor = common::pods::recorded_pid(&env, &uid, "supervisor.pid");
     // This build's record again, for the teardown, here or when the test
     // fails.
@@ -326,9 +328,19 @@ fn a_supervisor_that_cannot_resume_the_pods_runtime_starts_no_second_sandbox() {
         serde_json::from_slice::<serde_json::Value>(&planted).unwrap()["pid"],
         pause
     );
-    // Unknown, and the read started no supervisor.
+    // Unknown; neither the read nor `up` started a supervisor, and `up`
+    // says why it left the pod.
     assert_eq!(shown.split_whitespace().nth(2), Some("Unknown"), "{shown}");
     assert!(supervisor.is_none(), "a supervisor runs: {supervisor:?}");
+    assert_eq!(String::from_utf8_lossy(&up.stdout), "");
+    assert_eq!(
+        String::from_utf8_lossy(&up.stderr),
+        format!(
+            "error: pod \"held\": its supervisor and keeper died and its runtime cannot be resumed; left as it is (`pod delete pod held` kills what its records name): state file {} has record version 2, newer than this pod reads (1): it was written by a newer pod binary\n",
+            sandbox.display()
+        )
+    );
+    assert!(!up.status.success());
 
     // `delete` kills what the records name (the record made unreadable
     // again: it reads none of it).
