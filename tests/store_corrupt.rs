@@ -186,6 +186,69 @@ fn a_torn_manifest_or_config_map_is_named_and_the_others_listed() {
     );
 }
 
+/// (exit code, stdout, stderr) of `pod ARGS`, failing the test if it has
+/// not ended within a minute (it is killed first) instead of hanging it.
+fn run_within_a_minute(env: &Env, args: &[&str]) -> (i32, String, String) {
+    use std::io::Read;
+    let mut child = env
+        .pod()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pod {args:?} hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    (child.wait().unwrap().code().unwrap_or(-1), stdout, stderr)
+}
+
+/// A FIFO in place of a pod's status record (only root can put one
+/// there): `get` names the file at once, where it waited for a writer
+/// for good; the supervisor's next status write replaces it, where its
+/// writer waited, so that `delete` never ended.
+#[test]
+fn a_fifo_in_a_records_place_is_named_not_waited_on() {
+    let (env, uids) = env_with_pods(&["a", "b"]);
+    let status = pod_file(&env, "b", "status.json");
+    std::fs::remove_file(&status).unwrap();
+    nix::unistd::mkfifo(&status, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let (code, stdout, stderr) = run_within_a_minute(&env, &["get", "pods"]);
+    assert_eq!((code, names(&stdout)), (1, vec!["a"]));
+    assert_eq!(
+        stderr,
+        format!("error: reading {}: not a regular file\n", status.display())
+    );
+    let (code, stdout, stderr) =
+        run_within_a_minute(&env, &["delete", "pod", "b", "--grace-period=1"]);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "pod \"b\" deleted\n"),
+        "{stderr}"
+    );
+    wait_gone(&env, "b", &uids[1]);
+    assert_eq!(names(&env.ok(&["get", "pods"])), ["a"]);
+}
+
 #[test]
 fn delete_all_takes_a_pod_with_a_torn_manifest_and_a_dead_supervisor() {
     let (env, uids) = env_with_pods(&["a", "b"]);

@@ -203,13 +203,12 @@ impl<'a> Queue<'a> {
             stored.spec.get_or_insert_with(Default::default).node_name =
                 Some(self.node_name.clone());
             stored.status = None;
-            let record = self.store.pod_dir(namespace, name).join("pod.json");
             if self.replaced.len() >= HELD {
                 // Its pod's supervisor has long been started.
                 self.replaced.pop_front();
             }
-            self.replaced.extend(std::fs::File::open(record).ok());
-            self.store.replace(&Object::Pod(stored.clone()))?;
+            let replaced = self.store.replace_keeping(&Object::Pod(stored.clone()))?;
+            self.replaced.extend(replaced);
             // What the scheduler wrote while the pod waited is the past now;
             // its supervisor writes the status from here on.
             self.store.remove_pod_status(namespace, name)?;

@@ -49,14 +49,29 @@ pub fn write_volatile_existing(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// journal (this machine's root disk) freeing blocks discards them
 /// synchronously, 2 to 5 ms, which the rename spent before the new status
 /// could be read: on the path of every container's Running.
+///
+/// The replaced record is opened as readers open records: whatever stands
+/// in its place that is not a regular file (a FIFO, which a plain open
+/// would wait on until something wrote to it) is not held, and the rename
+/// replaces it.
 pub fn write_atomic_in_place(path: &Path, bytes: &[u8]) -> io::Result<Option<File>> {
-    let replaced = File::options()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .ok();
+    let replaced = super::read::open_regular(path).ok();
     write_file(path, bytes, true, 0o600)?;
     Ok(replaced)
+}
+
+/// Closes a record that a write replaced, off the caller's path: on a
+/// thread of its own, so that freeing its blocks (a synchronous discard
+/// on a disk mounted `discard`, see [`write_atomic_in_place`]) overlaps
+/// what the caller does next instead of coming before it.
+pub fn close_later(replaced: Option<File>) {
+    let Some(file) = replaced else { return };
+    // Should the thread not start, the closure, and the file with it, is
+    // dropped here: closed at once, as before.
+    let _ = std::thread::Builder::new()
+        .name("pod-close".into())
+        .stack_size(64 * 1024)
+        .spawn(move || drop(file));
 }
 
 fn replace(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result<()> {
@@ -157,6 +172,32 @@ mod tests {
         replaced.read_to_string(&mut old).unwrap();
         assert_eq!(old, "one");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    /// A FIFO in the record's place is replaced, not waited on: opened
+    /// as before to be held, it kept the writer (the supervisor's status
+    /// writer) until something wrote to it. Written on a thread, so that
+    /// the old code fails the test instead of hanging it.
+    #[test]
+    fn in_place_replaces_a_fifo_without_waiting_on_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("status.json");
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let writing = path.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(write_atomic_in_place(&writing, b"one").map(|old| old.is_none()));
+        });
+        let written = rx.recv_timeout(std::time::Duration::from_secs(10));
+        if written.is_err() {
+            // Let the writer go before failing.
+            let _ = File::options().write(true).open(&path);
+        }
+        assert!(
+            written.expect("the write returned").unwrap(),
+            "nothing held"
+        );
+        assert_eq!(fs::read(&path).unwrap(), b"one");
     }
 
     #[test]

@@ -66,9 +66,21 @@ impl Store {
         }
     }
 
-    /// Replaces a stored object (apply, label, annotate). The caller holds
-    /// the object's lock across read-modify-write.
+    /// Replaces a stored object (apply, label, annotate, a delete's mark).
+    /// The caller holds the object's lock across read-modify-write. The
+    /// replaced record is closed, and its blocks freed, on a thread of its
+    /// own ([`atomic::close_later`]): on this machine's disk that frees
+    /// them with a discard, 0.5-2.3 ms that `delete` spent inside the
+    /// rename before it asked the supervisor to stop the pod.
     pub fn replace(&self, object: &Object) -> Result<()> {
+        atomic::close_later(self.replace_keeping(object)?);
+        Ok(())
+    }
+
+    /// [`Store::replace`], handing back the replaced record still open
+    /// (unlinked), for a caller that closes it when nothing more urgent
+    /// waits (the scheduler's binding, on the path of `create`).
+    pub fn replace_keeping(&self, object: &Object) -> Result<Option<fs::File>> {
         let (kind, namespace, name) = identity(object)?;
         let path = self.object_path(kind, namespace, name);
         if !path.exists() {
@@ -77,8 +89,12 @@ impl Store {
                 name: name.to_string(),
             });
         }
-        write_atomic(&path, &object_bytes(object)?)?;
-        Ok(())
+        // Into the object's directory as it is: a pod removed meanwhile
+        // is not made again with only its manifest.
+        Ok(atomic::write_atomic_in_place(
+            &path,
+            &object_bytes(object)?,
+        )?)
     }
 
     /// Takes the lock of one object (a file lock, released on drop). A name
