@@ -112,9 +112,13 @@ pub fn up(store: &Store) -> Result<Report> {
             if orphaned {
                 // What runs of it cannot be adopted (`pods::revive`).
                 crate::runtime::PodRuntime::open(store, &pod).with_context(|| {
+                    let place = match namespace.as_str() {
+                        "default" => String::new(),
+                        other => format!(" -n {other}"),
+                    };
                     format!(
                         "its supervisor and keeper died and its runtime cannot be resumed; \
-                         left as it is (`pod delete pod {name}` kills what its records name)"
+                         left as it is (`pod delete pod {name}{place}` kills what its records name)"
                     )
                 })?;
                 lost.push(pod.clone());
