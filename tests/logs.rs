@@ -7,6 +7,41 @@ mod common;
 use std::process::Stdio;
 
 use common::Env;
+use common::pods::wait_until;
+
+/// A pod `name` of one busybox container `c` running `command` (a YAML
+/// list); `spec` and `container` are more fields of the pod's spec and
+/// of the container, as lines indented as they stand there.
+fn busybox_pod(name: &str, spec: &str, command: &str, container: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+{spec}  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: {command}
+{container}"
+    )
+}
+
+/// An emptyDir at /d that outlives the container's restarts: the pod's
+/// and the container's fields.
+const COUNTER_VOLUME: (&str, &str) = (
+    "  volumes:\n  - {name: d, emptyDir: {}}\n",
+    "    volumeMounts:\n    - {name: d, mountPath: /d}\n",
+);
+
+/// An environment with busybox, where `yaml` is created.
+fn env_with(name: &str, yaml: &str) -> Env {
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    common::pods::create(&env, name, yaml);
+    env
+}
 
 #[test]
 fn follow_reads_every_line_across_rotations() {
@@ -14,18 +49,12 @@ fn follow_reads_every_line_across_rotations() {
     common::import_busybox(&env.root());
     let file = env.manifest(
         "chatty.yaml",
-        "apiVersion: v1
-kind: Pod
-metadata:
-  name: chatty
-spec:
-  restartPolicy: Never
-  containers:
-  - name: c
-    image: busybox
-    imagePullPolicy: IfNotPresent
-    command: [sh, -c, 'until [ -e /tmp/go ]; do sleep 0.1; done; i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done']
-",
+        &busybox_pod(
+            "chatty",
+            "  restartPolicy: Never\n",
+            "[sh, -c, 'until [ -e /tmp/go ]; do sleep 0.1; done; i=0; while [ $i -lt 3000 ]; do echo line $i; i=$((i+1)); done']",
+            "",
+        ),
     );
     // 4 KiB files: 3000 lines (about 120 KiB of CRI lines) rotate about
     // thirty times, several times between two looks of the follower.
@@ -57,18 +86,13 @@ spec:
     // long a loaded machine takes to get it there.
     let fds = format!("/proc/{}/fd", follower.id());
     let logs = env.root().join("logs");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !std::fs::read_dir(&fds)
-        .unwrap()
-        .flatten()
-        .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target.starts_with(&logs)))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the follower never opened the log"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_until(&env, "chatty", "the follower to open the log", || {
+        std::fs::read_dir(&fds)
+            .unwrap()
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|target| target.starts_with(&logs)))
+            .then_some(())
+    });
     env.ok(&["exec", "chatty", "--", "touch", "/tmp/go"]);
     let out = follower.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -96,35 +120,23 @@ fn container_status(env: &Env, pod: &str) -> serde_json::Value {
 
 #[test]
 fn previous_in_a_crash_loop_is_the_instance_that_just_crashed() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
     // Each instance says its number, counted in an emptyDir that outlives
     // the container's restarts, and crashes.
-    let file = env.manifest(
-        "crashing.yaml",
-        "apiVersion: v1
-kind: Pod
-metadata:
-  name: crashing
-spec:
-  containers:
-  - name: c
-    image: busybox
-    imagePullPolicy: IfNotPresent
-    command: [sh, -c, 'n=$(cat /d/n 2>/dev/null || echo 0); echo $((n+1)) > /d/n; echo instance $n; exit 1']
-    volumeMounts:
-    - {name: d, mountPath: /d}
-  volumes:
-  - {name: d, emptyDir: {}}
-",
+    let env = env_with(
+        "crashing",
+        &busybox_pod(
+            "crashing",
+            COUNTER_VOLUME.0,
+            "[sh, -c, 'n=$(cat /d/n 2>/dev/null || echo 0); echo $((n+1)) > /d/n; echo instance $n; exit 1']",
+            COUNTER_VOLUME.1,
+        ),
     );
-    env.ok(&["create", "-f", file.to_str().unwrap()]);
     // Backing off after a restarted instance crashed: both `logs` and
     // `logs -p` show that instance (lastState), as with the kubelet. The
     // state can move on between two commands, so the logs count only
     // when the status around them is the same.
     let (restarts, previous, current) =
-        common::pods::wait_until(&env, "crashing", "a crash loop after a restart", || {
+        wait_until(&env, "crashing", "a crash loop after a restart", || {
             let before = container_status(&env, "crashing");
             let restarts = before["restartCount"].as_i64()?;
             if restarts < 1 || before["state"]["waiting"]["reason"] != "CrashLoopBackOff" {
@@ -151,36 +163,26 @@ spec:
 /// its first line, but it is not Running until the hook ends.
 #[test]
 fn previous_while_the_next_instance_starts_is_the_one_that_crashed() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
     // Instances 0 and 1 wait for their hook to have run, then crash (the
     // first restart is at once, the second after a back-off); instance 2
     // stays up, and its hook never ends.
-    let file = env.manifest(
-        "starting.yaml",
-        "apiVersion: v1
-kind: Pod
-metadata:
-  name: starting
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: c
-    image: busybox
-    imagePullPolicy: IfNotPresent
-    command: [sh, -c, 'n=$(cat /d/n 2>/dev/null || echo 0); echo $((n+1)) > /d/n; echo instance $n; if [ $n -lt 2 ]; then until [ $(cat /d/h 2>/dev/null || echo 0) -gt $n ]; do sleep 0.1; done; exit 1; fi; exec sleep 3600']
-    lifecycle:
+    let env = env_with(
+        "starting",
+        &busybox_pod(
+            "starting",
+            &format!("  terminationGracePeriodSeconds: 1\n{}", COUNTER_VOLUME.0),
+            "[sh, -c, 'n=$(cat /d/n 2>/dev/null || echo 0); echo $((n+1)) > /d/n; echo instance $n; if [ $n -lt 2 ]; then until [ $(cat /d/h 2>/dev/null || echo 0) -gt $n ]; do sleep 0.1; done; exit 1; fi; exec sleep 3600']",
+            &format!(
+                "    lifecycle:
       postStart:
         exec:
           command: [sh, -c, 'h=$(cat /d/h 2>/dev/null || echo 0); echo $((h+1)) > /d/h; if [ $h -ge 2 ]; then exec sleep 3600; fi']
-    volumeMounts:
-    - {name: d, mountPath: /d}
-  volumes:
-  - {name: d, emptyDir: {}}
-",
+{}",
+                COUNTER_VOLUME.1
+            ),
+        ),
     );
-    env.ok(&["create", "-f", file.to_str().unwrap()]);
-    common::pods::wait_until(&env, "starting", "instance 2 started, not running", || {
+    wait_until(&env, "starting", "instance 2 started, not running", || {
         let status = container_status(&env, "starting");
         let starting = status["restartCount"] == 2 && status["state"]["running"].is_null();
         let current = env.run(&["logs", "starting"]);
@@ -204,25 +206,11 @@ spec:
 
 #[test]
 fn previous_of_a_container_that_never_restarted_is_not_found() {
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let file = env.manifest(
-        "once.yaml",
-        "apiVersion: v1
-kind: Pod
-metadata:
-  name: once
-spec:
-  restartPolicy: Never
-  containers:
-  - name: c
-    image: busybox
-    imagePullPolicy: IfNotPresent
-    command: [echo, ran]
-",
+    let env = env_with(
+        "once",
+        &busybox_pod("once", "  restartPolicy: Never\n", "[echo, ran]", ""),
     );
-    env.ok(&["create", "-f", file.to_str().unwrap()]);
-    common::pods::wait_until(&env, "once", "the pod's end", || {
+    wait_until(&env, "once", "the pod's end", || {
         (common::pods::jsonpath(&env, "once", "{.status.phase}") == "Succeeded").then_some(())
     });
     assert_eq!(env.ok(&["logs", "once"]), "ran\n");
@@ -238,29 +226,18 @@ spec:
 fn logs_whose_reader_has_gone_end_by_sigpipe() {
     use std::os::unix::process::ExitStatusExt;
 
-    let env = Env::new();
-    common::import_busybox(&env.root());
-    let file = env.manifest(
-        "talk.yaml",
-        "apiVersion: v1
-kind: Pod
-metadata:
-  name: talk
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: c
-    image: busybox
-    imagePullPolicy: IfNotPresent
-    command: [sh, -c, 'echo hello; exec sleep 3600']
-",
+    let env = env_with(
+        "talk",
+        &busybox_pod(
+            "talk",
+            "  terminationGracePeriodSeconds: 1\n",
+            "[sh, -c, 'echo hello; exec sleep 3600']",
+            "",
+        ),
     );
-    env.ok(&["create", "-f", file.to_str().unwrap()]);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while env.run(&["logs", "talk"]).stdout != b"hello\n" {
-        assert!(std::time::Instant::now() < deadline, "no log line");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    wait_until(&env, "talk", "its log line", || {
+        (env.run(&["logs", "talk"]).stdout == b"hello\n").then_some(())
+    });
     for args in [&["logs", "talk"][..], &["logs", "-f", "talk"]] {
         let (reader, writer) = std::io::pipe().expect("a pipe");
         drop(reader);
