@@ -154,3 +154,113 @@ fn a_watch_whose_reader_has_gone_ends_by_sigpipe_at_the_next_change() {
     assert_eq!(status.signal(), Some(13), "{status:?}; stderr:\n{rest}");
     assert_eq!(rest, "");
 }
+
+/// A running child of the test, killed if the test fails before it ends.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl Running {
+    /// Waits (at most a minute) for the command to end by SIGPIPE.
+    fn ends_by_sigpipe(&mut self, what: &str) {
+        use std::os::unix::process::ExitStatusExt;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{what} still running after a minute"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        if let Some(mut err) = self.0.stderr.take() {
+            std::io::Read::read_to_string(&mut err, &mut stderr).unwrap();
+        }
+        assert_eq!(status.signal(), Some(13), "{what}: {status:?}; {stderr}");
+        assert_eq!(stderr, "", "{what}");
+    }
+}
+
+/// `exec`, `attach` and `port-forward` whose reader has gone end by
+/// SIGPIPE, as kubectl does: exec dropped the output and ended well,
+/// attach went on until the container's process ended, and port-forward
+/// ignored its `Forwarding from` and `Handling connection for` lines.
+#[test]
+fn sessions_whose_reader_has_gone_end_by_sigpipe() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+
+    let env = Env::new();
+    common::import_busybox(&env.root());
+    let file = env.manifest(
+        "talk.yaml",
+        "apiVersion: v1
+kind: Pod
+metadata:
+  name: talk
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: IfNotPresent
+    command: [sh, -c, 'while true; do echo tick; sleep 0.2; done']
+",
+    );
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    env.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/talk",
+        "--timeout=120s",
+    ]);
+    let closed = || {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        writer
+    };
+    for args in [
+        &["exec", "talk", "--", "echo", "hello"][..],
+        &["attach", "talk"],
+        &["port-forward", "talk", ":80"],
+    ] {
+        let mut command = env.pod();
+        command.args(args).stdout(closed()).stderr(Stdio::piped());
+        Running(command.spawn().unwrap()).ends_by_sigpipe(&args.join(" "));
+    }
+    // Go dies of SIGPIPE on its stderr (descriptor 2) too.
+    let exec = ["exec", "talk", "--", "sh", "-c", "echo oops >&2"];
+    Running(env.pod().args(exec).stderr(closed()).spawn().unwrap()).ends_by_sigpipe("exec >&2");
+
+    // The reader of port-forward goes after `Forwarding from`: the next
+    // connection's `Handling connection for` line finds it gone.
+    let mut forward = Running(
+        env.pod()
+            .args(["port-forward", "talk", "--address", "127.0.0.1", ":80"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(forward.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .strip_prefix("Forwarding from 127.0.0.1:")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let _conn = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    forward.ends_by_sigpipe("port-forward, Handling connection for");
+    env.ok(&["delete", "pod", "talk", "--grace-period=1"]);
+}

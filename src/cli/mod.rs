@@ -40,6 +40,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use crate::store::Store;
+use crate::terminal::ReaderGone;
 
 /// Run Kubernetes Pod manifests on this machine: a single-node kubectl and
 /// kubelet in one binary.
@@ -241,6 +242,11 @@ pub fn run() -> Result<ExitCode> {
         Command::Shell => shell::run(global),
     }
     .map(|()| ExitCode::SUCCESS)
+    .map_err(|err| match err.is::<ReaderGone>() {
+        // A session's reader has gone: end as kubectl ends (`output`).
+        true => output::die_of_sigpipe(),
+        false => err,
+    })
 }
 
 /// The clap command, for completions and man pages.

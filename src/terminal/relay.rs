@@ -6,13 +6,15 @@
 //! reading its stdin while it fills its stdout cannot deadlock the loop.
 //! The caller's own stdout and stderr stay blocking: their file
 //! descriptions are shared with the caller's shell, and a slow terminal
-//! should slow the copy down, not lose bytes.
+//! should slow the copy down, not lose bytes. When the reader of one of
+//! them has gone the session is over: [`Relay::run`] says [`ReaderGone`].
 
-use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use super::ReaderGone;
 
 /// Where one direction of the copy writes.
 #[derive(Debug)]
@@ -92,8 +94,9 @@ impl<'a> Relay<'a> {
         self
     }
 
-    /// Runs until every output has ended.
-    pub fn run(mut self) -> io::Result<()> {
+    /// Runs until every output has ended, or fails with [`ReaderGone`]
+    /// when the reader of a [`Target::Caller`] has.
+    pub fn run(mut self) -> anyhow::Result<()> {
         for copy in &self.copies {
             if let Some(to) = &copy.to
                 && to.nonblocking()
@@ -169,7 +172,7 @@ impl<'a> Copy<'a> {
     }
 
     /// One read or one flush, whichever this copy was waiting for.
-    fn step(&mut self) -> io::Result<()> {
+    fn step(&mut self) -> anyhow::Result<()> {
         if self.pending.is_empty() {
             let mut buf = vec![0u8; CHUNK];
             match nix::unistd::read(self.from, &mut buf) {
@@ -186,7 +189,7 @@ impl<'a> Copy<'a> {
         self.flush()
     }
 
-    fn flush(&mut self) -> io::Result<()> {
+    fn flush(&mut self) -> anyhow::Result<()> {
         let Some(to) = &self.to else {
             self.pending.clear();
             return Ok(());
@@ -199,8 +202,11 @@ impl<'a> Copy<'a> {
                 }
                 Err(Errno::EINTR) => {}
                 Err(Errno::EAGAIN) if !blocking => return Ok(()),
-                // The reader went away (the process closed its stdin, the
-                // caller's pipe was closed): this direction is over.
+                Err(Errno::EPIPE) if matches!(to, Target::Caller(_)) => {
+                    return Err(ReaderGone.into());
+                }
+                // The reader went away (the process closed its stdin or
+                // its pty): this direction is over.
                 Err(Errno::EPIPE | Errno::EIO) => {
                     self.finish();
                     return Ok(());
@@ -290,5 +296,21 @@ mod tests {
             .run()
             .unwrap();
         assert!(child.wait().unwrap().success());
+    }
+
+    /// The caller's stdout is a pipe nobody reads any more: the session
+    /// is over with `ReaderGone` (the CLI then dies of SIGPIPE), where it
+    /// used to drop that output silently and end well.
+    #[test]
+    fn a_caller_whose_reader_has_gone_ends_the_session() {
+        let (from_r, from_w) = pipe();
+        std::fs::File::from(from_w).write_all(b"hello\n").unwrap();
+        let (gone_r, gone_w) = pipe();
+        drop(gone_r);
+        let err = Relay::new()
+            .output(from_r.as_fd(), Target::Caller(gone_w.as_fd()))
+            .run()
+            .unwrap_err();
+        assert!(err.is::<ReaderGone>(), "{err:#}");
     }
 }

@@ -10,16 +10,18 @@ use std::os::fd::AsRawFd;
 
 use super::ports::{FailureMode, ForwardedPort, ListenAddress};
 use super::wording::errno_text;
+use crate::terminal::ReaderGone;
 
 /// Opens every listener it can. Returns them with the port each serves
 /// (its local port settled); `ports` gets the local ports chosen. An empty
-/// list means no port could be listened on.
+/// list means no port could be listened on. A message that finds its
+/// reader gone ends it all, as it ends kubectl.
 pub fn listen_all(
     addresses: &[ListenAddress],
     ports: &mut [ForwardedPort],
     out: &mut dyn Write,
     err: &mut dyn Write,
-) -> Vec<(TcpListener, ForwardedPort)> {
+) -> Result<Vec<(TcpListener, ForwardedPort)>, ReaderGone> {
     let mut listeners = Vec::new();
     let mut any_port = false;
     for port in ports.iter_mut() {
@@ -33,12 +35,12 @@ pub fn listen_all(
                         .map(|a| a.port())
                         .unwrap_or(port.local);
                     port.local = local;
-                    let _ = writeln!(
+                    ReaderGone::check(writeln!(
                         out,
                         "Forwarding from {} -> {}",
                         address.with_port(local),
                         port.remote
-                    );
+                    ))?;
                     listeners.push((listener, *port));
                     if address.mode == FailureMode::All {
                         all_ok += 1;
@@ -58,20 +60,20 @@ pub fn listen_all(
             }
         }
         if (all_ok == 0 && all_failed > 0) || any_failed > 0 {
-            let _ = writeln!(
+            ReaderGone::check(writeln!(
                 err,
                 "Unable to listen on port {}: Listeners failed to create with the following errors: [{}]",
                 port.local,
                 errors.join(" ")
-            );
+            ))?;
         } else {
             any_port = true;
         }
     }
     if !any_port {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    listeners
+    Ok(listeners)
 }
 
 /// A listening TCP socket as Go's `net.Listen` makes one (SO_REUSEADDR;
@@ -108,7 +110,7 @@ mod tests {
         let addresses: Vec<String> = addresses.iter().map(|s| s.to_string()).collect();
         let addresses = parse_addresses(&addresses).unwrap();
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let listeners = listen_all(&addresses, ports, &mut out, &mut err);
+        let listeners = listen_all(&addresses, ports, &mut out, &mut err).unwrap();
         (
             listeners.len(),
             String::from_utf8(out).unwrap(),

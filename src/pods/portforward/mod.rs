@@ -15,7 +15,10 @@
 //! through a pidfd) goes away, or when a connection cannot be made in the
 //! pod: kubectl closes its whole stream then, after logging the runtime's
 //! error. A connection the pod resets ends alone (kubectl ends the session
-//! there too, its issue 1169; nothing is gained by copying that).
+//! there too, its issue 1169; nothing is gained by copying that). A
+//! `Forwarding from` or `Handling connection for` line that finds the
+//! reader of stdout gone ends it with [`ReaderGone`], so the CLI dies of
+//! SIGPIPE there, as kubectl does.
 
 mod listen;
 pub mod ports;
@@ -37,6 +40,7 @@ use crate::process::signal_pipe::SignalPipe;
 use crate::runtime::PodRuntime;
 use crate::runtime::netns::NetNs;
 use crate::store::Store;
+use crate::terminal::ReaderGone;
 use ports::ForwardedPort;
 use wording::{errno_text, klog_error};
 
@@ -74,7 +78,7 @@ pub fn run(store: &Store, pod: &Pod, ports: &[String], addresses: &[String]) -> 
             &mut ports,
             &mut std::io::stdout(),
             &mut std::io::stderr(),
-        );
+        )?;
         if listeners.is_empty() {
             bail!(
                 "unable to listen on any of the requested ports: {}",
@@ -82,21 +86,32 @@ pub fn run(store: &Store, pod: &Pod, ports: &[String], addresses: &[String]) -> 
             );
         }
         let sandbox = Arc::new(sandbox);
-        let (lost_tx, mut lost) = mpsc::unbounded_channel();
+        let (ended_tx, mut ended) = mpsc::unbounded_channel();
         for (listener, port) in listeners {
             let listener = TcpListener::from_std(listener).context("listening")?;
-            tokio::spawn(accept(listener, port, sandbox.clone(), lost_tx.clone()));
+            tokio::spawn(accept(listener, port, sandbox.clone(), ended_tx.clone()));
         }
         let exited = sandbox.watch_exit()?;
         tokio::select! {
             _ = interrupt.recv() => Ok(()),
             _ = exited.readable() => Err(anyhow!(LOST)),
-            _ = lost.recv() => Err(anyhow!(LOST)),
+            Some(why) = ended.recv() => Err(match why {
+                Ended::Lost => anyhow!(LOST),
+                Ended::ReaderGone => ReaderGone.into(),
+            }),
         }
     });
     // Open connections end with the process; nothing waits for them.
     runtime.shutdown_background();
     result
+}
+
+/// Why a connection's task ends the whole session.
+enum Ended {
+    /// The connection could not be made in the pod.
+    Lost,
+    /// `Handling connection for …` found the reader of stdout gone.
+    ReaderGone,
 }
 
 /// The pod's end: its network namespace, and its pause process (`pod
@@ -216,12 +231,12 @@ async fn accept(
     listener: TcpListener,
     port: ForwardedPort,
     sandbox: Arc<Sandbox>,
-    lost: mpsc::UnboundedSender<()>,
+    ended: mpsc::UnboundedSender<Ended>,
 ) {
     loop {
         match listener.accept().await {
             Ok((conn, _)) => {
-                tokio::spawn(handle(conn, port, sandbox.clone(), lost.clone()));
+                tokio::spawn(handle(conn, port, sandbox.clone(), ended.clone()));
             }
             Err(e) => {
                 // client-go stops taking connections on this listener here;
@@ -245,13 +260,17 @@ async fn handle(
     conn: TcpStream,
     port: ForwardedPort,
     sandbox: Arc<Sandbox>,
-    lost: mpsc::UnboundedSender<()>,
+    ended: mpsc::UnboundedSender<Ended>,
 ) {
-    let _ = writeln!(
+    let said = writeln!(
         std::io::stdout().lock(),
         "Handling connection for {}",
         port.local
     );
+    if ReaderGone::check(said).is_err() {
+        let _ = ended.send(Ended::ReaderGone);
+        return;
+    }
     match sandbox.dial(port.remote).await {
         Ok(remote) => relay(conn, remote).await,
         Err(why) => {
@@ -263,7 +282,7 @@ async fn handle(
                     port.local, port.remote, port.remote, sandbox.id
                 ))
             );
-            let _ = lost.send(());
+            let _ = ended.send(Ended::Lost);
         }
     }
 }

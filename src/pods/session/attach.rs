@@ -18,7 +18,7 @@ use crate::supervisor::attach::{
     self as frames, CLOSE_STDIN, MAX_FRAME, RESIZE, STDERR, STDIN, STDOUT,
 };
 use crate::supervisor::socket::{Reply, Request};
-use crate::terminal::{self, RawMode, WindowChanges};
+use crate::terminal::{self, RawMode, ReaderGone, WindowChanges};
 
 /// How the caller joins the process.
 #[derive(Debug, Clone, Copy)]
@@ -33,7 +33,8 @@ pub struct Streams {
 }
 
 /// Relays until the container's process ends (or the caller leaves:
-/// the container keeps running).
+/// the container keeps running); fails with [`ReaderGone`] when the
+/// reader of the caller's output has gone.
 pub fn run(store: &Store, target: &Target, streams: Streams) -> Result<()> {
     target.require_running()?;
     let mut socket = connect(store, target)?;
@@ -160,10 +161,10 @@ fn send_size(socket: &mut UnixStream, terminal: &impl AsFd) -> Result<()> {
     Ok(())
 }
 
+/// Writes to the caller's stdout or stderr; a reader that has gone (`pod
+/// attach p | head -1`) ends the session with [`ReaderGone`].
 fn write_all(mut out: impl Write, data: &[u8]) -> Result<()> {
-    match out.write_all(data).and_then(|()| out.flush()) {
-        // Our reader went away (`pod attach p | head`): stop quietly.
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
+    out.write_all(data)
+        .and_then(|()| out.flush())
+        .map_err(ReaderGone::or_io)
 }
