@@ -21,11 +21,17 @@ impl PodRuntime {
         } else {
             etc::hostname(&self.pod)
         };
-        let files = [
-            ("hosts", self.hosts_file(&[])?),
+        let mut files = vec![
             ("hostname", format!("{hostname}\n")),
             ("resolv.conf", self.resolv_conf()?),
         ];
+        // A pod on the pod network gets its /etc/hosts once the network's
+        // ADD has given it its addresses (`write_hosts`), before any
+        // container starts: written here as well, it would be made twice,
+        // and each new file on the state disk costs a create.
+        if self.host_network() {
+            files.push(("hosts", self.hosts_file(&[])?));
+        }
         for (name, text) in files {
             crate::store::write_volatile(&etc.join(name), text.as_bytes())?;
         }
@@ -49,11 +55,10 @@ impl PodRuntime {
         Ok(())
     }
 
-    /// The kubelet's /etc/hosts for the pod's IPs (none yet when the pod
-    /// is prepared: the network that gives them rewrites the file before
-    /// the containers start, as the kubelet writes it when it makes a
-    /// container). A host-network pod's is the node's own file, which
-    /// must be readable, as for the kubelet.
+    /// The kubelet's /etc/hosts for the pod's IPs (written once the
+    /// network gave them, before the containers start, as the kubelet
+    /// writes it when it makes a container). A host-network pod's is the
+    /// node's own file, which must be readable, as for the kubelet.
     fn hosts_file(&self, pod_ips: &[String]) -> Result<String> {
         let host_hosts = if self.host_network() {
             std::fs::read_to_string("/etc/hosts").context("reading the node's /etc/hosts")?
@@ -101,8 +106,9 @@ impl PodRuntime {
         }
     }
 
-    /// Rewrites the pod's /etc/hosts with its addresses, once the network
-    /// gave it some (the kubelet writes it with the pod IPs).
+    /// Writes the pod's /etc/hosts with its addresses, once the network
+    /// gave it some (the kubelet writes it with the pod IPs); again for a
+    /// sandbox made anew.
     pub fn write_hosts(&self, pod_ips: &[String]) -> Result<()> {
         let text = self.hosts_file(pod_ips)?;
         crate::store::write_volatile(&self.etc_dir().join("hosts"), text.as_bytes())?;
