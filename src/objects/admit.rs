@@ -111,7 +111,13 @@ pub fn admit_and_store<'s>(
     match queue.place(pod) {
         Ok(Placement::Bound(pod)) => {
             crate::fault::point("create-bound");
-            Ok((warnings, Some(pods::start(store, &pod)?)))
+            let starting = pods::start(store, &pod)?;
+            // The binding is made durable while the supervisor starts,
+            // before the pod is reported created.
+            match queue.sync_bindings() {
+                Ok(()) => Ok((warnings, Some(starting))),
+                Err(e) => Err(starting.abandon(store, e)),
+            }
         }
         Ok(Placement::Pending | Placement::Rejected) => Ok((warnings, None)),
         Err(e) => {

@@ -96,6 +96,17 @@ impl Starting {
     }
 }
 
+impl Starting {
+    /// Gives up a start that cannot be reported (the binding it runs
+    /// could not be made durable): the pod's record is removed again, and
+    /// its supervisor, finding the record gone, stops whatever it began
+    /// and removes the rest.
+    pub fn abandon(self, store: &Store, e: anyhow::Error) -> anyhow::Error {
+        let _ = store.remove(crate::api::Kind::Pod, &self.namespace, &self.name);
+        e.context(format!("storing pod {:?}", self.name))
+    }
+}
+
 /// Removes what a failed start left (the pod record, its run directory)
 /// and says which pod's supervisor did not start.
 fn forget(

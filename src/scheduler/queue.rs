@@ -25,7 +25,7 @@ use crate::api::phase::{PENDING, is_terminal};
 use crate::api::{Kind, Object};
 use crate::node::admission::Rejection;
 use crate::store::events::{PodRef, Recorder, Source, Type};
-use crate::store::{Lock, Store};
+use crate::store::{DirSync, Lock, Store};
 
 /// The scheduler this one is.
 pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
@@ -51,6 +51,9 @@ pub struct Queue<'a> {
     node: Node,
     node_name: String,
     here: Vec<Pod>,
+    /// The directories of the records the bindings wrote, whose fsync
+    /// is still due (see [`Queue::sync_bindings`]).
+    unsynced: Vec<DirSync>,
     _lock: Lock,
     /// The records the bindings replaced, still open: closing one frees
     /// its blocks, which on a disk mounted `discard` without a journal
@@ -78,6 +81,7 @@ impl<'a> Queue<'a> {
             node,
             node_name,
             here,
+            unsynced: Vec::new(),
             _lock: lock,
             replaced: std::collections::VecDeque::new(),
         })
@@ -182,7 +186,19 @@ impl<'a> Queue<'a> {
                 bound.push(*pod);
             }
         }
+        self.sync_bindings()?;
         Ok(bound)
+    }
+
+    /// Makes the bindings written so far durable: the fsync of each bound
+    /// record's directory, left out of the binding itself so that `create`
+    /// starts the pod's supervisor while the disk works. Called before a
+    /// bound pod is reported (a queue dropped first still syncs them).
+    pub fn sync_bindings(&mut self) -> Result<()> {
+        for dir in self.unsynced.drain(..) {
+            dir.sync()?;
+        }
+        Ok(())
     }
 
     /// Binds the pod to the node (the binding subresource: spec.nodeName)
@@ -207,8 +223,11 @@ impl<'a> Queue<'a> {
                 // Its pod's supervisor has long been started.
                 self.replaced.pop_front();
             }
-            let replaced = self.store.replace_keeping(&Object::Pod(stored.clone()))?;
+            let (replaced, unsynced) = self
+                .store
+                .replace_keeping_sync_later(&Object::Pod(stored.clone()))?;
             self.replaced.extend(replaced);
+            self.unsynced.push(unsynced);
             // What the scheduler wrote while the pod waited is the past now;
             // its supervisor writes the status from here on.
             self.store.remove_pod_status(namespace, name)?;

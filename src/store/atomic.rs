@@ -55,8 +55,8 @@ pub fn write_volatile_existing(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// would wait on until something wrote to it) is not held, and the rename
 /// replaces it.
 pub fn write_atomic_in_place(path: &Path, bytes: &[u8]) -> io::Result<Option<File>> {
-    let replaced = super::read::open_regular(path).ok();
-    write_file(path, bytes, true, 0o600)?;
+    let (replaced, dir) = write_atomic_in_place_sync_later(path, bytes)?;
+    dir.sync()?;
     Ok(replaced)
 }
 
@@ -74,12 +74,66 @@ pub fn close_later(replaced: Option<File>) {
         .spawn(move || drop(file));
 }
 
+/// As [`write_atomic_in_place`], with the last step, the fsync of the
+/// directory that makes the rename durable, left to the caller: the
+/// directory comes back open for it. `create` starts a pod's supervisor
+/// in between (the binding it wrote is what the supervisor reads), so the
+/// disk's wait overlaps the supervisor's start, and reports the pod
+/// created only after [`DirSync::sync`].
+pub fn write_atomic_in_place_sync_later(
+    path: &Path,
+    bytes: &[u8],
+) -> io::Result<(Option<File>, DirSync)> {
+    let replaced = super::read::open_regular(path).ok();
+    let dir = rename_into_place(path, bytes, true, 0o600)?;
+    Ok((replaced, DirSync(Some(File::open(dir)?))))
+}
+
+/// A directory whose fsync is still due (see
+/// [`write_atomic_in_place_sync_later`]).
+/// Synced when dropped if [`DirSync::sync`] was not called, so that an
+/// early return delays the fsync but never loses it.
+#[must_use = "the directory is synced when dropped; sync() reports a failure"]
+pub struct DirSync(Option<File>);
+
+impl DirSync {
+    pub fn sync(mut self) -> io::Result<()> {
+        match self.0.take() {
+            Some(dir) => dir.sync_all(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for DirSync {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.take() {
+            let _ = dir.sync_all();
+        }
+    }
+}
+
 fn replace(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result<()> {
     fs::create_dir_all(path.parent().unwrap_or(Path::new(".")))?;
     write_file(path, bytes, durable, mode)
 }
 
 fn write_file(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result<()> {
+    let dir = rename_into_place(path, bytes, durable, mode)?;
+    if durable {
+        File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
+/// Writes a sibling temporary file (fsynced when `durable`) and renames
+/// it over `path`; returns the directory, whose fsync is the caller's.
+fn rename_into_place<'p>(
+    path: &'p Path,
+    bytes: &[u8],
+    durable: bool,
+    mode: u32,
+) -> io::Result<&'p Path> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
     let tmp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
@@ -94,16 +148,12 @@ fn write_file(path: &Path, bytes: &[u8], durable: bool, mode: u32) -> io::Result
         if durable {
             file.sync_all()?;
         }
-        fs::rename(&tmp, path)?;
-        if durable {
-            File::open(dir)?.sync_all()?;
-        }
-        Ok(())
+        fs::rename(&tmp, path)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    result
+    result.map(|()| dir)
 }
 
 /// Renames `from` to `to`, failing with AlreadyExists instead of replacing.
@@ -198,6 +248,23 @@ mod tests {
             "nothing held"
         );
         assert_eq!(fs::read(&path).unwrap(), b"one");
+    }
+
+    #[test]
+    fn sync_later_shows_the_new_content_before_the_directory_is_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pod.json");
+        write_atomic(&path, b"one").unwrap();
+        let (replaced, pending) = write_atomic_in_place_sync_later(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        pending.sync().unwrap();
+        assert!(replaced.is_some(), "the replaced record is held");
+        // Into a directory that is gone: NotFound, nothing made again.
+        let gone = dir.path().join("gone");
+        let err = write_atomic_in_place_sync_later(&gone.join("pod.json"), b"x").err();
+        assert_eq!(err.map(|e| e.kind()), Some(io::ErrorKind::NotFound));
+        assert!(!gone.exists());
     }
 
     #[test]

@@ -67,7 +67,7 @@ pub mod restarted;
 pub mod version;
 
 pub use atomic::{
-    write_atomic, write_atomic_in_place, write_volatile, write_volatile_existing,
+    DirSync, write_atomic, write_atomic_in_place, write_volatile, write_volatile_existing,
     write_volatile_private,
 };
 pub use container_id::container_id;

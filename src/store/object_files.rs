@@ -7,10 +7,10 @@ use std::io;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Secret};
 
 use super::{
-    Detail, Lock, PARALLEL_LIST_MIN, Result, Store, StoreError, addressable, atomic, brief,
-    conditions, corrupt, format, identity, names, namespaces, not_stored, object_bytes, observed,
-    parse, read_small_file, readiness_gates, scope, sorted_entries, tempdir_in, tempdir_path,
-    write_atomic,
+    Detail, DirSync, Lock, PARALLEL_LIST_MIN, Result, Store, StoreError, addressable, atomic,
+    brief, conditions, corrupt, format, identity, names, namespaces, not_stored, object_bytes,
+    observed, parse, read_small_file, readiness_gates, scope, sorted_entries, tempdir_in,
+    tempdir_path, write_atomic,
 };
 use crate::api::{Kind, Object};
 
@@ -81,6 +81,19 @@ impl Store {
     /// (unlinked), for a caller that closes it when nothing more urgent
     /// waits (the scheduler's binding, on the path of `create`).
     pub fn replace_keeping(&self, object: &Object) -> Result<Option<fs::File>> {
+        let (replaced, dir) = self.replace_keeping_sync_later(object)?;
+        dir.sync()?;
+        Ok(replaced)
+    }
+
+    /// As [`Store::replace_keeping`], with the directory's fsync, the step
+    /// that makes the replacement durable, left to the caller (see
+    /// [`atomic::write_atomic_in_place_sync_later`]): readers see the new
+    /// record at once.
+    pub fn replace_keeping_sync_later(
+        &self,
+        object: &Object,
+    ) -> Result<(Option<fs::File>, DirSync)> {
         let (kind, namespace, name) = identity(object)?;
         let path = self.object_path(kind, namespace, name);
         if !path.exists() {
@@ -91,7 +104,7 @@ impl Store {
         }
         // Into the object's directory as it is: a pod removed meanwhile
         // is not made again with only its manifest.
-        Ok(atomic::write_atomic_in_place(
+        Ok(atomic::write_atomic_in_place_sync_later(
             &path,
             &object_bytes(object)?,
         )?)
