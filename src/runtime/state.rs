@@ -93,7 +93,7 @@ impl ContainerRecord {
 /// A run-time record: None when it is missing or torn (what it named is
 /// judged gone), an error when a newer build wrote it.
 fn load_record<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>> {
-    let Ok(bytes) = std::fs::read(path) else {
+    let Ok(bytes) = crate::store::read_small_file(path) else {
         return Ok(None);
     };
     format::check(path, &bytes)?;

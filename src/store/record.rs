@@ -188,7 +188,7 @@ impl Records {
 
     /// Whether the pod ever had a supervisor and whether it still runs.
     pub fn supervisor_state(&self) -> SupervisorState {
-        let Ok(file) = fs::File::open(self.dir.join(PID_FILE)) else {
+        let Ok(file) = super::read::open_regular(&self.dir.join(PID_FILE)) else {
             return SupervisorState::Never;
         };
         match rustix::fs::flock(&file, FlockOperation::NonBlockingLockShared) {
@@ -275,7 +275,7 @@ impl Records {
         file: &str,
     ) -> Result<BTreeMap<String, T>, format::UnknownVersion> {
         let path = self.dir.join(file);
-        let Ok(bytes) = fs::read(&path) else {
+        let Ok(bytes) = read_small_file(&path) else {
             return Ok(BTreeMap::new());
         };
         format::check(&path, &bytes)?;
@@ -399,6 +399,43 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers, [PID_FILE]);
+    }
+
+    /// FIFOs in place of the records read as no records, at once: read
+    /// as before, they held the reader (any command that looked at the
+    /// pod) until something wrote to them. Read on a thread, so that the
+    /// old code fails the test instead of hanging it.
+    #[test]
+    fn fifos_in_place_of_the_records_read_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in [PID_FILE, PROCESSES_FILE] {
+            nix::unistd::mkfifo(
+                &dir.path().join(file),
+                nix::sys::stat::Mode::from_bits_truncate(0o600),
+            )
+            .unwrap();
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let records = Records::new(dir.path());
+        std::thread::spawn(move || {
+            let _ = tx.send((
+                records.supervisor_state(),
+                records.processes().ok().map(|p| p.len()),
+            ));
+        });
+        let read = rx.recv_timeout(std::time::Duration::from_secs(10));
+        if read.is_err() {
+            // Let the reader go before failing.
+            for file in [PID_FILE, PROCESSES_FILE] {
+                let _ = fs::OpenOptions::new()
+                    .write(true)
+                    .open(dir.path().join(file));
+            }
+        }
+        assert_eq!(
+            read.expect("the read returned"),
+            (SupervisorState::Never, Some(0))
+        );
     }
 
     #[test]

@@ -50,7 +50,7 @@ impl Supervisor {
             .store
             .pod_dir(&self.namespace, &self.name)
             .join("pod.json");
-        match std::fs::read(&pod_json) {
+        match crate::store::read_small_file(&pod_json) {
             Ok(bytes) if crate::store::format::check(&pod_json, &bytes).is_err() => {
                 Some(Vec::new())
             }
