@@ -111,7 +111,7 @@ impl JsonPath {
     pub fn execute_counting(&self, data: &Value) -> (Result<String, JsonPathError>, u64) {
         let mut out = String::new();
         let mut run = Run::new(&self.nodes);
-        let result = run.execute(&mut 0, data, &mut out, false).map(|_| out);
+        let result = run.template(data, &mut out).map(|()| out);
         (result, run.steps)
     }
 }
@@ -254,6 +254,37 @@ mod tests {
         let (out, steps) = JsonPath::parse(&deep).unwrap().execute_counting(&pod());
         assert_eq!(out.unwrap(), "");
         assert!(steps < 10_000, "{steps}");
+    }
+
+    /// Strings are among the values `..` finds, as client-go's walk
+    /// finds them; an `{end}` outside a range is an error. Expected
+    /// output from `kubectl label --local -f pod.json k=v` (whose maps
+    /// are walked in random order: the same values, sorted here).
+    #[test]
+    fn recursive_descent_finds_strings_and_end_needs_a_range() {
+        let mut labelled = pod();
+        labelled["metadata"]["labels"]["k"] = json!("v");
+        let run = |t: &str| JsonPath::parse(t).unwrap().execute(&labelled);
+        assert_eq!(run("{range ..}x{end}").unwrap(), "x".repeat(23));
+        assert_eq!(
+            run("{range ..}{range ..}x{end}{end}").unwrap(),
+            "x".repeat(92)
+        );
+        assert_eq!(
+            run("{.metadata..}").unwrap(),
+            r#"{"labels":{"app.kubernetes.io/name":"web","k":"v","x":"y"},"name":"nginx"} {"app.kubernetes.io/name":"web","k":"v","x":"y"} web v y nginx"#
+        );
+        assert_eq!(
+            run("{range .spec.containers[*]}{range ..}[{@}]{end}{end}").unwrap(),
+            r#"[{"command":["sh","-c","echo hi"],"image":"busybox","name":"c"}][["sh","-c","echo hi"]][sh][-c][echo hi][busybox][c][{"image":"nginx","name":"d","ports":[{"containerPort":80}]}][nginx][d][[{"containerPort":80}]][{"containerPort":80}]"#
+        );
+        for template in [
+            "{.metadata.name}{end}x",
+            "{range .spec.containers[*]}{.name}{end}{end}x",
+        ] {
+            let err = run(template).unwrap_err();
+            assert_eq!(err.0, "not in range, nothing to end", "{template}");
+        }
     }
 
     #[test]

@@ -56,11 +56,16 @@ impl<'a> Run<'a> {
             return Ok(quiet.at_end);
         }
         let printed = out.len();
-        let at_end = self.walk(i, data, out, dry)?;
+        let at_end = self.walk(i, data, out, dry, true)?;
         if out.len() == printed {
             self.quiet.insert(key, Quiet { end: *i, at_end });
         }
         Ok(at_end)
+    }
+
+    /// Runs the whole template over `data`.
+    pub(super) fn template(&mut self, data: &Value, out: &mut String) -> Result<(), JsonPathError> {
+        self.walk(&mut 0, data, out, false, false).map(|_| ())
     }
 
     fn walk(
@@ -69,6 +74,7 @@ impl<'a> Run<'a> {
         data: &Value,
         out: &mut String,
         dry: bool,
+        in_range: bool,
     ) -> Result<bool, JsonPathError> {
         let nodes = self.nodes;
         while *i < nodes.len() {
@@ -77,6 +83,9 @@ impl<'a> Run<'a> {
             self.steps += 1;
             if let Node::List(list) = node {
                 if list.first() == Some(&Node::End) {
+                    if !in_range {
+                        return Err(JsonPathError("not in range, nothing to end".into()));
+                    }
                     return Ok(true);
                 }
                 if list.first() == Some(&Node::Range) {
@@ -201,8 +210,16 @@ fn children(v: &Value) -> Vec<&Value> {
     }
 }
 
-/// client-go's evalRecursive: every map or list, parents first.
+/// client-go's evalRecursive: every map, list or string that has
+/// something in it, parents first. (A string's bytes are Go's children of
+/// it, and none of them has any.)
 fn descend<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    if let Value::String(s) = v {
+        if !s.is_empty() {
+            out.push(v);
+        }
+        return;
+    }
     let kids = children(v);
     if !kids.is_empty() {
         out.push(v);
