@@ -706,20 +706,25 @@ fn a_terminating_pod_whose_runtime_record_cannot_be_read_is_left_to_delete() {
     env.ok(&["delete", "pod", "unread", "--wait=false"]);
     let supervisor = common::pods::kill_supervisor_for_good(&env, &uid);
     let run_dir = env.run_root().join("pods").join(&uid);
-    let sandbox = std::fs::read(run_dir.join("sandbox.json")).unwrap();
     std::fs::write(run_dir.join("sandbox.json"), "{\"recordVersion\":99}").unwrap();
 
     let shown = env.ok(&["get", "pods", "--no-headers"]);
+    assert!(shown.contains("Terminating"), "{shown}");
     // The dead one's pid file is there still (its process, perhaps a
     // zombie yet), no other.
     let recorded = recorded_pid(&env, &uid, "supervisor.pid");
-    // Readable again, before any assertion, for the teardown of the
-    // delete (this build's own record), here or when the test fails.
-    std::fs::write(run_dir.join("sandbox.json"), sandbox).unwrap();
-    assert!(shown.contains("Terminating"), "{shown}");
     assert!(recorded.is_none_or(|p| p == supervisor), "a new supervisor");
 
+    // The record still unreadable: the teardown does without it (the
+    // pause process it names dies with the pod's cgroup).
     env.ok(&["delete", "pod", "unread", "--grace-period=1"]);
     assert!(env.fails(&["get", "pod", "unread"]).contains("not found"));
     assert!(!matches!(state(stubborn), Some(s) if s != 'Z'));
+    let deadline = Instant::now() + common::pods::PATIENCE;
+    let mut left = common::pods::leftovers(&env, &uid);
+    while !left.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        left = common::pods::leftovers(&env, &uid);
+    }
+    assert!(left.is_empty(), "left behind: {left:#?}");
 }

@@ -284,7 +284,8 @@ pub(super) fn release(store: &Store, pod: &Pod, records: &Records) -> Result<()>
         }
     }
     crate::fault::point("delete-killed");
-    let torn_down = crate::runtime::PodRuntime::open(store, pod).and_then(|mut rt| rt.teardown());
+    let torn_down =
+        crate::runtime::PodRuntime::open_to_tear_down(store, pod).and_then(|mut rt| rt.teardown());
     if let Err(e) = torn_down {
         eprintln!("Warning: tearing down pod {name:?}: {e:#}");
     }

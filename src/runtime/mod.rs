@@ -303,8 +303,21 @@ impl PodRuntime {
     }
 
     /// The runtime of an already prepared pod (or of one being torn down),
-    /// without creating anything.
+    /// without creating anything. An error for a sandbox record of a
+    /// newer format: what runs of the pod cannot be taken over.
     pub fn open(store: &Store, pod: &Pod) -> Result<PodRuntime> {
+        Self::open_with(store, pod, false)
+    }
+
+    /// [`open`](Self::open) for a teardown, which needs no sandbox record:
+    /// one it cannot read is taken as gone (the pause process it names
+    /// dies with the pod's cgroup), so that a pod whose record a newer
+    /// build wrote is still torn down whole.
+    pub fn open_to_tear_down(store: &Store, pod: &Pod) -> Result<PodRuntime> {
+        Self::open_with(store, pod, true)
+    }
+
+    fn open_with(store: &Store, pod: &Pod, unreadable_sandbox_is_gone: bool) -> Result<PodRuntime> {
         let uid = pod
             .metadata
             .uid
@@ -315,7 +328,10 @@ impl PodRuntime {
         let writable_dir = store.pod_writable_dir(&uid);
         let layout = Layout::detect()?;
         let cgroup = Cgroup::new(layout, Path::new("pod").join(&uid));
-        let sandbox = state::Sandbox::load(&run_dir)?;
+        let sandbox = match state::Sandbox::load(&run_dir) {
+            Err(_) if unreadable_sandbox_is_gone => None,
+            loaded => loaded?,
+        };
         Ok(PodRuntime {
             store: store.clone(),
             pod: pod.clone(),
