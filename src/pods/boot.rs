@@ -93,7 +93,7 @@ pub fn up(store: &Store) -> Result<Report> {
             let records = Records::new(&store.pod_run_dir(&uid));
             let bound_here =
                 pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node.as_str());
-            let orphaned = match records.supervisor_state() {
+            let orphaned = match records.settled_supervisor_state(super::revive::DYING_PATIENCE) {
                 SupervisorState::Never => false,
                 SupervisorState::Gone if records.live_keeper().is_none() => true,
                 // Supervised, or its keeper starts the next supervisor.

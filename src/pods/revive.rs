@@ -65,8 +65,13 @@ pub fn revive_to_delete(store: &Store, pod: &Pod) -> anyhow::Result<bool> {
 /// Whether the pod of `records` had a supervisor, and it and its keeper
 /// are both gone.
 fn orphaned(records: &Records) -> bool {
-    records.supervisor_state() == SupervisorState::Gone && records.live_keeper().is_none()
+    records.settled_supervisor_state(DYING_PATIENCE) == SupervisorState::Gone
+        && records.live_keeper().is_none()
 }
+
+/// How long a supervisor killed a moment ago may take to let go of its
+/// pod (`Records::settled_supervisor_state`).
+pub(super) const DYING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// [`revive`] of the pods that `lost` picks: for each, whether it was
 /// revived, or why a lost one could not be.

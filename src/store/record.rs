@@ -202,6 +202,26 @@ impl Records {
         }
     }
 
+    /// [`supervisor_state`](Self::supervisor_state) for one about to take
+    /// a dead supervisor's place: a supervisor whose lock is held while its
+    /// process is dead is waited for, up to `patience`. A killed
+    /// process reads as a zombie once its main thread has exited, while
+    /// another of its threads may still be on its way out holding the
+    /// descriptors the locks are on (one in an fsync, which SIGKILL does
+    /// not cut short: seconds on a disk busy writing back); until they
+    /// are closed no new supervisor can take the pod.
+    pub fn settled_supervisor_state(&self, patience: std::time::Duration) -> SupervisorState {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            let state = self.supervisor_state();
+            let dying = state == SupervisorState::Running && self.live_supervisor().is_none();
+            if !dying || std::time::Instant::now() >= deadline {
+                return state;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
     pub fn supervisor(&self) -> Option<Process> {
         let bytes = read_small_file(&self.dir.join(PID_FILE)).ok()?;
         let mut words = std::str::from_utf8(&bytes).ok()?.split_ascii_whitespace();
@@ -386,6 +406,28 @@ mod tests {
         );
         drop(claim);
         assert_eq!(records.supervisor_state(), SupervisorState::Gone);
+        // The lock held on a while its process is dead (a killed
+        // supervisor's thread still exiting): waited for by one about to
+        // take its place, up to its patience.
+        let claim = records.claim_supervisor(gone).unwrap();
+        let patience = std::time::Duration::from_millis(200);
+        assert_eq!(
+            records.settled_supervisor_state(patience),
+            SupervisorState::Running
+        );
+        let held = std::time::Duration::from_millis(300);
+        let begun = std::time::Instant::now();
+        let releaser = std::thread::spawn(move || {
+            std::thread::sleep(held);
+            drop(claim);
+        });
+        let patience = std::time::Duration::from_secs(30);
+        assert_eq!(
+            records.settled_supervisor_state(patience),
+            SupervisorState::Gone
+        );
+        assert!(begun.elapsed() >= held);
+        releaser.join().unwrap();
         // A pid file without a lock (an older supervisor) is judged by its
         // pid and start time.
         write_volatile(
