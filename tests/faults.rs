@@ -130,17 +130,15 @@ fn create_killed_at_each_point() {
     let file = env.manifest("f.yaml", YAML);
     let create = ["create", "-f", file.to_str().unwrap()];
 
-    // Stored, not yet scheduled: Pending until something schedules the
-    // waiting pods again (`pod up` does, as any deletion does).
+    // Stored: a pod that fits is stored already bound, in one write (no
+    // second write of its record binds it), so it is ContainerCreating
+    // with no supervisor yet; `pod up` starts it.
     killed_at(&env, "create-stored", &create);
     let uid_stored = uid(&env);
-    let status = status_column(&env);
-    assert!(
-        status == "Pending" || status == "ContainerCreating",
-        "{status}"
-    );
+    assert_eq!(status_column(&env), "ContainerCreating");
     assert_eq!(jsonpath(&env, "f", "{.status.phase}"), "Pending");
-    env.ok(&["up"]);
+    assert!(!jsonpath(&env, "f", "{.spec.nodeName}").is_empty());
+    assert_eq!(env.ok(&["up"]), "pod/f started\n");
     running(&env);
     delete_leaves_nothing(&env, &uid_stored);
 

@@ -106,20 +106,38 @@ pub fn admit_and_store<'s>(
         Some(queue) => queue,
         None => queue.insert(pods::queue(store)?),
     };
-    store.create(object)?;
+    // A pod that fits is stored bound, in one write (watchers see it
+    // ADDED, then MODIFIED as its supervisor writes its status); any other
+    // is stored as it came and placed (Pending, or bound in its manifest).
+    let bound = queue.bind_before_storing(pod);
+    let stored = match &bound {
+        Some(bound) => store.create_sync_later(&Object::Pod(Box::new(bound.clone())))?,
+        None => store.create_sync_later(object)?,
+    };
     crate::fault::point("create-stored");
-    match queue.place(pod) {
+    let placed = match bound {
+        Some(bound) => queue.bound_when_stored(bound),
+        None => queue.place(pod),
+    };
+    match placed {
         Ok(Placement::Bound(pod)) => {
             crate::fault::point("create-bound");
             let starting = pods::start(store, &pod)?;
-            // The binding is made durable while the supervisor starts,
-            // before the pod is reported created.
-            match queue.sync_bindings() {
+            // The pod's name and its binding are made durable while the
+            // supervisor starts, before the pod is reported created.
+            match stored
+                .sync()
+                .map_err(anyhow::Error::from)
+                .and_then(|()| queue.sync_bindings())
+            {
                 Ok(()) => Ok((warnings, Some(starting))),
                 Err(e) => Err(starting.abandon(store, e)),
             }
         }
-        Ok(Placement::Pending | Placement::Rejected) => Ok((warnings, None)),
+        Ok(Placement::Pending | Placement::Rejected) => {
+            stored.sync()?;
+            Ok((warnings, None))
+        }
         Err(e) => {
             let _ = store.remove(Kind::Pod, &namespace, object.name());
             Err(e)

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::Result;
-use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, PodStatus};
+use k8s_openapi::api::core::v1::{Node, Pod, PodCondition, PodSpec, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use super::admission;
@@ -110,15 +110,11 @@ impl<'a> Queue<'a> {
             self.write_status(pod, None, Some(message))?;
             return Ok(Placement::Pending);
         }
-        if spec.scheduler_name.as_deref().unwrap_or(DEFAULT_SCHEDULER) != DEFAULT_SCHEDULER {
+        if !for_default_scheduler(&spec) {
             self.write_status(pod, None, None)?;
             return Ok(Placement::Pending);
         }
-        if spec
-            .scheduling_gates
-            .as_ref()
-            .is_some_and(|g| !g.is_empty())
-        {
+        if gated(&spec) {
             let gated = condition(
                 "SchedulingGated",
                 "Scheduling is blocked due to non-empty scheduling gates",
@@ -126,6 +122,50 @@ impl<'a> Queue<'a> {
             self.write_status(pod, Some(gated), None)?;
             return Ok(Placement::Pending);
         }
+        match self.schedule(pod) {
+            Ok(()) => match self.bind(pod)? {
+                Some(bound) => self.bound(bound),
+                None => Ok(Placement::Pending),
+            },
+            Err(message) => {
+                self.write_status(pod, Some(condition("Unschedulable", &message)), None)?;
+                self.event(pod, Type::Warning, "FailedScheduling", &message);
+                Ok(Placement::Pending)
+            }
+        }
+    }
+
+    /// A pod not stored yet, bound to the node (spec.nodeName set) when
+    /// the default scheduler would bind it now, so that `create` stores it
+    /// bound in one write instead of storing it and then binding it with a
+    /// second (an fsync less on the way to its supervisor's start); the
+    /// caller then says so with [`Queue::bound_when_stored`]. None for a
+    /// pod [`Queue::place`] would leave Pending, and for one bound in its
+    /// manifest: those are stored as they came and placed.
+    pub fn bind_before_storing(&self, pod: &Pod) -> Option<Pod> {
+        let spec = pod.spec.as_ref()?;
+        if bound_to(pod).is_some() || !for_default_scheduler(spec) || gated(spec) {
+            return None;
+        }
+        self.schedule(pod).ok()?;
+        let mut bound = pod.clone();
+        bound.spec.get_or_insert_with(Default::default).node_name = Some(self.node_name.clone());
+        bound.status = None;
+        Some(bound)
+    }
+
+    /// The rest of a binding made before the pod was stored (see
+    /// [`Queue::bind_before_storing`]), once it is: the `Scheduled` event
+    /// and the kubelet's admission, as [`Queue::place`] does after its
+    /// binding.
+    pub fn bound_when_stored(&mut self, bound: Pod) -> Result<Placement> {
+        self.scheduled(&bound);
+        self.bound(bound)
+    }
+
+    /// Whether the pod fits the node as it is now; the scheduler's message
+    /// when it does not.
+    fn schedule(&self, pod: &Pod) -> std::result::Result<(), String> {
         // A namespace's own labels (what the API server stored, with the
         // kubernetes.io/metadata.name label it adds); a namespace not
         // stored has that one label only.
@@ -142,26 +182,19 @@ impl<'a> Queue<'a> {
             here: &self.here,
             namespace_labels: &namespace_labels,
         };
-        match fit::schedule(pod, &snapshot) {
-            Ok(()) => match self.bind(pod)? {
-                Some(bound) => {
-                    // The kubelet takes no new pod while the node is under
-                    // pressure, even one tolerating its taint.
-                    if let Err(rejection) = admission::admit_under_pressure(&bound, &self.node) {
-                        self.reject(&bound, &rejection)?;
-                        return Ok(Placement::Rejected);
-                    }
-                    self.here.push(bound.clone());
-                    Ok(Placement::Bound(Box::new(bound)))
-                }
-                None => Ok(Placement::Pending),
-            },
-            Err(message) => {
-                self.write_status(pod, Some(condition("Unschedulable", &message)), None)?;
-                self.event(pod, Type::Warning, "FailedScheduling", &message);
-                Ok(Placement::Pending)
-            }
+        fit::schedule(pod, &snapshot)
+    }
+
+    /// A pod just bound: the kubelet takes no new pod while the node is
+    /// under pressure, even one tolerating its taint; one it takes counts
+    /// as the node's from now on.
+    fn bound(&mut self, bound: Pod) -> Result<Placement> {
+        if let Err(rejection) = admission::admit_under_pressure(&bound, &self.node) {
+            self.reject(&bound, &rejection)?;
+            return Ok(Placement::Rejected);
         }
+        self.here.push(bound.clone());
+        Ok(Placement::Bound(Box::new(bound)))
     }
 
     /// Tries every waiting pod again, oldest first (the order of the
@@ -233,12 +266,19 @@ impl<'a> Queue<'a> {
             self.store.remove_pod_status(namespace, name)?;
             *stored
         };
+        self.scheduled(pod);
+        Ok(Some(bound))
+    }
+
+    /// The scheduler's event for a binding.
+    fn scheduled(&self, pod: &Pod) {
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
         let message = format!(
             "Successfully assigned {namespace}/{name} to {}",
             self.node_name
         );
         self.event(pod, Type::Normal, "Scheduled", &message);
-        Ok(Some(bound))
     }
 
     /// The kubelet's `rejectPod`: phase Failed with the handler's reason
@@ -348,6 +388,19 @@ fn pods(store: &Store) -> Result<Vec<Pod>> {
             _ => None,
         })
         .collect())
+}
+
+/// Whether the pod is the default scheduler's to place (another
+/// scheduler's pods wait for that one).
+fn for_default_scheduler(spec: &PodSpec) -> bool {
+    spec.scheduler_name.as_deref().unwrap_or(DEFAULT_SCHEDULER) == DEFAULT_SCHEDULER
+}
+
+/// Whether scheduling gates hold the pod back.
+fn gated(spec: &PodSpec) -> bool {
+    spec.scheduling_gates
+        .as_ref()
+        .is_some_and(|g| !g.is_empty())
 }
 
 /// The node the pod is bound to.

@@ -86,7 +86,7 @@ pub fn write_atomic_in_place_sync_later(
 ) -> io::Result<(Option<File>, DirSync)> {
     let replaced = super::read::open_regular(path).ok();
     let dir = rename_into_place(path, bytes, true, 0o600)?;
-    Ok((replaced, DirSync(Some(File::open(dir)?))))
+    Ok((replaced, DirSync::of(dir)?))
 }
 
 /// A directory whose fsync is still due (see
@@ -97,6 +97,16 @@ pub fn write_atomic_in_place_sync_later(
 pub struct DirSync(Option<File>);
 
 impl DirSync {
+    /// The directory at `path`, to be synced.
+    pub fn of(path: &Path) -> io::Result<DirSync> {
+        Ok(DirSync(Some(File::open(path)?)))
+    }
+
+    /// Nothing left to sync: the write synced its directory itself.
+    pub fn done() -> DirSync {
+        DirSync(None)
+    }
+
     pub fn sync(mut self) -> io::Result<()> {
         match self.0.take() {
             Some(dir) => dir.sync_all(),

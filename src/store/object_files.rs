@@ -20,6 +20,15 @@ impl Store {
     /// `tmp/` and renamed into place with RENAME_NOREPLACE, so a half-written
     /// pod is never visible.
     pub fn create(&self, object: &Object) -> Result<()> {
+        Ok(self.create_sync_later(object)?.sync()?)
+    }
+
+    /// As [`Store::create`], with the last step, the fsync of the
+    /// directory the object was put in that makes its name durable, left
+    /// to the caller (as [`Store::replace_keeping_sync_later`] does):
+    /// `create` starts a pod's supervisor in between and reports the pod
+    /// created only after [`DirSync::sync`]. Readers see the object at once.
+    pub fn create_sync_later(&self, object: &Object) -> Result<DirSync> {
         let (kind, namespace, name) = identity(object)?;
         if kind.namespaced() {
             namespaces::admit_create(self, kind, namespace, name)?;
@@ -43,7 +52,7 @@ impl Store {
                 }
                 let target = self.pod_dir(namespace, name);
                 match atomic::rename_noreplace(&staging, &target) {
-                    Ok(()) => Ok(()),
+                    Ok(()) => Ok(DirSync::of(&parent)?),
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                         let _ = fs::remove_dir_all(&staging);
                         Err(already())
@@ -61,7 +70,7 @@ impl Store {
                     return Err(already());
                 }
                 write_atomic(&path, &body)?;
-                Ok(())
+                Ok(DirSync::done())
             }
         }
     }
