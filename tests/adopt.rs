@@ -467,42 +467,6 @@ spec:
     delete_and_check_clean(&env, "words", &uid);
 }
 
-/// A pod that writes, into a host directory, the order in which it was
-/// stopped: its preStop hook, then its SIGTERM handler; and a container
-/// that ignores SIGTERM (sleep as PID 1), so the grace period is waited
-/// out before its SIGKILL.
-fn polite_pod(name: &str, out: &std::path::Path, grace: u32) -> String {
-    format!(
-        "\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: {name}
-spec:
-  terminationGracePeriodSeconds: {grace}
-  volumes:
-  - name: out
-    hostPath: {{path: {out}, type: Directory}}
-  containers:
-  - name: polite
-    image: busybox
-    imagePullPolicy: Never
-    volumeMounts:
-    - {{name: out, mountPath: /out}}
-    command: [sh, -c, 'trap \"echo term >> /out/order; exit 0\" TERM; while true; do sleep 0.1; done']
-    lifecycle:
-      preStop:
-        exec:
-          command: [sh, -c, 'echo pre-stop >> /out/order']
-  - name: stubborn
-    image: busybox
-    imagePullPolicy: Never
-    command: [sleep, '3600']
-",
-        out = out.display()
-    )
-}
-
 /// `delete` of a pod whose supervisor and keeper were both killed stops
 /// it as the kubelet, restarted by systemd, stops a pod deleted while it
 /// was down: a new supervisor adopts the pod and runs its preStop hook,
@@ -517,7 +481,7 @@ fn a_delete_of_a_pod_whose_supervisor_and_keeper_died_runs_its_pre_stop_hook_and
     // 5 s: the preStop hook has them all (an exec into the container, a
     // few seconds on a machine still writing back a whole build), and
     // SIGTERM 2 s more if it used them up.
-    let uid = create(&env, "stop", &polite_pod("stop", &out, 5));
+    let uid = create(&env, "stop", &common::pods::polite_pod("stop", &out, 5));
     wait_until(&env, "stop", "both containers ready", || {
         (jsonpath(&env, "stop", "{.status.containerStatuses[*].ready}") == "true true")
             .then_some(())
@@ -558,13 +522,7 @@ fn a_delete_of_a_pod_whose_supervisor_and_keeper_died_runs_its_pre_stop_hook_and
     assert!(took < Duration::from_secs(30), "{took:?}");
     assert_ne!(recorded_pid(&env, &uid, "supervisor.pid"), Some(supervisor));
     assert!(env.fails(&["get", "pod", "stop"]).contains("not found"));
-    let deadline = Instant::now() + common::pods::PATIENCE;
-    let mut left = common::pods::leftovers(&env, &uid);
-    while !left.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        left = common::pods::leftovers(&env, &uid);
-    }
-    assert!(left.is_empty(), "left behind: {left:#?}");
+    common::pods::assert_nothing_left(&env, &uid, "the pod");
 }
 
 /// A pod being deleted whose supervisor and keeper then died is not left
@@ -578,7 +536,7 @@ fn a_terminating_pod_whose_supervisor_and_keeper_died_is_finished_by_the_next_ge
     import_busybox(&env.root());
     let out = env.dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let uid = create(&env, "ending", &polite_pod("ending", &out, 3));
+    let uid = create(&env, "ending", &common::pods::polite_pod("ending", &out, 3));
     wait_until(&env, "ending", "both containers ready", || {
         (jsonpath(&env, "ending", "{.status.containerStatuses[*].ready}") == "true true")
             .then_some(())
@@ -599,7 +557,17 @@ fn a_terminating_pod_whose_supervisor_and_keeper_died_is_finished_by_the_next_ge
         std::thread::sleep(Duration::from_millis(100));
         left = common::pods::leftovers(&env, &uid);
     }
-    assert!(!record.exists(), "the pod's record is still stored");
+    assert!(
+        !record.exists(),
+        "the pod's record is still stored; the read showed {shown:?}; supervisor.log:\n{}",
+        std::fs::read_to_string(
+            env.run_root()
+                .join("pods")
+                .join(&uid)
+                .join("supervisor.log")
+        )
+        .unwrap_or_else(|e| e.to_string())
+    );
     assert!(left.is_empty(), "left behind: {left:#?}");
     assert!(!matches!(state(stubborn), Some(s) if s != 'Z'));
     assert!(env.fails(&["get", "pod", "ending"]).contains("not found"));
@@ -700,7 +668,7 @@ fn a_terminating_pod_whose_runtime_record_cannot_be_read_is_left_to_delete() {
     import_busybox(&env.root());
     let out = env.dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let uid = create(&env, "unread", &polite_pod("unread", &out, 2));
+    let uid = create(&env, "unread", &common::pods::polite_pod("unread", &out, 2));
     wait_until(&env, "unread", "both containers ready", || {
         (jsonpath(&env, "unread", "{.status.containerStatuses[*].ready}") == "true true")
             .then_some(())
@@ -723,11 +691,5 @@ fn a_terminating_pod_whose_runtime_record_cannot_be_read_is_left_to_delete() {
     env.ok(&["delete", "pod", "unread", "--grace-period=1"]);
     assert!(env.fails(&["get", "pod", "unread"]).contains("not found"));
     assert!(!matches!(state(stubborn), Some(s) if s != 'Z'));
-    let deadline = Instant::now() + common::pods::PATIENCE;
-    let mut left = common::pods::leftovers(&env, &uid);
-    while !left.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        left = common::pods::leftovers(&env, &uid);
-    }
-    assert!(left.is_empty(), "left behind: {left:#?}");
+    common::pods::assert_nothing_left(&env, &uid, "the pod");
 }

@@ -215,13 +215,7 @@ fn a_pod_is_terminating_through_its_grace_period_and_leaves_no_grave() {
     for dir in [&record, &writable, &logs] {
         assert!(!dir.exists(), "{} after the delete", dir.display());
     }
-    let deadline = Instant::now() + common::pods::PATIENCE;
-    let mut left = common::pods::leftovers(&env, &uid);
-    while !left.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        left = common::pods::leftovers(&env, &uid);
-    }
-    assert!(left.is_empty(), "{left:#?}");
+    common::pods::assert_nothing_left(&env, &uid, "pod slow");
     let graves: Vec<_> = std::fs::read_dir(env.root().join("tmp"))
         .unwrap()
         .flatten()

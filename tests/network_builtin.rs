@@ -814,9 +814,5 @@ fn a_delete_frees_the_address_while_the_masquerade_rules_are_locked() {
     assert!(!lease_dir(&env).join(&ip).exists());
     assert_eq!(index_entries(&env), 0);
     drop(lock);
-    let deadline = Instant::now() + common::pods::PATIENCE;
-    while !leftovers(&env, &uid).is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_eq!(leftovers(&env, &uid), Vec::<String>::new());
+    common::pods::assert_nothing_left(&env, &uid, "the pod");
 }

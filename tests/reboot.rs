@@ -263,35 +263,7 @@ fn up_goes_on_with_the_deletion_of_a_pod_whose_supervisor_and_keeper_died() {
     import_busybox(&env.root());
     let out = env.dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    let yaml = format!(
-        "\
-apiVersion: v1
-kind: Pod
-metadata:
-  name: ending
-spec:
-  terminationGracePeriodSeconds: 8
-  volumes:
-  - name: out
-    hostPath: {{path: {out}, type: Directory}}
-  containers:
-  - name: polite
-    image: busybox
-    imagePullPolicy: Never
-    volumeMounts:
-    - {{name: out, mountPath: /out}}
-    command: [sh, -c, 'trap \"echo term >> /out/order; exit 0\" TERM; while true; do sleep 0.1; done']
-    lifecycle:
-      preStop:
-        exec:
-          command: [sh, -c, 'echo pre-stop >> /out/order']
-  - name: stubborn
-    image: busybox
-    imagePullPolicy: Never
-    command: [sleep, '3600']
-",
-        out = out.display()
-    );
+    let yaml = common::pods::polite_pod("ending", &out, 8);
     let uid = create(&env, "ending", &yaml);
     wait_until(&env, "ending", "both containers ready", || {
         (jsonpath(&env, "ending", "{.status.containerStatuses[*].ready}") == "true true")

@@ -388,3 +388,29 @@ fn absolute(path: &Path) -> Result<PathBuf> {
         Ok(std::env::current_dir()?.join(path))
     }
 }
+
+/// Makes a FIFO at each of `paths` and runs `use_them` on a thread: what it
+/// returned, or `None` when it did not return within 10 s, having blocked
+/// on a FIFO (then each is opened for writing, which lets a blocked opener
+/// go), so that a test of code that must not wait on a FIFO fails instead
+/// of hanging.
+#[cfg(test)]
+pub(crate) fn on_fifos<T: Send + 'static>(
+    paths: &[PathBuf],
+    use_them: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    for path in paths {
+        nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(use_them());
+    });
+    let used = rx.recv_timeout(std::time::Duration::from_secs(10)).ok();
+    if used.is_none() {
+        for path in paths {
+            let _ = fs::OpenOptions::new().write(true).open(path);
+        }
+    }
+    used
+}

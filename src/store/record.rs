@@ -450,30 +450,14 @@ mod tests {
     #[test]
     fn fifos_in_place_of_the_records_read_as_none() {
         let dir = tempfile::tempdir().unwrap();
-        for file in [PID_FILE, PROCESSES_FILE] {
-            nix::unistd::mkfifo(
-                &dir.path().join(file),
-                nix::sys::stat::Mode::from_bits_truncate(0o600),
-            )
-            .unwrap();
-        }
-        let (tx, rx) = std::sync::mpsc::channel();
+        let fifos = [PID_FILE, PROCESSES_FILE].map(|file| dir.path().join(file));
         let records = Records::new(dir.path());
-        std::thread::spawn(move || {
-            let _ = tx.send((
+        let read = crate::store::on_fifos(&fifos, move || {
+            (
                 records.supervisor_state(),
                 records.processes().ok().map(|p| p.len()),
-            ));
+            )
         });
-        let read = rx.recv_timeout(std::time::Duration::from_secs(10));
-        if read.is_err() {
-            // Let the reader go before failing.
-            for file in [PID_FILE, PROCESSES_FILE] {
-                let _ = fs::OpenOptions::new()
-                    .write(true)
-                    .open(dir.path().join(file));
-            }
-        }
         assert_eq!(
             read.expect("the read returned"),
             (SupervisorState::Never, Some(0))

@@ -93,13 +93,20 @@ pub fn wait_log(env: &Env, name: &str, uid: &str, container: &str, text: &str) -
 /// on a loaded machine: waited for up to [`PATIENCE`]).
 pub fn delete_and_check_clean(env: &Env, name: &str, uid: &str) {
     env.ok(&["delete", "pod", name, "--grace-period=2"]);
+    assert_nothing_left(env, uid, &format!("pod {name}"));
+}
+
+/// Asserts that the host holds nothing of the pod (see [`leftovers`]) once
+/// its supervisor has had [`PATIENCE`] to exit and clean up; `whose` names
+/// it in the failure.
+pub fn assert_nothing_left(env: &Env, uid: &str, whose: &str) {
     let deadline = Instant::now() + PATIENCE;
     let mut left = leftovers(env, uid);
     while !left.is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
         left = leftovers(env, uid);
     }
-    assert!(left.is_empty(), "left behind by pod {name}: {left:#?}");
+    assert!(left.is_empty(), "left behind by {whose}: {left:#?}");
 }
 
 /// Mounts, cgroups, processes and directories of the pod still on the host.
@@ -210,6 +217,22 @@ pub fn kill_supervisor_for_good(env: &Env, uid: &str) -> i32 {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A killed process reads as a zombie once its main thread has exited,
+    // while another of its threads (one in an fsync) may still hold the
+    // descriptor of the pid file's lock: until it lets go, `pod` takes the
+    // supervisor as running, and a read would not see the pod lost.
+    let pid_file = env.run_root().join("pods").join(uid).join("supervisor.pid");
+    while std::fs::File::open(&pid_file).is_ok_and(|file| {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+        // SAFETY: flock(2) of a descriptor this function owns.
+        unsafe { libc::flock(fd, libc::LOCK_SH | libc::LOCK_NB) != 0 }
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "the supervisor of {uid}, dead, holds its pid file's lock on"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     supervisor
 }
 
@@ -241,4 +264,40 @@ pub fn index_entries_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, st
         }
     }
     found
+}
+
+/// A pod that writes, into a host directory, the order in which it was
+/// stopped: its preStop hook, then its SIGTERM handler; and a container
+/// that ignores SIGTERM (sleep as PID 1), so the grace period is waited
+/// out before its SIGKILL.
+pub fn polite_pod(name: &str, out: &std::path::Path, grace: u32) -> String {
+    format!(
+        "\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  terminationGracePeriodSeconds: {grace}
+  volumes:
+  - name: out
+    hostPath: {{path: {out}, type: Directory}}
+  containers:
+  - name: polite
+    image: busybox
+    imagePullPolicy: Never
+    volumeMounts:
+    - {{name: out, mountPath: /out}}
+    command: [sh, -c, 'trap \"echo term >> /out/order; exit 0\" TERM; while true; do sleep 0.1; done']
+    lifecycle:
+      preStop:
+        exec:
+          command: [sh, -c, 'echo pre-stop >> /out/order']
+  - name: stubborn
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, '3600']
+",
+        out = out.display()
+    )
 }
