@@ -20,7 +20,7 @@
 //! | `read` | get and list; `fields` the field selectors; `table` the Table form |
 //! | `versions` | resourceVersions of what the store holds, the change history |
 //! | `watch` | watch streams: replay from a version, 410, bookmarks |
-//! | `changes` | inotify on the store's directories: what wakes the watches |
+//! | `changes` | the store's change feed followed: what wakes the watches |
 //! | `openapi_v2` | /openapi/v2: the same schemas as Swagger 2.0, JSON or gnostic protobuf |
 //! | `podstatus` | pods/status writes: the conditions the supervisor does not own |
 //! | `protobuf` | request bodies in the Kubernetes protobuf encoding (DeleteOptions) |

@@ -1,8 +1,8 @@
 //! `pod wait`: wait for a condition, deletion or a jsonpath value.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 
 use super::GlobalArgs;
 use super::resources;
@@ -10,6 +10,7 @@ use crate::api::{Kind, Object};
 use crate::duration;
 use crate::error::ApiError;
 use crate::print::jsonpath::{self, JsonPath};
+use crate::store::changes::{Follower, Scope};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -47,6 +48,9 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
     if targets.is_empty() {
         bail!("no matching resources found");
     }
+    // Followed from before the first read, so no change falls between a
+    // read and the wait after it.
+    let mut follower = Follower::new(store.root(), scope(&targets));
     let deadline = Instant::now() + timeout;
     for (kind, namespace, name) in targets {
         loop {
@@ -55,21 +59,41 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
                 outln!("{}/{name} condition met", kind.singular());
                 break;
             }
-            if Instant::now() >= deadline {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
                 bail!(
                     "timed out waiting for the condition on {}/{name}",
                     kind.resource()
                 );
             }
-            std::thread::sleep(POLL.min(deadline.saturating_duration_since(Instant::now())));
+            follower
+                .wait(left)
+                .context("following the state directory's changes")?;
         }
     }
     Ok(())
 }
 
-/// How often the objects are read again: the status file is cheap to read
-/// and a tenth of a second is well under what a user notices.
-const POLL: Duration = Duration::from_millis(100);
+/// What the targets' reads depend on: their kinds, their namespace when
+/// they share one, their names.
+fn scope(targets: &[(Kind, String, String)]) -> Scope {
+    let mut kinds: Vec<Kind> = targets.iter().map(|(k, _, _)| *k).collect();
+    kinds.sort();
+    kinds.dedup();
+    let mut namespaces = targets
+        .iter()
+        .filter(|(k, _, _)| k.namespaced())
+        .map(|(_, ns, _)| ns);
+    let namespace = match namespaces.next() {
+        Some(first) if namespaces.all(|ns| ns == first) => Some(first.clone()),
+        _ => None,
+    };
+    Scope {
+        kinds: Some(kinds),
+        namespace,
+        names: Some(targets.iter().map(|(_, _, n)| n.clone()).collect()),
+    }
+}
 
 /// What `--for` asks.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,15 +1,17 @@
-//! `get -w`: after the first listing, poll the store and print an object
-//! again each time it changes (not merely its age: kubectl prints on watch
-//! events), or when it appears or goes away, as kubectl's watch does: table rows without the
-//! headers again, aligned with the first table (the tabwriter remembers
-//! its widths), other formats the whole object again (yaml separated by
-//! `---`). Runs until interrupted (Ctrl-C).
+//! `get -w`: after the first listing, read the store again each time its
+//! files change (`store::changes`: inotify, as the API server's watches)
+//! and print an object again each time it changed (not merely its age:
+//! kubectl prints on watch events), or when it appears or goes away, as
+//! kubectl's watch does: table rows without the headers again, aligned
+//! with the first table (the tabwriter remembers its widths), other
+//! formats the whole object again (yaml separated by `---`). Runs until
+//! interrupted (Ctrl-C).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use jiff::Timestamp;
 
 use super::tabwriter::{self, TabWriter};
@@ -17,9 +19,7 @@ use super::{OutputFormat, TableOptions, table};
 use crate::api::selector::Selector;
 use crate::api::{Kind, Object};
 use crate::store::Store;
-
-/// How often the store is read.
-const POLL: Duration = Duration::from_millis(200);
+use crate::store::changes::{Follower, Scope};
 
 /// What `get -w` watches.
 #[derive(Debug, Clone, Default)]
@@ -209,8 +209,21 @@ fn current(store: &Store, target: &Target) -> Result<Vec<Object>> {
     Ok(out)
 }
 
-/// Polls until interrupted, printing changes to `out` (the CLI's standard
-/// output, which ends the process when its reader has gone).
+/// What the watch's reads depend on.
+fn scope(target: &Target) -> Scope {
+    Scope {
+        kinds: Some(target.kinds.clone()),
+        namespace: target.namespace.clone(),
+        names: target
+            .names
+            .as_ref()
+            .map(|names| names.iter().map(|(_, n)| n.clone()).collect()),
+    }
+}
+
+/// Reads the store again whenever it changes, until interrupted, printing
+/// changes to `out` (the CLI's standard output, which ends the process
+/// when its reader has gone).
 pub fn run(
     store: &Store,
     target: &Target,
@@ -220,13 +233,18 @@ pub fn run(
     out: &mut impl Write,
 ) -> Result<()> {
     let mut watcher = Watcher::new(shown, format, options, Timestamp::now())?;
+    // Followed from here, and read at once: what changed since the first
+    // listing is printed, and nothing falls between a read and the wait.
+    let mut follower = Follower::new(store.root(), scope(target));
     loop {
-        std::thread::sleep(POLL);
         let text = watcher.update(&current(store, target)?, Timestamp::now())?;
         if !text.is_empty() {
             out.write_all(text.as_bytes())?;
             out.flush()?;
         }
+        follower
+            .wait(Duration::MAX)
+            .context("following the state directory's changes")?;
     }
 }
 

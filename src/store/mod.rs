@@ -4,7 +4,8 @@
 //! supervisor alike: objects and status records (this module), how a
 //! stored status reads ([`observed`]), the supervisor's pid file and
 //! process list ([`record`]), CRI container logs ([`crilog`]), and events
-//! (`events.jsonl`, written and read by [`events`]). The store
+//! (`events.jsonl`, written and read by [`events`]); and the change feed
+//! (inotify) that readers waiting for a change wake on ([`changes`]). The store
 //! uses nothing from the layers above it (`supervisor`, `pods`, `cli`).
 //! Its object operations fail with a [`StoreError`] that callers branch
 //! on (NotFound, AlreadyExists, Corrupt with the file, Io); the CLI
@@ -46,6 +47,7 @@
 
 mod atomic;
 pub mod brief;
+pub mod changes;
 pub mod conditions;
 mod container_id;
 pub mod crilog;
