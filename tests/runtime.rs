@@ -329,6 +329,75 @@ spec:
     delete_and_check_clean(&env, "aliases", &uid);
 }
 
+/// The pod's /etc files are mounted on files of a layer of their own,
+/// below the image's: starting a container whose image has none of them
+/// (busybox) creates nothing in its writable layer on the state disk. A
+/// container that mounts a volume (a directory) at /etc/hosts gets a
+/// directory to mount it on, as before.
+#[test]
+fn starting_a_container_writes_nothing_to_its_writable_layer() {
+    let env = env();
+    let uid = create(
+        &env,
+        "quiet",
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: quiet
+spec:
+  containers:
+  - name: plain
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+  - name: own-hosts
+    image: busybox
+    imagePullPolicy: Never
+    command: ["sleep", "3600"]
+    volumeMounts:
+    - name: hosts
+      mountPath: /etc/hosts
+  volumes:
+  - name: hosts
+    emptyDir: {}
+"#,
+    );
+    wait_until(&env, "quiet", "the containers to run", || {
+        (jsonpath(&env, "quiet", "{.status.phase}") == "Running").then_some(())
+    });
+    let upper = env
+        .root()
+        .join("writable")
+        .join(&uid)
+        .join("containers/plain/0/upper");
+    let written: Vec<_> = std::fs::read_dir(&upper)
+        .unwrap_or_else(|e| panic!("{}: {e}", upper.display()))
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        written.is_empty(),
+        "the runtime wrote {written:?} to {}",
+        upper.display()
+    );
+    let shown = |container: &str, script: &str| {
+        env.ok(&["exec", "quiet", "-c", container, "--", "sh", "-c", script])
+    };
+    let ip = jsonpath(&env, "quiet", "{.status.podIP}");
+    let hosts = shown("plain", "cat /etc/hosts");
+    assert!(hosts.ends_with(&format!("{ip}\tquiet\n")), "{hosts}");
+    assert_eq!(shown("plain", "cat /etc/hostname"), "quiet\n");
+    assert!(shown("plain", "cat /etc/resolv.conf").contains("nameserver"));
+    assert_eq!(
+        shown(
+            "own-hosts",
+            "test -d /etc/hosts && echo dir; cat /etc/hostname"
+        ),
+        "dir\nquiet\n"
+    );
+    delete_and_check_clean(&env, "quiet", &uid);
+}
+
 #[test]
 fn env_from_a_config_map_and_the_downward_api() {
     let env = env();

@@ -10,8 +10,8 @@ use k8s_openapi::api::core::v1::Container;
 use super::config::{self, ContainerConfig, Mount, MountKind, NamespacePath, Process, Propagation};
 use super::spawn::{self, PidNamespace, Program, Reexec};
 use super::{
-    Creating, PodRuntime, StartError, Stdio, Terminal, apparmor, etc, identity, reexec, resources,
-    rootfs, seccomp, spec, user, userns, volumes,
+    Creating, PodRuntime, StartError, Stdio, Terminal, apparmor, etc, identity, mount_points,
+    reexec, resources, rootfs, seccomp, spec, user, userns, volumes,
 };
 use crate::image::Image;
 
@@ -45,8 +45,15 @@ impl PodRuntime {
             .collect();
 
         let writable = self.instance_writable_dir(&container.name, instance);
+        // Below the image's layers, the mount points of the pod's /etc
+        // files (see `mount_points`): none is made in the writable layer.
+        let mut layers = vec![mount_points::layer(
+            &self.run_dir,
+            &runtime_etc_files(container),
+        )?];
+        layers.extend(image.layers.iter().cloned());
         let rootfs = config::Rootfs {
-            layers: image.layers.clone(),
+            layers,
             upper: writable.join("upper"),
             work: writable.join("work"),
             mountpoint: self.instance_dir(&container.name, instance).join("rootfs"),
@@ -234,8 +241,6 @@ impl PodRuntime {
         instance: u32,
         env: &[String],
     ) -> Result<Vec<(Mount, OwnedFd)>, StartError> {
-        let volume_mounts = container.volume_mounts.as_deref().unwrap_or(&[]);
-        let user_mounted = |path: &str| volume_mounts.iter().any(|m| m.mount_path == path);
         let bind = |source: PathBuf, destination: &str| -> Result<(Mount, OwnedFd), StartError> {
             let fd = volumes::open_source(&source, destination)?;
             let mount = Mount {
@@ -253,11 +258,8 @@ impl PodRuntime {
             Ok((mount, fd))
         };
         let mut mounts = Vec::new();
-        for name in ["hosts", "hostname", "resolv.conf"] {
-            let destination = format!("/etc/{name}");
-            if !user_mounted(&destination) {
-                mounts.push(bind(self.etc_dir().join(name), &destination)?);
-            }
+        for name in runtime_etc_files(container) {
+            mounts.push(bind(self.etc_dir().join(name), &format!("/etc/{name}"))?);
         }
         let shm = if self.host_ipc() {
             PathBuf::from("/dev/shm")
@@ -341,6 +343,19 @@ fn capabilities(
         set.retain(|c| *c != cap);
     }
     set
+}
+
+/// The pod's /etc files the runtime mounts in `container`: each of
+/// [`mount_points::ETC_FILES`] but one the container mounts a volume at.
+fn runtime_etc_files(container: &Container) -> Vec<&'static str> {
+    let volume_mounts = container.volume_mounts.as_deref().unwrap_or(&[]);
+    mount_points::ETC_FILES
+        .into_iter()
+        .filter(|name| {
+            let destination = format!("/etc/{name}");
+            !volume_mounts.iter().any(|m| m.mount_path == destination)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -90,6 +90,7 @@ mod identity;
 pub(crate) mod init;
 mod kept_ttys;
 pub(crate) mod layers;
+mod mount_points;
 pub mod netns;
 mod pause;
 mod pod_files;
