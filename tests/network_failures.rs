@@ -3,8 +3,9 @@
 //! FailedCreatePodSandBox event and is retried at the pod worker's
 //! requeue (the kubelet's 10 s backOffPeriod, 1 s here); `delete`
 //! never waits for a hung plugin; a DEL after a crash (supervisor killed,
-//! the namespace gone) still frees the address. The failing plugins are
-//! shell scripts in the test's own plugin directory.
+//! the namespace gone) still frees the address; while a slow ADD runs the
+//! pod's containers are made ready, and none starts before it ends. The
+//! failing plugins are shell scripts in the test's own plugin directory.
 
 mod common;
 
@@ -189,6 +190,91 @@ fn a_failing_plugin_gives_the_kubelets_event_and_is_retried_until_it_works() {
         leases(&ipam_dir(&env).join("failnet")),
         Vec::<String>::new()
     );
+}
+
+#[test]
+fn the_containers_are_made_ready_while_the_add_runs_and_started_after_it() {
+    let env = env("");
+    let _bridge = Bridge("podt-slow");
+    // After the bridge gave the pod its address, ADD waits for the gate,
+    // then passes the bridge's result on.
+    let gate = env.dir.path().join("gate");
+    plugin(
+        &env,
+        "slow",
+        &format!(
+            "conf=$(cat)\nif [ \"$CNI_COMMAND\" = ADD ]; then\n  while [ ! -e {} ]; do sleep 0.05; done\n  printf '%s' \"$conf\" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)[\"prevResult\"]))'\nfi",
+            gate.display()
+        ),
+    );
+    network(&env, Some("slow"), Some(("podt-slow", "10.246.7.0/24")));
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: slow}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: a, image: busybox, imagePullPolicy: Never, command: [sleep, "3600"]}
+  - {name: b, image: busybox, imagePullPolicy: Never, command: [sleep, "3600"]}
+"#;
+    let uid = create(&env, "slow", yaml);
+    wait_until(&env, "slow", "the ADD under way", || {
+        calls(&env).contains(&"ADD".to_string()).then_some(())
+    });
+    // Both containers are made ready (their roots' mount points are
+    // made with the rest) while ADD waits...
+    let instance = |name: &str| {
+        env.run_root()
+            .join("pods")
+            .join(&uid)
+            .join("containers")
+            .join(name)
+            .join("0/rootfs")
+    };
+    wait_until(&env, "slow", "both containers made ready", || {
+        (instance("a").is_dir() && instance("b").is_dir()).then_some(())
+    });
+    // ... and neither has started.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        event_count(&env, "slow", "Created", "Created container: a"),
+        0
+    );
+    assert_eq!(
+        event_count(&env, "slow", "Created", "Created container: b"),
+        0
+    );
+    assert_eq!(
+        jsonpath(
+            &env,
+            "slow",
+            "{.status.containerStatuses[*].state.waiting.reason}"
+        ),
+        "ContainerCreating ContainerCreating"
+    );
+    assert!(
+        env.run_root()
+            .join("pods")
+            .join(&uid)
+            .join("netns")
+            .exists()
+    );
+    assert!(!calls(&env).contains(&"DEL".to_string()));
+
+    std::fs::write(&gate, "").unwrap();
+    wait_until(&env, "slow", "Running", || {
+        (jsonpath(&env, "slow", "{.status.phase}") == "Running").then_some(())
+    });
+    // Each container's /etc/hosts is the one written after the ADD,
+    // with the pod's address.
+    let ip = jsonpath(&env, "slow", "{.status.podIP}");
+    assert!(ip.starts_with("10.246.7."), "{ip}");
+    for name in ["a", "b"] {
+        let hosts = env.ok(&["exec", "slow", "-c", name, "--", "cat", "/etc/hosts"]);
+        assert!(hosts.contains(&format!("{ip}\tslow")), "{name}: {hosts}");
+    }
+    delete_and_check_clean(&env, "slow", &uid);
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! Starting one container instance ([`PodRuntime::begin_container`]):
-//! its resolved process, capabilities, mounts, overlay root and cgroup.
+//! Starting one container instance: made ready
+//! ([`PodRuntime::prepare_container`]: its resolved process, capabilities,
+//! mounts, overlay root, cgroup and its init's configuration), then
+//! started ([`PodRuntime::begin_container`]).
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -10,36 +12,57 @@ use k8s_openapi::api::core::v1::Container;
 use super::config::{self, ContainerConfig, Mount, MountKind, NamespacePath, Process, Propagation};
 use super::spawn::{self, PidNamespace, Program, Reexec};
 use super::{
-    Creating, PodRuntime, StartError, Stdio, Terminal, apparmor, etc, identity, mount_points,
+    Creating, PodRuntime, StartError, Stdio, Terminal, apparmor, etc, exe, identity, mount_points,
     reexec, resources, rootfs, seccomp, spec, user, userns, volumes,
 };
 use crate::image::Image;
 
+/// A container instance made ready to start: everything but its process.
+/// Made while the pod's network is set up, so that once it is, starting
+/// the container is a fork (see [`PodRuntime::prepare_container`]).
+#[derive(Debug)]
+pub struct Prepared {
+    name: String,
+    instance: u32,
+    image_id: String,
+    /// The pause process whose namespaces the configuration names.
+    pause: i32,
+    process: Process,
+    /// The bind mounts' sources, handed to the init in this order, with
+    /// where each is mounted; the pod's /etc files are opened at the
+    /// start (see `container_mounts`).
+    sources: Vec<(Option<OwnedFd>, PathBuf, String)>,
+    born_in: Vec<PathBuf>,
+    pid_namespace: PidNamespace,
+    /// The init's configuration, serialised.
+    config: Vec<u8>,
+}
+
 impl PodRuntime {
-    /// Starts one container instance; see the module documentation. It
-    /// returns once the container's init runs; [`Creating::finish`] waits
-    /// for the container's program, so several containers can be set up at
-    /// once.
-    pub fn begin_container(
+    /// Makes one container instance ready to start: its process resolved
+    /// (user, capabilities, seccomp programs), its mounts' sources opened,
+    /// its overlay directories and cgroup made, its init's configuration
+    /// written out. Nothing of it runs, and nothing is started from it
+    /// unless [`PodRuntime::begin_container`] is given it while the pause
+    /// process it was made for still runs.
+    pub fn prepare_container(
         &mut self,
         container: &Container,
         instance: u32,
         image: &Image,
-        stdio: Stdio,
-    ) -> Result<Creating, StartError> {
+    ) -> Result<Prepared, StartError> {
         let pause = self
             .sandbox_pid()
             .ok_or_else(|| StartError::Runtime("the pod sandbox is not running".into()))?;
-        let tty = matches!(stdio, Stdio::Tty { .. });
+        let tty = container.tty == Some(true);
         let process = self.process(container, image, tty)?;
-        // Each bind's source fd goes to the init, numbered in order.
-        let mut source_fds = Vec::new();
+        let mut sources = Vec::new();
         let mounts: Vec<Mount> = self
             .container_mounts(container, instance, &process.env)?
             .into_iter()
             .map(|(mut mount, fd)| {
-                mount.source_fd = Some(spawn::INHERITED_FD + source_fds.len() as i32);
-                source_fds.push(fd);
+                mount.source_fd = Some(spawn::INHERITED_FD + sources.len() as i32);
+                sources.push((fd, mount.source.clone(), mount.destination.clone()));
                 mount
             })
             .collect();
@@ -132,6 +155,61 @@ impl PodRuntime {
         } else {
             PidNamespace::New
         };
+        // The binary the init runs from, sealed once per process: made
+        // now rather than on the start's path.
+        exe::path()?;
+        Ok(Prepared {
+            name: container.name.clone(),
+            instance,
+            image_id: image.id.clone(),
+            pause,
+            process,
+            sources,
+            born_in: entry.thread_files,
+            pid_namespace,
+            config: serde_json::to_vec(&config).map_err(anyhow::Error::from)?,
+        })
+    }
+
+    /// Starts one container instance, from what `prepared` made ready if
+    /// it was made for this instance, image and pause process (else made
+    /// ready now). It returns once the container's init runs;
+    /// [`Creating::finish`] waits for the container's program, so several
+    /// containers can be set up at once.
+    pub fn begin_container(
+        &mut self,
+        container: &Container,
+        instance: u32,
+        image: &Image,
+        stdio: Stdio,
+        prepared: Option<Prepared>,
+    ) -> Result<Creating, StartError> {
+        let pause = self.sandbox_pid();
+        let fits = |p: &Prepared| {
+            p.name == container.name
+                && p.instance == instance
+                && p.image_id == image.id
+                && Some(p.pause) == pause
+        };
+        let mut prepared = match prepared.filter(fits) {
+            Some(prepared) => prepared,
+            None => self.prepare_container(container, instance, image)?,
+        };
+        let mut source_fds = Vec::with_capacity(prepared.sources.len());
+        for (fd, source, destination) in std::mem::take(&mut prepared.sources) {
+            source_fds.push(match fd {
+                Some(fd) => fd,
+                None => volumes::open_source(&source, &destination)?,
+            });
+        }
+        let Prepared {
+            name,
+            process,
+            born_in,
+            pid_namespace,
+            config,
+            ..
+        } = prepared;
         let terminal = Terminal::new(stdio)?;
         let launched = spawn::launch_with_fds(
             Reexec {
@@ -139,8 +217,8 @@ impl PodRuntime {
                 argv0: "pod-init",
                 args: &[reexec::INIT_ARG],
                 pid_namespace,
-                born_in: entry.thread_files,
-                config: Some(serde_json::to_vec(&config).map_err(anyhow::Error::from)?),
+                born_in,
+                config: Some(config),
                 stdio: terminal.stdio,
                 pre_exec: terminal.pre_exec,
             },
@@ -150,7 +228,7 @@ impl PodRuntime {
         Ok(Creating {
             launched,
             run_dir: self.run_dir.clone(),
-            name: container.name.clone(),
+            name,
             instance,
             process,
             console: terminal.receiver,
@@ -234,16 +312,18 @@ impl PodRuntime {
     }
 
     /// /etc files, /dev/shm, the termination log and the volume mounts,
-    /// each bind with its source opened (see [`bind`]).
+    /// each bind with its source opened (see [`bind`]), but for the pod's
+    /// /etc files: the network's ADD writes /etc/hosts (a new file in the
+    /// old one's place) after the containers were made ready, so those
+    /// are opened when the container starts.
     fn container_mounts(
         &self,
         container: &Container,
         instance: u32,
         env: &[String],
-    ) -> Result<Vec<(Mount, OwnedFd)>, StartError> {
-        let bind = |source: PathBuf, destination: &str| -> Result<(Mount, OwnedFd), StartError> {
-            let fd = volumes::open_source(&source, destination)?;
-            let mount = Mount {
+    ) -> Result<Vec<(Mount, Option<OwnedFd>)>, StartError> {
+        let mount = |source: PathBuf, destination: &str| -> Mount {
+            Mount {
                 source,
                 source_fd: None,
                 destination: destination.to_string(),
@@ -254,12 +334,16 @@ impl PodRuntime {
                 // The pod's files are the runtime's; /dev/shm (a tmpfs of
                 // mode 1777) is everyone's already.
                 idmap: destination != "/dev/shm",
-            };
-            Ok((mount, fd))
+            }
+        };
+        let bind = |source: PathBuf, destination: &str| -> Result<_, StartError> {
+            let fd = volumes::open_source(&source, destination)?;
+            Ok((mount(source, destination), Some(fd)))
         };
         let mut mounts = Vec::new();
         for name in runtime_etc_files(container) {
-            mounts.push(bind(self.etc_dir().join(name), &format!("/etc/{name}"))?);
+            let destination = format!("/etc/{name}");
+            mounts.push((mount(self.etc_dir().join(name), &destination), None));
         }
         let shm = if self.host_ipc() {
             PathBuf::from("/dev/shm")
@@ -280,11 +364,8 @@ impl PodRuntime {
             .unwrap_or_else(|| "/dev/termination-log".to_string());
         mounts.push(bind(log, &destination)?);
 
-        mounts.extend(volumes::container_mounts(
-            &self.volume_context(),
-            container,
-            env,
-        )?);
+        let volumes = volumes::container_mounts(&self.volume_context(), container, env)?;
+        mounts.extend(volumes.into_iter().map(|(mount, fd)| (mount, Some(fd))));
         Ok(mounts)
     }
 

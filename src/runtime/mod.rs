@@ -15,9 +15,13 @@
 //! 3. [`PodRuntime::begin_container`], then [`Creating::finish`]: one
 //!    container process, a direct child of the caller (no helper process
 //!    in between), so the caller `waitpid`s it and reads its exit code or
-//!    signal. `begin_container` returns once the child runs; `finish`
-//!    (blocking, from any thread) once it has executed the container's
-//!    program, so the set-up of several containers overlaps. `instance` is
+//!    signal. What does not need the process (its configuration, mounts'
+//!    sources, directories, cgroup) can be made ready before, while the
+//!    pod's network is set up ([`PodRuntime::prepare_container`]), and
+//!    handed to `begin_container`. `begin_container` returns once the
+//!    child runs; `finish` (blocking, from any thread) once it has
+//!    executed the container's program, so the set-up of several
+//!    containers overlaps. `instance` is
 //!    the container's restart count: each instance gets a fresh overlay
 //!    upper directory and a fresh cgroup. `Err(StartError::Config)` is
 //!    CreateContainerConfigError (nothing was started);
@@ -122,6 +126,7 @@ use crate::store::Store;
 use cgroups::{Cgroup, Layout};
 use config::Process;
 
+pub use container::Prepared;
 pub use pod_files::refresh_volumes;
 
 /// The standard streams given to a container or exec'd process.

@@ -15,7 +15,8 @@
 //! - `slot` / `stage`: a container's phase and the pod's stage, each
 //!   holding what is valid in it and changed by guarded transitions.
 //! - `sandbox`, `start`, `probes`, `stop`: the work the actions stand
-//!   for; `report`: events, process records, the pod status.
+//!   for; `prepare`: the first starts made ready while the network's ADD
+//!   runs; `report`: events, process records, the pod status.
 //! - `update`: the pod's record read at every check: still stored, and
 //!   a changed image acted on.
 
@@ -23,6 +24,7 @@ mod admit;
 mod adopt;
 mod decide;
 mod evict;
+mod prepare;
 mod pressure;
 mod probes;
 mod report;
@@ -57,7 +59,7 @@ use super::status::{self, Conditions};
 use super::status_writer::StatusWriter;
 use crate::image::{Image, ImageStore, PullError};
 use crate::runtime::netns::NetNs;
-use crate::runtime::{PodRuntime, StartError};
+use crate::runtime::{PodRuntime, Prepared, StartError};
 use crate::store::Store;
 use crate::store::events::{PodRef, Recorder, Type};
 use crate::store::record::{BackOffRecord, Process, Records};
@@ -153,6 +155,8 @@ struct Supervisor {
     netns: Option<NetNs>,
     /// The network's ADD, running on a thread of its own (see `sandbox`).
     network: Option<sandbox::PendingNetwork>,
+    /// Containers made ready to start meanwhile, by slot (see `prepare`).
+    prepared: BTreeMap<usize, Prepared>,
     /// The pod's addresses from the network (none for hostNetwork).
     pod_ips: Vec<String>,
     /// The last creation of the sandbox failed then (not decided yet).
@@ -442,6 +446,7 @@ impl Supervisor {
             runtime: None,
             netns: None,
             network: None,
+            prepared: BTreeMap::new(),
             pod_ips: Vec::new(),
             sandbox_failed: None,
             sandbox_retry: None,

@@ -44,7 +44,11 @@ impl Supervisor {
                 self.sandbox_ready();
                 true
             }
-            Ok(false) => false,
+            Ok(false) => {
+                // While the ADD runs (see `prepare`).
+                self.prepare_first_starts();
+                false
+            }
             Err(e) => {
                 self.sandbox_creation_failed(&format!("{e:#}"));
                 true
@@ -193,6 +197,8 @@ impl Supervisor {
         self.sandbox_retry = None;
         self.processes.remove(PAUSE_PROCESS);
         self.write_processes();
+        // Made for the dead pause process's namespaces.
+        self.prepared.clear();
         if let Some(rt) = &self.runtime
             && let Err(e) = rt.borrow_mut().forget_sandbox()
         {

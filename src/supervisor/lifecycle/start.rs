@@ -27,7 +27,7 @@ use super::probes;
 use super::slot::{Creation, CreationIo, Live, Phase};
 use super::{Msg, Supervisor};
 
-fn pull_policy(c: &Container) -> PullPolicy {
+pub(super) fn pull_policy(c: &Container) -> PullPolicy {
     match c.image_pull_policy.as_deref() {
         Some("Always") => PullPolicy::Always,
         Some("Never") => PullPolicy::Never,
@@ -213,9 +213,10 @@ impl Supervisor {
             &spec.name,
             instance,
         );
+        let prepared = self.prepared.remove(&i);
         let begun = rt
             .borrow_mut()
-            .begin_container(&spec, instance, &image, stdio);
+            .begin_container(&spec, instance, &image, stdio, prepared);
         let creating = match begun {
             Ok(c) => c,
             Err(e @ (StartError::Config(_) | StartError::Create(_))) => {

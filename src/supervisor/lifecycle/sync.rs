@@ -42,7 +42,7 @@ impl Supervisor {
     }
 
     /// What the decision reads of the pod.
-    fn seen(&self) -> SeenPod {
+    pub(super) fn seen(&self) -> SeenPod {
         let stage = match &self.stage {
             Stage::Initializing => PodStage::Initializing,
             Stage::Running => PodStage::Running,
