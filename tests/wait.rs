@@ -67,6 +67,24 @@ impl Running {
         self.0.as_mut().expect("running")
     }
 
+    /// Its output lines as they come, each waited for up to a minute.
+    fn lines(&mut self) -> impl FnMut() -> String + use<> {
+        let stdout = self.child().stdout.take().expect("stdout piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        move || {
+            rx.recv_timeout(Duration::from_secs(60))
+                .expect("a line within a minute")
+        }
+    }
+
     fn pid(&self) -> u32 {
         self.0.as_ref().expect("running").id()
     }
@@ -155,20 +173,7 @@ fn a_get_watch_reads_nothing_until_a_change_and_then_prints_it() {
     let file = env.manifest("cm.yaml", CONFIGMAP);
     env.ok(&["create", "-f", file.to_str().unwrap()]);
     let mut watch = Running::spawn(unrechecked(&env, &["get", "cm", "-w"]));
-    let stdout = watch.child().stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let line = || {
-        rx.recv_timeout(Duration::from_secs(60))
-            .expect("a line from get -w")
-    };
+    let mut line = watch.lines();
     assert!(line().starts_with("NAME "));
     assert!(line().starts_with("settings "));
     let idle = reads_while_nothing_changes(watch.pid());
@@ -176,6 +181,31 @@ fn a_get_watch_reads_nothing_until_a_change_and_then_prints_it() {
     // The deleted object is printed once more, as kubectl does.
     assert!(line().starts_with("settings "));
     assert_eq!(idle, 0, "reads in a second while nothing changed");
+}
+
+/// kubectl prints the items of its first list one by one when it
+/// watches, and each change as the object alone: never a List, whose
+/// `.metadata.name` is empty.
+#[test]
+fn a_get_watch_of_a_kind_prints_each_object_in_machine_formats() {
+    let env = Env::new();
+    let file = env.manifest("cm.yaml", CONFIGMAP);
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    let mut watch = Running::spawn(unrechecked(
+        &env,
+        &[
+            "get",
+            "cm",
+            "-w",
+            "-o",
+            "jsonpath={.metadata.name}{\"\\n\"}",
+        ],
+    ));
+    let mut line = watch.lines();
+    assert_eq!(line(), "settings");
+    let other = env.manifest("other.yaml", &CONFIGMAP.replace("settings", "other"));
+    env.ok(&["create", "-f", other.to_str().unwrap()]);
+    assert_eq!(line(), "other");
 }
 
 /// The pod's own files (its directory made, its status replaced by its

@@ -85,7 +85,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
         as_list: listed_kinds || objects.len() > 1,
     };
     if !objects.is_empty() || unreadable.is_empty() {
-        out!("{}", print::render(&objects, &format, &options)?);
+        let text = if args.watch {
+            print::watch::listing(&objects, &format, &options, jiff::Timestamp::now())?
+        } else {
+            print::render(&objects, &format, &options)?
+        };
+        out!("{text}");
     }
     // As kubectl reports the items it failed to get: after the others, on
     // stderr, exit 1.

@@ -47,13 +47,45 @@ fn printed(
             format!("{}\n", table::row(object, &options, false, now).join("\t"))
         }
         other => {
+            // Each object on its own, as a watch event carries it: never
+            // a List, even where the first listing named a kind.
             let options = TableOptions {
                 no_headers: true,
+                as_list: false,
                 ..options.clone()
             };
             super::render_at(std::slice::from_ref(object), other, &options, now)?
         }
     })
+}
+
+/// The first listing of `get -w`. Tables (and custom columns) as `get`
+/// prints them; the other formats one object after another, as kubectl
+/// prints the items of its first list when it watches, yaml separated by
+/// `---` (`get pods -w -o json` prints Pods, not a List).
+pub fn listing(
+    shown: &[Object],
+    format: &OutputFormat,
+    options: &TableOptions,
+    now: Timestamp,
+) -> Result<String> {
+    if matches!(
+        format,
+        OutputFormat::Table
+            | OutputFormat::Wide
+            | OutputFormat::CustomColumns(_)
+            | OutputFormat::Name
+    ) {
+        return super::render_at(shown, format, options, now);
+    }
+    let mut out = String::new();
+    for (i, o) in shown.iter().enumerate() {
+        if i > 0 && *format == OutputFormat::Yaml {
+            out.push_str("---\n");
+        }
+        out.push_str(&printed(o, format, options, now)?);
+    }
+    Ok(out)
 }
 
 type Key = (Kind, String, String);
@@ -312,6 +344,31 @@ mod tests {
         )
         .unwrap();
         assert_eq!(w.update(&[pod("a", "Running")], now).unwrap(), "Running\n");
+    }
+
+    #[test]
+    fn a_listed_kind_is_printed_object_by_object_never_as_a_list() {
+        let now: Timestamp = "2026-01-01T00:00:30Z".parse().unwrap();
+        // `get pods -w`: a kind listed, which `get` alone prints as a List.
+        let options = TableOptions {
+            as_list: true,
+            ..TableOptions::default()
+        };
+        let shown = [pod("a", "Pending"), pod("b", "Pending")];
+        let format = OutputFormat::JsonPath("{.metadata.name} {.status.phase}{\"\\n\"}".into());
+        assert_eq!(
+            listing(&shown, &format, &options, now).unwrap(),
+            "a Pending\nb Pending\n"
+        );
+        let mut w = Watcher::new(&shown, &format, &options, now).unwrap();
+        assert_eq!(
+            w.update(&[pod("a", "Running"), pod("b", "Pending")], now)
+                .unwrap(),
+            "a Running\n"
+        );
+        let yaml = listing(&shown, &OutputFormat::Yaml, &options, now).unwrap();
+        assert!(yaml.starts_with("apiVersion: v1\nkind: Pod\n"), "{yaml}");
+        assert_eq!(yaml.matches("\n---\n").count(), 1, "{yaml}");
     }
 
     fn namespace(name: &str, phase: &str, deleting: bool) -> Object {
