@@ -226,3 +226,177 @@ fn delete_killed_at_each_point() {
         delete_leaves_nothing(&env, &uid);
     }
 }
+
+/// The processes whose command line is a supervisor's of the pod `uid`.
+fn supervisors_of(uid: &str) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline);
+            cmdline.starts_with("pod-supervisor\0") && cmdline.contains(uid)
+        })
+        .collect()
+}
+
+/// Waits until `check` holds, for at most 20 s; whether it did.
+fn within_20s(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// The supervisors of this environment's pods: their uids (from their
+/// command lines).
+fn supervised_uids(env: &Env) -> Vec<String> {
+    std::fs::read_dir(env.run_root().join("pods"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|uid| !supervisors_of(uid).is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `pod create` of pod f, stopped (SIGSTOP) at the fault point where its
+/// supervisor has just been forked and exec'd.
+fn create_stopped_when_forked(env: &Env) -> std::process::Child {
+    let file = env.manifest("f.yaml", YAML);
+    let cli = env
+        .pod()
+        .env("POD_FAULT", "stop:supervisor-forked")
+        .args(["create", "-f", file.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stopped = within_20s(|| {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", cli.id())).unwrap_or_default();
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('T'))
+    });
+    if !stopped {
+        let mut cli = cli;
+        let _ = cli.kill();
+        panic!(
+            "create never stopped at supervisor-forked: {:?}",
+            cli.wait_with_output()
+        );
+    }
+    cli
+}
+
+/// The uid in pod f's record, if it is stored.
+fn stored_uid(env: &Env) -> Option<String> {
+    let record = std::fs::read_to_string(env.root().join("pods/default/f/pod.json")).ok()?;
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    Some(record["metadata"]["uid"].as_str()?.to_string())
+}
+
+/// `create` forks the pod's supervisor on a thread of its own while it
+/// stores the pod (their start-ups overlap the store's fsyncs); the
+/// supervisor waits, doing nothing of the pod, until the CLI says the pod
+/// is stored and bound, and ends when the CLI does not.
+#[test]
+fn the_supervisor_is_forked_while_the_pod_is_stored_and_waits_for_the_word() {
+    let env = Env::new();
+    import_busybox(&env.root());
+
+    // Stopped with the supervisor just forked: it runs, and has done
+    // nothing of the pod (no claim on it, no status), stored or not yet.
+    let cli = create_stopped_when_forked(&env);
+    let waiting = supervised_uids(&env);
+    let claimed: Vec<bool> = waiting
+        .iter()
+        .map(|uid| {
+            env.run_root()
+                .join("pods")
+                .join(uid)
+                .join("supervisor.pid")
+                .exists()
+        })
+        .collect();
+    let status = env.root().join("pods/default/f/status.json").exists();
+    // SAFETY: SIGCONT to the CLI this test started.
+    unsafe { libc::kill(cli.id() as i32, libc::SIGCONT) };
+    let out = cli.wait_with_output().unwrap();
+    assert_eq!(waiting.len(), 1, "no supervisor forked: {waiting:?}");
+    assert_eq!(claimed, [false], "the supervisor went on before its word");
+    assert!(!status, "the supervisor reported before its word");
+    // Told to go on, it runs the pod as any supervisor.
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "pod/f created\n");
+    running(&env);
+    let uid = stored_uid(&env).unwrap();
+    assert_eq!(waiting, [uid.as_str()]);
+
+    // A create that fails after the fork (the name is taken): its
+    // supervisor ends and its run directory goes; the pod that has the
+    // name runs on.
+    let file = env.manifest("f.yaml", YAML);
+    let err = env.fails(&["create", "-f", file.to_str().unwrap()]);
+    assert!(err.contains("already exists"), "{err}");
+    assert!(
+        within_20s(|| supervised_uids(&env) == [uid.clone()]),
+        "{:?}",
+        supervised_uids(&env)
+    );
+    let run_dirs: Vec<String> = std::fs::read_dir(env.run_root().join("pods"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(run_dirs, [uid.as_str()]);
+    delete_leaves_nothing(&env, &uid);
+
+    // The CLI killed before its word, the pod stored or not yet: the
+    // supervisor ends without touching the pod. A pod not stored leaves
+    // nothing (the supervisor removes the run directory made for it); one
+    // stored is bound, ContainerCreating, and `pod up` starts it.
+    let cli = create_stopped_when_forked(&env);
+    let forked = supervised_uids(&env);
+    // SAFETY: SIGKILL, then SIGCONT, to the CLI this test started.
+    unsafe {
+        libc::kill(cli.id() as i32, libc::SIGKILL);
+        libc::kill(cli.id() as i32, libc::SIGCONT);
+    }
+    let out = cli.wait_with_output().unwrap();
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL));
+    assert_eq!(forked.len(), 1, "no supervisor forked: {forked:?}");
+    assert!(
+        within_20s(|| supervised_uids(&env).is_empty()),
+        "the supervisor stays after the CLI was killed"
+    );
+    let uid = &forked[0];
+    assert!(
+        !env.run_root()
+            .join("pods")
+            .join(uid)
+            .join("supervisor.pid")
+            .exists()
+    );
+    match stored_uid(&env) {
+        Some(stored) => {
+            assert_eq!(&stored, uid);
+            assert_eq!(status_column(&env), "ContainerCreating");
+            assert_eq!(env.ok(&["up"]), "pod/f started\n");
+            running(&env);
+        }
+        None => {
+            assert!(
+                within_20s(|| !env.run_root().join("pods").join(uid).exists()),
+                "the run directory of a pod never stored is left"
+            );
+            assert_eq!(env.ok(&["get", "pods", "-o", "name"]), "");
+        }
+    }
+    delete_leaves_nothing(&env, uid);
+}

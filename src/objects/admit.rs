@@ -110,6 +110,13 @@ pub fn admit_and_store<'s>(
     // ADDED, then MODIFIED as its supervisor writes its status); any other
     // is stored as it came and placed (Pending, or bound in its manifest).
     let bound = queue.bind_before_storing(pod);
+    // Its supervisor is started now, and told to go on once the pod is
+    // stored: its start-up overlaps the store's fsyncs. Dropped unsaid
+    // (an error, a pod left Pending after all), it ends.
+    let mut early = match &bound {
+        Some(_) => Some(pods::start_before_storing(store, pod)?),
+        None => None,
+    };
     let stored = match &bound {
         Some(bound) => store.create_sync_later(&Object::Pod(Box::new(bound.clone())))?,
         None => store.create_sync_later(object)?,
@@ -122,7 +129,10 @@ pub fn admit_and_store<'s>(
     match placed {
         Ok(Placement::Bound(pod)) => {
             crate::fault::point("create-bound");
-            let starting = pods::start(store, &pod)?;
+            let starting = match early.take() {
+                Some(early) => early.go(store)?,
+                None => pods::start(store, &pod)?,
+            };
             // The pod's name and its binding are made durable while the
             // supervisor starts, before the pod is reported created.
             match stored

@@ -28,7 +28,7 @@ mod terminate;
 use revive::revive_to_delete;
 pub use revive::{maybe_lost, revive};
 pub use schedule::{flush_if_due, queue, retry_quietly};
-pub use start::{Starting, recover, start, start_stored};
+pub use start::{Starting, recover, start, start_before_storing, start_stored};
 pub use terminate::{delete, delete_damaged};
 
 /// How `delete` ends a pod.

@@ -5,7 +5,7 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -16,7 +16,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use crate::store::record;
 use crate::store::{Store, pod_uid};
-use crate::supervisor::launch::{ARGV0, Args, MARKER, READY_FD, Settings};
+use crate::supervisor::launch::{ARGV0, Args, GO, GO_FD, MARKER, READY_FD, Settings};
 
 /// A supervisor started but not yet known to be listening: `create` starts
 /// many before it waits for the first, so their start-ups overlap.
@@ -41,6 +41,125 @@ pub struct Starting {
 /// half-created is left.
 pub fn start(store: &Store, pod: &Pod) -> Result<Starting> {
     begin(store, pod, true, false)
+}
+
+/// A supervisor started before its pod was stored (see
+/// [`start_before_storing`]), waiting for the word to go on with it.
+#[must_use = "dropped without go(), the supervisor ends"]
+pub struct Early(Option<Forking>);
+
+/// What an [`Early`] holds until it is told to go or dropped.
+struct Forking {
+    /// The fork and exec, on a thread of their own: the exec of this
+    /// binary, which the fork's caller waits for (std learns of a failed
+    /// exec through a pipe), overlaps the pod's store too.
+    thread: std::thread::JoinHandle<Result<Child>>,
+    /// The CLI's end of the go pipe.
+    go: File,
+    namespace: String,
+    name: String,
+    uid: String,
+    ready: File,
+    log_path: PathBuf,
+    log_start: u64,
+}
+
+/// Starts the supervisor of a pod about to be stored bound, so that its
+/// start-up (the exec of this 19 MB binary, its loading) runs while
+/// `create` writes the pod's record and waits for the disk. It waits,
+/// before it does anything, for [`Early::go`]: the pod is stored and
+/// bound, the supervisor goes on with it. An `Early` dropped without go
+/// (the pod was left Pending after all, or the create failed) ends it
+/// and removes the run directory it was given; a CLI killed before go
+/// ends it too (its end of the pipe closes, see `supervisor::launch`).
+/// Nothing is stored yet, so a failure here leaves nothing behind.
+pub fn start_before_storing(store: &Store, pod: &Pod) -> Result<Early> {
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let uid = pod_uid(pod)?.to_string();
+    let context = || format!("starting the supervisor of pod {name:?}");
+    // A uid is made fresh for every create: a run directory of it would be
+    // another pod's, which a dropped start must not remove.
+    if store.pod_run_dir(&uid).exists() {
+        bail!("the run directory of pod {name:?} (uid {uid}) exists already");
+    }
+    let (go_r, go) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let settings = Settings::from_env().with_context(context)?;
+    let (launch, ready, (log_path, log_start)) =
+        prepare(store, pod, &settings, false, Some(go_r)).with_context(context)?;
+    let thread = std::thread::Builder::new()
+        .name("pod-fork".into())
+        .spawn(move || {
+            let child = launch.spawn()?;
+            crate::fault::point("supervisor-forked");
+            Ok(child)
+        });
+    let thread = match thread {
+        Ok(thread) => thread,
+        Err(e) => {
+            let _ = fs::remove_dir_all(store.pod_run_dir(&uid));
+            return Err(anyhow::Error::from(e).context(context()));
+        }
+    };
+    Ok(Early(Some(Forking {
+        thread,
+        go: File::from(go),
+        namespace,
+        name,
+        uid,
+        ready,
+        log_path,
+        log_start,
+    })))
+}
+
+impl Early {
+    /// Tells the supervisor that its pod is stored and bound: it goes on
+    /// with it, and is then a supervisor starting as any other. If it could
+    /// not be forked, the pod is removed again, as [`start`] does.
+    pub fn go(mut self, store: &Store) -> Result<Starting> {
+        let Some(mut f) = self.0.take() else {
+            bail!("a supervisor told to go twice");
+        };
+        let forked = f
+            .thread
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the thread forking it panicked")));
+        let child = match forked {
+            Ok(child) => child,
+            Err(e) => return Err(forget(store, &f.namespace, &f.name, &f.uid, e)),
+        };
+        // One that died meanwhile reads nothing: `wait` reports it.
+        let _ = f.go.write_all(GO);
+        drop(f.go);
+        crate::fault::point("supervisor-spawned");
+        Ok(Starting {
+            namespace: f.namespace,
+            name: f.name,
+            uid: f.uid,
+            child,
+            ready: f.ready,
+            log_path: f.log_path,
+            log_start: f.log_start,
+            created: true,
+        })
+    }
+}
+
+impl Drop for Early {
+    /// Never told to go: the supervisor's end of the go pipe reads EOF, it
+    /// exits without touching the pod and is reaped here (`pod serve`
+    /// lives on); the run directory made for it, with its log, goes.
+    fn drop(&mut self) {
+        let Some(f) = self.0.take() else { return };
+        drop(f.go);
+        if let Ok(Ok(mut child)) = f.thread.join() {
+            let _ = child.wait();
+        }
+        if let Some(run_dir) = f.log_path.parent() {
+            let _ = fs::remove_dir_all(run_dir);
+        }
+    }
 }
 
 /// Starts the supervisor of a pod stored before (its node restarted, see
@@ -149,6 +268,40 @@ fn spawn(
     settings: &Settings,
     recover: bool,
 ) -> Result<(Child, File, (PathBuf, u64))> {
+    let (launch, ready, log) = prepare(store, pod, settings, recover, None)?;
+    let child = launch.spawn()?;
+    crate::fault::point("supervisor-spawned");
+    Ok((child, ready, log))
+}
+
+/// A supervisor ready to be forked.
+struct Launch {
+    command: Command,
+    /// The supervisor's ends of its pipes: closed here once it is forked,
+    /// so that only it holds them (its exit, or its closing the ready
+    /// pipe, is the end of its answer; the CLI's closing the go pipe is an
+    /// EOF there).
+    its_ends: Vec<OwnedFd>,
+}
+
+impl Launch {
+    fn spawn(mut self) -> Result<Child> {
+        let child = self.command.spawn().context("re-executing pod")?;
+        drop(self.its_ends);
+        Ok(child)
+    }
+}
+
+/// The supervisor's command, the read end of its ready pipe and its log
+/// file with where its part of it begins. Given the read end of a go pipe,
+/// the supervisor gets it as [`GO_FD`] and waits on it.
+fn prepare(
+    store: &Store,
+    pod: &Pod,
+    settings: &Settings,
+    recover: bool,
+    go: Option<OwnedFd>,
+) -> Result<(Launch, File, (PathBuf, u64))> {
     let uid = pod_uid(pod)?.to_string();
     let run_dir = store.pod_run_dir(&uid);
     fs::DirBuilder::new()
@@ -168,9 +321,14 @@ fn spawn(
         uid,
         settings: *settings,
         recover,
+        awaits_go: go.is_some(),
     };
     let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let ready_w_raw = ready_w.as_raw_fd();
+    // Above the descriptors it is put at, so that putting the ready pipe
+    // at 3 cannot overwrite it.
+    let go = go.map(above_ready_and_go).transpose()?;
+    let go_raw = go.as_ref().map(|fd| fd.as_raw_fd());
     let mut command = Command::new("/proc/self/exe");
     command
         .arg0(ARGV0)
@@ -192,17 +350,29 @@ fn spawn(
             if libc::fcntl(READY_FD, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
+            // The copy dup2 makes is not close-on-exec.
+            if let Some(go) = go_raw
+                && libc::dup2(go, GO_FD) < 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
             Ok(())
         });
     }
     crate::fault::pass_to_supervisor(&mut command);
     command.env("GLIBC_TUNABLES", supervisor_tunables());
-    let child = command.spawn().context("re-executing pod")?;
-    crate::fault::point("supervisor-spawned");
-    // Only the supervisor may hold the write end: its exit (or its
-    // closing the descriptor) is the end of the answer.
-    drop(ready_w);
-    Ok((child, File::from(ready_r), (log_path, log_start)))
+    let launch = Launch {
+        command,
+        its_ends: std::iter::once(ready_w).chain(go).collect(),
+    };
+    Ok((launch, File::from(ready_r), (log_path, log_start)))
+}
+
+/// `fd` moved above [`READY_FD`] and [`GO_FD`] (close-on-exec).
+fn above_ready_and_go(fd: OwnedFd) -> Result<OwnedFd> {
+    let moved = nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(GO_FD + 1))?;
+    // SAFETY: F_DUPFD_CLOEXEC made a new descriptor, ours alone.
+    Ok(unsafe { OwnedFd::from_raw_fd(moved) })
 }
 
 /// A pod's `supervisor.log` keeps what the supervisors before the next one

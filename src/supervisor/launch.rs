@@ -21,6 +21,14 @@ pub const ARGV0: &str = "pod-supervisor";
 pub const MARKER: &str = "--supervise";
 /// The descriptor on which the supervisor says it is ready.
 pub const READY_FD: i32 = 3;
+/// The descriptor on which a supervisor started before its pod was
+/// stored waits for the CLI's word that the pod is stored and bound
+/// ([`GO`]), so that its own start-up (the exec of this binary, its
+/// loading) overlaps the CLI's writes and fsyncs of the pod's record.
+pub const GO_FD: i32 = 4;
+/// That word; anything else, or nothing before the CLI closes its end (it
+/// gave the pod up, or was killed), and the supervisor leaves the pod be.
+pub const GO: &[u8] = b"go\n";
 /// glibc tunables the supervisor is started with (see `pods::start`).
 pub const TUNABLES: &str = "glibc.pthread.stack_cache_size=0:glibc.malloc.tcache_count=0";
 
@@ -69,6 +77,10 @@ pub struct Args {
     /// first supervisor adopts what is left of it (`pods::boot`).
     #[serde(default)]
     pub recover: bool,
+    /// Started before the pod was stored: wait for [`GO`] on [`GO_FD`]
+    /// before anything else.
+    #[serde(default)]
+    pub awaits_go: bool,
 }
 
 /// Runs the supervisor if argv asks for it (before clap sees argv).
@@ -105,6 +117,10 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
     unsafe {
         libc::signal(libc::SIGHUP, libc::SIG_IGN);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    if args.awaits_go && !go_given() {
+        forget_unstored(&args);
+        return Ok(());
     }
     let ready = unsafe_ready_fd();
     // The keeper forks the supervisor and stays behind (see `keeper`);
@@ -202,6 +218,37 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
             scheduling,
         ),
     )
+}
+
+/// Waits on [`GO_FD`] until the CLI closes its end; whether it said
+/// [`GO`] first. The descriptor is closed after, so that nothing the
+/// supervisor starts inherits it.
+fn go_given() -> bool {
+    use std::io::Read;
+    use std::os::fd::FromRawFd;
+    // SAFETY: fd 4 is ours alone: the CLI put the pipe there for us (the
+    // arguments say so) and nothing else in this process has opened it.
+    let mut go = fs::File::from(unsafe { OwnedFd::from_raw_fd(GO_FD) });
+    let mut word = Vec::new();
+    go.read_to_end(&mut word).is_ok() && word == GO
+}
+
+/// A supervisor told no go: nothing of the pod is its own. The CLI that
+/// started it made the pod's run directory (with this supervisor's log
+/// in it) and removes it when it gives the pod up; one killed before it
+/// stored the pod cannot, so the directory of a pod not stored is
+/// removed here. A stored pod's is left to the pod (`pod up`, `delete`).
+fn forget_unstored(args: &Args) {
+    let Ok(store) = Store::open(&args.root, &args.run_root) else {
+        return;
+    };
+    let stored = matches!(
+        store.get(crate::api::Kind::Pod, &args.namespace, &args.name),
+        Ok(Some(crate::api::Object::Pod(p))) if p.metadata.uid.as_deref() == Some(&args.uid)
+    );
+    if !stored {
+        let _ = fs::remove_dir_all(store.pod_run_dir(&args.uid));
+    }
 }
 
 /// Takes ownership of the ready descriptor if the CLI passed one.
