@@ -112,6 +112,7 @@ mod state;
 mod teardown;
 pub mod user;
 pub mod userns;
+mod vfork;
 pub mod volumes;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};

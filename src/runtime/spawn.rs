@@ -7,7 +7,8 @@
 //! `unshare` with `CLONE_NEWPID` only decide where the caller's *next
 //! child* is born. So the caller's PID namespace for children is switched
 //! on a short-lived thread (both calls are per-thread and allowed in a
-//! multi-threaded process), the child is forked from that thread, and the
+//! multi-threaded process), the child is forked from that thread (sharing
+//! the caller's memory until it executes, see [`super::vfork`]), and the
 //! thread ends. The same thread first moves itself into the child's
 //! cgroups, so the child is born there (see [`Reexec::born_in`]). The
 //! child is then the caller's own child (no intermediate process), which
@@ -18,9 +19,8 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::process::CommandExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
-use std::process::Command;
 
 use anyhow::{Context, Result};
 use nix::sched::CloneFlags;
@@ -132,7 +132,7 @@ impl Launched {
     pub fn finish(self) -> Result<std::result::Result<(), String>> {
         let Some((config, mut config_write, mut error_read)) = self.handshake else {
             // No configuration and no error pipe (the pause process):
-            // Command::spawn already reported a failed pre_exec or exec.
+            // The fork already reported a failed hook or exec.
             return Ok(Ok(()));
         };
         // The child reads its configuration to the end before doing
@@ -185,71 +185,62 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
     // start at INHERITED_FD).
     let first_free = placement.iter().map(|&(_, at)| at + 1).max().unwrap_or(3);
 
-    let (mut command, exec_fd) = match program {
-        Program::Pod => (Command::new(super::exe::path()?), None),
-        Program::Fd(fd) => {
-            // Command wants a program name; it is never executed, the hook
-            // below executes the descriptor.
-            let argv = std::iter::once(argv0)
-                .chain(args.iter().copied())
-                .map(CString::new)
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .context("NUL in an argument")?;
-            (Command::new(argv0), Some((fd.as_raw_fd(), argv)))
+    // Everything the child uses is made here: it shares this memory and
+    // may not allocate (see `vfork`).
+    let argv: Vec<CString> = std::iter::once(argv0)
+        .chain(args.iter().copied())
+        .map(CString::new)
+        .collect::<std::result::Result<_, _>>()
+        .context("NUL in an argument")?;
+    let (target, env) = match program {
+        Program::Pod => {
+            let path = super::exe::path()?;
+            let path = CString::new(path.as_os_str().as_bytes()).context("NUL in the path")?;
+            // The caller's environment, as `Command` passes it on.
+            let env: Vec<CString> = std::env::vars_os()
+                .filter_map(|(key, value)| {
+                    let mut pair = key.into_vec();
+                    pair.push(b'=');
+                    pair.extend(value.into_vec());
+                    CString::new(pair).ok()
+                })
+                .collect();
+            (Target::Path(path), env)
         }
+        Program::Fd(fd) => (Target::Fd(fd.as_raw_fd()), Vec::new()),
     };
-    command.arg0(argv0).args(args);
-    match stdio {
+    let null_in = || File::open("/dev/null").map(OwnedFd::from);
+    let null_out = || {
+        File::options()
+            .write(true)
+            .open("/dev/null")
+            .map(OwnedFd::from)
+    };
+    let streams: [OwnedFd; 3] = match stdio {
         Stdio::Pipes {
             stdin,
             stdout,
             stderr,
-        } => {
-            command.stdin(match stdin {
-                Some(fd) => std::process::Stdio::from(fd),
-                None => std::process::Stdio::null(),
-            });
-            command.stdout(stdout).stderr(stderr);
-        }
+        } => [
+            match stdin {
+                Some(fd) => fd,
+                None => null_in().context("opening /dev/null")?,
+            },
+            stdout,
+            stderr,
+        ],
         // A child with a terminal makes its pty itself (see `console`);
         // its streams are /dev/null until then.
-        Stdio::Tty { .. } | Stdio::Null => {
-            command
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null());
-        }
-    }
-    let mut pre_exec = pre_exec;
-    // SAFETY: the closure only calls dup2/fcntl (async-signal-safe) and the
-    // caller's hook, which is documented to be async-signal-safe too.
-    unsafe {
-        command.pre_exec(move || {
-            // First, while every fd still has the caller's number (placing
-            // ours could land on one the hook uses).
-            if let Some(hook) = pre_exec.as_mut() {
-                hook()?;
-            }
-            // The program's fd out of the way of the numbers placed below.
-            let exec = match &exec_fd {
-                Some((fd, argv)) => match libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, first_free) {
-                    -1 => return Err(std::io::Error::last_os_error()),
-                    copy => Some((copy, argv)),
-                },
-                None => None,
-            };
-            place_fds(&mut placement, first_free)?;
-            close_on_exec_from(first_free)?;
-            if let Some((fd, argv)) = exec {
-                execute_fd(fd, argv)?;
-            }
-            Ok(())
-        });
-    }
-
-    let child = std::thread::scope(|scope| {
+        Stdio::Tty { .. } | Stdio::Null => [
+            null_in().context("opening /dev/null")?,
+            null_out().context("opening /dev/null")?,
+            null_out().context("opening /dev/null")?,
+        ],
+    };
+    let stream_fds = streams.each_ref().map(|fd| fd.as_raw_fd());
+    let pid = std::thread::scope(|scope| {
         scope
-            .spawn(move || -> Result<std::process::Child> {
+            .spawn(move || -> Result<i32> {
                 // This thread ends right after the fork: what it joins
                 // only decides where the child is born.
                 for file in &born_in {
@@ -257,12 +248,25 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
                         .with_context(|| format!("joining cgroup {}", file.display()))?;
                 }
                 enter_pid_namespace(&pid_namespace)?;
-                command.spawn().with_context(|| format!("starting {argv0}"))
+                let mut child = Child {
+                    streams: stream_fds,
+                    pre_exec,
+                    target: &target,
+                    argv: null_terminated(&argv),
+                    env: null_terminated(&env),
+                    placement,
+                    first_free,
+                };
+                let mut run = || match child.run() {
+                    Ok(never) => match never {},
+                    Err(e) => e,
+                };
+                super::vfork::spawn(&mut run).with_context(|| format!("starting {argv0}"))
             })
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the spawning thread panicked")))
     })?;
-    let pid = child.id() as i32;
+    drop(streams);
     let handshake = match (config, handshake) {
         (Some(config), Some(((config_read, config_write), (error_read, error_write)))) => {
             drop(config_read);
@@ -274,17 +278,64 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
     Ok(Launched { pid, handshake })
 }
 
+/// The forked child's work, all of it prepared before the fork (it may
+/// not allocate, see [`super::vfork`]).
+struct Child<'a> {
+    /// Put at 0, 1 and 2 first.
+    streams: [i32; 3],
+    pre_exec: Option<Box<dyn FnMut() -> std::io::Result<()> + Send + Sync>>,
+    target: &'a Target,
+    argv: Vec<*const libc::c_char>,
+    env: Vec<*const libc::c_char>,
+    /// (fd here, fd in the child), see [`place_fds`].
+    placement: Vec<(i32, i32)>,
+    first_free: i32,
+}
+
+impl Child<'_> {
+    /// Sets the child up as `Command` would (streams, SIGPIPE's default
+    /// action), runs the caller's hook, places the descriptors and
+    /// executes the program; returns only on failure.
+    fn run(&mut self) -> std::io::Result<std::convert::Infallible> {
+        put_streams(self.streams)?;
+        // SAFETY: signal(2) with a constant action.
+        if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) } == libc::SIG_ERR {
+            return Err(std::io::Error::last_os_error());
+        }
+        // Then, while every fd still has the caller's number (placing ours
+        // could land on one the hook uses).
+        if let Some(hook) = self.pre_exec.as_mut() {
+            hook()?;
+        }
+        match self.target {
+            Target::Path(path) => {
+                place_fds(&mut self.placement, self.first_free)?;
+                close_on_exec_from(self.first_free)?;
+                // SAFETY: NUL-terminated strings and NULL-terminated arrays
+                // made before the fork, alive until the child ends.
+                unsafe { libc::execve(path.as_ptr(), self.argv.as_ptr(), self.env.as_ptr()) };
+                Err(std::io::Error::last_os_error())
+            }
+            Target::Fd(fd) => {
+                // The program's fd out of the way of the numbers placed
+                // below.
+                // SAFETY: fcntl on a descriptor the child inherited.
+                let copy = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, self.first_free) };
+                if copy < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                place_fds(&mut self.placement, self.first_free)?;
+                close_on_exec_from(self.first_free)?;
+                execute_fd(copy, &self.argv)
+            }
+        }
+    }
+}
+
 /// `execveat(fd, "", argv, {}, AT_EMPTY_PATH)`; returns only on failure.
-/// Allocation-free: the pointer array lives on the stack.
-fn execute_fd(fd: i32, argv: &[CString]) -> std::io::Result<()> {
-    const MAX_ARGS: usize = 8;
-    let mut pointers = [std::ptr::null::<libc::c_char>(); MAX_ARGS + 1];
-    if argv.len() > MAX_ARGS {
-        return Err(std::io::Error::from_raw_os_error(libc::E2BIG));
-    }
-    for (slot, arg) in pointers.iter_mut().zip(argv) {
-        *slot = arg.as_ptr();
-    }
+/// Allocation-free: `argv` is a NULL-terminated array made before the
+/// fork.
+fn execute_fd(fd: i32, argv: &[*const libc::c_char]) -> std::io::Result<std::convert::Infallible> {
     let env = [std::ptr::null::<libc::c_char>()];
     // SAFETY: NUL-terminated strings and NULL-terminated arrays that
     // outlive the call.
@@ -293,12 +344,50 @@ fn execute_fd(fd: i32, argv: &[CString]) -> std::io::Result<()> {
             libc::SYS_execveat,
             fd,
             c"".as_ptr(),
-            pointers.as_ptr(),
+            argv.as_ptr(),
             env.as_ptr(),
             libc::AT_EMPTY_PATH,
         );
     }
     Err(std::io::Error::last_os_error())
+}
+
+/// What the child executes, resolved before the fork.
+enum Target {
+    /// A path (this binary's sealed copy), with the caller's environment.
+    Path(CString),
+    /// A descriptor, with no environment.
+    Fd(i32),
+}
+
+/// Pointers to `strings`, then NULL: an argv or envp.
+fn null_terminated(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings
+        .iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+/// Puts the three streams at 0, 1 and 2 (in the forked child), none
+/// close-on-exec. A stream already at its number only loses that flag
+/// (`dup2` onto itself would keep it).
+fn put_streams(streams: [i32; 3]) -> std::io::Result<()> {
+    for (target, fd) in streams.into_iter().enumerate() {
+        let target = target as i32;
+        // SAFETY: plain syscalls on descriptors the child inherited.
+        let rc = unsafe {
+            if fd == target {
+                libc::fcntl(fd, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, target)
+            }
+        };
+        if rc < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 fn enter_pid_namespace(ns: &PidNamespace) -> Result<()> {
