@@ -14,6 +14,8 @@ pub struct ContainerConfig {
     /// `cgroup.procs` files the process writes itself into first (v2; on
     /// v1 it is born in its cgroups, see `Cgroup::entry`).
     pub cgroup_procs: Vec<PathBuf>,
+    /// What its /sys/fs/cgroup is made of (the host's cgroup mounts).
+    pub cgroups: super::cgroups::HostView,
     pub rootfs: Rootfs,
     /// Mounts inside the root, in order.
     pub mounts: Vec<Mount>,

@@ -12,8 +12,8 @@ use k8s_openapi::api::core::v1::Container;
 use super::config::{self, ContainerConfig, Mount, MountKind, NamespacePath, Process, Propagation};
 use super::spawn::{self, PidNamespace, Program, Reexec};
 use super::{
-    Creating, PodRuntime, StartError, Stdio, Terminal, apparmor, etc, exe, identity, mount_points,
-    reexec, resources, rootfs, seccomp, spec, user, userns, volumes,
+    Creating, PodRuntime, StartError, Stdio, Terminal, apparmor, cgroups, etc, exe, identity,
+    mount_points, reexec, resources, rootfs, seccomp, spec, user, userns, volumes,
 };
 use crate::image::Image;
 
@@ -134,6 +134,7 @@ impl PodRuntime {
         let config = ContainerConfig {
             join: self.pod_namespaces(pause),
             cgroup_procs: entry.procs_files,
+            cgroups: cgroups::HostView::of_host()?,
             rootfs,
             mounts,
             host_dev: privileged,

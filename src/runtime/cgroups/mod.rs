@@ -97,8 +97,66 @@ impl Layout {
     }
 }
 
+/// What a container's /sys/fs/cgroup is made of on this host: read once
+/// by the supervisor (the host's cgroup mounts do not change while it
+/// runs) and handed to each container's init, which would otherwise read
+/// mountinfo, /proc/cgroups and the links of /sys/fs/cgroup again at
+/// every start.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum HostView {
+    /// One cgroup2 mount.
+    V2,
+    /// A tmpfs with a mount per hierarchy, and the host's links to them
+    /// (name, target: `cpu` -> `cpu,cpuacct`).
+    V1 {
+        hierarchies: Vec<Hierarchy>,
+        links: Vec<(String, String)>,
+    },
+}
+
+impl HostView {
+    /// This host's, read once per process.
+    pub fn of_host() -> Result<HostView> {
+        static VIEW: std::sync::OnceLock<HostView> = std::sync::OnceLock::new();
+        if let Some(view) = VIEW.get() {
+            return Ok(view.clone());
+        }
+        let view = HostView::read()?;
+        Ok(VIEW.get_or_init(|| view).clone())
+    }
+
+    fn read() -> Result<HostView> {
+        let host = Path::new("/sys/fs/cgroup");
+        let unified = nix::sys::statfs::statfs(host).context("statfs /sys/fs/cgroup")?;
+        if unified.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
+            return Ok(HostView::V2);
+        }
+        let mountinfo =
+            std::fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
+        let controllers =
+            std::fs::read_to_string("/proc/cgroups").context("reading /proc/cgroups")?;
+        let hierarchies = v1_hierarchies(&mountinfo, &controllers);
+        let mut links = Vec::new();
+        for entry in std::fs::read_dir(host)
+            .context("reading /sys/fs/cgroup")?
+            .flatten()
+        {
+            let Ok(link) = std::fs::read_link(entry.path()) else {
+                continue;
+            };
+            if hierarchies.iter().any(|h| link == Path::new(&h.dir)) {
+                links.push((
+                    entry.file_name().to_string_lossy().into_owned(),
+                    link.to_string_lossy().into_owned(),
+                ));
+            }
+        }
+        Ok(HostView::V1 { hierarchies, links })
+    }
+}
+
 /// A v1 hierarchy as a container's /sys/fs/cgroup shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Hierarchy {
     /// Its directory under /sys/fs/cgroup (`cpu,cpuacct`, `systemd`).
     pub dir: String,

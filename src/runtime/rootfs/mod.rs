@@ -17,6 +17,7 @@ use nix::mount::{MntFlags, MsFlags, mount, umount2};
 // `bind` and `init` are named here for the submodules too: their moved
 // code says `bind::` and `super::init::` as it did in this file.
 use super::bind;
+use super::cgroups::HostView;
 use super::config::{ContainerConfig, Mount, MountKind};
 use super::init;
 use dev::{bind_host_dev, make_dev, mount_dev_extras};
@@ -80,7 +81,7 @@ pub fn prepare(
     let root_fd = bind::Root::open(root)?;
     mount_proc(&root_fd)?;
     mount_sys(&root_fd, config.sys_writable)?;
-    mount_cgroups(root, config.sys_writable)?;
+    mount_cgroups(root, &config.cgroups, config.sys_writable)?;
     if config.host_dev {
         bind_host_dev(&root_fd)?;
     } else {
@@ -209,40 +210,28 @@ fn mount_sys(root: &bind::Root<'_>, writable: bool) -> Result<()> {
 /// host's links (`cpu -> cpu,cpuacct`). A hybrid host's cgroup2 mount at
 /// unified/ is left out: the runtime makes no cgroups there, so it would
 /// show the supervisor's.
-fn mount_cgroups(root: &Path, writable: bool) -> Result<()> {
-    let host = Path::new("/sys/fs/cgroup");
+fn mount_cgroups(root: &Path, view: &HostView, writable: bool) -> Result<()> {
     let target = root.join("sys/fs/cgroup");
     if !target.is_dir() {
         // A kernel without cgroups in sysfs: nothing to show.
         return Ok(());
     }
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let unified = nix::sys::statfs::statfs(host).context("statfs /sys/fs/cgroup")?;
-    if unified.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC {
-        mount_fs("cgroup2", &target, "cgroup2", flags, None)?;
-    } else {
-        mount_fs("tmpfs", &target, "tmpfs", flags, Some("mode=755"))?;
-        let mountinfo = fs::read_to_string("/proc/self/mountinfo").context("reading mountinfo")?;
-        let controllers = fs::read_to_string("/proc/cgroups").context("reading /proc/cgroups")?;
-        let hierarchies = super::cgroups::v1_hierarchies(&mountinfo, &controllers);
-        for hierarchy in &hierarchies {
-            let dir = target.join(&hierarchy.dir);
-            fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            mount_fs("cgroup", &dir, "cgroup", flags, Some(&hierarchy.options))?;
-            if !writable {
-                remount_readonly(&dir, flags)?;
+    match view {
+        HostView::V2 => mount_fs("cgroup2", &target, "cgroup2", flags, None)?,
+        HostView::V1 { hierarchies, links } => {
+            mount_fs("tmpfs", &target, "tmpfs", flags, Some("mode=755"))?;
+            for hierarchy in hierarchies {
+                let dir = target.join(&hierarchy.dir);
+                fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+                mount_fs("cgroup", &dir, "cgroup", flags, Some(&hierarchy.options))?;
+                if !writable {
+                    remount_readonly(&dir, flags)?;
+                }
             }
-        }
-        for entry in fs::read_dir(host)
-            .context("reading /sys/fs/cgroup")?
-            .flatten()
-        {
-            let Ok(link) = fs::read_link(entry.path()) else {
-                continue;
-            };
-            if hierarchies.iter().any(|h| link == Path::new(&h.dir)) {
-                std::os::unix::fs::symlink(&link, target.join(entry.file_name()))
-                    .with_context(|| format!("linking {}", link.display()))?;
+            for (name, link) in links {
+                std::os::unix::fs::symlink(link, target.join(name))
+                    .with_context(|| format!("linking {link}"))?;
             }
         }
     }
