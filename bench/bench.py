@@ -1760,7 +1760,7 @@ def main():
     parser = argparse.ArgumentParser(description="pod against podman kube play, side by side")
     parser.add_argument("--pod", required=True, help="the pod binary (release build)")
     parser.add_argument("--out", help="JSON report path (default bench/results/<UTC date>.json)")
-    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9,10,11,12", help="comma-separated case numbers (1 includes 2)")
+    parser.add_argument("--cases", default="1,3,4,5,6,7,8,9,10,11,12", help="comma-separated case numbers (1 includes 1-polled and 2)")
     parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
     parser.add_argument("--many", type=int, default=100, help="pods in case 4 (default 100)")
     parser.add_argument("--stored", type=int, default=500, help="pods stored in case 5 (default 500)")
