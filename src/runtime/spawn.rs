@@ -8,8 +8,9 @@
 //! child* is born. So the caller's PID namespace for children is switched
 //! on a short-lived thread (both calls are per-thread and allowed in a
 //! multi-threaded process), the child is forked from that thread (sharing
-//! the caller's memory until it executes, see [`super::vfork`]), and the
-//! thread ends. The same thread first moves itself into the child's
+//! the caller's memory until it executes, see [`super::vfork`]; a child
+//! with an error pipe is a plain fork, not waited for until it executes),
+//! and the thread ends. The same thread first moves itself into the child's
 //! cgroups, so the child is born there (see [`Reexec::born_in`]). The
 //! child is then the caller's own child (no intermediate process), which
 //! is what lets the supervisor `waitpid` a container's main process and
@@ -238,6 +239,12 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
         ],
     };
     let stream_fds = streams.each_ref().map(|fd| fd.as_raw_fd());
+    // A child with an error pipe reports there, and is not waited for
+    // until it executes (see `vfork::fork_reporting`).
+    let report = handshake
+        .as_ref()
+        .map(|(_, (_, error_write))| error_write.as_raw_fd());
+    let prefix = format!("starting {argv0}: ");
     let pid = std::thread::scope(|scope| {
         scope
             .spawn(move || -> Result<i32> {
@@ -261,7 +268,11 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
                     Ok(never) => match never {},
                     Err(e) => e,
                 };
-                super::vfork::spawn(&mut run).with_context(|| format!("starting {argv0}"))
+                let forked = match report {
+                    Some(fd) => super::vfork::fork_reporting(&mut run, fd, prefix.as_bytes()),
+                    None => super::vfork::spawn(&mut run),
+                };
+                forked.with_context(|| format!("starting {argv0}"))
             })
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the spawning thread panicked")))
