@@ -312,6 +312,49 @@ mod tests {
         );
     }
 
+    static HANDLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+    extern "C" fn note(_: libc::c_int) {
+        HANDLED.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A handler of the caller's never runs in the child (it would run on
+    /// the child's stack, in the caller's memory): a signal the caller
+    /// catches takes its default action there. (SIGUSR1 is caught by no
+    /// other test of this binary.)
+    #[test]
+    fn the_callers_signal_handlers_do_not_run_in_the_child() {
+        // SAFETY: a handler that only stores to an atomic; the previous
+        // action is put back below.
+        let previous =
+            unsafe { libc::signal(libc::SIGUSR1, note as *const () as libc::sighandler_t) };
+        let mut run = || {
+            // SAFETY: raise(3) in the child, which then stops if the
+            // signal took its default action.
+            unsafe { libc::raise(libc::SIGUSR1) };
+            io::Error::from_raw_os_error(libc::ENOEXEC)
+        };
+        let outcome = spawn(&mut run);
+        // SAFETY: the action saved above.
+        unsafe { libc::signal(libc::SIGUSR1, previous) };
+        assert!(
+            !HANDLED.load(std::sync::atomic::Ordering::SeqCst),
+            "the caller's handler ran in the child"
+        );
+        // Killed by the signal before it could report: it reads as a
+        // child that executed, as a `Command` child killed before its
+        // exec does; the caller reaps it as any child.
+        let pid = outcome.expect("a child killed before it reported");
+        let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None).unwrap();
+        assert!(
+            matches!(
+                status,
+                nix::sys::wait::WaitStatus::Signaled(_, nix::sys::signal::Signal::SIGUSR1, _)
+            ),
+            "{status:?}"
+        );
+    }
+
     /// A child that cannot go on says why, and is reaped already.
     #[test]
     fn a_child_that_fails_gives_its_error_and_is_reaped() {
