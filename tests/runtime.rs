@@ -985,3 +985,76 @@ spec:
     );
     delete_and_check_clean(&env, "unshared", &uid);
 }
+
+/// A container with more volume mounts than there are free descriptor
+/// numbers below the supervisor's sealed copy of the `pod` binary: the
+/// mount sources its init inherits (placed at 5, 6, 7...) reach that
+/// number. The init must still execute the sealed binary, never the
+/// mount source placed on its number: here each source is a file of a
+/// shared emptyDir that a sibling container made an executable script
+/// (code in a container choosing what root runs on the host). Before the
+/// fix the start failed or ran the script.
+#[test]
+fn an_init_with_many_mounts_executes_the_pod_binary_not_a_mount_source() {
+    let env = env();
+    let out = env.dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    const MOUNTS: usize = 60;
+    let mounts: String = (0..MOUNTS)
+        .map(|i| format!("    - {{name: shared, mountPath: /m/{i}, subPath: s{i}}}\n"))
+        .collect();
+    let script = format!("#!/bin/sh\necho ran >> {}/escaped\n", out.display());
+    let yaml = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: many
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes:
+  - name: shared
+    emptyDir: {{}}
+  initContainers:
+  - name: plant
+    image: busybox
+    imagePullPolicy: Never
+    command: [sh, -c, 'for i in $(seq 0 {last}); do printf "%s" "$SCRIPT" > /shared/s$i; chmod 755 /shared/s$i; done']
+    env:
+    - {{name: SCRIPT, value: {script:?}}}
+    volumeMounts:
+    - {{name: shared, mountPath: /shared}}
+  containers:
+  - name: c
+    image: busybox
+    imagePullPolicy: Never
+    command: [sleep, '3600']
+    volumeMounts:
+{mounts}"#,
+        last = MOUNTS - 1,
+    );
+    let uid = create(&env, "many", &yaml);
+    wait_until(&env, "many", "the container to run", || {
+        let phase = jsonpath(&env, "many", "{.status.phase}");
+        let waiting = jsonpath(
+            &env,
+            "many",
+            "{.status.containerStatuses[0].state.waiting.message}",
+        );
+        assert!(
+            !waiting.contains("error") && !waiting.contains("denied"),
+            "{waiting}"
+        );
+        (phase == "Running").then_some(())
+    });
+    assert!(
+        !out.join("escaped").exists(),
+        "the init executed a mount source"
+    );
+    assert_eq!(
+        env.ok(&["exec", "many", "-c", "c", "--", "sh", "-c", "ls /m | wc -l"])
+            .trim(),
+        MOUNTS.to_string()
+    );
+    delete_and_check_clean(&env, "many", &uid);
+}

@@ -158,7 +158,7 @@ impl PodRuntime {
         };
         // The binary the init runs from, sealed once per process: made
         // now rather than on the start's path.
-        exe::path()?;
+        exe::fd()?;
         Ok(Prepared {
             name: container.name.clone(),
             instance,

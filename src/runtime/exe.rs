@@ -20,8 +20,7 @@
 //! is neither above nor below the binary's (overlay refuses overlapping
 //! layers), and that nothing reads through this mount.
 
-use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow};
@@ -32,15 +31,15 @@ use rustix::mount::{FsMountFlags, FsOpenFlags, MountAttrFlags};
 const FILLER_LAYER: &str = "/dev";
 
 /// The fd of this binary opened through its sealed overlay, made once per
-/// process. It sits above every fd a re-executed child has placed for it
-/// (stdio, the configuration and error pipes), so it is still open when
-/// the child executes it through `/proc/self/fd`.
+/// process.
 static SEALED: OnceLock<OwnedFd> = OnceLock::new();
 
-/// The path a child executes to re-run this binary: `/proc/self/fd/<n>` of
-/// the sealed copy (see the module documentation). The descriptor is
-/// close-on-exec, so the program the child finally runs inherits nothing.
-pub fn path() -> Result<PathBuf> {
+/// The descriptor of this binary's sealed copy (see the module
+/// documentation), which a re-executed child runs: through a copy above
+/// the numbers it places (`spawn`), since this number may be one of them.
+/// It is close-on-exec, so the program the child finally runs inherits
+/// nothing.
+pub fn fd() -> Result<RawFd> {
     let fd = match SEALED.get() {
         Some(fd) => fd,
         None => {
@@ -50,7 +49,7 @@ pub fn path() -> Result<PathBuf> {
             SEALED.get().expect("set above")
         }
     };
-    Ok(PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd())))
+    Ok(fd.as_raw_fd())
 }
 
 fn seal() -> Result<OwnedFd> {

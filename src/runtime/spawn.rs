@@ -20,7 +20,7 @@ use std::ffi::CString;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -195,8 +195,7 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
         .context("NUL in an argument")?;
     let (target, env) = match program {
         Program::Pod => {
-            let path = super::exe::path()?;
-            let path = CString::new(path.as_os_str().as_bytes()).context("NUL in the path")?;
+            let sealed = super::exe::fd()?;
             // The caller's environment, as `Command` passes it on.
             let env: Vec<CString> = std::env::vars_os()
                 .filter_map(|(key, value)| {
@@ -206,7 +205,7 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
                     CString::new(pair).ok()
                 })
                 .collect();
-            (Target::Path(path), env)
+            (Target::Sealed(sealed), env)
         }
         Program::Fd(fd) => (Target::Fd(fd.as_raw_fd()), Vec::new()),
     };
@@ -318,36 +317,32 @@ impl Child<'_> {
         if let Some(hook) = self.pre_exec.as_mut() {
             hook()?;
         }
-        match self.target {
-            Target::Path(path) => {
-                place_fds(&mut self.placement, self.first_free)?;
-                close_on_exec_from(self.first_free)?;
-                // SAFETY: NUL-terminated strings and NULL-terminated arrays
-                // made before the fork, alive until the child ends.
-                unsafe { libc::execve(path.as_ptr(), self.argv.as_ptr(), self.env.as_ptr()) };
-                Err(std::io::Error::last_os_error())
-            }
-            Target::Fd(fd) => {
-                // The program's fd out of the way of the numbers placed
-                // below.
-                // SAFETY: fcntl on a descriptor the child inherited.
-                let copy = unsafe { libc::fcntl(*fd, libc::F_DUPFD_CLOEXEC, self.first_free) };
-                if copy < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                place_fds(&mut self.placement, self.first_free)?;
-                close_on_exec_from(self.first_free)?;
-                execute_fd(copy, &self.argv)
-            }
+        let (Target::Sealed(fd) | Target::Fd(fd)) = *self.target;
+        // The program's fd out of the way of the numbers placed below: it
+        // may sit on one of them (the sealed binary's number is wherever
+        // the supervisor had a free one; a container with many mount
+        // sources has them placed at 5, 6, 7... up to and past it), and
+        // executing that number after the placing would run the mount
+        // source, a file a container may have written, as root.
+        // SAFETY: fcntl on a descriptor the child inherited.
+        let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, self.first_free) };
+        if copy < 0 {
+            return Err(std::io::Error::last_os_error());
         }
+        place_fds(&mut self.placement, self.first_free)?;
+        close_on_exec_from(self.first_free)?;
+        execute_fd(copy, &self.argv, &self.env)
     }
 }
 
-/// `execveat(fd, "", argv, {}, AT_EMPTY_PATH)`; returns only on failure.
-/// Allocation-free: `argv` is a NULL-terminated array made before the
-/// fork.
-fn execute_fd(fd: i32, argv: &[*const libc::c_char]) -> std::io::Result<std::convert::Infallible> {
-    let env = [std::ptr::null::<libc::c_char>()];
+/// `execveat(fd, "", argv, env, AT_EMPTY_PATH)`; returns only on failure.
+/// Allocation-free: `argv` and `env` are NULL-terminated arrays made
+/// before the fork.
+fn execute_fd(
+    fd: i32,
+    argv: &[*const libc::c_char],
+    env: &[*const libc::c_char],
+) -> std::io::Result<std::convert::Infallible> {
     // SAFETY: NUL-terminated strings and NULL-terminated arrays that
     // outlive the call.
     unsafe {
@@ -364,9 +359,10 @@ fn execute_fd(fd: i32, argv: &[*const libc::c_char]) -> std::io::Result<std::con
 }
 
 /// What the child executes, resolved before the fork.
+#[derive(Clone, Copy)]
 enum Target {
-    /// A path (this binary's sealed copy), with the caller's environment.
-    Path(CString),
+    /// This binary's sealed copy (`exe::fd`), with the caller's environment.
+    Sealed(i32),
     /// A descriptor, with no environment.
     Fd(i32),
 }
