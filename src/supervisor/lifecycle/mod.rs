@@ -182,8 +182,6 @@ struct Supervisor {
     last_status: Option<PodStatus>,
     /// A decision of this batch asked for the status to be written.
     status_due: bool,
-    /// Since when a status is held back (`report::holds_status`).
-    status_held_since: Option<Instant>,
     /// Writes it apart from the loop (see `status_writer`).
     status_writer: StatusWriter,
     processes: BTreeMap<String, Process>,
@@ -464,7 +462,6 @@ impl Supervisor {
             stage: Stage::new(has_init),
             last_status: None,
             status_due: false,
-            status_held_since: None,
             status_writer: StatusWriter::default(),
             processes: BTreeMap::new(),
             rejected: None,

@@ -2,7 +2,6 @@
 //! pod status in the Kubernetes shape.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{ContainerStatus, HostIP, PodIP, PodStatus};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -13,11 +12,6 @@ use crate::supervisor::status;
 
 use super::Supervisor;
 use super::slot::{Phase, Role};
-
-/// The longest a status is held back for the pod's first starts (see
-/// `Supervisor::holds_status`): a start that takes longer (a machine under
-/// load) shows the pod as it is meanwhile.
-const STATUS_HOLD: Duration = Duration::from_secs(1);
 
 impl Supervisor {
     pub(super) fn event(&mut self, slot: Option<usize>, type_: Type, reason: &str, message: &str) {
@@ -125,43 +119,11 @@ impl Supervisor {
     }
 
     /// Writes the status if a decision this batch said so
-    /// (`decide::Action::WriteStatus`), unless it is held back while the
-    /// pod's first starts are under way (see `holds_status`).
+    /// (`decide::Action::WriteStatus`).
     pub(super) fn flush_status(&mut self) {
-        if self.status_due && !self.holds_status() {
-            self.status_due = false;
+        if std::mem::take(&mut self.status_due) {
             self.write_status();
         }
-    }
-
-    /// Whether a status is held back: while the pod's containers are
-    /// being started for the first time (forked, their programs not
-    /// executed yet: each answers within milliseconds), so that the pod
-    /// goes from ContainerCreating to Running in one write, as the
-    /// kubelet reports the starts of one sync of the pod together. For
-    /// at most `STATUS_HOLD`, after which the status is written as it is.
-    fn holds_status(&mut self) -> bool {
-        let first_starts = self.stage.stopping().is_none()
-            && self.slots.iter().all(|s| s.status.restart_count == 0)
-            && self
-                .slots
-                .iter()
-                .any(|s| matches!(s.phase(), Phase::Creating(_)));
-        if !first_starts {
-            self.status_held_since = None;
-            return false;
-        }
-        let now = Instant::now();
-        let since = match self.status_held_since {
-            Some(since) => since,
-            None => {
-                self.status_held_since = Some(now);
-                // The decision asks for the write again then.
-                self.wake_at(now + STATUS_HOLD);
-                now
-            }
-        };
-        now < since + STATUS_HOLD
     }
 
     /// Records the containers' crash-loop back-offs, when they changed,
