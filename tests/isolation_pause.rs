@@ -147,6 +147,16 @@ fn old_style_pause() -> Process {
         .stdin(Stdio::null())
         .spawn()
         .expect("running setpriv (util-linux)");
+    // Weakened once setpriv has changed its identity and executed
+    // busybox, not before (a probe of it on a loaded machine came too
+    // early).
+    let pid = child.id();
+    let busybox = std::fs::canonicalize(common::HOST_BUSYBOX).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_link(format!("/proc/{pid}/exe")).ok() != Some(busybox.clone()) {
+        assert!(Instant::now() < deadline, "setpriv never ran busybox");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     Process(child)
 }
 
@@ -173,7 +183,16 @@ fn open_as(env: &Env, name: &str, container: &str, fsuid: &str, mode: &str, path
         mode,
         path,
     ]);
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if stdout.is_empty() {
+        // Nothing of open-as: what the exec said instead, for the failure.
+        eprintln!(
+            "exec in {container} ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    stdout
 }
 
 /// Two containers, one running as the pause identity and one as root
@@ -559,6 +578,13 @@ fn pause_keeps_the_terminals_out_of_reach_of_a_container_without_cap_sys_ptrace(
             "1",
             fd,
         ]);
+        if out.stdout.is_empty() {
+            eprintln!(
+                "exec in {container} ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     for fd in ["5", "6"] {

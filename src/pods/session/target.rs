@@ -14,6 +14,10 @@ use crate::store::Store;
 /// `logs` use when `-c` is not given.
 pub const DEFAULT_CONTAINER_ANNOTATION: &str = "kubectl.kubernetes.io/default-container";
 
+/// How long a session waits for a container being created to be reported
+/// running (see [`Target::resolve`]).
+const STARTING_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What the session is about to do, for kubectl's completed-pod message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
@@ -63,7 +67,26 @@ impl Target {
             }
         }
         let container = pick_container(&pod, container, &mut std::io::stderr())?;
-        Ok(Target { pod, container })
+        let mut target = Target { pod, container };
+        // A container whose start is under way may already run (and have
+        // written its first lines) before the supervisor's status says so:
+        // its next status is waited for, briefly, rather than refused.
+        let deadline = std::time::Instant::now() + STARTING_PATIENCE;
+        while target.starting() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            if let Object::Pod(again) = store.get_required(Kind::Pod, namespace, name)? {
+                target.pod = *again;
+            }
+        }
+        Ok(target)
+    }
+
+    /// Whether the chosen container's status says it is being created.
+    fn starting(&self) -> bool {
+        self.status()
+            .and_then(|s| s.state.as_ref())
+            .and_then(|s| s.waiting.as_ref())
+            .is_some_and(|w| w.reason.as_deref() == Some("ContainerCreating"))
     }
 
     pub fn pod_name(&self) -> &str {
