@@ -224,25 +224,12 @@ fn an_eviction_marks_the_pod_and_deletes_it() {
     });
 }
 
-const QUICK: &str = "apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: app
-    image: busybox
-    command: [sleep, '3600']
-    imagePullPolicy: Never
-";
-
 /// kubectl drain evicts when discovery lists pods/eviction with its
 /// policy/v1 group version (else it deletes, and says "deleted").
 #[test]
 fn kubectl_drain_evicts_the_nodes_pods() {
     let served = serve_busybox();
-    common::pods::create(&served.env, "web", QUICK);
+    common::pods::create(&served.env, "web", common::pods::SLEEPER);
     let node = served.kubectl_ok(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
     let out = served.kubectl_ok(&["drain", &node, "--force", "--timeout=120s"]);
     assert!(out.contains("evicting pod default/web\n"), "{out}");

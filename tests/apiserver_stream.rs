@@ -8,25 +8,12 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::Env;
 use common::served::{Served, serve, serve_running};
-
-const SLEEPER: &str = "apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: app
-    image: busybox
-    command: [sleep, '3600']
-    imagePullPolicy: Never
-";
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -76,7 +63,7 @@ fn kubectl_exec_over_spdy_splits_streams_and_passes_exit_codes() {
 }
 
 fn exec_splits_streams_and_passes_exit_codes(via: Via) {
-    let served = serve_running("web", SLEEPER);
+    let served = serve_running("web", common::pods::SLEEPER);
 
     let out = via.run(
         &served,
@@ -135,7 +122,7 @@ fn kubectl_exec_i_over_spdy_passes_stdin_to_its_end() {
 }
 
 fn exec_i_passes_stdin_to_its_end(via: Via) {
-    let served = serve_running("web", SLEEPER);
+    let served = serve_running("web", common::pods::SLEEPER);
     let mut child = via
         .kubectl(&served)
         .args(["exec", "-i", "web", "--", "sh", "-c", "cat; echo done"])
@@ -172,7 +159,7 @@ fn kubectl_exec_it_over_spdy_gets_a_terminal_sized_like_the_callers() {
 }
 
 fn exec_it_gets_a_terminal_sized_like_the_callers(via: Via) {
-    let served = serve_running("web", SLEEPER);
+    let served = serve_running("web", common::pods::SLEEPER);
     let cache = served.env.dir.path().join("kube-cache");
     let kubeconfig = served.kubeconfig.to_str().unwrap().to_string();
     let terminal = common::Terminal::start(
@@ -299,16 +286,7 @@ fn attach_follows_output(via: Via) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let rx = common::lines(child.stdout.take().unwrap());
     let deadline = Instant::now() + Duration::from_secs(90);
     let mut seen = Vec::new();
     while seen.len() < 3 {
@@ -374,14 +352,7 @@ fn httpd() -> (Served, String) {
 /// from 127.0.0.1:NNNNN -> REMOTE`), read as it comes; its stdout then
 /// keeps being read so that kubectl never blocks on it.
 fn forwarded_port(child: &mut std::process::Child, remote: u16) -> u16 {
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            let _ = tx.send(line);
-        }
-    });
+    let rx = common::lines(child.stdout.take().unwrap());
     let line = rx
         .recv_timeout(Duration::from_secs(90))
         .expect("kubectl port-forward said nothing");

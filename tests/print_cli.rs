@@ -113,7 +113,6 @@ fn describe() {
 
 #[test]
 fn watch_prints_new_and_changed_rows() {
-    use std::io::BufRead;
     use std::time::{Duration, Instant};
 
     let env = env_with_objects();
@@ -123,16 +122,7 @@ fn watch_prints_new_and_changed_rows() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("starting pod get -w");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let rx = common::lines(child.stdout.take().unwrap());
     // Lines as they come, for up to a minute (a loaded machine).
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut seen: Vec<String> = Vec::new();

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,19 +17,6 @@ const NO_RECHECK: (&str, &str) = ("POD_WATCH_RECHECK", "1h");
 
 const CONFIGMAP: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: b\n";
-
-const SLEEPER: &str = "apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: app
-    image: busybox
-    imagePullPolicy: IfNotPresent
-    command: [sleep, '3600']
-";
 
 /// A `pod` command of `env` without the periodic re-check.
 fn unrechecked(env: &Env, args: &[&str]) -> Command {
@@ -69,16 +55,7 @@ impl Running {
 
     /// Its output lines as they come, each waited for up to a minute.
     fn lines(&mut self) -> impl FnMut() -> String + use<> {
-        let stdout = self.child().stdout.take().expect("stdout piped");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let rx = common::lines(self.child().stdout.take().expect("stdout piped"));
         move || {
             rx.recv_timeout(Duration::from_secs(60))
                 .expect("a line within a minute")
@@ -220,7 +197,7 @@ fn waits_on_a_pod_are_woken_by_its_create_its_status_and_its_deletion() {
         &["wait", "pod/web", "--for=create", "--timeout=60s"],
     ));
     reads_while_nothing_changes(created.pid());
-    common::pods::create(&env, "web", SLEEPER);
+    common::pods::create(&env, "web", common::pods::SLEEPER);
     assert_eq!(
         created.finish(),
         (Some(0), "pod/web condition met\n".into(), String::new())

@@ -12,6 +12,22 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+/// The lines of `output` (a child's piped stdout, say) as they come, read
+/// on a thread of their own until the output ends, also after the
+/// receiver is dropped: the child never blocks on a full pipe nor dies of
+/// a closed one.
+pub fn lines(output: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead as _;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(output).lines() {
+            let Ok(line) = line else { return };
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
 /// One isolated `pod` installation: its own --root and --run-root. Dropping
 /// it deletes every pod it made (stopping their processes, mounts and
 /// cgroups, even of a pod whose records cannot be read: `sweep`) and

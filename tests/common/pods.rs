@@ -5,6 +5,21 @@ use std::time::{Duration, Instant};
 
 use super::Env;
 
+/// A pod `web` of one container sleeping an hour, gone a second after a
+/// delete.
+pub const SLEEPER: &str = "apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, '3600']
+    imagePullPolicy: Never
+";
+
 /// Creates the objects of `yaml`; returns the uid of the pod `name`.
 pub fn create(env: &Env, name: &str, yaml: &str) -> String {
     let file = env.manifest(&format!("{name}.yaml"), yaml);
