@@ -4,7 +4,8 @@
 //! requeue (the kubelet's 10 s backOffPeriod, 1 s here); `delete`
 //! never waits for a hung plugin; a DEL after a crash (supervisor killed,
 //! the namespace gone) still frees the address; while a slow ADD runs the
-//! pod's containers are made ready, and none starts before it ends. The
+//! pod's containers' inits are set up, and no program of the pod runs
+//! before it succeeds. The
 //! failing plugins are shell scripts in the test's own plugin directory.
 
 mod common;
@@ -275,6 +276,121 @@ spec:
         assert!(hosts.contains(&format!("{ip}\tslow")), "{name}: {hosts}");
     }
     delete_and_check_clean(&env, "slow", &uid);
+}
+
+/// The pod's container inits: processes still running `pod`'s init (not
+/// a container's program yet) in the pod's cgroups.
+fn held_inits(uid: &str) -> Vec<i32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        if cmdline.starts_with(b"pod-init\0__pod-container-init") && cgroup.contains(uid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn the_inits_are_set_up_while_the_add_runs_and_their_programs_wait_for_it() {
+    let env = env("");
+    let _bridge = Bridge("podt-held");
+    // After the bridge gave the pod its address, ADD waits for the gate;
+    // then it fails once if told to (the bridge's address is given back
+    // by the DEL that follows), else passes the bridge's result on.
+    let gate = env.dir.path().join("gate");
+    let fail = env.dir.path().join("fail");
+    plugin(
+        &env,
+        "held",
+        &format!(
+            "conf=$(cat)\nif [ \"$CNI_COMMAND\" = ADD ]; then\n  while [ ! -e {gate} ]; do sleep 0.05; done\n  if [ -e {fail} ]; then\n    rm {fail}\n    echo '{{\"cniVersion\":\"1.0.0\",\"code\":100,\"msg\":\"held, then no\"}}'\n    exit 1\n  fi\n  printf '%s' \"$conf\" | python3 -c 'import json, sys; print(json.dumps(json.load(sys.stdin)[\"prevResult\"]))'\nfi",
+            gate = gate.display(),
+            fail = fail.display()
+        ),
+    );
+    network(&env, Some("held"), Some(("podt-held", "10.246.8.0/24")));
+    std::fs::write(&fail, "").unwrap();
+    // Each program leaves a mark in its root first.
+    let yaml = r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: held}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: a, image: busybox, imagePullPolicy: Never, command: [sh, -c, "touch /ran; exec sleep 3600"]}
+  - {name: b, image: busybox, imagePullPolicy: Never, command: [sh, -c, "touch /ran; exec sleep 3600"]}
+"#;
+    let uid = create(&env, "held", yaml);
+    wait_until(&env, "held", "the ADD under way", || {
+        calls(&env).contains(&"ADD".to_string()).then_some(())
+    });
+    // While ADD waits, both inits run and are set up: each is in the
+    // container's root (the termination log is mounted there, /etc/hosts
+    // too)...
+    let inits = wait_until(&env, "held", "both inits set up", || {
+        let pids = held_inits(&uid);
+        let set_up = |pid: i32| {
+            let root = PathBuf::from(format!("/proc/{pid}/root"));
+            root.join("dev/termination-log").exists() && root.join("etc/hosts").exists()
+        };
+        (pids.len() == 2 && pids.iter().all(|&pid| set_up(pid))).then_some(pids)
+    });
+    // ... and stay there: no program has run, nothing is Created.
+    std::thread::sleep(Duration::from_millis(500));
+    let mut still = held_inits(&uid);
+    still.sort();
+    let mut sorted = inits.clone();
+    sorted.sort();
+    assert_eq!(still, sorted, "the held inits");
+    for pid in &inits {
+        assert!(
+            !PathBuf::from(format!("/proc/{pid}/root/ran")).exists(),
+            "a program ran before the ADD ended"
+        );
+    }
+    for name in ["a", "b"] {
+        let created = format!("Created container: {name}");
+        assert_eq!(event_count(&env, "held", "Created", &created), 0);
+    }
+
+    // The ADD fails: the inits end without running anything.
+    std::fs::write(&gate, "").unwrap();
+    let wanted = format!(
+        "Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox \"{uid}\": plugin type=\"held\" name=\"failnet\" failed (add): held, then no"
+    );
+    wait_until(&env, "held", "the failed ADD's event", || {
+        (event_count(&env, "held", "FailedCreatePodSandBox", &wanted) >= 1).then_some(())
+    });
+    wait_until(&env, "held", "the held inits gone", || {
+        inits
+            .iter()
+            .all(|pid| !PathBuf::from(format!("/proc/{pid}")).exists())
+            .then_some(())
+    });
+    for name in ["a", "b"] {
+        let created = format!("Created container: {name}");
+        assert_eq!(event_count(&env, "held", "Created", &created), 0);
+    }
+
+    // The retry's ADD succeeds: the programs run, with the pod's address
+    // in /etc/hosts.
+    wait_until(&env, "held", "Running", || {
+        (jsonpath(&env, "held", "{.status.phase}") == "Running").then_some(())
+    });
+    let ip = jsonpath(&env, "held", "{.status.podIP}");
+    assert!(ip.starts_with("10.246.8."), "{ip}");
+    for name in ["a", "b"] {
+        let hosts = env.ok(&["exec", "held", "-c", name, "--", "cat", "/etc/hosts"]);
+        assert!(hosts.contains(&format!("{ip}\theld")), "{name}: {hosts}");
+        env.ok(&["exec", "held", "-c", name, "--", "test", "-e", "/ran"]);
+    }
+    delete_and_check_clean(&env, "held", &uid);
 }
 
 #[test]

@@ -37,6 +37,12 @@ pub struct ContainerConfig {
     /// The first host id of that namespace's range (its root).
     #[serde(default)]
     pub id_base: Option<u32>,
+    /// The descriptor on which the init, its set-up done, waits for the
+    /// word to execute the container's program (one byte; the pipe closed
+    /// unsaid: it exits without running anything). None: it goes on at
+    /// once. See `PodRuntime::hold_container`.
+    #[serde(default)]
+    pub go: Option<i32>,
 }
 
 /// A process in a running container: `__pod-container-exec`.

@@ -1,7 +1,9 @@
-//! Starting one container instance: made ready
-//! ([`PodRuntime::prepare_container`]: its resolved process, capabilities,
-//! mounts, overlay root, cgroup and its init's configuration), then
-//! started ([`PodRuntime::begin_container`]).
+//! Starting one container instance: made ready (its resolved process,
+//! capabilities, mounts, overlay root, cgroup and its init's
+//! configuration), then started ([`PodRuntime::begin_container`]); or
+//! started held ([`PodRuntime::hold_container`]): its init sets all of
+//! it up while the pod's network is made, and executes the container's
+//! program once told to ([`Creating::go`]).
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -18,10 +20,8 @@ use super::{
 use crate::image::Image;
 
 /// A container instance made ready to start: everything but its process.
-/// Made while the pod's network is set up, so that once it is, starting
-/// the container is a fork (see [`PodRuntime::prepare_container`]).
 #[derive(Debug)]
-pub struct Prepared {
+struct Prepared {
     name: String,
     instance: u32,
     image_id: String,
@@ -36,20 +36,63 @@ pub struct Prepared {
     pid_namespace: PidNamespace,
     /// The init's configuration, serialised.
     config: Vec<u8>,
+    /// Whether the init waits for the word after its set-up: its go
+    /// pipe is inherited after the mounts' sources.
+    held: bool,
 }
 
 impl PodRuntime {
-    /// Makes one container instance ready to start: its process resolved
-    /// (user, capabilities, seccomp programs), its mounts' sources opened,
-    /// its overlay directories and cgroup made, its init's configuration
-    /// written out. Nothing of it runs, and nothing is started from it
-    /// unless [`PodRuntime::begin_container`] is given it while the pause
-    /// process it was made for still runs.
-    pub fn prepare_container(
+    /// Starts one container instance's init and lets it set everything up
+    /// (its root, mounts, namespaces, pty), but hold before the
+    /// container's identity, seccomp filter and program until
+    /// [`Creating::go`]: made while the pod's network is set up, so that
+    /// once it is, the container's program is a pipe's byte away. A
+    /// `Creating` dropped without the word ends the init before it runs
+    /// anything of the container; [`Creating::finish`] as for any start.
+    pub fn hold_container(
         &mut self,
         container: &Container,
         instance: u32,
         image: &Image,
+        stdio: Stdio,
+    ) -> Result<Creating, StartError> {
+        // Mounted now, written by the ADD's end (see `write_hosts`).
+        if !self.host_network() {
+            self.open_hosts()?;
+        }
+        let prepared = self.prepare_container(container, instance, image, true)?;
+        let mut creating = self.launch_container(prepared, stdio)?;
+        // Its set-up starts now, not when someone waits for it. A child
+        // that cannot take it failed and says so on its error pipe.
+        let _ = creating.launched.send_config();
+        Ok(creating)
+    }
+
+    /// Whether `creating`, held, starts this instance of `container` from
+    /// `image` in the running sandbox.
+    pub fn fits(
+        &self,
+        creating: &Creating,
+        container: &Container,
+        instance: u32,
+        image: &Image,
+    ) -> bool {
+        creating.name == container.name
+            && creating.instance == instance
+            && creating.image_id == image.id
+            && Some(creating.pause) == self.sandbox_pid()
+    }
+
+    /// Makes one container instance ready to start: its process resolved
+    /// (user, capabilities, seccomp programs), its mounts' sources opened,
+    /// its overlay directories and cgroup made, its init's configuration
+    /// written out; `held`: its init waits for the word.
+    fn prepare_container(
+        &mut self,
+        container: &Container,
+        instance: u32,
+        image: &Image,
+        held: bool,
     ) -> Result<Prepared, StartError> {
         let pause = self
             .sandbox_pid()
@@ -148,6 +191,8 @@ impl PodRuntime {
             process: process.clone(),
             user_namespace: range.map(|_| format!("/proc/{pause}/ns/user").into()),
             id_base: range.map(|r| r.first),
+            // Inherited after the mounts' sources (see `launch_container`).
+            go: held.then(|| spawn::INHERITED_FD + sources.len() as i32),
         };
         let pid_namespace = if self.host_pid() {
             PidNamespace::Inherit
@@ -169,42 +214,50 @@ impl PodRuntime {
             born_in: entry.thread_files,
             pid_namespace,
             config: serde_json::to_vec(&config).map_err(anyhow::Error::from)?,
+            held,
         })
     }
 
-    /// Starts one container instance, from what `prepared` made ready if
-    /// it was made for this instance, image and pause process (else made
-    /// ready now). It returns once the container's init runs;
-    /// [`Creating::finish`] waits for the container's program, so several
-    /// containers can be set up at once.
+    /// Starts one container instance. It returns once the container's
+    /// init runs; [`Creating::finish`] waits for the container's program,
+    /// so several containers can be set up at once.
     pub fn begin_container(
         &mut self,
         container: &Container,
         instance: u32,
         image: &Image,
         stdio: Stdio,
-        prepared: Option<Prepared>,
     ) -> Result<Creating, StartError> {
-        let pause = self.sandbox_pid();
-        let fits = |p: &Prepared| {
-            p.name == container.name
-                && p.instance == instance
-                && p.image_id == image.id
-                && Some(p.pause) == pause
-        };
-        let mut prepared = match prepared.filter(fits) {
-            Some(prepared) => prepared,
-            None => self.prepare_container(container, instance, image)?,
-        };
-        let mut source_fds = Vec::with_capacity(prepared.sources.len());
+        let prepared = self.prepare_container(container, instance, image, false)?;
+        self.launch_container(prepared, stdio)
+    }
+
+    /// Forks the init of a prepared instance, its configuration not sent.
+    fn launch_container(
+        &mut self,
+        mut prepared: Prepared,
+        stdio: Stdio,
+    ) -> Result<Creating, StartError> {
+        let mut source_fds = Vec::with_capacity(prepared.sources.len() + 1);
         for (fd, source, destination) in std::mem::take(&mut prepared.sources) {
             source_fds.push(match fd {
                 Some(fd) => fd,
                 None => volumes::open_source(&source, &destination)?,
             });
         }
+        let go = if prepared.held {
+            let (read, write) =
+                nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating the go pipe")?;
+            source_fds.push(read);
+            Some(std::fs::File::from(write))
+        } else {
+            None
+        };
         let Prepared {
             name,
+            instance,
+            image_id,
+            pause,
             process,
             born_in,
             pid_namespace,
@@ -228,9 +281,12 @@ impl PodRuntime {
         drop(terminal.child_end);
         Ok(Creating {
             launched,
+            go,
             run_dir: self.run_dir.clone(),
             name,
             instance,
+            image_id,
+            pause,
             process,
             console: terminal.receiver,
         })
@@ -314,9 +370,9 @@ impl PodRuntime {
 
     /// /etc files, /dev/shm, the termination log and the volume mounts,
     /// each bind with its source opened (see [`bind`]), but for the pod's
-    /// /etc files: the network's ADD writes /etc/hosts (a new file in the
-    /// old one's place) after the containers were made ready, so those
-    /// are opened when the container starts.
+    /// /etc files, opened as the init is forked (`launch_container`):
+    /// a pod-network pod's /etc/hosts is made with the network or for a
+    /// held init.
     fn container_mounts(
         &self,
         container: &Container,

@@ -55,6 +55,8 @@ pub fn main(mode: Mode) -> ExitCode {
 }
 
 fn run_container(config: &ContainerConfig) -> Result<()> {
+    // Taken first, close-on-exec: the container's program never has it.
+    let go = config.go.map(take_fd);
     new_session()?;
     join_cgroups(&config.cgroup_procs)?;
     join_namespaces(&config.join)?;
@@ -91,7 +93,7 @@ fn run_container(config: &ContainerConfig) -> Result<()> {
     if config.process.tty {
         console::take_terminal(None, config.process.uid)?;
     }
-    execute(&config.process)
+    execute(&config.process, go)
 }
 
 fn run_exec(config: &ExecConfig) -> Result<()> {
@@ -101,7 +103,7 @@ fn run_exec(config: &ExecConfig) -> Result<()> {
     if config.process.tty {
         console::take_terminal(config.console_size, config.process.uid)?;
     }
-    execute(&config.process)
+    execute(&config.process, None)
 }
 
 /// A session of its own, so signals to the process group reach the
@@ -213,8 +215,36 @@ pub fn write_sysctl_in(proc: &Path, path: &Path, value: &str) -> Result<()> {
     Ok(())
 }
 
-/// Working directory, identity, capabilities, then `execve`.
-fn execute(process: &Process) -> Result<()> {
+/// An inherited descriptor, owned and made close-on-exec.
+fn take_fd(fd: i32) -> File {
+    use std::os::fd::FromRawFd;
+    // SAFETY: placed by the runtime for this process, owned by nobody else.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        File::from_raw_fd(fd)
+    }
+}
+
+/// Waits for the word to execute the container's program: one byte on
+/// `go`. Its writer gone without a word (the pod's network failed, the
+/// supervisor died) ends this process before anything of the container
+/// runs.
+fn wait_for_go(mut go: File) -> Result<()> {
+    use std::io::Read;
+    let mut word = [0u8; 1];
+    loop {
+        match go.read(&mut word) {
+            Ok(1) => return Ok(()),
+            Ok(_) => bail!("not started: the pod's sandbox was not made"),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("waiting for the word to start"),
+        }
+    }
+}
+
+/// Working directory, identity, capabilities, then `execve`; held before
+/// the identity and the seccomp filter until `go` says so, if given.
+fn execute(process: &Process, go: Option<File>) -> Result<()> {
     let cwd = Path::new(&process.cwd);
     // runc creates a missing working directory (as root, before the user
     // switch), so a workingDir the image lacks is not an error.
@@ -231,6 +261,11 @@ fn execute(process: &Process) -> Result<()> {
     if let Some(profile) = &process.apparmor_profile {
         super::apparmor::exec_under(profile)
             .with_context(|| format!("applying AppArmor profile {profile:?}"))?;
+    }
+    // Held here, every mount made, while it is still root with every
+    // system call allowed (the filter may refuse the read).
+    if let Some(go) = go {
+        wait_for_go(go)?;
     }
     // Without no_new_privs, installing a filter takes CAP_SYS_ADMIN: done
     // while this process still has it, before the user switch (as runc);

@@ -127,7 +127,6 @@ use crate::store::Store;
 use cgroups::{Cgroup, Layout};
 use config::Process;
 
-pub use container::Prepared;
 pub use pod_files::refresh_volumes;
 
 /// The standard streams given to a container or exec'd process.
@@ -156,9 +155,14 @@ pub enum Stdio {
 #[must_use = "finish() says whether the container started"]
 pub struct Creating {
     launched: spawn::Launched,
+    /// The word the held init waits for (see `PodRuntime::hold_container`).
+    go: Option<std::fs::File>,
     run_dir: PathBuf,
     name: String,
     instance: u32,
+    image_id: String,
+    /// The pause process whose namespaces it joined.
+    pause: i32,
     process: Process,
     /// Where the pty master arrives (`Stdio::Tty`).
     console: Option<console::Receiver>,
@@ -171,13 +175,25 @@ impl Creating {
         self.launched.pid()
     }
 
+    /// Tells a held init to execute the container's program (nothing for
+    /// one that is not held). An init that died meanwhile is not told; its
+    /// error comes from `finish`.
+    pub fn go(&mut self) {
+        use std::io::Write;
+        if let Some(mut go) = self.go.take() {
+            let _ = go.write_all(b"g");
+        }
+    }
+
     /// Waits until the container's program has been executed, then records
     /// the running instance. Blocking, and callable from any thread. On
     /// `Err` the failed init is left for the caller to reap (the
     /// supervisor's reaper waits for every pid it starts), and the caller
     /// removes what the instance left with
     /// [`PodRuntime::cleanup_container`].
-    pub fn finish(self) -> Result<Started, StartError> {
+    pub fn finish(mut self) -> Result<Started, StartError> {
+        // Never held for ever: a start that is waited for goes.
+        self.go();
         let pid = self.launched.pid();
         match self.launched.finish()? {
             Ok(()) => {

@@ -108,11 +108,42 @@ impl PodRuntime {
 
     /// Writes the pod's /etc/hosts with its addresses, once the network
     /// gave it some (the kubelet writes it with the pod IPs); again for a
-    /// sandbox made anew.
+    /// sandbox made anew. In place, the same file truncated and written:
+    /// the inits held during the ADD have it mounted already
+    /// (`hold_container`), and their programs, which run after this,
+    /// read what is written here. No program of the pod runs meanwhile.
     pub fn write_hosts(&self, pod_ips: &[String]) -> Result<()> {
+        use std::io::Write;
         let text = self.hosts_file(pod_ips)?;
-        crate::store::write_volatile(&self.etc_dir().join("hosts"), text.as_bytes())?;
-        Ok(())
+        let path = self.etc_dir().join("hosts");
+        let mut file = self.open_hosts()?;
+        file.set_len(0)
+            .and_then(|()| file.write_all(text.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The pod's /etc/hosts file, made (empty, 0644) if it is not there
+    /// yet: a held init mounts it before the network's ADD gave its
+    /// content.
+    pub(super) fn open_hosts(&self) -> Result<std::fs::File> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let path = self.etc_dir().join("hosts");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            anyhow::bail!("{} is not a regular file", path.display());
+        }
+        // The umask may have taken bits of the mode of a new one.
+        if meta.len() == 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        }
+        Ok(file)
     }
 }
 

@@ -115,9 +115,11 @@ pub fn spawn_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Outcome> 
 #[must_use = "finish() says whether the child executed its program"]
 pub struct Launched {
     pid: i32,
-    /// The configuration still to send, and the pipes of the handshake;
-    /// None for a child without one.
-    handshake: Option<(Vec<u8>, File, File)>,
+    /// The configuration not sent yet, and the pipe it goes on; None for
+    /// a child without one, or once sent ([`Launched::send_config`]).
+    config: Option<(Vec<u8>, File)>,
+    /// The error pipe's read end; None for a child without one.
+    errors: Option<File>,
 }
 
 impl Launched {
@@ -126,20 +128,36 @@ impl Launched {
         self.pid
     }
 
-    /// Sends the configuration and waits until the child has executed its
-    /// final program (`Ok(())`) or says why it could not (`Err(message)`).
-    /// Blocking, and callable from any thread. A child that failed is not
-    /// reaped here: it is the caller's child, reaped the caller's way.
-    pub fn finish(self) -> Result<std::result::Result<(), String>> {
-        let Some((config, mut config_write, mut error_read)) = self.handshake else {
+    /// Sends the configuration now, so the child sets itself up before
+    /// anyone waits for it. The pipe is first made large enough to take
+    /// all of it, so this does not wait for the child to read. Blocking
+    /// only if that fails.
+    pub fn send_config(&mut self) -> std::io::Result<()> {
+        let Some((config, mut pipe)) = self.config.take() else {
+            return Ok(());
+        };
+        if config.len() > PIPE_BUFFER {
+            // A smaller buffer only makes the write wait for the child.
+            // SAFETY: fcntl on a pipe this process owns.
+            unsafe { libc::fcntl(pipe.as_raw_fd(), libc::F_SETPIPE_SZ, config.len() as i32) };
+        }
+        pipe.write_all(&config)
+    }
+
+    /// Sends the configuration (unless sent already) and waits until the
+    /// child has executed its final program (`Ok(())`) or says why it
+    /// could not (`Err(message)`). Blocking, and callable from any
+    /// thread. A child that failed is not reaped here: it is the caller's
+    /// child, reaped the caller's way.
+    pub fn finish(mut self) -> Result<std::result::Result<(), String>> {
+        let Some(mut error_read) = self.errors.take() else {
             // No configuration and no error pipe (the pause process):
             // The fork already reported a failed hook or exec.
             return Ok(Ok(()));
         };
         // The child reads its configuration to the end before doing
         // anything.
-        let written = config_write.write_all(&config);
-        drop(config_write);
+        let written = self.send_config();
         let mut message = String::new();
         error_read
             .read_to_string(&mut message)
@@ -151,6 +169,9 @@ impl Launched {
         Ok(Err(message))
     }
 }
+
+/// A pipe's default capacity on Linux.
+const PIPE_BUFFER: usize = 65536;
 
 /// Forks and executes the program as described; returns once the child
 /// runs it (see [`Launched::finish`] for the rest). The child inherits
@@ -277,15 +298,22 @@ pub fn launch_with_fds(reexec: Reexec<'_>, fds: Vec<OwnedFd>) -> Result<Launched
             .unwrap_or_else(|_| Err(anyhow::anyhow!("the spawning thread panicked")))
     })?;
     drop(streams);
-    let handshake = match (config, handshake) {
+    let (config, errors) = match (config, handshake) {
         (Some(config), Some(((config_read, config_write), (error_read, error_write)))) => {
             drop(config_read);
             drop(error_write);
-            Some((config, File::from(config_write), File::from(error_read)))
+            (
+                Some((config, File::from(config_write))),
+                Some(File::from(error_read)),
+            )
         }
-        _ => None,
+        _ => (None, None),
     };
-    Ok(Launched { pid, handshake })
+    Ok(Launched {
+        pid,
+        config,
+        errors,
+    })
 }
 
 /// The forked child's work, all of it prepared before the fork (it may

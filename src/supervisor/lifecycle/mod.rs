@@ -15,8 +15,8 @@
 //! - `slot` / `stage`: a container's phase and the pod's stage, each
 //!   holding what is valid in it and changed by guarded transitions.
 //! - `sandbox`, `start`, `probes`, `stop`: the work the actions stand
-//!   for; `prepare`: the first starts made ready while the network's ADD
-//!   runs; `report`: events, process records, the pod status.
+//!   for; `prepare`: the inits of the first starts set up (and held
+//!   before the program) while the network's ADD runs; `report`: events, process records, the pod status.
 //! - `update`: the pod's record read at every check: still stored, and
 //!   a changed image acted on.
 
@@ -59,7 +59,7 @@ use super::status::{self, Conditions};
 use super::status_writer::StatusWriter;
 use crate::image::{Image, ImageStore, PullError};
 use crate::runtime::netns::NetNs;
-use crate::runtime::{PodRuntime, Prepared, StartError};
+use crate::runtime::{PodRuntime, StartError};
 use crate::store::Store;
 use crate::store::events::{PodRef, Recorder, Type};
 use crate::store::record::{BackOffRecord, Process, Records};
@@ -155,8 +155,9 @@ struct Supervisor {
     netns: Option<NetNs>,
     /// The network's ADD, running on a thread of its own (see `sandbox`).
     network: Option<sandbox::PendingNetwork>,
-    /// Containers made ready to start meanwhile, by slot (see `prepare`).
-    prepared: BTreeMap<usize, Prepared>,
+    /// The inits of the containers started first, set up meanwhile and
+    /// waiting for the word, by slot (see `prepare`).
+    held: BTreeMap<usize, prepare::Held>,
     /// The pod's addresses from the network (none for hostNetwork).
     pod_ips: Vec<String>,
     /// The last creation of the sandbox failed then (not decided yet).
@@ -446,7 +447,7 @@ impl Supervisor {
             runtime: None,
             netns: None,
             network: None,
-            prepared: BTreeMap::new(),
+            held: BTreeMap::new(),
             pod_ips: Vec::new(),
             sandbox_failed: None,
             sandbox_retry: None,

@@ -46,7 +46,7 @@ impl Supervisor {
             }
             Ok(false) => {
                 // While the ADD runs (see `prepare`).
-                self.prepare_first_starts();
+                self.hold_first_starts();
                 false
             }
             Err(e) => {
@@ -158,7 +158,11 @@ impl Supervisor {
                 self.netns = Some(netns);
                 self.sandbox_ready();
             }
-            Err(message) => self.sandbox_creation_failed(&message),
+            Err(message) => {
+                // None of the pod's programs runs on a sandbox that failed.
+                self.end_held();
+                self.sandbox_creation_failed(&message);
+            }
         }
     }
 
@@ -198,7 +202,7 @@ impl Supervisor {
         self.processes.remove(PAUSE_PROCESS);
         self.write_processes();
         // Made for the dead pause process's namespaces.
-        self.prepared.clear();
+        self.end_held();
         if let Some(rt) = &self.runtime
             && let Err(e) = rt.borrow_mut().forget_sandbox()
         {
@@ -213,6 +217,7 @@ impl Supervisor {
             pending.cancel.cancel();
             let _ = pending.thread.join();
         }
+        self.end_held();
     }
 }
 

@@ -3,6 +3,8 @@
 //! streams, the postStart hook, and the startup probe before it counts as
 //! started.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -10,10 +12,11 @@ use k8s_openapi::api::core::v1::{
     Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use tokio::sync::oneshot;
 
 use crate::duration::go_string;
 use crate::image::{Image, PullError, PullPolicy};
-use crate::runtime::StartError;
+use crate::runtime::{Creating, PodRuntime, StartError};
 use crate::store::crilog::LogFile;
 use crate::store::events::Type;
 use crate::store::record::Process;
@@ -197,55 +200,25 @@ impl Supervisor {
         slot.started_once = true;
         let instance = slot.status.restart_count.max(0) as u32;
         let spec = slot.spec.clone();
-        let (stdio, ends) = match stdio::open(&spec) {
-            Ok(s) => s,
-            Err(e) => {
-                self.start_failed(
-                    i,
-                    instance,
-                    format!("creating the container's streams: {e}"),
-                );
-                return;
-            }
-        };
         let log_path = self.store.container_log(
             (&self.namespace, &self.name, &self.uid),
             &spec.name,
             instance,
         );
-        let prepared = self.prepared.remove(&i);
-        let begun = rt
-            .borrow_mut()
-            .begin_container(&spec, instance, &image, stdio, prepared);
-        let creating = match begun {
-            Ok(c) => c,
-            Err(e @ (StartError::Config(_) | StartError::Create(_))) => {
-                let reason = match e {
-                    StartError::Config(_) => "CreateContainerConfigError",
-                    _ => "CreateContainerError",
-                };
-                let msg = e.to_string();
-                self.event(Some(i), Type::Warning, "Failed", &format!("Error: {msg}"));
-                let slot = &mut self.slots[i];
-                slot.waiting(reason, Some(msg));
-                // Not a restart: the container never ran.
-                slot.status.restart_count = (slot.status.restart_count - 1).max(0);
-                slot.started_once =
-                    slot.status.restart_count > 0 || slot.status.last_state.is_some();
-                if let Err(e) = slot.start_failed(now, false) {
-                    eprintln!("pod-supervisor: {e}");
-                }
-                return;
+        // Its init held since the ADD (see `prepare`): the word, and it
+        // runs the program.
+        let (creating, ends, exited) = match self.take_held(i, &spec, instance, &image) {
+            Some(held) => {
+                let mut creating = held.creating;
+                creating.go();
+                (creating, held.ends, held.exited)
             }
-            Err(StartError::Runtime(msg)) => {
-                self.start_failed(i, instance, msg);
-                return;
-            }
+            None => match self.fork_init(i, &rt, &spec, instance, &image, now) {
+                Some(begun) => begun,
+                None => return,
+            },
         };
-        // Waited for in the same synchronous stretch as the fork, so the
-        // reaper cannot collect its exit unseen.
         let pid = creating.pid();
-        let exited = self.reaper.wait(pid);
         let creation = Creation {
             pid,
             instance,
@@ -277,6 +250,62 @@ impl Supervisor {
                 result,
             });
         });
+    }
+
+    /// Forks container `i`'s init for this instance; None when it could
+    /// not be (reported).
+    fn fork_init(
+        &mut self,
+        i: usize,
+        rt: &Rc<RefCell<PodRuntime>>,
+        spec: &Container,
+        instance: u32,
+        image: &Image,
+        now: Instant,
+    ) -> Option<(Creating, stdio::Ends, oneshot::Receiver<Exit>)> {
+        let (stdio, ends) = match stdio::open(spec) {
+            Ok(s) => s,
+            Err(e) => {
+                self.start_failed(
+                    i,
+                    instance,
+                    format!("creating the container's streams: {e}"),
+                );
+                return None;
+            }
+        };
+        let begun = rt
+            .borrow_mut()
+            .begin_container(spec, instance, image, stdio);
+        let creating = match begun {
+            Ok(c) => c,
+            Err(e @ (StartError::Config(_) | StartError::Create(_))) => {
+                let reason = match e {
+                    StartError::Config(_) => "CreateContainerConfigError",
+                    _ => "CreateContainerError",
+                };
+                let msg = e.to_string();
+                self.event(Some(i), Type::Warning, "Failed", &format!("Error: {msg}"));
+                let slot = &mut self.slots[i];
+                slot.waiting(reason, Some(msg));
+                // Not a restart: the container never ran.
+                slot.status.restart_count = (slot.status.restart_count - 1).max(0);
+                slot.started_once =
+                    slot.status.restart_count > 0 || slot.status.last_state.is_some();
+                if let Err(e) = slot.start_failed(now, false) {
+                    eprintln!("pod-supervisor: {e}");
+                }
+                return None;
+            }
+            Err(StartError::Runtime(msg)) => {
+                self.start_failed(i, instance, msg);
+                return None;
+            }
+        };
+        // Waited for in the same synchronous stretch as the fork, so the
+        // reaper cannot collect its exit unseen.
+        let exited = self.reaper.wait(creating.pid());
+        Some((creating, ends, exited))
     }
 
     /// The end of a container's start (see `create`).
