@@ -157,6 +157,21 @@ pub(super) fn in_use(lock: &Lock) -> Vec<InUse> {
     found
 }
 
+/// Writes `ip` over the marker of the last address taken, padded to the
+/// longest address's width, never truncating it: on ext4 mounted
+/// `discard` (this machine's /run is on its root disk) truncating frees
+/// the file's block and discards it synchronously, about a millisecond
+/// on the ADD's path. Readers trim the padding.
+fn write_in_place(marker: &Path, ip: Ipv4Addr) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(marker)?;
+    file.write_all_at(format!("{ip:<15}").as_bytes(), 0)
+}
+
 impl Pool<'_> {
     fn lease(&self, ip: Ipv4Addr) -> PathBuf {
         self.leases.join(ip.to_string())
@@ -194,7 +209,7 @@ impl Pool<'_> {
             // A lease of this root without an entry (a reboot emptied
             // /run) stays taken until that pod's DEL.
             if lock.take(&ip.to_string(), &self.lease(ip), content.as_bytes())? {
-                let _ = fs::write(&marker, ip.to_string());
+                let _ = write_in_place(&marker, ip);
                 return Ok(ip);
             }
         }

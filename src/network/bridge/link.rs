@@ -171,6 +171,15 @@ pub async fn ensure_bridge(handle: &Handle, name: &str, subnet: &Subnet) -> Resu
 /// The veth pair of a pod: `host` on the bridge, up, hairpin on (so a pod
 /// reaches itself through a host port), and `ifname` made in the pod's
 /// namespace (down: [`configure_pod`] sets it up).
+///
+/// Two things of the kernel's put RCU grace periods on this path, each
+/// 1-5 ms here: a veth made without a queue count gets one per possible
+/// CPU, and the kernel then cuts each end down to one queue, waiting for
+/// a grace period per end; and a link looked up (RTM_GETLINK) first runs
+/// its pending link-state event, which deactivates a veth whose peer is
+/// down with another grace period. So both ends are made with one queue,
+/// as they end up anyway, and the host end is found by its name, never
+/// looked up.
 pub async fn add_veth(
     handle: &Handle,
     bridge: u32,
@@ -181,10 +190,14 @@ pub async fn add_veth(
     let peer = rtnetlink::LinkMessageBuilder::<LinkUnspec>::new()
         .name(ifname.to_string())
         .setns_by_fd(pod_netns.as_raw_fd())
+        .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+        .append_extra_attribute(LinkAttribute::NumRxQueues(1))
         .build();
     let message = LinkVeth::new(host, ifname)
         .controller(bridge)
         .up()
+        .append_extra_attribute(LinkAttribute::NumTxQueues(1))
+        .append_extra_attribute(LinkAttribute::NumRxQueues(1))
         .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
         .build();
     handle
@@ -193,13 +206,11 @@ pub async fn add_veth(
         .execute()
         .await
         .with_context(|| format!("creating the veth pair {host}/{ifname}"))?;
-    let index = index_of(handle, host)
-        .await?
-        .ok_or_else(|| anyhow!("link {host} vanished after its creation"))?;
     handle
         .link()
         .set_port(
-            LinkBridgePort::new(index)
+            LinkBridgePort::new(0)
+                .name(host.to_string())
                 .append_info_data(InfoBridgePort::HairpinMode(true))
                 .build(),
         )
@@ -217,8 +228,11 @@ pub async fn configure_pod(
     prefix: u8,
     gateway: Ipv4Addr,
 ) -> Result<()> {
-    let index = index_of(pod, ifname)
-        .await?
+    // Listed, not looked up one by one (see `add_veth`): the pod's
+    // namespace holds `lo` and `ifname`.
+    let links = indexes(pod).await?;
+    let index_in_pod = |name: &str| links.iter().find(|(n, _)| n == name).map(|(_, i)| *i);
+    let index = index_in_pod(ifname)
         .ok_or_else(|| anyhow!("no {ifname} in the pod's network namespace"))?;
     pod.address()
         .add(index, IpAddr::V4(address), prefix)
@@ -242,7 +256,7 @@ pub async fn configure_pod(
         .execute()
         .await
         .with_context(|| format!("adding the default route through {gateway}"))?;
-    if let Some(lo) = index_of(pod, "lo").await? {
+    if let Some(lo) = index_in_pod("lo") {
         pod.link()
             .set(LinkUnspec::new_with_index(lo).up().build())
             .execute()
@@ -250,6 +264,23 @@ pub async fn configure_pod(
             .context("setting lo up")?;
     }
     Ok(())
+}
+
+/// The name and index of every link in the handle's namespace (a dump,
+/// which runs no pending link-state event, unlike a lookup).
+async fn indexes(handle: &Handle) -> Result<Vec<(String, u32)>> {
+    let mut found = Vec::new();
+    let mut links = handle.link().get().execute();
+    while let Some(link) = links.try_next().await.context("listing links")? {
+        let name = link.attributes.iter().find_map(|a| match a {
+            LinkAttribute::IfName(name) => Some(name.clone()),
+            _ => None,
+        });
+        if let Some(name) = name {
+            found.push((name, link.header.index));
+        }
+    }
+    Ok(found)
 }
 
 /// Deletes the link `name` (a veth goes with its peer); a missing one is
