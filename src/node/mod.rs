@@ -9,5 +9,5 @@ pub mod measure;
 mod object;
 pub mod pressure;
 
-pub use facts::{cpus, host_ip, memory_bytes, name_of};
+pub use facts::{cpus, host_ip, memory_bytes, name_in, name_of};
 pub use object::{current, events, record_file, save};

@@ -268,8 +268,12 @@ pub struct PodRuntime {
     /// The pod's ids on the host (`hostUsers: false`).
     range: Option<userns::Range>,
     node: spec::NodeFacts,
-    /// The node configuration, read by `prepare` (the defaults until then).
+    /// The node configuration the supervisor read (`prepare`, `resume`;
+    /// the defaults for a runtime only opened).
     node_config: NodeConfig,
+    /// The node's address is IPv6 (the kubelet's DNS picks its
+    /// nameservers by it); known to `prepare`.
+    ipv6_node: bool,
     /// The kubelet's warnings from forming the pod's DNS, for the
     /// supervisor to record (see [`PodRuntime::take_dns_warnings`]).
     dns_warnings: Vec<dns::Warning>,
@@ -284,16 +288,22 @@ pub struct PodRuntime {
 impl PodRuntime {
     /// Creates the pod's run directory, /etc files, /dev/shm, volumes and
     /// cgroup. Idempotent: a supervisor restarted on the same pod calls it
-    /// again.
-    pub fn prepare(store: &Store, pod: &Pod) -> Result<PodRuntime> {
-        let mut runtime = PodRuntime::open(store, pod)?;
+    /// again. `config` and `host_ip` are what the supervisor read of the
+    /// node when it started: nothing is read or probed again here.
+    pub fn prepare(
+        store: &Store,
+        pod: &Pod,
+        config: &NodeConfig,
+        host_ip: &str,
+    ) -> Result<PodRuntime> {
+        let mut runtime = PodRuntime::open_on(store, pod, config)?;
+        runtime.ipv6_node = host_ip.contains(':');
         if runtime.own_users() {
             // Before the volumes: an emptyDir's fsGroup is a host gid.
             // Asked even when the pod has its range: that takes the
             // range's node-wide entry again after a reboot.
             runtime.range = Some(userns::allocate(store.root(), runtime.uid())?);
         }
-        runtime.node_config = crate::node::config::NodeConfig::of(store)?;
         runtime.prepare_files()?;
         runtime
             .cgroup
@@ -305,9 +315,15 @@ impl PodRuntime {
     /// The runtime of a prepared pod whose supervisor died, for the one
     /// that adopts it: what `prepare` read, nothing created again (its
     /// files, volumes and cgroup are in use by the running containers).
-    pub fn resume(store: &Store, pod: &Pod) -> Result<PodRuntime> {
-        let mut runtime = PodRuntime::open(store, pod)?;
-        runtime.node_config = crate::node::config::NodeConfig::of(store)?;
+    pub fn resume(store: &Store, pod: &Pod, config: &NodeConfig) -> Result<PodRuntime> {
+        PodRuntime::open_on(store, pod, config)
+    }
+
+    /// [`open`](Self::open) by a supervisor, with the node configuration
+    /// it read.
+    fn open_on(store: &Store, pod: &Pod, config: &NodeConfig) -> Result<PodRuntime> {
+        let mut runtime = Self::open_with(store, pod, false, spec::NodeFacts::of_node(config))?;
+        runtime.node_config = config.clone();
         Ok(runtime)
     }
 
@@ -329,7 +345,7 @@ impl PodRuntime {
     /// without creating anything. An error for a sandbox record of a
     /// newer format: what runs of the pod cannot be taken over.
     pub fn open(store: &Store, pod: &Pod) -> Result<PodRuntime> {
-        Self::open_with(store, pod, false)
+        Self::open_with(store, pod, false, spec::NodeFacts::of_this_machine(store))
     }
 
     /// [`open`](Self::open) for a teardown, which needs no sandbox record:
@@ -337,10 +353,15 @@ impl PodRuntime {
     /// dies with the pod's cgroup), so that a pod whose record a newer
     /// build wrote is still torn down whole.
     pub fn open_to_tear_down(store: &Store, pod: &Pod) -> Result<PodRuntime> {
-        Self::open_with(store, pod, true)
+        Self::open_with(store, pod, true, spec::NodeFacts::of_this_machine(store))
     }
 
-    fn open_with(store: &Store, pod: &Pod, unreadable_sandbox_is_gone: bool) -> Result<PodRuntime> {
+    fn open_with(
+        store: &Store,
+        pod: &Pod,
+        unreadable_sandbox_is_gone: bool,
+        node: spec::NodeFacts,
+    ) -> Result<PodRuntime> {
         let uid = pod
             .metadata
             .uid
@@ -363,8 +384,9 @@ impl PodRuntime {
             cgroup,
             sandbox,
             range: userns::find(store.root(), &uid),
-            node: spec::NodeFacts::of_this_machine(store),
+            node,
             node_config: NodeConfig::defaults(store.root()),
+            ipv6_node: false,
             dns_warnings: Vec::new(),
             bury: false,
             kept_ttys: None,

@@ -79,7 +79,7 @@ impl PodRuntime {
             cluster_dns: &config.cluster_dns,
             cluster_domain: &config.cluster_domain,
             resolv_conf: base.as_deref(),
-            ipv6_node: crate::node::host_ip().contains(':'),
+            ipv6_node: self.ipv6_node,
         };
         let (pod_dns, warnings) = dns::pod_dns(&self.pod, &node).map_err(anyhow::Error::msg)?;
         self.dns_warnings = warnings;

@@ -40,10 +40,19 @@ pub struct NodeFacts {
 
 impl NodeFacts {
     pub fn of_this_machine(store: &Store) -> NodeFacts {
+        NodeFacts::named(crate::node::name_of(store))
+    }
+
+    /// This machine as the node `config` configures.
+    pub fn of_node(config: &crate::node::config::NodeConfig) -> NodeFacts {
+        NodeFacts::named(crate::node::name_in(config))
+    }
+
+    fn named(node_name: String) -> NodeFacts {
         // The addresses come from the pod's status, which the supervisor
         // fills in (with `node::host_ip`).
         NodeFacts {
-            node_name: crate::node::name_of(store),
+            node_name,
             host_ip: String::new(),
             pod_ip: String::new(),
             cpus: crate::node::cpus(),

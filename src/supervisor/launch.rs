@@ -159,8 +159,10 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
         let store =
             Store::open(&args.root, &args.run_root)?.with_node_config(args.config.as_deref())?;
         // A node configuration the kubelet would not start with fails the
-        // pod's creation here, before anything of it exists.
-        crate::node::config::NodeConfig::of(&store)?;
+        // pod's creation here, before anything of it exists. Read once:
+        // as the kubelet's, it holds for the supervisor's life (the
+        // pressure check alone follows later edits of the file).
+        let node_config = crate::node::config::NodeConfig::of(&store)?;
         let pod = match store.get(crate::api::Kind::Pod, &args.namespace, &args.name)? {
             Some(crate::api::Object::Pod(p)) if p.metadata.uid.as_deref() == Some(&args.uid) => *p,
             _ => bail!("pod {}/{} is not stored", args.namespace, args.name),
@@ -181,11 +183,11 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
         .with_context(|| format!("binding {}", socket_path.display()))?;
         fs::set_permissions(&socket_path, fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
-        Ok(Some((store, pod, records, listener, claim)))
+        Ok(Some((store, node_config, pod, records, listener, claim)))
     })();
     // `_claim` lives until the pod is done: its lock is how others tell
     // that this supervisor runs (see `store::record`).
-    let (store, pod, records, listener, _claim) = match prepared {
+    let (store, node_config, pod, records, listener, _claim) = match prepared {
         Ok(Some(p)) => p,
         // Another supervisor has the pod (started at the same moment by
         // another command): it is supervised, which is what was asked.
@@ -210,6 +212,7 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
         &runtime,
         super::lifecycle::run(
             store,
+            node_config,
             pod,
             records,
             listener,

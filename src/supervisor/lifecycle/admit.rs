@@ -7,18 +7,14 @@ use k8s_openapi::api::core::v1::PodStatus;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 use crate::node::admission;
-use crate::node::config::NodeConfig;
 use crate::store::events::Type;
 
 use super::Supervisor;
 
 impl Supervisor {
     pub(super) fn admit(&mut self) {
-        // The file was read when the supervisor started; should it have
-        // broken since, the defaults are the strictest configuration.
-        let config =
-            NodeConfig::of(&self.store).unwrap_or_else(|_| NodeConfig::defaults(self.store.root()));
-        if let Err(rejection) = admission::admit(&self.pod, &config) {
+        // The configuration the supervisor read when it started.
+        if let Err(rejection) = admission::admit(&self.pod, &self.node_config) {
             self.event(None, Type::Warning, &rejection.reason, &rejection.message);
             if let Err(e) = self.stage.end() {
                 eprintln!("pod-supervisor: {e}");

@@ -64,7 +64,8 @@ use crate::store::Store;
 use crate::store::events::{PodRef, Recorder, Type};
 use crate::store::record::{BackOffRecord, Process, Records};
 
-use crate::node::{host_ip, name_of as node_name};
+use crate::node::config::NodeConfig;
+use crate::node::host_ip;
 use slot::{Phase, ProbeKind, Role, Slot};
 use stage::Stage;
 
@@ -138,6 +139,8 @@ enum Msg {
 
 struct Supervisor {
     store: Store,
+    /// The node configuration, read once when the supervisor started.
+    node_config: NodeConfig,
     pod: Pod,
     spec: PodSpec,
     namespace: String,
@@ -178,6 +181,7 @@ struct Supervisor {
     slots: Vec<Slot>,
     conditions: Conditions,
     start_time: Timestamp,
+    /// The node's address, probed once when the supervisor started.
     host_ip: String,
     stage: Stage,
     last_status: Option<PodStatus>,
@@ -210,8 +214,11 @@ struct Supervisor {
     backoffs_written: BTreeMap<String, BackOffRecord>,
 }
 
+// What the launch hands over, each its own thing (see `Supervisor::new`).
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     store: Store,
+    node_config: NodeConfig,
     pod: Pod,
     records: Records,
     listener: StdUnixListener,
@@ -239,6 +246,7 @@ pub async fn run(
     keeper.arm();
     let mut sup = Supervisor::new(
         store,
+        node_config,
         pod,
         records,
         settings,
@@ -389,6 +397,7 @@ impl Supervisor {
     #[allow(clippy::too_many_arguments)]
     fn new(
         store: Store,
+        node_config: NodeConfig,
         pod: Pod,
         records: Records,
         settings: Settings,
@@ -401,7 +410,10 @@ impl Supervisor {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let name = pod.metadata.name.clone().unwrap_or_default();
         let uid = pod.metadata.uid.clone().unwrap_or_default();
-        let node = spec.node_name.clone().unwrap_or_else(|| node_name(&store));
+        let node = spec
+            .node_name
+            .clone()
+            .unwrap_or_else(|| crate::node::name_in(&node_config));
         let events = Recorder::new(
             PodRef {
                 namespace: namespace.clone(),
@@ -433,6 +445,7 @@ impl Supervisor {
         resume_counts(&store, &pod, &mut slots);
         Ok(Supervisor {
             store,
+            node_config,
             spec,
             namespace,
             name,

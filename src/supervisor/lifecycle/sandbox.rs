@@ -82,7 +82,8 @@ impl Supervisor {
     /// (host network), false when ADD reports later (`network_done`).
     pub(super) fn start_sandbox(&mut self) -> Result<bool> {
         if self.runtime.is_none() {
-            let mut rt = PodRuntime::prepare(&self.store, &self.pod)?;
+            let mut rt =
+                PodRuntime::prepare(&self.store, &self.pod, &self.node_config, &self.host_ip)?;
             for warning in rt.take_dns_warnings() {
                 self.event(None, Type::Warning, warning.reason, &warning.message);
             }
@@ -117,7 +118,7 @@ impl Supervisor {
             self.netns = Some(NetNs::start(None)?);
             return Ok(true);
         }
-        let network = crate::node::config::NodeConfig::of(&self.store)?.network;
+        let network = self.node_config.network.clone();
         let cancel = Cancel::default();
         let (store, pod, tx) = (self.store.clone(), self.pod.clone(), self.tx.clone());
         let stop = cancel.clone();

@@ -169,7 +169,7 @@ impl Supervisor {
                 None
             }
         };
-        let rt = PodRuntime::resume(&self.store, &self.pod).context(
+        let rt = PodRuntime::resume(&self.store, &self.pod, &self.node_config).context(
             "adopting the pod: its runtime cannot be resumed; \
              not starting it again beside what runs of it (`pod delete` kills that)",
         )?;
