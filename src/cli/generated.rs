@@ -28,8 +28,22 @@ fn man_pages(command: &clap::Command, name: &str, out: &mut Vec<(PathBuf, Vec<u8
         .render(&mut buf)
         .expect("rendering to memory cannot fail");
     out.push((Path::new("man").join(format!("{name}.1")), buf));
-    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
-        man_pages(sub, &format!("{name}-{}", sub.get_name()), out);
+    // A top-level subcommand is deferred: its own subcommands (image's,
+    // create's) are made when it is built. Building the top instead would
+    // copy its global options into every page, so it is not built.
+    let mut expanded = command.clone();
+    if !command.get_arguments().any(|a| a.is_global_set()) {
+        expanded.build();
+    }
+    for sub in expanded
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+    {
+        // Each page is rendered as if its subcommand stood on its own,
+        // named and titled by the page.
+        let name = format!("{name}-{}", sub.get_name());
+        let sub = sub.clone().bin_name(&name).display_name(&name);
+        man_pages(&sub, &name, out);
     }
 }
 

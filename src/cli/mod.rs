@@ -109,7 +109,16 @@ impl GlobalArgs {
     }
 }
 
+/// Each subcommand's arguments (and an image's or create's own
+/// subcommands) are made only when that subcommand is parsed or built:
+/// every `pod` process the user or a create starts (`create`, `wait`)
+/// otherwise spent a third of its own start-up making, copying and
+/// dropping the arguments and help texts of all twenty. Help, usage and
+/// errors are those of the same definitions; code that walks the tree
+/// unparsed builds it first (`usage::command_path`, the man pages,
+/// [`completion_command`]).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Create objects from manifests (files, directories or stdin)
     Create(create::Args),
@@ -175,7 +184,7 @@ fn flush_unschedulable(global: &GlobalArgs) {
 pub fn run() -> Result<ExitCode> {
     // A shell asking for completions (`POD_COMPLETE=bash pod -- pod get …`,
     // see `completion`) is answered here, before anything else runs.
-    clap_complete::CompleteEnv::with_factory(command)
+    clap_complete::CompleteEnv::with_factory(completion_command)
         .var(completion::ENV_VAR)
         .complete();
     let mut cli = match Cli::try_parse() {
@@ -249,7 +258,100 @@ pub fn run() -> Result<ExitCode> {
     })
 }
 
-/// The clap command, for completions and man pages.
+/// The clap command: for man pages and the usage errors' paths. Its
+/// top-level subcommands are deferred (see [`Command`]): built, each is
+/// made, with the global options added before its own.
 pub fn command() -> clap::Command {
     <Cli as clap::CommandFactory>::command()
+}
+
+/// The clap command for completions, which list a subcommand's options in
+/// their display order and, at equal orders, in the order they were
+/// added. Deferred, a subcommand would get the global options before its
+/// own (the top adds them first when built); here each is made on its own
+/// and given the global options after, as a tree never deferred has them.
+pub fn completion_command() -> clap::Command {
+    let mut command = command();
+    let mut top = command.clone();
+    top.build();
+    let globals: Vec<clap::Arg> = top
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    for name in names {
+        command = command.mut_subcommand(name, |mut sub| {
+            sub.build();
+            with_globals(sub, &globals)
+        });
+    }
+    command
+}
+
+/// `command`, built, and its subcommands (but clap's `help`) given the
+/// global options after their own, as clap's propagation gives them.
+fn with_globals(command: clap::Command, globals: &[clap::Arg]) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .filter(|name| name != "help")
+        .collect();
+    let mut command = command.args(globals.iter().cloned());
+    for name in names {
+        command = command.mut_subcommand(name, |sub| with_globals(sub, globals));
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `pod` process builds the arguments of the subcommand it runs only.
+    #[test]
+    fn a_subcommand_is_made_only_when_it_is_parsed() {
+        let made = |command: &clap::Command, name: &str| {
+            let sub = command.find_subcommand(name).unwrap();
+            sub.get_arguments().any(|a| !a.is_global_set())
+        };
+        let mut command = command();
+        assert!(!made(&command, "create") && !made(&command, "get"));
+        command
+            .try_get_matches_from_mut(["pod", "create", "-f", "x.yaml"])
+            .unwrap();
+        assert!(made(&command, "create"));
+        assert!(!made(&command, "get"));
+    }
+
+    /// Completion lists a subcommand's own options before the global ones
+    /// of equal display order, at every depth, as before the deferral.
+    #[test]
+    fn completion_sees_own_options_before_the_global_ones() {
+        let mut command = completion_command();
+        command.build();
+        let ids = |c: &clap::Command| -> Vec<String> {
+            c.get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string))
+                .collect()
+        };
+        let get = command.find_subcommand("get").unwrap();
+        let (filename, root) = (
+            ids(get).iter().position(|i| i == "filename"),
+            ids(get).iter().position(|i| i == "root"),
+        );
+        assert!(filename.unwrap() < root.unwrap(), "{:?}", ids(get));
+        let pull = command
+            .find_subcommand("image")
+            .and_then(|i| i.find_subcommand("pull"))
+            .unwrap();
+        let (quiet, root) = (
+            ids(pull).iter().position(|i| i == "quiet"),
+            ids(pull).iter().position(|i| i == "root"),
+        );
+        assert!(quiet.unwrap() < root.unwrap(), "{:?}", ids(pull));
+    }
 }

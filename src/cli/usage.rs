@@ -35,12 +35,19 @@ pub fn one_line(err: &clap::Error, args: &[String]) -> String {
 /// `pod image pull` for `--root /x image pull --bogus`: the subcommands
 /// named before the first word that is none (option values skipped).
 fn command_path(args: &[String]) -> String {
+    // Built, so that the subcommands' own arguments and subcommands are
+    // there (they are made when built: `Command` is deferred). Building
+    // also copies the global options into every subcommand; below the
+    // top, only a subcommand's own options are looked at, as before.
     let mut command = super::command();
+    command.build();
+    let mut top = true;
     let mut path = vec!["pod".to_string()];
     let mut words = args.iter();
     while let Some(word) = words.next() {
         if let Some(option) = word.strip_prefix('-') {
-            let takes_value = |a: &clap::Arg| a.get_action().takes_values();
+            let takes_value =
+                |a: &clap::Arg| a.get_action().takes_values() && (top || !a.is_global_set());
             let value_follows = match option.strip_prefix('-') {
                 Some(long) => {
                     !long.contains('=')
@@ -60,10 +67,16 @@ fn command_path(args: &[String]) -> String {
             }
             continue;
         }
-        match command.find_subcommand(word) {
+        // clap's own `help` subcommand, made when a command is built, was
+        // never part of the path.
+        match command
+            .find_subcommand(word)
+            .filter(|s| s.get_name() != "help")
+        {
             Some(sub) => {
                 path.push(sub.get_name().to_string());
                 command = sub.clone();
+                top = false;
             }
             None => break,
         }

@@ -111,7 +111,7 @@ pub fn complete(words: &[String]) -> Vec<Pair> {
         .collect();
     let index = args.len() - 1;
     candidates::set_line(args.clone());
-    let mut command = crate::cli::command();
+    let mut command = crate::cli::completion_command();
     let found = clap_complete::engine::complete(
         &mut command,
         args,
