@@ -299,46 +299,8 @@ fn install_seccomp(process: &Process) -> Result<()> {
 /// from the supervisor), and a program that counts on SIGPIPE to end it,
 /// such as `yes | head`, would otherwise spin on EPIPE for ever.
 fn default_signals() -> Result<()> {
-    // The kernel's `struct sigaction` (handler, flags, restorer, mask on
-    // x86_64 and arm64), all zeros: SIG_DFL. The raw system call, because
-    // glibc refuses its two internal real-time signals (32 and 33), which
-    // an ignoring parent passes on all the same.
-    #[repr(C)]
-    struct KernelSigaction {
-        handler: usize,
-        flags: libc::c_ulong,
-        restorer: usize,
-        mask: u64,
-    }
-    let default = KernelSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
-    for signal in 1..=64 {
-        if signal == libc::SIGKILL || signal == libc::SIGSTOP {
-            continue;
-        }
-        // SAFETY: rt_sigaction with a valid struct and no old action.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                signal,
-                &default as *const KernelSigaction,
-                std::ptr::null_mut::<KernelSigaction>(),
-                std::mem::size_of::<u64>(),
-            )
-        };
-        if ret != 0 {
-            return Err(std::io::Error::last_os_error())
-                .with_context(|| format!("resetting the action of signal {signal}"));
-        }
-    }
-    let none = nix::sys::signal::SigSet::empty();
-    nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&none), None)
-        .context("unblocking signals")?;
-    Ok(())
+    super::vfork::default_signals(super::vfork::Ignored::Reset)
+        .context("resetting the signals' actions and mask")
 }
 
 /// Resolves argv[0] through the container's PATH as Go's exec.LookPath

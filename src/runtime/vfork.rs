@@ -124,7 +124,7 @@ extern "C" fn child(arg: *mut c_void) -> libc::c_int {
     // SAFETY: `spawn` passed its `Shared`, alive until this child has
     // executed or exited.
     let shared = unsafe { &mut *arg.cast::<Shared<'_>>() };
-    let error = match default_actions() {
+    let error = match default_signals(Ignored::Kept) {
         Ok(()) => (shared.run)(),
         Err(e) => e,
     };
@@ -162,64 +162,33 @@ fn report(fd: i32, prefix: &[u8], errno: i32) {
     unsafe { libc::writev(fd, iov.as_ptr(), iov.len() as i32) };
 }
 
-/// Every caught signal back to its default action, then no signal
-/// blocked. Ignored ones stay ignored (as across a fork and `execve`).
-/// Raw system calls: glibc refuses its two internal signals (32, 33), whose
-/// handlers are the caller's too.
-fn default_actions() -> io::Result<()> {
-    // The kernel's `struct sigaction` on x86_64 and arm64.
-    #[repr(C)]
-    struct KernelSigaction {
-        handler: usize,
-        flags: libc::c_ulong,
-        restorer: usize,
-        mask: u64,
-    }
-    let default = KernelSigaction {
-        handler: libc::SIG_DFL,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    };
+/// Which signals [`default_signals`] leaves as they are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// Ignored ones stay ignored, as across a fork and `execve`.
+    Kept,
+    /// Ignored ones go back to their default action too.
+    Reset,
+}
+
+/// Every caught signal (and, with [`Ignored::Reset`], every ignored one)
+/// back to its default action, then no signal blocked. Raw system calls,
+/// nothing allocated (a child sharing its caller's memory runs it): glibc
+/// refuses its two internal real-time signals (32, 33), whose actions are
+/// the caller's too.
+pub fn default_signals(ignored: Ignored) -> io::Result<()> {
     for signal in 1..=64 {
         if signal == libc::SIGKILL || signal == libc::SIGSTOP {
             continue;
         }
-        let mut current = KernelSigaction {
-            handler: 0,
-            flags: 0,
-            restorer: 0,
-            mask: 0,
-        };
-        // SAFETY: rt_sigaction reading into a valid struct.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                signal,
-                std::ptr::null::<KernelSigaction>(),
-                &mut current as *mut KernelSigaction,
-                std::mem::size_of::<u64>(),
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
+        if ignored == Ignored::Kept {
+            let mut current = KernelSigaction::DEFAULT;
+            rt_sigaction(signal, None, Some(&mut current))?;
+            if current.handler == libc::SIG_DFL || current.handler == libc::SIG_IGN {
+                continue;
+            }
         }
-        if current.handler == libc::SIG_DFL || current.handler == libc::SIG_IGN {
-            continue;
-        }
-        // SAFETY: rt_sigaction with a valid struct and no old action.
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_rt_sigaction,
-                signal,
-                &default as *const KernelSigaction,
-                std::ptr::null_mut::<KernelSigaction>(),
-                std::mem::size_of::<u64>(),
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        rt_sigaction(signal, Some(&KernelSigaction::DEFAULT), None)?;
     }
     // SAFETY: an empty set on the stack.
     unsafe {
@@ -228,6 +197,49 @@ fn default_actions() -> io::Result<()> {
         if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
             return Err(io::Error::last_os_error());
         }
+    }
+    Ok(())
+}
+
+/// The kernel's `struct sigaction` on x86_64 and arm64.
+#[repr(C)]
+struct KernelSigaction {
+    handler: usize,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+impl KernelSigaction {
+    const DEFAULT: KernelSigaction = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+}
+
+/// rt_sigaction(2): sets `new` if given, reads the action into `old` if
+/// given.
+fn rt_sigaction(
+    signal: i32,
+    new: Option<&KernelSigaction>,
+    old: Option<&mut KernelSigaction>,
+) -> io::Result<()> {
+    let new = new.map_or(std::ptr::null(), |n| n as *const KernelSigaction);
+    let old = old.map_or(std::ptr::null_mut(), |o| o as *mut KernelSigaction);
+    // SAFETY: valid structs or null pointers, and the kernel's sigset size.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            signal,
+            new,
+            old,
+            std::mem::size_of::<u64>(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }
