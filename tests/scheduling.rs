@@ -345,6 +345,60 @@ fn a_no_execute_taint_evicts_running_pods_after_their_toleration_seconds() {
     assert!(deletion(&env, "forever").is_empty());
 }
 
+/// A supervisor's taint eviction reads the node's record alone: it evicts
+/// while another process holds the node's lock (a `get nodes` measuring
+/// the machine, a `taint` writing). It took that lock to read the whole
+/// node, and its loop, with a pod's start behind it, waited for it.
+#[test]
+fn a_no_execute_taint_evicts_while_the_nodes_lock_is_held() {
+    use std::os::fd::AsRawFd;
+    use std::time::{Duration, Instant};
+    let env = env();
+    let node = node_name();
+    create(&env, "plain", &sleeper("plain", ""));
+    wait_phase(&env, "plain", "Running");
+    let lock = std::fs::File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.root().join("locks/node"))
+        .unwrap();
+    // SAFETY: flock(2) of a descriptor this test owns.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0);
+    // Tainted by hand: `pod taint` would wait for the lock too.
+    let record = env.root().join("nodes").join(format!("{node}.json"));
+    let mut value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    value["spec"]["taints"] =
+        serde_json::json!([{"key": "maintenance", "value": "now", "effect": "NoExecute"}]);
+    let written = env.root().join("node-record.tmp");
+    std::fs::write(&written, serde_json::to_vec(&value).unwrap()).unwrap();
+    std::fs::rename(&written, &record).unwrap();
+    // Read from the store, not by a command, which may wait for the lock.
+    let pod_file = env.root().join("pods/default/plain/pod.json");
+    let marked = |bytes: &[u8]| {
+        let pod: serde_json::Value = serde_json::from_slice(bytes).unwrap_or_default();
+        pod["metadata"]["deletionTimestamp"].is_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let evicted = loop {
+        match std::fs::read(&pod_file) {
+            Ok(bytes) if marked(&bytes) => break true,
+            Ok(_) => {}
+            Err(_) => break true,
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    drop(lock);
+    assert!(
+        evicted,
+        "not evicted in 30 s while the node's lock was held"
+    );
+}
+
 #[test]
 fn a_pod_bound_by_node_name_gets_the_kubelets_admission() {
     let env = env();

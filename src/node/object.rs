@@ -438,6 +438,19 @@ pub fn record_file(store: &Store, name: &str) -> PathBuf {
     record_path(store.root(), name)
 }
 
+/// The taints put on the node `name` (none for a node not registered
+/// yet), from its record alone: what the taint eviction in a pod's
+/// supervisor reads when the record changed. [`current`] would also
+/// measure the machine and take the node's lock, to add the pressure
+/// taints, which are NoSchedule ones and never evict a running pod.
+pub fn taints(store: &Store, name: &str) -> Result<Vec<Taint>> {
+    let record = read_record(&record_path(store.root(), name))?;
+    Ok(record
+        .and_then(|node| node.spec)
+        .and_then(|spec| spec.taints)
+        .unwrap_or_default())
+}
+
 fn record_path(root: &Path, name: &str) -> PathBuf {
     root.join("nodes").join(format!("{name}.json"))
 }

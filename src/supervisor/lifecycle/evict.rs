@@ -59,8 +59,8 @@ impl Supervisor {
 
     /// The taints may have changed: schedule, move or cancel the deletion.
     fn taints_changed(&mut self) {
-        let node_taints = match crate::node::current(&self.store) {
-            Ok(node) => node.spec.and_then(|s| s.taints).unwrap_or_default(),
+        let node_taints = match crate::node::taints(&self.store, &self.node_name) {
+            Ok(taints) => taints,
             Err(e) => {
                 eprintln!("pod-supervisor: reading the node: {e:#}");
                 return;
