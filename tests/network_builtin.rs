@@ -816,3 +816,52 @@ fn a_delete_frees_the_address_while_the_masquerade_rules_are_locked() {
     drop(lock);
     common::pods::assert_nothing_left(&env, &uid, "the pod");
 }
+
+/// The `numtxqueues N numrxqueues N` of `ip -d link show NAME`, run in
+/// the network namespace pinned at `netns` (None: the host's).
+fn queues(netns: Option<&Path>, name: &str) -> String {
+    let mut command = match netns {
+        Some(path) => {
+            let mut c = Command::new("nsenter");
+            c.arg(format!("--net={}", path.display())).arg("ip");
+            c
+        }
+        None => Command::new("ip"),
+    };
+    let out = command.args(["-d", "link", "show", name]).output().unwrap();
+    assert!(out.status.success(), "ip -d link show {name}: {out:?}");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let at = |key: &str| {
+        let i = words.iter().position(|w| *w == key).unwrap_or_else(|| {
+            panic!("no {key} in {text}");
+        });
+        words[i + 1].to_string()
+    };
+    format!("tx {} rx {}", at("numtxqueues"), at("numrxqueues"))
+}
+
+/// Each end of a pod's veth pair is made with the one queue it ends up
+/// with, on the bridge with hairpin on. (Made with the kernel's default,
+/// a queue per possible CPU, each end was cut down to one after it was
+/// registered, each cut waiting for an RCU grace period, 1-5 ms of the
+/// ADD; and so was the lookup of the new host end.)
+#[test]
+fn a_pods_veth_pair_is_made_with_one_queue_per_end_and_hairpin_on() {
+    let env = Env::new();
+    let uid = create(&env, "queues", &imageless("queues"));
+    wait_until(&env, "queues", "a pod IP", || {
+        let ip = jsonpath(&env, "queues", "{.status.podIP}");
+        (!ip.is_empty()).then_some(ip)
+    });
+    let veth = host_veths(&env).pop().unwrap();
+    assert_eq!(master_of(&veth).as_deref(), Some("pod0"));
+    let hairpin = Path::new("/sys/class/net")
+        .join(&veth)
+        .join("brport/hairpin_mode");
+    assert_eq!(std::fs::read_to_string(hairpin).unwrap().trim(), "1");
+    assert_eq!(queues(None, &veth), "tx 1 rx 1");
+    let netns = env.run_root().join("pods").join(&uid).join("netns");
+    assert_eq!(queues(Some(&netns), "eth0"), "tx 1 rx 1");
+    env.ok(&["delete", "pod", "queues", "--grace-period=0", "--force"]);
+}
