@@ -41,6 +41,12 @@ impl Supervisor {
         let mut seen = self.seen();
         seen.sandbox = Sandbox::Ready;
         for action in decide::decide(&seen, Instant::now()) {
+            // The ADD is over: its result waits for this loop, and the
+            // held inits for the word. The rest start after it, as
+            // without a hold.
+            if self.add_finished() {
+                break;
+            }
             if let Action::Start(i) = action {
                 self.hold_start(i);
             }

@@ -211,6 +211,14 @@ impl Supervisor {
         }
     }
 
+    /// Whether the network's ADD has ended (its result sent, not yet
+    /// taken by the loop).
+    pub(super) fn add_finished(&self) -> bool {
+        self.network
+            .as_ref()
+            .is_some_and(|pending| pending.thread.is_finished())
+    }
+
     /// Stops an ADD still running (a deletion came first), before the
     /// teardown runs DEL.
     pub(super) fn cancel_network(&mut self) {
