@@ -40,7 +40,7 @@ pub struct ContainerConfig {
     /// The descriptor on which the init, its set-up done, waits for the
     /// word to execute the container's program (one byte; the pipe closed
     /// unsaid: it exits without running anything). None: it goes on at
-    /// once. See `PodRuntime::hold_container`.
+    /// once. See `PodRuntime::ready_container`.
     #[serde(default)]
     pub go: Option<i32>,
 }

@@ -1,9 +1,12 @@
 //! Starting one container instance: made ready (its resolved process,
 //! capabilities, mounts, overlay root, cgroup and its init's
 //! configuration), then started ([`PodRuntime::begin_container`]); or
-//! started held ([`PodRuntime::hold_container`]): its init sets all of
-//! it up while the pod's network is made, and executes the container's
-//! program once told to ([`Creating::go`]).
+//! made ready while the pause process starts and started held
+//! ([`PodRuntime::ready_container`], [`PodRuntime::start_ready`]): its
+//! init sets all of it up while the pod's network is made, and executes
+//! the container's program once told to ([`Creating::go`]). A held
+//! `Creating` dropped without the word ends the init before it runs
+//! anything of the container.
 
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -19,55 +22,29 @@ use super::{
 };
 use crate::image::Image;
 
-/// A container instance made ready to start: everything but its process.
+/// A container instance made ready to start: everything but its process
+/// and what names the pause process (whose namespaces it joins), so that
+/// it can be made while the pause process starts
+/// ([`PodRuntime::ready_container`], then [`PodRuntime::start_ready`]).
 #[derive(Debug)]
-struct Prepared {
+pub struct Ready {
     name: String,
     instance: u32,
     image_id: String,
-    /// The pause process whose namespaces the configuration names.
-    pause: i32,
     process: Process,
     /// The bind mounts' sources, handed to the init in this order, with
     /// where each is mounted; the pod's /etc files are opened at the
     /// start (see `container_mounts`).
     sources: Vec<(Option<OwnedFd>, PathBuf, String)>,
     born_in: Vec<PathBuf>,
-    pid_namespace: PidNamespace,
-    /// The init's configuration, serialised.
-    config: Vec<u8>,
+    /// The init's configuration, but for the pause process's namespaces.
+    config: ContainerConfig,
     /// Whether the init waits for the word after its set-up: its go
     /// pipe is inherited after the mounts' sources.
     held: bool,
 }
 
 impl PodRuntime {
-    /// Starts one container instance's init and lets it set everything up
-    /// (its root, mounts, namespaces, pty), but hold before the
-    /// container's identity, seccomp filter and program until
-    /// [`Creating::go`]: made while the pod's network is set up, so that
-    /// once it is, the container's program is a pipe's byte away. A
-    /// `Creating` dropped without the word ends the init before it runs
-    /// anything of the container; [`Creating::finish`] as for any start.
-    pub fn hold_container(
-        &mut self,
-        container: &Container,
-        instance: u32,
-        image: &Image,
-        stdio: Stdio,
-    ) -> Result<Creating, StartError> {
-        // Mounted now, written by the ADD's end (see `write_hosts`).
-        if !self.host_network() {
-            self.open_hosts()?;
-        }
-        let prepared = self.prepare_container(container, instance, image, true)?;
-        let mut creating = self.launch_container(prepared, stdio)?;
-        // Its set-up starts now, not when someone waits for it. A child
-        // that cannot take it failed and says so on its error pipe.
-        let _ = creating.launched.send_config();
-        Ok(creating)
-    }
-
     /// Whether `creating`, held, starts this instance of `container` from
     /// `image` in the running sandbox.
     pub fn fits(
@@ -86,17 +63,24 @@ impl PodRuntime {
     /// Makes one container instance ready to start: its process resolved
     /// (user, capabilities, seccomp programs), its mounts' sources opened,
     /// its overlay directories and cgroup made, its init's configuration
-    /// written out; `held`: its init waits for the word.
-    fn prepare_container(
-        &mut self,
+    /// but for the pause process's namespaces. `held`: its init sets
+    /// everything up (its root, mounts, namespaces, pty) but holds before
+    /// the container's identity, seccomp filter and program until
+    /// [`Creating::go`], so that once the pod's network is set up the
+    /// container's program is a pipe's byte away. Needs no pause process:
+    /// callable while one starts, from any thread.
+    pub fn ready_container(
+        &self,
         container: &Container,
         instance: u32,
         image: &Image,
         held: bool,
-    ) -> Result<Prepared, StartError> {
-        let pause = self
-            .sandbox_pid()
-            .ok_or_else(|| StartError::Runtime("the pod sandbox is not running".into()))?;
+    ) -> Result<Ready, StartError> {
+        // Mounted by a held init, written by the ADD's end (see
+        // `write_hosts`).
+        if held && !self.host_network() {
+            self.open_hosts()?;
+        }
         let tty = container.tty == Some(true);
         let process = self.process(container, image, tty)?;
         let mut sources = Vec::new();
@@ -175,7 +159,8 @@ impl PodRuntime {
             .map(|s| (s.name, s.value))
             .collect();
         let config = ContainerConfig {
-            join: self.pod_namespaces(pause),
+            // The pause process's, named at the start (`start_ready`).
+            join: Vec::new(),
             cgroup_procs: entry.procs_files,
             cgroups: cgroups::HostView::of_host()?,
             rootfs,
@@ -189,31 +174,22 @@ impl PodRuntime {
                 .and_then(|s| s.read_only_root_filesystem)
                 .unwrap_or(false),
             process: process.clone(),
-            user_namespace: range.map(|_| format!("/proc/{pause}/ns/user").into()),
+            user_namespace: None,
             id_base: range.map(|r| r.first),
             // Inherited after the mounts' sources (see `launch_container`).
             go: held.then(|| spawn::INHERITED_FD + sources.len() as i32),
         };
-        let pid_namespace = if self.host_pid() {
-            PidNamespace::Inherit
-        } else if self.shares_pid_namespace() {
-            PidNamespace::Join(format!("/proc/{pause}/ns/pid").into())
-        } else {
-            PidNamespace::New
-        };
         // The binary the init runs from, sealed once per process: made
         // now rather than on the start's path.
         exe::fd()?;
-        Ok(Prepared {
+        Ok(Ready {
             name: container.name.clone(),
             instance,
             image_id: image.id.clone(),
-            pause,
             process,
             sources,
             born_in: entry.thread_files,
-            pid_namespace,
-            config: serde_json::to_vec(&config).map_err(anyhow::Error::from)?,
+            config,
             held,
         })
     }
@@ -222,30 +198,54 @@ impl PodRuntime {
     /// init runs; [`Creating::finish`] waits for the container's program,
     /// so several containers can be set up at once.
     pub fn begin_container(
-        &mut self,
+        &self,
         container: &Container,
         instance: u32,
         image: &Image,
         stdio: Stdio,
     ) -> Result<Creating, StartError> {
-        let prepared = self.prepare_container(container, instance, image, false)?;
-        self.launch_container(prepared, stdio)
+        let ready = self.ready_container(container, instance, image, false)?;
+        self.start_ready(ready, stdio)
     }
 
-    /// Forks the init of a prepared instance, its configuration not sent.
-    fn launch_container(
-        &mut self,
-        mut prepared: Prepared,
-        stdio: Stdio,
-    ) -> Result<Creating, StartError> {
-        let mut source_fds = Vec::with_capacity(prepared.sources.len() + 1);
-        for (fd, source, destination) in std::mem::take(&mut prepared.sources) {
+    /// Forks the init of a ready instance into the running pause
+    /// process's namespaces. A held one is sent its configuration at
+    /// once: its set-up starts now, not when someone waits for it.
+    pub fn start_ready(&self, ready: Ready, stdio: Stdio) -> Result<Creating, StartError> {
+        let pause = self
+            .sandbox_pid()
+            .ok_or_else(|| StartError::Runtime("the pod sandbox is not running".into()))?;
+        let Ready {
+            name,
+            instance,
+            image_id,
+            process,
+            sources,
+            born_in,
+            mut config,
+            held,
+        } = ready;
+        config.join = self.pod_namespaces(pause);
+        // A pod of its own users' (`id_base`) joins the pause's.
+        if config.id_base.is_some() {
+            config.user_namespace = Some(format!("/proc/{pause}/ns/user").into());
+        }
+        let pid_namespace = if self.host_pid() {
+            PidNamespace::Inherit
+        } else if self.shares_pid_namespace() {
+            PidNamespace::Join(format!("/proc/{pause}/ns/pid").into())
+        } else {
+            PidNamespace::New
+        };
+        let config = serde_json::to_vec(&config).map_err(anyhow::Error::from)?;
+        let mut source_fds = Vec::with_capacity(sources.len() + 1);
+        for (fd, source, destination) in sources {
             source_fds.push(match fd {
                 Some(fd) => fd,
                 None => volumes::open_source(&source, &destination)?,
             });
         }
-        let go = if prepared.held {
+        let go = if held {
             let (read, write) =
                 nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("creating the go pipe")?;
             source_fds.push(read);
@@ -253,17 +253,6 @@ impl PodRuntime {
         } else {
             None
         };
-        let Prepared {
-            name,
-            instance,
-            image_id,
-            pause,
-            process,
-            born_in,
-            pid_namespace,
-            config,
-            ..
-        } = prepared;
         let terminal = Terminal::new(stdio)?;
         let launched = spawn::launch_with_fds(
             Reexec {
@@ -279,7 +268,7 @@ impl PodRuntime {
             source_fds,
         )?;
         drop(terminal.child_end);
-        Ok(Creating {
+        let mut creating = Creating {
             launched,
             go,
             run_dir: self.run_dir.clone(),
@@ -289,7 +278,13 @@ impl PodRuntime {
             pause,
             process,
             console: terminal.receiver,
-        })
+        };
+        if held {
+            // A child that cannot take it failed and says so on its
+            // error pipe.
+            let _ = creating.launched.send_config();
+        }
+        Ok(creating)
     }
 
     /// The namespaces a container joins: the pause process's.

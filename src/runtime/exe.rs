@@ -21,7 +21,7 @@
 //! layers), and that nothing reads through this mount.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use anyhow::{Context, Result, anyhow};
 use rustix::fs::{Mode, OFlags};
@@ -40,13 +40,18 @@ static SEALED: OnceLock<OwnedFd> = OnceLock::new();
 /// It is close-on-exec, so the program the child finally runs inherits
 /// nothing.
 pub fn fd() -> Result<RawFd> {
+    if let Some(fd) = SEALED.get() {
+        return Ok(fd.as_raw_fd());
+    }
+    // One thread seals; the others (containers made ready side by side)
+    // wait for its copy rather than mount one each.
+    static SEALING: Mutex<()> = Mutex::new(());
+    let _sealing = SEALING.lock().unwrap_or_else(|e| e.into_inner());
     let fd = match SEALED.get() {
         Some(fd) => fd,
         None => {
             let sealed = seal().context("opening the pod binary through a read-only overlay")?;
-            // Another thread may have won the race: either copy is fine.
-            let _ = SEALED.set(sealed);
-            SEALED.get().expect("set above")
+            SEALED.get_or_init(|| sealed)
         }
     };
     Ok(fd.as_raw_fd())

@@ -10,15 +10,20 @@
 //!    (`store.pod_run_dir(uid)`), the kubelet-format /etc/hosts, hostname,
 //!    resolv.conf, the pod's /dev/shm, volumes, the pod cgroup. Errors here
 //!    are the kubelet's FailedMount / sandbox failures.
-//! 2. [`PodRuntime::start_sandbox`]: the pause process, a direct child of
+//! 2. [`PodRuntime::begin_sandbox`], [`PauseStart::start`] and
+//!    [`PodRuntime::place_sandbox`]: the pause process, a direct child of
 //!    the caller, holding net/ipc/uts (+pid with shareProcessNamespace).
+//!    Its start borrows nothing of the runtime: the first containers are
+//!    made ready meanwhile (step 3).
 //! 3. [`PodRuntime::begin_container`], then [`Creating::finish`]: one
 //!    container process, a direct child of the caller (no helper process
 //!    in between), so the caller `waitpid`s it and reads its exit code or
-//!    signal. What does not need the process (its configuration, mounts'
-//!    sources, directories, cgroup) can be made ready before, while the
-//!    pod's network is set up ([`PodRuntime::prepare_container`]), and
-//!    handed to `begin_container`. `begin_container` returns once the
+//!    signal. What does not need the process or the pause process (its
+//!    configuration, mounts' sources, directories, cgroup) can be made
+//!    ready before, while the pause process starts
+//!    ([`PodRuntime::ready_container`]), and its init forked then
+//!    ([`PodRuntime::start_ready`]), held until [`Creating::go`] while the
+//!    pod's network is set up. `begin_container` returns once the
 //!    child runs; `finish` (blocking, from any thread) once it has
 //!    executed the container's program, so the set-up of several
 //!    containers overlaps. `instance` is
@@ -47,7 +52,7 @@
 //!
 //! Blocking: every call is synchronous and returns quickly; from tokio
 //! run `Creating::finish` off the loop (the supervisor joins a thread of
-//! its own for it: `supervisor::offload`). `start_sandbox` and `exec`
+//! its own for it: `supervisor::offload`). `PauseStart::start` and `exec`
 //! reap children that failed before their exec; never `waitpid(-1)`
 //! concurrently with those (use pidfds or waitpid on known pids).
 //!
@@ -127,6 +132,7 @@ use crate::store::Store;
 use cgroups::{Cgroup, Layout};
 use config::Process;
 
+pub use container::Ready;
 pub use pod_files::refresh_volumes;
 
 /// The standard streams given to a container or exec'd process.
@@ -155,7 +161,7 @@ pub enum Stdio {
 #[must_use = "finish() says whether the container started"]
 pub struct Creating {
     launched: spawn::Launched,
-    /// The word the held init waits for (see `PodRuntime::hold_container`).
+    /// The word the held init waits for (see `PodRuntime::ready_container`).
     go: Option<std::fs::File>,
     run_dir: PathBuf,
     name: String,
@@ -283,6 +289,48 @@ pub struct PodRuntime {
     /// The socket its pause process keeps the terminals in, in a pod with
     /// a `tty: true` container (see [`kept_ttys`]).
     kept_ttys: Option<kept_ttys::KeptTtys>,
+}
+
+/// A pause process ready to start ([`PodRuntime::begin_sandbox`]).
+pub struct PauseStart {
+    spec: sandbox::SandboxSpec,
+    entry: cgroups::Entry,
+    /// The pod's user namespace, which the pause process holds once
+    /// started.
+    user: Option<OwnedFd>,
+    kept: Option<kept_ttys::KeptTtys>,
+    /// The terminals' socket's ends the pause process holds.
+    ends: Vec<OwnedFd>,
+}
+
+impl PauseStart {
+    /// Starts the pause process; it has executed its program when this
+    /// returns. For [`PodRuntime::place_sandbox`].
+    pub fn start(self) -> Result<StartedPause> {
+        let PauseStart {
+            spec,
+            entry,
+            user,
+            kept,
+            ends,
+        } = self;
+        let pid = sandbox::start(
+            &spec,
+            entry.thread_files.clone(),
+            user.as_ref().map(|fd| fd.as_fd()),
+            ends,
+        )?;
+        // The pause process holds the namespace from now on.
+        drop(user);
+        Ok(StartedPause { pid, entry, kept })
+    }
+}
+
+/// A pause process started, not yet placed ([`PodRuntime::place_sandbox`]).
+pub struct StartedPause {
+    pid: i32,
+    entry: cgroups::Entry,
+    kept: Option<kept_ttys::KeptTtys>,
 }
 
 impl PodRuntime {
@@ -500,8 +548,13 @@ impl PodRuntime {
             .join(instance.to_string())
     }
 
-    /// Starts the pause process. Returns its pid (a child of the caller).
-    pub fn start_sandbox(&mut self) -> Result<Started> {
+    /// What starting the pause process needs of the runtime (its cgroup,
+    /// the pod's user namespace, the terminals' socket), made; the start
+    /// itself ([`PauseStart::start`]) borrows nothing of it, so that the
+    /// pod's first containers are made ready meanwhile
+    /// ([`PodRuntime::ready_container`]). Then
+    /// [`PodRuntime::place_sandbox`].
+    pub fn begin_sandbox(&mut self) -> Result<PauseStart> {
         let spec = sandbox::SandboxSpec {
             hostname: etc::hostname(&self.pod),
             network: !self.host_network(),
@@ -531,15 +584,20 @@ impl PodRuntime {
             }
             false => (None, Vec::new()),
         };
-        let pid = sandbox::start(
-            &spec,
-            entry.thread_files,
-            user.as_ref().map(|fd| fd.as_fd()),
+        Ok(PauseStart {
+            spec,
+            entry,
+            user,
+            kept,
             ends,
-        )?;
+        })
+    }
+
+    /// Places the pause process that `start` started: in its cgroups (v2)
+    /// and in its record. One that cannot be placed is killed and reaped.
+    pub fn place_sandbox(&mut self, pause: StartedPause) -> Result<Started> {
+        let StartedPause { pid, entry, kept } = pause;
         self.kept_ttys = kept;
-        // The pause process holds the namespace from now on.
-        drop(user);
         let joined = entry.procs_files.iter().try_for_each(|file| {
             std::fs::write(file, pid.to_string())
                 .with_context(|| format!("writing {}", file.display()))
@@ -563,7 +621,7 @@ impl PodRuntime {
     }
 
     /// Forgets a pause process that died, and removes its cgroup, so that
-    /// [`PodRuntime::start_sandbox`] starts a new one (the kubelet's new
+    /// [`PodRuntime::begin_sandbox`] starts a new one (the kubelet's new
     /// sandbox). The containers that joined it are the caller's to have
     /// stopped first.
     pub fn forget_sandbox(&mut self) -> Result<()> {

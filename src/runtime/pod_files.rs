@@ -110,7 +110,7 @@ impl PodRuntime {
     /// gave it some (the kubelet writes it with the pod IPs); again for a
     /// sandbox made anew. In place, the same file truncated and written:
     /// the inits held during the ADD have it mounted already
-    /// (`hold_container`), and their programs, which run after this,
+    /// (`ready_container`), and their programs, which run after this,
     /// read what is written here. No program of the pod runs meanwhile.
     pub fn write_hosts(&self, pod_ips: &[String]) -> Result<()> {
         use std::io::Write;

@@ -1,29 +1,59 @@
 //! The containers the pod starts first, set up while the network's ADD
 //! runs: each one's init is forked and makes the container's root,
 //! mounts and namespaces, then waits for the word before the container's
-//! identity, seccomp filter and program (`PodRuntime::hold_container`).
-//! The ADD runs on a thread of its own and the loop would only wait for
-//! it; once it succeeds, each start is the word and the wait for the
-//! program's exec. No program of the pod runs before the ADD succeeded
-//! (the sandbox is ready before any container starts, as for the
-//! kubelet): a failed ADD, a deletion or a new sandbox ends the held
-//! inits unsaid. No event or status tells of it: the starts themselves
-//! happen when they did, in the decision's order, and a container whose
-//! image must be pulled is not held.
+//! identity, seccomp filter and program (`PodRuntime::ready_container`).
+//! What needs no pause process (overlay directories, cgroup, the init's
+//! configuration) is made while the pause process starts, each container
+//! on a thread of its own; the inits are forked once it runs, beside the
+//! ADD's thread. Once the ADD succeeds, each start is the word and the
+//! wait for the program's exec. No program of the pod runs before the
+//! ADD succeeded (the sandbox is ready before any container starts, as
+//! for the kubelet): a failed ADD, a deletion or a new sandbox ends the
+//! held inits unsaid. No event or status tells of it: the starts
+//! themselves happen when they did, in the decision's order, and a
+//! container whose image must be pulled is not held.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Instant;
 
+use anyhow::Result;
 use k8s_openapi::api::core::v1::Container;
 use tokio::sync::oneshot;
 
 use crate::image::{Image, PullPolicy};
-use crate::runtime::Creating;
+use crate::runtime::{Creating, PodRuntime, Ready, StartedPause, Stdio};
 use crate::supervisor::reaper::Exit;
 use crate::supervisor::stdio::{self, Ends};
 
 use super::Supervisor;
 use super::decide::{self, Action, Sandbox};
 use super::start::pull_policy;
+
+/// A container to hold: what makes it ready ([`PodRuntime::ready_container`]),
+/// and what its start takes then.
+struct Hold {
+    make: Make,
+    /// Its slot.
+    i: usize,
+    stdio: Stdio,
+    ends: Ends,
+}
+
+/// What makes a container ready, moved to the thread that does it.
+struct Make {
+    spec: Container,
+    instance: u32,
+    image: Image,
+}
+
+/// A container made ready to be held ([`Supervisor::hold_readied`]).
+pub(super) struct Readied {
+    i: usize,
+    stdio: Stdio,
+    ends: Ends,
+    ready: Ready,
+}
 
 /// A container's init, set up and waiting for the word.
 pub(super) struct Held {
@@ -35,54 +65,49 @@ pub(super) struct Held {
 }
 
 impl Supervisor {
-    /// Holds the containers the decision starts once the sandbox is
-    /// ready (the first init container, or the app containers).
-    pub(super) fn hold_first_starts(&mut self) {
-        let mut seen = self.seen();
-        seen.sandbox = Sandbox::Ready;
-        for action in decide::decide(&seen, Instant::now()) {
-            // The ADD is over: its result waits for this loop, and the
-            // held inits for the word. The rest start after it, as
-            // without a hold.
-            if self.add_finished() {
-                break;
-            }
-            if let Action::Start(i) = action {
-                self.hold_start(i);
-            }
-        }
+    /// Starts the pod's pause process while the containers the decision
+    /// starts first are made ready beside it, each on a thread of its
+    /// own: their overlay directories, cgroups and configurations need no
+    /// pause process, only their forks do ([`Supervisor::hold_readied`]).
+    pub(super) fn start_pause(
+        &mut self,
+        rt: &Rc<RefCell<PodRuntime>>,
+    ) -> Result<(StartedPause, Vec<Readied>)> {
+        let holds = self.first_holds();
+        let pause = rt.borrow_mut().begin_sandbox()?;
+        let (started, readied) = ready_beside(&rt.borrow(), holds, || pause.start());
+        Ok((started?, readied))
     }
 
-    /// Forks container `i`'s first instance held, if its image is here
-    /// and used as it is. A failure is dropped: the start begins it again
-    /// and reports what fails then, as it always did.
-    fn hold_start(&mut self, i: usize) {
+    /// Holds the containers the decision starts once the sandbox is
+    /// ready (the first init container, or the app containers) and that
+    /// are not held yet, made ready side by side.
+    pub(super) fn hold_first_starts(&mut self) {
         let Some(rt) = self.runtime.clone() else {
             return;
         };
-        let slot = &self.slots[i];
-        // (A retried ADD holds them again: the first one's were ended.)
-        if self.held.contains_key(&i)
-            || slot.started_once
-            || pull_policy(&slot.spec) == PullPolicy::Always
-        {
+        let holds = self.first_holds();
+        if holds.is_empty() {
             return;
         }
-        let reference = slot.spec.image.clone().unwrap_or_default();
-        let Ok(Some(image)) = self.images.resolve(&reference) else {
-            return;
-        };
-        let instance = slot.status.restart_count.max(0) as u32;
-        // Found here: the start does not look it up again.
-        self.slots[i].image = Some(image.clone());
-        let spec = &self.slots[i].spec;
-        let Ok((stdio, ends)) = stdio::open(spec) else {
-            return;
-        };
-        let held = rt
-            .borrow_mut()
-            .hold_container(spec, instance, &image, stdio);
-        if let Ok(creating) = held {
+        let ((), readied) = ready_beside(&rt.borrow(), holds, || ());
+        self.hold_readied(&rt, readied);
+    }
+
+    /// Forks the readied containers' inits into the running pause
+    /// process's namespaces, held. A failure is dropped: the start begins
+    /// it again and reports what fails then, as it always did.
+    pub(super) fn hold_readied(&mut self, rt: &Rc<RefCell<PodRuntime>>, readied: Vec<Readied>) {
+        for Readied {
+            i,
+            stdio,
+            ends,
+            ready,
+        } in readied
+        {
+            let Ok(creating) = rt.borrow().start_ready(ready, stdio) else {
+                continue;
+            };
             // In the same synchronous stretch as the fork: its exit
             // cannot be collected unseen.
             let exited = self.reaper.wait(creating.pid());
@@ -95,6 +120,50 @@ impl Supervisor {
                 },
             );
         }
+    }
+
+    /// The containers the decision starts once the sandbox is ready, to
+    /// hold.
+    fn first_holds(&mut self) -> Vec<Hold> {
+        let mut seen = self.seen();
+        seen.sandbox = Sandbox::Ready;
+        decide::decide(&seen, Instant::now())
+            .into_iter()
+            .filter_map(|action| match action {
+                Action::Start(i) => self.hold_of(i),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What holding container `i`'s first instance needs, if its image
+    /// is here and used as it is.
+    fn hold_of(&mut self, i: usize) -> Option<Hold> {
+        let slot = &self.slots[i];
+        // (A retried ADD holds them again: the first one's were ended.)
+        if self.held.contains_key(&i)
+            || slot.started_once
+            || pull_policy(&slot.spec) == PullPolicy::Always
+        {
+            return None;
+        }
+        let reference = slot.spec.image.clone().unwrap_or_default();
+        let image = self.images.resolve(&reference).ok()??;
+        let instance = slot.status.restart_count.max(0) as u32;
+        // Found here: the start does not look it up again.
+        self.slots[i].image = Some(image.clone());
+        let spec = self.slots[i].spec.clone();
+        let (stdio, ends) = stdio::open(&spec).ok()?;
+        Some(Hold {
+            make: Make {
+                spec,
+                instance,
+                image,
+            },
+            i,
+            stdio,
+            ends,
+        })
     }
 
     /// Container `i`'s held init, if it was made for this instance of
@@ -144,4 +213,47 @@ fn end_held(held: Held) {
     // cgroup are made again by the next start (or go with the pod).
     drop(exited);
     drop(creating);
+}
+
+/// Makes the holds' containers ready, each on a thread of its own, while
+/// `meanwhile` runs on this one; those that could not be made are left
+/// out (their start makes them again).
+fn ready_beside<T>(
+    rt: &PodRuntime,
+    holds: Vec<Hold>,
+    meanwhile: impl FnOnce() -> T,
+) -> (T, Vec<Readied>) {
+    std::thread::scope(|scope| {
+        let making: Vec<_> = holds
+            .into_iter()
+            .map(|hold| {
+                let Hold {
+                    make,
+                    i,
+                    stdio,
+                    ends,
+                } = hold;
+                let thread = std::thread::Builder::new()
+                    .name("pod-prepare".into())
+                    .spawn_scoped(scope, move || {
+                        rt.ready_container(&make.spec, make.instance, &make.image, true)
+                    });
+                (i, stdio, ends, thread)
+            })
+            .collect();
+        let value = meanwhile();
+        let readied = making
+            .into_iter()
+            .filter_map(|(i, stdio, ends, thread)| {
+                let ready = thread.ok()?.join().ok()?.ok()?;
+                Some(Readied {
+                    i,
+                    stdio,
+                    ends,
+                    ready,
+                })
+            })
+            .collect();
+        (value, readied)
+    })
 }

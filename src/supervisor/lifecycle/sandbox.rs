@@ -91,10 +91,13 @@ impl Supervisor {
         }
         let rt = self.runtime.clone().expect("prepared");
         let running = rt.borrow().sandbox_pid();
+        let mut readied = Vec::new();
         let pause = match running {
             Some(pid) => pid,
             None => {
-                let started = rt.borrow_mut().start_sandbox()?;
+                let (started, made) = self.start_pause(&rt)?;
+                readied = made;
+                let started = rt.borrow_mut().place_sandbox(started)?;
                 if let Some(p) = Process::of(started.pid) {
                     self.processes.insert(PAUSE_PROCESS.into(), p);
                     self.write_processes();
@@ -116,6 +119,7 @@ impl Supervisor {
         if self.spec.host_network == Some(true) {
             // The host's namespace: no CNI call.
             self.netns = Some(NetNs::start(None)?);
+            self.hold_readied(&rt, readied);
             return Ok(true);
         }
         let network = self.node_config.network.clone();
@@ -131,6 +135,8 @@ impl Supervisor {
             })
             .context("starting the network thread")?;
         self.network = Some(PendingNetwork { cancel, thread });
+        // Forked once the ADD runs: they set themselves up beside it.
+        self.hold_readied(&rt, readied);
         Ok(false)
     }
 
@@ -209,14 +215,6 @@ impl Supervisor {
         {
             eprintln!("pod-supervisor: removing the dead sandbox: {e:#}");
         }
-    }
-
-    /// Whether the network's ADD has ended (its result sent, not yet
-    /// taken by the loop).
-    pub(super) fn add_finished(&self) -> bool {
-        self.network
-            .as_ref()
-            .is_some_and(|pending| pending.thread.is_finished())
     }
 
     /// Stops an ADD still running (a deletion came first), before the

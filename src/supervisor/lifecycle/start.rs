@@ -274,9 +274,7 @@ impl Supervisor {
                 return None;
             }
         };
-        let begun = rt
-            .borrow_mut()
-            .begin_container(spec, instance, image, stdio);
+        let begun = rt.borrow().begin_container(spec, instance, image, stdio);
         let creating = match begun {
             Ok(c) => c,
             Err(e @ (StartError::Config(_) | StartError::Create(_))) => {
