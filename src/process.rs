@@ -9,6 +9,7 @@
 
 use std::io;
 
+pub mod after_exit;
 pub mod signal_pipe;
 
 /// Sends `signal` to the process `pid`; a pid of 0 or below is refused.

@@ -241,3 +241,116 @@ fn waits_on_a_pod_are_woken_by_its_create_its_status_and_its_deletion() {
         )
     );
 }
+
+/// `pod wait` exits before its inotify instance is released: the release
+/// waits for the kernel (a grace period, above 10 ms under load) and a
+/// process's exit waits for its last closes, so the command leaves the
+/// instance to a child that holds it alone and ends by itself. Traced, so
+/// that the order is certain: the child is held at its start (a traced
+/// child stops before it runs) until the command has exited and its
+/// output has ended, and only then let go.
+#[test]
+fn a_wait_exits_before_its_inotify_instance_is_released() {
+    use std::io::Read as _;
+    use std::os::unix::process::CommandExt as _;
+
+    let env = Env::new();
+    let file = env.manifest("cm.yaml", CONFIGMAP);
+    env.ok(&["create", "-f", file.to_str().unwrap()]);
+    let mut cmd = env.pod();
+    cmd.args(["wait", "configmap/settings", "--for=create"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: ptrace(2) only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    #[expect(
+        clippy::zombie_processes,
+        reason = "reaped by the tracer's waitpid below, which std cannot see"
+    )]
+    let mut wait = cmd.spawn().expect("running pod wait");
+    let pid = wait.id() as i32;
+    let traced = |pid: i32| -> i32 {
+        let mut status = 0;
+        // SAFETY: waitpid on a process this thread traces.
+        let got = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        assert_eq!(got, pid, "{}", std::io::Error::last_os_error());
+        status
+    };
+    let resume = |pid: i32, signal: i32| {
+        // SAFETY: ptrace(2) on a stopped tracee of this thread.
+        let rc = unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, signal) };
+        assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    };
+    // Stopped at its exec: every process it makes is traced from here.
+    let status = traced(pid);
+    assert!(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP);
+    let options = libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK;
+    // SAFETY: as above.
+    assert_eq!(
+        unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, options) },
+        0
+    );
+    resume(pid, 0);
+    let mut made = Vec::new();
+    let code = loop {
+        let status = traced(pid);
+        if libc::WIFEXITED(status) {
+            break libc::WEXITSTATUS(status);
+        }
+        assert!(libc::WIFSTOPPED(status), "pod wait died: {status:#x}");
+        if status >> 16 != 0 {
+            // A fork, vfork or clone event: the new process's pid.
+            let mut new: libc::c_ulong = 0;
+            // SAFETY: as above, with a place for the message.
+            unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut new) };
+            made.push(new as i32);
+            resume(pid, 0);
+        } else {
+            resume(pid, libc::WSTOPSIG(status));
+        }
+    };
+    let [closer] = made[..] else {
+        panic!("pod wait exited leaving no process to close its inotify instance: made {made:?}");
+    };
+    // The command has exited; its child, held at its start, still has the
+    // instance, and nothing else (no pipe of the caller's, no lock).
+    let status = traced(closer);
+    assert!(libc::WIFSTOPPED(status), "{status:#x}");
+    let held: Vec<String> = std::fs::read_dir(format!("/proc/{closer}/fd"))
+        .unwrap()
+        .map(|e| {
+            let link = std::fs::read_link(e.unwrap().path()).unwrap();
+            link.to_string_lossy().into_owned()
+        })
+        .collect();
+    assert_eq!(held, ["anon_inode:inotify"]);
+    let (mut out, mut err) = (String::new(), String::new());
+    wait.stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    wait.stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(
+        (code, out.as_str(), err.as_str()),
+        (0, "configmap/settings condition met\n", "")
+    );
+    // Let go, it ends by itself.
+    resume(closer, 0);
+    let status = traced(closer);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "{status:#x}"
+    );
+}

@@ -71,6 +71,12 @@ pub fn run(global: &GlobalArgs, args: Args) -> Result<()> {
                 .context("following the state directory's changes")?;
         }
     }
+    // The answer is out; the exit would still wait for the kernel to
+    // release the inotify instance (a grace period, above 10 ms under
+    // load), and so would whoever waits for this command.
+    if let Some(instance) = follower.into_instance() {
+        crate::process::after_exit::close_after_exit(instance);
+    }
     Ok(())
 }
 

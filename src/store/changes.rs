@@ -301,6 +301,13 @@ impl Follower {
         }
     }
 
+    /// Ends the following, giving up the inotify instance (none when the
+    /// kernel gave none): for a command that has it closed after its exit
+    /// (`process::after_exit`), as its last close waits on the kernel.
+    pub fn into_instance(self) -> Option<OwnedFd> {
+        self.changes.map(|changes| changes.fd)
+    }
+
     /// Returns once a change of the followed objects came, after the
     /// recheck period without one, or after `limit`.
     pub fn wait(&mut self, limit: Duration) -> io::Result<()> {
