@@ -161,7 +161,11 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
         // A node configuration the kubelet would not start with fails the
         // pod's creation here, before anything of it exists. Read once:
         // as the kubelet's, it holds for the supervisor's life (the
-        // pressure check alone follows later edits of the file).
+        // pressure check alone follows later edits of the file, from
+        // the modification time it had before this read).
+        let node_config_stamp = fs::metadata(store.node_config_path())
+            .and_then(|m| m.modified())
+            .ok();
         let node_config = crate::node::config::NodeConfig::of(&store)?;
         let pod = match store.get(crate::api::Kind::Pod, &args.namespace, &args.name)? {
             Some(crate::api::Object::Pod(p)) if p.metadata.uid.as_deref() == Some(&args.uid) => *p,
@@ -183,11 +187,18 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
         .with_context(|| format!("binding {}", socket_path.display()))?;
         fs::set_permissions(&socket_path, fs::Permissions::from_mode(0o600))?;
         listener.set_nonblocking(true)?;
-        Ok(Some((store, node_config, pod, records, listener, claim)))
+        Ok(Some((
+            store,
+            (node_config, node_config_stamp),
+            pod,
+            records,
+            listener,
+            claim,
+        )))
     })();
     // `_claim` lives until the pod is done: its lock is how others tell
     // that this supervisor runs (see `store::record`).
-    let (store, node_config, pod, records, listener, _claim) = match prepared {
+    let (store, (node_config, node_config_stamp), pod, records, listener, _claim) = match prepared {
         Ok(Some(p)) => p,
         // Another supervisor has the pod (started at the same moment by
         // another command): it is supervised, which is what was asked.
@@ -213,6 +224,7 @@ fn supervise(args: Args, scheduling: Scheduling) -> Result<()> {
         super::lifecycle::run(
             store,
             node_config,
+            node_config_stamp,
             pod,
             records,
             listener,

@@ -41,7 +41,7 @@ use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener as StdUnixListener;
 use std::rc::Rc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{Pod, PodSpec, PodStatus};
@@ -219,6 +219,7 @@ struct Supervisor {
 pub async fn run(
     store: Store,
     node_config: NodeConfig,
+    node_config_stamp: Option<SystemTime>,
     pod: Pod,
     records: Records,
     listener: StdUnixListener,
@@ -234,7 +235,15 @@ pub async fn run(
     accept(listener, tx.clone())?;
     let check = tx.clone();
     tokio::task::spawn_local(async move {
-        let mut every = tokio::time::interval(Duration::from_secs(2));
+        // The first check a second from now, not at once: at once it came
+        // in the middle of the pod's start (the node's files read, and
+        // the memory the start still used given back, its code unmapped
+        // and faulted in again a moment later), while what it looks at
+        // was just looked at by the start itself. A second is after the
+        // start of a pod whose image is there, and before a measure of
+        // the pod's memory taken once it runs.
+        let first = tokio::time::Instant::now() + Duration::from_secs(1);
+        let mut every = tokio::time::interval_at(first, Duration::from_secs(2));
         loop {
             every.tick().await;
             if check.send(Msg::Check).is_err() {
@@ -247,6 +256,7 @@ pub async fn run(
     let mut sup = Supervisor::new(
         store,
         node_config,
+        node_config_stamp,
         pod,
         records,
         settings,
@@ -398,6 +408,7 @@ impl Supervisor {
     fn new(
         store: Store,
         node_config: NodeConfig,
+        node_config_stamp: Option<SystemTime>,
         pod: Pod,
         records: Records,
         settings: Settings,
@@ -443,6 +454,7 @@ impl Supervisor {
             slots.push(Slot::new(c, Role::App, app_reason, settings));
         }
         resume_counts(&store, &pod, &mut slots);
+        let pressure = pressure::PressureWatch::seeded(node_config_stamp, node_config.clone());
         Ok(Supervisor {
             store,
             node_config,
@@ -479,7 +491,7 @@ impl Supervisor {
             status_writer: StatusWriter::default(),
             processes: BTreeMap::new(),
             rejected: None,
-            pressure: pressure::PressureWatch::default(),
+            pressure,
             evicted: None,
             node_name: node,
             taint_watch: evict::TaintWatch::default(),

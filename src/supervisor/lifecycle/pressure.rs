@@ -36,6 +36,18 @@ pub(super) struct PressureWatch {
     config: Option<(Option<SystemTime>, NodeConfig)>,
 }
 
+impl PressureWatch {
+    /// The node configuration the supervisor started with, read when its
+    /// file had the modification time `stamp`: the first look reads the
+    /// file again only if it changed since.
+    pub(super) fn seeded(stamp: Option<SystemTime>, config: NodeConfig) -> PressureWatch {
+        PressureWatch {
+            last: None,
+            config: Some((stamp, config)),
+        }
+    }
+}
+
 impl Supervisor {
     /// Looks at the node's pressure once per monitoring period and evicts
     /// this pod if it is the one to go.
