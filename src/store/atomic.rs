@@ -5,7 +5,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Replaces `path` with `bytes` so that readers see either the old or the
 /// new content, never a mix, even across a crash. The file is 0600 from
@@ -39,30 +39,90 @@ pub fn write_volatile_existing(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_file(path, bytes, false, 0o644)
 }
 
-/// As [`write_atomic`], into a directory that must exist (NotFound
-/// otherwise): the supervisor's status writer, whose write may come after
-/// the pod's record was removed, must not make its directory again.
-///
-/// The file it replaced comes back still open (unlinked), for the caller
-/// to close when nothing more urgent waits: its blocks are freed at that
-/// close, not inside the rename. On ext4 mounted `discard` without a
-/// journal (this machine's root disk) freeing blocks discards them
-/// synchronously, 2 to 5 ms, which the rename spent before the new status
-/// could be read: on the path of every container's Running.
-///
-/// The replaced record is opened as readers open records: whatever stands
-/// in its place that is not a regular file (a FIFO, which a plain open
-/// would wait on until something wrote to it) is not held, and the rename
-/// replaces it.
-pub fn write_atomic_in_place(path: &Path, bytes: &[u8]) -> io::Result<Option<File>> {
-    let (replaced, dir) = write_atomic_in_place_sync_later(path, bytes)?;
-    dir.sync()?;
-    Ok(replaced)
+/// `bytes` written and synced beside a record, under a temporary name,
+/// and not yet in its place: [`Synced::put_in_place`] shows it to readers
+/// with a rename alone, the disk's waits already behind it. An atomic
+/// write in two steps, so that the writing (and its fsync) can come
+/// before the moment the record must read it: the supervisor's status
+/// writer writes the status it expects next while it waits for it.
+#[derive(Debug)]
+pub struct Synced {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+/// Writes `bytes` (0600, synced) to a temporary file beside `path`, named
+/// apart by `tag` from the other temporary files of this process beside
+/// it, in a directory that must exist (NotFound otherwise): the
+/// supervisor's status writer, whose write may come after the pod's
+/// record was removed, must not make its directory again.
+pub fn write_synced_beside(path: &Path, tag: &str, bytes: &[u8]) -> io::Result<Synced> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("state");
+    let tmp = dir.join(format!(".{file_name}.{}.{tag}.tmp", std::process::id()));
+    let written = (|| {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    match written {
+        Ok(()) => Ok(Synced {
+            tmp,
+            path: path.to_path_buf(),
+        }),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+impl Synced {
+    /// The record it is to replace.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames it over its record; the rename is durable once the
+    /// directory is synced, which is the caller's.
+    ///
+    /// The record it replaced comes back still open (unlinked), for the
+    /// caller to close when nothing more urgent waits: its blocks are
+    /// freed at that close, not inside the rename. On ext4 mounted
+    /// `discard` without a journal (this machine's root disk) freeing
+    /// blocks discards them synchronously, 2 to 5 ms, which the rename
+    /// spent before the new status could be read: on the path of every
+    /// container's Running.
+    ///
+    /// The replaced record is opened as readers open records: whatever
+    /// stands in its place that is not a regular file (a FIFO, which a
+    /// plain open would wait on until something wrote to it) is not held,
+    /// and the rename replaces it.
+    pub fn put_in_place(self) -> io::Result<Option<File>> {
+        let replaced = super::read::open_regular(&self.path).ok();
+        match fs::rename(&self.tmp, &self.path) {
+            Ok(()) => Ok(replaced),
+            Err(e) => {
+                self.discard();
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes it: it is not to be shown.
+    pub fn discard(self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
 }
 
 /// Closes a record that a write replaced, off the caller's path: on a
 /// thread of its own, so that freeing its blocks (a synchronous discard
-/// on a disk mounted `discard`, see [`write_atomic_in_place`]) overlaps
+/// on a disk mounted `discard`, see [`Synced::put_in_place`]) overlaps
 /// what the caller does next instead of coming before it.
 pub fn close_later(replaced: Option<File>) {
     let Some(file) = replaced else { return };
@@ -74,7 +134,8 @@ pub fn close_later(replaced: Option<File>) {
         .spawn(move || drop(file));
 }
 
-/// As [`write_atomic_in_place`], with the last step, the fsync of the
+/// As [`write_synced_beside`] and [`Synced::put_in_place`] in one go, with
+/// the replaced record held as there, and the last step, the fsync of the
 /// directory that makes the rename durable, left to the caller: the
 /// directory comes back open for it. `create` starts a pod's supervisor
 /// in between (the binding it wrote is what the supervisor reads), so the
@@ -198,6 +259,11 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "state files are root's alone");
+    }
+
+    /// Written beside and put in place at once: the record it replaced.
+    fn write_atomic_in_place(path: &Path, bytes: &[u8]) -> io::Result<Option<File>> {
+        write_synced_beside(path, "test", bytes)?.put_in_place()
     }
 
     #[test]

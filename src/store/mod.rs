@@ -69,7 +69,7 @@ pub mod restarted;
 pub mod version;
 
 pub use atomic::{
-    DirSync, write_atomic, write_atomic_in_place, write_volatile, write_volatile_existing,
+    DirSync, Synced, write_atomic, write_synced_beside, write_volatile, write_volatile_existing,
     write_volatile_private,
 };
 pub use container_id::container_id;

@@ -49,7 +49,7 @@ impl Store {
     /// The pod's status record as [`Store::write_pod_status`] writes it,
     /// and where: for a writer that writes it apart from its caller (the
     /// supervisor's, `supervisor::status_writer`), with
-    /// [`write_atomic_in_place`].
+    /// [`write_synced_beside`](crate::store::write_synced_beside).
     pub fn pod_status_record(
         &self,
         namespace: &str,

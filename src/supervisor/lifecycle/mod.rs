@@ -189,6 +189,8 @@ struct Supervisor {
     status_due: bool,
     /// Writes it apart from the loop (see `status_writer`).
     status_writer: StatusWriter,
+    /// The status writer was told what status to expect (`expect_status`).
+    expecting: bool,
     processes: BTreeMap<String, Process>,
     /// The kubelet's admission refused the pod: nothing of it runs.
     rejected: Option<crate::node::admission::Rejection>,
@@ -286,6 +288,7 @@ pub async fn run(
         // replaces this one finds the back-off of every wait it reads.
         sup.record_backoffs();
         sup.flush_status();
+        sup.expect_status();
         if sup.ready_to_finish() {
             sup.status_writer.settle();
             sup.finish().await;
@@ -489,6 +492,7 @@ impl Supervisor {
             last_status: None,
             status_due: false,
             status_writer: StatusWriter::default(),
+            expecting: false,
             processes: BTreeMap::new(),
             rejected: None,
             pressure,

@@ -179,6 +179,67 @@ impl Supervisor {
         }
         self.last_status = Some(status);
     }
+
+    /// Tells the status writer the status that follows once the programs
+    /// of the containers being created are executed (the end of a pod's
+    /// start), for it to write it ahead: handed over then, it reads at
+    /// once (see `status_writer`).
+    pub(super) fn expect_status(&mut self) {
+        let creating = self
+            .slots
+            .iter()
+            .any(|s| matches!(s.phase(), Phase::Creating(_)) && !s.has_post_start());
+        if !creating && !self.expecting {
+            return;
+        }
+        let expected = match self.expected_status() {
+            Some(status) if !self.stage.detached() && !self.torn_down => self
+                .store
+                .pod_status_record(&self.namespace, &self.name, &status)
+                .ok(),
+            _ => None,
+        };
+        self.expecting = expected.is_some();
+        self.status_writer.expect(expected);
+    }
+
+    /// The status once every container being created (and without a
+    /// postStart hook, which holds it in Waiting) runs, as `created` and
+    /// `became_running` will show it, started now.
+    fn expected_status(&mut self) -> Option<PodStatus> {
+        let now = crate::duration::now();
+        let uid = self.uid.clone();
+        let mut before = Vec::new();
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let Phase::Creating(creation) = slot.phase() else {
+                continue;
+            };
+            let Some(io) = &creation.io else { continue };
+            if slot.has_post_start() {
+                continue;
+            }
+            let container_id = crate::store::container_id(&uid, &slot.spec.name, creation.instance);
+            let image = io.image.clone();
+            before.push((i, slot.status.clone()));
+            super::start::show_created(&mut slot.status, container_id, &image);
+            slot.status.state = Some(super::start::running_since(now));
+            let gate = super::probes::on_running(super::probes::Probes::of(&slot.spec));
+            slot.status.started = Some(gate.started);
+            slot.status.ready = gate.ready;
+        }
+        if before.is_empty() {
+            return None;
+        }
+        // `status` sets the conditions' times: they are put back as they
+        // were, with the containers.
+        let conditions = self.conditions.clone();
+        let expected = self.status();
+        self.conditions = conditions;
+        for (i, status) in before {
+            self.slots[i].status = status;
+        }
+        Some(expected)
+    }
 }
 
 /// A container as the pod's conditions read it.

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use k8s_openapi::api::core::v1::{
-    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated,
+    Container, ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::Timestamp;
 use tokio::sync::oneshot;
 
 use crate::duration::go_string;
@@ -51,6 +52,23 @@ fn pulled_message(reference: &str, took: Duration, size: u64) -> String {
     format!(
         "Successfully pulled image {reference:?} in {took} ({took} including waiting). Image size: {size} bytes."
     )
+}
+
+/// A container's status once its program is executed: its id and image.
+pub(super) fn show_created(status: &mut ContainerStatus, container_id: String, image: &Image) {
+    status.container_id = Some(container_id);
+    status.image = image.name.clone();
+    status.image_id = image_id(image);
+}
+
+/// The state of a container running since `started_at`.
+pub(super) fn running_since(started_at: Timestamp) -> ContainerState {
+    ContainerState {
+        running: Some(ContainerStateRunning {
+            started_at: Some(Time(started_at)),
+        }),
+        ..Default::default()
+    }
 }
 
 /// imageID as the kubelet shows it: `<repository>@<manifest digest>`.
@@ -385,9 +403,7 @@ impl Supervisor {
         );
         let closed = self.stdin_closed(i);
         let slot = &mut self.slots[i];
-        slot.status.container_id = Some(container_id.clone());
-        slot.status.image = image.name.clone();
-        slot.status.image_id = image_id(&image);
+        show_created(&mut slot.status, container_id.clone(), &image);
         let live = Live {
             pid,
             instance,
@@ -478,12 +494,7 @@ impl Supervisor {
             return;
         }
         let Some(live) = slot.live() else { return };
-        slot.status.state = Some(ContainerState {
-            running: Some(ContainerStateRunning {
-                started_at: Some(Time(live.started_at)),
-            }),
-            ..Default::default()
-        });
+        slot.status.state = Some(running_since(live.started_at));
         let gate = probes::on_running(probes::Probes::of(&slot.spec));
         self.gate(i, gate);
     }
