@@ -93,7 +93,7 @@ mod console;
 mod container;
 pub mod dns;
 mod etc;
-mod exe;
+pub(crate) mod exe;
 mod exec;
 mod identity;
 pub(crate) mod init;

@@ -7,4 +7,5 @@ mod common;
 mod layers;
 mod network_check;
 mod procfs;
+mod sealed;
 mod unpack;
