@@ -18,6 +18,15 @@
 //! in its root is freed by that pod's DEL without touching an index
 //! entry another pod has since been given (an entry is removed only once
 //! the lease it points to is gone).
+//!
+//! The leases a pod holds are found without reading every lease of its
+//! root (an ADD first frees what the pod's last attempt left, so each
+//! ADD did, and read more the more pods the root had): the root keeps
+//! them by pod too, `<root>/cni/leases-by-pod/<network>/<uid>/<ip>`, an
+//! empty file made before the lease and removed after it, so that a
+//! crash between leaves a note naming no lease of the pod, which reads as
+//! nothing held. A root whose leases were made before this index existed
+//! gets it made from its leases, once, under the node's lock.
 
 use std::fs;
 use std::net::Ipv4Addr;
@@ -87,6 +96,9 @@ pub struct Pool<'a> {
     pub node: &'a Path,
     /// The state root's lease directory (`<root>/cni/networks/pod`).
     pub leases: &'a Path,
+    /// The state root's leases by pod
+    /// (`<root>/cni/leases-by-pod/pod`; see the module documentation).
+    pub by_pod: &'a Path,
 }
 
 /// Who takes an address: the pod (its container id), its interface and
@@ -172,9 +184,82 @@ fn write_in_place(marker: &Path, ip: Ipv4Addr) -> std::io::Result<()> {
     file.write_all_at(format!("{ip:<15}").as_bytes(), 0)
 }
 
+/// The pod a lease names: its first line.
+fn owner(lease: &Path) -> Option<String> {
+    let text = fs::read_to_string(lease).ok()?;
+    Some(text.lines().next().unwrap_or_default().trim().to_string())
+}
+
+/// Whether `id` can name a directory of the index by pod: a uid is.
+fn is_plain_name(id: &str) -> bool {
+    !id.is_empty() && id != "." && id != ".." && !id.contains('/') && !id.contains('\0')
+}
+
 impl Pool<'_> {
     fn lease(&self, ip: Ipv4Addr) -> PathBuf {
         self.leases.join(ip.to_string())
+    }
+
+    /// The note of `id`'s lease of `ip` in the index by pod.
+    fn note(&self, id: &str, ip: Ipv4Addr) -> PathBuf {
+        self.by_pod.join(id).join(ip.to_string())
+    }
+
+    fn write_note(&self, id: &str, ip: Ipv4Addr) -> Result<()> {
+        let dir = self.by_pod.join(id);
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .with_context(|| format!("creating {}", dir.display()))?;
+        let note = self.note(id, ip);
+        fs::File::create(&note).with_context(|| format!("creating {}", note.display()))?;
+        Ok(())
+    }
+
+    /// Removes the note of `id`'s lease of `ip` unless that lease still
+    /// names `id`, and `id`'s directory once it is empty. Under the lock.
+    fn forget_note(&self, id: &str, ip: Ipv4Addr) {
+        if owner(&self.lease(ip)).as_deref() == Some(id) {
+            return;
+        }
+        let _ = fs::remove_file(self.note(id, ip));
+        let _ = fs::remove_dir(self.by_pod.join(id));
+    }
+
+    /// Makes the index by pod from the leases of a root that has none
+    /// (made before it existed, or new), under the lock: in a directory
+    /// beside it, renamed into place once complete, so that a reader
+    /// without the lock finds it whole or not at all (and then reads
+    /// every lease).
+    fn index_by_pod(&self, _lock: &Lock) -> Result<()> {
+        if self.by_pod.is_dir() {
+            return Ok(());
+        }
+        let parent = self.by_pod.parent().unwrap_or(Path::new("/"));
+        let name = self
+            .by_pod
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        let making = parent.join(format!(".{name}.{}", std::process::id()));
+        let _ = fs::remove_dir_all(&making);
+        let staged = Pool {
+            by_pod: &making,
+            ..*self
+        };
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&making)
+            .with_context(|| format!("creating {}", making.display()))?;
+        for (ip, id) in self.scan() {
+            if is_plain_name(&id) {
+                staged.write_note(&id, ip)?;
+            }
+        }
+        fs::rename(&making, self.by_pod)
+            .with_context(|| format!("creating {}", self.by_pod.display()))
     }
 
     /// Takes a free address for `id`: the one after the last taken on the
@@ -187,6 +272,10 @@ impl Pool<'_> {
             .mode(0o700)
             .create(self.leases)
             .with_context(|| format!("creating {}", self.leases.display()))?;
+        let noted = is_plain_name(lease.id);
+        if noted {
+            self.index_by_pod(&lock)?;
+        }
         let (first, last) = subnet.range();
         let marker = self
             .node
@@ -206,11 +295,18 @@ impl Pool<'_> {
         for n in 0..count {
             let ip = first + ((u64::from(start - first) + n) % count) as u32;
             let ip = Ipv4Addr::from(ip);
+            // Noted under the pod before the lease exists.
+            if noted {
+                self.write_note(id, ip)?;
+            }
             // A lease of this root without an entry (a reboot emptied
             // /run) stays taken until that pod's DEL.
             if lock.take(&ip.to_string(), &self.lease(ip), content.as_bytes())? {
                 let _ = write_in_place(&marker, ip);
                 return Ok(ip);
+            }
+            if noted {
+                self.forget_note(id, ip);
             }
         }
         bail!(
@@ -239,30 +335,51 @@ impl Pool<'_> {
         let lock = lock(self.node)?;
         for ip in held {
             lock.release(&ip.to_string(), &self.lease(*ip), id)?;
+            // After the lease: a crash between leaves a note of nothing.
+            if is_plain_name(id) {
+                self.forget_note(id, *ip);
+            }
         }
         Ok(())
     }
 
-    /// The addresses whose lease in this root names `id` (host-local's
-    /// release by container id reads them all the same way).
+    /// The addresses whose lease in this root names `id`: those its notes
+    /// in the index by pod name, or, in a root without that index (its
+    /// leases were all made before it), every lease read as host-local's
+    /// release by container id reads them.
     pub fn held_by(&self, id: &str) -> Vec<Ipv4Addr> {
+        let mut held: Vec<Ipv4Addr> = if is_plain_name(id) && self.by_pod.is_dir() {
+            let Ok(notes) = fs::read_dir(self.by_pod.join(id)) else {
+                return Vec::new();
+            };
+            notes
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|ip| owner(&self.lease(*ip)).as_deref() == Some(id))
+                .collect()
+        } else {
+            self.scan()
+                .into_iter()
+                .filter_map(|(ip, owner)| (owner == id).then_some(ip))
+                .collect()
+        };
+        held.sort();
+        held
+    }
+
+    /// Every lease of this root: its address (of any subnet: podCIDR may
+    /// have changed since) and the pod it names.
+    fn scan(&self) -> Vec<(Ipv4Addr, String)> {
         let Ok(entries) = fs::read_dir(self.leases) else {
             return Vec::new();
         };
-        let owner = |path: &Path| {
-            let text = fs::read_to_string(path).ok()?;
-            Some(text.lines().next().unwrap_or_default().trim().to_string())
-        };
-        let mut held: Vec<Ipv4Addr> = entries
+        entries
             .flatten()
             .filter_map(|e| {
-                // Any subnet: podCIDR may have changed since.
                 let ip: Ipv4Addr = e.file_name().to_str()?.parse().ok()?;
-                (owner(&e.path()).as_deref() == Some(id)).then_some(ip)
+                Some((ip, owner(&e.path())?))
             })
-            .collect();
-        held.sort();
-        held
+            .collect()
     }
 }
 
@@ -289,6 +406,8 @@ mod tests {
         index: PathBuf,
         a: PathBuf,
         b: PathBuf,
+        a_by_pod: PathBuf,
+        b_by_pod: PathBuf,
     }
 
     impl Node {
@@ -299,6 +418,8 @@ mod tests {
                 index: path("node"),
                 a: path("a"),
                 b: path("b"),
+                a_by_pod: path("a-by-pod"),
+                b_by_pod: path("b-by-pod"),
                 _dir: dir,
             }
         }
@@ -309,9 +430,15 @@ mod tests {
         }
 
         fn pool<'a>(&'a self, leases: &'a Path) -> Pool<'a> {
+            let by_pod = if leases == self.a {
+                &self.a_by_pod
+            } else {
+                &self.b_by_pod
+            };
             Pool {
                 node: &self.index,
                 leases,
+                by_pod,
             }
         }
     }
@@ -453,6 +580,75 @@ mod tests {
         );
         assert!(pa.allocate(&s, &lease("other")).is_err());
     }
+    #[test]
+    fn a_pods_leases_are_found_through_its_notes_without_reading_the_others() {
+        let node = Node::new();
+        let (a, by_pod) = (&node.a, &node.a_by_pod);
+        let pool = node.pool(a);
+        let s = subnet("10.9.0.0/29");
+        let x = pool.allocate(&s, &lease("x")).unwrap();
+        let y = pool.allocate(&s, &lease("y")).unwrap();
+        assert!(by_pod.join("x").join(x.to_string()).is_file());
+        assert_eq!(pool.held_by("x"), [x]);
+        // A lease naming x that x's notes do not name is not read: what x
+        // holds is what its notes say (and its lease confirms).
+        fs::write(a.join("10.9.0.6"), "x\r\neth0\r\nvethtest").unwrap();
+        assert_eq!(pool.held_by("x"), [x]);
+        fs::remove_file(a.join("10.9.0.6")).unwrap();
+        // A note whose lease names another pod, or none: nothing held.
+        fs::File::create(by_pod.join("x").join(y.to_string())).unwrap();
+        fs::File::create(by_pod.join("x").join("10.9.0.5")).unwrap();
+        assert_eq!(pool.held_by("x"), [x]);
+        assert_eq!(pool.release("x").unwrap(), [x]);
+        assert!(!a.join(x.to_string()).exists());
+        assert!(!by_pod.join("x").join(x.to_string()).exists());
+        assert_eq!(pool.held_by("x"), Vec::<Ipv4Addr>::new());
+        assert_eq!(pool.held_by("y"), [y]);
+        assert_eq!(pool.release("y").unwrap(), [y]);
+        assert!(!by_pod.join("y").exists(), "an empty pod's notes stay");
+    }
+
+    #[test]
+    fn a_crash_between_the_note_and_the_lease_holds_nothing() {
+        let node = Node::new();
+        let (a, by_pod) = (&node.a, &node.a_by_pod);
+        let pool = node.pool(a);
+        let s = subnet("10.9.0.0/30"); // .2 only
+        let ip = pool.allocate(&s, &lease("x")).unwrap();
+        // As if the lease had not been written yet when the process died.
+        let lock = lock(&node.index).unwrap();
+        lock.release(&ip.to_string(), &a.join(ip.to_string()), "x")
+            .unwrap();
+        drop(lock);
+        assert!(by_pod.join("x").join(ip.to_string()).exists());
+        assert_eq!(pool.held_by("x"), Vec::<Ipv4Addr>::new());
+        // The address is free, and the next ADD of x takes it again.
+        assert_eq!(pool.allocate(&s, &lease("x")).unwrap(), ip);
+        assert_eq!(pool.held_by("x"), [ip]);
+    }
+
+    #[test]
+    fn a_root_whose_leases_predate_the_index_by_pod_gets_it_from_them() {
+        let node = Node::new();
+        let (a, by_pod) = (&node.a, &node.a_by_pod);
+        let pool = node.pool(a);
+        let s = subnet("10.9.0.0/29");
+        let old = pool.allocate(&s, &lease("old")).unwrap();
+        // Leases made by a build without the index.
+        fs::remove_dir_all(by_pod).unwrap();
+        assert_eq!(pool.held_by("old"), [old], "read from every lease");
+        let new = pool.allocate(&s, &lease("new")).unwrap();
+        assert!(by_pod.join("old").join(old.to_string()).is_file());
+        assert_eq!(pool.held_by("old"), [old]);
+        assert_eq!(pool.held_by("new"), [new]);
+        let left = fs::read_dir(by_pod.parent().unwrap())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .count();
+        assert_eq!(left, 0, "a directory left from making the index");
+    }
+
     #[test]
     fn a_release_arriving_after_the_address_moved_on_leaves_the_new_pods_entry() {
         let node = Node::new();

@@ -80,6 +80,12 @@ fn lease_dir(root: &Path, network: &str) -> PathBuf {
     super::ipam_dir(root).join(network)
 }
 
+/// The root's leases by pod ([`ipam`]): beside host-local's data
+/// directory, not in it.
+fn by_pod_dir(root: &Path, network: &str) -> PathBuf {
+    root.join("cni").join("leases-by-pod").join(network)
+}
+
 fn record_path(cache_dir: &Path, network: &str, uid: &str, ifname: &str) -> PathBuf {
     cache_dir.join(format!("{network}-{uid}-{ifname}"))
 }
@@ -100,10 +106,11 @@ pub fn attach(a: &Attach<'_>) -> Result<Value> {
         .with_context(|| format!("opening {}", a.netns.display()))?
         .into();
     let node = node_dir(a.bridge);
-    let leases = lease_dir(a.root, a.network);
+    let (leases, by_pod) = (lease_dir(a.root, a.network), by_pod_dir(a.root, a.network));
     let pool = Pool {
         node: &node,
         leases: &leases,
+        by_pod: &by_pod,
     };
     let host = host_veth(a.root, a.uid);
     let lease = ipam::Lease {
@@ -187,10 +194,11 @@ pub fn check(
         return None;
     }
     let node = node_dir(&record.bridge);
-    let leases = lease_dir(root, network);
+    let (leases, by_pod) = (lease_dir(root, network), by_pod_dir(root, network));
     let pool = Pool {
         node: &node,
         leases: &leases,
+        by_pod: &by_pod,
     };
     let address = record.result["ips"][0]["address"]
         .as_str()?
@@ -228,10 +236,11 @@ pub fn detach(
         .as_ref()
         .map_or(super::DEFAULT_BRIDGE, |r| r.bridge.as_str());
     let node = node_dir(bridge);
-    let leases = lease_dir(root, network);
+    let (leases, by_pod) = (lease_dir(root, network), by_pod_dir(root, network));
     let pool = Pool {
         node: &node,
         leases: &leases,
+        by_pod: &by_pod,
     };
     let held = pool.held_by(uid);
     if record.is_none() && held.is_empty() {
