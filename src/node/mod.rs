@@ -10,4 +10,4 @@ mod object;
 pub mod pressure;
 
 pub use facts::{cpus, host_ip, memory_bytes, name_in, name_of};
-pub use object::{current, events, record_file, save, taints};
+pub use object::{current, events, for_scheduling, record_file, save, taints};

@@ -48,19 +48,49 @@ pub const LABEL_ARCH_BETA: &str = "beta.kubernetes.io/arch";
 
 /// The node as it is now. Registers it (uid, creation time) on first use.
 pub fn current(store: &Store) -> Result<Node> {
+    read(store, Reading::Whole)
+}
+
+/// The node as the scheduler and the kubelet's admission see it: as
+/// [`current`], without what no placement reads and every read measures
+/// anew, the system's identity (five files) and the node's address (a
+/// socket). Read for every pod placed, on the path of each `create`
+/// before its supervisor starts; its `nodeInfo` is empty and its
+/// address is none.
+pub fn for_scheduling(store: &Store) -> Result<Node> {
+    read(store, Reading::ForScheduling)
+}
+
+fn read(store: &Store, reading: Reading) -> Result<Node> {
     let config = crate::node::config::NodeConfig::of(store)?;
     current_in(
         store.root(),
         &super::facts::name_in(&config),
         &config.eviction_hard,
         config.max_pods,
+        reading,
     )
+}
+
+/// How much of the machine a read of the node measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Everything the Node shows.
+    Whole,
+    /// What scheduling reads: capacity, pressure, labels and taints.
+    ForScheduling,
 }
 
 /// The node named `name` whose state lives under `root`, taking up to
 /// `max_pods` pods.
-fn current_in(root: &Path, name: &str, thresholds: &Thresholds, max_pods: i64) -> Result<Node> {
-    let machine = Machine::measure(root, thresholds, max_pods)?;
+fn current_in(
+    root: &Path,
+    name: &str,
+    thresholds: &Thresholds,
+    max_pods: i64,
+    reading: Reading,
+) -> Result<Node> {
+    let machine = Machine::measure(root, thresholds, max_pods, reading)?;
     let now = second(crate::duration::now());
     let _lock = lock(root)?;
     let path = record_path(root, name);
@@ -202,8 +232,16 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// Measures this machine; the filesystem is the one holding `root`.
-    pub fn measure(root: &Path, thresholds: &Thresholds, max_pods: i64) -> Result<Machine> {
+    /// Measures this machine, as much as `reading` asks (the identity and
+    /// the address left empty for scheduling); the filesystem is the one
+    /// holding `root`.
+    fn measure(
+        root: &Path,
+        thresholds: &Thresholds,
+        max_pods: i64,
+        reading: Reading,
+    ) -> Result<Machine> {
+        let whole = reading == Reading::Whole;
         Ok(Machine {
             cpus: super::facts::cpus(),
             thresholds: thresholds.clone(),
@@ -215,8 +253,16 @@ impl Machine {
                 pids: measure::pids().context("counting process ids")?,
             },
             huge_pages: measure::huge_pages(),
-            system: measure::system(),
-            host_ip: super::facts::host_ip(),
+            system: if whole {
+                measure::system()
+            } else {
+                System::default()
+            },
+            host_ip: if whole {
+                super::facts::host_ip()
+            } else {
+                String::new()
+            },
         })
     }
 }

@@ -13,7 +13,7 @@ use crate::store::Store;
 
 /// The queue with the node as it is now, locked.
 pub fn queue(store: &Store) -> Result<Queue<'_>> {
-    Queue::open(store, crate::node::current(store)?)
+    Queue::open(store, crate::node::for_scheduling(store)?)
 }
 
 /// Tries the waiting pods again in creation order and starts those that

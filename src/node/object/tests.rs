@@ -213,7 +213,14 @@ fn a_condition_keeps_its_transition_time_until_its_status_changes() {
 fn the_record_keeps_identity_and_user_fields_and_is_roots_alone() {
     use std::os::unix::fs::PermissionsExt;
     let root = tempfile::tempdir().unwrap();
-    let first = current_in(root.path(), "box", &no_disk_thresholds(), MAX_PODS).unwrap();
+    let first = current_in(
+        root.path(),
+        "box",
+        &no_disk_thresholds(),
+        MAX_PODS,
+        Reading::Whole,
+    )
+    .unwrap();
     let uid = first.metadata.uid.clone().unwrap();
     let path = record_path(root.path(), "box");
     let mode = std::fs::metadata(&path).unwrap().permissions().mode();
@@ -237,7 +244,14 @@ fn the_record_keeps_identity_and_user_fields_and_is_roots_alone() {
         ..Default::default()
     });
     save_in(root.path(), &edited).unwrap();
-    let again = current_in(root.path(), "box", &no_disk_thresholds(), MAX_PODS).unwrap();
+    let again = current_in(
+        root.path(),
+        "box",
+        &no_disk_thresholds(),
+        MAX_PODS,
+        Reading::Whole,
+    )
+    .unwrap();
     assert_eq!(again.metadata.uid.as_deref(), Some(uid.as_str()));
     assert_eq!(
         again.metadata.creation_timestamp,
@@ -251,7 +265,14 @@ fn the_record_keeps_identity_and_user_fields_and_is_roots_alone() {
     );
 
     // Another name is another node.
-    let other = current_in(root.path(), "other", &no_disk_thresholds(), MAX_PODS).unwrap();
+    let other = current_in(
+        root.path(),
+        "other",
+        &no_disk_thresholds(),
+        MAX_PODS,
+        Reading::Whole,
+    )
+    .unwrap();
     assert_ne!(other.metadata.uid.as_deref(), Some(uid.as_str()));
     let missing = Node {
         metadata: ObjectMeta {
@@ -269,14 +290,14 @@ fn pressure_taints_the_node_and_every_turn_is_an_event() {
     use crate::node::pressure::{Signal, Threshold, Value};
     let root = tempfile::tempdir().unwrap();
     let calm = no_disk_thresholds();
-    let node = current_in(root.path(), "box", &calm, MAX_PODS).unwrap();
+    let node = current_in(root.path(), "box", &calm, MAX_PODS, Reading::Whole).unwrap();
     assert_eq!(node.spec.unwrap().taints, None);
     // A threshold no disk can stay above.
     let crossed = Thresholds(vec![Threshold {
         signal: Signal::NodefsAvailable,
         value: Value::Quantity(1 << 60),
     }]);
-    let node = current_in(root.path(), "box", &crossed, MAX_PODS).unwrap();
+    let node = current_in(root.path(), "box", &crossed, MAX_PODS, Reading::Whole).unwrap();
     let taints = node.spec.clone().unwrap().taints.unwrap();
     assert_eq!(
         taints
@@ -291,7 +312,7 @@ fn pressure_taints_the_node_and_every_turn_is_an_event() {
         .unwrap()
         .unwrap();
     assert_eq!(record.spec, None);
-    let node = current_in(root.path(), "box", &calm, MAX_PODS).unwrap();
+    let node = current_in(root.path(), "box", &calm, MAX_PODS, Reading::Whole).unwrap();
     assert_eq!(node.spec.unwrap().taints, None);
     let text = std::fs::read_to_string(events_path(root.path(), "box")).unwrap();
     let events = crate::store::events::latest_copies(
@@ -326,4 +347,37 @@ fn pressure_taints_the_node_and_every_turn_is_an_event() {
     assert_eq!(events[3].count, Some(2));
     assert_eq!(events[0].involved_object.uid.as_deref(), Some("box"));
     assert_eq!(events[0].involved_object.namespace, None);
+}
+
+/// The scheduler's read of the node is the whole read but the system's
+/// identity and the node's address: the same labels, taints, capacity
+/// and conditions, so that a placement decides as before.
+#[test]
+fn the_read_for_scheduling_is_the_whole_read_without_identity() {
+    let root = tempfile::tempdir().unwrap();
+    let thresholds = no_disk_thresholds();
+    let whole = current_in(root.path(), "box", &thresholds, MAX_PODS, Reading::Whole).unwrap();
+    let placed = current_in(
+        root.path(),
+        "box",
+        &thresholds,
+        MAX_PODS,
+        Reading::ForScheduling,
+    )
+    .unwrap();
+    assert_eq!(placed.metadata, whole.metadata);
+    assert_eq!(placed.spec, whole.spec);
+    let (whole, placed) = (whole.status.unwrap(), placed.status.unwrap());
+    assert_eq!(placed.capacity, whole.capacity);
+    assert_eq!(placed.allocatable, whole.allocatable);
+    let states = |s: &NodeStatus| -> Vec<(String, String)> {
+        let conditions = s.conditions.as_deref().unwrap_or_default();
+        conditions
+            .iter()
+            .map(|c| (c.type_.clone(), c.status.clone()))
+            .collect()
+    };
+    assert_eq!(states(&placed), states(&whole));
+    assert!(!whole.node_info.unwrap().boot_id.is_empty());
+    assert!(placed.node_info.unwrap().boot_id.is_empty());
 }
