@@ -167,7 +167,7 @@ fn an_unreadable_resolv_conf_fails_the_sandbox_with_the_kubelets_error() {
     let env = env("");
     std::fs::remove_file(env.dir.path().join("resolv.conf")).unwrap();
     let path = env.dir.path().join("resolv.conf");
-    create(&env, "broken", &pod_yaml("broken", ""));
+    let uid = create(&env, "broken", &pod_yaml("broken", ""));
     let wanted = format!(
         "Failed to create pod sandbox: open {}: no such file or directory",
         path.display()
@@ -179,6 +179,30 @@ fn an_unreadable_resolv_conf_fails_the_sandbox_with_the_kubelets_error() {
     });
     let status = env.ok(&["get", "pod", "broken", "--no-headers"]);
     assert!(status.contains("ContainerCreating"), "{status}");
+    // The pause process started beside the pod's files is not left
+    // behind by their failure (a retry may have one starting at any one
+    // moment, never the same one for long).
+    let mut left = sandbox_processes(&uid);
+    for _ in 0..4 {
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let now = sandbox_processes(&uid);
+        left.retain(|pid| now.contains(pid));
+    }
+    assert!(left.is_empty(), "pause processes left running: {left:?}");
+}
+
+/// The processes in the pod's sandbox cgroup (its pause process's).
+fn sandbox_processes(uid: &str) -> Vec<i32> {
+    let sandbox = format!("/pod/{uid}/.sandbox");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_string_lossy().parse::<i32>().ok())
+        .filter(|pid| {
+            let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            cgroup.lines().any(|line| line.ends_with(&sandbox))
+        })
+        .collect()
 }
 
 #[test]

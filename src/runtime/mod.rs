@@ -6,10 +6,12 @@
 //! One [`PodRuntime`] per pod, used from the pod's supervisor process
 //! (which must have set `PR_SET_CHILD_SUBREAPER`):
 //!
-//! 1. [`PodRuntime::prepare`]: pod-level state — the run directory
+//! 1. [`PodRuntime::prepare`], then [`PodRuntime::prepare_files`]:
+//!    pod-level state — the pod cgroup, then the run directory
 //!    (`store.pod_run_dir(uid)`), the kubelet-format /etc/hosts, hostname,
-//!    resolv.conf, the pod's /dev/shm, volumes, the pod cgroup. Errors here
-//!    are the kubelet's FailedMount / sandbox failures.
+//!    resolv.conf, the pod's /dev/shm, volumes (the files may be made
+//!    while the pause process starts). Errors here are the kubelet's
+//!    FailedMount / sandbox failures.
 //! 2. [`PodRuntime::begin_sandbox`], [`PauseStart::start`] and
 //!    [`PodRuntime::place_sandbox`]: the pause process, a direct child of
 //!    the caller, holding net/ipc/uts (+pid with shareProcessNamespace).
@@ -333,11 +335,22 @@ pub struct StartedPause {
     kept: Option<kept_ttys::KeptTtys>,
 }
 
+impl StartedPause {
+    /// Kills and reaps a pause process that is not to be placed (what
+    /// was made beside its start failed).
+    pub fn abandon(self) {
+        let _ = crate::process::kill(self.pid, libc::SIGKILL);
+        let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None);
+    }
+}
+
 impl PodRuntime {
-    /// Creates the pod's run directory, /etc files, /dev/shm, volumes and
-    /// cgroup. Idempotent: a supervisor restarted on the same pod calls it
-    /// again. `config` and `host_ip` are what the supervisor read of the
-    /// node when it started: nothing is read or probed again here.
+    /// Creates the pod's cgroup (and takes its user namespace range):
+    /// what its pause process needs; the rest of the pod's state is made
+    /// by [`PodRuntime::prepare_files`], which may run while the pause
+    /// process starts. Idempotent: a supervisor restarted on the same pod
+    /// calls it again. `config` and `host_ip` are what the supervisor read
+    /// of the node when it started: nothing is read or probed again here.
     pub fn prepare(
         store: &Store,
         pod: &Pod,
@@ -352,7 +365,6 @@ impl PodRuntime {
             // range's node-wide entry again after a reboot.
             runtime.range = Some(userns::allocate(store.root(), runtime.uid())?);
         }
-        runtime.prepare_files()?;
         runtime
             .cgroup
             .create(&resources::pod_limits(pod))

@@ -10,7 +10,11 @@ use super::{PodRuntime, dns, etc, is_safe_name, spec, state, volumes};
 use crate::store::Store;
 
 impl PodRuntime {
-    pub(super) fn prepare_files(&mut self) -> Result<()> {
+    /// Creates the pod's run directory, /etc files, /dev/shm and volumes
+    /// (after [`PodRuntime::prepare`]; its DNS warnings are kept for
+    /// [`PodRuntime::take_dns_warnings`]). Idempotent. Needs no pause
+    /// process: callable while one starts.
+    pub fn prepare_files(&mut self) -> Result<()> {
         for dir in [&self.run_dir, &self.writable_dir] {
             private_dir(dir)?;
         }

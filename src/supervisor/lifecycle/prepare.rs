@@ -17,7 +17,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Result, anyhow};
 use k8s_openapi::api::core::v1::Container;
 use tokio::sync::oneshot;
 
@@ -65,18 +65,49 @@ pub(super) struct Held {
 }
 
 impl Supervisor {
-    /// Starts the pod's pause process while the containers the decision
-    /// starts first are made ready beside it, each on a thread of its
-    /// own: their overlay directories, cgroups and configurations need no
-    /// pause process, only their forks do ([`Supervisor::hold_readied`]).
+    /// Starts the pod's pause process while, beside it, the pod's files
+    /// are made (`files`: a runtime new to this supervisor, see
+    /// [`PodRuntime::prepare_files`]) and then the containers the
+    /// decision starts first made ready, each on a thread of its own:
+    /// none of it needs a pause process, only the containers' forks do
+    /// ([`Supervisor::hold_readied`]). A pause process whose pod's files
+    /// could not be made is killed.
     pub(super) fn start_pause(
         &mut self,
-        rt: &Rc<RefCell<PodRuntime>>,
+        rt: &mut PodRuntime,
+        files: bool,
     ) -> Result<(StartedPause, Vec<Readied>)> {
         let holds = self.first_holds();
-        let pause = rt.borrow_mut().begin_sandbox()?;
-        let (started, readied) = ready_beside(&rt.borrow(), holds, || pause.start());
-        Ok((started?, readied))
+        let pause = rt.begin_sandbox()?;
+        let (started, made) = std::thread::scope(|scope| {
+            let making = std::thread::Builder::new()
+                .name("pod-prepare".into())
+                .spawn_scoped(scope, move || -> Result<Vec<Readied>> {
+                    if files {
+                        rt.prepare_files()?;
+                    }
+                    Ok(ready_beside(rt, holds, || ()).1)
+                });
+            let started = pause.start();
+            let made = match making {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|_| Err(anyhow!("preparing the pod failed"))),
+                Err(e) => Err(anyhow::Error::from(e).context("starting a thread")),
+            };
+            (started, made)
+        });
+        match (started, made) {
+            (Ok(started), Ok(readied)) => Ok((started, readied)),
+            // The pod's files first, as when they were made before.
+            (started, Err(e)) => {
+                if let Ok(started) = started {
+                    started.abandon();
+                }
+                Err(e)
+            }
+            (Err(e), Ok(_)) => Err(e),
+        }
     }
 
     /// Holds the containers the decision starts once the sandbox is
@@ -95,21 +126,37 @@ impl Supervisor {
     }
 
     /// Forks the readied containers' inits into the running pause
-    /// process's namespaces, held. A failure is dropped: the start begins
-    /// it again and reports what fails then, as it always did.
+    /// process's namespaces, held, side by side (a fork of the supervisor
+    /// and the init's cgroup entry, each on a thread of its own). A
+    /// failure is dropped: the start begins it again and reports what
+    /// fails then, as it always did.
     pub(super) fn hold_readied(&mut self, rt: &Rc<RefCell<PodRuntime>>, readied: Vec<Readied>) {
-        for Readied {
-            i,
-            stdio,
-            ends,
-            ready,
-        } in readied
-        {
-            let Ok(creating) = rt.borrow().start_ready(ready, stdio) else {
-                continue;
-            };
-            // In the same synchronous stretch as the fork: its exit
-            // cannot be collected unseen.
+        let rt = rt.borrow();
+        let forked: Vec<_> = std::thread::scope(|scope| {
+            let forks: Vec<_> = readied
+                .into_iter()
+                .map(|readied| {
+                    let Readied {
+                        i,
+                        stdio,
+                        ends,
+                        ready,
+                    } = readied;
+                    let rt = &*rt;
+                    let fork = std::thread::Builder::new()
+                        .name("pod-prepare".into())
+                        .spawn_scoped(scope, move || rt.start_ready(ready, stdio));
+                    (i, ends, fork)
+                })
+                .collect();
+            forks
+                .into_iter()
+                .filter_map(|(i, ends, fork)| Some((i, ends, fork.ok()?.join().ok()?.ok()?)))
+                .collect()
+        });
+        for (i, ends, creating) in forked {
+            // In the same synchronous stretch of the loop as the forks
+            // (which it waited for): no exit can be collected unseen.
             let exited = self.reaper.wait(creating.pid());
             self.held.insert(
                 i,

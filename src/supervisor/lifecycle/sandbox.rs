@@ -81,22 +81,40 @@ impl Supervisor {
     /// then the network's ADD; true when the sandbox is ready at once
     /// (host network), false when ADD reports later (`network_done`).
     pub(super) fn start_sandbox(&mut self) -> Result<bool> {
-        if self.runtime.is_none() {
-            let mut rt =
-                PodRuntime::prepare(&self.store, &self.pod, &self.node_config, &self.host_ip)?;
-            for warning in rt.take_dns_warnings() {
-                self.event(None, Type::Warning, warning.reason, &warning.message);
+        // A runtime new to this supervisor has its files made (beside the
+        // pause process's start, if it starts one); it is kept once they
+        // are.
+        let (rt, files) = match self.runtime.clone() {
+            Some(rt) => (rt, false),
+            None => {
+                let rt =
+                    PodRuntime::prepare(&self.store, &self.pod, &self.node_config, &self.host_ip)?;
+                (Rc::new(RefCell::new(rt)), true)
             }
-            self.runtime = Some(Rc::new(RefCell::new(rt)));
-        }
-        let rt = self.runtime.clone().expect("prepared");
+        };
         let running = rt.borrow().sandbox_pid();
         let mut readied = Vec::new();
-        let pause = match running {
-            Some(pid) => pid,
+        let mut started = None;
+        match running {
+            Some(_) if files => rt.borrow_mut().prepare_files()?,
+            Some(_) => {}
             None => {
-                let (started, made) = self.start_pause(&rt)?;
+                let (pause, made) = self.start_pause(&mut rt.borrow_mut(), files)?;
+                started = Some(pause);
                 readied = made;
+            }
+        }
+        if files {
+            let warnings = rt.borrow_mut().take_dns_warnings();
+            for warning in warnings {
+                self.event(None, Type::Warning, warning.reason, &warning.message);
+            }
+            self.runtime = Some(rt.clone());
+        }
+        let pause = match (running, started) {
+            (Some(pid), _) => pid,
+            (None, started) => {
+                let started = started.expect("started when none ran");
                 let started = rt.borrow_mut().place_sandbox(started)?;
                 if let Some(p) = Process::of(started.pid) {
                     self.processes.insert(PAUSE_PROCESS.into(), p);
