@@ -245,10 +245,11 @@ fn waits_on_a_pod_are_woken_by_its_create_its_status_and_its_deletion() {
 /// `pod wait` exits before its inotify instance is released: the release
 /// waits for the kernel (a grace period, above 10 ms under load) and a
 /// process's exit waits for its last closes, so the command leaves the
-/// instance to a child that holds it alone and ends by itself. Traced, so
-/// that the order is certain: the child is held at its start (a traced
-/// child stops before it runs) until the command has exited and its
-/// output has ended, and only then let go.
+/// instance to a child that holds it alone and outlives it, then ends by
+/// itself. Traced, so that the order is certain: the child is let run
+/// until it waits, and the command is held at its exit, its descriptors
+/// not closed yet: the child must still be there then (had it ended
+/// first, the command's close would be the last, and it would wait).
 #[test]
 fn a_wait_exits_before_its_inotify_instance_is_released() {
     use std::io::Read as _;
@@ -276,61 +277,83 @@ fn a_wait_exits_before_its_inotify_instance_is_released() {
     )]
     let mut wait = cmd.spawn().expect("running pod wait");
     let pid = wait.id() as i32;
-    let traced = |pid: i32| -> i32 {
+    let traced = |pid: i32, flags: i32| -> Option<i32> {
         let mut status = 0;
         // SAFETY: waitpid on a process this thread traces.
-        let got = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
-        assert_eq!(got, pid, "{}", std::io::Error::last_os_error());
-        status
+        let got = unsafe { libc::waitpid(pid, &mut status, libc::__WALL | flags) };
+        assert!(got >= 0, "{}", std::io::Error::last_os_error());
+        (got == pid).then_some(status)
     };
     let resume = |pid: i32, signal: i32| {
         // SAFETY: ptrace(2) on a stopped tracee of this thread.
         let rc = unsafe { libc::ptrace(libc::PTRACE_CONT, pid, 0, signal) };
         assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
     };
-    // Stopped at its exec: every process it makes is traced from here.
-    let status = traced(pid);
+    let state = |pid: i32| -> (char, Vec<String>) {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat.rsplit(')').next().unwrap_or_default().trim_start();
+        let held = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .map(|entries| {
+                entries
+                    .map(|e| std::fs::read_link(e.unwrap().path()).unwrap())
+                    .map(|l| l.to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        (state.chars().next().unwrap_or('?'), held)
+    };
+    // Stopped at its exec: every process it makes is traced from here,
+    // and it stops again at its exit.
+    let status = traced(pid, 0).unwrap();
     assert!(libc::WIFSTOPPED(status) && libc::WSTOPSIG(status) == libc::SIGTRAP);
-    let options = libc::PTRACE_O_TRACECLONE | libc::PTRACE_O_TRACEFORK | libc::PTRACE_O_TRACEVFORK;
+    let options = libc::PTRACE_O_TRACECLONE
+        | libc::PTRACE_O_TRACEFORK
+        | libc::PTRACE_O_TRACEVFORK
+        | libc::PTRACE_O_TRACEEXIT;
     // SAFETY: as above.
     assert_eq!(
         unsafe { libc::ptrace(libc::PTRACE_SETOPTIONS, pid, 0, options) },
         0
     );
     resume(pid, 0);
-    let mut made = Vec::new();
+    let mut closer = None;
     let code = loop {
-        let status = traced(pid);
+        let status = traced(pid, 0).unwrap();
         if libc::WIFEXITED(status) {
             break libc::WEXITSTATUS(status);
         }
         assert!(libc::WIFSTOPPED(status), "pod wait died: {status:#x}");
-        if status >> 16 != 0 {
-            // A fork, vfork or clone event: the new process's pid.
+        let event = status >> 16;
+        if event == libc::PTRACE_EVENT_EXIT {
+            // On its way out, its descriptors not closed yet: the child
+            // is still there, waiting, with the instance and nothing else
+            // (no pipe of the caller's, no lock).
+            let closer = closer.expect("pod wait left no process to close its inotify instance");
+            assert_eq!(state(closer), ('S', vec!["anon_inode:inotify".to_string()]));
+            resume(pid, 0);
+        } else if event != 0 {
+            // A fork, vfork or clone: the new process, let run (from its
+            // first stop) until it waits or ends.
             let mut new: libc::c_ulong = 0;
             // SAFETY: as above, with a place for the message.
             unsafe { libc::ptrace(libc::PTRACE_GETEVENTMSG, pid, 0, &mut new) };
-            made.push(new as i32);
+            let new = new as i32;
+            assert!(closer.replace(new).is_none(), "pod wait made two processes");
+            assert!(libc::WIFSTOPPED(traced(new, 0).unwrap()));
+            resume(new, 0);
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while state(new).0 != 'S' {
+                if let Some(status) = traced(new, libc::WNOHANG) {
+                    panic!("the child ended before pod wait did: {status:#x}");
+                }
+                assert!(Instant::now() < deadline, "the child never waited");
+                std::thread::sleep(Duration::from_millis(1));
+            }
             resume(pid, 0);
         } else {
             resume(pid, libc::WSTOPSIG(status));
         }
     };
-    let [closer] = made[..] else {
-        panic!("pod wait exited leaving no process to close its inotify instance: made {made:?}");
-    };
-    // The command has exited; its child, held at its start, still has the
-    // instance, and nothing else (no pipe of the caller's, no lock).
-    let status = traced(closer);
-    assert!(libc::WIFSTOPPED(status), "{status:#x}");
-    let held: Vec<String> = std::fs::read_dir(format!("/proc/{closer}/fd"))
-        .unwrap()
-        .map(|e| {
-            let link = std::fs::read_link(e.unwrap().path()).unwrap();
-            link.to_string_lossy().into_owned()
-        })
-        .collect();
-    assert_eq!(held, ["anon_inode:inotify"]);
     let (mut out, mut err) = (String::new(), String::new());
     wait.stdout
         .take()
@@ -346,9 +369,14 @@ fn a_wait_exits_before_its_inotify_instance_is_released() {
         (code, out.as_str(), err.as_str()),
         (0, "configmap/settings condition met\n", "")
     );
-    // Let go, it ends by itself.
-    resume(closer, 0);
-    let status = traced(closer);
+    // The command gone, the child ends by itself (stopping once more at
+    // its exit, as it is traced with the command's options).
+    let closer = closer.unwrap();
+    let mut status = traced(closer, 0).unwrap();
+    if libc::WIFSTOPPED(status) && status >> 16 == libc::PTRACE_EVENT_EXIT {
+        resume(closer, 0);
+        status = traced(closer, 0).unwrap();
+    }
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "{status:#x}"

@@ -14,17 +14,19 @@
 //! reference that is not the last, and the child's exit pays the wait.
 //! The child is cloned sharing the command's memory (`CLONE_VM`): no copy
 //! of its page tables, and the unmapping of that memory, which the last
-//! of the two to exit does, leaves the command's exit too. It runs no
-//! code of the command's but the return of a function that does nothing,
-//! with every signal blocked, and ends within the grace period; orphaned,
-//! it is reaped as the command's supervisors are (by init or the
-//! nearest subreaper).
+//! of the two to exit does, leaves the command's exit too. It must not
+//! end before the command (its close would not be the last, and the
+//! command's would wait): it asks the kernel for a signal at its parent's
+//! death and waits for it, with every signal blocked and a few system
+//! calls of its own, then ends within the grace period; orphaned, it is
+//! reaped as the command's supervisors are (by init or the nearest
+//! subreaper).
 
 use std::ffi::c_void;
 use std::os::fd::{AsRawFd as _, OwnedFd};
 
-/// The child's stack: glibc's clone trampoline and a function that
-/// returns at once need a few hundred bytes.
+/// The child's stack: glibc's clone trampoline and a function of four
+/// system calls need a few hundred bytes.
 const STACK_SIZE: usize = 16 * 1024;
 
 /// Leaves `fd` to a child that closes it once this process has exited,
@@ -64,16 +66,18 @@ pub fn close_after_exit(fd: OwnedFd) {
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut saved);
         saved
     };
-    // SAFETY: `nothing` runs on `stack`, leaked above, and touches no
-    // memory; the child's copy of the descriptor table holds `fd` alone.
-    // Should the clone fail (no process left to make), the drop below is
-    // the last close, paid here as before.
+    let parent = std::process::id() as usize;
+    // SAFETY: `outlive` runs on `stack`, leaked above, and reads no
+    // memory of the command's (its argument is the pid itself); the
+    // child's copy of the descriptor table holds `fd` alone. Should the
+    // clone fail (no process left to make), the drop below is the last
+    // close, paid here as before.
     unsafe {
         libc::clone(
-            nothing,
+            outlive,
             top as *mut c_void,
             libc::CLONE_VM | libc::SIGCHLD,
-            std::ptr::null_mut(),
+            parent as *mut c_void,
         )
     };
     // SAFETY: the mask saved above.
@@ -81,7 +85,35 @@ pub fn close_after_exit(fd: OwnedFd) {
     drop(fd);
 }
 
-/// The child's whole work: its exit closes the one descriptor it has.
-extern "C" fn nothing(_: *mut c_void) -> libc::c_int {
+/// How long the child waits for its parent's death at most: a safety
+/// net, it comes within milliseconds.
+const PATIENCE: libc::time_t = 60;
+
+/// The child's whole work: it waits until its parent, whose pid is
+/// `parent`, has died (so that the parent's close of the instance is
+/// not the last), and returns; its exit closes the one descriptor it has.
+/// The signal it asks for is blocked, as every signal is, and taken by
+/// `sigtimedwait`: no handler runs.
+extern "C" fn outlive(parent: *mut c_void) -> libc::c_int {
+    // SAFETY: system calls on this child's own state and a signal set on
+    // its stack. glibc would write a failure's errno into the command's
+    // memory (the thread pointer is the command's), which nothing reads
+    // after `close_after_exit`.
+    unsafe {
+        let mut death: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut death);
+        libc::sigaddset(&mut death, libc::SIGHUP);
+        // Asked first, then checked: a parent dead before the ask is no
+        // longer this child's parent.
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGHUP) == 0
+            && libc::getppid() as usize == parent as usize
+        {
+            let patience = libc::timespec {
+                tv_sec: PATIENCE,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&death, std::ptr::null_mut(), &patience);
+        }
+    }
     0
 }
